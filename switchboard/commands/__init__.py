@@ -1,0 +1,1 @@
+"""One module per ``switchboard`` command; each defines ``register(subparsers)``."""
