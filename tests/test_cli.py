@@ -1,0 +1,75 @@
+"""The command line: help on every command, version, exit codes, logging format."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import subprocess
+import sys
+
+import pytest
+
+from switchboard import __version__
+from switchboard.cli import build_parser, main
+from switchboard.logs import KeyValueFormatter, scrub
+
+
+def run(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "switchboard", *args], capture_output=True, text=True, check=False
+    )
+
+
+def test_version() -> None:
+    proc = run("--version")
+    assert proc.returncode == 0
+    assert proc.stdout.strip() == f"switchboard {__version__}"
+
+
+def subcommand_paths(parser: argparse.ArgumentParser, prefix: tuple[str, ...] = ()) -> list[tuple[str, ...]]:
+    paths = []
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for name, sub in action.choices.items():
+                paths.append((*prefix, name))
+                paths.extend(subcommand_paths(sub, (*prefix, name)))
+    return paths
+
+
+def test_every_command_has_help(capsys: pytest.CaptureFixture[str]) -> None:
+    paths = subcommand_paths(build_parser())
+    assert ("config", "show") in paths
+    for path in paths:
+        with pytest.raises(SystemExit) as info:
+            main([*path, "--help"])
+        assert info.value.code == 0
+        assert "usage: switchboard " + " ".join(path) in capsys.readouterr().out
+
+
+def test_top_level_help_lists_commands() -> None:
+    proc = run("--help")
+    assert proc.returncode == 0
+    for name in ("config",):
+        assert name in proc.stdout
+
+
+def test_usage_error_exits_2() -> None:
+    proc = run("no-such-command")
+    assert proc.returncode == 2
+    assert "invalid choice" in proc.stderr
+
+
+def test_key_value_log_lines_scrub_secrets() -> None:
+    record = logging.LogRecord("telephony.ami", logging.INFO, __file__, 1, "login secret: hunter2", None, None)
+    record.fields = {"host": "127.0.0.1", "secret": "hunter2", "note": "card 4111 1111 1111 1234"}
+    line = KeyValueFormatter().format(record)
+    assert "\n" not in line
+    assert "hunter2" not in line
+    assert "level=info logger=telephony.ami" in line
+    assert "host=127.0.0.1" in line
+    assert "secret=***" in line
+    assert "****1234" in line and "4111" not in line
+
+
+def test_scrub_keeps_ordinary_numbers() -> None:
+    assert scrub("caller +15550001111 waited 42s") == "caller +15550001111 waited 42s"

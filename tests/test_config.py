@@ -1,0 +1,138 @@
+"""Settings: defaults, file, environment precedence, and every error path."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from config.errors import ConfigError
+from config.settings import PROJECT_ROOT, Settings, load_settings, redacted
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "s.toml"
+    path.write_text(text)
+    return path
+
+
+def test_defaults_without_file_or_environment() -> None:
+    settings = load_settings(environ={})
+    assert settings == Settings()
+    assert settings.ami.port == 5038
+    assert settings.ivr.entries == {"default": "main"}
+
+
+def test_shipped_file_documents_exactly_the_defaults() -> None:
+    assert load_settings(PROJECT_ROOT / "config" / "switchboard.toml", environ={}) == Settings()
+
+
+def test_file_overrides_defaults_and_environment_overrides_file(tmp_path: Path) -> None:
+    path = write(tmp_path, '[ami]\nport = 6000\nhost = "10.0.0.5"\n[ivr.entries]\n"5551000" = "sales"\n')
+    env = {"SWITCHBOARD_AMI__PORT": "7000", "SWITCHBOARD_ROUTING__DISPOSITIONS": "a, b"}
+    settings = load_settings(path, environ=env)
+    assert settings.ami.port == 7000
+    assert settings.ami.host == "10.0.0.5"
+    assert settings.ivr.entries == {"5551000": "sales"}
+    assert settings.routing.dispositions == ["a", "b"]
+
+
+def test_config_file_from_environment_variable(tmp_path: Path) -> None:
+    path = write(tmp_path, "[http]\nport = 9999\n")
+    assert load_settings(environ={"SWITCHBOARD_CONFIG": str(path)}).http.port == 9999
+
+
+def test_environment_parses_each_type() -> None:
+    env = {
+        "SWITCHBOARD_AMI__PING_INTERVAL": "2.5",
+        "SWITCHBOARD_AMI__SECRET": "s3cret",
+        "SWITCHBOARD_IVR__ENTRIES": '{"100": "main"}',
+        "SWITCHBOARD_CRM__ADAPTER": "http",
+    }
+    settings = load_settings(environ=env)
+    assert settings.ami.ping_interval == 2.5
+    assert settings.ami.secret == "s3cret"
+    assert settings.ivr.entries == {"100": "main"}
+    assert settings.crm.adapter == "http"
+
+
+def test_settings_are_frozen() -> None:
+    with pytest.raises(AttributeError):
+        Settings().ami.port = 1  # type: ignore[misc]
+
+
+@pytest.mark.parametrize(
+    ("text", "key", "expected"),
+    [
+        ("[ami]\nport = \"x\"\n", "ami.port", "expected an integer, got 'x'"),
+        ("[ami]\nport = 1.5\n", "ami.port", "expected an integer"),
+        ("[ami]\nauth = \"sha1\"\n", "ami.auth", "expected one of 'md5', 'plain'"),
+        ("[ami]\nbogus = 1\n", "ami.bogus", "unknown key"),
+        ("[nosuch]\na = 1\n", "nosuch", "unknown section"),
+        ("[ami]\nping_interval = true\n", "ami.ping_interval", "expected a number"),
+        ("[routing]\ndispositions = [1]\n", "routing.dispositions", "expected a list of strings"),
+        ("ami = 3\n", "ami", "expected a [section] table"),
+        ("[ami\n", "-", "not valid TOML"),
+    ],
+)
+def test_file_errors_name_file_key_and_expectation(
+    tmp_path: Path, text: str, key: str, expected: str
+) -> None:
+    path = write(tmp_path, text)
+    with pytest.raises(ConfigError) as info:
+        load_settings(path, environ={})
+    assert info.value.source == str(path)
+    assert info.value.key == key
+    assert expected in info.value.expected
+    assert str(info.value).startswith(f"{path}: {key}: ")
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "key", "expected"),
+    [
+        ("SWITCHBOARD_HTTP__PORT", "eighty", "http.port", "expected an integer"),
+        ("SWITCHBOARD_HTTP__NOPE", "1", "http.nope", "unknown key"),
+        ("SWITCHBOARD_NOPE__PORT", "1", "nope.port", "unknown section"),
+        ("SWITCHBOARD_IVR__ENTRIES", "{not json", "ivr.entries", "expected a table of strings"),
+    ],
+)
+def test_environment_errors_name_the_variable(name: str, value: str, key: str, expected: str) -> None:
+    with pytest.raises(ConfigError) as info:
+        load_settings(environ={name: value})
+    assert info.value.source == name
+    assert info.value.key == key
+    assert expected in info.value.expected
+
+
+def test_missing_file_is_a_clear_error(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="file not found"):
+        load_settings(tmp_path / "absent.toml", environ={})
+
+
+def test_production_requires_secrets() -> None:
+    with pytest.raises(ConfigError, match="SWITCHBOARD_AMI__SECRET"):
+        load_settings(environ={}).require_production()
+    env = {"SWITCHBOARD_AMI__SECRET": "a", "SWITCHBOARD_SECURITY__SESSION_SECRET": "b"}
+    load_settings(environ=env).require_production()
+
+
+def test_redacted_hides_secrets() -> None:
+    settings = load_settings(environ={"SWITCHBOARD_AMI__SECRET": "hunter2"})
+    data = redacted(settings)
+    assert data["ami"]["secret"] == "***"
+    assert "hunter2" not in repr(data)
+
+
+def test_cli_prints_one_line_and_exits_1_on_bad_config(tmp_path: Path) -> None:
+    path = write(tmp_path, "[ami]\nport = \"x\"\n")
+    proc = subprocess.run(
+        [sys.executable, "-m", "switchboard", "--config", str(path), "config", "show"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert proc.returncode == 1
+    assert proc.stderr.strip() == f"switchboard: error: {path}: ami.port: expected an integer, got 'x'"
+    assert "Traceback" not in proc.stderr
