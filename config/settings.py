@@ -227,24 +227,36 @@ def load_settings(
             raise ConfigError(source, "-", f"not valid TOML ({exc})") from None
         for section, table in data.items():
             if section not in sections:
-                raise ConfigError(source, section, f"unknown section; expected one of {', '.join(sections)}")
+                raise ConfigError(
+                    source, section, f"unknown section; expected one of {', '.join(sections)}"
+                )
             if not isinstance(table, dict):
                 raise ConfigError(source, section, "expected a [section] table")
             types_ = _section_types(sections[section])
             for key, value in table.items():
                 if key not in types_:
-                    raise ConfigError(source, f"{section}.{key}", f"unknown key; expected one of {', '.join(types_)}")
-                values[section][key] = _coerce(value, types_[key], source, f"{section}.{key}", False)
+                    raise ConfigError(
+                        source,
+                        f"{section}.{key}",
+                        f"unknown key; expected one of {', '.join(types_)}",
+                    )
+                values[section][key] = _coerce(
+                    value, types_[key], source, f"{section}.{key}", False
+                )
 
     for name, value in env.items():
         if not name.startswith(ENV_PREFIX) or "__" not in name:
             continue
-        section, _, key = name[len(ENV_PREFIX):].lower().partition("__")
+        section, _, key = name[len(ENV_PREFIX) :].lower().partition("__")
         if section not in sections:
-            raise ConfigError(name, f"{section}.{key}", f"unknown section; expected one of {', '.join(sections)}")
+            raise ConfigError(
+                name, f"{section}.{key}", f"unknown section; expected one of {', '.join(sections)}"
+            )
         types_ = _section_types(sections[section])
         if key not in types_:
-            raise ConfigError(name, f"{section}.{key}", f"unknown key; expected one of {', '.join(types_)}")
+            raise ConfigError(
+                name, f"{section}.{key}", f"unknown key; expected one of {', '.join(types_)}"
+            )
         values[section][key] = _coerce(value, types_[key], name, f"{section}.{key}", True)
 
     return Settings(**{name: cls(**values[name]) for name, cls in sections.items()})
@@ -257,5 +269,3 @@ def redacted(settings: Settings) -> dict[str, dict[str, Any]]:
         if out[section][key]:
             out[section][key] = "***"
     return out
-
-

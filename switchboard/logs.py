@@ -27,7 +27,14 @@ def scrub(text: str) -> str:
 def _quote(value: Any) -> str:
     text = scrub(str(value))
     if text == "" or any(c in text for c in ' "=\n\r\t'):
-        text = '"' + text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n").replace("\r", "\\r") + '"'
+        text = (
+            '"'
+            + text.replace("\\", "\\\\")
+            .replace('"', '\\"')
+            .replace("\n", "\\n")
+            .replace("\r", "\\r")
+            + '"'
+        )
     return text
 
 
@@ -36,7 +43,8 @@ class KeyValueFormatter(logging.Formatter):
 
     def format(self, record: logging.LogRecord) -> str:
         parts = [
-            "ts=" + time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created))
+            "ts="
+            + time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created))
             + f".{int(record.msecs):03d}Z",
             "level=" + record.levelname.lower(),
             "logger=" + record.name,

@@ -26,7 +26,9 @@ def test_version() -> None:
     assert proc.stdout.strip() == f"switchboard {__version__}"
 
 
-def subcommand_paths(parser: argparse.ArgumentParser, prefix: tuple[str, ...] = ()) -> list[tuple[str, ...]]:
+def subcommand_paths(
+    parser: argparse.ArgumentParser, prefix: tuple[str, ...] = ()
+) -> list[tuple[str, ...]]:
     paths = []
     for action in parser._actions:
         if isinstance(action, argparse._SubParsersAction):
@@ -60,7 +62,9 @@ def test_usage_error_exits_2() -> None:
 
 
 def test_key_value_log_lines_scrub_secrets() -> None:
-    record = logging.LogRecord("telephony.ami", logging.INFO, __file__, 1, "login secret: hunter2", None, None)
+    record = logging.LogRecord(
+        "telephony.ami", logging.INFO, __file__, 1, "login secret: hunter2", None, None
+    )
     record.fields = {"host": "127.0.0.1", "secret": "hunter2", "note": "card 4111 1111 1111 1234"}
     line = KeyValueFormatter().format(record)
     assert "\n" not in line

@@ -30,7 +30,9 @@ def test_shipped_file_documents_exactly_the_defaults() -> None:
 
 
 def test_file_overrides_defaults_and_environment_overrides_file(tmp_path: Path) -> None:
-    path = write(tmp_path, '[ami]\nport = 6000\nhost = "10.0.0.5"\n[ivr.entries]\n"5551000" = "sales"\n')
+    path = write(
+        tmp_path, '[ami]\nport = 6000\nhost = "10.0.0.5"\n[ivr.entries]\n"5551000" = "sales"\n'
+    )
     env = {"SWITCHBOARD_AMI__PORT": "7000", "SWITCHBOARD_ROUTING__DISPOSITIONS": "a, b"}
     settings = load_settings(path, environ=env)
     assert settings.ami.port == 7000
@@ -66,9 +68,9 @@ def test_settings_are_frozen() -> None:
 @pytest.mark.parametrize(
     ("text", "key", "expected"),
     [
-        ("[ami]\nport = \"x\"\n", "ami.port", "expected an integer, got 'x'"),
+        ('[ami]\nport = "x"\n', "ami.port", "expected an integer, got 'x'"),
         ("[ami]\nport = 1.5\n", "ami.port", "expected an integer"),
-        ("[ami]\nauth = \"sha1\"\n", "ami.auth", "expected one of 'md5', 'plain'"),
+        ('[ami]\nauth = "sha1"\n', "ami.auth", "expected one of 'md5', 'plain'"),
         ("[ami]\nbogus = 1\n", "ami.bogus", "unknown key"),
         ("[nosuch]\na = 1\n", "nosuch", "unknown section"),
         ("[ami]\nping_interval = true\n", "ami.ping_interval", "expected a number"),
@@ -98,7 +100,9 @@ def test_file_errors_name_file_key_and_expectation(
         ("SWITCHBOARD_IVR__ENTRIES", "{not json", "ivr.entries", "expected a table of strings"),
     ],
 )
-def test_environment_errors_name_the_variable(name: str, value: str, key: str, expected: str) -> None:
+def test_environment_errors_name_the_variable(
+    name: str, value: str, key: str, expected: str
+) -> None:
     with pytest.raises(ConfigError) as info:
         load_settings(environ={name: value})
     assert info.value.source == name
@@ -126,7 +130,7 @@ def test_redacted_hides_secrets() -> None:
 
 
 def test_cli_prints_one_line_and_exits_1_on_bad_config(tmp_path: Path) -> None:
-    path = write(tmp_path, "[ami]\nport = \"x\"\n")
+    path = write(tmp_path, '[ami]\nport = "x"\n')
     proc = subprocess.run(
         [sys.executable, "-m", "switchboard", "--config", str(path), "config", "show"],
         capture_output=True,
@@ -134,5 +138,7 @@ def test_cli_prints_one_line_and_exits_1_on_bad_config(tmp_path: Path) -> None:
         check=False,
     )
     assert proc.returncode == 1
-    assert proc.stderr.strip() == f"switchboard: error: {path}: ami.port: expected an integer, got 'x'"
+    assert (
+        proc.stderr.strip() == f"switchboard: error: {path}: ami.port: expected an integer, got 'x'"
+    )
     assert "Traceback" not in proc.stderr
