@@ -1,0 +1,375 @@
+"""What a console user may see and do: validation, role scope and audit, shared by the
+JSON API and the websocket so both enforce exactly the same rules.
+
+Theory of operation: every action is ``(user, params) -> result``. It first validates
+``params`` (``InvalidInput`` naming the field), then checks scope: an agent acts only on
+itself and on calls ringing/connected to it; a supervisor on agents that serve one of its
+queues and on calls in those queues; an admin everywhere. Only then does it ask the
+:class:`~agent_console.ports.ContactCenter`. Supervisor actions are written to the audit
+log after they succeed. Visibility of live messages follows the same scope.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import re
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from agent_console.auth import ALL_ROLES, SUPERVISING, Role, User
+from agent_console.crm import Crm
+from agent_console.ports import SPY_MODES, TRANSFER_KINDS, ContactCenter, Message
+from config.errors import IllegalTransition, InvalidInput, NotFound, PermissionDenied
+from config.settings import Settings
+
+NUMBER = re.compile(r"^\+?[0-9*#]{2,20}$")
+ID = re.compile(r"^[A-Za-z0-9._:@/-]{1,128}$")
+NOTES_MAX = 4000
+Params = Mapping[str, Any]
+
+
+def text(params: Params, name: str, *, required: bool = True, max_len: int = 200) -> str:
+    """A string field. Raises InvalidInput when missing (if required), not a string, too
+    long, or containing control characters (CR/LF would otherwise reach AMI or logs)."""
+    value = params.get(name)
+    if value is None or value == "":
+        if required:
+            raise InvalidInput(f"{name} is required", field=name)
+        return ""
+    if not isinstance(value, str):
+        raise InvalidInput(f"{name} must be a string", field=name)
+    if len(value) > max_len:
+        raise InvalidInput(f"{name} is longer than {max_len} characters", field=name)
+    if any(ord(c) < 32 and c not in "\n\t" for c in value) or (
+        max_len <= 200 and ("\n" in value or "\t" in value)
+    ):
+        raise InvalidInput(f"{name} contains control characters", field=name)
+    return value
+
+
+def ident(params: Params, name: str) -> str:
+    value = text(params, name)
+    if not ID.match(value):
+        raise InvalidInput(f"{name} is not a valid id", field=name)
+    return value
+
+
+def number(params: Params, name: str = "number") -> str:
+    value = text(params, name).replace(" ", "").replace("-", "")
+    if not NUMBER.match(value):
+        raise InvalidInput(f"{name} must be a phone number (digits, optional +)", field=name)
+    return value
+
+
+def choice(params: Params, name: str, options: tuple[str, ...] | list[str]) -> str:
+    value = text(params, name)
+    if value not in options:
+        raise InvalidInput(f"{name} must be one of {', '.join(options)}", field=name)
+    return value
+
+
+@dataclass(frozen=True, slots=True)
+class Scope:
+    """What a user may see: ``queues is None`` means everything."""
+
+    user: User
+    queues: frozenset[str] | None
+
+    def sees_queue(self, queue: str | None) -> bool:
+        return self.queues is None or (queue is not None and queue in self.queues)
+
+    def sees_queues(self, queues: list[str] | tuple[str, ...]) -> bool:
+        return self.queues is None or any(q in self.queues for q in queues)
+
+
+class Console:
+    """The console's use cases over one ContactCenter and the CRM store."""
+
+    def __init__(self, settings: Settings, center: ContactCenter, crm: Crm) -> None:
+        self.settings = settings
+        self.center = center
+        self.crm = crm
+
+    # -- visibility ---------------------------------------------------------------------
+
+    def scope(self, user: User) -> Scope:
+        if user.role is Role.ADMIN:
+            return Scope(user, None)
+        if user.role is Role.SUPERVISOR:
+            return Scope(user, frozenset(self.center.queues_for_supervisor(user.username)))
+        agent = self._find_agent(user.agent_id) if user.agent_id else None
+        return Scope(user, frozenset(agent.get("queues", [])) if agent else frozenset())
+
+    def config(self) -> Message:
+        return {
+            "not_ready_reasons": list(self.settings.routing.not_ready_reasons),
+            "dispositions": list(self.settings.routing.dispositions),
+        }
+
+    def snapshot_for(self, scope: Scope) -> Message:
+        """The center's snapshot cut down to what ``scope`` may see."""
+        snap = self.center.snapshot()
+        user = scope.user
+        queues = [q for q in snap.get("queues", []) if scope.sees_queue(q.get("name"))]
+        if user.role is Role.AGENT:
+            # Agents see their own row in full and only names/states of the others
+            # (enough to pick a transfer target).
+            agents = [
+                a
+                if a.get("agent_id") == user.agent_id
+                else {k: a.get(k) for k in ("agent_id", "name", "state")}
+                for a in snap.get("agents", [])
+            ]
+            calls = [c for c in snap.get("calls", []) if c.get("agent_id") == user.agent_id]
+            intervals: list[Any] = []
+        else:
+            agents = [a for a in snap.get("agents", []) if scope.sees_queues(a.get("queues", []))]
+            calls = [c for c in snap.get("calls", []) if scope.sees_queue(c.get("queue"))]
+            intervals = list(snap.get("intervals", []))
+        current = None
+        if user.agent_id and self._find_agent(user.agent_id, snap):
+            current = self.center.current_call(user.agent_id)
+        return {
+            "type": "snapshot",
+            "now": snap.get("now"),
+            "me": user.to_json(),
+            "config": self.config(),
+            "queues": queues,
+            "agents": agents,
+            "calls": calls,
+            "intervals": intervals,
+            "current_call": current,
+        }
+
+    def visible(self, scope: Scope, message: Message) -> bool:
+        """Whether a published message may go to this user's websocket."""
+        kind = message.get("type")
+        user = scope.user
+        if kind == "screen_pop":
+            return user.agent_id is not None and message.get("agent_id") == user.agent_id
+        if user.role is Role.AGENT:
+            if kind == "queue_stats":
+                return scope.sees_queue(message.get("queue"))
+            if kind == "agent_state":
+                return True  # others' states feed the transfer picker
+            return message.get("agent_id") == user.agent_id and user.agent_id is not None
+        if message.get("queue") is not None:
+            return scope.sees_queue(message["queue"])
+        if "queues" in message:
+            return scope.sees_queues(message["queues"])
+        return True
+
+    # -- lookups ------------------------------------------------------------------------
+
+    def _find_agent(self, agent_id: str, snap: Message | None = None) -> Message | None:
+        for agent in (snap or self.center.snapshot()).get("agents", []):
+            if agent.get("agent_id") == agent_id:
+                return dict(agent)
+        return None
+
+    def _agent(self, agent_id: str | None) -> Message:
+        agent = self._find_agent(agent_id) if agent_id else None
+        if agent is None:
+            raise NotFound(f"no agent {agent_id!r}")
+        return agent
+
+    def _check_agent(self, user: User, agent_id: str) -> Message:
+        agent = self._agent(agent_id)
+        if user.role is Role.AGENT and agent_id != user.agent_id:
+            raise PermissionDenied("agents act only on themselves")
+        if user.role is Role.SUPERVISOR and not self.scope(user).sees_queues(agent["queues"]):
+            raise PermissionDenied(f"agent {agent_id} is not in your queues")
+        return agent
+
+    def _check_call(self, user: User, call_id: str) -> Message:
+        call = self.center.call(call_id)
+        if call is None:
+            raise NotFound(f"no live call {call_id!r}")
+        if user.role is Role.AGENT:
+            if not user.agent_id or call.get("agent_id") != user.agent_id:
+                raise PermissionDenied("agents act only on their own calls")
+        elif user.role is Role.SUPERVISOR and not self.scope(user).sees_queue(call.get("queue")):
+            raise PermissionDenied(f"call {call_id} is not in your queues")
+        return call
+
+    def _check_queue(self, user: User, queue: str) -> None:
+        names = {q.get("name") for q in self.center.snapshot().get("queues", [])}
+        if queue not in names:
+            raise NotFound(f"no queue {queue!r}")
+        if not self.scope(user).sees_queue(queue):
+            raise PermissionDenied(f"queue {queue} is not yours")
+
+    async def _audit(self, user: User, action: str, target: str, details: Message) -> None:
+        await self.crm.audit(user.username, action, target, details)
+
+    # -- agent actions ------------------------------------------------------------------
+
+    async def set_own_state(self, user: User, params: Params) -> Message:
+        """``{"state": "ready"}`` or ``{"state": "not_ready", "reason": ...}`` or
+        ``{"state": "logged_out"}`` for the user's own agent."""
+        state, reason = self._state_params(params)
+        if not user.agent_id:
+            raise PermissionDenied("this user has no agent id")
+        await self.center.set_agent_state(user.agent_id, state, reason)
+        return {"agent_id": user.agent_id, "state": state, "reason": reason}
+
+    def _state_params(self, params: Params) -> tuple[str, str]:
+        state = choice(params, "state", ("ready", "not_ready", "logged_out"))
+        reason = ""
+        if state == "not_ready":
+            reason = choice(params, "reason", self.settings.routing.not_ready_reasons)
+        elif params.get("reason"):
+            raise InvalidInput("a reason goes only with not_ready", field="reason")
+        return state, reason
+
+    async def call_control(self, user: User, call_id: str, op: str, params: Params) -> Message:
+        """hold / unhold / hangup / transfer (``{"kind", "target"}``) on one call."""
+        if not ID.match(call_id):
+            raise InvalidInput("call id is not valid", field="call_id")
+        if op == "transfer":
+            kind = choice(params, "kind", TRANSFER_KINDS)
+            target = number(params, "target") if kind == "number" else ident(params, "target")
+            if kind == "queue":
+                names = {q.get("name") for q in self.center.snapshot().get("queues", [])}
+                if target not in names:
+                    raise NotFound(f"no queue {target!r}")
+            elif kind == "agent":
+                self._agent(target)
+        elif op not in ("hold", "unhold", "hangup"):
+            raise NotFound(f"no call control {op!r}")
+        call = self._check_call(user, call_id)
+        if op == "hold":
+            await self.center.hold(call_id)
+        elif op == "unhold":
+            await self.center.unhold(call_id)
+        elif op == "hangup":
+            await self.center.hangup(call_id)
+        else:
+            await self.center.transfer(call_id, kind, target)  # type: ignore[arg-type]
+        if call.get("agent_id") != user.agent_id:  # a supervisor acting on an agent's call
+            await self._audit(user, f"call.{op}", call_id, {k: v for k, v in params.items()})
+        return {"call_id": call_id, "op": op}
+
+    async def dial(self, user: User, params: Params) -> Message:
+        """``{"number", "customer_id"?}``: ring the user's own phone, then the number."""
+        num = number(params)
+        customer_id = text(params, "customer_id", required=False) or None
+        if not user.agent_id:
+            raise PermissionDenied("this user has no agent id (no phone to dial from)")
+        self._agent(user.agent_id)
+        call_id = await self.center.dial(user.agent_id, num, customer_id=customer_id)
+        return {"call_id": call_id, "number": num}
+
+    async def wrapup(self, user: User, contact_id: str, params: Params) -> Message:
+        """``{"disposition", "notes"?, "case"?: {"id"? | "subject", "status"?}, "done"?}``."""
+        disposition = choice(params, "disposition", self.settings.routing.dispositions)
+        notes = text(params, "notes", required=False, max_len=NOTES_MAX)
+        case = params.get("case")
+        if case is not None:
+            if not isinstance(case, Mapping):
+                raise InvalidInput("case must be an object", field="case")
+            case = {
+                "id": text(case, "id", required=False) or None,
+                "subject": text(case, "subject", required=False),
+                "status": text(case, "status", required=False) or "open",
+            }
+            if not case["id"] and not case["subject"]:
+                raise InvalidInput("a new case needs a subject", field="case.subject")
+            if case["status"] not in ("open", "pending", "closed"):
+                raise InvalidInput("case.status must be open, pending or closed", field="case")
+        done = params.get("done", True)
+        if not isinstance(done, bool):
+            raise InvalidInput("done must be true or false", field="done")
+        contact = await self.crm.contact(contact_id)
+        if user.role is Role.AGENT and contact.get("agent_id") != user.agent_id:
+            raise PermissionDenied("agents wrap up only their own contacts")
+        if user.role is Role.SUPERVISOR and not self.scope(user).sees_queue(contact.get("queue")):
+            raise PermissionDenied("that contact is not in your queues")
+        saved = await self.crm.wrapup(contact_id, disposition, notes, case)
+        if done and user.agent_id and contact.get("agent_id") == user.agent_id:
+            agent = self._find_agent(user.agent_id)
+            if agent is not None and agent.get("state") == "wrap_up":
+                # The wrap-up timer may have run out meanwhile; the notes are saved anyway.
+                with contextlib.suppress(IllegalTransition):
+                    await self.center.wrapup_done(user.agent_id)
+        if user.role is not Role.AGENT:
+            await self._audit(user, "contact.wrapup", contact_id, {"disposition": disposition})
+        return saved
+
+    # -- supervisor actions -------------------------------------------------------------
+
+    async def force_state(self, user: User, agent_id: str, params: Params) -> Message:
+        """Supervisor sets another agent ready / not ready / logged out."""
+        state, reason = self._state_params(params)
+        self._require_supervising(user)
+        self._check_agent(user, agent_id)
+        await self.center.set_agent_state(agent_id, state, reason, forced_by=user.username)
+        await self._audit(user, "agent.force_state", agent_id, {"state": state, "reason": reason})
+        return {"agent_id": agent_id, "state": state, "reason": reason}
+
+    async def logout_agent(self, user: User, agent_id: str) -> Message:
+        self._require_supervising(user)
+        self._check_agent(user, agent_id)
+        await self.center.set_agent_state(agent_id, "logged_out", forced_by=user.username)
+        await self._audit(user, "agent.logout", agent_id, {})
+        return {"agent_id": agent_id, "state": "logged_out"}
+
+    async def move_call(self, user: User, call_id: str, params: Params) -> Message:
+        queue = ident(params, "queue")
+        self._require_supervising(user)
+        call = self._check_call(user, call_id)
+        self._check_queue(user, queue)
+        await self.center.move_call(call_id, queue)
+        await self._audit(user, "call.move", call_id, {"from": call.get("queue"), "to": queue})
+        return {"call_id": call_id, "queue": queue}
+
+    async def spy(self, user: User, agent_id: str, params: Params) -> Message:
+        mode = choice(params, "mode", SPY_MODES)
+        self._require_supervising(user)
+        self._check_agent(user, agent_id)
+        if not user.agent_id:
+            raise InvalidInput("your user has no agent id: no phone to listen on", field="mode")
+        await self.center.spy(agent_id, mode, supervisor_agent_id=user.agent_id)  # type: ignore[arg-type]
+        await self._audit(user, f"agent.{mode}", agent_id, {})
+        return {"agent_id": agent_id, "mode": mode}
+
+    @staticmethod
+    def _require_supervising(user: User) -> None:
+        if user.role not in SUPERVISING:
+            raise PermissionDenied("supervisors only")
+
+
+WsAction = Callable[[Console, User, Params], Awaitable[Message]]
+
+
+def _ws_actions() -> dict[str, tuple[frozenset[Role], WsAction]]:
+    """Websocket message type -> (roles allowed, action). Same rules as the JSON API."""
+
+    def target(params: Params, name: str) -> str:
+        return ident(params, name)
+
+    return {
+        "set_state": (ALL_ROLES, lambda c, u, p: c.set_own_state(u, p)),
+        "hold": (ALL_ROLES, lambda c, u, p: c.call_control(u, target(p, "call_id"), "hold", p)),
+        "unhold": (
+            ALL_ROLES,
+            lambda c, u, p: c.call_control(u, target(p, "call_id"), "unhold", p),
+        ),
+        "hangup": (
+            ALL_ROLES,
+            lambda c, u, p: c.call_control(u, target(p, "call_id"), "hangup", p),
+        ),
+        "transfer": (
+            ALL_ROLES,
+            lambda c, u, p: c.call_control(u, target(p, "call_id"), "transfer", p),
+        ),
+        "dial": (ALL_ROLES, lambda c, u, p: c.dial(u, p)),
+        "force_state": (SUPERVISING, lambda c, u, p: c.force_state(u, target(p, "agent_id"), p)),
+        "logout_agent": (SUPERVISING, lambda c, u, p: c.logout_agent(u, target(p, "agent_id"))),
+        "move_call": (SUPERVISING, lambda c, u, p: c.move_call(u, target(p, "call_id"), p)),
+        "spy": (SUPERVISING, lambda c, u, p: c.spy(u, target(p, "agent_id"), p)),
+    }
+
+
+WS_ACTIONS = _ws_actions()

@@ -1,0 +1,435 @@
+"""The JSON API: thin handlers over :class:`agent_console.actions.Console`.
+
+Each handler reads the request, calls one use case and returns JSON. Domain errors from
+``config.errors`` become HTTP errors with a JSON body ``{"error": code, "message": ...}``
+in :func:`errors_middleware`: InvalidInput 400, NotAuthenticated 401, PermissionDenied
+403, NotFound 404, Conflict / IllegalTransition 409, TooManyAttempts 429, RemoteError 502.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+from typing import Any
+
+from aiohttp import web
+
+from agent_console.actions import ident, text
+from agent_console.auth import (
+    LOGIN_CSRF_COOKIE,
+    SESSION_COOKIE,
+    SUPERVISING,
+    CsrfRejected,
+    NotAuthenticated,
+    Role,
+    TooManyAttempts,
+    User,
+    check_username,
+    current_session,
+    require,
+)
+from agent_console.keys import AUTH, CENTER, CONSOLE, CRM, HUB, METRICS, SESSION
+from config.errors import (
+    Conflict,
+    IllegalTransition,
+    InvalidInput,
+    LocalError,
+    NotFound,
+    PermissionDenied,
+    RemoteError,
+    SwitchboardError,
+)
+
+log = logging.getLogger(__name__)
+MAX_BODY = 64 * 1024
+REPORT_GROUPS = ("hour", "day", "queue", "agent", "disposition")
+
+# Most specific first.
+ERROR_MAP: tuple[tuple[type[SwitchboardError], int, str], ...] = (
+    (NotAuthenticated, 401, "not_authenticated"),
+    (TooManyAttempts, 429, "too_many_attempts"),
+    (CsrfRejected, 403, "csrf_rejected"),
+    (PermissionDenied, 403, "permission_denied"),
+    (InvalidInput, 400, "invalid_input"),
+    (NotFound, 404, "not_found"),
+    (Conflict, 409, "conflict"),
+    (IllegalTransition, 409, "illegal_transition"),
+    (LocalError, 400, "bad_request"),
+    (RemoteError, 502, "remote_error"),
+)
+
+
+def error_code(exc: SwitchboardError) -> tuple[int, str]:
+    """HTTP status and error code for a domain error."""
+    for cls, status, code in ERROR_MAP:
+        if isinstance(exc, cls):
+            return status, code
+    return 500, "internal_error"
+
+
+def error_response(exc: SwitchboardError) -> web.Response:
+    status, code = error_code(exc)
+    body: dict[str, Any] = {"error": code, "message": str(exc)}
+    if getattr(exc, "field", None):
+        body["field"] = exc.field  # type: ignore[attr-defined]
+    response = web.json_response(body, status=status)
+    if isinstance(exc, TooManyAttempts):
+        response.headers["Retry-After"] = str(exc.retry_after)
+    return response
+
+
+def wants_json(request: web.Request) -> bool:
+    return request.path.startswith(("/api/", "/ws", "/healthz"))
+
+
+@web.middleware
+async def session_middleware(request: web.Request, handler: Any) -> web.StreamResponse:
+    request[SESSION] = request.app[AUTH].session_for(request)
+    return await handler(request)  # type: ignore[no-any-return]
+
+
+@web.middleware
+async def errors_middleware(request: web.Request, handler: Any) -> web.StreamResponse:
+    """Domain errors to HTTP errors; pages send a logged-out user to /login."""
+    try:
+        return await handler(request)  # type: ignore[no-any-return]
+    except SwitchboardError as exc:
+        if not wants_json(request):
+            if isinstance(exc, NotAuthenticated):
+                raise web.HTTPSeeOther("/login") from None
+            status, _ = error_code(exc)
+            return web.Response(text=f"{status}: {exc}\n", status=status)
+        if error_code(exc)[0] >= 500:
+            log.warning("request failed", extra={"fields": {"path": request.path, "error": exc}})
+        return error_response(exc)
+    except web.HTTPException as exc:
+        if wants_json(request) and exc.status >= 400 and exc.empty_body is False:
+            return web.json_response(
+                {"error": exc.reason.lower().replace(" ", "_"), "message": exc.reason},
+                status=exc.status,
+                headers={k: v for k, v in exc.headers.items() if k.lower() == "allow"},
+            )
+        raise
+    except Exception:
+        log.exception("unexpected error", extra={"fields": {"path": request.path}})
+        if wants_json(request):
+            return web.json_response(
+                {"error": "internal_error", "message": "internal error"}, status=500
+            )
+        return web.Response(text="500: internal error\n", status=500)
+
+
+async def read_json(request: web.Request) -> dict[str, Any]:
+    """The request body as a JSON object.
+
+    Raises:
+        InvalidInput: not ``application/json``, too large, not JSON, or not an object.
+    """
+    if request.content_type != "application/json":
+        raise InvalidInput("send a JSON body (Content-Type: application/json)")
+    if request.content_length is not None and request.content_length > MAX_BODY:
+        raise InvalidInput("body too large")
+    raw = await request.content.read(MAX_BODY + 1)
+    if len(raw) > MAX_BODY:
+        raise InvalidInput("body too large")
+    try:
+        body = json.loads(raw or b"{}")
+    except ValueError:
+        raise InvalidInput("body is not valid JSON") from None
+    if not isinstance(body, dict):
+        raise InvalidInput("body must be a JSON object")
+    return body
+
+
+def user_of(request: web.Request) -> User:
+    return current_session(request).user
+
+
+# -- authentication ---------------------------------------------------------------------
+
+
+async def authenticate(request: web.Request, username: str, password: str) -> User:
+    """Check a login against the rate limit and the stored argon2 hash.
+
+    Raises:
+        TooManyAttempts: over the per-address or per-user limit.
+        NotAuthenticated: wrong username or password (the same message for both).
+    """
+    auth = request.app[AUTH]
+    metrics = request.app[METRICS]
+    try:
+        auth.check_login_rate(request, username)
+    except TooManyAttempts:
+        metrics.login_failures.inc()
+        raise
+    row = await request.app[CRM].user(username) if username else None
+    ok = await auth.passwords.averify(row[0] if row else None, password)
+    if not ok or row is None:
+        metrics.login_failures.inc()
+        log.info("login failed", extra={"fields": {"user": username[:64]}})
+        raise NotAuthenticated("wrong username or password")
+    _, role, agent_id = row
+    return User(username, Role.parse(role), agent_id or None)
+
+
+def start_session(request: web.Request, response: web.StreamResponse, user: User) -> str:
+    auth = request.app[AUTH]
+    old = request.cookies.get(SESSION_COOKIE)
+    if old:
+        auth.drop(old)  # never keep a pre-login token (session fixation)
+    session = auth.create_session(user)
+    auth.set_cookie(response, session)
+    response.del_cookie(LOGIN_CSRF_COOKIE, path="/")
+    log.info("login", extra={"fields": {"user": user.username, "role": user.role.value}})
+    return session.csrf
+
+
+async def login(request: web.Request) -> web.Response:
+    """``POST /api/login`` ``{"username", "password"}`` -> user and CSRF token."""
+    if not request.app[AUTH].origin_ok(request):
+        raise CsrfRejected("cross-origin login refused")
+    body = await read_json(request)
+    username = text(body, "username", max_len=64)
+    password = text(body, "password", max_len=1024)
+    user = await authenticate(request, username, password)
+    response = web.json_response({})
+    csrf = start_session(request, response, user)
+    response.text = json.dumps({"user": user.to_json(), "csrf_token": csrf, "home": home_of(user)})
+    return response
+
+
+def home_of(user: User) -> str:
+    return "/supervisor" if user.role in SUPERVISING else "/agent"
+
+
+@require()
+async def logout(request: web.Request) -> web.Response:
+    """``POST /api/logout``: end the session and close its websockets."""
+    session = current_session(request)
+    request.app[AUTH].drop(session.token)
+    request.app[HUB].close_session(session.token)
+    response = web.json_response({"ok": True})
+    request.app[AUTH].clear_cookie(response)
+    return response
+
+
+@require()
+async def me(request: web.Request) -> web.Response:
+    session = current_session(request)
+    console = request.app[CONSOLE]
+    current = None
+    if session.user.agent_id and console._find_agent(session.user.agent_id):
+        current = request.app[CENTER].current_call(session.user.agent_id)
+    return web.json_response(
+        {
+            "user": session.user.to_json(),
+            "csrf_token": session.csrf,
+            "config": console.config(),
+            "current_call": current,
+        }
+    )
+
+
+# -- agent ------------------------------------------------------------------------------
+
+
+@require(agent=True)
+async def set_my_state(request: web.Request) -> web.Response:
+    result = await request.app[CONSOLE].set_own_state(user_of(request), await read_json(request))
+    return web.json_response(result)
+
+
+@require()
+async def queues(request: web.Request) -> web.Response:
+    console = request.app[CONSOLE]
+    snap = console.snapshot_for(console.scope(user_of(request)))
+    return web.json_response({"now": snap["now"], "queues": snap["queues"]})
+
+
+@require(Role.SUPERVISOR, Role.ADMIN)
+async def agents(request: web.Request) -> web.Response:
+    console = request.app[CONSOLE]
+    snap = console.snapshot_for(console.scope(user_of(request)))
+    return web.json_response({"now": snap["now"], "agents": snap["agents"], "calls": snap["calls"]})
+
+
+@require()
+async def customers(request: web.Request) -> web.Response:
+    """``?phone=`` -> the card for that number (a "new caller" card when unknown);
+    ``?q=`` -> matching customers."""
+    crm = request.app[CRM]
+    phone = request.query.get("phone")
+    query = request.query.get("q")
+    if phone:
+        text({"phone": phone}, "phone", max_len=40)
+        return web.json_response({"card": await crm.card_for_phone(phone)})
+    if query:
+        text({"q": query}, "q", max_len=100)
+        return web.json_response({"customers": await crm.search(query)})
+    raise InvalidInput("give ?phone= or ?q=", field="q")
+
+
+@require()
+async def customer(request: web.Request) -> web.Response:
+    return web.json_response(await request.app[CRM].customer(request.match_info["id"]))
+
+
+@require()
+async def customer_contacts(request: web.Request) -> web.Response:
+    rows = await request.app[CRM].contacts(request.match_info["id"])
+    return web.json_response({"contacts": rows})
+
+
+@require()
+async def wrapup(request: web.Request) -> web.Response:
+    result = await request.app[CONSOLE].wrapup(
+        user_of(request), request.match_info["id"], await read_json(request)
+    )
+    return web.json_response(result)
+
+
+@require()
+async def call_control(request: web.Request) -> web.Response:
+    op = request.match_info["op"]
+    body = await read_json(request) if op == "transfer" else {}
+    result = await request.app[CONSOLE].call_control(
+        user_of(request), request.match_info["id"], op, body
+    )
+    return web.json_response(result)
+
+
+@require(agent=True)
+async def dial(request: web.Request) -> web.Response:
+    result = await request.app[CONSOLE].dial(user_of(request), await read_json(request))
+    return web.json_response(result)
+
+
+# -- supervisor -------------------------------------------------------------------------
+
+
+@require(Role.SUPERVISOR, Role.ADMIN)
+async def force_state(request: web.Request) -> web.Response:
+    result = await request.app[CONSOLE].force_state(
+        user_of(request), request.match_info["id"], await read_json(request)
+    )
+    return web.json_response(result)
+
+
+@require(Role.SUPERVISOR, Role.ADMIN)
+async def logout_agent(request: web.Request) -> web.Response:
+    result = await request.app[CONSOLE].logout_agent(user_of(request), request.match_info["id"])
+    return web.json_response(result)
+
+
+@require(Role.SUPERVISOR, Role.ADMIN)
+async def move_call(request: web.Request) -> web.Response:
+    result = await request.app[CONSOLE].move_call(
+        user_of(request), request.match_info["id"], await read_json(request)
+    )
+    return web.json_response(result)
+
+
+@require(Role.SUPERVISOR, Role.ADMIN)
+async def spy(request: web.Request) -> web.Response:
+    result = await request.app[CONSOLE].spy(
+        user_of(request), request.match_info["id"], await read_json(request)
+    )
+    return web.json_response(result)
+
+
+def _day(value: str, name: str) -> str:
+    try:
+        dt.date.fromisoformat(value[:10])
+        if len(value) > 10:
+            dt.datetime.fromisoformat(value)
+    except ValueError:
+        raise InvalidInput(f"{name} must be an ISO date (YYYY-MM-DD)", field=name) from None
+    return value
+
+
+@require(Role.SUPERVISOR, Role.ADMIN)
+async def reports(request: web.Request) -> web.Response:
+    """``GET /api/reports?from=YYYY-MM-DD&to=YYYY-MM-DD&by=hour|day|queue|agent|disposition``"""
+    today = dt.datetime.now(dt.UTC).date().isoformat()
+    start = _day(request.query.get("from", today), "from")
+    end = _day(request.query.get("to", start), "to")
+    by = request.query.get("by", "day")
+    if by not in REPORT_GROUPS:
+        raise InvalidInput(f"by must be one of {', '.join(REPORT_GROUPS)}", field="by")
+    return web.json_response({"report": await request.app[CRM].report(start, end, by)})
+
+
+# -- admin ------------------------------------------------------------------------------
+
+
+@require(Role.ADMIN)
+async def list_users(request: web.Request) -> web.Response:
+    return web.json_response({"users": await request.app[CRM].list_users()})
+
+
+@require(Role.ADMIN)
+async def add_user(request: web.Request) -> web.Response:
+    """``{"username", "password", "role", "agent_id"?}`` -> 201."""
+    body = await read_json(request)
+    username = text(body, "username", max_len=64)
+    check_username(username)
+    password = text(body, "password", max_len=1024)
+    role = Role.parse(text(body, "role"))
+    agent_id = ident(body, "agent_id") if body.get("agent_id") else None
+    if await request.app[CRM].user(username) is not None:
+        raise Conflict(f"user {username} exists")
+    password_hash = request.app[AUTH].passwords.hash(password)
+    await request.app[CRM].add_user(username, password_hash, role.value, agent_id)
+    await request.app[CRM].audit(
+        user_of(request).username, "user.add", username, {"role": role.value}
+    )
+    return web.json_response(
+        {"username": username, "role": role.value, "agent_id": agent_id}, status=201
+    )
+
+
+# -- operations -------------------------------------------------------------------------
+
+
+async def healthz(request: web.Request) -> web.Response:
+    """``GET /healthz``: 200 when AMI is connected and the database answers, else 503."""
+    center = request.app[CENTER]
+    try:
+        center_health = center.health()
+    except Exception as exc:  # a broken center is reported, not raised
+        center_health = {"ami": {"connected": False, "error": type(exc).__name__}}
+    database = await request.app[CRM].ping()
+    ami = center_health.get("ami", {})
+    ok = bool(ami.get("connected")) and bool(database.get("ok"))
+    body = {"ok": ok, "ami": ami, "database": database, "websockets": len(request.app[HUB].clients)}
+    return web.json_response(body, status=200 if ok else 503)
+
+
+async def metrics(request: web.Request) -> web.Response:
+    return request.app[METRICS].render()
+
+
+def setup_routes(app: web.Application) -> None:
+    r = app.router
+    r.add_post("/api/login", login)
+    r.add_post("/api/logout", logout)
+    r.add_get("/api/me", me)
+    r.add_put("/api/agents/me/state", set_my_state)
+    r.add_get("/api/queues", queues)
+    r.add_get("/api/agents", agents)
+    r.add_get("/api/customers", customers)
+    r.add_get("/api/customers/{id}", customer)
+    r.add_get("/api/customers/{id}/contacts", customer_contacts)
+    r.add_post("/api/contacts/{id}/wrapup", wrapup)
+    r.add_post("/api/calls/{id}/{op:hold|unhold|transfer|hangup}", call_control)
+    r.add_post("/api/dial", dial)
+    r.add_put("/api/supervisor/agents/{id}/state", force_state)
+    r.add_post("/api/supervisor/agents/{id}/logout", logout_agent)
+    r.add_post("/api/supervisor/agents/{id}/spy", spy)
+    r.add_post("/api/supervisor/calls/{id}/move", move_call)
+    r.add_get("/api/reports", reports)
+    r.add_get("/api/admin/users", list_users)
+    r.add_post("/api/admin/users", add_user)
+    r.add_get("/healthz", healthz)
+    r.add_get("/metrics", metrics)

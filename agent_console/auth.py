@@ -1,0 +1,332 @@
+"""Users, passwords, sessions, CSRF, login rate limiting, roles and security headers.
+
+Theory of operation: a successful login creates a server-side :class:`Session` keyed by a
+random token; the browser holds only that token, in an HttpOnly, SameSite=Strict cookie
+(Secure when the public origin is https). Each session carries its own CSRF token: every
+state-changing request must echo it in the ``X-CSRF-Token`` header (JSON) or the
+``csrf_token`` form field, and its ``Origin``, when sent, must be the public origin.
+Logging in has no session yet, so the JSON login requires a JSON body plus a matching
+Origin, and the form login a double-submit token from a short-lived cookie. Roles are
+checked by :func:`require` on every handler and by the websocket hub on every message.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import enum
+import hmac
+import secrets
+import time
+from collections import deque
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import argon2
+from aiohttp import web
+
+from agent_console.keys import AUTH, SESSION
+from config.errors import InvalidInput, PermissionDenied
+
+SESSION_COOKIE = "sb_session"
+LOGIN_CSRF_COOKIE = "sb_login_csrf"
+CSRF_HEADER = "X-CSRF-Token"
+CSRF_FIELD = "csrf_token"
+UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+USERNAME_MAX = 64
+PASSWORD_MAX = 1024
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+class NotAuthenticated(PermissionDenied):
+    """No valid session: the client must log in (HTTP 401)."""
+
+
+class TooManyAttempts(PermissionDenied):
+    """Too many login attempts from this address or for this user (HTTP 429)."""
+
+    def __init__(self, retry_after: float) -> None:
+        self.retry_after = max(1, int(retry_after + 0.999))
+        super().__init__(f"too many login attempts; retry in {self.retry_after} s")
+
+
+class CsrfRejected(PermissionDenied):
+    """A state-changing request without the right CSRF token or from another origin."""
+
+
+class Role(enum.Enum):
+    AGENT = "agent"
+    SUPERVISOR = "supervisor"
+    ADMIN = "admin"
+
+    @classmethod
+    def parse(cls, value: str) -> Role:
+        """Role from its name.
+
+        Raises:
+            InvalidInput: not one of agent, supervisor, admin.
+        """
+        try:
+            return cls(value)
+        except ValueError:
+            raise InvalidInput(
+                f"role must be one of {', '.join(r.value for r in cls)}", field="role"
+            ) from None
+
+
+ALL_ROLES = frozenset(Role)
+SUPERVISING = frozenset({Role.SUPERVISOR, Role.ADMIN})
+
+
+@dataclass(frozen=True, slots=True)
+class User:
+    username: str
+    role: Role
+    agent_id: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {"username": self.username, "role": self.role.value, "agent_id": self.agent_id}
+
+
+@dataclass(slots=True)
+class Session:
+    token: str
+    user: User
+    csrf: str
+    expires: float
+
+
+class Passwords:
+    """argon2id hashing. Verification runs in a thread so a login never stalls the loop."""
+
+    def __init__(self, hasher: argon2.PasswordHasher | None = None) -> None:
+        self._hasher = hasher or argon2.PasswordHasher()
+        # Verified against when the user does not exist, so both paths take the same time.
+        self._dummy = self._hasher.hash(secrets.token_urlsafe(16))
+
+    def hash(self, password: str) -> str:
+        """Hash a new password.
+
+        Raises:
+            InvalidInput: empty or longer than 1024 characters.
+        """
+        check_password(password)
+        return self._hasher.hash(password)
+
+    def verify(self, stored_hash: str | None, password: str) -> bool:
+        try:
+            return self._hasher.verify(stored_hash or self._dummy, password) and bool(stored_hash)
+        except (argon2.exceptions.VerificationError, argon2.exceptions.InvalidHashError):
+            return False
+
+    async def averify(self, stored_hash: str | None, password: str) -> bool:
+        return await asyncio.to_thread(self.verify, stored_hash, password)
+
+
+def check_password(password: str) -> None:
+    """Raises InvalidInput for an empty or absurdly long password."""
+    if not password or len(password) > PASSWORD_MAX:
+        raise InvalidInput(f"password must be 1..{PASSWORD_MAX} characters", field="password")
+
+
+def check_username(username: str) -> None:
+    """Raises InvalidInput unless 1..64 characters of letters, digits, ``._-@``."""
+    ok = 0 < len(username) <= USERNAME_MAX and all(c.isalnum() or c in "._-@" for c in username)
+    if not ok or not username.isascii():
+        raise InvalidInput(
+            "username must be 1..64 characters of letters, digits and . _ - @", field="username"
+        )
+
+
+class RateLimiter:
+    """Sliding window: at most ``limit`` attempts per key per ``window`` seconds."""
+
+    def __init__(
+        self, limit: int, window: float = 60.0, clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        self.limit = max(1, limit)
+        self.window = window
+        self._clock = clock
+        self._hits: dict[str, deque[float]] = {}
+
+    def hit(self, *keys: str) -> None:
+        """Count one attempt against every key.
+
+        Raises:
+            TooManyAttempts: one of the keys is already at its limit (nothing is counted).
+        """
+        now = self._clock()
+        worst = 0.0
+        for key in keys:
+            hits = self._hits.get(key)
+            if hits is None:
+                continue
+            while hits and hits[0] <= now - self.window:
+                hits.popleft()
+            if len(hits) >= self.limit:
+                worst = max(worst, hits[0] + self.window - now)
+        if worst > 0:
+            raise TooManyAttempts(worst)
+        for key in keys:
+            self._hits.setdefault(key, deque()).append(now)
+        if len(self._hits) > 10_000:  # forget idle keys so a scan cannot grow memory
+            self._hits = {k: v for k, v in self._hits.items() if v and v[-1] > now - self.window}
+
+
+@dataclass
+class Auth:
+    """Sessions and login policy for one application."""
+
+    public_origin: str
+    max_age: int
+    login_limit: int
+    passwords: Passwords = field(default_factory=Passwords)
+    clock: Callable[[], float] = time.time
+    sessions: dict[str, Session] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.limiter = RateLimiter(self.login_limit, 60.0, self.clock)
+        self.secure_cookies = self.public_origin.lower().startswith("https://")
+
+    def create_session(self, user: User) -> Session:
+        session = Session(
+            token=secrets.token_urlsafe(32),
+            user=user,
+            csrf=secrets.token_urlsafe(32),
+            expires=self.clock() + self.max_age,
+        )
+        self.sessions[session.token] = session
+        return session
+
+    def session_for(self, request: web.Request) -> Session | None:
+        token = request.cookies.get(SESSION_COOKIE)
+        if not token:
+            return None
+        session = self.sessions.get(token)
+        if session is None:
+            return None
+        if session.expires <= self.clock():
+            del self.sessions[token]
+            return None
+        return session
+
+    def drop(self, token: str) -> None:
+        self.sessions.pop(token, None)
+
+    def drop_user(self, username: str) -> None:
+        for token in [t for t, s in self.sessions.items() if s.user.username == username]:
+            del self.sessions[token]
+
+    def set_cookie(self, response: web.StreamResponse, session: Session) -> None:
+        response.set_cookie(
+            SESSION_COOKIE,
+            session.token,
+            max_age=self.max_age,
+            path="/",
+            httponly=True,
+            samesite="Strict",
+            secure=self.secure_cookies,
+        )
+
+    def clear_cookie(self, response: web.StreamResponse) -> None:
+        response.del_cookie(SESSION_COOKIE, path="/")
+
+    def origin_ok(self, request: web.Request) -> bool:
+        """True when the request carries no Origin (not a browser) or the public origin."""
+        origin = request.headers.get("Origin")
+        return origin is None or origin.rstrip("/") == self.public_origin.rstrip("/")
+
+    def check_login_rate(self, request: web.Request, username: str) -> None:
+        """Raises TooManyAttempts when this address or this username is over the limit."""
+        self.limiter.hit(f"ip:{request.remote or '-'}", f"user:{username.lower()}")
+
+
+def same_token(a: str | None, b: str) -> bool:
+    return a is not None and hmac.compare_digest(a.encode(), b.encode())
+
+
+async def check_csrf(request: web.Request, session: Session) -> None:
+    """Raises CsrfRejected unless the request proves it comes from our own page."""
+    auth = request.app[AUTH]
+    if not auth.origin_ok(request):
+        raise CsrfRejected("cross-origin request refused")
+    token = request.headers.get(CSRF_HEADER)
+    if token is None and request.content_type in (
+        "application/x-www-form-urlencoded",
+        "multipart/form-data",
+    ):
+        form = await request.post()
+        value = form.get(CSRF_FIELD)
+        token = value if isinstance(value, str) else None
+    if not same_token(token, session.csrf):
+        raise CsrfRejected("missing or wrong CSRF token")
+
+
+def require(*roles: Role, agent: bool = False) -> Callable[[Handler], Handler]:
+    """Handler decorator: a live session, the CSRF token on unsafe methods, one of ``roles``.
+
+    Args:
+        roles: the roles allowed; none given means any logged-in user.
+        agent: the user must also have an agent id (a phone) to act with.
+
+    The check order is 401 (no session), 403 CSRF, 403 role.
+    """
+    allowed = frozenset(roles) or ALL_ROLES
+
+    def wrap(handler: Handler) -> Handler:
+        async def guarded(request: web.Request) -> web.StreamResponse:
+            session = current_session(request)
+            if request.method in UNSAFE_METHODS:
+                await check_csrf(request, session)
+            if session.user.role not in allowed:
+                raise PermissionDenied(
+                    f"role {session.user.role.value} may not {request.method} {request.path}"
+                )
+            if agent and not session.user.agent_id:
+                raise PermissionDenied("this user has no agent id (no phone to act with)")
+            return await handler(request)
+
+        guarded.__name__ = handler.__name__
+        guarded.__doc__ = handler.__doc__
+        guarded.allowed_roles = allowed  # type: ignore[attr-defined]
+        return guarded
+
+    return wrap
+
+
+def current_session(request: web.Request) -> Session:
+    """The request's session. Raises NotAuthenticated when there is none."""
+    session = request.get(SESSION)
+    if session is None:
+        raise NotAuthenticated("log in first")
+    return session
+
+
+SECURITY_HEADERS = {
+    "Content-Security-Policy": (
+        "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+        "connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'; "
+        "object-src 'none'"
+    ),
+    "X-Frame-Options": "DENY",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+    "Cross-Origin-Opener-Policy": "same-origin",
+    "Permissions-Policy": "camera=(), microphone=(), geolocation=()",
+}
+
+
+@web.middleware
+async def security_headers(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Adds CSP, frame denial, nosniff and referrer policy to every response (errors too)."""
+    try:
+        response = await handler(request)
+    except web.HTTPException as exc:
+        exc.headers.update(SECURITY_HEADERS)
+        raise
+    if not response.prepared:
+        response.headers.update(SECURITY_HEADERS)
+        if request.path.startswith("/api/"):
+            response.headers.setdefault("Cache-Control", "no-store")
+    return response

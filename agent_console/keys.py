@@ -1,0 +1,30 @@
+"""Every typed key of the console's aiohttp application and requests, in one place."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import jinja2
+from aiohttp import web
+
+from config.settings import Settings
+
+if TYPE_CHECKING:
+    from agent_console.actions import Console
+    from agent_console.auth import Auth, Session
+    from agent_console.crm import Crm
+    from agent_console.metrics import Metrics
+    from agent_console.ports import ContactCenter
+    from agent_console.ws import Hub
+
+SETTINGS = web.AppKey("settings", Settings)
+STORE: web.AppKey[Any] = web.AppKey("store")  # crm_lookup.store.Store, owned by the caller
+CRM: web.AppKey[Crm] = web.AppKey("crm")
+CENTER: web.AppKey[ContactCenter] = web.AppKey("center")
+AUTH: web.AppKey[Auth] = web.AppKey("auth")
+CONSOLE: web.AppKey[Console] = web.AppKey("console")
+HUB: web.AppKey[Hub] = web.AppKey("hub")
+METRICS: web.AppKey[Metrics] = web.AppKey("metrics")
+JINJA = web.AppKey("jinja", jinja2.Environment)
+
+SESSION: web.RequestKey[Session | None] = web.RequestKey("session")

@@ -1,0 +1,116 @@
+"""HTML pages: the login form, the agent console and the supervisor wallboard.
+
+The pages are shells: jinja2 renders the frame and the CSRF token; the static scripts
+fill them from the websocket snapshot and keep them live.
+"""
+
+from __future__ import annotations
+
+import secrets
+
+from aiohttp import web
+
+from agent_console.api import authenticate, home_of, start_session
+from agent_console.auth import (
+    LOGIN_CSRF_COOKIE,
+    SUPERVISING,
+    NotAuthenticated,
+    Role,
+    TooManyAttempts,
+    current_session,
+    require,
+    same_token,
+)
+from agent_console.keys import AUTH, CONSOLE, JINJA, SESSION
+
+
+def render(request: web.Request, name: str, status: int = 200, **context: object) -> web.Response:
+    html = request.app[JINJA].get_template(name).render(**context)
+    return web.Response(text=html, status=status, content_type="text/html", charset="utf-8")
+
+
+async def index(request: web.Request) -> web.Response:
+    session = request.get(SESSION)
+    raise web.HTTPSeeOther(home_of(session.user) if session else "/login")
+
+
+def _login_page(request: web.Request, error: str = "", status: int = 200) -> web.Response:
+    token = secrets.token_urlsafe(24)
+    response = render(request, "login.html", status=status, csrf_token=token, error=error)
+    response.set_cookie(
+        LOGIN_CSRF_COOKIE,
+        token,
+        max_age=600,
+        path="/",
+        httponly=True,
+        samesite="Strict",
+        secure=request.app[AUTH].secure_cookies,
+    )
+    return response
+
+
+async def login_page(request: web.Request) -> web.Response:
+    session = request.get(SESSION)
+    if session is not None:
+        raise web.HTTPSeeOther(home_of(session.user))
+    return _login_page(request)
+
+
+async def login_form(request: web.Request) -> web.Response:
+    """``POST /login`` (form): double-submit CSRF token, then the same checks as the API."""
+    form = await request.post()
+    token = form.get("csrf_token")
+    if (
+        not request.app[AUTH].origin_ok(request)
+        or not same_token(
+            token if isinstance(token, str) else None, request.cookies.get(LOGIN_CSRF_COOKIE, "")
+        )
+        or not request.cookies.get(LOGIN_CSRF_COOKIE)
+    ):
+        return _login_page(request, "The form expired; please try again.", status=403)
+    username = str(form.get("username", ""))[:64]
+    password = str(form.get("password", ""))[:1024]
+    try:
+        user = await authenticate(request, username, password)
+    except TooManyAttempts as exc:
+        response = _login_page(request, str(exc).capitalize() + ".", status=429)
+        response.headers["Retry-After"] = str(exc.retry_after)
+        return response
+    except NotAuthenticated:
+        return _login_page(request, "Wrong username or password.", status=401)
+    response = web.HTTPSeeOther(home_of(user))
+    start_session(request, response, user)
+    raise response
+
+
+@require(agent=True)
+async def agent_page(request: web.Request) -> web.Response:
+    session = current_session(request)
+    return render(
+        request,
+        "agent.html",
+        user=session.user,
+        csrf_token=session.csrf,
+        config=request.app[CONSOLE].config(),
+        supervising=session.user.role in SUPERVISING,
+    )
+
+
+@require(Role.SUPERVISOR, Role.ADMIN)
+async def supervisor_page(request: web.Request) -> web.Response:
+    session = current_session(request)
+    return render(
+        request,
+        "supervisor.html",
+        user=session.user,
+        csrf_token=session.csrf,
+        config=request.app[CONSOLE].config(),
+    )
+
+
+def setup_pages(app: web.Application) -> None:
+    app.router.add_get("/", index)
+    app.router.add_get("/login", login_page)
+    app.router.add_post("/login", login_form)
+    app.router.add_get("/agent", agent_page)
+    app.router.add_get("/supervisor", supervisor_page)

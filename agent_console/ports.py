@@ -1,0 +1,171 @@
+"""The one port between the web console and the running contact center.
+
+Theory of operation: the console never touches AMI, the ACD engine or the IVR. It reads
+a JSON-ready *snapshot*, asks for changes through the async methods below, and learns
+about every change through :meth:`ContactCenter.subscribe`: the center calls the
+listener synchronously, in order, with one JSON-ready dict per change. The console fans
+those dicts out to websockets without awaiting anything, so a listener call is cheap and
+never blocks the center.
+
+Shapes (all JSON-ready; times are epoch seconds as floats):
+
+* queue: ``{"name", "waiting", "longest_wait", "service_level" (0..1 or null),
+  "answered", "abandoned", "ewt", "agents_ready"}``
+* agent: ``{"agent_id", "name", "state", "reason", "since", "queues": [...],
+  "call_id" (or null)}``; ``state`` is a ``routing.acd.AgentState`` value in lower case
+  (``logged_out``, ``ready``, ``not_ready``, ``ringing``, ``on_call``, ``wrap_up``).
+* call: ``{"call_id", "state" ("ivr"|"waiting"|"ringing"|"talking"|"held"|"ended"),
+  "queue", "caller", "dialed", "agent_id", "customer_id", "contact_id", "arrived_at",
+  "queued_at", "answered_at", "ivr": {"path": [{"node", "kind", "digits", "result"}],
+  "verified": bool, "waited": seconds}}``
+* interval: ``{"start", "offered", "answered", "abandoned", "service_level"}``
+
+Published messages (``docs/websocket.md`` is the full schema):
+``agent_state`` (``agent`` plus ``agent_id`` and ``queues``), ``queue_stats`` (``queue``
+and ``stats``), ``call_update`` (``call`` plus ``agent_id`` and ``queue``),
+``screen_pop`` (``agent_id``, ``call``, ``card``: ``CustomerCard.to_json()``),
+``call_ended`` (``call_id``, ``agent_id``, ``queue``, ``contact_id``), ``wallboard``
+(``intervals``).
+
+Errors: methods raise only ``config.errors`` classes: ``NotFound`` (no such agent, call
+or queue), ``IllegalTransition`` (the ACD refused), ``InvalidInput`` (bad target),
+``RemoteError`` subclasses (Asterisk failed or is gone).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, Literal, Protocol, runtime_checkable
+
+Message = dict[str, Any]
+Listener = Callable[[Message], None]
+Unsubscribe = Callable[[], None]
+SpyMode = Literal["listen", "whisper", "barge"]
+TransferKind = Literal["queue", "agent", "number"]
+
+AGENT_STATES = ("logged_out", "ready", "not_ready", "ringing", "on_call", "wrap_up")
+SPY_MODES: tuple[SpyMode, ...] = ("listen", "whisper", "barge")
+TRANSFER_KINDS: tuple[TransferKind, ...] = ("queue", "agent", "number")
+
+
+@runtime_checkable
+class ContactCenter(Protocol):
+    """Everything the console needs from the running contact center."""
+
+    def snapshot(self) -> Message:
+        """The whole live picture: ``{"now", "queues": [queue], "agents": [agent],
+        "calls": [call], "intervals": [interval]}``. ``calls`` holds calls that are not
+        ended (in IVR, waiting, ringing or connected). Cheap; called on every websocket
+        connect."""
+        ...
+
+    def queues_for_supervisor(self, username: str) -> frozenset[str]:
+        """Names of the queues the supervisor ``username`` may watch and act on.
+
+        The service takes them from the queue configuration; a queue that names no
+        supervisors is supervised by every supervisor."""
+        ...
+
+    def current_call(self, agent_id: str) -> Message | None:
+        """The call the agent is ringing for, talking on or holding (with its IVR path),
+        else the call the agent is wrapping up, else ``None``.
+
+        Raises:
+            NotFound: no such agent.
+        """
+        ...
+
+    def call(self, call_id: str) -> Message | None:
+        """The live call ``call_id`` (call shape), or ``None`` when unknown or ended."""
+        ...
+
+    async def set_agent_state(
+        self, agent_id: str, state: str, reason: str = "", *, forced_by: str | None = None
+    ) -> None:
+        """Ask the ACD for ``ready`` / ``not_ready`` (with ``reason``) / ``logged_out``.
+
+        Args:
+            agent_id: the agent to change.
+            state: ``ready``, ``not_ready`` or ``logged_out``.
+            reason: the not-ready reason code (empty otherwise).
+            forced_by: the supervisor username when a supervisor forces the change.
+
+        Raises:
+            NotFound: no such agent.
+            IllegalTransition: the agent's current state does not allow it.
+        """
+        ...
+
+    async def wrapup_done(self, agent_id: str) -> None:
+        """The agent saved the wrap-up: end the wrap-up period now.
+
+        Raises:
+            NotFound: no such agent.
+            IllegalTransition: the agent is not in wrap-up.
+        """
+        ...
+
+    async def hold(self, call_id: str) -> None:
+        """Put the caller on hold (music) and park the agent leg.
+
+        Raises:
+            NotFound: no such connected call.
+            IllegalTransition: already held / not connected.
+            RemoteError: Asterisk refused or is unreachable.
+        """
+        ...
+
+    async def unhold(self, call_id: str) -> None:
+        """Bridge the held caller back to the agent. Raises like :meth:`hold`."""
+        ...
+
+    async def transfer(self, call_id: str, kind: TransferKind, target: str) -> None:
+        """Transfer the caller to a queue name, an agent id or an E.164/extension number.
+
+        Raises:
+            NotFound: no such call, queue or agent.
+            InvalidInput: the target is not acceptable (agent not ready, bad number).
+            RemoteError: Asterisk refused or is unreachable.
+        """
+        ...
+
+    async def hangup(self, call_id: str) -> None:
+        """Hang up the call. Raises NotFound or RemoteError."""
+        ...
+
+    async def dial(self, agent_id: str, number: str, *, customer_id: str | None = None) -> str:
+        """Click-to-dial: ring the agent's phone, then call ``number``. Returns the call id.
+
+        Raises:
+            NotFound: no such agent.
+            IllegalTransition: the agent is busy.
+            RemoteError: the Originate failed.
+        """
+        ...
+
+    async def move_call(self, call_id: str, queue: str) -> None:
+        """Move a waiting call to another queue (keeps its waiting time).
+
+        Raises:
+            NotFound: no such waiting call or queue.
+        """
+        ...
+
+    async def spy(self, agent_id: str, mode: SpyMode, *, supervisor_agent_id: str) -> None:
+        """Ring the supervisor's phone and, once answered, listen / whisper / barge on the
+        agent's call.
+
+        Raises:
+            NotFound: no such agent, or the agent has no call.
+            RemoteError: the Originate failed.
+        """
+        ...
+
+    def health(self) -> Message:
+        """``{"ami": {"connected": bool, ...}, ...}``; ``ami.connected`` decides /healthz."""
+        ...
+
+    def subscribe(self, listener: Listener) -> Unsubscribe:
+        """Call ``listener(message)`` for every change from now on; returns the function
+        that stops it. The listener must not raise and must not block."""
+        ...

@@ -1,0 +1,258 @@
+"use strict";
+// The agent console: state bar, screen pop card, call controls, wrap-up, search.
+(() => {
+  const { api, el, clear, duration, when, now, connect, send, showError } = SB;
+  const $ = (id) => document.getElementById(id);
+  const me = { agentId: null, state: "", reason: "", since: null, call: null, card: null,
+               contactId: null, customerId: null, wrapupSince: null };
+  const agents = new Map();
+  let queueNames = [];
+
+  // ---- state bar --------------------------------------------------------------------
+  function renderState() {
+    const label = $("state");
+    label.textContent = (me.state || "—").replace("_", " ");
+    label.dataset.state = me.state || "";
+    $("state-reason").textContent = me.reason ? "(" + me.reason + ")" : "";
+    document.body.dataset.state = me.state || "";
+  }
+  function tick() {
+    $("state-time").textContent = me.since ? duration(now() - me.since) : "0:00";
+    if (me.wrapupSince) $("wrapup-timer").textContent = duration(now() - me.wrapupSince);
+    if (me.call && me.call.queued_at && !me.call.answered_at) {
+      $("call-waited").textContent = duration(now() - me.call.queued_at);
+    }
+  }
+  setInterval(tick, 1000);
+
+  async function setState(body) {
+    showError("");
+    try { await api("PUT", "/api/agents/me/state", body); } catch (e) { showError(e.message); }
+  }
+  $("btn-ready").addEventListener("click", () => setState({ state: "ready" }));
+  $("btn-not-ready").addEventListener("click", () => setState({ state: "not_ready", reason: $("reason").value }));
+  $("btn-logout-agent").addEventListener("click", () => setState({ state: "logged_out" }));
+
+  function applyAgent(agent) {
+    if (!agent) return;
+    agents.set(agent.agent_id, agent);
+    if (agent.agent_id !== me.agentId) { renderTransferOptions(); return; }
+    const wasWrap = me.state === "wrap_up";
+    me.state = agent.state; me.reason = agent.reason || ""; me.since = agent.since || now();
+    if (me.state === "wrap_up" && !wasWrap) showWrapup(me.contactId);
+    renderState();
+    tick();
+  }
+
+  // ---- screen pop -------------------------------------------------------------------
+  const pick = (obj, ...names) => {
+    for (const n of names) if (obj && obj[n] !== undefined && obj[n] !== null && obj[n] !== "") return obj[n];
+    return undefined;
+  };
+
+  function customerOf(card) { return (card && (card.customer || card)) || {}; }
+
+  function renderHistory(tbody, contacts) {
+    clear(tbody);
+    for (const c of contacts || []) {
+      tbody.append(el("tr", { class: "contact-row" },
+        el("td", {}, when(pick(c, "ended_at", "started_at", "arrived_at", "at"))),
+        el("td", {}, pick(c, "queue") || ""),
+        el("td", {}, pick(c, "agent_id") || ""),
+        el("td", { class: "disposition" }, pick(c, "disposition") || ""),
+        el("td", { class: "notes" }, pick(c, "notes") || "")));
+    }
+    if (!tbody.firstChild) tbody.append(el("tr", {}, el("td", { colspan: "5", class: "muted" }, "No contacts yet.")));
+  }
+
+  function renderCard(card) {
+    me.card = card;
+    const c = customerOf(card);
+    const name = pick(c, "name", "display_name") ||
+      [pick(c, "first_name"), pick(c, "last_name")].filter(Boolean).join(" ") || "Unknown caller";
+    $("card-name").textContent = name;
+    const tier = pick(c, "tier") || (card && card.known === false ? "new caller" : "");
+    $("card-tier").textContent = tier || "";
+    $("card-tier").classList.toggle("hidden", !tier);
+    const vip = Boolean(pick(c, "vip", "is_vip")) || String(tier).toLowerCase() === "vip";
+    $("card-vip").classList.toggle("hidden", !vip);
+    $("card-company").textContent = pick(c, "company") || "";
+    const phones = pick(c, "phones") || [];
+    const phone = pick(c, "phone") || (phones.length ? (phones[0].e164 || phones[0].number || phones[0]) : "") ||
+      (me.call && me.call.caller) || "";
+    $("card-phone").textContent = phone;
+    $("card-dial").dataset.number = phone;
+    me.customerId = pick(c, "id", "customer_id") || null;
+    const cases = clear($("card-cases"));
+    for (const k of pick(card, "open_cases", "cases") || []) {
+      cases.append(el("li", { class: "case" }, "#" + (pick(k, "id") || "") + " " + (pick(k, "subject", "title") || "") +
+        " — " + (pick(k, "status") || "open")));
+    }
+    if (!cases.firstChild) cases.append(el("li", { class: "muted" }, "No open cases."));
+    renderHistory($("card-history"), pick(card, "last_contacts", "contacts", "history") || []);
+    $("card").classList.remove("hidden");
+    $("no-call").classList.add("hidden");
+  }
+
+  function renderCall(call) {
+    me.call = call;
+    if (!call) { $("controls").classList.add("hidden"); return; }
+    if (call.contact_id !== undefined && call.contact_id !== null) me.contactId = call.contact_id;
+    $("call-queue").textContent = call.queue || "";
+    $("call-state").textContent = call.state || "";
+    const ivr = call.ivr || {};
+    const waited = ivr.waited !== undefined && ivr.waited !== null ? ivr.waited
+      : (call.queued_at && call.answered_at ? call.answered_at - call.queued_at : null);
+    $("call-waited").textContent = duration(waited);
+    $("call-verified").textContent = ivr.verified ? "verified" : "not verified";
+    $("call-verified").className = ivr.verified ? "ok" : "warn";
+    const path = clear($("ivr-path"));
+    for (const step of ivr.path || []) {
+      path.append(el("li", {}, (step.node || step.kind || "") +
+        (step.digits ? " — pressed " + step.digits : "") + (step.result ? " → " + step.result : "")));
+    }
+    const live = call.state !== "ended";
+    $("controls").classList.toggle("hidden", !live);
+    $("btn-hold").disabled = call.state === "held";
+    $("btn-unhold").disabled = call.state !== "held";
+    $("card").classList.remove("hidden");
+    $("no-call").classList.add("hidden");
+  }
+
+  async function cardForCall(call) {
+    if (!call || !call.caller) return;
+    try { renderCard((await api("GET", "/api/customers?phone=" + encodeURIComponent(call.caller))).card); }
+    catch (e) { showError(e.message); }
+  }
+
+  // ---- call controls ----------------------------------------------------------------
+  async function control(op, body) {
+    showError("");
+    if (!me.call) return;
+    try { await api("POST", "/api/calls/" + encodeURIComponent(me.call.call_id) + "/" + op, body); }
+    catch (e) { showError(e.message); }
+  }
+  $("btn-hold").addEventListener("click", () => control("hold"));
+  $("btn-unhold").addEventListener("click", () => control("unhold"));
+  $("btn-hangup").addEventListener("click", () => control("hangup"));
+  $("btn-transfer").addEventListener("click", () =>
+    control("transfer", { kind: $("transfer-kind").value, target: $("transfer-target").value.trim() }));
+  $("transfer-kind").addEventListener("change", renderTransferOptions);
+  function renderTransferOptions() {
+    const list = clear($("transfer-options"));
+    const kind = $("transfer-kind").value;
+    const items = kind === "queue" ? queueNames
+      : kind === "agent" ? [...agents.values()].filter((a) => a.agent_id !== me.agentId && a.state === "ready").map((a) => a.agent_id)
+      : [];
+    for (const v of items) list.append(el("option", { value: v }));
+  }
+
+  async function dial(number) {
+    showError("");
+    if (!number) return;
+    try { await api("POST", "/api/dial", { number, customer_id: me.customerId ? String(me.customerId) : undefined }); }
+    catch (e) { showError(e.message); }
+  }
+  $("btn-dial").addEventListener("click", () => dial($("dial-number").value.trim()));
+  $("card-dial").addEventListener("click", () => dial($("card-dial").dataset.number));
+
+  // ---- wrap-up ----------------------------------------------------------------------
+  function showWrapup(contactId) {
+    if (contactId !== null && contactId !== undefined) me.contactId = contactId;
+    if (me.contactId === null) return;
+    me.wrapupSince = me.wrapupSince || now();
+    $("wrapup").classList.remove("hidden");
+    $("wrapup-saved").textContent = "";
+  }
+  $("case-mode").addEventListener("change", () => {
+    const on = $("case-mode").value === "new";
+    $("case-subject").classList.toggle("hidden", !on);
+    $("case-status").classList.toggle("hidden", !on);
+  });
+  $("wrapup").addEventListener("submit", async (ev) => {
+    ev.preventDefault();
+    showError("");
+    const body = { disposition: $("disposition").value, notes: $("notes").value };
+    if ($("case-mode").value === "new") body.case = { subject: $("case-subject").value, status: $("case-status").value };
+    try {
+      await api("POST", "/api/contacts/" + encodeURIComponent(me.contactId) + "/wrapup", body);
+      $("wrapup-saved").textContent = "Saved.";
+      me.wrapupSince = null;
+      $("notes").value = "";
+      $("wrapup").classList.add("hidden");
+      if (me.customerId) {
+        const data = await api("GET", "/api/customers/" + encodeURIComponent(me.customerId) + "/contacts");
+        renderHistory($("card-history"), data.contacts);
+      }
+    } catch (e) { showError(e.message); }
+  });
+
+  // ---- search -----------------------------------------------------------------------
+  $("search").addEventListener("submit", async (ev) => {
+    ev.preventDefault();
+    const q = $("search-q").value.trim();
+    if (!q) return;
+    try {
+      const data = await api("GET", "/api/customers?q=" + encodeURIComponent(q));
+      const list = clear($("search-results"));
+      for (const c of data.customers || []) {
+        const label = (pick(c, "name") || [pick(c, "first_name"), pick(c, "last_name")].filter(Boolean).join(" ")) +
+          (pick(c, "company") ? " · " + c.company : "");
+        list.append(el("li", {}, el("a", { href: "#", onclick: (e) => { e.preventDefault(); history(c, label); } }, label)));
+      }
+      if (!list.firstChild) list.append(el("li", { class: "muted" }, "No match."));
+    } catch (e) { showError(e.message); }
+  });
+  async function history(customer, label) {
+    try {
+      const data = await api("GET", "/api/customers/" + encodeURIComponent(pick(customer, "id", "customer_id")) + "/contacts");
+      $("search-history-name").textContent = label;
+      renderHistory($("search-history-rows"), data.contacts);
+      $("search-history").classList.remove("hidden");
+    } catch (e) { showError(e.message); }
+  }
+
+  // ---- live messages ----------------------------------------------------------------
+  function onMessage(msg) {
+    switch (msg.type) {
+      case "snapshot": {
+        me.agentId = msg.me.agent_id;
+        queueNames = (msg.queues || []).map((q) => q.name);
+        agents.clear();
+        for (const a of msg.agents || []) agents.set(a.agent_id, a);
+        applyAgent((msg.agents || []).find((a) => a.agent_id === me.agentId));
+        renderTransferOptions();
+        if (msg.current_call) {
+          renderCall(msg.current_call);
+          cardForCall(msg.current_call);
+          if (msg.current_call.state === "ended" || me.state === "wrap_up") showWrapup(msg.current_call.contact_id);
+        } else {
+          renderCall(null);
+        }
+        break;
+      }
+      case "agent_state": applyAgent(msg.agent); break;
+      case "screen_pop":
+        me.wrapupSince = null;
+        $("wrapup").classList.add("hidden");
+        renderCall(msg.call);
+        renderCard(msg.card);
+        document.title = "Call: " + ($("card-name").textContent || "") + " — Switchboard";
+        break;
+      case "call_update":
+        if (msg.call && (!me.call || msg.call.call_id === me.call.call_id)) renderCall(msg.call);
+        break;
+      case "call_ended":
+        if (me.call && msg.call_id === me.call.call_id) {
+          me.call = Object.assign({}, me.call, { state: "ended" });
+          $("controls").classList.add("hidden");
+          $("call-state").textContent = "ended";
+        }
+        showWrapup(msg.contact_id);
+        document.title = "Agent — Switchboard";
+        break;
+      default: break;
+    }
+  }
+  connect(onMessage);
+})();

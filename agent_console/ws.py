@@ -1,0 +1,235 @@
+"""``GET /ws``: the live channel to agent consoles and wallboards.
+
+Theory of operation: the :class:`Hub` subscribes once to the contact center. Each
+published message is serialised once and offered to every client whose scope may see it;
+a screen pop goes straight to the sockets of its one agent through an index, so its cost
+does not grow with the number of connected consoles. Every client has its own bounded
+queue drained by its own sender task: a slow or stuck browser only fills its own queue,
+and when that overflows the hub closes it (code 1013, "try again later") — the page
+reconnects and starts again from a fresh snapshot, so nothing is silently lost. The first
+message on every connection is the snapshot; it is queued in the same synchronous step
+that registers the client, so no delta can slip in between. Inbound messages are
+validated and role-checked one by one; a bad one is answered with ``{"type": "error"}``
+and the socket stays open.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import weakref
+from typing import Any
+
+from aiohttp import WSCloseCode, WSMsgType, web
+
+from agent_console.actions import WS_ACTIONS, Console, Scope
+from agent_console.auth import Auth, NotAuthenticated, Session
+from agent_console.metrics import Metrics
+from agent_console.ports import ContactCenter, Message
+from config.errors import InvalidInput, PermissionDenied, SwitchboardError
+
+log = logging.getLogger(__name__)
+
+HEARTBEAT = 20.0
+MAX_PENDING = 256
+MAX_INBOUND = 16 * 1024
+TRY_AGAIN_LATER = 1013
+
+
+def _dumps(message: Message) -> str:
+    return json.dumps(message, separators=(",", ":"), default=str)
+
+
+class Client:
+    """One connected websocket: its scope, its bounded queue and its sender task."""
+
+    __slots__ = ("__weakref__", "queue", "scope", "sender", "session", "ws")
+
+    def __init__(self, ws: web.WebSocketResponse, session: Session, scope: Scope) -> None:
+        self.ws = ws
+        self.session = session
+        self.scope = scope
+        self.queue: asyncio.Queue[str] = asyncio.Queue(MAX_PENDING)
+        self.sender: asyncio.Task[None] | None = None
+
+
+class Hub:
+    """Fan-out of center messages to websockets, and the websocket request handler."""
+
+    def __init__(self, console: Console, auth: Auth, metrics: Metrics, public_origin: str) -> None:
+        self.console = console
+        self.auth = auth
+        self.metrics = metrics
+        self.public_origin = public_origin.rstrip("/")
+        self.clients: set[Client] = set()
+        self.by_agent: dict[str, set[Client]] = {}
+        self.sockets: weakref.WeakSet[web.WebSocketResponse] = weakref.WeakSet()
+        self._unsubscribe: Any = None
+
+    # -- center side --------------------------------------------------------------------
+
+    def attach(self, center: ContactCenter) -> None:
+        self._unsubscribe = center.subscribe(self.publish)
+
+    def detach(self) -> None:
+        if self._unsubscribe is not None:
+            self._unsubscribe()
+            self._unsubscribe = None
+
+    def publish(self, message: Message) -> None:
+        """The center's listener: never raises, never blocks."""
+        try:
+            kind = message.get("type", "")
+            data = _dumps(message)
+            if kind == "screen_pop":
+                targets: Any = self.by_agent.get(message.get("agent_id") or "", ())
+                self.metrics.screen_pops.inc()
+            else:
+                targets = [c for c in self.clients if self.console.visible(c.scope, message)]
+            for client in list(targets):
+                self._offer(client, data)
+        except Exception:  # a bad message must not break the center's event loop
+            log.exception("could not publish a console message")
+
+    def _offer(self, client: Client, data: str) -> None:
+        try:
+            client.queue.put_nowait(data)
+        except asyncio.QueueFull:
+            self.metrics.ws_dropped.inc()
+            log.warning(
+                "console too slow; closing it so it resyncs",
+                extra={"fields": {"user": client.session.user.username}},
+            )
+            self._unregister(client)
+            asyncio.get_running_loop().create_task(
+                client.ws.close(code=TRY_AGAIN_LATER, message=b"too slow; reconnect")
+            )
+
+    def close_session(self, token: str) -> None:
+        """Close every socket of a session that just logged out."""
+        for client in [c for c in self.clients if c.session.token == token]:
+            self._unregister(client)
+            asyncio.get_running_loop().create_task(
+                client.ws.close(code=WSCloseCode.POLICY_VIOLATION, message=b"logged out")
+            )
+
+    def _register(self, client: Client) -> None:
+        self.clients.add(client)
+        agent_id = client.session.user.agent_id
+        if agent_id:
+            self.by_agent.setdefault(agent_id, set()).add(client)
+        self.metrics.ws_clients.set(len(self.clients))
+
+    def _unregister(self, client: Client) -> None:
+        self.clients.discard(client)
+        agent_id = client.session.user.agent_id
+        if agent_id and agent_id in self.by_agent:
+            self.by_agent[agent_id].discard(client)
+            if not self.by_agent[agent_id]:
+                del self.by_agent[agent_id]
+        if client.sender is not None and client.sender is not asyncio.current_task():
+            client.sender.cancel()
+        self.metrics.ws_clients.set(len(self.clients))
+
+    async def shutdown(self) -> None:
+        self.detach()
+        for ws in list(self.sockets):
+            with contextlib.suppress(Exception):
+                await ws.close(code=WSCloseCode.GOING_AWAY, message=b"server shutdown")
+
+    # -- socket side --------------------------------------------------------------------
+
+    async def handle(self, request: web.Request) -> web.StreamResponse:
+        """``GET /ws``. 401 without a session, 403 from a foreign Origin."""
+        session = self.auth.session_for(request)
+        if session is None:
+            raise NotAuthenticated("log in first")
+        origin = request.headers.get("Origin", "").rstrip("/")
+        if origin != self.public_origin:
+            raise PermissionDenied("websocket Origin not allowed")
+        ws = web.WebSocketResponse(heartbeat=HEARTBEAT, max_msg_size=MAX_INBOUND)
+        await ws.prepare(request)
+        self.sockets.add(ws)
+        client = Client(ws, session, self.console.scope(session.user))
+        try:
+            client.queue.put_nowait(_dumps(self.console.snapshot_for(client.scope)))
+            self._register(client)
+            client.sender = asyncio.get_running_loop().create_task(self._send_loop(client))
+            async for msg in ws:
+                if msg.type is WSMsgType.TEXT:
+                    await self._inbound(client, msg.data)
+                elif msg.type is WSMsgType.BINARY:
+                    self._reply(client, _error(None, InvalidInput("send JSON text frames")))
+                elif msg.type is WSMsgType.ERROR:
+                    break
+        finally:
+            self._unregister(client)
+            if client.sender is not None:
+                client.sender.cancel()
+            self.sockets.discard(ws)
+        return ws
+
+    async def _send_loop(self, client: Client) -> None:
+        ws = client.ws
+        try:
+            while not ws.closed:
+                data = await client.queue.get()
+                await ws.send_str(data)
+        except (ConnectionError, RuntimeError):
+            pass  # the socket went away; the read loop's finally cleans up
+
+    def _reply(self, client: Client, message: Message) -> None:
+        if client in self.clients:
+            self._offer(client, _dumps(message))
+
+    async def _inbound(self, client: Client, raw: str) -> None:
+        request_id: Any = None
+        try:
+            try:
+                message = json.loads(raw)
+            except ValueError:
+                raise InvalidInput("not JSON") from None
+            if not isinstance(message, dict):
+                raise InvalidInput("a message must be a JSON object")
+            request_id = message.get("id")
+            if request_id is not None and not isinstance(request_id, str | int):
+                request_id = None
+                raise InvalidInput("id must be a string or a number", field="id")
+            kind = message.get("type")
+            if not isinstance(kind, str):
+                raise InvalidInput("type is required", field="type")
+            session = self.auth.sessions.get(client.session.token)
+            if session is None or session.expires <= self.auth.clock():
+                self._reply(client, _error(request_id, NotAuthenticated("session ended")))
+                await client.ws.close(code=WSCloseCode.POLICY_VIOLATION, message=b"session ended")
+                return
+            if kind == "ping":
+                self._reply(client, {"type": "pong", "id": request_id})
+                return
+            if kind == "resync":
+                client.scope = self.console.scope(session.user)
+                self._reply(client, self.console.snapshot_for(client.scope))
+                return
+            entry = WS_ACTIONS.get(kind)
+            if entry is None:
+                raise InvalidInput(f"unknown message type {kind[:40]!r}", field="type")
+            roles, action = entry
+            if session.user.role not in roles:
+                raise PermissionDenied(f"role {session.user.role.value} may not {kind}")
+            result = await action(self.console, session.user, message)
+            self._reply(client, {"type": "ack", "id": request_id, "action": kind, "result": result})
+        except SwitchboardError as exc:
+            self._reply(client, _error(request_id, exc))
+
+
+def _error(request_id: Any, exc: SwitchboardError) -> Message:
+    from agent_console.api import error_code
+
+    body: Message = {"type": "error", "id": request_id, "error": error_code(exc)[1]}
+    body["message"] = str(exc)
+    field = getattr(exc, "field", None)
+    if field:
+        body["field"] = field
+    return body

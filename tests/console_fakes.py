@@ -1,0 +1,339 @@
+"""A behaving in-memory ContactCenter for the console tests.
+
+It keeps agent states with a small transition table (like the ACD), tracks calls and
+queue counters, publishes the same deltas the real service publishes, and records every
+action it was asked for so tests can assert on what reached the "PBX".
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any
+
+from agent_console.ports import Listener, Message, SpyMode, TransferKind, Unsubscribe
+from config.errors import ActionFailed, IllegalTransition, InvalidInput, NotFound
+
+# (current state, requested state) pairs an agent or supervisor may ask for.
+ALLOWED = {
+    ("logged_out", "ready"),
+    ("logged_out", "not_ready"),
+    ("ready", "not_ready"),
+    ("ready", "logged_out"),
+    ("not_ready", "ready"),
+    ("not_ready", "not_ready"),
+    ("not_ready", "logged_out"),
+    ("wrap_up", "ready"),
+    ("wrap_up", "not_ready"),
+    ("wrap_up", "logged_out"),
+}
+
+
+class FakeCenter:
+    """Implements agent_console.ports.ContactCenter over plain dicts."""
+
+    def __init__(
+        self,
+        queues: dict[str, list[str]],
+        agents: dict[str, str],
+        *,
+        supervisors: dict[str, set[str]] | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.clock = clock
+        now = clock()
+        self.supervisors = supervisors or {}
+        self.agents: dict[str, Message] = {
+            agent_id: {
+                "agent_id": agent_id,
+                "name": name,
+                "state": "logged_out",
+                "reason": "",
+                "since": now,
+                "queues": sorted(q for q, members in queues.items() if agent_id in members),
+                "call_id": None,
+            }
+            for agent_id, name in agents.items()
+        }
+        self.queues: dict[str, Message] = {
+            name: {
+                "name": name,
+                "waiting": 0,
+                "longest_wait": 0.0,
+                "service_level": None,
+                "answered": 0,
+                "abandoned": 0,
+                "ewt": 0.0,
+                "agents_ready": 0,
+            }
+            for name in queues
+        }
+        self.calls: dict[str, Message] = {}
+        self.wrapping: dict[str, str] = {}  # agent id -> call id being wrapped up
+        self.intervals: list[Message] = []
+        self.listeners: list[Listener] = []
+        self.actions: list[tuple[Any, ...]] = []
+        self.ami_connected = True
+        self.fail_next: str | None = None  # an action name that fails once with ActionFailed
+
+    # -- ContactCenter --------------------------------------------------------------------
+
+    def snapshot(self) -> Message:
+        return {
+            "now": self.clock(),
+            "queues": [dict(q) for q in self.queues.values()],
+            "agents": [dict(a, queues=list(a["queues"])) for a in self.agents.values()],
+            "calls": [dict(c) for c in self.calls.values() if c["state"] != "ended"],
+            "intervals": [dict(i) for i in self.intervals],
+        }
+
+    def queues_for_supervisor(self, username: str) -> frozenset[str]:
+        return frozenset(self.supervisors.get(username, set(self.queues)))
+
+    def current_call(self, agent_id: str) -> Message | None:
+        agent = self._agent(agent_id)
+        call_id = agent["call_id"] or self.wrapping.get(agent_id)
+        return dict(self.calls[call_id]) if call_id in self.calls else None
+
+    def call(self, call_id: str) -> Message | None:
+        call = self.calls.get(call_id)
+        return dict(call) if call is not None and call["state"] != "ended" else None
+
+    async def set_agent_state(
+        self, agent_id: str, state: str, reason: str = "", *, forced_by: str | None = None
+    ) -> None:
+        agent = self._agent(agent_id)
+        if (agent["state"], state) not in ALLOWED:
+            raise IllegalTransition(agent["state"], f"go {state}")
+        self.actions.append(("state", agent_id, state, reason, forced_by))
+        self.wrapping.pop(agent_id, None)
+        self._set_agent(agent_id, state, reason)
+
+    async def wrapup_done(self, agent_id: str) -> None:
+        agent = self._agent(agent_id)
+        if agent["state"] != "wrap_up":
+            raise IllegalTransition(agent["state"], "end wrap-up")
+        self.actions.append(("wrapup_done", agent_id))
+        self.wrapping.pop(agent_id, None)
+        self._set_agent(agent_id, "ready")
+
+    async def hold(self, call_id: str) -> None:
+        call = self._live(call_id)
+        if call["state"] != "talking":
+            raise IllegalTransition(call["state"], "hold")
+        self._maybe_fail("hold")
+        self.actions.append(("hold", call_id))
+        self._update_call(call_id, state="held")
+
+    async def unhold(self, call_id: str) -> None:
+        call = self._live(call_id)
+        if call["state"] != "held":
+            raise IllegalTransition(call["state"], "unhold")
+        self._maybe_fail("unhold")
+        self.actions.append(("unhold", call_id))
+        self._update_call(call_id, state="talking")
+
+    async def transfer(self, call_id: str, kind: TransferKind, target: str) -> None:
+        self._live(call_id)
+        if kind == "queue" and target not in self.queues:
+            raise NotFound(f"no queue {target}")
+        if kind == "agent":
+            if self._agent(target)["state"] != "ready":
+                raise InvalidInput(f"agent {target} is not ready", field="target")
+        self._maybe_fail("transfer")
+        self.actions.append(("transfer", call_id, kind, target))
+
+    async def hangup(self, call_id: str) -> None:
+        self._live(call_id)
+        self._maybe_fail("hangup")
+        self.actions.append(("hangup", call_id))
+        self.end(call_id)
+
+    async def dial(self, agent_id: str, number: str, *, customer_id: str | None = None) -> str:
+        agent = self._agent(agent_id)
+        if agent["state"] in ("ringing", "on_call"):
+            raise IllegalTransition(agent["state"], "dial")
+        self._maybe_fail("dial")
+        self.actions.append(("dial", agent_id, number, customer_id))
+        return f"out-{len(self.actions)}"
+
+    async def move_call(self, call_id: str, queue: str) -> None:
+        call = self._live(call_id)
+        if call["state"] != "waiting":
+            raise IllegalTransition(call["state"], "move")
+        if queue not in self.queues:
+            raise NotFound(f"no queue {queue}")
+        self.actions.append(("move", call_id, queue))
+        old = call["queue"]
+        self._update_call(call_id, queue=queue)
+        self._recount(old)
+        self._recount(queue)
+
+    async def spy(self, agent_id: str, mode: SpyMode, *, supervisor_agent_id: str) -> None:
+        agent = self._agent(agent_id)
+        if not agent["call_id"]:
+            raise NotFound(f"agent {agent_id} has no call")
+        self._maybe_fail("spy")
+        self.actions.append(("spy", agent_id, mode, supervisor_agent_id))
+
+    def health(self) -> Message:
+        return {"ami": {"connected": self.ami_connected}}
+
+    def subscribe(self, listener: Listener) -> Unsubscribe:
+        self.listeners.append(listener)
+        return lambda: self.listeners.remove(listener) if listener in self.listeners else None
+
+    # -- test drivers (what the AMI events would cause) -----------------------------------
+
+    def arrive(
+        self,
+        call_id: str,
+        queue: str,
+        caller: str,
+        *,
+        contact_id: int | str | None = None,
+        customer_id: int | str | None = None,
+        path: list[Message] | None = None,
+        verified: bool = False,
+        waited: float | None = None,
+    ) -> Message:
+        """A caller finished the IVR and is waiting in ``queue``."""
+        now = self.clock()
+        self.calls[call_id] = {
+            "call_id": call_id,
+            "state": "waiting",
+            "queue": queue,
+            "caller": caller,
+            "dialed": "8005550100",
+            "agent_id": None,
+            "customer_id": customer_id,
+            "contact_id": contact_id,
+            "arrived_at": now - 20,
+            "queued_at": now,
+            "answered_at": None,
+            "ivr": {"path": path or [], "verified": verified, "waited": waited},
+        }
+        self._publish_call(call_id)
+        self._recount(queue)
+        return dict(self.calls[call_id])
+
+    def offer(self, call_id: str, agent_id: str, card: Message) -> None:
+        """The ACD rang ``agent_id``: DialBegin -> agent ringing -> screen pop."""
+        agent = self._agent(agent_id)
+        if agent["state"] != "ready":
+            raise IllegalTransition(agent["state"], "offer")
+        call = self.calls[call_id]
+        now = self.clock()
+        waited = now - call["queued_at"]
+        call["ivr"] = dict(call["ivr"], waited=call["ivr"]["waited"] or round(waited, 1))
+        self._update_call(call_id, state="ringing", agent_id=agent_id, publish=False)
+        self._set_agent(agent_id, "ringing", call_id=call_id)
+        self._publish({"type": "screen_pop", "agent_id": agent_id, "call": dict(call), "card": card})
+        self._publish_call(call_id)
+        self._recount(call["queue"])
+
+    def answer(self, call_id: str) -> None:
+        call = self.calls[call_id]
+        call["answered_at"] = self.clock()
+        self._update_call(call_id, state="talking")
+        self._set_agent(call["agent_id"], "on_call", call_id=call_id)
+
+    def end(self, call_id: str) -> None:
+        call = self.calls[call_id]
+        queue = call["queue"]
+        agent_id = call["agent_id"]
+        answered = call["answered_at"] is not None
+        self._update_call(call_id, state="ended")
+        stats = self.queues[queue]
+        if answered:
+            stats["answered"] += 1
+        elif agent_id is None:
+            stats["abandoned"] += 1
+        handled = stats["answered"] + stats["abandoned"]
+        stats["service_level"] = round(stats["answered"] / handled, 3) if handled else None
+        self._publish(
+            {
+                "type": "call_ended",
+                "call_id": call_id,
+                "agent_id": agent_id,
+                "queue": queue,
+                "contact_id": call["contact_id"],
+            }
+        )
+        if agent_id is not None:
+            self.wrapping[agent_id] = call_id
+            self._set_agent(agent_id, "wrap_up" if answered else "not_ready")
+        self._recount(queue)
+
+    def set_intervals(self, intervals: list[Message]) -> None:
+        self.intervals = [dict(i) for i in intervals]
+        self._publish({"type": "wallboard", "intervals": [dict(i) for i in intervals]})
+
+    # -- internals ----------------------------------------------------------------------
+
+    def _agent(self, agent_id: str) -> Message:
+        agent = self.agents.get(agent_id)
+        if agent is None:
+            raise NotFound(f"no agent {agent_id}")
+        return agent
+
+    def _live(self, call_id: str) -> Message:
+        call = self.calls.get(call_id)
+        if call is None or call["state"] == "ended":
+            raise NotFound(f"no live call {call_id}")
+        return call
+
+    def _maybe_fail(self, action: str) -> None:
+        if self.fail_next == action:
+            self.fail_next = None
+            raise ActionFailed(f"{action} refused by Asterisk")
+
+    def _set_agent(
+        self, agent_id: str, state: str, reason: str = "", *, call_id: str | None = None
+    ) -> None:
+        agent = self.agents[agent_id]
+        agent.update(state=state, reason=reason, since=self.clock(), call_id=call_id)
+        self._publish(
+            {
+                "type": "agent_state",
+                "agent_id": agent_id,
+                "queues": list(agent["queues"]),
+                "agent": dict(agent, queues=list(agent["queues"])),
+            }
+        )
+        for queue in agent["queues"]:
+            self._recount(queue)
+
+    def _update_call(self, call_id: str, *, publish: bool = True, **changes: Any) -> None:
+        self.calls[call_id].update(changes)
+        if publish:
+            self._publish_call(call_id)
+
+    def _publish_call(self, call_id: str) -> None:
+        call = self.calls[call_id]
+        self._publish(
+            {
+                "type": "call_update",
+                "agent_id": call["agent_id"],
+                "queue": call["queue"],
+                "call": dict(call),
+            }
+        )
+
+    def _recount(self, queue: str) -> None:
+        now = self.clock()
+        waiting = [
+            c for c in self.calls.values() if c["queue"] == queue and c["state"] == "waiting"
+        ]
+        stats = self.queues[queue]
+        stats["waiting"] = len(waiting)
+        stats["longest_wait"] = max((now - c["queued_at"] for c in waiting), default=0.0)
+        stats["agents_ready"] = sum(
+            1 for a in self.agents.values() if queue in a["queues"] and a["state"] == "ready"
+        )
+        stats["ewt"] = 30.0 * len(waiting) / max(1, stats["agents_ready"])
+        self._publish({"type": "queue_stats", "queue": queue, "stats": dict(stats)})
+
+    def _publish(self, message: Message) -> None:
+        for listener in list(self.listeners):
+            listener(message)
