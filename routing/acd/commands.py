@@ -1,0 +1,125 @@
+"""What the ACD engine asks the shell to do, or tells the console. JSON-ready payloads."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from routing.acd.states import AgentState
+
+
+@dataclass(frozen=True, slots=True)
+class RingAgent:
+    """Connect the waiting caller to ``endpoint``; give up after ``ring_timeout`` seconds."""
+
+    call_id: str
+    agent_id: str
+    endpoint: str
+    ring_timeout: float
+    queue: str = ""
+    moh: str = "default"
+
+
+@dataclass(frozen=True, slots=True)
+class CancelRing:
+    """The engine gave up on a ring the shell never reported; stop ringing the agent."""
+
+    call_id: str
+    agent_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class Announce:
+    """Tell the waiting caller their position and estimated wait."""
+
+    call_id: str
+    position: int
+    seconds: float
+
+
+@dataclass(frozen=True, slots=True)
+class MaxWaitReached:
+    """The caller waited too long (or the queue was full / unstaffed): do ``action``.
+
+    ``action`` is a :class:`routing.acd.model.MaxWaitAction` value. For ``overflow`` the
+    engine has already moved the call into ``target``; for ``callback`` the caller is
+    still waiting and the shell should offer a callback.
+    """
+
+    call_id: str
+    action: str
+    target: str
+    queue: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class StartCallback:
+    """Ring the agent, then call the customer back on ``number``."""
+
+    call_id: str
+    agent_id: str
+    endpoint: str
+    number: str
+    attempt: int = 1
+
+
+@dataclass(frozen=True, slots=True)
+class CallbackLogged:
+    """One step of a callback's life, for the contact log: requested, started, connected,
+    failed, gave_up, cancelled."""
+
+    call_id: str
+    queue: str
+    outcome: str
+    attempt: int
+    at: float
+    agent_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class AgentStateChanged:
+    """An agent's new state, and their running figures for today."""
+
+    agent_id: str
+    state: AgentState
+    reason: str
+    since: float
+    call_id: str | None = None
+    calls: int = 0
+    talk_seconds: float = 0.0
+    state_seconds: Mapping[str, float] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class QueueStatsChanged:
+    """A queue's statistics changed; ``stats`` is the complete JSON-ready dict."""
+
+    queue: str
+    stats: Mapping[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class CallLeftQueue:
+    """The call is no longer waiting in ``queue``.
+
+    ``reason``: answered, abandoned, max_wait, overflow, moved, full, no_agents,
+    callback_failed.
+    """
+
+    call_id: str
+    queue: str
+    reason: str
+
+
+Command = (
+    RingAgent
+    | CancelRing
+    | Announce
+    | MaxWaitReached
+    | StartCallback
+    | CallbackLogged
+    | AgentStateChanged
+    | QueueStatsChanged
+    | CallLeftQueue
+)

@@ -1,0 +1,1266 @@
+"""The ACD engine: queues, agents, one global router, callbacks, live statistics.
+
+Theory of operation
+-------------------
+The engine is a pure state machine: ``handle(event, now)`` and ``tick(now)`` return the
+commands the shell must carry out; nothing here waits, sleeps or does I/O, and ``now`` is
+always given, so a test replays a day of traffic in milliseconds.
+
+**One order for every caller.** Each waiting call has a *route key* measured in seconds:
+``arrived_at − priority × priority_seconds − queue weight``. Smaller is better. Priority
+(explicit from the IVR plus the CRM tier's bonus) is a head start worth a bounded number
+of seconds, so ordinary callers age past a VIP who arrived long enough after them: no
+queue or caller starves. Because the key is in seconds it means the same in every
+queue, which is what makes one *global* decision possible: an agent who becomes ready
+gets the best-keyed caller among all their queues whose skill requirement they meet.
+
+**The invariant.** After every event no ready agent is eligible for any waiting call.
+So a decision is only needed at the moments that can break it — a caller arrives or
+returns to line, an agent becomes ready, a requirement widens — and each decision looks
+at one call or one agent, never at everyone.
+
+**Indexes instead of scans.** Ready agents sit in sorted lists per queue and per
+(queue, skill, level), ordered by the queue's strategy key (idle since, last offer,
+calls taken, a seeded random draw, or configured order). Waiting calls sit in sorted
+lists per (queue, current requirement); requirements widen with waiting time on timers,
+moving a call between lists. A caller needing ``billing ≥ 3`` reads the first entry of
+at most three agent lists; an agent reads the first entry of the few requirement groups
+of their queues. Each step is O(log n) (see ``bench/routing_decision.py``).
+
+**Timers** live in one heap of (due, kind, id, epoch). Anything that makes a timer
+moot bumps the owner's epoch, and a stale timer is dropped when it comes due.
+
+**Errors change nothing.** Each handler validates the event and looks up every state
+transition it needs (``routing.acd.states`` raises IllegalTransition) before mutating.
+"""
+
+from __future__ import annotations
+
+import heapq
+import math
+import random
+from collections import Counter
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from config.errors import Conflict, InvalidInput, NotFound
+from routing.acd import commands as cmd
+from routing.acd import events as ev
+from routing.acd.model import (
+    MAX_SKILL,
+    AcdSettings,
+    AgentConfig,
+    Estimate,
+    MaxWaitAction,
+    QueueConfig,
+    Strategy,
+    check_skills,
+)
+from routing.acd.sortedlist import Entry, SortedEntries
+from routing.acd.states import (
+    AgentInput,
+    AgentState,
+    CallInput,
+    CallState,
+    agent_next,
+    call_next,
+)
+from routing.acd.stats import QueueCounters
+
+Requirement = tuple[tuple[str, int], ...]
+
+_STAFFED = (AgentState.READY, AgentState.RINGING, AgentState.ON_CALL, AgentState.WRAP_UP)
+_NO_ANSWER = "no answer"
+_FRONT_STEP = 0.001  # how far ahead of the current front a returned call is put
+
+# timer kinds
+_RING, _WRAP, _ANNOUNCE, _MAX_WAIT, _WIDEN, _RETRY = (
+    "ring",
+    "wrap",
+    "announce",
+    "max_wait",
+    "widen",
+    "retry",
+)
+
+
+@dataclass(slots=True)
+class _Agent:
+    config: AgentConfig
+    order: int
+    state: AgentState = AgentState.LOGGED_OUT
+    reason: str = ""
+    since: float = 0.0
+    counted_from: float = 0.0  # start of the part of this state already counted today
+    idle_since: float = 0.0
+    draw: float = 0.0
+    call_id: str | None = None
+    calls: int = 0
+    talk: float = 0.0
+    state_seconds: dict[str, float] = field(default_factory=dict)
+    epoch: int = 0
+    entries: list[tuple[SortedEntries, Entry]] = field(default_factory=list)
+    wrap_queue: str | None = None
+    wrap_talk: float = 0.0
+
+    @property
+    def agent_id(self) -> str:
+        return self.config.agent_id
+
+    def meets(self, requirement: Requirement) -> bool:
+        skills = self.config.skills
+        return all(skills.get(skill, 0) >= level for skill, level in requirement)
+
+
+@dataclass(slots=True)
+class _Call:
+    call_id: str
+    queue: str
+    seq: int
+    priority: int
+    tier: str
+    caller: str
+    customer_id: str | None
+    own_skills: Mapping[str, int]
+    arrived_at: float
+    entered_at: float
+    state: CallState = CallState.WAITING
+    base: dict[str, int] = field(default_factory=dict)
+    requirement: Requirement = ()
+    entry: Entry | None = None  # route key entry while WAITING
+    front_key: float | None = None  # set when sent back to the front of the line
+    since_entry: Entry | None = None
+    agent_id: str | None = None
+    offered_at: float = 0.0
+    answered_at: float = 0.0
+    callback_number: str | None = None
+    attempts: int = 0
+    predicted: float = 0.0
+    max_wait_fired: bool = False
+    sticky_agent: str | None = None
+    sticky_until: float = -math.inf
+    epoch: int = 0
+
+
+class Acd:
+    """The pure ACD engine. See the module docstring for how it decides.
+
+    Args:
+        queues: the queue configurations (names unique).
+        agents: the agents, all starting logged out; list order is the LINEAR order.
+        settings: engine-wide knobs.
+        now: the clock at construction (starts the "today" counters).
+
+    Raises:
+        InvalidInput: duplicate names, an agent in an unknown queue, an overflow target
+            that is not a queue.
+    """
+
+    def __init__(
+        self,
+        queues: Iterable[QueueConfig],
+        agents: Iterable[AgentConfig],
+        settings: AcdSettings | None = None,
+        *,
+        now: float = 0.0,
+    ) -> None:
+        self.settings = settings or AcdSettings()
+        queue_list = tuple(queues)
+        agent_list = tuple(agents)
+        _validate_setup(queue_list, agent_list)
+        self._rng = random.Random(self.settings.seed)
+        self._queues: dict[str, QueueConfig] = {q.name: q for q in queue_list}
+        self._agents: dict[str, _Agent] = {
+            a.agent_id: _Agent(a, i, since=now, counted_from=now) for i, a in enumerate(agent_list)
+        }
+        self._calls: dict[str, _Call] = {}
+        self._counters: dict[str, QueueCounters] = {q: QueueCounters() for q in self._queues}
+        self._agent_counts: dict[str, dict[AgentState, int]] = {}
+        self._published: dict[str, dict[str, Any]] = {}
+        self._dirty: set[str] = set(self._queues)
+        self._rr: dict[str, dict[str, int]] = {q: {} for q in self._queues}
+        self._rr_seq = 0
+        self._seq = 0
+        self._timers: list[tuple[float, int, str, str, int]] = []
+        self._day = self._day_of(now)
+        self._ready_any: dict[str, SortedEntries] = {}
+        self._ready_skill: dict[tuple[str, str, int], SortedEntries] = {}
+        self._groups: dict[str, dict[Requirement, SortedEntries]] = {}
+        self._line: dict[str, SortedEntries] = {}
+        self._oldest: dict[str, SortedEntries] = {}
+        self._live: dict[str, int] = {}
+        self._sticky: dict[str, set[str]] = {}
+        self._reset_indexes()
+        self._handlers: dict[type, Any] = {
+            ev.CallQueued: self._on_call_queued,
+            ev.CallAbandoned: self._on_call_abandoned,
+            ev.AgentAnswered: self._on_agent_answered,
+            ev.RingNoAnswer: self._on_ring_no_answer,
+            ev.CallEnded: self._on_call_ended,
+            ev.AgentStateRequest: self._on_agent_state_request,
+            ev.WrapUpDone: self._on_wrap_up_done,
+            ev.MoveCall: self._on_move_call,
+            ev.CallbackRequested: self._on_callback_requested,
+            ev.CallbackResult: self._on_callback_result,
+            ev.QueuesChanged: self._on_queues_changed,
+        }
+
+    # ------------------------------------------------------------------ public API
+
+    def handle(self, event: ev.Event, now: float) -> list[cmd.Command]:
+        """Apply one event and return the commands it causes.
+
+        Args:
+            event: one of ``routing.acd.events``.
+            now: the current time (seconds, same clock as every other call).
+
+        Raises:
+            NotFound: the event names an unknown call, agent or queue.
+            InvalidInput: the event's values are wrong (bad reason code, wrong agent).
+            Conflict: a call id that is already in the engine.
+            IllegalTransition: the event is not allowed in the current state.
+            In every case nothing was changed.
+        """
+        handler = self._handlers.get(type(event))
+        if handler is None:
+            raise InvalidInput(f"not an ACD event: {type(event).__name__}", field="event")
+        out: list[cmd.Command] = []
+        self._roll_day(now)
+        handler(event, now, out)
+        self._publish(out)
+        return out
+
+    def tick(self, now: float) -> list[cmd.Command]:
+        """Fire every timer due by ``now``: ring timeouts, wrap-up ends, max waits,
+        announcements, skill widening, callback retries.
+
+        Args:
+            now: the current time.
+        """
+        out: list[cmd.Command] = []
+        self._roll_day(now)
+        timers = self._timers
+        while timers and timers[0][0] <= now:
+            due, _, kind, target, epoch = heapq.heappop(timers)
+            if kind == _WRAP:
+                agent = self._agents.get(target)
+                if agent is not None and agent.epoch == epoch:
+                    self._end_wrap_up(agent, AgentInput.WRAP_DONE, now, out)
+                continue
+            call = self._calls.get(target)
+            if call is None or call.epoch != epoch:
+                continue
+            if kind == _RING:
+                self._ring_timeout(call, now, out)
+            elif kind == _ANNOUNCE:
+                self._announce(call, due, now, out)
+            elif kind == _MAX_WAIT:
+                self._max_wait(call, now, out)
+            elif kind == _WIDEN:
+                self._widen(call, now, out)
+            elif kind == _RETRY:
+                self._retry_callback(call, now, out)
+        self._publish(out)
+        return out
+
+    def next_timer(self) -> float | None:
+        """When ``tick`` next has something to do (stale timers included), or None."""
+        return self._timers[0][0] if self._timers else None
+
+    def estimate(self, queue: str, now: float) -> Estimate:
+        """What a caller joining ``queue`` now can expect.
+
+        Args:
+            queue: the queue name.
+            now: the current time.
+
+        Raises:
+            NotFound: no such queue.
+        """
+        if queue not in self._queues:
+            raise NotFound(f"no queue {queue!r}")
+        position = len(self._line[queue]) + 1
+        return Estimate(position, self._ewt(queue, position), len(self._ready_any[queue]))
+
+    def estimate_call(self, call_id: str, now: float) -> Estimate:
+        """Where a waiting call stands now (the position counts callbacks in line).
+
+        Raises:
+            NotFound: no such call, or it is not waiting.
+        """
+        call = self._calls.get(call_id)
+        if call is None or call.state is not CallState.WAITING or call.entry is None:
+            raise NotFound(f"no waiting call {call_id!r}")
+        position = self._line[call.queue].rank(call.entry) + 1
+        return Estimate(position, self._ewt(call.queue, position), len(self._ready_any[call.queue]))
+
+    def agent_state(self, agent_id: str) -> AgentState:
+        """The agent's current state.
+
+        Raises:
+            NotFound: no such agent.
+        """
+        return self._agent(agent_id).state
+
+    def snapshot(self, now: float) -> dict[str, Any]:
+        """Queues (config, statistics, waiting calls in order), agents and calls, JSON-ready.
+
+        Args:
+            now: the current time (live waits and state durations are computed at it).
+        """
+        queues: dict[str, Any] = {}
+        for name, q in self._queues.items():
+            stats = self._queue_stats(name)
+            oldest = stats["longest_wait_since"]
+            stats["longest_wait"] = round(now - oldest, 1) if oldest is not None else 0.0
+            waiting = []
+            for position, entry in enumerate(self._line[name], start=1):
+                call = self._calls[entry[3]]
+                waiting.append(
+                    {
+                        "call_id": call.call_id,
+                        "position": position,
+                        "waited": round(now - call.entered_at, 1),
+                        "priority": call.priority,
+                        "tier": call.tier,
+                        "callback": call.callback_number is not None,
+                        "requirement": dict(call.requirement),
+                        "estimate": self._ewt(name, position),
+                    }
+                )
+            queues[name] = {
+                "strategy": q.strategy.value,
+                "service_level_seconds": q.service_level,
+                "moh": q.moh,
+                "stats": stats,
+                "waiting": waiting,
+            }
+        agents = {}
+        for agent in self._agents.values():
+            seconds = dict(agent.state_seconds)
+            if agent.state is not AgentState.LOGGED_OUT:
+                key = agent.state.value
+                seconds[key] = round(seconds.get(key, 0.0) + now - agent.counted_from, 1)
+            agents[agent.agent_id] = {
+                "name": agent.config.name,
+                "endpoint": agent.config.endpoint,
+                "queues": list(agent.config.queues),
+                "skills": dict(agent.config.skills),
+                "state": agent.state.value,
+                "reason": agent.reason,
+                "since": agent.since,
+                "call_id": agent.call_id,
+                "calls": agent.calls,
+                "talk_seconds": round(agent.talk, 1),
+                "state_seconds": seconds,
+            }
+        calls = {
+            c.call_id: {
+                "queue": c.queue,
+                "state": c.state.value,
+                "agent_id": c.agent_id,
+                "arrived_at": c.arrived_at,
+                "entered_at": c.entered_at,
+                "callback": c.callback_number is not None,
+                "attempts": c.attempts,
+            }
+            for c in self._calls.values()
+        }
+        return {"at": now, "queues": queues, "agents": agents, "calls": calls}
+
+    # ------------------------------------------------------------------ event handlers
+
+    def _on_call_queued(self, e: ev.CallQueued, now: float, out: list[cmd.Command]) -> None:
+        _check_id(e.call_id, "call_id")
+        if e.call_id in self._calls:
+            raise Conflict(f"call {e.call_id!r} is already in the ACD")
+        self._queue(e.queue)
+        if isinstance(e.priority, bool) or not isinstance(e.priority, int):
+            raise InvalidInput(f"priority must be an integer, got {e.priority!r}", field="priority")
+        check_skills(e.skills)
+        for name in ("tier", "caller"):
+            if any(c in getattr(e, name) for c in "\r\n\x00"):
+                raise InvalidInput(f"{name} must not contain CR, LF or NUL", field=name)
+        if e.callback_number is not None:
+            _check_number(e.callback_number)
+        call = _Call(
+            call_id=e.call_id,
+            queue=e.queue,
+            seq=self._next_seq(),
+            priority=e.priority,
+            tier=e.tier,
+            caller=e.caller,
+            customer_id=e.customer_id,
+            own_skills=dict(e.skills),
+            arrived_at=now,
+            entered_at=now,
+            callback_number=e.callback_number,
+        )
+        sticky = self._agents.get(e.sticky_agent) if e.sticky_agent else None
+        if sticky is not None and self.settings.sticky_offer_seconds > 0:
+            call.sticky_agent = sticky.agent_id
+            call.sticky_until = now + self.settings.sticky_offer_seconds
+        self._admit(call, now, out, visited=set())
+
+    def _admit(self, call: _Call, now: float, out: list[cmd.Command], visited: set[str]) -> None:
+        """Let ``call`` into its queue, or turn it away (full / nobody logged in)."""
+        name = call.queue
+        q = self._queues[name]
+        reason = ""
+        if call.callback_number is None and q.max_length and self._live[name] >= q.max_length:
+            reason = "full"
+        elif not q.join_empty and self._logged_in(name) == 0:
+            reason = "no_agents"
+        if reason:
+            self._counters[name].rejected += 1
+            self._dirty.add(name)
+            out.append(cmd.CallLeftQueue(call.call_id, name, reason))
+            visited.add(name)
+            target = q.max_wait_target
+            if (
+                q.max_wait_action is MaxWaitAction.OVERFLOW
+                and target in self._queues
+                and target not in visited
+            ):
+                out.append(cmd.MaxWaitReached(call.call_id, "overflow", target, name))
+                call.queue = target
+                self._admit(call, now, out, visited)
+            elif q.max_wait_action is MaxWaitAction.OVERFLOW:
+                out.append(cmd.MaxWaitReached(call.call_id, MaxWaitAction.HANGUP.value, "", name))
+            else:
+                out.append(cmd.MaxWaitReached(call.call_id, q.max_wait_action.value, target, name))
+            return
+        self._calls[call.call_id] = call
+        self._counters[name].offered += 1
+        self._enter_line(call, now)
+        call.predicted = self._ewt(name, self._position(call))
+        if call.callback_number is not None:
+            self._counters[name].callbacks_requested += 1
+            out.append(cmd.CallbackLogged(call.call_id, name, "requested", 0, now))
+        sticky = self._agents.get(call.sticky_agent) if call.sticky_agent else None
+        if sticky is not None and sticky.state is AgentState.READY:
+            self._offer(call, sticky, now, out, self.settings.sticky_offer_seconds)
+        else:
+            self._route_call(call, now, out)
+
+    def _on_call_abandoned(self, e: ev.CallAbandoned, now: float, out: list[cmd.Command]) -> None:
+        self._abandon(self._call(e.call_id), CallInput.ABANDON, now, out)
+
+    def _abandon(self, call: _Call, what: CallInput, now: float, out: list[cmd.Command]) -> None:
+        call_next(call.state, what)
+        agent = None
+        if call.state is CallState.OFFERED and call.agent_id is not None:
+            agent = self._agents[call.agent_id]
+            agent_next(agent.state, AgentInput.CALLER_GONE)
+        was = call.state
+        self._leave(call)
+        counters = self._counters[call.queue]
+        counters.record_abandon(now - call.entered_at, self.settings.short_abandon_seconds)
+        out.append(cmd.CallLeftQueue(call.call_id, call.queue, "abandoned"))
+        if call.callback_number is not None:
+            out.append(
+                cmd.CallbackLogged(
+                    call.call_id, call.queue, "cancelled", call.attempts, now, call.agent_id
+                )
+            )
+        if agent is not None and was is CallState.OFFERED:
+            self._set_state(agent, AgentState.READY, "", now, out, keep_idle=True)
+            self._route_agent(agent, now, out)
+
+    def _on_agent_answered(self, e: ev.AgentAnswered, now: float, out: list[cmd.Command]) -> None:
+        call, agent = self._offered_pair(e.call_id, e.agent_id)
+        self._answer(call, agent, now, out)
+
+    def _answer(self, call: _Call, agent: _Agent, now: float, out: list[cmd.Command]) -> None:
+        call_next(call.state, CallInput.ANSWER)
+        agent_next(agent.state, AgentInput.ANSWER)
+        call.state = CallState.CONNECTED
+        call.epoch += 1
+        call.answered_at = now
+        q = self._queues[call.queue]
+        counters = self._counters[call.queue]
+        counters.record_answer(now - call.entered_at, q.service_level, call.predicted)
+        agent.calls += 1
+        out.append(cmd.CallLeftQueue(call.call_id, call.queue, "answered"))
+        if call.callback_number is not None:
+            counters.callbacks_connected += 1
+            out.append(
+                cmd.CallbackLogged(
+                    call.call_id, call.queue, "connected", call.attempts, now, agent.agent_id
+                )
+            )
+        self._set_state(agent, AgentState.ON_CALL, "", now, out, call_id=call.call_id)
+
+    def _on_ring_no_answer(self, e: ev.RingNoAnswer, now: float, out: list[cmd.Command]) -> None:
+        call, agent = self._offered_pair(e.call_id, e.agent_id)
+        self._no_answer(call, agent, now, out)
+
+    def _no_answer(self, call: _Call, agent: _Agent, now: float, out: list[cmd.Command]) -> None:
+        call_next(call.state, CallInput.NO_ANSWER)
+        agent_next(agent.state, AgentInput.NO_ANSWER)
+        self._set_state(agent, AgentState.NOT_READY, _NO_ANSWER, now, out)
+        if call.callback_number is not None:
+            out.append(
+                cmd.CallbackLogged(
+                    call.call_id, call.queue, "agent_no_answer", call.attempts, now, agent.agent_id
+                )
+            )
+        self._back_to_front(call, now, out)
+
+    def _back_to_front(self, call: _Call, now: float, out: list[cmd.Command]) -> None:
+        """Put an offered call back in line ahead of everyone in its queue, and re-route."""
+        call.state = CallState.WAITING
+        call.agent_id = None
+        call.sticky_until = -math.inf
+        first = self._line[call.queue].first()
+        own = self._route_key(call)
+        call.front_key = min(own, first[0] - _FRONT_STEP) if first is not None else own
+        self._enter_line(call, now)
+        self._route_call(call, now, out)
+
+    def _on_call_ended(self, e: ev.CallEnded, now: float, out: list[cmd.Command]) -> None:
+        call = self._call(e.call_id)
+        if call.state is not CallState.CONNECTED:
+            self._abandon(call, CallInput.END, now, out)
+            return
+        call_next(call.state, CallInput.END)
+        agent = self._agents[call.agent_id] if call.agent_id is not None else None
+        if agent is not None:
+            agent_next(agent.state, AgentInput.CALL_END)
+        self._leave(call)
+        if agent is None:
+            return
+        talk = now - call.answered_at
+        agent.talk += talk
+        agent.wrap_queue = call.queue
+        agent.wrap_talk = talk
+        self._set_state(agent, AgentState.WRAP_UP, "", now, out, call_id=call.call_id)
+        wrap = self._queues[call.queue].wrap_up
+        if wrap > 0:
+            self._schedule(now + wrap, _WRAP, agent.agent_id, agent.epoch)
+        else:
+            self._end_wrap_up(agent, AgentInput.WRAP_DONE, now, out)
+
+    def _on_agent_state_request(
+        self, e: ev.AgentStateRequest, now: float, out: list[cmd.Command]
+    ) -> None:
+        agent = self._agent(e.agent_id)
+        forced = e.forced_by is not None
+        if forced:
+            _check_id(e.forced_by or "", "forced_by")
+        inputs = {
+            AgentState.READY: (AgentInput.REQUEST_READY, AgentInput.FORCE_READY),
+            AgentState.NOT_READY: (AgentInput.REQUEST_NOT_READY, AgentInput.FORCE_NOT_READY),
+            AgentState.LOGGED_OUT: (AgentInput.REQUEST_LOGOUT, AgentInput.FORCE_LOGOUT),
+        }
+        if e.state not in inputs:
+            raise InvalidInput(
+                f"an agent can ask only for ready, not ready or logged out, not {e.state}",
+                field="state",
+            )
+        reason = e.reason
+        if e.state is AgentState.NOT_READY:
+            if reason and reason not in self.settings.not_ready_reasons:
+                raise InvalidInput(
+                    f"unknown not-ready reason {reason!r}; expected one of "
+                    + ", ".join(self.settings.not_ready_reasons),
+                    field="reason",
+                )
+        else:
+            reason = ""
+        what = inputs[e.state][1 if forced else 0]
+        new = agent_next(agent.state, what)
+        call = None
+        if agent.state is AgentState.RINGING and agent.call_id is not None:
+            call = self._calls[agent.call_id]
+            call_next(call.state, CallInput.WITHDRAW)
+        if agent.state is AgentState.WRAP_UP:
+            self._end_wrap_up(agent, what, now, out, reason=reason)
+            return
+        self._set_state(agent, new, reason, now, out)
+        if call is not None:
+            self._back_to_front(call, now, out)
+        if new is AgentState.READY:
+            self._route_agent(agent, now, out)
+
+    def _on_wrap_up_done(self, e: ev.WrapUpDone, now: float, out: list[cmd.Command]) -> None:
+        agent = self._agent(e.agent_id)
+        agent_next(agent.state, AgentInput.WRAP_DONE)
+        self._end_wrap_up(agent, AgentInput.WRAP_DONE, now, out)
+
+    def _end_wrap_up(
+        self,
+        agent: _Agent,
+        what: AgentInput,
+        now: float,
+        out: list[cmd.Command],
+        reason: str = "",
+    ) -> None:
+        new = agent_next(agent.state, what)
+        if agent.wrap_queue is not None and agent.wrap_queue in self._counters:
+            self._counters[agent.wrap_queue].record_handled(agent.wrap_talk + now - agent.since)
+            self._dirty.add(agent.wrap_queue)
+        agent.wrap_queue = None
+        self._set_state(agent, new, reason, now, out)
+        if new is AgentState.READY:
+            self._route_agent(agent, now, out)
+
+    def _on_move_call(self, e: ev.MoveCall, now: float, out: list[cmd.Command]) -> None:
+        call = self._call(e.call_id)
+        self._queue(e.queue)
+        call_next(call.state, CallInput.MOVE)
+        if e.queue == call.queue:
+            raise InvalidInput(f"call {e.call_id!r} is already in {e.queue!r}", field="queue")
+        self._counters[call.queue].moved_out += 1
+        out.append(cmd.CallLeftQueue(call.call_id, call.queue, "moved"))
+        self._transfer(call, e.queue, now, out)
+
+    def _transfer(self, call: _Call, queue: str, now: float, out: list[cmd.Command]) -> None:
+        """Move a waiting call into ``queue``; it keeps its arrival time (seniority)."""
+        self._leave_line(call)
+        self._dirty.add(call.queue)
+        call.queue = queue
+        call.entered_at = now
+        call.front_key = None
+        call.max_wait_fired = False
+        self._counters[queue].offered += 1
+        self._enter_line(call, now)
+        call.predicted = self._ewt(queue, self._position(call))
+        self._route_call(call, now, out)
+
+    def _on_callback_requested(
+        self, e: ev.CallbackRequested, now: float, out: list[cmd.Command]
+    ) -> None:
+        call = self._call(e.call_id)
+        call_next(call.state, CallInput.CALLBACK)
+        if call.callback_number is not None:
+            raise InvalidInput(f"call {e.call_id!r} is already a callback", field="call_id")
+        _check_number(e.number)
+        self._leave_line(call)
+        call.callback_number = e.number
+        self._enter_line(call, now)
+        self._counters[call.queue].callbacks_requested += 1
+        out.append(cmd.CallbackLogged(call.call_id, call.queue, "requested", 0, now))
+        self._route_call(call, now, out)
+
+    def _on_callback_result(self, e: ev.CallbackResult, now: float, out: list[cmd.Command]) -> None:
+        call = self._call(e.call_id)
+        if call.callback_number is None:
+            raise InvalidInput(f"call {e.call_id!r} is not a callback", field="call_id")
+        if e.ok:
+            call_next(call.state, CallInput.ANSWER)
+            if call.agent_id is None:
+                raise InvalidInput(f"call {e.call_id!r} has no agent", field="call_id")
+            self._answer(call, self._agents[call.agent_id], now, out)
+            return
+        call_next(call.state, CallInput.CALLBACK_FAILED)
+        agent = self._agents[call.agent_id] if call.agent_id is not None else None
+        if agent is not None:
+            agent_next(agent.state, AgentInput.CALLBACK_FAILED)
+        q = self._queues[call.queue]
+        counters = self._counters[call.queue]
+        give_up = call.attempts >= q.callback_attempts
+        if give_up:
+            call_next(call.state, CallInput.LEAVE)
+        call.agent_id = None
+        if give_up:
+            self._leave(call)
+            counters.callbacks_failed += 1
+            out.append(cmd.CallLeftQueue(call.call_id, call.queue, "callback_failed"))
+            out.append(cmd.CallbackLogged(call.call_id, call.queue, "gave_up", call.attempts, now))
+        else:
+            call.state = CallState.RETRY
+            call.epoch += 1
+            self._schedule(now + q.callback_retry, _RETRY, call.call_id, call.epoch)
+            out.append(
+                cmd.CallbackLogged(
+                    call.call_id,
+                    call.queue,
+                    "failed",
+                    call.attempts,
+                    now,
+                    agent.agent_id if agent else None,
+                )
+            )
+        self._dirty.add(call.queue)
+        if agent is not None:
+            self._set_state(agent, AgentState.READY, "", now, out, keep_idle=True)
+            self._route_agent(agent, now, out)
+
+    def _on_queues_changed(self, e: ev.QueuesChanged, now: float, out: list[cmd.Command]) -> None:
+        queues = tuple(e.queues)
+        agents = tuple(e.agents) if e.agents is not None else None
+        _validate_setup(queues, agents if agents is not None else self._agent_configs())
+        names = {q.name for q in queues}
+        busy = sorted({c.queue for c in self._calls.values() if c.queue not in names})
+        if busy:
+            raise InvalidInput(
+                "cannot remove queues that still have calls: " + ", ".join(busy), field="queues"
+            )
+        if agents is not None:
+            keep = {a.agent_id for a in agents}
+            active = sorted(
+                a.agent_id
+                for a in self._agents.values()
+                if a.agent_id not in keep and a.state is not AgentState.LOGGED_OUT
+            )
+            if active:
+                raise InvalidInput(
+                    "cannot remove agents who are logged in: " + ", ".join(active),
+                    field="agents",
+                )
+        # everything checked; apply
+        self._queues = {q.name: q for q in queues}
+        self._counters = {n: self._counters.get(n, QueueCounters()) for n in self._queues}
+        self._rr = {n: self._rr.get(n, {}) for n in self._queues}
+        self._published = {n: s for n, s in self._published.items() if n in self._queues}
+        if agents is not None:
+            old = self._agents
+            self._agents = {}
+            for i, config in enumerate(agents):
+                agent = old.get(config.agent_id) or _Agent(config, i, since=now, counted_from=now)
+                agent.config = config
+                agent.order = i
+                self._agents[config.agent_id] = agent
+        self._reset_indexes()
+        for call in sorted(self._calls.values(), key=lambda c: c.seq):
+            if call.state is CallState.WAITING:
+                call.epoch += 1
+                self._enter_line(call, now)
+        self._dirty.update(self._queues)
+        for agent in self._agents.values():
+            if agent.state is AgentState.READY:
+                self._route_agent(agent, now, out)
+
+    # ------------------------------------------------------------------ timers
+
+    def _ring_timeout(self, call: _Call, now: float, out: list[cmd.Command]) -> None:
+        if call.state is not CallState.OFFERED or call.agent_id is None:
+            return
+        agent = self._agents[call.agent_id]
+        out.append(cmd.CancelRing(call.call_id, agent.agent_id))
+        self._no_answer(call, agent, now, out)
+
+    def _announce(self, call: _Call, due: float, now: float, out: list[cmd.Command]) -> None:
+        q = self._queues[call.queue]
+        if call.callback_number is not None or q.announce_interval <= 0:
+            return
+        estimate = self.estimate_call(call.call_id, now)
+        out.append(cmd.Announce(call.call_id, estimate.position, estimate.seconds))
+        self._schedule(max(due + q.announce_interval, now), _ANNOUNCE, call.call_id, call.epoch)
+
+    def _max_wait(self, call: _Call, now: float, out: list[cmd.Command]) -> None:
+        q = self._queues[call.queue]
+        if call.callback_number is not None or call.max_wait_fired or q.max_wait <= 0:
+            return
+        counters = self._counters[call.queue]
+        action = q.max_wait_action
+        if action is MaxWaitAction.CALLBACK:
+            call.max_wait_fired = True
+            out.append(cmd.MaxWaitReached(call.call_id, action.value, q.max_wait_target, q.name))
+            return
+        if action is MaxWaitAction.OVERFLOW and q.max_wait_target in self._queues:
+            counters.overflowed += 1
+            out.append(cmd.CallLeftQueue(call.call_id, q.name, "overflow"))
+            out.append(cmd.MaxWaitReached(call.call_id, action.value, q.max_wait_target, q.name))
+            self._transfer(call, q.max_wait_target, now, out)
+            return
+        call_next(call.state, CallInput.LEAVE)
+        self._leave(call)
+        counters.timed_out += 1
+        out.append(cmd.CallLeftQueue(call.call_id, q.name, "max_wait"))
+        out.append(cmd.MaxWaitReached(call.call_id, action.value, q.max_wait_target, q.name))
+
+    def _widen(self, call: _Call, now: float, out: list[cmd.Command]) -> None:
+        if call.state is not CallState.WAITING or call.entry is None:
+            return
+        requirement = self._requirement(call, now)
+        if requirement != call.requirement:
+            self._ungroup(call)
+            call.requirement = requirement
+            self._group(call)
+        self._schedule_widen(call, now)
+        self._route_call(call, now, out)
+
+    def _retry_callback(self, call: _Call, now: float, out: list[cmd.Command]) -> None:
+        call_next(call.state, CallInput.RETRY_DUE)
+        call.state = CallState.WAITING
+        self._enter_line(call, now)
+        self._route_call(call, now, out)
+
+    # ------------------------------------------------------------------ routing
+
+    def _route_call(self, call: _Call, now: float, out: list[cmd.Command]) -> None:
+        """A call (re)joined its line: give it the best ready agent, if any is eligible."""
+        agent = self._best_agent(call)
+        if agent is not None:
+            self._offer(call, agent, now, out, self._queues[call.queue].ring_timeout)
+
+    def _route_agent(self, agent: _Agent, now: float, out: list[cmd.Command]) -> None:
+        """An agent became ready: give them the best caller across all their queues."""
+        if agent.state is not AgentState.READY:
+            return
+        call = self._sticky_call(agent, now)
+        if call is not None:
+            self._offer(call, agent, now, out, self.settings.sticky_offer_seconds)
+            return
+        call = self._best_call(agent)
+        if call is not None:
+            self._offer(call, agent, now, out, self._queues[call.queue].ring_timeout)
+
+    def _best_agent(self, call: _Call) -> _Agent | None:
+        name = call.queue
+        requirement = call.requirement
+        if not requirement:
+            first = self._ready_any[name].first()
+            return self._agents[first[3]] if first is not None else None
+        # Start from the skill with the fewest ready agents at or above its level: the
+        # other requirements are checked per candidate, so the smallest pool is cheapest.
+        pools: list[SortedEntries] | None = None
+        pool_size = math.inf
+        for skill, level in requirement:
+            lists = [
+                lst
+                for lvl in range(level, MAX_SKILL + 1)
+                if (lst := self._ready_skill.get((name, skill, lvl)))
+            ]
+            size = sum(len(lst) for lst in lists)
+            if size == 0:
+                return None
+            if size < pool_size:
+                pools, pool_size = lists, size
+        assert pools is not None
+        if len(requirement) == 1:
+            best = min(lst.first() or _MAX_ENTRY for lst in pools)
+            return self._agents[best[3]]
+        for entry in heapq.merge(*pools):
+            agent = self._agents[entry[3]]
+            if agent.meets(requirement):
+                return agent
+        return None
+
+    def _best_call(self, agent: _Agent) -> _Call | None:
+        best: Entry | None = None
+        for name in agent.config.queues:
+            for requirement, lst in self._groups[name].items():
+                first = lst.first()
+                if (
+                    first is not None
+                    and (best is None or first < best)
+                    and agent.meets(requirement)
+                ):
+                    best = first
+        return self._calls[best[3]] if best is not None else None
+
+    def _sticky_call(self, agent: _Agent, now: float) -> _Call | None:
+        ids = self._sticky.get(agent.agent_id)
+        if not ids:
+            return None
+        best: _Call | None = None
+        for call_id in list(ids):
+            call = self._calls.get(call_id)
+            if call is None or call.state is not CallState.WAITING or call.sticky_until < now:
+                ids.discard(call_id)
+                continue
+            if call.entry is not None and (
+                best is None or best.entry is None or call.entry < best.entry
+            ):
+                best = call
+        return best
+
+    def _offer(
+        self, call: _Call, agent: _Agent, now: float, out: list[cmd.Command], ring_timeout: float
+    ) -> None:
+        call_next(call.state, CallInput.OFFER)
+        agent_next(agent.state, AgentInput.OFFER)
+        self._leave_line(call)
+        call.state = CallState.OFFERED
+        call.agent_id = agent.agent_id
+        call.offered_at = now
+        q = self._queues[call.queue]
+        self._rr_seq += 1
+        self._rr[q.name][agent.agent_id] = self._rr_seq
+        self._set_state(agent, AgentState.RINGING, "", now, out, call_id=call.call_id)
+        timeout = ring_timeout if ring_timeout > 0 else q.ring_timeout
+        self._schedule(
+            now + timeout + self.settings.ring_grace_seconds, _RING, call.call_id, call.epoch
+        )
+        if call.callback_number is not None:
+            call.attempts += 1
+            out.append(
+                cmd.StartCallback(
+                    call.call_id,
+                    agent.agent_id,
+                    agent.config.endpoint,
+                    call.callback_number,
+                    call.attempts,
+                )
+            )
+            out.append(
+                cmd.CallbackLogged(
+                    call.call_id, q.name, "started", call.attempts, now, agent.agent_id
+                )
+            )
+        else:
+            out.append(
+                cmd.RingAgent(
+                    call.call_id, agent.agent_id, agent.config.endpoint, timeout, q.name, q.moh
+                )
+            )
+
+    # ------------------------------------------------------------------ lines & indexes
+
+    def _reset_indexes(self) -> None:
+        self._ready_any = {n: SortedEntries() for n in self._queues}
+        self._ready_skill = {}
+        self._groups = {n: {} for n in self._queues}
+        self._line = {n: SortedEntries() for n in self._queues}
+        self._oldest = {n: SortedEntries() for n in self._queues}
+        self._live = dict.fromkeys(self._queues, 0)
+        self._sticky = {}
+        self._agent_counts = {n: dict.fromkeys(AgentState, 0) for n in self._queues}
+        for agent in self._agents.values():
+            agent.entries = []
+            for name in agent.config.queues:
+                self._agent_counts[name][agent.state] += 1
+            if agent.state is AgentState.READY:
+                self._index_agent(agent)
+
+    def _agent_key(self, agent: _Agent, queue: QueueConfig) -> Entry:
+        strategy = queue.strategy
+        order = agent.order
+        if strategy is Strategy.LONGEST_IDLE:
+            return (agent.idle_since, float(order), order, agent.agent_id)
+        if strategy is Strategy.ROUND_ROBIN:
+            last = self._rr[queue.name].get(agent.agent_id, 0)
+            return (float(last), float(order), order, agent.agent_id)
+        if strategy is Strategy.FEWEST_CALLS:
+            return (float(agent.calls), agent.idle_since, order, agent.agent_id)
+        if strategy is Strategy.RANDOM:
+            return (agent.draw, float(order), order, agent.agent_id)
+        return (float(order), 0.0, order, agent.agent_id)
+
+    def _index_agent(self, agent: _Agent) -> None:
+        entries = agent.entries
+        for name in agent.config.queues:
+            key = self._agent_key(agent, self._queues[name])
+            every = self._ready_any[name]
+            every.add(key)
+            entries.append((every, key))
+            for skill, level in agent.config.skills.items():
+                lst = self._ready_skill.get((name, skill, level))
+                if lst is None:
+                    lst = self._ready_skill[(name, skill, level)] = SortedEntries()
+                lst.add(key)
+                entries.append((lst, key))
+
+    def _unindex_agent(self, agent: _Agent) -> None:
+        for lst, key in agent.entries:
+            lst.discard(key)
+        agent.entries = []
+
+    def _route_key(self, call: _Call) -> float:
+        q = self._queues[call.queue]
+        priority = call.priority + q.tier_priority.get(call.tier, 0)
+        return call.arrived_at - priority * q.priority_seconds - q.weight
+
+    def _requirement(self, call: _Call, now: float) -> Requirement:
+        widening = self._queues[call.queue].widening
+        waited = now - call.arrived_at
+        levels = []
+        for skill, level in call.base.items():
+            widened = widening.level_after(level, waited)
+            if widened > 0:
+                levels.append((skill, widened))
+        return tuple(sorted(levels))
+
+    def _enter_line(self, call: _Call, now: float) -> None:
+        """Put a WAITING call into its queue's line, groups and timers."""
+        q = self._queues[call.queue]
+        base = dict(q.skills)
+        for skill, level in call.own_skills.items():
+            base[skill] = max(level, base.get(skill, 0))
+        call.base = base
+        call.requirement = self._requirement(call, now)
+        key = self._route_key(call)
+        if call.front_key is not None:
+            key = min(key, call.front_key)
+        call.entry = (key, 0.0, call.seq, call.call_id)
+        call.since_entry = (call.entered_at, 0.0, call.seq, call.call_id)
+        self._line[q.name].add(call.entry)
+        self._oldest[q.name].add(call.since_entry)
+        self._group(call)
+        live = call.callback_number is None
+        if live:
+            self._live[q.name] += 1
+        if call.sticky_agent is not None and call.sticky_until >= now:
+            self._sticky.setdefault(call.sticky_agent, set()).add(call.call_id)
+        if live and q.announce_interval > 0:
+            self._schedule(now + q.announce_interval, _ANNOUNCE, call.call_id, call.epoch)
+        if live and q.max_wait > 0 and not call.max_wait_fired:
+            self._schedule(call.entered_at + q.max_wait, _MAX_WAIT, call.call_id, call.epoch)
+        self._schedule_widen(call, now)
+        self._dirty.add(q.name)
+
+    def _leave_line(self, call: _Call) -> None:
+        """Take a WAITING call out of its line, groups and timers."""
+        name = call.queue
+        if call.entry is not None:
+            self._line[name].discard(call.entry)
+            self._ungroup(call)
+            if call.since_entry is not None:
+                self._oldest[name].discard(call.since_entry)
+            if call.callback_number is None:
+                self._live[name] -= 1
+            call.entry = None
+            call.since_entry = None
+        if call.sticky_agent is not None:
+            ids = self._sticky.get(call.sticky_agent)
+            if ids is not None:
+                ids.discard(call.call_id)
+        call.epoch += 1
+        self._dirty.add(name)
+
+    def _leave(self, call: _Call) -> None:
+        """The call is finished with the ACD."""
+        self._leave_line(call)
+        call.state = CallState.DONE
+        self._calls.pop(call.call_id, None)
+
+    def _group(self, call: _Call) -> None:
+        assert call.entry is not None
+        groups = self._groups[call.queue]
+        lst = groups.get(call.requirement)
+        if lst is None:
+            lst = groups[call.requirement] = SortedEntries()
+        lst.add(call.entry)
+
+    def _ungroup(self, call: _Call) -> None:
+        groups = self._groups[call.queue]
+        lst = groups.get(call.requirement)
+        if lst is not None and call.entry is not None:
+            lst.discard(call.entry)
+            if not lst:
+                del groups[call.requirement]
+
+    def _schedule_widen(self, call: _Call, now: float) -> None:
+        widening = self._queues[call.queue].widening
+        waited = now - call.arrived_at
+        nexts = [
+            at
+            for level in call.base.values()
+            if (at := widening.next_change(level, waited)) is not None
+        ]
+        if nexts:
+            self._schedule(call.arrived_at + min(nexts), _WIDEN, call.call_id, call.epoch)
+
+    def _schedule(self, due: float, kind: str, target: str, epoch: int) -> None:
+        heapq.heappush(self._timers, (due, self._next_seq(), kind, target, epoch))
+
+    def _position(self, call: _Call) -> int:
+        return self._line[call.queue].rank(call.entry) + 1 if call.entry is not None else 0
+
+    # ------------------------------------------------------------------ agent state
+
+    def _set_state(
+        self,
+        agent: _Agent,
+        new: AgentState,
+        reason: str,
+        now: float,
+        out: list[cmd.Command],
+        *,
+        call_id: str | None = None,
+        keep_idle: bool = False,
+    ) -> None:
+        old = agent.state
+        if old is not AgentState.LOGGED_OUT:
+            key = old.value
+            agent.state_seconds[key] = agent.state_seconds.get(key, 0.0) + max(
+                0.0, now - agent.counted_from
+            )
+        if old is AgentState.READY:
+            self._unindex_agent(agent)
+        for name in agent.config.queues:
+            counts = self._agent_counts[name]
+            counts[old] -= 1
+            counts[new] += 1
+            self._dirty.add(name)
+        agent.state = new
+        agent.reason = reason
+        agent.since = now
+        agent.counted_from = now
+        agent.epoch += 1
+        agent.call_id = call_id
+        if new is AgentState.READY:
+            if not keep_idle:
+                agent.idle_since = now
+            agent.draw = self._rng.random()
+            self._index_agent(agent)
+        out.append(
+            cmd.AgentStateChanged(
+                agent.agent_id,
+                new,
+                reason,
+                now,
+                call_id,
+                agent.calls,
+                round(agent.talk, 3),
+                {k: round(v, 3) for k, v in agent.state_seconds.items()},
+            )
+        )
+
+    # ------------------------------------------------------------------ statistics
+
+    def _logged_in(self, queue: str) -> int:
+        counts = self._agent_counts[queue]
+        return sum(counts.values()) - counts[AgentState.LOGGED_OUT]
+
+    def _ewt(self, queue: str, position: int) -> float:
+        """Expected seconds until the caller at ``position`` is answered.
+
+        With b busy agents and uniformly spread remaining handle times, the k-th agent
+        frees up after about k/(b+1) of a handle time; beyond that, b agents serve one
+        caller each per handle time.
+        """
+        q = self._queues[queue]
+        counters = self._counters[queue]
+        aht = counters.aht() or q.default_handle_time
+        ready = len(self._ready_any[queue])
+        counts = self._agent_counts[queue]
+        staffed = sum(counts[s] for s in _STAFFED)
+        k = position - ready
+        if k <= 0:
+            return 0.0
+        busy = staffed - ready
+        if busy <= 0:
+            return round(k * aht, 1)
+        if k <= busy:
+            return round(k * aht / (busy + 1), 1)
+        return round(aht * k / busy, 1)
+
+    def _queue_stats(self, name: str) -> dict[str, Any]:
+        counters = self._counters[name]
+        oldest = self._oldest[name].first()
+        stats: dict[str, Any] = {
+            "waiting": len(self._line[name]),
+            "callbacks_waiting": len(self._line[name]) - self._live[name],
+            "longest_wait_since": oldest[0] if oldest is not None else None,
+            "agents": {s.value: n for s, n in self._agent_counts[name].items()},
+            "ewt": self._ewt(name, len(self._line[name]) + 1),
+        }
+        stats.update(counters.figures())
+        return stats
+
+    def queue_stats(self, queue: str) -> dict[str, Any]:
+        """The statistics of one queue right now (what QueueStatsChanged carries).
+
+        Raises:
+            NotFound: no such queue.
+        """
+        self._queue(queue)
+        return self._queue_stats(queue)
+
+    def _publish(self, out: list[cmd.Command]) -> None:
+        for name in sorted(self._dirty):
+            if name not in self._queues:
+                continue
+            stats = self._queue_stats(name)
+            if self._published.get(name) != stats:
+                self._published[name] = stats
+                out.append(cmd.QueueStatsChanged(name, stats))
+        self._dirty.clear()
+
+    def _day_of(self, now: float) -> int:
+        return math.floor((now + self.settings.day_offset_seconds) / 86400.0)
+
+    def _roll_day(self, now: float) -> None:
+        """At midnight the "today" figures start again; live state carries over."""
+        day = self._day_of(now)
+        if day <= self._day:
+            return
+        self._day = day
+        midnight = day * 86400.0 - self.settings.day_offset_seconds
+        self._counters = {n: QueueCounters() for n in self._queues}
+        for agent in self._agents.values():
+            agent.calls = 0
+            agent.talk = 0.0
+            agent.state_seconds = {}
+            agent.counted_from = max(agent.since, midnight)
+            agent.wrap_queue = None
+        self._dirty.update(self._queues)
+
+    # ------------------------------------------------------------------ lookups
+
+    def _next_seq(self) -> int:
+        self._seq += 1
+        return self._seq
+
+    def _queue(self, name: str) -> QueueConfig:
+        q = self._queues.get(name)
+        if q is None:
+            raise NotFound(f"no queue {name!r}")
+        return q
+
+    def _agent(self, agent_id: str) -> _Agent:
+        agent = self._agents.get(agent_id)
+        if agent is None:
+            raise NotFound(f"no agent {agent_id!r}")
+        return agent
+
+    def _call(self, call_id: str) -> _Call:
+        call = self._calls.get(call_id)
+        if call is None:
+            raise NotFound(f"no call {call_id!r} in the ACD")
+        return call
+
+    def _offered_pair(self, call_id: str, agent_id: str) -> tuple[_Call, _Agent]:
+        call = self._call(call_id)
+        agent = self._agent(agent_id)
+        if call.agent_id != agent_id:
+            raise InvalidInput(
+                f"call {call_id!r} is not being offered to agent {agent_id!r}", field="agent_id"
+            )
+        return call, agent
+
+    def _agent_configs(self) -> tuple[AgentConfig, ...]:
+        return tuple(a.config for a in self._agents.values())
+
+
+_MAX_ENTRY: Entry = (math.inf, math.inf, 0, "")
+
+
+def _check_id(value: str, name: str) -> None:
+    if not isinstance(value, str) or not value or any(c in value for c in "\r\n\x00"):
+        raise InvalidInput(f"{name} must be a non-empty single-line string", field=name)
+
+
+def _check_number(number: str) -> None:
+    digits = number[1:] if number.startswith("+") else number
+    if not digits or not digits.isdigit() or not digits.isascii() or len(digits) > 20:
+        raise InvalidInput(f"not a phone number to call back: {number!r}", field="number")
+
+
+def _validate_setup(queues: tuple[QueueConfig, ...], agents: tuple[AgentConfig, ...]) -> None:
+    names = [q.name for q in queues]
+    dupes = sorted(n for n, count in Counter(names).items() if count > 1)
+    if dupes:
+        raise InvalidInput("queue names must be unique: " + ", ".join(dupes), field="queues")
+    for q in queues:
+        if q.max_wait_action is MaxWaitAction.OVERFLOW and q.max_wait_target not in names:
+            raise InvalidInput(
+                f"queue {q.name!r} overflows into unknown queue {q.max_wait_target!r}",
+                field="max_wait_target",
+            )
+    dupes = sorted(i for i, count in Counter(a.agent_id for a in agents).items() if count > 1)
+    if dupes:
+        raise InvalidInput("agent ids must be unique: " + ", ".join(dupes), field="agents")
+    known = set(names)
+    for a in agents:
+        unknown = [q for q in a.queues if q not in known]
+        if unknown:
+            raise InvalidInput(
+                f"agent {a.agent_id!r} is in unknown queue(s): " + ", ".join(unknown),
+                field="queues",
+            )

@@ -1,0 +1,121 @@
+"""What the ACD engine is told. The shell builds these from AMI/AGI and the console."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from routing.acd.model import AgentConfig, QueueConfig
+from routing.acd.states import AgentState
+
+
+@dataclass(frozen=True, slots=True)
+class CallQueued:
+    """A caller enters ``queue`` (from the IVR). ``skills`` add to the queue's requirements."""
+
+    call_id: str
+    queue: str
+    priority: int = 0
+    skills: Mapping[str, int] = field(default_factory=dict)
+    customer_id: str | None = None
+    tier: str = ""
+    caller: str = ""
+    #: the agent who last served this customer within the sticky window
+    sticky_agent: str | None = None
+    #: join directly as a virtual callback (the caller already hung up); such callers do
+    #: not count against ``max_length``, so a full queue can still take callbacks
+    callback_number: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class CallAbandoned:
+    """The caller hung up (or cancelled a callback) before being connected."""
+
+    call_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class AgentAnswered:
+    call_id: str
+    agent_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class RingNoAnswer:
+    """The agent did not pick up (NOANSWER / BUSY / CHANUNAVAIL)."""
+
+    call_id: str
+    agent_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class CallEnded:
+    """A connected call hung up; on a call not yet connected it counts as abandoned."""
+
+    call_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class AgentStateRequest:
+    """The agent (``forced_by=None``) or a supervisor asks for READY / NOT_READY / LOGGED_OUT."""
+
+    agent_id: str
+    state: AgentState
+    reason: str = ""
+    forced_by: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class WrapUpDone:
+    agent_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class MoveCall:
+    """Supervisor: move a waiting call to another queue; it keeps its seniority."""
+
+    call_id: str
+    queue: str
+
+
+@dataclass(frozen=True, slots=True)
+class CallbackRequested:
+    """The caller chose a callback: they hang up, their place in line stays."""
+
+    call_id: str
+    number: str
+
+
+@dataclass(frozen=True, slots=True)
+class CallbackResult:
+    """Outcome of a StartCallback: the customer was reached (``ok``) or not."""
+
+    call_id: str
+    ok: bool
+
+
+@dataclass(frozen=True, slots=True)
+class QueuesChanged:
+    """The queue file was reloaded: the complete new set of queues and, when given, agents.
+
+    Both are replaced in one step so a queue and the agents who list it can change
+    together. Waiting calls keep their seniority.
+    """
+
+    queues: tuple[QueueConfig, ...]
+    agents: tuple[AgentConfig, ...] | None = None
+
+
+Event = (
+    CallQueued
+    | CallAbandoned
+    | AgentAnswered
+    | RingNoAnswer
+    | CallEnded
+    | AgentStateRequest
+    | WrapUpDone
+    | MoveCall
+    | CallbackRequested
+    | CallbackResult
+    | QueuesChanged
+)

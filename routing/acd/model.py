@@ -1,0 +1,264 @@
+"""Configuration of the ACD: queues, agents, engine settings, and the estimate it returns.
+
+Everything here is a frozen, slotted dataclass validated at construction, so an engine
+never holds a queue with a negative ring timeout or an agent with skill level 9. Errors
+are :class:`config.errors.InvalidInput` with ``field`` naming the offending key; the YAML
+loader (``routing.acd.config``) adds the file and the queue or agent name.
+"""
+
+from __future__ import annotations
+
+import enum
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from config.errors import InvalidInput
+from config.settings import RoutingSettings
+
+MIN_SKILL = 1
+MAX_SKILL = 5
+_BAD_CHARS = ("\r", "\n", "\x00")
+
+
+class Strategy(enum.Enum):
+    """How a queue picks among several ready agents for one caller."""
+
+    LONGEST_IDLE = "longest_idle"
+    ROUND_ROBIN = "round_robin"
+    FEWEST_CALLS = "fewest_calls"
+    RANDOM = "random"
+    LINEAR = "linear"
+
+
+class MaxWaitAction(enum.Enum):
+    """What happens to a caller who waited ``max_wait`` seconds (or found the queue full)."""
+
+    OVERFLOW = "overflow"
+    VOICEMAIL = "voicemail"
+    CALLBACK = "callback"
+    HANGUP = "hangup"
+
+
+def _check_text(value: str, name: str, *, allow_empty: bool = False) -> None:
+    if not isinstance(value, str) or (not value and not allow_empty):
+        raise InvalidInput(f"{name} must be a non-empty string, got {value!r}", field=name)
+    if any(c in value for c in _BAD_CHARS):
+        raise InvalidInput(f"{name} must not contain CR, LF or NUL", field=name)
+
+
+def _check_number(value: float, name: str, *, minimum: float = 0.0) -> None:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        raise InvalidInput(f"{name} must be a number, got {value!r}", field=name)
+    if value < minimum:
+        raise InvalidInput(f"{name} must be at least {minimum:g}, got {value!r}", field=name)
+
+
+def check_skills(skills: Mapping[str, int], name: str = "skills") -> None:
+    """Check a skill map: names non-empty, levels integers 1–5.
+
+    Raises:
+        InvalidInput: a bad skill name or level (``field`` is ``name``).
+    """
+    if not isinstance(skills, Mapping):
+        raise InvalidInput(f"{name} must be a mapping of skill to level", field=name)
+    for skill, level in skills.items():
+        _check_text(skill, name)
+        if isinstance(level, bool) or not isinstance(level, int):
+            raise InvalidInput(f"{name}.{skill} must be an integer 1–5, got {level!r}", field=name)
+        if not MIN_SKILL <= level <= MAX_SKILL:
+            raise InvalidInput(f"{name}.{skill} must be 1–5, got {level}", field=name)
+
+
+@dataclass(frozen=True, slots=True)
+class Widening:
+    """Required skill levels drop by ``step`` every ``every`` seconds a caller waits.
+
+    ``floor`` is the lowest level a requirement widens to; 0 means the skill stops being
+    required at all. ``every == 0`` turns widening off.
+    """
+
+    every: float = 0.0
+    step: int = 1
+    floor: int = 1
+
+    def __post_init__(self) -> None:
+        _check_number(self.every, "widening.every")
+        if isinstance(self.step, bool) or not isinstance(self.step, int) or self.step < 1:
+            raise InvalidInput("widening.step must be an integer >= 1", field="widening.step")
+        if (
+            isinstance(self.floor, bool)
+            or not isinstance(self.floor, int)
+            or not 0 <= self.floor <= MAX_SKILL
+        ):
+            raise InvalidInput("widening.floor must be an integer 0–5", field="widening.floor")
+
+    def level_after(self, level: int, waited: float) -> int:
+        """The required level of a skill asked at ``level`` after ``waited`` seconds."""
+        if self.every <= 0 or level <= self.floor:
+            return level
+        drops = int(max(waited, 0.0) // self.every) * self.step
+        return max(self.floor, level - drops)
+
+    def next_change(self, level: int, waited: float) -> float | None:
+        """Seconds of waiting at which ``level`` drops next, or None if it never will."""
+        if self.every <= 0 or self.level_after(level, waited) <= self.floor:
+            return None
+        return (int(max(waited, 0.0) // self.every) + 1) * self.every
+
+
+@dataclass(frozen=True, slots=True)
+class QueueConfig:
+    """One queue. Times are seconds; 0 turns a limit off (max_wait, max_length, announce)."""
+
+    name: str
+    strategy: Strategy = Strategy.LONGEST_IDLE
+    skills: Mapping[str, int] = field(default_factory=dict)
+    widening: Widening = field(default_factory=Widening)
+    #: seconds of waiting one priority level is worth: aging, so no caller starves
+    priority_seconds: float = 60.0
+    #: CRM tier -> extra priority levels (e.g. {"vip": 3})
+    tier_priority: Mapping[str, int] = field(default_factory=dict)
+    #: head start (seconds) this queue's callers get in the global order
+    weight: float = 0.0
+    max_wait: float = 0.0
+    max_wait_action: MaxWaitAction = MaxWaitAction.HANGUP
+    #: overflow queue, voicemail box, or prompt to play before hanging up
+    max_wait_target: str = ""
+    max_length: int = 0
+    join_empty: bool = True
+    service_level: float = 20.0
+    ring_timeout: float = 15.0
+    wrap_up: float = 0.0
+    announce_interval: float = 0.0
+    moh: str = "default"
+    callback_attempts: int = 3
+    callback_retry: float = 120.0
+    #: handle time assumed for wait estimates until real calls have been measured
+    default_handle_time: float = 180.0
+
+    def __post_init__(self) -> None:
+        _check_text(self.name, "name")
+        if not isinstance(self.strategy, Strategy):
+            raise InvalidInput("strategy must be a Strategy", field="strategy")
+        if not isinstance(self.max_wait_action, MaxWaitAction):
+            raise InvalidInput("max_wait_action must be a MaxWaitAction", field="max_wait_action")
+        if not isinstance(self.widening, Widening):
+            raise InvalidInput("widening must be a Widening", field="widening")
+        check_skills(self.skills, "skills")
+        for tier, levels in self.tier_priority.items():
+            _check_text(tier, "tier_priority")
+            if isinstance(levels, bool) or not isinstance(levels, int):
+                raise InvalidInput(
+                    f"tier_priority.{tier} must be an integer", field="tier_priority"
+                )
+        for name in (
+            "priority_seconds",
+            "max_wait",
+            "service_level",
+            "announce_interval",
+            "wrap_up",
+            "callback_retry",
+            "default_handle_time",
+        ):
+            _check_number(getattr(self, name), name)
+        _check_number(self.weight, "weight", minimum=-math.inf)
+        _check_number(self.ring_timeout, "ring_timeout", minimum=1.0)
+        for name in ("max_length", "callback_attempts"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+                raise InvalidInput(f"{name} must be an integer >= 0, got {value!r}", field=name)
+        if not isinstance(self.join_empty, bool):
+            raise InvalidInput("join_empty must be true or false", field="join_empty")
+        _check_text(self.moh, "moh")
+        _check_text(self.max_wait_target, "max_wait_target", allow_empty=True)
+        if self.max_wait_action is MaxWaitAction.OVERFLOW:
+            if not self.max_wait_target:
+                raise InvalidInput(
+                    "max_wait_action overflow needs max_wait_target (a queue)",
+                    field="max_wait_target",
+                )
+            if self.max_wait_target == self.name:
+                raise InvalidInput("a queue cannot overflow into itself", field="max_wait_target")
+
+
+@dataclass(frozen=True, slots=True)
+class AgentConfig:
+    """One agent: who, where to ring (a dial string such as ``PJSIP/1001``), what they know."""
+
+    agent_id: str
+    name: str
+    endpoint: str
+    skills: Mapping[str, int] = field(default_factory=dict)
+    queues: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        _check_text(self.agent_id, "id")
+        _check_text(self.name, "name")
+        _check_text(self.endpoint, "endpoint")
+        if "/" not in self.endpoint or "," in self.endpoint:
+            raise InvalidInput(
+                f"endpoint must be a dial string like PJSIP/1001, got {self.endpoint!r}",
+                field="endpoint",
+            )
+        check_skills(self.skills, "skills")
+        if not isinstance(self.queues, tuple):
+            raise InvalidInput("queues must be a tuple of queue names", field="queues")
+        for queue in self.queues:
+            _check_text(queue, "queues")
+        if len(set(self.queues)) != len(self.queues):
+            raise InvalidInput("queues lists a queue twice", field="queues")
+
+
+@dataclass(frozen=True, slots=True)
+class AcdSettings:
+    """Engine-wide knobs; :meth:`from_routing` fills them from ``config.settings``."""
+
+    not_ready_reasons: tuple[str, ...] = ("break", "lunch", "meeting", "training", "no answer")
+    sticky_offer_seconds: float = 10.0
+    short_abandon_seconds: float = 5.0
+    #: the engine gives up on a ring this long after the ring timeout the shell was told
+    ring_grace_seconds: float = 5.0
+    #: seed of the RANDOM strategy, so a run can be replayed
+    seed: int = 0
+    #: offset from UTC (seconds) of the day the "today" counters reset on
+    day_offset_seconds: float = 0.0
+
+    def __post_init__(self) -> None:
+        for name in ("sticky_offer_seconds", "short_abandon_seconds", "ring_grace_seconds"):
+            _check_number(getattr(self, name), name)
+        _check_number(self.day_offset_seconds, "day_offset_seconds", minimum=-86400.0)
+        for reason in self.not_ready_reasons:
+            _check_text(reason, "not_ready_reasons")
+
+    @classmethod
+    def from_routing(cls, routing: RoutingSettings, **overrides: float) -> AcdSettings:
+        """Build from the ``[routing]`` settings section.
+
+        Args:
+            routing: the loaded settings section.
+            overrides: ring_grace_seconds / seed / day_offset_seconds.
+
+        Raises:
+            InvalidInput: a value out of range.
+        """
+        reasons = list(routing.not_ready_reasons)
+        if "no answer" not in reasons:
+            reasons.append("no answer")
+        return cls(
+            not_ready_reasons=tuple(reasons),
+            sticky_offer_seconds=routing.sticky_offer_seconds,
+            short_abandon_seconds=routing.short_abandon_seconds,
+            ring_grace_seconds=float(overrides.get("ring_grace_seconds", 5.0)),
+            seed=int(overrides.get("seed", 0)),
+            day_offset_seconds=float(overrides.get("day_offset_seconds", 0.0)),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Estimate:
+    """Where a caller stands: 1-based position, expected seconds to answer, agents ready."""
+
+    position: int
+    seconds: float
+    agents_ready: int

@@ -1,0 +1,149 @@
+"""Agent and call states, and the two transition tables that are the only way to change them.
+
+Theory of operation (after h11's ``_state.py``): a state changes only by looking up
+``(current state, input)`` in a table. A missing pair is an illegal transition: the
+lookup raises :class:`config.errors.IllegalTransition` *before* the engine touches
+anything, so a refused event changes nothing. The engine computes every transition an
+event needs first, then applies them.
+
+Inputs are finer than the public events: a supervisor forcing a state (``FORCE_*``) may
+do things an agent asking for it (``REQUEST_*``) may not — pull a ringing agent out, say.
+"""
+
+from __future__ import annotations
+
+import enum
+from typing import Final
+
+from config.errors import IllegalTransition
+
+
+class AgentState(enum.Enum):
+    LOGGED_OUT = "logged_out"
+    READY = "ready"
+    NOT_READY = "not_ready"
+    RINGING = "ringing"
+    ON_CALL = "on_call"
+    WRAP_UP = "wrap_up"
+
+
+class AgentInput(enum.Enum):
+    REQUEST_READY = "request ready"
+    REQUEST_NOT_READY = "request not ready"
+    REQUEST_LOGOUT = "request log out"
+    FORCE_READY = "force ready"
+    FORCE_NOT_READY = "force not ready"
+    FORCE_LOGOUT = "force log out"
+    OFFER = "offer a call"
+    ANSWER = "answer"
+    NO_ANSWER = "not answer"
+    CALLER_GONE = "lose the caller while ringing"
+    CALLBACK_FAILED = "fail a callback"
+    CALL_END = "end a call"
+    WRAP_DONE = "end wrap-up"
+
+
+_A = AgentState
+_I = AgentInput
+
+AGENT_TRANSITIONS: Final[dict[tuple[AgentState, AgentInput], AgentState]] = {
+    (_A.LOGGED_OUT, _I.REQUEST_READY): _A.READY,
+    (_A.LOGGED_OUT, _I.REQUEST_NOT_READY): _A.NOT_READY,
+    (_A.LOGGED_OUT, _I.FORCE_READY): _A.READY,
+    (_A.LOGGED_OUT, _I.FORCE_NOT_READY): _A.NOT_READY,
+    (_A.READY, _I.REQUEST_NOT_READY): _A.NOT_READY,
+    (_A.READY, _I.REQUEST_LOGOUT): _A.LOGGED_OUT,
+    (_A.READY, _I.FORCE_NOT_READY): _A.NOT_READY,
+    (_A.READY, _I.FORCE_LOGOUT): _A.LOGGED_OUT,
+    (_A.READY, _I.OFFER): _A.RINGING,
+    (_A.NOT_READY, _I.REQUEST_READY): _A.READY,
+    (_A.NOT_READY, _I.REQUEST_NOT_READY): _A.NOT_READY,  # a new reason code
+    (_A.NOT_READY, _I.REQUEST_LOGOUT): _A.LOGGED_OUT,
+    (_A.NOT_READY, _I.FORCE_READY): _A.READY,
+    (_A.NOT_READY, _I.FORCE_NOT_READY): _A.NOT_READY,
+    (_A.NOT_READY, _I.FORCE_LOGOUT): _A.LOGGED_OUT,
+    (_A.RINGING, _I.ANSWER): _A.ON_CALL,
+    (_A.RINGING, _I.NO_ANSWER): _A.NOT_READY,
+    (_A.RINGING, _I.CALLER_GONE): _A.READY,
+    (_A.RINGING, _I.CALLBACK_FAILED): _A.READY,
+    (_A.RINGING, _I.FORCE_NOT_READY): _A.NOT_READY,
+    (_A.RINGING, _I.FORCE_LOGOUT): _A.LOGGED_OUT,
+    (_A.ON_CALL, _I.CALL_END): _A.WRAP_UP,
+    (_A.WRAP_UP, _I.WRAP_DONE): _A.READY,
+    (_A.WRAP_UP, _I.REQUEST_READY): _A.READY,
+    (_A.WRAP_UP, _I.REQUEST_NOT_READY): _A.NOT_READY,
+    (_A.WRAP_UP, _I.REQUEST_LOGOUT): _A.LOGGED_OUT,
+    (_A.WRAP_UP, _I.FORCE_READY): _A.READY,
+    (_A.WRAP_UP, _I.FORCE_NOT_READY): _A.NOT_READY,
+    (_A.WRAP_UP, _I.FORCE_LOGOUT): _A.LOGGED_OUT,
+}
+
+
+class CallState(enum.Enum):
+    WAITING = "waiting"  # in line, live on hold or as a virtual callback
+    OFFERED = "offered"  # an agent is ringing (or being connected for a callback)
+    CONNECTED = "connected"
+    RETRY = "retry"  # a failed callback waiting to go back into line
+    DONE = "done"
+
+
+class CallInput(enum.Enum):
+    OFFER = "offer to an agent"
+    ANSWER = "be answered"
+    NO_ANSWER = "ring unanswered"
+    WITHDRAW = "be pulled back from an agent"
+    ABANDON = "abandon"
+    END = "end"
+    MOVE = "move to another queue"
+    CALLBACK = "become a callback"
+    CALLBACK_FAILED = "fail a callback attempt"
+    RETRY_DUE = "retry a callback"
+    LEAVE = "leave the queue"
+
+
+_C = CallState
+_K = CallInput
+
+CALL_TRANSITIONS: Final[dict[tuple[CallState, CallInput], CallState]] = {
+    (_C.WAITING, _K.OFFER): _C.OFFERED,
+    (_C.WAITING, _K.ABANDON): _C.DONE,
+    (_C.WAITING, _K.END): _C.DONE,
+    (_C.WAITING, _K.MOVE): _C.WAITING,
+    (_C.WAITING, _K.CALLBACK): _C.WAITING,
+    (_C.WAITING, _K.LEAVE): _C.DONE,
+    (_C.OFFERED, _K.ANSWER): _C.CONNECTED,
+    (_C.OFFERED, _K.NO_ANSWER): _C.WAITING,
+    (_C.OFFERED, _K.WITHDRAW): _C.WAITING,
+    (_C.OFFERED, _K.ABANDON): _C.DONE,
+    (_C.OFFERED, _K.END): _C.DONE,
+    (_C.OFFERED, _K.CALLBACK_FAILED): _C.RETRY,
+    (_C.OFFERED, _K.LEAVE): _C.DONE,
+    (_C.CONNECTED, _K.END): _C.DONE,
+    (_C.RETRY, _K.RETRY_DUE): _C.WAITING,
+    (_C.RETRY, _K.ABANDON): _C.DONE,
+    (_C.RETRY, _K.END): _C.DONE,
+}
+
+
+def agent_next(state: AgentState, what: AgentInput) -> AgentState:
+    """The agent state after ``what`` happens in ``state``.
+
+    Raises:
+        IllegalTransition: the table has no such pair.
+    """
+    try:
+        return AGENT_TRANSITIONS[(state, what)]
+    except KeyError:
+        raise IllegalTransition(state.value, what.value) from None
+
+
+def call_next(state: CallState, what: CallInput) -> CallState:
+    """The call state after ``what`` happens in ``state``.
+
+    Raises:
+        IllegalTransition: the table has no such pair.
+    """
+    try:
+        return CALL_TRANSITIONS[(state, what)]
+    except KeyError:
+        raise IllegalTransition(state.value, what.value) from None
