@@ -1,0 +1,3 @@
+"""The IVR: YAML scripts (``script``), business hours (``hours``), a pure interpreter
+(``interpreter``: events in, commands out) and the asyncio ``runner`` that executes its
+commands over an AsyncAGI session."""
