@@ -137,9 +137,8 @@ class FakeCenter:
         self._live(call_id)
         if kind == "queue" and target not in self.queues:
             raise NotFound(f"no queue {target}")
-        if kind == "agent":
-            if self._agent(target)["state"] != "ready":
-                raise InvalidInput(f"agent {target} is not ready", field="target")
+        if kind == "agent" and self._agent(target)["state"] != "ready":
+            raise InvalidInput(f"agent {target} is not ready", field="target")
         self._maybe_fail("transfer")
         self.actions.append(("transfer", call_id, kind, target))
 
@@ -228,7 +227,9 @@ class FakeCenter:
         call["ivr"] = dict(call["ivr"], waited=call["ivr"]["waited"] or round(waited, 1))
         self._update_call(call_id, state="ringing", agent_id=agent_id, publish=False)
         self._set_agent(agent_id, "ringing", call_id=call_id)
-        self._publish({"type": "screen_pop", "agent_id": agent_id, "call": dict(call), "card": card})
+        self._publish(
+            {"type": "screen_pop", "agent_id": agent_id, "call": dict(call), "card": card}
+        )
         self._publish_call(call_id)
         self._recount(call["queue"])
 
@@ -337,3 +338,171 @@ class FakeCenter:
     def _publish(self, message: Message) -> None:
         for listener in list(self.listeners):
             listener(message)
+
+
+# -- a running console on 127.0.0.1 for the tests -------------------------------------------
+
+PASSWORD = "correct horse battery staple"
+CHEAP_ARGON2 = {"time_cost": 1, "memory_cost": 1024, "parallelism": 1}
+
+
+class FakeClock:
+    """Wall clock the tests can move forward (sessions, rate limits)."""
+
+    def __init__(self) -> None:
+        self.offset = 0.0
+
+    def __call__(self) -> float:
+        return time.time() + self.offset
+
+    def advance(self, seconds: float) -> None:
+        self.offset += seconds
+
+
+QUEUES = {"sales": ["1001", "1003", "2001"], "support": ["1002"], "billing": ["1003"]}
+AGENTS = {"1001": "Alice Agent", "1002": "Bob Agent", "1003": "Carol Agent", "2001": "Sue Super"}
+USERS = {  # username -> (role, agent id)
+    "alice": ("agent", "1001"),
+    "bob": ("agent", "1002"),
+    "sue": ("supervisor", "2001"),
+    "root": ("admin", None),
+}
+
+
+class UserClient:
+    """One browser-like user: its own cookie jar, the CSRF token, the public Origin."""
+
+    def __init__(self, world: World) -> None:
+        import aiohttp
+
+        self.world = world
+        self.http = aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True))
+        self.csrf = ""
+
+    async def login(self, username: str, password: str = PASSWORD) -> Any:
+        resp = await self.http.post(
+            self.world.url + "/api/login",
+            json={"username": username, "password": password},
+            headers={"Origin": self.world.origin},
+        )
+        if resp.status == 200:
+            self.csrf = (await resp.json())["csrf_token"]
+        return resp
+
+    async def request(
+        self,
+        method: str,
+        path: str,
+        json: Any = None,
+        *,
+        csrf: bool = True,
+        headers: dict[str, str] | None = None,
+    ) -> Any:
+        hdrs = {"Origin": self.world.origin}
+        if csrf and self.csrf:
+            hdrs["X-CSRF-Token"] = self.csrf
+        hdrs.update(headers or {})
+        return await self.http.request(
+            method, self.world.url + path, json=json, headers=hdrs, allow_redirects=False
+        )
+
+    async def ws(self, *, origin: str | None = None) -> Any:
+        return await self.http.ws_connect(
+            self.world.url + "/ws", origin=origin or self.world.origin, heartbeat=None
+        )
+
+    async def close(self) -> None:
+        await self.http.close()
+
+
+class World:
+    """The real console app on a real TCP port, the real store, a FakeCenter."""
+
+    def __init__(self) -> None:
+        self.clients: list[UserClient] = []
+
+    async def start(
+        self, tmp_path: Any, *, login_limit: int = 10, origin_scheme: str = "http"
+    ) -> World:
+        import argon2
+        from aiohttp import web
+        from aiohttp.test_utils import unused_port
+        from crm_lookup.store import open_store
+
+        from agent_console.app import init_app
+        from agent_console.auth import Passwords
+        from config.settings import HttpSettings, SecuritySettings, Settings
+
+        port = unused_port()
+        self.url = f"http://127.0.0.1:{port}"
+        self.origin = f"{origin_scheme}://127.0.0.1:{port}"
+        self.settings = Settings(
+            http=HttpSettings(host="127.0.0.1", port=port, public_origin=self.origin),
+            security=SecuritySettings(login_attempts_per_minute=login_limit),
+        )
+        self.clock = FakeClock()
+        self.store = await open_store(tmp_path / "console.sqlite3")
+        self.passwords = Passwords(argon2.PasswordHasher(**CHEAP_ARGON2))
+        for username, (role, agent_id) in USERS.items():
+            await self.store.users.add(username, self.passwords.hash(PASSWORD), role, agent_id)
+        self.center = FakeCenter(
+            QUEUES, AGENTS, supervisors={"sue": {"sales", "billing"}}, clock=self.clock
+        )
+        self.app = init_app(
+            self.settings,
+            store=self.store,
+            center=self.center,
+            passwords=self.passwords,
+            clock=self.clock,
+        )
+        self.runner = web.AppRunner(self.app)
+        await self.runner.setup()
+        self.site = web.TCPSite(self.runner, "127.0.0.1", port)
+        await self.site.start()
+        return self
+
+    def app_crm(self) -> Any:
+        from agent_console.keys import CRM
+
+        return self.app[CRM]
+
+    async def client(self, username: str | None = None) -> UserClient:
+        client = UserClient(self)
+        self.clients.append(client)
+        if username is not None:
+            resp = await client.login(username)
+            assert resp.status == 200, await resp.text()
+        return client
+
+    async def close(self) -> None:
+        for client in self.clients:
+            await client.close()
+        await self.runner.cleanup()
+        await self.store.close()
+
+
+async def seed(world: World) -> dict[str, Any]:
+    """A customer with one past contact and the contact of the live call, plus calls.
+
+    Returns ids: ``customer``, ``contact`` (the live call's contact, handled by alice in
+    sales), ``card`` (the screen-pop card of the caller).
+    """
+    store = world.store
+    customer = await store.customers.add(
+        "Ada Lovelace", phones=["+15551230001"], tier="gold", company="Analytical Engines"
+    )
+    customer_id = customer["id"]
+    await store.contacts.add(customer_id, "sales", "1003")
+    contact_id = await store.contacts.add(customer_id, "sales", "1001")
+    card = await world.app_crm().card_for_phone("+15551230001")
+    center = world.center
+    for agent_id in ("1001", "1003", "2001"):
+        center.agents[agent_id]["state"] = "ready"
+    center.arrive("c1", "sales", "+15551230001", contact_id=contact_id, customer_id=customer_id)
+    center.offer("c1", "1001", card)
+    center.answer("c1")
+    center.arrive("h1", "sales", "+15551230002")
+    center.calls["h1"].update(state="held", agent_id="1001")
+    center.arrive("w1", "sales", "+15551230003")
+    center.arrive("w2", "support", "+15551230004")
+    return {"customer": str(customer_id), "contact": str(contact_id), "card": card}

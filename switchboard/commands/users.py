@@ -78,8 +78,9 @@ def list_users(args: argparse.Namespace, settings: Settings) -> int:
 
 
 async def _list(settings: Settings) -> list[dict[str, object]]:
-    from agent_console.crm import to_json
     from crm_lookup.store import open_store
+
+    from agent_console.crm import to_json
 
     store = await open_store(settings.path(settings.database.path))
     try:

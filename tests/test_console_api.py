@@ -1,0 +1,471 @@
+"""The console's JSON API and pages through the real aiohttp server on 127.0.0.1:
+every route × every role, CSRF, login rate limiting, security headers, error mapping."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from tests.console_fakes import PASSWORD, World, seed
+
+ROLES = ("anon", "alice", "bob", "sue", "root")  # alice/bob agents, sue supervisor, root admin
+NOT_READY = {"state": "not_ready", "reason": "break"}
+
+# (method, path, body, expected status per role). "{customer}" / "{contact}" are filled
+# from the seeded store. Agents act on themselves and their own calls (alice owns c1/h1,
+# bob owns nothing), sue supervises sales + billing, root is admin.
+MATRIX: list[tuple[str, str, Any, dict[str, int]]] = [
+    (
+        "POST",
+        "/api/login",
+        {"username": "bob", "password": PASSWORD},
+        dict(anon=200, alice=200, bob=200, sue=200, root=200),
+    ),
+    ("GET", "/api/me", None, dict(anon=401, alice=200, bob=200, sue=200, root=200)),
+    (
+        "PUT",
+        "/api/agents/me/state",
+        NOT_READY,
+        dict(anon=401, alice=409, bob=200, sue=200, root=403),
+    ),
+    ("GET", "/api/queues", None, dict(anon=401, alice=200, bob=200, sue=200, root=200)),
+    ("GET", "/api/agents", None, dict(anon=401, alice=403, bob=403, sue=200, root=200)),
+    ("GET", "/api/customers?q=Ada", None, dict(anon=401, alice=200, bob=200, sue=200, root=200)),
+    (
+        "GET",
+        "/api/customers?phone=%2B15551230001",
+        None,
+        dict(anon=401, alice=200, bob=200, sue=200, root=200),
+    ),
+    (
+        "GET",
+        "/api/customers/{customer}",
+        None,
+        dict(anon=401, alice=200, bob=200, sue=200, root=200),
+    ),
+    (
+        "GET",
+        "/api/customers/{customer}/contacts",
+        None,
+        dict(anon=401, alice=200, bob=200, sue=200, root=200),
+    ),
+    (
+        "POST",
+        "/api/contacts/{contact}/wrapup",
+        {"disposition": "resolved", "notes": "ok"},
+        dict(anon=401, alice=200, bob=403, sue=200, root=200),
+    ),
+    ("POST", "/api/calls/c1/hold", None, dict(anon=401, alice=200, bob=403, sue=200, root=200)),
+    ("POST", "/api/calls/h1/unhold", None, dict(anon=401, alice=200, bob=403, sue=200, root=200)),
+    ("POST", "/api/calls/w2/hangup", None, dict(anon=401, alice=403, bob=403, sue=403, root=200)),
+    ("POST", "/api/calls/c1/hangup", None, dict(anon=401, alice=200, bob=403, sue=200, root=200)),
+    (
+        "POST",
+        "/api/calls/c1/transfer",
+        {"kind": "queue", "target": "support"},
+        dict(anon=401, alice=200, bob=403, sue=200, root=200),
+    ),
+    (
+        "POST",
+        "/api/dial",
+        {"number": "+15557654321"},
+        dict(anon=401, alice=409, bob=200, sue=200, root=403),
+    ),
+    (
+        "PUT",
+        "/api/supervisor/agents/1003/state",
+        NOT_READY,
+        dict(anon=401, alice=403, bob=403, sue=200, root=200),
+    ),
+    (
+        "PUT",
+        "/api/supervisor/agents/1002/state",
+        NOT_READY,
+        dict(anon=401, alice=403, bob=403, sue=403, root=200),
+    ),
+    (
+        "POST",
+        "/api/supervisor/agents/1003/logout",
+        None,
+        dict(anon=401, alice=403, bob=403, sue=200, root=200),
+    ),
+    (
+        "POST",
+        "/api/supervisor/agents/1001/spy",
+        {"mode": "listen"},
+        dict(anon=401, alice=403, bob=403, sue=200, root=400),
+    ),
+    (
+        "POST",
+        "/api/supervisor/calls/w1/move",
+        {"queue": "billing"},
+        dict(anon=401, alice=403, bob=403, sue=200, root=200),
+    ),
+    (
+        "POST",
+        "/api/supervisor/calls/w2/move",
+        {"queue": "sales"},
+        dict(anon=401, alice=403, bob=403, sue=403, root=200),
+    ),
+    (
+        "GET",
+        "/api/reports?from=2026-01-01&to=2026-12-31&by=day",
+        None,
+        dict(anon=401, alice=403, bob=403, sue=200, root=200),
+    ),
+    ("GET", "/api/admin/users", None, dict(anon=401, alice=403, bob=403, sue=403, root=200)),
+    (
+        "POST",
+        "/api/admin/users",
+        {"username": "newbie", "password": "pw-123456", "role": "agent", "agent_id": "1009"},
+        dict(anon=401, alice=403, bob=403, sue=403, root=201),
+    ),
+    ("POST", "/api/logout", None, dict(anon=401, alice=200, bob=200, sue=200, root=200)),
+    ("GET", "/healthz", None, dict(anon=200, alice=200, bob=200, sue=200, root=200)),
+    ("GET", "/metrics", None, dict(anon=200, alice=200, bob=200, sue=200, root=200)),
+    ("GET", "/agent", None, dict(anon=303, alice=200, bob=200, sue=200, root=403)),
+    ("GET", "/supervisor", None, dict(anon=303, alice=403, bob=403, sue=200, root=200)),
+    ("GET", "/ws", None, dict(anon=401)),
+]
+
+
+@pytest.fixture
+async def world(tmp_path: Any) -> Any:
+    w = await World().start(tmp_path)
+    w.ids = await seed(w)
+    yield w
+    await w.close()
+
+
+CASES = [
+    pytest.param(method, path, body, role, status, id=f"{method} {path} as {role}")
+    for method, path, body, expected in MATRIX
+    for role, status in expected.items()
+]
+
+
+@pytest.mark.parametrize(("method", "path", "body", "role", "status"), CASES)
+async def test_route_role_matrix(
+    world: Any, method: str, path: str, body: Any, role: str, status: int
+) -> None:
+    client = await world.client(None if role == "anon" else role)
+    resp = await client.request(method, path.format(**world.ids), body)
+    assert resp.status == status, await resp.text()
+    if path.startswith("/api/"):
+        data = await resp.json()
+        if status >= 400:
+            assert data["error"] and data["message"]
+    if status == 303:
+        assert resp.headers["Location"] == "/login"
+
+
+async def test_every_route_is_in_the_matrix(world: Any) -> None:
+    from aiohttp.test_utils import make_mocked_request
+
+    routes = {
+        (r.method, r.resource.canonical)
+        for r in world.app.router.routes()
+        if r.method != "HEAD" and not r.resource.canonical.startswith("/static")
+    }
+    covered = {("GET", "/"), ("GET", "/login"), ("POST", "/login")}
+    for method, path, _, _ in MATRIX:
+        request = make_mocked_request(method, path.format(**world.ids), app=world.app)
+        match = await world.app.router.resolve(request)
+        covered.add((method, match.route.resource.canonical))
+    assert routes <= covered, routes - covered
+
+
+async def test_supervisor_actions_are_audited(world: Any) -> None:
+    sue = await world.client("sue")
+    resp = await sue.request("PUT", "/api/supervisor/agents/1003/state", NOT_READY)
+    assert resp.status == 200
+    resp = await sue.request("POST", "/api/supervisor/calls/w1/move", {"queue": "billing"})
+    assert resp.status == 200
+    rows = await audit_rows(world)
+    assert ("sue", "agent.force_state", "1003") in rows
+    assert ("sue", "call.move", "w1") in rows
+    assert ("state", "1003", "not_ready", "break", "sue") in world.center.actions
+
+
+async def audit_rows(world: Any) -> list[tuple[str, str, str]]:
+    rows = await world.store.audit.list()
+    out = []
+    for row in rows:
+        data = row if isinstance(row, dict) else row.__dict__
+        out.append((data["actor"], data["action"], data["target"]))
+    return out
+
+
+async def test_agent_state_changes_reach_the_center(world: Any) -> None:
+    bob = await world.client("bob")
+    resp = await bob.request("PUT", "/api/agents/me/state", {"state": "ready"})
+    assert resp.status == 200
+    assert world.center.agents["1002"]["state"] == "ready"
+    resp = await bob.request(
+        "PUT", "/api/agents/me/state", {"state": "not_ready", "reason": "lunch"}
+    )
+    assert world.center.agents["1002"]["reason"] == "lunch"
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"state": "not_ready"},
+        {"state": "not_ready", "reason": "nap"},
+        {"state": "on_call"},
+        {"state": "ready", "reason": "break"},
+        {"state": 5},
+        [],
+    ],
+)
+async def test_bad_state_bodies_are_400(world: Any, body: Any) -> None:
+    bob = await world.client("bob")
+    resp = await bob.request("PUT", "/api/agents/me/state", body)
+    assert resp.status == 400
+    assert (await resp.json())["error"] == "invalid_input"
+    assert world.center.agents["1002"]["state"] == "logged_out"
+
+
+async def test_error_mapping(world: Any) -> None:
+    alice = await world.client("alice")
+    world.center.fail_next = "hold"
+    resp = await alice.request("POST", "/api/calls/c1/hold")
+    assert resp.status == 502
+    assert (await resp.json())["error"] == "remote_error"
+    resp = await alice.request("POST", "/api/calls/c1/unhold")  # talking, not held
+    assert resp.status == 409
+    resp = await alice.request("POST", "/api/calls/nope/hold")
+    assert resp.status == 404
+    resp = await alice.request(
+        "POST", "/api/calls/c1/transfer", {"kind": "number", "target": "1\r\nX"}
+    )
+    assert resp.status == 400
+    assert (await resp.json())["field"] == "target"
+    resp = await alice.request(
+        "POST", "/api/calls/c1/transfer", {"kind": "queue", "target": "nope"}
+    )
+    assert resp.status == 404
+    resp = await alice.request("GET", "/api/customers/999999")
+    assert resp.status == 404
+    resp = await alice.request("GET", "/api/customers/abc")
+    assert resp.status == 400
+    resp = await alice.request("GET", "/api/nowhere")
+    assert resp.status == 404
+    assert (await resp.json())["error"] == "not_found"
+    resp = await alice.request(
+        "POST", "/api/contacts/{contact}/wrapup".format(**world.ids), {"disposition": "maybe"}
+    )
+    assert resp.status == 400
+    assert world.center.actions == []
+
+
+async def test_csrf_is_required_on_state_changes(world: Any) -> None:
+    bob = await world.client("bob")
+    resp = await bob.request("PUT", "/api/agents/me/state", {"state": "ready"}, csrf=False)
+    assert resp.status == 403
+    assert (await resp.json())["error"] == "csrf_rejected"
+    resp = await bob.request(
+        "PUT", "/api/agents/me/state", {"state": "ready"}, headers={"X-CSRF-Token": "forged"}
+    )
+    assert resp.status == 403
+    resp = await bob.request(
+        "PUT", "/api/agents/me/state", {"state": "ready"}, headers={"Origin": "https://evil.test"}
+    )
+    assert resp.status == 403
+    resp = await bob.request("POST", "/api/logout", csrf=False)
+    assert resp.status == 403
+    assert world.center.agents["1002"]["state"] == "logged_out"
+    resp = await bob.request("PUT", "/api/agents/me/state", {"state": "ready"})
+    assert resp.status == 200
+
+
+async def test_login_needs_json_and_our_origin(world: Any) -> None:
+    client = await world.client()
+    resp = await client.http.post(
+        world.url + "/api/login",
+        json={"username": "bob", "password": PASSWORD},
+        headers={"Origin": "https://evil.test"},
+    )
+    assert resp.status == 403
+    resp = await client.http.post(
+        world.url + "/api/login", data={"username": "bob", "password": PASSWORD}
+    )
+    assert resp.status == 400
+    resp = await client.login("bob", "wrong")
+    assert resp.status == 401
+    resp = await client.login("nobody", "wrong")
+    assert resp.status == 401
+    assert (await client.request("GET", "/api/me")).status == 401
+
+
+async def test_form_login_uses_a_double_submit_token(world: Any) -> None:
+    client = await world.client()
+    page = await client.request("GET", "/login")
+    html = await page.text()
+    token = html.split('name="csrf_token" value="')[1].split('"')[0]
+    resp = await client.http.post(
+        world.url + "/login",
+        data={"username": "sue", "password": PASSWORD, "csrf_token": "forged"},
+        allow_redirects=False,
+    )
+    assert resp.status == 403
+    page = await client.request("GET", "/login")
+    token = (await page.text()).split('name="csrf_token" value="')[1].split('"')[0]
+    resp = await client.http.post(
+        world.url + "/login",
+        data={"username": "sue", "password": PASSWORD, "csrf_token": token},
+        allow_redirects=False,
+    )
+    assert resp.status == 303
+    assert resp.headers["Location"] == "/supervisor"
+    assert (await client.request("GET", "/supervisor")).status == 200
+
+
+async def test_session_cookie_flags(world: Any) -> None:
+    client = await world.client()
+    resp = await client.login("bob")
+    cookie = resp.headers["Set-Cookie"]
+    assert "HttpOnly" in cookie
+    assert "SameSite=Strict" in cookie
+    assert "Secure" not in cookie  # plain http origin
+    assert "Path=/" in cookie
+
+
+async def test_secure_cookie_when_origin_is_https(tmp_path: Any) -> None:
+    w = await World().start(tmp_path, origin_scheme="https")
+    try:
+        client = await w.client()
+        resp = await client.login("bob")
+        assert resp.status == 200
+        assert "Secure" in resp.headers["Set-Cookie"]
+    finally:
+        await w.close()
+
+
+async def test_login_rate_limit(tmp_path: Any) -> None:
+    w = await World().start(tmp_path, login_limit=3)
+    try:
+        client = await w.client()
+        for _ in range(3):
+            assert (await client.login("bob", "wrong")).status == 401
+        resp = await client.login("bob")  # even the right password is refused now
+        assert resp.status == 429
+        assert int(resp.headers["Retry-After"]) >= 1
+        assert (await resp.json())["error"] == "too_many_attempts"
+        w.clock.advance(61)
+        assert (await client.login("bob")).status == 200
+    finally:
+        await w.close()
+
+
+async def test_logout_ends_the_session(world: Any) -> None:
+    bob = await world.client("bob")
+    assert (await bob.request("POST", "/api/logout")).status == 200
+    assert (await bob.request("GET", "/api/me")).status == 401
+    page = await bob.request("GET", "/agent")
+    assert page.status == 303
+
+
+async def test_sessions_expire(world: Any) -> None:
+    bob = await world.client("bob")
+    assert (await bob.request("GET", "/api/me")).status == 200
+    world.clock.advance(world.settings.security.session_max_age + 1)
+    assert (await bob.request("GET", "/api/me")).status == 401
+
+
+@pytest.mark.parametrize(
+    "path", ["/login", "/api/me", "/static/console.css", "/api/nowhere", "/agent"]
+)
+async def test_security_headers(world: Any, path: str) -> None:
+    client = await world.client()
+    resp = await client.request("GET", path)
+    csp = resp.headers["Content-Security-Policy"]
+    assert "frame-ancestors 'none'" in csp
+    assert "default-src 'self'" in csp
+    assert "script-src 'self'" in csp and "unsafe-inline" not in csp
+    assert resp.headers["X-Frame-Options"] == "DENY"
+    assert resp.headers["X-Content-Type-Options"] == "nosniff"
+    assert resp.headers["Referrer-Policy"] == "no-referrer"
+
+
+async def test_me_and_config(world: Any) -> None:
+    alice = await world.client("alice")
+    data = await (await alice.request("GET", "/api/me")).json()
+    assert data["user"] == {"username": "alice", "role": "agent", "agent_id": "1001"}
+    assert data["config"]["not_ready_reasons"] == world.settings.routing.not_ready_reasons
+    assert data["config"]["dispositions"] == world.settings.routing.dispositions
+    assert data["current_call"]["call_id"] == "c1"
+    assert data["csrf_token"] == alice.csrf
+
+
+async def test_supervisor_sees_only_their_queues(world: Any) -> None:
+    sue = await world.client("sue")
+    queues = await (await sue.request("GET", "/api/queues")).json()
+    assert sorted(q["name"] for q in queues["queues"]) == ["billing", "sales"]
+    agents = await (await sue.request("GET", "/api/agents")).json()
+    assert "1002" not in {a["agent_id"] for a in agents["agents"]}
+    assert {c["call_id"] for c in agents["calls"]} == {"c1", "h1", "w1"}
+
+
+async def test_customers_history_and_wrapup(world: Any) -> None:
+    alice = await world.client("alice")
+    found = await (await alice.request("GET", "/api/customers?q=Lovelace")).json()
+    assert [c["name"] for c in found["customers"]] == ["Ada Lovelace"]
+    resp = await alice.request(
+        "POST",
+        "/api/contacts/{contact}/wrapup".format(**world.ids),
+        {"disposition": "follow-up", "notes": "call back Tuesday"},
+    )
+    assert resp.status == 200
+    history = await (
+        await alice.request("GET", "/api/customers/{customer}/contacts".format(**world.ids))
+    ).json()
+    notes = [c.get("notes") for c in history["contacts"]]
+    assert "call back Tuesday" in notes
+    assert (await alice.request("GET", "/api/customers")).status == 400
+
+
+async def test_wrapup_ends_wrap_up(world: Any) -> None:
+    alice = await world.client("alice")
+    world.center.end("c1")
+    assert world.center.agents["1001"]["state"] == "wrap_up"
+    resp = await alice.request(
+        "POST", "/api/contacts/{contact}/wrapup".format(**world.ids), {"disposition": "resolved"}
+    )
+    assert resp.status == 200
+    assert world.center.agents["1001"]["state"] == "ready"
+
+
+async def test_admin_adds_users_who_can_log_in(world: Any) -> None:
+    root = await world.client("root")
+    body = {"username": "dave", "password": "s3cret-pass", "role": "supervisor"}
+    assert (await root.request("POST", "/api/admin/users", body)).status == 201
+    assert (await root.request("POST", "/api/admin/users", body)).status == 409
+    bad = dict(body, username="bad name")
+    assert (await root.request("POST", "/api/admin/users", bad)).status == 400
+    listed = await (await root.request("GET", "/api/admin/users")).json()
+    assert "dave" in {u["username"] for u in listed["users"]}
+    assert all("password_hash" not in u for u in listed["users"])
+    dave = await world.client()
+    assert (await dave.login("dave", "s3cret-pass")).status == 200
+
+
+async def test_healthz_reports_ami_and_database(world: Any) -> None:
+    client = await world.client()
+    data = await (await client.request("GET", "/healthz")).json()
+    assert data["ok"] is True and data["ami"]["connected"] is True
+    assert data["database"]["ok"] is True
+    world.center.ami_connected = False
+    resp = await client.request("GET", "/healthz")
+    assert resp.status == 503
+    assert (await resp.json())["ami"]["connected"] is False
+
+
+async def test_metrics_are_prometheus_text(world: Any) -> None:
+    client = await world.client()
+    await client.request("GET", "/api/me")
+    text = await (await client.request("GET", "/metrics")).text()
+    assert "switchboard_console_http_requests_total" in text
+    assert 'route="/api/me"' in text
+    assert "switchboard_console_websockets" in text
