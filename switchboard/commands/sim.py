@@ -1,0 +1,68 @@
+"""``switchboard sim``: run the PBX simulator standalone until Ctrl-C."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import logging
+
+from config.errors import InvalidInput
+from config.settings import Settings
+from telephony.simulator import PbxSimulator, PhoneBehaviour
+
+log = logging.getLogger(__name__)
+
+
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    parser = sub.add_parser(
+        "sim", help="run a simulated Asterisk (AMI on --listen) with agents and callers"
+    )
+    parser.add_argument("--listen", default="127.0.0.1:5038", metavar="HOST:PORT")
+    parser.add_argument("--username", help="AMI username (default: ami.username)")
+    parser.add_argument("--secret", help="AMI secret (default: ami.secret)")
+    parser.add_argument(
+        "--rate", type=float, default=0.0, metavar="CALLS_PER_MIN", help="Poisson call arrivals"
+    )
+    parser.add_argument("--agents", type=int, default=3, metavar="N", help="phones PJSIP/1001..")
+    parser.add_argument("--seed", type=int, default=None)
+    parser.set_defaults(handler=run_sim)
+
+
+def parse_listen(text: str) -> tuple[str, int]:
+    """``HOST:PORT`` -> (host, port).
+
+    Raises:
+        InvalidInput: not HOST:PORT with a port in 0..65535.
+    """
+    host, sep, port = text.rpartition(":")
+    if not sep or not host or not port.isdigit() or not 0 <= int(port) <= 65535:
+        raise InvalidInput(f"--listen must be HOST:PORT, got {text!r}", field="listen")
+    return host.strip("[]"), int(port)
+
+
+def run_sim(args: argparse.Namespace, settings: Settings) -> int:
+    host, port = parse_listen(args.listen)
+    username = args.username or settings.ami.username
+    secret = args.secret or settings.ami.secret
+    if not secret:
+        raise InvalidInput("no AMI secret: pass --secret or set ami.secret", field="secret")
+    if args.agents < 0 or args.rate < 0:
+        raise InvalidInput("--agents and --rate must not be negative")
+    sim = PbxSimulator(username, secret, seed=args.seed)
+    for n in range(args.agents):
+        sim.add_phone(f"PJSIP/{1001 + n}", PhoneBehaviour(answer_after=2.0, talk_seconds=(30, 120)))
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(_serve(sim, host, port, args.rate))
+    return 0
+
+
+async def _serve(sim: PbxSimulator, host: str, port: int, rate: float) -> None:
+    bound = await sim.start(host, port)
+    print(f"switchboard sim: AMI on {host}:{bound} (Ctrl-C to stop)", flush=True)
+    if rate > 0:
+        sim.start_traffic(rate)
+    try:
+        await asyncio.Event().wait()
+    finally:
+        await sim.stop()
