@@ -1,0 +1,277 @@
+"""``GET /ws`` through the real server: snapshot, deltas, screen pop content and routing,
+validation of inbound messages, Origin check, reconnect, slow clients, shutdown."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from typing import Any
+
+import aiohttp
+import pytest
+
+from agent_console.keys import HUB
+from agent_console.ws import MAX_PENDING
+from tests.console_fakes import World, seed
+
+TIMEOUT = 5.0
+
+
+@pytest.fixture
+async def world(tmp_path: Any) -> Any:
+    w = await World().start(tmp_path)
+    yield w
+    await w.close()
+
+
+async def recv(ws: Any, kind: str | None = None) -> dict[str, Any]:
+    """The next message (of ``kind`` when given, skipping others)."""
+    while True:
+        msg = await asyncio.wait_for(ws.receive(), TIMEOUT)
+        assert msg.type is aiohttp.WSMsgType.TEXT, msg
+        data = json.loads(msg.data)
+        if kind is None or data["type"] == kind:
+            return data
+
+
+async def drain(ws: Any, wait: float = 0.05) -> list[dict[str, Any]]:
+    out = []
+    while True:
+        try:
+            msg = await asyncio.wait_for(ws.receive(), wait)
+        except TimeoutError:
+            return out
+        if msg.type is not aiohttp.WSMsgType.TEXT:
+            return out
+        out.append(json.loads(msg.data))
+
+
+async def test_snapshot_first_then_deltas(world: Any) -> None:
+    bob = await world.client("bob")
+    ws = await bob.ws()
+    snap = await recv(ws)
+    assert snap["type"] == "snapshot"
+    assert snap["me"]["agent_id"] == "1002"
+    assert [q["name"] for q in snap["queues"]] == ["support"]
+    assert {a["agent_id"] for a in snap["agents"]} == {"1001", "1002", "1003", "2001"}
+    mine = next(a for a in snap["agents"] if a["agent_id"] == "1002")
+    assert mine["state"] == "logged_out"
+    other = next(a for a in snap["agents"] if a["agent_id"] == "1001")
+    assert set(other) == {"agent_id", "name", "state"}  # agents see little of others
+    assert snap["config"]["not_ready_reasons"] == world.settings.routing.not_ready_reasons
+    resp = await bob.request("PUT", "/api/agents/me/state", {"state": "ready"})
+    assert resp.status == 200
+    delta = await recv(ws, "agent_state")
+    assert delta["agent"]["agent_id"] == "1002"
+    assert delta["agent"]["state"] == "ready"
+    stats = await recv(ws, "queue_stats")
+    assert stats["queue"] == "support" and stats["stats"]["agents_ready"] == 1
+
+
+async def test_screen_pop_goes_to_the_ringing_agent_only(world: Any) -> None:
+    ids = await seed(world)
+    alice, bob, sue = [await world.client(n) for n in ("alice", "bob", "sue")]
+    ws_a, ws_b, ws_s = await alice.ws(), await bob.ws(), await sue.ws()
+    for ws in (ws_a, ws_b, ws_s):
+        await recv(ws, "snapshot")
+    world.center.end("c1")
+    await alice.request(
+        "POST", "/api/contacts/{contact}/wrapup".format(**ids), {"disposition": "resolved"}
+    )
+    path = [
+        {"node": "menu", "kind": "menu", "digits": "1", "result": "sales"},
+        {"node": "account", "kind": "collect", "digits": "", "result": "verified"},
+    ]
+    world.center.arrive(
+        "c9",
+        "sales",
+        "+15551230001",
+        contact_id=ids["contact"],
+        path=path,
+        verified=True,
+        waited=42,
+    )
+    world.center.offer("c9", "1001", ids["card"])
+    pop = await recv(ws_a, "screen_pop")
+    assert pop["agent_id"] == "1001"
+    assert pop["call"]["call_id"] == "c9"
+    assert pop["call"]["caller"] == "+15551230001"
+    assert pop["call"]["ivr"] == {"path": path, "verified": True, "waited": 42}
+    assert pop["card"] == json.loads(json.dumps(ids["card"], default=str))
+    assert "Ada Lovelace" in json.dumps(pop["card"])
+    for ws in (ws_b, ws_s):
+        assert "screen_pop" not in {m["type"] for m in await drain(ws)}
+
+
+async def test_supervisor_gets_only_their_queues(world: Any) -> None:
+    sue = await world.client("sue")
+    ws = await sue.ws()
+    snap = await recv(ws)
+    assert sorted(q["name"] for q in snap["queues"]) == ["billing", "sales"]
+    assert "1002" not in {a["agent_id"] for a in snap["agents"]}
+    world.center.arrive("w2", "support", "+15550000002")
+    world.center.arrive("w1", "sales", "+15550000001")
+    got = await drain(ws, 0.2)
+    queues = {m["queue"] for m in got if m["type"] in ("queue_stats", "call_update")}
+    assert queues == {"sales"}
+    world.center.set_intervals([{"start": 0, "offered": 3, "answered": 2, "abandoned": 1}])
+    wall = await recv(ws, "wallboard")
+    assert wall["intervals"][0]["offered"] == 3
+
+
+@pytest.mark.parametrize(
+    ("raw", "field"),
+    [
+        ("not json", None),
+        ("[1, 2]", None),
+        ('{"id": 1}', "type"),
+        ('{"type": "teleport", "id": 2}', "type"),
+        ('{"type": "set_state", "id": 3}', "state"),
+        ('{"type": "set_state", "state": "not_ready", "reason": "nap", "id": 4}', "reason"),
+        ('{"type": "hold", "id": 5}', "call_id"),
+        ('{"type": "transfer", "call_id": "c1", "kind": "number", "target": "1\\r\\n2"}', "target"),
+        ('{"type": "dial", "number": "abc"}', "number"),
+        ('{"type": "ping", "id": {"x": 1}}', "id"),
+    ],
+)
+async def test_bad_messages_get_an_error_and_the_socket_stays(
+    world: Any, raw: str, field: str | None
+) -> None:
+    bob = await world.client("bob")
+    ws = await bob.ws()
+    await recv(ws, "snapshot")
+    await ws.send_str(raw)
+    err = await recv(ws, "error")
+    assert err["error"] == "invalid_input"
+    assert err["message"]
+    if field:
+        assert err.get("field") == field
+    await ws.send_str('{"type": "ping", "id": "p"}')
+    assert await recv(ws, "pong") == {"type": "pong", "id": "p"}
+    assert world.center.actions == []
+
+
+async def test_binary_frames_are_refused_without_closing(world: Any) -> None:
+    bob = await world.client("bob")
+    ws = await bob.ws()
+    await recv(ws, "snapshot")
+    await ws.send_bytes(b"\x00\x01")
+    assert (await recv(ws, "error"))["error"] == "invalid_input"
+    await ws.send_str('{"type": "ping"}')
+    await recv(ws, "pong")
+
+
+async def test_every_message_is_role_checked(world: Any) -> None:
+    await seed(world)
+    bob = await world.client("bob")
+    ws = await bob.ws()
+    await recv(ws, "snapshot")
+    await ws.send_json({"type": "force_state", "agent_id": "1003", "state": "ready", "id": 1})
+    err = await recv(ws, "error")
+    assert (err["id"], err["error"]) == (1, "permission_denied")
+    await ws.send_json({"type": "hangup", "call_id": "c1", "id": 2})  # alice's call
+    assert (await recv(ws, "error"))["error"] == "permission_denied"
+    await ws.send_json({"type": "set_state", "state": "ready", "id": 3})
+    ack = await recv(ws, "ack")
+    assert ack["id"] == 3 and ack["result"]["state"] == "ready"
+    assert world.center.actions == [("state", "1002", "ready", "", None)]
+
+
+async def test_supervisor_actions_over_the_socket(world: Any) -> None:
+    await seed(world)
+    sue = await world.client("sue")
+    ws = await sue.ws()
+    await recv(ws, "snapshot")
+    await ws.send_json({"type": "spy", "agent_id": "1001", "mode": "whisper", "id": "s"})
+    assert (await recv(ws, "ack"))["result"] == {"agent_id": "1001", "mode": "whisper"}
+    await ws.send_json({"type": "move_call", "call_id": "w2", "queue": "sales", "id": "m"})
+    assert (await recv(ws, "error"))["error"] == "permission_denied"  # support is not hers
+    assert ("spy", "1001", "whisper", "2001") in world.center.actions
+
+
+async def test_session_logout_closes_the_socket(world: Any) -> None:
+    bob = await world.client("bob")
+    ws = await bob.ws()
+    await recv(ws, "snapshot")
+    assert (await bob.request("POST", "/api/logout")).status == 200
+    msg = await asyncio.wait_for(ws.receive(), TIMEOUT)
+    assert msg.type in (aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.CLOSED)
+    assert ws.close_code == aiohttp.WSCloseCode.POLICY_VIOLATION
+
+
+async def test_origin_is_checked(world: Any) -> None:
+    bob = await world.client("bob")
+    with pytest.raises(aiohttp.WSServerHandshakeError) as info:
+        await bob.ws(origin="https://evil.test")
+    assert info.value.status == 403
+    with pytest.raises(aiohttp.WSServerHandshakeError) as info:
+        await bob.http.ws_connect(world.url + "/ws")  # no Origin at all
+    assert info.value.status == 403
+    anon = await world.client()
+    with pytest.raises(aiohttp.WSServerHandshakeError) as info:
+        await anon.ws()
+    assert info.value.status == 401
+
+
+async def test_reconnect_gets_a_fresh_snapshot(world: Any) -> None:
+    bob = await world.client("bob")
+    ws = await bob.ws()
+    assert next(a for a in (await recv(ws))["agents"] if a["agent_id"] == "1002")["state"] == (
+        "logged_out"
+    )
+    await ws.close()
+    await bob.request("PUT", "/api/agents/me/state", {"state": "not_ready", "reason": "lunch"})
+    ws = await bob.ws()
+    snap = await recv(ws)
+    me = next(a for a in snap["agents"] if a["agent_id"] == "1002")
+    assert (me["state"], me["reason"]) == ("not_ready", "lunch")
+    await ws.send_json({"type": "resync"})
+    assert (await recv(ws))["type"] == "snapshot"
+
+
+async def test_current_call_in_snapshot_after_reconnect(world: Any) -> None:
+    await seed(world)
+    alice = await world.client("alice")
+    ws = await alice.ws()
+    snap = await recv(ws)
+    assert snap["current_call"]["call_id"] == "c1"
+    assert snap["current_call"]["state"] == "talking"
+
+
+async def test_a_slow_client_is_dropped_not_waited_for(world: Any) -> None:
+    hub = world.app[HUB]
+    bob = await world.client("bob")
+    sue = await world.client("sue")
+    slow = await bob.ws()
+    fast = await sue.ws()
+    await recv(slow)
+    await recv(fast)
+    client = next(c for c in hub.clients if c.session.user.username == "bob")
+    client.sender.cancel()  # simulate a console that stopped reading
+    await asyncio.sleep(0)
+    total = MAX_PENDING + 50
+    for i in range(total):
+        hub.publish({"type": "agent_state", "agent_id": "1003", "queues": ["sales"], "n": i})
+        if i % 50 == 49:
+            await asyncio.sleep(0.02)  # the healthy console keeps reading
+    assert client not in hub.clients
+    got = await drain(fast, 0.2)
+    assert [m["n"] for m in got if m["type"] == "agent_state"] == list(range(total))
+    msg = await asyncio.wait_for(slow.receive(), TIMEOUT)
+    assert msg.type is aiohttp.WSMsgType.CLOSE
+    assert msg.data == 1013
+
+
+async def test_shutdown_closes_sockets_with_going_away(tmp_path: Any) -> None:
+    w = await World().start(tmp_path)
+    bob = await w.client("bob")
+    ws = await bob.ws()
+    await recv(ws)
+    await w.runner.cleanup()
+    msg = await asyncio.wait_for(ws.receive(), TIMEOUT)
+    assert msg.type is aiohttp.WSMsgType.CLOSE
+    assert msg.data == aiohttp.WSCloseCode.GOING_AWAY
+    assert w.center.listeners == []
+    for client in w.clients:
+        await client.close()
+    await w.store.close()
