@@ -748,7 +748,11 @@ class Acd:
             return
         estimate = self.estimate_call(call.call_id, now)
         out.append(cmd.Announce(call.call_id, estimate.position, estimate.seconds))
-        self._schedule(max(due + q.announce_interval, now), _ANNOUNCE, call.call_id, call.epoch)
+        # after a long stall, announce once rather than replaying every missed slot
+        next_at = due + q.announce_interval
+        if next_at <= now:
+            next_at = now + q.announce_interval
+        self._schedule(next_at, _ANNOUNCE, call.call_id, call.epoch)
 
     def _max_wait(self, call: _Call, now: float, out: list[cmd.Command]) -> None:
         q = self._queues[call.queue]
