@@ -506,3 +506,18 @@ async def seed(world: World) -> dict[str, Any]:
     center.arrive("w1", "sales", "+15551230003")
     center.arrive("w2", "support", "+15551230004")
     return {"customer": str(customer_id), "contact": str(contact_id), "card": card}
+
+
+async def seed_history(world: World) -> dict[str, Any]:
+    """A VIP customer with a past wrapped-up contact, and the contact of the next call
+    (to be handled by alice in sales). Agents stay logged out."""
+    store = world.store
+    customer = await store.customers.add(
+        "Ada Lovelace", phones=["+15551230001"], tier="vip", company="Analytical Engines"
+    )
+    customer_id = customer["id"]
+    past = await store.contacts.add(customer_id, "sales", "1003")
+    await store.contacts.wrapup(past, "resolved", "asked about the invoice")
+    contact_id = await store.contacts.add(customer_id, "sales", "1001")
+    card = await world.app_crm().card_for_phone("+15551230001")
+    return {"customer": str(customer_id), "contact": str(contact_id), "card": card}

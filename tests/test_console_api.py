@@ -386,7 +386,7 @@ async def test_security_headers(world: Any, path: str) -> None:
     assert "script-src 'self'" in csp and "unsafe-inline" not in csp
     assert resp.headers["X-Frame-Options"] == "DENY"
     assert resp.headers["X-Content-Type-Options"] == "nosniff"
-    assert resp.headers["Referrer-Policy"] == "no-referrer"
+    assert resp.headers["Referrer-Policy"] == "same-origin"
 
 
 async def test_me_and_config(world: Any) -> None:

@@ -72,9 +72,9 @@
       [pick(c, "first_name"), pick(c, "last_name")].filter(Boolean).join(" ") || "Unknown caller";
     $("card-name").textContent = name;
     const tier = pick(c, "tier") || (card && card.known === false ? "new caller" : "");
-    $("card-tier").textContent = tier || "";
-    $("card-tier").classList.toggle("hidden", !tier);
     const vip = Boolean(pick(c, "vip", "is_vip")) || String(tier).toLowerCase() === "vip";
+    $("card-tier").textContent = tier || "";
+    $("card-tier").classList.toggle("hidden", !tier || String(tier).toLowerCase() === "vip");
     $("card-vip").classList.toggle("hidden", !vip);
     $("card-company").textContent = pick(c, "company") || "";
     const phones = pick(c, "phones") || [];

@@ -1,0 +1,173 @@
+"""The console in a real browser: Debian's chromium driven by Playwright, against the real
+server on 127.0.0.1 with the real store and the FakeCenter playing the PBX.
+
+Screenshots land in tests/artifacts/ (agent.png, supervisor.png).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.console_fakes import PASSWORD, World, seed_history
+
+pytestmark = pytest.mark.browser
+ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
+CHROMIUM = "/usr/bin/chromium"
+WAIT_MS = 5000
+
+
+@pytest.fixture
+async def world(tmp_path: Any) -> Any:
+    w = await World().start(tmp_path)
+    w.ids = await seed_history(w)
+    yield w
+    await w.close()
+
+
+@pytest.fixture
+async def browser() -> Any:
+    from playwright.async_api import async_playwright
+
+    async with async_playwright() as pw:
+        chromium = await pw.chromium.launch(
+            executable_path=CHROMIUM,
+            headless=True,
+            args=["--no-sandbox", "--disable-background-networking"],
+        )
+        try:
+            yield chromium
+        finally:
+            await chromium.close()
+
+
+async def login(browser: Any, world: Any, username: str) -> Any:
+    context = await browser.new_context(viewport={"width": 1280, "height": 900})
+    page = await context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
+    page.errors = errors
+    await page.goto(world.origin + "/login")
+    await page.fill("#username", username)
+    await page.fill("#password", PASSWORD)
+    await page.click("#login-submit")
+    await page.wait_for_selector("#conn.on", timeout=WAIT_MS)
+    return page
+
+
+async def test_agent_ready_screen_pop_and_wrapup(world: Any, browser: Any) -> None:
+    from playwright.async_api import expect
+
+    page = await login(browser, world, "alice")
+    assert page.url.endswith("/agent")
+    await page.click("#btn-ready")
+    await expect(page.locator("#state")).to_have_text("ready", timeout=WAIT_MS)
+    assert world.center.agents["1001"]["state"] == "ready"
+
+    path = [
+        {"node": "menu", "kind": "menu", "digits": "1", "result": "sales"},
+        {"node": "account", "kind": "collect", "digits": "4242", "result": "verified"},
+    ]
+    world.center.arrive(
+        "c9",
+        "sales",
+        "+15551230001",
+        contact_id=world.ids["contact"],
+        customer_id=world.ids["customer"],
+        path=path,
+        verified=True,
+        waited=37,
+    )
+    world.center.offer("c9", "1001", world.ids["card"])
+    await expect(page.locator("#card-name")).to_have_text("Ada Lovelace", timeout=WAIT_MS)
+    await expect(page.locator("#card-company")).to_have_text("Analytical Engines")
+    await expect(page.locator("#card-vip")).to_be_visible()
+    await expect(page.locator("#card-history")).to_contain_text("asked about the invoice")
+    await expect(page.locator("#card-history")).to_contain_text("resolved")
+    await expect(page.locator("#ivr-path")).to_contain_text("pressed 1")
+    await expect(page.locator("#call-verified")).to_have_text("verified")
+    await expect(page.locator("#call-waited")).to_have_text("0:37")
+    await expect(page.locator("#state")).to_have_text("ringing")
+
+    world.center.answer("c9")
+    await expect(page.locator("#call-state")).to_have_text("talking", timeout=WAIT_MS)
+    await page.click("#btn-hold")
+    await expect(page.locator("#call-state")).to_have_text("held", timeout=WAIT_MS)
+    await page.click("#btn-unhold")
+    await expect(page.locator("#call-state")).to_have_text("talking", timeout=WAIT_MS)
+    assert ("hold", "c9") in world.center.actions and ("unhold", "c9") in world.center.actions
+
+    world.center.end("c9")
+    await expect(page.locator("#wrapup")).to_be_visible(timeout=WAIT_MS)
+    await expect(page.locator("#state")).to_have_text("wrap up")
+    await page.select_option("#disposition", "sale")
+    await page.fill("#notes", "sold the premium plan")
+    await page.click("#btn-wrapup")
+    await expect(page.locator("#card-history")).to_contain_text(
+        "sold the premium plan", timeout=WAIT_MS
+    )
+    await expect(page.locator("#card-history")).to_contain_text("sale")
+    await expect(page.locator("#state")).to_have_text("ready", timeout=WAIT_MS)
+
+    await page.fill("#search-q", "Lovelace")
+    await page.click("#search button")
+    await page.click("#search-results a")
+    await expect(page.locator("#search-history-rows")).to_contain_text("sold the premium plan")
+    ARTIFACTS.mkdir(exist_ok=True)
+    await page.screenshot(path=str(ARTIFACTS / "agent.png"), full_page=True)
+    assert page.errors == []
+
+
+async def test_supervisor_wallboard_is_live(world: Any, browser: Any) -> None:
+    from playwright.async_api import expect
+
+    world.center.agents["1003"]["state"] = "ready"
+    world.center.set_intervals(
+        [
+            {
+                "start": 1_700_000_000 + i * 1800,
+                "offered": 5 + i % 4,
+                "answered": 4 + i % 3,
+                "abandoned": i % 2,
+                "service_level": 0.7 + (i % 3) / 10,
+            }
+            for i in range(16)
+        ]
+    )
+    page = await login(browser, world, "sue")
+    assert page.url.endswith("/supervisor")
+    tile = page.locator('.tile[data-queue="sales"]')
+    await expect(tile.locator(".waiting")).to_have_text("0", timeout=WAIT_MS)
+    assert await page.locator('.tile[data-queue="support"]').count() == 0
+
+    world.center.arrive("w5", "sales", "+15551239999")
+    world.center.arrive("w6", "sales", "+15551238888")
+    await expect(tile.locator(".waiting")).to_have_text("2", timeout=WAIT_MS)
+    await expect(page.locator('.waiting-row[data-call="w5"]')).to_be_visible()
+
+    row = page.locator('.agent-row[data-agent="1003"]')
+    await expect(row.locator(".state")).to_have_text("ready", timeout=WAIT_MS)
+    await row.locator(".force-not-ready").click()
+    await expect(row.locator(".state")).to_have_text("not ready", timeout=WAIT_MS)
+    await expect(row.locator(".reason")).to_have_text("break")
+    assert world.center.agents["1003"]["state"] == "not_ready"
+
+    world.center.agents["1001"]["state"] = "ready"
+    world.center.offer("w5", "1001", world.ids["card"])
+    alice_row = page.locator('.agent-row[data-agent="1001"]')
+    await expect(alice_row.locator(".state")).to_have_text("ringing", timeout=WAIT_MS)
+    await expect(alice_row.locator(".call")).to_contain_text("+15551239999")
+    await expect(tile.locator(".waiting")).to_have_text("1", timeout=WAIT_MS)
+
+    await page.locator('.waiting-row[data-call="w6"] button').click()
+    await expect(page.locator('.tile[data-queue="billing"] .waiting')).to_have_text(
+        "1", timeout=WAIT_MS
+    )
+    assert await page.locator("#chart-calls rect").count() == 32
+    assert await page.locator("#chart-sl polyline").count() == 1
+    ARTIFACTS.mkdir(exist_ok=True)
+    await page.screenshot(path=str(ARTIFACTS / "supervisor.png"), full_page=True)
+    assert page.errors == []
