@@ -1,0 +1,106 @@
+"""The queue file loader: the shipped demo file loads, mistakes name the file and key."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+from config.errors import InvalidInput
+from routing.acd import Acd, MaxWaitAction, Strategy
+from routing.acd.config import load_queue_file, parse_queue_file
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_demo_queue_file_loads_and_builds_an_engine() -> None:
+    loaded = load_queue_file(ROOT / "config" / "queues.yaml")
+    names = [q.name for q in loaded.queues]
+    assert names == ["sales", "support", "billing", "vip"]
+    sales = loaded.queues[0]
+    assert sales.strategy is Strategy.LONGEST_IDLE
+    assert sales.max_wait_action is MaxWaitAction.OVERFLOW
+    assert dict(sales.skills) == {"sales": 2}
+    assert dict(sales.tier_priority)["vip"] == 3
+    assert loaded.agents[0].endpoint == "PJSIP/1001"
+    Acd(loaded.queues, loaded.agents)
+
+
+GOOD = {
+    "queues": {"q": {"ring_timeout": 10}},
+    "agents": [{"id": 1001, "name": "Ann", "endpoint": "PJSIP/1001", "queues": ["q"]}],
+}
+
+
+def test_integer_agent_ids_become_text() -> None:
+    loaded = parse_queue_file(GOOD, "f.yaml")
+    assert loaded.agents[0].agent_id == "1001"
+
+
+@pytest.mark.parametrize(
+    ("data", "key"),
+    [
+        ({"queues": {"q": {"ring_timeout": "soon"}}}, "queues.q.ring_timeout"),
+        ({"queues": {"q": {"ring_timout": 10}}}, "queues.q.ring_timout"),
+        ({"queues": {"q": {"strategy": "fastest"}}}, "queues.q.strategy"),
+        ({"queues": {"q": {"skills": {"sales": 7}}}}, "queues.q.skills"),
+        ({"queues": {"q": {"max_wait_action": "overflow"}}}, "queues.q.max_wait_target"),
+        (
+            {"queues": {"q": {"max_wait_action": "overflow", "max_wait_target": "x"}}},
+            "queues.q.max_wait_target",
+        ),
+        ({"queues": {"q": {"widening": {"every": -1}}}}, "queues.q.widening"),
+        ({"queues": {"q": {"widening": {"evry": 1}}}}, "queues.q.widening.evry"),
+        ({"queues": {}}, "queues"),
+        ({"queue": {}}, "queue"),
+        ({"queues": {"q": {}}, "agents": [{"id": "a", "name": "A"}]}, "agents[0].endpoint"),
+        (
+            {"queues": {"q": {}}, "agents": [{"id": "a", "name": "A", "endpoint": "1001"}]},
+            "agents[0].endpoint",
+        ),
+        (
+            {
+                "queues": {"q": {}},
+                "agents": [{"id": "a", "name": "A", "endpoint": "PJSIP/1", "queues": ["r"]}],
+            },
+            "agents[0].queues",
+        ),
+        (
+            {
+                "queues": {"q": {}},
+                "agents": [
+                    {"id": "a", "name": "A", "endpoint": "PJSIP/1"},
+                    {"id": "a", "name": "B", "endpoint": "PJSIP/2"},
+                ],
+            },
+            "agents[1].id",
+        ),
+        (
+            {
+                "queues": {"q": {}},
+                "agents": [{"id": "a", "name": "A", "endpoint": "PJSIP/1", "skills": {"s": 0}}],
+            },
+            "agents[0].skills",
+        ),
+        ({"queues": {"q": {}}, "agents": {"a": 1}}, "agents"),
+        ([1, 2], "-"),
+    ],
+)
+def test_mistakes_name_the_file_and_the_key(data: object, key: str) -> None:
+    with pytest.raises(InvalidInput) as info:
+        parse_queue_file(data, "queues.yaml")
+    assert info.value.field == key
+    assert str(info.value).startswith(f"queues.yaml: {key}: ")
+
+
+def test_missing_and_broken_files(tmp_path: Path) -> None:
+    with pytest.raises(InvalidInput, match="file not found"):
+        load_queue_file(tmp_path / "nope.yaml")
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("queues: [unclosed\n", encoding="utf-8")
+    with pytest.raises(InvalidInput, match="not valid YAML"):
+        load_queue_file(bad)
+    good = tmp_path / "good.yaml"
+    good.write_text(yaml.safe_dump(GOOD), encoding="utf-8")
+    assert load_queue_file(good).queues[0].ring_timeout == 10
