@@ -8,7 +8,8 @@ one table (``TRANSITIONS``); an event that does not move the current state chang
 (Asterisk is a remote peer: odd orders such as a late ``Newstate`` must not crash us).
 A Local channel's halves (``...;1`` / ``...;2``) are paired; a half whose Linkedid differs
 from its partner's still joins the partner's call, so one customer call stays one record.
-A call ends when its last channel hangs up. After a (re)connect the shell feeds the
+A call ends when its last channel hangs up. A channel keeps the call it joined even if
+Asterisk later re-links it (``Action: Bridge`` changes the Linkedid of the joined leg). After a (re)connect the shell feeds the
 ``CoreShowChannels`` list to :meth:`CallTracker.resync`: calls that vanished meanwhile are
 ended, channels we missed are added. Ended calls stay readable until :meth:`prune`.
 """
@@ -68,7 +69,12 @@ TRANSITIONS: dict[tuple[CallState, Trigger], CallState] = {
     (S.UP, T.ALL_HUNG_UP): S.ENDED,
     (S.BRIDGED, T.ALL_HUNG_UP): S.ENDED,
 }
+_GONE_MEMORY = 10_000
 _DID_VARIABLES = frozenset({"SWITCHBOARD_DID", "__SWITCHBOARD_DID", "DID"})
+
+
+def _known(value: str) -> bool:
+    return value not in ("", "<unknown>", "unknown")
 
 
 def local_base(channel: str) -> str | None:
@@ -143,6 +149,9 @@ class CallTracker:
         self._clock = clock
         self._call_of: dict[str, str] = {}  # channel uniqueid -> call linkedid
         self._local: dict[str, str] = {}  # Local base name -> call linkedid
+        # Asterisk can still report a channel just after its Hangup (a late NewCallerid):
+        # remember recent hangups so such stragglers do not resurrect a call.
+        self._gone: dict[str, None] = {}
 
     def call_for(self, uniqueid: str) -> Call | None:
         """The call a live channel belongs to."""
@@ -165,20 +174,22 @@ class CallTracker:
         at = self._clock() if now is None else now
         if isinstance(event, Hangup):
             return self._hangup(event.uniqueid, at)
-        if not event.uniqueid or not (event.linkedid or event.uniqueid in self._call_of):
+        if not event.uniqueid or event.uniqueid in self._gone:
+            return []
+        if not (event.linkedid or event.uniqueid in self._call_of):
             return []
         updates: list[CallUpdate] = []
         key = self._attach(event, at, updates)
         if isinstance(event, Newstate | Newchannel) and event.channel_state_desc == "Up":
             self._move(key, Trigger.ANSWERED, at, updates)
-        elif isinstance(event, BridgeEnter):
-            self._set_channel(key, event.uniqueid, bridge=event.bridge_uniqueid)
-            if self._bridged_count(key) >= 2 or event.bridge_num_channels >= 2:
-                self._move(key, Trigger.BRIDGED, at, updates)
         elif isinstance(event, BridgeLeave):
             self._set_channel(key, event.uniqueid, bridge="")
             if self._bridged_count(key) < 2:
                 self._move(key, Trigger.UNBRIDGED, at, updates)
+        elif isinstance(event, BridgeEnter):
+            self._set_channel(key, event.uniqueid, bridge=event.bridge_uniqueid)
+            if self._bridged_count(key) >= 2 or event.bridge_num_channels >= 2:
+                self._move(key, Trigger.BRIDGED, at, updates)
         elif isinstance(event, VarSet) and event.variable in _DID_VARIABLES and event.value:
             self._learn(key, updates, dialed=event.value)
         elif isinstance(event, AsyncAGIStart):
@@ -186,6 +197,14 @@ class CallTracker:
             if dnid and dnid != "unknown":
                 self._learn(key, updates, dialed=dnid)
         self._set_channel(key, event.uniqueid, state_desc=event.channel_state_desc)
+        call = self.calls[key]
+        if not call.caller_num and event.uniqueid == key and _known(event.caller_id_num):
+            self._learn(
+                key,
+                updates,
+                caller_num=event.caller_id_num,
+                caller_name=event.caller_id_name if _known(event.caller_id_name) else "",
+            )
         return updates
 
     def _attach(self, event: ChannelEvent, at: float, updates: list[CallUpdate]) -> str:
@@ -209,8 +228,8 @@ class CallTracker:
                 linkedid=key,
                 state=CallState.RINGING,
                 channels=(chan,),
-                caller_num=event.caller_id_num,
-                caller_name=event.caller_id_name,
+                caller_num=event.caller_id_num if _known(event.caller_id_num) else "",
+                caller_name=event.caller_id_name if _known(event.caller_id_name) else "",
                 dialed=dialed,
                 started_at=at,
                 all_channels=(event.channel,),
@@ -247,10 +266,10 @@ class CallTracker:
     def _bridged_count(self, key: str) -> int:
         return sum(1 for ch in self.calls[key].channels if ch.bridge)
 
-    def _learn(self, key: str, updates: list[CallUpdate], *, dialed: str) -> None:
+    def _learn(self, key: str, updates: list[CallUpdate], **facts: str) -> None:
         call = self.calls[key]
-        if call.dialed != dialed:
-            call = replace(call, dialed=dialed)
+        if any(getattr(call, name) != value for name, value in facts.items()):
+            call = replace(call, **facts)  # type: ignore[arg-type]
             self.calls[key] = call
             updates.append(CallUpdate(call, "updated"))
 
@@ -276,6 +295,9 @@ class CallTracker:
         )
 
     def _hangup(self, uniqueid: str, at: float) -> list[CallUpdate]:
+        self._gone[uniqueid] = None
+        if len(self._gone) > _GONE_MEMORY:
+            del self._gone[next(iter(self._gone))]
         key = self._call_of.pop(uniqueid, None)
         if key is None or key not in self.calls:
             return []

@@ -39,6 +39,7 @@ __all__ = [
     "GenericEvent",
     "Hangup",
     "HangupRequest",
+    "NewCallerid",
     "Newchannel",
     "Newexten",
     "Newstate",
@@ -190,6 +191,13 @@ class Newstate(ChannelEvent):
 
 
 @dataclass(frozen=True, slots=True)
+class NewCallerid(ChannelEvent):
+    """The caller id changed (an Originate sets it after ``Newchannel``)."""
+
+    EVENT_NAME: ClassVar[str] = "NewCallerid"
+
+
+@dataclass(frozen=True, slots=True)
 class Newexten(ChannelEvent):
     EVENT_NAME: ClassVar[str] = "Newexten"
     extension: str = ""
@@ -260,8 +268,7 @@ class DialEnd(_DialFields):
 
 
 @dataclass(frozen=True, slots=True)
-class BridgeCreate(Event):
-    EVENT_NAME: ClassVar[str] = "BridgeCreate"
+class _BridgeFields(Event):
     bridge_uniqueid: str = ""
     bridge_type: str = ""
     bridge_technology: str = ""
@@ -271,13 +278,17 @@ class BridgeCreate(Event):
 
 
 @dataclass(frozen=True, slots=True)
-class BridgeDestroy(BridgeCreate):
+class BridgeCreate(_BridgeFields):
+    EVENT_NAME: ClassVar[str] = "BridgeCreate"
+
+
+@dataclass(frozen=True, slots=True)
+class BridgeDestroy(_BridgeFields):
     EVENT_NAME: ClassVar[str] = "BridgeDestroy"
 
 
 @dataclass(frozen=True, slots=True)
-class BridgeEnter(ChannelEvent):
-    EVENT_NAME: ClassVar[str] = "BridgeEnter"
+class _BridgeChannelFields(ChannelEvent):
     bridge_uniqueid: str = ""
     bridge_type: str = ""
     bridge_technology: str = ""
@@ -287,22 +298,31 @@ class BridgeEnter(ChannelEvent):
 
 
 @dataclass(frozen=True, slots=True)
-class BridgeLeave(BridgeEnter):
+class BridgeEnter(_BridgeChannelFields):
+    EVENT_NAME: ClassVar[str] = "BridgeEnter"
+
+
+@dataclass(frozen=True, slots=True)
+class BridgeLeave(_BridgeChannelFields):
     EVENT_NAME: ClassVar[str] = "BridgeLeave"
 
 
 @dataclass(frozen=True, slots=True)
-class DTMFBegin(ChannelEvent):
-    """``DTMFBegin`` has no ``DurationMs``: ``duration_ms`` stays 0."""
-
-    EVENT_NAME: ClassVar[str] = "DTMFBegin"
+class _DTMFFields(ChannelEvent):
     digit: str = ""
     direction: str = ""
     duration_ms: int = 0
 
 
 @dataclass(frozen=True, slots=True)
-class DTMFEnd(DTMFBegin):
+class DTMFBegin(_DTMFFields):
+    """``DTMFBegin`` has no ``DurationMs``: ``duration_ms`` stays 0."""
+
+    EVENT_NAME: ClassVar[str] = "DTMFBegin"
+
+
+@dataclass(frozen=True, slots=True)
+class DTMFEnd(_DTMFFields):
     EVENT_NAME: ClassVar[str] = "DTMFEnd"
 
 
@@ -380,6 +400,7 @@ class CoreShowChannel(ChannelEvent):
 _TYPED: tuple[type[Event], ...] = (
     Newchannel,
     Newstate,
+    NewCallerid,
     Newexten,
     VarSet,
     Hangup,

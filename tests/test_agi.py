@@ -1,0 +1,186 @@
+"""AsyncAGI: pure result parsing (no loop) and sessions over a real loopback AMI connection."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from config.errors import AgiError, ChannelHungUp, LocalProtocolError
+from telephony.agi import AgiDispatcher, AgiSession
+from telephony.ami.agi import AgiDeadChannel, AgiEnv, agi_quote, parse_agi_result
+from tests.test_ami_client import FakeAsterisk, eventually, make_client
+
+# -- pure ------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("raw", "result", "data", "endpos"),
+    [
+        ("200 result=0\n", "0", "", None),
+        ("200 result=1 (bar)\n", "1", "bar", None),
+        ("200 result=1 (a (nested) value)\n", "1", "a (nested) value", None),
+        ("200 result=12 (timeout)\n", "12", "timeout", None),
+        ("200 result= (timeout)\n", "", "timeout", None),
+        ("200 result=49 endpos=20000\n", "49", "", 20000),
+        ("200 result=0 endpos=242240\n", "0", "", 242240),
+        ("200 result=-1\n", "-1", "", None),
+        ("200 result=35 (dtmf) endpos=8000\n", "35", "dtmf", 8000),
+    ],
+)
+def test_parse_success(raw: str, result: str, data: str, endpos: int | None) -> None:
+    parsed = parse_agi_result(raw)
+    assert (parsed.code, parsed.result, parsed.data, parsed.endpos) == (200, result, data, endpos)
+
+
+def test_parse_errors() -> None:
+    with pytest.raises(AgiError) as err:
+        parse_agi_result("510 Invalid or unknown command\n")
+    assert err.value.code == 510 and "Invalid or unknown command" in str(err.value)
+    with pytest.raises(AgiDeadChannel) as dead:
+        parse_agi_result("511 Command Not Permitted on a dead channel or intercept routine\n")
+    assert isinstance(dead.value, ChannelHungUp) and dead.value.code == 511
+    with pytest.raises(AgiError) as usage:
+        parse_agi_result(
+            "520-Invalid command syntax.  Proper usage follows:\n Usage: GET DATA <file>\n"
+            "520 End of proper usage.\n"
+        )
+    assert usage.value.code == 520 and "Usage: GET DATA" in str(usage.value)
+    with pytest.raises(AgiError):
+        parse_agi_result("garbage")
+
+
+def test_quoting_and_env() -> None:
+    assert agi_quote('say "hi" \\ now') == '"say \\"hi\\" \\\\ now"'
+    assert agi_quote("") == '""'
+    with pytest.raises(LocalProtocolError):
+        agi_quote("a\nHANGUP")
+    env = AgiEnv.from_env({"agi_callerid": "+1555", "agi_dnid": "unknown", "agi_language": "fr"})
+    assert (env.caller_id, env.dnid, env.language) == ("+1555", "", "fr")
+    assert env.vars["agi_dnid"] == "unknown"
+
+
+# -- over AMI ----------------------------------------------------------------------------------
+
+
+@pytest.fixture
+async def pbx():
+    server = FakeAsterisk()
+    await server.start()
+    yield server
+    await server.stop()
+
+
+async def run_session(pbx: FakeAsterisk, script) -> tuple[list, AgiDispatcher]:
+    client = make_client(pbx)
+    await client.connect()
+    outcome: list = []
+    sessions: list[AgiSession] = []
+
+    async def handler(session: AgiSession) -> None:
+        sessions.append(session)
+        try:
+            await script(session, outcome)
+        except Exception as exc:
+            outcome.append(exc)
+            raise
+        finally:
+            outcome.append("done")
+
+    dispatcher = AgiDispatcher(client, handler)
+    pbx.start_agi()
+    await eventually(lambda: "done" in outcome)
+    await dispatcher.close()
+    await client.close()
+    outcome.append(sessions)
+    return outcome, dispatcher
+
+
+async def test_commands_and_results(pbx: FakeAsterisk) -> None:
+    async def script(s: AgiSession, out: list) -> None:
+        out.append((s.channel, s.env.caller_id, s.env.dnid, s.env.language))
+        await s.answer()
+        out.append(await s.get_variable("FOO"))
+        await s.set_variable("NOTE", 'with "quotes" and spaces')
+        out.append(await s.stream_file("demo-congrats", "0123456789#*"))
+        out.append(await s.get_data("beep", 3000, 4))
+        out.append(await s.say_digits("42"))
+        out.append(await s.exec("Playback", "beep"))
+        out.append(await s.record_file("/tmp/msg", "wav", "#", 5000))
+        try:
+            await s.command("NOSUCH foo")
+        except AgiError as exc:
+            out.append(exc.code)
+        await s.hangup()
+        out.append(s.closed)
+
+    outcome, _ = await run_session(pbx, script)
+    assert outcome[0] == ("PJSIP/sipp-00000023", "+15550001111", "5551000", "en")
+    assert outcome[1:-3] == ["bar", "1", ("12", True), None, 0, "#", 510]
+    assert outcome[-3] is True  # AsyncAGIEnd after HANGUP closed the session
+    commands = [a["Command"] for a in pbx.received if a.get("Action") == "AGI"]
+    assert commands[2] == 'SET VARIABLE "NOTE" "with \\"quotes\\" and spaces"'
+    assert commands[3] == 'STREAM FILE "demo-congrats" "0123456789#*"'
+    ids = [a["CommandID"] for a in pbx.received if a.get("Action") == "AGI"]
+    assert len(set(ids)) == len(ids)
+
+
+async def test_hangup_during_a_command_raises_channel_hung_up(pbx: FakeAsterisk) -> None:
+    pbx.hangup_during = {"GET DATA"}
+
+    async def script(s: AgiSession, out: list) -> None:
+        await s.answer()
+        await s.get_data("beep", 10000, 4)
+        out.append("not reached")
+
+    outcome, dispatcher = await run_session(pbx, script)
+    assert isinstance(outcome[0], ChannelHungUp) and "not reached" not in outcome
+    session = outcome[-1][0]
+    assert session.closed and dispatcher.sessions == {}
+    with pytest.raises(ChannelHungUp):
+        await session.answer()
+
+
+async def test_bad_arguments_are_refused_before_sending(pbx: FakeAsterisk) -> None:
+    async def script(s: AgiSession, out: list) -> None:
+        for bad in (
+            lambda: s.stream_file("x", "12x"),
+            lambda: s.say_digits("4a2;"),
+            lambda: s.get_variable("A\r\nB"),
+            lambda: s.exec("Dial;Hangup"),
+        ):
+            try:
+                await bad()
+            except (LocalProtocolError, AgiError) as exc:
+                out.append(type(exc).__name__)
+
+    outcome, _ = await run_session(pbx, script)
+    assert outcome[:4] == [
+        "LocalProtocolError",
+        "LocalProtocolError",
+        "LocalProtocolError",
+        "AgiError",
+    ]
+    assert not [a for a in pbx.received if a.get("Action") == "AGI"]
+
+
+async def test_new_asyncagistart_for_same_channel_opens_a_new_session(pbx: FakeAsterisk) -> None:
+    client = make_client(pbx)
+    await client.connect()
+    started: list[AgiSession] = []
+    release = asyncio.Event()
+
+    async def handler(session: AgiSession) -> None:
+        started.append(session)
+        await release.wait()
+
+    dispatcher = AgiDispatcher(client, handler)
+    pbx.start_agi()
+    await eventually(lambda: len(started) == 1)
+    pbx.start_agi()
+    await eventually(lambda: len(started) == 2)
+    assert started[0].closed and not started[1].closed
+    assert dispatcher.sessions[started[1].uniqueid] is started[1]
+    release.set()
+    await dispatcher.close()
+    await client.close()
