@@ -155,7 +155,8 @@ def _convert(loader: yaml.SafeLoader, node: yaml.Node) -> YNode:
     if isinstance(node, yaml.ScalarNode):
         try:
             value = loader.construct_object(node, deep=True)
-        except yaml.YAMLError:
+        except (yaml.YAMLError, ValueError, TypeError):
+            # e.g. 2026-02-30 looks like a date but is none; the text is checked later
             value = node.value
         return YScalar(line, str(node.value), value)
     if isinstance(node, yaml.SequenceNode):
@@ -642,14 +643,15 @@ KINDS: dict[str, tuple[type[Any], dict[str, Field]]] = {
 _COMMON_FIELDS = ("kind", "description")
 
 
-def _build_node(ctx: _Ctx, node_id: str, y: YNode) -> AnyNode | None:
+def _build_node(ctx: _Ctx, node_id: str, y: YNode, line: int) -> AnyNode | None:
+    """``line`` is where the node's id is written: problems about the node point there."""
     ctx.node = node_id
     if not isinstance(y, YMap):
-        ctx.add(y.line, f"node '{node_id}' must be a mapping with a 'kind'")
+        ctx.add(line, f"node '{node_id}' must be a mapping with a 'kind'")
         return None
     _report_dups(ctx, y)
     if "kind" not in y.items:
-        ctx.add(y.line, f"node '{node_id}' has no 'kind'; expected one of {', '.join(KINDS)}")
+        ctx.add(line, f"node '{node_id}' has no 'kind'; expected one of {', '.join(KINDS)}")
         return None
     kind_line, kind_node = y.items["kind"]
     kind = kind_node.text if isinstance(kind_node, YScalar) else ""
@@ -657,14 +659,14 @@ def _build_node(ctx: _Ctx, node_id: str, y: YNode) -> AnyNode | None:
         ctx.add(kind_line, f"unknown node kind '{kind}'; expected one of {', '.join(KINDS)}")
         return None
     cls, spec = KINDS[kind]
-    values: dict[str, Any] = {"id": node_id, "line": y.line}
+    values: dict[str, Any] = {"id": node_id, "line": line}
     ok = True
-    for key, (line, value) in y.items.items():
+    for key, (key_line, value) in y.items.items():
         if key in _COMMON_FIELDS:
             continue
         if key not in spec:
             ctx.add(
-                line,
+                key_line,
                 f"unknown field '{key}' in {kind} node '{node_id}'; expected {', '.join(spec)}",
             )
             ok = False
@@ -680,14 +682,14 @@ def _build_node(ctx: _Ctx, node_id: str, y: YNode) -> AnyNode | None:
             values[attr] = parsed
     for key, (_attr, _parser, required) in spec.items():
         if required and key not in y.items:
-            ctx.add(y.line, f"{kind} node '{node_id}' needs '{key}'")
+            ctx.add(line, f"{kind} node '{node_id}' needs '{key}'")
             ok = False
     if not ok:
         return None
     node: AnyNode = cls(**values)
     extra = _node_rules(node)
     for message in extra:
-        ctx.add(y.line, message)
+        ctx.add(line, message)
     return None if extra else node
 
 
@@ -716,20 +718,20 @@ _TOP_FIELDS = (
 )
 
 
-def _parse_schedule(ctx: _Ctx, name: str, y: YNode) -> Schedule | None:
+def _parse_schedule(ctx: _Ctx, name: str, y: YNode, line: int) -> Schedule | None:
     if not isinstance(y, YMap):
-        ctx.add(y.line, f"schedule '{name}' must be a mapping with timezone and weekly")
+        ctx.add(line, f"schedule '{name}' must be a mapping with timezone and weekly")
         return None
     _report_dups(ctx, y)
     it = y.items
-    for key, (line, _v) in it.items():
+    for key, (key_line, _v) in it.items():
         if key not in ("timezone", "weekly", "holidays", "description"):
             ctx.add(
-                line,
+                key_line,
                 f"unknown field '{key}' in schedule '{name}'; expected timezone, weekly, holidays",
             )
     if "timezone" not in it or "weekly" not in it:
-        ctx.add(y.line, f"schedule '{name}' needs 'timezone' and 'weekly'")
+        ctx.add(line, f"schedule '{name}' needs 'timezone' and 'weekly'")
         return None
     try:
         tz = p_text(ctx, it["timezone"][1])
@@ -738,12 +740,12 @@ def _parse_schedule(ctx: _Ctx, name: str, y: YNode) -> Schedule | None:
             raise _Bad(weekly_node.line, "weekly must map days (mon-fri) to hours (09:00-17:00)")
         _report_dups(ctx, weekly_node)
         weekly: dict[str, object] = {}
-        for day, (line, hours) in weekly_node.items.items():
+        for day, (day_line, hours) in weekly_node.items.items():
             weekly[day] = _hours_value(hours)
             try:
                 parse_ranges(weekly[day])
             except InvalidInput as exc:
-                raise _Bad(line, f"schedule '{name}', {day}: {exc}") from None
+                raise _Bad(day_line, f"schedule '{name}', {day}: {exc}") from None
         holidays: list[Holiday] = []
         if "holidays" in it:
             holidays = _parse_holidays(name, it["holidays"][1])
@@ -751,7 +753,7 @@ def _parse_schedule(ctx: _Ctx, name: str, y: YNode) -> Schedule | None:
     except _Bad as bad:
         ctx.add(bad.line, bad.message)
     except InvalidInput as exc:
-        ctx.add(y.line, f"schedule '{name}': {exc}")
+        ctx.add(line, f"schedule '{name}': {exc}")
     return None
 
 
@@ -841,8 +843,8 @@ def _problems_and_script(
         sched_node = top["schedules"][1]
         if isinstance(sched_node, YMap):
             _report_dups(ctx, sched_node)
-            for sname, (_line, sy) in sched_node.items.items():
-                sched = _parse_schedule(ctx, sname, sy)
+            for sname, (sline, sy) in sched_node.items.items():
+                sched = _parse_schedule(ctx, sname, sy, sline)
                 if sched is not None:
                     schedules[sname] = sched
         else:
@@ -863,7 +865,7 @@ def _problems_and_script(
         if not _NAME.match(nid):
             ctx.add(line, f"node id {nid!r} is not a valid name (letters, digits, _ . -)")
             continue
-        built = _build_node(ctx, nid, ny)
+        built = _build_node(ctx, nid, ny, line)
         if built is not None:
             nodes[nid] = built
 
