@@ -15,10 +15,14 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from .dialplan import PROMPT_SECONDS, _number, dial, run_app, substitute
+from .dialplan import PROMPT_SECONDS, dial, number_or, run_app, substitute
 from .model import SimChannel
 from .wire import agi_args, agi_env, agi_quote
+
+if TYPE_CHECKING:
+    from .pbx import PbxSimulator
 
 USAGE = {
     "STREAM FILE": " Usage: STREAM FILE <filename> <escape digits> [sample offset]",
@@ -88,11 +92,8 @@ def agi_environment(chan: SimChannel) -> list[tuple[str, str]]:
     ]
 
 
-async def agi_session(pbx: object, chan: SimChannel) -> int:
+async def agi_session(pbx: PbxSimulator, chan: SimChannel) -> int:
     """Run ``AGI(agi:async)`` on ``chan``; returns the application's result (0 / -1)."""
-    from .pbx import PbxSimulator
-
-    assert isinstance(pbx, PbxSimulator)
     queue: asyncio.Queue[tuple[str, str]] = asyncio.Queue()
     chan.agi = queue
     pbx.emit_chan("AsyncAGIStart", chan, ("Env", agi_env(agi_environment(chan))))
@@ -121,11 +122,13 @@ async def agi_session(pbx: object, chan: SimChannel) -> int:
 
 
 def _finish(
-    pbx: object, chan: SimChannel, internal: str, command: str, command_id: str, reply: AgiReply
+    pbx: PbxSimulator,
+    chan: SimChannel,
+    internal: str,
+    command: str,
+    command_id: str,
+    reply: AgiReply,
 ) -> None:
-    from .pbx import PbxSimulator
-
-    assert isinstance(pbx, PbxSimulator)
     if chan.gone.is_set():
         return
     pbx.emit_chan(
@@ -140,10 +143,7 @@ def _finish(
     pbx.emit_chan("AsyncAGIExec", chan, ("Result", agi_quote(reply.raw + "\n")), *extra)
 
 
-def _end(pbx: object, chan: SimChannel, status: str) -> None:
-    from .pbx import PbxSimulator
-
-    assert isinstance(pbx, PbxSimulator)
+def _end(pbx: PbxSimulator, chan: SimChannel, status: str) -> None:
     chan.agi = None
     if chan.gone.is_set():
         return
@@ -151,11 +151,8 @@ def _end(pbx: object, chan: SimChannel, status: str) -> None:
     pbx.set_var(chan, "AGISTATUS", status)
 
 
-async def execute(pbx: object, chan: SimChannel, command: str) -> AgiReply:
+async def execute(pbx: PbxSimulator, chan: SimChannel, command: str) -> AgiReply:
     """Run one AGI command line on ``chan`` and return its reply."""
-    from .pbx import PbxSimulator
-
-    assert isinstance(pbx, PbxSimulator)
     args = agi_args(command)
     words = [a.upper() for a in args[:3]]
     key2 = " ".join(words[:2])
@@ -217,10 +214,7 @@ async def execute(pbx: object, chan: SimChannel, command: str) -> AgiReply:
     return INVALID
 
 
-def _get_variable(pbx: object, chan: SimChannel, name: str) -> AgiReply:
-    from .pbx import PbxSimulator
-
-    assert isinstance(pbx, PbxSimulator)
+def _get_variable(pbx: PbxSimulator, chan: SimChannel, name: str) -> AgiReply:
     if "(" in name:
         value = substitute(chan, "${" + name + "}", pbx.globals)
         return ok(f"1 ({value})")
@@ -231,20 +225,14 @@ def _get_variable(pbx: object, chan: SimChannel, name: str) -> AgiReply:
     return ok(0)
 
 
-async def _next_digit(pbx: object, chan: SimChannel, seconds: float) -> str | None:
-    from .pbx import PbxSimulator
-
-    assert isinstance(pbx, PbxSimulator)
+async def _next_digit(pbx: PbxSimulator, chan: SimChannel, seconds: float) -> str | None:
     try:
         return await asyncio.wait_for(chan.dtmf.get(), pbx.scaled(seconds))
     except TimeoutError:
         return None
 
 
-async def _stream_file(pbx: object, chan: SimChannel, args: list[str]) -> AgiReply:
-    from .pbx import PbxSimulator
-
-    assert isinstance(pbx, PbxSimulator)
+async def _stream_file(pbx: PbxSimulator, chan: SimChannel, args: list[str]) -> AgiReply:
     if len(args) < 2:
         return usage("STREAM FILE")
     escape = args[1]
@@ -268,10 +256,7 @@ async def _stream_file(pbx: object, chan: SimChannel, args: list[str]) -> AgiRep
     return ok(f"0 endpos={int(PROMPT_SECONDS * SAMPLES_PER_SECOND)}")
 
 
-async def _get_data(pbx: object, chan: SimChannel, args: list[str]) -> AgiReply:
-    from .pbx import PbxSimulator
-
-    assert isinstance(pbx, PbxSimulator)
+async def _get_data(pbx: PbxSimulator, chan: SimChannel, args: list[str]) -> AgiReply:
     if not args:
         return usage("GET DATA")
     try:
@@ -298,23 +283,17 @@ async def _get_data(pbx: object, chan: SimChannel, args: list[str]) -> AgiReply:
     return ok(f"{digits} (timeout)" if timed_out else digits)
 
 
-async def _wait_digit(pbx: object, chan: SimChannel, arg: str) -> AgiReply:
+async def _wait_digit(pbx: PbxSimulator, chan: SimChannel, arg: str) -> AgiReply:
     try:
         timeout_ms = int(arg)
     except ValueError:
         return usage("WAIT FOR DIGIT")
-    from .pbx import PbxSimulator
-
-    assert isinstance(pbx, PbxSimulator)
     pbx.next_dtmf_group(chan, "0123456789*#")
     digit = await _next_digit(pbx, chan, timeout_ms / 1000 if timeout_ms >= 0 else 3600.0)
     return ok(ord(digit) if digit else 0)
 
 
-async def _record_file(pbx: object, chan: SimChannel, args: list[str]) -> AgiReply:
-    from .pbx import PbxSimulator
-
-    assert isinstance(pbx, PbxSimulator)
+async def _record_file(pbx: PbxSimulator, chan: SimChannel, args: list[str]) -> AgiReply:
     if len(args) < 4:
         return usage("RECORD FILE")
     escape = args[2]
@@ -338,16 +317,13 @@ async def _record_file(pbx: object, chan: SimChannel, args: list[str]) -> AgiRep
     return ok(f"0 (timeout) endpos={int(limit * SAMPLES_PER_SECOND)}")
 
 
-async def _exec(pbx: object, chan: SimChannel, app: str, data: str) -> AgiReply:
-    from .pbx import PbxSimulator
-
-    assert isinstance(pbx, PbxSimulator)
+async def _exec(pbx: PbxSimulator, chan: SimChannel, app: str, data: str) -> AgiReply:
     if app.lower() == "dial":
         parts = data.split(",")
         target = parts[0].split("&")[0].strip()
         if not target:
             return ok(-1, "Unknown Result")
-        timeout = _number(parts[1], 0.0) or None if len(parts) > 1 else None
+        timeout = number_or(parts[1], 0.0) or None if len(parts) > 1 else None
         options = parts[2] if len(parts) > 2 else ""
         moh = "default" if "m" in options else None
         _status, result = await dial(pbx, chan, target, timeout, moh)

@@ -13,8 +13,12 @@ from __future__ import annotations
 import asyncio
 import re
 from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING
 
 from .model import PhoneBehaviour, SimChannel
+
+if TYPE_CHECKING:
+    from .pbx import PbxSimulator
 
 Step = tuple[str, str]
 
@@ -151,11 +155,8 @@ def substitute(chan: SimChannel, text: str, globals_: dict[str, str] | None = No
     return re.sub(r"\$\{([^}]*)\}", value, text)
 
 
-async def run_dialplan(pbx: object, chan: SimChannel) -> None:
+async def run_dialplan(pbx: PbxSimulator, chan: SimChannel) -> None:
     """The channel's runner: execute priorities until an application ends the call."""
-    from .pbx import PbxSimulator
-
-    assert isinstance(pbx, PbxSimulator)
     while not chan.hanging:
         steps = lookup(chan.context, chan.exten)
         if steps is None or chan.priority > len(steps):
@@ -174,12 +175,10 @@ async def run_dialplan(pbx: object, chan: SimChannel) -> None:
         chan.priority += 1
 
 
-async def run_app(pbx: object, chan: SimChannel, app: str, data: str) -> int:
+async def run_app(pbx: PbxSimulator, chan: SimChannel, app: str, data: str) -> int:
     """Run one dialplan application; -2 when it does not exist (as AGI EXEC reports)."""
     from .agi import agi_session
-    from .pbx import PbxSimulator
 
-    assert isinstance(pbx, PbxSimulator)
     name = app.lower()
     if name == "agi":
         return await agi_session(pbx, chan)
@@ -189,69 +188,51 @@ async def run_app(pbx: object, chan: SimChannel, app: str, data: str) -> int:
     return await handler(pbx, chan, data)
 
 
-async def app_noop(pbx: object, chan: SimChannel, data: str) -> int:
+async def app_noop(pbx: PbxSimulator, chan: SimChannel, data: str) -> int:
     return 0
 
 
-async def app_set(pbx: object, chan: SimChannel, data: str) -> int:
-    from .pbx import PbxSimulator
-
-    assert isinstance(pbx, PbxSimulator)
+async def app_set(pbx: PbxSimulator, chan: SimChannel, data: str) -> int:
     name, _, value = data.partition("=")
     if name:
         pbx.set_var(chan, name, value)
     return 0
 
 
-async def app_answer(pbx: object, chan: SimChannel, data: str) -> int:
-    from .pbx import PbxSimulator
-
-    assert isinstance(pbx, PbxSimulator)
+async def app_answer(pbx: PbxSimulator, chan: SimChannel, data: str) -> int:
     pbx.set_state(chan, 6)
     return 0
 
 
-async def app_hangup(pbx: object, chan: SimChannel, data: str) -> int:
+async def app_hangup(pbx: PbxSimulator, chan: SimChannel, data: str) -> int:
     return -1
 
 
-async def app_wait(pbx: object, chan: SimChannel, data: str) -> int:
-    from .pbx import PbxSimulator
-
-    assert isinstance(pbx, PbxSimulator)
-    await pbx.sleep(_number(data.split(",")[0], 0.0))
+async def app_wait(pbx: PbxSimulator, chan: SimChannel, data: str) -> int:
+    await pbx.sleep(number_or(data.split(",")[0], 0.0))
     return 0
 
 
-async def app_playback(pbx: object, chan: SimChannel, data: str) -> int:
-    from .pbx import PbxSimulator
-
-    assert isinstance(pbx, PbxSimulator)
+async def app_playback(pbx: PbxSimulator, chan: SimChannel, data: str) -> int:
     pbx.set_state(chan, 6)
     await pbx.sleep(PROMPT_SECONDS * max(1, len([f for f in data.split(",")[0].split("&") if f])))
     pbx.set_var(chan, "PLAYBACKSTATUS", "SUCCESS")
     return 0
 
 
-async def app_record(pbx: object, chan: SimChannel, data: str) -> int:
-    from .pbx import PbxSimulator
-
-    assert isinstance(pbx, PbxSimulator)
+async def app_record(pbx: PbxSimulator, chan: SimChannel, data: str) -> int:
     parts = data.split(",")
-    max_seconds = _number(parts[2], 0.0) if len(parts) > 2 else 0.0
+    max_seconds = number_or(parts[2], 0.0) if len(parts) > 2 else 0.0
     await pbx.sleep(min(max_seconds, 3.0) if max_seconds > 0 else 3.0)
     pbx.set_var(chan, "RECORDED_FILE", parts[0].rsplit(".", 1)[0])
     pbx.set_var(chan, "RECORD_STATUS", "SILENCE")
     return 0
 
 
-async def app_moh(pbx: object, chan: SimChannel, data: str) -> int:
-    from .pbx import PbxSimulator
-
-    assert isinstance(pbx, PbxSimulator)
+async def app_moh(pbx: PbxSimulator, chan: SimChannel, data: str) -> int:
     parts = data.split(",")
     klass = parts[0] or "default"
-    duration = _number(parts[1], 0.0) if len(parts) > 1 else 0.0
+    duration = number_or(parts[1], 0.0) if len(parts) > 1 else 0.0
     pbx.set_state(chan, 6)
     pbx.emit_chan("MusicOnHoldStart", chan, ("Class", klass))
     try:
@@ -265,10 +246,7 @@ async def app_moh(pbx: object, chan: SimChannel, data: str) -> int:
     return 0
 
 
-async def app_chanspy(pbx: object, chan: SimChannel, data: str) -> int:
-    from .pbx import PbxSimulator
-
-    assert isinstance(pbx, PbxSimulator)
+async def app_chanspy(pbx: PbxSimulator, chan: SimChannel, data: str) -> int:
     target = pbx.find(data.split(",")[0])
     if target is None:
         return -1
@@ -280,15 +258,12 @@ async def app_chanspy(pbx: object, chan: SimChannel, data: str) -> int:
     return -1
 
 
-async def app_dial(pbx: object, chan: SimChannel, data: str) -> int:
-    from .pbx import PbxSimulator
-
-    assert isinstance(pbx, PbxSimulator)
+async def app_dial(pbx: PbxSimulator, chan: SimChannel, data: str) -> int:
     parts = data.split(",")
     target = parts[0].split("&")[0].strip()
     if not target:
         return -1  # "Dial requires an argument (technology/resource)"
-    timeout = _number(parts[1], 0.0) if len(parts) > 1 else 0.0
+    timeout = number_or(parts[1], 0.0) if len(parts) > 1 else 0.0
     options = parts[2] if len(parts) > 2 else ""
     moh = re.search(r"m\(([^)]*)\)", options)
     moh_class = (moh.group(1) or "default") if moh else ("default" if "m" in options else None)
@@ -296,7 +271,7 @@ async def app_dial(pbx: object, chan: SimChannel, data: str) -> int:
     return result
 
 
-AppFn = Callable[[object, SimChannel, str], Awaitable[int]]
+AppFn = Callable[["PbxSimulator", SimChannel, str], Awaitable[int]]
 APPS: dict[str, AppFn] = {
     "noop": app_noop,
     "set": app_set,
@@ -325,7 +300,7 @@ DIAL_VARS = (
 )
 
 
-def _number(text: str, default: float) -> float:
+def number_or(text: str, default: float) -> float:
     try:
         return float(text)
     except ValueError:
@@ -342,7 +317,7 @@ def leg_prefix(target: str) -> tuple[str, str, str]:
 
 
 async def dial(
-    pbx: object,
+    pbx: PbxSimulator,
     chan: SimChannel,
     target: str,
     ring_limit: float | None,
@@ -350,9 +325,6 @@ async def dial(
 ) -> tuple[str, int]:
     """``Dial(target,timeout,m(class))`` from ``chan``; returns (DIALSTATUS, app result)."""
     timeout = ring_limit
-    from .pbx import PbxSimulator
-
-    assert isinstance(pbx, PbxSimulator)
     loop = asyncio.get_running_loop()
     for var in DIAL_VARS:
         pbx.set_var(chan, var, "")
@@ -447,10 +419,7 @@ async def dial(
         raise
 
 
-def _dial_end(pbx: object, chan: SimChannel | None, leg: SimChannel, status: str) -> None:
-    from .pbx import PbxSimulator
-
-    assert isinstance(pbx, PbxSimulator)
+def _dial_end(pbx: PbxSimulator, chan: SimChannel | None, leg: SimChannel, status: str) -> None:
     head = chan.block() if chan is not None else []
     pbx.emit("DialEnd", [*head, *leg.block("Dest"), ("DialStatus", status)], "call")
 
@@ -464,7 +433,7 @@ class _suppress_timeout:
 
 
 async def originate(
-    pbx: object,
+    pbx: PbxSimulator,
     target: str,
     *,
     action_id: str,
@@ -483,9 +452,6 @@ async def originate(
     (broadcast, carrying the originator's ActionID). Returns True when answered.
     """
     timeout = ring_seconds
-    from .pbx import PbxSimulator
-
-    assert isinstance(pbx, PbxSimulator)
     where = (
         [("Application", application), ("Data", data)]
         if application

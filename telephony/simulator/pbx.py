@@ -19,9 +19,13 @@ import logging
 import random
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Coroutine, Sequence
+from typing import TYPE_CHECKING, Any
 
 from config.errors import InvalidInput
+
+if TYPE_CHECKING:
+    from .session import AmiSession
 
 from .model import CallerProfile, PhoneBehaviour, SimBridge, SimChannel
 from .wire import encode
@@ -80,7 +84,7 @@ class PbxSimulator:
         self.stats = {"placed": 0, "abandoned": 0, "bridged": 0, "processed": 0}
         self.host = "127.0.0.1"
         self.port = 0
-        self.sessions: set[object] = set()
+        self.sessions: set[AmiSession] = set()
         self._server: asyncio.Server | None = None
         self._tasks: set[asyncio.Task[None]] = set()
         self._traffic: asyncio.Task[None] | None = None
@@ -144,7 +148,7 @@ class PbxSimulator:
     async def _close_sessions(self, *, abort: bool = False) -> None:
         sessions = list(self.sessions)
         for session in sessions:
-            session.close(abort=abort)  # type: ignore[attr-defined]
+            session.close(abort=abort)
         await asyncio.sleep(0)
 
     async def _clear_channels(self) -> None:
@@ -194,9 +198,9 @@ class PbxSimulator:
         """Sleep ``seconds`` of simulated time."""
         await asyncio.sleep(self.scaled(seconds))
 
-    def spawn(self, coro: object) -> asyncio.Task[None]:
+    def spawn(self, coro: Coroutine[Any, Any, Any]) -> asyncio.Task[None]:
         """Run a background coroutine; the task is kept until it ends (never dropped)."""
-        task: asyncio.Task[None] = asyncio.get_running_loop().create_task(coro)  # type: ignore[arg-type]
+        task: asyncio.Task[None] = asyncio.get_running_loop().create_task(coro)
         self._tasks.add(task)
         task.add_done_callback(self._task_done)
         return task
@@ -219,7 +223,7 @@ class PbxSimulator:
         """Send one event to every session that takes ``category``."""
         data = encode([("Event", name), ("Privilege", f"{category},all"), *headers])
         for session in list(self.sessions):
-            session.deliver(category, data)  # type: ignore[attr-defined]
+            session.deliver(category, data)
 
     def emit_chan(self, name: str, chan: SimChannel, *extra: tuple[str, str]) -> None:
         category = {"dialplan": "dialplan", "agi": "agi", "dtmf": "dtmf"}.get(

@@ -13,14 +13,18 @@ import asyncio
 import contextlib
 import hashlib
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 from config.errors import RemoteProtocolError
 
 from .dialplan import CONTEXTS, originate
 from .model import SimChannel
 from .wire import ActionFramer, ActionRequest, Headers, encode
+
+if TYPE_CHECKING:
+    from .pbx import PbxSimulator
 
 BANNER = b"Asterisk Call Manager/11.0.0\r\n"
 UNKNOWN_ACTION = "Invalid/unknown command: {}. Use Action: ListCommands to show available commands."
@@ -53,11 +57,8 @@ class AmiSession:
     """The server side of one AMI connection."""
 
     def __init__(
-        self, pbx: object, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+        self, pbx: PbxSimulator, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
     ) -> None:
-        from .pbx import PbxSimulator
-
-        assert isinstance(pbx, PbxSimulator)
         self.pbx = pbx
         self.reader = reader
         self.writer = writer
@@ -127,7 +128,11 @@ class AmiSession:
             self.writer.write(encode(headers))
 
     def respond(
-        self, req: ActionRequest, response: str, message: str | None = None, extra: Headers = ()
+        self,
+        req: ActionRequest,
+        response: str,
+        message: str | None = None,
+        extra: Sequence[tuple[str, str]] = (),
     ) -> None:
         headers: Headers = [("Response", response)]
         if req.has("ActionID"):
