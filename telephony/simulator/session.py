@@ -339,6 +339,10 @@ class AmiSession:
                 f"{self.pbx.stats['processed']} calls processed",
             ]
             return rows
+        if cmd == "queue show" or cmd.startswith("queue show "):
+            # Queues live in Switchboard, not in this PBX.
+            name = cmd.removeprefix("queue show").strip()
+            return [f"No such queue: {name}."] if name else ["No queues."]
         if cmd.startswith("dialplan show "):
             return _dialplan(cmd.removeprefix("dialplan show ").strip())
         if cmd in ("core restart now", "core restart gracefully", "core restart when convenient"):
