@@ -504,3 +504,67 @@ async def test_traffic_and_bad_inputs(sim: PbxSimulator, ami: RawAmi) -> None:
     assert get(first, "Channel").startswith("PJSIP/trunk-")
     sim.stop_traffic()
     assert sim.stats["placed"] >= 1
+
+
+async def test_redirect_breaks_running_moh_then_connects(sim: PbxSimulator, ami: RawAmi) -> None:
+    sim.add_phone("PJSIP/1001", PhoneBehaviour("answer", answer_after=0.5))
+    sim.place_call("+15550001111", patience=100)
+    chan = get(await ami.event("AsyncAGIStart"), "Channel")
+    ami.send("AGI", ("ActionID", "m"), ("Channel", chan), ("Command", "EXEC MusicOnHold default,20"),
+             ("CommandID", "moh"))  # fmt: skip
+    await ami.event("MusicOnHoldStart", Channel=chan)
+    ami.send("Setvar", ("ActionID", "v"), ("Channel", chan), ("Variable", "SWITCHBOARD_AGENT"),
+             ("Value", "PJSIP/1001"))  # fmt: skip
+    await ami.response("v")
+    ami.send("Redirect", ("ActionID", "r"), ("Channel", chan), ("Context", "switchboard-connect"),
+             ("Exten", "s"), ("Priority", "1"))  # fmt: skip
+    await ami.response("r")
+    await ami.event("BridgeEnter", Channel=chan)
+    order = [
+        (get(m, "Event"), get(m, "Result") or get(m, "Context"))
+        for m in ami.seen
+        if get(m, "Channel") == chan
+        and get(m, "Event")
+        in ("MusicOnHoldStop", "AGIExecEnd", "AsyncAGIExec", "AsyncAGIEnd", "Newexten")
+    ]
+    i = order.index(("MusicOnHoldStop", "switchboard-inbound"))
+    assert order[i + 1 : i + 5] == [
+        ("AGIExecEnd", "Success"),
+        ("AsyncAGIExec", "200%20result%3D-1%0A"),
+        ("AsyncAGIEnd", "switchboard-inbound"),
+        ("Newexten", "switchboard-connect"),
+    ]
+
+
+async def test_caller_hangs_up_while_agent_rings(sim: PbxSimulator, ami: RawAmi) -> None:
+    chan = await connect(ami, sim, "PJSIP/1001", PhoneBehaviour("answer", answer_after=50.0))
+    leg = get(await ami.event("DialBegin", Channel=chan), "DestChannel")
+    await ami.event("DialState", Channel=chan)
+    ami.send("Hangup", ("ActionID", "h"), ("Channel", chan))
+    await ami.response("h")
+    assert get(await ami.event("DialEnd", Channel=chan), "DialStatus") == "CANCEL"
+    await ami.event("Hangup", Channel=leg)
+    await ami.event("Hangup", Channel=chan)
+    assert not sim.channels
+
+
+async def test_talk_times_end_answered_calls(sim: PbxSimulator, ami: RawAmi) -> None:
+    sim.add_phone("PJSIP/1001", PhoneBehaviour("answer", answer_after=0.2, talk_seconds=(1, 2)))
+    chan = await connect(ami, sim, "PJSIP/1001", sim.phones["PJSIP/1001"])
+    leg = get(await ami.event("DialBegin", Channel=chan), "DestChannel")
+    request = await ami.event("HangupRequest", within=5, Channel=leg)
+    assert "Cause" not in keys(request)
+    await ami.event("BridgeDestroy")
+    assert get(await ami.event("Hangup", Channel=chan), "Cause") == "16"
+    assert sim.stats["bridged"] == 1 and sim.stats["abandoned"] == 0
+    # A caller with a talk time hangs up on its own once it reaches an agent.
+    sim.add_phone("PJSIP/1002", PhoneBehaviour("answer", answer_after=0.2))
+    sim.place_call("+15550003333", talk_seconds=(1, 1), patience=100)
+    caller = get(await ami.event("AsyncAGIStart"), "Channel")
+    ami.send("Originate", ("ActionID", "o"), ("Channel", "PJSIP/1002"),
+             ("Application", "Wait"), ("Data", "100"), ("Async", "true"))  # fmt: skip
+    agent = get(await ami.event("OriginateResponse", ActionID="o"), "Channel")
+    ami.send("Bridge", ("ActionID", "b"), ("Channel1", caller), ("Channel2", agent))
+    await ami.response("b")
+    await ami.event("HangupRequest", within=5, Channel=caller)
+    await ami.event("Hangup", Channel=caller)
