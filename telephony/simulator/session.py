@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hashlib
+import logging
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime
@@ -26,7 +27,10 @@ from .wire import ActionFramer, ActionRequest, Headers, encode
 if TYPE_CHECKING:
     from .pbx import PbxSimulator
 
+log = logging.getLogger(__name__)
+
 BANNER = b"Asterisk Call Manager/11.0.0\r\n"
+MAX_BACKLOG = 8 << 20
 UNKNOWN_ACTION = "Invalid/unknown command: {}. Use Action: ListCommands to show available commands."
 VERSION = "Asterisk 22.10.1 built by switchboard-sim @ localhost on a x86_64 running Linux"
 CATEGORIES = {"system", "call", "log", "verbose", "command", "agent", "user", "config", "dtmf",
@@ -93,7 +97,7 @@ class AmiSession:
 
     async def run(self) -> None:
         framer = ActionFramer()
-        self.writer.write(BANNER)
+        self._write(BANNER)
         try:
             while not self.closing:
                 data = await self.reader.read(65536)
@@ -121,11 +125,21 @@ class AmiSession:
             return
         if self.mask is not None and category not in self.mask:
             return
-        self.writer.write(data)
+        self._write(data)
 
     def send(self, headers: Headers) -> None:
-        if not self.closing:
-            self.writer.write(encode(headers))
+        self._write(encode(headers))
+
+    def _write(self, data: bytes) -> None:
+        transport = self.writer.transport
+        if self.closing or transport.is_closing():
+            return
+        if transport.get_write_buffer_size() > MAX_BACKLOG:
+            # Asterisk drops a manager session that stops reading (writetimeout).
+            log.warning("AMI client stopped reading; closing its session")
+            self.close(abort=True)
+            return
+        self.writer.write(data)
 
     def respond(
         self,
@@ -166,7 +180,11 @@ class AmiSession:
                 "RequestBadFormat", self._security(f"Action: {name}", "Error"), "security"
             )
             return
-        await handler(req)
+        try:
+            await handler(req)
+        except Exception:
+            log.exception("simulator failed on Action: %s", name)
+            self.error(req, "Internal error in the simulator")
 
     def _security(self, request: str, severity: str) -> Headers:
         peer = self.writer.get_extra_info("peername") or ("127.0.0.1", 0)
@@ -310,11 +328,11 @@ class AmiSession:
         head: Headers = [("Response", "Success" if ok else "Error")]
         if req.has("ActionID"):
             head.append(("ActionID", req.get("ActionID")))
-        self.writer.write("".join(f"{k}: {v}\r\n" for k, v in head).encode())
+        self._write("".join(f"{k}: {v}\r\n" for k, v in head).encode())
         await asyncio.sleep(0)
-        self.writer.write(b"Message: Command output follows\r\n")
+        self._write(b"Message: Command output follows\r\n")
         await asyncio.sleep(0)
-        self.writer.write(encode([("Output", line) for line in lines]))
+        self._write(encode([("Output", line) for line in lines]))
         if ok and cmd.startswith("core restart"):
             self.pbx.spawn(self.pbx.restart(1.0))
 
