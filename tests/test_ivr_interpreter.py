@@ -124,6 +124,32 @@ def test_uninterruptible_play_and_interrupting_digit(prompts: Path) -> None:
     assert s.outcome is Outcome.HANGUP
 
 
+def test_key_pressed_during_a_prompt_answers_the_next_menu(prompts: Path) -> None:
+    script = make(
+        prompts,
+        """
+        a: {kind: play, prompts: welcome, next: m}
+        m: {kind: menu, prompts: menu, options: {"1": q}}
+        q: {kind: queue, queue: sales}
+    """,
+    )
+    s = session(script)
+    s.start(0)
+    out = s.handle(ivr_ev.PlayDone("1"), 1)
+    assert isinstance(out[0], ivr_cmd.Enqueue)
+    assert [(st.node, st.digits, st.result) for st in s.path] == [
+        ("a", "1", "interrupted by 1"),
+        ("m", "1", "option 1"),
+        ("q", "", "queued sales"),
+    ]
+    skipped = session(script)
+    skipped.start(0)
+    # "#" only skipped the greeting: the menu is asked as usual
+    assert skipped.handle(ivr_ev.PlayDone("#"), 1) == [
+        ivr_cmd.Collect((p(prompts, "menu"),), 1, 5000, "#")
+    ]
+
+
 # --- menu ------------------------------------------------------------------------------------
 
 MENU = """

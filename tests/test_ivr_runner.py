@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import textwrap
 from collections.abc import Mapping, Sequence
@@ -17,8 +18,8 @@ from routing.ivr import commands as cmd
 from routing.ivr import events as ev
 from routing.ivr.interpreter import CallInfo, IvrSession, Outcome, PathStep
 from routing.ivr.nodes import Script
-from routing.ivr.runner import ALL_KEYS, SILENCE, run_ivr
-from routing.ivr.script import check_text, load_script
+from routing.ivr.runner import ALL_KEYS, SILENCE, keep_reloading, run_ivr
+from routing.ivr.script import ScriptLibrary, check_text, load_script
 
 ROOT = Path(__file__).resolve().parent.parent
 PROMPTS = ROOT / "ivr_scripts" / "prompts"
@@ -349,3 +350,23 @@ def _script(tmp_path: Path, body: str) -> Script:
     problems, script = check_text("t.yaml", text, str(tmp_path))
     assert not problems and script is not None
     return script
+
+
+async def test_keep_reloading_picks_up_a_changed_script(tmp_path: Path) -> None:
+    _script(tmp_path, "h: {kind: hangup}\n")  # creates the prompts
+    scripts = tmp_path / "scripts"
+    scripts.mkdir()
+    (scripts / "main.yaml").write_text("nodes:\n  h: {kind: hangup, reason: one}\n")
+    library = ScriptLibrary(scripts, tmp_path)
+    library.reload()
+    task = asyncio.create_task(keep_reloading(library, 0.01))
+    try:
+        (scripts / "main.yaml").write_text("nodes:\n  h: {kind: hangup, reason: two}\n")
+        for _ in range(500):
+            if library.get("main").nodes["h"].reason == "two":  # type: ignore[union-attr]
+                break
+            await asyncio.sleep(0.01)
+        else:
+            pytest.fail("the changed script was never reloaded")
+    finally:
+        task.cancel()

@@ -205,6 +205,8 @@ class IvrSession:
         self._secret: set[str] = set()
         self._visit: _Visit | None = None
         self._expect: type[Any] | None = None
+        # A key that interrupted a prompt answers the menu that follows it at once.
+        self._typeahead: str | None = None
 
     @property
     def finished(self) -> bool:
@@ -308,11 +310,14 @@ class IvrSession:
         node = self.script.nodes[node_id]
         visit = _Visit(node, now)
         self._visit = visit
+        typeahead, self._typeahead = self._typeahead, None
         if isinstance(node, PlayNode):
             return _Wait(
                 commands.Play(self._prompts(node.prompts), ALL_KEYS if node.interruptible else "")
             )
         if isinstance(node, MenuNode):
+            if typeahead is not None and typeahead in node.options:
+                return self._on_menu(visit, node, events.Collected(typeahead))
             return self._ask(node.prompts, max(len(d) for d in node.options), node.timeout_ms)
         if isinstance(node, CollectNode):
             return self._ask(node.prompts, node.max_digits, node.timeout_ms)
@@ -340,6 +345,7 @@ class IvrSession:
             assert isinstance(event, events.PlayDone)
             if event.digit:
                 visit.digits.append(event.digit)
+                self._typeahead = event.digit
             return _Go(node.next, f"interrupted by {event.digit}" if event.digit else "played")
         if isinstance(node, MenuNode):
             assert isinstance(event, events.Collected)

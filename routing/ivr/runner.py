@@ -15,6 +15,7 @@ failing sink is logged and ignored (the caller must not notice our database).
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -24,6 +25,7 @@ from config.errors import AgiError, ChannelHungUp, RemoteError, SwitchboardError
 from routing.ivr import commands as cmd
 from routing.ivr import events as ev
 from routing.ivr.interpreter import CallInfo, IvrSession, Outcome, PathStep
+from routing.ivr.script import ScriptLibrary
 
 log = logging.getLogger(__name__)
 
@@ -106,6 +108,17 @@ async def run_ivr(
     """
     runner = _Runner(session, agi, directory, acd_port, contact_log, clock, recordings_dir)
     return await runner.run(answer)
+
+
+async def keep_reloading(library: ScriptLibrary, interval: float) -> None:
+    """Reload changed scripts every ``interval`` seconds until cancelled.
+
+    The files are small, so they are read on the event loop; a script that does not
+    validate is refused (logged) and the last valid version keeps serving.
+    """
+    while True:
+        await asyncio.sleep(interval)
+        library.reload()
 
 
 class _Runner:
