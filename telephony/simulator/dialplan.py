@@ -501,10 +501,11 @@ async def originate(
     with _suppress_timeout():
         await asyncio.wait_for(leg.gone.wait(), pbx.scaled(ring))
     if leg.gone.is_set() or wait is None or timeout < wait:
-        if not leg.gone.is_set():
+        timed_out = not leg.gone.is_set()  # else the ringing leg was hung up (reason 1)
+        if timed_out:
             _dial_end(pbx, None, leg, "NOANSWER")
             await pbx.hangup(leg, cause=0, source="dialplan")
-        response(False, target, 3 if not leg.hanging else 1, "<null>", "<unknown>", "<unknown>")
+        response(False, target, 3 if timed_out else 1, "<null>", "<unknown>", "<unknown>")
         return False
     pbx.set_state(leg, 6)
     response(True, leg.name, 4, leg.uniqueid, leg.caller_num, leg.caller_name)
@@ -516,8 +517,7 @@ async def originate(
         leg.app, leg.app_data = application, data
 
         async def run_application() -> None:
-            result = await run_app(pbx, leg, application, data)
-            del result
+            await run_app(pbx, leg, application, data)
             await pbx.hangup(leg, cause=16, source="dialplan")
 
         leg.runner = pbx.spawn(run_application())
