@@ -1,0 +1,487 @@
+"""Customers: one client base, phones in E.164, no phone or account owned twice."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import re
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import aiosqlite
+
+from config.errors import Conflict, InvalidInput, NotFound
+from crm_lookup.models import TIERS, Customer
+from crm_lookup.phones import Phone, parse_phone
+
+if TYPE_CHECKING:
+    from crm_lookup.store import Store
+
+_TIER = re.compile(r"^[\w][\w -]{0,31}$")
+_LANGUAGE = re.compile(r"^[a-z]{2,3}(-[a-z0-9]{2,8})?$")
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+_ACCOUNT = re.compile(r"^[A-Za-z0-9-]{1,32}$")
+_TAG = re.compile(r"^[^\x00-\x1f,]{1,40}$")
+
+# One round trip: the customer with its phones and accounts as JSON arrays.
+SELECT_CUSTOMER = """
+SELECT c.id, c.name, c.company, c.tier, c.language, c.email, c.tags, c.notes,
+       c.created_at, c.updated_at,
+       (SELECT json_group_array(phone) FROM
+            (SELECT phone FROM phones WHERE customer_id = c.id ORDER BY position, phone)) AS phones,
+       (SELECT json_group_array(account) FROM
+            (SELECT account FROM accounts WHERE customer_id = c.id ORDER BY position, account))
+            AS accounts
+FROM customers c
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class CustomerFields:
+    """Validated customer data, ready to store."""
+
+    name: str
+    phones: tuple[Phone, ...] = ()
+    company: str = ""
+    tier: str = "standard"
+    language: str = ""
+    email: str = ""
+    accounts: tuple[str, ...] = ()
+    tags: tuple[str, ...] = ()
+    notes: str = ""
+
+
+def _text(value: str, field: str, limit: int) -> str:
+    text = (value or "").strip()
+    if len(text) > limit:
+        raise InvalidInput(f"{field} is longer than {limit} characters", field=field)
+    if any(ord(c) < 32 and c not in "\n\t" for c in text):
+        raise InvalidInput(f"{field} contains control characters", field=field)
+    return text
+
+
+def clean_tier(value: str) -> str:
+    text = (value or "").strip() or "standard"
+    for tier in TIERS:
+        if text.lower() == tier.lower():
+            return tier
+    if not _TIER.match(text):
+        raise InvalidInput(f"tier {text[:40]!r} is not a short word", field="tier")
+    return text
+
+
+def clean_customer(
+    name: str,
+    phones: Iterable[str] = (),
+    *,
+    company: str = "",
+    tier: str = "standard",
+    language: str = "",
+    email: str = "",
+    accounts: Iterable[str] = (),
+    tags: Iterable[str] = (),
+    notes: str = "",
+    region: str = "US",
+) -> CustomerFields:
+    """Check and normalise customer data.
+
+    Raises:
+        InvalidInput: names the field: empty name, a bad phone, email, language, account...
+    """
+    clean_name = _text(name, "name", 200)
+    if not clean_name:
+        raise InvalidInput("name is required", field="name")
+    parsed: list[Phone] = []
+    for raw in phones:
+        if not (raw or "").strip():
+            continue
+        phone = parse_phone(raw, region)
+        if phone.e164 not in {p.e164 for p in parsed}:
+            parsed.append(phone)
+    lang = (language or "").strip().lower().replace("_", "-")
+    if lang and not _LANGUAGE.match(lang):
+        raise InvalidInput(
+            f"language {language[:20]!r} is not a code like en or ru", field="language"
+        )
+    mail = (email or "").strip()
+    if mail and (len(mail) > 254 or not _EMAIL.match(mail)):
+        raise InvalidInput(f"email {mail[:60]!r} is not an address", field="email")
+    accts: list[str] = []
+    for raw in accounts:
+        acct = (raw or "").strip()
+        if not acct:
+            continue
+        if not _ACCOUNT.match(acct):
+            raise InvalidInput(
+                f"account {acct[:40]!r} must be letters, digits or -", field="account"
+            )
+        if acct not in accts:
+            accts.append(acct)
+    clean_tags: list[str] = []
+    for raw in tags:
+        tag = (raw or "").strip()
+        if not tag:
+            continue
+        if not _TAG.match(tag):
+            raise InvalidInput(f"tag {tag[:40]!r} is not a short label", field="tags")
+        if tag not in clean_tags:
+            clean_tags.append(tag)
+    return CustomerFields(
+        name=clean_name,
+        phones=tuple(parsed),
+        company=_text(company, "company", 200),
+        tier=clean_tier(tier),
+        language=lang,
+        email=mail,
+        accounts=tuple(accts),
+        tags=tuple(clean_tags),
+        notes=_text(notes, "notes", 10_000),
+    )
+
+
+def customer_from_row(row: aiosqlite.Row | Sequence[Any]) -> Customer:
+    return Customer(
+        id=int(row[0]),
+        name=row[1],
+        company=row[2],
+        tier=row[3],
+        language=row[4],
+        email=row[5],
+        tags=tuple(json.loads(row[6])),
+        notes=row[7],
+        created_at=row[8],
+        updated_at=row[9],
+        phones=tuple(json.loads(row[10])),
+        accounts=tuple(json.loads(row[11])),
+    )
+
+
+class CustomerRepo:
+    """Customers, their phones and account numbers."""
+
+    def __init__(self, store: Store) -> None:
+        self._store = store
+
+    @property
+    def region(self) -> str:
+        return self._store.default_region
+
+    async def _check_free(
+        self,
+        db: aiosqlite.Connection,
+        phones: Iterable[str],
+        accounts: Iterable[str],
+        owner: int | None,
+    ) -> None:
+        for phone in phones:
+            rows = list(
+                await db.execute_fetchall(
+                    "SELECT customer_id FROM phones WHERE phone = ?", (phone,)
+                )
+            )
+            if rows and rows[0][0] != owner:
+                raise Conflict(f"phone {phone} already belongs to customer {rows[0][0]}")
+        for account in accounts:
+            rows = list(
+                await db.execute_fetchall(
+                    "SELECT customer_id FROM accounts WHERE account = ?", (account,)
+                )
+            )
+            if rows and rows[0][0] != owner:
+                raise Conflict(f"account {account} already belongs to customer {rows[0][0]}")
+
+    async def _write_numbers(
+        self, db: aiosqlite.Connection, customer_id: int, fields: CustomerFields
+    ) -> None:
+        await db.execute("DELETE FROM phones WHERE customer_id = ?", (customer_id,))
+        await db.execute("DELETE FROM accounts WHERE customer_id = ?", (customer_id,))
+        await db.executemany(
+            "INSERT INTO phones(phone, customer_id, extension, position) VALUES (?, ?, ?, ?)",
+            [(p.e164, customer_id, p.extension, i) for i, p in enumerate(fields.phones)],
+        )
+        await db.executemany(
+            "INSERT INTO accounts(account, customer_id, position) VALUES (?, ?, ?)",
+            [(a, customer_id, i) for i, a in enumerate(fields.accounts)],
+        )
+
+    async def add(
+        self,
+        name: str,
+        phones: Iterable[str] = (),
+        *,
+        company: str = "",
+        tier: str = "standard",
+        language: str = "",
+        email: str = "",
+        accounts: Iterable[str] = (),
+        tags: Iterable[str] = (),
+        notes: str = "",
+    ) -> Customer:
+        """Create a customer.
+
+        Raises:
+            InvalidInput: a field is malformed (see :func:`clean_customer`).
+            Conflict: one of the phones or accounts already belongs to another customer.
+        """
+        fields = clean_customer(
+            name,
+            phones,
+            company=company,
+            tier=tier,
+            language=language,
+            email=email,
+            accounts=accounts,
+            tags=tags,
+            notes=notes,
+            region=self.region,
+        )
+        now = time.time()
+        async with self._store.transaction() as db:
+            await self._check_free(db, [p.e164 for p in fields.phones], fields.accounts, None)
+            cursor = await db.execute(
+                "INSERT INTO customers(name, company, tier, language, email, tags, notes,"
+                " created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    fields.name,
+                    fields.company,
+                    fields.tier,
+                    fields.language,
+                    fields.email,
+                    json.dumps(list(fields.tags)),
+                    fields.notes,
+                    now,
+                    now,
+                ),
+            )
+            customer_id = int(cursor.lastrowid or 0)
+            await self._write_numbers(db, customer_id, fields)
+        return await self.get(customer_id)
+
+    async def get(self, customer_id: int) -> Customer:
+        """Raises NotFound."""
+        row = await self._store.fetchone(SELECT_CUSTOMER + " WHERE c.id = ?", (customer_id,))
+        if row is None:
+            raise NotFound(f"no customer {customer_id}")
+        return customer_from_row(row)
+
+    async def update(self, customer_id: int, **changes: Any) -> Customer:
+        """Change some fields; ``phones`` / ``accounts`` / ``tags`` replace the whole list.
+
+        Raises:
+            NotFound: no such customer.
+            InvalidInput: an unknown field or a malformed value.
+            Conflict: a new phone or account belongs to someone else.
+        """
+        allowed = {
+            "name",
+            "phones",
+            "company",
+            "tier",
+            "language",
+            "email",
+            "accounts",
+            "tags",
+            "notes",
+        }
+        unknown = set(changes) - allowed
+        if unknown:
+            raise InvalidInput(f"cannot change {', '.join(sorted(unknown))}", field=min(unknown))
+        current = await self.get(customer_id)
+        merged: dict[str, Any] = {
+            "name": current.name,
+            "phones": current.phones,
+            "company": current.company,
+            "tier": current.tier,
+            "language": current.language,
+            "email": current.email,
+            "accounts": current.accounts,
+            "tags": current.tags,
+            "notes": current.notes,
+        }
+        merged.update(changes)
+        name = merged.pop("name")
+        phones = merged.pop("phones")
+        fields = clean_customer(name, phones, region=self.region, **merged)
+        async with self._store.transaction() as db:
+            await self._check_free(
+                db, [p.e164 for p in fields.phones], fields.accounts, customer_id
+            )
+            # Extensions of unchanged phones survive: re-read them before rewriting.
+            old_ext = {
+                r[0]: r[1]
+                for r in await db.execute_fetchall(
+                    "SELECT phone, extension FROM phones WHERE customer_id = ?", (customer_id,)
+                )
+            }
+            fields = dataclasses.replace(
+                fields,
+                phones=tuple(
+                    Phone(p.e164, p.extension or old_ext.get(p.e164, "")) for p in fields.phones
+                ),
+            )
+            await db.execute(
+                "UPDATE customers SET name = ?, company = ?, tier = ?, language = ?, email = ?,"
+                " tags = ?, notes = ?, updated_at = ? WHERE id = ?",
+                (
+                    fields.name,
+                    fields.company,
+                    fields.tier,
+                    fields.language,
+                    fields.email,
+                    json.dumps(list(fields.tags)),
+                    fields.notes,
+                    time.time(),
+                    customer_id,
+                ),
+            )
+            await self._write_numbers(db, customer_id, fields)
+        return await self.get(customer_id)
+
+    async def add_phone(self, customer_id: int, phone: str) -> Customer:
+        """Give a customer one more number (turning a "new caller" into a known one).
+
+        Raises:
+            NotFound, InvalidInput, Conflict: as for :meth:`update`.
+        """
+        current = await self.get(customer_id)
+        return await self.update(customer_id, phones=[*current.phones, phone])
+
+    async def find_by_phone(self, raw: str) -> Customer | None:
+        """The customer owning this number, or None.
+
+        Raises:
+            InvalidInput: ``raw`` is not a phone number.
+        """
+        e164 = parse_phone(raw, self.region).e164
+        row = await self._store.fetchone(
+            SELECT_CUSTOMER + " JOIN phones p ON p.customer_id = c.id WHERE p.phone = ?", (e164,)
+        )
+        return customer_from_row(row) if row else None
+
+    async def find_by_account(self, account: str) -> Customer | None:
+        """The customer with this account number, or None (also for malformed input)."""
+        acct = (account or "").strip()
+        if not _ACCOUNT.match(acct):
+            return None
+        row = await self._store.fetchone(
+            SELECT_CUSTOMER + " JOIN accounts a ON a.customer_id = c.id WHERE a.account = ?",
+            (acct,),
+        )
+        return customer_from_row(row) if row else None
+
+    async def search(self, text: str, limit: int = 20) -> list[Customer]:
+        """Customers whose phone or account matches exactly, or whose name starts with
+        ``text``, then those whose name, company or email contains it.
+
+        Raises:
+            InvalidInput: ``limit`` outside 1..500.
+        """
+        if not 1 <= limit <= 500:
+            raise InvalidInput("limit must be between 1 and 500", field="limit")
+        query = (text or "").strip()
+        if not query:
+            return []
+        found: dict[int, Customer] = {}
+        digits = re.sub(r"[\s()./-]", "", query)
+        if re.fullmatch(r"\+?\d{6,}", digits):
+            try:
+                by_phone = await self.find_by_phone(query)
+            except InvalidInput:
+                by_phone = None
+            if by_phone:
+                found[by_phone.id] = by_phone
+        by_account = await self.find_by_account(query)
+        if by_account:
+            found.setdefault(by_account.id, by_account)
+        escaped = query.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        for sql, arg in (
+            (" WHERE c.name LIKE ? ESCAPE '\\' ORDER BY c.name, c.id LIMIT ?", escaped + "%"),
+            (
+                " WHERE c.name LIKE ?1 ESCAPE '\\' OR c.company LIKE ?1 ESCAPE '\\'"
+                " OR c.email LIKE ?1 ESCAPE '\\' ORDER BY c.name, c.id LIMIT ?2",
+                "%" + escaped + "%",
+            ),
+        ):
+            if len(found) >= limit:
+                break
+            for row in await self._store.fetchall(SELECT_CUSTOMER + sql, (arg, limit)):
+                found.setdefault(int(row[0]), customer_from_row(row))
+        return list(found.values())[:limit]
+
+    async def count(self) -> int:
+        row = await self._store.fetchone("SELECT count(*) FROM customers")
+        return int(row[0]) if row else 0
+
+    async def merge(self, keep: int, duplicate: int, actor: str = "system") -> Customer:
+        """Join ``duplicate`` into ``keep``: its phones, accounts, contacts and cases move,
+        blank fields of ``keep`` are filled from it, tags are united, notes appended; then
+        the duplicate is deleted. One transaction; audited.
+
+        Raises:
+            InvalidInput: keep and duplicate are the same customer.
+            NotFound: either does not exist.
+        """
+        if keep == duplicate:
+            raise InvalidInput("cannot merge a customer into itself", field="duplicate")
+        kept = await self.get(keep)
+        dup = await self.get(duplicate)
+        tags = list(dict.fromkeys([*kept.tags, *dup.tags]))
+        notes = "\n".join(n for n in (kept.notes, dup.notes) if n)
+        tier = kept.tier if kept.tier != "standard" else dup.tier
+        async with self._store.transaction() as db:
+            phone_base = len(kept.phones)
+            await db.execute(
+                "UPDATE phones SET customer_id = ?, position = position + ? WHERE customer_id = ?",
+                (keep, phone_base, duplicate),
+            )
+            await db.execute(
+                "UPDATE accounts SET customer_id = ?, position = position + ? WHERE customer_id = ?",
+                (keep, len(kept.accounts), duplicate),
+            )
+            moved_contacts = (
+                await db.execute(
+                    "UPDATE contacts SET customer_id = ? WHERE customer_id = ?", (keep, duplicate)
+                )
+            ).rowcount
+            moved_cases = (
+                await db.execute(
+                    "UPDATE cases SET customer_id = ? WHERE customer_id = ?", (keep, duplicate)
+                )
+            ).rowcount
+            await db.execute(
+                "UPDATE customers SET company = ?, tier = ?, language = ?, email = ?, tags = ?,"
+                " notes = ?, updated_at = ? WHERE id = ?",
+                (
+                    kept.company or dup.company,
+                    tier,
+                    kept.language or dup.language,
+                    kept.email or dup.email,
+                    json.dumps(tags),
+                    notes,
+                    time.time(),
+                    keep,
+                ),
+            )
+            await db.execute("DELETE FROM customers WHERE id = ?", (duplicate,))
+            await db.execute(
+                "INSERT INTO audit(at, actor, action, target, details) VALUES (?, ?, ?, ?, ?)",
+                (
+                    time.time(),
+                    actor,
+                    "customer.merge",
+                    f"customer:{keep}",
+                    json.dumps(
+                        {
+                            "duplicate": duplicate,
+                            "duplicate_name": dup.name,
+                            "phones": list(dup.phones),
+                            "accounts": list(dup.accounts),
+                            "contacts": moved_contacts,
+                            "cases": moved_cases,
+                        }
+                    ),
+                ),
+            )
+        return await self.get(keep)

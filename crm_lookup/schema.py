@@ -1,0 +1,264 @@
+"""Versioned schema migrations, applied in order at open.
+
+Theory of operation: ``schema_version`` holds one row per applied migration. Each
+migration runs as one script inside ``BEGIN IMMEDIATE ... COMMIT`` with its version row,
+so a database is always exactly at some version; a failed migration rolls back whole.
+Never edit a shipped migration: append a new one.
+
+Contacts are a *projection of their timeline*. A milestone is one
+``INSERT OR IGNORE INTO contact_events`` keyed by ``(contact_key, kind, ident)``; the
+triggers below create the contact row on first sight and fold the event into it within
+the same statement, hence the same transaction. An event seen twice is ignored by the
+UNIQUE key, so its trigger does not fire and nothing changes; a process killed between
+two milestones leaves every earlier one committed and the row consistent with them.
+"""
+
+from __future__ import annotations
+
+OUTCOMES_SQL = (
+    "'', 'answered', 'abandoned_ivr', 'abandoned_queue', 'callback', 'voicemail', "
+    "'overflow', 'failed'"
+)
+
+# Seconds on hold so far, counting a hold still running at NEW.at.
+_HOLD_TOTAL = (
+    "(hold_seconds + CASE WHEN hold_started_at IS NOT NULL "
+    "THEN max(0, NEW.at - hold_started_at) ELSE 0 END)"
+)
+
+MIGRATION_1 = f"""
+CREATE TABLE customers (
+    id INTEGER PRIMARY KEY,
+    name TEXT NOT NULL COLLATE NOCASE,
+    company TEXT NOT NULL DEFAULT '',
+    tier TEXT NOT NULL DEFAULT 'standard',
+    language TEXT NOT NULL DEFAULT '',
+    email TEXT NOT NULL DEFAULT '',
+    tags TEXT NOT NULL DEFAULT '[]',
+    notes TEXT NOT NULL DEFAULT '',
+    created_at REAL NOT NULL,
+    updated_at REAL NOT NULL
+);
+CREATE INDEX customers_name ON customers(name);
+
+CREATE TABLE phones (
+    phone TEXT PRIMARY KEY,
+    customer_id INTEGER NOT NULL REFERENCES customers(id) ON DELETE CASCADE,
+    extension TEXT NOT NULL DEFAULT '',
+    position INTEGER NOT NULL DEFAULT 0
+) WITHOUT ROWID;
+CREATE INDEX phones_customer ON phones(customer_id);
+
+CREATE TABLE accounts (
+    account TEXT PRIMARY KEY,
+    customer_id INTEGER NOT NULL REFERENCES customers(id) ON DELETE CASCADE,
+    position INTEGER NOT NULL DEFAULT 0
+) WITHOUT ROWID;
+CREATE INDEX accounts_customer ON accounts(customer_id);
+
+CREATE TABLE contacts (
+    id INTEGER PRIMARY KEY,
+    key TEXT NOT NULL UNIQUE,
+    direction TEXT NOT NULL DEFAULT 'inbound' CHECK (direction IN ('inbound', 'outbound')),
+    caller TEXT NOT NULL DEFAULT '',
+    dialed TEXT NOT NULL DEFAULT '',
+    customer_id INTEGER REFERENCES customers(id) ON DELETE SET NULL,
+    created_at REAL NOT NULL,
+    arrived_at REAL,
+    ivr_path TEXT NOT NULL DEFAULT '[]',
+    ivr_result TEXT NOT NULL DEFAULT '',
+    queue TEXT NOT NULL DEFAULT '',
+    queued_at REAL,
+    offered_at REAL,
+    offers INTEGER NOT NULL DEFAULT 0,
+    agent_id TEXT NOT NULL DEFAULT '',
+    answered_at REAL,
+    ended_at REAL,
+    wrapped_at REAL,
+    wait_seconds REAL,
+    talk_seconds REAL,
+    hold_started_at REAL,
+    hold_seconds REAL NOT NULL DEFAULT 0,
+    wrapup_seconds REAL,
+    outcome TEXT NOT NULL DEFAULT '' CHECK (outcome IN ({OUTCOMES_SQL})),
+    disposition TEXT NOT NULL DEFAULT '',
+    notes TEXT NOT NULL DEFAULT '',
+    recording TEXT NOT NULL DEFAULT ''
+);
+CREATE INDEX contacts_customer ON contacts(customer_id, created_at DESC, id DESC);
+CREATE INDEX contacts_created ON contacts(created_at);
+CREATE INDEX contacts_queued ON contacts(queued_at);
+
+CREATE TABLE contact_events (
+    id INTEGER PRIMARY KEY,
+    contact_key TEXT NOT NULL REFERENCES contacts(key) ON DELETE CASCADE,
+    kind TEXT NOT NULL,
+    ident TEXT NOT NULL DEFAULT '',
+    at REAL NOT NULL,
+    data TEXT NOT NULL DEFAULT '{{}}',
+    UNIQUE (contact_key, kind, ident)
+);
+
+CREATE TRIGGER contact_events_open BEFORE INSERT ON contact_events
+BEGIN
+    INSERT OR IGNORE INTO contacts(key, created_at) VALUES (NEW.contact_key, NEW.at);
+END;
+
+CREATE TRIGGER contact_arrived AFTER INSERT ON contact_events WHEN NEW.kind = 'arrived'
+BEGIN
+    UPDATE contacts SET
+        direction = json_extract(NEW.data, '$.direction'),
+        caller = json_extract(NEW.data, '$.caller'),
+        dialed = json_extract(NEW.data, '$.dialed'),
+        arrived_at = NEW.at,
+        created_at = min(created_at, NEW.at),
+        customer_id = COALESCE(
+            customer_id,
+            json_extract(NEW.data, '$.customer_id'),
+            (SELECT customer_id FROM phones WHERE phone = json_extract(NEW.data, '$.party'))
+        )
+    WHERE key = NEW.contact_key;
+END;
+
+CREATE TRIGGER contact_ivr_step AFTER INSERT ON contact_events WHEN NEW.kind = 'ivr_step'
+BEGIN
+    UPDATE contacts SET ivr_path = json_insert(ivr_path, '$[#]', json_extract(NEW.data, '$.step'))
+    WHERE key = NEW.contact_key;
+END;
+
+CREATE TRIGGER contact_ivr_done AFTER INSERT ON contact_events WHEN NEW.kind = 'ivr_done'
+BEGIN
+    UPDATE contacts SET
+        ivr_path = CASE WHEN json_extract(NEW.data, '$.path') IS NULL THEN ivr_path
+                        ELSE json(json_extract(NEW.data, '$.path')) END,
+        ivr_result = json_extract(NEW.data, '$.result')
+    WHERE key = NEW.contact_key;
+END;
+
+CREATE TRIGGER contact_queued AFTER INSERT ON contact_events WHEN NEW.kind = 'queued'
+BEGIN
+    UPDATE contacts SET
+        queue = json_extract(NEW.data, '$.queue'),
+        queued_at = COALESCE(queued_at, NEW.at)
+    WHERE key = NEW.contact_key;
+END;
+
+CREATE TRIGGER contact_offered AFTER INSERT ON contact_events WHEN NEW.kind = 'offered'
+BEGIN
+    UPDATE contacts SET
+        agent_id = CASE WHEN answered_at IS NULL THEN json_extract(NEW.data, '$.agent_id')
+                        ELSE agent_id END,
+        offered_at = COALESCE(offered_at, NEW.at),
+        offers = offers + 1
+    WHERE key = NEW.contact_key;
+END;
+
+CREATE TRIGGER contact_answered AFTER INSERT ON contact_events WHEN NEW.kind = 'answered'
+BEGIN
+    UPDATE contacts SET
+        agent_id = json_extract(NEW.data, '$.agent_id'),
+        answered_at = NEW.at,
+        wait_seconds = CASE WHEN queued_at IS NOT NULL THEN max(0, NEW.at - queued_at)
+                            ELSE 0 END
+    WHERE key = NEW.contact_key;
+END;
+
+CREATE TRIGGER contact_held AFTER INSERT ON contact_events WHEN NEW.kind = 'held'
+BEGIN
+    UPDATE contacts SET hold_started_at = COALESCE(hold_started_at, NEW.at)
+    WHERE key = NEW.contact_key;
+END;
+
+CREATE TRIGGER contact_unheld AFTER INSERT ON contact_events WHEN NEW.kind = 'unheld'
+BEGIN
+    UPDATE contacts SET hold_seconds = {_HOLD_TOTAL}, hold_started_at = NULL
+    WHERE key = NEW.contact_key;
+END;
+
+CREATE TRIGGER contact_recording AFTER INSERT ON contact_events WHEN NEW.kind = 'recording'
+BEGIN
+    UPDATE contacts SET recording = json_extract(NEW.data, '$.ref')
+    WHERE key = NEW.contact_key;
+END;
+
+CREATE TRIGGER contact_ended AFTER INSERT ON contact_events WHEN NEW.kind = 'ended'
+BEGIN
+    UPDATE contacts SET
+        ended_at = NEW.at,
+        outcome = json_extract(NEW.data, '$.outcome'),
+        hold_seconds = {_HOLD_TOTAL},
+        hold_started_at = NULL,
+        talk_seconds = CASE WHEN answered_at IS NOT NULL
+                            THEN max(0, NEW.at - answered_at - {_HOLD_TOTAL}) END,
+        wait_seconds = CASE WHEN answered_at IS NULL AND queued_at IS NOT NULL
+                            THEN max(0, NEW.at - queued_at) ELSE wait_seconds END,
+        wrapup_seconds = CASE WHEN wrapped_at IS NOT NULL THEN max(0, wrapped_at - NEW.at)
+                              ELSE wrapup_seconds END
+    WHERE key = NEW.contact_key;
+END;
+
+CREATE TRIGGER contact_wrapup AFTER INSERT ON contact_events WHEN NEW.kind = 'wrapup'
+BEGIN
+    UPDATE contacts SET
+        disposition = json_extract(NEW.data, '$.disposition'),
+        notes = json_extract(NEW.data, '$.notes'),
+        wrapped_at = COALESCE(wrapped_at, NEW.at),
+        wrapup_seconds = CASE WHEN ended_at IS NOT NULL
+                              THEN max(0, COALESCE(wrapped_at, NEW.at) - ended_at) END
+    WHERE key = NEW.contact_key;
+END;
+
+CREATE TRIGGER contact_customer AFTER INSERT ON contact_events WHEN NEW.kind = 'customer'
+BEGIN
+    UPDATE contacts SET customer_id = json_extract(NEW.data, '$.customer_id')
+    WHERE key = NEW.contact_key;
+END;
+
+CREATE TABLE cases (
+    id INTEGER PRIMARY KEY,
+    customer_id INTEGER NOT NULL REFERENCES customers(id) ON DELETE CASCADE,
+    subject TEXT NOT NULL,
+    status TEXT NOT NULL DEFAULT 'open' CHECK (status IN ('open', 'pending', 'closed')),
+    due_at REAL,
+    notes TEXT NOT NULL DEFAULT '',
+    created_at REAL NOT NULL,
+    updated_at REAL NOT NULL
+);
+CREATE INDEX cases_customer ON cases(customer_id, status);
+
+CREATE TABLE case_contacts (
+    case_id INTEGER NOT NULL REFERENCES cases(id) ON DELETE CASCADE,
+    contact_id INTEGER NOT NULL REFERENCES contacts(id) ON DELETE CASCADE,
+    PRIMARY KEY (case_id, contact_id)
+) WITHOUT ROWID;
+CREATE INDEX case_contacts_contact ON case_contacts(contact_id);
+
+CREATE TABLE users (
+    id INTEGER PRIMARY KEY,
+    username TEXT NOT NULL UNIQUE COLLATE NOCASE,
+    password_hash TEXT NOT NULL,
+    role TEXT NOT NULL CHECK (role IN ('agent', 'supervisor', 'admin')),
+    agent_id TEXT,
+    created_at REAL NOT NULL
+);
+
+CREATE TABLE audit (
+    id INTEGER PRIMARY KEY,
+    at REAL NOT NULL,
+    actor TEXT NOT NULL,
+    action TEXT NOT NULL,
+    target TEXT NOT NULL DEFAULT '',
+    details TEXT NOT NULL DEFAULT '{{}}'
+);
+CREATE INDEX audit_at ON audit(at);
+"""
+
+# (version, script). Append only.
+MIGRATIONS: tuple[tuple[int, str], ...] = ((1, MIGRATION_1),)
+
+SCHEMA_VERSION_TABLE = """
+CREATE TABLE IF NOT EXISTS schema_version (
+    version INTEGER PRIMARY KEY,
+    applied_at REAL NOT NULL
+)
+"""
