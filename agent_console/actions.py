@@ -113,14 +113,10 @@ class Console:
         user = scope.user
         queues = [q for q in snap.get("queues", []) if scope.sees_queue(q.get("name"))]
         if user.role is Role.AGENT:
-            # Agents see their own row in full and only names/states of the others
-            # (enough to pick a transfer target).
-            agents = [
-                a
-                if a.get("agent_id") == user.agent_id
-                else {k: a.get(k) for k in ("agent_id", "name", "state")}
-                for a in snap.get("agents", [])
-            ]
+            # Only the agent's own row and calls: a console's snapshot stays small and
+            # O(1) however many agents are logged in (a thousand consoles reconnecting
+            # after a restart must not cost a thousand times the whole floor).
+            agents = [a for a in snap.get("agents", []) if a.get("agent_id") == user.agent_id]
             calls = [c for c in snap.get("calls", []) if c.get("agent_id") == user.agent_id]
             intervals: list[Any] = []
         else:
@@ -149,11 +145,9 @@ class Console:
         if kind == "screen_pop":
             return user.agent_id is not None and message.get("agent_id") == user.agent_id
         if user.role is Role.AGENT:
-            if kind == "queue_stats":
-                return scope.sees_queue(message.get("queue"))
-            if kind == "agent_state":
-                return True  # others' states feed the transfer picker
-            return message.get("agent_id") == user.agent_id and user.agent_id is not None
+            # Only what concerns the agent itself: fan-out per event stays O(1) for the
+            # hundreds of agent consoles; the wallboard is where the whole picture goes.
+            return user.agent_id is not None and message.get("agent_id") == user.agent_id
         if message.get("queue") is not None:
             return scope.sees_queue(message["queue"])
         if "queues" in message:

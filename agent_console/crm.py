@@ -43,11 +43,18 @@ class Crm:
     """Store access for the console. ``store`` is a ``crm_lookup.store.Store``."""
 
     def __init__(self, settings: Settings, store: Any) -> None:
-        from crm_lookup.directory import Directory
-
         self.settings = settings
         self.store = store
-        self.directory = Directory(store)
+        self._directory: Any = None
+
+    @property
+    def directory(self) -> Any:
+        """The crm_lookup Directory over the store, made on first use."""
+        if self._directory is None:
+            from crm_lookup.directory import Directory
+
+            self._directory = Directory(self.store)
+        return self._directory
 
     async def ping(self) -> dict[str, Any]:
         """Database status for /healthz; never raises."""
