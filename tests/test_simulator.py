@@ -568,3 +568,45 @@ async def test_talk_times_end_answered_calls(sim: PbxSimulator, ami: RawAmi) -> 
     await ami.response("b")
     await ami.event("HangupRequest", within=5, Channel=caller)
     await ami.event("Hangup", Channel=caller)
+
+
+async def test_agi_exec_dial_record_and_wait(sim: PbxSimulator, ami: RawAmi) -> None:
+    sim.add_phone("PJSIP/1001", PhoneBehaviour("answer", answer_after=0.5))
+    sim.add_phone("PJSIP/1002", PhoneBehaviour("noanswer"))
+    first = sim.place_call("+15550001111", dtmf=["#"], patience=100)
+    second = sim.place_call("+15550002222", patience=100)
+    assert int(first.split(".")[1]) < int(second.split(".")[1])
+    chan = get(await ami.event("AsyncAGIStart", Uniqueid=first), "Channel")
+    recorded = await agi(ami, chan, "RECORD FILE /tmp/msg wav # 10000", "rec")
+    assert recorded.startswith("200 result=35 (dtmf) endpos=")
+    assert (await agi(ami, chan, "RECORD FILE /tmp/msg wav # 1000", "rec2")).startswith(
+        "200 result=0 (timeout) endpos="
+    )
+    assert await agi(ami, chan, "EXEC Wait 1", "wait") == "200 result=0\n"
+    assert await agi(ami, chan, "EXEC Record /tmp/x.wav,3,2", "exrec") == "200 result=0\n"
+    assert await agi(ami, chan, "EXEC Dial PJSIP/1002,1", "noans") == "200 result=0\n"
+    assert await agi(ami, chan, "GET VARIABLE DIALSTATUS", "st1") == "200 result=1 (NOANSWER)\n"
+    ami.send("AGI", ("ActionID", "d"), ("Channel", chan), ("Command", "EXEC Dial PJSIP/1001,20"),
+             ("CommandID", "dial"))  # fmt: skip
+    leg = get(await ami.event("DialBegin", Channel=chan), "DestChannel")
+    await ami.event("BridgeEnter", Channel=chan)
+    ami.send("Hangup", ("ActionID", "h"), ("Channel", leg), ("Cause", "16"))
+    result = await ami.event("AsyncAGIExec", CommandId="dial")
+    assert unquote(get(result, "Result")) == "200 result=-1\n"
+    end = [m for m in ami.seen if get(m, "Event") == "AGIExecEnd"][-1]
+    assert get(end, "Result") == "Unknown Result"
+    # The caller stays in AGI after the agent leg hung up, as captured.
+    assert await agi(ami, chan, "GET VARIABLE DIALSTATUS", "st2") == "200 result=1 (ANSWER)\n"
+    assert chan in sim.channels and leg not in sim.channels
+
+
+async def test_transfer_to_a_number(sim: PbxSimulator, ami: RawAmi) -> None:
+    sim.place_call("+15550001111", patience=100)
+    chan = get(await ami.event("AsyncAGIStart"), "Channel")
+    ami.send("Redirect", ("ActionID", "t"), ("Channel", chan), ("Context", "switchboard-outbound"),
+             ("Exten", "+15557654321"), ("Priority", "1"))  # fmt: skip
+    assert get(await ami.response("t"), "Message") == "Redirect successful"
+    begin = await ami.event("DialBegin", Channel=chan)
+    assert get(begin, "DialString") == "+15557654321@trunk"
+    assert get(await ami.event("DialEnd", Channel=chan), "DialStatus") == "ANSWER"
+    await ami.event("BridgeEnter", Channel=chan)
