@@ -22,11 +22,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import resource
 import statistics
-import subprocess
 import sys
 import time
 import tracemalloc
@@ -299,10 +299,10 @@ async def run_clients(
     cmd = [sys.executable, "-m", "bench.screen_pop", "--serve", kind, "--agents", str(agents)]
     if traced:
         cmd.append("--traced")
-    proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, text=True)
+    proc = await asyncio.create_subprocess_exec(*cmd, cwd=ROOT, stdout=asyncio.subprocess.PIPE)
     try:
         assert proc.stdout is not None
-        info = json.loads(await asyncio.to_thread(proc.stdout.readline))
+        info = json.loads(await proc.stdout.readline())
         base = f"ws://127.0.0.1:{info['port']}"
         http = f"http://127.0.0.1:{info['port']}"
 
@@ -320,6 +320,8 @@ async def run_clients(
         pops = 0
         connected = 0
         all_ready = asyncio.Event()
+        all_popped = asyncio.Event()
+        expected = int(rate * seconds)
         total = agents + len(info["sup"])
 
         async def client(token: str, supervisor: bool) -> None:
@@ -347,6 +349,8 @@ async def run_clients(
                     got = time.monotonic()
                     latencies.append(got - json.loads(frame)["t0"])
                     pops += 1
+                    if pops == expected:
+                        all_popped.set()
 
         tasks = []
         for i, token in enumerate(info["tokens"]):
@@ -359,9 +363,8 @@ async def run_clients(
         after = await control("/bench/mem")
         count = int(rate * seconds)
         await control(f"/bench/start?rate={rate}&count={count}")
-        deadline = time.monotonic() + seconds + 10
-        while pops < count and time.monotonic() < deadline:
-            await asyncio.sleep(0.1)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(all_popped.wait(), seconds + 10)
         for t in tasks:
             t.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
@@ -380,7 +383,7 @@ async def run_clients(
         }
     finally:
         proc.terminate()
-        proc.wait(10)
+        await proc.wait()
 
 
 def main() -> int:
