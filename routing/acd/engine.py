@@ -70,7 +70,9 @@ from routing.acd.stats import QueueCounters
 
 Requirement = tuple[tuple[str, int], ...]
 
-_STAFFED = (AgentState.READY, AgentState.RINGING, AgentState.ON_CALL, AgentState.WRAP_UP)
+_STATE_NAMES = tuple(s.value for s in AgentState)
+_LOGGED_OUT = AgentState.LOGGED_OUT.value
+_NOT_READY = AgentState.NOT_READY.value
 _NO_ANSWER = "no answer"
 _FRONT_STEP = 0.001  # how far ahead of the current front a returned call is put
 
@@ -176,8 +178,8 @@ class Acd:
         }
         self._calls: dict[str, _Call] = {}
         self._counters: dict[str, QueueCounters] = {q: QueueCounters() for q in self._queues}
-        self._agent_counts: dict[str, dict[AgentState, int]] = {}
-        self._published: dict[str, dict[str, Any]] = {}
+        self._agent_counts: dict[str, dict[str, int]] = {}
+        self._published: dict[str, tuple[object, ...]] = {}
         self._dirty: set[str] = set(self._queues)
         self._rr: dict[str, dict[str, int]] = {q: {} for q in self._queues}
         self._rr_seq = 0
@@ -413,7 +415,7 @@ class Acd:
         elif not q.join_empty and self._logged_in(name) == 0:
             reason = "no_agents"
         if reason:
-            self._counters[name].rejected += 1
+            self._counters[name].count("rejected")
             self._dirty.add(name)
             out.append(cmd.CallLeftQueue(call.call_id, name, reason))
             visited.add(name)
@@ -432,11 +434,11 @@ class Acd:
                 out.append(cmd.MaxWaitReached(call.call_id, q.max_wait_action.value, target, name))
             return
         self._calls[call.call_id] = call
-        self._counters[name].offered += 1
+        self._counters[name].count("offered")
         self._enter_line(call, now)
         call.predicted = self._ewt(name, self._position(call))
         if call.callback_number is not None:
-            self._counters[name].callbacks_requested += 1
+            self._counters[name].count("callbacks_requested")
             out.append(cmd.CallbackLogged(call.call_id, name, "requested", 0, now))
         sticky = self._agents.get(call.sticky_agent) if call.sticky_agent else None
         if sticky is not None and sticky.state is AgentState.READY:
@@ -465,8 +467,7 @@ class Acd:
                 )
             )
         if agent is not None and was is CallState.OFFERED:
-            self._set_state(agent, AgentState.READY, "", now, out, keep_idle=True)
-            self._route_agent(agent, now, out)
+            self._make_ready(agent, now, out, keep_idle=True)
 
     def _on_agent_answered(self, e: ev.AgentAnswered, now: float, out: list[cmd.Command]) -> None:
         call, agent = self._offered_pair(e.call_id, e.agent_id)
@@ -484,7 +485,7 @@ class Acd:
         agent.calls += 1
         out.append(cmd.CallLeftQueue(call.call_id, call.queue, "answered"))
         if call.callback_number is not None:
-            counters.callbacks_connected += 1
+            counters.count("callbacks_connected")
             out.append(
                 cmd.CallbackLogged(
                     call.call_id, call.queue, "connected", call.attempts, now, agent.agent_id
@@ -578,11 +579,12 @@ class Acd:
         if agent.state is AgentState.WRAP_UP:
             self._end_wrap_up(agent, what, now, out, reason=reason)
             return
+        if new is AgentState.READY:
+            self._make_ready(agent, now, out)
+            return
         self._set_state(agent, new, reason, now, out)
         if call is not None:
             self._back_to_front(call, now, out)
-        if new is AgentState.READY:
-            self._route_agent(agent, now, out)
 
     def _on_wrap_up_done(self, e: ev.WrapUpDone, now: float, out: list[cmd.Command]) -> None:
         agent = self._agent(e.agent_id)
@@ -602,9 +604,10 @@ class Acd:
             self._counters[agent.wrap_queue].record_handled(agent.wrap_talk + now - agent.since)
             self._dirty.add(agent.wrap_queue)
         agent.wrap_queue = None
-        self._set_state(agent, new, reason, now, out)
         if new is AgentState.READY:
-            self._route_agent(agent, now, out)
+            self._make_ready(agent, now, out)
+        else:
+            self._set_state(agent, new, reason, now, out)
 
     def _on_move_call(self, e: ev.MoveCall, now: float, out: list[cmd.Command]) -> None:
         call = self._call(e.call_id)
@@ -612,7 +615,7 @@ class Acd:
         call_next(call.state, CallInput.MOVE)
         if e.queue == call.queue:
             raise InvalidInput(f"call {e.call_id!r} is already in {e.queue!r}", field="queue")
-        self._counters[call.queue].moved_out += 1
+        self._counters[call.queue].count("moved_out")
         out.append(cmd.CallLeftQueue(call.call_id, call.queue, "moved"))
         self._transfer(call, e.queue, now, out)
 
@@ -624,7 +627,7 @@ class Acd:
         call.entered_at = now
         call.front_key = None
         call.max_wait_fired = False
-        self._counters[queue].offered += 1
+        self._counters[queue].count("offered")
         self._enter_line(call, now)
         call.predicted = self._ewt(queue, self._position(call))
         self._route_call(call, now, out)
@@ -640,7 +643,7 @@ class Acd:
         self._leave_line(call)
         call.callback_number = e.number
         self._enter_line(call, now)
-        self._counters[call.queue].callbacks_requested += 1
+        self._counters[call.queue].count("callbacks_requested")
         out.append(cmd.CallbackLogged(call.call_id, call.queue, "requested", 0, now))
         self._route_call(call, now, out)
 
@@ -666,7 +669,7 @@ class Acd:
         call.agent_id = None
         if give_up:
             self._leave(call)
-            counters.callbacks_failed += 1
+            counters.count("callbacks_failed")
             out.append(cmd.CallLeftQueue(call.call_id, call.queue, "callback_failed"))
             out.append(cmd.CallbackLogged(call.call_id, call.queue, "gave_up", call.attempts, now))
         else:
@@ -685,8 +688,7 @@ class Acd:
             )
         self._dirty.add(call.queue)
         if agent is not None:
-            self._set_state(agent, AgentState.READY, "", now, out, keep_idle=True)
-            self._route_agent(agent, now, out)
+            self._make_ready(agent, now, out, keep_idle=True)
 
     def _on_queues_changed(self, e: ev.QueuesChanged, now: float, out: list[cmd.Command]) -> None:
         queues = tuple(e.queues)
@@ -765,14 +767,14 @@ class Acd:
             out.append(cmd.MaxWaitReached(call.call_id, action.value, q.max_wait_target, q.name))
             return
         if action is MaxWaitAction.OVERFLOW and q.max_wait_target in self._queues:
-            counters.overflowed += 1
+            counters.count("overflowed")
             out.append(cmd.CallLeftQueue(call.call_id, q.name, "overflow"))
             out.append(cmd.MaxWaitReached(call.call_id, action.value, q.max_wait_target, q.name))
             self._transfer(call, q.max_wait_target, now, out)
             return
         call_next(call.state, CallInput.LEAVE)
         self._leave(call)
-        counters.timed_out += 1
+        counters.count("timed_out")
         out.append(cmd.CallLeftQueue(call.call_id, q.name, "max_wait"))
         out.append(cmd.MaxWaitReached(call.call_id, action.value, q.max_wait_target, q.name))
 
@@ -800,6 +802,18 @@ class Acd:
         agent = self._best_agent(call)
         if agent is not None:
             self._offer(call, agent, now, out, self._queues[call.queue].ring_timeout)
+
+    def _make_ready(
+        self, agent: _Agent, now: float, out: list[cmd.Command], *, keep_idle: bool = False
+    ) -> None:
+        """The agent becomes READY; a caller waiting for them is offered at once, without
+        the agent passing through the ready indexes (the common case in a busy center)."""
+        sticky = self._sticky_call(agent, now)
+        call = sticky or self._best_call(agent)
+        self._set_state(agent, AgentState.READY, "", now, out, keep_idle=keep_idle, index=not call)
+        if call is not None:
+            timeout = self.settings.sticky_offer_seconds if sticky else 0.0
+            self._offer(call, agent, now, out, timeout)
 
     def _route_agent(self, agent: _Agent, now: float, out: list[cmd.Command]) -> None:
         """An agent became ready: give them the best caller across all their queues."""
@@ -923,11 +937,11 @@ class Acd:
         self._oldest = {n: SortedEntries() for n in self._queues}
         self._live = dict.fromkeys(self._queues, 0)
         self._sticky = {}
-        self._agent_counts = {n: dict.fromkeys(AgentState, 0) for n in self._queues}
+        self._agent_counts = {n: dict.fromkeys(_STATE_NAMES, 0) for n in self._queues}
         for agent in self._agents.values():
             agent.entries = []
             for name in agent.config.queues:
-                self._agent_counts[name][agent.state] += 1
+                self._agent_counts[name][agent.state.value] += 1
             if agent.state is AgentState.READY:
                 self._index_agent(agent)
 
@@ -1077,6 +1091,7 @@ class Acd:
         *,
         call_id: str | None = None,
         keep_idle: bool = False,
+        index: bool = True,
     ) -> None:
         old = agent.state
         if old is not AgentState.LOGGED_OUT:
@@ -1086,10 +1101,11 @@ class Acd:
             )
         if old is AgentState.READY:
             self._unindex_agent(agent)
+        old_name, new_name = old.value, new.value
         for name in agent.config.queues:
             counts = self._agent_counts[name]
-            counts[old] -= 1
-            counts[new] += 1
+            counts[old_name] -= 1
+            counts[new_name] += 1
             self._dirty.add(name)
         agent.state = new
         agent.reason = reason
@@ -1101,7 +1117,8 @@ class Acd:
             if not keep_idle:
                 agent.idle_since = now
             agent.draw = self._rng.random()
-            self._index_agent(agent)
+            if index:
+                self._index_agent(agent)
         out.append(
             cmd.AgentStateChanged(
                 agent.agent_id,
@@ -1110,8 +1127,8 @@ class Acd:
                 now,
                 call_id,
                 agent.calls,
-                round(agent.talk, 3),
-                {k: round(v, 3) for k, v in agent.state_seconds.items()},
+                agent.talk,
+                dict(agent.state_seconds),
             )
         )
 
@@ -1119,7 +1136,7 @@ class Acd:
 
     def _logged_in(self, queue: str) -> int:
         counts = self._agent_counts[queue]
-        return sum(counts.values()) - counts[AgentState.LOGGED_OUT]
+        return sum(counts.values()) - counts[_LOGGED_OUT]
 
     def _ewt(self, queue: str, position: int) -> float:
         """Expected seconds until the caller at ``position`` is answered.
@@ -1133,7 +1150,7 @@ class Acd:
         aht = counters.aht() or q.default_handle_time
         ready = len(self._ready_any[queue])
         counts = self._agent_counts[queue]
-        staffed = sum(counts[s] for s in _STAFFED)
+        staffed = sum(counts.values()) - counts[_LOGGED_OUT] - counts[_NOT_READY]
         k = position - ready
         if k <= 0:
             return 0.0
@@ -1147,15 +1164,28 @@ class Acd:
     def _queue_stats(self, name: str) -> dict[str, Any]:
         counters = self._counters[name]
         oldest = self._oldest[name].first()
+        waiting = len(self._line[name])
         stats: dict[str, Any] = {
-            "waiting": len(self._line[name]),
-            "callbacks_waiting": len(self._line[name]) - self._live[name],
+            "waiting": waiting,
+            "callbacks_waiting": waiting - self._live[name],
             "longest_wait_since": oldest[0] if oldest is not None else None,
-            "agents": {s.value: n for s, n in self._agent_counts[name].items()},
-            "ewt": self._ewt(name, len(self._line[name]) + 1),
+            "agents": dict(self._agent_counts[name]),
+            "ewt": self._ewt(name, waiting + 1),
         }
         stats.update(counters.figures())
         return stats
+
+    def _stats_signature(self, name: str) -> tuple[object, ...]:
+        """Everything the published statistics derive from, cheap to compare."""
+        oldest = self._oldest[name].first()
+        return (
+            len(self._line[name]),
+            self._live[name],
+            oldest[0] if oldest is not None else None,
+            tuple(self._agent_counts[name].values()),
+            len(self._ready_any[name]),
+            self._counters[name].version,
+        )
 
     def queue_stats(self, queue: str) -> dict[str, Any]:
         """The statistics of one queue right now (what QueueStatsChanged carries).
@@ -1170,10 +1200,11 @@ class Acd:
         for name in sorted(self._dirty):
             if name not in self._queues:
                 continue
-            stats = self._queue_stats(name)
-            if self._published.get(name) != stats:
-                self._published[name] = stats
-                out.append(cmd.QueueStatsChanged(name, stats))
+            signature = self._stats_signature(name)
+            if self._published.get(name) == signature:
+                continue
+            self._published[name] = signature
+            out.append(cmd.QueueStatsChanged(name, self._queue_stats(name)))
         self._dirty.clear()
 
     def _day_of(self, now: float) -> int:

@@ -21,6 +21,10 @@ def _mean(total: float, count: int) -> float | None:
 
 @dataclass(slots=True)
 class QueueCounters:
+    """Today's counters. Change them only through the methods: ``version`` tells the
+    engine (cheaply) whether anything changed since it last published."""
+
+    version: int = 0
     offered: int = 0
     answered: int = 0
     answered_within: int = 0
@@ -39,8 +43,17 @@ class QueueCounters:
     estimate_samples: int = 0
     estimate_abs_error: float = 0.0
     estimate_error: float = 0.0
+    _figures: dict[str, object] | None = None
+
+    def count(self, name: str) -> None:
+        """Add one to the counter ``name`` (offered, rejected, moved_out, ...)."""
+        setattr(self, name, getattr(self, name) + 1)
+        self.version += 1
+        self._figures = None
 
     def record_answer(self, waited: float, threshold: float, predicted: float) -> None:
+        self.version += 1
+        self._figures = None
         self.answered += 1
         self.wait_total += waited
         if waited <= threshold:
@@ -50,11 +63,15 @@ class QueueCounters:
         self.estimate_error += predicted - waited
 
     def record_abandon(self, waited: float, short_threshold: float) -> None:
+        self.version += 1
+        self._figures = None
         self.abandoned += 1
         if waited < short_threshold:
             self.short_abandoned += 1
 
     def record_handled(self, seconds: float) -> None:
+        self.version += 1
+        self._figures = None
         self.handled += 1
         self.handle_total += seconds
 
@@ -66,7 +83,12 @@ class QueueCounters:
         return round(self.answered_within / base, 4) if base > 0 else None
 
     def figures(self) -> dict[str, object]:
-        """The counters and derived figures as a JSON-ready dict."""
+        """The counters and derived figures as a JSON-ready dict (shared: do not modify)."""
+        if self._figures is None:
+            self._figures = self._compute()
+        return self._figures
+
+    def _compute(self) -> dict[str, object]:
         return {
             "offered": self.offered,
             "answered": self.answered,
