@@ -1,22 +1,25 @@
-"""Typed AMI events: frozen, slotted dataclasses built from a :class:`Message`.
+"""Typed AMI events: frozen, slotted classes over a :class:`Message`.
 
 Theory of operation: the events the service acts on get a class with snake_case fields;
 every other event becomes a :class:`GenericEvent` that still carries the whole message.
 Asterisk omits headers freely (``HangupRequest`` without ``Cause``, ``DialBegin`` of an
 Originate without ``Channel``), so every field defaults to ``""`` (``0`` for counts) and
-building an event never raises. Each class gets a constructor generated once at import
-that reads its headers straight from the message index: this is the hot path of ingest.
+reading one never raises. Fields are descriptors that read their header from the message
+when asked: building an event costs one small object, and a subscriber that reads two
+fields pays for two substring searches, not for splitting the whole message. This keeps
+ingest well ahead of parse-everything clients. For tests and fakes, events can also be
+built by keyword (``Hangup(channel="PJSIP/a-1", cause="16")``); they are equal when their
+messages are.
 """
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from typing import Any, ClassVar
-from urllib.parse import unquote
+from dataclasses import FrozenInstanceError, dataclass
+from typing import ClassVar, Generic, TypeVar, overload
+from urllib.parse import quote, unquote
 
-from telephony.ami.messages import Message
+from telephony.ami.messages import Message, find_header
 
 __all__ = [
     "EVENT_TYPES",
@@ -39,6 +42,7 @@ __all__ = [
     "GenericEvent",
     "Hangup",
     "HangupRequest",
+    "Header",
     "NewCallerid",
     "Newchannel",
     "Newexten",
@@ -48,79 +52,12 @@ __all__ = [
     "SoftHangupRequest",
     "VarSet",
     "decode_agi_env",
+    "event_class",
     "parse_event",
 ]
 
-EMPTY_MESSAGE = Message(())
 
-# snake_case field -> AMI header name, for fields whose name is not derivable.
-_WIRE: dict[str, str] = {
-    "channel": "Channel",
-    "uniqueid": "Uniqueid",
-    "linkedid": "Linkedid",
-    "caller_id_num": "CallerIDNum",
-    "caller_id_name": "CallerIDName",
-    "connected_line_num": "ConnectedLineNum",
-    "connected_line_name": "ConnectedLineName",
-    "exten": "Exten",
-    "context": "Context",
-    "priority": "Priority",
-    "channel_state": "ChannelState",
-    "channel_state_desc": "ChannelStateDesc",
-    "language": "Language",
-    "account_code": "AccountCode",
-    "dial_string": "DialString",
-    "dial_status": "DialStatus",
-    "forward": "Forward",
-    "bridge_uniqueid": "BridgeUniqueid",
-    "bridge_type": "BridgeType",
-    "bridge_technology": "BridgeTechnology",
-    "bridge_creator": "BridgeCreator",
-    "bridge_name": "BridgeName",
-    "bridge_num_channels": "BridgeNumChannels",
-    "digit": "Digit",
-    "direction": "Direction",
-    "duration_ms": "DurationMs",
-    "cause": "Cause",
-    "cause_txt": "Cause-txt",
-    "variable": "Variable",
-    "value": "Value",
-    "extension": "Extension",
-    "application": "Application",
-    "app_data": "AppData",
-    "command_id": "CommandId",
-    "result": "Result",
-    "env": "Env",
-    "response": "Response",
-    "reason": "Reason",
-    "action_id": "ActionID",
-    "data": "Data",
-    "status": "Status",
-    "uptime": "Uptime",
-    "last_reload": "LastReload",
-    "shutdown": "Shutdown",
-    "restart": "Restart",
-    "application_data": "ApplicationData",
-    "duration": "Duration",
-    "bridge_id": "BridgeId",
-}
-for _name in list(_WIRE):
-    if _name in {"channel", "uniqueid", "linkedid", "caller_id_num", "caller_id_name"} or (
-        _name.startswith(("connected_", "channel_")) or _name in {"context", "exten", "priority"}
-    ):
-        _WIRE["dest_" + _name] = "Dest" + _WIRE[_name]
-# Alternative spellings Asterisk uses for the same header (AGIExecStart vs AsyncAGIExec).
-_ALIASES: dict[str, str] = {"CommandId": "CommandID", "BridgeId": "BridgeID"}
-
-
-def decode_agi_env(raw: str) -> dict[str, str]:
-    """Decode the URL-encoded ``Env`` of ``AsyncAGIStart`` into ``{"agi_channel": ...}``."""
-    env: dict[str, str] = {}
-    for line in unquote(raw, errors="replace").split("\n"):
-        key, sep, value = line.partition(":")
-        if sep and key:
-            env[key.strip()] = value[1:] if value.startswith(" ") else value
-    return env
+T = TypeVar("T")
 
 
 def _to_int(text: str) -> int:
@@ -134,12 +71,105 @@ def _url_decode(text: str) -> str:
     return unquote(text, errors="replace")
 
 
-@dataclass(frozen=True, slots=True)
+class Header(Generic[T]):
+    """A typed event field read from one header of the event's message.
+
+    Args:
+        wire: the header name as Asterisk writes it (``CallerIDNum``).
+        convert: turns the text into the field's type (``int``, a decoded dict, ...).
+        alias: another spelling tried when ``wire`` is absent (``CommandID``).
+    """
+
+    __slots__ = ("alias", "convert", "first", "name", "needle", "wire")
+
+    def __init__(
+        self, wire: str, convert: Callable[[str], T] | None = None, alias: str = ""
+    ) -> None:
+        self.wire = wire
+        self.first = wire + ": "
+        self.needle = "\r\n" + wire + ": "
+        self.convert = convert
+        self.alias = alias
+        self.name = ""
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.name = name
+
+    @overload
+    def __get__(self, obj: None, owner: type | None = None) -> Header[T]: ...
+
+    @overload
+    def __get__(self, obj: Event, owner: type | None = None) -> T: ...
+
+    def __get__(self, obj: Event | None, owner: type | None = None) -> T | Header[T]:
+        if obj is None:
+            return self
+        message = obj.message
+        text = message._text
+        if text is not None and message._index is None:
+            value = find_header(text, self.first, self.needle)
+        else:
+            value = message.lookup(self.wire)
+        if value is None:
+            value = message.lookup(self.alias) if self.alias else None
+            if value is None:
+                value = ""
+        if self.convert is None:
+            return value  # type: ignore[return-value]
+        return self.convert(value)
+
+    def render(self, value: object) -> str:
+        """The header text for ``value`` (the inverse of ``convert``, for keyword events)."""
+        if isinstance(value, dict):
+            env = "".join(f"{k}: {v}\n" for k, v in value.items()) + "\n"
+            return quote(env, safe="")
+        if self.convert is _url_decode:
+            return quote(str(value), safe="() ")
+        return str(value)
+
+
+def _str(wire: str, alias: str = "") -> Header[str]:
+    return Header(wire, None, alias)
+
+
+@dataclass(slots=True, init=False)
 class Event:
-    """Base of all events; ``message`` is the raw message the event was built from."""
+    """Base of all events; ``message`` is the raw message the event reads its fields from.
+
+    Args:
+        message: the message from Asterisk; omitted when building an event by keyword.
+        **fields: field values (snake_case names) to build a message from.
+
+    Raises:
+        TypeError: an unknown field name.
+    """
 
     EVENT_NAME: ClassVar[str] = ""
-    message: Message = field(default=EMPTY_MESSAGE, repr=False, compare=False)
+    message: Message
+
+    def __init__(self, message: Message | None = None, **fields: object) -> None:
+        if message is None:
+            headers = [("Event", self.EVENT_NAME)] if self.EVENT_NAME else []
+            for name, value in fields.items():
+                header = getattr(type(self), name, None)
+                if not isinstance(header, Header):
+                    raise TypeError(f"{type(self).__name__} has no field {name!r}")
+                headers.append((header.wire, header.render(value)))
+            message = Message(headers)
+        elif fields:
+            raise TypeError("give either a message or fields, not both")
+        object.__setattr__(self, "message", message)
+
+    # Frozen by hand: dataclass(frozen=True) cannot be combined with this custom __init__
+    # and the __slots__-only subclasses (its generated __setattr__ breaks on them).
+    def __setattr__(self, name: str, value: object) -> None:
+        raise FrozenInstanceError(f"cannot assign to field {name!r}")
+
+    def __delattr__(self, name: str) -> None:
+        raise FrozenInstanceError(f"cannot delete field {name!r}")
+
+    def __hash__(self) -> int:
+        return hash((type(self), self.message))
 
     @property
     def name(self) -> str:
@@ -149,252 +179,278 @@ class Event:
         """Any header of the raw message (case-insensitive)."""
         return self.message.get(header, default)
 
+    def fields(self) -> dict[str, object]:
+        """Every typed field with its value (for logs, JSON and debugging)."""
+        out: dict[str, object] = {}
+        for klass in reversed(type(self).__mro__):
+            for name, attr in vars(klass).items():
+                if isinstance(attr, Header):
+                    out[name] = getattr(self, name)
+        return out
+
+    def __repr__(self) -> str:
+        shown = ", ".join(f"{k}={v!r}" for k, v in self.fields().items() if v not in ("", 0))
+        return f"{type(self).__name__}({shown})"
+
     @classmethod
     def from_message(cls, message: Message) -> Event:
-        """Build this event type from ``message`` (missing headers become defaults)."""
-        return _BUILDERS[cls](message)
+        """Wrap ``message`` as this event type (no parsing happens here)."""
+        event = object.__new__(cls)
+        object.__setattr__(event, "message", message)
+        return event
 
 
-@dataclass(frozen=True, slots=True)
 class GenericEvent(Event):
     """Any event without a dedicated class; read headers with :meth:`Event.get`."""
 
+    __slots__ = ()
 
-@dataclass(frozen=True, slots=True)
+
 class ChannelEvent(Event):
     """Fields Asterisk puts on every channel-scoped event."""
 
-    channel: str = ""
-    uniqueid: str = ""
-    linkedid: str = ""
-    caller_id_num: str = ""
-    caller_id_name: str = ""
-    connected_line_num: str = ""
-    connected_line_name: str = ""
-    exten: str = ""
-    context: str = ""
-    priority: str = ""
-    channel_state: str = ""
-    channel_state_desc: str = ""
-    language: str = ""
-    account_code: str = ""
+    __slots__ = ()
+    channel = _str("Channel")
+    uniqueid = _str("Uniqueid")
+    linkedid = _str("Linkedid")
+    caller_id_num = _str("CallerIDNum")
+    caller_id_name = _str("CallerIDName")
+    connected_line_num = _str("ConnectedLineNum")
+    connected_line_name = _str("ConnectedLineName")
+    exten = _str("Exten")
+    context = _str("Context")
+    priority = _str("Priority")
+    channel_state = _str("ChannelState")
+    channel_state_desc = _str("ChannelStateDesc")
+    language = _str("Language")
+    account_code = _str("AccountCode")
 
 
-@dataclass(frozen=True, slots=True)
 class Newchannel(ChannelEvent):
-    EVENT_NAME: ClassVar[str] = "Newchannel"
+    __slots__ = ()
+    EVENT_NAME = "Newchannel"
 
 
-@dataclass(frozen=True, slots=True)
 class Newstate(ChannelEvent):
-    EVENT_NAME: ClassVar[str] = "Newstate"
+    __slots__ = ()
+    EVENT_NAME = "Newstate"
 
 
-@dataclass(frozen=True, slots=True)
 class NewCallerid(ChannelEvent):
     """The caller id changed (an Originate sets it after ``Newchannel``)."""
 
-    EVENT_NAME: ClassVar[str] = "NewCallerid"
+    __slots__ = ()
+    EVENT_NAME = "NewCallerid"
 
 
-@dataclass(frozen=True, slots=True)
 class Newexten(ChannelEvent):
-    EVENT_NAME: ClassVar[str] = "Newexten"
-    extension: str = ""
-    application: str = ""
-    app_data: str = ""
+    __slots__ = ()
+    EVENT_NAME = "Newexten"
+    extension = _str("Extension")
+    application = _str("Application")
+    app_data = _str("AppData")
 
 
-@dataclass(frozen=True, slots=True)
 class VarSet(ChannelEvent):
-    EVENT_NAME: ClassVar[str] = "VarSet"
-    variable: str = ""
-    value: str = ""
+    __slots__ = ()
+    EVENT_NAME = "VarSet"
+    variable = _str("Variable")
+    value = _str("Value")
 
 
-@dataclass(frozen=True, slots=True)
 class Hangup(ChannelEvent):
-    EVENT_NAME: ClassVar[str] = "Hangup"
-    cause: str = ""
-    cause_txt: str = ""
+    __slots__ = ()
+    EVENT_NAME = "Hangup"
+    cause = _str("Cause")
+    cause_txt = _str("Cause-txt")
 
 
-@dataclass(frozen=True, slots=True)
 class HangupRequest(ChannelEvent):
-    EVENT_NAME: ClassVar[str] = "HangupRequest"
-    cause: str = ""
+    __slots__ = ()
+    EVENT_NAME = "HangupRequest"
+    cause = _str("Cause")
 
 
-@dataclass(frozen=True, slots=True)
 class SoftHangupRequest(ChannelEvent):
     """``cause`` is Asterisk's soft-hangup flag here, not a Q.850 cause."""
 
-    EVENT_NAME: ClassVar[str] = "SoftHangupRequest"
-    cause: str = ""
+    __slots__ = ()
+    EVENT_NAME = "SoftHangupRequest"
+    cause = _str("Cause")
 
 
-@dataclass(frozen=True, slots=True)
 class _DialFields(ChannelEvent):
-    dest_channel: str = ""
-    dest_uniqueid: str = ""
-    dest_linkedid: str = ""
-    dest_caller_id_num: str = ""
-    dest_caller_id_name: str = ""
-    dest_connected_line_num: str = ""
-    dest_context: str = ""
-    dest_exten: str = ""
-    dest_channel_state_desc: str = ""
+    __slots__ = ()
+    dest_channel = _str("DestChannel")
+    dest_uniqueid = _str("DestUniqueid")
+    dest_linkedid = _str("DestLinkedid")
+    dest_caller_id_num = _str("DestCallerIDNum")
+    dest_caller_id_name = _str("DestCallerIDName")
+    dest_connected_line_num = _str("DestConnectedLineNum")
+    dest_context = _str("DestContext")
+    dest_exten = _str("DestExten")
+    dest_channel_state_desc = _str("DestChannelStateDesc")
 
 
-@dataclass(frozen=True, slots=True)
 class DialBegin(_DialFields):
     """``channel`` is ``""`` when the dial comes from an Originate (only ``dest_*`` set)."""
 
-    EVENT_NAME: ClassVar[str] = "DialBegin"
-    dial_string: str = ""
+    __slots__ = ()
+    EVENT_NAME = "DialBegin"
+    dial_string = _str("DialString")
 
 
-@dataclass(frozen=True, slots=True)
 class DialState(_DialFields):
-    EVENT_NAME: ClassVar[str] = "DialState"
-    dial_status: str = ""
+    __slots__ = ()
+    EVENT_NAME = "DialState"
+    dial_status = _str("DialStatus")
 
 
-@dataclass(frozen=True, slots=True)
 class DialEnd(_DialFields):
-    EVENT_NAME: ClassVar[str] = "DialEnd"
-    dial_status: str = ""
-    forward: str = ""
+    __slots__ = ()
+    EVENT_NAME = "DialEnd"
+    dial_status = _str("DialStatus")
+    forward = _str("Forward")
 
 
-@dataclass(frozen=True, slots=True)
 class _BridgeFields(Event):
-    bridge_uniqueid: str = ""
-    bridge_type: str = ""
-    bridge_technology: str = ""
-    bridge_creator: str = ""
-    bridge_name: str = ""
-    bridge_num_channels: int = 0
+    __slots__ = ()
+    bridge_uniqueid = _str("BridgeUniqueid")
+    bridge_type = _str("BridgeType")
+    bridge_technology = _str("BridgeTechnology")
+    bridge_creator = _str("BridgeCreator")
+    bridge_name = _str("BridgeName")
+    bridge_num_channels = Header("BridgeNumChannels", _to_int)
 
 
-@dataclass(frozen=True, slots=True)
 class BridgeCreate(_BridgeFields):
-    EVENT_NAME: ClassVar[str] = "BridgeCreate"
+    __slots__ = ()
+    EVENT_NAME = "BridgeCreate"
 
 
-@dataclass(frozen=True, slots=True)
 class BridgeDestroy(_BridgeFields):
-    EVENT_NAME: ClassVar[str] = "BridgeDestroy"
+    __slots__ = ()
+    EVENT_NAME = "BridgeDestroy"
 
 
-@dataclass(frozen=True, slots=True)
 class _BridgeChannelFields(ChannelEvent):
-    bridge_uniqueid: str = ""
-    bridge_type: str = ""
-    bridge_technology: str = ""
-    bridge_creator: str = ""
-    bridge_name: str = ""
-    bridge_num_channels: int = 0
+    __slots__ = ()
+    bridge_uniqueid = _str("BridgeUniqueid")
+    bridge_type = _str("BridgeType")
+    bridge_technology = _str("BridgeTechnology")
+    bridge_creator = _str("BridgeCreator")
+    bridge_name = _str("BridgeName")
+    bridge_num_channels = Header("BridgeNumChannels", _to_int)
 
 
-@dataclass(frozen=True, slots=True)
 class BridgeEnter(_BridgeChannelFields):
-    EVENT_NAME: ClassVar[str] = "BridgeEnter"
+    __slots__ = ()
+    EVENT_NAME = "BridgeEnter"
 
 
-@dataclass(frozen=True, slots=True)
 class BridgeLeave(_BridgeChannelFields):
-    EVENT_NAME: ClassVar[str] = "BridgeLeave"
+    __slots__ = ()
+    EVENT_NAME = "BridgeLeave"
 
 
-@dataclass(frozen=True, slots=True)
 class _DTMFFields(ChannelEvent):
-    digit: str = ""
-    direction: str = ""
-    duration_ms: int = 0
+    __slots__ = ()
+    digit = _str("Digit")
+    direction = _str("Direction")
+    duration_ms = Header("DurationMs", _to_int)
 
 
-@dataclass(frozen=True, slots=True)
 class DTMFBegin(_DTMFFields):
     """``DTMFBegin`` has no ``DurationMs``: ``duration_ms`` stays 0."""
 
-    EVENT_NAME: ClassVar[str] = "DTMFBegin"
+    __slots__ = ()
+    EVENT_NAME = "DTMFBegin"
 
 
-@dataclass(frozen=True, slots=True)
 class DTMFEnd(_DTMFFields):
-    EVENT_NAME: ClassVar[str] = "DTMFEnd"
+    __slots__ = ()
+    EVENT_NAME = "DTMFEnd"
 
 
-@dataclass(frozen=True, slots=True)
+def decode_agi_env(raw: str) -> dict[str, str]:
+    """Decode the URL-encoded ``Env`` of ``AsyncAGIStart`` into ``{"agi_channel": ...}``."""
+    env: dict[str, str] = {}
+    for line in unquote(raw, errors="replace").split("\n"):
+        key, sep, value = line.partition(":")
+        if sep and key:
+            env[key.strip()] = value[1:] if value.startswith(" ") else value
+    return env
+
+
 class AsyncAGIStart(ChannelEvent):
     """``env`` is the decoded AGI environment (``agi_channel``, ``agi_dnid``, ...)."""
 
-    EVENT_NAME: ClassVar[str] = "AsyncAGIStart"
-    env: dict[str, str] = field(default_factory=dict)
+    __slots__ = ()
+    EVENT_NAME = "AsyncAGIStart"
+    env = Header("Env", decode_agi_env)
 
 
-@dataclass(frozen=True, slots=True)
 class AsyncAGIExec(ChannelEvent):
     """``command_id`` is the client's CommandID; ``result`` the decoded raw AGI reply."""
 
-    EVENT_NAME: ClassVar[str] = "AsyncAGIExec"
-    command_id: str = ""
-    result: str = ""
+    __slots__ = ()
+    EVENT_NAME = "AsyncAGIExec"
+    command_id = _str("CommandId", alias="CommandID")
+    result = Header("Result", _url_decode)
 
 
-@dataclass(frozen=True, slots=True)
 class AsyncAGIEnd(ChannelEvent):
-    EVENT_NAME: ClassVar[str] = "AsyncAGIEnd"
+    __slots__ = ()
+    EVENT_NAME = "AsyncAGIEnd"
 
 
-@dataclass(frozen=True, slots=True)
 class OriginateResponse(ChannelEvent):
     """Outcome of an ``Async: true`` Originate; ``action_id`` is the Originate's ActionID."""
 
-    EVENT_NAME: ClassVar[str] = "OriginateResponse"
-    response: str = ""
-    reason: str = ""
-    action_id: str = ""
-    application: str = ""
-    data: str = ""
+    __slots__ = ()
+    EVENT_NAME = "OriginateResponse"
+    response = _str("Response")
+    reason = _str("Reason")
+    action_id = _str("ActionID")
+    application = _str("Application")
+    data = _str("Data")
 
     @property
     def success(self) -> bool:
         return self.response.lower() == "success"
 
 
-@dataclass(frozen=True, slots=True)
 class FullyBooted(Event):
-    EVENT_NAME: ClassVar[str] = "FullyBooted"
-    status: str = ""
-    uptime: str = ""
-    last_reload: str = ""
+    __slots__ = ()
+    EVENT_NAME = "FullyBooted"
+    status = _str("Status")
+    uptime = _str("Uptime")
+    last_reload = _str("LastReload")
 
 
-@dataclass(frozen=True, slots=True)
 class Shutdown(Event):
     """Asterisk is stopping; ``restart`` is ``"True"`` when it will come back by itself."""
 
-    EVENT_NAME: ClassVar[str] = "Shutdown"
-    shutdown: str = ""
-    restart: str = ""
+    __slots__ = ()
+    EVENT_NAME = "Shutdown"
+    shutdown = _str("Shutdown")
+    restart = _str("Restart")
 
     @property
     def is_restart(self) -> bool:
         return self.restart.lower() in {"true", "yes", "1"}
 
 
-@dataclass(frozen=True, slots=True)
 class CoreShowChannel(ChannelEvent):
     """One live channel in the answer to ``CoreShowChannels``."""
 
-    EVENT_NAME: ClassVar[str] = "CoreShowChannel"
-    action_id: str = ""
-    application: str = ""
-    application_data: str = ""
-    duration: str = ""
-    bridge_id: str = ""
+    __slots__ = ()
+    EVENT_NAME = "CoreShowChannel"
+    action_id = _str("ActionID")
+    application = _str("Application")
+    application_data = _str("ApplicationData")
+    duration = _str("Duration")
+    bridge_id = _str("BridgeId", alias="BridgeID")
 
 
 _TYPED: tuple[type[Event], ...] = (
@@ -424,43 +480,13 @@ _TYPED: tuple[type[Event], ...] = (
     CoreShowChannel,
 )
 EVENT_TYPES: dict[str, type[Event]] = {cls.EVENT_NAME: cls for cls in _TYPED}
-_CONVERTERS: dict[str, Callable[[str], Any]] = {
-    "bridge_num_channels": _to_int,
-    "duration_ms": _to_int,
-    "env": decode_agi_env,
-    "result": _url_decode,
-}
 
 
-def _make_builder(cls: type[Event]) -> Callable[[Message], Event]:
-    """Generate ``build(message)`` that calls ``cls`` with every header read once.
-
-    Generated code (like ``dataclasses`` itself does) avoids a per-field Python loop.
-    """
-    args = ["m"]
-    env: dict[str, Any] = {"cls": cls}
-    for f in dataclasses.fields(cls)[1:]:
-        wire = _WIRE[f.name]
-        lookup = f"g({wire!r}, '')"
-        if wire in _ALIASES:
-            lookup = f"(g({wire!r}) or g({_ALIASES[wire]!r}, ''))"
-        if f.name in _CONVERTERS:
-            env["c_" + f.name] = _CONVERTERS[f.name]
-            lookup = f"c_{f.name}({lookup})"
-        args.append(lookup)
-    source = f"def build(m):\n    g = m._index.get\n    return cls({', '.join(args)})\n"
-    exec(source, env)
-    builder: Callable[[Message], Event] = env["build"]
-    return builder
-
-
-_BUILDERS: dict[type[Event], Callable[[Message], Event]] = {
-    cls: _make_builder(cls) for cls in (*_TYPED, GenericEvent)
-}
-_BY_NAME: dict[str, Callable[[Message], Event]] = {cls.EVENT_NAME: _BUILDERS[cls] for cls in _TYPED}
-_GENERIC = _BUILDERS[GenericEvent]
+def event_class(name: str) -> type[Event]:
+    """The class for event ``name`` (:class:`GenericEvent` when it has none)."""
+    return EVENT_TYPES.get(name, GenericEvent)
 
 
 def parse_event(message: Message) -> Event:
     """Return the typed event for ``message`` (a :class:`GenericEvent` for unknown names)."""
-    return _BY_NAME.get(message.event, _GENERIC)(message)
+    return EVENT_TYPES.get(message.event, GenericEvent).from_message(message)

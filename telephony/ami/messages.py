@@ -2,41 +2,90 @@
 
 Theory of operation: an AMI message is a block of ``Key: value`` lines ending in a blank line.
 A :class:`Message` keeps every header in wire order (``Variable`` and ``Output`` repeat, so a
-plain dict would lose data) plus a first-value index for fast lookups. An :class:`Action` is
+plain dict would lose data). It is lazy: the protocol hands over the message text and
+nothing is split until someone reads it, because most events are routed by name and then
+read for two or three fields at most (see ``find_header``). An :class:`Action` is
 checked and rendered to bytes in one piece before anything is written to a socket, so a value
 smuggling ``\\r\\n`` (AMI injection) fails the whole action instead of sending half of it.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import FrozenInstanceError, dataclass, field
 
 from config.errors import LocalProtocolError
 
-__all__ = ["Action", "FieldValue", "Message", "parse_message"]
+__all__ = ["Action", "FieldValue", "Message", "find_header", "parse_message"]
 
 FieldValue = str | int | Sequence[str] | None
 _SECRET_KEYS = frozenset({"secret", "key", "password"})
 _RESERVED_KEYS = frozenset({"action", "actionid"})
 
 
-@dataclass(frozen=True, slots=True)
 class Message:
-    """One message from Asterisk: a response or an event.
+    """One message from Asterisk: a response or an event. Immutable.
 
     ``headers`` keeps every ``(name, value)`` pair in wire order, repeats included.
+    A message framed by the protocol keeps its text and splits it only when asked:
+    :meth:`lookup` finds one header straight in the text, which is what typed event
+    fields use, so an event nobody reads in full is never split into lines.
+
+    Args:
+        headers: the header pairs (for messages built in code, e.g. in tests).
     """
 
-    headers: tuple[tuple[str, str], ...]
-    _index: dict[str, str] = field(init=False, repr=False, compare=False)
+    __slots__ = ("_headers", "_index", "_text")
 
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "_index", dict(reversed(self.headers)))
+    _text: str | None
+    _headers: tuple[tuple[str, str], ...] | None
+    _index: dict[str, str] | None
+
+    def __init__(self, headers: Iterable[tuple[str, str]] = ()) -> None:
+        object.__setattr__(self, "_text", None)
+        object.__setattr__(self, "_headers", tuple((str(k), str(v)) for k, v in headers))
+        object.__setattr__(self, "_index", None)
+
+    @classmethod
+    def from_text(cls, text: str) -> Message:
+        """Wrap one message's text (CRLF-separated lines, no trailing blank line)."""
+        msg = object.__new__(cls)
+        object.__setattr__(msg, "_text", text)
+        object.__setattr__(msg, "_headers", None)
+        object.__setattr__(msg, "_index", None)
+        return msg
+
+    def __setattr__(self, name: str, value: object) -> None:
+        raise FrozenInstanceError(f"cannot assign to field {name!r}")
+
+    def __delattr__(self, name: str) -> None:
+        raise FrozenInstanceError(f"cannot delete field {name!r}")
+
+    @property
+    def headers(self) -> tuple[tuple[str, str], ...]:
+        headers = self._headers
+        if headers is None:
+            headers = _split(self._text or "")
+            object.__setattr__(self, "_headers", headers)
+        return headers
+
+    def _first_values(self) -> dict[str, str]:
+        index = self._index
+        if index is None:
+            index = dict(reversed(self.headers))
+            object.__setattr__(self, "_index", index)
+        return index
+
+    def lookup(self, name: str) -> str | None:
+        """First value of header ``name`` (exact case, as Asterisk spells it), or None."""
+        text = self._text
+        if text is None or self._index is not None:
+            return self._first_values().get(name)
+        return find_header(text, name + ": ", "\r\n" + name + ": ")
 
     def get(self, name: str, default: str = "") -> str:
         """Return the first value of header ``name`` (case-insensitive), or ``default``."""
-        value = self._index.get(name)
+        value = self.lookup(name)
         if value is not None:
             return value
         lowered = name.lower()
@@ -53,17 +102,29 @@ class Message:
     def __contains__(self, name: object) -> bool:
         if not isinstance(name, str):
             return False
-        return name in self._index or any(k.lower() == name.lower() for k, _ in self.headers)
+        lowered = name.lower()
+        return any(key.lower() == lowered for key, _ in self.headers)
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Message):
+            return NotImplemented
+        return self.headers == other.headers
+
+    def __hash__(self) -> int:
+        return hash(self.headers)
+
+    def __repr__(self) -> str:
+        return f"Message({self.headers!r})"
 
     @property
     def event(self) -> str:
         """The event name, or ``""`` for a response."""
-        return self._index.get("Event", "")
+        return self.lookup("Event") or ""
 
     @property
     def response(self) -> str:
         """The ``Response`` value (``Success``, ``Error``, ``Goodbye``), or ``""``."""
-        return self._index.get("Response", "")
+        return self.lookup("Response") or ""
 
     @property
     def action_id(self) -> str:
@@ -71,22 +132,31 @@ class Message:
 
     def as_dict(self) -> dict[str, str]:
         """First value of each header; handy for logs and JSON (secrets are not in responses)."""
-        return dict(self._index)
+        return dict(self._first_values())
 
 
-def _fast_message(headers: tuple[tuple[str, str], ...], index: dict[str, str]) -> Message:
-    """Build a Message from already split headers without re-running ``__post_init__``."""
-    msg = object.__new__(Message)
-    object.__setattr__(msg, "headers", headers)
-    object.__setattr__(msg, "_index", index)
-    return msg
+def find_header(text: str, first: str, needle: str) -> str | None:
+    """The value of the first ``Key: value`` line in ``text``.
+
+    ``first`` is ``"Key: "`` (matched at the start), ``needle`` is ``"\r\nKey: "``; the
+    leading CRLF keeps ``Channel`` from matching inside ``DestChannel``.
+    """
+    if text.startswith(first):
+        start = len(first)
+    else:
+        at = text.find(needle)
+        if at < 0:
+            return None
+        start = at + len(needle)
+    end = text.find("\r\n", start)
+    return text[start:] if end < 0 else text[start:end]
 
 
-def parse_message(text: str) -> Message:
-    """Parse one message (lines joined by CRLF, no trailing blank line).
+def _split(text: str) -> tuple[tuple[str, str], ...]:
+    """Split a message into header pairs without losing any line.
 
-    A line without ``": "`` is kept: ``Key:`` gives an empty value and a line with no
-    colon at all (pre-13 ``Command`` output) is kept under ``Output``. Nothing is dropped.
+    ``Key:`` gives an empty value; a line with no colon at all (pre-13 ``Command`` output)
+    is kept under ``Output``.
     """
     pairs: list[tuple[str, str]] = []
     for line in text.split("\r\n"):
@@ -98,8 +168,12 @@ def parse_message(text: str) -> Message:
             if not colon:
                 key, value = "Output", line
         pairs.append((key, value))
-    headers = tuple(pairs)
-    return _fast_message(headers, dict(reversed(headers)))
+    return tuple(pairs)
+
+
+def parse_message(text: str) -> Message:
+    """Parse one message (lines joined by CRLF, no trailing blank line)."""
+    return Message.from_text(text.strip("\r\n"))
 
 
 def _render_value(key: str, value: str | int) -> str:

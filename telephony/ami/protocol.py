@@ -29,8 +29,8 @@ from dataclasses import dataclass, field
 from itertools import count
 
 from config.errors import LocalProtocolError, RemoteProtocolError
-from telephony.ami.events import Event, parse_event
-from telephony.ami.messages import Action, Message, _fast_message, parse_message
+from telephony.ami.events import EVENT_TYPES, Event, GenericEvent
+from telephony.ami.messages import Action, Message
 
 __all__ = [
     "DEFAULT_MAX_MESSAGE_BYTES",
@@ -277,30 +277,34 @@ class AmiProtocol:
         return True
 
     def _parse_block(self, text: str) -> None:
+        # Hot path: route each message by its first line; headers are read lazily.
         out = self._out
-        pending = self._pending
+        classes = EVENT_TYPES
+        generic = GenericEvent
+        new = object.__new__
+        setattr_ = object.__setattr__
         for chunk in text.split("\r\n\r\n"):
             if not chunk or chunk[0] == "\r":
                 chunk = chunk.strip("\r\n")
                 if not chunk:
                     continue
-            pairs = [line.split(": ", 1) for line in chunk.split("\r\n")]
-            try:
-                index: dict[str, str] = dict(reversed(pairs))
-            except ValueError:  # a line without ": " - take the careful path
-                message = parse_message(chunk)
-                index = message._index
-            else:
-                message = _fast_message(tuple(map(tuple, pairs)), index)  # type: ignore[arg-type]
-            if "Event" in index:
-                event = parse_event(message)
+            message = Message.from_text(chunk)
+            if chunk.startswith("Event: "):
+                end = chunk.find("\r\n")
+                cls = classes.get(chunk[7:end] if end > 0 else chunk[7:], generic)
+                event = new(cls)
+                setattr_(event, "message", message)
                 out.append(event)
-                if pending:
-                    action_id = index.get("ActionID")
+                if self._pending and "ActionID: " in chunk:
+                    action_id = message.lookup("ActionID")
                     if action_id is not None:
                         self._list_item(action_id, event, message)
-            elif "Response" in index:
-                self._response(message, index.get("ActionID"))
+            elif chunk.startswith("Response: "):
+                self._response(message, message.lookup("ActionID"))
+            elif message.event:
+                self._parse_block("Event: " + message.event + "\r\n" + chunk)
+            elif message.response:
+                self._response(message, message.lookup("ActionID"))
             else:
                 # Neither event nor response (a stray fragment): keep it visible.
                 out.append(UnmatchedResponse(message))
