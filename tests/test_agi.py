@@ -184,3 +184,62 @@ async def test_new_asyncagistart_for_same_channel_opens_a_new_session(pbx: FakeA
     release.set()
     await dispatcher.close()
     await client.close()
+
+
+# -- against the PBX simulator (telephony.simulator) ------------------------------------------
+
+
+async def test_client_and_dispatcher_against_the_simulator() -> None:
+    from telephony.ami import Action, AmiClient, ListResponse
+    from telephony.ami.events import CoreShowChannel, Event
+    from telephony.calls import CallState, CallTracker
+    from telephony.simulator import PbxSimulator
+
+    sim = PbxSimulator("switchboard", "pw", time_scale=0.02, seed=3)
+    await sim.start()
+    client = AmiClient(
+        "127.0.0.1", sim.port, "switchboard", "pw", ping_interval=0, reconnect_min=0.05,
+        reconnect_max=0.2,
+    )  # fmt: skip
+    tracker = CallTracker()
+    client.subscribe(lambda event: tracker.feed(event))
+    resyncs: list[int] = []
+
+    async def resync() -> None:
+        listed = await client.send(Action("CoreShowChannels"))
+        assert isinstance(listed, ListResponse)
+        tracker.resync([e for e in listed.events if isinstance(e, CoreShowChannel)], 0.0)
+        resyncs.append(len(listed.events))
+
+    client.on_connect(resync)
+    outcome: list = []
+
+    async def ivr(session: AgiSession) -> None:
+        outcome.append((session.env.caller_id, session.env.dnid))
+        await session.answer()
+        await session.set_variable("SB_TEST", "x y")
+        outcome.append(await session.get_variable("SB_TEST"))
+        outcome.append(await session.stream_file("welcome", "123"))
+        outcome.append(await session.get_data("enter-account", 2000, 4))
+        await session.hangup()
+        outcome.append("hung up")
+
+    events: list[Event] = []
+    client.subscribe(events.append)
+    try:
+        await client.connect()
+        assert client.fully_booted and resyncs == [0]
+        dispatcher = AgiDispatcher(client, ivr)
+        uniqueid = sim.place_call(caller="+15550001111", did="5551000", dtmf=["2", "1234"])
+        await eventually(lambda: "hung up" in outcome, within=10)
+        assert outcome[0] == ("+15550001111", "5551000")
+        assert outcome[1] == "x y" and outcome[2] == "2" and outcome[3][0] == "1234"
+        await eventually(lambda: tracker.calls[uniqueid].state is CallState.ENDED, within=5)
+        assert tracker.calls[uniqueid].dialed == "5551000"
+        await sim.restart(downtime=0.2)
+        await eventually(lambda: len(resyncs) == 2 and client.connected, within=10)
+        await client.wait_fully_booted(5)
+        await dispatcher.close()
+    finally:
+        await client.close()
+        await sim.stop()

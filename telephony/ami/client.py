@@ -160,6 +160,8 @@ class AmiClient:
         """
         if self._closing:
             raise ConnectionLost("client is closed")
+        if self._writer is not None:
+            return  # already connected (or connecting): never open a second session
         await self._open()
         if self.reconnect and self._supervisor is None:
             self._supervisor = asyncio.create_task(self._supervise(), name="ami-supervisor")
