@@ -18,7 +18,7 @@ from routing.ivr import commands as cmd
 from routing.ivr import events as ev
 from routing.ivr.interpreter import CallInfo, IvrSession, Outcome, PathStep
 from routing.ivr.nodes import Script
-from routing.ivr.runner import ALL_KEYS, SILENCE, keep_reloading, run_ivr
+from routing.ivr.runner import ALL_KEYS, keep_reloading, run_ivr
 from routing.ivr.script import ScriptLibrary, check_text, load_script
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -249,29 +249,31 @@ async def test_hangup_in_the_menu_is_abandoned_ivr() -> None:
     assert path == sink.steps
 
 
-async def test_keys_pressed_during_an_earlier_prompt_start_the_answer(tmp_path: Path) -> None:
+async def test_a_re_ask_plays_the_sorry_prompt_then_listens(tmp_path: Path) -> None:
     script = _script(
         tmp_path,
         """
-        acct: {kind: collect, prompts: [welcome, account], variable: a, min: 4, max: 6,
-               next: q}
+        acct: {kind: collect, prompts: account, variable: a, min: 4, max: 6,
+               invalid: welcome, next: q}
         q: {kind: queue, queue: billing}
     """,
     )
-    agi = FakeAgi(["1234#"])
-    outcome, routing, _sink = await run(script, agi)
+    agi = FakeAgi(["12", "1234#"])
+    outcome, routing, sink = await run(script, agi)
     assert outcome is Outcome.QUEUED
     assert agi.log[1:] == [
-        ("STREAM FILE", str(tmp_path / "en" / "welcome"), ALL_KEYS),
-        ("GET DATA", SILENCE, 5000, 5),
+        ("GET DATA", str(tmp_path / "en" / "account"), 5000, 6),
+        ("STREAM FILE", str(tmp_path / "en" / "welcome"), ""),
+        ("GET DATA", str(tmp_path / "en" / "account"), 5000, 6),
     ]
     assert routing.enqueued[0][1].variables["a"] == "1234"
+    assert sink.steps[0].digits == "12,1234"
 
 
 async def test_long_wait_offers_a_callback() -> None:
     routing = FakeRouting({"sales": ev.QueueState(600.0, 0, 12)})
-    # no account (asked three times; each retry's "sorry" prompt listens too), then sales
-    agi = FakeAgi(["1", None, None, None, None, None, "1", "1", "2", "2125550100#"])
+    # no account (asked three times), then sales
+    agi = FakeAgi(["1", None, None, None, "1", "1", "2", "2125550100#"])
     outcome, routing, sink = await run(main(), agi, routing=routing)
     assert outcome is Outcome.CALLBACK
     [(_call, offer)] = routing.callbacks

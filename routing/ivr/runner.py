@@ -30,9 +30,6 @@ from routing.ivr.script import ScriptLibrary
 log = logging.getLogger(__name__)
 
 ALL_KEYS = "0123456789*#"
-# Played by GET DATA when the caller already pressed a key during an earlier prompt:
-# a short silence from Asterisk's core sounds keeps GET DATA collecting the rest.
-SILENCE = "silence/1"
 
 
 class AgiChannel(Protocol):
@@ -223,20 +220,13 @@ class _Runner:
         return await self.port.queue_state(command.queue)
 
     async def _collect(self, command: cmd.Collect) -> ev.Collected:
-        # GET DATA plays one file; earlier prompts go through STREAM FILE, and a key
-        # pressed there becomes the first digit of the answer.
+        # GET DATA plays one file and listens while it plays. Earlier prompts (the short
+        # "sorry, that is not valid" before a re-ask) are streamed without escape digits:
+        # a key pressed there would end STREAM FILE and its follow-up keys would have to
+        # be stitched onto a second GET DATA, which loses digits on a fast typist.
         *intro, last = command.prompts
         for prompt in intro:
-            first = await self.agi.stream_file(prompt, ALL_KEYS)
-            if first == command.terminator:
-                return ev.Collected("", False)
-            if first:
-                if command.max_digits <= 1:
-                    return ev.Collected(first, False)
-                rest, timed_out = await self.agi.get_data(
-                    SILENCE, command.timeout_ms, command.max_digits - 1
-                )
-                return ev.Collected(first + rest, timed_out)
+            await self.agi.stream_file(prompt, "")
         digits, timed_out = await self.agi.get_data(last, command.timeout_ms, command.max_digits)
         return ev.Collected(digits, timed_out)
 

@@ -48,7 +48,10 @@ def compose(text: str) -> YNode | None:
     Raises:
         InvalidInput: not YAML, or a key that is not plain text; ``field`` is the line.
     """
-    loader = yaml.SafeLoader(text)
+    try:
+        loader = yaml.SafeLoader(text)
+    except yaml.YAMLError as exc:  # e.g. control characters, refused before parsing
+        raise InvalidInput(f"not valid YAML: {exc}".replace("\n", " "), field="1") from None
     try:
         try:
             root = loader.get_single_node()
@@ -59,7 +62,7 @@ def compose(text: str) -> YNode | None:
                 f"not valid YAML: {exc.problem or exc.context}", field=str(line)
             ) from None
         except yaml.YAMLError as exc:
-            raise InvalidInput(f"not valid YAML: {exc}", field="1") from None
+            raise InvalidInput(f"not valid YAML: {exc}".replace("\n", " "), field="1") from None
         if root is None:
             return None
         return _convert(loader, root)
