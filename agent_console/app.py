@@ -46,6 +46,7 @@ def init_app(
     center: ContactCenter,
     passwords: Passwords | None = None,
     clock: Callable[[], float] | None = None,
+    directory: Any = None,
 ) -> web.Application:
     """Build the console application.
 
@@ -55,6 +56,8 @@ def init_app(
         center: the running contact center.
         passwords: the argon2 hasher (tests pass cheaper parameters).
         clock: wall clock for sessions and rate limits (tests pass a fake one).
+        directory: the service's ``crm_lookup.directory.Directory`` (with its external
+            CRM adapter) for ``?phone=`` card lookups; default: a local one over ``store``.
     """
     metrics = Metrics()
     app = web.Application(
@@ -77,7 +80,7 @@ def init_app(
         login_limit=settings.security.login_attempts_per_minute,
         **auth_kwargs,
     )
-    crm = Crm(settings, store)
+    crm = Crm(settings, store, directory)
     console = Console(settings, center, crm)
     hub = Hub(console, auth, metrics, settings.http.public_origin)
     app[SETTINGS] = settings

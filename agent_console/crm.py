@@ -13,7 +13,7 @@ import enum
 from collections.abc import Mapping
 from typing import Any
 
-from config.errors import InvalidInput, NotFound
+from config.errors import InvalidInput
 from config.settings import Settings
 
 HISTORY_LIMIT = 20
@@ -42,10 +42,10 @@ def to_json(value: Any) -> Any:
 class Crm:
     """Store access for the console. ``store`` is a ``crm_lookup.store.Store``."""
 
-    def __init__(self, settings: Settings, store: Any) -> None:
+    def __init__(self, settings: Settings, store: Any, directory: Any = None) -> None:
         self.settings = settings
         self.store = store
-        self._directory: Any = None
+        self._directory: Any = directory
 
     @property
     def directory(self) -> Any:
@@ -69,8 +69,7 @@ class Crm:
         row = await self.store.users.get_by_username(username)
         if row is None:
             return None
-        data = to_json(row)
-        return data["password_hash"], data["role"], data.get("agent_id")
+        return row.password_hash, str(row.role), row.agent_id
 
     async def add_user(
         self, username: str, password_hash: str, role: str, agent_id: str | None
@@ -78,9 +77,9 @@ class Crm:
         return to_json(await self.store.users.add(username, password_hash, role, agent_id))
 
     async def list_users(self) -> list[dict[str, Any]]:
-        rows = to_json(await self.store.users.list())
+        rows: list[dict[str, Any]] = to_json(await self.store.users.list())
         for row in rows:
-            row.pop("password_hash", None)
+            row.pop("password_hash", None)  # never leaves the server
         return rows
 
     async def card_for_phone(self, phone: str) -> dict[str, Any]:
@@ -90,31 +89,45 @@ class Crm:
         return to_json(await self.store.customers.search(query, limit=SEARCH_LIMIT))
 
     async def customer(self, customer_id: str) -> dict[str, Any]:
-        row = await self.store.customers.get(_int_id(customer_id, "customer id"))
-        if row is None:
-            raise NotFound(f"no customer {customer_id}")
-        return to_json(row)
+        """The customer with its open cases. Raises NotFound, InvalidInput (bad id)."""
+        cid = _int_id(customer_id, "customer id")
+        data: dict[str, Any] = to_json(await self.store.customers.get(cid))
+        data["open_cases"] = to_json(await self.store.cases.open_for_customer(cid))
+        return data
 
     async def contacts(self, customer_id: str) -> list[dict[str, Any]]:
-        await self.customer(customer_id)
-        rows = await self.store.contacts.for_customer(
-            _int_id(customer_id, "customer id"), limit=HISTORY_LIMIT
-        )
-        return to_json(rows)
+        """The customer's last contacts, newest first. Raises NotFound, InvalidInput."""
+        cid = _int_id(customer_id, "customer id")
+        await self.store.customers.get(cid)
+        page = await self.store.contacts.history(cid, limit=HISTORY_LIMIT)
+        return [to_json(c) for c in page.items]
 
     async def contact(self, contact_id: str) -> dict[str, Any]:
-        row = await self.store.contacts.get(_int_id(contact_id, "contact id"))
-        if row is None:
-            raise NotFound(f"no contact {contact_id}")
-        return to_json(row)
+        """Raises NotFound, InvalidInput."""
+        result: dict[str, Any] = to_json(
+            await self.store.contacts.get(_int_id(contact_id, "contact id"))
+        )
+        return result
 
     async def wrapup(
         self, contact_id: str, disposition: str, notes: str, case: Mapping[str, Any] | None
     ) -> dict[str, Any]:
+        """Save a wrap-up; ``case`` (``id`` or ``subject``, ``status``) opens or updates a
+        case linked to the contact. Raises NotFound, InvalidInput."""
+        from crm_lookup.models import CaseChange
+
+        change = None
+        if case is not None:
+            change = CaseChange(
+                case_id=_int_id(str(case["id"]), "case id") if case.get("id") else None,
+                subject=case.get("subject") or "",
+                status=case.get("status") or "open",
+            )
         row = await self.store.contacts.wrapup(
-            _int_id(contact_id, "contact id"), disposition, notes, case=case
+            _int_id(contact_id, "contact id"), disposition, notes, case=change
         )
-        return to_json(row) if row is not None else await self.contact(contact_id)
+        result: dict[str, Any] = to_json(row)
+        return result
 
     async def audit(self, actor: str, action: str, target: str, details: Mapping[str, Any]) -> None:
         await self.store.audit.write(actor, action, target, dict(details))

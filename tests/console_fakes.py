@@ -427,11 +427,11 @@ class World:
         import argon2
         from aiohttp import web
         from aiohttp.test_utils import unused_port
-        from crm_lookup.store import open_store
 
         from agent_console.app import init_app
         from agent_console.auth import Passwords
         from config.settings import HttpSettings, SecuritySettings, Settings
+        from crm_lookup.store import open_store
 
         port = unused_port()
         self.url = f"http://127.0.0.1:{port}"
@@ -481,24 +481,63 @@ class World:
         await self.store.close()
 
 
+async def make_contact(
+    store: Any,
+    key: str,
+    caller: str,
+    queue: str,
+    agent_id: str,
+    *,
+    at: float,
+    disposition: str = "",
+    notes: str = "",
+) -> int:
+    """A contact written through the real milestones; wrapped up when ``disposition``."""
+    await store.contacts.arrived(key, caller, "8005550100", at=at)
+    await store.contacts.queued(key, queue, at=at + 1)
+    await store.contacts.offered(key, agent_id, at=at + 5)
+    await store.contacts.answered(key, agent_id, at=at + 8)
+    contact_id = int((await store.contacts.get_by_key(key)).id)
+    if disposition:
+        await store.contacts.ended(key, at=at + 120)
+        await store.contacts.wrapup(contact_id, disposition, notes)
+    return contact_id
+
+
+async def _ada(world: World) -> tuple[str, int, int]:
+    customer = await world.store.customers.add(
+        "Ada Lovelace", ["+15551230001"], tier="VIP", company="Analytical Engines"
+    )
+    past = time.time() - 86400
+    await make_contact(
+        world.store,
+        "past-1",
+        "+15551230001",
+        "sales",
+        "1003",
+        at=past,
+        disposition="resolved",
+        notes="asked about the invoice",
+    )
+    live = await make_contact(
+        world.store, "live-1", "+15551230001", "sales", "1001", at=past + 3600
+    )
+    return "+15551230001", int(customer.id), live
+
+
 async def seed(world: World) -> dict[str, Any]:
     """A customer with one past contact and the contact of the live call, plus calls.
 
     Returns ids: ``customer``, ``contact`` (the live call's contact, handled by alice in
-    sales), ``card`` (the screen-pop card of the caller).
+    sales), ``card`` (the screen-pop card of the caller). Calls: c1 talking on alice,
+    h1 held on alice, w1 waiting in sales, w2 waiting in support.
     """
-    store = world.store
-    customer = await store.customers.add(
-        "Ada Lovelace", phones=["+15551230001"], tier="gold", company="Analytical Engines"
-    )
-    customer_id = customer["id"]
-    await store.contacts.add(customer_id, "sales", "1003")
-    contact_id = await store.contacts.add(customer_id, "sales", "1001")
-    card = await world.app_crm().card_for_phone("+15551230001")
+    phone, customer_id, contact_id = await _ada(world)
+    card = await world.app_crm().card_for_phone(phone)
     center = world.center
     for agent_id in ("1001", "1003", "2001"):
         center.agents[agent_id]["state"] = "ready"
-    center.arrive("c1", "sales", "+15551230001", contact_id=contact_id, customer_id=customer_id)
+    center.arrive("c1", "sales", phone, contact_id=contact_id, customer_id=customer_id)
     center.offer("c1", "1001", card)
     center.answer("c1")
     center.arrive("h1", "sales", "+15551230002")
@@ -511,13 +550,6 @@ async def seed(world: World) -> dict[str, Any]:
 async def seed_history(world: World) -> dict[str, Any]:
     """A VIP customer with a past wrapped-up contact, and the contact of the next call
     (to be handled by alice in sales). Agents stay logged out."""
-    store = world.store
-    customer = await store.customers.add(
-        "Ada Lovelace", phones=["+15551230001"], tier="vip", company="Analytical Engines"
-    )
-    customer_id = customer["id"]
-    past = await store.contacts.add(customer_id, "sales", "1003")
-    await store.contacts.wrapup(past, "resolved", "asked about the invoice")
-    contact_id = await store.contacts.add(customer_id, "sales", "1001")
-    card = await world.app_crm().card_for_phone("+15551230001")
+    phone, customer_id, contact_id = await _ada(world)
+    card = await world.app_crm().card_for_phone(phone)
     return {"customer": str(customer_id), "contact": str(contact_id), "card": card}

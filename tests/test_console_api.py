@@ -189,12 +189,7 @@ async def test_supervisor_actions_are_audited(world: Any) -> None:
 
 
 async def audit_rows(world: Any) -> list[tuple[str, str, str]]:
-    rows = await world.store.audit.list()
-    out = []
-    for row in rows:
-        data = row if isinstance(row, dict) else row.__dict__
-        out.append((data["actor"], data["action"], data["target"]))
-    return out
+    return [(e.actor, e.action, e.target) for e in await world.store.audit.list()]
 
 
 async def test_agent_state_changes_reach_the_center(world: Any) -> None:

@@ -50,13 +50,11 @@
     return undefined;
   };
 
-  function customerOf(card) { return (card && (card.customer || card)) || {}; }
-
   function renderHistory(tbody, contacts) {
     clear(tbody);
     for (const c of contacts || []) {
       tbody.append(el("tr", { class: "contact-row" },
-        el("td", {}, when(pick(c, "ended_at", "started_at", "arrived_at", "at"))),
+        el("td", {}, when(pick(c, "started_at", "arrived_at"))),
         el("td", {}, pick(c, "queue") || ""),
         el("td", {}, pick(c, "agent_id") || ""),
         el("td", { class: "disposition" }, pick(c, "disposition") || ""),
@@ -65,31 +63,27 @@
     if (!tbody.firstChild) tbody.append(el("tr", {}, el("td", { colspan: "5", class: "muted" }, "No contacts yet.")));
   }
 
+  // card: crm_lookup CustomerCard.to_json() — flat: customer_id, name, phone, company,
+  // tier, vip, open_cases, recent_contacts, new_caller.
   function renderCard(card) {
+    card = card || {};
     me.card = card;
-    const c = customerOf(card);
-    const name = pick(c, "name", "display_name") ||
-      [pick(c, "first_name"), pick(c, "last_name")].filter(Boolean).join(" ") || "Unknown caller";
-    $("card-name").textContent = name;
-    const tier = pick(c, "tier") || (card && card.known === false ? "new caller" : "");
-    const vip = Boolean(pick(c, "vip", "is_vip")) || String(tier).toLowerCase() === "vip";
-    $("card-tier").textContent = tier || "";
-    $("card-tier").classList.toggle("hidden", !tier || String(tier).toLowerCase() === "vip");
-    $("card-vip").classList.toggle("hidden", !vip);
-    $("card-company").textContent = pick(c, "company") || "";
-    const phones = pick(c, "phones") || [];
-    const phone = pick(c, "phone") || (phones.length ? (phones[0].e164 || phones[0].number || phones[0]) : "") ||
-      (me.call && me.call.caller) || "";
+    $("card-name").textContent = card.name || "Unknown caller";
+    const tier = card.new_caller ? "new caller" : (card.tier || "");
+    $("card-tier").textContent = tier;
+    $("card-tier").classList.toggle("hidden", !tier || Boolean(card.vip));
+    $("card-vip").classList.toggle("hidden", !card.vip);
+    $("card-company").textContent = card.company || "";
+    const phone = card.phone || (me.call && me.call.caller) || "";
     $("card-phone").textContent = phone;
     $("card-dial").dataset.number = phone;
-    me.customerId = pick(c, "id", "customer_id") || null;
+    me.customerId = card.customer_id ?? null;
     const cases = clear($("card-cases"));
-    for (const k of pick(card, "open_cases", "cases") || []) {
-      cases.append(el("li", { class: "case" }, "#" + (pick(k, "id") || "") + " " + (pick(k, "subject", "title") || "") +
-        " — " + (pick(k, "status") || "open")));
+    for (const k of card.open_cases || []) {
+      cases.append(el("li", { class: "case" }, "#" + k.id + " " + (k.subject || "") + " — " + (k.status || "open")));
     }
     if (!cases.firstChild) cases.append(el("li", { class: "muted" }, "No open cases."));
-    renderHistory($("card-history"), pick(card, "last_contacts", "contacts", "history") || []);
+    renderHistory($("card-history"), card.recent_contacts || []);
     $("card").classList.remove("hidden");
     $("no-call").classList.add("hidden");
   }
@@ -196,8 +190,8 @@
       const data = await api("GET", "/api/customers?q=" + encodeURIComponent(q));
       const list = clear($("search-results"));
       for (const c of data.customers || []) {
-        const label = (pick(c, "name") || [pick(c, "first_name"), pick(c, "last_name")].filter(Boolean).join(" ")) +
-          (pick(c, "company") ? " · " + c.company : "");
+        const label = (c.name || "") + (c.company ? " · " + c.company : "") +
+          (c.phones && c.phones.length ? " · " + c.phones[0] : "");
         list.append(el("li", {}, el("a", { href: "#", onclick: (e) => { e.preventDefault(); history(c, label); } }, label)));
       }
       if (!list.firstChild) list.append(el("li", { class: "muted" }, "No match."));
@@ -205,7 +199,7 @@
   });
   async function history(customer, label) {
     try {
-      const data = await api("GET", "/api/customers/" + encodeURIComponent(pick(customer, "id", "customer_id")) + "/contacts");
+      const data = await api("GET", "/api/customers/" + encodeURIComponent(customer.id) + "/contacts");
       $("search-history-name").textContent = label;
       renderHistory($("search-history-rows"), data.contacts);
       $("search-history").classList.remove("hidden");
