@@ -55,13 +55,17 @@ class MaxWaitReached:
 
 @dataclass(frozen=True, slots=True)
 class StartCallback:
-    """Ring the agent, then call the customer back on ``number``."""
+    """Ring the agent (for ``ring_timeout`` seconds), then call the customer back on
+    ``number``. Report the agent leg unanswered as RingNoAnswer, the customer leg as
+    CallbackResult."""
 
     call_id: str
     agent_id: str
     endpoint: str
     number: str
     attempt: int = 1
+    ring_timeout: float = 15.0
+    queue: str = ""
 
 
 @dataclass(frozen=True, slots=True)

@@ -482,6 +482,7 @@ class Acd:
         q = self._queues[call.queue]
         counters = self._counters[call.queue]
         counters.record_answer(now - call.entered_at, q.service_level, call.predicted)
+        self._dirty.add(call.queue)  # a sticky agent may not be a member of this queue
         agent.calls += 1
         out.append(cmd.CallLeftQueue(call.call_id, call.queue, "answered"))
         if call.callback_number is not None:
@@ -901,9 +902,10 @@ class Acd:
         self._rr[q.name][agent.agent_id] = self._rr_seq
         self._set_state(agent, AgentState.RINGING, "", now, out, call_id=call.call_id)
         timeout = ring_timeout if ring_timeout > 0 else q.ring_timeout
-        self._schedule(
-            now + timeout + self.settings.ring_grace_seconds, _RING, call.call_id, call.epoch
-        )
+        give_up = timeout + self.settings.ring_grace_seconds
+        if call.callback_number is not None:
+            give_up += self.settings.callback_dial_seconds
+        self._schedule(now + give_up, _RING, call.call_id, call.epoch)
         if call.callback_number is not None:
             call.attempts += 1
             out.append(
@@ -913,6 +915,8 @@ class Acd:
                     agent.config.endpoint,
                     call.callback_number,
                     call.attempts,
+                    timeout,
+                    q.name,
                 )
             )
             out.append(

@@ -219,13 +219,21 @@ class AcdSettings:
     short_abandon_seconds: float = 5.0
     #: the engine gives up on a ring this long after the ring timeout the shell was told
     ring_grace_seconds: float = 5.0
+    #: a callback first rings the agent, then dials the customer: time allowed for the
+    #: second leg before the engine stops waiting for CallbackResult
+    callback_dial_seconds: float = 60.0
     #: seed of the RANDOM strategy, so a run can be replayed
     seed: int = 0
     #: offset from UTC (seconds) of the day the "today" counters reset on
     day_offset_seconds: float = 0.0
 
     def __post_init__(self) -> None:
-        for name in ("sticky_offer_seconds", "short_abandon_seconds", "ring_grace_seconds"):
+        for name in (
+            "sticky_offer_seconds",
+            "short_abandon_seconds",
+            "ring_grace_seconds",
+            "callback_dial_seconds",
+        ):
             _check_number(getattr(self, name), name)
         _check_number(self.day_offset_seconds, "day_offset_seconds", minimum=-86400.0)
         for reason in self.not_ready_reasons:
@@ -237,7 +245,8 @@ class AcdSettings:
 
         Args:
             routing: the loaded settings section.
-            overrides: ring_grace_seconds / seed / day_offset_seconds.
+            overrides: ring_grace_seconds / callback_dial_seconds / seed /
+                day_offset_seconds.
 
         Raises:
             InvalidInput: a value out of range.
@@ -250,6 +259,7 @@ class AcdSettings:
             sticky_offer_seconds=routing.sticky_offer_seconds,
             short_abandon_seconds=routing.short_abandon_seconds,
             ring_grace_seconds=float(overrides.get("ring_grace_seconds", 5.0)),
+            callback_dial_seconds=float(overrides.get("callback_dial_seconds", 60.0)),
             seed=int(overrides.get("seed", 0)),
             day_offset_seconds=float(overrides.get("day_offset_seconds", 0.0)),
         )

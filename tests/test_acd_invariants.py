@@ -1,0 +1,208 @@
+"""Random traffic against the ACD engine, checking after every event what must always hold.
+
+* No ready agent is eligible for a waiting caller (the router's invariant).
+* Each queue's agents-by-state matches the agents' states.
+* Every call offered to a queue is accounted for: answered, abandoned, timed out,
+  overflowed, moved, failed callback, or still in the queue.
+* The last published statistics / agent state equal the current ones (deltas never stale).
+* A refused event (any LocalError) changes nothing.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+from typing import Any
+
+import pytest
+
+from config.errors import LocalError
+from routing.acd import (
+    Acd,
+    AcdSettings,
+    AgentConfig,
+    AgentState,
+    MaxWaitAction,
+    QueueConfig,
+    Strategy,
+    Widening,
+)
+from routing.acd import commands as cmd
+from routing.acd import events as ev
+
+QUEUES = (
+    QueueConfig(
+        "sales",
+        skills={"sales": 3},
+        widening=Widening(every=20, floor=1),
+        tier_priority={"vip": 2},
+        max_wait=90,
+        max_wait_action=MaxWaitAction.OVERFLOW,
+        max_wait_target="support",
+        wrap_up=5,
+        announce_interval=15,
+    ),
+    QueueConfig(
+        "support",
+        strategy=Strategy.FEWEST_CALLS,
+        max_wait=120,
+        max_wait_action=MaxWaitAction.CALLBACK,
+        max_length=6,
+        callback_attempts=2,
+        callback_retry=10,
+    ),
+    QueueConfig(
+        "billing",
+        strategy=Strategy.ROUND_ROBIN,
+        skills={"billing": 2},
+        widening=Widening(every=30, floor=0),
+        max_wait=60,
+        max_wait_action=MaxWaitAction.VOICEMAIL,
+        max_wait_target="vm",
+        join_empty=False,
+        wrap_up=3,
+    ),
+)
+AGENTS = (
+    AgentConfig("a1", "A1", "PJSIP/1", {"sales": 5}, ("sales", "support")),
+    AgentConfig("a2", "A2", "PJSIP/2", {"sales": 2, "billing": 4}, ("sales", "billing")),
+    AgentConfig("a3", "A3", "PJSIP/3", {"billing": 1, "french": 3}, ("billing", "support")),
+    AgentConfig("a4", "A4", "PJSIP/4", {}, ("support",)),
+    AgentConfig("a5", "A5", "PJSIP/5", {"sales": 4, "french": 2}, ("sales", "support", "billing")),
+)
+STATES = (AgentState.READY, AgentState.NOT_READY, AgentState.LOGGED_OUT)
+
+
+def _meets(skills: dict[str, int], requirement: dict[str, int]) -> bool:
+    return all(skills.get(s, 0) >= lvl for s, lvl in requirement.items())
+
+
+def _random_event(rng: random.Random, snap: dict[str, Any], serial: int) -> ev.Event:
+    calls = snap["calls"]
+    by_state: dict[str, list[str]] = {}
+    for call_id, c in calls.items():
+        by_state.setdefault(c["state"], []).append(call_id)
+    agent_ids = [a.agent_id for a in AGENTS]
+    roll = rng.random()
+    if roll < 0.25:
+        skills = {"french": rng.randint(1, 3)} if rng.random() < 0.2 else {}
+        return ev.CallQueued(
+            f"c{serial}",
+            rng.choice(("sales", "support", "billing", "nope")),
+            priority=rng.choice((0, 0, 1)),
+            skills=skills,
+            tier=rng.choice(("", "", "vip")),
+            sticky_agent=rng.choice((None, None, None, "a1", "a4")),
+            callback_number=rng.choice((None,) * 6 + ("+15550001111",)),
+        )
+    if roll < 0.45:
+        return ev.AgentStateRequest(
+            rng.choice(agent_ids),
+            rng.choice(STATES),
+            rng.choice(("", "break", "lunch")),
+            rng.choice((None, None, "sup")),
+        )
+    if roll < 0.55 and by_state.get("offered"):
+        call_id = rng.choice(by_state["offered"])
+        agent_id = calls[call_id]["agent_id"]
+        if calls[call_id]["callback"]:
+            return ev.CallbackResult(call_id, rng.random() < 0.5)
+        return rng.choice((ev.AgentAnswered(call_id, agent_id), ev.RingNoAnswer(call_id, agent_id)))
+    if roll < 0.65 and by_state.get("connected"):
+        return ev.CallEnded(rng.choice(by_state["connected"]))
+    if roll < 0.72 and calls:
+        return ev.CallAbandoned(rng.choice(list(calls)))
+    if roll < 0.78:
+        return ev.WrapUpDone(rng.choice(agent_ids))
+    if roll < 0.84 and by_state.get("waiting"):
+        return ev.MoveCall(
+            rng.choice(by_state["waiting"]), rng.choice(("sales", "support", "billing"))
+        )
+    if roll < 0.9 and by_state.get("waiting"):
+        return ev.CallbackRequested(rng.choice(by_state["waiting"]), "5551234")
+    # something plainly wrong now and then: unknown ids, illegal transitions
+    return rng.choice(
+        (
+            ev.AgentAnswered("ghost", "a1"),
+            ev.AgentStateRequest("zz", AgentState.READY),
+            ev.AgentStateRequest("a1", AgentState.ON_CALL),
+            ev.CallEnded(rng.choice(list(calls)) if calls else "ghost"),
+        )
+    )
+
+
+def _check(
+    acd: Acd, snap: dict[str, Any], published: dict[str, Any], states: dict[str, Any]
+) -> None:
+    agents = snap["agents"]
+    for name, queue in snap["queues"].items():
+        members = [a for a in agents.values() if name in a["queues"]]
+        for agent in members:
+            if agent["state"] != "ready":
+                continue
+            for waiting in queue["waiting"]:
+                assert not _meets(agent["skills"], waiting["requirement"]), (
+                    f"ready agent {agent['name']} could take {waiting['call_id']} in {name}"
+                )
+        stats = queue["stats"]
+        for state in AgentState:
+            assert stats["agents"][state.value] == sum(
+                1 for a in members if a["state"] == state.value
+            )
+        in_queue = sum(
+            1
+            for c in snap["calls"].values()
+            if c["queue"] == name and c["state"] in ("waiting", "offered", "retry")
+        )
+        accounted = (
+            stats["answered"]
+            + stats["abandoned"]
+            + stats["timed_out"]
+            + stats["overflowed"]
+            + stats["moved_out"]
+            + stats["callbacks"]["failed"]
+            + in_queue
+        )
+        assert stats["offered"] == accounted, (name, stats)
+        assert stats["waiting"] == len(queue["waiting"])
+        current = acd.queue_stats(name)
+        assert published[name] == current
+    for agent_id, agent in agents.items():
+        if agent_id in states:
+            assert states[agent_id] == agent["state"]
+        else:
+            assert agent["state"] == "logged_out"
+
+
+@pytest.mark.parametrize("seed", range(25))
+def test_random_traffic_keeps_every_invariant(seed: int) -> None:
+    rng = random.Random(seed)
+    acd = Acd(QUEUES, AGENTS, AcdSettings(seed=seed, sticky_offer_seconds=6))
+    published: dict[str, Any] = {}
+    states: dict[str, str] = {}
+    now = 0.0
+    refused = 0
+    for serial in range(400):
+        now += rng.choice((0.0, 0.5, 1.0, 2.0, 5.0, 12.0))
+        before = acd.snapshot(now)
+        if rng.random() < 0.2:
+            out = acd.tick(now)
+        else:
+            event = _random_event(rng, before, serial)
+            try:
+                out = acd.handle(event, now)
+            except LocalError:
+                refused += 1
+                assert json.dumps(acd.snapshot(now), sort_keys=True) == json.dumps(
+                    before, sort_keys=True
+                ), f"refused {event} changed the engine"
+                continue
+        for c in out:
+            if isinstance(c, cmd.QueueStatsChanged):
+                published[c.queue] = c.stats
+            elif isinstance(c, cmd.AgentStateChanged):
+                states[c.agent_id] = c.state.value
+        _check(acd, acd.snapshot(now), published, states)
+    assert refused > 0
+    stats = [acd.queue_stats(q.name) for q in QUEUES]
+    assert sum(s["answered"] for s in stats) > 0
