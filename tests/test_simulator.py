@@ -610,3 +610,26 @@ async def test_transfer_to_a_number(sim: PbxSimulator, ami: RawAmi) -> None:
     assert get(begin, "DialString") == "+15557654321@trunk"
     assert get(await ami.event("DialEnd", Channel=chan), "DialStatus") == "ANSWER"
     await ami.event("BridgeEnter", Channel=chan)
+
+
+async def test_redirecting_only_the_agent_leg_keeps_it(sim: PbxSimulator, ami: RawAmi) -> None:
+    chan = await connect(ami, sim, "PJSIP/1001", PhoneBehaviour("answer", answer_after=0.2))
+    leg = get(await ami.event("DialBegin", Channel=chan), "DestChannel")
+    await ami.event("BridgeEnter", Channel=chan)
+    ami.send("Redirect", ("ActionID", "r"), ("Channel", leg),
+             ("Context", "switchboard-agent-hold"), ("Exten", "s"), ("Priority", "1"))  # fmt: skip
+    await ami.response("r")
+    # The caller's Dial ended (answered, then the bridge went away): the caller hangs up,
+    # the redirected agent leg lives on in its new context (in either order).
+    wanted = {("Hangup", chan), ("Newexten", leg)}
+    seen: set[tuple[str, str]] = set()
+
+    def both(m: Msg) -> bool:
+        seen.add((get(m, "Event"), get(m, "Channel")))
+        return wanted <= seen
+
+    await ami.expect(both)
+    await asyncio.sleep(0.05)
+    assert leg in sim.channels and chan not in sim.channels
+    assert sim.channels[leg].context == "switchboard-agent-hold"
+    assert sim.channels[leg].app == "Wait"

@@ -344,6 +344,7 @@ async def dial(
         linkedid=chan.linkedid,
     )
     leg.app, leg.app_data = "AppDial", "(Outgoing Line)"
+    leg.dial_owner = chan
     started = loop.time()
     pbx.set_var(leg, "DIALEDPEERNUMBER", dialstring)
     pbx.emit("DialBegin", [*chan.block(), *leg.block("Dest"), ("DialString", dialstring)], "call")
@@ -404,7 +405,7 @@ async def dial(
         pbx.set_var(chan, "DIALEDTIME", str(int(total)))
         pbx.set_var(chan, "DIALEDTIME_MS", str(int(total * 1000)))
         pbx.set_var(chan, "DIALSTATUS", "ANSWER")
-        if not leg.gone.is_set() and not leg.redirecting:
+        if _owned(leg, chan):
             await pbx.hangup(leg, cause=16, source="dialplan")
         return "ANSWER", -1
     except asyncio.CancelledError:
@@ -414,9 +415,14 @@ async def dial(
         if not answered and not leg.gone.is_set():
             _dial_end(pbx, chan, leg, "CANCEL")
         pbx.leave_bridge(chan)
-        if not leg.gone.is_set() and not leg.redirecting:
+        if _owned(leg, chan):
             await pbx.hangup(leg, cause=16, source="dialplan")
         raise
+
+
+def _owned(leg: SimChannel, chan: SimChannel) -> bool:
+    """Is ``leg`` still ``chan``'s Dial leg (not gone, not redirected or bridged away)?"""
+    return not leg.gone.is_set() and not leg.redirecting and leg.dial_owner is chan
 
 
 def _dial_end(pbx: PbxSimulator, chan: SimChannel | None, leg: SimChannel, status: str) -> None:

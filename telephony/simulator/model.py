@@ -109,6 +109,7 @@ class SimChannel:
     dtmf_groups: list[str] = field(default_factory=list)
     talk_seconds: tuple[float, float] | None = None
     is_caller: bool = False
+    dial_owner: SimChannel | None = None  # the channel whose Dial created this leg
     talking: bool = False
     patience_timer: asyncio.Task[None] | None = None
     hanging: bool = False

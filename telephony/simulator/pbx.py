@@ -315,6 +315,7 @@ class PbxSimulator:
             await self.stop_runner(chan)
         for chan in pair:
             chan.redirecting = False
+            chan.dial_owner = None
         if first.hanging or second.hanging:
             return
         bridge = self.new_bridge(first, second)
@@ -374,6 +375,7 @@ class PbxSimulator:
             self.leave_bridge(chan)
         for chan, context, exten, priority in targets:
             chan.redirecting = False
+            chan.dial_owner = None  # a redirected Dial leg now runs on its own
             if chan.hanging:
                 continue
             chan.context, chan.exten, chan.priority = context, exten, priority
