@@ -255,16 +255,12 @@ class IvrSession:
         if self.state is SessionState.FINISHED:
             return []
         visit = self._visit
-        if visit is not None and visit.node.kind == "voicemail" and visit.phase == "after":
-            # Hanging up after the message is how callers end a voicemail.
-            self._close(now, "recorded")
-            self.outcome = Outcome.VOICEMAIL
-            self.state = SessionState.FINISHED
-            self._expect = None
-            return []
-        if visit is not None:
-            self._close(now, "hung up")
-        self.outcome = Outcome.ABANDONED
+        # Hanging up after the message is how most callers end a voicemail.
+        left_a_message = (
+            visit is not None and visit.node.kind == "voicemail" and visit.phase == "after"
+        )
+        self._close(now, "recorded" if left_a_message else "hung up")
+        self.outcome = Outcome.VOICEMAIL if left_a_message else Outcome.ABANDONED
         self.state = SessionState.FINISHED
         self._expect = None
         return []
@@ -467,26 +463,25 @@ class IvrSession:
     def _on_lookup(self, node: LookupNode, event: events.LookupDone) -> _Act:
         customer: Mapping[str, Any] = event.customer or {}
         found = event.customer is not None
-        cases = customer.get("open_cases", 0)
-        if isinstance(cases, list | tuple):
-            cases = len(cases)
-        verified = customer.get("verified", found and node.by == "account")
+
+        def text(key: str) -> str:
+            return str(customer.get(key) or "")
+
         self.variables.update(
             {
                 "customer.found": found,
-                "customer.id": str(customer.get("id", "") or ""),
-                "customer.name": str(customer.get("name", "") or ""),
-                "customer.tier": str(customer.get("tier", "") or ""),
-                "customer.language": str(customer.get("language", "") or ""),
-                "customer.open_cases": int(cases)
-                if isinstance(cases, int | float | str) and str(cases).isdigit()
-                else 0,
-                "customer.verified": bool(verified),
+                "customer.id": text("id"),
+                "customer.name": text("name"),
+                "customer.tier": text("tier"),
+                "customer.language": text("language"),
+                "customer.open_cases": _count(customer.get("open_cases")),
+                # Typing the account number proves more than a caller id does.
+                "customer.verified": bool(customer.get("verified", found and node.by == "account")),
             }
         )
-        lang = self.variables["customer.language"]
+        lang = text("language")
         if found and node.use_language and lang in self.script.languages:
-            self._set_language(str(lang))
+            self._set_language(lang)
         if not found and node.not_found is not None:
             return _Go(node.not_found, "not found")
         return _Go(node.next, "found" if found else "not found")
@@ -650,6 +645,17 @@ class IvrSession:
             visit.phase = "after"
             return _Wait(commands.Play(self._prompts(node.after), ""))
         return _End(commands.Hangup("voicemail"), Outcome.VOICEMAIL, result)
+
+
+def _count(value: object) -> int:
+    """Open cases arrive as a number, a numeric string, or the list of cases."""
+    if isinstance(value, list | tuple):
+        return len(value)
+    if isinstance(value, int) and not isinstance(value, bool):
+        return max(0, value)
+    if isinstance(value, str) and value.isdigit():
+        return int(value)
+    return 0
 
 
 def _number(value: object) -> float | None:
