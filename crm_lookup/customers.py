@@ -23,6 +23,7 @@ _TIER = re.compile(r"^[\w][\w -]{0,31}$")
 _LANGUAGE = re.compile(r"^[a-z]{2,3}(-[a-z0-9]{2,8})?$")
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _ACCOUNT = re.compile(r"^[A-Za-z0-9-]{1,32}$")
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")
 _TAG = re.compile(r"^[^\x00-\x1f,]{1,40}$")
 
 # One round trip: the customer with its phones and accounts as JSON arrays.
@@ -57,7 +58,7 @@ def _text(value: str, field: str, limit: int) -> str:
     text = (value or "").strip()
     if len(text) > limit:
         raise InvalidInput(f"{field} is longer than {limit} characters", field=field)
-    if any(ord(c) < 32 and c not in "\n\t" for c in text):
+    if _CONTROL.search(text):
         raise InvalidInput(f"{field} contains control characters", field=field)
     return text
 

@@ -13,10 +13,17 @@ import re
 from dataclasses import dataclass
 
 import phonenumbers
-from phonenumbers import NumberParseException, PhoneNumberFormat, ValidationResult
+from phonenumbers import (
+    COUNTRY_CODE_TO_REGION_CODE,
+    NumberParseException,
+    PhoneNumber,
+    PhoneNumberFormat,
+    ValidationResult,
+)
 
 from config.errors import InvalidInput
 
+_CANONICAL = re.compile(r"^\+([1-9]\d{6,14})$")
 _ALLOWED = re.compile(r"^[\d\s()+\-./]*(?:(?:ext\.?|x|#|;ext=)\s*\d{1,10})?$", re.IGNORECASE)
 
 
@@ -42,6 +49,11 @@ def parse_phone(raw: str, region: str = "US") -> Phone:
     text = (raw or "").strip()
     if not text:
         raise InvalidInput("phone number is empty", field="phone")
+    canonical = _CANONICAL.match(text)
+    if canonical:
+        fast = _parse_canonical(canonical.group(1))
+        if fast is not None:
+            return fast
     if not _ALLOWED.match(text):
         raise InvalidInput(f"not a phone number: {text[:40]!r}", field="phone")
     try:
@@ -62,6 +74,25 @@ def parse_phone(raw: str, region: str = "US") -> Phone:
         raise InvalidInput(f"not a phone number: {text[:40]!r} ({why})", field="phone")
     e164 = phonenumbers.format_number(number, PhoneNumberFormat.E164)
     return Phone(e164=e164, extension=number.extension or "")
+
+
+def _parse_canonical(digits: str) -> Phone | None:
+    """Already E.164 (the bulk of an import): skip the general parser, same checks.
+
+    ITU country codes are prefix-free, so the first known 1-3 digit prefix is the code.
+    National numbers with a leading zero (Italy) take the general path.
+    """
+    for length in (1, 2, 3):
+        code = int(digits[:length])
+        if code in COUNTRY_CODE_TO_REGION_CODE:
+            national = digits[length:]
+            if not national or national[0] == "0":
+                return None
+            number = PhoneNumber(country_code=code, national_number=int(national))
+            if phonenumbers.is_possible_number_with_reason(number) == ValidationResult.IS_POSSIBLE:
+                return Phone(e164="+" + digits)
+            return None
+    return None
 
 
 def normalize_phone(raw: str, region: str = "US") -> str:

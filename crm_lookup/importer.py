@@ -1,0 +1,359 @@
+"""CSV import of customers: all good rows or (``strict``) nothing, never half a file.
+
+Columns (a header row is required; names are case-insensitive, order free):
+
+``name`` (required), ``phone`` or ``phones`` (one or more numbers separated by ``;`` or
+``|``; national numbers use the default region; an extension like ``x12`` is kept),
+``company``, ``tier`` (standard, preferred, gold, VIP, or another short word),
+``language`` (en, ru, pt-br, ...), ``email``, ``account`` or ``accounts`` (letters, digits
+and ``-``; several separated by ``;``), ``tags`` (separated by ``;`` or ``,``), ``notes``.
+Unknown columns are refused (a typo would silently drop data).
+
+A row is bad when a field does not validate, or when one of its phones or accounts is
+already stored or already used by an earlier row of the file; the report gives the row
+number (the header is row 1, as in a spreadsheet) and the reason. The whole import runs
+in one transaction, written in batches with ``executemany``: a crash or a ``strict``
+error rolls everything back.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import csv
+import json
+import os
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, TextIO
+
+from config.errors import InvalidInput, NotFound
+from crm_lookup.customers import CustomerFields, clean_customer
+
+if TYPE_CHECKING:
+    import aiosqlite
+
+    from crm_lookup.store import Store
+
+COLUMNS = {
+    "name": "name",
+    "phone": "phones",
+    "phones": "phones",
+    "company": "company",
+    "tier": "tier",
+    "language": "language",
+    "email": "email",
+    "account": "accounts",
+    "accounts": "accounts",
+    "tags": "tags",
+    "notes": "notes",
+}
+
+Progress = Callable[[int, int], None]
+
+
+@dataclass(frozen=True, slots=True)
+class BadRow:
+    row: int
+    reason: str
+
+
+@dataclass(slots=True)
+class ImportReport:
+    """The outcome: rows read, customers imported, rows refused (row number + reason)."""
+
+    rows: int = 0
+    imported: int = 0
+    bad: list[BadRow] = field(default_factory=list)
+    seconds: float = 0.0
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "rows": self.rows,
+            "imported": self.imported,
+            "bad": [{"row": b.row, "reason": b.reason} for b in self.bad],
+            "seconds": round(self.seconds, 3),
+        }
+
+
+class StrictImportError(InvalidInput):
+    """``--strict``: the first bad row aborted the import; nothing was written."""
+
+    def __init__(self, bad: BadRow) -> None:
+        self.bad = bad
+        super().__init__(f"row {bad.row}: {bad.reason} (strict: nothing imported)", field="row")
+
+
+def _split(value: str, seps: str) -> list[str]:
+    for sep in seps[1:]:
+        value = value.replace(sep, seps[0])
+    return [v.strip() for v in value.split(seps[0]) if v.strip()]
+
+
+def count_rows(path: str | os.PathLike[str]) -> int:
+    """Data lines in the file (for the progress bar; quoted newlines make it approximate)."""
+    lines = 0
+    last = b"\n"
+    with open(path, "rb") as fh:
+        while chunk := fh.read(1 << 20):
+            lines += chunk.count(b"\n")
+            last = chunk[-1:]
+    if last != b"\n":
+        lines += 1
+    return max(0, lines - 1)
+
+
+def _header(reader: Iterator[list[str]]) -> list[str | None]:
+    try:
+        header = next(reader)
+    except StopIteration:
+        raise InvalidInput("the CSV file is empty; expected a header row", field="header") from None
+    mapped: list[str | None] = []
+    unknown = []
+    for name in header:
+        key = name.strip().lower()
+        if not key:
+            mapped.append(None)
+        elif key in COLUMNS:
+            mapped.append(COLUMNS[key])
+        else:
+            unknown.append(name.strip())
+    if unknown:
+        raise InvalidInput(
+            f"unknown column(s) {', '.join(unknown)}; expected {', '.join(sorted(COLUMNS))}",
+            field="header",
+        )
+    if "name" not in mapped:
+        raise InvalidInput("the header has no name column", field="header")
+    targets = [m for m in mapped if m]
+    if len(targets) != len(set(targets)):
+        raise InvalidInput("a column appears twice in the header", field="header")
+    return mapped
+
+
+def parse_row(mapped: list[str | None], values: list[str], region: str) -> CustomerFields:
+    """One CSV record to validated fields. Raises InvalidInput naming the field."""
+    if len(values) > len(mapped):
+        raise InvalidInput(f"{len(values)} fields but the header has {len(mapped)}")
+    raw: dict[str, str] = {}
+    for key, value in zip(mapped, values, strict=False):
+        if key:
+            raw[key] = value
+    return clean_customer(
+        raw.get("name", ""),
+        _split(raw.get("phones", ""), ";|"),
+        company=raw.get("company", ""),
+        tier=raw.get("tier", ""),
+        language=raw.get("language", ""),
+        email=raw.get("email", ""),
+        accounts=_split(raw.get("accounts", ""), ";|"),
+        tags=_split(raw.get("tags", ""), ";,|"),
+        notes=raw.get("notes", ""),
+        region=region,
+    )
+
+
+async def _taken(
+    db: aiosqlite.Connection, table: str, column: str, values: list[str]
+) -> dict[str, int]:
+    if not values:
+        return {}
+    rows = await db.execute_fetchall(
+        f"SELECT {column}, customer_id FROM {table}"
+        f" WHERE {column} IN (SELECT value FROM json_each(?))",
+        (json.dumps(values),),
+    )
+    return {r[0]: r[1] for r in rows}
+
+
+async def _flush(
+    db: aiosqlite.Connection,
+    batch: list[tuple[int, CustomerFields]],
+    next_id: int,
+    seen_phones: set[str],
+    seen_accounts: set[str],
+    report: ImportReport,
+    strict: bool,
+) -> int:
+    """Check a batch against the database and the file so far, insert the good rows."""
+    phones_taken = await _taken(db, "phones", "phone", [p.e164 for _, f in batch for p in f.phones])
+    accounts_taken = await _taken(
+        db, "accounts", "account", [a for _, f in batch for a in f.accounts]
+    )
+    now = time.time()
+    customers: list[tuple[Any, ...]] = []
+    phones: list[tuple[Any, ...]] = []
+    accounts: list[tuple[Any, ...]] = []
+    for row_no, f in batch:
+        reason = ""
+        for p in f.phones:
+            if p.e164 in phones_taken:
+                reason = f"phone {p.e164} already belongs to customer {phones_taken[p.e164]}"
+            elif p.e164 in seen_phones:
+                reason = f"phone {p.e164} already used by an earlier row"
+            if reason:
+                break
+        for a in f.accounts if not reason else ():
+            if a in accounts_taken:
+                reason = f"account {a} already belongs to customer {accounts_taken[a]}"
+            elif a in seen_accounts:
+                reason = f"account {a} already used by an earlier row"
+            if reason:
+                break
+        if reason:
+            bad = BadRow(row_no, reason)
+            if strict:
+                raise StrictImportError(bad)
+            report.bad.append(bad)
+            continue
+        cid = next_id
+        next_id += 1
+        customers.append(
+            (
+                cid,
+                f.name,
+                f.company,
+                f.tier,
+                f.language,
+                f.email,
+                json.dumps(list(f.tags)),
+                f.notes,
+                now,
+                now,
+            )
+        )
+        for i, p in enumerate(f.phones):
+            seen_phones.add(p.e164)
+            phones.append((p.e164, cid, p.extension, i))
+        for i, a in enumerate(f.accounts):
+            seen_accounts.add(a)
+            accounts.append((a, cid, i))
+    await db.executemany(
+        "INSERT INTO customers(id, name, company, tier, language, email, tags, notes,"
+        " created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        customers,
+    )
+    await db.executemany(
+        "INSERT INTO phones(phone, customer_id, extension, position) VALUES (?, ?, ?, ?)", phones
+    )
+    await db.executemany(
+        "INSERT INTO accounts(account, customer_id, position) VALUES (?, ?, ?)", accounts
+    )
+    report.imported += len(customers)
+    return next_id
+
+
+def _open_text(path: str | os.PathLike[str]) -> TextIO:
+    # A local file read in chunks by the csv module: blocking reads are short.
+    return open(path, encoding="utf-8-sig", newline="")
+
+
+async def import_customers(
+    store: Store,
+    path: str | os.PathLike[str],
+    *,
+    strict: bool = False,
+    progress: Progress | None = None,
+    batch_size: int = 5000,
+    actor: str = "import",
+) -> ImportReport:
+    """Import customers from a CSV file (columns in this module's docstring).
+
+    Args:
+        store: the open store.
+        path: the CSV file (UTF-8, a BOM is fine).
+        strict: abort on the first bad row, writing nothing.
+        progress: called as ``progress(rows_done, rows_total)`` after each batch.
+        batch_size: rows per ``executemany``.
+        actor: who is importing, for the audit log.
+
+    Raises:
+        NotFound: the file does not exist.
+        InvalidInput: the file is not readable UTF-8 CSV or its header is wrong.
+        StrictImportError: ``strict`` and a bad row (row number and reason).
+    """
+    started = time.perf_counter()
+    try:
+        total = count_rows(path)
+        fh = _open_text(path)
+    except FileNotFoundError:
+        raise NotFound(f"no such file: {os.fspath(path)}") from None
+    except OSError as exc:
+        raise InvalidInput(f"cannot read {os.fspath(path)}: {exc.strerror}") from None
+    report = ImportReport()
+    region = store.default_region
+    try:
+        reader = csv.reader(fh)
+        try:
+            mapped = _header(reader)
+            async with store.transaction() as db:
+                row = await db.execute_fetchall("SELECT coalesce(max(id), 0) FROM customers")
+                next_id = int(next(iter(row))[0]) + 1
+                seen_phones: set[str] = set()
+                seen_accounts: set[str] = set()
+                batch: list[tuple[int, CustomerFields]] = []
+                pending: asyncio.Future[int] | None = None
+                try:
+                    for values in reader:
+                        row_no = reader.line_num
+                        if not any(v.strip() for v in values):
+                            continue
+                        report.rows += 1
+                        try:
+                            batch.append((row_no, parse_row(mapped, values, region)))
+                        except InvalidInput as exc:
+                            bad = BadRow(row_no, str(exc))
+                            if strict:
+                                raise StrictImportError(bad) from None
+                            report.bad.append(bad)
+                        if report.rows % 256 == 0:
+                            # Let the previous batch's statements reach the database thread,
+                            # so writing overlaps with parsing the next batch.
+                            await asyncio.sleep(0)
+                        if len(batch) >= batch_size:
+                            if pending is not None:
+                                next_id = await pending
+                            pending = asyncio.ensure_future(
+                                _flush(
+                                    db, batch, next_id, seen_phones, seen_accounts, report, strict
+                                )
+                            )
+                            batch = []
+                            if progress:
+                                progress(report.rows, max(total, report.rows))
+                    if pending is not None:
+                        next_id = await pending
+                        pending = None
+                    next_id = await _flush(
+                        db, batch, next_id, seen_phones, seen_accounts, report, strict
+                    )
+                except BaseException:
+                    if pending is not None:
+                        # Never roll back under a batch that is still being written.
+                        pending.cancel()
+                        await asyncio.gather(pending, return_exceptions=True)
+                    raise
+                await db.execute(
+                    "INSERT INTO audit(at, actor, action, target, details) VALUES (?, ?, ?, ?, ?)",
+                    (
+                        time.time(),
+                        actor,
+                        "customers.import",
+                        os.path.basename(os.fspath(path)),
+                        json.dumps(
+                            {
+                                "rows": report.rows,
+                                "imported": report.imported,
+                                "bad": len(report.bad),
+                            }
+                        ),
+                    ),
+                )
+        except (csv.Error, UnicodeDecodeError) as exc:
+            raise InvalidInput(f"not a readable UTF-8 CSV file: {exc}") from None
+    finally:
+        fh.close()
+    if progress:
+        progress(report.rows, report.rows)
+    report.seconds = time.perf_counter() - started
+    return report
