@@ -226,10 +226,7 @@ class PbxSimulator:
             session.deliver(category, data)
 
     def emit_chan(self, name: str, chan: SimChannel, *extra: tuple[str, str]) -> None:
-        category = {"dialplan": "dialplan", "agi": "agi", "dtmf": "dtmf"}.get(
-            _CATEGORY.get(name, "call"), "call"
-        )
-        self.emit(name, [*chan.block(), *extra], category)
+        self.emit(name, [*chan.block(), *extra], _CATEGORY.get(name, "call"))
 
     # ----------------------------------------------------------------- channels
 
@@ -413,7 +410,8 @@ class PbxSimulator:
 
         async def later() -> None:
             await self.sleep(delay)
-            await self.hangup(chan, cause=16, source="remote")
+            # A SIP BYE: the captures show Cause 0 for the side that sent it.
+            await self.hangup(chan, cause=0, source="remote")
 
         chan.timers.append(self.spawn(later()))
 

@@ -33,9 +33,6 @@ BANNER = b"Asterisk Call Manager/11.0.0\r\n"
 MAX_BACKLOG = 8 << 20
 UNKNOWN_ACTION = "Invalid/unknown command: {}. Use Action: ListCommands to show available commands."
 VERSION = "Asterisk 22.10.1 built by switchboard-sim @ localhost on a x86_64 running Linux"
-CATEGORIES = {"system", "call", "log", "verbose", "command", "agent", "user", "config", "dtmf",
-              "reporting", "cdr", "dialplan", "originate", "agi", "cc", "aoc", "test",
-              "security", "message"}  # fmt: skip
 
 
 def parse_mask(text: str) -> set[str] | None:
