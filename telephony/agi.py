@@ -73,6 +73,11 @@ class AmiPort(Protocol):
 Handler = Callable[["AgiSession"], Awaitable[None]]
 
 
+def _verb(text: str) -> str:
+    """The command's name for messages (never its arguments: they may hold caller data)."""
+    return " ".join(text.split(" ", 2)[:2])
+
+
 class AgiSession:
     """One channel running ``AGI(agi:async)``; every command is awaitable.
 
@@ -107,14 +112,16 @@ class AgiSession:
             try:
                 await self._client.send(action)
             except ActionFailed as exc:
-                if self.closed or self.hangup_requested:
-                    raise ChannelHungUp(f"{self.channel}: hung up before {text!r}") from exc
+                gone = "does not exist" in str(exc) or "not found" in str(exc).lower()
+                if self.closed or self.hangup_requested or gone:
+                    self.closed = self.closed or gone
+                    raise ChannelHungUp(f"{self.channel}: gone before {_verb(text)}") from exc
                 raise
             result = await fut
         finally:
             self._waiting.pop(command_id, None)
-        if result.result == "-1" and self.hangup_requested:
-            raise ChannelHungUp(f"{self.channel}: hung up during {text.split(' ', 2)[:2]}")
+        if result.data == "hangup" or (result.result == "-1" and self.hangup_requested):
+            raise ChannelHungUp(f"{self.channel}: hung up during {_verb(text)}")
         return result
 
     def _failed(self, result: AgiResult, text: str) -> AgiError:

@@ -243,3 +243,49 @@ async def test_client_and_dispatcher_against_the_simulator() -> None:
     finally:
         await client.close()
         await sim.stop()
+
+
+class StubAmi:
+    """Answers every AGI action with a scripted error, without any socket."""
+
+    def __init__(self, message: str) -> None:
+        self.message = message
+        self.sent: list = []
+
+    def subscribe(self, callback):
+        return lambda: None
+
+    def on_disconnect(self, hook):
+        return lambda: None
+
+    async def send(self, action, timeout=10.0):  # noqa: ASYNC109
+        from config.errors import ActionFailed
+
+        self.sent.append(action)
+        raise ActionFailed(f"AMI AGI failed: {self.message}", {"Message": self.message})
+
+
+async def test_agi_action_refused_for_a_vanished_channel() -> None:
+    from telephony.ami.events import AsyncAGIStart
+
+    start = AsyncAGIStart(channel="PJSIP/x-1", uniqueid="1.1", env={"agi_channel": "PJSIP/x-1"})
+    gone = AgiSession(StubAmi("Channel does not exist."), start)
+    with pytest.raises(ChannelHungUp):
+        await gone.answer()
+    assert gone.closed
+    from config.errors import ActionFailed
+
+    other = AgiSession(StubAmi("Permission denied"), start)
+    with pytest.raises(ActionFailed):
+        await other.answer()
+    assert not other.closed
+
+
+async def test_record_ended_by_hangup_raises_channel_hung_up(pbx: FakeAsterisk) -> None:
+    pbx.agi_results["RECORD FILE"] = "200 result=-1 (hangup) endpos=0\n"
+
+    async def script(s: AgiSession, out: list) -> None:
+        await s.record_file("/tmp/vm", "wav", "#", 5000)
+
+    outcome, _ = await run_session(pbx, script)
+    assert isinstance(outcome[0], ChannelHungUp)
