@@ -281,14 +281,16 @@ def test_sip_dtmf_digit_comes_back_as_ascii() -> None:
     assert any(r.result == "42" for r in results)
 
 
-STREAM_05 = received_stream(read_transcript(FILES[0].parent / "05-lists.txt"), "c1")
-WHOLE_05 = [norm(o) for o in replay(FILES[0].parent / "05-lists.txt", "c1")[1]]
+STREAMS = {(path.name, conn): received_stream(read_transcript(path), conn) for path, conn in CASES}
+WHOLE = {(path.name, conn): [norm(o) for o in replay(path, conn)[1]] for path, conn in CASES}
 
 
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(st.lists(st.integers(min_value=1, max_value=len(STREAM_05)), max_size=60))
-def test_any_chunking_gives_the_same_messages(cuts: list[int]) -> None:
-    points = sorted({0, len(STREAM_05), *cuts})
-    chunks = [STREAM_05[a:b] for a, b in itertools.pairwise(points)]
-    _, out = replay(FILES[0].parent / "05-lists.txt", "c1", chunks)
-    assert [norm(o) for o in out] == WHOLE_05
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.sampled_from(CASES), st.lists(st.floats(min_value=0, max_value=1), max_size=80))
+def test_any_chunking_gives_the_same_messages(case: tuple[Path, str], cuts: list[float]) -> None:
+    path, conn = case
+    stream = STREAMS[(path.name, conn)]
+    points = sorted({0, len(stream), *(int(c * len(stream)) for c in cuts)})
+    chunks = [stream[a:b] for a, b in itertools.pairwise(points)]
+    _, out = replay(path, conn, chunks)
+    assert [norm(o) for o in out] == WHOLE[(path.name, conn)]
