@@ -95,6 +95,7 @@ def test_build_converts_normalises_trims_and_reports_failures(source: Path, tmp_
         # headerless G.711: one byte per sample
         assert (out / f"{rel}.ulaw").stat().st_size == frames
         assert (out / f"{rel}.alaw").stat().st_size == frames
+        assert wav.stat().st_mode & 0o044 == 0o044  # readable by the asterisk user
     assert (out / MANIFEST).is_file()
 
 
