@@ -464,3 +464,47 @@ async def test_metrics_are_prometheus_text(world: Any) -> None:
     assert "switchboard_console_http_requests_total" in text
     assert 'route="/api/me"' in text
     assert "switchboard_console_websockets" in text
+
+
+async def test_wrapup_opens_then_updates_a_case(world: Any) -> None:
+    alice = await world.client("alice")
+    url = "/api/contacts/{contact}/wrapup".format(**world.ids)
+    body = {"disposition": "follow-up", "notes": "n", "case": {"subject": "refund"}}
+    resp = await alice.request("POST", url, body)
+    assert resp.status == 200, await resp.text()
+    case_ids = (await resp.json())["case_ids"]
+    assert len(case_ids) == 1
+    customer = await (
+        await alice.request("GET", "/api/customers/{customer}".format(**world.ids))
+    ).json()
+    assert [(c["subject"], c["status"]) for c in customer["open_cases"]] == [("refund", "open")]
+    body = {"disposition": "resolved", "case": {"id": str(case_ids[0]), "status": "closed"}}
+    assert (await alice.request("POST", url, body)).status == 200
+    customer = await (
+        await alice.request("GET", "/api/customers/{customer}".format(**world.ids))
+    ).json()
+    assert customer["open_cases"] == []
+    bad = {"disposition": "resolved", "case": {"status": "open"}}
+    assert (await alice.request("POST", url, bad)).status == 400
+    bad = {"disposition": "resolved", "case": {"id": "999", "status": "open"}}
+    assert (await alice.request("POST", url, bad)).status == 404
+
+
+async def test_openapi_describes_every_api_route(world: Any) -> None:
+    import yaml
+
+    from agent_console.app import HERE
+
+    spec = yaml.safe_load((HERE / "openapi.yaml").read_text())
+    documented = {(method.upper(), path) for path, ops in spec["paths"].items() for method in ops}
+    served = set()
+    for route in world.app.router.routes():
+        path = route.resource.canonical
+        if route.method == "HEAD" or not path.startswith(("/api/", "/healthz", "/metrics")):
+            continue
+        if path.endswith("{op}"):
+            for op in ("hold", "unhold", "transfer", "hangup"):
+                served.add((route.method, path.replace("{op}", op)))
+        else:
+            served.add((route.method, path))
+    assert documented == served

@@ -83,6 +83,7 @@
       cases.append(el("li", { class: "case" }, "#" + k.id + " " + (k.subject || "") + " — " + (k.status || "open")));
     }
     if (!cases.firstChild) cases.append(el("li", { class: "muted" }, "No open cases."));
+    renderCaseOptions(card.open_cases || []);
     renderHistory($("card-history"), card.recent_contacts || []);
     $("card").classList.remove("hidden");
     $("no-call").classList.add("hidden");
@@ -158,16 +159,25 @@
     $("wrapup").classList.remove("hidden");
     $("wrapup-saved").textContent = "";
   }
-  $("case-mode").addEventListener("change", () => {
-    const on = $("case-mode").value === "new";
-    $("case-subject").classList.toggle("hidden", !on);
-    $("case-status").classList.toggle("hidden", !on);
-  });
+  function renderCaseOptions(cases) {
+    const select = clear($("case-mode"));
+    select.append(el("option", { value: "none" }, "no case"), el("option", { value: "new" }, "create a case"));
+    for (const k of cases) select.append(el("option", { value: "case:" + k.id }, "update #" + k.id + " " + (k.subject || "")));
+    showCaseFields();
+  }
+  function showCaseFields() {
+    const mode = $("case-mode").value;
+    $("case-subject").classList.toggle("hidden", mode !== "new");
+    $("case-status").classList.toggle("hidden", mode === "none");
+  }
+  $("case-mode").addEventListener("change", showCaseFields);
   $("wrapup").addEventListener("submit", async (ev) => {
     ev.preventDefault();
     showError("");
     const body = { disposition: $("disposition").value, notes: $("notes").value };
-    if ($("case-mode").value === "new") body.case = { subject: $("case-subject").value, status: $("case-status").value };
+    const mode = $("case-mode").value;
+    if (mode === "new") body.case = { subject: $("case-subject").value, status: $("case-status").value };
+    else if (mode.startsWith("case:")) body.case = { id: mode.slice(5), status: $("case-status").value };
     try {
       await api("POST", "/api/contacts/" + encodeURIComponent(me.contactId) + "/wrapup", body);
       $("wrapup-saved").textContent = "Saved.";
