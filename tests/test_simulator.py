@@ -633,3 +633,26 @@ async def test_redirecting_only_the_agent_leg_keeps_it(sim: PbxSimulator, ami: R
     assert leg in sim.channels and chan not in sim.channels
     assert sim.channels[leg].context == "switchboard-agent-hold"
     assert sim.channels[leg].app == "Wait"
+
+
+async def test_bridge_lists_and_empty_queue_status(sim: PbxSimulator, ami: RawAmi) -> None:
+    chan = await connect(ami, sim, "PJSIP/1001", PhoneBehaviour("answer", answer_after=0.2))
+    bridge_id = get(await ami.event("BridgeEnter", Channel=chan), "BridgeUniqueid")
+    ami.send("BridgeList", ("ActionID", "bl"))
+    assert get(await ami.response("bl"), "Message") == "Bridge listing will follow"
+    item = await ami.event("BridgeListItem")
+    done = await ami.event("BridgeListComplete")
+    assert get(item, "BridgeUniqueid") == bridge_id and get(done, "ListItems") == "1"
+    ami.send("BridgeInfo", ("ActionID", "bi"), ("BridgeUniqueid", bridge_id))
+    await ami.response("bi")
+    members = [await ami.event("BridgeInfoChannel"), await ami.event("BridgeInfoChannel")]
+    info = await ami.event("BridgeInfoComplete")
+    assert chan in {get(m, "Channel") for m in members}
+    assert get(info, "BridgeNumChannels") == "2"
+    ami.send("BridgeInfo", ("ActionID", "bx"), ("BridgeUniqueid", "nope"))
+    assert get(await ami.response("bx"), "Message") == "Bridge nope not found"
+    ami.send("QueueStatus", ("ActionID", "q"))
+    assert get(await ami.response("q"), "EventList") == "start"
+    assert get(await ami.event("QueueStatusComplete"), "ListItems") == "0"
+    names = {"BridgeListItem", "BridgeListComplete", "BridgeInfoChannel", "BridgeInfoComplete"}
+    assert_like_asterisk(ami.seen, names)

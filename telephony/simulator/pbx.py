@@ -78,6 +78,7 @@ class PbxSimulator:
         self.time_scale = time_scale
         self.rng = random.Random(seed)
         self.channels: dict[str, SimChannel] = {}
+        self.bridges: dict[str, SimBridge] = {}
         self.globals: dict[str, str] = {}
         self.phones: dict[str, PhoneBehaviour] = {}
         self.outbound = PhoneBehaviour(mode="answer", answer_after=2.0, talk_seconds=None)
@@ -154,6 +155,7 @@ class PbxSimulator:
     async def _clear_channels(self) -> None:
         chans = list(self.channels.values())
         self.channels.clear()
+        self.bridges.clear()
         for chan in chans:
             chan.hanging = True
             for timer in chan.timers:
@@ -383,6 +385,7 @@ class PbxSimulator:
     def new_bridge(self, first: SimChannel, second: SimChannel) -> SimBridge:
         """Create a basic bridge with two channels (BridgeCreate, BridgeEnter ×2)."""
         bridge = SimBridge(uniqueid=str(uuid.UUID(int=self.rng.getrandbits(128), version=4)))
+        self.bridges[bridge.uniqueid] = bridge
         self.emit("BridgeCreate", bridge.block(), "call")
         for chan in (first, second):
             self.leave_bridge(chan)
@@ -429,6 +432,7 @@ class PbxSimulator:
             last.bridge = None
             self.emit("BridgeLeave", [*bridge.block(), *last.block()], "call")
         if not bridge.members and not bridge.ended.is_set():
+            self.bridges.pop(bridge.uniqueid, None)
             self.emit("BridgeDestroy", bridge.block(), "call")
             bridge.ended.set()
 

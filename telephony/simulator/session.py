@@ -88,6 +88,12 @@ class AmiSession:
             "getvar": self.getvar,
             "playdtmf": self.playdtmf,
             "agi": self.agi,
+            "listcommands": self.list_commands,
+            "extensionstate": self.extension_state,
+            "extensionstatelist": self.extension_state_list,
+            "queuestatus": self.queue_status,
+            "bridgelist": self.bridge_list,
+            "bridgeinfo": self.bridge_info,
         }
 
     # ----------------------------------------------------------------- I/O
@@ -651,6 +657,76 @@ class AmiSession:
         # on the channel itself (like PlayDTMF on a Local ;1 reaching ;2).
         self.pbx.spawn(self.pbx.receive_digit(chan, digit[0], duration))
 
+    async def list_commands(self, req: ActionRequest) -> None:
+        items = sorted(SYNOPSES.items(), key=lambda kv: kv[0].lower())
+        self.respond(req, "Success", None, items)
+
+    async def extension_state(self, req: ActionRequest) -> None:
+        exten, context = req.get("Exten"), req.get("Context")
+        if not exten:
+            self.error(req, "Extension not specified")
+            return
+        # No hints are configured: agent presence lives in Switchboard.
+        self.respond(
+            req,
+            "Success",
+            "Extension Status",
+            [
+                ("Exten", exten),
+                ("Context", context),
+                ("Hint", ""),
+                ("Status", "-1"),
+                ("StatusText", "Unknown"),
+            ],
+        )
+
+    async def _empty_list(self, req: ActionRequest, message: str, complete: str) -> None:
+        self.respond(req, "Success", None, [("EventList", "start"), ("Message", message)])
+        self.send([("Event", complete), *self._list_head(req), ("EventList", "Complete"),
+                   ("ListItems", "0")])  # fmt: skip
+
+    async def extension_state_list(self, req: ActionRequest) -> None:
+        await self._empty_list(req, "Extension Statuses will follow", "ExtensionStateListComplete")
+
+    async def queue_status(self, req: ActionRequest) -> None:
+        # Queues are Switchboard's (the ACD), not the PBX's: the list is always empty.
+        await self._empty_list(req, "Queue status will follow", "QueueStatusComplete")
+
+    async def bridge_list(self, req: ActionRequest) -> None:
+        bridges = list(self.pbx.bridges.values())
+        self.respond(
+            req,
+            "Success",
+            None,
+            [("EventList", "start"), ("Message", "Bridge listing will follow")],
+        )
+        head = self._list_head(req)
+        for bridge in bridges:
+            self.send([("Event", "BridgeListItem"), *head, *bridge.block()])
+        self.send([("Event", "BridgeListComplete"), *head, ("EventList", "Complete"),
+                   ("ListItems", str(len(bridges)))])  # fmt: skip
+
+    async def bridge_info(self, req: ActionRequest) -> None:
+        uid = req.get("BridgeUniqueid")
+        if not uid:
+            self.error(req, "BridgeUniqueid must be provided")
+            return
+        bridge = self.pbx.bridges.get(uid)
+        if bridge is None:
+            self.error(req, f"Bridge {uid} not found")
+            return
+        self.respond(
+            req,
+            "Success",
+            None,
+            [("EventList", "start"), ("Message", "Bridge channel listing will follow")],
+        )
+        head = self._list_head(req)
+        for chan in bridge.members:
+            self.send([("Event", "BridgeInfoChannel"), *head, *chan.block()])
+        self.send([("Event", "BridgeInfoComplete"), *head, ("EventList", "Complete"),
+                   ("ListItems", str(len(bridge.members))), *bridge.block()])  # fmt: skip
+
     async def agi(self, req: ActionRequest) -> None:
         name, command = req.get("Channel"), req.get("Command")
         if not name or not command:
@@ -665,6 +741,34 @@ class AmiSession:
             return
         self.respond(req, "Success", "Added AGI command to queue")
         chan.agi.put_nowait((command, req.get("CommandID")))
+
+
+SYNOPSES = {
+    "AGI": "Add an AGI command to execute by Async AGI.  (Priv: agi,all)",
+    "Bridge": "Bridge two channels already in the PBX.  (Priv: call,all)",
+    "BridgeInfo": "Get information about a bridge.  (Priv: <none>)",
+    "BridgeList": "Get a list of bridges in the system.  (Priv: <none>)",
+    "Challenge": "Generate Challenge for MD5 Auth.  (Priv: <none>)",
+    "Command": "Execute Asterisk CLI Command.  (Priv: command,all)",
+    "CoreSettings": "Show PBX core settings (version etc).  (Priv: system,reporting,all)",
+    "CoreShowChannels": "List currently active channels.  (Priv: system,reporting,all)",
+    "CoreStatus": "Show PBX core status variables.  (Priv: system,reporting,all)",
+    "Events": "Control Event Flow.  (Priv: <none>)",
+    "ExtensionState": "Check Extension Status.  (Priv: call,reporting,all)",
+    "ExtensionStateList": "List the current known extension states.  (Priv: call,reporting,all)",
+    "Getvar": "Gets a channel variable or function value.  (Priv: call,reporting,all)",
+    "Hangup": "Hangup channel.  (Priv: system,call,all)",
+    "ListCommands": "List available manager commands.  (Priv: <none>)",
+    "Login": "Login Manager.  (Priv: <none>)",
+    "Logoff": "Logoff Manager.  (Priv: <none>)",
+    "Originate": "Originate a call.  (Priv: originate,all)",
+    "Ping": "Keepalive command.  (Priv: <none>)",
+    "PlayDTMF": "Play DTMF signal on a specific channel.  (Priv: call,all)",
+    "QueueStatus": "Show queue status.  (Priv: <none>)",
+    "Redirect": "Redirect (transfer) a call.  (Priv: call,all)",
+    "Setvar": "Sets a channel variable or function value.  (Priv: call,all)",
+    "Status": "List channel status.  (Priv: system,call,reporting,all)",
+}
 
 
 def _concise(c: SimChannel, secs: int) -> list[str]:
