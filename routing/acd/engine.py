@@ -47,8 +47,8 @@ from typing import Any
 from config.errors import Conflict, InvalidInput, NotFound
 from routing.acd import commands as cmd
 from routing.acd import events as ev
+from routing.acd.index import Handles, ReadyAgents, Requirement, WaitingCalls
 from routing.acd.model import (
-    MAX_SKILL,
     AcdSettings,
     AgentConfig,
     Estimate,
@@ -57,7 +57,7 @@ from routing.acd.model import (
     Strategy,
     check_skills,
 )
-from routing.acd.sortedlist import Entry, SortedEntries
+from routing.acd.sortedlist import Entry
 from routing.acd.states import (
     AgentInput,
     AgentState,
@@ -67,8 +67,6 @@ from routing.acd.states import (
     call_next,
 )
 from routing.acd.stats import QueueCounters
-
-Requirement = tuple[tuple[str, int], ...]
 
 _STATE_NAMES = tuple(s.value for s in AgentState)
 _LOGGED_OUT = AgentState.LOGGED_OUT.value
@@ -102,7 +100,7 @@ class _Agent:
     talk: float = 0.0
     state_seconds: dict[str, float] = field(default_factory=dict)
     epoch: int = 0
-    entries: list[tuple[SortedEntries, Entry]] = field(default_factory=list)
+    entries: Handles = field(default_factory=list)
     wrap_queue: str | None = None
     wrap_talk: float = 0.0
 
@@ -186,12 +184,8 @@ class Acd:
         self._seq = 0
         self._timers: list[tuple[float, int, str, str, int]] = []
         self._day = self._day_of(now)
-        self._ready_any: dict[str, SortedEntries] = {}
-        self._ready_skill: dict[tuple[str, str, int], SortedEntries] = {}
-        self._groups: dict[str, dict[Requirement, SortedEntries]] = {}
-        self._line: dict[str, SortedEntries] = {}
-        self._oldest: dict[str, SortedEntries] = {}
-        self._live: dict[str, int] = {}
+        self._ready = ReadyAgents(())
+        self._waiting = WaitingCalls(())
         self._sticky: dict[str, set[str]] = {}
         self._reset_indexes()
         self._handlers: dict[type, Any] = {
@@ -282,8 +276,8 @@ class Acd:
         """
         if queue not in self._queues:
             raise NotFound(f"no queue {queue!r}")
-        position = len(self._line[queue]) + 1
-        return Estimate(position, self._ewt(queue, position), len(self._ready_any[queue]))
+        position = self._waiting.count(queue) + 1
+        return Estimate(position, self._ewt(queue, position), self._ready.count(queue))
 
     def estimate_call(self, call_id: str, now: float) -> Estimate:
         """Where a waiting call stands now (the position counts callbacks in line).
@@ -294,8 +288,8 @@ class Acd:
         call = self._calls.get(call_id)
         if call is None or call.state is not CallState.WAITING or call.entry is None:
             raise NotFound(f"no waiting call {call_id!r}")
-        position = self._line[call.queue].rank(call.entry) + 1
-        return Estimate(position, self._ewt(call.queue, position), len(self._ready_any[call.queue]))
+        position = self._waiting.position(call.queue, call.entry)
+        return Estimate(position, self._ewt(call.queue, position), self._ready.count(call.queue))
 
     def agent_state(self, agent_id: str) -> AgentState:
         """The agent's current state.
@@ -317,7 +311,7 @@ class Acd:
             oldest = stats["longest_wait_since"]
             stats["longest_wait"] = round(now - oldest, 1) if oldest is not None else 0.0
             waiting = []
-            for position, entry in enumerate(self._line[name], start=1):
+            for position, entry in enumerate(self._waiting.entries(name), start=1):
                 call = self._calls[entry[3]]
                 waiting.append(
                     {
@@ -410,7 +404,11 @@ class Acd:
         name = call.queue
         q = self._queues[name]
         reason = ""
-        if call.callback_number is None and q.max_length and self._live[name] >= q.max_length:
+        if (
+            call.callback_number is None
+            and q.max_length
+            and self._waiting.live(name) >= q.max_length
+        ):
             reason = "full"
         elif not q.join_empty and self._logged_in(name) == 0:
             reason = "no_agents"
@@ -515,7 +513,7 @@ class Acd:
         call.state = CallState.WAITING
         call.agent_id = None
         call.sticky_until = -math.inf
-        first = self._line[call.queue].first()
+        first = self._waiting.front(call.queue)
         own = self._route_key(call)
         call.front_key = min(own, first[0] - _FRONT_STEP) if first is not None else own
         self._enter_line(call, now)
@@ -784,9 +782,8 @@ class Acd:
             return
         requirement = self._requirement(call, now)
         if requirement != call.requirement:
-            self._ungroup(call)
+            self._waiting.regroup(call.queue, call.entry, call.requirement, requirement)
             call.requirement = requirement
-            self._group(call)
         self._schedule_widen(call, now)
         self._route_call(call, now, out)
 
@@ -829,47 +826,15 @@ class Acd:
             self._offer(call, agent, now, out, self._queues[call.queue].ring_timeout)
 
     def _best_agent(self, call: _Call) -> _Agent | None:
-        name = call.queue
         requirement = call.requirement
-        if not requirement:
-            first = self._ready_any[name].first()
-            return self._agents[first[3]] if first is not None else None
-        # Start from the skill with the fewest ready agents at or above its level: the
-        # other requirements are checked per candidate, so the smallest pool is cheapest.
-        pools: list[SortedEntries] | None = None
-        pool_size = math.inf
-        for skill, level in requirement:
-            lists = [
-                lst
-                for lvl in range(level, MAX_SKILL + 1)
-                if (lst := self._ready_skill.get((name, skill, lvl)))
-            ]
-            size = sum(len(lst) for lst in lists)
-            if size == 0:
-                return None
-            if size < pool_size:
-                pools, pool_size = lists, size
-        assert pools is not None
-        if len(requirement) == 1:
-            best = min(lst.first() or _MAX_ENTRY for lst in pools)
-            return self._agents[best[3]]
-        for entry in heapq.merge(*pools):
-            agent = self._agents[entry[3]]
-            if agent.meets(requirement):
-                return agent
-        return None
+        agents = self._agents
+        agent_id = self._ready.best(
+            call.queue, requirement, lambda agent_id: agents[agent_id].meets(requirement)
+        )
+        return agents[agent_id] if agent_id is not None else None
 
     def _best_call(self, agent: _Agent) -> _Call | None:
-        best: Entry | None = None
-        for name in agent.config.queues:
-            for requirement, lst in self._groups[name].items():
-                first = lst.first()
-                if (
-                    first is not None
-                    and (best is None or first < best)
-                    and agent.meets(requirement)
-                ):
-                    best = first
+        best = self._waiting.best_for(agent.config.queues, agent.meets)
         return self._calls[best[3]] if best is not None else None
 
     def _sticky_call(self, agent: _Agent, now: float) -> _Call | None:
@@ -934,12 +899,8 @@ class Acd:
     # ------------------------------------------------------------------ lines & indexes
 
     def _reset_indexes(self) -> None:
-        self._ready_any = {n: SortedEntries() for n in self._queues}
-        self._ready_skill = {}
-        self._groups = {n: {} for n in self._queues}
-        self._line = {n: SortedEntries() for n in self._queues}
-        self._oldest = {n: SortedEntries() for n in self._queues}
-        self._live = dict.fromkeys(self._queues, 0)
+        self._ready = ReadyAgents(self._queues)
+        self._waiting = WaitingCalls(self._queues)
         self._sticky = {}
         self._agent_counts = {n: dict.fromkeys(_STATE_NAMES, 0) for n in self._queues}
         for agent in self._agents.values():
@@ -964,23 +925,12 @@ class Acd:
         return (float(order), 0.0, order, agent.agent_id)
 
     def _index_agent(self, agent: _Agent) -> None:
-        entries = agent.entries
         for name in agent.config.queues:
             key = self._agent_key(agent, self._queues[name])
-            every = self._ready_any[name]
-            every.add(key)
-            entries.append((every, key))
-            for skill, level in agent.config.skills.items():
-                lst = self._ready_skill.get((name, skill, level))
-                if lst is None:
-                    lst = self._ready_skill[(name, skill, level)] = SortedEntries()
-                lst.add(key)
-                entries.append((lst, key))
+            self._ready.add(name, key, agent.config.skills, agent.entries)
 
     def _unindex_agent(self, agent: _Agent) -> None:
-        for lst, key in agent.entries:
-            lst.discard(key)
-        agent.entries = []
+        self._ready.remove(agent.entries)
 
     def _route_key(self, call: _Call) -> float:
         q = self._queues[call.queue]
@@ -1010,12 +960,8 @@ class Acd:
             key = min(key, call.front_key)
         call.entry = (key, 0.0, call.seq, call.call_id)
         call.since_entry = (call.entered_at, 0.0, call.seq, call.call_id)
-        self._line[q.name].add(call.entry)
-        self._oldest[q.name].add(call.since_entry)
-        self._group(call)
         live = call.callback_number is None
-        if live:
-            self._live[q.name] += 1
+        self._waiting.add(q.name, call.entry, call.since_entry, call.requirement, live)
         if call.sticky_agent is not None and call.sticky_until >= now:
             self._sticky.setdefault(call.sticky_agent, set()).add(call.call_id)
         if live and q.announce_interval > 0:
@@ -1028,13 +974,9 @@ class Acd:
     def _leave_line(self, call: _Call) -> None:
         """Take a WAITING call out of its line, groups and timers."""
         name = call.queue
-        if call.entry is not None:
-            self._line[name].discard(call.entry)
-            self._ungroup(call)
-            if call.since_entry is not None:
-                self._oldest[name].discard(call.since_entry)
-            if call.callback_number is None:
-                self._live[name] -= 1
+        if call.entry is not None and call.since_entry is not None:
+            live = call.callback_number is None
+            self._waiting.remove(name, call.entry, call.since_entry, call.requirement, live)
             call.entry = None
             call.since_entry = None
         if call.sticky_agent is not None:
@@ -1049,22 +991,6 @@ class Acd:
         self._leave_line(call)
         call.state = CallState.DONE
         self._calls.pop(call.call_id, None)
-
-    def _group(self, call: _Call) -> None:
-        assert call.entry is not None
-        groups = self._groups[call.queue]
-        lst = groups.get(call.requirement)
-        if lst is None:
-            lst = groups[call.requirement] = SortedEntries()
-        lst.add(call.entry)
-
-    def _ungroup(self, call: _Call) -> None:
-        groups = self._groups[call.queue]
-        lst = groups.get(call.requirement)
-        if lst is not None and call.entry is not None:
-            lst.discard(call.entry)
-            if not lst:
-                del groups[call.requirement]
 
     def _schedule_widen(self, call: _Call, now: float) -> None:
         widening = self._queues[call.queue].widening
@@ -1081,7 +1007,7 @@ class Acd:
         heapq.heappush(self._timers, (due, self._next_seq(), kind, target, epoch))
 
     def _position(self, call: _Call) -> int:
-        return self._line[call.queue].rank(call.entry) + 1 if call.entry is not None else 0
+        return self._waiting.position(call.queue, call.entry) if call.entry is not None else 0
 
     # ------------------------------------------------------------------ agent state
 
@@ -1152,7 +1078,7 @@ class Acd:
         q = self._queues[queue]
         counters = self._counters[queue]
         aht = counters.aht() or q.default_handle_time
-        ready = len(self._ready_any[queue])
+        ready = self._ready.count(queue)
         counts = self._agent_counts[queue]
         staffed = sum(counts.values()) - counts[_LOGGED_OUT] - counts[_NOT_READY]
         k = position - ready
@@ -1167,12 +1093,11 @@ class Acd:
 
     def _queue_stats(self, name: str) -> dict[str, Any]:
         counters = self._counters[name]
-        oldest = self._oldest[name].first()
-        waiting = len(self._line[name])
+        waiting = self._waiting.count(name)
         stats: dict[str, Any] = {
             "waiting": waiting,
-            "callbacks_waiting": waiting - self._live[name],
-            "longest_wait_since": oldest[0] if oldest is not None else None,
+            "callbacks_waiting": waiting - self._waiting.live(name),
+            "longest_wait_since": self._waiting.oldest_since(name),
             "agents": dict(self._agent_counts[name]),
             "ewt": self._ewt(name, waiting + 1),
         }
@@ -1181,13 +1106,13 @@ class Acd:
 
     def _stats_signature(self, name: str) -> tuple[object, ...]:
         """Everything the published statistics derive from, cheap to compare."""
-        oldest = self._oldest[name].first()
+        waiting = self._waiting
         return (
-            len(self._line[name]),
-            self._live[name],
-            oldest[0] if oldest is not None else None,
+            waiting.count(name),
+            waiting.live(name),
+            waiting.oldest_since(name),
             tuple(self._agent_counts[name].values()),
-            len(self._ready_any[name]),
+            self._ready.count(name),
             self._counters[name].version,
         )
 
@@ -1265,9 +1190,6 @@ class Acd:
 
     def _agent_configs(self) -> tuple[AgentConfig, ...]:
         return tuple(a.config for a in self._agents.values())
-
-
-_MAX_ENTRY: Entry = (math.inf, math.inf, 0, "")
 
 
 def _check_id(value: str, name: str) -> None:
