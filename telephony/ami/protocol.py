@@ -27,6 +27,7 @@ from __future__ import annotations
 from collections import deque
 from dataclasses import dataclass, field
 from itertools import count
+from typing import NoReturn
 
 from config.errors import LocalProtocolError, RemoteProtocolError
 from telephony.ami.events import EVENT_TYPES, Event, GenericEvent
@@ -254,7 +255,7 @@ class AmiProtocol:
             pos = nxt
         return largest
 
-    def _fail(self, why: str) -> None:
+    def _fail(self, why: str) -> NoReturn:
         self._failed = RemoteProtocolError(f"AMI: {why}")
         self._buffer.clear()
         raise self._failed
