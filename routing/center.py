@@ -1,0 +1,1114 @@
+"""The contact center shell: the IVR and the ACD engine driven over AMI and AsyncAGI.
+
+Theory of operation. The engines are pure; this module is the only place where their
+decisions meet Asterisk. Four inputs drive it:
+
+* ``AsyncAGIStart`` (through :class:`telephony.agi.AgiDispatcher`): a new caller runs
+  the IVR script chosen by the dialed number; a known caller coming back into AGI (from
+  ``switchboard-connect`` after an unanswered ring, or ``switchboard-requeue`` after a
+  transfer or a break-in) resumes waiting.
+* AMI events: ``DialBegin`` on a caller being connected means the agent's phone rings —
+  that is the instant of the screen pop; ``DialEnd`` tells answered or not; the caller's
+  ``Hangup`` ends the call (abandoned, or into wrap-up).
+* The console, through the methods of ``agent_console.ports.ContactCenter`` (implemented
+  here structurally: routing never imports the console).
+* A ticker that fires the ACD's timers.
+
+Every engine command is executed by :meth:`CallCenter._execute`; every contact milestone
+is written as it happens (``ContactRecorder``), so a crash loses nothing already seen.
+Waiting callers hear music on hold in slices of the queue's announcement interval; to
+ring an agent the caller's channel is redirected into ``switchboard-connect`` (which
+interrupts the music at once), see docs/ARCHITECTURE.md "Call flow".
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from typing import Any
+
+from config.errors import (
+    IllegalTransition,
+    InvalidInput,
+    NotFound,
+    RemoteError,
+    SwitchboardError,
+)
+from config.settings import Settings
+from crm_lookup.directory import new_caller_card
+from routing.acd import commands as acd_cmd
+from routing.acd import events as acd_ev
+from routing.acd.engine import Acd
+from routing.acd.states import AgentState
+from routing.contacts import ContactRecorder
+from routing.ivr import commands as ivr_cmd
+from routing.ivr import events as ivr_ev
+from routing.ivr.interpreter import CallInfo, IvrSession, Outcome, PathStep
+from routing.ivr.runner import run_ivr
+from routing.ivr.script import ScriptLibrary
+from routing.live import LiveCall, Phase
+from routing.waiting import wait_in_queue
+from telephony.agi import AgiDispatcher, AgiSession
+from telephony.ami import Action, AmiClient
+from telephony.ami.events import (
+    CoreShowChannel,
+    DialBegin,
+    DialEnd,
+    Event,
+    Hangup,
+    OriginateResponse,
+)
+
+log = logging.getLogger(__name__)
+
+Listener = Callable[[dict[str, Any]], None]
+CardSource = Callable[[str], Awaitable[dict[str, Any]]]
+TICK_SECONDS = 0.25
+ANSWERED = "ANSWER"
+RECENT_CALLS = 500
+
+
+class CallCenter:
+    """Runs the contact center over one AMI connection.
+
+    Args:
+        settings: the service settings.
+        ami: the AMI client (not yet connected; :meth:`start` subscribes first).
+        acd: the ACD engine, agents and queues loaded.
+        scripts: the IVR script library.
+        recorder: writes contact milestones to the history.
+        directory: ``lookup(by, value)`` for the IVR and ``card_for_phone(number)`` for
+            the screen pop.
+        supervisors: queue name -> usernames of its supervisors (empty: every supervisor).
+        clock: epoch seconds.
+    """
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        ami: AmiClient,
+        acd: Acd,
+        scripts: ScriptLibrary,
+        recorder: ContactRecorder,
+        directory: Any,
+        queues: Mapping[str, Any] | None = None,
+        supervisors: Mapping[str, frozenset[str]] | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.settings = settings
+        self.ami = ami
+        self.acd = acd
+        self.scripts = scripts
+        self.recorder = recorder
+        self.directory = directory
+        self.queues = dict(queues or {})  # name -> QueueConfig (music, announcements)
+        self.supervisors = dict(supervisors or {})
+        self.clock = clock
+        self.calls: dict[str, LiveCall] = {}
+        self._by_channel: dict[str, str] = {}
+        self._listeners: list[Listener] = []
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._dispatcher: AgiDispatcher | None = None
+        self._unsubscribe: Callable[[], None] | None = None
+        self._endpoints: dict[str, str] = {}
+        self._agent_calls: dict[str, str] = {}
+        self._wrapping: dict[str, str] = {}
+        self._recent: dict[str, LiveCall] = {}  # ended calls, for wrap-up and the console
+        self._originating: dict[str, str] = {}  # endpoint -> call id of an Originate
+        self._started = False
+
+    # ------------------------------------------------------------------ lifecycle
+
+    async def start(self) -> None:
+        """Subscribe to AMI and start the timers; call before ``ami.connect()``."""
+        self._unsubscribe = self.ami.subscribe(self._on_event)
+        self._dispatcher = AgiDispatcher(self.ami, self._on_agi)
+        self.ami.on_connect(self._resync)
+        self.recorder.start()
+        self.scripts.reload()
+        self._spawn(self._tick_loop(), "acd-ticker")
+        self._spawn(self._reload_loop(), "ivr-reloader")
+        self._started = True
+
+    async def stop(self) -> None:
+        if self._unsubscribe is not None:
+            self._unsubscribe()
+        if self._dispatcher is not None:
+            await self._dispatcher.close()
+        for task in list(self._tasks):
+            task.cancel()
+        for task in list(self._tasks):
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        await self.recorder.close()
+
+    def _spawn(self, coro: Awaitable[Any], name: str) -> asyncio.Task[Any]:
+        task: asyncio.Task[Any] = asyncio.ensure_future(coro)
+        task.set_name(name)
+        self._tasks.add(task)
+        task.add_done_callback(self._task_done)
+        return task
+
+    def _task_done(self, task: asyncio.Task[Any]) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.error(
+                "background task failed",
+                exc_info=task.exception(),
+                extra={"fields": {"task": task.get_name()}},
+            )
+
+    async def _tick_loop(self) -> None:
+        while True:
+            await asyncio.sleep(TICK_SECONDS)
+            self._execute(self.acd.tick(self.clock()))
+
+    async def _reload_loop(self) -> None:
+        while True:
+            await asyncio.sleep(max(0.5, self.settings.ivr.reload_interval))
+            self.scripts.reload()
+
+    # ------------------------------------------------------------------ publishing
+
+    def subscribe(self, listener: Listener) -> Callable[[], None]:
+        self._listeners.append(listener)
+
+        def unsubscribe() -> None:
+            with contextlib.suppress(ValueError):
+                self._listeners.remove(listener)
+
+        return unsubscribe
+
+    def _publish(self, message: dict[str, Any]) -> None:
+        for listener in list(self._listeners):
+            try:
+                listener(message)
+            except Exception:
+                log.exception("listener failed", extra={"fields": {"type": message.get("type")}})
+
+    def _publish_call(self, call: LiveCall) -> None:
+        self._publish(
+            {
+                "type": "call_update",
+                "agent_id": call.agent_id,
+                "queue": call.queue,
+                "call": call.to_json(self.clock()),
+            }
+        )
+
+    # ------------------------------------------------------------------ AGI sessions
+
+    async def _on_agi(self, session: AgiSession) -> None:
+        call_id = self._by_channel.get(session.channel)
+        call = self.calls.get(call_id) if call_id else None
+        if call is None:
+            await self._new_inbound(session)
+            return
+        if call.pending_queue is not None:
+            await self._requeue(call, call.pending_queue)
+        if call.phase is Phase.WAITING:
+            await wait_in_queue(self, call, session)
+
+    async def _new_inbound(self, session: AgiSession) -> None:
+        now = self.clock()
+        env = session.env
+        start = session.start_event
+        call_id = start.linkedid or session.uniqueid
+        dialed = env.dnid if env.dnid not in ("", "unknown") else env.extension
+        call = LiveCall(
+            call_id=call_id,
+            channel=session.channel,
+            uniqueid=session.uniqueid,
+            caller=env.caller_id if env.caller_id != "unknown" else "",
+            dialed=dialed,
+            arrived_at=now,
+            language=env.language,
+        )
+        self.calls[call_id] = call
+        self._by_channel[call.channel] = call_id
+        self.recorder.arrived(call)
+        self._publish_call(call)
+        self._spawn(self._load_card(call), f"card-{call_id}")
+        try:
+            script = self.scripts.for_dialed(call.dialed)
+        except NotFound as exc:
+            log.error("no IVR script for call", extra={"fields": {"dialed": dialed, "error": exc}})
+            await session.hangup()
+            return
+        ivr = IvrSession(
+            script,
+            CallInfo(call.caller, call.dialed, call.language, call.channel, call.uniqueid),
+            now,
+        )
+        outcome = await run_ivr(
+            ivr,
+            session,
+            _IvrDirectory(self, call),
+            _IvrRouting(self, call),
+            _IvrContacts(self, call),
+            clock=self.clock,
+            recordings_dir=str(self.settings.path("var/voicemail")),
+        )
+        if outcome is Outcome.QUEUED and call.phase is Phase.WAITING:
+            await wait_in_queue(self, call, session)
+
+    async def _load_card(self, call: LiveCall) -> None:
+        if not call.caller:
+            return
+        try:
+            card = await self.directory.card_for_phone(call.caller)
+        except SwitchboardError as exc:
+            log.warning(
+                "card lookup failed", extra={"fields": {"call": call.call_id, "error": exc}}
+            )
+            return
+        data = card.to_json()
+        if call.card is None or not call.verified:
+            call.card = data
+        if call.customer_id is None and data.get("customer_id") is not None:
+            call.customer_id = data["customer_id"]
+            call.tier = call.tier or str(data.get("tier") or "").lower()
+        call.sticky_agent = call.sticky_agent or self._last_agent(data)
+
+    def _last_agent(self, card: Mapping[str, Any]) -> str | None:
+        """Who answered this customer last, within the sticky window."""
+        horizon = self.clock() - self.settings.routing.sticky_window_hours * 3600
+        for contact in card.get("recent_contacts") or ():
+            if contact.get("agent_id") and (contact.get("started_at") or 0) >= horizon:
+                return str(contact["agent_id"])
+        return None
+
+    # ------------------------------------------------------------------ queueing
+
+    def enqueue(self, call: LiveCall, queue: str, priority: int, skills: Mapping[str, int]) -> None:
+        now = self.clock()
+        call.queue = queue
+        call.queued_at = call.queued_at or now
+        call.phase = Phase.WAITING
+        commands = self.acd.handle(
+            acd_ev.CallQueued(
+                call.call_id,
+                queue,
+                priority=priority,
+                skills=dict(skills),
+                customer_id=str(call.customer_id) if call.customer_id is not None else None,
+                tier=call.tier,
+                caller=call.caller,
+                sticky_agent=call.sticky_agent,
+            ),
+            now,
+        )
+        self.recorder.queued(call, now)
+        self.refresh_position(call)
+        self._publish_call(call)
+        self._execute(commands)
+
+    def refresh_position(self, call: LiveCall) -> None:
+        try:
+            estimate = self.acd.estimate_call(call.call_id, self.clock())
+        except NotFound:
+            return
+        call.position = estimate.position
+        call.estimate = round(estimate.seconds, 1)
+
+    def queue_config(self, name: str | None) -> Any:
+        return self.queues.get(name) if name else None
+
+    def request_callback(self, call: LiveCall, number: str) -> None:
+        """A waiting caller accepted the callback offer: keep the place, let them go."""
+        self._execute(
+            self.acd.handle(acd_ev.CallbackRequested(call.call_id, _dialable(number)), self.clock())
+        )
+        call.pending = "callback_booked"
+
+    def voicemail_path(self, call: LiveCall) -> str:
+        folder = self.settings.path("var/voicemail")
+        folder.mkdir(parents=True, exist_ok=True)
+        return str(folder / f"{call.call_id.replace('/', '_')}")
+
+    def voicemail_left(self, call: LiveCall, path: str) -> None:
+        call.pending = "voicemail_done"
+        self.recorder.recording(call, path + ".wav", self.clock())
+
+    async def _requeue(self, call: LiveCall, queue: str) -> None:
+        call.pending_queue = None
+        call.agent_id = None
+        call.agent_channel = None
+        call.answered_at = None
+        self.enqueue(call, queue, 0, {})
+
+    # ------------------------------------------------------------------ engine commands
+
+    def _execute(self, commands: Sequence[acd_cmd.Command]) -> None:
+        for command in commands:
+            try:
+                self._execute_one(command)
+            except SwitchboardError as exc:
+                log.error(
+                    "ACD command failed",
+                    extra={"fields": {"command": type(command).__name__, "error": exc}},
+                )
+
+    def _execute_one(self, command: acd_cmd.Command) -> None:
+        if isinstance(command, acd_cmd.RingAgent):
+            self._spawn(self._ring(command), f"ring-{command.call_id}")
+        elif isinstance(command, acd_cmd.CancelRing):
+            call = self.calls.get(command.call_id)
+            if call is not None and call.agent_channel:
+                self._spawn(self._hangup_channel(call.agent_channel), "cancel-ring")
+        elif isinstance(command, acd_cmd.Announce):
+            call = self.calls.get(command.call_id)
+            if call is not None:
+                call.position = command.position
+                call.estimate = round(command.seconds, 1)
+        elif isinstance(command, acd_cmd.MaxWaitReached):
+            self._max_wait(command)
+        elif isinstance(command, acd_cmd.StartCallback):
+            self._spawn(self._start_callback(command), f"callback-{command.call_id}")
+        elif isinstance(command, acd_cmd.CallbackLogged):
+            call = self.calls.get(command.call_id) or self._recent.get(command.call_id)
+            if call is not None:
+                data = {
+                    "outcome": command.outcome,
+                    "attempt": command.attempt,
+                    "agent": command.agent_id,
+                }
+                self.recorder.note(call, "callback", data, command.at)
+        elif isinstance(command, acd_cmd.AgentStateChanged):
+            self._agent_changed(command)
+        elif isinstance(command, acd_cmd.QueueStatsChanged):
+            self._publish(
+                {
+                    "type": "queue_stats",
+                    "queue": command.queue,
+                    "stats": self._queue_json(command.queue, command.stats),
+                }
+            )
+        elif isinstance(command, acd_cmd.CallLeftQueue):
+            call = self.calls.get(command.call_id)
+            if call is not None and command.reason in ("moved", "overflow"):
+                call.queue = self._engine_queue(call.call_id) or call.queue
+                self._publish_call(call)
+
+    def _engine_queue(self, call_id: str) -> str | None:
+        for queue in self.acd.snapshot(self.clock())["queues"].values():
+            for waiting in queue.get("waiting", []):
+                if waiting["call_id"] == call_id:
+                    return str(queue["name"]) if "name" in queue else None
+        return None
+
+    async def _ring(self, command: acd_cmd.RingAgent) -> None:
+        call = self.calls.get(command.call_id)
+        if call is None or call.phase is Phase.ENDED:
+            return
+        call.phase = Phase.RINGING
+        call.agent_id = command.agent_id
+        call.rang_at = self.clock()
+        self._agent_calls[command.agent_id] = call.call_id
+        self._spawn(self._load_card(call), f"card-{call.call_id}")
+        connect = self.settings.ami.connect_context
+        try:
+            for name, value in (
+                ("SWITCHBOARD_AGENT", command.endpoint),
+                ("SWITCHBOARD_RING_TIMEOUT", str(int(max(1, round(command.ring_timeout))))),
+                ("SWITCHBOARD_MOH", command.moh),
+            ):
+                await self.ami.send(
+                    Action("Setvar", {"Channel": call.channel, "Variable": name, "Value": value})
+                )
+            await self.ami.send(
+                Action(
+                    "Redirect",
+                    {"Channel": call.channel, "Context": connect, "Exten": "s", "Priority": "1"},
+                )
+            )
+        except (RemoteError, TimeoutError) as exc:
+            log.warning(
+                "could not ring agent",
+                extra={"fields": {"call": call.call_id, "agent": command.agent_id, "error": exc}},
+            )
+            if call.phase is Phase.RINGING:
+                self._ring_failed(call, command.agent_id)
+
+    def _ring_failed(self, call: LiveCall, agent_id: str) -> None:
+        call.phase = Phase.WAITING
+        call.agent_id = None
+        call.agent_channel = None
+        self._agent_calls.pop(agent_id, None)
+        self._publish_call(call)
+        with contextlib.suppress(SwitchboardError):
+            self._execute(
+                self.acd.handle(acd_ev.RingNoAnswer(call.call_id, agent_id), self.clock())
+            )
+
+    def _max_wait(self, command: acd_cmd.MaxWaitReached) -> None:
+        call = self.calls.get(command.call_id)
+        if call is None:
+            return
+        if command.action == "overflow":
+            call.queue = command.target or call.queue
+            self.recorder.note(call, "overflow", {"to": command.target}, self.clock())
+            self._publish_call(call)
+            return
+        call.pending = command.action
+        # Break into the music on hold so the waiting loop acts now, not at the slice end.
+        self._spawn(self._break_in(call), f"break-in-{call.call_id}")
+
+    async def _break_in(self, call: LiveCall) -> None:
+        with contextlib.suppress(RemoteError, TimeoutError):
+            await self.ami.send(
+                Action(
+                    "Redirect",
+                    {
+                        "Channel": call.channel,
+                        "Context": "switchboard-requeue",
+                        "Exten": "s",
+                        "Priority": "1",
+                    },
+                )
+            )
+
+    def book_callback(
+        self, call: LiveCall, queue: str, number: str, priority: int, skills: Mapping[str, int]
+    ) -> None:
+        """The caller chose a callback in the IVR: a virtual place in line, then hang up."""
+        now = self.clock()
+        call.queue = queue
+        call.queued_at = now
+        call.pending = "callback_booked"
+        self._execute(
+            self.acd.handle(
+                acd_ev.CallQueued(
+                    call.call_id,
+                    queue,
+                    priority=priority,
+                    skills=dict(skills),
+                    customer_id=str(call.customer_id) if call.customer_id is not None else None,
+                    tier=call.tier,
+                    caller=call.caller,
+                    callback_number=_dialable(number),
+                ),
+                now,
+            )
+        )
+        self.recorder.queued(call, now)
+        self._publish_call(call)
+
+    async def _start_callback(self, command: acd_cmd.StartCallback) -> None:
+        """The virtual caller reached the front: ring the agent, who then calls back."""
+        now = self.clock()
+        booked = self._recent.get(command.call_id) or self.calls.get(command.call_id)
+        call = LiveCall(
+            call_id=command.call_id,
+            channel=command.endpoint,
+            uniqueid="",
+            caller=command.number,
+            dialed=command.number,
+            arrived_at=now,
+            direction="callback",
+            phase=Phase.RINGING,
+            agent_id=command.agent_id,
+        )
+        if booked is not None:
+            call.customer_id, call.card, call.queue = booked.customer_id, booked.card, booked.queue
+            call.path, call.verified, call.queued_at = (
+                booked.path,
+                booked.verified,
+                booked.queued_at,
+            )
+        self.calls[call.call_id] = call
+        self._agent_calls[command.agent_id] = call.call_id
+        self._publish(
+            {
+                "type": "screen_pop",
+                "agent_id": command.agent_id,
+                "call": call.to_json(now),
+                "card": call.card or _new_caller_card(call.caller),
+            }
+        )
+        try:
+            await self._originate(command.endpoint, command.number, call.call_id)
+        except (RemoteError, TimeoutError) as exc:
+            log.warning(
+                "callback originate failed", extra={"fields": {"call": call.call_id, "error": exc}}
+            )
+            self._execute(self.acd.handle(acd_ev.CallbackResult(call.call_id, False), self.clock()))
+            self._forget(call)
+            return
+        self._publish_call(call)
+
+    def _forget(self, call: LiveCall) -> None:
+        """Drop a call that never got going (a refused Originate) without logging an end."""
+        self.calls.pop(call.call_id, None)
+        if call.agent_id is not None and self._agent_calls.get(call.agent_id) == call.call_id:
+            self._agent_calls.pop(call.agent_id, None)
+
+    async def _originate(self, endpoint: str, number: str, call_id: str) -> None:
+        action_id = f"originate-{call_id}"
+        self._originating[action_id] = call_id
+        try:
+            await self.ami.send(
+                Action(
+                    "Originate",
+                    {
+                        "Channel": endpoint,
+                        "Context": self.settings.ami.outbound_context,
+                        "Exten": number,
+                        "Priority": "1",
+                        "Async": "true",
+                        "Timeout": "30000",
+                        "CallerID": f"Switchboard <{number}>",
+                        "Variable": [f"SWITCHBOARD_CALL={call_id}"],
+                    },
+                    action_id=action_id,
+                )
+            )
+        except BaseException:
+            self._originating.pop(action_id, None)
+            raise
+
+    async def _hangup_channel(self, channel: str) -> None:
+        with contextlib.suppress(RemoteError, TimeoutError):
+            await self.ami.send(Action("Hangup", {"Channel": channel, "Cause": "16"}))
+
+    def _agent_changed(self, command: acd_cmd.AgentStateChanged) -> None:
+        agent = self._agent_json(command.agent_id)
+        self._publish(
+            {
+                "type": "agent_state",
+                "agent_id": command.agent_id,
+                "queues": agent["queues"],
+                "agent": agent,
+            }
+        )
+
+    # ------------------------------------------------------------------ AMI events
+
+    def _on_event(self, event: Event) -> None:
+        if isinstance(event, DialBegin):
+            self._dial_begin(event)
+        elif isinstance(event, DialEnd):
+            self._dial_end(event)
+        elif isinstance(event, Hangup):
+            self._hangup(event)
+        elif isinstance(event, OriginateResponse):
+            self._originate_response(event)
+
+    def _dial_begin(self, event: DialBegin) -> None:
+        call = self._call_on(event.channel)
+        if call is None or call.phase is not Phase.RINGING or call.agent_id is None:
+            return
+        call.agent_channel = event.dest_channel
+        self._by_channel[event.dest_channel] = call.call_id
+        now = self.clock()
+        card = call.card or _new_caller_card(call.caller)
+        self._publish(
+            {
+                "type": "screen_pop",
+                "agent_id": call.agent_id,
+                "call": call.to_json(now),
+                "card": card,
+            }
+        )
+        self._publish_call(call)
+        self.recorder.offered(call, now)
+
+    def _dial_end(self, event: DialEnd) -> None:
+        call = self._call_on(event.channel)
+        if call is None or call.phase is not Phase.RINGING or call.agent_id is None:
+            return
+        now = self.clock()
+        agent_id = call.agent_id
+        if event.dial_status == ANSWERED:
+            call.phase = Phase.TALKING
+            call.answered_at = now
+            self._execute(self.acd.handle(acd_ev.AgentAnswered(call.call_id, agent_id), now))
+            self.recorder.answered(call, now)
+            self._publish_call(call)
+        else:
+            data = {"agent": agent_id, "status": event.dial_status}
+            self.recorder.note(call, "ring_no_answer", data, now)
+            if call.agent_channel:
+                self._by_channel.pop(call.agent_channel, None)
+            self._ring_failed(call, agent_id)
+
+    def _hangup(self, event: Hangup) -> None:
+        call_id = self._by_channel.get(event.channel)
+        call = self.calls.get(call_id) if call_id else None
+        if call is None:
+            return
+        if event.channel != call.channel:
+            # The agent's leg went away. While talking the caller follows (Dial without g);
+            # while held the caller is alone in music: hang them up too.
+            self._by_channel.pop(event.channel, None)
+            if call.phase is Phase.HELD:
+                self._spawn(self._hangup_channel(call.channel), "hangup-held-caller")
+            return
+        self._call_gone(call, event.cause_txt or event.cause)
+
+    def _call_gone(self, call: LiveCall, cause: str = "") -> None:
+        now = self.clock()
+        phase = call.phase
+        call.ended_at = now
+        call.phase = Phase.ENDED
+        for channel in (call.channel, call.agent_channel):
+            if channel:
+                self._by_channel.pop(channel, None)
+        self.calls.pop(call.call_id, None)
+        if call.pending == "voicemail_done":
+            outcome = "voicemail"
+        elif call.pending == "callback_booked":
+            outcome = "callback"
+        elif phase is Phase.IVR:
+            outcome = "abandoned_ivr" if call.ivr_outcome in ("", "abandoned_ivr") else "failed"
+        elif phase in (Phase.WAITING, Phase.RINGING):
+            outcome = "abandoned_queue"
+            with contextlib.suppress(SwitchboardError):
+                self._execute(self.acd.handle(acd_ev.CallAbandoned(call.call_id), now))
+        else:
+            outcome = "answered"
+            with contextlib.suppress(SwitchboardError):
+                self._execute(self.acd.handle(acd_ev.CallEnded(call.call_id), now))
+        if call.agent_id is not None:
+            self._agent_calls.pop(call.agent_id, None)
+            if outcome == "answered":
+                self._wrapping[call.agent_id] = call.call_id
+        self.recorder.ended(call, now, outcome, cause)
+        self._publish(
+            {
+                "type": "call_ended",
+                "call_id": call.call_id,
+                "agent_id": call.agent_id,
+                "queue": call.queue,
+                "contact_id": call.contact_id,
+            }
+        )
+        self._recent[call.call_id] = call
+        while len(self._recent) > RECENT_CALLS:
+            self._recent.pop(next(iter(self._recent)))
+
+    def _originate_response(self, event: OriginateResponse) -> None:
+        call_id = self._originating.pop(event.action_id, None)
+        call = self.calls.get(call_id) if call_id else None
+        if call is None:
+            return
+        now = self.clock()
+        if event.success:
+            # The agent's leg is up and dialling the customer; its Hangup ends the call.
+            call.phase = Phase.TALKING
+            call.answered_at = now
+            call.channel = call.agent_channel = event.channel
+            self._by_channel[event.channel] = call.call_id
+            self.recorder.answered(call, now)
+            self._publish_call(call)
+        if call.direction == "callback":
+            with contextlib.suppress(SwitchboardError):
+                self._execute(
+                    self.acd.handle(acd_ev.CallbackResult(call.call_id, event.success), now)
+                )
+        if not event.success:
+            log.info(
+                "originate failed", extra={"fields": {"call": call.call_id, "reason": event.reason}}
+            )
+            if call.direction == "callback":
+                self._forget(call)
+            else:
+                self._call_gone(call, f"originate failed (reason {event.reason})")
+
+    def _call_on(self, channel: str) -> LiveCall | None:
+        call_id = self._by_channel.get(channel)
+        return self.calls.get(call_id) if call_id else None
+
+    async def _resync(self) -> None:
+        """After every (re)connect: close calls whose channels vanished, resume the rest."""
+        try:
+            listing = await self.ami.send(Action("CoreShowChannels"))
+        except (RemoteError, TimeoutError) as exc:
+            log.warning("channel resync failed", extra={"fields": {"error": exc}})
+            return
+        alive = {
+            e.channel for e in getattr(listing, "events", []) if isinstance(e, CoreShowChannel)
+        }
+        for call in list(self.calls.values()):
+            if call.channel not in alive:
+                log.info(
+                    "call vanished while AMI was down", extra={"fields": {"call": call.call_id}}
+                )
+                self._call_gone(call, "vanished")
+            elif call.phase in (Phase.IVR, Phase.WAITING):
+                # Its AGI session lost the command in flight: bring it back into AGI. A
+                # caller who was in the IVR goes to the queue it was heading for (or the
+                # first queue), rather than hearing the menu again from the start.
+                if call.phase is Phase.IVR:
+                    call.pending_queue = call.queue or self._first_queue()
+                self._spawn(self._break_in(call), f"resume-{call.call_id}")
+
+    def _first_queue(self) -> str:
+        return next(iter(self.acd.snapshot(self.clock())["queues"]))
+
+    # ------------------------------------------------------------------ JSON shapes
+
+    def _queue_json(self, name: str, stats: Mapping[str, Any]) -> dict[str, Any]:
+        since = stats.get("longest_wait_since")
+        agents = stats.get("agents", {})
+        return {
+            "name": name,
+            "waiting": stats.get("waiting", 0),
+            "longest_wait": round(self.clock() - since, 1) if since is not None else 0.0,
+            "longest_wait_since": since,
+            "service_level": stats.get("service_level"),
+            "offered": stats.get("offered", 0),
+            "answered": stats.get("answered", 0),
+            "abandoned": stats.get("abandoned", 0),
+            "short_abandoned": stats.get("short_abandoned", 0),
+            "asa": stats.get("asa"),
+            "aht": stats.get("aht"),
+            "ewt": round(float(stats.get("ewt") or 0.0), 1),
+            "agents_ready": agents.get("ready", 0),
+            "agents": dict(agents),
+            "callbacks_waiting": stats.get("callbacks_waiting", 0),
+        }
+
+    def _agent_json(self, agent_id: str, snap: Mapping[str, Any] | None = None) -> dict[str, Any]:
+        agents = (snap or self.acd.snapshot(self.clock()))["agents"]
+        a = agents.get(agent_id)
+        if a is None:
+            raise NotFound(f"no agent {agent_id!r}")
+        return {
+            "agent_id": agent_id,
+            "name": a["name"],
+            "state": a["state"],
+            "reason": a["reason"],
+            "since": a["since"],
+            "queues": list(a["queues"]),
+            "call_id": a["call_id"] or self._agent_calls.get(agent_id),
+            "calls": a["calls"],
+            "talk_seconds": a["talk_seconds"],
+            "state_seconds": a["state_seconds"],
+        }
+
+    # ------------------------------------------------------------------ console port
+
+    def snapshot(self) -> dict[str, Any]:
+        now = self.clock()
+        snap = self.acd.snapshot(now)
+        return {
+            "now": now,
+            "queues": [self._queue_json(name, q["stats"]) for name, q in snap["queues"].items()],
+            "agents": [self._agent_json(agent_id, snap) for agent_id in snap["agents"]],
+            "calls": [call.to_json(now) for call in self.calls.values()],
+            "intervals": self.recorder.intervals(),
+        }
+
+    def queues_for_supervisor(self, username: str) -> frozenset[str]:
+        names = self.acd.snapshot(self.clock())["queues"]
+        return frozenset(
+            name
+            for name in names
+            if not self.supervisors.get(name) or username in self.supervisors[name]
+        )
+
+    def current_call(self, agent_id: str) -> dict[str, Any] | None:
+        self.acd.agent_state(agent_id)  # NotFound for an unknown agent
+        now = self.clock()
+        call_id = self._agent_calls.get(agent_id) or self._wrapping.get(agent_id)
+        if call_id is None:
+            return None
+        call = self.calls.get(call_id) or self._recent.get(call_id)
+        return call.to_json(now) if call is not None else None
+
+    def call(self, call_id: str) -> dict[str, Any] | None:
+        call = self.calls.get(call_id)
+        return call.to_json(self.clock()) if call is not None else None
+
+    async def set_agent_state(
+        self, agent_id: str, state: str, reason: str = "", *, forced_by: str | None = None
+    ) -> None:
+        try:
+            wanted = AgentState(state)
+        except ValueError:
+            raise InvalidInput(f"unknown agent state {state!r}", field="state") from None
+        self._execute(
+            self.acd.handle(
+                acd_ev.AgentStateRequest(agent_id, wanted, reason, forced_by), self.clock()
+            )
+        )
+        if wanted is not AgentState.NOT_READY:
+            self._wrapping.pop(agent_id, None)
+
+    async def wrapup_done(self, agent_id: str) -> None:
+        self._execute(self.acd.handle(acd_ev.WrapUpDone(agent_id), self.clock()))
+        self._wrapping.pop(agent_id, None)
+
+    def _connected(self, call_id: str) -> LiveCall:
+        call = self.calls.get(call_id)
+        if call is None:
+            raise NotFound(f"no live call {call_id!r}")
+        return call
+
+    async def hold(self, call_id: str) -> None:
+        call = self._connected(call_id)
+        if call.phase is not Phase.TALKING or not call.agent_channel:
+            raise IllegalTransition(call.phase.value, "hold")
+        await self.ami.send(
+            Action(
+                "Redirect",
+                {
+                    "Channel": call.channel,
+                    "Context": "switchboard-hold",
+                    "Exten": "s",
+                    "Priority": "1",
+                    "ExtraChannel": call.agent_channel,
+                    "ExtraContext": "switchboard-agent-hold",
+                    "ExtraExten": "s",
+                    "ExtraPriority": "1",
+                },
+            )
+        )
+        call.phase = Phase.HELD
+        self.recorder.held(call, self.clock())
+        self._publish_call(call)
+
+    async def unhold(self, call_id: str) -> None:
+        call = self._connected(call_id)
+        if call.phase is not Phase.HELD or not call.agent_channel:
+            raise IllegalTransition(call.phase.value, "unhold")
+        await self.ami.send(
+            Action(
+                "Bridge", {"Channel1": call.channel, "Channel2": call.agent_channel, "Tone": "no"}
+            )
+        )
+        call.phase = Phase.TALKING
+        self.recorder.unheld(call, self.clock())
+        self._publish_call(call)
+
+    async def transfer(self, call_id: str, kind: str, target: str) -> None:
+        call = self._connected(call_id)
+        if call.phase not in (Phase.TALKING, Phase.HELD):
+            raise IllegalTransition(call.phase.value, "transfer")
+        if kind == "queue":
+            self.acd.estimate(target, self.clock())  # NotFound for an unknown queue
+            # The agent is done with this caller: the call ends for the ACD (wrap-up),
+            # and the caller enters ``target`` as a new wait when back in AGI.
+            call.pending_queue = target
+            context, exten = "switchboard-requeue", "s"
+        elif kind == "agent":
+            if self.acd.agent_state(target) is not AgentState.READY:
+                raise InvalidInput(f"agent {target} is not ready", field="target")
+            endpoint = self.acd.snapshot(self.clock())["agents"][target]["endpoint"]
+            context, exten = self.settings.ami.outbound_context, endpoint.rsplit("/", 1)[-1]
+        elif kind == "number":
+            exten = _dialable(target)
+            context = self.settings.ami.outbound_context
+        else:
+            raise InvalidInput(f"unknown transfer kind {kind!r}", field="kind")
+        self.recorder.note(call, "transfer", {"kind": kind, "target": target}, self.clock())
+        await self.ami.send(
+            Action(
+                "Redirect",
+                {"Channel": call.channel, "Context": context, "Exten": exten, "Priority": "1"},
+            )
+        )
+        if kind == "queue":
+            self._end_agent_part(call)
+
+    def _end_agent_part(self, call: LiveCall) -> None:
+        """The agent's part of a call is over while the caller stays (transfer to a queue)."""
+        now = self.clock()
+        if call.agent_id is not None:
+            with contextlib.suppress(SwitchboardError):
+                self._execute(self.acd.handle(acd_ev.CallEnded(call.call_id), now))
+            self._agent_calls.pop(call.agent_id, None)
+            self._wrapping[call.agent_id] = call.call_id
+        if call.agent_channel:
+            self._by_channel.pop(call.agent_channel, None)
+        call.phase = Phase.WAITING
+        self._publish_call(call)
+
+    async def hangup(self, call_id: str) -> None:
+        call = self._connected(call_id)
+        await self.ami.send(Action("Hangup", {"Channel": call.channel, "Cause": "16"}))
+
+    async def dial(self, agent_id: str, number: str, *, customer_id: str | None = None) -> str:
+        state = self.acd.agent_state(agent_id)
+        if state in (AgentState.RINGING, AgentState.ON_CALL, AgentState.LOGGED_OUT):
+            raise IllegalTransition(state.value, "dial")
+        exten = _dialable(number)
+        if (
+            state is not AgentState.NOT_READY
+            or self.acd.snapshot(self.clock())["agents"][agent_id]["reason"] != "outbound"
+        ):
+            # Keep the ACD from offering a queue call to an agent busy dialling out.
+            self._execute(
+                self.acd.handle(
+                    acd_ev.AgentStateRequest(agent_id, AgentState.NOT_READY, "outbound"),
+                    self.clock(),
+                )
+            )
+        endpoint = self.acd.snapshot(self.clock())["agents"][agent_id]["endpoint"]
+        now = self.clock()
+        call_id = f"out-{agent_id}-{int(now * 1000)}"
+        call = LiveCall(
+            call_id=call_id,
+            channel=endpoint,
+            uniqueid="",
+            caller=endpoint,
+            dialed=exten,
+            arrived_at=now,
+            direction="outbound",
+            phase=Phase.RINGING,
+            agent_id=agent_id,
+            customer_id=customer_id,
+        )
+        self.calls[call_id] = call
+        self._agent_calls[agent_id] = call_id
+        self.recorder.arrived(call)
+        try:
+            await self._originate(endpoint, exten, call_id)
+        except (RemoteError, TimeoutError):
+            self._call_gone(call, "originate refused")
+            raise
+        self._publish_call(call)
+        return call_id
+
+    async def move_call(self, call_id: str, queue: str) -> None:
+        call = self._connected(call_id)
+        if call.phase is not Phase.WAITING:
+            raise IllegalTransition(call.phase.value, "move")
+        self._execute(self.acd.handle(acd_ev.MoveCall(call_id, queue), self.clock()))
+        call.queue = queue
+        self.recorder.note(call, "moved", {"queue": queue}, self.clock())
+        self.refresh_position(call)
+        self._publish_call(call)
+
+    async def spy(self, agent_id: str, mode: str, *, supervisor_agent_id: str) -> None:
+        call_id = self._agent_calls.get(agent_id)
+        call = self.calls.get(call_id) if call_id else None
+        if call is None or not call.agent_channel:
+            raise NotFound(f"agent {agent_id} has no call")
+        options = {"listen": "qE", "whisper": "qEw", "barge": "qEB"}.get(mode)
+        if options is None:
+            raise InvalidInput(f"unknown spy mode {mode!r}", field="mode")
+        endpoint = self.acd.snapshot(self.clock())["agents"][supervisor_agent_id]["endpoint"]
+        await self.ami.send(
+            Action(
+                "Originate",
+                {
+                    "Channel": endpoint,
+                    "Application": "ChanSpy",
+                    "Data": f"{call.agent_channel},{options}",
+                    "Async": "true",
+                    "CallerID": f"Spy <{agent_id}>",
+                },
+            )
+        )
+
+    def health(self) -> dict[str, Any]:
+        return {
+            "ami": {
+                "connected": self.ami.connected,
+                "host": self.settings.ami.host,
+                "port": self.settings.ami.port,
+            },
+            "calls": len(self.calls),
+            "contacts": {"pending_writes": self.recorder.pending},
+        }
+
+
+def _dialable(number: str) -> str:
+    """A number or extension safe to put in a dialplan extension (no injection)."""
+    text = number.strip()
+    digits = text[1:] if text.startswith("+") else text
+    if not digits or not digits.isdigit() or len(digits) > 20:
+        raise InvalidInput(f"not a dialable number: {number!r}", field="number")
+    return text
+
+
+def _new_caller_card(caller: str) -> dict[str, Any]:
+    return new_caller_card(caller).to_json()
+
+
+class _IvrDirectory:
+    """The IVR's lookup port: finds the customer and remembers them on the call."""
+
+    def __init__(self, center: CallCenter, call: LiveCall) -> None:
+        self.center, self.call = center, call
+
+    async def lookup(self, by: str, value: str) -> Mapping[str, Any] | None:
+        directory = self.center.directory
+        card = await (
+            directory.card_for_account(value)
+            if by == "account"
+            else directory.card_for_phone(value)
+        )
+        data = card.to_json() if card is not None else {}
+        if data.get("customer_id") is None:
+            return None
+        self.call.card = data
+        self.call.customer_id = data["customer_id"]
+        self.call.tier = str(data.get("tier") or "").lower()
+        self.call.verified = by == "account"
+        return {
+            "id": data["customer_id"],
+            "name": data.get("name", ""),
+            "tier": str(data.get("tier") or "").lower(),
+            "language": data.get("language", ""),
+            "open_cases": len(data.get("open_cases") or []),
+            "verified": by == "account",
+        }
+
+
+class _IvrRouting:
+    """The IVR's routing port for one call."""
+
+    def __init__(self, center: CallCenter, call: LiveCall) -> None:
+        self.center, self.call = center, call
+
+    async def queue_state(self, queue: str) -> ivr_ev.QueueState:
+        estimate = self.center.acd.estimate(queue, self.center.clock())
+        return ivr_ev.QueueState(estimate.seconds, estimate.agents_ready, estimate.position - 1)
+
+    async def enqueue(self, call: CallInfo, request: ivr_cmd.Enqueue) -> None:
+        self.center.enqueue(self.call, request.queue, request.priority, request.skills)
+
+    async def request_callback(self, call: CallInfo, request: ivr_cmd.OfferCallback) -> None:
+        self.center.book_callback(
+            self.call, request.queue, request.number, request.priority, request.skills
+        )
+
+    async def transfer(self, call: CallInfo, target: str) -> None:
+        exten = _dialable(target)
+        await self.center.ami.send(
+            Action(
+                "Redirect",
+                {
+                    "Channel": self.call.channel,
+                    "Context": self.center.settings.ami.outbound_context,
+                    "Exten": exten,
+                    "Priority": "1",
+                },
+            )
+        )
+
+
+class _IvrContacts:
+    """The IVR's contact sink: path steps onto the call and into the history."""
+
+    def __init__(self, center: CallCenter, call: LiveCall) -> None:
+        self.center, self.call = center, call
+
+    async def ivr_step(self, call: CallInfo, step: PathStep) -> None:
+        self.call.path.append(step.to_json())
+        self.center.recorder.ivr_step(self.call, step)
+
+    async def ivr_done(self, call: CallInfo, path: Sequence[PathStep], outcome: str) -> None:
+        self.call.path = [s.to_json() for s in path]
+        self.call.ivr_outcome = outcome
+        self.center.recorder.ivr_done(self.call, path, outcome)
+
+    async def voicemail(self, call: CallInfo, box: str, path: str) -> None:
+        self.center.voicemail_left(self.call, path)

@@ -1,0 +1,184 @@
+"""Writes each contact's milestones to the history as they happen, in order.
+
+The ACD shell sees call events on a synchronous path that must never wait for the
+database. ``ContactRecorder`` takes each milestone at once, stamps it with the time it
+happened, and one writer task applies them in arrival order through
+``crm_lookup.contacts.ContactLog`` (each milestone its own transaction, idempotent), so a
+crash loses only what was not yet written and a replay writes nothing twice. It also keeps
+today's per-interval counts for the wallboard chart.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import math
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any
+
+from config.errors import SwitchboardError
+from routing.ivr.interpreter import PathStep
+from routing.live import LiveCall
+
+log = logging.getLogger(__name__)
+
+INTERVAL_SECONDS = 15 * 60
+Write = Callable[[], Awaitable[Any]]
+
+
+class ContactRecorder:
+    """Milestones of live calls, written in order by one background task.
+
+    Args:
+        contacts: an open ``crm_lookup.contacts.ContactLog``.
+        service_level_seconds: answered within this counts toward the interval's SL.
+        short_abandon_seconds: abandons quicker than this are left out of the SL.
+    """
+
+    def __init__(
+        self,
+        contacts: Any,
+        *,
+        service_level_seconds: float = 20.0,
+        short_abandon_seconds: float = 5.0,
+    ) -> None:
+        self.contacts = contacts
+        self.service_level_seconds = service_level_seconds
+        self.short_abandon_seconds = short_abandon_seconds
+        self._queue: asyncio.Queue[tuple[str, Write]] = asyncio.Queue()
+        self._task: asyncio.Task[None] | None = None
+        self._buckets: dict[int, dict[str, int]] = {}
+        self.failures = 0
+
+    @property
+    def pending(self) -> int:
+        return self._queue.qsize()
+
+    def start(self) -> None:
+        if self._task is None:
+            self._task = asyncio.get_running_loop().create_task(
+                self._writer(), name="contact-writer"
+            )
+
+    async def flush(self) -> None:
+        """Wait until every milestone taken so far is written."""
+        if self._task is not None:
+            await self._queue.join()
+
+    async def close(self) -> None:
+        await self.flush()
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+
+    def _put(self, what: str, write: Write) -> None:
+        self._queue.put_nowait((what, write))
+
+    async def _writer(self) -> None:
+        while True:
+            what, write = await self._queue.get()
+            try:
+                await write()
+            except (SwitchboardError, OSError, ValueError) as exc:
+                self.failures += 1
+                log.error(
+                    "contact milestone not written",
+                    extra={"fields": {"milestone": what, "error": exc}},
+                )
+            except Exception:
+                self.failures += 1
+                log.exception(
+                    "contact milestone not written", extra={"fields": {"milestone": what}}
+                )
+            finally:
+                self._queue.task_done()
+
+    # ------------------------------------------------------------------ milestones
+
+    def arrived(self, call: LiveCall) -> None:
+        key, at = call.call_id, call.arrived_at
+        direction = "inbound" if call.direction == "inbound" else "outbound"
+        customer = int(call.customer_id) if isinstance(call.customer_id, int) else None
+
+        async def write() -> None:
+            await self.contacts.arrived(key, call.caller, call.dialed, direction, at, customer)
+            contact = await self.contacts.get_by_key(key)
+            call.contact_id = contact.id
+
+        self._put("arrived", write)
+
+    def ivr_step(self, call: LiveCall, step: PathStep) -> None:
+        data = step.to_json()
+        self._put("ivr_step", lambda: self.contacts.ivr_step(call.call_id, data, step.left_at))
+
+    def ivr_done(self, call: LiveCall, path: Sequence[PathStep], outcome: str) -> None:
+        steps = [s.to_json() for s in path]
+        at = path[-1].left_at if path else None
+        self._put("ivr_done", lambda: self.contacts.ivr_done(call.call_id, steps, outcome, at))
+
+    def queued(self, call: LiveCall, at: float) -> None:
+        queue = call.queue or ""
+        self._count(at, "offered")
+        self._put("queued", lambda: self.contacts.queued(call.call_id, queue, at))
+
+    def offered(self, call: LiveCall, at: float) -> None:
+        agent = call.agent_id or ""
+        self._put("offered", lambda: self.contacts.offered(call.call_id, agent, at))
+
+    def answered(self, call: LiveCall, at: float) -> None:
+        agent = call.agent_id or ""
+        if call.queued_at is not None:
+            self._count(at, "answered")
+            if at - call.queued_at <= self.service_level_seconds:
+                self._count(at, "answered_within")
+        self._put("answered", lambda: self.contacts.answered(call.call_id, agent, at))
+
+    def ended(self, call: LiveCall, at: float, outcome: str, cause: str = "") -> None:
+        if outcome == "abandoned_queue" and call.queued_at is not None:
+            short = at - call.queued_at < self.short_abandon_seconds
+            self._count(at, "short_abandoned" if short else "abandoned")
+        self._put("ended", lambda: self.contacts.ended(call.call_id, at, outcome))
+
+    def held(self, call: LiveCall, at: float) -> None:
+        self._put("held", lambda: self.contacts.held(call.call_id, at))
+
+    def unheld(self, call: LiveCall, at: float) -> None:
+        self._put("unheld", lambda: self.contacts.unheld(call.call_id, at))
+
+    def recording(self, call: LiveCall, ref: str, at: float) -> None:
+        self._put("recording", lambda: self.contacts.recording(call.call_id, ref, at))
+
+    def note(self, call: LiveCall, kind: str, data: dict[str, Any], at: float) -> None:
+        """A timeline entry with no column of its own (transfer, move, ring no answer)."""
+        self._put(kind, lambda: self.contacts.note(call.call_id, kind, data, at))
+
+    # ------------------------------------------------------------------ wallboard
+
+    def _count(self, at: float, what: str) -> None:
+        start = math.floor(at / INTERVAL_SECONDS) * INTERVAL_SECONDS
+        bucket = self._buckets.setdefault(start, {})
+        bucket[what] = bucket.get(what, 0) + 1
+        while len(self._buckets) > 96:  # one day of 15-minute intervals
+            del self._buckets[min(self._buckets)]
+
+    def intervals(self) -> list[dict[str, Any]]:
+        """Today's intervals for the wallboard chart (console "interval" shape)."""
+        out = []
+        for start in sorted(self._buckets):
+            b = self._buckets[start]
+            counted = b.get("answered", 0) + b.get("abandoned", 0)
+            out.append(
+                {
+                    "start": float(start),
+                    "offered": b.get("offered", 0),
+                    "answered": b.get("answered", 0),
+                    "abandoned": b.get("abandoned", 0) + b.get("short_abandoned", 0),
+                    "service_level": round(b.get("answered_within", 0) / counted, 3)
+                    if counted
+                    else None,
+                }
+            )
+        return out

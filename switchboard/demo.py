@@ -1,0 +1,186 @@
+"""The embedded default: the service, an in-process PBX simulator, demo data and callers.
+
+Demo agents 1001 (alice) and 1002 (bruno) are for people: log in and take calls. The
+other agents are simulated: they go ready, answer on their simulated phones, finish
+their wrap-up after a few seconds, and come back from "no answer".
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import logging
+import random
+import secrets
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from crm_lookup.demo import seed_demo
+
+from agent_console.auth import Passwords
+from config.settings import Settings
+from crm_lookup.store import Store
+from routing.acd.config import load_queue_file
+from routing.center import CallCenter
+from switchboard.service import Service, build_service, serve
+from telephony.simulator import CallerProfile, PbxSimulator, PhoneBehaviour
+
+log = logging.getLogger(__name__)
+
+DEMO_DID = "5550100"
+DEMO_PASSWORD = "switchboard-demo"
+HUMAN_AGENTS = {"alice": "1001", "bruno": "1002"}
+DEMO_USERS = (
+    ("alice", "agent", "1001"),
+    ("bruno", "agent", "1002"),
+    ("sam", "supervisor", None),
+    ("admin", "admin", None),
+)
+
+
+def demo_settings(
+    settings: Settings, *, host: str, port: int, data_dir: Path, ami_port: int, secret: str
+) -> Settings:
+    """The user's settings with the demo's own AMI, web address, database and secrets."""
+    entries = dict(settings.ivr.entries)
+    entries.setdefault(DEMO_DID, "demo_line")
+    return dataclasses.replace(
+        settings,
+        ami=dataclasses.replace(
+            settings.ami, host="127.0.0.1", port=ami_port, secret=secret, auth="md5"
+        ),
+        http=dataclasses.replace(
+            settings.http, host=host, port=port, public_origin=f"http://{host}:{port}"
+        ),
+        database=dataclasses.replace(settings.database, path=str(data_dir / "demo.sqlite3")),
+        security=dataclasses.replace(settings.security, session_secret=secrets.token_urlsafe(32)),
+        ivr=dataclasses.replace(settings.ivr, entries=entries),
+    )
+
+
+async def seed_users(store: Store, passwords: Passwords | None = None) -> None:
+    hasher = passwords or Passwords()
+    for username, role, agent_id in DEMO_USERS:
+        if await store.users.get_by_username(username) is None:
+            await store.users.add(username, hasher.hash(DEMO_PASSWORD), role, agent_id)
+
+
+async def demo_callers(store: Store, rng: random.Random) -> list[CallerProfile]:
+    """Callers for Poisson traffic: known customers (some VIP) and unknown numbers."""
+    rows = await store.fetchall("SELECT phone FROM customer_phones ORDER BY phone LIMIT 40")
+    phones = [row[0] for row in rows] or ["+15550001111"]
+    phones += [f"+1555010{n:04d}" for n in range(10)]  # new callers
+    return [
+        CallerProfile(
+            caller=phone,
+            did=DEMO_DID,
+            dtmf=(rng.choice("1223"),),
+            patience=rng.uniform(60, 240),
+            talk_seconds=(20.0, 75.0),
+        )
+        for phone in phones
+    ]
+
+
+class SimulatedAgents:
+    """Drives the non-human demo agents through their day."""
+
+    def __init__(self, center: CallCenter, agent_ids: Sequence[str], rng: random.Random) -> None:
+        self.center = center
+        self.agent_ids = set(agent_ids)
+        self.rng = rng
+        self.tasks: set[asyncio.Task[None]] = set()
+        center.subscribe(self._on_message)
+
+    async def start(self) -> None:
+        for agent_id in sorted(self.agent_ids):
+            await self.center.set_agent_state(agent_id, "ready")
+
+    def _later(self, delay: float, action: Any) -> None:
+        async def run() -> None:
+            await asyncio.sleep(delay)
+            try:
+                await action()
+            except Exception as exc:  # the agent may have moved on; the demo carries on
+                log.debug("simulated agent action skipped: %s", exc)
+
+        task = asyncio.get_running_loop().create_task(run())
+        self.tasks.add(task)
+        task.add_done_callback(self.tasks.discard)
+
+    def _on_message(self, message: dict[str, Any]) -> None:
+        if message.get("type") != "agent_state" or message.get("agent_id") not in self.agent_ids:
+            return
+        agent_id = message["agent_id"]
+        state = message["agent"]["state"]
+        if state == "wrap_up":
+            self._later(self.rng.uniform(3, 10), lambda: self.center.wrapup_done(agent_id))
+        elif state == "not_ready":
+            self._later(
+                self.rng.uniform(8, 20), lambda: self.center.set_agent_state(agent_id, "ready")
+            )
+
+
+async def run_demo(
+    settings: Settings, *, host: str, port: int, rate: float, data_dir: Path, seed: int | None
+) -> None:
+    rng = random.Random(seed)
+    secret = secrets.token_urlsafe(16)
+    sim = PbxSimulator("switchboard", secret, seed=seed)
+    data_dir.mkdir(parents=True, exist_ok=True)  # noqa: ASYNC240 - once, before serving
+    ami_port = await sim.start("127.0.0.1", 0)
+    try:
+        demo = demo_settings(
+            settings, host=host, port=port, data_dir=data_dir, ami_port=ami_port, secret=secret
+        )
+        service = await build_service(demo)
+        await seed_demo(service.store)
+        await seed_users(service.store)
+        agents = load_queue_file(demo.path(demo.routing.queues_file)).agents
+        humans = set(HUMAN_AGENTS.values())
+        for agent in agents:
+            talk = None if agent.agent_id in humans else (15.0, 60.0)
+            mode = "noanswer" if agent.agent_id not in humans and rng.random() < 0.1 else "answer"
+            sim.add_phone(
+                agent.endpoint, PhoneBehaviour(mode=mode, answer_after=1.5, talk_seconds=talk)
+            )
+        bots = SimulatedAgents(
+            service.center, [a.agent_id for a in agents if a.agent_id not in humans], rng
+        )
+        callers = await demo_callers(service.store, rng)
+
+        async def started() -> None:
+            await _wait_connected(service)
+            await bots.start()
+            sim.start_traffic(rate, callers)
+            _print_banner(demo, ami_port)
+
+        await serve(service, on_started=started)
+    finally:
+        await sim.stop()
+
+
+async def _wait_connected(service: Service) -> None:
+    """Give the first AMI login up to ten seconds before the simulated day starts."""
+    for _ in range(100):
+        if service.ami.connected:
+            return
+        await asyncio.sleep(0.1)
+
+
+def _print_banner(settings: Settings, ami_port: int) -> None:
+    url = settings.http.public_origin
+    lines = [
+        "",
+        "Switchboard demo is running (Ctrl-C to stop).",
+        f"  Console:     {url}/login",
+        f"  Agent page:  {url}/agent      Supervisor wallboard: {url}/supervisor",
+        f"  Logins (password '{DEMO_PASSWORD}'):",
+        "    alice, bruno  agents 1001 and 1002 - press Ready to take calls",
+        "    sam           supervisor",
+        "    admin         administrator",
+        f"  PBX simulator AMI on 127.0.0.1:{ami_port} (simulated callers dial {DEMO_DID})",
+        "",
+    ]
+    print("\n".join(lines), flush=True)

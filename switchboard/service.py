@@ -1,0 +1,188 @@
+"""Wiring: settings in, a running contact center with its web console out.
+
+``build_service`` opens the store and assembles the layers; ``serve`` runs the aiohttp
+application whose cleanup contexts own the long-lived resources: the database (closed
+last) and the AMI connection with the call center on top of it (stopped first).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+import signal
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
+
+from aiohttp import web
+
+from agent_console.app import init_app
+from config.errors import AuthenticationFailed, ConnectionLost
+from config.settings import Settings
+from crm_lookup.directory import Directory
+from crm_lookup.external import ExternalCrm
+from crm_lookup.store import Store, open_store
+from routing.acd.config import load_queue_file
+from routing.acd.engine import Acd
+from routing.acd.model import AcdSettings
+from routing.center import CallCenter
+from routing.contacts import ContactRecorder
+from routing.ivr.script import ScriptLibrary
+from telephony.ami import AmiClient
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Service:
+    settings: Settings
+    store: Store
+    directory: Directory
+    ami: AmiClient
+    center: CallCenter
+    app: web.Application
+
+
+async def build_service(settings: Settings, *, clock: Callable[[], float] = time.time) -> Service:
+    """Open the store and assemble every layer; nothing connects to Asterisk yet.
+
+    Raises:
+        ConfigError / InvalidInput: a bad settings value or queue file.
+    """
+    queue_file = load_queue_file(settings.path(settings.routing.queues_file))
+    db_path = settings.path(settings.database.path)
+    db_path.parent.mkdir(parents=True, exist_ok=True)
+    store = await open_store(db_path, settings.crm.default_region)
+    external = None
+    if settings.crm.adapter == "http":
+        external = ExternalCrm(
+            settings.crm.url_template,
+            auth_header=settings.crm.auth_header,
+            timeout_ms=settings.crm.timeout_ms,
+            cache_ttl=settings.crm.cache_ttl,
+            breaker_failures=settings.crm.breaker_failures,
+            breaker_reset=settings.crm.breaker_reset,
+        )
+    directory = Directory(store, external)
+    ami = AmiClient(
+        settings.ami.host,
+        settings.ami.port,
+        settings.ami.username,
+        settings.ami.secret,
+        auth=settings.ami.auth,
+        ping_interval=settings.ami.ping_interval,
+        ping_timeout=settings.ami.ping_timeout,
+        connect_timeout=settings.ami.connect_timeout,
+        reconnect_min=settings.ami.reconnect_min,
+        reconnect_max=settings.ami.reconnect_max,
+        max_message_bytes=settings.ami.max_message_bytes,
+    )
+    acd = Acd(
+        queue_file.queues,
+        queue_file.agents,
+        AcdSettings.from_routing(settings.routing),
+        now=clock(),
+    )
+    scripts = ScriptLibrary(
+        settings.path(settings.ivr.scripts_dir),
+        settings.path(settings.ivr.prompts_dir),
+        default_language=settings.ivr.default_language,
+        entries=settings.ivr.entries,
+    )
+    recorder = ContactRecorder(
+        store.contacts, short_abandon_seconds=settings.routing.short_abandon_seconds
+    )
+    center = CallCenter(
+        settings,
+        ami=ami,
+        acd=acd,
+        scripts=scripts,
+        recorder=recorder,
+        directory=directory,
+        queues={q.name: q for q in queue_file.queues},
+        clock=clock,
+    )
+    app = init_app(settings, store=store, center=center)
+    service = Service(settings, store, directory, ami, center, app)
+    # cleanup_ctx runs in order at start-up and in reverse at shutdown: the store is
+    # closed last, after the call center has written its last milestones.
+    app.cleanup_ctx.insert(0, _store_ctx(service))
+    app.cleanup_ctx.append(_center_ctx(service))
+    return service
+
+
+def _store_ctx(service: Service) -> Callable[[web.Application], AsyncIterator[None]]:
+    async def ctx(app: web.Application) -> AsyncIterator[None]:
+        yield
+        await service.directory.close()
+        await service.store.close()
+
+    return ctx
+
+
+def _center_ctx(service: Service) -> Callable[[web.Application], AsyncIterator[None]]:
+    async def ctx(app: web.Application) -> AsyncIterator[None]:
+        await service.center.start()
+        connector = asyncio.get_running_loop().create_task(
+            connect_with_retry(service.ami, service.settings), name="ami-first-connect"
+        )
+        yield
+        connector.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await connector
+        await service.center.stop()
+        await service.ami.close()
+
+    return ctx
+
+
+async def connect_with_retry(ami: AmiClient, settings: Settings) -> None:
+    """The first connection, retried with backoff: the console comes up without Asterisk.
+
+    After it succeeds the client repairs later drops itself. A refused login is retried
+    too (slowly), since the fix is on the Asterisk side and needs no restart here.
+    """
+    delay = settings.ami.reconnect_min
+    fields = {"host": settings.ami.host, "port": settings.ami.port}
+    while True:
+        try:
+            await ami.connect()
+            log.info("AMI connected", extra={"fields": fields})
+            return
+        except AuthenticationFailed:
+            log.error(
+                "AMI login refused; check ami.username / ami.secret", extra={"fields": fields}
+            )
+            delay = settings.ami.reconnect_max
+        except (ConnectionLost, OSError, TimeoutError) as exc:
+            log.warning("AMI not reachable", extra={"fields": {**fields, "error": exc}})
+        await asyncio.sleep(delay * (0.5 + random.random()))
+        delay = min(settings.ami.reconnect_max, delay * 2)
+
+
+async def serve(
+    service: Service, *, on_started: Callable[[], Awaitable[None]] | None = None
+) -> None:
+    """Run the web app until SIGINT/SIGTERM."""
+    settings = service.settings
+    runner = web.AppRunner(service.app, access_log=None, handle_signals=False)
+    await runner.setup()
+    try:
+        site = web.TCPSite(runner, settings.http.host, settings.http.port)
+        await site.start()
+        log.info(
+            "console listening",
+            extra={"fields": {"url": f"http://{settings.http.host}:{settings.http.port}/"}},
+        )
+        if on_started is not None:
+            await on_started()
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            with contextlib.suppress(NotImplementedError):
+                loop.add_signal_handler(sig, stop.set)
+        await stop.wait()
+    finally:
+        await runner.cleanup()

@@ -1,0 +1,114 @@
+"""A real service (AMI client, call center, console app) against the PBX simulator on 127.0.0.1."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import time
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+from aiohttp import web
+
+from config.settings import Settings, load_settings
+from switchboard.service import Service, build_service
+from telephony.simulator import PbxSimulator, PhoneBehaviour
+
+SECRET = "harness-secret"
+
+
+def harness_settings(tmp: Path, ami_port: int, http_port: int = 0, **ivr: Any) -> Settings:
+    base = load_settings(environ={})
+    return dataclasses.replace(
+        base,
+        ami=dataclasses.replace(
+            base.ami,
+            port=ami_port,
+            secret=SECRET,
+            reconnect_min=0.05,
+            reconnect_max=0.5,
+            ping_interval=0,
+        ),
+        http=dataclasses.replace(
+            base.http, port=http_port, public_origin=f"http://127.0.0.1:{http_port}"
+        ),
+        database=dataclasses.replace(base.database, path=str(tmp / "sb.sqlite3")),
+        security=dataclasses.replace(base.security, session_secret="s" * 32),
+        ivr=dataclasses.replace(
+            base.ivr, entries={"5550100": "demo_line", "default": "main"}, **ivr
+        ),
+    )
+
+
+class Recorder:
+    """Collects what the center publishes, and waits for a message."""
+
+    def __init__(self) -> None:
+        self.messages: list[dict[str, Any]] = []
+        self._changed = asyncio.Event()
+
+    def __call__(self, message: dict[str, Any]) -> None:
+        self.messages.append(message)
+        self._changed.set()
+
+    async def wait_for(
+        self, match: Callable[[dict[str, Any]], bool], timeout: float = 15.0
+    ) -> dict[str, Any]:
+        deadline = time.monotonic() + timeout
+        seen = 0
+        while True:
+            for message in self.messages[seen:]:
+                if match(message):
+                    return message
+            seen = len(self.messages)
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                types = [m.get("type") for m in self.messages[-20:]]
+                raise AssertionError(f"no matching message within {timeout}s; last: {types}")
+            self._changed.clear()
+            try:
+                await asyncio.wait_for(self._changed.wait(), remaining)
+            except TimeoutError:
+                pass
+
+
+@asynccontextmanager
+async def running_service(
+    tmp: Path,
+    *,
+    time_scale: float = 0.05,
+    phones: dict[str, PhoneBehaviour] | None = None,
+    web_port: int | None = None,
+) -> AsyncIterator[tuple[Service, PbxSimulator, Recorder, str]]:
+    sim = PbxSimulator("switchboard", SECRET, time_scale=time_scale, seed=7)
+    port = await sim.start("127.0.0.1", 0)
+    for endpoint, behaviour in (phones or {}).items():
+        sim.add_phone(endpoint, behaviour)
+    http_port = web_port or _free_port()
+    service = await build_service(harness_settings(tmp, port, http_port))
+    recorder = Recorder()
+    service.center.subscribe(recorder)
+    runner = web.AppRunner(service.app, access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", http_port)
+    await site.start()
+    try:
+        for _ in range(200):
+            if service.ami.connected:
+                break
+            await asyncio.sleep(0.05)
+        assert service.ami.connected, "service did not connect to the simulator"
+        yield service, sim, recorder, f"http://127.0.0.1:{http_port}"
+    finally:
+        await runner.cleanup()
+        await sim.stop()
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
