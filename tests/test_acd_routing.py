@@ -488,7 +488,9 @@ def test_supervisor_pulls_a_ringing_agent_and_the_call_goes_back_to_front() -> N
     with pytest.raises(IllegalTransition):  # an agent cannot walk away from a ringing call
         busy(acd, "a1", 3)
     out = acd.handle(ev.AgentStateRequest("a1", AgentState.LOGGED_OUT, forced_by="sup"), 4)
-    assert of(out, cmd.AgentStateChanged)[0].state is AgentState.LOGGED_OUT
+    change = of(out, cmd.AgentStateChanged)[0]
+    assert (change.state, change.forced_by) == (AgentState.LOGGED_OUT, "sup")
+    assert cmd.CancelRing("c0", "a1") in out
     assert acd.estimate_call("c0", 4).position == 1
     assert rings(ready(acd, "a2", 5)) == [("c0", "a2")]
 

@@ -93,6 +93,8 @@ class AgentStateChanged:
     calls: int = 0
     talk_seconds: float = 0.0
     state_seconds: Mapping[str, float] = field(default_factory=dict)
+    #: the supervisor who forced this change, for the audit log
+    forced_by: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -575,14 +575,17 @@ class Acd:
         if agent.state is AgentState.RINGING and agent.call_id is not None:
             call = self._calls[agent.call_id]
             call_next(call.state, CallInput.WITHDRAW)
+        by = e.forced_by
         if agent.state is AgentState.WRAP_UP:
-            self._end_wrap_up(agent, what, now, out, reason=reason)
+            self._end_wrap_up(agent, what, now, out, reason=reason, forced_by=by)
             return
         if new is AgentState.READY:
-            self._make_ready(agent, now, out)
+            self._make_ready(agent, now, out, forced_by=by)
             return
-        self._set_state(agent, new, reason, now, out)
+        self._set_state(agent, new, reason, now, out, forced_by=by)
         if call is not None:
+            # a supervisor pulled a ringing agent: stop the ring, the caller goes first
+            out.append(cmd.CancelRing(call.call_id, agent.agent_id))
             self._back_to_front(call, now, out)
 
     def _on_wrap_up_done(self, e: ev.WrapUpDone, now: float, out: list[cmd.Command]) -> None:
@@ -597,6 +600,7 @@ class Acd:
         now: float,
         out: list[cmd.Command],
         reason: str = "",
+        forced_by: str | None = None,
     ) -> None:
         new = agent_next(agent.state, what)
         if agent.wrap_queue is not None and agent.wrap_queue in self._counters:
@@ -604,9 +608,9 @@ class Acd:
             self._dirty.add(agent.wrap_queue)
         agent.wrap_queue = None
         if new is AgentState.READY:
-            self._make_ready(agent, now, out)
+            self._make_ready(agent, now, out, forced_by=forced_by)
         else:
-            self._set_state(agent, new, reason, now, out)
+            self._set_state(agent, new, reason, now, out, forced_by=forced_by)
 
     def _on_move_call(self, e: ev.MoveCall, now: float, out: list[cmd.Command]) -> None:
         call = self._call(e.call_id)
@@ -802,13 +806,28 @@ class Acd:
             self._offer(call, agent, now, out, self._queues[call.queue].ring_timeout)
 
     def _make_ready(
-        self, agent: _Agent, now: float, out: list[cmd.Command], *, keep_idle: bool = False
+        self,
+        agent: _Agent,
+        now: float,
+        out: list[cmd.Command],
+        *,
+        keep_idle: bool = False,
+        forced_by: str | None = None,
     ) -> None:
         """The agent becomes READY; a caller waiting for them is offered at once, without
         the agent passing through the ready indexes (the common case in a busy center)."""
         sticky = self._sticky_call(agent, now)
         call = sticky or self._best_call(agent)
-        self._set_state(agent, AgentState.READY, "", now, out, keep_idle=keep_idle, index=not call)
+        self._set_state(
+            agent,
+            AgentState.READY,
+            "",
+            now,
+            out,
+            keep_idle=keep_idle,
+            index=not call,
+            forced_by=forced_by,
+        )
         if call is not None:
             timeout = self.settings.sticky_offer_seconds if sticky else 0.0
             self._offer(call, agent, now, out, timeout)
@@ -1022,6 +1041,7 @@ class Acd:
         call_id: str | None = None,
         keep_idle: bool = False,
         index: bool = True,
+        forced_by: str | None = None,
     ) -> None:
         old = agent.state
         if old is not AgentState.LOGGED_OUT:
@@ -1059,6 +1079,7 @@ class Acd:
                 agent.calls,
                 agent.talk,
                 dict(agent.state_seconds),
+                forced_by,
             )
         )
 
