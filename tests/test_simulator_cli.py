@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 import socket
 import subprocess
 import sys
@@ -66,6 +67,10 @@ def test_standalone_simulator_accepts_ami_logins() -> None:
                 data += conn.recv(4096)
             assert data.startswith(b"Response: Success\r\nActionID: 1\r\n")
             assert b"Event: FullyBooted" in data
+        proc.send_signal(signal.SIGINT)  # Ctrl-C stops it cleanly
+        assert proc.wait(10) == 0
+        assert b"stopped" in proc.stdout.read()
     finally:
-        proc.terminate()
-        proc.wait(5)
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(5)

@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import contextlib
 import logging
+import signal
 
 from config.errors import InvalidInput
 from config.settings import Settings
@@ -62,7 +63,14 @@ async def _serve(sim: PbxSimulator, host: str, port: int, rate: float) -> None:
     print(f"switchboard sim: AMI on {host}:{bound} (Ctrl-C to stop)", flush=True)
     if rate > 0:
         sim.start_traffic(rate)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        # Explicit handlers: a shell may start us with SIGINT ignored.
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            loop.add_signal_handler(sig, stop.set)
     try:
-        await asyncio.Event().wait()
+        await stop.wait()
     finally:
         await sim.stop()
+        print("switchboard sim: stopped", flush=True)
