@@ -43,7 +43,7 @@ from config.errors import (
 
 log = logging.getLogger(__name__)
 MAX_BODY = 64 * 1024
-REPORT_GROUPS = ("hour", "day", "queue", "agent", "disposition")
+REPORT_GROUPS = ("queue", "agent", "day", "interval")
 
 # Most specific first.
 ERROR_MAP: tuple[tuple[type[SwitchboardError], int, str], ...] = (
@@ -338,26 +338,45 @@ async def spy(request: web.Request) -> web.Response:
     return web.json_response(result)
 
 
-def _day(value: str, name: str) -> str:
+def _moment(value: str, name: str, *, end_of_day: bool = False) -> float:
+    """An ISO date (a whole UTC day; ``end_of_day`` takes its end) or datetime, as epoch.
+
+    Raises:
+        InvalidInput: not ISO 8601.
+    """
     try:
-        dt.date.fromisoformat(value[:10])
-        if len(value) > 10:
-            dt.datetime.fromisoformat(value)
+        if len(value) == 10:
+            day = dt.date.fromisoformat(value)
+            moment = dt.datetime(day.year, day.month, day.day, tzinfo=dt.UTC)
+            if end_of_day:
+                moment += dt.timedelta(days=1)
+        else:
+            moment = dt.datetime.fromisoformat(value)
+            if moment.tzinfo is None:
+                moment = moment.replace(tzinfo=dt.UTC)
     except ValueError:
-        raise InvalidInput(f"{name} must be an ISO date (YYYY-MM-DD)", field=name) from None
-    return value
+        raise InvalidInput(
+            f"{name} must be an ISO date (YYYY-MM-DD) or datetime", field=name
+        ) from None
+    return moment.timestamp()
 
 
 @require(Role.SUPERVISOR, Role.ADMIN)
 async def reports(request: web.Request) -> web.Response:
-    """``GET /api/reports?from=YYYY-MM-DD&to=YYYY-MM-DD&by=hour|day|queue|agent|disposition``"""
+    """``GET /api/reports?from=YYYY-MM-DD&to=YYYY-MM-DD&by=queue|agent|day|interval
+    [&interval=15|30|60]``; ``to`` is inclusive when it is a date. Defaults: today, by day."""
     today = dt.datetime.now(dt.UTC).date().isoformat()
-    start = _day(request.query.get("from", today), "from")
-    end = _day(request.query.get("to", start), "to")
+    start_text = request.query.get("from", today)
+    start = _moment(start_text, "from")
+    end = _moment(request.query.get("to", start_text), "to", end_of_day=True)
     by = request.query.get("by", "day")
     if by not in REPORT_GROUPS:
         raise InvalidInput(f"by must be one of {', '.join(REPORT_GROUPS)}", field="by")
-    return web.json_response({"report": await request.app[CRM].report(start, end, by)})
+    interval = request.query.get("interval", "15")
+    if interval not in ("15", "30", "60"):
+        raise InvalidInput("interval must be 15, 30 or 60 (minutes)", field="interval")
+    rows = await request.app[CRM].report(start, end, by, int(interval))
+    return web.json_response({"from": start, "to": end, "by": by, "rows": rows})
 
 
 # -- admin ------------------------------------------------------------------------------

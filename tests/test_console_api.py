@@ -3,6 +3,7 @@ every route × every role, CSRF, login rate limiting, security headers, error ma
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 import pytest
@@ -508,3 +509,16 @@ async def test_openapi_describes_every_api_route(world: Any) -> None:
         else:
             served.add((route.method, path))
     assert documented == served
+
+
+async def test_reports_group_the_store_contacts(world: Any) -> None:
+    sue = await world.client("sue")
+    day = dt.datetime.now(dt.UTC).date()
+    past = (day - dt.timedelta(days=2)).isoformat()
+    resp = await sue.request("GET", f"/api/reports?from={past}&to={day.isoformat()}&by=queue")
+    assert resp.status == 200, await resp.text()
+    rows = {r["key"]: r for r in (await resp.json())["rows"]}
+    assert rows["sales"]["offered"] == 2
+    assert rows["sales"]["answered"] == 2
+    for query in ("by=week", "from=yesterday", "by=interval&interval=7"):
+        assert (await sue.request("GET", f"/api/reports?{query}")).status == 400
