@@ -6,6 +6,7 @@ import csv
 import json
 import os
 import tempfile
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -43,6 +44,13 @@ CONTACT_COLUMNS = (
     "recording",
     "case_ids",
 )
+
+
+def _iso(column: str, value: Any) -> Any:
+    # Times as ISO 8601 UTC: readable in a spreadsheet, exact to the millisecond.
+    if column.endswith("_at") and isinstance(value, int | float):
+        return datetime.fromtimestamp(value, UTC).isoformat(timespec="milliseconds")
+    return value
 
 
 def _cell(value: Any) -> str:
@@ -87,7 +95,7 @@ async def export_contacts(
             writer.writerow(CONTACT_COLUMNS)
             async for contact in store.contacts.between(start, end):
                 data = contact.to_json()
-                writer.writerow([_cell(data[c]) for c in CONTACT_COLUMNS])
+                writer.writerow([_cell(_iso(c, data[c])) for c in CONTACT_COLUMNS])
                 count += 1
         os.replace(tmp, target)
     except BaseException:

@@ -1,0 +1,234 @@
+"""Contact-center reports per queue, agent, day or interval.
+
+Theory of operation: the population is every contact that entered a queue in
+``[start, end)`` (by the time it was first queued). ``aggregate`` is a pure function of
+those contacts' facts, so the arithmetic is tested without a database. Definitions:
+
+* offered — contacts that entered the queue (per agent: distinct contacts that rang the
+  agent in the period);
+* answered — an agent picked up; ``abandoned`` — the caller hung up in the queue after
+  waiting at least ``short_abandon`` seconds; ``short_abandoned`` — before that (counted
+  apart, and left out of the service-level denominator); ``other`` — everything else
+  (callback, voicemail, overflow, failed, still waiting);
+* ASA — mean wait of answered contacts; AHT — mean talk + hold + wrap-up of answered
+  contacts that ended; service level — answered within ``sl_threshold`` seconds divided
+  by (offered − short abandoned), in percent; longest wait — over every offered contact.
+
+Days and intervals are in UTC; empty buckets between start and end are reported as
+zero rows so charts have no gaps.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from config.errors import InvalidInput
+
+if TYPE_CHECKING:
+    from crm_lookup.store import Store
+
+GROUPINGS = ("queue", "agent", "day", "interval")
+MAX_BUCKETS = 10_000
+
+
+@dataclass(frozen=True, slots=True)
+class ContactFacts:
+    """What a report needs from one contact."""
+
+    queue: str
+    agent_id: str
+    queued_at: float
+    answered: bool
+    wait_seconds: float | None
+    handle_seconds: float | None
+    outcome: str
+
+
+@dataclass(frozen=True, slots=True)
+class ReportRow:
+    key: str
+    offered: int = 0
+    answered: int = 0
+    abandoned: int = 0
+    short_abandoned: int = 0
+    other: int = 0
+    asa: float | None = None
+    aht: float | None = None
+    service_level: float | None = None
+    longest_wait: float | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        def r(x: float | None) -> float | None:
+            return None if x is None else round(x, 2)
+
+        return {
+            "key": self.key,
+            "offered": self.offered,
+            "answered": self.answered,
+            "abandoned": self.abandoned,
+            "short_abandoned": self.short_abandoned,
+            "other": self.other,
+            "asa": r(self.asa),
+            "aht": r(self.aht),
+            "service_level": r(self.service_level),
+            "longest_wait": r(self.longest_wait),
+        }
+
+
+FIELDS = tuple(ReportRow.__dataclass_fields__)
+
+
+def bucket_key(at: float, by: str, interval_minutes: int) -> str:
+    if by == "day":
+        return time.strftime("%Y-%m-%d", time.gmtime(at))
+    size = interval_minutes * 60
+    return time.strftime("%Y-%m-%d %H:%M", time.gmtime(at - at % size))
+
+
+def _bucket_keys(start: float, end: float, by: str, interval_minutes: int) -> list[str]:
+    size = 86400 if by == "day" else interval_minutes * 60
+    first = start - start % size
+    if (end - first) / size > MAX_BUCKETS:
+        raise InvalidInput(f"more than {MAX_BUCKETS} {by} rows; choose a shorter period")
+    keys: list[str] = []
+    at = first
+    while at < end:
+        keys.append(bucket_key(at, by, interval_minutes))
+        at += size
+    return keys
+
+
+def _row(
+    key: str, facts: list[ContactFacts], offered: int | None, sl: float, short: float
+) -> ReportRow:
+    answered = [f for f in facts if f.answered]
+    abandoned = short_abandoned = 0
+    for f in facts:
+        if not f.answered and f.outcome == "abandoned_queue":
+            if (f.wait_seconds or 0.0) < short:
+                short_abandoned += 1
+            else:
+                abandoned += 1
+    waits = [f.wait_seconds for f in answered if f.wait_seconds is not None]
+    handles = [f.handle_seconds for f in answered if f.handle_seconds is not None]
+    all_waits = [f.wait_seconds for f in facts if f.wait_seconds is not None]
+    count = len(facts) if offered is None else offered
+    denominator = len(facts) - short_abandoned
+    within = sum(1 for w in waits if w <= sl)
+    return ReportRow(
+        key=key,
+        offered=count,
+        answered=len(answered),
+        abandoned=abandoned,
+        short_abandoned=short_abandoned,
+        other=max(0, len(facts) - len(answered) - abandoned - short_abandoned),
+        asa=sum(waits) / len(waits) if waits else None,
+        aht=sum(handles) / len(handles) if handles else None,
+        service_level=100.0 * within / denominator if denominator > 0 else None,
+        longest_wait=max(all_waits) if all_waits else None,
+    )
+
+
+def aggregate(
+    facts: Iterable[ContactFacts],
+    by: str,
+    *,
+    start: float | None = None,
+    end: float | None = None,
+    interval_minutes: int = 15,
+    sl_threshold: float = 20,
+    short_abandon: float = 5,
+    agent_offers: dict[str, int] | None = None,
+) -> list[ReportRow]:
+    """Group and compute (see the module docstring). Pure.
+
+    Raises:
+        InvalidInput: unknown grouping or interval.
+    """
+    check_grouping(by, interval_minutes)
+    groups: dict[str, list[ContactFacts]] = {}
+    for f in facts:
+        if by == "queue":
+            key = f.queue
+        elif by == "agent":
+            key = f.agent_id
+            if not key:
+                continue
+        else:
+            key = bucket_key(f.queued_at, by, interval_minutes)
+        groups.setdefault(key, []).append(f)
+    if by in ("day", "interval") and start is not None and end is not None:
+        for key in _bucket_keys(start, end, by, interval_minutes):
+            groups.setdefault(key, [])
+    if by == "agent" and agent_offers:
+        for agent in agent_offers:
+            groups.setdefault(agent, [])
+    rows = []
+    for key in sorted(groups):
+        offered = None if agent_offers is None else agent_offers.get(key, len(groups[key]))
+        rows.append(_row(key, groups[key], offered, sl_threshold, short_abandon))
+    return rows
+
+
+def check_grouping(by: str, interval_minutes: int) -> None:
+    if by not in GROUPINGS:
+        raise InvalidInput(f"--by must be one of {', '.join(GROUPINGS)}", field="by")
+    if interval_minutes not in (15, 30, 60):
+        raise InvalidInput("--interval must be 15, 30 or 60 minutes", field="interval")
+
+
+async def build_report(
+    store: Store,
+    start: float,
+    end: float,
+    by: str,
+    interval_minutes: int = 15,
+    sl_threshold: float = 20,
+    short_abandon: float = 5,
+) -> list[ReportRow]:
+    """Report rows for contacts queued in ``[start, end)`` (epoch seconds).
+
+    Args:
+        by: ``queue``, ``agent``, ``day`` or ``interval``.
+        interval_minutes: 15, 30 or 60 for ``by="interval"``.
+        sl_threshold: answered within this many seconds counts toward service level.
+        short_abandon: abandons quicker than this are counted apart.
+
+    Raises:
+        InvalidInput: start not before end, unknown grouping or interval, negative
+            thresholds.
+    """
+    check_grouping(by, interval_minutes)
+    if start >= end:
+        raise InvalidInput("the period must start before it ends", field="from")
+    if sl_threshold < 0 or short_abandon < 0:
+        raise InvalidInput("thresholds must not be negative", field="sl_threshold")
+    rows = await store.fetchall(
+        "SELECT queue, agent_id, queued_at, answered_at IS NOT NULL, wait_seconds,"
+        " CASE WHEN talk_seconds IS NULL THEN NULL"
+        " ELSE talk_seconds + hold_seconds + coalesce(wrapup_seconds, 0) END, outcome"
+        " FROM contacts WHERE queued_at >= ? AND queued_at < ?",
+        (start, end),
+    )
+    facts = [ContactFacts(r[0], r[1], r[2], bool(r[3]), r[4], r[5], r[6]) for r in rows]
+    offers = None
+    if by == "agent":
+        offer_rows = await store.fetchall(
+            "SELECT json_extract(data, '$.agent_id'), count(DISTINCT contact_key)"
+            " FROM contact_events WHERE kind = 'offered' AND at >= ? AND at < ? GROUP BY 1",
+            (start, end),
+        )
+        offers = {r[0]: int(r[1]) for r in offer_rows}
+    return aggregate(
+        facts,
+        by,
+        start=start,
+        end=end,
+        interval_minutes=interval_minutes,
+        sl_threshold=sl_threshold,
+        short_abandon=short_abandon,
+        agent_offers=offers,
+    )

@@ -1,0 +1,130 @@
+"""``switchboard crm``: import customers, export contacts, merge duplicates, seed the demo."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+import time
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
+
+from config.errors import InvalidInput
+from config.settings import Settings
+from crm_lookup.demo import seed_demo
+from crm_lookup.export import export_contacts
+from crm_lookup.importer import import_customers
+from crm_lookup.periods import parse_when
+from crm_lookup.store import Store, open_store
+
+T = TypeVar("T")
+MAX_LISTED_BAD_ROWS = 100
+
+
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    parser = sub.add_parser("crm", help="customer directory and contact history")
+    inner = parser.add_subparsers(dest="crm_command", metavar="ACTION", required=True)
+
+    imp = inner.add_parser(
+        "import",
+        help="import customers from CSV (name, phone(s), company, tier, language, email,"
+        " account, tags, notes)",
+    )
+    imp.add_argument("file", metavar="FILE.csv")
+    imp.add_argument("--strict", action="store_true", help="abort on the first bad row")
+    imp.add_argument("--quiet", action="store_true", help="no progress bar")
+    imp.set_defaults(handler=run_import)
+
+    exp = inner.add_parser("export-contacts", help="write contacts to a CSV file")
+    exp.add_argument("file", metavar="FILE.csv")
+    exp.add_argument("--from", dest="start", metavar="DATE", help="first day (UTC) or ISO time")
+    exp.add_argument("--to", dest="end", metavar="DATE", help="last day (inclusive) or ISO time")
+    exp.set_defaults(handler=run_export)
+
+    merge = inner.add_parser("merge", help="merge a duplicate customer into another")
+    merge.add_argument("keep", type=int, metavar="KEEP_ID")
+    merge.add_argument("duplicate", type=int, metavar="DUP_ID")
+    merge.set_defaults(handler=run_merge)
+
+    demo = inner.add_parser("seed-demo", help="add the demo customers (idempotent)")
+    demo.set_defaults(handler=run_seed_demo)
+
+
+def with_store(settings: Settings, work: Callable[[Store], Awaitable[T]]) -> T:
+    async def main() -> T:
+        store = await open_store(
+            settings.path(settings.database.path), default_region=settings.crm.default_region
+        )
+        try:
+            return await work(store)
+        finally:
+            await store.close()
+
+    return asyncio.run(main())
+
+
+class ProgressBar:
+    """``[#########-----------]  45%  450000/1000000 rows`` on stderr, redrawn in place."""
+
+    def __init__(self, width: int = 30) -> None:
+        self.width = width
+        self.last = 0.0
+
+    def __call__(self, done: int, total: int) -> None:
+        now = time.monotonic()
+        if done < total and now - self.last < 0.1:
+            return
+        self.last = now
+        fraction = done / total if total else 1.0
+        filled = int(self.width * fraction)
+        bar = "#" * filled + "-" * (self.width - filled)
+        end = "\n" if done >= total else ""
+        sys.stderr.write(f"\r[{bar}] {fraction:4.0%}  {done}/{total} rows{end}")
+        sys.stderr.flush()
+
+
+def run_import(args: argparse.Namespace, settings: Settings) -> int:
+    progress = None if args.quiet else ProgressBar()
+    report = with_store(
+        settings, lambda s: import_customers(s, args.file, strict=args.strict, progress=progress)
+    )
+    print(
+        f"imported {report.imported} of {report.rows} rows in {report.seconds:.1f} s;"
+        f" {len(report.bad)} bad rows not imported"
+    )
+    for bad in report.bad[:MAX_LISTED_BAD_ROWS]:
+        print(f"  row {bad.row}: {bad.reason}")
+    if len(report.bad) > MAX_LISTED_BAD_ROWS:
+        print(f"  ... and {len(report.bad) - MAX_LISTED_BAD_ROWS} more")
+    return 1 if report.bad else 0
+
+
+def run_export(args: argparse.Namespace, settings: Settings) -> int:
+    start = parse_when(args.start, "from") if args.start else None
+    end = parse_when(args.end, "to", end_of_day=True) if args.end else None
+    count = with_store(settings, lambda s: export_contacts(s, args.file, start, end))
+    print(f"exported {count} contacts to {args.file}")
+    return 0
+
+
+def run_merge(args: argparse.Namespace, settings: Settings) -> int:
+    if args.keep == args.duplicate:
+        raise InvalidInput("KEEP_ID and DUP_ID must differ")
+    customer = with_store(
+        settings, lambda s: s.customers.merge(args.keep, args.duplicate, actor="cli")
+    )
+    print(
+        f"merged customer {args.duplicate} into {customer.id} ({customer.name}):"
+        f" phones {', '.join(customer.phones) or '-'}"
+    )
+    return 0
+
+
+def run_seed_demo(args: argparse.Namespace, settings: Settings) -> int:
+    async def work(store: Store) -> int:
+        await seed_demo(store)
+        return await store.customers.count()
+
+    count = with_store(settings, work)
+    print(f"demo customers seeded; {count} customers in the directory")
+    return 0
