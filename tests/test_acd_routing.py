@@ -54,6 +54,19 @@ def test_vip_beats_a_normal_caller_who_waited_a_little_longer() -> None:
     assert rings(ready(acd, "a", 20)) == [("vip", "a")]
 
 
+def test_joining_tells_the_shell_the_moh_class_position_and_estimate() -> None:
+    q = QueueConfig("q", moh="jazz", default_handle_time=90)
+    acd = Acd([q], [agent("a")])
+    acd.handle(ev.AgentStateRequest("a", AgentState.NOT_READY, "break"), 0)
+    acd.handle(ev.CallQueued("c1", "q"), 1)
+    out = acd.handle(ev.CallQueued("c2", "q"), 2)
+    assert of(out, cmd.CallJoinedQueue) == [cmd.CallJoinedQueue("c2", "q", 2, 180.0, "jazz")]
+    assert acd.queue_config("q").moh == "jazz"
+    assert acd.agent_config("a").endpoint == "PJSIP/a"
+    with pytest.raises(NotFound):
+        acd.queue_config("nope")
+
+
 def test_explicit_ivr_priority_also_counts() -> None:
     acd = Acd([QueueConfig("q", priority_seconds=30)], [agent("a")])
     acd.handle(ev.CallQueued("low", "q"), 0)
@@ -316,6 +329,7 @@ def test_max_wait_overflows_into_the_target_queue() -> None:
     out = acd.tick(60)
     assert cmd.CallLeftQueue("c", "sales", "overflow") in out
     assert cmd.MaxWaitReached("c", "overflow", "support", "sales") in out
+    assert cmd.CallJoinedQueue("c", "support", 1, 0.0, "default") in out
     assert rings(out) == [("c", "a")]
     assert acd.queue_stats("sales")["overflowed"] == 1
     assert acd.queue_stats("support")["offered"] == 1

@@ -43,8 +43,12 @@ class MaxWaitReached:
     """The caller waited too long (or the queue was full / unstaffed): do ``action``.
 
     ``action`` is a :class:`routing.acd.model.MaxWaitAction` value. For ``overflow`` the
-    engine has already moved the call into ``target``; for ``callback`` the caller is
-    still waiting and the shell should offer a callback.
+    engine has already moved the call into ``target`` (the target's own ``max_length``
+    does not apply to overflows); for ``callback`` a waiting caller is still waiting and
+    the shell should offer a callback (CallbackRequested). A caller who was turned away
+    (CallLeftQueue full / no_agents) accepts a callback by queueing again with
+    ``CallQueued(callback_number=...)``, which a full queue still takes. ``voicemail``:
+    ``target`` is the box; ``hangup``: ``target`` is a prompt to play first (may be empty).
     """
 
     call_id: str
@@ -106,6 +110,22 @@ class QueueStatsChanged:
 
 
 @dataclass(frozen=True, slots=True)
+class CallJoinedQueue:
+    """The call is now waiting in ``queue`` (arrival, overflow, move): play ``moh`` to it.
+
+    ``position`` and ``seconds`` are its place and estimated wait at that moment; the
+    prediction is kept and compared with the real wait for the estimate-accuracy figures.
+    """
+
+    call_id: str
+    queue: str
+    position: int
+    seconds: float
+    moh: str
+    callback: bool = False
+
+
+@dataclass(frozen=True, slots=True)
 class CallLeftQueue:
     """The call is no longer waiting in ``queue``.
 
@@ -127,5 +147,6 @@ Command = (
     | CallbackLogged
     | AgentStateChanged
     | QueueStatsChanged
+    | CallJoinedQueue
     | CallLeftQueue
 )

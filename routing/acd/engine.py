@@ -291,6 +291,22 @@ class Acd:
         position = self._waiting.position(call.queue, call.entry)
         return Estimate(position, self._ewt(call.queue, position), self._ready.count(call.queue))
 
+    def queue_config(self, queue: str) -> QueueConfig:
+        """The current configuration of ``queue`` (MOH class, announce interval, ...).
+
+        Raises:
+            NotFound: no such queue.
+        """
+        return self._queue(queue)
+
+    def agent_config(self, agent_id: str) -> AgentConfig:
+        """The current configuration of an agent (endpoint, skills, queues).
+
+        Raises:
+            NotFound: no such agent.
+        """
+        return self._agent(agent_id).config
+
     def agent_state(self, agent_id: str) -> AgentState:
         """The agent's current state.
 
@@ -360,6 +376,7 @@ class Acd:
                 "entered_at": c.entered_at,
                 "callback": c.callback_number is not None,
                 "attempts": c.attempts,
+                "customer_id": c.customer_id,
             }
             for c in self._calls.values()
         }
@@ -434,7 +451,7 @@ class Acd:
         self._calls[call.call_id] = call
         self._counters[name].count("offered")
         self._enter_line(call, now)
-        call.predicted = self._ewt(name, self._position(call))
+        self._joined(call, out)
         if call.callback_number is not None:
             self._counters[name].count("callbacks_requested")
             out.append(cmd.CallbackLogged(call.call_id, name, "requested", 0, now))
@@ -632,7 +649,7 @@ class Acd:
         call.max_wait_fired = False
         self._counters[queue].count("offered")
         self._enter_line(call, now)
-        call.predicted = self._ewt(queue, self._position(call))
+        self._joined(call, out)
         self._route_call(call, now, out)
 
     def _on_callback_requested(
@@ -989,6 +1006,16 @@ class Acd:
             self._schedule(call.entered_at + q.max_wait, _MAX_WAIT, call.call_id, call.epoch)
         self._schedule_widen(call, now)
         self._dirty.add(q.name)
+
+    def _joined(self, call: _Call, out: list[cmd.Command]) -> None:
+        """Tell the shell where the call now waits, and remember the wait we predict."""
+        position = self._position(call)
+        call.predicted = self._ewt(call.queue, position)
+        q = self._queues[call.queue]
+        callback = call.callback_number is not None
+        out.append(
+            cmd.CallJoinedQueue(call.call_id, q.name, position, call.predicted, q.moh, callback)
+        )
 
     def _leave_line(self, call: _Call) -> None:
         """Take a WAITING call out of its line, groups and timers."""
