@@ -656,3 +656,15 @@ async def test_bridge_lists_and_empty_queue_status(sim: PbxSimulator, ami: RawAm
     assert get(await ami.event("QueueStatusComplete"), "ListItems") == "0"
     names = {"BridgeListItem", "BridgeListComplete", "BridgeInfoChannel", "BridgeInfoComplete"}
     assert_like_asterisk(ami.seen, names)
+
+
+async def test_caller_keys_only_digits_a_prompt_accepts(sim: PbxSimulator, ami: RawAmi) -> None:
+    sim.place_call("+15550001111", dtmf=["5", "42#"], patience=100)
+    chan = get(await ami.event("AsyncAGIStart"), "Channel")
+    # "5" cannot interrupt this prompt: the caller listens to the end and keeps its choice.
+    assert await agi(ami, chan, 'STREAM FILE menu "123"', "s1") == "200 result=0 endpos=16000\n"
+    interrupted = await agi(ami, chan, 'STREAM FILE menu "45"', "s2")
+    assert interrupted.startswith("200 result=53 endpos=")
+    assert await agi(ami, chan, "GET DATA beep 3000 5", "g") == "200 result=42\n"
+    keyed = [get(m, "Digit") for m in ami.seen if get(m, "Event") == "DTMFEnd"]
+    assert keyed == ["5", "4", "2", "#"]

@@ -522,10 +522,14 @@ class PbxSimulator:
         """Let a simulated caller answer a prompt with its next DTMF group."""
         if not chan.is_caller or not chan.dtmf_groups:
             return
-        group = chan.dtmf_groups.pop(0)
+        group = chan.dtmf_groups[0]
         if escape is not None:
-            cut = next((i for i, d in enumerate(group) if d in escape), None)
-            group = group if cut is None else group[: cut + 1]
+            # A prompt that only stops on some digits: the caller keys its next choice
+            # only if that choice can interrupt it, and stops at the interrupting digit.
+            if group[0] not in escape:
+                return
+            group = group[:1]
+        chan.dtmf_groups.pop(0)
         self.send_dtmf(chan, group)
 
     # ----------------------------------------------------------------- traffic
