@@ -6,7 +6,7 @@ import asyncio
 import dataclasses
 import time
 from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, suppress
 from pathlib import Path
 from typing import Any
 
@@ -54,9 +54,9 @@ class Recorder:
         self._changed.set()
 
     async def wait_for(
-        self, match: Callable[[dict[str, Any]], bool], timeout: float = 15.0
+        self, match: Callable[[dict[str, Any]], bool], within: float = 15.0
     ) -> dict[str, Any]:
-        deadline = time.monotonic() + timeout
+        deadline = time.monotonic() + within
         seen = 0
         while True:
             for message in self.messages[seen:]:
@@ -66,12 +66,10 @@ class Recorder:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 types = [m.get("type") for m in self.messages[-20:]]
-                raise AssertionError(f"no matching message within {timeout}s; last: {types}")
+                raise AssertionError(f"no matching message within {within}s; last: {types}")
             self._changed.clear()
-            try:
+            with suppress(TimeoutError):
                 await asyncio.wait_for(self._changed.wait(), remaining)
-            except TimeoutError:
-                pass
 
 
 @asynccontextmanager
