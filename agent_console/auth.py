@@ -297,7 +297,7 @@ def require(*roles: Role, agent: bool = False) -> Callable[[Handler], Handler]:
 
 def current_session(request: web.Request) -> Session:
     """The request's session. Raises NotAuthenticated when there is none."""
-    session = request.get(SESSION)
+    session: Session | None = request.get(SESSION)
     if session is None:
         raise NotAuthenticated("log in first")
     return session

@@ -83,10 +83,16 @@ class Crm:
         return rows
 
     async def card_for_phone(self, phone: str) -> dict[str, Any]:
-        return to_json(await self.directory.card_for_phone(phone))
+        """The screen-pop card for a number ("new caller" when unknown); never raises."""
+        card: dict[str, Any] = to_json(await self.directory.card_for_phone(phone))
+        return card
 
     async def search(self, query: str) -> list[dict[str, Any]]:
-        return to_json(await self.store.customers.search(query, limit=SEARCH_LIMIT))
+        """Customers matching a name, phone, account or company fragment."""
+        rows: list[dict[str, Any]] = to_json(
+            await self.store.customers.search(query, limit=SEARCH_LIMIT)
+        )
+        return rows
 
     async def customer(self, customer_id: str) -> dict[str, Any]:
         """The customer with its open cases. Raises NotFound, InvalidInput (bad id)."""

@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from agent_console.keys import HUB
 from tests.console_fakes import PASSWORD, World, seed_history
 
 pytestmark = pytest.mark.browser
@@ -166,6 +167,16 @@ async def test_supervisor_wallboard_is_live(world: Any, browser: Any) -> None:
     await expect(page.locator('.tile[data-queue="billing"] .waiting')).to_have_text(
         "1", timeout=WAIT_MS
     )
+
+    # The server drops every socket; the page reconnects by itself and re-renders from
+    # the fresh snapshot (a change made while it was away shows up).
+    hub = world.app[HUB]
+    world.center.agents["1003"].update(state="logged_out", reason="")
+    for ws in list(hub.sockets):
+        await ws.close(code=1001, message=b"restart")
+    await expect(page.locator("#conn.on")).to_be_visible(timeout=WAIT_MS)
+    await expect(row.locator(".state")).to_have_text("logged out", timeout=WAIT_MS)
+
     assert await page.locator("#chart-calls rect").count() == 32
     assert await page.locator("#chart-sl polyline").count() == 1
     ARTIFACTS.mkdir(exist_ok=True)
