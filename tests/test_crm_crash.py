@@ -99,14 +99,18 @@ async def test_killed_between_milestones_leaves_a_consistent_row(tmp_path: Path)
         await store.close()
 
 
+def _write_csv(path: Path, rows: int) -> None:
+    with open(path, "w", newline="") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(["name", "phone"])
+        for i in range(rows):
+            writer.writerow([f"Customer {i}", f"+1212{i:07d}"])
+
+
 async def test_killed_import_writes_nothing(tmp_path: Path) -> None:
     path = tmp_path / "crash.sqlite3"
     csv_path = tmp_path / "customers.csv"
-    with open(csv_path, "w", newline="") as fh:
-        writer = csv.writer(fh)
-        writer.writerow(["name", "phone"])
-        for i in range(3000):
-            writer.writerow([f"Customer {i}", f"+1212{i:07d}"])
+    _write_csv(csv_path, 3000)
     assert _run_and_kill(IMPORTER, str(path), str(csv_path)).startswith("batch")
     store = await open_store(path)
     try:
