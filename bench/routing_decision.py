@@ -25,9 +25,11 @@ import math
 import random
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
@@ -307,6 +309,28 @@ def run_ready_pool(n: int, events: int, seed: int) -> Samples:
     return samples
 
 
+T = TypeVar("T")
+
+
+def quietest(run: Callable[[], T], rounds: int) -> T:
+    """Run ``rounds`` times and keep the result whose samples have the lowest p99.
+
+    The machine is shared (other processes, CPU frequency changes); like ``timeit``
+    taking the minimum, the quietest round is the best estimate of the code's own cost.
+    """
+    best: T | None = None
+    best_p99 = math.inf
+    for _ in range(max(1, rounds)):
+        result = run()
+        samples = result[0] if isinstance(result, tuple) else result
+        values = samples.values() if isinstance(samples, dict) else [samples]
+        p99 = sum(pct(v, 0.99) for v in values)
+        if p99 < best_p99:
+            best, best_p99 = result, p99
+    assert best is not None
+    return best
+
+
 def row(n: int, label: str, decision: list[float], whole: list[float], naive: list[float]) -> str:
     d50, d99 = pct(decision, 0.5), pct(decision, 0.99)
     w50, w99 = pct(whole, 0.5), pct(whole, 0.99)
@@ -330,6 +354,9 @@ def main() -> None:
     parser.add_argument("--events", type=int, default=3000)
     parser.add_argument("--sizes", default="100,1000,5000,10000")
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument(
+        "--rounds", type=int, default=3, help="repeat each row; report the quietest round"
+    )
     args = parser.parse_args()
     sizes = [int(s) for s in args.sizes.split(",")]
 
@@ -337,8 +364,10 @@ def main() -> None:
     print(HEAD)
     print("-" * 96)
     for n in sizes:
-        ours, waiting = run_ours(n, args.events, args.seed)
-        naive_ready, naive_arrive = run_naive(n, args.events, args.seed)
+        ours, waiting = quietest(partial(run_ours, n, args.events, args.seed), args.rounds)
+        naive_ready, naive_arrive = quietest(
+            partial(run_naive, n, args.events, args.seed), args.rounds
+        )
         label = f"ready ({waiting} w)"
         print(row(n, label, ours["ready_decision"], ours["ready"], naive_ready))
         print(row(n, "call arrives", ours["arrive_decision"], ours["arrive"], naive_arrive))
@@ -347,11 +376,12 @@ def main() -> None:
     print(HEAD)
     print("-" * 96)
     for n in sizes:
-        pool = run_ready_pool(n, args.events, args.seed)
+        pool = quietest(partial(run_ready_pool, n, args.events, args.seed), args.rounds)
         print(row(n, "call arrives", pool["arrive_decision"], pool["arrive"], pool["naive"]))
     print()
     print(
-        f"python {sys.version.split()[0]}; {args.events} timed events per row; percentiles "
+        f"python {sys.version.split()[0]}; {args.events} timed events per row, quietest of "
+        f"{args.rounds} rounds; percentiles "
         "of single events (perf_counter). decision = finding the agent / caller; whole "
         "event = Acd.handle including state changes, timers and statistics deltas. "
         "naive = decision only, by scanning."
