@@ -166,6 +166,7 @@ async def authenticate(request: web.Request, username: str, password: str) -> Us
     row = await request.app[CRM].user(username) if username else None
     ok = await auth.passwords.averify(row[0] if row else None, password)
     if not ok or row is None:
+        auth.login_failed(request, username)
         metrics.login_failures.inc()
         log.info("login failed", extra={"fields": {"user": username[:64]}})
         raise NotAuthenticated("wrong username or password")

@@ -140,7 +140,10 @@ def check_username(username: str) -> None:
 
 
 class RateLimiter:
-    """Sliding window: at most ``limit`` attempts per key per ``window`` seconds."""
+    """Sliding window: at most ``limit`` failures per key per ``window`` seconds.
+
+    Only failures are recorded, so a shift of agents behind one NAT address logging in
+    at 9:00 is never refused, while guessing is (per address and per username)."""
 
     def __init__(
         self, limit: int, window: float = 60.0, clock: Callable[[], float] = time.monotonic
@@ -150,12 +153,8 @@ class RateLimiter:
         self._clock = clock
         self._hits: dict[str, deque[float]] = {}
 
-    def hit(self, *keys: str) -> None:
-        """Count one attempt against every key.
-
-        Raises:
-            TooManyAttempts: one of the keys is already at its limit (nothing is counted).
-        """
+    def check(self, *keys: str) -> None:
+        """Raises TooManyAttempts when one of the keys is at its limit."""
         now = self._clock()
         worst = 0.0
         for key in keys:
@@ -168,6 +167,10 @@ class RateLimiter:
                 worst = max(worst, hits[0] + self.window - now)
         if worst > 0:
             raise TooManyAttempts(worst)
+
+    def record(self, *keys: str) -> None:
+        """Count one failure against every key."""
+        now = self._clock()
         for key in keys:
             self._hits.setdefault(key, deque()).append(now)
         if len(self._hits) > 10_000:  # forget idle keys so a scan cannot grow memory
@@ -237,9 +240,16 @@ class Auth:
         origin = request.headers.get("Origin")
         return origin is None or origin.rstrip("/") == self.public_origin.rstrip("/")
 
+    @staticmethod
+    def _login_keys(request: web.Request, username: str) -> tuple[str, str]:
+        return f"ip:{request.remote or '-'}", f"user:{username.lower()}"
+
     def check_login_rate(self, request: web.Request, username: str) -> None:
-        """Raises TooManyAttempts when this address or this username is over the limit."""
-        self.limiter.hit(f"ip:{request.remote or '-'}", f"user:{username.lower()}")
+        """Raises TooManyAttempts when this address or this username failed too often."""
+        self.limiter.check(*self._login_keys(request, username))
+
+    def login_failed(self, request: web.Request, username: str) -> None:
+        self.limiter.record(*self._login_keys(request, username))
 
 
 def same_token(a: str | None, b: str) -> bool:

@@ -25,7 +25,8 @@ from typing import Any
 from aiohttp import WSCloseCode, WSMsgType, web
 
 from agent_console.actions import WS_ACTIONS, Console, Scope
-from agent_console.auth import Auth, NotAuthenticated, Session
+from agent_console.api import error_code
+from agent_console.auth import Auth, NotAuthenticated, Role, Session
 from agent_console.metrics import Metrics
 from agent_console.ports import ContactCenter, Message
 from config.errors import InvalidInput, PermissionDenied, SwitchboardError
@@ -65,6 +66,7 @@ class Hub:
         self.public_origin = public_origin.rstrip("/")
         self.clients: set[Client] = set()
         self.by_agent: dict[str, set[Client]] = {}
+        self.watchers: set[Client] = set()  # supervisors and admins
         self.sockets: weakref.WeakSet[web.WebSocketResponse] = weakref.WeakSet()
         self._unsubscribe: Any = None
 
@@ -83,11 +85,17 @@ class Hub:
         try:
             kind = message.get("type", "")
             data = _dumps(message)
+            agent_id = message.get("agent_id") or ""
             if kind == "screen_pop":
-                targets: Any = self.by_agent.get(message.get("agent_id") or "", ())
+                targets: Any = self.by_agent.get(agent_id, ())
                 self.metrics.screen_pops.inc()
             else:
-                targets = [c for c in self.clients if self.console.visible(c.scope, message)]
+                # Agents see only their own agent's messages, so they are found through
+                # the index; only the (few) wallboards are filtered one by one.
+                targets = [c for c in self.watchers if self.console.visible(c.scope, message)]
+                targets += [
+                    c for c in self.by_agent.get(agent_id, ()) if c.session.user.role is Role.AGENT
+                ]
             for client in list(targets):
                 self._offer(client, data)
         except Exception:  # a bad message must not break the center's event loop
@@ -117,6 +125,8 @@ class Hub:
 
     def _register(self, client: Client) -> None:
         self.clients.add(client)
+        if client.session.user.role is not Role.AGENT:
+            self.watchers.add(client)
         agent_id = client.session.user.agent_id
         if agent_id:
             self.by_agent.setdefault(agent_id, set()).add(client)
@@ -124,6 +134,7 @@ class Hub:
 
     def _unregister(self, client: Client) -> None:
         self.clients.discard(client)
+        self.watchers.discard(client)
         agent_id = client.session.user.agent_id
         if agent_id and agent_id in self.by_agent:
             self.by_agent[agent_id].discard(client)
@@ -225,8 +236,6 @@ class Hub:
 
 
 def _error(request_id: Any, exc: SwitchboardError) -> Message:
-    from agent_console.api import error_code
-
     body: Message = {"type": "error", "id": request_id, "error": error_code(exc)[1]}
     body["message"] = str(exc)
     field = getattr(exc, "field", None)

@@ -349,8 +349,11 @@ async def test_login_rate_limit(tmp_path: Any) -> None:
         assert resp.status == 429
         assert int(resp.headers["Retry-After"]) >= 1
         assert (await resp.json())["error"] == "too_many_attempts"
+        assert (await client.login("alice")).status == 429  # same address
         w.clock.advance(61)
         assert (await client.login("bob")).status == 200
+        for _ in range(5):  # successful logins never count
+            assert (await client.login("alice")).status == 200
     finally:
         await w.close()
 

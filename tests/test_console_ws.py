@@ -274,3 +274,20 @@ async def test_shutdown_closes_sockets_with_going_away(tmp_path: Any) -> None:
     for client in w.clients:
         await client.close()
     await w.store.close()
+
+
+async def test_a_supervisor_who_takes_calls_gets_each_message_once(world: Any) -> None:
+    ids = await seed(world)
+    sue = await world.client("sue")  # supervisor with agent id 2001 in sales
+    ws = await sue.ws()
+    await recv(ws, "snapshot")
+    await world.center.set_agent_state("2001", "not_ready", "meeting")
+    await world.center.set_agent_state("2001", "ready")
+    world.center.arrive("c7", "sales", "+15551230001", contact_id=ids["contact"])
+    world.center.offer("c7", "2001", ids["card"])
+    got = await drain(ws, 0.2)
+    own = [
+        m["agent"]["state"] for m in got if m["type"] == "agent_state" and m["agent_id"] == "2001"
+    ]
+    assert own == ["not_ready", "ready", "ringing"]
+    assert [m["call"]["call_id"] for m in got if m["type"] == "screen_pop"] == ["c7"]

@@ -62,7 +62,9 @@ async def _add(
 ) -> None:
     from crm_lookup.store import open_store
 
-    store = await open_store(settings.path(settings.database.path))
+    store = await open_store(
+        settings.path(settings.database.path), default_region=settings.crm.default_region
+    )
     try:
         if await store.users.get_by_username(name) is not None:
             raise Conflict(f"user {name} exists")
@@ -78,11 +80,12 @@ def list_users(args: argparse.Namespace, settings: Settings) -> int:
 
 
 async def _list(settings: Settings) -> list[dict[str, object]]:
+    from agent_console.crm import to_json
     from crm_lookup.store import open_store
 
-    from agent_console.crm import to_json
-
-    store = await open_store(settings.path(settings.database.path))
+    store = await open_store(
+        settings.path(settings.database.path), default_region=settings.crm.default_region
+    )
     try:
         return [dict(r) for r in to_json(await store.users.list())]
     finally:
