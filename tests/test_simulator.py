@@ -349,6 +349,12 @@ async def test_connect_answered_bridges_then_agent_hangs_up(sim: PbxSimulator, a
     begin = await ami.event("DialBegin", Channel=chan)
     leg = get(begin, "DestChannel")
     assert leg.startswith("PJSIP/1001-")
+    # Like Asterisk: inherited (__) variables and the AppDial application on the new leg.
+    on_leg = [m for m in ami.seen if get(m, "Channel") == leg]
+    assert ("__SWITCHBOARD_DID", "5551000") in [
+        (get(m, "Variable"), get(m, "Value")) for m in on_leg
+    ]
+    assert [get(m, "Application") for m in on_leg if get(m, "Event") == "Newexten"] == ["AppDial"]
     await ami.event("DialState", DialStatus="RINGING")
     assert get(await ami.event("DialEnd"), "DialStatus") == "ANSWER"
     await ami.event("BridgeCreate")

@@ -343,10 +343,12 @@ async def dial(
         connected=(chan.caller_num, chan.caller_name),
         linkedid=chan.linkedid,
     )
-    leg.app, leg.app_data = "AppDial", "(Outgoing Line)"
     leg.dial_owner = chan
     started = loop.time()
     pbx.set_var(leg, "DIALEDPEERNUMBER", dialstring)
+    for name, value in chan.inherited.items():
+        pbx.set_var(leg, name, value)
+    pbx.show_app(leg, "AppDial", "(Outgoing Line)")
     pbx.emit("DialBegin", [*chan.block(), *leg.block("Dest"), ("DialString", dialstring)], "call")
     moh_on = False
     answered = False
@@ -489,9 +491,9 @@ async def originate(
     leg = pbx.new_channel(
         prefix, state=0, context=ep_context, exten="s", caller=caller, connected=caller
     )
-    leg.app, leg.app_data = "AppDial2", "(Outgoing Line)"
     for name, value in variables.items():
         pbx.set_var(leg, name, value)
+    pbx.show_app(leg, "AppDial2", "(Outgoing Line)")
     dialstring = target.partition("/")[2]
     pbx.emit("DialBegin", [*leg.block("Dest"), ("DialString", dialstring)], "call")
     if behaviour.mode == "busy":

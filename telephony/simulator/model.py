@@ -102,6 +102,7 @@ class SimChannel:
     app: str = ""
     app_data: str = ""
     variables: dict[str, str] = field(default_factory=dict)
+    inherited: dict[str, str] = field(default_factory=dict)  # __VAR: copied to dialed legs
     bridge: SimBridge | None = None
     runner: asyncio.Task[None] | None = None
     agi: asyncio.Queue[tuple[str, str]] | None = None

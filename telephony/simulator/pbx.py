@@ -274,7 +274,16 @@ class PbxSimulator:
 
     def set_var(self, chan: SimChannel, name: str, value: str) -> None:
         chan.variables[name.lstrip("_")] = value
+        if name.startswith("__"):
+            chan.inherited[name] = value
         self.emit_chan("VarSet", chan, ("Variable", name), ("Value", value))
+
+    def show_app(self, chan: SimChannel, app: str, data: str) -> None:
+        """A new channel's application as Asterisk reports it (Newexten without dialplan)."""
+        chan.app, chan.app_data = app, data
+        self.emit_chan(
+            "Newexten", chan, ("Extension", chan.exten), ("Application", app), ("AppData", data)
+        )
 
     def endpoint_behaviour(self, target: str) -> PhoneBehaviour | None:
         """Behaviour of a dial target: an added phone, a trunk customer, or None."""
