@@ -1,0 +1,97 @@
+"""``switchboard crm ...`` and ``switchboard report`` through the real CLI entry point."""
+
+from __future__ import annotations
+
+import asyncio
+import csv
+import io
+from pathlib import Path
+
+import pytest
+
+from crm_lookup.store import open_store
+from switchboard.cli import main
+
+
+@pytest.fixture
+def db(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    path = tmp_path / "cli.sqlite3"
+    monkeypatch.setenv("SWITCHBOARD_DATABASE__PATH", str(path))
+    monkeypatch.delenv("SWITCHBOARD_CONFIG", raising=False)
+    return path
+
+
+def _count(db: Path) -> int:
+    async def count() -> int:
+        store = await open_store(db)
+        try:
+            return await store.customers.count()
+        finally:
+            await store.close()
+
+    return asyncio.run(count())
+
+
+def test_import_with_bad_rows_then_strict(
+    db: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "c.csv"
+    path.write_text("name,phone\nAnn,555-000-1111\nBad,xyz\nBob,555-000-2222\n")
+    assert main(["crm", "import", str(path)]) == 1
+    out, err = capsys.readouterr()
+    assert "imported 2 of 3 rows" in out and "row 3: not a phone number" in out
+    assert "100%" in err  # the progress bar
+    assert _count(db) == 2
+    strict = tmp_path / "s.csv"
+    strict.write_text("name,phone\nCid,555-000-3333\nDee,555-000-1111\n")
+    assert main(["crm", "import", "--strict", "--quiet", str(strict)]) == 1
+    _, err = capsys.readouterr()
+    assert "row 3" in err and "strict" in err
+    assert _count(db) == 2
+    good = tmp_path / "g.csv"
+    good.write_text("name,phone\nCid,555-000-3333\n")
+    assert main(["crm", "import", "--quiet", str(good)]) == 0
+    assert _count(db) == 3
+
+
+def test_merge_export_and_report(
+    db: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["crm", "seed-demo"]) == 0
+    assert main(["crm", "seed-demo"]) == 0
+    assert "30 customers" in capsys.readouterr().out
+    assert main(["crm", "merge", "1", "2"]) == 0
+    assert "merged customer 2 into 1" in capsys.readouterr().out
+    assert _count(db) == 29
+    assert main(["crm", "merge", "1", "2"]) == 1
+    assert "no customer 2" in capsys.readouterr().err
+    out_csv = tmp_path / "contacts.csv"
+    assert main(["crm", "export-contacts", str(out_csv), "--from", "2000-01-01"]) == 0
+    rows = list(csv.DictReader(out_csv.read_text().splitlines()))
+    assert len(rows) == 9 and {r["customer_id"] for r in rows} >= {"1"}
+    assert main(["crm", "export-contacts", str(out_csv), "--from", "yesterday"]) == 1
+    assert "expected a date" in capsys.readouterr().err
+
+    assert main(["report", "--from", "2000-01-01", "--to", "2100-01-01", "--by", "queue"]) == 0
+    table = capsys.readouterr().out
+    assert table.splitlines()[0].split()[:3] == ["queue", "offered", "answered"]
+    assert any(line.startswith("sales") for line in table.splitlines())
+    assert (
+        main(
+            [
+                "report",
+                "--from",
+                "2000-01-01",
+                "--to",
+                "2100-01-01",
+                "--by",
+                "agent",
+                "--format",
+                "csv",
+            ]
+        )
+        == 0
+    )
+    data = list(csv.DictReader(io.StringIO(capsys.readouterr().out)))
+    assert sum(int(r["answered"]) for r in data) == 8
+    assert main(["report", "--from", "2100-01-01", "--to", "2000-01-01"]) == 1
