@@ -20,6 +20,7 @@ import contextlib
 import json
 import logging
 import weakref
+from collections.abc import Coroutine
 from typing import Any
 
 from aiohttp import WSCloseCode, WSMsgType, web
@@ -36,6 +37,7 @@ log = logging.getLogger(__name__)
 HEARTBEAT = 20.0
 MAX_PENDING = 256
 MAX_INBOUND = 16 * 1024
+MAX_IN_FLIGHT = 8
 TRY_AGAIN_LATER = 1013
 
 
@@ -46,7 +48,7 @@ def _dumps(message: Message) -> str:
 class Client:
     """One connected websocket: its scope, its bounded queue and its sender task."""
 
-    __slots__ = ("__weakref__", "queue", "scope", "sender", "session", "ws")
+    __slots__ = ("__weakref__", "pending", "queue", "scope", "sender", "session", "ws")
 
     def __init__(self, ws: web.WebSocketResponse, session: Session, scope: Scope) -> None:
         self.ws = ws
@@ -54,6 +56,7 @@ class Client:
         self.scope = scope
         self.queue: asyncio.Queue[str] = asyncio.Queue(MAX_PENDING)
         self.sender: asyncio.Task[None] | None = None
+        self.pending: set[asyncio.Task[Any]] = set()
 
 
 class Hub:
@@ -69,6 +72,7 @@ class Hub:
         self.watchers: set[Client] = set()  # supervisors and admins
         self.sockets: weakref.WeakSet[web.WebSocketResponse] = weakref.WeakSet()
         self._unsubscribe: Any = None
+        self._tasks: set[asyncio.Task[Any]] = set()
 
     # -- center side --------------------------------------------------------------------
 
@@ -111,17 +115,20 @@ class Hub:
                 extra={"fields": {"user": client.session.user.username}},
             )
             self._unregister(client)
-            asyncio.get_running_loop().create_task(
-                client.ws.close(code=TRY_AGAIN_LATER, message=b"too slow; reconnect")
-            )
+            self._spawn(client.ws.close(code=TRY_AGAIN_LATER, message=b"too slow; reconnect"))
 
     def close_session(self, token: str) -> None:
         """Close every socket of a session that just logged out."""
         for client in [c for c in self.clients if c.session.token == token]:
             self._unregister(client)
-            asyncio.get_running_loop().create_task(
-                client.ws.close(code=WSCloseCode.POLICY_VIOLATION, message=b"logged out")
-            )
+            self._spawn(client.ws.close(code=WSCloseCode.POLICY_VIOLATION, message=b"logged out"))
+
+    def _spawn(self, coro: Coroutine[Any, Any, Any]) -> asyncio.Task[Any]:
+        """A background task the hub keeps a reference to until it ends."""
+        task = asyncio.get_running_loop().create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return task
 
     def _register(self, client: Client) -> None:
         self.clients.add(client)
@@ -170,7 +177,16 @@ class Hub:
             client.sender = asyncio.get_running_loop().create_task(self._send_loop(client))
             async for msg in ws:
                 if msg.type is WSMsgType.TEXT:
-                    await self._inbound(client, msg.data)
+                    # Actions may wait on Asterisk; run them beside the read loop so
+                    # pings, pongs and the next messages keep flowing.
+                    if len(client.pending) >= MAX_IN_FLIGHT:
+                        self._reply(
+                            client, _error(None, InvalidInput("too many requests in flight"))
+                        )
+                        continue
+                    task = self._spawn(self._inbound(client, msg.data))
+                    client.pending.add(task)
+                    task.add_done_callback(client.pending.discard)
                 elif msg.type is WSMsgType.BINARY:
                     self._reply(client, _error(None, InvalidInput("send JSON text frames")))
                 elif msg.type is WSMsgType.ERROR:
@@ -179,6 +195,8 @@ class Hub:
             self._unregister(client)
             if client.sender is not None:
                 client.sender.cancel()
+            for task in list(client.pending):
+                task.cancel()
             self.sockets.discard(ws)
         return ws
 

@@ -7,6 +7,7 @@ action it was asked for so tests can assert on what reached the "PBX".
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Callable
 from typing import Any
@@ -75,6 +76,7 @@ class FakeCenter:
         self.actions: list[tuple[Any, ...]] = []
         self.ami_connected = True
         self.fail_next: str | None = None  # an action name that fails once with ActionFailed
+        self.dial_gate: asyncio.Event | None = None  # dial waits on it (a slow Originate)
 
     # -- ContactCenter --------------------------------------------------------------------
 
@@ -152,6 +154,8 @@ class FakeCenter:
         agent = self._agent(agent_id)
         if agent["state"] in ("ringing", "on_call"):
             raise IllegalTransition(agent["state"], "dial")
+        if self.dial_gate is not None:
+            await self.dial_gate.wait()
         self._maybe_fail("dial")
         self.actions.append(("dial", agent_id, number, customer_id))
         return f"out-{len(self.actions)}"

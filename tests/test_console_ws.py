@@ -291,3 +291,17 @@ async def test_a_supervisor_who_takes_calls_gets_each_message_once(world: Any) -
     ]
     assert own == ["not_ready", "ready", "ringing"]
     assert [m["call"]["call_id"] for m in got if m["type"] == "screen_pop"] == ["c7"]
+
+
+async def test_a_slow_action_does_not_block_the_socket(world: Any) -> None:
+    bob = await world.client("bob")
+    ws = await bob.ws()
+    await recv(ws, "snapshot")
+    world.center.dial_gate = asyncio.Event()
+    await ws.send_json({"type": "dial", "number": "+15557654321", "id": "d"})
+    await ws.send_json({"type": "ping", "id": "p"})
+    first = await recv(ws)
+    assert first == {"type": "pong", "id": "p"}
+    world.center.dial_gate.set()
+    ack = await recv(ws, "ack")
+    assert ack["id"] == "d" and ack["result"]["number"] == "+15557654321"
