@@ -209,6 +209,19 @@ class ContactLog:
         ref_text = _clean(ref, "recording", 500)
         return await self._event(key, "recording", ref_text, timestamp(at), {"ref": ref_text})
 
+    async def note(
+        self, key: str, kind: str, data: Mapping[str, Any] | None = None, at: When = None
+    ) -> bool:
+        """A timeline entry with no column of its own (a transfer, a move to another queue,
+        a ring that was not answered, a callback attempt). The same note twice is kept once.
+
+        Raises:
+            InvalidInput: empty key or kind, or data that is not JSON.
+        """
+        name = _clean(kind, "kind", 64)
+        when = timestamp(at)
+        return await self._event(key, f"note:{name}", f"{when:.3f}", when, dict(data or {}))
+
     async def ended(self, key: str, at: When = None, outcome: str = "answered") -> bool:
         """The call is over: sets the outcome, talk and hold seconds.
 

@@ -16,10 +16,9 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from crm_lookup.demo import seed_demo
-
 from agent_console.auth import Passwords
 from config.settings import Settings
+from crm_lookup.demo import DEMO_CUSTOMERS, seed_demo
 from crm_lookup.store import Store
 from routing.acd.config import load_queue_file
 from routing.center import CallCenter
@@ -66,10 +65,9 @@ async def seed_users(store: Store, passwords: Passwords | None = None) -> None:
             await store.users.add(username, hasher.hash(DEMO_PASSWORD), role, agent_id)
 
 
-async def demo_callers(store: Store, rng: random.Random) -> list[CallerProfile]:
-    """Callers for Poisson traffic: known customers (some VIP) and unknown numbers."""
-    rows = await store.fetchall("SELECT phone FROM customer_phones ORDER BY phone LIMIT 40")
-    phones = [row[0] for row in rows] or ["+15550001111"]
+def demo_callers(rng: random.Random) -> list[CallerProfile]:
+    """Callers for Poisson traffic: the demo customers (some VIP) and unknown numbers."""
+    phones = [customer.phone for customer in DEMO_CUSTOMERS]
     phones += [f"+1555010{n:04d}" for n in range(10)]  # new callers
     return [
         CallerProfile(
@@ -148,7 +146,7 @@ async def run_demo(
         bots = SimulatedAgents(
             service.center, [a.agent_id for a in agents if a.agent_id not in humans], rng
         )
-        callers = await demo_callers(service.store, rng)
+        callers = demo_callers(rng)
 
         async def started() -> None:
             await _wait_connected(service)

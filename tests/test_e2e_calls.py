@@ -140,6 +140,10 @@ async def test_ring_no_answer_requeues_at_front_and_next_agent_answers(tmp_path:
         assert contact.agent_id == "1005"
         assert contact.offers == 2
         assert contact.outcome == "answered"
+        kinds = [e.kind for e in await service.store.contacts.timeline(contact.id)]
+        assert kinds.count("offered") == 2
+        assert "note:ring_no_answer" in kinds
+        assert kinds.index("note:ring_no_answer") < kinds.index("answered")
 
 
 async def _short_ring(service: Any, queue: str, seconds: float) -> None:
