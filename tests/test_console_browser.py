@@ -182,3 +182,20 @@ async def test_supervisor_wallboard_is_live(world: Any, browser: Any) -> None:
     ARTIFACTS.mkdir(exist_ok=True)
     await page.screenshot(path=str(ARTIFACTS / "supervisor.png"), full_page=True)
     assert page.errors == []
+
+
+async def test_admin_adds_a_user_from_the_wallboard(world: Any, browser: Any) -> None:
+    from playwright.async_api import expect
+
+    page = await login(browser, world, "root")
+    await expect(page.locator('.user-row[data-user="alice"]')).to_be_visible(timeout=WAIT_MS)
+    await page.fill("#new-username", "dora")
+    await page.fill("#new-password", "a-long-password")
+    await page.select_option("#new-role", "agent")
+    await page.fill("#new-agent-id", "1004")
+    await page.click("#add-user button")
+    await expect(page.locator('.user-row[data-user="dora"]')).to_contain_text(
+        "1004", timeout=WAIT_MS
+    )
+    assert (await world.store.users.get_by_username("dora")).agent_id == "1004"
+    assert page.errors == []
