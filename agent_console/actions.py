@@ -29,9 +29,16 @@ NOTES_MAX = 4000
 Params = Mapping[str, Any]
 
 
-def text(params: Params, name: str, *, required: bool = True, max_len: int = 200) -> str:
-    """A string field. Raises InvalidInput when missing (if required), not a string, too
-    long, or containing control characters (CR/LF would otherwise reach AMI or logs)."""
+def text(
+    params: Params, name: str, *, required: bool = True, max_len: int = 200, multiline: bool = False
+) -> str:
+    """A string field.
+
+    Raises:
+        InvalidInput: missing (when required), not a string, longer than ``max_len``, or
+            holding control characters — only ``multiline`` fields (notes) may hold LF
+            and TAB; CR never passes, so nothing can smuggle a line into AMI or a log.
+    """
     value = params.get(name)
     if value is None or value == "":
         if required:
@@ -41,9 +48,8 @@ def text(params: Params, name: str, *, required: bool = True, max_len: int = 200
         raise InvalidInput(f"{name} must be a string", field=name)
     if len(value) > max_len:
         raise InvalidInput(f"{name} is longer than {max_len} characters", field=name)
-    if any(ord(c) < 32 and c not in "\n\t" for c in value) or (
-        max_len <= 200 and ("\n" in value or "\t" in value)
-    ):
+    allowed = "\n\t" if multiline else ""
+    if any((ord(c) < 32 or ord(c) == 127) and c not in allowed for c in value):
         raise InvalidInput(f"{name} contains control characters", field=name)
     return value
 
@@ -258,7 +264,7 @@ class Console:
     async def wrapup(self, user: User, contact_id: str, params: Params) -> Message:
         """``{"disposition", "notes"?, "case"?: {"id"? | "subject", "status"?}, "done"?}``."""
         disposition = choice(params, "disposition", self.settings.routing.dispositions)
-        notes = text(params, "notes", required=False, max_len=NOTES_MAX)
+        notes = text(params, "notes", required=False, max_len=NOTES_MAX, multiline=True)
         case = params.get("case")
         if case is not None:
             if not isinstance(case, Mapping):

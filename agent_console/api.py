@@ -23,6 +23,7 @@ from agent_console.auth import (
     CsrfRejected,
     NotAuthenticated,
     Role,
+    Session,
     TooManyAttempts,
     User,
     check_username,
@@ -174,16 +175,20 @@ async def authenticate(request: web.Request, username: str, password: str) -> Us
     return User(username, Role.parse(role), agent_id or None)
 
 
-def start_session(request: web.Request, response: web.StreamResponse, user: User) -> str:
+def start_session(request: web.Request, user: User) -> Session:
+    """A fresh session for ``user``; any session the request carried is dropped first so
+    a token planted before login is never promoted (session fixation)."""
     auth = request.app[AUTH]
     old = request.cookies.get(SESSION_COOKIE)
     if old:
-        auth.drop(old)  # never keep a pre-login token (session fixation)
-    session = auth.create_session(user)
-    auth.set_cookie(response, session)
-    response.del_cookie(LOGIN_CSRF_COOKIE, path="/")
+        auth.drop(old)
     log.info("login", extra={"fields": {"user": user.username, "role": user.role.value}})
-    return session.csrf
+    return auth.create_session(user)
+
+
+def send_session(request: web.Request, response: web.StreamResponse, session: Session) -> None:
+    request.app[AUTH].set_cookie(response, session)
+    response.del_cookie(LOGIN_CSRF_COOKIE, path="/")
 
 
 async def login(request: web.Request) -> web.Response:
@@ -194,9 +199,11 @@ async def login(request: web.Request) -> web.Response:
     username = text(body, "username", max_len=64)
     password = text(body, "password", max_len=1024)
     user = await authenticate(request, username, password)
-    response = web.json_response({})
-    csrf = start_session(request, response, user)
-    response.text = json.dumps({"user": user.to_json(), "csrf_token": csrf, "home": home_of(user)})
+    session = start_session(request, user)
+    response = web.json_response(
+        {"user": user.to_json(), "csrf_token": session.csrf, "home": home_of(user)}
+    )
+    send_session(request, response, session)
     return response
 
 

@@ -10,7 +10,7 @@ import secrets
 
 from aiohttp import web
 
-from agent_console.api import authenticate, home_of, start_session
+from agent_console.api import authenticate, home_of, send_session, start_session
 from agent_console.auth import (
     LOGIN_CSRF_COOKIE,
     SUPERVISING,
@@ -60,13 +60,9 @@ async def login_form(request: web.Request) -> web.Response:
     """``POST /login`` (form): double-submit CSRF token, then the same checks as the API."""
     form = await request.post()
     token = form.get("csrf_token")
-    if (
-        not request.app[AUTH].origin_ok(request)
-        or not same_token(
-            token if isinstance(token, str) else None, request.cookies.get(LOGIN_CSRF_COOKIE, "")
-        )
-        or not request.cookies.get(LOGIN_CSRF_COOKIE)
-    ):
+    expected = request.cookies.get(LOGIN_CSRF_COOKIE, "")
+    genuine = bool(expected) and same_token(token if isinstance(token, str) else None, expected)
+    if not genuine or not request.app[AUTH].origin_ok(request):
         return _login_page(request, "The form expired; please try again.", status=403)
     username = str(form.get("username", ""))[:64]
     password = str(form.get("password", ""))[:1024]
@@ -79,7 +75,7 @@ async def login_form(request: web.Request) -> web.Response:
     except NotAuthenticated:
         return _login_page(request, "Wrong username or password.", status=401)
     response = web.HTTPSeeOther(home_of(user))
-    start_session(request, response, user)
+    send_session(request, response, start_session(request, user))
     raise response
 
 
