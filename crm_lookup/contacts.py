@@ -19,6 +19,8 @@ from collections.abc import AsyncIterator, Mapping, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+import aiosqlite
+
 from config.errors import InvalidInput, NotFound
 from crm_lookup.cases import apply_change_in
 from crm_lookup.models import CaseChange, Contact, ContactEvent, Direction, Outcome, Page
@@ -124,7 +126,13 @@ class ContactLog:
             payload = json.dumps(dict(data), default=str)
         except (TypeError, ValueError):
             raise InvalidInput(f"{kind} data is not JSON-serialisable", field=kind) from None
-        changed = await self._store.write(_INSERT_EVENT, (contact_key, kind, ident, at, payload))
+        try:
+            changed = await self._store.write(
+                _INSERT_EVENT, (contact_key, kind, ident, at, payload)
+            )
+        except aiosqlite.IntegrityError:
+            # The only reference a caller can get wrong is the customer id.
+            raise NotFound(f"{kind}: no such customer {data.get('customer_id')}") from None
         return changed > 0
 
     async def arrived(

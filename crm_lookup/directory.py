@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from config.errors import ExternalServiceError
+from config.settings import CrmSettings
 from crm_lookup.external import ExternalCrm, ExternalRecord
 from crm_lookup.models import Case, Contact, Customer
 from crm_lookup.phones import try_normalize
@@ -190,3 +191,13 @@ class Directory:
     async def close(self) -> None:
         if self.external is not None:
             await self.external.close()
+
+
+def directory_from_settings(store: Store, crm: CrmSettings) -> Directory:
+    """A Directory using the external CRM when ``crm.adapter == "http"``.
+
+    Raises:
+        InvalidInput: the HTTP adapter is chosen but its URL template is unusable.
+    """
+    external = ExternalCrm.from_settings(crm) if crm.adapter == "http" else None
+    return Directory(store, external)

@@ -22,7 +22,7 @@ from typing import Any
 
 import aiosqlite
 
-from config.errors import ConfigError, Conflict, InvalidInput
+from config.errors import ConfigError, InvalidInput
 from crm_lookup.schema import MIGRATIONS, SCHEMA_VERSION_TABLE
 
 __all__ = ["Store", "open_store"]
@@ -134,11 +134,10 @@ async def open_store(path: str | os.PathLike[str], default_region: str = "US") -
         await db.execute("PRAGMA cache_size=-65536")
         await db.execute("PRAGMA temp_store=MEMORY")
         await _migrate(db)
-    except BaseException as exc:
+    except ConfigError:
         await db.close()
-        if isinstance(exc, ConfigError | Conflict):
-            raise
-        if isinstance(exc, Exception):
-            raise ConfigError("database", "path", f"a usable SQLite database ({exc})") from None
         raise
+    except Exception as exc:  # not a database, locked, disk full...
+        await db.close()
+        raise ConfigError("database", "path", f"a usable SQLite database ({exc})") from None
     return Store(db, text, region)

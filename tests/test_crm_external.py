@@ -13,7 +13,7 @@ from aiohttp import web
 
 from config.errors import ExternalServiceError, InvalidInput
 from config.settings import CrmSettings
-from crm_lookup.directory import Directory
+from crm_lookup.directory import Directory, directory_from_settings
 from crm_lookup.external import ExternalCrm, parse_auth_header
 from crm_lookup.resilience import BreakerState
 from crm_lookup.store import Store, open_store
@@ -192,3 +192,17 @@ def test_adapter_configuration_is_checked() -> None:
     adapter = ExternalCrm.from_settings(settings)
     assert adapter.timeout == 0.25
     assert adapter.url_for("+15550001111") == "https://crm/api?phone=%2B15550001111"
+
+
+async def test_directory_from_settings(fake_crm: FakeCrm, store: Store) -> None:
+    local = directory_from_settings(store, CrmSettings())
+    assert local.external is None
+    remote = directory_from_settings(
+        store, CrmSettings(adapter="http", url_template=fake_crm.url, timeout_ms=500)
+    )
+    try:
+        assert (await remote.card_for_phone("+15550003333")).name == "Only In CRM"
+    finally:
+        await remote.close()
+    with pytest.raises(InvalidInput):
+        directory_from_settings(store, CrmSettings(adapter="http", url_template=""))

@@ -360,3 +360,10 @@ async def test_users_and_audit(store: Store) -> None:
     await store.audit.write("alice", "agent.force_state", "agent:1002", {"state": "ready"})
     entries = await store.audit.list(actor="alice")
     assert entries[0].details == {"state": "ready"} and entries[0].target == "agent:1002"
+
+
+async def test_unknown_customer_reference_is_refused(store: Store) -> None:
+    with pytest.raises(NotFound):
+        await store.contacts.arrived("L9", "+15550001111", "100", customer_id=77)
+    with pytest.raises(NotFound):
+        await store.contacts.get_by_key("L9")

@@ -1,0 +1,287 @@
+"""CRM store benchmark: import, lookup by phone, contact milestones — with naive peers.
+
+Not a test: prints a table. Targets from the issue: lookup by phone p99 < 1 ms with
+1,000,000 customers; >= 5,000 contact milestones per second; 1,000,000 customers
+imported in under a minute.
+
+    python bench/crm_store.py                    # 1,000,000 customers (a few minutes)
+    python bench/crm_store.py --customers 50000  # quick run
+
+Peers, side by side:
+* import — plain ``sqlite3`` (default rollback journal) with one transaction per row, the
+  way a quick script would do it; timed on a sample and extrapolated to N rows.
+* lookup — the same query through plain synchronous ``sqlite3`` (no aiosqlite thread hop).
+* milestones — aiosqlite doing read-modify-write per milestone (BEGIN, SELECT the row,
+  INSERT or UPDATE it, INSERT the event, COMMIT) instead of one trigger-folded INSERT.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import csv
+import os
+import random
+import sqlite3
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+import aiosqlite  # noqa: E402
+import phonenumbers  # noqa: E402
+
+from crm_lookup.importer import import_customers  # noqa: E402
+from crm_lookup.store import open_store  # noqa: E402
+
+TIERS = ["standard", "standard", "standard", "preferred", "gold", "VIP"]
+
+
+def national(e164: str) -> str:
+    d = e164[2:]
+    return f"({d[:3]}) {d[3:6]}-{d[6:]}"
+
+
+def make_phones(n: int, seed: int = 7) -> list[str]:
+    rng = random.Random(seed)
+    return ["+1" + str(2_000_000_000 + v) for v in rng.sample(range(7_000_000_000), n)]
+
+
+def write_csv(path: Path, phones: list[str]) -> None:
+    rng = random.Random(11)
+    with open(path, "w", newline="", encoding="utf-8") as fh:
+        w = csv.writer(fh)
+        w.writerow(
+            ["name", "phone", "company", "tier", "language", "email", "account", "tags", "notes"]
+        )
+        for i, phone in enumerate(phones):
+            shown = national(phone) if i % 5 == 0 else phone  # a fifth typed nationally
+            w.writerow(
+                [
+                    f"Customer {i}",
+                    shown,
+                    f"Company {i % 5000}",
+                    rng.choice(TIERS),
+                    "ru" if i % 4 == 0 else "en",
+                    f"customer{i}@example.com",
+                    f"{10_000_000 + i}",
+                    "imported;bench",
+                    "" if i % 3 else "Prefers email",
+                ]
+            )
+
+
+def pct(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+def naive_import(path: Path, csv_path: Path, limit: int) -> float:
+    """Rows per second: sqlite3 defaults, parse + 2 INSERTs + COMMIT per row."""
+    db = sqlite3.connect(path)
+    db.executescript(
+        "CREATE TABLE customers(id INTEGER PRIMARY KEY, name TEXT, company TEXT, tier TEXT,"
+        " language TEXT, email TEXT, tags TEXT, notes TEXT);"
+        "CREATE TABLE phones(phone TEXT PRIMARY KEY, customer_id INTEGER);"
+        "CREATE TABLE accounts(account TEXT PRIMARY KEY, customer_id INTEGER);"
+    )
+    started = time.perf_counter()
+    done = 0
+    with open(csv_path, newline="", encoding="utf-8") as fh:
+        for row in csv.DictReader(fh):
+            e164 = phonenumbers.format_number(
+                phonenumbers.parse(row["phone"], "US"), phonenumbers.PhoneNumberFormat.E164
+            )
+            cur = db.execute(
+                "INSERT INTO customers(name, company, tier, language, email, tags, notes)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (
+                    row["name"],
+                    row["company"],
+                    row["tier"],
+                    row["language"],
+                    row["email"],
+                    row["tags"],
+                    row["notes"],
+                ),
+            )
+            db.execute("INSERT INTO phones VALUES (?, ?)", (e164, cur.lastrowid))
+            db.execute("INSERT INTO accounts VALUES (?, ?)", (row["account"], cur.lastrowid))
+            db.commit()
+            done += 1
+            if done >= limit:
+                break
+    elapsed = time.perf_counter() - started
+    db.close()
+    return done / elapsed
+
+
+async def bench_lookups(
+    store_path: Path, phones: list[str], samples: int
+) -> dict[str, list[float]]:
+    rng = random.Random(3)
+    picks = [rng.choice(phones) for _ in range(samples)]
+    store = await open_store(store_path)
+    from crm_lookup.directory import Directory
+
+    directory = Directory(store)
+    results: dict[str, list[float]] = {"find_by_phone": [], "card_for_phone": []}
+    try:
+        for phone in picks[:200]:  # warm the page cache
+            await store.customers.find_by_phone(phone)
+        for phone in picks:
+            t = time.perf_counter()
+            found = await store.customers.find_by_phone(phone)
+            results["find_by_phone"].append(time.perf_counter() - t)
+            assert found is not None
+        for phone in picks:
+            t = time.perf_counter()
+            card = await directory.card_for_phone(national(phone))
+            results["card_for_phone"].append(time.perf_counter() - t)
+            assert not card.new_caller
+    finally:
+        await store.close()
+    db = sqlite3.connect(store_path)
+    results["sqlite3 sync"] = []
+    for phone in picks:
+        t = time.perf_counter()
+        row = db.execute(
+            "SELECT c.* FROM phones p JOIN customers c ON c.id = p.customer_id WHERE p.phone = ?",
+            (phone,),
+        ).fetchone()
+        results["sqlite3 sync"].append(time.perf_counter() - t)
+        assert row is not None
+    db.close()
+    return results
+
+
+async def bench_milestones(path: Path, calls: int) -> float:
+    store = await open_store(path)
+    log = store.contacts
+    try:
+        t0 = time.perf_counter()
+        for i in range(calls):
+            key, at = f"bench-{i}", 1_700_000_000.0 + i
+            await log.arrived(key, "+15550001111", "+15550100000", at=at)
+            await log.queued(key, "sales", at=at + 5)
+            await log.offered(key, "1001", at=at + 9)
+            await log.answered(key, "1001", at=at + 12)
+            await log.ended(key, at=at + 80, outcome="answered")
+        return calls * 5 / (time.perf_counter() - t0)
+    finally:
+        await store.close()
+
+
+async def naive_milestones(path: Path, calls: int) -> float:
+    db = await aiosqlite.connect(path, isolation_level=None)
+    await db.execute("PRAGMA journal_mode=WAL")
+    await db.execute("PRAGMA synchronous=NORMAL")
+    await db.execute(
+        "CREATE TABLE contacts(key TEXT PRIMARY KEY, caller TEXT, queue TEXT, agent TEXT,"
+        " arrived REAL, queued REAL, answered REAL, ended REAL, outcome TEXT)"
+    )
+    await db.execute("CREATE TABLE events(key TEXT, kind TEXT, at REAL, UNIQUE(key, kind, at))")
+
+    async def milestone(key: str, kind: str, at: float, column: str, value: object) -> None:
+        await db.execute("BEGIN IMMEDIATE")
+        rows = list(await db.execute_fetchall("SELECT 1 FROM contacts WHERE key = ?", (key,)))
+        if not rows:
+            await db.execute("INSERT INTO contacts(key) VALUES (?)", (key,))
+        await db.execute(f"UPDATE contacts SET {column} = ? WHERE key = ?", (value, key))
+        await db.execute("INSERT OR IGNORE INTO events VALUES (?, ?, ?)", (key, kind, at))
+        await db.execute("COMMIT")
+
+    t0 = time.perf_counter()
+    for i in range(calls):
+        key, at = f"bench-{i}", 1_700_000_000.0 + i
+        await milestone(key, "arrived", at, "arrived", at)
+        await milestone(key, "queued", at + 5, "queue", "sales")
+        await milestone(key, "offered", at + 9, "agent", "1001")
+        await milestone(key, "answered", at + 12, "answered", at + 12)
+        await milestone(key, "ended", at + 80, "outcome", "answered")
+    rate = calls * 5 / (time.perf_counter() - t0)
+    await db.close()
+    return rate
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawTextHelpFormatter
+    )
+    parser.add_argument("--customers", type=int, default=1_000_000)
+    parser.add_argument("--lookups", type=int, default=20_000)
+    parser.add_argument("--calls", type=int, default=4_000, help="calls x 5 milestones")
+    parser.add_argument("--naive-sample", type=int, default=20_000)
+    args = parser.parse_args()
+
+    with tempfile.TemporaryDirectory(prefix="crm-bench-") as tmp:
+        tmpdir = Path(tmp)
+        csv_path = tmpdir / "customers.csv"
+        t = time.perf_counter()
+        phones = make_phones(args.customers)
+        write_csv(csv_path, phones)
+        size_mb = os.path.getsize(csv_path) / 1e6
+        print(
+            f"generated {args.customers:,} customers ({size_mb:.0f} MB CSV) in "
+            f"{time.perf_counter() - t:.1f} s",
+            file=sys.stderr,
+        )
+
+        async def do_import() -> float:
+            store = await open_store(tmpdir / "crm.sqlite3")
+            try:
+                report = await import_customers(store, csv_path)
+                assert report.imported == args.customers, report.bad[:3]
+                return report.seconds
+            finally:
+                await store.close()
+
+        import_s = asyncio.run(do_import())
+        print("import done", file=sys.stderr)
+        naive_rate = naive_import(
+            tmpdir / "naive.sqlite3", csv_path, min(args.naive_sample, args.customers)
+        )
+        lookups = asyncio.run(bench_lookups(tmpdir / "crm.sqlite3", phones, args.lookups))
+        rate = asyncio.run(bench_milestones(tmpdir / "contacts.sqlite3", args.calls))
+        naive_ms = asyncio.run(naive_milestones(tmpdir / "naive-contacts.sqlite3", args.calls))
+
+    n = args.customers
+    print()
+    print(
+        f"CRM store benchmark — {n:,} customers, Python {sys.version.split()[0]}, "
+        f"SQLite {sqlite3.sqlite_version}"
+    )
+    print()
+    print(f"{'import':<44}{'seconds':>12}{'rows/s':>12}   target")
+    print(
+        f"{'  switchboard import (1 tx, executemany)':<44}{import_s:>12.1f}{n / import_s:>12,.0f}"
+        f"   {'< 60 s for 1M'}"
+    )
+    print(
+        f"{'  naive sqlite3, 1 tx per row (extrap.)':<44}{n / naive_rate:>12.1f}{naive_rate:>12,.0f}"
+    )
+    print()
+    print(f"{'lookup by phone (ms)':<44}{'p50':>8}{'p99':>8}{'max':>8}   target")
+    for name, values in lookups.items():
+        ms = [v * 1000 for v in values]
+        label = {
+            "find_by_phone": "  store.customers.find_by_phone (E.164)",
+            "card_for_phone": "  directory.card_for_phone (national fmt)",
+            "sqlite3 sync": "  peer: plain sqlite3, same query",
+        }[name]
+        target = "p99 < 1 ms" if name == "find_by_phone" else ""
+        print(
+            f"{label:<44}{statistics.median(ms):>8.3f}{pct(ms, 0.99):>8.3f}{max(ms):>8.3f}   {target}"
+        )
+    print()
+    print(f"{'contact milestones':<44}{'per second':>12}   target")
+    print(f"{'  ContactLog (1 INSERT, triggers fold it)':<44}{rate:>12,.0f}   >= 5,000")
+    print(f"{'  peer: read-modify-write tx per milestone':<44}{naive_ms:>12,.0f}")
+
+
+if __name__ == "__main__":
+    main()
