@@ -104,3 +104,33 @@ def queue_stats_message(change: QueueStatsChanged, now: float) -> Message:
         "queue": change.queue,
         "stats": queue_tile(change.queue, change.stats, now),
     }
+
+
+def ivr_summary(
+    path: list[Any] | tuple[Any, ...], *, verified: bool, waited: float | None
+) -> Message:
+    """The call's ``ivr`` field from ``IvrSession.path`` (PathStep objects or their JSON):
+    what the caller pressed, whether the account was verified, how long they waited."""
+    steps = []
+    for step in path:
+        data = step.to_json() if hasattr(step, "to_json") else dict(step)
+        steps.append(
+            {
+                "node": data.get("node", ""),
+                "kind": data.get("kind", ""),
+                "digits": data.get("digits", ""),
+                "result": data.get("result", ""),
+            }
+        )
+    return {
+        "path": steps,
+        "verified": verified,
+        "waited": None if waited is None else round(waited, 1),
+    }
+
+
+def screen_pop_message(agent_id: str, call: Message, card: Any) -> Message:
+    """The ``screen_pop`` for ``agent_id``: the call (call shape) and the caller's card
+    (a ``CustomerCard`` or its JSON)."""
+    card_json = card.to_json() if hasattr(card, "to_json") else dict(card)
+    return {"type": "screen_pop", "agent_id": agent_id, "call": dict(call), "card": card_json}

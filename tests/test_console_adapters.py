@@ -70,3 +70,23 @@ def test_messages_from_acd_commands() -> None:
     sue = console.scope(User("sue", Role.SUPERVISOR))
     assert console.visible(sue, tile)
     assert not console.visible(sue, msg)  # Bob serves support only
+
+
+def test_ivr_summary_and_screen_pop() -> None:
+    from agent_console.adapters import ivr_summary, screen_pop_message
+    from crm_lookup.directory import new_caller_card
+    from routing.ivr.interpreter import PathStep
+
+    path = [PathStep("menu", "menu", "2", 1.0, 3.0, "billing"), {"node": "acct", "digits": "42"}]
+    ivr = ivr_summary(path, verified=True, waited=12.345)
+    assert ivr == {
+        "path": [
+            {"node": "menu", "kind": "menu", "digits": "2", "result": "billing"},
+            {"node": "acct", "kind": "", "digits": "42", "result": ""},
+        ],
+        "verified": True,
+        "waited": 12.3,
+    }
+    pop = screen_pop_message("1001", {"call_id": "c1", "ivr": ivr}, new_caller_card("+15550001"))
+    assert pop["type"] == "screen_pop" and pop["card"]["new_caller"] is True
+    assert pop["call"]["ivr"]["verified"] is True
