@@ -113,6 +113,12 @@ class Console:
             "dispositions": list(self.settings.routing.dispositions),
         }
 
+    def current_call_of(self, user: User) -> Message | None:
+        """The user's own current call (with its IVR path), if the user is an agent."""
+        if not user.agent_id or self._find_agent(user.agent_id) is None:
+            return None
+        return self.center.current_call(user.agent_id)
+
     def snapshot_for(self, scope: Scope) -> Message:
         """The center's snapshot cut down to what ``scope`` may see."""
         snap = self.center.snapshot()

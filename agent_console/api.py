@@ -226,9 +226,7 @@ async def logout(request: web.Request) -> web.Response:
 async def me(request: web.Request) -> web.Response:
     session = current_session(request)
     console = request.app[CONSOLE]
-    current = None
-    if session.user.agent_id and console._find_agent(session.user.agent_id):
-        current = request.app[CENTER].current_call(session.user.agent_id)
+    current = console.current_call_of(session.user)
     return web.json_response(
         {
             "user": session.user.to_json(),
