@@ -266,7 +266,7 @@ class CallCenter:
                 "card lookup failed", extra={"fields": {"call": call.call_id, "error": exc}}
             )
             return
-        data = card.to_json()
+        data = _without_this_call(card.to_json(), call)
         if call.card is None or not call.verified:
             call.card = data
         if call.customer_id is None and data.get("customer_id") is not None:
@@ -1028,6 +1028,17 @@ def _dialable(number: str) -> str:
     return text
 
 
+def _without_this_call(card: dict[str, Any], call: LiveCall) -> dict[str, Any]:
+    """The card's history without the contact being made right now."""
+    card["recent_contacts"] = [
+        c
+        for c in card.get("recent_contacts") or ()
+        # The contact row of this call is stamped with its exact arrival time.
+        if c.get("id") != call.contact_id and c.get("started_at") != call.arrived_at
+    ]
+    return card
+
+
 def _new_caller_card(caller: str) -> dict[str, Any]:
     return new_caller_card(caller).to_json()
 
@@ -1045,7 +1056,7 @@ class _IvrDirectory:
             if by == "account"
             else directory.card_for_phone(value)
         )
-        data = card.to_json() if card is not None else {}
+        data = _without_this_call(card.to_json(), self.call) if card is not None else {}
         if data.get("customer_id") is None:
             return None
         self.call.card = data

@@ -52,6 +52,7 @@ async def test_known_caller_reaches_agent_with_screen_pop_and_history(tmp_path: 
         assert card["customer_id"] == ada.id
         assert card["name"] == "Ada Lovelace"
         assert card["vip"] is True
+        assert card["recent_contacts"] == []  # the call being made is not its own history
         assert call["queue"] == "sales"
         assert call["state"] == "ringing"
         nodes = [(s["node"], s["digits"]) for s in call["ivr"]["path"]]
@@ -234,3 +235,36 @@ async def test_service_survives_an_asterisk_restart(tmp_path: Path) -> None:
 
 def test_recorder_type_is_used() -> None:
     assert Recorder().messages == []
+
+
+async def test_returning_caller_sees_history_and_is_offered_to_their_last_agent(
+    tmp_path: Path,
+) -> None:
+    phones = {
+        "PJSIP/1001": PhoneBehaviour(answer_after=0.2),
+        "PJSIP/1005": PhoneBehaviour(answer_after=0.2),
+    }
+    async with running_service(tmp_path, phones=phones) as (service, sim, rec, _url):
+        grace = await service.store.customers.add("Grace Hopper", ["+15550003333"], tier="gold")
+        await service.center.set_agent_state("1001", "ready")
+        sim.place_call("+15550003333", did=DEMO_DID, dtmf=["1"], patience=60, talk_seconds=(1, 1))
+        first = await rec.wait_for(is_type("screen_pop", agent_id="1001"))
+        ended = await rec.wait_for(is_type("call_ended", call_id=first["call"]["call_id"]))
+        await service.center.recorder.flush()
+        await service.store.contacts.wrapup(ended["contact_id"], "resolved", "reset the router")
+        await service.center.wrapup_done("1001")
+
+        # 1005 has now been idle longer than 1001, so longest-idle alone would pick 1005;
+        # the sticky rule offers Grace to 1001, who served her last.
+        await service.center.set_agent_state("1005", "ready")
+        await asyncio.sleep(0.05)
+        rec.messages.clear()
+        sim.place_call("+15550003333", did=DEMO_DID, dtmf=["1"], patience=60, talk_seconds=(1, 1))
+        second = await rec.wait_for(is_type("screen_pop"))
+        assert second["agent_id"] == "1001"
+        history = second["card"]["recent_contacts"]
+        assert [c["id"] for c in history] == [ended["contact_id"]]
+        assert history[0]["disposition"] == "resolved"
+        assert history[0]["notes"] == "reset the router"
+        assert history[0]["agent_id"] == "1001"
+        assert second["card"]["customer_id"] == grace.id
