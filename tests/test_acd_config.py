@@ -8,7 +8,8 @@ import pytest
 import yaml
 
 from config.errors import InvalidInput
-from routing.acd import Acd, MaxWaitAction, Strategy
+from config.settings import RoutingSettings
+from routing.acd import Acd, AcdSettings, MaxWaitAction, Strategy
 from routing.acd.config import load_queue_file, parse_queue_file
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -104,3 +105,15 @@ def test_missing_and_broken_files(tmp_path: Path) -> None:
     good = tmp_path / "good.yaml"
     good.write_text(yaml.safe_dump(GOOD), encoding="utf-8")
     assert load_queue_file(good).queues[0].ring_timeout == 10
+
+
+def test_engine_settings_come_from_the_routing_section() -> None:
+    routing = RoutingSettings(
+        not_ready_reasons=["break", "coaching"], sticky_offer_seconds=7, short_abandon_seconds=3
+    )
+    settings = AcdSettings.from_routing(routing, seed=4)
+    assert settings.not_ready_reasons == ("break", "coaching", "no answer")
+    assert (settings.sticky_offer_seconds, settings.short_abandon_seconds) == (7, 3)
+    assert settings.seed == 4
+    with pytest.raises(InvalidInput):
+        AcdSettings(sticky_offer_seconds=-1)

@@ -1,8 +1,25 @@
 """The pure ACD engine: queues, agents, one global router, callbacks, live statistics.
 
-``Acd.handle(event, now)`` / ``Acd.tick(now)`` return commands; see ``engine.py`` for the
-theory of operation and ``docs/ARCHITECTURE.md`` for the contract. ``shell.py`` (not pure)
-executes the commands through ``telephony``.
+``Acd.handle(event, now)`` / ``Acd.tick(now)`` return commands; ``engine.py`` explains how
+it decides, ``docs/ARCHITECTURE.md`` holds the contract. ``shell.py`` (not pure) carries
+the commands out through ``telephony``. What the shell owes the engine:
+
+* Feed every event with the same clock (``now``, seconds) and call ``tick(now)`` no later
+  than ``next_timer()`` (a periodic tick of ~0.5 s is fine).
+* ``CallJoinedQueue`` → music on hold of class ``moh`` on the caller; ``Announce`` →
+  play position / estimated wait.
+* ``RingAgent`` → ring the endpoint for ``ring_timeout``; report ``AgentAnswered``,
+  ``RingNoAnswer`` (NOANSWER / BUSY / CHANUNAVAIL) or ``CallAbandoned``. ``CancelRing``
+  → stop ringing (the engine gave up, or a supervisor pulled the agent).
+* ``StartCallback`` → ring the agent, then dial the customer; report ``RingNoAnswer``
+  for the agent leg, ``CallbackResult`` for the customer leg. ``CallbackLogged`` →
+  contact log.
+* ``MaxWaitReached`` → overflow (already done by the engine), voicemail, offer a
+  callback, or hang up after a prompt. ``CallLeftQueue`` → stop MOH / announcements.
+* ``AgentStateChanged`` / ``QueueStatsChanged`` → publish to consoles and wallboard.
+* After an answered call ends, ``CallEnded``; the agent's ``WrapUpDone`` ends wrap-up early.
+
+The queue file is read by :func:`routing.acd.config.load_queue_file`.
 """
 
 from routing.acd import commands, events

@@ -27,6 +27,21 @@ moving a call between lists. A caller needing ``billing ≥ 3`` reads the first 
 at most three agent lists; an agent reads the first entry of the few requirement groups
 of their queues. Each step is O(log n) (see ``bench/routing_decision.py``).
 
+A caller needing several skills starts from the smallest qualifying pool and checks
+the others per candidate; only a pool full of agents missing the other skills makes
+that walk long.
+
+**Exceptions to plain key order**, each deliberate: a returning customer is offered
+first to their last agent (``sticky_agent``) if that agent is ready, or becomes ready,
+within ``sticky_offer_seconds``; a call whose ring went unanswered goes back *ahead of*
+everyone in its queue (it already reached the front once). A callback is a virtual
+caller: it keeps its entry (its place) in line but gets no announcements, no max wait,
+and no line under ``max_length``; reaching an agent it becomes ``StartCallback``.
+
+**Statistics** are published as deltas: every change marks its queue dirty; at the end
+of an event a dirty queue whose inputs (sizes, agents by state, counter version) differ
+from what was last published gets one ``QueueStatsChanged`` with the complete figures.
+
 **Timers** live in one heap of (due, kind, id, epoch). Anything that makes a timer
 moot bumps the owner's epoch, and a stale timer is dropped when it comes due.
 
