@@ -172,7 +172,9 @@ async def authenticate(request: web.Request, username: str, password: str) -> Us
         log.info("login failed", extra={"fields": {"user": username[:64]}})
         raise NotAuthenticated("wrong username or password")
     _, role, agent_id = row
-    return User(username, Role.parse(role), agent_id or None)
+    user = User(username, Role.parse(role), agent_id or None)
+    await request.app[CRM].audit(username, "user.login", username, {"ip": request.remote or ""})
+    return user
 
 
 def start_session(request: web.Request, user: User) -> Session:

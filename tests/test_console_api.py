@@ -184,6 +184,7 @@ async def test_supervisor_actions_are_audited(world: Any) -> None:
     resp = await sue.request("POST", "/api/supervisor/calls/w1/move", {"queue": "billing"})
     assert resp.status == 200
     rows = await audit_rows(world)
+    assert ("sue", "user.login", "sue") in rows
     assert ("sue", "agent.force_state", "1003") in rows
     assert ("sue", "call.move", "w1") in rows
     assert ("state", "1003", "not_ready", "break", "sue") in world.center.actions
