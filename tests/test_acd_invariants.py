@@ -71,6 +71,12 @@ AGENTS = (
     AgentConfig("a5", "A5", "PJSIP/5", {"sales": 4, "french": 2}, ("sales", "support", "billing")),
 )
 STATES = (AgentState.READY, AgentState.NOT_READY, AgentState.LOGGED_OUT)
+# the same queues reconfigured at run time: other strategies, skills and priorities
+RELOADED = (
+    QueueConfig("sales", strategy=Strategy.RANDOM, skills={"sales": 2}, priority_seconds=10),
+    QueueConfig("support", strategy=Strategy.LINEAR, skills={"french": 1}, max_length=3),
+    QueueConfig("billing", skills={"billing": 1}, wrap_up=8, announce_interval=5),
+)
 
 
 def _meets(skills: dict[str, int], requirement: dict[str, int]) -> bool:
@@ -120,6 +126,8 @@ def _random_event(rng: random.Random, snap: dict[str, Any], serial: int) -> ev.E
         )
     if roll < 0.9 and by_state.get("waiting"):
         return ev.CallbackRequested(rng.choice(by_state["waiting"]), "5551234")
+    if roll < 0.92:
+        return ev.QueuesChanged(rng.choice((QUEUES, RELOADED)))
     # something plainly wrong now and then: unknown ids, illegal transitions
     return rng.choice(
         (
