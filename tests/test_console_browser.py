@@ -106,6 +106,8 @@ async def test_agent_ready_screen_pop_and_wrapup(world: Any, browser: Any) -> No
     await expect(page.locator("#state")).to_have_text("wrap up")
     await page.select_option("#disposition", "sale")
     await page.fill("#notes", "sold the premium plan")
+    ARTIFACTS.mkdir(exist_ok=True)
+    await page.screenshot(path=str(ARTIFACTS / "agent.png"), full_page=True)
     await page.click("#btn-wrapup")
     await expect(page.locator("#card-history")).to_contain_text(
         "sold the premium plan", timeout=WAIT_MS
@@ -117,8 +119,6 @@ async def test_agent_ready_screen_pop_and_wrapup(world: Any, browser: Any) -> No
     await page.click("#search button")
     await page.click("#search-results a")
     await expect(page.locator("#search-history-rows")).to_contain_text("sold the premium plan")
-    ARTIFACTS.mkdir(exist_ok=True)
-    await page.screenshot(path=str(ARTIFACTS / "agent.png"), full_page=True)
     assert page.errors == []
 
 
