@@ -31,24 +31,27 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any
 
 from config.errors import (
-    IllegalTransition,
-    InvalidInput,
     NotFound,
     RemoteError,
     SwitchboardError,
 )
 from config.settings import Settings
-from crm_lookup.directory import new_caller_card
 from routing.acd import commands as acd_cmd
 from routing.acd import events as acd_ev
 from routing.acd.engine import Acd
-from routing.acd.states import AgentState
+from routing.console_port import ConsoleOperations
 from routing.contacts import ContactRecorder
-from routing.ivr import commands as ivr_cmd
-from routing.ivr import events as ivr_ev
-from routing.ivr.interpreter import CallInfo, IvrSession, Outcome, PathStep
+from routing.ivr.interpreter import CallInfo, IvrSession, Outcome
 from routing.ivr.runner import run_ivr
 from routing.ivr.script import ScriptLibrary
+from routing.ivr_ports import (
+    IvrContacts,
+    IvrDirectory,
+    IvrRouting,
+    dialable,
+    new_caller_json,
+    without_this_call,
+)
 from routing.live import LiveCall, Phase
 from routing.waiting import wait_in_queue
 from telephony.agi import AgiDispatcher, AgiSession
@@ -71,7 +74,7 @@ ANSWERED = "ANSWER"
 RECENT_CALLS = 500
 
 
-class CallCenter:
+class CallCenter(ConsoleOperations):
     """Runs the contact center over one AMI connection.
 
     Args:
@@ -247,9 +250,9 @@ class CallCenter:
         outcome = await run_ivr(
             ivr,
             session,
-            _IvrDirectory(self, call),
-            _IvrRouting(self, call),
-            _IvrContacts(self, call),
+            IvrDirectory(self, call),
+            IvrRouting(self, call),
+            IvrContacts(self, call),
             clock=self.clock,
             recordings_dir=str(self.settings.path("var/voicemail")),
         )
@@ -266,7 +269,7 @@ class CallCenter:
                 "card lookup failed", extra={"fields": {"call": call.call_id, "error": exc}}
             )
             return
-        data = _without_this_call(card.to_json(), call)
+        data = without_this_call(card.to_json(), call)
         if call.card is None or not call.verified:
             call.card = data
         if call.customer_id is None and data.get("customer_id") is not None:
@@ -321,7 +324,7 @@ class CallCenter:
     def request_callback(self, call: LiveCall, number: str) -> None:
         """A waiting caller accepted the callback offer: keep the place, let them go."""
         self._execute(
-            self.acd.handle(acd_ev.CallbackRequested(call.call_id, _dialable(number)), self.clock())
+            self.acd.handle(acd_ev.CallbackRequested(call.call_id, dialable(number)), self.clock())
         )
         call.pending = "callback_booked"
 
@@ -490,7 +493,7 @@ class CallCenter:
                     customer_id=str(call.customer_id) if call.customer_id is not None else None,
                     tier=call.tier,
                     caller=call.caller,
-                    callback_number=_dialable(number),
+                    callback_number=dialable(number),
                 ),
                 now,
             )
@@ -527,7 +530,7 @@ class CallCenter:
                 "type": "screen_pop",
                 "agent_id": command.agent_id,
                 "call": call.to_json(now),
-                "card": call.card or _new_caller_card(call.caller),
+                "card": call.card or new_caller_json(call.caller),
             }
         )
         try:
@@ -605,7 +608,7 @@ class CallCenter:
         call.agent_channel = event.dest_channel
         self._by_channel[event.dest_channel] = call.call_id
         now = self.clock()
-        card = call.card or _new_caller_card(call.caller)
+        card = call.card or new_caller_json(call.caller)
         self._publish(
             {
                 "type": "screen_pop",
@@ -749,377 +752,3 @@ class CallCenter:
 
     def _first_queue(self) -> str:
         return next(iter(self.acd.snapshot(self.clock())["queues"]))
-
-    # ------------------------------------------------------------------ JSON shapes
-
-    def _queue_json(self, name: str, stats: Mapping[str, Any]) -> dict[str, Any]:
-        since = stats.get("longest_wait_since")
-        agents = stats.get("agents", {})
-        return {
-            "name": name,
-            "waiting": stats.get("waiting", 0),
-            "longest_wait": round(self.clock() - since, 1) if since is not None else 0.0,
-            "longest_wait_since": since,
-            "service_level": stats.get("service_level"),
-            "offered": stats.get("offered", 0),
-            "answered": stats.get("answered", 0),
-            "abandoned": stats.get("abandoned", 0),
-            "short_abandoned": stats.get("short_abandoned", 0),
-            "asa": stats.get("asa"),
-            "aht": stats.get("aht"),
-            "ewt": round(float(stats.get("ewt") or 0.0), 1),
-            "agents_ready": agents.get("ready", 0),
-            "agents": dict(agents),
-            "callbacks_waiting": stats.get("callbacks_waiting", 0),
-        }
-
-    def _agent_json(self, agent_id: str, snap: Mapping[str, Any] | None = None) -> dict[str, Any]:
-        agents = (snap or self.acd.snapshot(self.clock()))["agents"]
-        a = agents.get(agent_id)
-        if a is None:
-            raise NotFound(f"no agent {agent_id!r}")
-        return {
-            "agent_id": agent_id,
-            "name": a["name"],
-            "state": a["state"],
-            "reason": a["reason"],
-            "since": a["since"],
-            "queues": list(a["queues"]),
-            "call_id": a["call_id"] or self._agent_calls.get(agent_id),
-            "calls": a["calls"],
-            "talk_seconds": a["talk_seconds"],
-            "state_seconds": a["state_seconds"],
-        }
-
-    # ------------------------------------------------------------------ console port
-
-    def snapshot(self) -> dict[str, Any]:
-        now = self.clock()
-        snap = self.acd.snapshot(now)
-        return {
-            "now": now,
-            "queues": [self._queue_json(name, q["stats"]) for name, q in snap["queues"].items()],
-            "agents": [self._agent_json(agent_id, snap) for agent_id in snap["agents"]],
-            "calls": [call.to_json(now) for call in self.calls.values()],
-            "intervals": self.recorder.intervals(),
-        }
-
-    def queues_for_supervisor(self, username: str) -> frozenset[str]:
-        names = self.acd.snapshot(self.clock())["queues"]
-        return frozenset(
-            name
-            for name in names
-            if not self.supervisors.get(name) or username in self.supervisors[name]
-        )
-
-    def current_call(self, agent_id: str) -> dict[str, Any] | None:
-        self.acd.agent_state(agent_id)  # NotFound for an unknown agent
-        now = self.clock()
-        call_id = self._agent_calls.get(agent_id) or self._wrapping.get(agent_id)
-        if call_id is None:
-            return None
-        call = self.calls.get(call_id) or self._recent.get(call_id)
-        return call.to_json(now) if call is not None else None
-
-    def call(self, call_id: str) -> dict[str, Any] | None:
-        call = self.calls.get(call_id)
-        return call.to_json(self.clock()) if call is not None else None
-
-    async def set_agent_state(
-        self, agent_id: str, state: str, reason: str = "", *, forced_by: str | None = None
-    ) -> None:
-        try:
-            wanted = AgentState(state)
-        except ValueError:
-            raise InvalidInput(f"unknown agent state {state!r}", field="state") from None
-        self._execute(
-            self.acd.handle(
-                acd_ev.AgentStateRequest(agent_id, wanted, reason, forced_by), self.clock()
-            )
-        )
-        if wanted is not AgentState.NOT_READY:
-            self._wrapping.pop(agent_id, None)
-
-    async def wrapup_done(self, agent_id: str) -> None:
-        self._execute(self.acd.handle(acd_ev.WrapUpDone(agent_id), self.clock()))
-        self._wrapping.pop(agent_id, None)
-
-    def _connected(self, call_id: str) -> LiveCall:
-        call = self.calls.get(call_id)
-        if call is None:
-            raise NotFound(f"no live call {call_id!r}")
-        return call
-
-    async def hold(self, call_id: str) -> None:
-        call = self._connected(call_id)
-        if call.phase is not Phase.TALKING or not call.agent_channel:
-            raise IllegalTransition(call.phase.value, "hold")
-        await self.ami.send(
-            Action(
-                "Redirect",
-                {
-                    "Channel": call.channel,
-                    "Context": "switchboard-hold",
-                    "Exten": "s",
-                    "Priority": "1",
-                    "ExtraChannel": call.agent_channel,
-                    "ExtraContext": "switchboard-agent-hold",
-                    "ExtraExten": "s",
-                    "ExtraPriority": "1",
-                },
-            )
-        )
-        call.phase = Phase.HELD
-        self.recorder.held(call, self.clock())
-        self._publish_call(call)
-
-    async def unhold(self, call_id: str) -> None:
-        call = self._connected(call_id)
-        if call.phase is not Phase.HELD or not call.agent_channel:
-            raise IllegalTransition(call.phase.value, "unhold")
-        await self.ami.send(
-            Action(
-                "Bridge", {"Channel1": call.channel, "Channel2": call.agent_channel, "Tone": "no"}
-            )
-        )
-        call.phase = Phase.TALKING
-        self.recorder.unheld(call, self.clock())
-        self._publish_call(call)
-
-    async def transfer(self, call_id: str, kind: str, target: str) -> None:
-        call = self._connected(call_id)
-        if call.phase not in (Phase.TALKING, Phase.HELD):
-            raise IllegalTransition(call.phase.value, "transfer")
-        if kind == "queue":
-            self.acd.estimate(target, self.clock())  # NotFound for an unknown queue
-            # The agent is done with this caller: the call ends for the ACD (wrap-up),
-            # and the caller enters ``target`` as a new wait when back in AGI.
-            call.pending_queue = target
-            context, exten = "switchboard-requeue", "s"
-        elif kind == "agent":
-            if self.acd.agent_state(target) is not AgentState.READY:
-                raise InvalidInput(f"agent {target} is not ready", field="target")
-            endpoint = self.acd.snapshot(self.clock())["agents"][target]["endpoint"]
-            context, exten = self.settings.ami.outbound_context, endpoint.rsplit("/", 1)[-1]
-        elif kind == "number":
-            exten = _dialable(target)
-            context = self.settings.ami.outbound_context
-        else:
-            raise InvalidInput(f"unknown transfer kind {kind!r}", field="kind")
-        self.recorder.note(call, "transfer", {"kind": kind, "target": target}, self.clock())
-        await self.ami.send(
-            Action(
-                "Redirect",
-                {"Channel": call.channel, "Context": context, "Exten": exten, "Priority": "1"},
-            )
-        )
-        if kind == "queue":
-            self._end_agent_part(call)
-
-    def _end_agent_part(self, call: LiveCall) -> None:
-        """The agent's part of a call is over while the caller stays (transfer to a queue)."""
-        now = self.clock()
-        if call.agent_id is not None:
-            with contextlib.suppress(SwitchboardError):
-                self._execute(self.acd.handle(acd_ev.CallEnded(call.call_id), now))
-            self._agent_calls.pop(call.agent_id, None)
-            self._wrapping[call.agent_id] = call.call_id
-        if call.agent_channel:
-            self._by_channel.pop(call.agent_channel, None)
-        call.phase = Phase.WAITING
-        self._publish_call(call)
-
-    async def hangup(self, call_id: str) -> None:
-        call = self._connected(call_id)
-        await self.ami.send(Action("Hangup", {"Channel": call.channel, "Cause": "16"}))
-
-    async def dial(self, agent_id: str, number: str, *, customer_id: str | None = None) -> str:
-        state = self.acd.agent_state(agent_id)
-        if state in (AgentState.RINGING, AgentState.ON_CALL, AgentState.LOGGED_OUT):
-            raise IllegalTransition(state.value, "dial")
-        exten = _dialable(number)
-        if (
-            state is not AgentState.NOT_READY
-            or self.acd.snapshot(self.clock())["agents"][agent_id]["reason"] != "outbound"
-        ):
-            # Keep the ACD from offering a queue call to an agent busy dialling out.
-            self._execute(
-                self.acd.handle(
-                    acd_ev.AgentStateRequest(agent_id, AgentState.NOT_READY, "outbound"),
-                    self.clock(),
-                )
-            )
-        endpoint = self.acd.snapshot(self.clock())["agents"][agent_id]["endpoint"]
-        now = self.clock()
-        call_id = f"out-{agent_id}-{int(now * 1000)}"
-        call = LiveCall(
-            call_id=call_id,
-            channel=endpoint,
-            uniqueid="",
-            caller=endpoint,
-            dialed=exten,
-            arrived_at=now,
-            direction="outbound",
-            phase=Phase.RINGING,
-            agent_id=agent_id,
-            customer_id=customer_id,
-        )
-        self.calls[call_id] = call
-        self._agent_calls[agent_id] = call_id
-        self.recorder.arrived(call)
-        try:
-            await self._originate(endpoint, exten, call_id)
-        except (RemoteError, TimeoutError):
-            self._call_gone(call, "originate refused")
-            raise
-        self._publish_call(call)
-        return call_id
-
-    async def move_call(self, call_id: str, queue: str) -> None:
-        call = self._connected(call_id)
-        if call.phase is not Phase.WAITING:
-            raise IllegalTransition(call.phase.value, "move")
-        self._execute(self.acd.handle(acd_ev.MoveCall(call_id, queue), self.clock()))
-        call.queue = queue
-        self.recorder.note(call, "moved", {"queue": queue}, self.clock())
-        self.refresh_position(call)
-        self._publish_call(call)
-
-    async def spy(self, agent_id: str, mode: str, *, supervisor_agent_id: str) -> None:
-        call_id = self._agent_calls.get(agent_id)
-        call = self.calls.get(call_id) if call_id else None
-        if call is None or not call.agent_channel:
-            raise NotFound(f"agent {agent_id} has no call")
-        options = {"listen": "qE", "whisper": "qEw", "barge": "qEB"}.get(mode)
-        if options is None:
-            raise InvalidInput(f"unknown spy mode {mode!r}", field="mode")
-        endpoint = self.acd.snapshot(self.clock())["agents"][supervisor_agent_id]["endpoint"]
-        await self.ami.send(
-            Action(
-                "Originate",
-                {
-                    "Channel": endpoint,
-                    "Application": "ChanSpy",
-                    "Data": f"{call.agent_channel},{options}",
-                    "Async": "true",
-                    "CallerID": f"Spy <{agent_id}>",
-                },
-            )
-        )
-
-    def health(self) -> dict[str, Any]:
-        return {
-            "ami": {
-                "connected": self.ami.connected,
-                "host": self.settings.ami.host,
-                "port": self.settings.ami.port,
-            },
-            "calls": len(self.calls),
-            "contacts": {"pending_writes": self.recorder.pending},
-        }
-
-
-def _dialable(number: str) -> str:
-    """A number or extension safe to put in a dialplan extension (no injection)."""
-    text = number.strip()
-    digits = text[1:] if text.startswith("+") else text
-    if not digits or not digits.isdigit() or len(digits) > 20:
-        raise InvalidInput(f"not a dialable number: {number!r}", field="number")
-    return text
-
-
-def _without_this_call(card: dict[str, Any], call: LiveCall) -> dict[str, Any]:
-    """The card's history without the contact being made right now."""
-    card["recent_contacts"] = [
-        c
-        for c in card.get("recent_contacts") or ()
-        # The contact row of this call is stamped with its exact arrival time.
-        if c.get("id") != call.contact_id and c.get("started_at") != call.arrived_at
-    ]
-    return card
-
-
-def _new_caller_card(caller: str) -> dict[str, Any]:
-    return new_caller_card(caller).to_json()
-
-
-class _IvrDirectory:
-    """The IVR's lookup port: finds the customer and remembers them on the call."""
-
-    def __init__(self, center: CallCenter, call: LiveCall) -> None:
-        self.center, self.call = center, call
-
-    async def lookup(self, by: str, value: str) -> Mapping[str, Any] | None:
-        directory = self.center.directory
-        card = await (
-            directory.card_for_account(value)
-            if by == "account"
-            else directory.card_for_phone(value)
-        )
-        data = _without_this_call(card.to_json(), self.call) if card is not None else {}
-        if data.get("customer_id") is None:
-            return None
-        self.call.card = data
-        self.call.customer_id = data["customer_id"]
-        self.call.tier = str(data.get("tier") or "").lower()
-        self.call.verified = by == "account"
-        return {
-            "id": data["customer_id"],
-            "name": data.get("name", ""),
-            "tier": str(data.get("tier") or "").lower(),
-            "language": data.get("language", ""),
-            "open_cases": len(data.get("open_cases") or []),
-            "verified": by == "account",
-        }
-
-
-class _IvrRouting:
-    """The IVR's routing port for one call."""
-
-    def __init__(self, center: CallCenter, call: LiveCall) -> None:
-        self.center, self.call = center, call
-
-    async def queue_state(self, queue: str) -> ivr_ev.QueueState:
-        estimate = self.center.acd.estimate(queue, self.center.clock())
-        return ivr_ev.QueueState(estimate.seconds, estimate.agents_ready, estimate.position - 1)
-
-    async def enqueue(self, call: CallInfo, request: ivr_cmd.Enqueue) -> None:
-        self.center.enqueue(self.call, request.queue, request.priority, request.skills)
-
-    async def request_callback(self, call: CallInfo, request: ivr_cmd.OfferCallback) -> None:
-        self.center.book_callback(
-            self.call, request.queue, request.number, request.priority, request.skills
-        )
-
-    async def transfer(self, call: CallInfo, target: str) -> None:
-        exten = _dialable(target)
-        await self.center.ami.send(
-            Action(
-                "Redirect",
-                {
-                    "Channel": self.call.channel,
-                    "Context": self.center.settings.ami.outbound_context,
-                    "Exten": exten,
-                    "Priority": "1",
-                },
-            )
-        )
-
-
-class _IvrContacts:
-    """The IVR's contact sink: path steps onto the call and into the history."""
-
-    def __init__(self, center: CallCenter, call: LiveCall) -> None:
-        self.center, self.call = center, call
-
-    async def ivr_step(self, call: CallInfo, step: PathStep) -> None:
-        self.call.path.append(step.to_json())
-        self.center.recorder.ivr_step(self.call, step)
-
-    async def ivr_done(self, call: CallInfo, path: Sequence[PathStep], outcome: str) -> None:
-        self.call.path = [s.to_json() for s in path]
-        self.call.ivr_outcome = outcome
-        self.center.recorder.ivr_done(self.call, path, outcome)
-
-    async def voicemail(self, call: CallInfo, box: str, path: str) -> None:
-        self.center.voicemail_left(self.call, path)

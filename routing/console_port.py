@@ -1,0 +1,312 @@
+"""What the agent console asks of the call center (``agent_console.ports.ContactCenter``).
+
+Routing never imports the console: :class:`CallCenter` satisfies the console's protocol
+structurally through this mixin. Reads come from the ACD's snapshot and the live calls;
+actions go to the ACD as events or to Asterisk as AMI actions (hold is a Redirect of both
+legs into music and a wait, unhold a Bridge; see docs/ARCHITECTURE.md "Call flow").
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from config.errors import IllegalTransition, InvalidInput, NotFound, RemoteError, SwitchboardError
+from config.settings import Settings
+from routing.acd import events as acd_ev
+from routing.acd.engine import Acd
+from routing.acd.states import AgentState
+from routing.contacts import ContactRecorder
+from routing.ivr_ports import dialable
+from routing.live import LiveCall, Phase
+from telephony.ami import Action, AmiClient
+
+
+class ConsoleOperations:
+    """The console-facing half of :class:`routing.center.CallCenter`.
+
+    It shares the center's state (declared below) and uses its machinery: ``_execute``
+    (run ACD commands), ``_publish_call``, ``_originate``, ``_call_gone`` and
+    ``refresh_position``.
+    """
+
+    settings: Settings
+    ami: AmiClient
+    acd: Acd
+    recorder: ContactRecorder
+    supervisors: dict[str, frozenset[str]]
+    calls: dict[str, LiveCall]
+    clock: Callable[[], float]
+    _agent_calls: dict[str, str]
+    _wrapping: dict[str, str]
+    _recent: dict[str, LiveCall]
+    _by_channel: dict[str, str]
+
+    # ------------------------------------------------------------------ JSON shapes
+
+    def _queue_json(self, name: str, stats: Mapping[str, Any]) -> dict[str, Any]:
+        since = stats.get("longest_wait_since")
+        agents = stats.get("agents", {})
+        return {
+            "name": name,
+            "waiting": stats.get("waiting", 0),
+            "longest_wait": round(self.clock() - since, 1) if since is not None else 0.0,
+            "longest_wait_since": since,
+            "service_level": stats.get("service_level"),
+            "offered": stats.get("offered", 0),
+            "answered": stats.get("answered", 0),
+            "abandoned": stats.get("abandoned", 0),
+            "short_abandoned": stats.get("short_abandoned", 0),
+            "asa": stats.get("asa"),
+            "aht": stats.get("aht"),
+            "ewt": round(float(stats.get("ewt") or 0.0), 1),
+            "agents_ready": agents.get("ready", 0),
+            "agents": dict(agents),
+            "callbacks_waiting": stats.get("callbacks_waiting", 0),
+        }
+
+    def _agent_json(self, agent_id: str, snap: Mapping[str, Any] | None = None) -> dict[str, Any]:
+        agents = (snap or self.acd.snapshot(self.clock()))["agents"]
+        a = agents.get(agent_id)
+        if a is None:
+            raise NotFound(f"no agent {agent_id!r}")
+        return {
+            "agent_id": agent_id,
+            "name": a["name"],
+            "state": a["state"],
+            "reason": a["reason"],
+            "since": a["since"],
+            "queues": list(a["queues"]),
+            "call_id": a["call_id"] or self._agent_calls.get(agent_id),
+            "calls": a["calls"],
+            "talk_seconds": a["talk_seconds"],
+            "state_seconds": a["state_seconds"],
+        }
+
+    # ------------------------------------------------------------------ console port
+
+    def snapshot(self) -> dict[str, Any]:
+        now = self.clock()
+        snap = self.acd.snapshot(now)
+        return {
+            "now": now,
+            "queues": [self._queue_json(name, q["stats"]) for name, q in snap["queues"].items()],
+            "agents": [self._agent_json(agent_id, snap) for agent_id in snap["agents"]],
+            "calls": [call.to_json(now) for call in self.calls.values()],
+            "intervals": self.recorder.intervals(),
+        }
+
+    def queues_for_supervisor(self, username: str) -> frozenset[str]:
+        names = self.acd.snapshot(self.clock())["queues"]
+        return frozenset(
+            name
+            for name in names
+            if not self.supervisors.get(name) or username in self.supervisors[name]
+        )
+
+    def current_call(self, agent_id: str) -> dict[str, Any] | None:
+        self.acd.agent_state(agent_id)  # NotFound for an unknown agent
+        now = self.clock()
+        call_id = self._agent_calls.get(agent_id) or self._wrapping.get(agent_id)
+        if call_id is None:
+            return None
+        call = self.calls.get(call_id) or self._recent.get(call_id)
+        return call.to_json(now) if call is not None else None
+
+    def call(self, call_id: str) -> dict[str, Any] | None:
+        call = self.calls.get(call_id)
+        return call.to_json(self.clock()) if call is not None else None
+
+    async def set_agent_state(
+        self, agent_id: str, state: str, reason: str = "", *, forced_by: str | None = None
+    ) -> None:
+        try:
+            wanted = AgentState(state)
+        except ValueError:
+            raise InvalidInput(f"unknown agent state {state!r}", field="state") from None
+        self._execute(
+            self.acd.handle(
+                acd_ev.AgentStateRequest(agent_id, wanted, reason, forced_by), self.clock()
+            )
+        )
+        if wanted is not AgentState.NOT_READY:
+            self._wrapping.pop(agent_id, None)
+
+    async def wrapup_done(self, agent_id: str) -> None:
+        self._execute(self.acd.handle(acd_ev.WrapUpDone(agent_id), self.clock()))
+        self._wrapping.pop(agent_id, None)
+
+    def _connected(self, call_id: str) -> LiveCall:
+        call = self.calls.get(call_id)
+        if call is None:
+            raise NotFound(f"no live call {call_id!r}")
+        return call
+
+    async def hold(self, call_id: str) -> None:
+        call = self._connected(call_id)
+        if call.phase is not Phase.TALKING or not call.agent_channel:
+            raise IllegalTransition(call.phase.value, "hold")
+        await self.ami.send(
+            Action(
+                "Redirect",
+                {
+                    "Channel": call.channel,
+                    "Context": "switchboard-hold",
+                    "Exten": "s",
+                    "Priority": "1",
+                    "ExtraChannel": call.agent_channel,
+                    "ExtraContext": "switchboard-agent-hold",
+                    "ExtraExten": "s",
+                    "ExtraPriority": "1",
+                },
+            )
+        )
+        call.phase = Phase.HELD
+        self.recorder.held(call, self.clock())
+        self._publish_call(call)
+
+    async def unhold(self, call_id: str) -> None:
+        call = self._connected(call_id)
+        if call.phase is not Phase.HELD or not call.agent_channel:
+            raise IllegalTransition(call.phase.value, "unhold")
+        await self.ami.send(
+            Action(
+                "Bridge", {"Channel1": call.channel, "Channel2": call.agent_channel, "Tone": "no"}
+            )
+        )
+        call.phase = Phase.TALKING
+        self.recorder.unheld(call, self.clock())
+        self._publish_call(call)
+
+    async def transfer(self, call_id: str, kind: str, target: str) -> None:
+        call = self._connected(call_id)
+        if call.phase not in (Phase.TALKING, Phase.HELD):
+            raise IllegalTransition(call.phase.value, "transfer")
+        if kind == "queue":
+            self.acd.estimate(target, self.clock())  # NotFound for an unknown queue
+            # The agent is done with this caller: the call ends for the ACD (wrap-up),
+            # and the caller enters ``target`` as a new wait when back in AGI.
+            call.pending_queue = target
+            context, exten = "switchboard-requeue", "s"
+        elif kind == "agent":
+            if self.acd.agent_state(target) is not AgentState.READY:
+                raise InvalidInput(f"agent {target} is not ready", field="target")
+            endpoint = self.acd.snapshot(self.clock())["agents"][target]["endpoint"]
+            context, exten = self.settings.ami.outbound_context, endpoint.rsplit("/", 1)[-1]
+        elif kind == "number":
+            exten = dialable(target)
+            context = self.settings.ami.outbound_context
+        else:
+            raise InvalidInput(f"unknown transfer kind {kind!r}", field="kind")
+        self.recorder.note(call, "transfer", {"kind": kind, "target": target}, self.clock())
+        await self.ami.send(
+            Action(
+                "Redirect",
+                {"Channel": call.channel, "Context": context, "Exten": exten, "Priority": "1"},
+            )
+        )
+        if kind == "queue":
+            self._end_agent_part(call)
+
+    def _end_agent_part(self, call: LiveCall) -> None:
+        """The agent's part of a call is over while the caller stays (transfer to a queue)."""
+        now = self.clock()
+        if call.agent_id is not None:
+            with contextlib.suppress(SwitchboardError):
+                self._execute(self.acd.handle(acd_ev.CallEnded(call.call_id), now))
+            self._agent_calls.pop(call.agent_id, None)
+            self._wrapping[call.agent_id] = call.call_id
+        if call.agent_channel:
+            self._by_channel.pop(call.agent_channel, None)
+        call.phase = Phase.WAITING
+        self._publish_call(call)
+
+    async def hangup(self, call_id: str) -> None:
+        call = self._connected(call_id)
+        await self.ami.send(Action("Hangup", {"Channel": call.channel, "Cause": "16"}))
+
+    async def dial(self, agent_id: str, number: str, *, customer_id: str | None = None) -> str:
+        state = self.acd.agent_state(agent_id)
+        if state in (AgentState.RINGING, AgentState.ON_CALL, AgentState.LOGGED_OUT):
+            raise IllegalTransition(state.value, "dial")
+        exten = dialable(number)
+        if (
+            state is not AgentState.NOT_READY
+            or self.acd.snapshot(self.clock())["agents"][agent_id]["reason"] != "outbound"
+        ):
+            # Keep the ACD from offering a queue call to an agent busy dialling out.
+            self._execute(
+                self.acd.handle(
+                    acd_ev.AgentStateRequest(agent_id, AgentState.NOT_READY, "outbound"),
+                    self.clock(),
+                )
+            )
+        endpoint = self.acd.snapshot(self.clock())["agents"][agent_id]["endpoint"]
+        now = self.clock()
+        call_id = f"out-{agent_id}-{int(now * 1000)}"
+        call = LiveCall(
+            call_id=call_id,
+            channel=endpoint,
+            uniqueid="",
+            caller=endpoint,
+            dialed=exten,
+            arrived_at=now,
+            direction="outbound",
+            phase=Phase.RINGING,
+            agent_id=agent_id,
+            customer_id=customer_id,
+        )
+        self.calls[call_id] = call
+        self._agent_calls[agent_id] = call_id
+        self.recorder.arrived(call)
+        try:
+            await self._originate(endpoint, exten, call_id)
+        except (RemoteError, TimeoutError):
+            self._call_gone(call, "originate refused")
+            raise
+        self._publish_call(call)
+        return call_id
+
+    async def move_call(self, call_id: str, queue: str) -> None:
+        call = self._connected(call_id)
+        if call.phase is not Phase.WAITING:
+            raise IllegalTransition(call.phase.value, "move")
+        self._execute(self.acd.handle(acd_ev.MoveCall(call_id, queue), self.clock()))
+        call.queue = queue
+        self.recorder.note(call, "moved", {"queue": queue}, self.clock())
+        self.refresh_position(call)
+        self._publish_call(call)
+
+    async def spy(self, agent_id: str, mode: str, *, supervisor_agent_id: str) -> None:
+        call_id = self._agent_calls.get(agent_id)
+        call = self.calls.get(call_id) if call_id else None
+        if call is None or not call.agent_channel:
+            raise NotFound(f"agent {agent_id} has no call")
+        options = {"listen": "qE", "whisper": "qEw", "barge": "qEB"}.get(mode)
+        if options is None:
+            raise InvalidInput(f"unknown spy mode {mode!r}", field="mode")
+        endpoint = self.acd.snapshot(self.clock())["agents"][supervisor_agent_id]["endpoint"]
+        await self.ami.send(
+            Action(
+                "Originate",
+                {
+                    "Channel": endpoint,
+                    "Application": "ChanSpy",
+                    "Data": f"{call.agent_channel},{options}",
+                    "Async": "true",
+                    "CallerID": f"Spy <{agent_id}>",
+                },
+            )
+        )
+
+    def health(self) -> dict[str, Any]:
+        return {
+            "ami": {
+                "connected": self.ami.connected,
+                "host": self.settings.ami.host,
+                "port": self.settings.ami.port,
+            },
+            "calls": len(self.calls),
+            "contacts": {"pending_writes": self.recorder.pending},
+        }
