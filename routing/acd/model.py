@@ -18,6 +18,9 @@ from config.settings import RoutingSettings
 
 MIN_SKILL = 1
 MAX_SKILL = 5
+#: not-ready reasons the system itself sets (ring unanswered, agent dialling out); always
+#: accepted, whatever the configured list says
+SYSTEM_REASONS = ("no answer", "outbound")
 _BAD_CHARS = ("\r", "\n", "\x00")
 
 
@@ -214,7 +217,13 @@ class AgentConfig:
 class AcdSettings:
     """Engine-wide knobs; :meth:`from_routing` fills them from ``config.settings``."""
 
-    not_ready_reasons: tuple[str, ...] = ("break", "lunch", "meeting", "training", "no answer")
+    not_ready_reasons: tuple[str, ...] = (
+        "break",
+        "lunch",
+        "meeting",
+        "training",
+        *SYSTEM_REASONS,
+    )
     sticky_offer_seconds: float = 10.0
     short_abandon_seconds: float = 5.0
     #: the engine gives up on a ring this long after the ring timeout the shell was told
@@ -252,8 +261,7 @@ class AcdSettings:
             InvalidInput: a value out of range.
         """
         reasons = list(routing.not_ready_reasons)
-        if "no answer" not in reasons:
-            reasons.append("no answer")
+        reasons += [r for r in SYSTEM_REASONS if r not in reasons]
         return cls(
             not_ready_reasons=tuple(reasons),
             sticky_offer_seconds=routing.sticky_offer_seconds,
