@@ -357,6 +357,7 @@ class Acd:
                     }
                 )
             queues[name] = {
+                "name": name,
                 "strategy": q.strategy.value,
                 "service_level_seconds": q.service_level,
                 "moh": q.moh,
