@@ -24,6 +24,7 @@ from phonenumbers import (
 from config.errors import InvalidInput
 
 _CANONICAL = re.compile(r"^\+([1-9]\d{6,14})$")
+_PUNCTUATION = re.compile(r"[\s().\-]")
 _ALLOWED = re.compile(r"^[\d\s()+\-./]*(?:(?:ext\.?|x|#|;ext=)\s*\d{1,10})?$", re.IGNORECASE)
 
 
@@ -50,6 +51,8 @@ def parse_phone(raw: str, region: str = "US") -> Phone:
     if not text:
         raise InvalidInput("phone number is empty", field="phone")
     canonical = _CANONICAL.match(text)
+    if canonical is None and text[0] == "+":
+        canonical = _CANONICAL.match(_PUNCTUATION.sub("", text))
     if canonical:
         fast = _parse_canonical(canonical.group(1))
         if fast is not None:

@@ -23,7 +23,11 @@ from typing import Any
 import aiosqlite
 
 from config.errors import ConfigError, InvalidInput
+from crm_lookup.cases import CaseRepo
+from crm_lookup.contacts import ContactLog
+from crm_lookup.customers import CustomerRepo
 from crm_lookup.schema import MIGRATIONS, SCHEMA_VERSION_TABLE
+from crm_lookup.users import AuditLog, UserRepo
 
 __all__ = ["Store", "open_store"]
 
@@ -32,11 +36,6 @@ class Store:
     """The open database and its repositories. Build it with :func:`open_store`."""
 
     def __init__(self, db: aiosqlite.Connection, path: str, default_region: str) -> None:
-        from crm_lookup.cases import CaseRepo
-        from crm_lookup.contacts import ContactLog
-        from crm_lookup.customers import CustomerRepo
-        from crm_lookup.users import AuditLog, UserRepo
-
         self.db = db
         self.path = path
         self.default_region = default_region
