@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -367,3 +368,25 @@ async def test_unknown_customer_reference_is_refused(store: Store) -> None:
         await store.contacts.arrived("L9", "+15550001111", "100", customer_id=77)
     with pytest.raises(NotFound):
         await store.contacts.get_by_key("L9")
+
+
+async def test_concurrent_writers_never_share_a_rollback(store: Store) -> None:
+    # A wrap-up that fails inside its transaction rolls back only itself, never the
+    # milestones other calls wrote at the same moment on the same connection.
+    await store.customers.add("Ann", ["+15550001111"])
+    cid = await _call(store, "w0", "+15550001111", 0)
+
+    async def failing_wrapups() -> None:
+        for _ in range(10):
+            with pytest.raises(InvalidInput):
+                await store.contacts.wrapup(cid, "resolved", "", case=CaseChange(subject=" "))
+
+    async def one_call(i: int) -> None:
+        await store.contacts.arrived(f"w{i}", "+15550001111", "100", at=100.0 + i)
+        await store.contacts.queued(f"w{i}", "sales", at=101.0 + i)
+
+    await asyncio.gather(failing_wrapups(), *(one_call(i) for i in range(1, 60)))
+    rows = await store.fetchall("SELECT count(*) FROM contacts WHERE queue = 'sales'")
+    assert rows[0][0] == 60
+    assert (await store.contacts.get(cid)).disposition == ""
+    assert await store.cases.for_customer(1) == []
