@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import sqlite3
 import time
 from collections.abc import AsyncIterator, Iterable, Sequence
 from contextlib import asynccontextmanager
@@ -22,14 +23,23 @@ from typing import Any
 
 import aiosqlite
 
-from config.errors import ConfigError, InvalidInput
+from config.errors import ConfigError, Conflict, InvalidInput
 from crm_lookup.cases import CaseRepo
 from crm_lookup.contacts import ContactLog
 from crm_lookup.customers import CustomerRepo
 from crm_lookup.schema import MIGRATIONS, SCHEMA_VERSION_TABLE
 from crm_lookup.users import AuditLog, UserRepo
 
-__all__ = ["Store", "open_store"]
+__all__ = ["Store", "StoreBusy", "open_store"]
+
+
+class StoreBusy(Conflict):
+    """Another process held the database's write lock past the busy timeout (a large
+    import, say). Nothing was written; retrying later will work."""
+
+
+def _is_busy(exc: BaseException) -> bool:
+    return isinstance(exc, sqlite3.OperationalError) and "locked" in str(exc)
 
 
 class Store:
@@ -50,7 +60,12 @@ class Store:
     async def transaction(self) -> AsyncIterator[aiosqlite.Connection]:
         """``async with store.transaction() as db:`` — all or nothing, writers serialised."""
         async with self._lock:
-            await self.db.execute("BEGIN IMMEDIATE")
+            try:
+                await self.db.execute("BEGIN IMMEDIATE")
+            except sqlite3.OperationalError as exc:
+                if _is_busy(exc):
+                    raise StoreBusy("the database is busy with another writer; retry") from None
+                raise
             try:
                 yield self.db
             except BaseException:
@@ -61,7 +76,12 @@ class Store:
     async def write(self, sql: str, params: Sequence[Any] = ()) -> int:
         """One statement as its own transaction; returns the number of rows changed."""
         async with self._lock:
-            cursor = await self.db.execute(sql, params)
+            try:
+                cursor = await self.db.execute(sql, params)
+            except sqlite3.OperationalError as exc:
+                if _is_busy(exc):
+                    raise StoreBusy("the database is busy with another writer; retry") from None
+                raise
             return cursor.rowcount
 
     async def fetchall(self, sql: str, params: Iterable[Any] = ()) -> list[aiosqlite.Row]:
@@ -103,12 +123,16 @@ async def _migrate(db: aiosqlite.Connection) -> None:
             raise
 
 
-async def open_store(path: str | os.PathLike[str], default_region: str = "US") -> Store:
+async def open_store(
+    path: str | os.PathLike[str], default_region: str = "US", *, busy_timeout_ms: int = 5000
+) -> Store:
     """Open (creating if needed) the database and bring its schema up to date.
 
     Args:
         path: the SQLite file; ``":memory:"`` for a throw-away store.
         default_region: ISO country for national phone numbers (``settings.crm.default_region``).
+        busy_timeout_ms: how long a write waits for another process's transaction before
+            failing with :class:`StoreBusy`.
 
     Raises:
         ConfigError: the file cannot be opened or comes from a newer release.
@@ -129,7 +153,7 @@ async def open_store(path: str | os.PathLike[str], default_region: str = "US") -
         await db.execute("PRAGMA journal_mode=WAL")
         await db.execute("PRAGMA synchronous=NORMAL")
         await db.execute("PRAGMA foreign_keys=ON")
-        await db.execute("PRAGMA busy_timeout=5000")
+        await db.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
         await db.execute("PRAGMA cache_size=-65536")
         await db.execute("PRAGMA temp_store=MEMORY")
         await _migrate(db)

@@ -11,7 +11,7 @@ import pytest
 from config.errors import Conflict, InvalidInput, NotFound
 from crm_lookup.directory import Directory
 from crm_lookup.models import CaseChange
-from crm_lookup.store import Store, open_store
+from crm_lookup.store import Store, StoreBusy, open_store
 
 
 @pytest.fixture
@@ -390,3 +390,20 @@ async def test_concurrent_writers_never_share_a_rollback(store: Store) -> None:
     assert rows[0][0] == 60
     assert (await store.contacts.get(cid)).disposition == ""
     assert await store.cases.for_customer(1) == []
+
+
+async def test_writer_locked_out_by_another_process_gets_store_busy(tmp_path: Path) -> None:
+    path = tmp_path / "shared.sqlite3"
+    importer = await open_store(path)
+    service = await open_store(path, busy_timeout_ms=50)
+    try:
+        async with importer.transaction() as db:
+            await db.execute("INSERT INTO audit(at, actor, action) VALUES (0, 'x', 'hold')")
+            with pytest.raises(StoreBusy):
+                await service.contacts.arrived("B1", "+15550001111", "100")
+            with pytest.raises(StoreBusy):
+                await service.customers.add("Ann", ["+15550001111"])
+        assert await service.contacts.arrived("B1", "+15550001111", "100")
+    finally:
+        await service.close()
+        await importer.close()
