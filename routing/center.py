@@ -391,18 +391,16 @@ class CallCenter(ConsoleOperations):
                     "stats": self._queue_json(command.queue, command.stats),
                 }
             )
-        elif isinstance(command, acd_cmd.CallLeftQueue):
+        elif isinstance(command, acd_cmd.CallJoinedQueue):
+            # Arrival, overflow or a supervisor's move: the call now waits in this queue.
             call = self.calls.get(command.call_id)
-            if call is not None and command.reason in ("moved", "overflow"):
-                call.queue = self._engine_queue(call.call_id) or call.queue
-                self._publish_call(call)
-
-    def _engine_queue(self, call_id: str) -> str | None:
-        for queue in self.acd.snapshot(self.clock())["queues"].values():
-            for waiting in queue.get("waiting", []):
-                if waiting["call_id"] == call_id:
-                    return str(queue["name"]) if "name" in queue else None
-        return None
+            if call is not None and not command.callback:
+                moved = call.queue != command.queue
+                call.queue = command.queue
+                call.position = command.position
+                call.estimate = round(command.seconds, 1)
+                if moved:
+                    self._publish_call(call)
 
     async def _ring(self, command: acd_cmd.RingAgent) -> None:
         call = self.calls.get(command.call_id)
@@ -539,14 +537,20 @@ class CallCenter(ConsoleOperations):
             log.warning(
                 "callback originate failed", extra={"fields": {"call": call.call_id, "error": exc}}
             )
-            self._execute(self.acd.handle(acd_ev.CallbackResult(call.call_id, False), self.clock()))
+            ring_failed = acd_ev.RingNoAnswer(call.call_id, command.agent_id)
+            with contextlib.suppress(SwitchboardError):
+                self._execute(self.acd.handle(ring_failed, self.clock()))
             self._forget(call)
             return
         self._publish_call(call)
 
     def _forget(self, call: LiveCall) -> None:
-        """Drop a call that never got going (a refused Originate) without logging an end."""
+        """Drop a call leg that never got going (a refused Originate, a callback nobody
+        answered) without logging an end; the engine already knows what happened."""
         self.calls.pop(call.call_id, None)
+        for channel in (call.channel, call.agent_channel):
+            if channel and self._by_channel.get(channel) == call.call_id:
+                self._by_channel.pop(channel, None)
         if call.agent_id is not None and self._agent_calls.get(call.agent_id) == call.call_id:
             self._agent_calls.pop(call.agent_id, None)
 
@@ -626,10 +630,18 @@ class CallCenter(ConsoleOperations):
             return
         now = self.clock()
         agent_id = call.agent_id
-        if event.dial_status == ANSWERED:
+        answered = event.dial_status == ANSWERED
+        if call.direction == "callback":
+            # The agent's leg dialled the customer back: tell the engine how that went.
+            self._execute(self.acd.handle(acd_ev.CallbackResult(call.call_id, answered), now))
+            if not answered:
+                self._forget(call)
+                return
+        if answered:
             call.phase = Phase.TALKING
             call.answered_at = now
-            self._execute(self.acd.handle(acd_ev.AgentAnswered(call.call_id, agent_id), now))
+            if call.direction != "callback":
+                self._execute(self.acd.handle(acd_ev.AgentAnswered(call.call_id, agent_id), now))
             self.recorder.answered(call, now)
             self._publish_call(call)
         else:
@@ -695,32 +707,36 @@ class CallCenter(ConsoleOperations):
             self._recent.pop(next(iter(self._recent)))
 
     def _originate_response(self, event: OriginateResponse) -> None:
+        """The agent's phone answered (or not) an Originate for click-to-dial or a callback.
+
+        Once answered, the agent's leg runs ``switchboard-outbound`` and dials the customer;
+        that leg is then the call's channel, and its ``DialEnd`` tells if the customer answered.
+        """
         call_id = self._originating.pop(event.action_id, None)
         call = self.calls.get(call_id) if call_id else None
-        if call is None:
+        if call is None or call.agent_id is None:
             return
         now = self.clock()
         if event.success:
-            # The agent's leg is up and dialling the customer; its Hangup ends the call.
-            call.phase = Phase.TALKING
-            call.answered_at = now
             call.channel = call.agent_channel = event.channel
             self._by_channel[event.channel] = call.call_id
-            self.recorder.answered(call, now)
+            if call.direction == "outbound":
+                call.phase = Phase.TALKING
+                call.answered_at = now
+                self.recorder.answered(call, now)
             self._publish_call(call)
+            return
+        log.info(
+            "originate failed", extra={"fields": {"call": call.call_id, "reason": event.reason}}
+        )
         if call.direction == "callback":
             with contextlib.suppress(SwitchboardError):
                 self._execute(
-                    self.acd.handle(acd_ev.CallbackResult(call.call_id, event.success), now)
+                    self.acd.handle(acd_ev.RingNoAnswer(call.call_id, call.agent_id), now)
                 )
-        if not event.success:
-            log.info(
-                "originate failed", extra={"fields": {"call": call.call_id, "reason": event.reason}}
-            )
-            if call.direction == "callback":
-                self._forget(call)
-            else:
-                self._call_gone(call, f"originate failed (reason {event.reason})")
+            self._forget(call)
+        else:
+            self._call_gone(call, f"originate failed (reason {event.reason})")
 
     def _call_on(self, channel: str) -> LiveCall | None:
         call_id = self._by_channel.get(channel)

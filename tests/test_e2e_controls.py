@@ -171,3 +171,45 @@ async def test_supervisor_listens_on_a_call_with_chanspy(tmp_path: Path) -> None
         spies = [c for c in sim.channels.values() if c.name.startswith("PJSIP/1006-")]
         assert spies, "the supervisor's phone was not rung"
         assert agent_channel
+
+
+async def test_caller_takes_a_callback_and_is_called_back_when_an_agent_is_free(
+    tmp_path: Path,
+) -> None:
+    import dataclasses
+
+    from routing.acd import events as ev
+
+    async with running_service(tmp_path, phones=AGENT_PHONE) as (service, sim, rec, _url):
+        queues = tuple(
+            dataclasses.replace(q, max_wait=1.0) if q.name == "support" else q
+            for q in service.center.queues.values()
+        )
+        service.center.queues = {q.name: q for q in queues}
+        service.center.acd.handle(ev.QueuesChanged(queues), service.center.clock())
+        # Support, then "1" to the callback offer made when the wait runs over.
+        sim.place_call("+15550001111", did=DEMO_DID, dtmf=["2", "1"], patience=6000)
+        ended = await rec.wait_for(lambda m: m.get("type") == "call_ended", 20)
+        call_id = ended["call_id"]
+        contact = await contact_for(service, call_id)
+        assert contact.outcome == "callback"
+        support = next(q for q in service.center.snapshot()["queues"] if q["name"] == "support")
+        assert support["callbacks_waiting"] == 1
+
+        await service.center.set_agent_state("1001", "ready")
+        pop = await rec.wait_for(is_type("screen_pop", agent_id="1001"))
+        assert pop["call"]["call_id"] == call_id
+        assert pop["call"]["direction"] == "callback"
+        await rec.wait_for(
+            lambda m: (
+                m.get("type") == "call_update"
+                and m["call"]["call_id"] == call_id
+                and m["call"]["state"] == "talking"
+            ),
+            20,
+        )
+        await service.center.hangup(call_id)
+        await rec.wait_for(agent_state("1001", "wrap_up"))
+        timeline = await service.store.contacts.timeline(contact.id)
+        steps = [e.data.get("outcome") for e in timeline if e.kind == "note:callback"]
+        assert "requested" in steps and "connected" in steps
