@@ -25,9 +25,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import logging
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 from config.errors import (
@@ -38,6 +40,7 @@ from config.errors import (
 from config.settings import Settings
 from routing.acd import commands as acd_cmd
 from routing.acd import events as acd_ev
+from routing.acd.config import load_queue_file
 from routing.acd.engine import Acd
 from routing.console_port import ConsoleOperations
 from routing.contacts import ContactRecorder
@@ -123,6 +126,7 @@ class CallCenter(ConsoleOperations):
         self._recent: dict[str, LiveCall] = {}  # ended calls, for wrap-up and the console
         self._originating: dict[str, str] = {}  # endpoint -> call id of an Originate
         self._started = False
+        self._queues_digest = ""
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -133,6 +137,9 @@ class CallCenter(ConsoleOperations):
         self.ami.on_connect(self._resync)
         self.recorder.start()
         self.scripts.reload()
+        self._queues_digest = self._file_digest(
+            self.settings.path(self.settings.routing.queues_file)
+        )
         self._spawn(self._tick_loop(), "acd-ticker")
         self._spawn(self._reload_loop(), "ivr-reloader")
         self._started = True
@@ -174,6 +181,50 @@ class CallCenter(ConsoleOperations):
         while True:
             await asyncio.sleep(max(0.5, self.settings.ivr.reload_interval))
             self.scripts.reload()
+            self.reload_queues()
+
+    def reload_queues(self) -> bool:
+        """Apply the queue file if it changed; a bad file is refused and the old one serves.
+
+        Waiting callers keep their place (the engine swaps queues and agents in one step).
+        Returns True when a new version was applied.
+        """
+        path = self.settings.path(self.settings.routing.queues_file)
+        try:
+            data = path.read_bytes()
+        except OSError as exc:
+            log.error(
+                "queue file unreadable; keeping the current queues",
+                extra={"fields": {"file": str(path), "error": exc}},
+            )
+            return False
+        digest = hashlib.sha256(data).hexdigest()
+        if digest == self._queues_digest:
+            return False
+        self._queues_digest = digest
+        try:
+            loaded = load_queue_file(path)
+            self._execute(
+                self.acd.handle(acd_ev.QueuesChanged(loaded.queues, loaded.agents), self.clock())
+            )
+        except SwitchboardError as exc:
+            log.error(
+                "queue file refused; keeping the current queues",
+                extra={"fields": {"file": str(path), "error": exc}},
+            )
+            return False
+        self.queues = {q.name: q for q in loaded.queues}
+        log.info(
+            "queue file applied", extra={"fields": {"file": str(path), "queues": len(self.queues)}}
+        )
+        return True
+
+    @staticmethod
+    def _file_digest(path: Path) -> str:
+        try:
+            return hashlib.sha256(path.read_bytes()).hexdigest()
+        except OSError:
+            return ""
 
     # ------------------------------------------------------------------ publishing
 

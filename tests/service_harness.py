@@ -19,10 +19,16 @@ from telephony.simulator import PbxSimulator, PhoneBehaviour
 SECRET = "harness-secret"
 
 
-def harness_settings(tmp: Path, ami_port: int, http_port: int = 0, **ivr: Any) -> Settings:
+def harness_settings(
+    tmp: Path, ami_port: int, http_port: int = 0, queues_file: Path | None = None
+) -> Settings:
     base = load_settings(environ={})
+    routing = base.routing
+    if queues_file is not None:
+        routing = dataclasses.replace(routing, queues_file=str(queues_file))
     return dataclasses.replace(
         base,
+        routing=routing,
         ami=dataclasses.replace(
             base.ami,
             port=ami_port,
@@ -37,7 +43,7 @@ def harness_settings(tmp: Path, ami_port: int, http_port: int = 0, **ivr: Any) -
         database=dataclasses.replace(base.database, path=str(tmp / "sb.sqlite3")),
         security=dataclasses.replace(base.security, session_secret="s" * 32),
         ivr=dataclasses.replace(
-            base.ivr, entries={"5550100": "demo_line", "default": "main"}, **ivr
+            base.ivr, entries={"5550100": "demo_line", "default": "main"}, reload_interval=0.5
         ),
     )
 
@@ -79,13 +85,14 @@ async def running_service(
     time_scale: float = 0.05,
     phones: dict[str, PhoneBehaviour] | None = None,
     web_port: int | None = None,
+    queues_file: Path | None = None,
 ) -> AsyncIterator[tuple[Service, PbxSimulator, Recorder, str]]:
     sim = PbxSimulator("switchboard", SECRET, time_scale=time_scale, seed=7)
     port = await sim.start("127.0.0.1", 0)
     for endpoint, behaviour in (phones or {}).items():
         sim.add_phone(endpoint, behaviour)
     http_port = web_port or _free_port()
-    service = await build_service(harness_settings(tmp, port, http_port))
+    service = await build_service(harness_settings(tmp, port, http_port, queues_file))
     recorder = Recorder()
     service.center.subscribe(recorder)
     runner = web.AppRunner(service.app, access_log=None)

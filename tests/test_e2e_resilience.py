@@ -1,0 +1,90 @@
+"""End to end: the service keeps serving through AMI drops and configuration changes."""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+from pathlib import Path
+
+from config.settings import PROJECT_ROOT
+from telephony.simulator import PhoneBehaviour
+from tests.service_harness import running_service
+from tests.test_e2e_calls import DEMO_DID, agent_state, contact_for, is_type
+
+
+async def test_waiting_call_survives_an_ami_drop_and_reaches_an_agent(tmp_path: Path) -> None:
+    phones = {"PJSIP/1001": PhoneBehaviour(answer_after=0.2)}
+    async with running_service(tmp_path, phones=phones) as (service, sim, rec, _url):
+        sim.place_call("+15550001111", did=DEMO_DID, dtmf=["1"], patience=6000, talk_seconds=(1, 1))
+        waiting = await rec.wait_for(
+            lambda m: m.get("type") == "call_update" and m["call"]["state"] == "waiting"
+        )
+        call_id = waiting["call"]["call_id"]
+        connections = service.ami.connections
+        await sim.drop_connections()
+        for _ in range(200):
+            if service.ami.connected and service.ami.connections > connections:
+                break
+            await asyncio.sleep(0.05)
+        assert service.ami.connected
+        # After the resync the caller is back in AGI and still waiting in sales.
+        await asyncio.sleep(0.5)
+        assert service.center.call(call_id)["state"] == "waiting"
+        await service.center.set_agent_state("1001", "ready")
+        pop = await rec.wait_for(is_type("screen_pop", agent_id="1001"), 20)
+        assert pop["call"]["call_id"] == call_id
+        await rec.wait_for(is_type("call_ended", call_id=call_id), 20)
+        contact = await contact_for(service, call_id)
+        assert contact.outcome == "answered"
+        assert contact.queue == "sales"
+
+
+async def test_calls_that_vanished_during_an_outage_are_closed(tmp_path: Path) -> None:
+    async with running_service(tmp_path) as (service, sim, rec, _url):
+        sim.place_call("+15550002222", did=DEMO_DID, dtmf=["1"], patience=6000)
+        waiting = await rec.wait_for(
+            lambda m: m.get("type") == "call_update" and m["call"]["state"] == "waiting"
+        )
+        call_id = waiting["call"]["call_id"]
+        await sim.restart(downtime=0.3)  # Asterisk restarted: every channel is gone
+        ended = await rec.wait_for(is_type("call_ended", call_id=call_id), 20)
+        assert ended["queue"] == "sales"
+        contact = await contact_for(service, call_id)
+        assert contact.outcome == "abandoned_queue"
+        sales = next(q for q in service.center.snapshot()["queues"] if q["name"] == "sales")
+        assert sales["waiting"] == 0
+
+
+async def test_queue_file_changes_apply_without_restart_and_bad_ones_are_refused(
+    tmp_path: Path,
+) -> None:
+    queues = tmp_path / "queues.yaml"
+    shutil.copy(PROJECT_ROOT / "config" / "queues.yaml", queues)
+    phones = {"PJSIP/1002": PhoneBehaviour(answer_after=0.2)}
+    async with running_service(tmp_path, phones=phones, queues_file=queues) as (
+        service,
+        sim,
+        rec,
+        _url,
+    ):
+        sim.place_call("+15550003333", did=DEMO_DID, dtmf=["1"], patience=6000, talk_seconds=(1, 1))
+        waiting = await rec.wait_for(
+            lambda m: m.get("type") == "call_update" and m["call"]["state"] == "waiting"
+        )
+        assert service.center.queues["sales"].ring_timeout == 15
+
+        queues.write_text(queues.read_text().replace("ring_timeout: 15\n", "ring_timeout: 9\n", 1))
+        assert service.center.reload_queues() is True
+        assert service.center.queues["sales"].ring_timeout == 9
+        assert service.center.call(waiting["call"]["call_id"])["state"] == "waiting"
+
+        good = queues.read_text()
+        queues.write_text(good.replace("ring_timeout: 9\n", "ring_timeout: -3\n", 1))
+        assert service.center.reload_queues() is False
+        assert service.center.queues["sales"].ring_timeout == 9  # the last good file serves
+
+        queues.write_text(good)
+        await service.center.set_agent_state("1002", "ready")
+        pop = await rec.wait_for(is_type("screen_pop", agent_id="1002"), 20)
+        assert pop["call"]["call_id"] == waiting["call"]["call_id"]
+        await rec.wait_for(agent_state("1002", "wrap_up"), 20)
