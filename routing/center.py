@@ -127,6 +127,7 @@ class CallCenter(ConsoleOperations):
         self._originating: dict[str, str] = {}  # endpoint -> call id of an Originate
         self._started = False
         self._queues_digest = ""
+        self._last_intervals: list[dict[str, Any]] = []
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -178,10 +179,19 @@ class CallCenter(ConsoleOperations):
             self._execute(self.acd.tick(self.clock()))
 
     async def _reload_loop(self) -> None:
+        """Slow housekeeping: changed scripts and queue file, the wallboard's chart data."""
         while True:
             await asyncio.sleep(max(0.5, self.settings.ivr.reload_interval))
             self.scripts.reload()
             self.reload_queues()
+            self.publish_intervals()
+
+    def publish_intervals(self) -> None:
+        """Send today's per-interval figures to the wallboards when they changed."""
+        intervals = self.recorder.intervals()
+        if intervals != self._last_intervals:
+            self._last_intervals = intervals
+            self._publish({"type": "wallboard", "intervals": intervals})
 
     def reload_queues(self) -> bool:
         """Apply the queue file if it changed; a bad file is refused and the old one serves.

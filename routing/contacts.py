@@ -11,9 +11,11 @@ today's per-interval counts for the wallboard chart.
 from __future__ import annotations
 
 import asyncio
+import calendar
 import contextlib
 import logging
 import math
+import time
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
@@ -163,6 +165,23 @@ class ContactRecorder:
         bucket[what] = bucket.get(what, 0) + 1
         while len(self._buckets) > 96:  # one day of 15-minute intervals
             del self._buckets[min(self._buckets)]
+
+    def seed_intervals(self, rows: Sequence[Any]) -> None:
+        """Start today's chart from the stored history (``crm_lookup.reports`` interval rows,
+        keyed ``YYYY-MM-DD HH:MM`` UTC), so a restart does not blank the wallboard."""
+        for row in rows:
+            if not row.offered:
+                continue
+            start = calendar.timegm(time.strptime(row.key, "%Y-%m-%d %H:%M"))
+            # The report's service level is a percentage of offered less short abandons.
+            within = round((row.service_level or 0.0) / 100 * (row.offered - row.short_abandoned))
+            self._buckets[start] = {
+                "offered": row.offered,
+                "answered": row.answered,
+                "answered_within": within,
+                "abandoned": row.abandoned,
+                "short_abandoned": row.short_abandoned,
+            }
 
     def intervals(self) -> list[dict[str, Any]]:
         """Today's intervals for the wallboard chart (console "interval" shape)."""

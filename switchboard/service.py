@@ -23,6 +23,7 @@ from config.errors import AuthenticationFailed, ConnectionLost
 from config.settings import Settings
 from crm_lookup.directory import Directory
 from crm_lookup.external import ExternalCrm
+from crm_lookup.reports import build_report
 from crm_lookup.store import Store, open_store
 from routing.acd.config import load_queue_file
 from routing.acd.engine import Acd
@@ -124,6 +125,9 @@ def _store_ctx(service: Service) -> Callable[[web.Application], AsyncIterator[No
 
 def _center_ctx(service: Service) -> Callable[[web.Application], AsyncIterator[None]]:
     async def ctx(app: web.Application) -> AsyncIterator[None]:
+        now = time.time()
+        today = await build_report(service.store, now - now % 86400, now + 1, "interval")
+        service.center.recorder.seed_intervals(today)
         await service.center.start()
         connector = asyncio.get_running_loop().create_task(
             connect_with_retry(service.ami, service.settings), name="ami-first-connect"

@@ -270,3 +270,22 @@ async def test_returning_caller_sees_history_and_is_offered_to_their_last_agent(
         assert history[0]["notes"] == "reset the router"
         assert history[0]["agent_id"] == "1001"
         assert second["card"]["customer_id"] == grace.id
+
+
+async def test_wallboard_intervals_follow_the_calls(tmp_path: Path) -> None:
+    phones = {"PJSIP/1001": PhoneBehaviour(answer_after=0.2)}
+    async with running_service(tmp_path, phones=phones) as (service, sim, rec, _url):
+        await service.center.set_agent_state("1001", "ready")
+        sim.place_call("+15550001111", did=DEMO_DID, dtmf=["1"], patience=60, talk_seconds=(1, 1))
+        await rec.wait_for(is_type("call_ended"))
+        board = await rec.wait_for(
+            lambda m: (
+                m.get("type") == "wallboard" and sum(i["answered"] for i in m["intervals"]) == 1
+            ),
+            10,
+        )
+        (interval,) = board["intervals"]
+        assert (interval["offered"], interval["answered"], interval["abandoned"]) == (1, 1, 0)
+        assert interval["service_level"] == 1.0
+        assert interval["start"] % 900 == 0
+        assert service.center.snapshot()["intervals"] == board["intervals"]

@@ -88,3 +88,20 @@ async def test_queue_file_changes_apply_without_restart_and_bad_ones_are_refused
         pop = await rec.wait_for(is_type("screen_pop", agent_id="1002"), 20)
         assert pop["call"]["call_id"] == waiting["call"]["call_id"]
         await rec.wait_for(agent_state("1002", "wrap_up"), 20)
+
+
+async def test_wallboard_chart_survives_a_service_restart(tmp_path: Path) -> None:
+    phones = {"PJSIP/1001": PhoneBehaviour(answer_after=0.2)}
+    async with running_service(tmp_path, phones=phones) as (service, sim, rec, _url):
+        await service.center.set_agent_state("1001", "ready")
+        sim.place_call("+15550001111", did=DEMO_DID, dtmf=["1"], patience=60, talk_seconds=(1, 1))
+        await rec.wait_for(is_type("call_ended"))
+        await service.center.recorder.flush()
+        before = service.center.snapshot()["intervals"]
+    # A new service on the same database starts its chart from the stored contacts.
+    async with running_service(tmp_path) as (service, _sim, _rec, _url):
+        after = service.center.snapshot()["intervals"]
+    assert [(i["start"], i["offered"], i["answered"]) for i in after] == [
+        (i["start"], i["offered"], i["answered"]) for i in before
+    ]
+    assert after[0]["service_level"] == before[0]["service_level"] == 1.0
