@@ -496,11 +496,11 @@ async def run_clients(port: int, agents: int, count: int, budget: float) -> None
 
     tasks = []
     ordered = sorted(tokens.items())
-    for batch in (ordered[:warm], ordered[warm:]):
-        target += len(batch)
+    for wave in (ordered[:warm], ordered[warm:]):
+        target += len(wave)
         batch_done.clear()
         settled()
-        for n, (i, token) in enumerate(batch):
+        for n, (i, token) in enumerate(wave):
             tasks.append(asyncio.create_task(console(i, token)))
             if n % CONNECT_BATCH == CONNECT_BATCH - 1:
                 await asyncio.sleep(0.05)  # don't overflow the listen backlog
@@ -584,6 +584,7 @@ async def run_e2e(agents: int, rate: float, seconds: float, noise: int) -> dict[
     count = max(1, int(rate * seconds))
     budget = seconds + CHILD_START_TIMEOUT + 60
     children: list[Child] = []
+    load_before = os.getloadavg()[0]
     with tempfile.TemporaryDirectory(prefix="sb-bench-") as tmp:
         try:
             ami = Child(
@@ -659,6 +660,13 @@ async def run_e2e(agents: int, rate: float, seconds: float, noise: int) -> dict[
         "kb_socket": kb_socket,
         "kb_agent": kb_session + kb_socket,
         "kb_naive": (rss_sockets - rss_idle) / max(1, connected) / 1024,
+        "slowest": sorted(
+            ((received[call_id(n)] - t) * 1000, t - sent[0])
+            for n, t in enumerate(sent)
+            if call_id(n) in received
+        )[-5:][::-1],
+        "over_10ms": sum(1 for ms in latencies if ms >= 10.0),
+        "load": (load_before, os.getloadavg()[0]),
     }
 
 
@@ -684,6 +692,12 @@ def print_table(
         f"logins {e2e['logged_in']}/{args.agents}, sockets {e2e['connected']} "
         f"(failed {e2e['failed']}), misrouted pops {e2e['misrouted']}, "
         f"AMI sender max lag {e2e['lag_ms']:.1f} ms"
+    )
+    slow = ", ".join(f"{ms:.1f} ms at +{at:.2f} s" for ms, at in e2e["slowest"])
+    print(f"pops >= 10 ms: {e2e['over_10ms']}; slowest: {slow}")
+    print(
+        f"1-min load average before/after the run: {e2e['load'][0]:.2f}/{e2e['load'][1]:.2f} "
+        "(other work on this host lands in the tail)"
     )
     head = (
         f"{'path':38} {'pops recv/sent':>15} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8} "
