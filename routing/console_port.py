@@ -192,8 +192,10 @@ class ConsoleOperations:
         elif kind == "agent":
             if self.acd.agent_state(target) is not AgentState.READY:
                 raise InvalidInput(f"agent {target} is not ready", field="target")
+            # A blind transfer to the agent's own phone (``switchboard-agents`` dials
+            # ``PJSIP/<exten>``), outside the ACD's queues.
             endpoint = self.acd.snapshot(self.clock())["agents"][target]["endpoint"]
-            context, exten = self.settings.ami.outbound_context, endpoint.rsplit("/", 1)[-1]
+            context, exten = "switchboard-agents", dialable(endpoint.rsplit("/", 1)[-1])
         elif kind == "number":
             exten = dialable(target)
             context = self.settings.ami.outbound_context
