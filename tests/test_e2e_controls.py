@@ -213,3 +213,21 @@ async def test_caller_takes_a_callback_and_is_called_back_when_an_agent_is_free(
         timeline = await service.store.contacts.timeline(contact.id)
         steps = [e.data.get("outcome") for e in timeline if e.kind == "note:callback"]
         assert "requested" in steps and "connected" in steps
+
+
+async def test_blind_transfer_to_another_agent_rings_their_phone(tmp_path: Path) -> None:
+    phones = {**AGENT_PHONE, "PJSIP/1003": PhoneBehaviour(answer_after=0.2)}
+    async with running_service(tmp_path, phones=phones) as (service, sim, rec, _url):
+        call_id = await talking_call(service, sim, rec)
+        caller = service.center.calls[call_id].channel
+        with pytest.raises(InvalidInput):
+            await service.center.transfer(call_id, "agent", "1003")  # 1003 is logged out
+        await service.center.set_agent_state("1003", "ready")
+        await service.center.transfer(call_id, "agent", "1003")
+        await eventually(
+            lambda: any(
+                c.name.startswith("PJSIP/1003-") and c.bridge is not None
+                for c in sim.channels.values()
+            )
+            and bridged(sim, caller)
+        )

@@ -60,6 +60,9 @@ CONTEXTS: dict[str, dict[str, list[Step]]] = {
             ("Hangup", ""),
         ],
     },
+    "switchboard-agents": {
+        "_1XXX": [("Dial", "PJSIP/${EXTEN},30"), ("Hangup", "")],
+    },
     # The transcript lab's contexts (../shared/ami-transcripts/README.md).
     "inbound": {
         "s": [
