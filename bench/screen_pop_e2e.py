@@ -50,6 +50,7 @@ import argparse
 import asyncio
 import contextlib
 import dataclasses
+import gc
 import hashlib
 import json
 import math
@@ -401,10 +402,39 @@ async def run_service(tmp: Path, ami_port: int, agents: int, count: int, budget:
         lost = [n for n in range(count) if call_id(n) not in center.calls]
         if lost:
             raise SystemExit(f"service: {len(lost)} bench calls were closed by the resync")
+        pauses = GcPauses()
         emit({"http_port": http_port, "origin": f"http://{HOST}:{http_port}"})
-        await wait_command(commands, "quit", budget)
+        if await wait_command(commands, "report", budget):
+            pauses.stop()
+            emit({"gc": pauses.slow, "collections": pauses.collections})
+            await wait_command(commands, "quit", budget)
     finally:
         await runner.cleanup()
+
+
+class GcPauses:
+    """The service's garbage-collector pauses, to tell a GC stall from a host stall."""
+
+    SLOW_MS = 2.0
+
+    def __init__(self) -> None:
+        self.slow: list[tuple[float, float, int]] = []  # (ms, monotonic start, generation)
+        self.collections = 0
+        self._start = 0.0
+        gc.callbacks.append(self._callback)
+
+    def _callback(self, phase: str, info: dict[str, Any]) -> None:
+        if phase == "start":
+            self._start = time.monotonic()
+            return
+        self.collections += 1
+        ms = (time.monotonic() - self._start) * 1000
+        if ms >= self.SLOW_MS:
+            self.slow.append((ms, self._start, int(info.get("generation", -1))))
+
+    def stop(self) -> None:
+        with contextlib.suppress(ValueError):
+            gc.callbacks.remove(self._callback)
 
 
 # -- C: the agent consoles --------------------------------------------------------------------
@@ -625,6 +655,8 @@ async def run_e2e(agents: int, rate: float, seconds: float, noise: int) -> dict[
             clients.say("go")  # after its last "next"
             sent_report = await ami.read(seconds * 3 + 60)
             recv_report = await clients.read(seconds + budget)
+            service.say("report")
+            gc_report = await service.read(30)
         finally:
             for child in reversed(children):
                 await child.stop()
@@ -667,6 +699,12 @@ async def run_e2e(agents: int, rate: float, seconds: float, noise: int) -> dict[
         )[-5:][::-1],
         "over_10ms": sum(1 for ms in latencies if ms >= 10.0),
         "load": (load_before, os.getloadavg()[0]),
+        "gc": [
+            (ms, start - sent[0], gen)
+            for ms, start, gen in gc_report["gc"]
+            if sent and sent[0] - 1 <= start <= sent[-1] + 1
+        ],
+        "collections": gc_report["collections"],
     }
 
 
@@ -695,6 +733,12 @@ def print_table(
     )
     slow = ", ".join(f"{ms:.1f} ms at +{at:.2f} s" for ms, at in e2e["slowest"])
     print(f"pops >= 10 ms: {e2e['over_10ms']}; slowest: {slow}")
+    gcs = sorted(e2e["gc"], reverse=True)[:5]
+    pauses = ", ".join(f"{ms:.1f} ms (gen {gen}) at +{at:.2f} s" for ms, at, gen in gcs)
+    print(
+        f"service GC: {e2e['collections']} collections from ready to report; pauses >= "
+        f"{GcPauses.SLOW_MS:g} ms during the calls: {pauses or 'none'}"
+    )
     print(
         f"1-min load average before/after the run: {e2e['load'][0]:.2f}/{e2e['load'][1]:.2f} "
         "(other work on this host lands in the tail)"
