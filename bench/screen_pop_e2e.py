@@ -329,7 +329,9 @@ def bench_settings(tmp: Path, ami_port: int, http_port: int, queues_file: Path) 
     )
 
 
-async def run_service(tmp: Path, ami_port: int, agents: int, count: int, budget: float) -> None:
+async def run_service(
+    tmp: Path, ami_port: int, agents: int, count: int, budget: float, gc_freeze: bool
+) -> None:
     import argon2
     from aiohttp import web
 
@@ -404,9 +406,25 @@ async def run_service(tmp: Path, ami_port: int, agents: int, count: int, budget:
             raise SystemExit(f"service: {len(lost)} bench calls were closed by the resync")
         pauses = GcPauses()
         emit({"http_port": http_port, "origin": f"http://{HOST}:{http_port}"})
+        if gc_freeze:
+            # The mitigation under test: once the long-lived state is built (sessions,
+            # sockets, live calls), move it out of the collector's reach.
+            if not await wait_command(commands, "freeze", budget):
+                return
+            pauses.stop()  # this deliberate full collection is not a pause under load
+            gc.collect()
+            gc.freeze()
+            pauses.start()
+            emit({"frozen": gc.get_freeze_count()})
         if await wait_command(commands, "report", budget):
             pauses.stop()
-            emit({"gc": pauses.slow, "collections": pauses.collections})
+            emit(
+                {
+                    "gc": pauses.slow,
+                    "collections": pauses.collections,
+                    "tracked": len(gc.get_objects()) + gc.get_freeze_count(),
+                }
+            )
             await wait_command(commands, "quit", budget)
     finally:
         await runner.cleanup()
@@ -421,6 +439,9 @@ class GcPauses:
         self.slow: list[tuple[float, float, int]] = []  # (ms, monotonic start, generation)
         self.collections = 0
         self._start = 0.0
+        self.start()
+
+    def start(self) -> None:
         gc.callbacks.append(self._callback)
 
     def _callback(self, phase: str, info: dict[str, Any]) -> None:
@@ -610,7 +631,9 @@ def summarise(latencies: Sequence[float]) -> dict[str, float]:
     }
 
 
-async def run_e2e(agents: int, rate: float, seconds: float, noise: int) -> dict[str, Any]:
+async def run_e2e(
+    agents: int, rate: float, seconds: float, noise: int, gc_freeze: bool = False
+) -> dict[str, Any]:
     count = max(1, int(rate * seconds))
     budget = seconds + CHILD_START_TIMEOUT + 60
     children: list[Child] = []
@@ -629,6 +652,7 @@ async def run_e2e(agents: int, rate: float, seconds: float, noise: int) -> dict[
                 "service",
                 *("--dir", tmp, "--ami-port", str(ami_port), "--agents", str(agents)),
                 *("--count", str(count), "--budget", str(budget)),
+                *(["--gc-freeze"] if gc_freeze else []),
             )
             children.append(service)
             await service.start()
@@ -651,6 +675,9 @@ async def run_e2e(agents: int, rate: float, seconds: float, noise: int) -> dict[
                 await asyncio.sleep(1.0)  # logins and snapshots settled, senders parked
                 steps.append((report, rss_of(pid)))
                 clients.say("next")
+            if gc_freeze:
+                service.say("freeze")
+                await service.read(60)
             ami.say("go")
             clients.say("go")  # after its last "next"
             sent_report = await ami.read(seconds * 3 + 60)
@@ -705,6 +732,7 @@ async def run_e2e(agents: int, rate: float, seconds: float, noise: int) -> dict[
             if sent and sent[0] - 1 <= start <= sent[-1] + 1
         ],
         "collections": gc_report["collections"],
+        "tracked": gc_report["tracked"],
     }
 
 
@@ -736,7 +764,9 @@ def print_table(
     gcs = sorted(e2e["gc"], reverse=True)[:5]
     pauses = ", ".join(f"{ms:.1f} ms (gen {gen}) at +{at:.2f} s" for ms, at, gen in gcs)
     print(
-        f"service GC: {e2e['collections']} collections from ready to report; pauses >= "
+        f"service GC{' (frozen after connect)' if args.gc_freeze else ''}: "
+        f"{e2e['tracked']} objects tracked, "
+        f"{e2e['collections']} collections from ready to report; pauses >= "
         f"{GcPauses.SLOW_MS:g} ms during the calls: {pauses or 'none'}"
     )
     print(
@@ -786,6 +816,11 @@ def main() -> int:
     parser.add_argument("--noise", type=int, default=20, help="other AMI events per call")
     parser.add_argument("--no-peers", action="store_true", help="skip the peer rows")
     parser.add_argument(
+        "--gc-freeze",
+        action="store_true",
+        help="service: gc.freeze() once agents are connected (a mitigation to compare)",
+    )
+    parser.add_argument(
         "--quick", action="store_true", help="smoke run: 50 agents, 50 calls/s, 2 s"
     )
     hidden = argparse.SUPPRESS
@@ -801,7 +836,9 @@ def main() -> int:
         return 0
     if args.role == "service":
         asyncio.run(
-            run_service(Path(args.dir), args.ami_port, args.agents, args.count, args.budget)
+            run_service(
+                Path(args.dir), args.ami_port, args.agents, args.count, args.budget, args.gc_freeze
+            )
         )
         return 0
     if args.role == "clients":
@@ -813,7 +850,7 @@ def main() -> int:
         parser.error("--agents, --rate and --seconds must be positive, --noise not negative")
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (min(hard, max(soft, 4 * args.agents + 256)), hard))
-    e2e = asyncio.run(run_e2e(args.agents, args.rate, args.seconds, args.noise))
+    e2e = asyncio.run(run_e2e(args.agents, args.rate, args.seconds, args.noise, args.gc_freeze))
     peers = [] if args.no_peers else asyncio.run(run_peers(args.agents, args.rate, args.seconds))
     print_table(args, e2e, peers)
     return 0
