@@ -348,11 +348,24 @@ class CallCenter(ConsoleOperations):
 
     # ------------------------------------------------------------------ queueing
 
-    def enqueue(self, call: LiveCall, queue: str, priority: int, skills: Mapping[str, int]) -> None:
+    def enqueue(
+        self,
+        call: LiveCall,
+        queue: str,
+        priority: int,
+        skills: Mapping[str, int],
+        *,
+        callback_number: str | None = None,
+    ) -> None:
+        """Hand the call to the ACD: a waiting caller, or with ``callback_number`` a virtual
+        place in line for a caller who is about to hang up and be called back."""
         now = self.clock()
         call.queue = queue
         call.queued_at = call.queued_at or now
-        call.phase = Phase.WAITING
+        if callback_number is None:
+            call.phase = Phase.WAITING
+        else:
+            call.pending = "callback_booked"
         commands = self.acd.handle(
             acd_ev.CallQueued(
                 call.call_id,
@@ -363,6 +376,7 @@ class CallCenter(ConsoleOperations):
                 tier=call.tier,
                 caller=call.caller,
                 sticky_agent=call.sticky_agent,
+                callback_number=callback_number,
             ),
             now,
         )
@@ -538,27 +552,7 @@ class CallCenter(ConsoleOperations):
         self, call: LiveCall, queue: str, number: str, priority: int, skills: Mapping[str, int]
     ) -> None:
         """The caller chose a callback in the IVR: a virtual place in line, then hang up."""
-        now = self.clock()
-        call.queue = queue
-        call.queued_at = now
-        call.pending = "callback_booked"
-        self._execute(
-            self.acd.handle(
-                acd_ev.CallQueued(
-                    call.call_id,
-                    queue,
-                    priority=priority,
-                    skills=dict(skills),
-                    customer_id=str(call.customer_id) if call.customer_id is not None else None,
-                    tier=call.tier,
-                    caller=call.caller,
-                    callback_number=dialable(number),
-                ),
-                now,
-            )
-        )
-        self.recorder.queued(call, now)
-        self._publish_call(call)
+        self.enqueue(call, queue, priority, skills, callback_number=dialable(number))
 
     async def _start_callback(self, command: acd_cmd.StartCallback) -> None:
         """The virtual caller reached the front: ring the agent, who then calls back."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import calendar
 import dataclasses
 import time
 from collections.abc import AsyncIterator, Callable
@@ -86,13 +87,14 @@ async def running_service(
     phones: dict[str, PhoneBehaviour] | None = None,
     web_port: int | None = None,
     queues_file: Path | None = None,
+    clock: Callable[[], float] = time.time,
 ) -> AsyncIterator[tuple[Service, PbxSimulator, Recorder, str]]:
     sim = PbxSimulator("switchboard", SECRET, time_scale=time_scale, seed=7)
     port = await sim.start("127.0.0.1", 0)
     for endpoint, behaviour in (phones or {}).items():
         sim.add_phone(endpoint, behaviour)
     http_port = web_port or _free_port()
-    service = await build_service(harness_settings(tmp, port, http_port, queues_file))
+    service = await build_service(harness_settings(tmp, port, http_port, queues_file), clock=clock)
     recorder = Recorder()
     service.center.subscribe(recorder)
     runner = web.AppRunner(service.app, access_log=None)
@@ -109,6 +111,12 @@ async def running_service(
     finally:
         await runner.cleanup()
         await sim.stop()
+
+
+def clock_at(utc: tuple[int, int, int, int, int]) -> Callable[[], float]:
+    """A clock that runs at real speed from the given UTC time (year, month, day, h, m)."""
+    offset = calendar.timegm((*utc, 0, 0, 0, 0)) - time.time()
+    return lambda: time.time() + offset
 
 
 def _free_port() -> int:
