@@ -225,9 +225,11 @@ async def test_blind_transfer_to_another_agent_rings_their_phone(tmp_path: Path)
         await service.center.set_agent_state("1003", "ready")
         await service.center.transfer(call_id, "agent", "1003")
         await eventually(
-            lambda: any(
-                c.name.startswith("PJSIP/1003-") and c.bridge is not None
-                for c in sim.channels.values()
+            lambda: (
+                any(
+                    c.name.startswith("PJSIP/1003-") and c.bridge is not None
+                    for c in sim.channels.values()
+                )
+                and bridged(sim, caller)
             )
-            and bridged(sim, caller)
         )
