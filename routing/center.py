@@ -120,12 +120,10 @@ class CallCenter(ConsoleOperations):
         self._tasks: set[asyncio.Task[Any]] = set()
         self._dispatcher: AgiDispatcher | None = None
         self._unsubscribe: Callable[[], None] | None = None
-        self._endpoints: dict[str, str] = {}
         self._agent_calls: dict[str, str] = {}
         self._wrapping: dict[str, str] = {}
         self._recent: dict[str, LiveCall] = {}  # ended calls, for wrap-up and the console
-        self._originating: dict[str, str] = {}  # endpoint -> call id of an Originate
-        self._started = False
+        self._originating: dict[str, str] = {}  # Originate ActionID -> call id
         self._queues_digest = ""
         self._last_intervals: list[dict[str, Any]] = []
 
@@ -143,7 +141,6 @@ class CallCenter(ConsoleOperations):
         )
         self._spawn(self._tick_loop(), "acd-ticker")
         self._spawn(self._reload_loop(), "ivr-reloader")
-        self._started = True
 
     async def stop(self) -> None:
         if self._unsubscribe is not None:
