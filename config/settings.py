@@ -63,6 +63,8 @@ class IvrSettings:
     # dialed number (DID) or extension -> script name; "default" catches the rest
     entries: dict[str, str] = field(default_factory=lambda: {"default": "main"})
     reload_interval: float = 2.0
+    # Where Asterisk writes voicemail (RECORD FILE): a path on the Asterisk host.
+    recordings_dir: str = "var/voicemail"
 
 
 @dataclass(frozen=True, slots=True)

@@ -312,7 +312,7 @@ class CallCenter(ConsoleOperations):
             IvrRouting(self, call),
             IvrContacts(self, call),
             clock=self.clock,
-            recordings_dir=str(self.settings.path("var/voicemail")),
+            recordings_dir=str(self.settings.path(self.settings.ivr.recordings_dir)),
         )
         if outcome is Outcome.QUEUED and call.phase is Phase.WAITING:
             await wait_in_queue(self, call, session)
@@ -401,7 +401,7 @@ class CallCenter(ConsoleOperations):
         call.pending = "callback_booked"
 
     def voicemail_path(self, call: LiveCall) -> str:
-        folder = self.settings.path("var/voicemail")
+        folder = self.settings.path(self.settings.ivr.recordings_dir)
         folder.mkdir(parents=True, exist_ok=True)
         return str(folder / f"{call.call_id.replace('/', '_')}")
 
