@@ -16,7 +16,6 @@ from tests.console_fakes import PASSWORD, World, seed_history
 
 pytestmark = pytest.mark.browser
 ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
-CHROMIUM = "/usr/bin/chromium"
 WAIT_MS = 5000
 
 
@@ -26,22 +25,6 @@ async def world(tmp_path: Any) -> Any:
     w.ids = await seed_history(w)
     yield w
     await w.close()
-
-
-@pytest.fixture
-async def browser() -> Any:
-    from playwright.async_api import async_playwright
-
-    async with async_playwright() as pw:
-        chromium = await pw.chromium.launch(
-            executable_path=CHROMIUM,
-            headless=True,
-            args=["--no-sandbox", "--disable-background-networking"],
-        )
-        try:
-            yield chromium
-        finally:
-            await chromium.close()
 
 
 async def login(browser: Any, world: Any, username: str) -> Any:

@@ -24,22 +24,6 @@ ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
 WAIT_MS = 10_000
 
 
-@pytest.fixture
-async def browser() -> Any:
-    from playwright.async_api import async_playwright
-
-    async with async_playwright() as pw:
-        chromium = await pw.chromium.launch(
-            executable_path="/usr/bin/chromium",
-            headless=True,
-            args=["--no-sandbox", "--disable-background-networking"],
-        )
-        try:
-            yield chromium
-        finally:
-            await chromium.close()
-
-
 async def login(browser: Any, url: str, username: str) -> Any:
     context = await browser.new_context(viewport={"width": 1280, "height": 900})
     page = await context.new_page()

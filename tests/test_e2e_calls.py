@@ -21,6 +21,11 @@ def is_type(kind: str, **fields: Any) -> Any:
     return lambda m: m.get("type") == kind and all(m.get(k) == v for k, v in fields.items())
 
 
+def is_waiting(m: dict[str, Any]) -> bool:
+    """A call_update for a call that is now waiting in a queue."""
+    return m.get("type") == "call_update" and m["call"]["state"] == "waiting"
+
+
 def agent_state(agent_id: str, state: str) -> Any:
     return lambda m: (
         m.get("type") == "agent_state"
@@ -88,9 +93,7 @@ async def test_caller_who_gives_up_in_queue_is_logged_as_abandoned(tmp_path: Pat
         # use support) and hangs up after their patience runs out.
         # Patience is in simulated seconds (time_scale 0.05): 100 s here is 5 s of real time.
         sim.place_call("+15550009999", did=DEMO_DID, dtmf=["2"], patience=100)
-        queued = await rec.wait_for(
-            lambda m: m.get("type") == "call_update" and m["call"]["state"] == "waiting"
-        )
+        queued = await rec.wait_for(is_waiting)
         call_id = queued["call"]["call_id"]
         assert queued["call"]["queue"] == "support"
         await rec.wait_for(is_type("call_ended", call_id=call_id), 30)

@@ -16,7 +16,7 @@ import pytest
 from config.errors import IllegalTransition, InvalidInput, NotFound
 from telephony.simulator import PhoneBehaviour
 from tests.service_harness import running_service
-from tests.test_e2e_calls import DEMO_DID, agent_state, contact_for, is_type
+from tests.test_e2e_calls import DEMO_DID, agent_state, contact_for, is_type, is_waiting
 
 AGENT_PHONE = {"PJSIP/1001": PhoneBehaviour(answer_after=0.2)}
 
@@ -128,9 +128,7 @@ async def test_supervisor_moves_a_waiting_call_and_forces_agent_states(tmp_path:
     phones = {"PJSIP/1004": PhoneBehaviour(answer_after=0.2)}
     async with running_service(tmp_path, phones=phones) as (service, sim, rec, _url):
         sim.place_call("+15550005555", did=DEMO_DID, dtmf=["1"], patience=600)
-        waiting = await rec.wait_for(
-            lambda m: m.get("type") == "call_update" and m["call"]["state"] == "waiting"
-        )
+        waiting = await rec.wait_for(is_waiting)
         call_id = waiting["call"]["call_id"]
         assert waiting["call"]["queue"] == "sales"
         await service.center.move_call(call_id, "billing")

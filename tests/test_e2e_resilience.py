@@ -9,16 +9,14 @@ from pathlib import Path
 from config.settings import PROJECT_ROOT
 from telephony.simulator import PhoneBehaviour
 from tests.service_harness import running_service
-from tests.test_e2e_calls import DEMO_DID, agent_state, contact_for, is_type
+from tests.test_e2e_calls import DEMO_DID, agent_state, contact_for, is_type, is_waiting
 
 
 async def test_waiting_call_survives_an_ami_drop_and_reaches_an_agent(tmp_path: Path) -> None:
     phones = {"PJSIP/1001": PhoneBehaviour(answer_after=0.2)}
     async with running_service(tmp_path, phones=phones) as (service, sim, rec, _url):
         sim.place_call("+15550001111", did=DEMO_DID, dtmf=["1"], patience=6000, talk_seconds=(1, 1))
-        waiting = await rec.wait_for(
-            lambda m: m.get("type") == "call_update" and m["call"]["state"] == "waiting"
-        )
+        waiting = await rec.wait_for(is_waiting)
         call_id = waiting["call"]["call_id"]
         connections = service.ami.connections
         await sim.drop_connections()
@@ -42,9 +40,7 @@ async def test_waiting_call_survives_an_ami_drop_and_reaches_an_agent(tmp_path: 
 async def test_calls_that_vanished_during_an_outage_are_closed(tmp_path: Path) -> None:
     async with running_service(tmp_path) as (service, sim, rec, _url):
         sim.place_call("+15550002222", did=DEMO_DID, dtmf=["1"], patience=6000)
-        waiting = await rec.wait_for(
-            lambda m: m.get("type") == "call_update" and m["call"]["state"] == "waiting"
-        )
+        waiting = await rec.wait_for(is_waiting)
         call_id = waiting["call"]["call_id"]
         await sim.restart(downtime=0.3)  # Asterisk restarted: every channel is gone
         ended = await rec.wait_for(is_type("call_ended", call_id=call_id), 20)
@@ -68,9 +64,7 @@ async def test_queue_file_changes_apply_without_restart_and_bad_ones_are_refused
         _url,
     ):
         sim.place_call("+15550003333", did=DEMO_DID, dtmf=["1"], patience=6000, talk_seconds=(1, 1))
-        waiting = await rec.wait_for(
-            lambda m: m.get("type") == "call_update" and m["call"]["state"] == "waiting"
-        )
+        waiting = await rec.wait_for(is_waiting)
         assert service.center.queues["sales"].ring_timeout == 15
 
         queues.write_text(queues.read_text().replace("ring_timeout: 15\n", "ring_timeout: 9\n", 1))
