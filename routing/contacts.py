@@ -20,12 +20,17 @@ from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 from config.errors import SwitchboardError
+from crm_lookup.store import StoreBusy
 from routing.ivr.interpreter import PathStep
 from routing.live import LiveCall
 
 log = logging.getLogger(__name__)
 
 INTERVAL_SECONDS = 15 * 60
+# Retries of a milestone while the database is busy: 0.5 s doubling to 64 s (~2 min in all,
+# on top of the store's own busy timeout per attempt).
+BUSY_RETRY_FIRST = 0.5
+BUSY_RETRY_LONGEST = 64.0
 Write = Callable[[], Awaitable[Any]]
 
 
@@ -83,7 +88,7 @@ class ContactRecorder:
         while True:
             what, write = await self._queue.get()
             try:
-                await write()
+                await self._write_with_retry(what, write)
             except (SwitchboardError, OSError, ValueError) as exc:
                 self.failures += 1
                 log.error(
@@ -97,6 +102,25 @@ class ContactRecorder:
                 )
             finally:
                 self._queue.task_done()
+
+    async def _write_with_retry(self, what: str, write: Write) -> None:
+        """A busy database (another process writing, e.g. a large CSV import) is waited
+        out: the milestone is retried, and those behind it wait, so nothing is lost and
+        the order holds. Other errors are not retried: the same write would fail again."""
+        delay = BUSY_RETRY_FIRST
+        while True:
+            try:
+                await write()
+                return
+            except StoreBusy:
+                if delay > BUSY_RETRY_LONGEST:
+                    raise
+                log.warning(
+                    "database busy; milestone will be retried",
+                    extra={"fields": {"milestone": what, "retry_in": delay}},
+                )
+                await asyncio.sleep(delay)
+                delay *= 2
 
     # ------------------------------------------------------------------ milestones
 
