@@ -86,7 +86,7 @@ def wants_json(request: web.Request) -> bool:
 
 @web.middleware
 async def session_middleware(request: web.Request, handler: Any) -> web.StreamResponse:
-    request[SESSION] = request.app[AUTH].session_for(request)
+    request[SESSION] = await request.app[AUTH].restore(request)
     return await handler(request)  # type: ignore[no-any-return]
 
 
@@ -177,15 +177,17 @@ async def authenticate(request: web.Request, username: str, password: str) -> Us
     return user
 
 
-def start_session(request: web.Request, user: User) -> Session:
+async def start_session(request: web.Request, user: User) -> Session:
     """A fresh session for ``user``; any session the request carried is dropped first so
     a token planted before login is never promoted (session fixation)."""
     auth = request.app[AUTH]
     old = request.cookies.get(SESSION_COOKIE)
     if old:
-        auth.drop(old)
+        await auth.forget(old)
     log.info("login", extra={"fields": {"user": user.username, "role": user.role.value}})
-    return auth.create_session(user)
+    session = auth.create_session(user)
+    await auth.save(session)
+    return session
 
 
 def send_session(request: web.Request, response: web.StreamResponse, session: Session) -> None:
@@ -201,7 +203,7 @@ async def login(request: web.Request) -> web.Response:
     username = text(body, "username", max_len=64)
     password = text(body, "password", max_len=1024)
     user = await authenticate(request, username, password)
-    session = start_session(request, user)
+    session = await start_session(request, user)
     response = web.json_response(
         {"user": user.to_json(), "csrf_token": session.csrf, "home": home_of(user)}
     )
@@ -217,7 +219,7 @@ def home_of(user: User) -> str:
 async def logout(request: web.Request) -> web.Response:
     """``POST /api/logout``: end the session and close its websockets."""
     session = current_session(request)
-    request.app[AUTH].drop(session.token)
+    await request.app[AUTH].forget(session.token)
     request.app[HUB].close_session(session.token)
     response = web.json_response({"ok": True})
     request.app[AUTH].clear_cookie(response)

@@ -78,6 +78,8 @@ def init_app(
         public_origin=settings.http.public_origin,
         max_age=settings.security.session_max_age,
         login_limit=settings.security.login_attempts_per_minute,
+        persist=store.sessions,
+        secret=settings.security.session_secret,
         **auth_kwargs,
     )
     crm = Crm(settings, store, directory)

@@ -187,10 +187,62 @@ class Auth:
     passwords: Passwords = field(default_factory=Passwords)
     clock: Callable[[], float] = time.time
     sessions: dict[str, Session] = field(default_factory=dict)
+    #: where sessions outlive a restart (``crm_lookup.sessions.SessionRepo``), or None
+    persist: Any = None
+    #: keys the stored sessions (security.session_secret); empty: a key for this process
+    secret: str = ""
 
     def __post_init__(self) -> None:
         self.limiter = RateLimiter(self.login_limit, 60.0, self.clock)
         self.secure_cookies = self.public_origin.lower().startswith("https://")
+        self._key = self.secret.encode() if self.secret else secrets.token_bytes(32)
+
+    def stored_key(self, token: str) -> str:
+        """What the database holds for a token: an HMAC, so a stolen copy logs nobody in."""
+        return hmac.new(self._key, token.encode(), "sha256").hexdigest()
+
+    async def save(self, session: Session) -> None:
+        """Keep the session across restarts of the service."""
+        if self.persist is None:
+            return
+        from crm_lookup.sessions import StoredSession
+
+        user = session.user
+        await self.persist.save(
+            StoredSession(
+                self.stored_key(session.token),
+                user.username,
+                user.role.value,
+                user.agent_id,
+                session.csrf,
+                session.expires,
+            )
+        )
+
+    async def restore(self, request: web.Request) -> Session | None:
+        """The request's session from memory or, after a restart, from the database."""
+        session = self.session_for(request)
+        token = request.cookies.get(SESSION_COOKIE)
+        if session is not None or not token or self.persist is None:
+            return session
+        stored = await self.persist.get(self.stored_key(token), self.clock())
+        if stored is None:
+            return None
+        try:
+            role = Role.parse(stored.role)
+        except InvalidInput:
+            return None
+        session = Session(
+            token, User(stored.username, role, stored.agent_id), stored.csrf, stored.expires
+        )
+        self.sessions[token] = session
+        return session
+
+    async def forget(self, token: str) -> None:
+        """End a session here and in the database (logout, session fixation)."""
+        self.drop(token)
+        if self.persist is not None:
+            await self.persist.delete(self.stored_key(token))
 
     def create_session(self, user: User) -> Session:
         session = Session(

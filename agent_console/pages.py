@@ -75,7 +75,7 @@ async def login_form(request: web.Request) -> web.Response:
     except NotAuthenticated:
         return _login_page(request, "Wrong username or password.", status=401)
     response = web.HTTPSeeOther(home_of(user))
-    send_session(request, response, start_session(request, user))
+    send_session(request, response, await start_session(request, user))
     raise response
 
 

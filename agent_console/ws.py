@@ -161,7 +161,7 @@ class Hub:
 
     async def handle(self, request: web.Request) -> web.StreamResponse:
         """``GET /ws``. 401 without a session, 403 from a foreign Origin."""
-        session = self.auth.session_for(request)
+        session = await self.auth.restore(request)
         if session is None:
             raise NotAuthenticated("log in first")
         origin = request.headers.get("Origin", "").rstrip("/")

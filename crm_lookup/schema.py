@@ -253,8 +253,24 @@ CREATE TABLE audit (
 CREATE INDEX audit_at ON audit(at);
 """
 
+# Console sessions survive a restart of the service. The token itself is never stored:
+# ``key`` is an HMAC of it under security.session_secret, so a copy of the database does
+# not log anybody in.
+MIGRATION_2 = """
+CREATE TABLE sessions (
+    key TEXT PRIMARY KEY,
+    username TEXT NOT NULL,
+    role TEXT NOT NULL,
+    agent_id TEXT,
+    csrf TEXT NOT NULL,
+    expires REAL NOT NULL
+);
+CREATE INDEX sessions_user ON sessions(username);
+CREATE INDEX sessions_expires ON sessions(expires);
+"""
+
 # (version, script). Append only.
-MIGRATIONS: tuple[tuple[int, str], ...] = ((1, MIGRATION_1),)
+MIGRATIONS: tuple[tuple[int, str], ...] = ((1, MIGRATION_1), (2, MIGRATION_2))
 
 SCHEMA_VERSION_TABLE = """
 CREATE TABLE IF NOT EXISTS schema_version (

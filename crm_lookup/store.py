@@ -28,6 +28,7 @@ from crm_lookup.cases import CaseRepo
 from crm_lookup.contacts import ContactLog
 from crm_lookup.customers import CustomerRepo
 from crm_lookup.schema import MIGRATIONS, SCHEMA_VERSION_TABLE
+from crm_lookup.sessions import SessionRepo
 from crm_lookup.users import AuditLog, UserRepo
 
 __all__ = ["Store", "StoreBusy", "open_store"]
@@ -55,6 +56,7 @@ class Store:
         self.cases = CaseRepo(self)
         self.users = UserRepo(self)
         self.audit = AuditLog(self)
+        self.sessions = SessionRepo(self)
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[aiosqlite.Connection]:

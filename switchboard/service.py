@@ -116,6 +116,7 @@ async def build_service(settings: Settings, *, clock: Callable[[], float] = time
 
 def _store_ctx(service: Service) -> Callable[[web.Application], AsyncIterator[None]]:
     async def ctx(app: web.Application) -> AsyncIterator[None]:
+        await service.store.sessions.purge(time.time())
         yield
         await service.directory.close()
         await service.store.close()

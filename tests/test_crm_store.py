@@ -21,10 +21,32 @@ async def store(tmp_path: Path) -> AsyncIterator[Store]:
     await s.close()
 
 
+async def test_a_version_1_database_is_upgraded_keeping_its_data(tmp_path: Path) -> None:
+    import sqlite3
+    import time
+
+    from crm_lookup.schema import MIGRATION_1, SCHEMA_VERSION_TABLE
+
+    path = tmp_path / "old.sqlite3"
+    db = sqlite3.connect(path)
+    db.executescript(SCHEMA_VERSION_TABLE + ";\n" + MIGRATION_1)
+    db.execute("INSERT INTO schema_version(version, applied_at) VALUES (1, ?)", (time.time(),))
+    db.execute("INSERT INTO customers(name, created_at, updated_at) VALUES ('Old Timer', 1, 1)")
+    db.commit()
+    db.close()
+    store = await open_store(path)
+    try:
+        assert await store.schema_version() == 2
+        assert (await store.customers.search("Old Timer"))[0].name == "Old Timer"
+        assert await store.sessions.purge(time.time()) == 0  # the new table is there
+    finally:
+        await store.close()
+
+
 async def test_open_applies_migrations_once_and_uses_wal(tmp_path: Path) -> None:
     path = tmp_path / "db.sqlite3"
     s = await open_store(path)
-    assert await s.schema_version() == 1
+    assert await s.schema_version() == 2
     mode = await s.fetchone("PRAGMA journal_mode")
     assert mode is not None and mode[0] == "wal"
     fk = await s.fetchone("PRAGMA foreign_keys")
@@ -32,9 +54,9 @@ async def test_open_applies_migrations_once_and_uses_wal(tmp_path: Path) -> None
     await s.customers.add("Ann", ["+15550001111"])
     await s.close()
     again = await open_store(path)
-    assert await again.schema_version() == 1
+    assert await again.schema_version() == 2
     rows = await again.fetchall("SELECT version FROM schema_version")
-    assert [r[0] for r in rows] == [1]
+    assert [r[0] for r in rows] == [1, 2]
     assert (await again.customers.find_by_phone("555 000 1111")) is not None
     await again.close()
 

@@ -99,3 +99,34 @@ async def test_wallboard_chart_survives_a_service_restart(tmp_path: Path) -> Non
         (i["start"], i["offered"], i["answered"]) for i in before
     ]
     assert after[0]["service_level"] == before[0]["service_level"] == 1.0
+
+
+async def test_console_sessions_survive_a_service_restart(tmp_path: Path) -> None:
+    import aiohttp
+
+    from switchboard.demo import DEMO_PASSWORD, seed_users
+
+    jar = aiohttp.CookieJar(unsafe=True)
+    async with aiohttp.ClientSession(cookie_jar=jar) as http:
+        async with running_service(tmp_path) as (service, _sim, _rec, url):
+            await seed_users(service.store)
+            resp = await http.post(
+                url + "/api/login",
+                json={"username": "alice", "password": DEMO_PASSWORD},
+                headers={"Origin": url},
+            )
+            assert resp.status == 200
+            csrf = (await resp.json())["csrf_token"]
+            token = next(c.value for c in jar if c.key == "sb_session")
+            rows = await service.store.fetchall("SELECT key, csrf FROM sessions")
+            assert len(rows) == 1 and token not in rows[0][0]  # only an HMAC is stored
+        # A new process on the same database and secret: still logged in, same CSRF token.
+        async with running_service(tmp_path) as (service, _sim, _rec, url):
+            me = await http.get(url + "/api/me", headers={"Origin": url})
+            assert me.status == 200, await me.text()
+            assert (await me.json())["user"]["username"] == "alice"
+            out = await http.post(
+                url + "/api/logout", headers={"Origin": url, "X-CSRF-Token": csrf}
+            )
+            assert out.status == 200, await out.text()
+            assert await service.store.fetchall("SELECT key FROM sessions") == []
