@@ -661,6 +661,11 @@ class CallCenter(ConsoleOperations):
         call = self._call_on(event.channel)
         if call is None or call.phase is not Phase.RINGING or call.agent_id is None:
             return
+        if call.direction != "inbound":
+            # The agent's leg dials the customer: that leg is now the call's far end.
+            call.channel = event.dest_channel
+            self._by_channel[event.dest_channel] = call.call_id
+            return
         call.agent_channel = event.dest_channel
         self._by_channel[event.dest_channel] = call.call_id
         now = self.clock()
@@ -689,10 +694,13 @@ class CallCenter(ConsoleOperations):
             if not answered:
                 self._forget(call)
                 return
+        elif call.direction == "outbound" and not answered:
+            self._call_gone(call, f"customer {event.dial_status.lower() or 'did not answer'}")
+            return
         if answered:
             call.phase = Phase.TALKING
             call.answered_at = now
-            if call.direction != "callback":
+            if call.direction == "inbound":
                 self._execute(self.acd.handle(acd_ev.AgentAnswered(call.call_id, agent_id), now))
             self.recorder.answered(call, now)
             self._publish_call(call)
@@ -726,7 +734,9 @@ class CallCenter(ConsoleOperations):
             if channel:
                 self._by_channel.pop(channel, None)
         self.calls.pop(call.call_id, None)
-        if call.pending == "voicemail_done":
+        if call.direction != "inbound" and call.answered_at is None:
+            outcome = "failed"  # the agent or the customer never answered
+        elif call.pending == "voicemail_done":
             outcome = "voicemail"
         elif call.pending == "callback_booked":
             outcome = "callback"
@@ -738,8 +748,9 @@ class CallCenter(ConsoleOperations):
                 self._execute(self.acd.handle(acd_ev.CallAbandoned(call.call_id), now))
         else:
             outcome = "answered"
-            with contextlib.suppress(SwitchboardError):
-                self._execute(self.acd.handle(acd_ev.CallEnded(call.call_id), now))
+            if call.direction != "outbound":  # click-to-dial calls are not the ACD's
+                with contextlib.suppress(SwitchboardError):
+                    self._execute(self.acd.handle(acd_ev.CallEnded(call.call_id), now))
         if call.agent_id is not None:
             self._agent_calls.pop(call.agent_id, None)
             if outcome == "answered":
@@ -770,12 +781,9 @@ class CallCenter(ConsoleOperations):
             return
         now = self.clock()
         if event.success:
+            # The agent answered; their leg now dials the customer (see _dial_begin).
             call.channel = call.agent_channel = event.channel
             self._by_channel[event.channel] = call.call_id
-            if call.direction == "outbound":
-                call.phase = Phase.TALKING
-                call.answered_at = now
-                self.recorder.answered(call, now)
             self._publish_call(call)
             return
         log.info(

@@ -102,7 +102,7 @@ async def test_transfer_to_a_number_is_checked_before_reaching_asterisk(tmp_path
 
 
 async def test_click_to_dial_rings_the_agent_then_the_customer(tmp_path: Path) -> None:
-    async with running_service(tmp_path, phones=AGENT_PHONE) as (service, _sim, rec, _url):
+    async with running_service(tmp_path, phones=AGENT_PHONE) as (service, sim, rec, _url):
         await service.center.set_agent_state("1001", "not_ready", "break")
         call_id = await service.center.dial("1001", "+15550002222")
         update = await rec.wait_for(
@@ -115,6 +115,13 @@ async def test_click_to_dial_rings_the_agent_then_the_customer(tmp_path: Path) -
         assert update["call"]["direction"] == "outbound"
         agents = {a["agent_id"]: a for a in service.center.snapshot()["agents"]}
         assert (agents["1001"]["state"], agents["1001"]["reason"]) == ("not_ready", "outbound")
+        # The call's channel is the customer's leg, so hold parks the customer in music.
+        customer_leg = service.center.calls[call_id].channel
+        assert customer_leg.startswith("PJSIP/trunk-"), customer_leg
+        await service.center.hold(call_id)
+        await eventually(lambda: not bridged(sim, customer_leg))
+        await service.center.unhold(call_id)
+        await eventually(lambda: bridged(sim, customer_leg))
         await service.center.hangup(call_id)
         await rec.wait_for(is_type("call_ended", call_id=call_id))
         contact = await contact_for(service, call_id)
@@ -122,6 +129,12 @@ async def test_click_to_dial_rings_the_agent_then_the_customer(tmp_path: Path) -
         assert contact.dialed == "+15550002222"
         with pytest.raises(InvalidInput):
             await service.center.dial("1001", "not a number")
+
+        # A customer who does not pick up: the attempt is logged as failed.
+        sim.add_phone("PJSIP/+15550003333@trunk", PhoneBehaviour(mode="noanswer"))
+        missed = await service.center.dial("1001", "+15550003333")
+        await rec.wait_for(is_type("call_ended", call_id=missed), 90)
+        assert (await contact_for(service, missed)).outcome == "failed"
 
 
 async def test_supervisor_moves_a_waiting_call_and_forces_agent_states(tmp_path: Path) -> None:
