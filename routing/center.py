@@ -316,6 +316,15 @@ class CallCenter(ConsoleOperations):
         )
         if outcome is Outcome.QUEUED and call.phase is Phase.WAITING:
             await wait_in_queue(self, call, session)
+        elif outcome is None and call.phase is Phase.IVR and not session.closed:
+            # An AGI error stopped the script: rather than leave the caller in silence,
+            # send them to the first queue the service knows so a person can help.
+            log.error(
+                "IVR stopped by an AGI error; queueing the caller",
+                extra={"fields": {"call": call.call_id}},
+            )
+            self.enqueue(call, self._first_queue(), 0, {})
+            await wait_in_queue(self, call, session)
 
     async def _load_card(self, call: LiveCall) -> None:
         if not call.caller:

@@ -292,3 +292,24 @@ async def test_wallboard_intervals_follow_the_calls(tmp_path: Path) -> None:
         assert interval["service_level"] == 1.0
         assert interval["start"] % 900 == 0
         assert service.center.snapshot()["intervals"] == board["intervals"]
+
+
+async def test_caller_is_queued_when_an_agi_error_stops_the_ivr(
+    tmp_path: Path, monkeypatch: Any
+) -> None:
+    from config.errors import AgiError
+    from telephony.agi import AgiSession
+
+    async def broken_prompt(self: AgiSession, name: str, escape_digits: str = "") -> str | None:
+        raise AgiError(510, "Invalid or unknown command")
+
+    monkeypatch.setattr(AgiSession, "stream_file", broken_prompt)
+    phones = {"PJSIP/1001": PhoneBehaviour(answer_after=0.2)}
+    async with running_service(tmp_path, phones=phones) as (service, sim, rec, _url):
+        first_queue = next(iter(service.center.queues))
+        agent = next(a for a in service.center.snapshot()["agents"] if first_queue in a["queues"])
+        sim.add_phone(f"PJSIP/{agent['agent_id']}", PhoneBehaviour(answer_after=0.2))
+        await service.center.set_agent_state(agent["agent_id"], "ready")
+        sim.place_call("+15550001111", did=DEMO_DID, dtmf=["1"], patience=60, talk_seconds=(1, 1))
+        pop = await rec.wait_for(is_type("screen_pop", agent_id=agent["agent_id"]), 20)
+        assert pop["call"]["queue"] == first_queue
