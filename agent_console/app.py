@@ -60,6 +60,7 @@ def init_app(
             CRM adapter) for ``?phone=`` card lookups; default: a local one over ``store``.
     """
     metrics = Metrics()
+    metrics.watch(center)
     app = web.Application(
         middlewares=[
             security_headers,

@@ -4,9 +4,12 @@ one process — tests, the benchmark — never collide)."""
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
+from typing import Any
 
 from aiohttp import web
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
 from agent_console.auth import Handler
@@ -44,6 +47,10 @@ class Metrics:
             registry=self.registry,
         )
 
+    def watch(self, center: Any) -> None:
+        """Export the contact center's live figures (read from its snapshot at scrape time)."""
+        self.registry.register(CenterCollector(center))
+
     def render(self) -> web.Response:
         body = generate_latest(self.registry)
         return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
@@ -68,3 +75,46 @@ class Metrics:
                 self.requests.labels(route, request.method, str(status)).inc()
 
         return count
+
+
+class CenterCollector:
+    """Queues, agents and the AMI link as Prometheus gauges, read when scraped."""
+
+    def __init__(self, center: Any) -> None:
+        self.center = center
+
+    def collect(self) -> Iterator[Metric]:
+        snapshot = self.center.snapshot()
+        waiting = GaugeMetricFamily(
+            "switchboard_queue_waiting", "Calls waiting in the queue", labels=["queue"]
+        )
+        longest = GaugeMetricFamily(
+            "switchboard_queue_longest_wait_seconds", "Longest current wait", labels=["queue"]
+        )
+        level = GaugeMetricFamily(
+            "switchboard_queue_service_level",
+            "Answered within the threshold / offered today (0..1)",
+            labels=["queue"],
+        )
+        answered = GaugeMetricFamily(
+            "switchboard_queue_answered_today", "Calls answered today", labels=["queue"]
+        )
+        abandoned = GaugeMetricFamily(
+            "switchboard_queue_abandoned_today", "Calls abandoned today", labels=["queue"]
+        )
+        for q in snapshot["queues"]:
+            waiting.add_metric([q["name"]], q.get("waiting") or 0)
+            longest.add_metric([q["name"]], q.get("longest_wait") or 0.0)
+            answered.add_metric([q["name"]], q.get("answered") or 0)
+            abandoned.add_metric([q["name"]], q.get("abandoned") or 0)
+            if q.get("service_level") is not None:
+                level.add_metric([q["name"]], q["service_level"])
+        states: dict[str, int] = {}
+        for agent in snapshot["agents"]:
+            states[agent["state"]] = states.get(agent["state"], 0) + 1
+        agents = GaugeMetricFamily("switchboard_agents", "Agents by state", labels=["state"])
+        for state, count in sorted(states.items()):
+            agents.add_metric([state], count)
+        link = GaugeMetricFamily("switchboard_ami_connected", "1 while AMI is connected")
+        link.add_metric([], 1.0 if self.center.health().get("ami", {}).get("connected") else 0.0)
+        yield from (waiting, longest, level, answered, abandoned, agents, link)

@@ -313,3 +313,18 @@ async def test_caller_is_queued_when_an_agi_error_stops_the_ivr(
         sim.place_call("+15550001111", did=DEMO_DID, dtmf=["1"], patience=60, talk_seconds=(1, 1))
         pop = await rec.wait_for(is_type("screen_pop", agent_id=agent["agent_id"]), 20)
         assert pop["call"]["queue"] == first_queue
+
+
+async def test_metrics_export_live_queue_and_agent_figures(tmp_path: Path) -> None:
+    import aiohttp
+
+    async with running_service(tmp_path) as (service, sim, rec, url):
+        await service.center.set_agent_state("1004", "ready")
+        sim.place_call("+15550009999", did=DEMO_DID, dtmf=["1"], patience=6000)
+        await rec.wait_for(is_waiting)
+        async with aiohttp.ClientSession() as http, http.get(url + "/metrics") as resp:
+            assert resp.status == 200
+            text = await resp.text()
+        assert 'switchboard_queue_waiting{queue="sales"} 1.0' in text
+        assert 'switchboard_agents{state="ready"} 1.0' in text
+        assert "switchboard_ami_connected 1.0" in text
