@@ -77,6 +77,15 @@ ANSWERED = "ANSWER"
 RECENT_CALLS = 500
 
 
+def _dials(event: DialBegin, endpoint: str) -> bool:
+    """Whether a DialBegin is the ring of ``endpoint`` (``PJSIP/1001`` -> ``PJSIP/1001-0000002a``)."""
+    return bool(endpoint) and (
+        event.dial_string == endpoint.split("/", 1)[-1]
+        or event.dial_string == endpoint
+        or event.dest_channel.startswith(endpoint + "-")
+    )
+
+
 class CallCenter(ConsoleOperations):
     """Runs the contact center over one AMI connection.
 
@@ -441,9 +450,7 @@ class CallCenter(ConsoleOperations):
         if isinstance(command, acd_cmd.RingAgent):
             self._spawn(self._ring(command), f"ring-{command.call_id}")
         elif isinstance(command, acd_cmd.CancelRing):
-            call = self.calls.get(command.call_id)
-            if call is not None and call.agent_channel:
-                self._spawn(self._hangup_channel(call.agent_channel), "cancel-ring")
+            self._cancel_ring(command)
         elif isinstance(command, acd_cmd.Announce):
             call = self.calls.get(command.call_id)
             if call is not None:
@@ -489,6 +496,8 @@ class CallCenter(ConsoleOperations):
             return
         call.phase = Phase.RINGING
         call.agent_id = command.agent_id
+        call.agent_channel = None
+        call.ring_endpoint = command.endpoint
         call.rang_at = self.clock()
         self._agent_calls[command.agent_id] = call.call_id
         self._spawn(self._load_card(call), f"card-{call.call_id}")
@@ -516,10 +525,32 @@ class CallCenter(ConsoleOperations):
             if call.phase is Phase.RINGING:
                 self._ring_failed(call, command.agent_id)
 
+    def _cancel_ring(self, command: acd_cmd.CancelRing) -> None:
+        """The engine gave up on this ring (timer, supervisor): stop the agent's phone.
+
+        The call goes back to waiting at once; the Dial events of the cancelled attempt
+        that arrive later no longer match the call and are ignored.
+        """
+        call = self.calls.get(command.call_id)
+        if call is None or call.agent_id != command.agent_id or call.phase is not Phase.RINGING:
+            return
+        leg = call.agent_channel
+        call.phase = Phase.WAITING
+        call.agent_id = None
+        call.agent_channel = None
+        call.ring_endpoint = ""
+        if self._agent_calls.get(command.agent_id) == call.call_id:
+            self._agent_calls.pop(command.agent_id, None)
+        self._publish_call(call)
+        if leg:
+            self._by_channel.pop(leg, None)
+            self._spawn(self._hangup_channel(leg), "cancel-ring")
+
     def _ring_failed(self, call: LiveCall, agent_id: str) -> None:
         call.phase = Phase.WAITING
         call.agent_id = None
         call.agent_channel = None
+        call.ring_endpoint = ""
         self._agent_calls.pop(agent_id, None)
         self._publish_call(call)
         with contextlib.suppress(SwitchboardError):
@@ -675,6 +706,8 @@ class CallCenter(ConsoleOperations):
             call.channel = event.dest_channel
             self._by_channel[event.dest_channel] = call.call_id
             return
+        if not _dials(event, call.ring_endpoint) or call.agent_channel:
+            return  # a leg of an earlier, cancelled attempt
         call.agent_channel = event.dest_channel
         self._by_channel[event.dest_channel] = call.call_id
         now = self.clock()
@@ -694,6 +727,10 @@ class CallCenter(ConsoleOperations):
         call = self._call_on(event.channel)
         if call is None or call.phase is not Phase.RINGING or call.agent_id is None:
             return
+        if call.direction == "inbound" and (
+            call.agent_channel != event.dest_channel or not call.agent_channel
+        ):
+            return  # the end of an earlier, cancelled attempt
         now = self.clock()
         agent_id = call.agent_id
         answered = event.dial_status == ANSWERED

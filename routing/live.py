@@ -40,6 +40,7 @@ class LiveCall:
     card: dict[str, Any] | None = None
     queued_at: float | None = None
     rang_at: float | None = None
+    ring_endpoint: str = ""  # the endpoint the current ring attempt dials (PJSIP/1001)
     answered_at: float | None = None
     ended_at: float | None = None
     path: list[dict[str, Any]] = field(default_factory=list)

@@ -244,3 +244,36 @@ async def test_blind_transfer_to_another_agent_rings_their_phone(tmp_path: Path)
                 and bridged(sim, caller)
             )
         )
+
+
+async def test_supervisor_pulls_a_ringing_agent_and_the_next_agent_gets_the_call(
+    tmp_path: Path,
+) -> None:
+    phones = {
+        "PJSIP/1002": PhoneBehaviour(mode="noanswer"),
+        "PJSIP/1005": PhoneBehaviour(answer_after=0.5),
+    }
+    async with running_service(tmp_path, phones=phones, time_scale=1.0) as (
+        service,
+        sim,
+        rec,
+        _url,
+    ):
+        await service.center.set_agent_state("1002", "ready")
+        await asyncio.sleep(0.05)
+        await service.center.set_agent_state("1005", "ready")
+        sim.place_call("+15550007777", did=DEMO_DID, dtmf=["1"], patience=120, talk_seconds=(2, 2))
+        first = await rec.wait_for(is_type("screen_pop", agent_id="1002"), 40)
+        await asyncio.sleep(0.5)
+        # 1002 is pulled off while their phone rings: the call must go to 1005 and
+        # nothing of 1002's cancelled ring may be blamed on 1005.
+        await service.center.set_agent_state("1002", "not_ready", "break", forced_by="sam")
+        second = await rec.wait_for(is_type("screen_pop", agent_id="1005"), 20)
+        assert second["call"]["call_id"] == first["call"]["call_id"]
+        await rec.wait_for(agent_state("1005", "on_call"), 20)
+        ended = await rec.wait_for(is_type("call_ended", call_id=first["call"]["call_id"]), 30)
+        contact = await contact_for(service, ended["call_id"])
+        assert (contact.outcome, contact.agent_id) == ("answered", "1005")
+        agents = {a["agent_id"]: a for a in service.center.snapshot()["agents"]}
+        assert (agents["1002"]["state"], agents["1002"]["reason"]) == ("not_ready", "break")
+        assert agents["1005"]["state"] == "wrap_up"
