@@ -776,6 +776,9 @@ class CallCenter(ConsoleOperations):
         phase = call.phase
         call.ended_at = now
         call.phase = Phase.ENDED
+        if phase is Phase.HELD and call.agent_channel:
+            # The agent's leg waits in switchboard-agent-hold: nobody else ends it.
+            self._spawn(self._hangup_channel(call.agent_channel), "hangup-held-agent")
         for channel in (call.channel, call.agent_channel):
             if channel:
                 self._by_channel.pop(channel, None)

@@ -208,11 +208,22 @@ class ConsoleOperations:
                 {"Channel": call.channel, "Context": context, "Exten": exten, "Priority": "1"},
             )
         )
-        if kind == "queue":
-            self._end_agent_part(call)
+        self._end_agent_part(call, requeued=kind == "queue")
+        if kind == "agent":
+            # Outside the queues the ACD would not know the target is busy with this caller.
+            self._execute(
+                self.acd.handle(
+                    acd_ev.AgentStateRequest(target, AgentState.NOT_READY, "transfer"),
+                    self.clock(),
+                )
+            )
 
-    def _end_agent_part(self, call: LiveCall) -> None:
-        """The agent's part of a call is over while the caller stays (transfer to a queue)."""
+    def _end_agent_part(self, call: LiveCall, *, requeued: bool) -> None:
+        """The agent's part of a call is over while the caller stays: a blind transfer.
+
+        The agent goes to wrap-up; the caller waits again in a queue (``requeued``) or talks
+        to whoever the call was sent to until they hang up.
+        """
         now = self.clock()
         if call.agent_id is not None:
             with contextlib.suppress(SwitchboardError):
@@ -221,7 +232,12 @@ class ConsoleOperations:
             self._wrapping[call.agent_id] = call.call_id
         if call.agent_channel:
             self._by_channel.pop(call.agent_channel, None)
-        call.phase = Phase.WAITING
+            if call.phase is Phase.HELD:
+                # The agent's leg waits in switchboard-agent-hold: nobody else ends it.
+                self._spawn(self._hangup_channel(call.agent_channel), "hangup-held-agent")
+        call.agent_channel = None
+        call.agent_id = None  # the contact row keeps who answered
+        call.phase = Phase.WAITING if requeued else Phase.TRANSFERRED
         self._publish_call(call)
 
     async def hangup(self, call_id: str) -> None:

@@ -18,6 +18,7 @@ class Phase(enum.StrEnum):
     RINGING = "ringing"
     TALKING = "talking"
     HELD = "held"
+    TRANSFERRED = "transferred"  # sent on by an agent to a number or another agent
     ENDED = "ended"
 
 

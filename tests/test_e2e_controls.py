@@ -235,6 +235,11 @@ async def test_blind_transfer_to_another_agent_rings_their_phone(tmp_path: Path)
             await service.center.transfer(call_id, "agent", "1003")  # 1003 is logged out
         await service.center.set_agent_state("1003", "ready")
         await service.center.transfer(call_id, "agent", "1003")
+        await rec.wait_for(agent_state("1001", "wrap_up"))
+        agents = {a["agent_id"]: a for a in service.center.snapshot()["agents"]}
+        assert (agents["1003"]["state"], agents["1003"]["reason"]) == ("not_ready", "transfer")
+        assert service.center.call(call_id)["state"] == "transferred"
+        assert service.center.current_call("1001")["call_id"] == call_id  # for the wrap-up
         await eventually(
             lambda: (
                 any(
@@ -277,3 +282,17 @@ async def test_supervisor_pulls_a_ringing_agent_and_the_next_agent_gets_the_call
         agents = {a["agent_id"]: a for a in service.center.snapshot()["agents"]}
         assert (agents["1002"]["state"], agents["1002"]["reason"]) == ("not_ready", "break")
         assert agents["1005"]["state"] == "wrap_up"
+
+
+async def test_caller_hanging_up_on_hold_frees_the_agents_phone(tmp_path: Path) -> None:
+    async with running_service(tmp_path, phones=AGENT_PHONE) as (service, sim, rec, _url):
+        call_id = await talking_call(service, sim, rec)
+        call = service.center.calls[call_id]
+        caller, agent_leg = call.channel, call.agent_channel
+        await eventually(lambda: bridged(sim, caller))
+        await service.center.hold(call_id)
+        await eventually(lambda: sim.channels[agent_leg].context == "switchboard-agent-hold")
+        await sim.hangup(sim.channels[caller], cause=16, source="remote")
+        await rec.wait_for(is_type("call_ended", call_id=call_id))
+        await eventually(lambda: agent_leg not in sim.channels)
+        await rec.wait_for(agent_state("1001", "wrap_up"))
