@@ -42,6 +42,7 @@ from routing.acd import commands as acd_cmd
 from routing.acd import events as acd_ev
 from routing.acd.config import load_queue_file
 from routing.acd.engine import Acd
+from routing.acd.states import AgentState
 from routing.console_port import ConsoleOperations
 from routing.contacts import ContactRecorder
 from routing.ivr.interpreter import CallInfo, IvrSession, Outcome
@@ -77,12 +78,17 @@ ANSWERED = "ANSWER"
 RECENT_CALLS = 500
 
 
+def _dials_leg(channel: str, endpoint: str) -> bool:
+    """Whether ``channel`` is a leg of ``endpoint`` (``PJSIP/1001-0000002a`` of ``PJSIP/1001``)."""
+    return bool(endpoint) and channel.startswith(endpoint + "-")
+
+
 def _dials(event: DialBegin, endpoint: str) -> bool:
     """Whether a DialBegin is the ring of ``endpoint`` (``PJSIP/1001`` -> ``PJSIP/1001-0000002a``)."""
     return bool(endpoint) and (
         event.dial_string == endpoint.split("/", 1)[-1]
         or event.dial_string == endpoint
-        or event.dest_channel.startswith(endpoint + "-")
+        or _dials_leg(event.dest_channel, endpoint)
     )
 
 
@@ -674,7 +680,15 @@ class CallCenter(ConsoleOperations):
         with contextlib.suppress(RemoteError, TimeoutError):
             await self.ami.send(Action("Hangup", {"Channel": channel, "Cause": "16"}))
 
+    def _in_wrap_up(self, agent_id: str) -> bool:
+        try:
+            return self.acd.agent_state(agent_id) is AgentState.WRAP_UP
+        except NotFound:
+            return False
+
     def _agent_changed(self, command: acd_cmd.AgentStateChanged) -> None:
+        if command.state is not AgentState.WRAP_UP:
+            self._wrapping.pop(command.agent_id, None)  # wrap-up over, by timer or by hand
         agent = self._agent_json(command.agent_id)
         self._publish(
             {
@@ -801,8 +815,9 @@ class CallCenter(ConsoleOperations):
                 with contextlib.suppress(SwitchboardError):
                     self._execute(self.acd.handle(acd_ev.CallEnded(call.call_id), now))
         if call.agent_id is not None:
-            self._agent_calls.pop(call.agent_id, None)
-            if outcome == "answered":
+            if self._agent_calls.get(call.agent_id) == call.call_id:
+                self._agent_calls.pop(call.agent_id, None)
+            if outcome == "answered" and self._in_wrap_up(call.agent_id):
                 self._wrapping[call.agent_id] = call.call_id
         self.recorder.ended(call, now, outcome, cause)
         self._publish(
@@ -852,21 +867,27 @@ class CallCenter(ConsoleOperations):
         return self.calls.get(call_id) if call_id else None
 
     async def _resync(self) -> None:
-        """After every (re)connect: close calls whose channels vanished, resume the rest."""
+        """After every (re)connect: close calls whose channels vanished, catch up on rings
+        decided while AMI was down, and bring waiting callers back into AGI."""
         try:
             listing = await self.ami.send(Action("CoreShowChannels"))
         except (RemoteError, TimeoutError) as exc:
             log.warning("channel resync failed", extra={"fields": {"error": exc}})
             return
-        alive = {
-            e.channel for e in getattr(listing, "events", []) if isinstance(e, CoreShowChannel)
+        channels = {
+            e.channel: e for e in getattr(listing, "events", []) if isinstance(e, CoreShowChannel)
         }
+        originating = set(self._originating.values())
         for call in list(self.calls.values()):
-            if call.channel not in alive:
+            if call.call_id in originating:
+                continue  # its OriginateResponse is still to come
+            if call.channel not in channels:
                 log.info(
                     "call vanished while AMI was down", extra={"fields": {"call": call.call_id}}
                 )
                 self._call_gone(call, "vanished")
+            elif call.phase is Phase.RINGING and call.direction == "inbound":
+                self._resync_ring(call, channels)
             elif call.phase in (Phase.IVR, Phase.WAITING):
                 # Its AGI session lost the command in flight: bring it back into AGI. A
                 # caller who was in the IVR goes to the queue it was heading for (or the
@@ -874,6 +895,41 @@ class CallCenter(ConsoleOperations):
                 if call.phase is Phase.IVR:
                     call.pending_queue = call.queue or self._first_queue()
                 self._spawn(self._break_in(call), f"resume-{call.call_id}")
+
+    def _resync_ring(self, call: LiveCall, channels: Mapping[str, CoreShowChannel]) -> None:
+        """A ring whose DialBegin / DialEnd may have been lost with the connection."""
+        caller = channels[call.channel]
+        leg = call.agent_channel
+        if leg is None or leg not in channels:
+            leg = next((n for n in channels if _dials_leg(n, call.ring_endpoint)), None)
+        agent_id = call.agent_id
+        if agent_id is None:
+            return
+        if leg is not None and call.agent_channel is None:
+            # DialBegin was lost: the agent's phone rang (or rings) without a screen pop.
+            call.agent_channel = leg
+            self._by_channel[leg] = call.call_id
+            self._publish(
+                {
+                    "type": "screen_pop",
+                    "agent_id": agent_id,
+                    "call": call.to_json(self.clock()),
+                    "card": call.card or new_caller_json(call.caller),
+                }
+            )
+            self.recorder.offered(call, self.clock())
+        if caller.bridge_id and leg is not None and channels[leg].bridge_id == caller.bridge_id:
+            now = self.clock()
+            call.phase = Phase.TALKING
+            call.answered_at = now
+            self._execute(self.acd.handle(acd_ev.AgentAnswered(call.call_id, agent_id), now))
+            self.recorder.answered(call, now)
+            self._publish_call(call)
+        elif caller.application.lower() != "dial":
+            # The ring ended unanswered while we were away and the caller is back in
+            # AGI, whose AsyncAGIStart was lost too: a Redirect gives us a fresh one.
+            self._ring_failed(call, agent_id)
+            self._spawn(self._break_in(call), f"resume-{call.call_id}")
 
     def _first_queue(self) -> str:
         return next(iter(self.acd.snapshot(self.clock())["queues"]))

@@ -229,7 +229,8 @@ class ConsoleOperations:
             with contextlib.suppress(SwitchboardError):
                 self._execute(self.acd.handle(acd_ev.CallEnded(call.call_id), now))
             self._agent_calls.pop(call.agent_id, None)
-            self._wrapping[call.agent_id] = call.call_id
+            if self.acd.agent_state(call.agent_id) is AgentState.WRAP_UP:
+                self._wrapping[call.agent_id] = call.call_id
         if call.agent_channel:
             self._by_channel.pop(call.agent_channel, None)
             if call.phase is Phase.HELD:

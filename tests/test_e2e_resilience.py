@@ -130,3 +130,31 @@ async def test_console_sessions_survive_a_service_restart(tmp_path: Path) -> Non
             )
             assert out.status == 200, await out.text()
             assert await service.store.fetchall("SELECT key FROM sessions") == []
+
+
+async def test_an_answer_lost_in_an_ami_outage_is_caught_up_on_reconnect(tmp_path: Path) -> None:
+    import time
+
+    phones = {"PJSIP/1001": PhoneBehaviour(answer_after=2.0)}
+    async with running_service(tmp_path, phones=phones, time_scale=1.0) as (
+        service,
+        sim,
+        rec,
+        _url,
+    ):
+        await service.center.set_agent_state("1001", "ready")
+        sim.place_call("+15550001111", did=DEMO_DID, dtmf=["1"], patience=600, talk_seconds=(8, 8))
+        pop = await rec.wait_for(is_type("screen_pop", agent_id="1001"), 40)
+        call_id = pop["call"]["call_id"]
+        # Keep AMI down while the agent answers (the DialEnd and BridgeEnter are lost).
+        await asyncio.sleep(1.6)
+        end = time.monotonic() + 1.2
+        while time.monotonic() < end:
+            await sim.drop_connections()
+            await asyncio.sleep(0.03)
+        await rec.wait_for(agent_state("1001", "on_call"), 20)
+        assert service.center.call(call_id)["state"] == "talking"
+        await rec.wait_for(is_type("call_ended", call_id=call_id), 30)
+        contact = await contact_for(service, call_id)
+        assert (contact.outcome, contact.agent_id) == ("answered", "1001")
+        assert contact.talk_seconds > 0
