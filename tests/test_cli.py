@@ -6,11 +6,12 @@ import argparse
 import logging
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
 from switchboard import __version__
-from switchboard.cli import build_parser, main
+from switchboard.cli import build_parser, hoist_global_options, main
 from switchboard.logs import KeyValueFormatter, scrub
 
 
@@ -77,3 +78,42 @@ def test_key_value_log_lines_scrub_secrets() -> None:
 
 def test_scrub_keeps_ordinary_numbers() -> None:
     assert scrub("caller +15550001111 waited 42s") == "caller +15550001111 waited 42s"
+
+
+def test_global_options_may_follow_the_command(tmp_path: Path) -> None:
+    settings = tmp_path / "s.toml"
+    settings.write_text("[http]\nport = 9123\n")
+    proc = run("config", "show", "--config", str(settings), "--log-level", "DEBUG")
+    assert proc.returncode == 0, proc.stderr
+    assert '"port": 9123' in proc.stdout
+
+
+def test_hoisting_keeps_other_arguments_in_order() -> None:
+    argv = ["report", "--from", "a", "--config=x.toml", "--by", "queue"]
+    assert hoist_global_options(argv) == [
+        "--config=x.toml",
+        "report",
+        "--from",
+        "a",
+        "--by",
+        "queue",
+    ]
+
+
+def test_output_into_a_closed_pipe_is_not_a_traceback() -> None:
+    import os
+
+    read_end, write_end = os.pipe()
+    os.close(read_end)  # like `| head` that has already gone away
+    try:
+        proc = subprocess.run(
+            [sys.executable, "-m", "switchboard", "config", "show"],
+            stdout=write_end,
+            stderr=subprocess.PIPE,
+            text=True,
+            check=False,
+        )
+    finally:
+        os.close(write_end)
+    assert proc.returncode == 0
+    assert "Traceback" not in proc.stderr
