@@ -305,7 +305,10 @@ class ConsoleOperations:
         options = {"listen": "qE", "whisper": "qEw", "barge": "qEB"}.get(mode)
         if options is None:
             raise InvalidInput(f"unknown spy mode {mode!r}", field="mode")
-        endpoint = self.acd.snapshot(self.clock())["agents"][supervisor_agent_id]["endpoint"]
+        # A supervisor who also takes calls has an ACD agent and endpoint; otherwise their
+        # agent id is their extension on the PBX.
+        known = self.acd.snapshot(self.clock())["agents"].get(supervisor_agent_id)
+        endpoint = known["endpoint"] if known else f"PJSIP/{dialable(supervisor_agent_id)}"
         await self.ami.send(
             Action(
                 "Originate",

@@ -30,10 +30,11 @@ log = logging.getLogger(__name__)
 DEMO_DID = "5550100"
 DEMO_PASSWORD = "switchboard-demo"
 HUMAN_AGENTS = {"alice": "1001", "bruno": "1002"}
+SUPERVISOR_PHONE = "2001"  # sam's extension: where listen / whisper / barge ring
 DEMO_USERS = (
     ("alice", "agent", "1001"),
     ("bruno", "agent", "1002"),
-    ("sam", "supervisor", None),
+    ("sam", "supervisor", SUPERVISOR_PHONE),
     ("admin", "admin", None),
 )
 
@@ -143,6 +144,7 @@ async def run_demo(
             sim.add_phone(
                 agent.endpoint, PhoneBehaviour(mode=mode, answer_after=1.5, talk_seconds=talk)
             )
+        sim.add_phone(f"PJSIP/{SUPERVISOR_PHONE}", PhoneBehaviour(answer_after=1.0))
         bots = SimulatedAgents(
             service.center, [a.agent_id for a in agents if a.agent_id not in humans], rng
         )

@@ -182,6 +182,12 @@ async def test_supervisor_listens_on_a_call_with_chanspy(tmp_path: Path) -> None
         spies = [c for c in sim.channels.values() if c.name.startswith("PJSIP/1006-")]
         assert spies, "the supervisor's phone was not rung"
         assert agent_channel
+        # A supervisor who takes no calls listens from their own extension.
+        sim.add_phone("PJSIP/2001", PhoneBehaviour(answer_after=0.2))
+        await service.center.spy("1001", "listen", supervisor_agent_id="2001")
+        await eventually(lambda: len(originates) == 2)
+        assert originates[1]["Response"] == "Success"
+        assert any(c.name.startswith("PJSIP/2001-") for c in sim.channels.values())
 
 
 async def test_caller_takes_a_callback_and_is_called_back_when_an_agent_is_free(
