@@ -267,6 +267,27 @@ class Console:
         call_id = await self.center.dial(user.agent_id, num, customer_id=customer_id)
         return {"call_id": call_id, "number": num}
 
+    async def create_customer(self, user: User, params: Params) -> Message:
+        """The agent turns the "new caller" on their card into a customer.
+
+        An agent may link only a contact of their own; the customer's audit entry names
+        the user who created it.
+        """
+        name = text(params, "name", max_len=200)
+        phone = text(params, "phone", max_len=64)
+        company = text(params, "company", required=False, max_len=200)
+        email = text(params, "email", required=False, max_len=200)
+        contact_id = text(params, "contact_id", required=False, max_len=20) or None
+        if contact_id is not None and user.role is Role.AGENT:
+            contact = await self.crm.contact(contact_id)
+            if contact.get("agent_id") != user.agent_id:
+                raise PermissionDenied("agents link only their own contacts")
+        card = await self.crm.create_customer(name, phone, company, email, contact_id)
+        await self.crm.audit(
+            user.username, "customer.create", str(card.get("customer_id")), {"contact": contact_id}
+        )
+        return card
+
     async def wrapup(self, user: User, contact_id: str, params: Params) -> Message:
         """``{"disposition", "notes"?, "case"?: {"id"? | "subject", "status"?}, "done"?}``."""
         disposition = choice(params, "disposition", self.settings.routing.dispositions)

@@ -286,9 +286,30 @@ async def customer(request: web.Request) -> web.Response:
 
 
 @require()
+async def create_customer(request: web.Request) -> web.Response:
+    """``POST /api/customers`` ``{"name", "phone", "company"?, "email"?, "contact_id"?}``:
+    a "new caller" becomes a customer (the contact being handled is linked)."""
+    card = await request.app[CONSOLE].create_customer(user_of(request), await read_json(request))
+    return web.json_response({"card": card}, status=201)
+
+
+@require()
 async def customer_contacts(request: web.Request) -> web.Response:
-    rows = await request.app[CRM].contacts(request.match_info["id"])
-    return web.json_response({"contacts": rows})
+    """``?limit=20&offset=0``: one page of the history, newest first."""
+    limit = _int_query(request, "limit", 20)
+    offset = _int_query(request, "offset", 0)
+    page = await request.app[CRM].contacts(request.match_info["id"], limit, offset)
+    return web.json_response(page)
+
+
+def _int_query(request: web.Request, name: str, default: int) -> int:
+    raw = request.query.get(name)
+    if raw is None:
+        return default
+    try:
+        return int(raw)
+    except ValueError:
+        raise InvalidInput(f"{name} must be a whole number", field=name) from None
 
 
 @require()
@@ -448,6 +469,7 @@ def setup_routes(app: web.Application) -> None:
     r.add_get("/api/queues", queues)
     r.add_get("/api/agents", agents)
     r.add_get("/api/customers", customers)
+    r.add_post("/api/customers", create_customer)
     r.add_get("/api/customers/{id}", customer)
     r.add_get("/api/customers/{id}/contacts", customer_contacts)
     r.add_post("/api/contacts/{id}/wrapup", wrapup)

@@ -17,6 +17,7 @@ from config.errors import InvalidInput
 from config.settings import Settings
 
 HISTORY_LIMIT = 20
+MAX_HISTORY_PAGE = 100
 SEARCH_LIMIT = 50
 
 
@@ -101,12 +102,42 @@ class Crm:
         data["open_cases"] = to_json(await self.store.cases.open_for_customer(cid))
         return data
 
-    async def contacts(self, customer_id: str) -> list[dict[str, Any]]:
-        """The customer's last contacts, newest first. Raises NotFound, InvalidInput."""
+    async def contacts(
+        self, customer_id: str, limit: int = HISTORY_LIMIT, offset: int = 0
+    ) -> dict[str, Any]:
+        """One page of the customer's contacts, newest first: ``{"contacts", "total",
+        "next_offset"}`` (``next_offset`` is None on the last page).
+
+        Raises:
+            NotFound: no such customer.
+            InvalidInput: a bad id, ``limit`` outside 1..100 or a negative ``offset``.
+        """
         cid = _int_id(customer_id, "customer id")
+        if not 1 <= limit <= MAX_HISTORY_PAGE:
+            raise InvalidInput(f"limit must be 1 to {MAX_HISTORY_PAGE}", field="limit")
+        if offset < 0:
+            raise InvalidInput("offset must not be negative", field="offset")
         await self.store.customers.get(cid)
-        page = await self.store.contacts.history(cid, limit=HISTORY_LIMIT)
-        return [to_json(c) for c in page.items]
+        page = await self.store.contacts.history(cid, limit=limit, offset=offset)
+        return {
+            "contacts": [to_json(c) for c in page.items],
+            "total": page.total,
+            "next_offset": page.next_offset,
+        }
+
+    async def create_customer(
+        self, name: str, phone: str, company: str, email: str, contact_id: str | None
+    ) -> dict[str, Any]:
+        """Turn a "new caller" into a customer, linking the contact being handled.
+
+        Returns the new customer's card. Raises InvalidInput (bad phone or email), Conflict
+        (the phone already belongs to a customer), NotFound (no such contact).
+        """
+        customer = await self.store.customers.add(name, [phone], company=company, email=email)
+        if contact_id:
+            await self.store.contacts.link_customer(_int_id(contact_id, "contact id"), customer.id)
+        card: dict[str, Any] = to_json(await self.directory.card(customer.id))
+        return card
 
     async def contact(self, contact_id: str) -> dict[str, Any]:
         """Raises NotFound, InvalidInput."""

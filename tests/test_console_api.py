@@ -40,6 +40,12 @@ MATRIX: list[tuple[str, str, Any, dict[str, int]]] = [
         dict(anon=401, alice=200, bob=200, sue=200, root=200),
     ),
     (
+        "POST",
+        "/api/customers",
+        {"name": "Nora New", "phone": "+15557770001"},
+        dict(anon=401, alice=201, bob=201, sue=201, root=201),
+    ),
+    (
         "GET",
         "/api/customers/{customer}",
         None,

@@ -53,7 +53,7 @@ async def earlier_contact(service: Any, customer_id: int) -> None:
 async def test_agent_takes_a_simulated_call_end_to_end(tmp_path: Path, browser: Any) -> None:
     from playwright.async_api import expect
 
-    phones = {"PJSIP/1001": PhoneBehaviour(answer_after=20.0)}  # 1 s at time_scale 0.05
+    phones = {"PJSIP/1001": PhoneBehaviour(answer_after=5.0)}  # 0.25 s at time_scale 0.05
     async with running_service(tmp_path, phones=phones) as (service, sim, _rec, url):
         await seed_users(service.store)
         ada = await service.store.customers.add(
@@ -104,3 +104,31 @@ async def test_agent_takes_a_simulated_call_end_to_end(tmp_path: Path, browser: 
         assert latest.queue == "support"
         assert latest.outcome == "answered"
         assert agent.errors == [] and supervisor.errors == []
+
+
+async def test_agent_turns_a_new_caller_into_a_customer(tmp_path: Path, browser: Any) -> None:
+    from playwright.async_api import expect
+
+    phones = {"PJSIP/1001": PhoneBehaviour(answer_after=5.0)}
+    async with running_service(tmp_path, phones=phones) as (service, sim, _rec, url):
+        await seed_users(service.store)
+        agent = await login(browser, url, "alice")
+        await agent.click("#btn-ready")
+        await expect(agent.locator("#state")).to_have_text("ready", timeout=WAIT_MS)
+        sim.place_call("+15550004242", did=DEMO_DID, dtmf=["1"], patience=6000)
+        await expect(agent.locator("#card-tier")).to_have_text("new caller", timeout=WAIT_MS)
+        await expect(agent.locator("#call-state")).to_have_text("talking", timeout=WAIT_MS)
+        await agent.fill("#new-customer-name", "Nina Newcomer")
+        await agent.fill("#new-customer-company", "Newcomer Ltd")
+        await agent.click("#new-customer button")
+        await expect(agent.locator("#card-name")).to_have_text("Nina Newcomer", timeout=WAIT_MS)
+        await expect(agent.locator("#card-company")).to_have_text("Newcomer Ltd")
+        await expect(agent.locator("#new-customer")).to_be_hidden()
+
+        nina = await service.store.customers.find_by_phone("+15550004242")
+        assert nina is not None and nina.name == "Nina Newcomer"
+        call_id = next(iter(service.center.calls))
+        await service.center.recorder.flush()
+        contact = await service.store.contacts.get_by_key(call_id)
+        assert contact.customer_id == nina.id  # this call is now in her history
+        assert agent.errors == []

@@ -50,8 +50,8 @@
     return undefined;
   };
 
-  function renderHistory(tbody, contacts) {
-    clear(tbody);
+  function renderHistory(tbody, contacts, append) {
+    if (!append) clear(tbody);
     for (const c of contacts || []) {
       tbody.append(el("tr", { class: "contact-row" },
         el("td", {}, when(pick(c, "started_at", "arrived_at"))),
@@ -78,6 +78,8 @@
     $("card-phone").textContent = phone;
     $("card-dial").dataset.number = phone;
     me.customerId = card.customer_id ?? null;
+    // An unknown caller can be turned into a customer right from the card.
+    $("new-customer").classList.toggle("hidden", !card.new_caller || !phone);
     const cases = clear($("card-cases"));
     for (const k of card.open_cases || []) {
       cases.append(el("li", { class: "case" }, "#" + k.id + " " + (k.subject || "") + " — " + (k.status || "open")));
@@ -92,6 +94,7 @@
   function renderCall(call) {
     me.call = call;
     if (!call) { $("controls").classList.add("hidden"); return; }
+    if (call.call_id !== me.callId) { me.callId = call.call_id; me.contactId = null; }
     if (call.contact_id !== undefined && call.contact_id !== null) me.contactId = call.contact_id;
     $("call-queue").textContent = call.queue || "";
     $("call-state").textContent = call.state || "";
@@ -207,14 +210,46 @@
       if (!list.firstChild) list.append(el("li", { class: "muted" }, "No match."));
     } catch (e) { showError(e.message); }
   });
+  $("new-customer").addEventListener("submit", async (e) => {
+    e.preventDefault();
+    const body = {
+      name: $("new-customer-name").value.trim(),
+      company: $("new-customer-company").value.trim(),
+      phone: $("card-phone").textContent,
+    };
+    if (me.contactId !== null && me.contactId !== undefined) body.contact_id = String(me.contactId);
+    try {
+      const data = await api("POST", "/api/customers", body);
+      $("new-customer").reset();
+      renderCard(data.card);
+    } catch (err) { showError(err.message); }
+  });
+
+  // The history pages through the API: "Older contacts" fetches the next page.
+  const historyPage = { customer: null, next: null };
+  function setOlder(next) {
+    historyPage.next = next;
+    $("search-history-more").classList.toggle("hidden", next === null || next === undefined);
+  }
   async function history(customer, label) {
     try {
       const data = await api("GET", "/api/customers/" + encodeURIComponent(customer.id) + "/contacts");
+      historyPage.customer = customer.id;
       $("search-history-name").textContent = label;
       renderHistory($("search-history-rows"), data.contacts);
+      setOlder(data.next_offset);
       $("search-history").classList.remove("hidden");
     } catch (e) { showError(e.message); }
   }
+  $("search-history-more").addEventListener("click", async () => {
+    try {
+      const url = "/api/customers/" + encodeURIComponent(historyPage.customer) +
+        "/contacts?offset=" + encodeURIComponent(historyPage.next);
+      const data = await api("GET", url);
+      renderHistory($("search-history-rows"), data.contacts, true);
+      setOlder(data.next_offset);
+    } catch (e) { showError(e.message); }
+  });
 
   // ---- live messages ----------------------------------------------------------------
   function onMessage(msg) {
