@@ -356,4 +356,6 @@ async def import_customers(
     if progress:
         progress(report.rows, report.rows)
     report.seconds = time.perf_counter() - started
+    # Rows found bad while parsing and rows refused while writing, in file order.
+    report.bad.sort(key=lambda b: b.row)
     return report

@@ -62,7 +62,8 @@
         el("td", { class: "state state-" + a.state }, (a.state || "").replace("_", " ")),
         el("td", { class: "reason" }, a.reason || ""),
         el("td", { class: "since", dataset: { since: a.since || "" } }, duration(now() - (a.since || now()))),
-        el("td", { class: "call" }, call ? (call.caller || "") + " · " + (call.queue || "") : (a.call_id || "")),
+        el("td", { class: "call" }, call ? (call.caller || "") + " · " + (call.queue || "")
+          : (a.state === "wrap_up" ? "wrapping up" : "")),
         agentActions(a)));
     }
   }
