@@ -57,8 +57,8 @@ def test_add_reads_the_password_from_stdin(
 def test_add_refuses_bad_input(
     db: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    assert run(monkeypatch, ["users", "add", "sue", "--role", "supervisor"], "pw-1\n") == 0
-    assert run(monkeypatch, ["users", "add", "sue", "--role", "supervisor"], "pw-2\n") == 1
+    assert run(monkeypatch, ["users", "add", "sue", "--role", "supervisor"], "pw-1-long\n") == 0
+    assert run(monkeypatch, ["users", "add", "sue", "--role", "supervisor"], "pw-2-long\n") == 1
     assert "exists" in capsys.readouterr().err
     assert run(monkeypatch, ["users", "add", "bob", "--role", "agent"], "pw\n") == 1
     assert "agent-id" in capsys.readouterr().err
@@ -69,3 +69,9 @@ def test_add_refuses_bad_input(
     assert stored(db, "bob") is None
     with pytest.raises(SystemExit):
         run(monkeypatch, ["users", "add", "x", "--role", "king"], "pw\n")
+    assert run(monkeypatch, ["users", "add", "dora", "--role", "admin"], "short\n") == 1
+    assert "at least 8 characters" in capsys.readouterr().err
+    argv = ["users", "add", "dave", "--role", "agent", "--agent-id", "1008"]
+    assert run(monkeypatch, argv, "long enough\n") == 1
+    assert "agent id 1008 is not in" in capsys.readouterr().err
+    assert stored(db, "dora") is None and stored(db, "dave") is None

@@ -16,6 +16,8 @@ from agent_console.auth import Passwords, Role, check_password, check_username
 from config.errors import Conflict, InvalidInput
 from config.settings import Settings
 
+MIN_PASSWORD = 8
+
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = sub.add_parser("users", help="manage console users")
@@ -43,7 +45,27 @@ def read_password() -> str:
     else:
         password = sys.stdin.readline().rstrip("\r\n")
     check_password(password)
+    if len(password) < MIN_PASSWORD:
+        raise InvalidInput(
+            f"the password needs at least {MIN_PASSWORD} characters", field="password"
+        )
     return password
+
+
+def check_agent_id(settings: Settings, agent_id: str) -> None:
+    """An agent user must name an agent of the queue file, or they could never take calls.
+
+    Raises:
+        InvalidInput: no such agent (the message lists the known ones).
+    """
+    from routing.acd.config import load_queue_file
+
+    path = settings.path(settings.routing.queues_file)
+    known = [a.agent_id for a in load_queue_file(path).agents]
+    if agent_id not in known:
+        raise InvalidInput(
+            f"agent id {agent_id} is not in {path}; known: {', '.join(known)}", field="agent_id"
+        )
 
 
 def add_user(args: argparse.Namespace, settings: Settings) -> int:
@@ -51,6 +73,8 @@ def add_user(args: argparse.Namespace, settings: Settings) -> int:
     role = Role.parse(args.role)
     if role is Role.AGENT and not args.agent_id:
         raise InvalidInput("agents need --agent-id", field="agent_id")
+    if role is Role.AGENT:
+        check_agent_id(settings, args.agent_id)
     password_hash = Passwords().hash(read_password())
     asyncio.run(_add(settings, args.name, password_hash, role.value, args.agent_id))
     print(f"user {args.name} added ({role.value})")
