@@ -26,6 +26,7 @@ from agent_console.auth import (
     Session,
     TooManyAttempts,
     User,
+    check_new_password,
     check_username,
     current_session,
     require,
@@ -425,6 +426,7 @@ async def add_user(request: web.Request) -> web.Response:
     username = text(body, "username", max_len=64)
     check_username(username)
     password = text(body, "password", max_len=1024)
+    check_new_password(password)
     role = Role.parse(text(body, "role"))
     agent_id = ident(body, "agent_id") if body.get("agent_id") else None
     if await request.app[CRM].user(username) is not None:

@@ -130,6 +130,22 @@ def check_password(password: str) -> None:
         raise InvalidInput(f"password must be 1..{PASSWORD_MAX} characters", field="password")
 
 
+NEW_PASSWORD_MIN = 8
+
+
+def check_new_password(password: str) -> None:
+    """A password being set: also at least ``NEW_PASSWORD_MIN`` characters.
+
+    Raises:
+        InvalidInput: too short, empty or absurdly long.
+    """
+    check_password(password)
+    if len(password) < NEW_PASSWORD_MIN:
+        raise InvalidInput(
+            f"the password needs at least {NEW_PASSWORD_MIN} characters", field="password"
+        )
+
+
 def check_username(username: str) -> None:
     """Raises InvalidInput unless 1..64 characters of letters, digits, ``._-@``."""
     ok = 0 < len(username) <= USERNAME_MAX and all(c.isalnum() or c in "._-@" for c in username)

@@ -450,6 +450,9 @@ async def test_admin_adds_users_who_can_log_in(world: Any) -> None:
     assert (await root.request("POST", "/api/admin/users", body)).status == 409
     bad = dict(body, username="bad name")
     assert (await root.request("POST", "/api/admin/users", bad)).status == 400
+    short = dict(body, username="erin", password="2short")
+    resp = await root.request("POST", "/api/admin/users", short)
+    assert resp.status == 400 and "at least 8" in (await resp.json())["message"]
     listed = await (await root.request("GET", "/api/admin/users")).json()
     assert "dave" in {u["username"] for u in listed["users"]}
     assert all("password_hash" not in u for u in listed["users"])

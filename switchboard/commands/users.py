@@ -12,11 +12,9 @@ import asyncio
 import getpass
 import sys
 
-from agent_console.auth import Passwords, Role, check_password, check_username
+from agent_console.auth import Passwords, Role, check_new_password, check_username
 from config.errors import Conflict, InvalidInput
 from config.settings import Settings
-
-MIN_PASSWORD = 8
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -44,11 +42,7 @@ def read_password() -> str:
         password = first
     else:
         password = sys.stdin.readline().rstrip("\r\n")
-    check_password(password)
-    if len(password) < MIN_PASSWORD:
-        raise InvalidInput(
-            f"the password needs at least {MIN_PASSWORD} characters", field="password"
-        )
+    check_new_password(password)
     return password
 
 
