@@ -630,7 +630,9 @@ class CallCenter(ConsoleOperations):
             }
         )
         try:
-            await self._originate(command.endpoint, command.number, call.call_id)
+            await self._originate(
+                command.endpoint, command.number, call.call_id, ring_timeout=command.ring_timeout
+            )
         except (RemoteError, TimeoutError) as exc:
             log.warning(
                 "callback originate failed", extra={"fields": {"call": call.call_id, "error": exc}}
@@ -652,7 +654,11 @@ class CallCenter(ConsoleOperations):
         if call.agent_id is not None and self._agent_calls.get(call.agent_id) == call.call_id:
             self._agent_calls.pop(call.agent_id, None)
 
-    async def _originate(self, endpoint: str, number: str, call_id: str) -> None:
+    async def _originate(
+        self, endpoint: str, number: str, call_id: str, *, ring_timeout: float = 30.0
+    ) -> None:
+        """Ring ``endpoint`` (an agent) for ``ring_timeout`` seconds; once answered, its leg
+        dials ``number`` from the outbound context."""
         action_id = f"originate-{call_id}"
         self._originating[action_id] = call_id
         try:
@@ -665,7 +671,7 @@ class CallCenter(ConsoleOperations):
                         "Exten": number,
                         "Priority": "1",
                         "Async": "true",
-                        "Timeout": "30000",
+                        "Timeout": str(int(ring_timeout * 1000)),
                         "CallerID": f"Switchboard <{number}>",
                         "Variable": [f"SWITCHBOARD_CALL={call_id}"],
                     },

@@ -96,6 +96,10 @@ class SimulatedAgents:
         for agent_id in sorted(self.agent_ids):
             await self.center.set_agent_state(agent_id, "ready")
 
+    def stop(self) -> None:
+        for task in self.tasks:
+            task.cancel()
+
     def _later(self, delay: float, action: Any) -> None:
         async def run() -> None:
             await asyncio.sleep(delay)
@@ -134,8 +138,14 @@ async def run_demo(
             settings, host=host, port=port, data_dir=data_dir, ami_port=ami_port, secret=secret
         )
         service = await build_service(demo)
-        await seed_demo(service.store)
-        await seed_users(service.store)
+        try:
+            await seed_demo(service.store)
+            await seed_users(service.store)
+        except BaseException:
+            # serve() never ran, so its cleanup will not close what build_service opened.
+            await service.directory.close()
+            await service.store.close()
+            raise
         agents = load_queue_file(demo.path(demo.routing.queues_file)).agents
         humans = set(HUMAN_AGENTS.values())
         for agent in agents:
@@ -156,7 +166,10 @@ async def run_demo(
             sim.start_traffic(rate, callers)
             _print_banner(demo, ami_port)
 
-        await serve(service, on_started=started)
+        try:
+            await serve(service, on_started=started)
+        finally:
+            bots.stop()
     finally:
         await sim.stop()
 
