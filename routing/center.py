@@ -72,7 +72,6 @@ from telephony.ami.events import (
 log = logging.getLogger(__name__)
 
 Listener = Callable[[dict[str, Any]], None]
-CardSource = Callable[[str], Awaitable[dict[str, Any]]]
 TICK_SECONDS = 0.25
 ANSWERED = "ANSWER"
 RECENT_CALLS = 500
