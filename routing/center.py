@@ -42,6 +42,7 @@ from routing.acd import commands as acd_cmd
 from routing.acd import events as acd_ev
 from routing.acd.config import load_queue_file
 from routing.acd.engine import Acd
+from routing.acd.model import QueueConfig
 from routing.acd.states import AgentState
 from routing.console_port import ConsoleOperations
 from routing.contacts import ContactRecorder
@@ -115,7 +116,6 @@ class CallCenter(ConsoleOperations):
         scripts: ScriptLibrary,
         recorder: ContactRecorder,
         directory: Any,
-        queues: Mapping[str, Any] | None = None,
         supervisors: Mapping[str, frozenset[str]] | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
@@ -125,7 +125,6 @@ class CallCenter(ConsoleOperations):
         self.scripts = scripts
         self.recorder = recorder
         self.directory = directory
-        self.queues = dict(queues or {})  # name -> QueueConfig (music, announcements)
         self.supervisors = dict(supervisors or {})
         self.clock = clock
         self.calls: dict[str, LiveCall] = {}
@@ -234,9 +233,9 @@ class CallCenter(ConsoleOperations):
                 extra={"fields": {"file": str(path), "error": exc}},
             )
             return False
-        self.queues = {q.name: q for q in loaded.queues}
         log.info(
-            "queue file applied", extra={"fields": {"file": str(path), "queues": len(self.queues)}}
+            "queue file applied",
+            extra={"fields": {"file": str(path), "queues": len(loaded.queues)}},
         )
         return True
 
@@ -413,8 +412,16 @@ class CallCenter(ConsoleOperations):
         call.position = estimate.position
         call.estimate = round(estimate.seconds, 1)
 
-    def queue_config(self, name: str | None) -> Any:
-        return self.queues.get(name) if name else None
+    @property
+    def queues(self) -> dict[str, QueueConfig]:
+        """The queues as the engine has them now (the queue file, as last reloaded)."""
+        return {q.name: q for q in self.acd.queue_configs()}
+
+    def queue_config(self, name: str | None) -> QueueConfig | None:
+        try:
+            return self.acd.queue_config(name) if name else None
+        except NotFound:
+            return None
 
     def request_callback(self, call: LiveCall, number: str) -> None:
         """A waiting caller accepted the callback offer: keep the place, let them go."""
@@ -937,4 +944,4 @@ class CallCenter(ConsoleOperations):
             self._spawn(self._break_in(call), f"resume-{call.call_id}")
 
     def _first_queue(self) -> str:
-        return next(iter(self.acd.snapshot(self.clock())["queues"]))
+        return self.acd.queue_configs()[0].name

@@ -98,7 +98,7 @@ class ConsoleOperations:
         }
 
     def queues_for_supervisor(self, username: str) -> frozenset[str]:
-        names = self.acd.snapshot(self.clock())["queues"]
+        names = [q.name for q in self.acd.queue_configs()]
         return frozenset(
             name
             for name in names
@@ -194,7 +194,7 @@ class ConsoleOperations:
                 raise InvalidInput(f"agent {target} is not ready", field="target")
             # A blind transfer to the agent's own phone (``switchboard-agents`` dials
             # ``PJSIP/<exten>``), outside the ACD's queues.
-            endpoint = self.acd.snapshot(self.clock())["agents"][target]["endpoint"]
+            endpoint = self.acd.agent_config(target).endpoint
             context, exten = "switchboard-agents", dialable(endpoint.rsplit("/", 1)[-1])
         elif kind == "number":
             exten = dialable(target)
@@ -261,7 +261,7 @@ class ConsoleOperations:
                     self.clock(),
                 )
             )
-        endpoint = self.acd.snapshot(self.clock())["agents"][agent_id]["endpoint"]
+        endpoint = self.acd.agent_config(agent_id).endpoint
         now = self.clock()
         call_id = f"out-{agent_id}-{int(now * 1000)}"
         call = LiveCall(
@@ -307,8 +307,10 @@ class ConsoleOperations:
             raise InvalidInput(f"unknown spy mode {mode!r}", field="mode")
         # A supervisor who also takes calls has an ACD agent and endpoint; otherwise their
         # agent id is their extension on the PBX.
-        known = self.acd.snapshot(self.clock())["agents"].get(supervisor_agent_id)
-        endpoint = known["endpoint"] if known else f"PJSIP/{dialable(supervisor_agent_id)}"
+        try:
+            endpoint = self.acd.agent_config(supervisor_agent_id).endpoint
+        except NotFound:
+            endpoint = f"PJSIP/{dialable(supervisor_agent_id)}"
         await self.ami.send(
             Action(
                 "Originate",

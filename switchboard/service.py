@@ -102,7 +102,6 @@ async def build_service(settings: Settings, *, clock: Callable[[], float] = time
         scripts=scripts,
         recorder=recorder,
         directory=directory,
-        queues={q.name: q for q in queue_file.queues},
         clock=clock,
     )
     app = init_app(settings, store=store, center=center)

@@ -161,7 +161,6 @@ async def _short_ring(service: Any, queue: str, seconds: float) -> None:
         dataclasses.replace(q, ring_timeout=seconds) if q.name == queue else q
         for q in service.center.queues.values()
     )
-    service.center.queues = {q.name: q for q in queues}
     service.center.acd.handle(ev.QueuesChanged(queues), service.center.clock())
 
 
@@ -175,7 +174,6 @@ async def test_waiting_caller_hears_position_announcements(tmp_path: Path) -> No
             dataclasses.replace(q, announce_interval=1.0) if q.name == "support" else q
             for q in service.center.queues.values()
         )
-        service.center.queues = {q.name: q for q in queues}
         service.center.acd.handle(ev.QueuesChanged(queues), service.center.clock())
         commands: list[str] = []
 

@@ -202,7 +202,6 @@ async def test_caller_takes_a_callback_and_is_called_back_when_an_agent_is_free(
             dataclasses.replace(q, max_wait=1.0) if q.name == "support" else q
             for q in service.center.queues.values()
         )
-        service.center.queues = {q.name: q for q in queues}
         service.center.acd.handle(ev.QueuesChanged(queues), service.center.clock())
         # Support, then "1" to the callback offer made when the wait runs over.
         sim.place_call("+15550001111", did=DEMO_DID, dtmf=["2", "1"], patience=6000)

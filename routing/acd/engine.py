@@ -314,6 +314,10 @@ class Acd:
         """
         return self._queue(queue)
 
+    def queue_configs(self) -> tuple[QueueConfig, ...]:
+        """Every queue's current configuration, in the order the queue file lists them."""
+        return tuple(self._queues.values())
+
     def agent_config(self, agent_id: str) -> AgentConfig:
         """The current configuration of an agent (endpoint, skills, queues).
 
