@@ -1,4 +1,4 @@
-"""Fixtures shared by the browser tests."""
+"""Fixtures shared by several test modules."""
 
 from __future__ import annotations
 
@@ -25,3 +25,14 @@ async def browser() -> AsyncIterator[Any]:
             yield chromium
         finally:
             await chromium.close()
+
+
+@pytest.fixture
+async def pbx() -> AsyncIterator[Any]:
+    """The scripted Asterisk of tests/test_ami_client.py on 127.0.0.1 (AMI and AGI tests)."""
+    from tests.test_ami_client import FakeAsterisk
+
+    server = FakeAsterisk()
+    await server.start()
+    yield server
+    await server.stop()

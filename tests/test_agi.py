@@ -63,14 +63,6 @@ def test_quoting_and_env() -> None:
 # -- over AMI ----------------------------------------------------------------------------------
 
 
-@pytest.fixture
-async def pbx():
-    server = FakeAsterisk()
-    await server.start()
-    yield server
-    await server.stop()
-
-
 async def run_session(pbx: FakeAsterisk, script) -> tuple[list, AgiDispatcher]:
     client = make_client(pbx)
     await client.connect()

@@ -248,14 +248,6 @@ class FakeAsterisk:
         self.emit(AGI_START)
 
 
-@pytest.fixture
-async def pbx():
-    server = FakeAsterisk()
-    await server.start()
-    yield server
-    await server.stop()
-
-
 def make_client(pbx: FakeAsterisk, **kwargs: object) -> AmiClient:
     options: dict[str, object] = {
         "ping_interval": 0,
