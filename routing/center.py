@@ -283,7 +283,7 @@ class CallCenter(ConsoleOperations):
             await self._new_inbound(session)
             return
         if call.pending_queue is not None:
-            await self._requeue(call, call.pending_queue)
+            self._requeue(call, call.pending_queue)
         if call.phase is Phase.WAITING:
             await wait_in_queue(self, call, session)
 
@@ -439,7 +439,7 @@ class CallCenter(ConsoleOperations):
         call.pending = "voicemail_done"
         self.recorder.recording(call, path + ".wav", self.clock())
 
-    async def _requeue(self, call: LiveCall, queue: str) -> None:
+    def _requeue(self, call: LiveCall, queue: str) -> None:
         call.pending_queue = None
         call.agent_id = None
         call.agent_channel = None
@@ -510,7 +510,6 @@ class CallCenter(ConsoleOperations):
         call.agent_id = command.agent_id
         call.agent_channel = None
         call.ring_endpoint = command.endpoint
-        call.rang_at = self.clock()
         self._agent_calls[command.agent_id] = call.call_id
         self._spawn(self._load_card(call), f"card-{call.call_id}")
         connect = self.settings.ami.connect_context

@@ -40,7 +40,6 @@ class LiveCall:
     contact_id: int | str | None = None
     card: dict[str, Any] | None = None
     queued_at: float | None = None
-    rang_at: float | None = None
     ring_endpoint: str = ""  # the endpoint the current ring attempt dials (PJSIP/1001)
     answered_at: float | None = None
     ended_at: float | None = None
