@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import random
 import tracemalloc
 
 import pytest
-from hypothesis import given
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from config.errors import LocalProtocolError, RemoteProtocolError
@@ -31,6 +32,7 @@ from telephony.ami.events import (
     Shutdown,
     VarSet,
 )
+from tests import ami_fuzz
 
 BANNER = b"Asterisk Call Manager/11.0.0\r\n"
 
@@ -308,3 +310,49 @@ def test_any_value_without_cr_lf_round_trips(value: str) -> None:
     data = Action("Setvar", {"Value": value}).serialize("a")
     msg = parse_message(data.decode()[: -len("\r\n\r\n")])
     assert msg.get_all("Value") == [value]
+
+
+# -- chunking independence over mutated real frames ---------------------------------------
+
+
+@pytest.mark.parametrize(
+    "stream",
+    [
+        b"Event: A\r\nX: 1\r\n\r\n\r\n\nEvent: B\r\n\r\n",
+        b"Event: A\r\n\r\n\r\n\r\n\r\nEvent: B\n\r\n\r\n\n",
+        b"Event: AX: 1\r\n\r\n\r\n\n\r\n\r\n",
+        b"\r\n\r\n\r\n\r\n\r\n\r\nResponse: Success\r\n\n\r\n\r\n",
+    ],
+)
+def test_a_bare_lf_after_a_blank_line_frames_the_same_in_any_chunking(stream: bytes) -> None:
+    whole = ami_fuzz.run([stream], expect_banner=False)
+    for cut in range(1, len(stream)):
+        assert ami_fuzz.run([stream[:cut], stream[cut:]], expect_banner=False) == whole, cut
+    bytewise = ami_fuzz.run([stream[i : i + 1] for i in range(len(stream))], expect_banner=False)
+    assert bytewise == whole
+
+
+def test_a_blank_line_is_never_a_message() -> None:
+    stream = b"Event: A\r\n\r\n\r\n\nEvent: B\r\n\r\n\n\r\n\r\n"
+    out, error = ami_fuzz.run([stream], expect_banner=False)
+    assert error is None
+    assert [o[:2] for o in out] == [("event", "GenericEvent"), ("event", "GenericEvent")]
+    assert [o[2] for o in out] == [(("Event", "A"),), (("Event", "B"),)]
+
+
+def test_a_banner_line_over_the_limit_is_refused_in_any_chunking() -> None:
+    stream = b"Asterisk Call Manager/" + b"9" * 5000 + b"\r\n"
+    assert ami_fuzz.run([stream])[1] == "RemoteProtocolError"
+    assert ami_fuzz.run([stream[:4500], stream[4500:]])[1] == "RemoteProtocolError"
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.integers(min_value=0, max_value=2**64), st.sampled_from([1 << 20, 2048, 256]))
+def test_mutated_real_frames_parse_the_same_in_any_chunking(seed: int, limit: int) -> None:
+    """Only RemoteProtocolError may come out, and whole == re-chunked (seeded, so a
+    failure names the seed that reproduces it)."""
+    rng = random.Random(seed)
+    stream, _ = ami_fuzz.mutated_stream(rng)
+    whole = ami_fuzz.run([stream], max_message_bytes=limit)
+    chunked = ami_fuzz.run(ami_fuzz.random_chunks(rng, stream), max_message_bytes=limit)
+    assert ami_fuzz.same_result(whole, chunked), (whole, chunked)

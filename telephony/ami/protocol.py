@@ -7,7 +7,16 @@ Theory of operation
 look for the *last* ``\\r\\n\\r\\n`` in the buffer (searching only the bytes that just came
 in: the old buffer had none) and decode everything before it in one go. Decoding only
 whole messages means a UTF-8 character split across two reads survives; bad bytes are
-replaced, never fatal. A message that grows past ``max_message_bytes`` raises
+replaced, never fatal.
+
+Framing is defined on the stream, not on the reads: messages are cut at the leftmost
+``\\r\\n\\r\\n`` after the previous cut, exactly as ``bytes.split`` does over the whole
+stream. An extra blank line can make the last terminator of a read *overlap* the one
+before it (``\\r\\n\\r\\n\\r\\n``); the ``\\r\\n`` left over by the leftmost cut then stays in
+the buffer for the next read instead of being swallowed, so a bare LF that follows is
+framed the same in any chunking. Each frame is then read on its own: leading and
+trailing CR/LF are not part of a message, and a frame of nothing but line endings is a
+blank line, not a message. A message that grows past ``max_message_bytes`` raises
 :class:`RemoteProtocolError`, so memory is bounded by the largest message, not the stream.
 
 Responses are matched to the actions we sent through the ActionID -> pending map;
@@ -240,11 +249,14 @@ class AmiProtocol:
         end += 4
         if end > self.max_message_bytes and self._largest(end) > self.max_message_bytes:
             self._fail(f"message larger than {self.max_message_bytes} bytes")
-        text = buf[:end].decode("utf-8", "replace")
-        del buf[:end]
+        frames = buf[:end].decode("utf-8", "replace").split("\r\n\r\n")
+        # The leftmost cut may stop short of ``end`` when the last terminator overlaps
+        # the one before it; what it leaves ("\r\n", ASCII) begins the next message.
+        leftover = frames.pop().encode()
+        buf[:end] = leftover
         if len(buf) > self.max_message_bytes:
             self._fail(f"message larger than {self.max_message_bytes} bytes")
-        self._parse_block(text)
+        self._parse_frames(frames)
 
     def _largest(self, end: int) -> int:
         largest, pos = 0, 0
@@ -262,8 +274,10 @@ class AmiProtocol:
 
     def _read_banner(self) -> bool:
         buf = self._buffer
-        nl = buf.find(b"\r\n")
+        nl = buf.find(b"\r\n", 0, _MAX_BANNER + 2)
         if nl < 0:
+            # Looked for only within the limit, so a long line is refused whether it
+            # came in one read or in many.
             if len(buf) > _MAX_BANNER:
                 self._fail("no banner line from the server")
             return False
@@ -277,15 +291,15 @@ class AmiProtocol:
         self._out.append(self.banner)
         return True
 
-    def _parse_block(self, text: str) -> None:
+    def _parse_frames(self, frames: list[str]) -> None:
         # Hot path: route each message by its first line; headers are read lazily.
         out = self._out
         classes = EVENT_TYPES
         generic = GenericEvent
         new = object.__new__
         setattr_ = object.__setattr__
-        for chunk in text.split("\r\n\r\n"):
-            if not chunk or chunk[0] == "\r":
+        for chunk in frames:
+            if not chunk or chunk[0] in "\r\n" or chunk[-1] in "\r\n":
                 chunk = chunk.strip("\r\n")
                 if not chunk:
                     continue
@@ -303,7 +317,7 @@ class AmiProtocol:
             elif chunk.startswith("Response: "):
                 self._response(message, message.lookup("ActionID"))
             elif message.event:
-                self._parse_block("Event: " + message.event + "\r\n" + chunk)
+                self._parse_frames(["Event: " + message.event + "\r\n" + chunk])
             elif message.response:
                 self._response(message, message.lookup("ActionID"))
             else:
