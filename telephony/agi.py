@@ -24,6 +24,7 @@ from typing import Protocol
 
 from config.errors import ActionFailed, AgiError, ChannelHungUp, ConnectionLost
 from telephony.ami.agi import (
+    DTMF_SYMBOLS,
     AgiDeadChannel,
     AgiEnv,
     AgiResult,
@@ -127,6 +128,20 @@ class AgiSession:
     def _failed(self, result: AgiResult, text: str) -> AgiError:
         return AgiError(result.code, f"{text} failed on {self.channel} (result={result.result})")
 
+    def _pressed(self, result: AgiResult, text: str) -> str:
+        """The DTMF symbol whose character code ``result`` holds.
+
+        Raises:
+            AgiError: the code is not one of 0-9 * # A-D (``chr`` alone would raise
+                ValueError past U+10FFFF and pass any other character to the IVR).
+        """
+        value = result.value
+        if 0 < value < 128 and chr(value) in DTMF_SYMBOLS:
+            return chr(value)
+        raise AgiError(
+            result.code, f"{text} on {self.channel}: result={result.result[:20]} is no DTMF digit"
+        )
+
     # -- typed commands ---------------------------------------------------------------
 
     async def answer(self) -> None:
@@ -140,7 +155,7 @@ class AgiSession:
         result = await self.command(f"STREAM FILE {agi_quote(name)} {agi_quote(escape_digits)}")
         if result.value < 0:
             raise self._failed(result, f"STREAM FILE {name}")
-        return chr(result.value) if result.value > 0 else None
+        return self._pressed(result, f"STREAM FILE {name}") if result.value > 0 else None
 
     async def get_data(self, prompt: str, timeout_ms: int, max_digits: int) -> tuple[str, bool]:
         """Play ``prompt`` and collect digits; return ``(digits, timed_out)``."""
@@ -157,7 +172,7 @@ class AgiSession:
         result = await self.command(f"SAY DIGITS {digits} {agi_quote(escape_digits)}")
         if result.value < 0:
             raise self._failed(result, "SAY DIGITS")
-        return chr(result.value) if result.value > 0 else None
+        return self._pressed(result, "SAY DIGITS") if result.value > 0 else None
 
     async def set_variable(self, name: str, value: str) -> None:
         await self.command(f"SET VARIABLE {agi_quote(name)} {agi_quote(value)}")
@@ -187,7 +202,9 @@ class AgiSession:
         )
         if result.value < 0:
             raise self._failed(result, "RECORD FILE")
-        return chr(result.value) if result.value > 0 and result.data == "dtmf" else None
+        if result.value > 0 and result.data == "dtmf":
+            return self._pressed(result, "RECORD FILE")
+        return None
 
     async def hangup(self) -> None:
         """Hang the channel up; the session ends."""
@@ -207,6 +224,10 @@ class AgiSession:
             fut.set_result(parse_agi_result(event.result))
         except AgiError as exc:
             fut.set_exception(exc)
+        except Exception as exc:  # a command left unresolved would stall the call
+            # parse_agi_result raises only AgiError; should that ever break, the command
+            # still fails now instead of waiting for a hangup that may never come.
+            fut.set_exception(AgiError(0, f"unreadable AGI reply: {type(exc).__name__}"))
 
     def _end(self, error: Exception) -> None:
         self.closed = True

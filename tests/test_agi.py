@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from config.errors import AgiError, ChannelHungUp, LocalProtocolError
 from telephony.agi import AgiDispatcher, AgiSession
@@ -48,6 +50,57 @@ def test_parse_errors() -> None:
     assert usage.value.code == 520 and "Usage: GET DATA" in str(usage.value)
     with pytest.raises(AgiError):
         parse_agi_result("garbage")
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        "²00 result=1\n",  # "²".isdigit() is True, int("²") is not
+        "2٠0 result=1\n",  # an Arabic-Indic zero: a digit to int(), not to AGI
+        "200 result=1 endpos=" + "9" * 5000 + "\n",  # past int()'s 4,300-digit limit
+        "200 result=" + "9" * 5000 + "\n",
+        "200 result=1 endpos=99999999999999999999\n",
+    ],
+)
+def test_malformed_replies_raise_agi_error(raw: str) -> None:
+    with pytest.raises(AgiError):
+        parse_agi_result(raw)
+
+
+def test_non_ascii_digits_are_not_a_result() -> None:
+    assert parse_agi_result("200 result=٣\n").result == ""
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    st.one_of(
+        st.text(max_size=60),
+        st.builds(
+            lambda code, result, data, endpos: f"{code} result={result}{data}{endpos}\n",
+            st.sampled_from(["200", "510", "511", "520", "520-x\n520", "²00", "2٠0", "20", ""]),
+            st.one_of(st.text(max_size=8), st.integers().map(str), st.just("9" * 5000)),
+            st.one_of(st.just(""), st.text(max_size=12).map(lambda t: f" ({t})")),
+            st.one_of(
+                st.just(""),
+                st.integers().map(lambda n: f" endpos={n}"),
+                st.text(max_size=8).map(lambda t: f" endpos={t}"),
+                st.just(" endpos=" + "7" * 5000),
+            ),
+        ),
+    )
+)
+def test_fuzzed_replies_raise_only_agi_error(raw: str) -> None:
+    """Whatever Asterisk (or a broken proxy) sends, the parser answers an AgiResult with
+    in-range numbers or raises AgiError: never ValueError, which would leave the IVR
+    call waiting for a reply that never resolves."""
+    try:
+        parsed = parse_agi_result(raw)
+    except AgiError:
+        return
+    assert parsed.code == 200
+    assert parsed.result == "" or parsed.result.lstrip("-").isascii()
+    assert isinstance(parsed.value, int) and abs(parsed.value) < 10**19
+    assert parsed.endpos is None or abs(parsed.endpos) < 10**19
 
 
 def test_quoting_and_env() -> None:
@@ -281,3 +334,45 @@ async def test_record_ended_by_hangup_raises_channel_hung_up(pbx: FakeAsterisk) 
 
     outcome, _ = await run_session(pbx, script)
     assert isinstance(outcome[0], ChannelHungUp)
+
+
+@pytest.mark.parametrize(
+    ("command", "reply"),
+    [
+        ("ANSWER", "²00 result=1\n"),
+        ("ANSWER", "200 result=0 endpos=" + "9" * 5000 + "\n"),
+        ("STREAM FILE", "200 result=99999999\n"),  # no such character, let alone a digit
+        ("STREAM FILE", "200 result=960\n"),  # a character, but not a DTMF symbol
+    ],
+)
+async def test_a_malformed_reply_fails_the_command_at_once(
+    pbx: FakeAsterisk, command: str, reply: str
+) -> None:
+    """The IVR gets an AgiError at once instead of waiting for hangup."""
+    pbx.agi_results[command] = reply
+
+    async def script(s: AgiSession, out: list) -> None:
+        if command != "ANSWER":
+            await s.answer()
+        await asyncio.wait_for(s.stream_file("beep", "1") if command != "ANSWER" else s.answer(), 2)
+
+    outcome, _ = await run_session(pbx, script)
+    assert isinstance(outcome[0], AgiError), outcome
+
+
+async def test_an_unexpected_parser_failure_still_fails_the_command(
+    pbx: FakeAsterisk, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Whatever breaks in reading a reply, the waiting command fails at once."""
+    import telephony.agi
+
+    def broken(text: str) -> None:
+        raise ValueError("a parser bug")
+
+    monkeypatch.setattr(telephony.agi, "parse_agi_result", broken)
+
+    async def script(s: AgiSession, out: list) -> None:
+        await asyncio.wait_for(s.answer(), 2)
+
+    outcome, _ = await run_session(pbx, script)
+    assert isinstance(outcome[0], AgiError) and "ValueError" in str(outcome[0])

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from config.errors import AgiError, ChannelHungUp, LocalProtocolError
 
 __all__ = [
+    "DTMF_SYMBOLS",
     "AgiDeadChannel",
     "AgiEnv",
     "AgiResult",
@@ -25,9 +26,13 @@ __all__ = [
     "parse_agi_result",
 ]
 
-_RESULT = re.compile(r"result=(-?\d*)")
-_ENDPOS = re.compile(r"endpos=(-?\d+)")
-_DIGITS = frozenset("0123456789*#ABCDabcd")
+# ASCII digits only (``\d`` and ``int()`` take any Unicode digit), and a bound on their
+# number: ``int()`` refuses more than 4,300 digits with ValueError, and no AGI number
+# (a character code, an exit status, a sample offset) needs more than 18.
+_MAX_NUMBER_DIGITS = 18
+_RESULT = re.compile(r"result=(-?[0-9]*)", re.ASCII)
+_ENDPOS = re.compile(r"endpos=(-?[0-9]+)", re.ASCII)
+DTMF_SYMBOLS = frozenset("0123456789*#ABCDabcd")
 
 
 class AgiDeadChannel(AgiError, ChannelHungUp):
@@ -59,13 +64,15 @@ def parse_agi_result(text: str) -> AgiResult:
     """Parse a decoded AGI reply such as ``"200 result=1 (bar)\\n"``.
 
     Raises:
-        AgiError: a 510 or 520 reply, or a reply that is not AGI at all.
+        AgiError: a 510 or 520 reply, a reply that is not AGI at all, or one whose
+            numbers are not ASCII digits or are too long to be real (this is the only
+            exception it raises, whatever the text).
         AgiDeadChannel: a 511 reply.
     """
     raw = text.strip("\r\n")
     first = raw.split("\n", 1)[0].strip()
     code_text = first[:3]
-    if len(code_text) != 3 or not code_text.isdigit():
+    if len(code_text) != 3 or not (code_text.isascii() and code_text.isdigit()):
         raise AgiError(0, f"not an AGI reply: {raw[:80]!r}")
     code = int(code_text)
     rest = first[4:] if len(first) > 3 else ""
@@ -86,8 +93,24 @@ def parse_agi_result(text: str) -> AgiResult:
     if 0 <= open_at < close_at:
         data = after[open_at + 1 : close_at]
     endpos_match = _ENDPOS.search(after[close_at + 1 :] if close_at >= 0 else after)
-    endpos = int(endpos_match.group(1)) if endpos_match else None
+    endpos = _number(endpos_match.group(1), "endpos", raw) if endpos_match else None
+    if result:
+        _number(result, "result", raw)
     return AgiResult(code, result, data, endpos, raw)
+
+
+def _number(text: str, what: str, raw: str) -> int | None:
+    """``text`` (``-?[0-9]*``) as an int; empty or a lone ``-`` gives None.
+
+    Raises:
+        AgiError: more digits than any real AGI number has.
+    """
+    digits = text.lstrip("-")
+    if not digits:
+        return None
+    if len(digits) > _MAX_NUMBER_DIGITS:
+        raise AgiError(200, f"{what} out of range in {raw[:80]!r}")
+    return int(text)
 
 
 def agi_quote(arg: str) -> str:
@@ -107,7 +130,7 @@ def check_digits(digits: str, what: str = "digits") -> str:
     Raises:
         LocalProtocolError: anything else.
     """
-    if any(c not in _DIGITS for c in digits):
+    if any(c not in DTMF_SYMBOLS for c in digits):
         raise LocalProtocolError(f"AGI {what} must be DTMF symbols 0-9 * # A-D, got {digits!r}")
     return digits
 
