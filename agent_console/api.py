@@ -20,6 +20,7 @@ from agent_console.auth import (
     LOGIN_CSRF_COOKIE,
     SESSION_COOKIE,
     SUPERVISING,
+    Busy,
     CsrfRejected,
     NotAuthenticated,
     Role,
@@ -27,11 +28,12 @@ from agent_console.auth import (
     TooManyAttempts,
     User,
     check_new_password,
+    check_user_fields,
     check_username,
     current_session,
     require,
 )
-from agent_console.keys import AUTH, CENTER, CONSOLE, CRM, HUB, METRICS, SESSION
+from agent_console.keys import AUTH, CENTER, CONSOLE, CRM, HUB, METRICS, SESSION, STORE
 from config.errors import (
     Conflict,
     IllegalTransition,
@@ -152,29 +154,43 @@ def user_of(request: web.Request) -> User:
 
 
 async def authenticate(request: web.Request, username: str, password: str) -> User:
-    """Check a login against the rate limit and the stored argon2 hash.
+    """Check a login against the login guard and the stored argon2 hash.
+
+    The attempt is counted before the hash is checked (concurrent guesses cannot pass
+    the limit); the session and the audit log get the stored spelling of the name.
 
     Raises:
-        TooManyAttempts: over the per-address or per-user limit.
-        NotAuthenticated: wrong username or password (the same message for both).
+        TooManyAttempts: over the per-address limit, inside the user's delay, or too
+            many checks waiting.
+        NotAuthenticated: wrong username or password (the same message for both), or a
+            disabled user.
     """
     auth = request.app[AUTH]
     metrics = request.app[METRICS]
     try:
-        auth.check_login_rate(request, username)
+        attempt = auth.admit_login(request, username)
     except TooManyAttempts:
         metrics.login_failures.inc()
         raise
-    row = await request.app[CRM].user(username) if username else None
-    ok = await auth.passwords.averify(row[0] if row else None, password)
-    if not ok or row is None:
-        auth.login_failed(request, username)
+    try:
+        row = await request.app[STORE].users.get_by_username(username) if username else None
+        ok = await auth.verify_password(row.password_hash if row else None, password)
+    except Busy:
+        auth.guard.withdrawn(attempt)
+        metrics.login_failures.inc()
+        raise
+    if not ok or row is None or row.disabled:
+        auth.guard.failed(attempt)
         metrics.login_failures.inc()
         log.info("login failed", extra={"fields": {"user": username[:64]}})
+        if ok and row is not None:
+            raise NotAuthenticated("this user is disabled; ask an administrator")
         raise NotAuthenticated("wrong username or password")
-    _, role, agent_id = row
-    user = User(username, Role.parse(role), agent_id or None)
-    await request.app[CRM].audit(username, "user.login", username, {"ip": request.remote or ""})
+    auth.guard.succeeded(attempt)
+    user = User(row.username, Role.parse(row.role), row.agent_id or None)
+    await request.app[CRM].audit(
+        user.username, "user.login", user.username, {"ip": request.remote or ""}
+    )
     return user
 
 
@@ -421,24 +437,91 @@ async def list_users(request: web.Request) -> web.Response:
 
 @require(Role.ADMIN)
 async def add_user(request: web.Request) -> web.Response:
-    """``{"username", "password", "role", "agent_id"?}`` -> 201."""
+    """``{"username", "password", "role", "agent_id"?}`` -> 201. The rules are the CLI's
+    (:func:`agent_console.auth.check_user_fields`); the agents are the center's."""
     body = await read_json(request)
     username = text(body, "username", max_len=64)
     check_username(username)
     password = text(body, "password", max_len=1024)
-    check_new_password(password)
+    check_new_password(password, username)
     role = Role.parse(text(body, "role"))
     agent_id = ident(body, "agent_id") if body.get("agent_id") else None
-    if await request.app[CRM].user(username) is not None:
+    known = {a["agent_id"] for a in request.app[CENTER].snapshot().get("agents", [])}
+    check_user_fields(role, agent_id, known)
+    users = request.app[STORE].users
+    if await users.get_by_username(username) is not None:
         raise Conflict(f"user {username} exists")
-    password_hash = request.app[AUTH].passwords.hash(password)
-    await request.app[CRM].add_user(username, password_hash, role.value, agent_id)
+    password_hash = await request.app[AUTH].hash_password(password)
+    added = await users.add(username, password_hash, role.value, agent_id)
     await request.app[CRM].audit(
-        user_of(request).username, "user.add", username, {"role": role.value}
+        user_of(request).username, "user.add", added.username, {"role": role.value}
     )
     return web.json_response(
-        {"username": username, "role": role.value, "agent_id": agent_id}, status=201
+        {"username": added.username, "role": role.value, "agent_id": agent_id}, status=201
     )
+
+
+def _target_user(request: web.Request, *, not_self: bool = False) -> str:
+    """The ``{name}`` of an admin user route. Raises InvalidInput, Conflict (oneself)."""
+    name = request.match_info["name"]
+    check_username(name)
+    if not_self and name.lower() == user_of(request).username.lower():
+        raise Conflict("you cannot disable or delete your own user")
+    return name
+
+
+async def _changed(request: web.Request, action: str, before: Any) -> web.Response:
+    """After a change to a user: end their sessions and websockets here at once (the
+    store already deleted their stored sessions), audit it, answer with the user."""
+    request.app[AUTH].drop_user(before.username)
+    request.app[HUB].close_user(before.username)
+    await request.app[CRM].audit(user_of(request).username, action, before.username, {})
+    after = await request.app[STORE].users.get_by_username(before.username)
+    return web.json_response({"user": _public(after or before, deleted=after is None)})
+
+
+def _public(user: Any, *, deleted: bool = False) -> dict[str, Any]:
+    body: dict[str, Any] = user.to_json()
+    body.pop("password_hash", None)
+    if deleted:
+        body["deleted"] = True
+    return body
+
+
+@require(Role.ADMIN)
+async def disable_user(request: web.Request) -> web.Response:
+    """``POST /api/admin/users/{name}/disable``: no more logins; sessions end now."""
+    name = _target_user(request, not_self=True)
+    before = await request.app[STORE].users.set_disabled(name, True)
+    return await _changed(request, "user.disable", before)
+
+
+@require(Role.ADMIN)
+async def enable_user(request: web.Request) -> web.Response:
+    """``POST /api/admin/users/{name}/enable``."""
+    before = await request.app[STORE].users.set_disabled(_target_user(request), False)
+    return await _changed(request, "user.enable", before)
+
+
+@require(Role.ADMIN)
+async def delete_user(request: web.Request) -> web.Response:
+    """``DELETE /api/admin/users/{name}``: sessions end now; the audit log keeps the name."""
+    before = await request.app[STORE].users.delete(_target_user(request, not_self=True))
+    return await _changed(request, "user.delete", before)
+
+
+@require(Role.ADMIN)
+async def set_user_password(request: web.Request) -> web.Response:
+    """``PUT /api/admin/users/{name}/password`` ``{"password"}``: the user's sessions end."""
+    name = _target_user(request)
+    password = text(await read_json(request), "password", max_len=1024)
+    check_new_password(password, name)
+    users = request.app[STORE].users
+    if await users.get_by_username(name) is None:
+        raise NotFound(f"no user {name}")
+    password_hash = await request.app[AUTH].hash_password(password)
+    before = await users.change_password(name, password_hash)
+    return await _changed(request, "user.password", before)
 
 
 # -- operations -------------------------------------------------------------------------
@@ -484,5 +567,9 @@ def setup_routes(app: web.Application) -> None:
     r.add_get("/api/reports", reports)
     r.add_get("/api/admin/users", list_users)
     r.add_post("/api/admin/users", add_user)
+    r.add_post("/api/admin/users/{name}/disable", disable_user)
+    r.add_post("/api/admin/users/{name}/enable", enable_user)
+    r.add_delete("/api/admin/users/{name}", delete_user)
+    r.add_put("/api/admin/users/{name}/password", set_user_password)
     r.add_get("/healthz", healthz)
     r.add_get("/metrics", metrics)

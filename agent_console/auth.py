@@ -18,7 +18,7 @@ import hmac
 import secrets
 import time
 from collections import deque
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Collection
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -98,7 +98,8 @@ class Session:
 
 
 class Passwords:
-    """argon2id hashing. Verification runs in a thread so a login never stalls the loop."""
+    """argon2id hashing (blocking; :meth:`Auth.verify_password` and
+    :meth:`Auth.hash_password` run it in a thread, a bounded number at a time)."""
 
     def __init__(self, hasher: argon2.PasswordHasher | None = None) -> None:
         self._hasher = hasher or argon2.PasswordHasher()
@@ -120,9 +121,6 @@ class Passwords:
         except (argon2.exceptions.VerificationError, argon2.exceptions.InvalidHashError):
             return False
 
-    async def averify(self, stored_hash: str | None, password: str) -> bool:
-        return await asyncio.to_thread(self.verify, stored_hash, password)
-
 
 def check_password(password: str) -> None:
     """Raises InvalidInput for an empty or absurdly long password."""
@@ -132,17 +130,58 @@ def check_password(password: str) -> None:
 
 NEW_PASSWORD_MIN = 8
 
+# The passwords of 8+ characters that head every leaked-password list (and the obvious
+# ones of a contact centre). Compared case-insensitively; short enough to read.
+_COMMON = """
+    12345678 123456789 1234567890 12345678910 0123456789 87654321 11111111 00000000
+    88888888 12341234 11223344 123123123 password password1 password12 password123
+    passw0rd p@ssw0rd p@ssword qwertyui qwerty123 qwertyuiop 1q2w3e4r 1qaz2wsx zaq12wsx
+    asdfghjk asdfasdf iloveyou sunshine princess football baseball welcome1 welcome123
+    abc12345 abcd1234 aa123456 a1b2c3d4 letmein1 trustno1 superman starwars whatever
+    changeme changeme1 administrator admin123 admin1234 root1234 secret123 computer
+    internet monkey123 dragon123 master123 michelle jennifer corvette mercedes
+    switchboard supervisor asterisk1 callcenter contactcenter helpdesk support123
+"""
+COMMON_PASSWORDS = frozenset(_COMMON.split())
 
-def check_new_password(password: str) -> None:
-    """A password being set: also at least ``NEW_PASSWORD_MIN`` characters.
+
+def check_new_password(password: str, username: str = "") -> None:
+    """A password being set: at least ``NEW_PASSWORD_MIN`` characters, not one of the
+    most common passwords and not the username.
 
     Raises:
-        InvalidInput: too short, empty or absurdly long.
+        InvalidInput: too short, common, the username, empty or absurdly long.
     """
     check_password(password)
     if len(password) < NEW_PASSWORD_MIN:
         raise InvalidInput(
             f"the password needs at least {NEW_PASSWORD_MIN} characters", field="password"
+        )
+    lowered = password.lower()
+    if lowered in COMMON_PASSWORDS or (username and username.lower() in lowered):
+        raise InvalidInput(
+            "that password is too easy to guess (a common one, or it contains the username)",
+            field="password",
+        )
+
+
+def check_user_fields(role: Role, agent_id: str | None, known_agents: Collection[str]) -> None:
+    """The rules for a console user's role and agent id, the same for the CLI and the API.
+
+    An agent user needs an agent id; any agent id must be an agent of the queue file, or
+    the user could never take a call. (That no two users share one agent is enforced by
+    ``crm_lookup.users.UserRepo.add``, in the transaction that inserts the user.)
+
+    Raises:
+        InvalidInput: an agent without an agent id, or an unknown agent id.
+    """
+    if role is Role.AGENT and not agent_id:
+        raise InvalidInput("an agent user needs an agent id", field="agent_id")
+    if agent_id is not None and agent_id not in known_agents:
+        known = ", ".join(sorted(known_agents)) or "none"
+        raise InvalidInput(
+            f"agent id {agent_id} is not an agent of the queue file; known: {known}",
+            field="agent_id",
         )
 
 
@@ -156,10 +195,11 @@ def check_username(username: str) -> None:
 
 
 class RateLimiter:
-    """Sliding window: at most ``limit`` failures per key per ``window`` seconds.
+    """Sliding window: at most ``limit`` hits per key per ``window`` seconds.
 
-    Only failures are recorded, so a shift of agents behind one NAT address logging in
-    at 9:00 is never refused, while guessing is (per address and per username)."""
+    The login guard records an attempt before checking it and gives the hit back when
+    the password was right, so a shift of agents behind one NAT address logging in at
+    9:00 is never refused, while guessing is."""
 
     def __init__(
         self, limit: int, window: float = 60.0, clock: Callable[[], float] = time.monotonic
@@ -184,13 +224,125 @@ class RateLimiter:
         if worst > 0:
             raise TooManyAttempts(worst)
 
-    def record(self, *keys: str) -> None:
-        """Count one failure against every key."""
+    def record(self, *keys: str) -> float:
+        """Count one hit against every key; returns its time stamp (for :meth:`forget`)."""
         now = self._clock()
         for key in keys:
             self._hits.setdefault(key, deque()).append(now)
         if len(self._hits) > 10_000:  # forget idle keys so a scan cannot grow memory
             self._hits = {k: v for k, v in self._hits.items() if v and v[-1] > now - self.window}
+        return now
+
+    def forget(self, key: str, stamp: float) -> None:
+        """Give back one hit recorded at ``stamp`` (a login that turned out right)."""
+        hits = self._hits.get(key)
+        if hits is not None and stamp in hits:
+            hits.remove(stamp)
+
+
+@dataclass(frozen=True, slots=True)
+class LoginAttempt:
+    """An admitted login: already counted against its address and its user."""
+
+    address: str
+    user: str
+    stamp: float
+
+
+class LoginGuard:
+    """Per-address limit plus a growing per-user delay; see the module docstring.
+
+    Args:
+        address_limit: checks per address per ``window`` seconds.
+        free_failures: failures of one user before the delay starts.
+        max_user_delay: the delay's cap in seconds; it doubles from 1 s up to it.
+        trust_for: how long a successful login exempts its address from the user delay.
+        forget_after: a user's failure streak ends after this long without attempts.
+    """
+
+    def __init__(
+        self,
+        address_limit: int,
+        *,
+        clock: Callable[[], float],
+        window: float = 60.0,
+        free_failures: int = 5,
+        max_user_delay: float = 30.0,
+        trust_for: float = 30 * 86400.0,
+        forget_after: float = 900.0,
+    ) -> None:
+        self.addresses = RateLimiter(address_limit, window, clock)
+        self.free_failures = free_failures
+        self.max_user_delay = max_user_delay
+        self.trust_for = trust_for
+        self.forget_after = forget_after
+        self._clock = clock
+        self._failures: dict[str, tuple[int, float]] = {}  # user -> (count, last attempt)
+        self._trusted: dict[tuple[str, str], float] = {}  # (user, address) -> until
+
+    def delay(self, failures: int) -> float:
+        """Seconds an attempt waits after ``failures`` failures (pending ones included)."""
+        if failures < self.free_failures:
+            return 0.0
+        return float(min(self.max_user_delay, 2.0 ** (failures - self.free_failures)))
+
+    def admit(self, address: str, user: str) -> LoginAttempt:
+        """Count an attempt before its password is checked.
+
+        Raises:
+            TooManyAttempts: the address is at its limit, or the user's delay has not
+                passed (and this address is not one the user logged in from).
+        """
+        now = self._clock()
+        self.addresses.check(address)
+        count, last = self._failures.get(user, (0, 0.0))
+        if count and last + self.forget_after < now:
+            count = 0  # a failure streak long ago is forgiven
+        if self._trusted.get((user, address), 0.0) <= now:
+            wait = last + self.delay(count) - now
+            if wait > 0:
+                raise TooManyAttempts(wait)
+        stamp = self.addresses.record(address)
+        # Pessimistic: counted as a failure until it is known to be right, so concurrent
+        # attempts see it at once.
+        self._failures[user] = (count + 1, now)
+        self._prune(now)
+        return LoginAttempt(address, user, stamp)
+
+    def succeeded(self, attempt: LoginAttempt) -> None:
+        """The password was right: the address slot is given back, the user's streak ends."""
+        self.addresses.forget(attempt.address, attempt.stamp)
+        self._failures.pop(attempt.user, None)
+        self._trusted[(attempt.user, attempt.address)] = self._clock() + self.trust_for
+
+    def failed(self, attempt: LoginAttempt) -> None:
+        """Wrong password: the user's delay runs from the end of this check."""
+        count, _ = self._failures.get(attempt.user, (1, 0.0))
+        self._failures[attempt.user] = (count, self._clock())
+
+    def withdrawn(self, attempt: LoginAttempt) -> None:
+        """The attempt was never checked (the service was too busy): it does not count."""
+        self.addresses.forget(attempt.address, attempt.stamp)
+        count, last = self._failures.get(attempt.user, (1, 0.0))
+        if count <= 1:
+            self._failures.pop(attempt.user, None)
+        else:
+            self._failures[attempt.user] = (count - 1, last)
+
+    def _prune(self, now: float) -> None:
+        if len(self._failures) > 10_000:  # a spray over many names cannot grow memory
+            horizon = now - self.forget_after
+            self._failures = {u: f for u, f in self._failures.items() if f[1] > horizon}
+        if len(self._trusted) > 10_000:
+            self._trusted = {k: t for k, t in self._trusted.items() if t > now}
+
+
+class Busy(TooManyAttempts):
+    """Too many password checks waiting already; the client should retry shortly."""
+
+    def __init__(self) -> None:
+        super().__init__(1.0)
+        self.args = ("the login service is busy; retry in a second",)
 
 
 @dataclass
@@ -207,11 +359,49 @@ class Auth:
     persist: Any = None
     #: keys the stored sessions (security.session_secret); empty: a key for this process
     secret: str = ""
+    #: argon2 checks and hashes at once (each takes ~64 MiB with the default parameters)
+    max_verifying: int = 2
+    #: logins waiting for a check beyond those; more are refused at once (429)
+    max_waiting: int = 32
+    #: the per-user delay's cap, in seconds
+    max_user_delay: float = 30.0
 
     def __post_init__(self) -> None:
-        self.limiter = RateLimiter(self.login_limit, 60.0, self.clock)
+        self.guard = LoginGuard(
+            self.login_limit, clock=self.clock, max_user_delay=self.max_user_delay
+        )
         self.secure_cookies = self.public_origin.lower().startswith("https://")
         self._key = self.secret.encode() if self.secret else secrets.token_bytes(32)
+        self._gate = asyncio.Semaphore(max(1, self.max_verifying))
+        self._waiting = 0
+
+    # -- passwords: a bounded number of argon2 runs, each in a thread ------------------------
+
+    async def _in_gate(self, fn: Callable[..., Any], *args: Any) -> Any:
+        if self._waiting >= self.max_verifying + self.max_waiting:
+            raise Busy()
+        self._waiting += 1
+        try:
+            async with self._gate:
+                return await asyncio.to_thread(fn, *args)
+        finally:
+            self._waiting -= 1
+
+    async def verify_password(self, stored_hash: str | None, password: str) -> bool:
+        """argon2 check off the event loop. Raises Busy when too many are waiting."""
+        return bool(await self._in_gate(self.passwords.verify, stored_hash, password))
+
+    async def hash_password(self, password: str) -> str:
+        """argon2 hash off the event loop.
+
+        Raises:
+            InvalidInput: empty or absurdly long.
+            Busy: too many checks waiting.
+        """
+        check_password(password)
+        return str(await self._in_gate(self.passwords.hash, password))
+
+    # -- sessions -----------------------------------------------------------------------
 
     def stored_key(self, token: str) -> str:
         """What the database holds for a token: an HMAC, so a stolen copy logs nobody in."""
@@ -236,23 +426,44 @@ class Auth:
         )
 
     async def restore(self, request: web.Request) -> Session | None:
-        """The request's session from memory or, after a restart, from the database."""
+        """The request's session, if the users table still backs it.
+
+        With a store, every request re-reads the session joined to its user: a session
+        whose user was disabled, deleted or given a new password (here, by the CLI or by
+        another process) is gone, and so is one restored after a restart for such a user.
+        """
         session = self.session_for(request)
         token = request.cookies.get(SESSION_COOKIE)
-        if session is not None or not token or self.persist is None:
+        if not token or self.persist is None:
             return session
         stored = await self.persist.get(self.stored_key(token), self.clock())
         if stored is None:
+            self.drop(token)
             return None
         try:
-            role = Role.parse(stored.role)
+            user = User(stored.username, Role.parse(stored.role), stored.agent_id)
         except InvalidInput:
             return None
-        session = Session(
-            token, User(stored.username, role, stored.agent_id), stored.csrf, stored.expires
-        )
-        self.sessions[token] = session
+        if session is None:
+            session = Session(token, user, stored.csrf, stored.expires)
+            self.sessions[token] = session
+        else:
+            session.user = user  # the stored spelling, role and agent id win
         return session
+
+    async def ended_among(self, tokens: Collection[str]) -> list[str]:
+        """Which of these (in-memory) sessions the store no longer backs; they are dropped.
+
+        Lets the websocket hub close sockets of users changed by another process.
+        """
+        if self.persist is None or not tokens:
+            return []
+        keys = {self.stored_key(t): t for t in tokens}
+        live = await self.persist.live_keys(list(keys), self.clock())
+        ended = [token for key, token in keys.items() if key not in live]
+        for token in ended:
+            self.drop(token)
+        return ended
 
     async def forget(self, token: str) -> None:
         """End a session here and in the database (logout, session fixation)."""
@@ -286,7 +497,9 @@ class Auth:
         self.sessions.pop(token, None)
 
     def drop_user(self, username: str) -> None:
-        for token in [t for t, s in self.sessions.items() if s.user.username == username]:
+        """Forget every in-memory session of ``username`` (any spelling)."""
+        name = username.lower()
+        for token in [t for t, s in self.sessions.items() if s.user.username.lower() == name]:
             del self.sessions[token]
 
     def set_cookie(self, response: web.StreamResponse, session: Session) -> None:
@@ -308,16 +521,15 @@ class Auth:
         origin = request.headers.get("Origin")
         return origin is None or origin.rstrip("/") == self.public_origin.rstrip("/")
 
-    @staticmethod
-    def _login_keys(request: web.Request, username: str) -> tuple[str, str]:
-        return f"ip:{request.remote or '-'}", f"user:{username.lower()}"
+    # -- login attempts -----------------------------------------------------------------
 
-    def check_login_rate(self, request: web.Request, username: str) -> None:
-        """Raises TooManyAttempts when this address or this username failed too often."""
-        self.limiter.check(*self._login_keys(request, username))
+    def admit_login(self, request: web.Request, username: str) -> LoginAttempt:
+        """Count this attempt before its password is checked; see :class:`LoginGuard`.
 
-    def login_failed(self, request: web.Request, username: str) -> None:
-        self.limiter.record(*self._login_keys(request, username))
+        Raises:
+            TooManyAttempts: this address is at its limit, or the user's delay runs.
+        """
+        return self.guard.admit(f"ip:{request.remote or '-'}", f"user:{username.lower()}")
 
 
 def same_token(a: str | None, b: str) -> bool:

@@ -39,6 +39,7 @@ MAX_PENDING = 256
 MAX_INBOUND = 16 * 1024
 MAX_IN_FLIGHT = 8
 TRY_AGAIN_LATER = 1013
+SESSION_SWEEP = 5.0  # seconds between checks of open sockets' sessions against the store
 
 
 def _dumps(message: Message) -> str:
@@ -73,16 +74,23 @@ class Hub:
         self.sockets: weakref.WeakSet[web.WebSocketResponse] = weakref.WeakSet()
         self._unsubscribe: Any = None
         self._tasks: set[asyncio.Task[Any]] = set()
+        self.session_sweep = SESSION_SWEEP
+        self._sweeper: asyncio.Task[None] | None = None
 
     # -- center side --------------------------------------------------------------------
 
     def attach(self, center: ContactCenter) -> None:
         self._unsubscribe = center.subscribe(self.publish)
+        if self.auth.persist is not None:
+            self._sweeper = self._spawn(self._sweep_sessions())
 
     def detach(self) -> None:
         if self._unsubscribe is not None:
             self._unsubscribe()
             self._unsubscribe = None
+        if self._sweeper is not None:
+            self._sweeper.cancel()
+            self._sweeper = None
 
     def publish(self, message: Message) -> None:
         """The center's listener: never raises, never blocks."""
@@ -122,6 +130,30 @@ class Hub:
         for client in [c for c in self.clients if c.session.token == token]:
             self._unregister(client)
             self._spawn(client.ws.close(code=WSCloseCode.POLICY_VIOLATION, message=b"logged out"))
+
+    def close_user(self, username: str) -> None:
+        """Close every socket of a user who was disabled, deleted or given a new password."""
+        name = username.lower()
+        self._end([c for c in self.clients if c.session.user.username.lower() == name])
+
+    def _end(self, clients: list[Client]) -> None:
+        for client in clients:
+            self._unregister(client)
+            self._spawn(
+                client.ws.close(code=WSCloseCode.POLICY_VIOLATION, message=b"session ended")
+            )
+
+    async def _sweep_sessions(self) -> None:
+        """Every ``session_sweep`` seconds, close the sockets of sessions the store no
+        longer backs: users changed by the CLI (another process), sessions expired."""
+        while True:
+            await asyncio.sleep(self.session_sweep)
+            try:
+                tokens = {c.session.token for c in self.clients}
+                ended = set(await self.auth.ended_among(tokens))
+                self._end([c for c in self.clients if c.session.token in ended])
+            except Exception:  # a database hiccup must not end the sweep
+                log.exception("could not check the console sessions")
 
     def _spawn(self, coro: Coroutine[Any, Any, Any]) -> asyncio.Task[Any]:
         """A background task the hub keeps a reference to until it ends."""

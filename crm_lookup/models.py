@@ -207,6 +207,7 @@ class User:
     role: str
     agent_id: str | None = None
     created_at: float = 0.0
+    disabled: bool = False
 
     def to_json(self) -> dict[str, Any]:
         # The hash never leaves the store through JSON.
@@ -216,6 +217,7 @@ class User:
             "role": self.role,
             "agent_id": self.agent_id,
             "created_at": self.created_at,
+            "disabled": self.disabled,
         }
 
 

@@ -269,8 +269,19 @@ CREATE INDEX sessions_user ON sessions(username);
 CREATE INDEX sessions_expires ON sessions(expires);
 """
 
+# An admin can switch a console user off without deleting them (their audit trail and
+# agent id stay); a disabled user cannot log in and has no sessions.
+MIGRATION_3 = """
+ALTER TABLE users ADD COLUMN disabled INTEGER NOT NULL DEFAULT 0 CHECK (disabled IN (0, 1));
+CREATE INDEX users_agent ON users(agent_id);
+"""
+
 # (version, script). Append only.
-MIGRATIONS: tuple[tuple[int, str], ...] = ((1, MIGRATION_1), (2, MIGRATION_2))
+MIGRATIONS: tuple[tuple[int, str], ...] = (
+    (1, MIGRATION_1),
+    (2, MIGRATION_2),
+    (3, MIGRATION_3),
+)
 
 SCHEMA_VERSION_TABLE = """
 CREATE TABLE IF NOT EXISTS schema_version (

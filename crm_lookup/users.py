@@ -10,18 +10,21 @@ from typing import TYPE_CHECKING, Any
 
 import aiosqlite
 
-from config.errors import Conflict, InvalidInput, NotFound
+from config.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from crm_lookup.models import AuditEntry, Role, User
 
 if TYPE_CHECKING:
     from crm_lookup.store import Store
 
 _USERNAME = re.compile(r"^[A-Za-z0-9_.@-]{1,64}$")
-_SELECT_USER = "SELECT id, username, password_hash, role, agent_id, created_at FROM users"
+_SELECT_USER = "SELECT id, username, password_hash, role, agent_id, created_at, disabled FROM users"
+# Every change to a user ends their stored sessions in the same transaction, so a running
+# service (which re-reads the session on each request) logs them out at once.
+_END_SESSIONS = "DELETE FROM sessions WHERE username = ? COLLATE NOCASE"
 
 
 def _user(row: Any) -> User:
-    return User(int(row[0]), row[1], row[2], row[3], row[4], row[5])
+    return User(int(row[0]), row[1], row[2], row[3], row[4], row[5], bool(row[6]))
 
 
 def _role(role: str) -> str:
@@ -44,7 +47,8 @@ class UserRepo:
 
         Raises:
             InvalidInput: a malformed username, an empty hash, an unknown role.
-            Conflict: the username (case-insensitive) is taken.
+            Conflict: the username (case-insensitive) is taken, or another user already
+                has this agent id (one phone, one login).
         """
         name = (username or "").strip()
         if not _USERNAME.match(name):
@@ -59,6 +63,12 @@ class UserRepo:
 
     async def _insert(self, name: str, pw_hash: str, role: str, agent_id: str | None) -> int:
         async with self._store.transaction() as db:
+            if agent_id is not None:
+                rows = await db.execute_fetchall(
+                    "SELECT username FROM users WHERE agent_id = ?", (agent_id,)
+                )
+                for (owner,) in rows:
+                    raise Conflict(f"agent {agent_id} already belongs to user {owner}")
             cursor = await db.execute(
                 "INSERT INTO users(username, password_hash, role, agent_id, created_at)"
                 " VALUES (?, ?, ?, ?, ?)",
@@ -81,14 +91,67 @@ class UserRepo:
         return [_user(r) for r in await self._store.fetchall(_SELECT_USER + " ORDER BY username")]
 
     async def set_password(self, user_id: int, password_hash: str) -> None:
-        """Replace the hash. Raises NotFound, InvalidInput (empty hash)."""
+        """Replace the hash of user ``user_id``; ends their sessions. Raises NotFound,
+        InvalidInput (empty hash)."""
+        await self.change_password((await self.get(user_id)).username, password_hash)
+
+    async def change_password(self, username: str, password_hash: str) -> User:
+        """Replace the hash and end the user's sessions.
+
+        Raises:
+            NotFound: no such user.
+            InvalidInput: an empty hash.
+        """
         if not password_hash:
             raise InvalidInput("password hash is required", field="password")
-        changed = await self._store.write(
-            "UPDATE users SET password_hash = ? WHERE id = ?", (password_hash, user_id)
+        return await self._change(
+            username, "UPDATE users SET password_hash = ? WHERE id = ?", (password_hash,)
         )
-        if not changed:
-            raise NotFound(f"no user {user_id}")
+
+    async def set_disabled(self, username: str, disabled: bool) -> User:
+        """Disable (or enable) a user and end their sessions.
+
+        Raises:
+            NotFound: no such user.
+            PermissionDenied: it is the last enabled admin.
+        """
+        return await self._change(
+            username,
+            "UPDATE users SET disabled = ? WHERE id = ?",
+            (int(disabled),),
+            keeps_admin=not disabled,
+        )
+
+    async def delete(self, username: str) -> User:
+        """Delete a user and their sessions; the audit log keeps their name.
+
+        Raises:
+            NotFound: no such user.
+            PermissionDenied: it is the last enabled admin.
+        """
+        return await self._change(username, "DELETE FROM users WHERE id = ?", (), keeps_admin=False)
+
+    async def _change(
+        self, username: str, sql: str, args: tuple[Any, ...], *, keeps_admin: bool = True
+    ) -> User:
+        """Run ``sql`` (its last parameter the user id) and end the user's sessions, in one
+        transaction; returns the user as it was before."""
+        async with self._store.transaction() as db:
+            rows = await db.execute_fetchall(_SELECT_USER + " WHERE username = ?", (username,))
+            row = next(iter(rows), None)
+            if row is None:
+                raise NotFound(f"no user {username}")
+            user = _user(row)
+            if not keeps_admin and user.role == Role.ADMIN.value and not user.disabled:
+                others = await db.execute_fetchall(
+                    "SELECT count(*) FROM users WHERE role = 'admin' AND disabled = 0 AND id != ?",
+                    (user.id,),
+                )
+                if not next(iter(others))[0]:
+                    raise PermissionDenied(f"{user.username} is the last admin; add another first")
+            await db.execute(sql, (*args, user.id))
+            await db.execute(_END_SESSIONS, (user.username,))
+        return user
 
 
 class AuditLog:

@@ -11,6 +11,7 @@ import pytest
 from config.errors import Conflict, InvalidInput, NotFound
 from crm_lookup.directory import Directory
 from crm_lookup.models import CaseChange
+from crm_lookup.schema import MIGRATIONS
 from crm_lookup.store import Store, StoreBusy, open_store
 
 
@@ -19,6 +20,9 @@ async def store(tmp_path: Path) -> AsyncIterator[Store]:
     s = await open_store(tmp_path / "crm.sqlite3")
     yield s
     await s.close()
+
+
+LATEST = MIGRATIONS[-1][0]
 
 
 async def test_a_version_1_database_is_upgraded_keeping_its_data(tmp_path: Path) -> None:
@@ -36,7 +40,7 @@ async def test_a_version_1_database_is_upgraded_keeping_its_data(tmp_path: Path)
     db.close()
     store = await open_store(path)
     try:
-        assert await store.schema_version() == 2
+        assert await store.schema_version() == LATEST
         assert (await store.customers.search("Old Timer"))[0].name == "Old Timer"
         assert await store.sessions.purge(time.time()) == 0  # the new table is there
     finally:
@@ -46,7 +50,7 @@ async def test_a_version_1_database_is_upgraded_keeping_its_data(tmp_path: Path)
 async def test_open_applies_migrations_once_and_uses_wal(tmp_path: Path) -> None:
     path = tmp_path / "db.sqlite3"
     s = await open_store(path)
-    assert await s.schema_version() == 2
+    assert await s.schema_version() == LATEST
     mode = await s.fetchone("PRAGMA journal_mode")
     assert mode is not None and mode[0] == "wal"
     fk = await s.fetchone("PRAGMA foreign_keys")
@@ -54,9 +58,9 @@ async def test_open_applies_migrations_once_and_uses_wal(tmp_path: Path) -> None
     await s.customers.add("Ann", ["+15550001111"])
     await s.close()
     again = await open_store(path)
-    assert await again.schema_version() == 2
+    assert await again.schema_version() == LATEST
     rows = await again.fetchall("SELECT version FROM schema_version")
-    assert [r[0] for r in rows] == [1, 2]
+    assert [r[0] for r in rows] == [v for v, _ in MIGRATIONS]
     assert (await again.customers.find_by_phone("555 000 1111")) is not None
     await again.close()
 

@@ -1,0 +1,193 @@
+"""Logins under attack, through the real aiohttp server on 127.0.0.1: concurrent guesses
+never get past the rate limit, password checks are capped and run off the event loop, and
+wrong passwords slow a user down without keeping them out.
+
+A second client address is 127.0.0.2 (Linux routes all of 127/8 to loopback), so the
+per-address limit and the per-user delay can be told apart."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+import urllib.request
+from typing import Any
+
+import aiohttp
+import argon2
+
+from agent_console.auth import Passwords
+from agent_console.keys import AUTH
+from tests.console_fakes import CHEAP_ARGON2, PASSWORD, UserClient, World
+
+
+class CountingPasswords(Passwords):
+    """The real argon2 checks, counted, each held ``hold`` seconds (in its thread)."""
+
+    def __init__(self, hold: float = 0.0) -> None:
+        super().__init__(argon2.PasswordHasher(**CHEAP_ARGON2))
+        self.hold = hold
+        self.calls = 0
+        self.running = 0
+        self.peak = 0
+        self._lock = threading.Lock()
+
+    def verify(self, stored_hash: str | None, password: str) -> bool:
+        with self._lock:
+            self.calls += 1
+            self.running += 1
+            self.peak = max(self.peak, self.running)
+        try:
+            time.sleep(self.hold)
+            return super().verify(stored_hash, password)
+        finally:
+            with self._lock:
+                self.running -= 1
+
+
+async def start(tmp_path: Any, *, login_limit: int = 10, hold: float = 0.0) -> World:
+    world = await World().start(tmp_path, login_limit=login_limit)
+    world.app[AUTH].passwords = CountingPasswords(hold)
+    return world
+
+
+def from_address(world: World, host: str) -> UserClient:
+    """A client whose connections come from ``host`` (another loopback address)."""
+    client = UserClient(world)
+    client.http = aiohttp.ClientSession(
+        connector=aiohttp.TCPConnector(local_addr=(host, 0)),
+        cookie_jar=aiohttp.CookieJar(unsafe=True),
+    )
+    world.clients.append(client)
+    return client
+
+
+async def test_concurrent_guesses_for_one_user_stay_within_the_limit(tmp_path: Any) -> None:
+    world = await start(tmp_path, login_limit=10, hold=0.02)
+    try:
+        client = await world.client()
+        guesses = [f"guess-{n}" for n in range(59)] + [PASSWORD]
+        responses = await asyncio.gather(*(client.login("sue", pw) for pw in guesses))
+        statuses = [r.status for r in responses]
+        passwords = world.app[AUTH].passwords
+        assert isinstance(passwords, CountingPasswords)
+        assert passwords.calls <= 10, passwords.calls
+        assert statuses.count(401) + statuses.count(200) == passwords.calls
+        assert statuses.count(429) >= 50
+        # Every refusal says when to come back.
+        for resp in responses:
+            if resp.status == 429:
+                assert int(resp.headers["Retry-After"]) >= 1
+    finally:
+        await world.close()
+
+
+async def test_password_checks_are_capped_however_many_arrive(tmp_path: Any) -> None:
+    # 150 wrong logins for 150 names (a spray) that the rate limit lets through.
+    world = await start(tmp_path, login_limit=1000, hold=0.05)
+    try:
+        client = await world.client()
+        responses = await asyncio.gather(
+            *(client.login(f"user{n}", "wrong password") for n in range(150))
+        )
+        passwords = world.app[AUTH].passwords
+        assert isinstance(passwords, CountingPasswords)
+        auth = world.app[AUTH]
+        assert passwords.peak <= auth.max_verifying, passwords.peak
+        statuses = {r.status for r in responses}
+        assert statuses <= {401, 429}
+        # Those past the waiting room are refused at once, not queued without bound.
+        assert passwords.calls <= 150
+    finally:
+        await world.close()
+
+
+async def test_hashing_a_new_password_does_not_stall_the_loop(tmp_path: Any) -> None:
+    world = await World().start(tmp_path)
+
+    class SlowHash(Passwords):
+        def hash(self, password: str) -> str:
+            time.sleep(0.4)  # a real argon2id hash with production parameters is this slow
+            return super().hash(password)
+
+    world.app[AUTH].passwords = SlowHash(argon2.PasswordHasher(**CHEAP_ARGON2))
+    latencies: list[float] = []
+    done = threading.Event()
+
+    def probe() -> None:  # another process's view: its own thread, blocking HTTP
+        while not done.is_set():
+            started = time.monotonic()
+            with urllib.request.urlopen(world.url + "/healthz", timeout=5) as resp:
+                assert resp.status == 200
+            latencies.append(time.monotonic() - started)
+            time.sleep(0.01)
+
+    try:
+        root = await world.client("root")
+        body = {"username": "dave", "password": "s3cret-pass", "role": "supervisor"}
+        prober = threading.Thread(target=probe)
+        prober.start()
+        try:
+            assert (await root.request("POST", "/api/admin/users", body)).status == 201
+        finally:
+            done.set()
+            await asyncio.to_thread(prober.join)
+        assert latencies and max(latencies) < 0.2, f"/healthz waited {max(latencies):.3f} s"
+    finally:
+        await world.close()
+
+
+async def test_wrong_passwords_delay_a_user_but_never_lock_them_out(tmp_path: Any) -> None:
+    world = await start(tmp_path, login_limit=10)
+    auth = world.app[AUTH]
+    try:
+        attacker = await world.client()
+        wrong = 0
+        for n in range(40):  # ten wrong checks, waiting out each delay they earn
+            resp = await attacker.login("sue", f"guess-{n}")
+            if resp.status == 401:
+                wrong += 1
+                if wrong == 10:
+                    break
+            else:
+                assert resp.status == 429
+                retry = int(resp.headers["Retry-After"])
+                assert retry <= auth.max_user_delay
+                world.clock.advance(retry)
+        assert wrong == 10
+        # The attacker's address is now at its limit; sue, elsewhere, only waits the delay.
+        assert (await attacker.login("sue", "guess-x")).status == 429
+        sue = from_address(world, "127.0.0.2")
+        resp = await sue.login("sue")
+        if resp.status == 429:
+            retry = int(resp.headers["Retry-After"])
+            assert retry <= auth.max_user_delay
+            world.clock.advance(retry)
+            resp = await sue.login("sue")
+        assert resp.status == 200
+    finally:
+        await world.close()
+
+
+async def test_an_address_the_user_logged_in_from_skips_the_delay(tmp_path: Any) -> None:
+    world = await start(tmp_path, login_limit=10)
+    try:
+        sue = from_address(world, "127.0.0.2")
+        assert (await sue.login("sue")).status == 200
+        attacker = await world.client()
+        statuses = [(await attacker.login("sue", f"guess-{n}")).status for n in range(10)]
+        assert 429 in statuses  # the attacker is slowed down...
+        assert (await sue.login("sue")).status == 200  # ...sue at her desk is not
+    finally:
+        await world.close()
+
+
+async def test_a_flood_of_logins_leaves_no_state_behind(tmp_path: Any) -> None:
+    world = await start(tmp_path, login_limit=5)
+    try:
+        client = await world.client()
+        await asyncio.gather(*(client.login("bob", "wrong") for _ in range(40)))
+        world.clock.advance(3600)
+        assert (await client.login("bob")).status == 200
+    finally:
+        await world.close()
