@@ -1,8 +1,14 @@
-"""``switchboard users add NAME --role agent|supervisor|admin [--agent-id ID]``.
+"""``switchboard users add NAME --role agent|supervisor|admin [--agent-id ID]``, ``list``,
+``disable NAME``, ``enable NAME``, ``delete NAME`` and ``passwd NAME``.
 
 The password is asked twice with getpass on a terminal, or read from the first line of
 stdin otherwise (``printf '%s\\n' "$PW" | switchboard users add ...``); it never appears
 on the command line, where other users could see it in the process list.
+
+Every change ends the user's stored sessions in the same transaction; a running service
+re-reads the session on each request, so the user is logged out at once, and closes
+their open websockets within a few seconds (``agent_console.ws.SESSION_SWEEP``). The
+rules for a new user are the admin API's (``agent_console.auth.check_user_fields``).
 """
 
 from __future__ import annotations
@@ -11,8 +17,16 @@ import argparse
 import asyncio
 import getpass
 import sys
+from collections.abc import Awaitable, Callable
+from typing import Any
 
-from agent_console.auth import Passwords, Role, check_new_password, check_username
+from agent_console.auth import (
+    Passwords,
+    Role,
+    check_new_password,
+    check_user_fields,
+    check_username,
+)
 from config.errors import Conflict, InvalidInput
 from config.settings import Settings
 
@@ -27,9 +41,18 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     add.set_defaults(handler=add_user)
     listing = inner.add_parser("list", help="list console users")
     listing.set_defaults(handler=list_users)
+    for action, text in (
+        ("disable", "stop a user logging in; ends their sessions"),
+        ("enable", "let a disabled user log in again"),
+        ("delete", "delete a user; ends their sessions (the audit log keeps the name)"),
+        ("passwd", "set a user's password (prompt or stdin); ends their sessions"),
+    ):
+        change = inner.add_parser(action, help=text)
+        change.add_argument("name", help="username")
+        change.set_defaults(handler=change_user, users_command=action)
 
 
-def read_password() -> str:
+def read_password(username: str = "") -> str:
     """The new password from a terminal prompt (asked twice) or stdin's first line.
 
     Raises:
@@ -42,24 +65,15 @@ def read_password() -> str:
         password = first
     else:
         password = sys.stdin.readline().rstrip("\r\n")
-    check_new_password(password)
+    check_new_password(password, username)
     return password
 
 
-def check_agent_id(settings: Settings, agent_id: str) -> None:
-    """An agent user must name an agent of the queue file, or they could never take calls.
-
-    Raises:
-        InvalidInput: no such agent (the message lists the known ones).
-    """
+def known_agents(settings: Settings) -> list[str]:
+    """The agent ids of the queue file (what the running service knows)."""
     from routing.acd.config import load_queue_file
 
-    path = settings.path(settings.routing.queues_file)
-    known = [a.agent_id for a in load_queue_file(path).agents]
-    if agent_id not in known:
-        raise InvalidInput(
-            f"agent id {agent_id} is not in {path}; known: {', '.join(known)}", field="agent_id"
-        )
+    return [a.agent_id for a in load_queue_file(settings.path(settings.routing.queues_file)).agents]
 
 
 def add_user(args: argparse.Namespace, settings: Settings) -> int:
@@ -67,44 +81,73 @@ def add_user(args: argparse.Namespace, settings: Settings) -> int:
     role = Role.parse(args.role)
     if role is Role.AGENT and not args.agent_id:
         raise InvalidInput("agents need --agent-id", field="agent_id")
-    if role is Role.AGENT:
-        check_agent_id(settings, args.agent_id)
-    password_hash = Passwords().hash(read_password())
+    if args.agent_id:
+        check_user_fields(role, args.agent_id, known_agents(settings))
+    password_hash = Passwords().hash(read_password(args.name))
     asyncio.run(_add(settings, args.name, password_hash, role.value, args.agent_id))
     print(f"user {args.name} added ({role.value})")
     return 0
 
 
-async def _add(
-    settings: Settings, name: str, password_hash: str, role: str, agent_id: str | None
-) -> None:
+async def _with_store(settings: Settings, work: Callable[[Any], Awaitable[Any]]) -> Any:
     from crm_lookup.store import open_store
 
     store = await open_store(
         settings.path(settings.database.path), default_region=settings.crm.default_region
     )
     try:
-        if await store.users.get_by_username(name) is not None:
-            raise Conflict(f"user {name} exists")
-        await store.users.add(name, password_hash, role, agent_id)
+        return await work(store)
     finally:
         await store.close()
 
 
+async def _add(
+    settings: Settings, name: str, password_hash: str, role: str, agent_id: str | None
+) -> None:
+    async def add(store: Any) -> None:
+        if await store.users.get_by_username(name) is not None:
+            raise Conflict(f"user {name} exists")
+        await store.users.add(name, password_hash, role, agent_id)
+        await store.audit.write("cli", "user.add", name, {"role": role})
+
+    await _with_store(settings, add)
+
+
+def change_user(args: argparse.Namespace, settings: Settings) -> int:
+    """disable / enable / delete / passwd NAME."""
+    check_username(args.name)
+    action = args.users_command
+    password_hash = Passwords().hash(read_password(args.name)) if action == "passwd" else ""
+
+    async def change(store: Any) -> Any:
+        users = store.users
+        if action == "passwd":
+            user = await users.change_password(args.name, password_hash)
+        elif action == "delete":
+            user = await users.delete(args.name)
+        else:
+            user = await users.set_disabled(args.name, action == "disable")
+        await store.audit.write("cli", f"user.{action}", user.username, {})
+        return user
+
+    user = asyncio.run(_with_store(settings, change))
+    done = {"disable": "disabled", "enable": "enabled", "delete": "deleted"}
+    print(f"user {user.username} {done.get(action, 'has a new password')}; sessions ended")
+    return 0
+
+
 def list_users(args: argparse.Namespace, settings: Settings) -> int:
     for row in asyncio.run(_list(settings)):
-        print(f"{row['username']}\t{row['role']}\t{row.get('agent_id') or '-'}")
+        status = "disabled" if row.get("disabled") else "active"
+        print(f"{row['username']}\t{row['role']}\t{row.get('agent_id') or '-'}\t{status}")
     return 0
 
 
 async def _list(settings: Settings) -> list[dict[str, object]]:
     from agent_console.crm import to_json
-    from crm_lookup.store import open_store
 
-    store = await open_store(
-        settings.path(settings.database.path), default_region=settings.crm.default_region
-    )
-    try:
+    async def listing(store: Any) -> list[dict[str, object]]:
         return [dict(r) for r in to_json(await store.users.list())]
-    finally:
-        await store.close()
+
+    result: list[dict[str, object]] = await _with_store(settings, listing)
+    return result
