@@ -175,10 +175,36 @@ async def test_admin_adds_a_user_from_the_wallboard(world: Any, browser: Any) ->
     await page.fill("#new-username", "dora")
     await page.fill("#new-password", "a-long-password")
     await page.select_option("#new-role", "agent")
-    await page.fill("#new-agent-id", "1004")
+    await page.fill("#new-agent-id", "1003")
     await page.click("#add-user button")
     await expect(page.locator('.user-row[data-user="dora"]')).to_contain_text(
-        "1004", timeout=WAIT_MS
+        "1003", timeout=WAIT_MS
     )
-    assert (await world.store.users.get_by_username("dora")).agent_id == "1004"
+    assert (await world.store.users.get_by_username("dora")).agent_id == "1003"
     assert page.errors == []
+
+
+async def test_admin_disables_and_deletes_users_from_the_wallboard(
+    world: Any, browser: Any
+) -> None:
+    from playwright.async_api import expect
+
+    alice = await login(browser, world, "alice")
+    page = await login(browser, world, "root")
+    row = page.locator('.user-row[data-user="alice"]')
+    await row.locator("button.disable").click()
+    await expect(row.locator(".status")).to_have_text("disabled", timeout=WAIT_MS)
+    # Her open console is sent to the login page at once (websocket closed with 1008).
+    await alice.wait_for_url("**/login", timeout=WAIT_MS)
+    assert (await world.store.users.get_by_username("alice")).disabled
+    await row.locator("button.enable").click()
+    await expect(row.locator(".status")).to_have_text("active", timeout=WAIT_MS)
+    await row.locator(".new-password").fill("password123")
+    await row.locator("button.set-password").click()
+    await expect(page.locator("#action-error")).to_contain_text("too easy", timeout=WAIT_MS)
+    page.on("dialog", lambda dialog: dialog.accept())
+    await page.locator('.user-row[data-user="bob"] button.delete').click()
+    await expect(page.locator('.user-row[data-user="bob"]')).to_have_count(0, timeout=WAIT_MS)
+    assert await world.store.users.get_by_username("bob") is None
+    # The refused password is the one expected failed request.
+    assert [e for e in page.errors if "status of 400" not in e] == []
