@@ -17,6 +17,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from agent_console import inputs
 from agent_console.auth import ALL_ROLES, SUPERVISING, Role, User
 from agent_console.crm import Crm
 from agent_console.ports import SPY_MODES, TRANSFER_KINDS, ContactCenter, Message
@@ -51,7 +52,20 @@ def text(
     allowed = "\n\t" if multiline else ""
     if any((ord(c) < 32 or ord(c) == 127) and c not in allowed for c in value):
         raise InvalidInput(f"{name} contains control characters", field=name)
-    return value
+    return inputs.no_surrogates(value, name)
+
+
+def db_id(params: Params, name: str, *, required: bool = True) -> str | None:
+    """A stored object's id (contact, case) as canonical ASCII digits, or None when
+    optional and absent.
+
+    Raises:
+        InvalidInput: missing (when required) or not 1 to 18 ASCII digits.
+    """
+    value = text(params, name, required=required, max_len=20)
+    if not value:
+        return None
+    return str(inputs.int_id(value, name, field=name))
 
 
 def ident(params: Params, name: str) -> str:
@@ -277,7 +291,7 @@ class Console:
         phone = text(params, "phone", max_len=64)
         company = text(params, "company", required=False, max_len=200)
         email = text(params, "email", required=False, max_len=200)
-        contact_id = text(params, "contact_id", required=False, max_len=20) or None
+        contact_id = db_id(params, "contact_id", required=False)
         if contact_id is not None and user.role is Role.AGENT:
             contact = await self.crm.contact(contact_id)
             if contact.get("agent_id") != user.agent_id:
@@ -290,6 +304,7 @@ class Console:
 
     async def wrapup(self, user: User, contact_id: str, params: Params) -> Message:
         """``{"disposition", "notes"?, "case"?: {"id"? | "subject", "status"?}, "done"?}``."""
+        contact_id = str(inputs.int_id(contact_id, "contact id"))
         disposition = choice(params, "disposition", self.settings.routing.dispositions)
         notes = text(params, "notes", required=False, max_len=NOTES_MAX, multiline=True)
         case = params.get("case")
@@ -297,7 +312,7 @@ class Console:
             if not isinstance(case, Mapping):
                 raise InvalidInput("case must be an object", field="case")
             case = {
-                "id": text(case, "id", required=False) or None,
+                "id": db_id(case, "id", required=False),
                 "subject": text(case, "subject", required=False),
                 "status": text(case, "status", required=False) or "open",
             }

@@ -9,12 +9,12 @@ in :func:`errors_middleware`: InvalidInput 400, NotAuthenticated 401, Permission
 from __future__ import annotations
 
 import datetime as dt
-import json
 import logging
 from typing import Any
 
 from aiohttp import web
 
+from agent_console import inputs
 from agent_console.actions import ident, text
 from agent_console.auth import (
     LOGIN_CSRF_COOKIE,
@@ -134,16 +134,30 @@ async def read_json(request: web.Request) -> dict[str, Any]:
         raise InvalidInput("send a JSON body (Content-Type: application/json)")
     if request.content_length is not None and request.content_length > MAX_BODY:
         raise InvalidInput("body too large")
-    raw = await request.content.read(MAX_BODY + 1)
-    if len(raw) > MAX_BODY:
-        raise InvalidInput("body too large")
-    try:
-        body = json.loads(raw or b"{}")
-    except ValueError:
-        raise InvalidInput("body is not valid JSON") from None
+    raw = await read_body(request, MAX_BODY)
+    body = inputs.decode_json(raw or b"{}", max_bytes=MAX_BODY)
     if not isinstance(body, dict):
         raise InvalidInput("body must be a JSON object")
     return body
+
+
+async def read_body(request: web.Request, limit: int) -> bytes:
+    """The whole body, however it is chunked, read no further than ``limit + 1`` bytes.
+
+    Raises:
+        InvalidInput: more than ``limit`` bytes.
+    """
+    parts: list[bytes] = []
+    size = 0
+    while True:
+        # One read returns what one chunk brought; keep reading until the end.
+        part = await request.content.read(limit + 1 - size)
+        if not part:
+            return b"".join(parts)
+        size += len(part)
+        if size > limit:
+            raise InvalidInput("body too large")
+        parts.append(part)
 
 
 def user_of(request: web.Request) -> User:
@@ -299,7 +313,8 @@ async def customers(request: web.Request) -> web.Response:
 
 @require()
 async def customer(request: web.Request) -> web.Response:
-    return web.json_response(await request.app[CRM].customer(request.match_info["id"]))
+    customer_id = str(inputs.int_id(request.match_info["id"], "customer id"))
+    return web.json_response(await request.app[CRM].customer(customer_id))
 
 
 @require()
@@ -313,9 +328,10 @@ async def create_customer(request: web.Request) -> web.Response:
 @require()
 async def customer_contacts(request: web.Request) -> web.Response:
     """``?limit=20&offset=0``: one page of the history, newest first."""
+    customer_id = str(inputs.int_id(request.match_info["id"], "customer id"))
     limit = _int_query(request, "limit", 20)
     offset = _int_query(request, "offset", 0)
-    page = await request.app[CRM].contacts(request.match_info["id"], limit, offset)
+    page = await request.app[CRM].contacts(customer_id, limit, offset)
     return web.json_response(page)
 
 
@@ -323,10 +339,7 @@ def _int_query(request: web.Request, name: str, default: int) -> int:
     raw = request.query.get(name)
     if raw is None:
         return default
-    try:
-        return int(raw)
-    except ValueError:
-        raise InvalidInput(f"{name} must be a whole number", field=name) from None
+    return inputs.whole_number(raw, name)
 
 
 @require()
@@ -386,37 +399,14 @@ async def spy(request: web.Request) -> web.Response:
     return web.json_response(result)
 
 
-def _moment(value: str, name: str, *, end_of_day: bool = False) -> float:
-    """An ISO date (a whole UTC day; ``end_of_day`` takes its end) or datetime, as epoch.
-
-    Raises:
-        InvalidInput: not ISO 8601.
-    """
-    try:
-        if len(value) == 10:
-            day = dt.date.fromisoformat(value)
-            moment = dt.datetime(day.year, day.month, day.day, tzinfo=dt.UTC)
-            if end_of_day:
-                moment += dt.timedelta(days=1)
-        else:
-            moment = dt.datetime.fromisoformat(value)
-            if moment.tzinfo is None:
-                moment = moment.replace(tzinfo=dt.UTC)
-    except ValueError:
-        raise InvalidInput(
-            f"{name} must be an ISO date (YYYY-MM-DD) or datetime", field=name
-        ) from None
-    return moment.timestamp()
-
-
 @require(Role.SUPERVISOR, Role.ADMIN)
 async def reports(request: web.Request) -> web.Response:
     """``GET /api/reports?from=YYYY-MM-DD&to=YYYY-MM-DD&by=queue|agent|day|interval
     [&interval=15|30|60]``; ``to`` is inclusive when it is a date. Defaults: today, by day."""
     today = dt.datetime.now(dt.UTC).date().isoformat()
     start_text = request.query.get("from", today)
-    start = _moment(start_text, "from")
-    end = _moment(request.query.get("to", start_text), "to", end_of_day=True)
+    start = inputs.moment(start_text, "from")
+    end = inputs.moment(request.query.get("to", start_text), "to", end_of_day=True)
     by = request.query.get("by", "day")
     if by not in REPORT_GROUPS:
         raise InvalidInput(f"by must be one of {', '.join(REPORT_GROUPS)}", field="by")

@@ -25,6 +25,7 @@ from typing import Any
 
 from aiohttp import WSCloseCode, WSMsgType, web
 
+from agent_console import inputs
 from agent_console.actions import WS_ACTIONS, Console, Scope
 from agent_console.api import error_code
 from agent_console.auth import Auth, NotAuthenticated, Role, Session
@@ -248,10 +249,7 @@ class Hub:
     async def _inbound(self, client: Client, raw: str) -> None:
         request_id: Any = None
         try:
-            try:
-                message = json.loads(raw)
-            except ValueError:
-                raise InvalidInput("not JSON") from None
+            message = inputs.decode_json(raw, max_bytes=MAX_INBOUND, what="message")
             if not isinstance(message, dict):
                 raise InvalidInput("a message must be a JSON object")
             request_id = message.get("id")
@@ -283,6 +281,17 @@ class Hub:
             self._reply(client, {"type": "ack", "id": request_id, "action": kind, "result": result})
         except SwitchboardError as exc:
             self._reply(client, _error(request_id, exc))
+        except Exception:  # every message gets an answer; a bug must not end in silence
+            log.exception("websocket message failed", extra={"fields": {"id": str(request_id)}})
+            self._reply(
+                client,
+                {
+                    "type": "error",
+                    "id": request_id,
+                    "error": "internal_error",
+                    "message": "internal error",
+                },
+            )
 
 
 def _error(request_id: Any, exc: SwitchboardError) -> Message:
