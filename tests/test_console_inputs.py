@@ -10,7 +10,6 @@ import json
 from collections.abc import AsyncIterator
 from typing import Any
 
-import aiohttp
 import pytest
 
 from agent_console import inputs
@@ -217,3 +216,173 @@ async def test_every_hostile_websocket_frame_gets_an_error_frame(world: Any) -> 
     await ws.send_str('{"type": "ping", "id": "still-open"}')
     assert json.loads((await ws.receive(timeout=5)).data) == {"type": "pong", "id": "still-open"}
     await ws.close()
+
+
+# -- every route, hostile values ------------------------------------------------------------
+
+# Already percent-encoded: they go on the wire exactly like this.
+HOSTILE_SEGMENTS = (
+    "%C2%B2",  # "²": isdigit() but not int()
+    "%D9%A1",  # an Arabic-Indic one: int() takes it, SQLite ids must not
+    "99999999999999999999",
+    "9" * 300,
+    "%ED%A0%80",  # a UTF-8-encoded lone surrogate
+    "%FF",
+    "%00",
+    "-1",
+    "%20",
+)
+HOSTILE_QUERY = (
+    "%C2%B2",
+    "99999999999999999999",
+    "9" * 5000,
+    "%ED%A0%80",
+    "9999-12-31",
+    "0001-01-01T00%3A00%3A00%2B01%3A00",
+    "9999-12-31T23%3A59%3A59-01%3A00",
+    "",
+)
+QUERY_NAMES = ("limit", "offset", "from", "to", "by", "interval", "phone", "q")
+# JSON values for one field of an otherwise valid body (json.dumps escapes the surrogates).
+HOSTILE_VALUES: tuple[Any, ...] = (
+    "²",
+    "a\udfffb",
+    "9" * 5000,
+    10**30,
+    None,
+    [],
+    {"id": "²", "subject": "\udfff", "status": "²"},
+    [[[[[[[[[[[[[[["deep"]]]]]]]]]]]]]]],
+)
+HOSTILE_BODIES = (
+    b"[" * 60_000,
+    b"[" * 16_000,
+    b'{"a":' * 20 + b"1" + b"}" * 20,
+    b'"\\ud800"',
+    b'{"\\ud800": 1}',
+    b"\xff\xfe",
+    b"1" * 5000,
+    b"null",
+    b'{"x": NaN}',
+)
+EXTRA_FIELDS = ("case", "contact_id")  # optional fields the matrix's bodies leave out
+
+
+async def baselines(world: Any) -> dict[tuple[str, str], tuple[str, Any, str, dict[str, str]]]:
+    """For each (method, route) of the app: a valid request from the role matrix —
+    ``(path, body, role, match_info)`` — preferring a role that gets past the checks."""
+    from aiohttp.test_utils import make_mocked_request
+
+    from tests.test_console_api import MATRIX
+
+    found: dict[tuple[str, str], tuple[str, Any, str, dict[str, str]]] = {}
+    for method, template, body, expected in MATRIX:
+        path = template.format(**world.ids)
+        request = make_mocked_request(method, path, app=world.app)
+        match = await world.app.router.resolve(request)
+        key = (method, match.route.resource.canonical)
+        ok = [role for role, status in expected.items() if status < 400 and role != "anon"]
+        role = ok[0] if ok else "root"
+        if key not in found or ok:
+            found[key] = (path, body, role, dict(match))
+    return found
+
+
+def requests_for(
+    method: str, canonical: str, base: tuple[str, Any, str, dict[str, str]] | None
+) -> list[tuple[str, str, bytes | None, str]]:
+    """``(role, url path, raw body, content type)`` of every hostile variant of a route."""
+    path, body, role, params = base or (canonical, None, "root", {})
+    if base is None:  # a route the matrix does not know: fill its parameters with "1"
+        params = {name: "1" for name in _names(canonical)}
+        path = canonical.format(**params)
+    out: list[tuple[str, str, bytes | None, str]] = []
+    plain, _, query = path.partition("?")
+    valid_body = None if body is None else json.dumps(body).encode()
+    for name in params:
+        for segment in HOSTILE_SEGMENTS:
+            hostile = canonical.format(**{**params, name: segment})
+            out.append((role, hostile, valid_body, "application/json"))
+    if method == "GET":
+        base_query = dict(p.partition("=")[::2] for p in query.split("&") if p)
+        for name in QUERY_NAMES:
+            for value in HOSTILE_QUERY:
+                items = {**base_query, name: value}
+                out.append(
+                    (role, plain + "?" + "&".join(f"{k}={v}" for k, v in items.items()), None, "")
+                )
+        return out
+    fields = [*(body or {}), *(f for f in EXTRA_FIELDS if f not in (body or {}))]
+    for name in fields:
+        for value in HOSTILE_VALUES:
+            raw = json.dumps({**(body or {}), name: value}).encode()
+            out.append((role, path, raw, "application/json"))
+    for raw in HOSTILE_BODIES:
+        out.append((role, path, raw, "application/json"))
+    out.append(("anon", path, HOSTILE_BODIES[0], "application/json"))
+    form = "&".join(f"{k}={v}" for k in ("username", "password", "csrf") for v in ("%ED%A0%80",))
+    out.append(("anon", path, form.encode(), "application/x-www-form-urlencoded"))
+    out.append(("anon", path, b"username=" + b"%FF" * 2000, "application/x-www-form-urlencoded"))
+    return out
+
+
+def _names(canonical: str) -> list[str]:
+    return [part.split("}", 1)[0].split(":", 1)[0] for part in canonical.split("{")[1:]]
+
+
+async def test_no_route_answers_500_to_hostile_input(world: Any) -> None:
+    """Walks every route of the app with hostile path parameters, query values and bodies
+    (each bad value in an otherwise valid request, so it reaches as deep as it can)."""
+    from yarl import URL
+
+    clients = {role: await world.client(role) for role in ("alice", "bob", "sue", "root")}
+    clients["anon"] = await world.client()
+    known = await baselines(world)
+    routes = sorted(
+        {
+            (r.method, r.resource.canonical)
+            for r in world.app.router.routes()
+            if r.method != "HEAD" and not r.resource.canonical.startswith("/static")
+        },
+        key=lambda route: route[1] in ("/api/logout", "/logout"),  # logging out goes last
+    )
+    failures: list[str] = []
+    sent = 0
+    gate = asyncio.Semaphore(16)
+
+    async def send(method: str, role: str, path: str, raw: bytes | None, kind: str) -> None:
+        nonlocal sent
+        client = clients[role]
+        headers = {"Origin": world.origin}
+        if client.csrf:
+            headers["X-CSRF-Token"] = client.csrf
+        if kind:
+            headers["Content-Type"] = kind
+        async with gate:
+            resp = await client.http.request(
+                method,
+                URL(world.url + path, encoded=True),
+                data=raw,
+                headers=headers,
+                allow_redirects=False,
+            )
+            text = await resp.text(errors="replace")
+            sent += 1
+        if resp.status == 500 or "internal_error" in text:
+            failures.append(f"{method} {path[:80]} as {role} {(raw or b'')[:60]!r}: {text[:120]}")
+
+    for method, canonical in routes:
+        variants = requests_for(method, canonical, known.get((method, canonical)))
+        await asyncio.gather(*(send(method, *variant) for variant in variants))
+    ws = await clients["sue"].ws()
+    for name in ("agent_id", "call_id", "state", "reason", "queue", "mode", "kind", "target"):
+        for value in HOSTILE_VALUES:
+            await ws.send_str(json.dumps({"type": "force_state", "id": 1, name: value}))
+            reply = json.loads((await ws.receive(timeout=5)).data)
+            if reply["type"] == "snapshot":
+                reply = json.loads((await ws.receive(timeout=5)).data)
+            if reply.get("error") == "internal_error":
+                failures.append(f"ws {name}={value!r:.40}: {reply}")
+    await ws.close()
+    assert sent > 500
+    assert not failures, "\n".join(failures[:30])
