@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import random
 
 import pytest
 from hypothesis import given, settings
@@ -11,6 +12,7 @@ from hypothesis import strategies as st
 from config.errors import AgiError, ChannelHungUp, LocalProtocolError
 from telephony.agi import AgiDispatcher, AgiSession
 from telephony.ami.agi import AgiDeadChannel, AgiEnv, agi_quote, parse_agi_result
+from tests import ami_fuzz
 from tests.test_ami_client import FakeAsterisk, eventually, make_client
 
 # -- pure ------------------------------------------------------------------------------------
@@ -376,3 +378,16 @@ async def test_an_unexpected_parser_failure_still_fails_the_command(
 
     outcome, _ = await run_session(pbx, script)
     assert isinstance(outcome[0], AgiError) and "ValueError" in str(outcome[0])
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.integers(min_value=0, max_value=2**64))
+def test_mutated_real_replies_raise_only_agi_error(seed: int) -> None:
+    """The captures' real AGI replies, mutated (seeded: a failure names its seed)."""
+    rng = random.Random(seed)
+    reply = ami_fuzz.mutate_agi(rng, rng.choice(ami_fuzz.real_agi_results()))
+    try:
+        parsed = parse_agi_result(reply)
+    except AgiError:
+        return
+    assert parsed.code == 200 and isinstance(parsed.value, int)
