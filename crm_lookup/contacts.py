@@ -354,6 +354,26 @@ class ContactLog:
             limit=limit,
         )
 
+    async def open_contacts(self, limit: int = 100_000) -> list[tuple[Contact, float]]:
+        """Contacts not ended yet, oldest first, each with the time of its last milestone
+        (the best-known end of a call that was lost while the service was down)."""
+        rows = await self._store.fetchall(
+            SELECT_CONTACT + " WHERE ended_at IS NULL ORDER BY created_at, id LIMIT ?", (limit,)
+        )
+        contacts = [contact_from_row(row) for row in rows]
+        last: dict[str, float] = {}
+        keys = [c.key for c in contacts]
+        for start in range(0, len(keys), 500):
+            chunk = keys[start : start + 500]
+            marks = ",".join("?" * len(chunk))
+            for key, at in await self._store.fetchall(
+                f"SELECT contact_key, max(at) FROM contact_events WHERE contact_key IN ({marks})"
+                " GROUP BY contact_key",
+                chunk,
+            ):
+                last[key] = float(at)
+        return [(c, last.get(c.key, c.started_at or 0.0)) for c in contacts]
+
     async def between(
         self, start: float | None = None, end: float | None = None, batch: int = 1000
     ) -> AsyncIterator[Contact]:

@@ -21,6 +21,9 @@ class Outcome(enum.StrEnum):
     VOICEMAIL = "voicemail"
     OVERFLOW = "overflow"
     FAILED = "failed"
+    #: open when the service stopped, its channel gone when it came back: how it ended is
+    #: not known, and ``ended_at`` is the last milestone seen
+    LOST_DURING_OUTAGE = "lost_during_outage"
 
 
 class Direction(enum.StrEnum):

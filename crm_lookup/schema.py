@@ -276,11 +276,35 @@ ALTER TABLE users ADD COLUMN disabled INTEGER NOT NULL DEFAULT 0 CHECK (disabled
 CREATE INDEX users_agent ON users(agent_id);
 """
 
+# Restart takeover (docs/ARCHITECTURE.md "Restart and takeover"). A contact that was open
+# when the service stopped and whose channel was gone when it came back is closed as
+# ``lost_during_outage``: SQLite cannot ALTER a CHECK constraint, so the constraint's text is
+# widened in place (SQLite's documented procedure for a change that leaves every stored row
+# valid; the store re-reads the schema after migrating). Agents' states are kept so that a
+# restart brings every agent back as they were.
+MIGRATION_4 = """
+PRAGMA writable_schema=ON;
+UPDATE sqlite_schema SET sql = replace(sql, '''failed'')', '''failed'', ''lost_during_outage'')')
+WHERE type = 'table' AND name = 'contacts';
+PRAGMA writable_schema=OFF;
+CREATE TABLE agent_states (
+    agent_id TEXT PRIMARY KEY,
+    state TEXT NOT NULL,
+    reason TEXT NOT NULL DEFAULT '',
+    since REAL NOT NULL,
+    wrap_up_until REAL,
+    wrap_queue TEXT,
+    updated_at REAL NOT NULL
+) WITHOUT ROWID;
+CREATE INDEX contacts_open ON contacts(created_at) WHERE ended_at IS NULL;
+"""
+
 # (version, script). Append only.
 MIGRATIONS: tuple[tuple[int, str], ...] = (
     (1, MIGRATION_1),
     (2, MIGRATION_2),
     (3, MIGRATION_3),
+    (4, MIGRATION_4),
 )
 
 SCHEMA_VERSION_TABLE = """

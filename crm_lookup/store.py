@@ -27,6 +27,7 @@ from config.errors import ConfigError, Conflict, InvalidInput
 from crm_lookup.cases import CaseRepo
 from crm_lookup.contacts import ContactLog
 from crm_lookup.customers import CustomerRepo
+from crm_lookup.agent_states import AgentStateRepo
 from crm_lookup.schema import MIGRATIONS, SCHEMA_VERSION_TABLE
 from crm_lookup.sessions import SessionRepo
 from crm_lookup.users import AuditLog, UserRepo
@@ -57,6 +58,7 @@ class Store:
         self.users = UserRepo(self)
         self.audit = AuditLog(self)
         self.sessions = SessionRepo(self)
+        self.agent_states = AgentStateRepo(self)
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[aiosqlite.Connection]:
@@ -123,6 +125,9 @@ async def _migrate(db: aiosqlite.Connection) -> None:
             if db.in_transaction:
                 await db.execute("ROLLBACK")
             raise
+    # A migration may rewrite a table's definition in place (MIGRATION_4): make this
+    # connection read the schema again.
+    await db.execute("PRAGMA writable_schema=RESET")
 
 
 async def open_store(

@@ -1,0 +1,58 @@
+"""The store's part of restart takeover: open contacts with their last milestone, the
+``lost_during_outage`` outcome (also on a database made before it existed), saved agents."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+import crm_lookup.store as store_module
+from config.errors import InvalidInput
+from crm_lookup.agent_states import SavedAgentState
+from crm_lookup.schema import MIGRATIONS
+from crm_lookup.store import open_store
+
+
+async def test_a_database_from_before_the_outcome_existed_accepts_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "old.sqlite3"
+    monkeypatch.setattr(store_module, "MIGRATIONS", MIGRATIONS[:3])
+    old = await open_store(path)
+    await old.contacts.arrived("k1", "+15550001111", "5550100", at=100.0)
+    await old.contacts.queued("k1", "sales", at=101.0)
+    with pytest.raises(Exception, match="CHECK"):
+        await old.db.execute("UPDATE contacts SET outcome = 'lost_during_outage' WHERE key = 'k1'")
+    await old.close()
+    monkeypatch.setattr(store_module, "MIGRATIONS", MIGRATIONS)
+    store = await open_store(path)
+    try:
+        assert await store.schema_version() == MIGRATIONS[-1][0]
+        ((contact, last),) = await store.contacts.open_contacts()
+        assert (contact.key, contact.queue, last) == ("k1", "sales", 101.0)
+        assert await store.contacts.ended("k1", last, "lost_during_outage")
+        assert (await store.contacts.get_by_key("k1")).outcome == "lost_during_outage"
+        assert await store.contacts.open_contacts() == []
+        with pytest.raises(InvalidInput):
+            await store.contacts.ended("k2", 1.0, "vanished")
+        check = await store.fetchall("PRAGMA integrity_check")
+        assert check[0][0] == "ok"
+    finally:
+        await store.close()
+
+
+async def test_agent_states_are_kept_one_row_per_agent(tmp_path: Path) -> None:
+    store = await open_store(tmp_path / "a.sqlite3")
+    try:
+        await store.agent_states.save(SavedAgentState("1001", "ready", since=5.0))
+        await store.agent_states.save(SavedAgentState("1002", "not_ready", "lunch", 6.0))
+        await store.agent_states.save(
+            SavedAgentState("1001", "wrap_up", "", 7.0, wrap_up_until=27.0, wrap_queue="sales")
+        )
+        assert await store.agent_states.all() == [
+            SavedAgentState("1001", "wrap_up", "", 7.0, 27.0, "sales"),
+            SavedAgentState("1002", "not_ready", "lunch", 6.0, None, None),
+        ]
+    finally:
+        await store.close()
