@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import json
 import os
+import re
 import tempfile
 from datetime import UTC, datetime
 from pathlib import Path
@@ -53,16 +54,32 @@ def _iso(column: str, value: Any) -> Any:
     return value
 
 
+# A spreadsheet runs a cell as a formula when its first visible character is one of these
+# (the full-width forms too, which some locales fold to ASCII); a leading tab or line break
+# hides it from a reader. Plain numbers and phone numbers are values, not formulas.
+FORMULA_STARTS = frozenset("=+-@\uff1d\uff0b\uff0d\uff20")
+HIDING_STARTS = frozenset("\t\r\n")
+PLAIN_NUMBER = re.compile(r"[+-]?\d+(?:\.\d+)?(?:[eE][+-]?\d+)?")
+
+
+def spreadsheet_safe(text: str) -> str:
+    """``text`` as a CSV cell no spreadsheet will evaluate: a quote in front of anything
+    that could start a formula (``=``, ``+``, ``-``, ``@``, after any spaces), unless the
+    whole cell is a plain number such as ``-3.5`` or ``+15550001111``."""
+    if not text:
+        return text
+    first = text.lstrip(" ")[:1]
+    if text[0] in HIDING_STARTS or (first in FORMULA_STARTS and not PLAIN_NUMBER.fullmatch(text)):
+        return "'" + text
+    return text
+
+
 def _cell(value: Any) -> str:
     if value is None:
         return ""
     if isinstance(value, list):
-        return json.dumps(value, ensure_ascii=False)
-    text = str(value)
-    # A spreadsheet would run "=..." or "@..." as a formula; phone numbers keep their "+".
-    if text[:1] in ("=", "@", "\t", "\r"):
-        return "'" + text
-    return text
+        return spreadsheet_safe(json.dumps(value, ensure_ascii=False))
+    return spreadsheet_safe(str(value))
 
 
 def _discard(path: str) -> None:

@@ -95,3 +95,21 @@ def test_merge_export_and_report(
     data = list(csv.DictReader(io.StringIO(capsys.readouterr().out)))
     assert sum(int(r["answered"]) for r in data) == 8
     assert main(["report", "--from", "2100-01-01", "--to", "2000-01-01"]) == 1
+
+
+def test_report_csv_neutralises_formulas(db: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    async def seed() -> None:
+        store = await open_store(db)
+        try:
+            await store.contacts.arrived("k1", "+15550001111", "100", at=946684800.0)
+            await store.contacts.queued("k1", "-2+3+cmd|' /C calc'!A0", at=946684801.0)
+            await store.contacts.ended("k1", at=946684805.0, outcome="abandoned_queue")
+        finally:
+            await store.close()
+
+    asyncio.run(seed())
+    argv = ["report", "--from", "2000-01-01", "--to", "2000-01-02", "--format", "csv"]
+    assert main(argv) == 0
+    data = list(csv.DictReader(io.StringIO(capsys.readouterr().out)))
+    assert [r["queue"] for r in data] == ["'-2+3+cmd|' /C calc'!A0"]
+    assert data[0]["offered"] == "1"

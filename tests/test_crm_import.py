@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from config.errors import InvalidInput, NotFound
-from crm_lookup.export import CONTACT_COLUMNS, export_contacts
+from crm_lookup.export import CONTACT_COLUMNS, export_contacts, spreadsheet_safe
 from crm_lookup.importer import StrictImportError, import_customers
 from crm_lookup.store import Store, open_store
 
@@ -130,3 +130,36 @@ async def test_export_contacts_in_period(store: Store, tmp_path: Path) -> None:
         await export_contacts(store, out, 300.0, 100.0)
     with pytest.raises(InvalidInput):
         await export_contacts(store, tmp_path / "nodir" / "x.csv")
+
+
+HOSTILE_CELLS = [
+    "-2+3+cmd|' /C calc'!A0",
+    "+cmd|' /C calc'!A0",
+    "=HYPERLINK(evil)",
+    "@SUM(1+1)",
+    "  =1+1",
+    "\tTAB",
+    "\uff1dSUM(1)",  # full-width "=", folded to "=" by some spreadsheets
+]
+
+
+@pytest.mark.parametrize("notes", HOSTILE_CELLS)
+async def test_export_neutralises_every_formula_start(
+    store: Store, tmp_path: Path, notes: str
+) -> None:
+    await store.contacts.arrived("f1", "+15550006666", "100", at=100.0)
+    await store.contacts.queued("f1", "sales", at=101.0)
+    await store.contacts.ended("f1", at=105.0, outcome="abandoned_queue")
+    contact = await store.contacts.get_by_key("f1")
+    await store.contacts.wrapup(contact.id, "resolved", notes)
+    out = tmp_path / "out.csv"
+    assert await export_contacts(store, out) == 1
+    row = next(csv.DictReader(out.read_text(encoding="utf-8").splitlines()))
+    assert row["notes"] == "'" + notes
+    # Values that only look like formulas stay as they are.
+    assert row["caller"] == "+15550006666" and row["wait_seconds"] == "4.0"
+
+
+@pytest.mark.parametrize("value", ["-3.5", "+15550001111", "12", "", "a-b", "x=1"])
+def test_plain_values_keep_their_text(value: str) -> None:
+    assert spreadsheet_safe(value) == value

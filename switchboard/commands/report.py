@@ -7,6 +7,7 @@ import csv
 import sys
 
 from config.settings import Settings
+from crm_lookup.export import spreadsheet_safe
 from crm_lookup.periods import parse_when
 from crm_lookup.reports import FIELDS, ReportRow, build_report
 from switchboard.commands.crm import with_store
@@ -114,7 +115,10 @@ def run_report(args: argparse.Namespace, settings: Settings) -> int:
         writer.writerow([args.by if f == "key" else f for f in FIELDS])
         for r in rows:
             data = r.to_json()
-            writer.writerow(["" if data[f] is None else data[f] for f in FIELDS])
+            # Queue names and agent ids come from files and callers' paths: never formulas.
+            writer.writerow(
+                ["" if data[f] is None else spreadsheet_safe(str(data[f])) for f in FIELDS]
+            )
     else:
         print(render_table(rows, args.by))
     return 0

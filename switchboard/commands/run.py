@@ -6,7 +6,6 @@ import argparse
 import asyncio
 
 from config.settings import Settings
-from switchboard.service import build_service, serve
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -21,6 +20,9 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 
 def run_service(args: argparse.Namespace, settings: Settings) -> int:
+    # Imported here: the whole service is only needed by this command, not by every --help.
+    from switchboard.service import build_service, serve
+
     settings.require_production()
 
     async def main() -> None:
