@@ -57,3 +57,29 @@ def test_no_scripts_is_a_clear_error(
 def test_unreadable_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["ivr", "check", str(tmp_path / "missing.yaml")]) == 1
     assert capsys.readouterr().out.startswith(f"{tmp_path / 'missing.yaml'}:1: cannot read:")
+
+
+def test_hostile_files_get_one_line_each_never_a_traceback(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    deep = tmp_path / "deep.yaml"
+    deep.write_text("nodes: " + "[" * 5000 + "]" * 5000 + "\n")
+    bomb = tmp_path / "bomb.yaml"
+    bomb.write_text(
+        'a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]\n'
+        + "".join(
+            f"{n}: &{n} [{', '.join([f'*{p}'] * 9)}]\n"
+            for p, n in zip("abcdefgh", "bcdefghi", strict=True)
+        )
+    )
+    huge = tmp_path / "huge.yaml"
+    huge.write_bytes(b"#" * (2 * 1024 * 1024))
+    code = main(["ivr", "check", str(deep), str(bomb), str(huge), "--prompts", str(tmp_path)])
+    out, err = capsys.readouterr()
+    assert code == 1
+    assert out.splitlines() == [
+        f"{deep}:1: nested more than 50 levels deep",
+        f"{bomb}:6: more than 300000 values once aliases are expanded",
+        f"{huge}:1: file is larger than 1048576 bytes",
+    ]
+    assert "Traceback" not in err and "3 problem(s) in 3 file(s)" in err

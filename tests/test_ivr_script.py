@@ -4,13 +4,22 @@ from __future__ import annotations
 
 import logging
 import os
+import time
 from pathlib import Path
 
 import pytest
 
 from config.errors import NotFound, ScriptError
+from routing.ivr import script as script_module
 from routing.ivr.nodes import MenuNode
-from routing.ivr.script import ScriptLibrary, check_files, compose, load_script
+from routing.ivr.script import (
+    TIME_LIMIT_PROBLEM,
+    ScriptLibrary,
+    check_files,
+    check_text,
+    compose,
+    load_script,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -106,23 +115,22 @@ nodes:
         f"{f}:11: unknown field 'flavour' in queue node 'q'; expected queue, priority, skills, "
         "prompts",
         f"{f}:12: loop waits for no input: loop_a -> loop_b -> loop_a",
-        f"{f}:12: node 'loop_a' is unreachable from start node 'hi'",
-        f"{f}:13: node 'loop_b' is unreachable from start node 'hi'",
         f"{f}:14: menu 'trap' has no way out: no option leads to a queue, callback, voicemail, "
         "transfer or hangup",
-        f"{f}:14: node 'trap' is unreachable from start node 'hi'",
-        f"{f}:19: node 'bye' is unreachable from start node 'hi'",
-        f"{f}:20: node 'odd' is unreachable from start node 'hi'",
         f"{f}:20: unknown node kind 'dance'; expected one of play, menu, collect, lookup, branch, "
         "hours, set, queue, callback, voicemail, transfer, hangup",
         f"{f}:21: duplicate node id 'hi' (first at line 5)",
         f"{f}:22: collect node 'c': min 5 > max 2",
-        f"{f}:22: node 'c' is unreachable from start node 'hi'",
-        f"{f}:23: node 't' is unreachable from start node 'hi'",
         f"{f}:23: transfer target 'ext 12' is not an extension or +E.164 number",
         f"{f}:24: hours node 'h' needs 'closed'",
-        f"{f}:24: node 'h' is unreachable from start node 'hi'",
         f"{f}:24: unknown schedule 'office'",
+        # the consequences after the causes, one line per stranded group
+        f"{f}:14: node 'trap' is unreachable from start node 'hi'; so are the 3 node(s) "
+        "reached from it: loop_a, loop_b, bye",
+        f"{f}:20: node 'odd' is unreachable from start node 'hi'",
+        f"{f}:22: node 'c' is unreachable from start node 'hi'",
+        f"{f}:23: node 't' is unreachable from start node 'hi'",
+        f"{f}:24: node 'h' is unreachable from start node 'hi'",
     ]
 
 
@@ -289,3 +297,150 @@ def test_library_retries_when_a_missing_prompt_appears(tmp_path: Path, prompts: 
     (prompts / "en" / "later.wav").write_bytes(b"RIFF")
     assert lib.reload() == []
     assert lib.for_dialed("123").name == "main"
+
+
+# --- hostile and careless files: limits, linear checks, folded follow-on problems -------------
+
+
+def test_a_misspelt_node_name_gives_its_cause_first_and_one_folded_consequence(
+    tmp_path: Path,
+) -> None:
+    shipped = (ROOT / "ivr_scripts" / "main.yaml").read_text()
+    path = tmp_path / "main.yaml"
+    path.write_text(shipped.replace("next: check_hours", "next: chek_hours"))
+    problems = [str(p) for p in check_files([path], ROOT / "ivr_scripts" / "prompts")]
+    assert problems == [
+        f"{path}:26: node 'welcome' refers to missing node 'chek_hours' "
+        "(did you mean 'check_hours'?)",
+        f"{path}:28: node 'check_hours' is unreachable from start node 'welcome' (misspelt as "
+        "'chek_hours' at line 26?); so are the 27 node(s) reached from it: after_hours, "
+        "holiday, choose_language, english, russian and 22 more",
+    ]
+
+
+def test_a_menu_with_an_option_to_a_missing_node_is_not_also_called_a_trap(
+    tmp_path: Path, prompts: Path
+) -> None:
+    text = 'nodes:\n  m: {kind: menu, prompts: menu, options: {"1": m, "2": byee}}\n'
+    text += "  bye: {kind: hangup}\n"
+    f = tmp_path / "s.yaml"
+    assert check(tmp_path, prompts, text) == [
+        f"{f}:2: node 'm' refers to missing node 'byee' (did you mean 'bye'?)",
+        f"{f}:3: node 'bye' is unreachable from start node 'm' (misspelt as 'byee' at line 2?)",
+    ]
+
+
+def test_nesting_past_the_limit_is_a_problem_not_a_recursion_error(
+    tmp_path: Path, prompts: Path
+) -> None:
+    text = "nodes:\n  h: {kind: hangup}\nvariables:\n  x: " + "[" * 5000 + "]" * 5000 + "\n"
+    assert check(tmp_path, prompts, text) == [
+        f"{tmp_path / 's.yaml'}:4: nested more than 50 levels deep"
+    ]
+
+
+BOMB = "".join(
+    [
+        'a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]\n',
+        *(
+            f"{n}: &{n} [*{p},*{p},*{p},*{p},*{p},*{p},*{p},*{p},*{p}]\n"
+            for p, n in zip("abcdefgh", "bcdefghi", strict=True)
+        ),
+    ]
+)
+
+
+def test_an_alias_bomb_is_refused_at_once(tmp_path: Path, prompts: Path) -> None:
+    assert len(BOMB) < 400  # 9**9 "lol"s once expanded
+    started = time.perf_counter()
+    problems = check(tmp_path, prompts, BOMB + "nodes: {h: {kind: hangup}}\n")
+    assert time.perf_counter() - started < 0.5
+    assert problems == [
+        f"{tmp_path / 's.yaml'}:6: more than 300000 values once aliases are expanded"
+    ]
+
+
+def test_an_alias_inside_its_own_anchor_is_refused(tmp_path: Path, prompts: Path) -> None:
+    text = "nodes:\n  h: {kind: hangup}\nvariables: &v {x: *v}\n"
+    assert check(tmp_path, prompts, text) == [
+        f"{tmp_path / 's.yaml'}:3: alias *v refers to the value it is part of"
+    ]
+
+
+def test_a_file_over_the_size_limit_is_not_parsed(tmp_path: Path, prompts: Path) -> None:
+    text = GOOD + "#" * (1024 * 1024) + "\n"
+    assert check(tmp_path, prompts, text) == [
+        f"{tmp_path / 's.yaml'}:1: file is larger than 1048576 bytes"
+    ]
+
+
+def big_script(nodes: int) -> str:
+    """A valid script: menus every third node (back to the first, on, or out), quiet
+    nodes between them."""
+    lines = ["nodes:"]
+    for i in range(nodes):
+        if i % 3 == 0:
+            lines.append(
+                f"  n{i}: {{kind: menu, prompts: menu, options: "
+                f"{{'1': n{i + 1}, '2': n0, '3': bye}}}}"
+            )
+        else:
+            lines.append(f"  n{i}: {{kind: set, variables: {{x: '1'}}, next: n{i + 1}}}")
+    lines += [f"  n{nodes}: {{kind: hangup}}", "  bye: {kind: hangup, prompts: bye}"]
+    return "\n".join(lines) + "\n"
+
+
+def test_validation_time_is_linear_in_the_number_of_nodes(tmp_path: Path, prompts: Path) -> None:
+    """3,000 nodes: over 30 s with the old quadratic loop check, about 1 s now (nearly all
+    of it PyYAML reading the file)."""
+    started = time.perf_counter()
+    problems, script = check_text("big.yaml", big_script(3000), str(prompts))
+    assert problems == [] and script is not None and len(script.nodes) == 3002
+    assert time.perf_counter() - started < 8.0
+
+
+def test_an_unchanged_bad_file_is_checked_once_not_on_every_reload(
+    tmp_path: Path, prompts: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    scripts = tmp_path / "scripts"
+    scripts.mkdir()
+    (scripts / "bomb.yaml").write_text(BOMB)
+    (scripts / "main.yaml").write_text(GOOD.replace("prompts: bye", "prompts: later"))
+    checked: list[str] = []
+    real = script_module._check_file
+
+    def counting(path: Path, *args: object) -> object:
+        checked.append(path.name)
+        return real(path, *args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(script_module, "_check_file", counting)
+    lib = ScriptLibrary(scripts, prompts)
+    assert len(lib.reload()) == 2 and checked == ["bomb.yaml", "main.yaml"]
+    assert len(lib.reload()) == 2 and checked == ["bomb.yaml", "main.yaml"]
+    (prompts / "en" / "later.wav").write_bytes(b"RIFF")  # prompts changed: bad files retried
+    assert [p.file for p in lib.reload()] == [str(scripts / "bomb.yaml")]
+    assert checked[2:] == ["bomb.yaml", "main.yaml"] and lib.names == ["main"]
+
+
+def test_a_reload_stopped_at_its_time_limit_refuses_that_file_until_it_changes(
+    tmp_path: Path, prompts: Path
+) -> None:
+    scripts = tmp_path / "scripts"
+    scripts.mkdir()
+    (scripts / "a_big.yaml").write_text(big_script(600))
+    (scripts / "b_next.yaml").write_text(GOOD)
+    lib = ScriptLibrary(scripts, prompts)
+    polls = 0
+
+    def cancelled() -> bool:
+        nonlocal polls
+        polls += 1
+        return polls > 3  # stop while reading the big file
+
+    assert [str(p) for p in lib.reload(cancelled)] == [
+        f"{scripts / 'a_big.yaml'}:1: {TIME_LIMIT_PROBLEM}"
+    ]
+    assert lib.names == []  # b_next waits for the next reload
+    assert len(lib.reload()) == 1 and lib.names == ["b_next"]  # a_big: refused until changed
+    (scripts / "a_big.yaml").write_text(big_script(601))
+    assert lib.reload() == [] and lib.names == ["a_big", "b_next"]

@@ -31,10 +31,11 @@ is :mod:`routing.ivr.yamltree`; ``ivr_scripts/README.md`` documents the format.
 
 from __future__ import annotations
 
+import difflib
 import hashlib
 import logging
 import os
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -52,6 +53,7 @@ from routing.ivr.fields import (
     parse_schedule,
     report_dups,
 )
+from routing.ivr.graph import quiet_loops, trapped, unreachable_groups
 from routing.ivr.hours import Schedule
 from routing.ivr.nodes import (
     INPUT_KINDS,
@@ -60,7 +62,7 @@ from routing.ivr.nodes import (
     MenuNode,
     Script,
 )
-from routing.ivr.yamltree import YMap, YSeq, compose
+from routing.ivr.yamltree import DEFAULT_LIMITS, Limits, YMap, YSeq, compose
 
 __all__ = [
     "AUDIO_EXTENSIONS",
@@ -93,11 +95,16 @@ _TOP_FIELDS = (
 
 
 def _problems_and_script(
-    file: str, text: str, prompts_dir: str, default_language: str
+    file: str,
+    text: str,
+    prompts_dir: str,
+    default_language: str,
+    limits: Limits,
+    cancelled: Callable[[], bool],
 ) -> tuple[list[Problem], Script | None]:
     ctx = Ctx(file)
     try:
-        root = compose(text)
+        root = compose(text, limits, cancelled)
     except InvalidInput as exc:
         return [Problem(file, int(exc.field or 1), str(exc))], None
     if not isinstance(root, YMap):
@@ -169,12 +176,10 @@ def _problems_and_script(
     if "start" in top:
         start_line = top["start"][0]
         start = opt("start", p_name, start)
-    for target, line in ((start, start_line),):
-        if target not in node_lines:
-            ctx.add(line, f"start node '{target}' does not exist")
-    for src, target, line in ctx.refs:
-        if target not in node_lines:
-            ctx.add(line, f"node '{src}' refers to missing node '{target}'")
+    if start not in node_lines:
+        ctx.add(
+            start_line, f"start node '{start}' does not exist{_did_you_mean(start, node_lines)}"
+        )
     declared = top["schedules"][1] if "schedules" in top else None
     for sname, line in ctx.schedule_refs:
         # A declared schedule that failed to parse was reported where it is written.
@@ -188,13 +193,16 @@ def _problems_and_script(
             )
 
     graph = _graph(nodes_y, ctx.refs, node_lines)
-    _check_reachable(ctx, graph, start, node_lines)
-    _check_menus(ctx, nodes, graph)
+    missing = _missing_refs(ctx, node_lines)
+    _check_menus(ctx, nodes, graph, missing)
     _check_loops(ctx, nodes, graph, node_lines)
     prompt_paths = _check_prompts(ctx, prompts_dir, language, languages)
+    # Unreachable nodes are most often a consequence (of a misspelt name above), so they
+    # come after the causes, one line per stranded group.
+    folded = _unreachable(ctx.file, graph, start, node_lines, missing)
 
-    if ctx.problems:
-        return sorted(set(ctx.problems)), None
+    if ctx.problems or folded:
+        return sorted(set(ctx.problems)) + folded, None
     return [], Script(
         name=name,
         file=file,
@@ -212,55 +220,102 @@ def _problems_and_script(
 def _graph(
     nodes_y: YMap, refs: Iterable[tuple[str, str, int]], node_lines: Mapping[str, int]
 ) -> dict[str, list[str]]:
-    graph: dict[str, list[str]] = {nid: [] for nid in nodes_y.items}
+    targets: dict[str, dict[str, None]] = {nid: {} for nid in nodes_y.items}
     for src, target, _line in refs:
-        if src in graph and target in node_lines and target not in graph[src]:
-            graph[src].append(target)
-    return graph
+        if src in targets and target in node_lines:
+            targets[src][target] = None  # an ordered set: a menu may have 10,000 options
+    return {nid: list(t) for nid, t in targets.items()}
 
 
-def _check_reachable(
-    ctx: Ctx, graph: Mapping[str, list[str]], start: str, node_lines: Mapping[str, int]
-) -> None:
-    if start not in graph:
-        return
-    seen = {start}
-    todo = [start]
-    while todo:
-        for nxt in graph[todo.pop()]:
-            if nxt not in seen:
-                seen.add(nxt)
-                todo.append(nxt)
-    for nid, line in node_lines.items():
-        if nid not in seen:
-            ctx.add(line, f"node '{nid}' is unreachable from start node '{start}'")
+@dataclass(frozen=True, slots=True)
+class _Missing:
+    """The references to nodes that do not exist: name -> line of its first use, and
+    name -> the existing node it probably meant."""
+
+    lines: dict[str, int]
+    meant: dict[str, str]
+
+    def __contains__(self, name: object) -> bool:
+        return name in self.lines
 
 
-def _check_menus(ctx: Ctx, nodes: Mapping[str, AnyNode], graph: Mapping[str, list[str]]) -> None:
-    for menu in nodes.values():
-        if not isinstance(menu, MenuNode) or not menu.options:
+_HINTED = 20  # missing names given a "did you mean" (each costs a pass over the names)
+
+
+def _did_you_mean(name: str, node_lines: Mapping[str, int]) -> str:
+    hint = difflib.get_close_matches(name, node_lines, n=1)
+    return f" (did you mean '{hint[0]}'?)" if hint else ""
+
+
+def _missing_refs(ctx: Ctx, node_lines: Mapping[str, int]) -> _Missing:
+    """Report references to missing nodes with the name they probably meant."""
+    missing = _Missing({}, {})
+    for src, target, line in ctx.refs:
+        if target in node_lines:
             continue
-        # A way out is an option from which some path reaches the end of the IVR without
-        # coming back through this menu; on_fail does not count (callers must not have to
-        # fail a menu to leave it).
-        seen = {menu.id}
-        todo = [t for t in menu.options.values() if t in graph]
-        found = False
-        while todo and not found:
-            nid = todo.pop()
-            if nid in seen:
-                continue
-            seen.add(nid)
-            node = nodes.get(nid)
-            if node is not None and node.kind in TERMINAL_KINDS:
-                found = True
-            todo.extend(graph.get(nid, []))
-        if not found:
-            ctx.add(
-                menu.line,
-                f"menu '{menu.id}' has no way out: no option leads to a queue, "
-                "callback, voicemail, transfer or hangup",
-            )
+        if target not in missing.lines:
+            missing.lines[target] = line
+            if len(missing.lines) <= _HINTED:
+                hint = difflib.get_close_matches(target, node_lines, n=1)
+                if hint:
+                    missing.meant[target] = hint[0]
+        meant = missing.meant.get(target)
+        guess = f" (did you mean '{meant}'?)" if meant else ""
+        ctx.add(line, f"node '{src}' refers to missing node '{target}'{guess}")
+    return missing
+
+
+def _unreachable(
+    file: str,
+    graph: Mapping[str, list[str]],
+    start: str,
+    node_lines: Mapping[str, int],
+    missing: _Missing,
+) -> list[Problem]:
+    if start not in graph:
+        return []  # the missing start node was reported; everything else would follow
+    misspelt = {meant: name for name, meant in missing.meant.items()}
+    out = []
+    for entry, followers in unreachable_groups(graph, start, list(node_lines)):
+        message = f"node '{entry}' is unreachable from start node '{start}'"
+        typo = misspelt.get(entry)
+        if typo is not None:
+            message += f" (misspelt as '{typo}' at line {missing.lines[typo]}?)"
+        if followers:
+            names = ", ".join(followers[:_LISTED])
+            more = f" and {len(followers) - _LISTED} more" if len(followers) > _LISTED else ""
+            message += f"; so are the {len(followers)} node(s) reached from it: {names}{more}"
+        out.append(Problem(file, node_lines[entry], message))
+    return out
+
+
+_LISTED = 5  # follow-on nodes named in a folded "unreachable" line
+
+
+def _check_menus(
+    ctx: Ctx,
+    nodes: Mapping[str, AnyNode],
+    graph: Mapping[str, list[str]],
+    missing: _Missing,
+) -> None:
+    # A way out is an option from which some path reaches the end of the IVR without
+    # coming back through this menu; on_fail does not count (callers must not have to
+    # fail a menu to leave it). A menu with an option to a missing node was reported
+    # there: fixing that name may well be its way out.
+    menus = {
+        menu.id: list(menu.options.values())
+        for menu in nodes.values()
+        if isinstance(menu, MenuNode)
+        and menu.options
+        and not any(t in missing for t in menu.options.values())
+    }
+    exits = [nid for nid, node in nodes.items() if node.kind in TERMINAL_KINDS]
+    for menu_id in trapped(graph, exits, menus):
+        ctx.add(
+            nodes[menu_id].line,
+            f"menu '{menu_id}' has no way out: no option leads to a queue, "
+            "callback, voicemail, transfer or hangup",
+        )
 
 
 def _check_loops(
@@ -272,44 +327,10 @@ def _check_loops(
     # Edges between nodes that never wait for a key press; any cycle among them would spin
     # the interpreter without the caller being able to do anything.
     quiet = {nid for nid, n in nodes.items() if n.kind not in INPUT_KINDS}
-    sub = {nid: [t for t in graph[nid] if t in quiet] for nid in quiet}
-    reported: set[str] = set()
-    for first in sorted(quiet, key=lambda n: node_lines[n]):
-        if first in reported:
-            continue
-        cycle = _cycle_from(first, sub)
-        if cycle is None:
-            continue
-        reported.update(cycle)
+    sub = {nid: [t for t in graph[nid] if t in quiet] for nid in node_lines if nid in quiet}
+    for cycle in quiet_loops(sub, [nid for nid in node_lines if nid in quiet]):
         loop = " -> ".join([*cycle, cycle[0]])
-        ctx.add(node_lines[first], f"loop waits for no input: {loop}")
-
-
-def _cycle_from(start: str, sub: Mapping[str, list[str]]) -> list[str] | None:
-    """A simple cycle through ``start`` in ``sub``, or None (iterative DFS)."""
-    stack: list[tuple[str, int]] = [(start, 0)]
-    path = [start]
-    on_path = {start}
-    visited: set[str] = set()
-    while stack:
-        nid, i = stack[-1]
-        succ = sub[nid]
-        if i == len(succ):
-            stack.pop()
-            path.pop()
-            on_path.discard(nid)
-            visited.add(nid)
-            continue
-        stack[-1] = (nid, i + 1)
-        nxt = succ[i]
-        if nxt == start:
-            return list(path)
-        if nxt in on_path or nxt in visited:
-            continue
-        stack.append((nxt, 0))
-        path.append(nxt)
-        on_path.add(nxt)
-    return None
+        ctx.add(node_lines[cycle[0]], f"loop waits for no input: {loop}")
 
 
 def _check_prompts(
@@ -336,11 +357,59 @@ def _check_prompts(
 # --- public API ---------------------------------------------------------------------------------
 
 
+def _never() -> bool:
+    return False
+
+
 def check_text(
-    file: str, text: str, prompts_dir: str, default_language: str = "en"
+    file: str,
+    text: str,
+    prompts_dir: str,
+    default_language: str = "en",
+    *,
+    limits: Limits = DEFAULT_LIMITS,
+    cancelled: Callable[[], bool] = _never,
 ) -> tuple[list[Problem], Script | None]:
-    """Validate script text; returns its problems (sorted by line) and, if none, the Script."""
-    return _problems_and_script(file, text, prompts_dir, default_language)
+    """Validate script text; returns its problems (causes by line, then the unreachable
+    nodes they strand) and, if none, the Script.
+
+    Args:
+        limits: size, nesting and alias-expansion limits of the YAML.
+        cancelled: polled while reading; True stops the check with a problem.
+    """
+    try:
+        return _problems_and_script(file, text, prompts_dir, default_language, limits, cancelled)
+    except (RecursionError, MemoryError) as exc:
+        # The limits should make this impossible; if they do not, the file is refused
+        # with a line like any other problem instead of escaping as a traceback.
+        return [Problem(file, 1, f"too complex to check ({type(exc).__name__})")], None
+
+
+def _check_file(
+    path: str | os.PathLike[str],
+    prompts_dir: str,
+    default_language: str,
+    limits: Limits = DEFAULT_LIMITS,
+    cancelled: Callable[[], bool] = _never,
+) -> tuple[str, list[Problem], Script | None]:
+    """Read (within ``limits.max_bytes``) and check one file: (digest, problems, script)."""
+    name = os.fspath(path)
+    try:
+        with open(path, "rb") as fh:
+            data = fh.read(limits.max_bytes + 1)  # enough to refuse a bigger file
+    except OSError as exc:
+        return "", [Problem(name, 1, f"cannot read: {exc}")], None
+    digest = hashlib.sha256(data).hexdigest()
+    if len(data) > limits.max_bytes:
+        return digest, [Problem(name, 1, f"file is larger than {limits.max_bytes} bytes")], None
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        return digest, [Problem(name, 1, "not UTF-8 text")], None
+    problems, script = check_text(
+        name, text, prompts_dir, default_language, limits=limits, cancelled=cancelled
+    )
+    return digest, problems, script
 
 
 def check_files(
@@ -348,7 +417,7 @@ def check_files(
     prompts_dir: str | os.PathLike[str],
     default_language: str = "en",
 ) -> list[Problem]:
-    """Validate script files; every problem of every file, in file then line order.
+    """Validate script files; every problem of every file, in file order.
 
     Args:
         paths: script files; each is reported under the name given.
@@ -357,15 +426,7 @@ def check_files(
     """
     out: list[Problem] = []
     for path in paths:
-        name = os.fspath(path)
-        try:
-            text = Path(path).read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError) as exc:
-            out.append(Problem(name, 1, f"cannot read: {exc}"))
-            continue
-        problems, _script = _problems_and_script(
-            name, text, os.fspath(prompts_dir), default_language
-        )
+        _digest, problems, _script = _check_file(path, os.fspath(prompts_dir), default_language)
         out.extend(problems)
     return out
 
@@ -381,12 +442,7 @@ def load_script(
         ScriptError: the file cannot be read or does not validate; ``problems`` lists
             every ``file:line: message``.
     """
-    name = os.fspath(path)
-    try:
-        text = Path(path).read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ScriptError([f"{name}:1: cannot read: {exc}"]) from None
-    problems, script = _problems_and_script(name, text, os.fspath(prompts_dir), default_language)
+    _digest, problems, script = _check_file(path, os.fspath(prompts_dir), default_language)
     if script is None:
         raise ScriptError([str(p) for p in problems])
     return script
@@ -405,15 +461,28 @@ class _Loaded:
     digest: str
     script: Script | None
     problems: tuple[Problem, ...]
+    prompts: str  # the prompts fingerprint the file was checked against
+
+
+TIME_LIMIT_PROBLEM = (
+    "checking took longer than the reload time limit; refused until the file changes"
+)
 
 
 class ScriptLibrary:
     """The scripts the service is serving, reloaded when their files change.
 
-    ``reload()`` re-reads files whose content changed (and retries invalid ones, since
-    a missing prompt may have appeared). A new valid version replaces the old one; an
-    invalid one is refused with a log line and the last valid version keeps serving.
-    The library never reads the clock: call ``reload()`` every ``ivr.reload_interval``.
+    ``reload()`` re-reads files whose content changed, and retries invalid ones when the
+    prompt files changed (a missing prompt may have appeared) — never an unchanged bad
+    file against unchanged prompts, so a hostile file costs one check, not one every
+    reload. A new valid version replaces the old one; an invalid one is refused with a
+    log line and the last valid version keeps serving.
+
+    ``reload()`` may run in a worker thread while the event loop reads: it builds new
+    tables and swaps them in with one assignment each, so readers see the old or the new
+    version, never half of one. Run one ``reload()`` at a time. The library never reads
+    the clock: call ``reload()`` every ``ivr.reload_interval`` (``routing.reloader`` does,
+    off the loop, with a time limit).
     """
 
     def __init__(
@@ -423,11 +492,13 @@ class ScriptLibrary:
         *,
         default_language: str = "en",
         entries: Mapping[str, str] | None = None,
+        limits: Limits = DEFAULT_LIMITS,
     ) -> None:
         self.scripts_dir = Path(scripts_dir)
         self.prompts_dir = os.fspath(prompts_dir)
         self.default_language = default_language
         self.entries = dict(entries or {"default": "main"})
+        self.limits = limits
         self._serving: dict[str, Script] = {}
         self._files: dict[Path, _Loaded] = {}
 
@@ -435,32 +506,45 @@ class ScriptLibrary:
     def names(self) -> list[str]:
         return sorted(self._serving)
 
-    def reload(self) -> list[Problem]:
-        """Re-read changed scripts; returns the problems of the files refused this time."""
+    def reload(self, cancelled: Callable[[], bool] = _never) -> list[Problem]:
+        """Re-read changed scripts; returns the problems of the files refused now.
+
+        Args:
+            cancelled: polled while checking; once True, the file being checked is
+                refused (until it changes) and the remaining files wait for the next
+                reload.
+        """
         refused: list[Problem] = []
+        files = dict(self._files)
+        serving = dict(self._serving)
         present = set(script_files(self.scripts_dir))
+        prompts = self._prompts_fingerprint()
         for path in sorted(present):
+            if cancelled():
+                break
+            old = files.get(path)
             try:
-                data = path.read_bytes()
+                digest = _file_digest(path, self.limits)
             except OSError as exc:
                 refused.append(Problem(str(path), 1, f"cannot read: {exc}"))
                 continue
-            digest = hashlib.sha256(data).hexdigest()
-            old = self._files.get(path)
-            if old is not None and old.digest == digest and old.script is not None:
+            if (
+                old is not None
+                and old.digest == digest
+                and (old.script is not None or old.prompts == prompts)
+            ):
+                refused.extend(old.problems)  # unchanged: valid, or refused for good
                 continue
-            try:
-                text = data.decode("utf-8")
-            except UnicodeDecodeError:
-                problems: list[Problem] = [Problem(str(path), 1, "not UTF-8 text")]
-                script = None
-            else:
-                problems, script = _problems_and_script(
-                    str(path), text, self.prompts_dir, self.default_language
-                )
-            self._files[path] = _Loaded(digest, script, tuple(problems))
+            digest, problems, script = _check_file(
+                path, self.prompts_dir, self.default_language, self.limits, cancelled
+            )
+            if script is None and cancelled():
+                problems = [Problem(str(path), 1, TIME_LIMIT_PROBLEM)]
+            loaded = _Loaded(digest, script, tuple(problems), prompts)
+            if digest:
+                files[path] = loaded
             if script is not None:
-                self._serving[path.stem] = script
+                serving[path.stem] = script
                 if old is None or old.script is None or old.digest != digest:
                     log.info(
                         "IVR script loaded",
@@ -471,7 +555,7 @@ class ScriptLibrary:
             if old is None or old.problems != tuple(problems):
                 keeping = (
                     "keeping the last valid version"
-                    if path.stem in self._serving
+                    if path.stem in serving
                     else "no valid version to serve"
                 )
                 log.error(
@@ -480,11 +564,22 @@ class ScriptLibrary:
                         "fields": {"script": path.stem, "problems": "; ".join(map(str, problems))}
                     },
                 )
-        for path in set(self._files) - present:
-            del self._files[path]
-            if self._serving.pop(path.stem, None) is not None:
+        for path in set(files) - present:
+            del files[path]
+            if serving.pop(path.stem, None) is not None:
                 log.warning("IVR script removed", extra={"fields": {"script": path.stem}})
+        self._files = files
+        self._serving = serving
         return refused
+
+    def _prompts_fingerprint(self) -> str:
+        """A digest of the names of every file under the prompts directory."""
+        names: list[str] = []
+        for folder, _dirs, files in os.walk(self.prompts_dir):
+            names.extend(os.path.join(folder, f) for f in files)
+        return hashlib.sha256(
+            "\0".join(sorted(names)).encode("utf-8", "surrogateescape")
+        ).hexdigest()
 
     def get(self, name: str) -> Script:
         """The serving version of script ``name``.
@@ -507,3 +602,9 @@ class ScriptLibrary:
         if name is None:
             raise NotFound(f"no IVR entry for {dialed!r} and no default")
         return self.get(name)
+
+
+def _file_digest(path: Path, limits: Limits) -> str:
+    """The digest of a file's first ``max_bytes`` + 1 bytes (enough to see a change)."""
+    with open(path, "rb") as fh:
+        return hashlib.sha256(fh.read(limits.max_bytes + 1)).hexdigest()
