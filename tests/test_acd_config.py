@@ -117,3 +117,50 @@ def test_engine_settings_come_from_the_routing_section() -> None:
     assert settings.seed == 4
     with pytest.raises(InvalidInput):
         AcdSettings(sticky_offer_seconds=-1)
+
+
+def test_supervisors_are_configured_per_queue() -> None:
+    data = {
+        "queues": {"q": {"supervisors": ["sam", "lena"]}, "r": {}, "s": {"supervisors": []}},
+    }
+    loaded = parse_queue_file(data, "f.yaml")
+    # r and s name nobody: every supervisor supervises them
+    assert loaded.supervisors == {"q": frozenset({"sam", "lena"})}
+    assert [q.name for q in loaded.queues] == ["q", "r", "s"]
+    shipped = load_queue_file(ROOT / "config" / "queues.yaml")
+    assert shipped.supervisors == {"vip": frozenset({"sam"})}
+
+
+@pytest.mark.parametrize("value", ["sam", ["sam", 3], ["no spaces"], {"sam": 1}])
+def test_supervisors_must_be_a_list_of_usernames(value: object) -> None:
+    with pytest.raises(InvalidInput) as info:
+        parse_queue_file({"queues": {"q": {"supervisors": value}}}, "f.yaml")
+    assert info.value.field == "queues.q.supervisors"
+    assert str(info.value).startswith("f.yaml: queues.q.supervisors: ")
+
+
+@pytest.mark.parametrize(
+    ("text", "error"),
+    [
+        ("queues:\n  q: " + "[" * 5000 + "]" * 5000 + "\n", ":2: nested more than 50 levels deep"),
+        (
+            'a: &a ["x","x","x","x","x","x","x","x","x"]\n'
+            + "".join(
+                f"{n}: &{n} [{', '.join([f'*{p}'] * 9)}]\n"
+                for p, n in zip("abcdefgh", "bcdefghi", strict=True)
+            )
+            + "queues: {q: {skills: *i}}\n",
+            ":6: more than 300000 values once aliases are expanded",
+        ),
+        ("queues: &q {q: {skills: *q}}\n", ":1: alias *q refers to the value it is part of"),
+        ("#" * (1024 * 1024 + 1), ":1: file is larger than 1048576 bytes"),
+    ],
+)
+def test_hostile_queue_files_are_refused_with_the_line(
+    tmp_path: Path, text: str, error: str
+) -> None:
+    path = tmp_path / "queues.yaml"
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(InvalidInput) as info:
+        load_queue_file(path)
+    assert str(info.value) == f"{path}{error}"

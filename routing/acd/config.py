@@ -1,22 +1,30 @@
-"""Load the queue file (``config/queues.yaml``): queues and agents for the ACD.
+"""Load the queue file (``config/queues.yaml``): queues and agents for the ACD, and who
+supervises which queue.
 
 Every problem raises :class:`config.errors.InvalidInput` whose message names the file
 and the key path (``queues.sales.ring_timeout``), so a typo is found without reading
 code. Unknown keys are errors too: a misspelt ``max_wiat`` must not silently do nothing.
-The parser (:func:`parse_queue_file`) works on already-loaded data and does no I/O.
+The YAML is read within the limits of :mod:`routing.ivr.yamltree` (size, nesting depth,
+alias expansion), so a hostile file is a ``file:line: message`` error, never a frozen
+reload or a ``RecursionError``. The parser (:func:`parse_queue_file`) works on
+already-loaded data and does no I/O.
+
+``supervisors`` (per queue, optional) lists the console usernames that supervise the
+queue; a queue without it is supervised by every supervisor. It is not an ACD setting:
+it goes into :attr:`QueueFile.supervisors` for the console's scope checks.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
-from dataclasses import dataclass
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from typing import Any
-
-import yaml
 
 from config.errors import InvalidInput
 from routing.acd.model import AgentConfig, MaxWaitAction, QueueConfig, Strategy, Widening
+from routing.ivr.yamltree import DEFAULT_LIMITS, Limits, load_data, read_limited
 
 _QUEUE_KEYS = {
     "strategy",
@@ -38,7 +46,10 @@ _QUEUE_KEYS = {
     "callback_attempts",
     "callback_retry",
     "default_handle_time",
+    "supervisors",
 }
+# The rule of crm_lookup.users (the ACD, a pure core, does not import the store).
+_USERNAME = re.compile(r"^[A-Za-z0-9_.@-]{1,64}$")
 _AGENT_KEYS = {"id", "name", "endpoint", "skills", "queues"}
 _WIDENING_KEYS = {"every", "step", "floor"}
 
@@ -49,28 +60,46 @@ class QueueFile:
 
     queues: tuple[QueueConfig, ...]
     agents: tuple[AgentConfig, ...]
+    # queue -> usernames of its supervisors; a queue not listed: every supervisor
+    supervisors: Mapping[str, frozenset[str]] = field(default_factory=dict)
 
 
-def load_queue_file(path: str | os.PathLike[str]) -> QueueFile:
+def _never() -> bool:
+    return False
+
+
+def load_queue_file(
+    path: str | os.PathLike[str],
+    *,
+    limits: Limits = DEFAULT_LIMITS,
+    cancelled: Callable[[], bool] = _never,
+) -> QueueFile:
     """Read and check a queue file.
 
     Args:
         path: the YAML file.
+        limits: size, nesting and alias-expansion limits of the YAML.
+        cancelled: polled while reading; True stops with an error (a reload's time limit).
 
     Raises:
-        InvalidInput: the file is missing, not YAML, or a key is unknown or wrong; the
-            message names the file and the key.
+        InvalidInput: the file is missing, too big, not YAML, or a key is unknown or
+            wrong; the message names the file and the line or the key.
     """
     source = str(path)
     try:
-        with open(path, encoding="utf-8") as fh:
-            data = yaml.safe_load(fh)
+        raw = read_limited(path, limits)
     except FileNotFoundError:
         raise InvalidInput(f"{source}: file not found", field="-") from None
     except OSError as exc:
         raise InvalidInput(f"{source}: cannot read ({exc.strerror})", field="-") from None
-    except yaml.YAMLError as exc:
-        raise InvalidInput(f"{source}: not valid YAML ({exc})", field="-") from None
+    except InvalidInput as exc:
+        raise InvalidInput(f"{source}:{exc.field}: {exc}", field="-") from None
+    try:
+        data = load_data(raw.decode("utf-8"), limits, cancelled)
+    except UnicodeDecodeError:
+        raise InvalidInput(f"{source}:1: not UTF-8 text", field="-") from None
+    except InvalidInput as exc:
+        raise InvalidInput(f"{source}:{exc.field}: {exc}", field="-") from None
     return parse_queue_file(data, source)
 
 
@@ -93,6 +122,11 @@ def parse_queue_file(data: Any, source: str = "<queues>") -> QueueFile:
     if not isinstance(raw_queues, Mapping) or not raw_queues:
         _fail(source, "queues", "expected a mapping of queue name to settings")
     queues = tuple(_queue(source, name, body) for name, body in raw_queues.items())
+    supervisors = {
+        name: _supervisors(source, f"queues.{name}.supervisors", body["supervisors"])
+        for name, body in raw_queues.items()
+        if isinstance(body, Mapping) and body.get("supervisors")
+    }
     names = {q.name for q in queues}
     for q in queues:
         if q.max_wait_action is MaxWaitAction.OVERFLOW and q.max_wait_target not in names:
@@ -117,7 +151,7 @@ def parse_queue_file(data: Any, source: str = "<queues>") -> QueueFile:
             if queue not in names:
                 _fail(source, f"agents[{i}].queues", f"unknown queue {queue!r}")
         agents.append(agent)
-    return QueueFile(queues, tuple(agents))
+    return QueueFile(queues, tuple(agents), supervisors)
 
 
 def _fail(source: str, key: str, expected: str) -> Any:
@@ -140,7 +174,9 @@ def _queue(source: str, name: Any, body: Any) -> QueueConfig:
             "unknown key; expected one of " + ", ".join(sorted(_QUEUE_KEYS)),
         )
     kwargs: dict[str, Any] = {
-        k: v for k, v in body.items() if k not in {"strategy", "max_wait_action", "widening"}
+        k: v
+        for k, v in body.items()
+        if k not in {"strategy", "max_wait_action", "widening", "supervisors"}
     }
     if "strategy" in body:
         kwargs["strategy"] = _enum(source, f"{where}.strategy", Strategy, body["strategy"])
@@ -164,6 +200,15 @@ def _queue(source: str, name: Any, body: Any) -> QueueConfig:
     except TypeError as exc:  # a value of a type the dataclass checks cannot even compare
         _fail(source, where, f"bad value ({exc})")
     raise AssertionError("unreachable")
+
+
+def _supervisors(source: str, where: str, value: Any) -> frozenset[str]:
+    if not isinstance(value, list) or not all(isinstance(u, str) for u in value):
+        _fail(source, where, "expected a list of console usernames, like [sam, lena]")
+    for username in value:
+        if not _USERNAME.match(username):
+            _fail(source, where, f"{username!r} is not a username (1-64 letters, digits, _.@-)")
+    return frozenset(value)
 
 
 def _widening(source: str, where: str, body: Any) -> Widening:
