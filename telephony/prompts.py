@@ -19,27 +19,27 @@ the others still build.
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import json
 import os
+import shutil
 import tempfile
 import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from types import ModuleType
+from typing import TYPE_CHECKING, Any
 
 from config.errors import InvalidInput
 
-with warnings.catch_warnings():
-    warnings.simplefilter("ignore", DeprecationWarning)
-    import audioop  # removed in 3.13; the audioop-lts backport provides it there
-
+if TYPE_CHECKING:
     from pydub import AudioSegment  # type: ignore[import-untyped]
-    from pydub.exceptions import CouldntDecodeError  # type: ignore[import-untyped]
-    from pydub.silence import detect_leading_silence  # type: ignore[import-untyped]
 
 SOURCE_EXTENSIONS = (".wav", ".mp3", ".ogg", ".flac")
+# wav is read and written by pydub itself; everything else goes through ffmpeg.
+NEEDS_FFMPEG = frozenset(SOURCE_EXTENSIONS) - {".wav"}
 # Files that may sit among the prompts without being sources.
 IGNORED_EXTENSIONS = (".ulaw", ".alaw", ".gsm", ".sln", ".g722", ".json", ".md", ".txt")
 MANIFEST = ".prompts-manifest.json"
@@ -175,15 +175,44 @@ def _umask() -> int:
     return mask
 
 
+@functools.cache
+def _pydub() -> tuple[ModuleType, ModuleType]:
+    """pydub and audioop, imported on first use: importing pydub looks for ffmpeg and warns
+    on every command when it is missing, although only mp3, ogg and flac need it, and only
+    here (:func:`decode` says so in plain words instead)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        warnings.filterwarnings("ignore", "Couldn't find ff", RuntimeWarning)
+        import audioop  # removed in 3.13; the audioop-lts backport provides it there
+
+        import pydub
+        import pydub.exceptions  # type: ignore[import-untyped]
+        import pydub.silence  # type: ignore[import-untyped]
+    return pydub, audioop
+
+
+def ffmpeg_available() -> bool:
+    """True when ffmpeg (or avconv, which pydub also accepts) is on PATH."""
+    return any(shutil.which(tool) for tool in ("ffmpeg", "avconv"))
+
+
 def decode(path: Path) -> AudioSegment:
     """Decode any source format.
 
     Raises:
-        PromptError: the file is corrupt, empty, or ffmpeg cannot read it.
+        PromptError: the file is corrupt, empty, or needs ffmpeg (mp3, ogg, flac) and
+            ffmpeg is not installed or cannot read it.
     """
+    pydub, _ = _pydub()
+    ext = path.suffix.lower()
+    if ext in NEEDS_FFMPEG and not ffmpeg_available():
+        raise PromptError(
+            f"{ext[1:]} needs ffmpeg, which is not on PATH (Debian: apt-get install ffmpeg);"
+            " wav sources build without it"
+        )
     try:
-        seg = AudioSegment.from_file(str(path), format=path.suffix.lower().lstrip("."))
-    except (CouldntDecodeError, IndexError, ValueError, EOFError, OSError) as exc:
+        seg = pydub.AudioSegment.from_file(str(path), format=ext.lstrip("."))
+    except (pydub.exceptions.CouldntDecodeError, IndexError, ValueError, EOFError, OSError) as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise PromptError(f"cannot decode ({first[:160]})") from None
     except Exception as exc:  # the wave module raises its own Error class
@@ -201,6 +230,7 @@ def process(seg: AudioSegment, options: BuildOptions) -> tuple[AudioSegment, flo
     Raises:
         PromptError: nothing but silence.
     """
+    detect_leading_silence = _pydub()[0].silence.detect_leading_silence
     seg = seg.set_channels(1)
     lead = detect_leading_silence(seg, silence_threshold=options.silence_dbfs, chunk_size=5)
     tail = detect_leading_silence(
@@ -218,6 +248,7 @@ def process(seg: AudioSegment, options: BuildOptions) -> tuple[AudioSegment, flo
 
 
 def _codec_bytes(seg: AudioSegment, codec: str) -> bytes:
+    audioop = _pydub()[1]
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", DeprecationWarning)
         if codec == "ulaw":

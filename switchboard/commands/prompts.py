@@ -17,6 +17,8 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     build = inner.add_parser(
         "build",
         help="wav/mp3/ogg/flac -> 8 kHz mono 16-bit wav + ulaw + alaw, normalised and trimmed",
+        description="Convert prompt sources into what Asterisk plays. wav sources need"
+        " nothing else; mp3, ogg and flac sources need ffmpeg (Debian: apt-get install ffmpeg).",
     )
     build.add_argument("--source", metavar="DIR", help="default: settings ivr.prompts_dir")
     build.add_argument("--out", metavar="DIR", help="default: the source directory")
