@@ -35,6 +35,7 @@ CSRF_FIELD = "csrf_token"
 UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 USERNAME_MAX = 64
 PASSWORD_MAX = 1024
+MAX_TRACKED = 100_000  # addresses, users and trusted pairs the login guard remembers
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -228,9 +229,17 @@ class RateLimiter:
         """Count one hit against every key; returns its time stamp (for :meth:`forget`)."""
         now = self._clock()
         for key in keys:
-            self._hits.setdefault(key, deque()).append(now)
-        if len(self._hits) > 10_000:  # forget idle keys so a scan cannot grow memory
-            self._hits = {k: v for k, v in self._hits.items() if v and v[-1] > now - self.window}
+            hits = self._hits.pop(key, None) or deque()
+            hits.append(now)
+            self._hits[key] = hits  # re-inserted: the dict stays ordered by last hit
+        # Idle keys sit at the front; dropping them there costs O(1) per hit however many
+        # addresses a scan uses (rebuilding the dict would be quadratic).
+        while self._hits:
+            oldest = next(iter(self._hits))
+            last = self._hits[oldest]
+            if len(self._hits) <= MAX_TRACKED and last and last[-1] > now - self.window:
+                break
+            del self._hits[oldest]
         return now
 
     def forget(self, key: str, stamp: float) -> None:
@@ -305,20 +314,27 @@ class LoginGuard:
         stamp = self.addresses.record(address)
         # Pessimistic: counted as a failure until it is known to be right, so concurrent
         # attempts see it at once.
-        self._failures[user] = (count + 1, now)
+        self._set_failures(user, count + 1, now)
         self._prune(now)
         return LoginAttempt(address, user, stamp)
+
+    def _set_failures(self, user: str, count: int, last: float) -> None:
+        self._failures.pop(user, None)
+        self._failures[user] = (count, last)  # re-inserted: ordered by last attempt
 
     def succeeded(self, attempt: LoginAttempt) -> None:
         """The password was right: the address slot is given back, the user's streak ends."""
         self.addresses.forget(attempt.address, attempt.stamp)
         self._failures.pop(attempt.user, None)
-        self._trusted[(attempt.user, attempt.address)] = self._clock() + self.trust_for
+        trusted = (attempt.user, attempt.address)
+        self._trusted.pop(trusted, None)
+        self._trusted[trusted] = self._clock() + self.trust_for  # ordered by expiry
+        self._prune(self._clock())
 
     def failed(self, attempt: LoginAttempt) -> None:
         """Wrong password: the user's delay runs from the end of this check."""
         count, _ = self._failures.get(attempt.user, (1, 0.0))
-        self._failures[attempt.user] = (count, self._clock())
+        self._set_failures(attempt.user, count, self._clock())
 
     def withdrawn(self, attempt: LoginAttempt) -> None:
         """The attempt was never checked (the service was too busy): it does not count."""
@@ -330,11 +346,20 @@ class LoginGuard:
             self._failures[attempt.user] = (count - 1, last)
 
     def _prune(self, now: float) -> None:
-        if len(self._failures) > 10_000:  # a spray over many names cannot grow memory
-            horizon = now - self.forget_after
-            self._failures = {u: f for u, f in self._failures.items() if f[1] > horizon}
-        if len(self._trusted) > 10_000:
-            self._trusted = {k: t for k, t in self._trusted.items() if t > now}
+        """Drop streaks and trusted addresses that ended, oldest first, and the oldest
+        ones beyond ``MAX_TRACKED``, so a spray over many names cannot grow memory; O(1)
+        per attempt (both dicts are kept in time order)."""
+        while self._failures:
+            user = next(iter(self._failures))
+            fresh = self._failures[user][1] > now - self.forget_after
+            if fresh and len(self._failures) <= MAX_TRACKED:
+                break
+            del self._failures[user]
+        while self._trusted:
+            key = next(iter(self._trusted))
+            if self._trusted[key] > now and len(self._trusted) <= MAX_TRACKED:
+                break
+            del self._trusted[key]
 
 
 class Busy(TooManyAttempts):

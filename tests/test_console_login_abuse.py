@@ -191,3 +191,55 @@ async def test_a_flood_of_logins_leaves_no_state_behind(tmp_path: Any) -> None:
         assert (await client.login("bob")).status == 200
     finally:
         await world.close()
+
+
+# -- the guard alone (no sockets) --------------------------------------------------------
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_the_user_delay_doubles_up_to_its_cap_and_a_success_ends_it() -> None:
+    from agent_console.auth import LoginGuard, TooManyAttempts
+
+    clock = Clock()
+    guard = LoginGuard(1000, clock=clock, free_failures=3, max_user_delay=8.0)
+    waits = []
+    for _ in range(8):
+        try:
+            guard.failed(guard.admit("ip:a", "user:sue"))
+            waits.append(0)
+        except TooManyAttempts as exc:
+            waits.append(exc.retry_after)
+            clock.now += exc.retry_after
+            guard.failed(guard.admit("ip:a", "user:sue"))
+    assert waits == [0, 0, 0, 1, 2, 4, 8, 8]
+    clock.now += 8
+    guard.succeeded(guard.admit("ip:b", "user:sue"))
+    guard.failed(guard.admit("ip:c", "user:sue"))  # a fresh streak: no delay
+    clock.now += 901
+    for _ in range(3):  # and an old streak is forgotten
+        guard.failed(guard.admit("ip:c", "user:sue"))
+
+
+def test_a_spray_over_many_names_and_addresses_stays_bounded(
+    monkeypatch: Any,
+) -> None:
+    import agent_console.auth as auth_module
+
+    monkeypatch.setattr(auth_module, "MAX_TRACKED", 1000)
+    clock = Clock()
+    guard = auth_module.LoginGuard(5, clock=clock)
+    started = time.monotonic()
+    for n in range(50_000):
+        attempt = guard.admit(f"ip:{n}", f"user:{n}")
+        (guard.succeeded if n % 2 else guard.failed)(attempt)
+        clock.now += 0.001
+    assert time.monotonic() - started < 2.0  # O(1) per attempt, not a rebuild each time
+    assert len(guard.addresses._hits) <= 1000
+    assert len(guard._failures) <= 1000 and len(guard._trusted) <= 1000
