@@ -2,6 +2,11 @@
 
 Call :func:`setup_logging` once at start-up. Pass structured fields with
 ``log.info("call queued", extra={"fields": {"queue": "sales", "wait": 3.2}})``.
+
+DEBUG is ours only: libraries write their payloads at DEBUG (aiosqlite every SQL statement
+with its parameters — password hashes, session keys, CSRF tokens, phone numbers;
+websockets every frame), so their loggers stay at INFO whatever the level, and a filter on
+the handler drops any DEBUG record from outside this project that gets through anyway.
 """
 
 from __future__ import annotations
@@ -10,17 +15,22 @@ import logging
 import re
 import sys
 import time
-from typing import Any
+from typing import Any, TextIO
 
 SECRET_KEYS = re.compile(r"(secret|password|passwd|token|key|cookie|authorization)", re.I)
 # 13-19 digit runs (optionally spaced or dashed) look like card numbers: keep the last four.
 CARD_NUMBER = re.compile(r"\b(?:\d[ -]?){9,15}(\d{4})\b")
 SECRET_IN_TEXT = re.compile(r"(?i)\b(secret|password|key)(\s*[:=]\s*)(\S+)")
+# A password hash is as good as a password to an offline guesser.
+PASSWORD_HASH = re.compile(r"\$argon2(?:id|i|d)\$\S+")
+# The packages whose DEBUG records are written to be safe to print.
+OWN_PACKAGES = ("agent_console", "config", "crm_lookup", "routing", "switchboard", "telephony")
 
 
 def scrub(text: str) -> str:
     """Mask what must never reach a log: secrets written as ``secret: x`` and card numbers."""
     text = SECRET_IN_TEXT.sub(lambda m: f"{m[1]}{m[2]}***", text)
+    text = PASSWORD_HASH.sub("$argon2***", text)
     return CARD_NUMBER.sub(lambda m: "****" + m[1], text)
 
 
@@ -58,10 +68,25 @@ class KeyValueFormatter(logging.Formatter):
         return " ".join(parts)
 
 
-def setup_logging(level: str = "INFO") -> None:
-    handler = logging.StreamHandler(sys.stderr)
+def _is_own(name: str) -> bool:
+    return name.partition(".")[0] in OWN_PACKAGES
+
+
+def only_own_debug(record: logging.LogRecord) -> bool:
+    """Handler filter: a DEBUG record passes only from this project's own loggers."""
+    return record.levelno >= logging.INFO or _is_own(record.name)
+
+
+def setup_logging(level: str = "INFO", stream: TextIO | None = None) -> None:
+    """Log ``key=value`` lines to ``stream`` (stderr) at ``level`` for this project's
+    loggers; every other logger at INFO or above, never DEBUG (see the module docstring)."""
+    handler = logging.StreamHandler(sys.stderr if stream is None else stream)
     handler.setFormatter(KeyValueFormatter())
+    handler.addFilter(only_own_debug)
+    wanted = logging.getLevelName(level.upper())
     root = logging.getLogger()
     root.handlers[:] = [handler]
-    root.setLevel(level.upper())
+    root.setLevel(max(wanted, logging.INFO))
+    for package in OWN_PACKAGES:
+        logging.getLogger(package).setLevel(wanted)
     logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
