@@ -59,7 +59,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from config.errors import Conflict, InvalidInput, NotFound
+from config.errors import Conflict, IllegalTransition, InvalidInput, NotFound
 from routing.acd import commands as cmd
 from routing.acd import events as ev
 from routing.acd.index import Handles, ReadyAgents, Requirement, WaitingCalls
@@ -215,6 +215,8 @@ class Acd:
             ev.CallbackRequested: self._on_callback_requested,
             ev.CallbackResult: self._on_callback_result,
             ev.QueuesChanged: self._on_queues_changed,
+            ev.AgentRestored: self._on_agent_restored,
+            ev.CallAdopted: self._on_call_adopted,
         }
 
     # ------------------------------------------------------------------ public API
@@ -417,6 +419,9 @@ class Acd:
                 raise InvalidInput(f"{name} must not contain CR, LF or NUL", field=name)
         if e.callback_number is not None:
             _check_number(e.callback_number)
+        since = now if e.since is None else e.since
+        if not math.isfinite(since) or since > now:
+            raise InvalidInput("since must be a time not after now", field="since")
         call = _Call(
             call_id=e.call_id,
             queue=e.queue,
@@ -426,8 +431,8 @@ class Acd:
             caller=e.caller,
             customer_id=e.customer_id,
             own_skills=dict(e.skills),
-            arrived_at=now,
-            entered_at=now,
+            arrived_at=since,
+            entered_at=since,
             callback_number=e.callback_number,
         )
         sticky = self._agents.get(e.sticky_agent) if e.sticky_agent else None
@@ -624,6 +629,96 @@ class Acd:
             # a supervisor pulled a ringing agent: stop the ring, the caller goes first
             out.append(cmd.CancelRing(call.call_id, agent.agent_id))
             self._back_to_front(call, now, out)
+
+    # ------------------------------------------------------------------ restart takeover
+
+    def _restorable(self, agent_id: str) -> _Agent:
+        agent = self._agent(agent_id)
+        if agent.state is not AgentState.LOGGED_OUT or agent.call_id is not None:
+            raise IllegalTransition(agent.state.value, "restore")
+        return agent
+
+    def _on_agent_restored(self, e: ev.AgentRestored, now: float, out: list[cmd.Command]) -> None:
+        """A saved state comes back at start-up; the state table is not consulted since
+        the agent did not change state: the service only learns it again."""
+        agent = self._restorable(e.agent_id)
+        reason = ""
+        if e.state is AgentState.NOT_READY:
+            reason = e.reason
+            if reason and reason not in self.settings.not_ready_reasons:
+                raise InvalidInput(f"unknown not-ready reason {reason!r}", field="reason")
+        elif e.state not in (AgentState.READY, AgentState.WRAP_UP, AgentState.LOGGED_OUT):
+            raise InvalidInput(
+                f"an agent is restored ready, not ready, in wrap-up or logged out, not {e.state}",
+                field="state",
+            )
+        if e.state is AgentState.LOGGED_OUT:
+            return
+        since = min(now, e.since) if math.isfinite(e.since) and e.since > 0 else now
+        if e.state is AgentState.READY:
+            self._make_ready(agent, now, out)
+        else:
+            self._set_state(agent, e.state, reason, now, out)
+        if agent.state is e.state:
+            agent.since = since
+            if e.state is AgentState.READY:
+                agent.idle_since = since
+        if e.state is AgentState.WRAP_UP:
+            agent.wrap_queue = e.wrap_queue if e.wrap_queue in self._queues else None
+            agent.wrap_talk = 0.0
+            until = e.wrap_up_until
+            if until is None or not math.isfinite(until) or until <= now:
+                self._end_wrap_up(agent, AgentInput.WRAP_DONE, now, out)
+            else:
+                self._schedule(until, _WRAP, agent.agent_id, agent.epoch)
+
+    def _on_call_adopted(self, e: ev.CallAdopted, now: float, out: list[cmd.Command]) -> None:
+        """A call already at an agent's phone when the service started: ringing, or
+        connected since ``answered_at``. No RingAgent: the phone already rings."""
+        _check_id(e.call_id, "call_id")
+        if e.call_id in self._calls:
+            raise Conflict(f"call {e.call_id!r} is already in the ACD")
+        q = self._queue(e.queue)
+        agent = self._agent(e.agent_id)
+        if agent.state not in (
+            AgentState.LOGGED_OUT,
+            AgentState.READY,
+            AgentState.NOT_READY,
+        ) or (agent.call_id is not None):
+            raise Conflict(f"agent {e.agent_id!r} is {agent.state.value}; cannot adopt a call")
+        check_skills(e.skills)
+        since = min(now, e.since) if math.isfinite(e.since) else now
+        call = _Call(
+            call_id=e.call_id,
+            queue=q.name,
+            seq=self._next_seq(),
+            priority=e.priority,
+            tier=e.tier,
+            caller=e.caller,
+            customer_id=e.customer_id,
+            own_skills=dict(e.skills),
+            arrived_at=since,
+            entered_at=since,
+        )
+        self._calls[call.call_id] = call
+        self._counters[q.name].count("offered")
+        self._dirty.add(q.name)
+        call.state = CallState.OFFERED
+        call.agent_id = agent.agent_id
+        call.offered_at = now
+        if e.answered_at is None:
+            self._set_state(agent, AgentState.RINGING, "", now, out, call_id=call.call_id)
+            give_up = q.ring_timeout + self.settings.ring_grace_seconds
+            self._schedule(now + give_up, _RING, call.call_id, call.epoch)
+            return
+        call.state = CallState.CONNECTED
+        call.epoch += 1
+        answered = min(now, e.answered_at) if math.isfinite(e.answered_at) else now
+        call.answered_at = answered
+        self._counters[q.name].record_answer(answered - since, q.service_level, 0.0)
+        agent.calls += 1
+        self._set_state(agent, AgentState.ON_CALL, "", now, out, call_id=call.call_id)
+        agent.since = answered
 
     def _on_wrap_up_done(self, e: ev.WrapUpDone, now: float, out: list[cmd.Command]) -> None:
         agent = self._agent(e.agent_id)

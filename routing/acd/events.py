@@ -25,6 +25,9 @@ class CallQueued:
     #: join directly as a virtual callback (the caller already hung up); such callers do
     #: not count against ``max_length``, so a full queue can still take callbacks
     callback_number: str | None = None
+    #: a caller taken over after a restart of the service: its original queue time, so it
+    #: keeps its place in line (priority aging, widening and max wait count from there)
+    since: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,6 +109,37 @@ class QueuesChanged:
     agents: tuple[AgentConfig, ...] | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class AgentRestored:
+    """At start-up: an agent comes back in its saved state (ready, not ready with its
+    reason, wrap-up until ``wrap_up_until``, logged out), begun at ``since``. Only for an
+    agent still logged out with no call."""
+
+    agent_id: str
+    state: AgentState
+    reason: str = ""
+    since: float = 0.0
+    wrap_up_until: float | None = None
+    wrap_queue: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class CallAdopted:
+    """At start-up: a call found already ringing ``agent_id`` (``answered_at`` None) or
+    connected to them since ``answered_at``; it joined its queue at ``since``."""
+
+    call_id: str
+    queue: str
+    agent_id: str
+    since: float
+    answered_at: float | None = None
+    priority: int = 0
+    skills: Mapping[str, int] = field(default_factory=dict)
+    customer_id: str | None = None
+    tier: str = ""
+    caller: str = ""
+
+
 Event = (
     CallQueued
     | CallAbandoned
@@ -118,4 +152,6 @@ Event = (
     | CallbackRequested
     | CallbackResult
     | QueuesChanged
+    | AgentRestored
+    | CallAdopted
 )
