@@ -34,6 +34,7 @@ from agent_console.auth import (
     require,
 )
 from agent_console.keys import AUTH, CENTER, CONSOLE, CRM, HUB, METRICS, SESSION, STORE
+from agent_console.metrics import metrics_open, operations_access, public_health
 from config.errors import (
     Conflict,
     IllegalTransition,
@@ -528,10 +529,18 @@ async def healthz(request: web.Request) -> web.Response:
     ami = center_health.get("ami", {})
     ok = bool(ami.get("connected")) and bool(database.get("ok"))
     body = {"ok": ok, "ami": ami, "database": database, "websockets": len(request.app[HUB].clients)}
+    if not operations_access(request):
+        body = public_health(body)  # anyone may ask; the AMI address is not for anyone
     return web.json_response(body, status=200 if ok else 503)
 
 
 async def metrics(request: web.Request) -> web.Response:
+    """``GET /metrics``: open, or with ``http.ops_token`` set only to that bearer token."""
+    if not metrics_open(request):
+        raise web.HTTPUnauthorized(
+            text="Authorization: Bearer <http.ops_token> required\n",
+            headers={"WWW-Authenticate": 'Bearer realm="switchboard"'},
+        )
     return request.app[METRICS].render()
 
 

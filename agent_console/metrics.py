@@ -1,5 +1,11 @@
 """Prometheus metrics of one console application (its own registry, so several apps in
-one process — tests, the benchmark — never collide)."""
+one process — tests, the benchmark — never collide), and who may read them.
+
+Exposure: with ``http.ops_token`` set, ``/metrics`` answers only to
+``Authorization: Bearer <token>`` (or a supervisor's or admin's session); ``/healthz``
+always answers its status and verdicts, for load balancers, but its details (the AMI
+host and port, error names, counts) only to the token or such a session.
+"""
 
 from __future__ import annotations
 
@@ -12,7 +18,8 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, gene
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
-from agent_console.auth import Handler
+from agent_console.auth import Handler, Role, same_token
+from agent_console.keys import SESSION, SETTINGS
 
 
 class Metrics:
@@ -118,3 +125,33 @@ class CenterCollector:
         link = GaugeMetricFamily("switchboard_ami_connected", "1 while AMI is connected")
         link.add_metric([], 1.0 if self.center.health().get("ami", {}).get("connected") else 0.0)
         yield from (waiting, longest, level, answered, abandoned, agents, link)
+
+
+def presented_token(request: web.Request) -> str | None:
+    """The token of an ``Authorization: Bearer <token>`` header, if there is one."""
+    scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+    return (token.strip() or None) if scheme.lower() == "bearer" else None
+
+
+def operations_access(request: web.Request) -> bool:
+    """Whether the request may see operational details: it carries the configured
+    ``http.ops_token``, or it comes from a supervisor's or an admin's session."""
+    token = request.app[SETTINGS].http.ops_token
+    if token and same_token(presented_token(request), token):
+        return True
+    session = request.get(SESSION)
+    return session is not None and session.user.role in (Role.SUPERVISOR, Role.ADMIN)
+
+
+def metrics_open(request: web.Request) -> bool:
+    """/metrics is open while no ``http.ops_token`` is set; then it needs the token."""
+    return not request.app[SETTINGS].http.ops_token or operations_access(request)
+
+
+def public_health(health: dict[str, Any]) -> dict[str, Any]:
+    """What /healthz tells anyone: the verdicts, without addresses or error details."""
+    return {
+        "ok": health["ok"],
+        "ami": {"connected": bool(health.get("ami", {}).get("connected"))},
+        "database": {"ok": bool(health.get("database", {}).get("ok"))},
+    }

@@ -48,6 +48,10 @@ class HttpSettings:
     host: str = "127.0.0.1"
     port: int = 8080
     public_origin: str = "http://127.0.0.1:8080"
+    # Set: /metrics needs "Authorization: Bearer <token>" (or a supervisor's or admin's
+    # session); unset: /metrics is open. /healthz shows its details (AMI host and port,
+    # errors) only to the token or such a session; its status and ok flags to anyone.
+    ops_token: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -267,7 +271,13 @@ def load_settings(
 def redacted(settings: Settings) -> dict[str, dict[str, Any]]:
     """The settings as plain data with secrets blanked, for ``switchboard config show``."""
     out = dataclasses.asdict(settings)
-    for section, key in (("ami", "secret"), ("security", "session_secret"), ("crm", "auth_header")):
+    secrets = (
+        ("ami", "secret"),
+        ("security", "session_secret"),
+        ("crm", "auth_header"),
+        ("http", "ops_token"),
+    )
+    for section, key in secrets:
         if out[section][key]:
             out[section][key] = "***"
     return out
