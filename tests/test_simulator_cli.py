@@ -12,7 +12,7 @@ import pytest
 
 from config.errors import InvalidInput
 from switchboard.cli import main
-from switchboard.commands.sim import parse_listen
+from switchboard.commands.sim import _banner, parse_listen
 
 
 def test_parse_listen() -> None:
@@ -22,9 +22,15 @@ def test_parse_listen() -> None:
             parse_listen(bad)
 
 
-def test_missing_secret_is_a_clear_error(capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["sim", "--listen", "127.0.0.1:0"]) == 1
-    assert "no AMI secret" in capsys.readouterr().err
+def test_a_chosen_secret_is_never_printed() -> None:
+    # Only a generated secret is shown (tests/test_cli_sim.py runs that case).
+    assert "secret" not in _banner("127.0.0.1", 5038, None)
+    assert "secret s3" in _banner("127.0.0.1", 5038, ("switchboard", "s3"))
+
+
+def test_negative_agents_is_a_clear_error(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["sim", "--listen", "127.0.0.1:0", "--agents", "-1"]) == 1
+    assert "must not be negative" in capsys.readouterr().err
 
 
 def free_port() -> int:

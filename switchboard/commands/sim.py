@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import contextlib
 import logging
+import secrets
 import signal
 
 from config.errors import InvalidInput
@@ -21,7 +22,9 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     )
     parser.add_argument("--listen", default="127.0.0.1:5038", metavar="HOST:PORT")
     parser.add_argument("--username", help="AMI username (default: ami.username)")
-    parser.add_argument("--secret", help="AMI secret (default: ami.secret)")
+    parser.add_argument(
+        "--secret", help="AMI secret (default: ami.secret, else one generated and printed)"
+    )
     parser.add_argument(
         "--rate", type=float, default=0.0, metavar="CALLS_PER_MIN", help="Poisson call arrivals"
     )
@@ -45,22 +48,38 @@ def parse_listen(text: str) -> tuple[str, int]:
 def run_sim(args: argparse.Namespace, settings: Settings) -> int:
     host, port = parse_listen(args.listen)
     username = args.username or settings.ami.username
-    secret = args.secret or settings.ami.secret
-    if not secret:
-        raise InvalidInput("no AMI secret: pass --secret or set ami.secret", field="secret")
+    # No secret anywhere: make one up and print it, so the README's one-liner just works.
+    given = args.secret or settings.ami.secret
+    secret = given or secrets.token_urlsafe(12)
     if args.agents < 0 or args.rate < 0:
         raise InvalidInput("--agents and --rate must not be negative")
     sim = PbxSimulator(username, secret, seed=args.seed)
     for n in range(args.agents):
         sim.add_phone(f"PJSIP/{1001 + n}", PhoneBehaviour(answer_after=2.0, talk_seconds=(30, 120)))
+    login = None if given else (username, secret)
     with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(_serve(sim, host, port, args.rate))
+        asyncio.run(_serve(sim, host, port, args.rate, login))
     return 0
 
 
-async def _serve(sim: PbxSimulator, host: str, port: int, rate: float) -> None:
+def _banner(host: str, port: int, login: tuple[str, str] | None) -> str:
+    lines = [f"switchboard sim: AMI on {host}:{port} (Ctrl-C to stop)"]
+    if login is not None:
+        username, secret = login
+        lines += [
+            f"  login: username {username}, secret {secret}"
+            " (generated for this run; --secret or ami.secret chooses one)",
+            f"  for the service: SWITCHBOARD_AMI__HOST={host} SWITCHBOARD_AMI__PORT={port}"
+            f" SWITCHBOARD_AMI__SECRET={secret}",
+        ]
+    return "\n".join(lines)
+
+
+async def _serve(
+    sim: PbxSimulator, host: str, port: int, rate: float, login: tuple[str, str] | None
+) -> None:
     bound = await sim.start(host, port)
-    print(f"switchboard sim: AMI on {host}:{bound} (Ctrl-C to stop)", flush=True)
+    print(_banner(host, bound, login), flush=True)
     if rate > 0:
         sim.start_traffic(rate)
     stop = asyncio.Event()
