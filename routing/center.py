@@ -38,6 +38,7 @@ from config.errors import (
     SwitchboardError,
 )
 from config.settings import Settings
+from crm_lookup.agent_states import SavedAgentState
 from routing.acd import commands as acd_cmd
 from routing.acd import events as acd_ev
 from routing.acd.config import load_queue_file
@@ -58,11 +59,11 @@ from routing.ivr_ports import (
     without_this_call,
 )
 from routing.live import LiveCall, Phase
+from routing.resync import Resync, dials_leg
 from routing.waiting import wait_in_queue
 from telephony.agi import AgiDispatcher, AgiSession
 from telephony.ami import Action, AmiClient
 from telephony.ami.events import (
-    CoreShowChannel,
     DialBegin,
     DialEnd,
     Event,
@@ -75,12 +76,8 @@ log = logging.getLogger(__name__)
 Listener = Callable[[dict[str, Any]], None]
 TICK_SECONDS = 0.25
 ANSWERED = "ANSWER"
+CANCELLED = "CANCEL"
 RECENT_CALLS = 500
-
-
-def _dials_leg(channel: str, endpoint: str) -> bool:
-    """Whether ``channel`` is a leg of ``endpoint`` (``PJSIP/1001-0000002a`` of ``PJSIP/1001``)."""
-    return bool(endpoint) and channel.startswith(endpoint + "-")
 
 
 def _dials(event: DialBegin, endpoint: str) -> bool:
@@ -88,7 +85,7 @@ def _dials(event: DialBegin, endpoint: str) -> bool:
     return bool(endpoint) and (
         event.dial_string == endpoint.split("/", 1)[-1]
         or event.dial_string == endpoint
-        or _dials_leg(event.dest_channel, endpoint)
+        or dials_leg(event.dest_channel, endpoint)
     )
 
 
@@ -139,6 +136,7 @@ class CallCenter(ConsoleOperations):
         self._originating: dict[str, str] = {}  # Originate ActionID -> call id
         self._queues_digest = ""
         self._last_intervals: list[dict[str, Any]] = []
+        self.resync = Resync(self)
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -146,7 +144,7 @@ class CallCenter(ConsoleOperations):
         """Subscribe to AMI and start the timers; call before ``ami.connect()``."""
         self._unsubscribe = self.ami.subscribe(self._on_event)
         self._dispatcher = AgiDispatcher(self.ami, self._on_agi)
-        self.ami.on_connect(self._resync)
+        self.ami.on_connect(self.resync.run)
         self.recorder.start()
         self.scripts.reload()
         self._queues_digest = self._file_digest(
@@ -282,6 +280,11 @@ class CallCenter(ConsoleOperations):
         if call is None:
             await self._new_inbound(session)
             return
+        if call.phase is Phase.IVR and call.adopted:
+            # Taken over after a restart in the middle of its IVR: the script starts again.
+            call.language = call.language or session.env.language
+            await self._run_script(call, session)
+            return
         if call.pending_queue is not None:
             self._requeue(call, call.pending_queue)
         if call.phase is Phase.WAITING:
@@ -306,7 +309,13 @@ class CallCenter(ConsoleOperations):
         self._by_channel[call.channel] = call_id
         self.recorder.arrived(call)
         self._publish_call(call)
-        self._spawn(self._load_card(call), f"card-{call_id}")
+        await self._run_script(call, session)
+
+    async def _run_script(self, call: LiveCall, session: AgiSession) -> None:
+        """Run the IVR script of the dialed number, then keep the caller company in line."""
+        now = self.clock()
+        dialed = call.dialed
+        self._spawn(self._load_card(call), f"card-{call.call_id}")
         try:
             script = self.scripts.for_dialed(call.dialed)
         except NotFound as exc:
@@ -375,9 +384,11 @@ class CallCenter(ConsoleOperations):
         skills: Mapping[str, int],
         *,
         callback_number: str | None = None,
+        since: float | None = None,
     ) -> None:
         """Hand the call to the ACD: a waiting caller, or with ``callback_number`` a virtual
-        place in line for a caller who is about to hang up and be called back."""
+        place in line for a caller who is about to hang up and be called back. ``since``:
+        a caller taken over after a restart keeps its place from that time."""
         now = self.clock()
         call.queue = queue
         call.queued_at = call.queued_at or now
@@ -396,10 +407,12 @@ class CallCenter(ConsoleOperations):
                 caller=call.caller,
                 sticky_agent=call.sticky_agent,
                 callback_number=callback_number,
+                since=since,
             ),
             now,
         )
-        self.recorder.queued(call, now)
+        if since is None:
+            self.recorder.queued(call, now)
         self.refresh_position(call)
         self._publish_call(call)
         self._execute(commands)
@@ -626,14 +639,7 @@ class CallCenter(ConsoleOperations):
             )
         self.calls[call.call_id] = call
         self._agent_calls[command.agent_id] = call.call_id
-        self._publish(
-            {
-                "type": "screen_pop",
-                "agent_id": command.agent_id,
-                "call": call.to_json(now),
-                "card": call.card or new_caller_json(call.caller),
-            }
-        )
+        self._screen_pop(call)
         try:
             await self._originate(
                 command.endpoint, command.number, call.call_id, ring_timeout=command.ring_timeout
@@ -700,6 +706,7 @@ class CallCenter(ConsoleOperations):
     def _agent_changed(self, command: acd_cmd.AgentStateChanged) -> None:
         if command.state is not AgentState.WRAP_UP:
             self._wrapping.pop(command.agent_id, None)  # wrap-up over, by timer or by hand
+        self.recorder.agent_state(self._saved_state(command))
         agent = self._agent_json(command.agent_id)
         self._publish(
             {
@@ -708,6 +715,24 @@ class CallCenter(ConsoleOperations):
                 "queues": agent["queues"],
                 "agent": agent,
             }
+        )
+
+    def _saved_state(self, command: acd_cmd.AgentStateChanged) -> SavedAgentState:
+        """What the next start needs to bring this agent back (routing.takeover)."""
+        call_id = command.call_id or self._agent_calls.get(command.agent_id)
+        call = (self.calls.get(call_id) or self._recent.get(call_id)) if call_id else None
+        queue = call.queue if call is not None else None
+        until = None
+        if command.state is AgentState.WRAP_UP:
+            config = self.queue_config(queue)
+            until = command.since + (config.wrap_up if config else 0.0)
+        return SavedAgentState(
+            command.agent_id,
+            command.state.value,
+            command.reason,
+            command.since,
+            wrap_up_until=until,
+            wrap_queue=queue,
         )
 
     # ------------------------------------------------------------------ AMI events
@@ -735,18 +760,20 @@ class CallCenter(ConsoleOperations):
             return  # a leg of an earlier, cancelled attempt
         call.agent_channel = event.dest_channel
         self._by_channel[event.dest_channel] = call.call_id
-        now = self.clock()
-        card = call.card or new_caller_json(call.caller)
+        self._screen_pop(call)
+        self._publish_call(call)
+        self.recorder.offered(call, self.clock())
+
+    def _screen_pop(self, call: LiveCall) -> None:
+        """The agent's phone rings for ``call``: show them the caller's card."""
         self._publish(
             {
                 "type": "screen_pop",
                 "agent_id": call.agent_id,
-                "call": call.to_json(now),
-                "card": card,
+                "call": call.to_json(self.clock()),
+                "card": call.card or new_caller_json(call.caller),
             }
         )
-        self._publish_call(call)
-        self.recorder.offered(call, now)
 
     def _dial_end(self, event: DialEnd) -> None:
         call = self._call_on(event.channel)
@@ -756,6 +783,10 @@ class CallCenter(ConsoleOperations):
             call.agent_channel != event.dest_channel or not call.agent_channel
         ):
             return  # the end of an earlier, cancelled attempt
+        if event.dial_status == CANCELLED and call.direction == "inbound":
+            # The caller hung up while the phone rang: not the agent's fault. The caller's
+            # Hangup follows at once and the ACD puts the agent back to ready.
+            return
         now = self.clock()
         agent_id = call.agent_id
         answered = event.dial_status == ANSWERED
@@ -876,71 +907,6 @@ class CallCenter(ConsoleOperations):
     def _call_on(self, channel: str) -> LiveCall | None:
         call_id = self._by_channel.get(channel)
         return self.calls.get(call_id) if call_id else None
-
-    async def _resync(self) -> None:
-        """After every (re)connect: close calls whose channels vanished, catch up on rings
-        decided while AMI was down, and bring waiting callers back into AGI."""
-        try:
-            listing = await self.ami.send(Action("CoreShowChannels"))
-        except (RemoteError, TimeoutError) as exc:
-            log.warning("channel resync failed", extra={"fields": {"error": exc}})
-            return
-        channels = {
-            e.channel: e for e in getattr(listing, "events", []) if isinstance(e, CoreShowChannel)
-        }
-        originating = set(self._originating.values())
-        for call in list(self.calls.values()):
-            if call.call_id in originating:
-                continue  # its OriginateResponse is still to come
-            if call.channel not in channels:
-                log.info(
-                    "call vanished while AMI was down", extra={"fields": {"call": call.call_id}}
-                )
-                self._call_gone(call, "vanished")
-            elif call.phase is Phase.RINGING and call.direction == "inbound":
-                self._resync_ring(call, channels)
-            elif call.phase in (Phase.IVR, Phase.WAITING):
-                # Its AGI session lost the command in flight: bring it back into AGI. A
-                # caller who was in the IVR goes to the queue it was heading for (or the
-                # first queue), rather than hearing the menu again from the start.
-                if call.phase is Phase.IVR:
-                    call.pending_queue = call.queue or self._first_queue()
-                self._spawn(self._break_in(call), f"resume-{call.call_id}")
-
-    def _resync_ring(self, call: LiveCall, channels: Mapping[str, CoreShowChannel]) -> None:
-        """A ring whose DialBegin / DialEnd may have been lost with the connection."""
-        caller = channels[call.channel]
-        leg = call.agent_channel
-        if leg is None or leg not in channels:
-            leg = next((n for n in channels if _dials_leg(n, call.ring_endpoint)), None)
-        agent_id = call.agent_id
-        if agent_id is None:
-            return
-        if leg is not None and call.agent_channel is None:
-            # DialBegin was lost: the agent's phone rang (or rings) without a screen pop.
-            call.agent_channel = leg
-            self._by_channel[leg] = call.call_id
-            self._publish(
-                {
-                    "type": "screen_pop",
-                    "agent_id": agent_id,
-                    "call": call.to_json(self.clock()),
-                    "card": call.card or new_caller_json(call.caller),
-                }
-            )
-            self.recorder.offered(call, self.clock())
-        if caller.bridge_id and leg is not None and channels[leg].bridge_id == caller.bridge_id:
-            now = self.clock()
-            call.phase = Phase.TALKING
-            call.answered_at = now
-            self._execute(self.acd.handle(acd_ev.AgentAnswered(call.call_id, agent_id), now))
-            self.recorder.answered(call, now)
-            self._publish_call(call)
-        elif caller.application.lower() != "dial":
-            # The ring ended unanswered while we were away and the caller is back in
-            # AGI, whose AsyncAGIStart was lost too: a Redirect gives us a fresh one.
-            self._ring_failed(call, agent_id)
-            self._spawn(self._break_in(call), f"resume-{call.call_id}")
 
     def _first_queue(self) -> str:
         return self.acd.queue_configs()[0].name

@@ -20,6 +20,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 from config.errors import SwitchboardError
+from crm_lookup.agent_states import SavedAgentState
 from crm_lookup.store import StoreBusy
 from routing.ivr.interpreter import PathStep
 from routing.live import LiveCall
@@ -39,6 +40,7 @@ class ContactRecorder:
 
     Args:
         contacts: an open ``crm_lookup.contacts.ContactLog``.
+        agent_states: an ``crm_lookup.agent_states.AgentStateRepo`` (None: not kept).
         service_level_seconds: answered within this counts toward the interval's SL.
         short_abandon_seconds: abandons quicker than this are left out of the SL.
     """
@@ -47,10 +49,12 @@ class ContactRecorder:
         self,
         contacts: Any,
         *,
+        agent_states: Any = None,
         service_level_seconds: float = 20.0,
         short_abandon_seconds: float = 5.0,
     ) -> None:
         self.contacts = contacts
+        self.agent_states = agent_states
         self.service_level_seconds = service_level_seconds
         self.short_abandon_seconds = short_abandon_seconds
         self._queue: asyncio.Queue[tuple[str, Write]] = asyncio.Queue()
@@ -176,6 +180,15 @@ class ContactRecorder:
 
     def recording(self, call: LiveCall, ref: str, at: float) -> None:
         self._put("recording", lambda: self.contacts.recording(call.call_id, ref, at))
+
+    def lost(self, key: str, at: float) -> None:
+        """A contact left open by a stopped service whose call was gone when it came back."""
+        self._put("ended", lambda: self.contacts.ended(key, at, "lost_during_outage"))
+
+    def agent_state(self, saved: SavedAgentState) -> None:
+        """An agent's new state, kept for the next start (in order with the milestones)."""
+        if self.agent_states is not None:
+            self._put("agent_state", lambda: self.agent_states.save(saved))
 
     def note(self, call: LiveCall, kind: str, data: dict[str, Any], at: float) -> None:
         """A timeline entry with no column of its own (transfer, move, ring no answer)."""

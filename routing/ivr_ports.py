@@ -8,7 +8,7 @@ a voicemail) lands on the call and in its contact history as it happens.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from config.errors import InvalidInput
 from crm_lookup.directory import new_caller_card
@@ -16,10 +16,8 @@ from routing.ivr import commands as ivr_cmd
 from routing.ivr import events as ivr_ev
 from routing.ivr.interpreter import CallInfo, PathStep
 from routing.live import LiveCall
+from routing.ports import CallCenterPort
 from telephony.ami import Action
-
-if TYPE_CHECKING:
-    from routing.center import CallCenter
 
 
 def dialable(number: str) -> str:
@@ -49,7 +47,7 @@ def new_caller_json(caller: str) -> dict[str, Any]:
 class IvrDirectory:
     """The IVR's lookup port: finds the customer and remembers them on the call."""
 
-    def __init__(self, center: CallCenter, call: LiveCall) -> None:
+    def __init__(self, center: CallCenterPort, call: LiveCall) -> None:
         self.center, self.call = center, call
 
     async def lookup(self, by: str, value: str) -> Mapping[str, Any] | None:
@@ -79,7 +77,7 @@ class IvrDirectory:
 class IvrRouting:
     """The IVR's routing port for one call."""
 
-    def __init__(self, center: CallCenter, call: LiveCall) -> None:
+    def __init__(self, center: CallCenterPort, call: LiveCall) -> None:
         self.center, self.call = center, call
 
     async def queue_state(self, queue: str) -> ivr_ev.QueueState:
@@ -112,7 +110,7 @@ class IvrRouting:
 class IvrContacts:
     """The IVR's contact sink: path steps onto the call and into the history."""
 
-    def __init__(self, center: CallCenter, call: LiveCall) -> None:
+    def __init__(self, center: CallCenterPort, call: LiveCall) -> None:
         self.center, self.call = center, call
 
     async def ivr_step(self, call: CallInfo, step: PathStep) -> None:

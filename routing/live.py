@@ -54,6 +54,7 @@ class LiveCall:
     pending_queue: str | None = None  # target of a transfer to a queue
     sticky_agent: str | None = None
     ivr_outcome: str = ""
+    adopted: bool = False  # taken over after a restart of the service (routing.resync)
 
     def waited(self, now: float) -> float | None:
         if self.queued_at is None:

@@ -34,6 +34,7 @@ from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 
 LOST = "lost_during_outage"
+PHONE_OFFLINE = "phone offline"
 HOLD_CONTEXT = "switchboard-hold"
 AGENT_HOLD_CONTEXT = "switchboard-agent-hold"
 
@@ -155,6 +156,7 @@ def plan_takeover(
     known: Collection[str] = (),
     saved_agents: Sequence[SavedAgent] = (),
     wrap_up_seconds: Mapping[str, float] | None = None,
+    offline: Collection[str] = (),
     now: float,
 ) -> Plan:
     """Decide what becomes of every open contact, unseen caller and saved agent.
@@ -168,6 +170,8 @@ def plan_takeover(
         saved_agents: agents' saved states; empty after an AMI reconnect (the engine
             still has them).
         wrap_up_seconds: queue -> wrap-up time, for an agent whose call ended unseen.
+        offline: agents whose phone is unavailable (not registered) now: they come back
+            not ready, "phone offline", instead of being offered calls they cannot take.
         now: the clock.
     """
     by_linkedid: dict[str, list[ChannelView]] = {}
@@ -219,6 +223,12 @@ def plan_takeover(
         if a.agent_id is not None and (a.contact is None or a.contact.direction == "inbound")
     }
     restore = _restore(saved_agents, busy, wrap_up_seconds or {}, now)
+    restore = [
+        Restore(r.agent_id, "not_ready", PHONE_OFFLINE, now)
+        if r.agent_id in offline and r.state != "logged_out"
+        else r
+        for r in restore
+    ]
     return Plan(tuple(close), tuple(adopt), tuple(restore))
 
 

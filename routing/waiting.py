@@ -12,14 +12,11 @@ from __future__ import annotations
 
 import logging
 import os
-from typing import TYPE_CHECKING
 
 from config.errors import AgiError, ChannelHungUp, ConnectionLost
 from routing.live import LiveCall, Phase
+from routing.ports import CallCenterPort
 from telephony.agi import AgiSession
-
-if TYPE_CHECKING:
-    from routing.center import CallCenter
 
 log = logging.getLogger(__name__)
 
@@ -27,7 +24,7 @@ DEFAULT_SLICE = 20.0
 CALLBACK_KEY = "1"
 
 
-def prompt_path(center: CallCenter, name: str, language: str) -> str:
+def prompt_path(center: CallCenterPort, name: str, language: str) -> str:
     """``<prompts>/<lang>/<name>`` for STREAM FILE, falling back to the default language."""
     base = center.settings.path(center.settings.ivr.prompts_dir)
     default = center.settings.ivr.default_language
@@ -37,7 +34,7 @@ def prompt_path(center: CallCenter, name: str, language: str) -> str:
     return os.fspath(base / default / name)
 
 
-async def wait_in_queue(center: CallCenter, call: LiveCall, session: AgiSession) -> None:
+async def wait_in_queue(center: CallCenterPort, call: LiveCall, session: AgiSession) -> None:
     """Keep the caller company until an agent is rung, they hang up, or an action ends it."""
     try:
         while call.phase is Phase.WAITING and not session.closed:
@@ -65,7 +62,7 @@ async def wait_in_queue(center: CallCenter, call: LiveCall, session: AgiSession)
         )
 
 
-async def _announce(center: CallCenter, call: LiveCall, session: AgiSession) -> None:
+async def _announce(center: CallCenterPort, call: LiveCall, session: AgiSession) -> None:
     center.refresh_position(call)
     if call.position is None:
         return
@@ -79,7 +76,7 @@ async def _announce(center: CallCenter, call: LiveCall, session: AgiSession) -> 
         await session.stream_file(prompt_path(center, "minutes", lang))
 
 
-async def _act(center: CallCenter, call: LiveCall, session: AgiSession) -> None:
+async def _act(center: CallCenterPort, call: LiveCall, session: AgiSession) -> None:
     action, call.pending = call.pending, None
     lang = call.language
     if action == "callback":

@@ -93,7 +93,9 @@ async def build_service(settings: Settings, *, clock: Callable[[], float] = time
         entries=settings.ivr.entries,
     )
     recorder = ContactRecorder(
-        store.contacts, short_abandon_seconds=settings.routing.short_abandon_seconds
+        store.contacts,
+        agent_states=store.agent_states,
+        short_abandon_seconds=settings.routing.short_abandon_seconds,
     )
     center = CallCenter(
         settings,

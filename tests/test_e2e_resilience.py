@@ -158,3 +158,20 @@ async def test_an_answer_lost_in_an_ami_outage_is_caught_up_on_reconnect(tmp_pat
         contact = await contact_for(service, call_id)
         assert (contact.outcome, contact.agent_id) == ("answered", "1001")
         assert contact.talk_seconds > 0
+
+
+async def test_a_caller_hanging_up_while_the_phone_rings_leaves_the_agent_ready(
+    tmp_path: Path,
+) -> None:
+    phones = {"PJSIP/1001": PhoneBehaviour(answer_after=600)}  # rings until cancelled
+    async with running_service(tmp_path, phones=phones) as (service, sim, rec, _url):
+        await service.center.set_agent_state("1001", "ready")
+        uid = sim.place_call("+15550001111", did=DEMO_DID, dtmf=["1"], patience=6000)
+        pop = await rec.wait_for(is_type("screen_pop", agent_id="1001"))
+        caller = next(c for c in sim.channels.values() if c.uniqueid == uid)
+        await sim.hangup(caller)  # DialEnd DialStatus: CANCEL, then the caller's Hangup
+        await rec.wait_for(is_type("call_ended", call_id=pop["call"]["call_id"]))
+        agent = next(a for a in service.center.snapshot()["agents"] if a["agent_id"] == "1001")
+        assert (agent["state"], agent["reason"]) == ("ready", "")
+        contact = await contact_for(service, pop["call"]["call_id"])
+        assert contact.outcome == "abandoned_queue"

@@ -19,8 +19,8 @@ from config.settings import RoutingSettings
 MIN_SKILL = 1
 MAX_SKILL = 5
 #: not-ready reasons the system itself sets (ring unanswered, agent dialling out, agent
-#: given a call by a blind transfer); always accepted, whatever the configured list says
-SYSTEM_REASONS = ("no answer", "outbound", "transfer")
+#: given a call by a blind transfer, phone gone during a restart); always accepted, whatever the configured list says
+SYSTEM_REASONS = ("no answer", "outbound", "transfer", "phone offline")
 _BAD_CHARS = ("\r", "\n", "\x00")
 
 

@@ -91,6 +91,7 @@ class AmiSession:
             "listcommands": self.list_commands,
             "extensionstate": self.extension_state,
             "extensionstatelist": self.extension_state_list,
+            "devicestatelist": self.device_state_list,
             "queuestatus": self.queue_status,
             "bridgelist": self.bridge_list,
             "bridgeinfo": self.bridge_info,
@@ -688,6 +689,26 @@ class AmiSession:
     async def extension_state_list(self, req: ActionRequest) -> None:
         await self._empty_list(req, "Extension Statuses will follow", "ExtensionStateListComplete")
 
+    async def device_state_list(self, req: ActionRequest) -> None:
+        """Agent phones' device states: UNAVAILABLE for an unregistered phone (mode
+        ``unavailable``), INUSE while it has a channel, else NOT_INUSE."""
+        self.respond(
+            req, "Success", None, [("EventList", "start"), ("Message", "Device States will follow")]
+        )
+        head = self._list_head(req)
+        phones = sorted(p for p in self.pbx.phones if p.startswith("PJSIP/"))
+        for endpoint in phones:
+            if self.pbx.phones[endpoint].mode == "unavailable":
+                state = "UNAVAILABLE"
+            elif any(c.name.startswith(endpoint + "-") for c in self.pbx.channels.values()):
+                state = "INUSE"
+            else:
+                state = "NOT_INUSE"
+            self.send([("Event", "DeviceStateChange"), *head, ("Device", endpoint),
+                       ("State", state)])  # fmt: skip
+        self.send([("Event", "DeviceStateListComplete"), *head, ("EventList", "Complete"),
+                   ("ListItems", str(len(phones)))])  # fmt: skip
+
     async def queue_status(self, req: ActionRequest) -> None:
         # Queues are Switchboard's (the ACD), not the PBX's: the list is always empty.
         await self._empty_list(req, "Queue status will follow", "QueueStatusComplete")
@@ -754,6 +775,7 @@ SYNOPSES = {
     "CoreShowChannels": "List currently active channels.  (Priv: system,reporting,all)",
     "CoreStatus": "Show PBX core status variables.  (Priv: system,reporting,all)",
     "Events": "Control Event Flow.  (Priv: <none>)",
+    "DeviceStateList": "List the current known device states.  (Priv: call,reporting,all)",
     "ExtensionState": "Check Extension Status.  (Priv: call,reporting,all)",
     "ExtensionStateList": "List the current known extension states.  (Priv: call,reporting,all)",
     "Getvar": "Gets a channel variable or function value.  (Priv: call,reporting,all)",

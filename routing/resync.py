@@ -1,0 +1,403 @@
+"""Restart takeover and AMI resync, the shell: runs after every AMI (re)connect.
+
+It asks Asterisk what is live (``CoreShowChannels``, then one ``Status`` for the variables
+the service set), reads what the store left open, lets the pure
+:func:`routing.takeover.plan_takeover` decide, and carries the plan out on the call
+center. Calls the center still tracks in memory (an AMI drop, not a restart) are checked
+here too: vanished ones are closed, rings decided while the link was down are caught
+up, and waiting callers get a fresh AsyncAGI session. See docs/ARCHITECTURE.md
+"Restart and takeover".
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable, Coroutine, Mapping, Sequence
+from typing import Any, Protocol
+
+from config.errors import NotFound, RemoteError, SwitchboardError
+from crm_lookup.models import Contact
+from routing.acd import events as acd_ev
+from routing.acd.engine import Acd
+from routing.acd.states import AgentState
+from routing.contacts import ContactRecorder
+from routing.live import LiveCall, Phase
+from routing.takeover import (
+    Adopt,
+    ChannelView,
+    OpenContact,
+    Plan,
+    Resume,
+    SavedAgent,
+    plan_takeover,
+)
+from telephony.ami import Action, AmiClient
+from telephony.ami.events import CoreShowChannel, Event
+
+log = logging.getLogger(__name__)
+
+#: the variables read back from every channel after a restart
+TAKEOVER_VARIABLES = ("SWITCHBOARD_DID", "SWITCHBOARD_CALL", "SWITCHBOARD_AGENT")
+#: device states of a phone that cannot take a call (not registered, no such endpoint)
+OFFLINE_STATES = frozenset({"UNAVAILABLE", "INVALID"})
+
+
+class ResyncHost(Protocol):
+    """What the resync needs of the call center (``routing.center.CallCenter``)."""
+
+    ami: AmiClient
+    acd: Acd
+    recorder: ContactRecorder
+    calls: dict[str, LiveCall]
+    clock: Callable[[], float]
+    _by_channel: dict[str, str]
+    _agent_calls: dict[str, str]
+    _originating: dict[str, str]
+    _recent: dict[str, LiveCall]
+
+    def _spawn(self, coro: Coroutine[Any, Any, Any], name: str) -> asyncio.Task[Any]: ...
+    def _execute(self, commands: Sequence[Any]) -> None: ...
+    def _call_gone(self, call: LiveCall, cause: str = "") -> None: ...
+    def _ring_failed(self, call: LiveCall, agent_id: str) -> None: ...
+    def _publish(self, message: dict[str, Any]) -> None: ...
+    def _publish_call(self, call: LiveCall) -> None: ...
+    def _screen_pop(self, call: LiveCall) -> None: ...
+    def _first_queue(self) -> str: ...
+    def enqueue(
+        self,
+        call: LiveCall,
+        queue: str,
+        priority: int,
+        skills: Mapping[str, int],
+        *,
+        callback_number: str | None = None,
+        since: float | None = None,
+    ) -> None: ...
+    async def _break_in(self, call: LiveCall) -> None: ...
+    async def _load_card(self, call: LiveCall) -> None: ...
+
+
+def dials_leg(channel: str, endpoint: str) -> bool:
+    """Whether ``channel`` is a leg of ``endpoint`` (``PJSIP/1001-0000002a`` of ``PJSIP/1001``)."""
+    return bool(endpoint) and channel.startswith(endpoint + "-")
+
+
+def open_contact(contact: Contact, last_at: float) -> OpenContact:
+    return OpenContact(
+        key=contact.key,
+        direction=contact.direction,
+        caller=contact.caller,
+        dialed=contact.dialed,
+        arrived_at=contact.arrived_at,
+        queue=contact.queue,
+        queued_at=contact.queued_at,
+        agent_id=contact.agent_id,
+        answered_at=contact.answered_at,
+        customer_id=contact.customer_id,
+        contact_id=contact.id,
+        last_at=last_at,
+    )
+
+
+def _seconds(duration: str) -> float:
+    """``HH:MM:SS`` (CoreShowChannel's Duration) in seconds; 0 when unreadable."""
+    parts = duration.split(":")
+    if len(parts) != 3 or not all(p.isascii() and p.isdigit() and len(p) <= 6 for p in parts):
+        return 0.0
+    hours, minutes, seconds = (int(p) for p in parts)
+    return float(hours * 3600 + minutes * 60 + seconds)
+
+
+class Resync:
+    """Runs the resync / takeover for one call center after every AMI (re)connect.
+
+    Args:
+        center: the call center.
+        restore_agents: whether the first run restores agents' saved states (a new
+            process); later runs never do (the engine has them).
+    """
+
+    def __init__(self, center: ResyncHost, *, restore_agents: bool = True) -> None:
+        self.center = center
+        self._restore_pending = restore_agents
+        self.runs = 0
+        self.last_plan: Plan | None = None
+
+    async def run(self) -> None:
+        center = self.center
+        try:
+            listing = await center.ami.send(Action("CoreShowChannels"))
+            variables = await self._variables()
+        except (RemoteError, TimeoutError) as exc:
+            log.warning("channel resync failed", extra={"fields": {"error": exc}})
+            return
+        events: list[Event] = list(getattr(listing, "events", []))
+        shown = [e for e in events if isinstance(e, CoreShowChannel)]
+        channels = {e.channel: e for e in shown}
+        self._check_known(channels)
+        views = [
+            ChannelView(
+                channel=e.channel,
+                uniqueid=e.uniqueid,
+                linkedid=e.linkedid or e.uniqueid,
+                context=e.context,
+                exten=e.exten,
+                application=e.application,
+                bridge_id=e.bridge_id,
+                seconds=_seconds(e.duration),
+                caller_num=e.caller_id_num,
+                caller_name=e.caller_id_name,
+                variables=variables.get(e.channel, {}),
+            )
+            for e in shown
+        ]
+        await self._take_over(views)
+        self.runs += 1
+
+    async def _variables(self) -> dict[str, dict[str, str]]:
+        """The service's own variables on every channel: one ``Status`` for them all."""
+        reply = await self.center.ami.send(
+            Action("Status", {"Variables": ",".join(TAKEOVER_VARIABLES)})
+        )
+        out: dict[str, dict[str, str]] = {}
+        for event in getattr(reply, "events", []):
+            found = {}
+            for item in event.message.get_all("Variable"):
+                name, _, value = item.partition("=")
+                if name in TAKEOVER_VARIABLES and value:
+                    found[name] = value
+            out[event.message.get("Channel")] = found
+        return out
+
+    async def _offline_agents(self, endpoints: Mapping[str, str]) -> set[str]:
+        """Agents whose phone is not registered now (``DeviceStateList``: UNAVAILABLE)."""
+        try:
+            reply = await self.center.ami.send(Action("DeviceStateList"))
+        except (RemoteError, TimeoutError) as exc:
+            log.warning("device states unknown", extra={"fields": {"error": exc}})
+            return set()
+        out = set()
+        for event in getattr(reply, "events", []):
+            device = event.message.get("Device")
+            if device in endpoints and event.message.get("State") in OFFLINE_STATES:
+                out.add(endpoints[device])
+        return out
+
+    # ------------------------------------------------------------------ calls in memory
+
+    def _check_known(self, channels: Mapping[str, CoreShowChannel]) -> None:
+        """Calls the center tracks (an AMI drop): close the vanished, catch up on rings,
+        bring waiting callers back into AGI."""
+        center = self.center
+        originating = set(center._originating.values())
+        for call in list(center.calls.values()):
+            if call.call_id in originating:
+                continue  # its OriginateResponse is still to come
+            if call.channel not in channels:
+                log.info(
+                    "call vanished while AMI was down", extra={"fields": {"call": call.call_id}}
+                )
+                center._call_gone(call, "vanished")
+            elif call.phase is Phase.RINGING and call.direction == "inbound":
+                self._check_ring(call, channels)
+            elif call.phase in (Phase.IVR, Phase.WAITING):
+                # Its AGI session lost the command in flight: bring it back into AGI. A
+                # caller who was in the IVR goes to the queue it was heading for (or the
+                # first queue), rather than hearing the menu again from the start.
+                if call.phase is Phase.IVR:
+                    call.pending_queue = call.queue or center._first_queue()
+                center._spawn(center._break_in(call), f"resume-{call.call_id}")
+
+    def _check_ring(self, call: LiveCall, channels: Mapping[str, CoreShowChannel]) -> None:
+        """A ring whose DialBegin / DialEnd may have been lost with the connection."""
+        center = self.center
+        caller = channels[call.channel]
+        leg = call.agent_channel
+        if leg is None or leg not in channels:
+            leg = next((n for n in channels if dials_leg(n, call.ring_endpoint)), None)
+        agent_id = call.agent_id
+        if agent_id is None:
+            return
+        if leg is not None and call.agent_channel is None:
+            # DialBegin was lost: the agent's phone rang (or rings) without a screen pop.
+            call.agent_channel = leg
+            center._by_channel[leg] = call.call_id
+            center._screen_pop(call)
+            center.recorder.offered(call, center.clock())
+        if caller.bridge_id and leg is not None and channels[leg].bridge_id == caller.bridge_id:
+            now = center.clock()
+            call.phase = Phase.TALKING
+            call.answered_at = now
+            center._execute(center.acd.handle(acd_ev.AgentAnswered(call.call_id, agent_id), now))
+            center.recorder.answered(call, now)
+            center._publish_call(call)
+        elif caller.application.lower() != "dial":
+            # The ring ended unanswered while we were away and the caller is back in
+            # AGI, whose AsyncAGIStart was lost too: a Redirect gives us a fresh one.
+            center._ring_failed(call, agent_id)
+            center._spawn(center._break_in(call), f"resume-{call.call_id}")
+
+    # ------------------------------------------------------------------ takeover
+
+    async def _take_over(self, views: Sequence[ChannelView]) -> None:
+        center = self.center
+        recorder = center.recorder
+        # Milestones still queued would make a contact look open that is not.
+        await recorder.flush()
+        rows = await recorder.contacts.open_contacts()
+        saved: list[SavedAgent] = []
+        if self._restore_pending and recorder.agent_states is not None:
+            saved = [
+                SavedAgent(s.agent_id, s.state, s.reason, s.since, s.wrap_up_until, s.wrap_queue)
+                for s in await recorder.agent_states.all()
+            ]
+        now = center.clock()
+        endpoints = {
+            center.acd.agent_config(agent_id).endpoint: agent_id
+            for agent_id in center.acd.snapshot(now)["agents"]
+        }
+        offline = await self._offline_agents(endpoints) if saved else set()
+        plan = plan_takeover(
+            views,
+            [open_contact(contact, last) for contact, last in rows],
+            endpoints=endpoints,
+            known=set(center.calls) | set(center._recent),
+            saved_agents=[s for s in saved if s.agent_id in endpoints.values()],
+            wrap_up_seconds={q.name: q.wrap_up for q in center.acd.queue_configs()},
+            offline=offline,
+            now=now,
+        )
+        self.last_plan = plan
+        for close in plan.close:
+            log.info(
+                "contact lost while the service was down",
+                extra={"fields": {"call": close.key, "at": close.at}},
+            )
+            recorder.lost(close.key, close.at)
+        agents_calls = [a for a in plan.adopt if a.agent_id is not None]
+        others = [a for a in plan.adopt if a.agent_id is None]
+        for adopt in agents_calls:
+            self._adopt(adopt)
+        if self._restore_pending:
+            self._restore_pending = False
+            for restore in plan.restore:
+                if restore.state == AgentState.LOGGED_OUT.value:
+                    continue
+                self._guarded(
+                    acd_ev.AgentRestored(
+                        restore.agent_id,
+                        AgentState(restore.state),
+                        restore.reason,
+                        restore.since,
+                        restore.wrap_up_until,
+                        restore.wrap_queue,
+                    ),
+                    restore.agent_id,
+                )
+        for adopt in others:
+            self._adopt(adopt)
+        if plan.adopt:
+            log.info(
+                "live calls taken over",
+                extra={
+                    "fields": {
+                        "calls": len(plan.adopt),
+                        "closed": len(plan.close),
+                        "agents": len(plan.restore),
+                    }
+                },
+            )
+        # Ring tasks spawned above set their calls ringing first; those still waiting (or
+        # about to run their IVR) get a fresh AsyncAGI session.
+        await asyncio.sleep(0)
+        for adopt in others:
+            call = center.calls.get(adopt.call_id)
+            if call is not None and call.phase in (Phase.WAITING, Phase.IVR):
+                center._spawn(center._break_in(call), f"adopt-{call.call_id}")
+
+    def _guarded(self, event: Any, what: str) -> bool:
+        center = self.center
+        try:
+            center._execute(center.acd.handle(event, center.clock()))
+        except SwitchboardError as exc:
+            log.warning(
+                "takeover step refused",
+                extra={"fields": {"step": type(event).__name__, "for": what, "error": exc}},
+            )
+            return False
+        return True
+
+    def _adopt(self, adopt: Adopt) -> None:
+        center = self.center
+        view, contact = adopt.channel, adopt.contact
+        call = LiveCall(
+            call_id=adopt.call_id,
+            channel=view.channel,
+            uniqueid=view.uniqueid,
+            caller=(contact.caller if contact else "") or view.caller_num,
+            dialed=adopt.dialed,
+            arrived_at=adopt.arrived_at,
+            direction="inbound" if contact is None else contact.direction,
+            queue=adopt.queue or None,
+            queued_at=adopt.queued_at,
+            customer_id=contact.customer_id if contact else None,
+            contact_id=contact.contact_id if contact else None,
+        )
+        call.adopted = True
+        center.calls[call.call_id] = call
+        center._by_channel[call.channel] = call.call_id
+        if contact is None:
+            center.recorder.arrived(call)
+        if adopt.resume is Resume.IVR:
+            call.phase = Phase.IVR
+            center._publish_call(call)
+            return
+        center._spawn(center._load_card(call), f"card-{call.call_id}")
+        if adopt.resume is Resume.WAITING:
+            call.phase = Phase.WAITING
+            try:
+                center.enqueue(call, adopt.queue, 0, {}, since=adopt.queued_at)
+            except SwitchboardError as exc:  # e.g. its queue is no longer in the file
+                log.warning(
+                    "adopted caller's queue refused; first queue",
+                    extra={"fields": {"call": call.call_id, "error": exc}},
+                )
+                center.enqueue(call, center._first_queue(), 0, {}, since=adopt.queued_at)
+            return
+        agent_id = adopt.agent_id or ""
+        call.agent_id = agent_id
+        call.agent_channel = adopt.agent_channel
+        if adopt.agent_channel:
+            center._by_channel[adopt.agent_channel] = call.call_id
+        with_call = (
+            call.direction == "inbound"
+        )  # click-to-dial is not the ACD's: only inbound calls are adopted by it
+        try:
+            endpoint = center.acd.agent_config(agent_id).endpoint
+        except NotFound:
+            endpoint = ""
+        call.ring_endpoint = endpoint
+        queue = adopt.queue or center._first_queue()
+        call.queue = call.queue or queue
+        since = adopt.queued_at or adopt.arrived_at
+        if adopt.resume is Resume.RINGING:
+            call.phase = Phase.RINGING
+            center._agent_calls[agent_id] = call.call_id
+            self._guarded(acd_ev.CallAdopted(call.call_id, queue, agent_id, since), agent_id)
+            center._screen_pop(call)
+            center.recorder.offered(call, center.clock())
+            return
+        call.phase = Phase.TALKING if adopt.resume is Resume.TALKING else Phase.HELD
+        call.answered_at = adopt.answered_at
+        center._agent_calls[agent_id] = call.call_id
+        if with_call:
+            self._guarded(
+                acd_ev.CallAdopted(
+                    call.call_id, queue, agent_id, since, answered_at=adopt.answered_at
+                ),
+                agent_id,
+            )
+        if contact is None or contact.answered_at is None:
+            center.recorder.answered(call, call.answered_at or center.clock())
+        center._publish_call(call)
