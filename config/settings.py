@@ -22,6 +22,8 @@ from config.errors import ConfigError
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 ENV_PREFIX = "SWITCHBOARD_"
+# ConfigError.key when the problem is the whole file (missing, not TOML), not one key.
+WHOLE_FILE = "-"
 
 
 @dataclass(frozen=True, slots=True)
@@ -228,9 +230,9 @@ def load_settings(
             with open(path, "rb") as fh:
                 data = tomllib.load(fh)
         except FileNotFoundError:
-            raise ConfigError(source, "-", "file not found") from None
+            raise ConfigError(source, WHOLE_FILE, "file not found") from None
         except tomllib.TOMLDecodeError as exc:
-            raise ConfigError(source, "-", f"not valid TOML ({exc})") from None
+            raise ConfigError(source, WHOLE_FILE, f"not valid TOML ({exc})") from None
         for section, table in data.items():
             if section not in sections:
                 raise ConfigError(

@@ -117,3 +117,30 @@ def test_output_into_a_closed_pipe_is_not_a_traceback() -> None:
         os.close(write_end)
     assert proc.returncode == 0
     assert "Traceback" not in proc.stderr
+
+
+def test_every_command_help_lists_the_global_options(capsys: pytest.CaptureFixture[str]) -> None:
+    # They may stand after the command (switchboard run --config FILE), so its help says so.
+    for path in subcommand_paths(build_parser()):
+        with pytest.raises(SystemExit):
+            main([*path, "--help"])
+        out = capsys.readouterr().out
+        assert "--config FILE" in out and "--log-level" in out, path
+
+
+def test_a_missing_settings_file_is_named_plainly(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["config", "show", "--config", "/nonexistent.toml"]) == 1
+    err = capsys.readouterr().err
+    assert err == "switchboard: error: --config /nonexistent.toml: file not found\n"
+
+
+def test_a_broken_settings_file_is_named_plainly(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    broken = tmp_path / "broken.toml"
+    broken.write_text("[http\n")
+    monkeypatch.setenv("SWITCHBOARD_CONFIG", str(broken))
+    assert main(["config", "show"]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith(f"switchboard: error: SWITCHBOARD_CONFIG={broken}: not valid TOML")
+    assert ": -:" not in err
