@@ -55,6 +55,8 @@ class ReportRow:
     abandoned: int = 0
     short_abandoned: int = 0
     other: int = 0
+    #: open when the service stopped, gone when it came back (outcome lost_during_outage)
+    lost: int = 0
     asa: float | None = None
     aht: float | None = None
     service_level: float | None = None
@@ -71,6 +73,7 @@ class ReportRow:
             "abandoned": self.abandoned,
             "short_abandoned": self.short_abandoned,
             "other": self.other,
+            "lost": self.lost,
             "asa": r(self.asa),
             "aht": r(self.aht),
             "service_level": r(self.service_level),
@@ -105,6 +108,7 @@ def _row(
     key: str, facts: list[ContactFacts], offered: int | None, sl: float, short: float
 ) -> ReportRow:
     answered = [f for f in facts if f.answered]
+    lost = sum(1 for f in facts if not f.answered and f.outcome == "lost_during_outage")
     abandoned = short_abandoned = 0
     for f in facts:
         if not f.answered and f.outcome == "abandoned_queue":
@@ -124,7 +128,8 @@ def _row(
         answered=len(answered),
         abandoned=abandoned,
         short_abandoned=short_abandoned,
-        other=max(0, len(facts) - len(answered) - abandoned - short_abandoned),
+        other=max(0, len(facts) - len(answered) - abandoned - short_abandoned - lost),
+        lost=lost,
         asa=sum(waits) / len(waits) if waits else None,
         aht=sum(handles) / len(handles) if handles else None,
         service_level=100.0 * within / denominator if denominator > 0 else None,

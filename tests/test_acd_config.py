@@ -112,7 +112,14 @@ def test_engine_settings_come_from_the_routing_section() -> None:
         not_ready_reasons=["break", "coaching"], sticky_offer_seconds=7, short_abandon_seconds=3
     )
     settings = AcdSettings.from_routing(routing, seed=4)
-    assert settings.not_ready_reasons == ("break", "coaching", "no answer", "outbound", "transfer")
+    assert settings.not_ready_reasons == (
+        "break",
+        "coaching",
+        "no answer",
+        "outbound",
+        "transfer",
+        "phone offline",
+    )
     assert (settings.sticky_offer_seconds, settings.short_abandon_seconds) == (7, 3)
     assert settings.seed == 4
     with pytest.raises(InvalidInput):

@@ -129,3 +129,19 @@ async def test_bad_report_requests(store: Store) -> None:
         await build_report(store, DAY, DAY + 1, "week")
     with pytest.raises(InvalidInput):
         await build_report(store, 0, 1e12, "interval")
+
+
+async def test_contacts_lost_during_an_outage_are_counted_apart(store: Store) -> None:
+    await _contact(store, "x1", "billing", DAY + 600, wait=30, outcome="lost_during_outage")
+    await _contact(store, "x2", "billing", DAY + 700, wait=3, outcome="abandoned_queue")
+    rows = {r.key: r for r in await build_report(store, DAY, DAY + 86400, "queue")}
+    billing = rows["billing"]
+    assert (billing.offered, billing.lost, billing.abandoned, billing.short_abandoned) == (
+        2,
+        1,
+        0,
+        1,
+    )
+    assert billing.other == 0
+    assert billing.to_json()["lost"] == 1
+    assert rows["sales"].lost == 0

@@ -99,6 +99,7 @@ async def test_sigkill_with_calls_in_every_phase_loses_nothing(tmp_path: Path) -
         "PJSIP/1002": PhoneBehaviour(answer_after=4.0),  # still ringing at the kill
         "PJSIP/1005": PhoneBehaviour(answer_after=0.3),
         "PJSIP/1003": PhoneBehaviour(answer_after=0.3),
+        "PJSIP/1006": PhoneBehaviour(answer_after=0.3),  # unplugged during the outage
     }
     async with floor(tmp_path, phones) as (sim, service):
         db = service.db_path
@@ -118,6 +119,7 @@ async def test_sigkill_with_calls_in_every_phase_loses_nothing(tmp_path: Path) -
             await sam.set_state("1002", "ready")
             await until(lambda: (contact(db, ringing) or {}).get("offered_at"), what="B rings")
             await sam.set_state("1003", "not_ready", "lunch")
+            await sam.set_state("1006", "ready")
             in_ivr = sim.place_call("+15550005555", did=DID, dtmf=["1"], talk_seconds=(2, 2))
             await until(lambda: contact(db, in_ivr), what="F in the IVR")
             before = await sam.agents()
@@ -130,6 +132,7 @@ async def test_sigkill_with_calls_in_every_phase_loses_nothing(tmp_path: Path) -
 
         # While the service is down: one caller hangs up, one new caller arrives.
         await sim.hangup(channel_of(sim, gone))
+        sim.phones["PJSIP/1006"] = PhoneBehaviour(mode="unavailable")
         arrived_while_down = sim.place_call(
             "+15550006666", did=DID, dtmf=["1"], talk_seconds=(2, 2)
         )
@@ -144,6 +147,10 @@ async def test_sigkill_with_calls_in_every_phase_loses_nothing(tmp_path: Path) -
             after = await sam.agents()
             assert after["1003"]["state"] == "not_ready"
             assert after["1003"]["reason"] == "lunch"
+            assert (after["1006"]["state"], after["1006"]["reason"]) == (
+                "not_ready",
+                "phone offline",
+            )
             assert after["1001"]["state"] == "on_call"
             assert after["1002"]["state"] in ("ringing", "on_call")
             await sam.set_state("1005", "ready")

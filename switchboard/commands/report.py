@@ -19,6 +19,7 @@ HEADERS = {
     "abandoned": "abandoned",
     "short_abandoned": "short ab.",
     "other": "other",
+    "lost": "lost",
     "asa": "ASA s",
     "aht": "AHT s",
     "service_level": "SL %",
