@@ -128,6 +128,8 @@ def _random_event(rng: random.Random, snap: dict[str, Any], serial: int) -> ev.E
         return ev.CallbackRequested(rng.choice(by_state["waiting"]), "5551234")
     if roll < 0.92:
         return ev.QueuesChanged(rng.choice((QUEUES, RELOADED)))
+    if roll < 0.96:
+        return _takeover_event(rng, snap, serial)
     # something plainly wrong now and then: unknown ids, illegal transitions
     return rng.choice(
         (
@@ -137,6 +139,25 @@ def _random_event(rng: random.Random, snap: dict[str, Any], serial: int) -> ev.E
             ev.CallEnded(rng.choice(list(calls)) if calls else "ghost"),
         )
     )
+
+
+def _takeover_event(rng: random.Random, snap: dict[str, Any], serial: int) -> ev.Event:
+    """What a restart feeds in (refused, changing nothing, when the agent is busy)."""
+    now = float(snap["at"])
+    agent_id = rng.choice([a.agent_id for a in AGENTS])
+    queue = rng.choice(("sales", "support", "billing"))
+    since = now - rng.choice((0.0, 3.0, 40.0, 200.0))
+    roll = rng.random()
+    if roll < 0.35:
+        return ev.CallQueued(f"c{serial}", queue, since=since)
+    if roll < 0.7:
+        answered = rng.choice((None, since, now))
+        return ev.CallAdopted(f"c{serial}", queue, agent_id, since, answered_at=answered)
+    state = rng.choice(
+        (AgentState.READY, AgentState.NOT_READY, AgentState.WRAP_UP, AgentState.LOGGED_OUT)
+    )
+    until = rng.choice((None, now - 1, now + 4))
+    return ev.AgentRestored(agent_id, state, "lunch", since, wrap_up_until=until)
 
 
 def _check(

@@ -18,6 +18,9 @@ the commands out through ``telephony``. What the shell owes the engine:
   callback, or hang up after a prompt. ``CallLeftQueue`` → stop MOH / announcements.
 * ``AgentStateChanged`` / ``QueueStatsChanged`` → publish to consoles and wallboard.
 * After an answered call ends, ``CallEnded``; the agent's ``WrapUpDone`` ends wrap-up early.
+* After a restart of the service: ``CallAdopted`` for each call found ringing or connected
+  at an agent's phone, then ``AgentRestored`` for each saved agent state, then
+  ``CallQueued(since=...)`` for each caller still in line (its original queue time).
 
 The queue file is read by :func:`routing.acd.config.load_queue_file`.
 """

@@ -45,6 +45,15 @@ from what was last published gets one ``QueueStatsChanged`` with the complete fi
 **Timers** live in one heap of (due, kind, id, epoch). Anything that makes a timer
 moot bumps the owner's epoch, and a stale timer is dropped when it comes due.
 
+**Restart takeover.** A restarted service tells the engine what it finds: a caller still
+in line joins with ``CallQueued(since=...)`` and keeps its place by original arrival;
+``CallAdopted`` puts a call already ringing or connected at an agent's phone directly
+into OFFERED / CONNECTED (no ``RingAgent``: the phone already rings), after which it is an
+ordinary call; ``AgentRestored`` brings back a logged-out agent's saved state. These are
+not table transitions (nothing happened to the agent, the engine relearns it) but are
+allowed only on an agent with no call, so no agent is double-booked. The emitted
+``AgentStateChanged.since`` is the state's real start, so a second restart keeps it.
+
 **Errors change nothing.** Each handler validates the event and looks up every state
 transition it needs (``routing.acd.states`` raises IllegalTransition) before mutating.
 """
@@ -156,6 +165,7 @@ class _Call:
     sticky_agent: str | None = None
     sticky_until: float = -math.inf
     epoch: int = 0
+    adopted: bool = False  # taken over at a restart: this process predicted no wait
 
 
 class Acd:
@@ -411,17 +421,12 @@ class Acd:
         if e.call_id in self._calls:
             raise Conflict(f"call {e.call_id!r} is already in the ACD")
         self._queue(e.queue)
-        if isinstance(e.priority, bool) or not isinstance(e.priority, int):
-            raise InvalidInput(f"priority must be an integer, got {e.priority!r}", field="priority")
-        check_skills(e.skills)
-        for name in ("tier", "caller"):
-            if any(c in getattr(e, name) for c in "\r\n\x00"):
-                raise InvalidInput(f"{name} must not contain CR, LF or NUL", field=name)
+        _check_call_fields(e.priority, e.skills, e.tier, e.caller)
         if e.callback_number is not None:
             _check_number(e.callback_number)
         since = now if e.since is None else e.since
-        if not math.isfinite(since) or since > now:
-            raise InvalidInput("since must be a time not after now", field="since")
+        if not _is_time(since) or since > now:
+            raise InvalidInput("since must be a finite time not after now", field="since")
         call = _Call(
             call_id=e.call_id,
             queue=e.queue,
@@ -521,7 +526,10 @@ class Acd:
         call.answered_at = now
         q = self._queues[call.queue]
         counters = self._counters[call.queue]
-        counters.record_answer(now - call.entered_at, q.service_level, call.predicted)
+        waited = now - call.entered_at
+        # an adopted caller was promised nothing by this process: no estimate error
+        predicted = waited if call.adopted else call.predicted
+        counters.record_answer(waited, q.service_level, predicted)
         self._dirty.add(call.queue)  # a sticky agent may not be a member of this queue
         agent.calls += 1
         out.append(cmd.CallLeftQueue(call.call_id, call.queue, "answered"))
@@ -603,12 +611,7 @@ class Acd:
             )
         reason = e.reason
         if e.state is AgentState.NOT_READY:
-            if reason and reason not in self.settings.not_ready_reasons:
-                raise InvalidInput(
-                    f"unknown not-ready reason {reason!r}; expected one of "
-                    + ", ".join(self.settings.not_ready_reasons),
-                    field="reason",
-                )
+            self._check_reason(reason)
         else:
             reason = ""
         what = inputs[e.state][1 if forced else 0]
@@ -630,64 +633,73 @@ class Acd:
             out.append(cmd.CancelRing(call.call_id, agent.agent_id))
             self._back_to_front(call, now, out)
 
+    def _check_reason(self, reason: str) -> None:
+        if reason and reason not in self.settings.not_ready_reasons:
+            raise InvalidInput(
+                f"unknown not-ready reason {reason!r}; expected one of "
+                + ", ".join(self.settings.not_ready_reasons),
+                field="reason",
+            )
+
     # ------------------------------------------------------------------ restart takeover
 
-    def _restorable(self, agent_id: str) -> _Agent:
-        agent = self._agent(agent_id)
-        if agent.state is not AgentState.LOGGED_OUT or agent.call_id is not None:
-            raise IllegalTransition(agent.state.value, "restore")
-        return agent
-
     def _on_agent_restored(self, e: ev.AgentRestored, now: float, out: list[cmd.Command]) -> None:
-        """A saved state comes back at start-up; the state table is not consulted since
-        the agent did not change state: the service only learns it again."""
-        agent = self._restorable(e.agent_id)
+        """A saved state comes back at start-up. The agent did not change state while the
+        service was down, so the transition table is not consulted: the engine only learns
+        the state again, with its real start (``since``) on the AgentStateChanged."""
+        agent = self._agent(e.agent_id)
+        if agent.state is not AgentState.LOGGED_OUT or agent.call_id is not None:
+            raise IllegalTransition(agent.state.value, "restore a saved state")
         reason = ""
         if e.state is AgentState.NOT_READY:
             reason = e.reason
-            if reason and reason not in self.settings.not_ready_reasons:
-                raise InvalidInput(f"unknown not-ready reason {reason!r}", field="reason")
+            self._check_reason(reason)
         elif e.state not in (AgentState.READY, AgentState.WRAP_UP, AgentState.LOGGED_OUT):
             raise InvalidInput(
-                f"an agent is restored ready, not ready, in wrap-up or logged out, not {e.state}",
+                "an agent is restored ready, not ready, in wrap-up or logged out, not "
+                f"{e.state!r} (a ringing or talking agent comes back through CallAdopted)",
                 field="state",
             )
+        since = _restored_time(e.since, now, "since")
+        until = e.wrap_up_until
+        if until is not None and not _is_time(until):
+            raise InvalidInput("wrap_up_until must be a finite time", field="wrap_up_until")
         if e.state is AgentState.LOGGED_OUT:
             return
-        since = min(now, e.since) if math.isfinite(e.since) and e.since > 0 else now
         if e.state is AgentState.READY:
-            self._make_ready(agent, now, out)
-        else:
-            self._set_state(agent, e.state, reason, now, out)
-        if agent.state is e.state:
-            agent.since = since
-            if e.state is AgentState.READY:
-                agent.idle_since = since
+            # ready since ``since`` is idle since then: longest-idle order counts from it
+            agent.idle_since = since
+            self._make_ready(agent, now, out, keep_idle=True, since=since)
+            return
+        self._set_state(agent, e.state, reason, now, out, since=since)
         if e.state is AgentState.WRAP_UP:
-            agent.wrap_queue = e.wrap_queue if e.wrap_queue in self._queues else None
-            agent.wrap_talk = 0.0
-            until = e.wrap_up_until
-            if until is None or not math.isfinite(until) or until <= now:
+            # the talk (and the answer) were counted by the process that died: no handle
+            # time is recorded for this wrap-up, so today's figures stay self-consistent
+            agent.wrap_queue = None
+            if until is None or until <= now:
                 self._end_wrap_up(agent, AgentInput.WRAP_DONE, now, out)
             else:
                 self._schedule(until, _WRAP, agent.agent_id, agent.epoch)
 
     def _on_call_adopted(self, e: ev.CallAdopted, now: float, out: list[cmd.Command]) -> None:
         """A call already at an agent's phone when the service started: ringing, or
-        connected since ``answered_at``. No RingAgent: the phone already rings."""
+        connected since ``answered_at``. No RingAgent: the phone already rings. From here
+        on it is an ordinary offered or connected call."""
         _check_id(e.call_id, "call_id")
         if e.call_id in self._calls:
             raise Conflict(f"call {e.call_id!r} is already in the ACD")
         q = self._queue(e.queue)
         agent = self._agent(e.agent_id)
-        if agent.state not in (
-            AgentState.LOGGED_OUT,
-            AgentState.READY,
-            AgentState.NOT_READY,
-        ) or (agent.call_id is not None):
+        free = (AgentState.LOGGED_OUT, AgentState.READY, AgentState.NOT_READY)
+        if agent.state not in free or agent.call_id is not None:
             raise Conflict(f"agent {e.agent_id!r} is {agent.state.value}; cannot adopt a call")
-        check_skills(e.skills)
-        since = min(now, e.since) if math.isfinite(e.since) else now
+        _check_call_fields(e.priority, e.skills, e.tier, e.caller)
+        since = _restored_time(e.since, now, "since")
+        answered: float | None = None
+        if e.answered_at is not None:
+            # a bridge seen a little before the channel's age says: answered at arrival
+            answered = max(since, _restored_time(e.answered_at, now, "answered_at"))
+        # everything checked; apply
         call = _Call(
             call_id=e.call_id,
             queue=q.name,
@@ -699,6 +711,7 @@ class Acd:
             own_skills=dict(e.skills),
             arrived_at=since,
             entered_at=since,
+            adopted=True,
         )
         self._calls[call.call_id] = call
         self._counters[q.name].count("offered")
@@ -706,19 +719,20 @@ class Acd:
         call.state = CallState.OFFERED
         call.agent_id = agent.agent_id
         call.offered_at = now
-        if e.answered_at is None:
+        if answered is None:
             self._set_state(agent, AgentState.RINGING, "", now, out, call_id=call.call_id)
             give_up = q.ring_timeout + self.settings.ring_grace_seconds
             self._schedule(now + give_up, _RING, call.call_id, call.epoch)
             return
         call.state = CallState.CONNECTED
         call.epoch += 1
-        answered = min(now, e.answered_at) if math.isfinite(e.answered_at) else now
         call.answered_at = answered
-        self._counters[q.name].record_answer(answered - since, q.service_level, 0.0)
+        waited = answered - since
+        self._counters[q.name].record_answer(waited, q.service_level, waited)
         agent.calls += 1
-        self._set_state(agent, AgentState.ON_CALL, "", now, out, call_id=call.call_id)
-        agent.since = answered
+        self._set_state(
+            agent, AgentState.ON_CALL, "", now, out, call_id=call.call_id, since=answered
+        )
 
     def _on_wrap_up_done(self, e: ev.WrapUpDone, now: float, out: list[cmd.Command]) -> None:
         agent = self._agent(e.agent_id)
@@ -945,6 +959,7 @@ class Acd:
         *,
         keep_idle: bool = False,
         forced_by: str | None = None,
+        since: float | None = None,
     ) -> None:
         """The agent becomes READY; a caller waiting for them is offered at once, without
         the agent passing through the ready indexes (the common case in a busy center)."""
@@ -959,6 +974,7 @@ class Acd:
             keep_idle=keep_idle,
             index=not call,
             forced_by=forced_by,
+            since=since,
         )
         if call is not None:
             timeout = self.settings.sticky_offer_seconds if sticky else 0.0
@@ -1184,7 +1200,10 @@ class Acd:
         keep_idle: bool = False,
         index: bool = True,
         forced_by: str | None = None,
+        since: float | None = None,
     ) -> None:
+        """Move the agent to ``new`` (already checked against the table) at ``now``;
+        ``since``, when given, is an earlier real start of the state (a restart)."""
         old = agent.state
         if old is not AgentState.LOGGED_OUT:
             key = old.value
@@ -1201,8 +1220,8 @@ class Acd:
             self._dirty.add(name)
         agent.state = new
         agent.reason = reason
-        agent.since = now
-        agent.counted_from = now
+        agent.since = now if since is None else since
+        agent.counted_from = now  # today's state seconds count only what this process saw
         agent.epoch += 1
         agent.call_id = call_id
         if new is AgentState.READY:
@@ -1216,7 +1235,7 @@ class Acd:
                 agent.agent_id,
                 new,
                 reason,
-                now,
+                agent.since,
                 call_id,
                 agent.calls,
                 agent.talk,
@@ -1358,6 +1377,28 @@ class Acd:
 def _check_id(value: str, name: str) -> None:
     if not isinstance(value, str) or not value or any(c in value for c in "\r\n\x00"):
         raise InvalidInput(f"{name} must be a non-empty single-line string", field=name)
+
+
+def _check_call_fields(priority: int, skills: Mapping[str, int], tier: str, caller: str) -> None:
+    if isinstance(priority, bool) or not isinstance(priority, int):
+        raise InvalidInput(f"priority must be an integer, got {priority!r}", field="priority")
+    check_skills(skills)
+    for name, value in (("tier", tier), ("caller", caller)):
+        if any(c in value for c in "\r\n\x00"):
+            raise InvalidInput(f"{name} must not contain CR, LF or NUL", field=name)
+
+
+def _is_time(value: float) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _restored_time(value: float, now: float, name: str) -> float:
+    """A time carried over from before a restart. Garbage is refused; a time a little
+    after ``now`` (the wall clock stepped back between runs) is taken as ``now`` rather
+    than leaving a live call or an agent behind."""
+    if not _is_time(value):
+        raise InvalidInput(f"{name} must be a finite time", field=name)
+    return min(value, now)
 
 
 def _check_number(number: str) -> None:

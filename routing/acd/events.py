@@ -26,7 +26,8 @@ class CallQueued:
     #: not count against ``max_length``, so a full queue can still take callbacks
     callback_number: str | None = None
     #: a caller taken over after a restart of the service: its original queue time, so it
-    #: keeps its place in line (priority aging, widening and max wait count from there)
+    #: keeps its place in line (priority aging, widening and max wait count from there);
+    #: None is ``now``, a time after ``now`` is InvalidInput
     since: float | None = None
 
 
@@ -111,9 +112,15 @@ class QueuesChanged:
 
 @dataclass(frozen=True, slots=True)
 class AgentRestored:
-    """At start-up: an agent comes back in its saved state (ready, not ready with its
-    reason, wrap-up until ``wrap_up_until``, logged out), begun at ``since``. Only for an
-    agent still logged out with no call."""
+    """At start-up: an agent comes back in its saved state, begun at ``since``.
+
+    Only for an agent still logged out with no call (else IllegalTransition). READY is
+    routed at once; NOT_READY takes ``reason`` (checked like AgentStateRequest); WRAP_UP
+    ends at ``wrap_up_until`` (at once when that is None or past); LOGGED_OUT changes
+    nothing. RINGING / ON_CALL are InvalidInput: those come back through CallAdopted.
+    The AgentStateChanged carries ``since`` (a ``since`` after ``now`` is taken as now).
+    ``wrap_queue`` names the wrapped-up call's queue; no handle time is counted for it.
+    """
 
     agent_id: str
     state: AgentState
@@ -126,7 +133,13 @@ class AgentRestored:
 @dataclass(frozen=True, slots=True)
 class CallAdopted:
     """At start-up: a call found already ringing ``agent_id`` (``answered_at`` None) or
-    connected to them since ``answered_at``; it joined its queue at ``since``."""
+    connected to them since ``answered_at``; it joined its queue at ``since``.
+
+    The agent must be logged out, ready or not ready with no call (else Conflict). No
+    RingAgent is sent: the call is OFFERED with the agent RINGING (ring timer from now)
+    or CONNECTED with the agent ON_CALL; from there every event works as for any call.
+    Counted as offered (and answered, when connected) in ``queue``.
+    """
 
     call_id: str
     queue: str
