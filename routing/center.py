@@ -154,6 +154,12 @@ class CallCenter(ConsoleOperations):
         self._spawn(self._reload_loop(), "ivr-reloader")
 
     async def stop(self) -> None:
+        """Stop taking events and AGI sessions and write what is pending; live calls stay
+        on Asterisk for the next start to take over (docs/ARCHITECTURE.md)."""
+        log.info(
+            "call center stopping; live calls are left for the next start",
+            extra={"fields": {"calls": len(self.calls), "pending_writes": self.recorder.pending}},
+        )
         if self._unsubscribe is not None:
             self._unsubscribe()
         if self._dispatcher is not None:
