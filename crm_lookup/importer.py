@@ -4,7 +4,8 @@ Columns (a header row is required; names are case-insensitive, order free):
 
 ``name`` (required), ``phone`` or ``phones`` (one or more numbers separated by ``;`` or
 ``|``; national numbers use the default region; an extension like ``x12`` is kept),
-``company``, ``tier`` (standard, preferred, gold, VIP, or another short word),
+``company``, ``tier`` (standard, preferred, gold, VIP, or a tier the caller allows: the
+CLI adds those the queue file gives a priority to; another word is a bad row),
 ``language`` (en, ru, pt-br, ...), ``email``, ``account`` or ``accounts`` (letters, digits
 and ``-``; several separated by ``;``), ``tags`` (separated by ``;`` or ``,``), ``notes``.
 Unknown columns are refused (a typo would silently drop data).
@@ -14,21 +15,29 @@ already stored or already used by an earlier row of the file; the report gives t
 number (the header is row 1, as in a spreadsheet) and the reason. The whole import runs
 in one transaction, written in batches with ``executemany``: a crash or a ``strict``
 error rolls everything back.
+
+``update`` mode (``crm import --update``) makes re-importing a file safe: a row whose
+phones or accounts belong to one stored customer updates that customer instead of being
+refused. The file's columns replace the stored values (columns it lacks are kept); its
+phones and accounts are added to the customer's, none removed. A row whose numbers
+belong to two different customers is bad (merge them first). Other rows are added.
 """
 
 from __future__ import annotations
 
 import asyncio
 import csv
+import dataclasses
 import json
 import os
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Collection, Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TextIO
 
 from config.errors import InvalidInput, NotFound
 from crm_lookup.customers import CustomerFields, clean_customer
+from crm_lookup.models import TIERS
 
 if TYPE_CHECKING:
     import aiosqlite
@@ -64,6 +73,7 @@ class ImportReport:
 
     rows: int = 0
     imported: int = 0
+    updated: int = 0
     bad: list[BadRow] = field(default_factory=list)
     seconds: float = 0.0
 
@@ -71,6 +81,7 @@ class ImportReport:
         return {
             "rows": self.rows,
             "imported": self.imported,
+            "updated": self.updated,
             "bad": [{"row": b.row, "reason": b.reason} for b in self.bad],
             "seconds": round(self.seconds, 3),
         }
@@ -131,7 +142,24 @@ def _header(reader: Iterator[list[str]]) -> list[str | None]:
     return mapped
 
 
-def parse_row(mapped: list[str | None], values: list[str], region: str) -> CustomerFields:
+def check_tier(tier: str, allowed: Collection[str]) -> str:
+    """The allowed tier ``tier`` names, in the allowed spelling.
+
+    Raises:
+        InvalidInput: not one of ``allowed`` (a typo would route a VIP as nobody).
+    """
+    for known in allowed:
+        if tier.lower() == known.lower():
+            return known
+    raise InvalidInput(f"tier {tier[:40]!r} is not one of {', '.join(allowed)}", field="tier")
+
+
+def parse_row(
+    mapped: list[str | None],
+    values: list[str],
+    region: str,
+    tiers: Collection[str] = TIERS,
+) -> CustomerFields:
     """One CSV record to validated fields. Raises InvalidInput naming the field."""
     if len(values) > len(mapped):
         raise InvalidInput(f"{len(values)} fields but the header has {len(mapped)}")
@@ -139,6 +167,12 @@ def parse_row(mapped: list[str | None], values: list[str], region: str) -> Custo
     for key, value in zip(mapped, values, strict=False):
         if key:
             raw[key] = value
+    fields = _clean(raw, region)
+    tier = check_tier(fields.tier, tiers)
+    return fields if tier == fields.tier else dataclasses.replace(fields, tier=tier)
+
+
+def _clean(raw: dict[str, str], region: str) -> CustomerFields:
     return clean_customer(
         raw.get("name", ""),
         _split(raw.get("phones", ""), ";|"),
@@ -166,81 +200,143 @@ async def _taken(
     return {r[0]: r[1] for r in rows}
 
 
-async def _flush(
-    db: aiosqlite.Connection,
-    batch: list[tuple[int, CustomerFields]],
-    next_id: int,
-    seen_phones: set[str],
-    seen_accounts: set[str],
-    report: ImportReport,
-    strict: bool,
-) -> int:
-    """Check a batch against the database and the file so far, insert the good rows."""
-    phones_taken = await _taken(db, "phones", "phone", [p.e164 for _, f in batch for p in f.phones])
-    accounts_taken = await _taken(
-        db, "accounts", "account", [a for _, f in batch for a in f.accounts]
-    )
-    now = time.time()
-    customers: list[tuple[Any, ...]] = []
-    phones: list[tuple[Any, ...]] = []
-    accounts: list[tuple[Any, ...]] = []
-    for row_no, f in batch:
-        reason = ""
+@dataclass(slots=True)
+class _Batcher:
+    """What the batches of one import share: the connection, the file so far, the mode."""
+
+    db: aiosqlite.Connection
+    report: ImportReport
+    strict: bool
+    update: bool
+    # Customer columns the file has: an update replaces these and keeps the others.
+    columns: frozenset[str]
+    next_id: int
+    seen_phones: set[str] = field(default_factory=set)
+    seen_accounts: set[str] = field(default_factory=set)
+    seen_customers: set[int] = field(default_factory=set)
+
+    def refuse(self, row_no: int, reason: str) -> None:
+        bad = BadRow(row_no, reason)
+        if self.strict:
+            raise StrictImportError(bad)
+        self.report.bad.append(bad)
+
+    def _owner(
+        self, f: CustomerFields, phones_taken: dict[str, int], accounts_taken: dict[str, int]
+    ) -> tuple[int | None, str]:
+        """(the stored customer the row updates, or None; the reason it is bad, or "")."""
+        owners: dict[int, str] = {}
         for p in f.phones:
+            if p.e164 in self.seen_phones:
+                return None, f"phone {p.e164} already used by an earlier row"
             if p.e164 in phones_taken:
-                reason = f"phone {p.e164} already belongs to customer {phones_taken[p.e164]}"
-            elif p.e164 in seen_phones:
-                reason = f"phone {p.e164} already used by an earlier row"
-            if reason:
-                break
-        for a in f.accounts if not reason else ():
+                owners.setdefault(phones_taken[p.e164], f"phone {p.e164}")
+        for a in f.accounts:
+            if a in self.seen_accounts:
+                return None, f"account {a} already used by an earlier row"
             if a in accounts_taken:
-                reason = f"account {a} already belongs to customer {accounts_taken[a]}"
-            elif a in seen_accounts:
-                reason = f"account {a} already used by an earlier row"
-            if reason:
-                break
-        if reason:
-            bad = BadRow(row_no, reason)
-            if strict:
-                raise StrictImportError(bad)
-            report.bad.append(bad)
-            continue
-        cid = next_id
-        next_id += 1
-        customers.append(
-            (
-                cid,
-                f.name,
-                f.company,
-                f.tier,
-                f.language,
-                f.email,
-                json.dumps(list(f.tags)),
-                f.notes,
-                now,
-                now,
-            )
+                owners.setdefault(accounts_taken[a], f"account {a}")
+        if not owners:
+            return None, ""
+        if not self.update:
+            cid, what = next(iter(owners.items()))
+            return None, f"{what} already belongs to customer {cid}"
+        if len(owners) > 1:
+            ids = " and ".join(str(c) for c in sorted(owners))
+            return None, f"its numbers belong to customers {ids}; join them first (crm merge)"
+        owner = next(iter(owners))
+        if owner in self.seen_customers:
+            return None, f"customer {owner} already updated by an earlier row"
+        return owner, ""
+
+    async def flush(self, batch: list[tuple[int, CustomerFields]]) -> None:
+        """Check a batch against the database and the file so far, write the good rows."""
+        phones_taken = await _taken(
+            self.db, "phones", "phone", [p.e164 for _, f in batch for p in f.phones]
         )
-        for i, p in enumerate(f.phones):
-            seen_phones.add(p.e164)
-            phones.append((p.e164, cid, p.extension, i))
-        for i, a in enumerate(f.accounts):
-            seen_accounts.add(a)
-            accounts.append((a, cid, i))
-    await db.executemany(
-        "INSERT INTO customers(id, name, company, tier, language, email, tags, notes,"
-        " created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        customers,
-    )
-    await db.executemany(
-        "INSERT INTO phones(phone, customer_id, extension, position) VALUES (?, ?, ?, ?)", phones
-    )
-    await db.executemany(
-        "INSERT INTO accounts(account, customer_id, position) VALUES (?, ?, ?)", accounts
-    )
-    report.imported += len(customers)
-    return next_id
+        accounts_taken = await _taken(
+            self.db, "accounts", "account", [a for _, f in batch for a in f.accounts]
+        )
+        now = time.time()
+        customers: list[tuple[Any, ...]] = []
+        updates: list[tuple[int, CustomerFields]] = []
+        phones: list[tuple[Any, ...]] = []
+        accounts: list[tuple[Any, ...]] = []
+        for row_no, f in batch:
+            owner, reason = self._owner(f, phones_taken, accounts_taken)
+            if reason:
+                self.refuse(row_no, reason)
+                continue
+            self.seen_phones.update(p.e164 for p in f.phones)
+            self.seen_accounts.update(f.accounts)
+            if owner is not None:
+                self.seen_customers.add(owner)
+                updates.append((owner, f))
+                continue
+            cid = self.next_id
+            self.next_id += 1
+            customers.append(
+                (
+                    cid,
+                    f.name,
+                    f.company,
+                    f.tier,
+                    f.language,
+                    f.email,
+                    json.dumps(list(f.tags)),
+                    f.notes,
+                    now,
+                    now,
+                )
+            )
+            phones += [(p.e164, cid, p.extension, i) for i, p in enumerate(f.phones)]
+            accounts += [(a, cid, i) for i, a in enumerate(f.accounts)]
+        await self.db.executemany(
+            "INSERT INTO customers(id, name, company, tier, language, email, tags, notes,"
+            " created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            customers,
+        )
+        await self.db.executemany(
+            "INSERT INTO phones(phone, customer_id, extension, position) VALUES (?, ?, ?, ?)",
+            phones,
+        )
+        await self.db.executemany(
+            "INSERT INTO accounts(account, customer_id, position) VALUES (?, ?, ?)", accounts
+        )
+        await self._apply_updates(updates, now)
+        self.report.imported += len(customers)
+        self.report.updated += len(updates)
+
+    async def _apply_updates(self, updates: list[tuple[int, CustomerFields]], now: float) -> None:
+        if not updates:
+            return
+        columns = [c for c in UPDATABLE_COLUMNS if c in self.columns]
+        assignments = "".join(f"{c} = ?, " for c in columns)
+        await self.db.executemany(
+            f"UPDATE customers SET {assignments}updated_at = ? WHERE id = ?",
+            [(*(_column_value(f, c) for c in columns), now, cid) for cid, f in updates],
+        )
+        # New numbers go after the customer's own; the ones it has already stay as they are.
+        await self.db.executemany(
+            "INSERT OR IGNORE INTO phones(phone, customer_id, extension, position)"
+            " VALUES (?, ?, ?, (SELECT coalesce(max(position), -1) + 1 FROM phones"
+            " WHERE customer_id = ?))",
+            [(p.e164, cid, p.extension, cid) for cid, f in updates for p in f.phones],
+        )
+        await self.db.executemany(
+            "INSERT OR IGNORE INTO accounts(account, customer_id, position)"
+            " VALUES (?, ?, (SELECT coalesce(max(position), -1) + 1 FROM accounts"
+            " WHERE customer_id = ?))",
+            [(a, cid, cid) for cid, f in updates for a in f.accounts],
+        )
+
+
+# Customer columns an update may replace (phones and accounts are only ever added).
+UPDATABLE_COLUMNS = ("name", "company", "tier", "language", "email", "tags", "notes")
+
+
+def _column_value(f: CustomerFields, column: str) -> Any:
+    return json.dumps(list(f.tags)) if column == "tags" else getattr(f, column)
 
 
 def _open_text(path: str | os.PathLike[str]) -> TextIO:
@@ -256,6 +352,8 @@ async def import_customers(
     progress: Progress | None = None,
     batch_size: int = 5000,
     actor: str = "import",
+    update: bool = False,
+    tiers: Collection[str] = TIERS,
 ) -> ImportReport:
     """Import customers from a CSV file (columns in this module's docstring).
 
@@ -266,6 +364,8 @@ async def import_customers(
         progress: called as ``progress(rows_done, rows_total)`` after each batch.
         batch_size: rows per ``executemany``.
         actor: who is importing, for the audit log.
+        update: rows of stored customers (by phone or account) update them.
+        tiers: the tiers a row may name (case-insensitive; stored in this spelling).
 
     Raises:
         NotFound: the file does not exist.
@@ -288,11 +388,16 @@ async def import_customers(
             mapped = _header(reader)
             async with store.transaction() as db:
                 row = await db.execute_fetchall("SELECT coalesce(max(id), 0) FROM customers")
-                next_id = int(next(iter(row))[0]) + 1
-                seen_phones: set[str] = set()
-                seen_accounts: set[str] = set()
+                batcher = _Batcher(
+                    db,
+                    report,
+                    strict,
+                    update,
+                    frozenset(m for m in mapped if m),
+                    next_id=int(next(iter(row))[0]) + 1,
+                )
                 batch: list[tuple[int, CustomerFields]] = []
-                pending: asyncio.Future[int] | None = None
+                pending: asyncio.Future[None] | None = None
                 try:
                     for values in reader:
                         row_no = reader.line_num
@@ -300,33 +405,24 @@ async def import_customers(
                             continue
                         report.rows += 1
                         try:
-                            batch.append((row_no, parse_row(mapped, values, region)))
+                            batch.append((row_no, parse_row(mapped, values, region, tiers)))
                         except InvalidInput as exc:
-                            bad = BadRow(row_no, str(exc))
-                            if strict:
-                                raise StrictImportError(bad) from None
-                            report.bad.append(bad)
+                            batcher.refuse(row_no, str(exc))
                         if report.rows % 256 == 0:
                             # Let the previous batch's statements reach the database thread,
                             # so writing overlaps with parsing the next batch.
                             await asyncio.sleep(0)
                         if len(batch) >= batch_size:
                             if pending is not None:
-                                next_id = await pending
-                            pending = asyncio.ensure_future(
-                                _flush(
-                                    db, batch, next_id, seen_phones, seen_accounts, report, strict
-                                )
-                            )
+                                await pending
+                            pending = asyncio.ensure_future(batcher.flush(batch))
                             batch = []
                             if progress:
                                 progress(report.rows, max(total, report.rows))
                     if pending is not None:
-                        next_id = await pending
+                        await pending
                         pending = None
-                    next_id = await _flush(
-                        db, batch, next_id, seen_phones, seen_accounts, report, strict
-                    )
+                    await batcher.flush(batch)
                 except BaseException:
                     if pending is not None:
                         # Never roll back under a batch that is still being written.
@@ -344,6 +440,7 @@ async def import_customers(
                             {
                                 "rows": report.rows,
                                 "imported": report.imported,
+                                "updated": report.updated,
                                 "bad": len(report.bad),
                             }
                         ),

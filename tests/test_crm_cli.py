@@ -113,3 +113,20 @@ def test_report_csv_neutralises_formulas(db: Path, capsys: pytest.CaptureFixture
     data = list(csv.DictReader(io.StringIO(capsys.readouterr().out)))
     assert [r["queue"] for r in data] == ["'-2+3+cmd|' /C calc'!A0"]
     assert data[0]["offered"] == "1"
+
+
+def test_reimport_hints_at_update_and_update_applies(
+    db: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "c.csv"
+    path.write_text("name,phone,tier\nAnn,555-000-1111,gold\n")
+    assert main(["crm", "import", "--quiet", str(path)]) == 0
+    capsys.readouterr()
+    assert main(["crm", "import", "--quiet", str(path)]) == 1
+    out = capsys.readouterr().out
+    assert "already belongs to customer 1" in out and "--update" in out
+    path.write_text("name,phone,tier\nAnn,555-000-1111,VIP\nBea,555-000-2222,platinum-ultra\n")
+    assert main(["crm", "import", "--quiet", "--update", str(path)]) == 1
+    out = capsys.readouterr().out
+    assert "imported 0, updated 1 of 2 rows" in out and "row 3: tier 'platinum-ultra'" in out
+    assert _count(db) == 1

@@ -163,3 +163,72 @@ async def test_export_neutralises_every_formula_start(
 @pytest.mark.parametrize("value", ["-3.5", "+15550001111", "12", "", "a-b", "x=1"])
 def test_plain_values_keep_their_text(value: str) -> None:
     assert spreadsheet_safe(value) == value
+
+
+async def test_an_unknown_tier_is_a_bad_row(store: Store, tmp_path: Path) -> None:
+    text = "name,phone,tier\nA,555-000-1212,platinum-ultra\nB,555-000-1313,vip\nC,555-000-1414,\n"
+    report = await import_customers(store, _write(tmp_path / "t.csv", text))
+    assert report.imported == 2 and [b.row for b in report.bad] == [2]
+    assert "tier 'platinum-ultra' is not one of standard, preferred, gold, VIP" in (
+        report.bad[0].reason
+    )
+    assert (await store.customers.find_by_phone("555-000-1313")).tier == "VIP"
+    assert (await store.customers.find_by_phone("555-000-1414")).tier == "standard"
+    # Tiers the queue file gives a priority to are tiers too (the CLI passes them).
+    more = _write(tmp_path / "m.csv", "name,phone,tier\nD,555-000-1515,Platinum\n")
+    again = await import_customers(store, more, tiers=("standard", "VIP", "platinum"))
+    assert again.imported == 1 and not again.bad
+    assert (await store.customers.find_by_phone("555-000-1515")).tier == "platinum"
+
+
+FIRST = """name,phones,company,tier,accounts,notes
+Ann,555-000-1212,Old Co,standard,A-1,first
+Bob,555-000-1313,,gold,,
+"""
+SECOND = """name,phones,company,tier,accounts,notes
+Ann Smith,555-000-1212;555-000-9999,New Co,VIP,A-1,second
+Cid,555-000-1414,,,,
+Both,555-000-1313;+15550006666,,,,
+Twice,555-000-1414,,,,
+"""
+
+
+@pytest.mark.parametrize("batch_size", [1, 1000])
+async def test_update_mode_changes_known_customers_and_adds_new_ones(
+    store: Store, tmp_path: Path, batch_size: int
+) -> None:
+    assert (await import_customers(store, _write(tmp_path / "1.csv", FIRST))).imported == 2
+    ann_id = (await store.customers.find_by_phone("555-000-1212")).id
+    again = await import_customers(store, _write(tmp_path / "1.csv", FIRST), update=True)
+    assert (again.imported, again.updated, again.bad) == (0, 2, [])
+
+    report = await import_customers(
+        store, _write(tmp_path / "2.csv", SECOND), update=True, batch_size=batch_size
+    )
+    assert (report.rows, report.imported, report.updated) == (4, 1, 1)
+    reasons = {b.row: b.reason for b in report.bad}
+    assert sorted(reasons) == [4, 5]
+    assert "belong to customers" in reasons[4] and "crm merge" in reasons[4]
+    assert "already used by an earlier row" in reasons[5]
+    ann = await store.customers.get(ann_id)
+    assert (ann.name, ann.company, ann.tier, ann.notes) == ("Ann Smith", "New Co", "VIP", "second")
+    assert ann.phones == ("+15550001212", "+15550009999") and ann.accounts == ("A-1",)
+    assert (await store.customers.find_by_phone("555-000-1414")).name == "Cid"
+    assert await store.customers.count() == 4  # Already Here, Ann, Bob, Cid
+
+
+async def test_update_keeps_what_the_file_has_no_column_for(store: Store, tmp_path: Path) -> None:
+    await import_customers(store, _write(tmp_path / "1.csv", FIRST))
+    names_only = _write(tmp_path / "n.csv", "name,phone\nAnn B,555-000-1212\n")
+    assert (await import_customers(store, names_only, update=True)).updated == 1
+    by_account = _write(tmp_path / "a.csv", "name,account\nAnn C,A-1\n")
+    report = await import_customers(
+        store,
+        _write(tmp_path / "2.csv", "name,phone,account\nAnn D,555-000-1212,\nAnn E,,A-1\n"),
+        update=True,
+    )
+    assert report.updated == 1 and "already updated by an earlier row" in report.bad[0].reason
+    assert (await import_customers(store, by_account, update=True)).updated == 1
+    ann = await store.customers.find_by_phone("555-000-1212")
+    assert (ann.name, ann.company, ann.tier) == ("Ann C", "Old Co", "standard")
+    assert ann.phones == ("+15550001212",) and ann.accounts == ("A-1",)

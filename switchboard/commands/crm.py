@@ -14,6 +14,7 @@ from config.settings import Settings
 from crm_lookup.demo import seed_demo
 from crm_lookup.export import export_contacts
 from crm_lookup.importer import import_customers
+from crm_lookup.models import TIERS
 from crm_lookup.periods import parse_when
 from crm_lookup.store import Store, open_store
 
@@ -32,6 +33,12 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     )
     imp.add_argument("file", metavar="FILE.csv")
     imp.add_argument("--strict", action="store_true", help="abort on the first bad row")
+    imp.add_argument(
+        "--update",
+        action="store_true",
+        help="a row whose phone or account is a stored customer's updates that customer"
+        " (the file's columns replace the stored ones; phones and accounts are added)",
+    )
     imp.add_argument("--quiet", action="store_true", help="no progress bar")
     imp.set_defaults(handler=run_import)
 
@@ -83,19 +90,41 @@ class ProgressBar:
         sys.stderr.flush()
 
 
+def known_tiers(settings: Settings) -> list[str]:
+    """The CRM's tiers plus those the queue file gives a priority to (a tier nothing
+    routes on would be a typo)."""
+    from routing.acd.config import load_queue_file
+
+    tiers = list(TIERS)
+    for queue in load_queue_file(settings.path(settings.routing.queues_file)).queues:
+        for tier in queue.tier_priority:
+            if tier.lower() not in {t.lower() for t in tiers}:
+                tiers.append(tier)
+    return tiers
+
+
 def run_import(args: argparse.Namespace, settings: Settings) -> int:
     progress = None if args.quiet else ProgressBar()
+    tiers = known_tiers(settings)
     report = with_store(
-        settings, lambda s: import_customers(s, args.file, strict=args.strict, progress=progress)
+        settings,
+        lambda s: import_customers(
+            s, args.file, strict=args.strict, progress=progress, update=args.update, tiers=tiers
+        ),
     )
+    done = f"imported {report.imported}"
+    if args.update:
+        done += f", updated {report.updated}"
     print(
-        f"imported {report.imported} of {report.rows} rows in {report.seconds:.1f} s;"
+        f"{done} of {report.rows} rows in {report.seconds:.1f} s;"
         f" {len(report.bad)} bad rows not imported"
     )
     for bad in report.bad[:MAX_LISTED_BAD_ROWS]:
         print(f"  row {bad.row}: {bad.reason}")
     if len(report.bad) > MAX_LISTED_BAD_ROWS:
         print(f"  ... and {len(report.bad) - MAX_LISTED_BAD_ROWS} more")
+    if not args.update and any("already belongs to customer" in b.reason for b in report.bad):
+        print("  (rows of customers already stored: run again with --update to update them)")
     return 1 if report.bad else 0
 
 
