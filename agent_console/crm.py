@@ -13,6 +13,7 @@ import enum
 from collections.abc import Mapping
 from typing import Any
 
+from agent_console.inputs import int_id
 from config.errors import InvalidInput
 from config.settings import Settings
 
@@ -185,6 +186,5 @@ class Crm:
 
 
 def _int_id(value: str, what: str) -> int:
-    if not value.isdigit() or len(value) > 18:
-        raise InvalidInput(f"{what} must be a number", field="id")
-    return int(value)
+    # The console's one id parser: ASCII digits only ("²".isdigit() is True).
+    return int_id(value, what)

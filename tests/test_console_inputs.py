@@ -386,3 +386,12 @@ async def test_no_route_answers_500_to_hostile_input(world: Any) -> None:
     await ws.close()
     assert sent > 500
     assert not failures, "\n".join(failures[:30])
+
+
+def test_the_crm_adapter_reads_ids_with_the_same_parser() -> None:
+    from agent_console.crm import _int_id
+
+    for bad in ("²", "١٢", " 1", "-1", "1" * 19):
+        with pytest.raises(InvalidInput):
+            _int_id(bad, "customer id")
+    assert _int_id("0042", "customer id") == 42
