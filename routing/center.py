@@ -137,6 +137,8 @@ class CallCenter(ConsoleOperations):
         self._queues_digest = ""
         self._last_intervals: list[dict[str, Any]] = []
         self.resync = Resync(self)
+        # agent -> (end, queue) of a wrap-up restored at start-up: it has no call to say
+        self.restored_wrap_up: dict[str, tuple[float | None, str | None]] = {}
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -729,7 +731,9 @@ class CallCenter(ConsoleOperations):
         call = (self.calls.get(call_id) or self._recent.get(call_id)) if call_id else None
         queue = call.queue if call is not None else None
         until = None
-        if command.state is AgentState.WRAP_UP:
+        if command.state is AgentState.WRAP_UP and call is None:
+            until, queue = self.restored_wrap_up.get(command.agent_id, (None, None))
+        elif command.state is AgentState.WRAP_UP:
             config = self.queue_config(queue)
             until = command.since + (config.wrap_up if config else 0.0)
         return SavedAgentState(

@@ -55,6 +55,7 @@ class ResyncHost(Protocol):
     _agent_calls: dict[str, str]
     _originating: dict[str, str]
     _recent: dict[str, LiveCall]
+    restored_wrap_up: dict[str, tuple[float | None, str | None]]
 
     def _spawn(self, coro: Coroutine[Any, Any, Any], name: str) -> asyncio.Task[Any]: ...
     def _execute(self, commands: Sequence[Any]) -> None: ...
@@ -284,6 +285,11 @@ class Resync:
             for restore in plan.restore:
                 if restore.state == AgentState.LOGGED_OUT.value:
                     continue
+                if restore.state == AgentState.WRAP_UP.value:
+                    center.restored_wrap_up[restore.agent_id] = (
+                        restore.wrap_up_until,
+                        restore.wrap_queue,
+                    )
                 self._guarded(
                     acd_ev.AgentRestored(
                         restore.agent_id,

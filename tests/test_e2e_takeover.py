@@ -213,3 +213,28 @@ async def test_sigterm_leaves_live_calls_for_the_next_start(tmp_path: Path) -> N
         c = contact(db, waiting)
         assert c and (c["outcome"], c["agent_id"]) == ("answered", "1001")
         assert len(rows(db, "SELECT key FROM contacts")) == 1
+
+
+async def test_a_restored_wrap_up_keeps_its_end_across_another_restart(tmp_path: Path) -> None:
+    from crm_lookup.agent_states import SavedAgentState
+    from tests.service_harness import running_service
+
+    end = time.time() + 300
+    store = await open_store(tmp_path / "sb.sqlite3")
+    await store.agent_states.save(
+        SavedAgentState(
+            "1002", "wrap_up", "", time.time() - 5, wrap_up_until=end, wrap_queue="sales"
+        )
+    )
+    await store.agent_states.save(SavedAgentState("1005", "not_ready", "training", 1000.0))
+    await store.close()
+    async with running_service(tmp_path) as (service, _sim, _rec, _url):
+        await until(lambda: service.center.resync.runs, what="first resync")
+        agents = {a["agent_id"]: a for a in service.center.snapshot()["agents"]}
+        assert agents["1002"]["state"] == "wrap_up"
+        assert (agents["1005"]["state"], agents["1005"]["reason"]) == ("not_ready", "training")
+        assert agents["1005"]["since"] == 1000.0  # the state's real start, not the restart
+        await service.center.recorder.flush()
+        saved = {s.agent_id: s for s in await service.store.agent_states.all()}
+        assert saved["1002"].wrap_up_until == end  # a third start ends it on time too
+        assert saved["1005"].since == 1000.0
