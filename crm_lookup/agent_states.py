@@ -8,11 +8,17 @@ began, ``wrap_up_until`` when a wrap-up ends by itself.
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import Any, Protocol
 
-if TYPE_CHECKING:
-    from crm_lookup.store import Store
+
+class _Database(Protocol):
+    """The two calls of ``crm_lookup.store.Store`` this repository uses (no import of
+    the store, which builds this repository)."""
+
+    async def write(self, sql: str, params: Sequence[Any] = ()) -> int: ...
+    async def fetchall(self, sql: str, params: Sequence[Any] = ()) -> list[Any]: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,7 +32,7 @@ class SavedAgentState:
 
 
 class AgentStateRepo:
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: _Database) -> None:
         self._store = store
 
     async def save(self, saved: SavedAgentState) -> None:
