@@ -9,6 +9,7 @@ host and port, error names, counts) only to the token or such a session.
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -53,6 +54,13 @@ class Metrics:
             "Failed or rate-limited logins",
             registry=self.registry,
         )
+        # A leak of tasks (one per call or per socket that never ends) shows here first.
+        self.asyncio_tasks = Gauge(
+            "switchboard_asyncio_tasks",
+            "asyncio tasks alive in the event loop that serves /metrics",
+            registry=self.registry,
+        )
+        self.asyncio_tasks.set_function(tasks_alive)
 
     def watch(self, center: Any) -> None:
         """Export the contact center's live figures (read from its snapshot at scrape time)."""
@@ -82,6 +90,14 @@ class Metrics:
                 self.requests.labels(route, request.method, str(status)).inc()
 
         return count
+
+
+def tasks_alive() -> float:
+    """How many asyncio tasks the running loop holds (0 when read outside a loop)."""
+    try:
+        return float(len(asyncio.all_tasks()))
+    except RuntimeError:
+        return 0.0
 
 
 class CenterCollector:

@@ -2,7 +2,8 @@
 
 The PBX simulator runs in the test's process on 127.0.0.1; the service connects to it
 like to an Asterisk. ``ServiceProcess`` writes a settings file for a data directory, starts
-the process, waits for ``/healthz``, and sends it signals.
+the process, waits for ``/healthz``, and sends it signals. The soak benchmark
+(``bench/takeover_soak.py``) uses it too, with its own queue file and extra settings.
 """
 
 from __future__ import annotations
@@ -30,8 +31,27 @@ def free_port() -> int:
 
 
 class ServiceProcess:
-    def __init__(self, data: Path, ami_port: int) -> None:
+    """Args:
+    data: the data directory (settings file, database, one log file per start).
+    ami_port: where the simulator listens on 127.0.0.1.
+    queues_file: a queue file instead of config/queues.yaml.
+    extra_settings: TOML appended to the settings file; only sections not written
+        here ([ami], [http], [database], [ivr], [ivr.entries], and [routing] with
+        ``queues_file``), e.g. ``[logging]`` or ``[security]``.
+    health_poll: seconds between two /healthz probes while starting.
+    """
+
+    def __init__(
+        self,
+        data: Path,
+        ami_port: int,
+        *,
+        queues_file: Path | None = None,
+        extra_settings: str = "",
+        health_poll: float = 0.1,
+    ) -> None:
         self.data = data
+        self.health_poll = health_poll
         self.http_port = free_port()
         self.url = f"http://127.0.0.1:{self.http_port}"
         self.config = data / "switchboard.toml"
@@ -53,9 +73,17 @@ reload_interval = 0.5
 "5550100" = "demo_line"
 default = "main"
 """
+            + (f'[routing]\nqueues_file = "{queues_file}"\n' if queues_file else "")
+            + extra_settings
         )
         self.proc: asyncio.subprocess.Process | None = None
         self.starts = 0
+        self.healthy_at = 0.0  # time.time() of the last start's first healthy answer
+
+    @property
+    def pid(self) -> int:
+        assert self.proc is not None
+        return self.proc.pid
 
     @property
     def db_path(self) -> Path:
@@ -94,10 +122,11 @@ default = "main"
                 try:
                     async with http.get(self.url + "/healthz") as resp:
                         if resp.status == 200:
+                            self.healthy_at = time.time()
                             return
                 except aiohttp.ClientError:
                     pass
-                await asyncio.sleep(0.1)
+                await asyncio.sleep(self.health_poll)
         raise AssertionError(f"service not healthy within {within}s: {self.output()}")
 
     def output(self, n: int | None = None) -> str:
