@@ -2,7 +2,12 @@
 
 Demo agents 1001 (alice) and 1002 (bruno) are for people: log in and take calls. The
 other agents are simulated: they go ready, answer on their simulated phones, finish
-their wrap-up after a few seconds, and come back from "no answer".
+their wrap-up after a few seconds, and come back from "no answer". Any other not-ready
+(a supervisor forcing one, say) they keep until someone sets them ready, as a person would.
+
+The demo keeps its own database (``--data-dir``, default ``var/demo``), never the
+configured one: its users have a published password. The banner says how to point
+``report`` and ``crm export-contacts`` at it.
 """
 
 from __future__ import annotations
@@ -12,6 +17,7 @@ import dataclasses
 import logging
 import random
 import secrets
+import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -22,6 +28,7 @@ from crm_lookup.demo import DEMO_CUSTOMERS, seed_demo
 from crm_lookup.store import Store
 from routing.acd.config import load_queue_file
 from routing.center import CallCenter
+from switchboard.commands.demo import DEMO_DATABASE_FILE
 from switchboard.service import Service, build_service, serve
 from telephony.simulator import CallerProfile, PbxSimulator, PhoneBehaviour
 
@@ -53,7 +60,7 @@ def demo_settings(
         http=dataclasses.replace(
             settings.http, host=host, port=port, public_origin=f"http://{host}:{port}"
         ),
-        database=dataclasses.replace(settings.database, path=str(data_dir / "demo.sqlite3")),
+        database=dataclasses.replace(settings.database, path=str(data_dir / DEMO_DATABASE_FILE)),
         security=dataclasses.replace(settings.security, session_secret=secrets.token_urlsafe(32)),
         ivr=dataclasses.replace(settings.ivr, entries=entries),
     )
@@ -82,13 +89,26 @@ def demo_callers(rng: random.Random) -> list[CallerProfile]:
     ]
 
 
+# The one not-ready reason a simulated agent leaves by itself: the ACD sets it after a
+# ring nobody answered. Every other reason was chosen (by a supervisor, say) and stays.
+NO_ANSWER = "no answer"
+
+
 class SimulatedAgents:
     """Drives the non-human demo agents through their day."""
 
-    def __init__(self, center: CallCenter, agent_ids: Sequence[str], rng: random.Random) -> None:
+    def __init__(
+        self,
+        center: CallCenter,
+        agent_ids: Sequence[str],
+        rng: random.Random,
+        *,
+        time_scale: float = 1.0,
+    ) -> None:
         self.center = center
         self.agent_ids = set(agent_ids)
         self.rng = rng
+        self.time_scale = time_scale  # tests run the day faster
         self.tasks: set[asyncio.Task[None]] = set()
         center.subscribe(self._on_message)
 
@@ -102,7 +122,7 @@ class SimulatedAgents:
 
     def _later(self, delay: float, action: Any) -> None:
         async def run() -> None:
-            await asyncio.sleep(delay)
+            await asyncio.sleep(delay * self.time_scale)
             try:
                 await action()
             except Exception as exc:  # the agent may have moved on; the demo carries on
@@ -119,7 +139,7 @@ class SimulatedAgents:
         state = message["agent"]["state"]
         if state == "wrap_up":
             self._later(self.rng.uniform(3, 10), lambda: self.center.wrapup_done(agent_id))
-        elif state == "not_ready":
+        elif state == "not_ready" and message["agent"].get("reason") == NO_ANSWER:
             self._later(
                 self.rng.uniform(8, 20), lambda: self.center.set_agent_state(agent_id, "ready")
             )
@@ -164,7 +184,7 @@ async def run_demo(
             await _wait_connected(service)
             await bots.start()
             sim.start_traffic(rate, callers)
-            _print_banner(demo, ami_port)
+            print(demo_banner(demo, demo.path(demo.database.path), ami_port), flush=True)
 
         try:
             await serve(service, on_started=started)
@@ -182,8 +202,10 @@ async def _wait_connected(service: Service) -> None:
         await asyncio.sleep(0.1)
 
 
-def _print_banner(settings: Settings, ami_port: int) -> None:
+def demo_banner(settings: Settings, database: Path, ami_port: int) -> str:
+    """What the demo prints once it runs: where to go, who to log in as, where its data is."""
     url = settings.http.public_origin
+    today = time.strftime("%Y-%m-%d", time.gmtime())
     lines = [
         "",
         "Switchboard demo is running (Ctrl-C to stop).",
@@ -194,6 +216,8 @@ def _print_banner(settings: Settings, ami_port: int) -> None:
         "    sam           supervisor",
         "    admin         administrator",
         f"  PBX simulator AMI on 127.0.0.1:{ami_port} (simulated callers dial {DEMO_DID})",
+        f"  Data: {database}; report on it (another terminal):",
+        f"    SWITCHBOARD_DATABASE__PATH={database} switchboard report --from {today} --to {today}",
         "",
     ]
-    print("\n".join(lines), flush=True)
+    return "\n".join(lines)

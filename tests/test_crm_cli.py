@@ -130,3 +130,45 @@ def test_reimport_hints_at_update_and_update_applies(
     out = capsys.readouterr().out
     assert "imported 0, updated 1 of 2 rows" in out and "row 3: tier 'platinum-ultra'" in out
     assert _count(db) == 1
+
+
+def test_reading_commands_name_a_missing_database_and_the_demo_one(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    missing = tmp_path / "nothing-here.sqlite3"
+    monkeypatch.setenv("SWITCHBOARD_DATABASE__PATH", str(missing))
+    monkeypatch.delenv("SWITCHBOARD_CONFIG", raising=False)
+    demo_db = tmp_path / "demo" / "demo.sqlite3"
+    monkeypatch.setattr("switchboard.commands.crm.DEMO_DATABASE", str(demo_db))
+    out_csv = tmp_path / "out.csv"
+    assert main(["crm", "export-contacts", str(out_csv)]) == 1
+    err = capsys.readouterr().err
+    assert f"no database at {missing}" in err and "demo" not in err
+    assert not missing.exists()  # reading never creates an empty database
+
+    demo_db.parent.mkdir()
+    asyncio.run(_make_db(demo_db))
+    assert main(["report", "--from", "2000-01-01", "--to", "2000-01-02"]) == 1
+    err = capsys.readouterr().err
+    assert f"SWITCHBOARD_DATABASE__PATH={demo_db}" in err
+
+
+def test_an_empty_export_says_where_it_looked(
+    db: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    asyncio.run(_make_db(db))
+    demo_db = tmp_path / "demo.sqlite3"
+    asyncio.run(_make_db(demo_db))
+    monkeypatch.setattr("switchboard.commands.crm.DEMO_DATABASE", str(demo_db))
+    assert main(["crm", "export-contacts", str(tmp_path / "out.csv")]) == 0
+    out, err = capsys.readouterr()
+    assert "exported 0 contacts" in out
+    assert f"no contacts in {db}" in err and f"SWITCHBOARD_DATABASE__PATH={demo_db}" in err
+    assert main(["report", "--from", "2000-01-01", "--to", "2000-01-02", "--format", "csv"]) == 0
+    out, err = capsys.readouterr()
+    assert out.startswith("queue,") and f"no contacts in {db}" in err
+
+
+async def _make_db(path: Path) -> None:
+    store = await open_store(path)
+    await store.close()

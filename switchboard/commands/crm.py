@@ -9,7 +9,7 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
-from config.errors import InvalidInput
+from config.errors import InvalidInput, NotFound
 from config.settings import Settings
 from crm_lookup.demo import seed_demo
 from crm_lookup.export import export_contacts
@@ -17,6 +17,7 @@ from crm_lookup.importer import import_customers
 from crm_lookup.models import TIERS
 from crm_lookup.periods import parse_when
 from crm_lookup.store import Store, open_store
+from switchboard.commands.demo import DEFAULT_DATA_DIR, DEMO_DATABASE_FILE
 
 T = TypeVar("T")
 MAX_LISTED_BAD_ROWS = 100
@@ -57,17 +58,47 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     demo.set_defaults(handler=run_seed_demo)
 
 
-def with_store(settings: Settings, work: Callable[[Store], Awaitable[T]]) -> T:
+def with_store(
+    settings: Settings, work: Callable[[Store], Awaitable[T]], *, existing: bool = False
+) -> T:
+    """Run ``work`` on the configured store.
+
+    Args:
+        existing: the command only reads: a missing database is an error (naming the
+            demo's, if there is one), not a new empty file.
+
+    Raises:
+        NotFound: ``existing`` and there is no database file.
+    """
+    path = settings.path(settings.database.path)
+    if existing and not path.exists():
+        raise NotFound(f"no database at {path} (database.path){demo_hint(settings)}")
+
     async def main() -> T:
-        store = await open_store(
-            settings.path(settings.database.path), default_region=settings.crm.default_region
-        )
+        store = await open_store(path, default_region=settings.crm.default_region)
         try:
             return await work(store)
         finally:
             await store.close()
 
     return asyncio.run(main())
+
+
+DEMO_DATABASE = str(DEFAULT_DATA_DIR / DEMO_DATABASE_FILE)
+
+
+def demo_hint(settings: Settings) -> str:
+    """Where the demo's data is, when it exists and is not the configured database."""
+    demo = settings.path(DEMO_DATABASE)
+    if not demo.exists() or demo == settings.path(settings.database.path):
+        return ""
+    return f"; the demo's data is in {demo}: SWITCHBOARD_DATABASE__PATH={demo} switchboard ..."
+
+
+def note_empty(settings: Settings, what: str) -> None:
+    """Nothing found: say where we looked (on stderr, so CSV output stays clean)."""
+    path = settings.path(settings.database.path)
+    print(f"note: no contacts in {path}{what}{demo_hint(settings)}", file=sys.stderr)
 
 
 class ProgressBar:
@@ -131,8 +162,10 @@ def run_import(args: argparse.Namespace, settings: Settings) -> int:
 def run_export(args: argparse.Namespace, settings: Settings) -> int:
     start = parse_when(args.start, "from") if args.start else None
     end = parse_when(args.end, "to", end_of_day=True) if args.end else None
-    count = with_store(settings, lambda s: export_contacts(s, args.file, start, end))
+    count = with_store(settings, lambda s: export_contacts(s, args.file, start, end), existing=True)
     print(f"exported {count} contacts to {args.file}")
+    if count == 0:
+        note_empty(settings, " in this period" if start or end else "")
     return 0
 
 

@@ -8,6 +8,11 @@ from pathlib import Path
 
 from config.settings import Settings
 
+# The demo keeps its own database (never the configured one: its users have a published
+# password); `report` and `crm export-contacts` point at it when theirs is empty.
+DEFAULT_DATA_DIR = Path("var/demo")
+DEMO_DATABASE_FILE = "demo.sqlite3"
+
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = sub.add_parser(
@@ -20,7 +25,10 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "--rate", type=float, default=4.0, help="simulated calls per minute (default 4)"
     )
     parser.add_argument(
-        "--data-dir", type=Path, default=Path("var/demo"), help="where the demo database lives"
+        "--data-dir",
+        type=Path,
+        default=DEFAULT_DATA_DIR,
+        help=f"where the demo database lives (default {DEFAULT_DATA_DIR})",
     )
     parser.add_argument("--seed", type=int, default=None, help="seed for a repeatable demo")
     parser.set_defaults(handler=run)

@@ -10,7 +10,7 @@ from config.settings import Settings
 from crm_lookup.export import spreadsheet_safe
 from crm_lookup.periods import parse_when
 from crm_lookup.reports import FIELDS, ReportRow, build_report
-from switchboard.commands.crm import with_store
+from switchboard.commands.crm import note_empty, with_store
 
 HEADERS = {
     "key": "",
@@ -110,6 +110,7 @@ def run_report(args: argparse.Namespace, settings: Settings) -> int:
             sl_threshold=args.sl,
             short_abandon=short,
         ),
+        existing=True,
     )
     if args.format == "csv":
         writer = csv.writer(sys.stdout)
@@ -122,4 +123,6 @@ def run_report(args: argparse.Namespace, settings: Settings) -> int:
             )
     else:
         print(render_table(rows, args.by))
+    if not any(r.offered or r.other for r in rows):
+        note_empty(settings, " in this period")
     return 0
