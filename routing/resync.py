@@ -322,6 +322,13 @@ class Resync:
             if call is not None and call.phase in (Phase.WAITING, Phase.IVR):
                 center._spawn(center._break_in(call), f"adopt-{call.call_id}")
 
+    async def _pop_again(self, call: LiveCall) -> None:
+        """The agent's phone still rings for a call of the dead process: its console
+        (reconnected) gets the screen pop again, with the caller's card."""
+        await self.center._load_card(call)
+        if call.phase is Phase.RINGING:
+            self.center._screen_pop(call)
+
     def _guarded(self, event: Any, what: str) -> bool:
         center = self.center
         try:
@@ -359,7 +366,8 @@ class Resync:
             call.phase = Phase.IVR
             center._publish_call(call)
             return
-        center._spawn(center._load_card(call), f"card-{call.call_id}")
+        if adopt.resume is not Resume.RINGING:
+            center._spawn(center._load_card(call), f"card-{call.call_id}")
         if adopt.resume is Resume.WAITING:
             call.phase = Phase.WAITING
             try:
@@ -376,28 +384,28 @@ class Resync:
         call.agent_channel = adopt.agent_channel
         if adopt.agent_channel:
             center._by_channel[adopt.agent_channel] = call.call_id
-        with_call = (
-            call.direction == "inbound"
-        )  # click-to-dial is not the ACD's: only inbound calls are adopted by it
+        inbound = call.direction == "inbound"  # a click-to-dial is not the ACD's
         try:
             endpoint = center.acd.agent_config(agent_id).endpoint
         except NotFound:
             endpoint = ""
         call.ring_endpoint = endpoint
         queue = adopt.queue or center._first_queue()
-        call.queue = call.queue or queue
+        if inbound:
+            call.queue = queue
         since = adopt.queued_at or adopt.arrived_at
         if adopt.resume is Resume.RINGING:
             call.phase = Phase.RINGING
             center._agent_calls[agent_id] = call.call_id
             self._guarded(acd_ev.CallAdopted(call.call_id, queue, agent_id, since), agent_id)
-            center._screen_pop(call)
-            center.recorder.offered(call, center.clock())
+            if contact is None or contact.agent_id != agent_id:  # the offer not yet written
+                center.recorder.offered(call, center.clock())
+            center._spawn(self._pop_again(call), f"pop-{call.call_id}")
             return
         call.phase = Phase.TALKING if adopt.resume is Resume.TALKING else Phase.HELD
         call.answered_at = adopt.answered_at
         center._agent_calls[agent_id] = call.call_id
-        if with_call:
+        if inbound:
             self._guarded(
                 acd_ev.CallAdopted(
                     call.call_id, queue, agent_id, since, answered_at=adopt.answered_at
