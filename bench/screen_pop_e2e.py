@@ -10,7 +10,7 @@ Asterisk, to the websocket frame read by that agent's console.
 Theory of operation. Four processes, so no two measured parts share an event loop:
 
 * **ami** (B): a minimal loopback AMI server speaking the shapes of the real transcripts
-  (/work/shared/ami-transcripts): banner, md5 ``Challenge``/``Login``, ``FullyBooted``,
+  (../shared/ami-transcripts, beside the checkout): banner, md5 ``Challenge``/``Login``, ``FullyBooted``,
   ``CoreShowChannels``, ``Ping``, and a ``Success`` for anything else. On "go" it writes,
   ``--rate`` times a second, ``--noise`` unrelated call events (Newexten/Newstate/VarSet
   shapes, which the client parses and the center ignores — real Asterisk sends dozens
