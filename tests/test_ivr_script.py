@@ -375,28 +375,33 @@ def test_a_file_over_the_size_limit_is_not_parsed(tmp_path: Path, prompts: Path)
 
 
 def big_script(nodes: int) -> str:
-    """A valid script: menus every third node (back to the first, on, or out), quiet
-    nodes between them."""
+    """A valid script: a long chain of quiet nodes, then a chain of menus (on, or back to
+    the first menu) and quiet nodes; the only way out is at the very end."""
     lines = ["nodes:"]
     for i in range(nodes):
-        if i % 3 == 0:
+        if i >= nodes * 3 // 4 and i % 2:
             lines.append(
-                f"  n{i}: {{kind: menu, prompts: menu, options: "
-                f"{{'1': n{i + 1}, '2': n0, '3': bye}}}}"
+                f"  n{i}: {{kind: menu, prompts: menu, options: {{'1': n{i + 1}, '2': n{nodes * 3 // 4 + 1}}}}}"
             )
         else:
             lines.append(f"  n{i}: {{kind: set, variables: {{x: '1'}}, next: n{i + 1}}}")
-    lines += [f"  n{nodes}: {{kind: hangup}}", "  bye: {kind: hangup, prompts: bye}"]
+    lines.append(f"  n{nodes}: {{kind: hangup, prompts: bye}}")
     return "\n".join(lines) + "\n"
 
 
-def test_validation_time_is_linear_in_the_number_of_nodes(tmp_path: Path, prompts: Path) -> None:
-    """3,000 nodes: over 30 s with the old quadratic loop check, about 1 s now (nearly all
-    of it PyYAML reading the file)."""
+def test_validation_time_is_linear_in_the_number_of_nodes(
+    prompts: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """4,000 nodes: the checks after parsing took about 4 s with the old quadratic loop
+    and menu searches, about 0.3 s now. (PyYAML's parsing, linear, is timed apart: it is
+    done once, before the clock starts.)"""
+    text = big_script(4000)
+    tree = compose(text)
+    monkeypatch.setattr(script_module, "compose", lambda *args: tree)
     started = time.perf_counter()
-    problems, script = check_text("big.yaml", big_script(3000), str(prompts))
-    assert problems == [] and script is not None and len(script.nodes) == 3002
-    assert time.perf_counter() - started < 8.0
+    problems, script = check_text("big.yaml", text, str(prompts))
+    assert problems == [] and script is not None and len(script.nodes) == 4001
+    assert time.perf_counter() - started < 2.0
 
 
 def test_an_unchanged_bad_file_is_checked_once_not_on_every_reload(
