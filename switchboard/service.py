@@ -104,6 +104,7 @@ async def build_service(settings: Settings, *, clock: Callable[[], float] = time
         scripts=scripts,
         recorder=recorder,
         directory=directory,
+        supervisors=queue_file.supervisors,
         clock=clock,
     )
     app = init_app(settings, store=store, center=center)
