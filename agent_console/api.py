@@ -528,7 +528,15 @@ async def healthz(request: web.Request) -> web.Response:
     database = await request.app[CRM].ping()
     ami = center_health.get("ami", {})
     ok = bool(ami.get("connected")) and bool(database.get("ok"))
-    body = {"ok": ok, "ami": ami, "database": database, "websockets": len(request.app[HUB].clients)}
+    body = {
+        "ok": ok,
+        "ami": ami,
+        "database": database,
+        "websockets": len(request.app[HUB].clients),
+        # A refused IVR script or queue file is reported, not a 503: the last good version
+        # keeps serving, and a typo must not take the node out of its load balancer.
+        "reload": center_health.get("reload", {"ok": True}),
+    }
     if not operations_access(request):
         body = public_health(body)  # anyone may ask; the AMI address is not for anyone
     return web.json_response(body, status=200 if ok else 503)

@@ -170,4 +170,5 @@ def public_health(health: dict[str, Any]) -> dict[str, Any]:
         "ok": health["ok"],
         "ami": {"connected": bool(health.get("ami", {}).get("connected"))},
         "database": {"ok": bool(health.get("database", {}).get("ok"))},
+        "reload": {"ok": bool(health.get("reload", {}).get("ok", True))},
     }

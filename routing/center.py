@@ -25,11 +25,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import hashlib
 import logging
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from pathlib import Path
 from typing import Any
 
 from config.errors import (
@@ -41,7 +39,7 @@ from config.settings import Settings
 from crm_lookup.agent_states import SavedAgentState
 from routing.acd import commands as acd_cmd
 from routing.acd import events as acd_ev
-from routing.acd.config import load_queue_file
+from routing.acd.config import QueueFile
 from routing.acd.engine import Acd
 from routing.acd.model import QueueConfig
 from routing.acd.states import AgentState
@@ -59,6 +57,7 @@ from routing.ivr_ports import (
     without_this_call,
 )
 from routing.live import LiveCall, Phase
+from routing.reloader import Reloader
 from routing.resync import Resync, dials_leg
 from routing.waiting import wait_in_queue
 from telephony.agi import AgiDispatcher, AgiSession
@@ -134,7 +133,13 @@ class CallCenter(ConsoleOperations):
         self._wrapping: dict[str, str] = {}
         self._recent: dict[str, LiveCall] = {}  # ended calls, for wrap-up and the console
         self._originating: dict[str, str] = {}  # Originate ActionID -> call id
-        self._queues_digest = ""
+        self.reloader = Reloader(
+            scripts,
+            settings.path(settings.routing.queues_file),
+            self.apply_queue_file,
+            interval=max(0.5, settings.ivr.reload_interval),
+            clock=clock,
+        )
         self._last_intervals: list[dict[str, Any]] = []
         self.resync = Resync(self)
         # agent -> (end, queue) of a wrap-up restored at start-up: it has no call to say
@@ -148,10 +153,7 @@ class CallCenter(ConsoleOperations):
         self._dispatcher = AgiDispatcher(self.ami, self._on_agi)
         self.ami.on_connect(self.resync.run)
         self.recorder.start()
-        self.scripts.reload()
-        self._queues_digest = self._file_digest(
-            self.settings.path(self.settings.routing.queues_file)
-        )
+        await self.reloader.start()
         self._spawn(self._tick_loop(), "acd-ticker")
         self._spawn(self._reload_loop(), "ivr-reloader")
 
@@ -166,6 +168,7 @@ class CallCenter(ConsoleOperations):
             self._unsubscribe()
         if self._dispatcher is not None:
             await self._dispatcher.close()
+        await self.reloader.stop()
         for task in list(self._tasks):
             task.cancel()
         for task in list(self._tasks):
@@ -198,8 +201,6 @@ class CallCenter(ConsoleOperations):
         """Slow housekeeping: changed scripts and queue file, the wallboard's chart data."""
         while True:
             await asyncio.sleep(max(0.5, self.settings.ivr.reload_interval))
-            self.scripts.reload()
-            self.reload_queues()
             self.publish_intervals()
 
     def publish_intervals(self) -> None:
@@ -209,48 +210,13 @@ class CallCenter(ConsoleOperations):
             self._last_intervals = intervals
             self._publish({"type": "wallboard", "intervals": intervals})
 
-    def reload_queues(self) -> bool:
-        """Apply the queue file if it changed; a bad file is refused and the old one serves.
-
-        Waiting callers keep their place (the engine swaps queues and agents in one step).
-        Returns True when a new version was applied.
-        """
-        path = self.settings.path(self.settings.routing.queues_file)
-        try:
-            data = path.read_bytes()
-        except OSError as exc:
-            log.error(
-                "queue file unreadable; keeping the current queues",
-                extra={"fields": {"file": str(path), "error": exc}},
-            )
-            return False
-        digest = hashlib.sha256(data).hexdigest()
-        if digest == self._queues_digest:
-            return False
-        self._queues_digest = digest
-        try:
-            loaded = load_queue_file(path)
-            self._execute(
-                self.acd.handle(acd_ev.QueuesChanged(loaded.queues, loaded.agents), self.clock())
-            )
-        except SwitchboardError as exc:
-            log.error(
-                "queue file refused; keeping the current queues",
-                extra={"fields": {"file": str(path), "error": exc}},
-            )
-            return False
-        log.info(
-            "queue file applied",
-            extra={"fields": {"file": str(path), "queues": len(loaded.queues)}},
+    def apply_queue_file(self, loaded: QueueFile) -> None:
+        """The reloader's callback for a changed, valid queue file (on the loop): waiting
+        callers keep their place; raising refuses this version and the old one serves."""
+        self._execute(
+            self.acd.handle(acd_ev.QueuesChanged(loaded.queues, loaded.agents), self.clock())
         )
-        return True
-
-    @staticmethod
-    def _file_digest(path: Path) -> str:
-        try:
-            return hashlib.sha256(path.read_bytes()).hexdigest()
-        except OSError:
-            return ""
+        self.supervisors = dict(loaded.supervisors)
 
     # ------------------------------------------------------------------ publishing
 

@@ -20,6 +20,7 @@ from routing.acd.states import AgentState
 from routing.contacts import ContactRecorder
 from routing.ivr_ports import dialable
 from routing.live import LiveCall, Phase
+from routing.reloader import Reloader
 from telephony.ami import Action, AmiClient
 
 
@@ -36,6 +37,7 @@ class ConsoleOperations:
     acd: Acd
     recorder: ContactRecorder
     supervisors: dict[str, frozenset[str]]
+    reloader: Reloader
     calls: dict[str, LiveCall]
     clock: Callable[[], float]
     _agent_calls: dict[str, str]
@@ -333,4 +335,5 @@ class ConsoleOperations:
             },
             "calls": len(self.calls),
             "contacts": {"pending_writes": self.recorder.pending},
+            "reload": self.reloader.status(),
         }

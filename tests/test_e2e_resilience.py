@@ -61,20 +61,29 @@ async def test_queue_file_changes_apply_without_restart_and_bad_ones_are_refused
         service,
         sim,
         rec,
-        _url,
+        url,
     ):
         sim.place_call("+15550003333", did=DEMO_DID, dtmf=["1"], patience=6000, talk_seconds=(1, 1))
         waiting = await rec.wait_for(is_waiting)
         assert service.center.queues["sales"].ring_timeout == 15
 
         queues.write_text(queues.read_text().replace("ring_timeout: 15\n", "ring_timeout: 9\n", 1))
-        assert service.center.reload_queues() is True
+        await service.center.reloader.reload_once()
+        assert service.center.reloader.status()["ok"] is True
         assert service.center.queues["sales"].ring_timeout == 9
         assert service.center.call(waiting["call"]["call_id"])["state"] == "waiting"
 
         good = queues.read_text()
         queues.write_text(good.replace("ring_timeout: 9\n", "ring_timeout: -3\n", 1))
-        assert service.center.reload_queues() is False
+        await service.center.reloader.reload_once()
+        assert service.center.reloader.status()["errors"][0]["file"] == str(queues)
+        assert service.center.health()["reload"]["ok"] is False
+        import aiohttp
+
+        async with aiohttp.ClientSession() as http, http.get(url + "/healthz") as resp:
+            health = await resp.json()
+        assert resp.status == 200  # the last good file serves: still in service
+        assert health["reload"] == {"ok": False}  # but the refusal shows
         assert service.center.queues["sales"].ring_timeout == 9  # the last good file serves
 
         queues.write_text(good)
