@@ -17,17 +17,20 @@ Theory of operation. Three processes:
   restart, not overflow rules) and a data directory in a temp dir. It places
   ``--rate`` calls a second for ``--seconds`` on DID 5550100 (``demo_line``: welcome,
   CRM lookup, menu, key 1 = sales), each from its own number (no sticky-agent offers).
-  At the steady rate the agents keep up and nobody waits in a queue, so a peak of
-  ``--burst`` callers (default: as many as agents) arrives 7 s before the kill: at the
-  kill some of them wait in a queue. Half-way through it SIGKILLs the service, keeps
-  placing calls for ``--downtime`` seconds, and starts it again on the same data
-  directory.
+  At the steady rate the agents keep up and nobody waits in a queue, so half-way
+  through a peak of ``--burst`` callers (default: as many as agents) arrives at once;
+  when all of them are through the IVR (their contacts queued: about 5 s, at most
+  30 s) the parent SIGKILLs the service — some callers of the peak wait in a queue then,
+  the others ring or talk. It keeps placing calls for ``--downtime`` seconds and starts
+  the service again on the same data directory.
 * **service**: the real service, its own process, logs in ``<tmp>/service-<n>.log``.
 * **consoles** (``--role consoles``): ``--consoles`` agents (default: all) log in with
   ``POST /api/login`` and keep a ``websockets`` console each, as the page does: they set
   themselves ready, count their screen pops and, when the socket drops, reconnect with
-  the page's backoff (0.5 s doubling to 30 s, jitter). A console whose agent comes back
-  logged out after the restart sets it ready again and is counted (states must survive).
+  the page's backoff (0.5 s doubling to 30 s, jitter). A console that reconnects to its agent
+  logged out is counted, looks again 5 s later (``resync``: the restore may still be
+  running) and, still logged out, sets it ready as the agent would (counted apart:
+  states must survive a restart).
   Agents beyond ``--consoles`` are made ready by an admin over the HTTP API.
 
 The users are seeded in the store with cheap argon2 parameters (a thousand logins take
@@ -80,10 +83,15 @@ AGENT_BASE = 20000
 LOGIN_PARALLEL = 8  # the login guard admits 10 attempts in flight per address
 CONNECT_BATCH = 100  # websockets opened before a short pause (the listen backlog)
 TAKEOVER_TARGET = 3.0
-# The peak comes this long before the kill: welcome, lookup, menu and the queue's first
-# prompt take about 5 s, so its callers are in a queue (or ringing) when the service dies.
-BURST_LEAD = 7.0
+PEAK_IVR_LIMIT = 30.0  # the kill comes when the peak is through the IVR, or after this
 RECONNECT_MIN, RECONNECT_MAX = 0.5, 30.0  # the console page's backoff
+RESTORE_GRACE = 5.0  # a console that reconnects to "logged out" looks again this much later
+
+
+def own_state(snapshot: dict[str, Any]) -> str:
+    """The agent's own state in its snapshot (an agent's snapshot has only its row)."""
+    mine = snapshot.get("me", {}).get("agent_id")
+    return next((a["state"] for a in snapshot.get("agents", []) if a["agent_id"] == mine), "")
 
 
 def agent_id(i: int) -> str:
@@ -245,16 +253,16 @@ class Traffic:
                 self.behind = max(self.behind, -delay)
             self.place(f"+1555{n % 10_000_000:07d}")
 
-    def burst(self, count: int) -> None:
+    def burst(self, count: int) -> list[str]:
         """A peak: ``count`` callers at once (from numbers the steady calls never use)."""
-        for k in range(count):
-            self.place(f"+1556{k % 10_000_000:07d}")
+        return [self.place(f"+1556{k % 10_000_000:07d}") for k in range(count)]
 
-    def place(self, caller: str) -> None:
-        uniqueid = self.sim.place_call(
-            caller, did=DID, dtmf=["1"], patience=self.patience, talk_seconds=self.talk
+    def place(self, caller: str) -> str:
+        uniqueid: str = self.sim.place_call(
+            caller, did=DID, dtmf=["1", "1"], patience=self.patience, talk_seconds=self.talk
         )
         self.placed.append((time.time(), uniqueid))
+        return uniqueid
 
 
 class LoopLag:
@@ -273,6 +281,12 @@ class LoopLag:
 
     def stop(self) -> None:
         self._task.cancel()
+
+
+def through_the_ivr(db: Path, keys: Sequence[str]) -> bool:
+    """Every key's contact is queued (or already over)."""
+    found = contacts_of(db, keys)
+    return len(found) == len(keys) and all(v[0] or v[3] for v in found.values())
 
 
 def callers_at_kill(sim: Any, db: Path) -> dict[str, list[str]]:
@@ -343,6 +357,7 @@ class ConsoleFigures:
     failed: int = 0
     connects: int = 0
     relogins: int = 0
+    logged_out_at_reconnect: int = 0
     logged_out_after_restart: int = 0
     pops: int = 0
     reconnected_at: list[float] = field(default_factory=list)
@@ -391,6 +406,11 @@ async def run_consoles(url: str, consoles: int, budget: float) -> None:
             if reply.get("type") == "screen_pop":
                 figures.pops += 1
 
+    async def resync_later(ws: Any) -> None:
+        await asyncio.sleep(RESTORE_GRACE)
+        with contextlib.suppress(websockets.exceptions.WebSocketException):
+            await ws.send(json.dumps({"type": "resync"}))
+
     async def console(http: aiohttp.ClientSession, i: int) -> None:
         token = await login(http, i)
         if token is None:
@@ -428,12 +448,13 @@ async def run_consoles(url: str, consoles: int, budget: float) -> None:
             with contextlib.suppress(websockets.exceptions.WebSocketException, OSError):
                 async with ws:
                     snapshot = json.loads(await ws.recv())
-                    mine = (snapshot.get("agents") or [{}])[0]
+                    checking = None
                     if connected_before:
                         figures.reconnected_at.append(time.time())
-                        if mine.get("state") == "logged_out":
-                            figures.logged_out_after_restart += 1
-                            await set_ready(ws)
+                        if own_state(snapshot) == "logged_out":
+                            # Maybe the restore is still to come: look again a bit later.
+                            figures.logged_out_at_reconnect += 1
+                            checking = asyncio.ensure_future(resync_later(ws))
                     else:
                         ok = await set_ready(ws)
                         if not counted:
@@ -447,6 +468,11 @@ async def run_consoles(url: str, consoles: int, budget: float) -> None:
                     async for frame in ws:
                         if '"screen_pop"' in frame:
                             figures.pops += 1
+                        elif checking is not None and '"snapshot"' in frame:
+                            checking = None
+                            if own_state(json.loads(frame)) == "logged_out":
+                                figures.logged_out_after_restart += 1  # an agent logs in again
+                                await ws.send(json.dumps({"type": "set_state", "state": "ready"}))
             if not counted:
                 counted = True
                 figures.failed += 1
@@ -595,9 +621,11 @@ async def soak(opts: Options, tmp: Path) -> dict[str, Any]:
 
         traffic = Traffic(sim, opts.rate, opts.seconds, opts.talk, opts.patience)
         placing = asyncio.ensure_future(traffic.run())
-        await asyncio.sleep(max(0.0, opts.seconds / 2 - BURST_LEAD))
-        traffic.burst(opts.burst)
-        await asyncio.sleep(min(BURST_LEAD, opts.seconds / 2))
+        placing_began = time.monotonic()
+        await asyncio.sleep(opts.seconds / 2)
+        peak = traffic.burst(opts.burst)
+        await until(lambda: through_the_ivr(db, peak), PEAK_IVR_LIMIT, step=0.1)
+        result["kill_after"] = time.monotonic() - placing_began
         samples.append(await sample(http, service, "middle (before kill)"))
         killed_at = time.time()
         await service.kill()
@@ -637,6 +665,7 @@ async def soak(opts: Options, tmp: Path) -> dict[str, Any]:
                 "reconnected": len(reconnected),
                 "reconnect_max": max(reconnected) - healthy_at if reconnected else None,
                 "relogins": figures.get("relogins", 0),
+                "logged_out_at_reconnect": figures.get("logged_out_at_reconnect", 0),
                 "logged_out_after_restart": figures.get("logged_out_after_restart", 0),
                 "screen_pops": figures.get("pops", 0),
             },
@@ -689,9 +718,9 @@ def render(opts: Options, r: dict[str, Any]) -> str:
 
     lines = [
         f"restart soak: {opts.agents} agents ({opts.consoles} websocket consoles), "
-        f"{opts.rate:g} calls/s for {opts.seconds:g} s, SIGKILL at {opts.seconds / 2:g} s, "
-        f"restart after {opts.downtime:g} s; a peak of {opts.burst} callers {BURST_LEAD:g} s"
-        f" before the kill; setup {r['setup_seconds']:.1f} s",
+        f"{opts.rate:g} calls/s for {opts.seconds:g} s, a peak of {opts.burst} callers at"
+        f" {opts.seconds / 2:g} s, SIGKILL at {r['kill_after']:.1f} s (the peak through the IVR),"
+        f" restart after {opts.downtime:g} s; setup {r['setup_seconds']:.1f} s",
         "",
         f"{'moment':<22}{'RSS MB':>9}{'tasks':>8}{'websockets':>12}  agents by state",
     ]
@@ -727,8 +756,9 @@ def render(opts: Options, r: dict[str, Any]) -> str:
     lines += [
         f"takeover target (waiting callers offered < {TAKEOVER_TARGET:g} s after /healthz): {verdict}",
         f"consoles: ready {c['ready']}, reconnected {c['reconnected']} (last {sec(c['reconnect_max'])} s"
-        f" after /healthz), re-logins {c['relogins']}, logged out after restart"
-        f" {c['logged_out_after_restart']}, screen pops {c['screen_pops']}",
+        f" after /healthz), re-logins {c['relogins']}; logged out when reconnected"
+        f" {c['logged_out_at_reconnect']}, still {RESTORE_GRACE:g} s later"
+        f" {c['logged_out_after_restart']}; screen pops {c['screen_pops']}",
         f"simulator: calls behind schedule by up to {r['traffic_behind'] * 1000:.0f} ms, loop lag up to"
         f" {r['loop_lag'] * 1000:.0f} ms; load average {r['load'][0][0]:.2f} -> {r['load'][1][0]:.2f}",
     ]
@@ -765,7 +795,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         "--burst",
         type=int,
         default=None,
-        help=f"callers placed at once {BURST_LEAD:g} s before the kill (default: --agents)",
+        help="callers placed at once half-way, just before the kill (default: --agents)",
     )
     p.add_argument("--quick", action="store_true", help="20 agents, 5 calls/s, 20 s")
     p.add_argument("--keep", action="store_true", help="keep the data directory (logs, database)")
