@@ -24,10 +24,10 @@ from typing import Any
 import aiosqlite
 
 from config.errors import ConfigError, Conflict, InvalidInput
+from crm_lookup.agent_states import AgentStateRepo
 from crm_lookup.cases import CaseRepo
 from crm_lookup.contacts import ContactLog
 from crm_lookup.customers import CustomerRepo
-from crm_lookup.agent_states import AgentStateRepo
 from crm_lookup.schema import MIGRATIONS, SCHEMA_VERSION_TABLE
 from crm_lookup.sessions import SessionRepo
 from crm_lookup.users import AuditLog, UserRepo
