@@ -13,16 +13,15 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Coroutine, Mapping, Sequence
+from collections.abc import Coroutine, Mapping, Sequence
 from typing import Any, Protocol
 
 from config.errors import NotFound, RemoteError, SwitchboardError
 from crm_lookup.models import Contact
 from routing.acd import events as acd_ev
-from routing.acd.engine import Acd
 from routing.acd.states import AgentState
-from routing.contacts import ContactRecorder
 from routing.live import LiveCall, Phase
+from routing.ports import CallCenterPort
 from routing.takeover import (
     Adopt,
     ChannelView,
@@ -32,7 +31,7 @@ from routing.takeover import (
     SavedAgent,
     plan_takeover,
 )
-from telephony.ami import Action, AmiClient
+from telephony.ami import Action
 from telephony.ami.events import CoreShowChannel, Event
 
 log = logging.getLogger(__name__)
@@ -43,14 +42,10 @@ TAKEOVER_VARIABLES = ("SWITCHBOARD_DID", "SWITCHBOARD_CALL", "SWITCHBOARD_AGENT"
 OFFLINE_STATES = frozenset({"UNAVAILABLE", "INVALID"})
 
 
-class ResyncHost(Protocol):
+class ResyncHost(CallCenterPort, Protocol):
     """What the resync needs of the call center (``routing.center.CallCenter``)."""
 
-    ami: AmiClient
-    acd: Acd
-    recorder: ContactRecorder
     calls: dict[str, LiveCall]
-    clock: Callable[[], float]
     _by_channel: dict[str, str]
     _agent_calls: dict[str, str]
     _originating: dict[str, str]
@@ -65,16 +60,6 @@ class ResyncHost(Protocol):
     def _publish_call(self, call: LiveCall) -> None: ...
     def _screen_pop(self, call: LiveCall) -> None: ...
     def _first_queue(self) -> str: ...
-    def enqueue(
-        self,
-        call: LiveCall,
-        queue: str,
-        priority: int,
-        skills: Mapping[str, int],
-        *,
-        callback_number: str | None = None,
-        since: float | None = None,
-    ) -> None: ...
     async def _break_in(self, call: LiveCall) -> None: ...
     async def _load_card(self, call: LiveCall) -> None: ...
 
@@ -249,10 +234,7 @@ class Resync:
         rows = await recorder.contacts.open_contacts()
         saved: list[SavedAgent] = []
         if self._restore_pending and recorder.agent_states is not None:
-            saved = [
-                SavedAgent(s.agent_id, s.state, s.reason, s.since, s.wrap_up_until, s.wrap_queue)
-                for s in await recorder.agent_states.all()
-            ]
+            saved = await recorder.agent_states.all()
         now = center.clock()
         endpoints = {
             center.acd.agent_config(agent_id).endpoint: agent_id

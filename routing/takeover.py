@@ -33,6 +33,8 @@ import enum
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 
+from crm_lookup.agent_states import SavedAgentState
+
 LOST = "lost_during_outage"
 PHONE_OFFLINE = "phone offline"
 HOLD_CONTEXT = "switchboard-hold"
@@ -82,14 +84,8 @@ class OpenContact:
     last_at: float = 0.0
 
 
-@dataclass(frozen=True, slots=True)
-class SavedAgent:
-    agent_id: str
-    state: str
-    reason: str = ""
-    since: float = 0.0
-    wrap_up_until: float | None = None
-    wrap_queue: str | None = None
+#: an agent's state as saved by the last process, and as it is to be restored
+SavedAgent = SavedAgentState
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,24 +115,13 @@ class Adopt:
 
 
 @dataclass(frozen=True, slots=True)
-class Restore:
-    """Bring an agent back in ``state`` (ready, not_ready, wrap_up, logged_out)."""
-
-    agent_id: str
-    state: str
-    reason: str = ""
-    since: float = 0.0
-    wrap_up_until: float | None = None
-    wrap_queue: str | None = None
-
-
-@dataclass(frozen=True, slots=True)
 class Plan:
     close: tuple[Close, ...] = ()
     #: agents' calls first (talking, held, ringing), then waiting callers by queue time,
     #: then IVR restarts by arrival: the order to execute them in
     adopt: tuple[Adopt, ...] = ()
-    restore: tuple[Restore, ...] = ()
+    #: agents to bring back (ready, not_ready, wrap_up, logged_out)
+    restore: tuple[SavedAgent, ...] = ()
 
 
 _ORDER = {Resume.TALKING: 0, Resume.HELD: 0, Resume.RINGING: 1, Resume.WAITING: 2, Resume.IVR: 3}
@@ -224,7 +209,7 @@ def plan_takeover(
     }
     restore = _restore(saved_agents, busy, wrap_up_seconds or {}, now)
     restore = [
-        Restore(r.agent_id, "not_ready", PHONE_OFFLINE, now)
+        SavedAgent(r.agent_id, "not_ready", PHONE_OFFLINE, now)
         if r.agent_id in offline and r.state != "logged_out"
         else r
         for r in restore
@@ -325,7 +310,7 @@ def _restore(
     busy: Collection[str],
     wrap_up_seconds: Mapping[str, float],
     now: float,
-) -> list[Restore]:
+) -> list[SavedAgent]:
     out = []
     for agent in saved:
         if agent.agent_id in busy:
@@ -334,7 +319,7 @@ def _restore(
             # The call ended while nobody watched: the agent still owes its wrap-up.
             wrap = wrap_up_seconds.get(agent.wrap_queue or "", 0.0)
             out.append(
-                Restore(
+                SavedAgent(
                     agent.agent_id,
                     "wrap_up",
                     since=now,
@@ -343,10 +328,10 @@ def _restore(
                 )
             )
         elif agent.state == "ringing":
-            out.append(Restore(agent.agent_id, "ready", since=now))
+            out.append(SavedAgent(agent.agent_id, "ready", since=now))
         else:
             out.append(
-                Restore(
+                SavedAgent(
                     agent.agent_id,
                     agent.state,
                     agent.reason,
