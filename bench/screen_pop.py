@@ -225,6 +225,9 @@ async def serve_console(agents: int, traced: bool) -> None:
 class _NoStore:
     """The hub path touches no store; /healthz would, and is not benchmarked."""
 
+    # Sessions live in memory only (no persistence): the bench creates them directly.
+    sessions = None
+
 
 async def pump(center: BenchCenter, rate: float, count: int) -> None:
     ids = list(center.agents)
