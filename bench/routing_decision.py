@@ -25,7 +25,7 @@ import math
 import random
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
@@ -33,6 +33,8 @@ from typing import Any, TypeVar
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bench.figures import Figure
+from bench.figures import report as report_figures
 from routing.acd import Acd, AgentConfig, AgentState, QueueConfig
 from routing.acd import commands as cmd
 from routing.acd import events as ev
@@ -349,7 +351,7 @@ HEAD = (
 )
 
 
-def main() -> None:
+def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--events", type=int, default=3000)
     parser.add_argument("--sizes", default="100,1000,5000,10000")
@@ -357,8 +359,15 @@ def main() -> None:
     parser.add_argument(
         "--rounds", type=int, default=3, help="repeat each row; report the quietest round"
     )
-    args = parser.parse_args()
+    parser.add_argument(
+        "--quick", action="store_true", help="smoke run: 200 events, 100 and 1,000 agents, 1 round"
+    )
+    args = parser.parse_args(argv)
+    if args.quick:
+        args.events, args.sizes, args.rounds = 200, "100,1000", 1
     sizes = [int(s) for s in args.sizes.split(",")]
+    busy: dict[int, Samples] = {}
+    naive_busy: dict[int, list[float]] = {}
 
     print("Busy center: 0.4·N callers waiting; an agent frees up, then a caller arrives")
     print(HEAD)
@@ -368,6 +377,7 @@ def main() -> None:
         naive_ready, naive_arrive = quietest(
             partial(run_naive, n, args.events, args.seed), args.rounds
         )
+        busy[n], naive_busy[n] = ours, naive_ready
         label = f"ready ({waiting} w)"
         print(row(n, label, ours["ready_decision"], ours["ready"], naive_ready))
         print(row(n, "call arrives", ours["arrive_decision"], ours["arrive"], naive_arrive))
@@ -386,7 +396,27 @@ def main() -> None:
         "event = Acd.handle including state changes, timers and statistics deltas. "
         "naive = decision only, by scanning."
     )
+    report_figures(headline(busy, naive_busy))
+    return 0
+
+
+def headline(busy: dict[int, Samples], naive: dict[int, list[float]]) -> list[Figure]:
+    """The README's figures: p99 at 5,000 agents (or the largest size run), and how the
+    decision's p99 grows from the smallest to the largest size (flat is O(log n))."""
+    focus = 5000 if 5000 in busy else max(busy)
+    ours = busy[focus]
+    decision = max(pct(ours["ready_decision"], 0.99), pct(ours["arrive_decision"], 0.99))
+    small, large = min(busy), max(busy)
+    growth = pct(busy[large]["ready_decision"], 0.99) / pct(busy[small]["ready_decision"], 0.99)
+    naive_growth = pct(naive[large], 0.99) / pct(naive[small], 0.99)
+    return [
+        Figure(f"decision p99, {focus} agents", decision, "µs", "< 50 µs", decision < 50),
+        Figure(f"whole event p99, {focus} agents", pct(ours["ready"], 0.99), "µs"),
+        Figure(f"naive router p99, {focus} agents", pct(naive[focus], 0.99), "µs", peer=True),
+        Figure(f"decision p99 growth {small}->{large} agents", growth, "x", "flat (O(log n))"),
+        Figure(f"naive p99 growth {small}->{large} agents", naive_growth, "x", peer=True),
+    ]
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

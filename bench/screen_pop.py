@@ -30,8 +30,12 @@ import statistics
 import sys
 import time
 import tracemalloc
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
+
+from bench.figures import Figure
+from bench.figures import report as report_figures
 
 ROOT = Path(__file__).resolve().parent.parent
 QUEUES = 10
@@ -389,7 +393,7 @@ async def run_clients(
         await proc.wait()
 
 
-def main() -> int:
+def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
@@ -398,7 +402,10 @@ def main() -> int:
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--serve", choices=["console", "bare"], help=argparse.SUPPRESS)
     parser.add_argument("--traced", action="store_true", help=argparse.SUPPRESS)
-    args = parser.parse_args()
+    parser.add_argument("--quick", action="store_true", help="smoke run: 50 agents, 50 pops/s, 1 s")
+    args = parser.parse_args(argv)
+    if args.quick:
+        args.agents, args.rate, args.seconds = 50, 50.0, 1.0
     if args.serve == "console":
         asyncio.run(serve_console(args.agents, args.traced))
         return 0
@@ -437,6 +444,22 @@ def main() -> int:
         )
     print(
         "targets: p99 < 10 ms, < 64 KB per agent (the tracemalloc row's latency is not comparable)"
+    )
+    hub, bare = rows[0][1], rows[1][1]
+    report_figures(
+        [
+            Figure("hub pop p99", hub["p99"], "ms", "< 10 ms", hub["p99"] < 10),
+            Figure("hub pop p50", hub["p50"], "ms"),
+            Figure(
+                "hub memory per agent",
+                hub["rss_per_agent"],
+                "KB",
+                "< 64 KB",
+                hub["rss_per_agent"] < 64,
+            ),
+            Figure("bare websockets pop p99", bare["p99"], "ms", peer=True),
+            Figure("bare websockets memory per agent", bare["rss_per_agent"], "KB", peer=True),
+        ]
     )
     return 0
 

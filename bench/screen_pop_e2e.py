@@ -64,6 +64,9 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from bench.figures import Figure
+from bench.figures import report as report_figures
+
 ROOT = Path(__file__).resolve().parent.parent
 HOST = "127.0.0.1"
 SECRET = "bench-secret"
@@ -830,7 +833,7 @@ def print_table(
     print("hub-only peer also serves 10 wallboards (its KB/agent counts them in)")
 
 
-def main() -> int:
+def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
@@ -845,7 +848,7 @@ def main() -> int:
         help="service: gc.freeze() once agents are connected (a mitigation to compare)",
     )
     parser.add_argument(
-        "--quick", action="store_true", help="smoke run: 50 agents, 50 calls/s, 2 s"
+        "--quick", action="store_true", help="smoke run: 20 agents, 20 calls/s, 1.5 s"
     )
     hidden = argparse.SUPPRESS
     parser.add_argument("--role", choices=["ami", "service", "clients"], help=hidden)
@@ -854,7 +857,7 @@ def main() -> int:
     parser.add_argument("--ami-port", type=int, help=hidden)
     parser.add_argument("--http-port", type=int, help=hidden)
     parser.add_argument("--dir", help=hidden)
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     if args.role == "ami":
         asyncio.run(run_ami(args.count, args.agents, args.rate, args.noise, args.budget))
         return 0
@@ -869,7 +872,7 @@ def main() -> int:
         asyncio.run(run_clients(args.http_port, args.agents, args.count, args.budget))
         return 0
     if args.quick:
-        args.agents, args.rate, args.seconds = 50, 50.0, 2.0
+        args.agents, args.rate, args.seconds = 20, 20.0, 1.5
     if args.agents < 1 or args.rate <= 0 or args.seconds <= 0 or args.noise < 0:
         parser.error("--agents, --rate and --seconds must be positive, --noise not negative")
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
@@ -877,7 +880,20 @@ def main() -> int:
     e2e = asyncio.run(run_e2e(args.agents, args.rate, args.seconds, args.noise, args.gc_freeze))
     peers = [] if args.no_peers else asyncio.run(run_peers(args.agents, args.rate, args.seconds))
     print_table(args, e2e, peers)
+    report_figures(headline(e2e, peers))
     return 0
+
+
+def headline(e2e: dict[str, Any], peers: list[tuple[str, dict[str, Any]]]) -> list[Figure]:
+    whole, steady = e2e["all"]["p99"], e2e["steady"]["p99"]
+    figures = [
+        Figure("end-to-end pop p99, all calls", whole, "ms", "< 10 ms", whole < 10),
+        Figure("end-to-end pop p50", e2e["all"]["p50"], "ms"),
+        Figure("end-to-end pop p99 after 1 s warm-up", steady, "ms", "< 10 ms", steady < 10),
+        Figure("service memory per agent", e2e["kb_agent"], "KB", "< 64 KB", e2e["kb_agent"] < 64),
+    ]
+    figures += [Figure(f"peer {name}: pop p99", r["p99"], "ms", peer=True) for name, r in peers]
+    return figures
 
 
 if __name__ == "__main__":
