@@ -18,7 +18,8 @@ Theory of operation. Three processes:
   ``--rate`` calls a second for ``--seconds`` on DID 5550100 (``demo_line``: welcome,
   CRM lookup, menu, key 1 = sales), each from its own number (no sticky-agent offers).
   At the steady rate the agents keep up and nobody waits in a queue, so half-way
-  through a peak of ``--burst`` callers (default: as many as agents) arrives at once;
+  through a peak of ``--burst`` callers (default: as many as agents) arrives within
+  ``--burst-spread`` seconds (default 2);
   when all of them are through the IVR (their contacts queued: about 5 s, at most
   30 s) the parent SIGKILLs the service — some callers of the peak wait in a queue then,
   the others ring or talk. It keeps placing calls for ``--downtime`` seconds and starts
@@ -155,6 +156,13 @@ def rss_kb(pid: int) -> int:
     return 0
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process (/proc/<pid>/stat, fields 14 and 15)."""
+    with open(f"/proc/{pid}/stat") as fh:
+        fields = fh.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def parse_metrics(text: str) -> dict[str, float]:
     """Prometheus text -> {'name{labels}': value}, comments dropped."""
     out: dict[str, float] = {}
@@ -173,6 +181,7 @@ class Sample:
     tasks: float
     websockets: float
     agents: dict[str, int]
+    cpu: float = 0.0  # the service process's CPU seconds so far
     at: float = field(default_factory=time.time)
 
 
@@ -190,6 +199,7 @@ async def sample(http: Any, service: Any, label: str) -> Sample:
         figures.get("switchboard_asyncio_tasks", -1.0),
         figures.get("switchboard_console_websockets", -1.0),
         agents,
+        cpu_seconds(service.pid),
     )
 
 
@@ -253,9 +263,15 @@ class Traffic:
                 self.behind = max(self.behind, -delay)
             self.place(f"+1555{n % 10_000_000:07d}")
 
-    def burst(self, count: int) -> list[str]:
-        """A peak: ``count`` callers at once (from numbers the steady calls never use)."""
-        return [self.place(f"+1556{k % 10_000_000:07d}") for k in range(count)]
+    async def burst(self, count: int, spread: float) -> list[str]:
+        """A peak: ``count`` callers within ``spread`` seconds, on top of the steady
+        calls (from numbers the steady calls never use)."""
+        keys = []
+        for k in range(count):
+            keys.append(self.place(f"+1556{k % 10_000_000:07d}"))
+            if spread > 0:
+                await asyncio.sleep(spread / count)
+        return keys
 
     def place(self, caller: str) -> str:
         uniqueid: str = self.sim.place_call(
@@ -559,6 +575,7 @@ class Options:
     wrap_up: float
     patience: float
     burst: int
+    burst_spread: float
     keep: bool
 
 
@@ -623,7 +640,7 @@ async def soak(opts: Options, tmp: Path) -> dict[str, Any]:
         placing = asyncio.ensure_future(traffic.run())
         placing_began = time.monotonic()
         await asyncio.sleep(opts.seconds / 2)
-        peak = traffic.burst(opts.burst)
+        peak = await traffic.burst(opts.burst, opts.burst_spread)
         await until(lambda: through_the_ivr(db, peak), PEAK_IVR_LIMIT, step=0.1)
         result["kill_after"] = time.monotonic() - placing_began
         samples.append(await sample(http, service, "middle (before kill)"))
@@ -718,16 +735,16 @@ def render(opts: Options, r: dict[str, Any]) -> str:
 
     lines = [
         f"restart soak: {opts.agents} agents ({opts.consoles} websocket consoles), "
-        f"{opts.rate:g} calls/s for {opts.seconds:g} s, a peak of {opts.burst} callers at"
-        f" {opts.seconds / 2:g} s, SIGKILL at {r['kill_after']:.1f} s (the peak through the IVR),"
+        f"{opts.rate:g} calls/s for {opts.seconds:g} s, a peak of {opts.burst} callers in"
+        f" {opts.burst_spread:g} s at {opts.seconds / 2:g} s, SIGKILL at {r['kill_after']:.1f} s (the peak through the IVR),"
         f" restart after {opts.downtime:g} s; setup {r['setup_seconds']:.1f} s",
         "",
-        f"{'moment':<22}{'RSS MB':>9}{'tasks':>8}{'websockets':>12}  agents by state",
+        f"{'moment':<22}{'RSS MB':>9}{'tasks':>8}{'websockets':>12}{'CPU s':>8}  agents by state",
     ]
     for s in r["samples"]:
         states = ", ".join(f"{k} {v}" for k, v in sorted(s["agents"].items()))
         lines.append(
-            f"{s['label']:<22}{s['rss_kb'] / 1024:>9.1f}{s['tasks']:>8.0f}{s['websockets']:>12.0f}  {states}"
+            f"{s['label']:<22}{s['rss_kb'] / 1024:>9.1f}{s['tasks']:>8.0f}{s['websockets']:>12.0f}{s['cpu']:>8.1f}  {states}"
         )
     w, ivr, down = r["takeover_waiting"], r["takeover_ivr"], r["arrived_while_down"]
     verdict = "met" if w["never"] == 0 and (w["max"] or 0.0) < TAKEOVER_TARGET else "MISSED"
@@ -797,6 +814,9 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         default=None,
         help="callers placed at once half-way, just before the kill (default: --agents)",
     )
+    p.add_argument(
+        "--burst-spread", type=float, default=2.0, help="seconds over which the peak arrives"
+    )
     p.add_argument("--quick", action="store_true", help="20 agents, 5 calls/s, 20 s")
     p.add_argument("--keep", action="store_true", help="keep the data directory (logs, database)")
     p.add_argument("--json", action="store_true", help="only the JSON line")
@@ -827,6 +847,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         wrap_up=args.wrap_up,
         patience=args.patience,
         burst=args.agents if args.burst is None else args.burst,
+        burst_spread=args.burst_spread,
         keep=args.keep,
     )
     tmp = Path(tempfile.mkdtemp(prefix="sb-soak-"))
