@@ -787,6 +787,34 @@ def render(opts: Options, r: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def headline(r: dict[str, Any]) -> list[Any]:
+    """The figures ``python -m bench`` shows in its summary table."""
+    from bench.figures import Figure
+
+    w = r["takeover_waiting"]
+    slowest = w["max"] if w["max"] is not None else 0.0
+    on_time = w["never"] == 0 and slowest < TAKEOVER_TARGET
+    figures = [
+        Figure("calls placed", r["placed"], "calls"),
+        Figure(
+            "contacts missing or duplicated",
+            r["missing"] + r["duplicated"],
+            "",
+            "0",
+            r["missing"] + r["duplicated"] == 0,
+        ),
+        Figure("contacts open after every caller hung up", r["open"], "", "0", r["open"] == 0),
+        Figure("waiting callers at the kill", w["callers"], "calls"),
+        Figure("slowest offer after /healthz", slowest, "s", f"< {TAKEOVER_TARGET:g} s", on_time),
+        Figure("service down (SIGKILL to /healthz)", r["down_seconds"], "s"),
+    ]
+    for s in r["samples"]:
+        figures.append(Figure(f"RSS, {s['label']}", s["rss_kb"] / 1024, "MB"))
+    for s in r["samples"]:
+        figures.append(Figure(f"asyncio tasks, {s['label']}", s["tasks"], ""))
+    return figures
+
+
 def failed(r: dict[str, Any]) -> bool:
     return bool(r["missing"] or r["duplicated"] or r["extra"] or r["open"])
 
@@ -863,6 +891,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         if opts.keep:
             print(f"data directory kept: {tmp}")
     print(json.dumps({"bench": "takeover_soak", "options": opts.__dict__, **result}, default=str))
+    from bench.figures import report
+
+    report(headline(result))
     return 1 if failed(result) else 0
 
 
