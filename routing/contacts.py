@@ -73,9 +73,16 @@ class ContactRecorder:
             )
 
     async def flush(self) -> None:
-        """Wait until every milestone taken so far is written."""
-        if self._task is not None:
-            await self._queue.join()
+        """Wait until every milestone taken so far is written (or the writer has stopped:
+        a flush racing a close must not wait forever for a writer that is gone)."""
+        writer = self._task
+        if writer is None or writer.done():
+            return
+        joined = asyncio.ensure_future(self._queue.join())
+        try:
+            await asyncio.wait({joined, writer}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            joined.cancel()
 
     async def close(self) -> None:
         await self.flush()

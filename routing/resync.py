@@ -38,6 +38,8 @@ log = logging.getLogger(__name__)
 
 #: the variables read back from every channel after a restart
 TAKEOVER_VARIABLES = ("SWITCHBOARD_DID", "SWITCHBOARD_CALL", "SWITCHBOARD_AGENT")
+#: how long the resync waits for the contact writer before giving up this round
+FLUSH_SECONDS = 30.0
 #: device states of a phone that cannot take a call (not registered, no such endpoint)
 OFFLINE_STATES = frozenset({"UNAVAILABLE", "INVALID"})
 
@@ -229,8 +231,13 @@ class Resync:
     async def _take_over(self, views: Sequence[ChannelView]) -> None:
         center = self.center
         recorder = center.recorder
-        # Milestones still queued would make a contact look open that is not.
-        await recorder.flush()
+        # Milestones still queued would make a contact look open that is not. A database
+        # stuck for long (busy retries) must not hold the AMI connection's set-up forever.
+        try:
+            await asyncio.wait_for(recorder.flush(), FLUSH_SECONDS)
+        except TimeoutError:
+            log.warning("contact writer behind; takeover postponed to the next connect")
+            return
         rows = await recorder.contacts.open_contacts()
         saved: list[SavedAgent] = []
         if self._restore_pending and recorder.agent_states is not None:
