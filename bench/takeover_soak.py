@@ -281,6 +281,15 @@ class Traffic:
         return uniqueid
 
 
+class Tasks(list[asyncio.Future[Any]]):
+    """The run's background tasks, cancelled together when it ends early."""
+
+    def ensure(self, coro: Any) -> asyncio.Future[Any]:
+        task = asyncio.ensure_future(coro)
+        self.append(task)
+        return task
+
+
 class LoopLag:
     """The worst lateness of a 50 ms ticker in this process (the simulator's loop)."""
 
@@ -616,6 +625,7 @@ async def soak(opts: Options, tmp: Path) -> dict[str, Any]:
     lag = LoopLag()
     load_before = os.getloadavg()
     samples: list[Sample] = []
+    tasks = Tasks()
     result: dict[str, Any] = {}
     http = aiohttp.ClientSession()
     try:
@@ -637,7 +647,7 @@ async def soak(opts: Options, tmp: Path) -> dict[str, Any]:
         samples.append(await sample(http, service, "start"))
 
         traffic = Traffic(sim, opts.rate, opts.seconds, opts.talk, opts.patience)
-        placing = asyncio.ensure_future(traffic.run())
+        placing = tasks.ensure(traffic.run())
         placing_began = time.monotonic()
         await asyncio.sleep(opts.seconds / 2)
         peak = await traffic.burst(opts.burst, opts.burst_spread)
@@ -691,6 +701,8 @@ async def soak(opts: Options, tmp: Path) -> dict[str, Any]:
         )
     finally:
         lag.stop()
+        for task in tasks:  # interrupted: no call placed on a stopped simulator
+            task.cancel()
         await http.close()
         await consoles.stop()
         await service.stop()
@@ -748,6 +760,8 @@ def render(opts: Options, r: dict[str, Any]) -> str:
         )
     w, ivr, down = r["takeover_waiting"], r["takeover_ivr"], r["arrived_while_down"]
     verdict = "met" if w["never"] == 0 and (w["max"] or 0.0) < TAKEOVER_TARGET else "MISSED"
+    if not w["callers"]:
+        verdict = "not measured (nobody was waiting in a queue at the kill)"
     lines += [
         "",
         f"calls placed {r['placed']}  contacts stored {r['contacts']}  (missing {r['missing']},"
@@ -793,7 +807,7 @@ def headline(r: dict[str, Any]) -> list[Any]:
 
     w = r["takeover_waiting"]
     slowest = w["max"] if w["max"] is not None else 0.0
-    on_time = w["never"] == 0 and slowest < TAKEOVER_TARGET
+    on_time = (w["never"] == 0 and slowest < TAKEOVER_TARGET) if w["callers"] else None
     figures = [
         Figure("calls placed", r["placed"], "calls"),
         Figure(
