@@ -114,6 +114,7 @@ class Resync:
 
     async def run(self) -> None:
         center = self.center
+        listed_at = center.clock()
         try:
             listing = await center.ami.send(Action("CoreShowChannels"))
             variables = await self._variables()
@@ -123,7 +124,7 @@ class Resync:
         events: list[Event] = list(getattr(listing, "events", []))
         shown = [e for e in events if isinstance(e, CoreShowChannel)]
         channels = {e.channel: e for e in shown}
-        self._check_known(channels)
+        self._check_known(channels, listed_at)
         views = [
             ChannelView(
                 channel=e.channel,
@@ -174,7 +175,7 @@ class Resync:
 
     # ------------------------------------------------------------------ calls in memory
 
-    def _check_known(self, channels: Mapping[str, CoreShowChannel]) -> None:
+    def _check_known(self, channels: Mapping[str, CoreShowChannel], listed_at: float) -> None:
         """Calls the center tracks (an AMI drop): close the vanished, catch up on rings,
         bring waiting callers back into AGI."""
         center = self.center
@@ -182,6 +183,8 @@ class Resync:
         for call in list(center.calls.values()):
             if call.call_id in originating:
                 continue  # its OriginateResponse is still to come
+            if call.arrived_at >= listed_at and not call.adopted:
+                continue  # arrived after the list was taken: not in it, yet not gone
             if call.channel not in channels:
                 log.info(
                     "call vanished while AMI was down", extra={"fields": {"call": call.call_id}}
