@@ -69,10 +69,12 @@ class ConsoleOperations:
         }
 
     def _agent_json(self, agent_id: str, snap: Mapping[str, Any] | None = None) -> dict[str, Any]:
-        agents = (snap or self.acd.snapshot(self.clock()))["agents"]
-        a = agents.get(agent_id)
-        if a is None:
-            raise NotFound(f"no agent {agent_id!r}")
+        if snap is None:
+            a = self.acd.agent_snapshot(agent_id, self.clock())  # NotFound for an unknown one
+        else:
+            a = snap["agents"].get(agent_id)
+            if a is None:
+                raise NotFound(f"no agent {agent_id!r}")
         return {
             "agent_id": agent_id,
             "name": a["name"],
@@ -254,7 +256,7 @@ class ConsoleOperations:
         exten = dialable(number)
         if (
             state is not AgentState.NOT_READY
-            or self.acd.snapshot(self.clock())["agents"][agent_id]["reason"] != "outbound"
+            or self.acd.agent_snapshot(agent_id, self.clock())["reason"] != "outbound"
         ):
             # Keep the ACD from offering a queue call to an agent busy dialling out.
             self._execute(

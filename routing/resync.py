@@ -248,7 +248,7 @@ class Resync:
         now = center.clock()
         endpoints = {
             center.acd.agent_config(agent_id).endpoint: agent_id
-            for agent_id in center.acd.snapshot(now)["agents"]
+            for agent_id in center.acd.agent_ids()
         }
         offline = await self._offline_agents(endpoints) if saved else set()
         plan = plan_takeover(

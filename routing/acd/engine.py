@@ -346,6 +346,38 @@ class Acd:
         """
         return self._agent(agent_id).state
 
+    def agent_snapshot(self, agent_id: str, now: float) -> dict[str, Any]:
+        """One agent as :meth:`snapshot` shows it, without building the whole snapshot
+        (the shell publishes every agent change; a full snapshot each time is O(agents)).
+
+        Raises:
+            NotFound: no such agent.
+        """
+        return self._agent_snapshot(self._agent(agent_id), now)
+
+    def _agent_snapshot(self, agent: _Agent, now: float) -> dict[str, Any]:
+        seconds = dict(agent.state_seconds)
+        if agent.state is not AgentState.LOGGED_OUT:
+            key = agent.state.value
+            seconds[key] = round(seconds.get(key, 0.0) + now - agent.counted_from, 1)
+        return {
+            "name": agent.config.name,
+            "endpoint": agent.config.endpoint,
+            "queues": list(agent.config.queues),
+            "skills": dict(agent.config.skills),
+            "state": agent.state.value,
+            "reason": agent.reason,
+            "since": agent.since,
+            "call_id": agent.call_id,
+            "calls": agent.calls,
+            "talk_seconds": round(agent.talk, 1),
+            "state_seconds": seconds,
+        }
+
+    def agent_ids(self) -> tuple[str, ...]:
+        """Every configured agent, in the queue file's order."""
+        return tuple(self._agents)
+
     def snapshot(self, now: float) -> dict[str, Any]:
         """Queues (config, statistics, waiting calls in order), agents and calls, JSON-ready.
 
@@ -380,25 +412,9 @@ class Acd:
                 "stats": stats,
                 "waiting": waiting,
             }
-        agents = {}
-        for agent in self._agents.values():
-            seconds = dict(agent.state_seconds)
-            if agent.state is not AgentState.LOGGED_OUT:
-                key = agent.state.value
-                seconds[key] = round(seconds.get(key, 0.0) + now - agent.counted_from, 1)
-            agents[agent.agent_id] = {
-                "name": agent.config.name,
-                "endpoint": agent.config.endpoint,
-                "queues": list(agent.config.queues),
-                "skills": dict(agent.config.skills),
-                "state": agent.state.value,
-                "reason": agent.reason,
-                "since": agent.since,
-                "call_id": agent.call_id,
-                "calls": agent.calls,
-                "talk_seconds": round(agent.talk, 1),
-                "state_seconds": seconds,
-            }
+        agents = {
+            agent.agent_id: self._agent_snapshot(agent, now) for agent in self._agents.values()
+        }
         calls = {
             c.call_id: {
                 "queue": c.queue,
@@ -427,7 +443,23 @@ class Acd:
         since = now if e.since is None else e.since
         if not _is_time(since) or since > now:
             raise InvalidInput("since must be a finite time not after now", field="since")
-        call = _Call(
+        call = self._new_call(e, since, callback_number=e.callback_number)
+        sticky = self._agents.get(e.sticky_agent) if e.sticky_agent else None
+        if sticky is not None and self.settings.sticky_offer_seconds > 0:
+            call.sticky_agent = sticky.agent_id
+            call.sticky_until = now + self.settings.sticky_offer_seconds
+        self._admit(call, now, out, visited=set())
+
+    def _new_call(
+        self,
+        e: ev.CallQueued | ev.CallAdopted,
+        since: float,
+        *,
+        callback_number: str | None = None,
+        adopted: bool = False,
+    ) -> _Call:
+        """A call of a checked event, in line from ``since`` (its queue time)."""
+        return _Call(
             call_id=e.call_id,
             queue=e.queue,
             seq=self._next_seq(),
@@ -438,13 +470,9 @@ class Acd:
             own_skills=dict(e.skills),
             arrived_at=since,
             entered_at=since,
-            callback_number=e.callback_number,
+            callback_number=callback_number,
+            adopted=adopted,
         )
-        sticky = self._agents.get(e.sticky_agent) if e.sticky_agent else None
-        if sticky is not None and self.settings.sticky_offer_seconds > 0:
-            call.sticky_agent = sticky.agent_id
-            call.sticky_until = now + self.settings.sticky_offer_seconds
-        self._admit(call, now, out, visited=set())
 
     def _admit(self, call: _Call, now: float, out: list[cmd.Command], visited: set[str]) -> None:
         """Let ``call`` into its queue, or turn it away (full / nobody logged in)."""
@@ -700,19 +728,7 @@ class Acd:
             # a bridge seen a little before the channel's age says: answered at arrival
             answered = max(since, _restored_time(e.answered_at, now, "answered_at"))
         # everything checked; apply
-        call = _Call(
-            call_id=e.call_id,
-            queue=q.name,
-            seq=self._next_seq(),
-            priority=e.priority,
-            tier=e.tier,
-            caller=e.caller,
-            customer_id=e.customer_id,
-            own_skills=dict(e.skills),
-            arrived_at=since,
-            entered_at=since,
-            adopted=True,
-        )
+        call = self._new_call(e, since, adopted=True)
         self._calls[call.call_id] = call
         self._counters[q.name].count("offered")
         self._dirty.add(q.name)
