@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import pytest
@@ -36,3 +36,32 @@ async def pbx() -> AsyncIterator[Any]:
     await server.start()
     yield server
     await server.stop()
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[Any]:
+    """One private PostgreSQL for the whole session (tests/postgres_server.py).
+
+    Fails (never skips) when PostgreSQL is not installed, with how to install it.
+    """
+    from tests.postgres_server import PostgresUnavailable, start_server
+
+    try:
+        server = start_server()
+    except PostgresUnavailable as exc:
+        pytest.fail(str(exc), pytrace=False)
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+async def postgres_url(postgres_server: Any) -> AsyncIterator[str]:
+    """A fresh, empty database on the session's server, dropped after the test."""
+    name = postgres_server.new_database_name()
+    url: str = await postgres_server.create_database(name)
+    try:
+        yield url
+    finally:
+        await postgres_server.drop_database(name)
