@@ -26,7 +26,7 @@ from contextlib import asynccontextmanager
 from typing import Any
 from urllib.parse import urlsplit
 
-import asyncpg
+import asyncpg  # type: ignore[import-untyped]  # no stubs; used through Any
 
 from config.errors import ConfigError
 from crm_lookup.database import (
