@@ -30,6 +30,7 @@ from crm_lookup.database import (
     ForeignKeyViolation,
     Row,
     StoreBusy,
+    Table,
     UniqueViolation,
 )
 from crm_lookup.schema import MIGRATIONS, SCHEMA_VERSION_TABLE
@@ -125,6 +126,11 @@ class SqliteDatabase:
         """One statement as its own transaction; returns the number of rows changed."""
         async with self._lock:
             return await self._tx.execute(sql, params)
+
+    async def insert_new(self, table: Table, row: Sequence[Any]) -> bool:
+        # One statement per row: SQLite's write is in-process, there is no round trip
+        # or commit wait to share.
+        return await self.write(table.insert_sql(), row) > 0
 
     async def executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
         async with self.transaction() as tx:
