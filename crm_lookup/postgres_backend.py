@@ -287,6 +287,15 @@ def _scrub(text: str, dsn: str) -> str:
     return text.replace(password, "***") if password else text
 
 
+async def _keep_session(conn: Any) -> None:
+    """The pool's reset on release, as a no-op. asyncpg's default sends a reset query
+    (``pg_advisory_unlock_all(); CLOSE ALL; UNLISTEN *; RESET ALL``) every time a
+    connection goes back to the pool, a second round trip per milestone. We leave no
+    session state behind (advisory locks are transaction-scoped, the migration lock is
+    unlocked in ``finally``; no cursors, LISTEN or SET), and asyncpg still rolls back a
+    transaction left open before calling this."""
+
+
 async def open_postgres(
     dsn: str, *, min_size: int = 1, max_size: int = 10, connect_timeout: float = 10.0
 ) -> PostgresDatabase:
@@ -307,7 +316,11 @@ async def open_postgres(
         raise ConfigError("database", "pool_min_size", "1 <= pool_min_size <= pool_max_size")
     try:
         pool = await asyncpg.create_pool(
-            dsn, min_size=min_size, max_size=max_size, timeout=connect_timeout
+            dsn,
+            min_size=min_size,
+            max_size=max_size,
+            timeout=connect_timeout,
+            reset=_keep_session,
         )
     except (
         OSError,
