@@ -398,6 +398,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     print()
     print(f"{'contact milestones':<44}{'per second':>12}   target")
     print(f"{'  ContactLog (1 INSERT, triggers fold it)':<44}{rate:>12,.0f}   >= 5,000")
+    print(f"{'    (one at a time, as the ContactRecorder)':<44}")
     print(f"{f'  same, {args.concurrency} calls in flight':<44}{rate_many:>12,.0f}")
     print(f"{'  peer: read-modify-write tx per milestone':<44}{naive_ms:>12,.0f}")
     if pg is not None:
@@ -414,7 +415,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"{'  contact milestones':<44}{'per second':>12}   vs SQLite")
         for (sync, flight), value in pg.milestones.items():
             sqlite_rate = rate if flight == 1 else rate_many
-            label = f"  synchronous_commit={sync}, {flight} in flight"
+            label = f"  {flight} in flight, synchronous_commit={sync}"
             print(f"{label:<44}{value:>12,.0f}   x{value / sqlite_rate:.2f}")
     # The import target is for 1,000,000 rows: a smaller run is judged pro rata.
     import_target = 60.0 * n / 1_000_000
@@ -439,33 +440,41 @@ def main(argv: Sequence[str] | None = None) -> int:
             Figure("contact milestones", rate, "/s", ">= 5,000/s", rate >= 5000),
             Figure("naive milestones (read-modify-write)", naive_ms, "/s", peer=True),
             Figure(f"contact milestones, {args.concurrency} calls in flight", rate_many, "/s"),
-            *postgres_figures(pg, rate_many, args.concurrency, n),
+            *postgres_figures(pg, rate, rate_many, args.concurrency, n),
         ]
     )
     return 0
 
 
 def postgres_figures(
-    pg: PostgresFigures | None, sqlite_many: float, concurrency: int, customers: int
+    pg: PostgresFigures | None, sqlite_one: float, sqlite_many: float, concurrency: int, n: int
 ) -> list[Figure]:
-    """PostgreSQL's headline figures: its concurrent milestone rate is judged against
-    SQLite's in the same run (the issue's "the same rate or better")."""
+    """PostgreSQL's headline figures. Its milestone rates (at SQLite's durability,
+    synchronous_commit=off) are judged against SQLite's in the same run, one at a time
+    (the service's ContactRecorder writes so: one writer task) and with many calls in
+    flight: the issue's "the same contact-write rate as SQLite or better"."""
     if pg is None:
         return []
     figures = []
-    for sync in ("off", "on"):
-        value = pg.milestones[sync, concurrency]
+    for flight, sqlite_rate in ((1, sqlite_one), (concurrency, sqlite_many)):
+        value = pg.milestones["off", flight]
         figures.append(
             Figure(
-                f"PostgreSQL milestones, {concurrency} in flight, synchronous_commit={sync}",
+                f"PostgreSQL milestones, {flight} in flight",
                 value,
                 "/s",
-                ">= SQLite's" if sync == "off" else "",
-                value >= sqlite_many if sync == "off" else None,
+                f">= SQLite's {sqlite_rate:,.0f}/s",
+                value >= sqlite_rate,
             )
         )
-    figures.append(Figure("PostgreSQL milestones, 1 at a time", pg.milestones["off", 1], "/s"))
-    figures.append(Figure(f"PostgreSQL import {customers:,} customers", pg.import_s, "s"))
+    figures.append(
+        Figure(
+            f"PostgreSQL milestones, {concurrency} in flight, synchronous_commit=on",
+            pg.milestones["on", concurrency],
+            "/s",
+        )
+    )
+    figures.append(Figure(f"PostgreSQL import {n:,} customers", pg.import_s, "s"))
     p99 = pct([v * 1000 for v in pg.lookups["find_by_phone"]], 0.99)
     figures.append(Figure("PostgreSQL lookup by phone p99", p99, "ms", "< 1 ms", p99 < 1.0))
     return figures
