@@ -143,11 +143,16 @@ class Table:
 
     def insert_sql(self) -> str:
         """The one-row statement, ``?`` placeholders."""
-        marks = ", ".join("?" * len(self.columns))
-        return (
-            f"INSERT INTO {self.name}({', '.join(self.columns)}) VALUES ({marks})"
-            " ON CONFLICT DO NOTHING"
-        )
+        return _insert_sql(self)
+
+
+@lru_cache(maxsize=64)
+def _insert_sql(table: Table) -> str:
+    marks = ", ".join("?" * len(table.columns))
+    return (
+        f"INSERT INTO {table.name}({', '.join(table.columns)}) VALUES ({marks})"
+        " ON CONFLICT DO NOTHING"
+    )
 
 
 @dataclass(frozen=True, slots=True)
