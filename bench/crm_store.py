@@ -404,7 +404,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if pg is not None:
         print()
         print(f"PostgreSQL {pg.version} (same workloads; fsync on; loopback TCP)")
-        print(f"{'  import (1 tx, executemany)':<44}{pg.import_s:>12.1f}{n / pg.import_s:>12,.0f}")
+        print(f"{'  import (1 tx, COPY)':<44}{pg.import_s:>12.1f}{n / pg.import_s:>12,.0f}")
         for name, values in pg.lookups.items():
             ms = [v * 1000 for v in values]
             label = {

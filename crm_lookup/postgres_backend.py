@@ -100,6 +100,18 @@ class _PostgresTransaction:
         except asyncpg.PostgresError as exc:
             raise (_translate(exc) or exc) from None
 
+    async def insert_rows(
+        self, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]
+    ) -> None:
+        if not rows:
+            return
+        try:
+            # COPY (binary) inside the caller's transaction: several times faster than
+            # executemany for an import; triggers and constraints apply as for INSERT.
+            await self._conn.copy_records_to_table(table, records=rows, columns=list(columns))
+        except asyncpg.PostgresError as exc:
+            raise (_translate(exc) or exc) from None
+
     async def fetchall(self, sql: str, params: Sequence[Any] = ()) -> list[Row]:
         try:
             return list(await self._conn.fetch(numbered_placeholders(sql), *params))

@@ -75,6 +75,15 @@ class _SqliteTransaction:
         except sqlite3.Error as exc:
             raise (_translate(exc) or exc) from None
 
+    async def insert_rows(
+        self, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]
+    ) -> None:
+        if rows:
+            marks = ", ".join("?" * len(columns))
+            await self.executemany(
+                f"INSERT INTO {table}({', '.join(columns)}) VALUES ({marks})", rows
+            )
+
     async def fetchall(self, sql: str, params: Sequence[Any] = ()) -> list[Row]:
         try:
             return list(await self._db.execute_fetchall(sql, tuple(params)))
