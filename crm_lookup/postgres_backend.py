@@ -222,10 +222,11 @@ class PostgresDatabase:
 
     dialect = POSTGRES
 
-    def __init__(self, pool: Any, display: str) -> None:
+    def __init__(self, pool: Any, display: str, busy_timeout_ms: int = 5000) -> None:
         #: the asyncpg pool (tests and tools may use it directly)
         self.pool = pool
         self.display = display
+        self._lock_timeout = f"SET LOCAL lock_timeout = {int(busy_timeout_ms)}"
         self._batchers: dict[Table, _InsertBatcher] = {}
 
     async def insert_new(self, table: Table, row: Sequence[Any]) -> bool:
@@ -239,7 +240,13 @@ class PostgresDatabase:
         """``async with db.transaction() as tx:`` — all or nothing, transactions serialised
         across every node by :data:`WRITER_LOCK`."""
         async with self.pool.acquire() as conn, conn.transaction():
-            await conn.execute("SELECT pg_advisory_xact_lock($1)", WRITER_LOCK)
+            # Waiting longer than SQLite's busy timeout for another node's transaction (an
+            # import) fails the same way: StoreBusy, nothing written.
+            await conn.execute(self._lock_timeout)
+            try:
+                await conn.execute("SELECT pg_advisory_xact_lock($1)", WRITER_LOCK)
+            except asyncpg.LockNotAvailableError:
+                raise StoreBusy("the database is busy with another writer; retry") from None
             yield _PostgresTransaction(conn)
 
     async def write(self, sql: str, params: Sequence[Any] = ()) -> int:
@@ -309,7 +316,12 @@ async def _keep_session(conn: Any) -> None:
 
 
 async def open_postgres(
-    dsn: str, *, min_size: int = 1, max_size: int = 10, connect_timeout: float = 10.0
+    dsn: str,
+    *,
+    min_size: int = 1,
+    max_size: int = 10,
+    connect_timeout: float = 10.0,
+    busy_timeout_ms: int = 5000,
 ) -> PostgresDatabase:
     """Connect a pool to ``dsn`` and bring the schema up to date.
 
@@ -317,6 +329,8 @@ async def open_postgres(
         dsn: ``postgresql://user:password@host:port/database``.
         min_size, max_size: connections the pool keeps open / may open.
         connect_timeout: seconds to wait for each connection.
+        busy_timeout_ms: how long a transaction waits for another's locks before
+            failing with StoreBusy.
 
     Raises:
         ConfigError: the server cannot be reached, refuses the login, has no such
@@ -355,4 +369,4 @@ async def open_postgres(
         await pool.close()
         reason = _scrub(f"{type(exc).__name__}: {exc}", dsn)
         raise ConfigError("database", "url", f"a usable PostgreSQL at {shown} ({reason})") from None
-    return PostgresDatabase(pool, shown)
+    return PostgresDatabase(pool, shown, busy_timeout_ms)

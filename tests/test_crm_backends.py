@@ -23,7 +23,7 @@ from crm_lookup.database import (
 )
 from crm_lookup.importer import import_customers
 from crm_lookup.sessions import StoredSession
-from crm_lookup.store import Store, open_store, resolve_database
+from crm_lookup.store import Store, StoreBusy, open_store, resolve_database
 
 
 @pytest.fixture
@@ -290,3 +290,24 @@ async def test_postgres_sends_concurrent_milestones_together(
         assert count is not None and count[0] == 51
     finally:
         await store.close()
+
+
+async def test_postgres_transactions_wait_out_another_nodes_then_report_busy(
+    postgres_url: str,
+) -> None:
+    """A node's import holds the writer lock: another node's transactions fail with
+    StoreBusy after the busy timeout, as on SQLite (test_crm_store's
+    test_writer_locked_out_by_another_process_gets_store_busy); on PostgreSQL its
+    milestones (lone statements) go on meanwhile."""
+    importer = await open_store(postgres_url)
+    service = await open_store(postgres_url, busy_timeout_ms=50)
+    try:
+        async with importer.transaction() as tx:
+            await tx.execute("INSERT INTO audit(at, actor, action) VALUES (0, 'x', 'hold')")
+            with pytest.raises(StoreBusy):
+                await service.customers.add("Ann", ["+15550001111"])
+            assert await service.contacts.arrived("B1", "+15550001111", "100")
+        assert (await service.customers.add("Ann", ["+15550001111"])).name == "Ann"
+    finally:
+        await service.close()
+        await importer.close()
