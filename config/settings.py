@@ -174,8 +174,7 @@ class Settings:
                 raise ConfigError(
                     "settings",
                     f"pbx.{name}.secret",
-                    "required; set it in the file or in "
-                    f"{ENV_PREFIX}PBX__{name.upper()}__SECRET",
+                    f"required; set it in the file or in {ENV_PREFIX}PBX__{name.upper()}__SECRET",
                 )
 
 
