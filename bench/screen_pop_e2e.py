@@ -394,7 +394,7 @@ async def run_service(
             tier=str(card.get("tier") or "").lower(),
         )
         center.calls[call.call_id] = call
-        center._by_channel[call.channel] = call.call_id
+        center._by_channel[call.pbx, call.channel] = call.call_id
         center.recorder.arrived(call)
     connected = asyncio.Event()
 
