@@ -392,6 +392,7 @@ async def run_service(
             path=list(path),
             verified=True,
             tier=str(card.get("tier") or "").lower(),
+            pbx=center.pbxs.first.name,
         )
         center.calls[call.call_id] = call
         center._by_channel[call.pbx, call.channel] = call.call_id
