@@ -237,10 +237,8 @@ class CallCenter(ConsoleOperations):
     def apply_queue_file(self, loaded: QueueFile) -> None:
         """The reloader's callback for a changed, valid queue file (on the loop): waiting
         callers keep their place; raising refuses this version and the old one serves."""
-        self.pbxs.check_agents(loaded.agents)
-        self._execute(
-            self.acd.handle(acd_ev.QueuesChanged(loaded.queues, loaded.agents), self.clock())
-        )
+        agents = self.pbxs.place_agents(loaded.agents)
+        self._execute(self.acd.handle(acd_ev.QueuesChanged(loaded.queues, agents), self.clock()))
         self.supervisors = dict(loaded.supervisors)
 
     # ------------------------------------------------------------------ publishing

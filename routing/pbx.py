@@ -20,6 +20,7 @@ server's asterisk.conf is still good practice (it makes their Uniqueids unique i
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
@@ -104,13 +105,15 @@ class Pbxs:
             return {}
         return reach
 
-    def check_agents(self, agents: Iterable[AgentConfig]) -> None:
-        """Every agent's ``pbx:`` names a configured PBX (the queue file's parser cannot
-        know the settings).
+    def place_agents(self, agents: Iterable[AgentConfig]) -> tuple[AgentConfig, ...]:
+        """The agents with their PBX named: an agent with no ``pbx:`` is on the first PBX
+        (the ACD compares names, so "" must not stand for it).
 
         Raises:
-            InvalidInput: naming the agent and the PBXs there are.
+            InvalidInput: an agent's ``pbx:`` is not a configured PBX (the queue file's
+                parser cannot know the settings); the message names the agent.
         """
+        placed = []
         for agent in agents:
             if agent.pbx and agent.pbx not in self.links:
                 raise InvalidInput(
@@ -118,3 +121,5 @@ class Pbxs:
                     f"(expected one of {', '.join(self.links)})",
                     field="pbx",
                 )
+            placed.append(agent if agent.pbx else dataclasses.replace(agent, pbx=self.first.name))
+        return tuple(placed)

@@ -75,11 +75,11 @@ async def build_service(settings: Settings, *, clock: Callable[[], float] = time
     clients = {pbx.name: ami_client(pbx) for pbx in settings.pbxs}
     ami = clients[settings.ami.name]
     pbxs = Pbxs(settings, clients)
-    pbxs.check_agents(queue_file.agents)
+    agents = pbxs.place_agents(queue_file.agents)
     reach = pbxs.reach()
     acd = Acd(
         queue_file.queues,
-        queue_file.agents,
+        agents,
         dataclasses.replace(AcdSettings.from_routing(settings.routing), reach=reach),
         now=clock(),
     )
