@@ -13,6 +13,7 @@ up, and waiting callers get a fresh AsyncAGI session. See docs/ARCHITECTURE.md
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import logging
 from collections.abc import Coroutine, Mapping, Sequence
@@ -43,6 +44,8 @@ log = logging.getLogger(__name__)
 TAKEOVER_VARIABLES = ("SWITCHBOARD_DID", "SWITCHBOARD_CALL", "SWITCHBOARD_AGENT")
 #: how long the resync waits for the contact writer before giving up this round
 FLUSH_SECONDS = 30.0
+#: how long an agent saved on a call waits for the resync of a PBX trunked to theirs
+RESTORE_WAIT_SECONDS = 15.0
 #: device states of a phone that cannot take a call (not registered, no such endpoint)
 OFFLINE_STATES = frozenset({"UNAVAILABLE", "INVALID"})
 
@@ -56,6 +59,7 @@ class ResyncHost(CallCenterPort, Protocol):
     _originating: dict[tuple[str, str], str]
     _recent: dict[str, LiveCall]
     restored_wrap_up: dict[str, tuple[float | None, str | None]]
+    resyncs: dict[str, Resync]
 
     def _spawn(self, coro: Coroutine[Any, Any, Any], name: str) -> asyncio.Task[Any]: ...
     def _execute(self, commands: Sequence[Any]) -> None: ...
@@ -121,6 +125,8 @@ class Resync:
         self._restore_pending = restore_agents
         self.runs = 0
         self.last_plan: Plan | None = None
+        #: set once the first resync has run (others wait for it to restore agents)
+        self.first_done = asyncio.Event()
 
     async def run(self) -> None:
         center = self.center
@@ -155,6 +161,7 @@ class Resync:
         ]
         await self._take_over(views)
         self.runs += 1
+        self.first_done.set()
 
     async def _variables(self) -> dict[str, dict[str, str]]:
         """The service's own variables on every channel: one ``Status`` for them all."""
@@ -318,25 +325,17 @@ class Resync:
             self._adopt(adopt)
         if self._restore_pending:
             self._restore_pending = False
+            # An agent saved on a call may be talking to a caller of another PBX through
+            # the trunk: that PBX's resync adopts the call. Until it has run (or for
+            # RESTORE_WAIT_SECONDS at most) such an agent is not sent to wrap-up here.
+            on_a_call = {s.agent_id for s in saved if s.state in ("on_call", "ringing")}
+            others_first = self._trunked_in_not_yet_run()
+            later = [r for r in plan.restore if others_first and r.agent_id in on_a_call]
             for restore in plan.restore:
-                if restore.state == AgentState.LOGGED_OUT.value:
-                    continue
-                if restore.state == AgentState.WRAP_UP.value:
-                    center.restored_wrap_up[restore.agent_id] = (
-                        restore.wrap_up_until,
-                        restore.wrap_queue,
-                    )
-                self._guarded(
-                    acd_ev.AgentRestored(
-                        restore.agent_id,
-                        AgentState(restore.state),
-                        restore.reason,
-                        restore.since,
-                        restore.wrap_up_until,
-                        restore.wrap_queue,
-                    ),
-                    restore.agent_id,
-                )
+                if restore not in later:
+                    self._restore(restore)
+            if later:
+                center._spawn(self._restore_later(later, others_first), "restore-later")
         for adopt in others:
             self._adopt(adopt)
         if plan.adopt:
@@ -357,6 +356,51 @@ class Resync:
             call = center.calls.get(adopt.call_id)
             if call is not None and call.phase in (Phase.WAITING, Phase.IVR):
                 center._spawn(center._break_in(call), f"adopt-{call.call_id}")
+
+    def _trunked_in_not_yet_run(self) -> list[asyncio.Event]:
+        """First runs still to come of the PBXs with a trunk to this one."""
+        return [
+            other.first_done
+            for other in self.center.resyncs.values()
+            if other is not self
+            and self.link.name in other.link.settings.trunks
+            and not other.first_done.is_set()
+        ]
+
+    async def _restore_later(
+        self, restores: Sequence[SavedAgent], runs: Sequence[asyncio.Event]
+    ) -> None:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(
+                asyncio.gather(*(run.wait() for run in runs)), RESTORE_WAIT_SECONDS
+            )
+        center = self.center
+        for restore in restores:
+            free = restore.agent_id not in center._agent_calls
+            with contextlib.suppress(NotFound):
+                if free and center.acd.agent_state(restore.agent_id) is AgentState.LOGGED_OUT:
+                    self._restore(restore)
+
+    def _restore(self, restore: SavedAgent) -> None:
+        """Bring one agent back in its saved state (``plan.restore``)."""
+        if restore.state == AgentState.LOGGED_OUT.value:
+            return
+        if restore.state == AgentState.WRAP_UP.value:
+            self.center.restored_wrap_up[restore.agent_id] = (
+                restore.wrap_up_until,
+                restore.wrap_queue,
+            )
+        self._guarded(
+            acd_ev.AgentRestored(
+                restore.agent_id,
+                AgentState(restore.state),
+                restore.reason,
+                restore.since,
+                restore.wrap_up_until,
+                restore.wrap_queue,
+            ),
+            restore.agent_id,
+        )
 
     async def _pop_again(self, call: LiveCall) -> None:
         """The agent's phone still rings for a call of the dead process: its console

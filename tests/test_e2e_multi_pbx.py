@@ -64,26 +64,38 @@ def two_pbx_settings(
 
 
 @asynccontextmanager
-async def two_pbxs(
-    tmp: Path,
-    *,
-    trunked: bool,
-    phones: dict[str, dict[str, PhoneBehaviour]] | None = None,
-) -> AsyncIterator[World]:
+async def simulators(
+    *, trunked: bool, phones: dict[str, dict[str, PhoneBehaviour]] | None = None
+) -> AsyncIterator[dict[str, PbxSimulator]]:
     sims = {
         name: PbxSimulator("switchboard", SECRET, time_scale=0.05, seed=7, id_clock=lambda: EPOCH)
         for name in ("main", "east")
     }
-    ports = {name: await sim.start("127.0.0.1", 0) for name, sim in sims.items()}
+    for sim in sims.values():
+        await sim.start("127.0.0.1", 0)
     if trunked:
         sims["main"].link_trunk("pbx-east", sims["east"], "pbx-main")
         sims["east"].link_trunk("pbx-main", sims["main"], "pbx-east")
     for name, endpoints in (phones or {}).items():
         for endpoint, behaviour in endpoints.items():
             sims[name].add_phone(endpoint, behaviour)
+    try:
+        yield sims
+    finally:
+        for sim in sims.values():
+            await sim.stop()
+
+
+@asynccontextmanager
+async def service_on(
+    tmp: Path, sims: dict[str, PbxSimulator], *, trunked: bool
+) -> AsyncIterator[tuple[Service, Recorder]]:
+    """A service process's worth of objects on both simulators; leaving it stops the
+    service as SIGTERM does (live calls stay on the PBXs for the next one)."""
     queues = tmp / "queues.yaml"
     queues.write_text(QUEUES)
-    settings = two_pbx_settings(tmp, ports["main"], ports["east"], queues, trunked=trunked)
+    ports = (sims["main"].port, sims["east"].port)
+    settings = two_pbx_settings(tmp, *ports, queues, trunked=trunked)
     service = await build_service(settings)
     rec = Recorder()
     service.center.subscribe(rec)
@@ -93,11 +105,23 @@ async def two_pbxs(
     try:
         await until(lambda: all(c.connected for c in service.clients.values()), "both links")
         await until(lambda: all(r.runs for r in service.center.resyncs.values()), "resyncs")
-        yield World(service, sims["main"], sims["east"], rec)
+        yield service, rec
     finally:
         await runner.cleanup()
-        for sim in sims.values():
-            await sim.stop()
+
+
+@asynccontextmanager
+async def two_pbxs(
+    tmp: Path,
+    *,
+    trunked: bool,
+    phones: dict[str, dict[str, PhoneBehaviour]] | None = None,
+) -> AsyncIterator[World]:
+    async with (
+        simulators(trunked=trunked, phones=phones) as sims,
+        service_on(tmp, sims, trunked=trunked) as (service, rec),
+    ):
+        yield World(service, sims["main"], sims["east"], rec)
 
 
 async def until(check: Callable[[], object], what: str, within: float = 10.0) -> None:
@@ -279,3 +303,91 @@ async def test_each_pbx_resyncs_on_its_own_reconnect(tmp_path: Path) -> None:
         assert [c for c in service.center.calls if c.endswith(uniqueid)] == [call_id]
         row = await contact(world, call_id)
         assert row.outcome in ("", None)
+
+
+def by_uniqueid(sim: PbxSimulator, uniqueid: str) -> Any:
+    return next((c for c in sim.channels.values() if c.uniqueid == uniqueid), None)
+
+
+def is_call(call_id: str, state: str) -> Callable[[dict[str, Any]], bool]:
+    return lambda m: (
+        m.get("type") == "call_update"
+        and m["call"]["call_id"] == call_id
+        and m["call"]["state"] == state
+    )
+
+
+async def test_a_restart_takes_over_each_pbxs_calls_on_that_pbx(tmp_path: Path) -> None:
+    phones = {"east": {"PJSIP/2001": PhoneBehaviour(answer_after=0.5)}}
+    async with simulators(trunked=True, phones=phones) as sims:
+        async with service_on(tmp_path, sims, trunked=True) as (service, rec):
+            await service.center.set_agent_state("2001", "ready")
+            # main's caller talks to east's agent through the trunk...
+            talking = sims["main"].place_call(
+                "+15550001111", did=DEMO_DID, dtmf=["1"], talk_seconds=(900, 900)
+            )
+            await rec.wait_for(agent_state("2001", "on_call"))
+            # ...and east's caller waits, its Uniqueid also used on main
+            waiting = sims["east"].place_call(
+                "+15550002222", did=DEMO_DID, dtmf=["1"], patience=900
+            )
+            await rec.wait_for(is_call(f"east:{waiting}", "waiting"))
+        # east numbers the call that came in over the trunk like main's caller
+        assert by_uniqueid(sims["east"], talking) is not None
+
+        async with service_on(tmp_path, sims, trunked=True) as (service, rec):
+            main_plan = service.center.resyncs["main"].last_plan
+            east_plan = service.center.resyncs["east"].last_plan
+            assert main_plan is not None and east_plan is not None
+            assert main_plan.close == () and east_plan.close == ()
+            assert [(a.call_id, a.resume.value, a.agent_id) for a in main_plan.adopt] == [
+                (talking, "talking", "2001")
+            ]
+            assert [(a.call_id, a.resume.value) for a in east_plan.adopt] == [
+                (f"east:{waiting}", "waiting")
+            ]
+            calls = service.center.calls
+            assert calls[talking].phase.value == "talking" and calls[talking].pbx == "main"
+            assert calls[f"east:{waiting}"].phase.value == "waiting"
+            await until(
+                lambda: service.center.acd.agent_state("2001").value == "on_call",
+                "east's agent back on main's call",
+            )
+            # the conversation across the trunk was not touched
+            caller = by_uniqueid(sims["main"], talking)
+            assert caller is not None and caller.bridge is not None
+
+
+async def test_click_to_dial_and_hold_go_to_the_right_pbx(tmp_path: Path) -> None:
+    phones = {"east": {"PJSIP/2001": PhoneBehaviour(answer_after=0.5)}}
+    async with two_pbxs(tmp_path, trunked=True, phones=phones) as world:
+        service, rec = world.service, world.rec
+        # click-to-dial: the agent's phone is on east, so east originates and dials out
+        await service.center.set_agent_state("2001", "not_ready", "break")
+        call_id = await service.center.dial("2001", "+15557654321")
+        assert call_id.startswith("east:out-2001-")
+        await rec.wait_for(is_call(call_id, "talking"), 20)
+        assert any(c.name.startswith("PJSIP/2001-") for c in world.east.channels.values())
+        assert not world.main.channels
+        await service.center.hangup(call_id)
+        await rec.wait_for(is_type("call_ended", call_id=call_id), 20)
+        await service.center.set_agent_state("2001", "ready")  # click-to-dial: no wrap-up
+
+        # hold / unhold of a trunked call: both legs as main sees them
+        talking = world.main.place_call(
+            "+15550003333", did=DEMO_DID, dtmf=["1"], talk_seconds=(900, 900)
+        )
+        await rec.wait_for(agent_state("2001", "on_call"))
+        call = service.center.calls[talking]
+        await service.center.hold(talking)
+        caller = by_uniqueid(world.main, talking)
+        assert caller is not None
+        await until(lambda: caller.context == "switchboard-hold", "caller in hold")
+        leg = world.main.find(call.agent_channel or "")
+        assert leg is not None
+        await until(lambda: leg.context == "switchboard-agent-hold", "trunk leg waits")
+        await service.center.unhold(talking)
+        await until(lambda: caller.bridge is not None and leg in caller.bridge.members, "bridged")
+        await service.center.hangup(talking)
+        await rec.wait_for(is_type("call_ended", call_id=talking), 20)
+        await until(lambda: not world.east.channels, "east's side hung up across the trunk")
