@@ -14,8 +14,8 @@ name. The rule:
   websocket see global ids only; the center's channel map is keyed by (pbx, channel).
 
 Asterisk's own ids contain no ``:`` (``[systemname-]<epoch>.<seq>``), so the prefix
-cannot be mistaken for part of a Linkedid. Setting a distinct ``systemname`` in each
-server's asterisk.conf is still good practice (it makes their Uniqueids unique in CDRs).
+cannot be mistaken for part of a Linkedid; the service needs no ``systemname`` to tell
+two servers' calls apart.
 """
 
 from __future__ import annotations
