@@ -391,3 +391,58 @@ async def test_click_to_dial_and_hold_go_to_the_right_pbx(tmp_path: Path) -> Non
         await service.center.hangup(talking)
         await rec.wait_for(is_type("call_ended", call_id=talking), 20)
         await until(lambda: not world.east.channels, "east's side hung up across the trunk")
+
+
+async def test_listen_and_transfer_act_on_the_calls_pbx_and_cross_the_trunk(
+    tmp_path: Path,
+) -> None:
+    phones = {
+        "main": {"PJSIP/1001": PhoneBehaviour(answer_after=0.5)},
+        "east": {"PJSIP/2001": PhoneBehaviour(answer_after=0.5)},
+    }
+    async with two_pbxs(tmp_path, trunked=True, phones=phones) as world:
+        service, rec = world.service, world.rec
+        await service.center.set_agent_state("2001", "ready")
+        caller = world.east.place_call(
+            "+15550006666", did=DEMO_DID, dtmf=["1"], talk_seconds=(900, 900)
+        )
+        call_id = f"east:{caller}"
+        await rec.wait_for(agent_state("2001", "on_call"))
+
+        # a supervisor whose phone is on main listens: ChanSpy runs on east (the call's
+        # PBX), and reaches the supervisor's phone through east's trunk to main
+        await service.center.spy("2001", "listen", supervisor_agent_id="1001")
+        await until(
+            lambda: any(c.name.startswith("PJSIP/1001-") for c in world.main.channels.values()),
+            "the supervisor's phone rings on main",
+        )
+        await until(
+            lambda: any(c.app == "ChanSpy" for c in world.east.channels.values()), "ChanSpy"
+        )
+        for sim in (world.main, world.east):
+            for chan in list(sim.channels.values()):
+                if chan.name.startswith("PJSIP/1001-"):
+                    await sim.hangup(chan)
+        await until(
+            lambda: not any(c.app == "ChanSpy" for c in world.east.channels.values()), "spy done"
+        )
+
+        # a blind transfer of east's caller to main's agent: dialled through the trunk
+        await service.center.set_agent_state("1001", "ready")
+        await service.center.transfer(call_id, "agent", "1001")
+        await rec.wait_for(agent_state("1001", "not_ready"))
+        await rec.wait_for(agent_state("2001", "wrap_up"))
+
+        def transferred() -> bool:
+            agent = next(
+                (c for c in world.main.channels.values() if c.name.startswith("PJSIP/1001-")), None
+            )
+            return (
+                agent is not None
+                and agent.bridge is not None
+                and any(c.name.startswith("PJSIP/pbx-east-") for c in agent.bridge.members)
+            )
+
+        await until(transferred, "main's agent talking to east's caller")
+        chan = by_uniqueid(world.east, caller)
+        assert chan is not None and chan.context == "switchboard-transfer"

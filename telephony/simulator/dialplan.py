@@ -623,11 +623,15 @@ async def originate(
             "call",
         )
 
+    trunk = pbx.trunk_for(target)
     behaviour: PhoneBehaviour | None = pbx.endpoint_behaviour(target)
+    if trunk is not None and trunk[0].running:
+        # The far PBX rings its phone; this leg answers when that one does.
+        behaviour = PhoneBehaviour(mode="answer", answer_after=timeout, talk_seconds=None)
     if behaviour is None or behaviour.mode == "unavailable":
         response(False, target, 0, "<null>", "<unknown>", "<unknown>")
         return False
-    prefix, ep_context, _ = leg_prefix(target)
+    prefix, ep_context, number = leg_prefix(target)
     leg = pbx.new_channel(
         prefix, state=0, context=ep_context, exten="s", caller=caller, connected=caller
     )
@@ -646,8 +650,29 @@ async def originate(
     pbx.emit("DialState", [*leg.block("Dest"), ("DialStatus", "RINGING")], "call")
     wait = behaviour.answer_after if behaviour.mode == "answer" else None
     ring = timeout if wait is None else min(wait, timeout)
-    with _suppress_timeout():
-        await asyncio.wait_for(leg.gone.wait(), pbx.scaled(ring))
+    if trunk is not None:
+        peer, back = trunk
+        far = peer.new_channel(
+            f"PJSIP/{back}", state=4, context="switchboard-from-pbx", exten=number, caller=caller
+        )
+        peer.start_runner(far)
+        waits = [asyncio.ensure_future(e.wait()) for e in (far.bridged, far.gone, leg.gone)]
+        try:
+            await asyncio.wait(
+                waits, timeout=pbx.scaled(timeout), return_when=asyncio.FIRST_COMPLETED
+            )
+        finally:
+            for waiting in waits:
+                waiting.cancel()
+        if far.bridged.is_set() and not far.gone.is_set():
+            pbx.spawn(_bye_across(far, pbx, leg))
+            peer.spawn(_bye_across(leg, peer, far))
+        else:
+            await peer.hangup(far, cause=16, source="ami")
+            wait = None  # not answered over there
+    else:
+        with _suppress_timeout():
+            await asyncio.wait_for(leg.gone.wait(), pbx.scaled(ring))
     if leg.gone.is_set() or wait is None or timeout < wait:
         timed_out = not leg.gone.is_set()  # else the ringing leg was hung up (reason 1)
         if timed_out:
