@@ -227,6 +227,18 @@ class Resync:
         leg = call.agent_channel
         if leg is None or leg not in channels:
             leg = next((n for n in channels if dials_leg(n, call.ring_endpoint)), None)
+        if leg is None and "@" in call.ring_endpoint:
+            # rung through a trunk: the leg is the caller's call's channel on that trunk
+            trunk = _trunk_base(call.ring_endpoint)
+            leg = next(
+                (
+                    name
+                    for name, chan in channels.items()
+                    if name.rsplit("-", 1)[0] == trunk
+                    and (chan.linkedid or chan.uniqueid) == (caller.linkedid or caller.uniqueid)
+                ),
+                None,
+            )
         agent_id = call.agent_id
         if agent_id is None:
             return
@@ -515,9 +527,15 @@ def _trunk_legs(views: Sequence[ChannelView], trunk_dials: Mapping[str, str]) ->
         agent_id = trunk_dials.get(dial)
         if agent_id is None or "@" not in dial:
             continue
-        tech, _, rest = dial.partition("/")
-        trunk = f"{tech}/{rest.partition('@')[2]}"
+        trunk = _trunk_base(dial)
         for other in by_linkedid.get(view.linkedid, ()):
             if other is not view and other.channel.rsplit("-", 1)[0] == trunk:
                 legs[other.channel] = agent_id
     return legs
+
+
+def _trunk_base(dial: str) -> str:
+    """The channel name prefix of a trunk dial string (``PJSIP/1001@pbx-east`` ->
+    ``PJSIP/pbx-east``): Asterisk names the trunk's channels after the endpoint."""
+    tech, _, rest = dial.partition("/")
+    return f"{tech}/{rest.partition('@')[2]}"

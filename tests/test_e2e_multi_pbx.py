@@ -17,10 +17,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 from aiohttp import web
 
-from config.errors import NotFound
+from config.errors import InvalidInput, NotFound
 from config.settings import Settings
+from routing.acd.config import parse_queue_file
 from switchboard.service import Service, build_service
 from telephony.simulator import PbxSimulator, PhoneBehaviour
 from tests.service_harness import SECRET, Recorder, _free_port, harness_settings
@@ -446,3 +448,16 @@ async def test_listen_and_transfer_act_on_the_calls_pbx_and_cross_the_trunk(
         await until(transferred, "main's agent talking to east's caller")
         chan = by_uniqueid(world.east, caller)
         assert chan is not None and chan.context == "switchboard-transfer"
+
+
+async def test_a_reloaded_queue_file_naming_an_unknown_pbx_is_refused(tmp_path: Path) -> None:
+    async with two_pbxs(tmp_path, trunked=False) as world:
+        center = world.service.center
+        bad = QUEUES.replace("pbx: east", "pbx: west")
+        with pytest.raises(InvalidInput, match="'west' is not a configured PBX"):
+            center.apply_queue_file(parse_queue_file(yaml.safe_load(bad)))
+        assert center.acd.agent_config("2001").pbx == "east"  # the old file still serves
+        moved = QUEUES.replace("pbx: east", "pbx: main")
+        center.apply_queue_file(parse_queue_file(yaml.safe_load(moved)))
+        assert center.acd.agent_config("2001").pbx == "main"
+        assert center.acd.agent_config("1001").pbx == "main"  # no pbx: the first
