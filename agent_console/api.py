@@ -519,7 +519,7 @@ async def set_user_password(request: web.Request) -> web.Response:
 
 
 async def healthz(request: web.Request) -> web.Response:
-    """``GET /healthz``: 200 when AMI is connected and the database answers, else 503."""
+    """``GET /healthz``: 200 when a PBX's AMI link is up and the database answers, else 503."""
     center = request.app[CENTER]
     try:
         center_health = center.health()
@@ -527,10 +527,16 @@ async def healthz(request: web.Request) -> web.Response:
         center_health = {"ami": {"connected": False, "error": type(exc).__name__}}
     database = await request.app[CRM].ping()
     ami = center_health.get("ami", {})
-    ok = bool(ami.get("connected")) and bool(database.get("ok"))
+    pbx = center_health.get("pbx") or {"main": ami}
+    # Several PBXs: the node serves while any of them is connected (agents of the others
+    # keep their console); "degraded" and each PBX's flag tell which one is down.
+    up = [bool(p.get("connected")) for p in pbx.values()]
+    ok = any(up) and bool(database.get("ok"))
     body = {
         "ok": ok,
+        "degraded": not all(up),
         "ami": ami,
+        "pbx": pbx,
         "database": database,
         "websockets": len(request.app[HUB].clients),
         # A refused IVR script or queue file is reported, not a 503: the last good version

@@ -138,9 +138,21 @@ class CenterCollector:
         agents = GaugeMetricFamily("switchboard_agents", "Agents by state", labels=["state"])
         for state, count in sorted(states.items()):
             agents.add_metric([state], count)
-        link = GaugeMetricFamily("switchboard_ami_connected", "1 while AMI is connected")
-        link.add_metric([], 1.0 if self.center.health().get("ami", {}).get("connected") else 0.0)
-        yield from (waiting, longest, level, answered, abandoned, agents, link)
+        health = self.center.health()
+        link = GaugeMetricFamily(
+            "switchboard_ami_connected", "1 while the first PBX's AMI link is connected"
+        )
+        link.add_metric([], 1.0 if health.get("ami", {}).get("connected") else 0.0)
+        pbx_up = GaugeMetricFamily(
+            "switchboard_pbx_connected", "1 while the PBX's AMI link is connected", labels=["pbx"]
+        )
+        pbx_calls = GaugeMetricFamily(
+            "switchboard_pbx_calls", "Live calls on the PBX", labels=["pbx"]
+        )
+        for name, pbx in (health.get("pbx") or {}).items():
+            pbx_up.add_metric([name], 1.0 if pbx.get("connected") else 0.0)
+            pbx_calls.add_metric([name], pbx.get("calls") or 0)
+        yield from (waiting, longest, level, answered, abandoned, agents, link, pbx_up, pbx_calls)
 
 
 def presented_token(request: web.Request) -> str | None:
@@ -168,7 +180,12 @@ def public_health(health: dict[str, Any]) -> dict[str, Any]:
     """What /healthz tells anyone: the verdicts, without addresses or error details."""
     return {
         "ok": health["ok"],
+        "degraded": bool(health.get("degraded")),
         "ami": {"connected": bool(health.get("ami", {}).get("connected"))},
+        "pbx": {
+            name: {"connected": bool(pbx.get("connected"))}
+            for name, pbx in (health.get("pbx") or {}).items()
+        },
         "database": {"ok": bool(health.get("database", {}).get("ok"))},
         "reload": {"ok": bool(health.get("reload", {}).get("ok", True))},
     }

@@ -392,9 +392,10 @@ async def run_service(
             path=list(path),
             verified=True,
             tier=str(card.get("tier") or "").lower(),
+            pbx=center.pbxs.first.name,
         )
         center.calls[call.call_id] = call
-        center._by_channel[call.channel] = call.call_id
+        center._by_channel[call.pbx, call.channel] = call.call_id
         center.recorder.arrived(call)
     connected = asyncio.Event()
 

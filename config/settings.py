@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import re
 import tomllib
 import typing
 from collections.abc import Mapping
@@ -25,6 +26,12 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 ENV_PREFIX = "SWITCHBOARD_"
 # ConfigError.key when the problem is the whole file (missing, not TOML), not one key.
 WHOLE_FILE = "-"
+# The placeholder of a trunk dial string (AmiSettings.trunks).
+EXTENSION = "{extension}"
+# PBX names tag contact keys and label metrics: short, lower case, no separators.
+PBX_NAME = re.compile(r"^[a-z][a-z0-9_]{0,31}$")
+# The extra PBXs' table: [pbx.<name>], keys as [ami].
+PBX_SECTION = "pbx"
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,6 +51,25 @@ class AmiSettings:
     connect_context: str = "switchboard-connect"
     # Context for outbound legs (click-to-dial, callbacks).
     outbound_context: str = "switchboard-outbound"
+    # This PBX's name: it tags the PBX's calls (contact keys of every PBX but the first
+    # are "<name>:<Linkedid>") and is what an agent's `pbx:` in the queue file names.
+    # In a [pbx.<name>] table the name is the table's and this key is not allowed.
+    name: str = "main"
+    # Other PBX name -> dial string that reaches an extension of that PBX from this one
+    # over the inter-PBX trunk, e.g. {east = "PJSIP/{extension}@pbx-east"}. A caller on
+    # this PBX is offered to agents of another PBX only when a trunk to it is listed.
+    trunks: dict[str, str] = field(default_factory=dict)
+
+    def trunk_dial(self, pbx: str, endpoint: str) -> str | None:
+        """The dial string for ``endpoint`` (``PJSIP/1001``) of PBX ``pbx`` from this
+        PBX: the endpoint itself on this PBX, the trunk's string on another, None when
+        no trunk reaches that PBX."""
+        if pbx == self.name:
+            return endpoint
+        template = self.trunks.get(pbx)
+        if template is None:
+            return None
+        return template.replace(EXTENSION, endpoint.rsplit("/", 1)[-1])
 
 
 @dataclass(frozen=True, slots=True)
@@ -128,6 +154,13 @@ class Settings:
     crm: CrmSettings = field(default_factory=CrmSettings)
     security: SecuritySettings = field(default_factory=SecuritySettings)
     logging: LoggingSettings = field(default_factory=LoggingSettings)
+    # PBXs beyond the first ([ami]): name -> settings, from [pbx.<name>] tables.
+    pbx: dict[str, AmiSettings] = field(default_factory=dict)
+
+    @property
+    def pbxs(self) -> tuple[AmiSettings, ...]:
+        """Every PBX, the first ([ami]) first."""
+        return (self.ami, *self.pbx.values())
 
     def path(self, relative: str) -> Path:
         """Resolve a configured path: absolute stays, relative is under the project root."""
@@ -166,6 +199,13 @@ class Settings:
                     "settings",
                     f"{section}.{key}",
                     f"required; set it in the file or in {ENV_PREFIX}{section.upper()}__{key.upper()}",
+                )
+        for name, pbx in self.pbx.items():
+            if not pbx.secret:
+                raise ConfigError(
+                    "settings",
+                    f"pbx.{name}.secret",
+                    f"required; set it in the file or in {ENV_PREFIX}PBX__{name.upper()}__SECRET",
                 )
 
 
@@ -253,7 +293,11 @@ def load_settings(
     if path is None:
         path = env.get(f"{ENV_PREFIX}CONFIG") or None
     sections = _section_types(Settings)
+    del sections[PBX_SECTION]
     values: dict[str, dict[str, Any]] = {name: {} for name in sections}
+    pbx_values: dict[str, dict[str, Any]] = {}
+    pbx_types = _section_types(AmiSettings)
+    del pbx_types["name"]  # a [pbx.<name>] table is named by its header
 
     if path is not None:
         source = str(path)
@@ -265,28 +309,38 @@ def load_settings(
         except tomllib.TOMLDecodeError as exc:
             raise ConfigError(source, WHOLE_FILE, f"not valid TOML ({exc})") from None
         for section, table in data.items():
+            if section == PBX_SECTION:
+                _read_pbx_tables(source, table, pbx_types, pbx_values)
+                continue
             if section not in sections:
                 raise ConfigError(
-                    source, section, f"unknown section; expected one of {', '.join(sections)}"
+                    source,
+                    section,
+                    f"unknown section; expected one of {', '.join(sections)}, {PBX_SECTION}.<name>",
                 )
             if not isinstance(table, dict):
                 raise ConfigError(source, section, "expected a [section] table")
-            types_ = _section_types(sections[section])
-            for key, value in table.items():
-                if key not in types_:
-                    raise ConfigError(
-                        source,
-                        f"{section}.{key}",
-                        f"unknown key; expected one of {', '.join(types_)}",
-                    )
-                values[section][key] = _coerce(
-                    value, types_[key], source, f"{section}.{key}", False
-                )
+            _read_table(source, section, table, _section_types(sections[section]), values[section])
 
     for name, value in env.items():
         if not name.startswith(ENV_PREFIX) or "__" not in name:
             continue
         section, _, key = name[len(ENV_PREFIX) :].lower().partition("__")
+        if section == PBX_SECTION:
+            pbx_name, _, key = key.partition("__")
+            if pbx_name not in pbx_values:
+                raise ConfigError(
+                    name,
+                    f"{PBX_SECTION}.{pbx_name}.{key}",
+                    f"no [{PBX_SECTION}.{pbx_name}] table in the settings file to override",
+                )
+            where = f"{PBX_SECTION}.{pbx_name}.{key}"
+            if key not in pbx_types:
+                raise ConfigError(
+                    name, where, f"unknown key; expected one of {', '.join(pbx_types)}"
+                )
+            pbx_values[pbx_name][key] = _coerce(value, pbx_types[key], name, where, True)
+            continue
         if section not in sections:
             raise ConfigError(
                 name, f"{section}.{key}", f"unknown section; expected one of {', '.join(sections)}"
@@ -298,7 +352,92 @@ def load_settings(
             )
         values[section][key] = _coerce(value, types_[key], name, f"{section}.{key}", True)
 
-    return Settings(**{name: cls(**values[name]) for name, cls in sections.items()})
+    built = {name: cls(**values[name]) for name, cls in sections.items()}
+    pbx = {name: AmiSettings(**fields, name=name) for name, fields in pbx_values.items()}
+    settings = Settings(**built, pbx=pbx)
+    _check_pbxs(settings, str(path) if path is not None else "environment")
+    return settings
+
+
+def _read_table(
+    source: str,
+    where: str,
+    table: Mapping[str, Any],
+    types_: Mapping[str, Any],
+    into: dict[str, Any],
+) -> None:
+    for key, value in table.items():
+        if key not in types_:
+            raise ConfigError(
+                source, f"{where}.{key}", f"unknown key; expected one of {', '.join(types_)}"
+            )
+        into[key] = _coerce(value, types_[key], source, f"{where}.{key}", False)
+
+
+def _read_pbx_tables(
+    source: str, tables: Any, types_: Mapping[str, Any], into: dict[str, dict[str, Any]]
+) -> None:
+    """``[pbx.<name>]`` tables: one more Asterisk each, with the keys of ``[ami]``."""
+    if not isinstance(tables, dict) or not all(isinstance(t, dict) for t in tables.values()):
+        raise ConfigError(
+            source, PBX_SECTION, f"expected [{PBX_SECTION}.<name>] tables with the keys of [ami]"
+        )
+    for pbx_name, table in tables.items():
+        where = f"{PBX_SECTION}.{pbx_name}"
+        if not PBX_NAME.match(pbx_name):
+            raise ConfigError(
+                source, where, "a PBX name is 1-32 lower-case letters, digits or _, a letter first"
+            )
+        if "name" in table:
+            raise ConfigError(source, f"{where}.name", "not allowed: the table's name is the PBX's")
+        into[pbx_name] = {}
+        _read_table(source, where, table, types_, into[pbx_name])
+
+
+def _check_pbxs(settings: Settings, source: str) -> None:
+    """The PBXs together: unique names and addresses, trunks to PBXs that exist."""
+    first = settings.ami
+    if not PBX_NAME.match(first.name):
+        raise ConfigError(
+            source, "ami.name", "a PBX name is 1-32 lower-case letters, digits or _, a letter first"
+        )
+    if first.name in settings.pbx:
+        raise ConfigError(
+            source, f"{PBX_SECTION}.{first.name}", "the first PBX ([ami]) already has this name"
+        )
+    names = [p.name for p in settings.pbxs]
+    addresses: dict[tuple[str, int], str] = {}
+    for pbx in settings.pbxs:
+        where = "ami" if pbx is first else f"{PBX_SECTION}.{pbx.name}"
+        address = (pbx.host, pbx.port)
+        if address in addresses:
+            # The same Asterisk twice would see every call twice and act on it twice.
+            raise ConfigError(
+                source,
+                f"{where}.port",
+                f"{pbx.host}:{pbx.port} is already the address of PBX {addresses[address]!r}",
+            )
+        addresses[address] = pbx.name
+        for target, template in pbx.trunks.items():
+            key = f"{where}.trunks.{target}"
+            if target == pbx.name or target not in names:
+                others = ", ".join(n for n in names if n != pbx.name) or "none"
+                raise ConfigError(
+                    source, key, f"expected the name of another PBX ({others}), got {target!r}"
+                )
+            rest = template.replace(EXTENSION, "", 1)
+            if (
+                template.count(EXTENSION) != 1
+                or "/" not in template
+                or template.startswith("/")
+                or any(c in rest for c in "{},&\r\n\t ")
+            ):
+                raise ConfigError(
+                    source,
+                    key,
+                    f"expected one dial string with {EXTENSION} once, like "
+                    f'"PJSIP/{EXTENSION}@pbx-{target}", got {template!r}',
+                )
 
 
 def redacted(settings: Settings) -> dict[str, dict[str, Any]]:
@@ -314,4 +453,7 @@ def redacted(settings: Settings) -> dict[str, dict[str, Any]]:
         if out[section][key]:
             out[section][key] = "***"
     out["database"]["url"] = redact_url(out["database"]["url"])
+    for pbx in out[PBX_SECTION].values():
+        if pbx["secret"]:
+            pbx["secret"] = "***"
     return out

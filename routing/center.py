@@ -57,6 +57,7 @@ from routing.ivr_ports import (
     without_this_call,
 )
 from routing.live import LiveCall, Phase
+from routing.pbx import Pbxs
 from routing.reloader import Reloader
 from routing.resync import Resync, dials_leg
 from routing.waiting import wait_in_queue
@@ -89,11 +90,13 @@ def _dials(event: DialBegin, endpoint: str) -> bool:
 
 
 class CallCenter(ConsoleOperations):
-    """Runs the contact center over one AMI connection.
+    """Runs the contact center over one AMI connection per PBX (``routing.pbx``).
 
     Args:
         settings: the service settings.
-        ami: the AMI client (not yet connected; :meth:`start` subscribes first).
+        ami: the first PBX's AMI client (not yet connected; :meth:`start` subscribes
+            first).
+        pbx_clients: the AMI clients of the other PBXs (``settings.pbx``), by name.
         acd: the ACD engine, agents and queues loaded.
         scripts: the IVR script library.
         recorder: writes contact milestones to the history.
@@ -114,9 +117,11 @@ class CallCenter(ConsoleOperations):
         directory: Any,
         supervisors: Mapping[str, frozenset[str]] | None = None,
         clock: Callable[[], float] = time.time,
+        pbx_clients: Mapping[str, AmiClient] | None = None,
     ) -> None:
         self.settings = settings
         self.ami = ami
+        self.pbxs = Pbxs(settings, {settings.ami.name: ami, **(pbx_clients or {})})
         self.acd = acd
         self.scripts = scripts
         self.recorder = recorder
@@ -124,15 +129,16 @@ class CallCenter(ConsoleOperations):
         self.supervisors = dict(supervisors or {})
         self.clock = clock
         self.calls: dict[str, LiveCall] = {}
-        self._by_channel: dict[str, str] = {}
+        # (pbx, channel name) -> call id: channel names of two Asterisks collide
+        self._by_channel: dict[tuple[str, str], str] = {}
         self._listeners: list[Listener] = []
         self._tasks: set[asyncio.Task[Any]] = set()
-        self._dispatcher: AgiDispatcher | None = None
-        self._unsubscribe: Callable[[], None] | None = None
+        self._dispatchers: list[AgiDispatcher] = []
+        self._unsubscribes: list[Callable[[], None]] = []
         self._agent_calls: dict[str, str] = {}
         self._wrapping: dict[str, str] = {}
         self._recent: dict[str, LiveCall] = {}  # ended calls, for wrap-up and the console
-        self._originating: dict[str, str] = {}  # Originate ActionID -> call id
+        self._originating: dict[tuple[str, str], str] = {}  # (pbx, ActionID) -> call id
         self.reloader = Reloader(
             scripts,
             settings.path(settings.routing.queues_file),
@@ -141,17 +147,19 @@ class CallCenter(ConsoleOperations):
             clock=clock,
         )
         self._last_intervals: list[dict[str, Any]] = []
-        self.resync = Resync(self)
+        self.resyncs = {link.name: Resync(self, link) for link in self.pbxs}
+        self.resync = self.resyncs[self.pbxs.first.name]  # the first PBX's
         # agent -> (end, queue) of a wrap-up restored at start-up: it has no call to say
         self.restored_wrap_up: dict[str, tuple[float | None, str | None]] = {}
 
     # ------------------------------------------------------------------ lifecycle
 
     async def start(self) -> None:
-        """Subscribe to AMI and start the timers; call before ``ami.connect()``."""
-        self._unsubscribe = self.ami.subscribe(self._on_event)
-        self._dispatcher = AgiDispatcher(self.ami, self._on_agi)
-        self.ami.on_connect(self.resync.run)
+        """Subscribe to every PBX's AMI and start the timers; call before connecting."""
+        for link in self.pbxs:
+            self._unsubscribes.append(link.ami.subscribe(self._events_of(link.name)))
+            self._dispatchers.append(AgiDispatcher(link.ami, self._sessions_of(link.name)))
+            link.ami.on_connect(self.resyncs[link.name].run)
         self.recorder.start()
         await self.reloader.start()
         self._spawn(self._tick_loop(), "acd-ticker")
@@ -164,10 +172,10 @@ class CallCenter(ConsoleOperations):
             "call center stopping; live calls are left for the next start",
             extra={"fields": {"calls": len(self.calls), "pending_writes": self.recorder.pending}},
         )
-        if self._unsubscribe is not None:
-            self._unsubscribe()
-        if self._dispatcher is not None:
-            await self._dispatcher.close()
+        for unsubscribe in self._unsubscribes:
+            unsubscribe()
+        for dispatcher in self._dispatchers:
+            await dispatcher.close()
         await self.reloader.stop()
         for task in list(self._tasks):
             task.cancel()
@@ -175,6 +183,22 @@ class CallCenter(ConsoleOperations):
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
         await self.recorder.close()
+
+    def _events_of(self, pbx: str) -> Callable[[Event], None]:
+        def on_event(event: Event) -> None:
+            self._on_event(pbx, event)
+
+        return on_event
+
+    def _sessions_of(self, pbx: str) -> Callable[[AgiSession], Awaitable[None]]:
+        async def on_agi(session: AgiSession) -> None:
+            await self._on_agi(pbx, session)
+
+        return on_agi
+
+    def ami_of(self, call: LiveCall) -> AmiClient:
+        """The AMI connection of the PBX the call's channels are on."""
+        return self.pbxs.home(call.pbx).ami
 
     def _spawn(self, coro: Awaitable[Any], name: str) -> asyncio.Task[Any]:
         task: asyncio.Task[Any] = asyncio.ensure_future(coro)
@@ -213,9 +237,8 @@ class CallCenter(ConsoleOperations):
     def apply_queue_file(self, loaded: QueueFile) -> None:
         """The reloader's callback for a changed, valid queue file (on the loop): waiting
         callers keep their place; raising refuses this version and the old one serves."""
-        self._execute(
-            self.acd.handle(acd_ev.QueuesChanged(loaded.queues, loaded.agents), self.clock())
-        )
+        agents = self.pbxs.place_agents(loaded.agents)
+        self._execute(self.acd.handle(acd_ev.QueuesChanged(loaded.queues, agents), self.clock()))
         self.supervisors = dict(loaded.supervisors)
 
     # ------------------------------------------------------------------ publishing
@@ -248,11 +271,10 @@ class CallCenter(ConsoleOperations):
 
     # ------------------------------------------------------------------ AGI sessions
 
-    async def _on_agi(self, session: AgiSession) -> None:
-        call_id = self._by_channel.get(session.channel)
-        call = self.calls.get(call_id) if call_id else None
+    async def _on_agi(self, pbx: str, session: AgiSession) -> None:
+        call = self._call_on(pbx, session.channel)
         if call is None:
-            await self._new_inbound(session)
+            await self._new_inbound(pbx, session)
             return
         if call.phase is Phase.IVR and call.adopted:
             # Taken over after a restart in the middle of its IVR: the script starts again.
@@ -264,11 +286,11 @@ class CallCenter(ConsoleOperations):
         if call.phase is Phase.WAITING:
             await wait_in_queue(self, call, session)
 
-    async def _new_inbound(self, session: AgiSession) -> None:
+    async def _new_inbound(self, pbx: str, session: AgiSession) -> None:
         now = self.clock()
         env = session.env
         start = session.start_event
-        call_id = start.linkedid or session.uniqueid
+        call_id = self.pbxs[pbx].global_id(start.linkedid or session.uniqueid)
         dialed = env.dnid if env.dnid not in ("", "unknown") else env.extension
         call = LiveCall(
             call_id=call_id,
@@ -278,9 +300,10 @@ class CallCenter(ConsoleOperations):
             dialed=dialed,
             arrived_at=now,
             language=env.language,
+            pbx=pbx,
         )
         self.calls[call_id] = call
-        self._by_channel[call.channel] = call_id
+        self._by_channel[pbx, call.channel] = call_id
         self.recorder.arrived(call)
         self._publish_call(call)
         await self._run_script(call, session)
@@ -382,6 +405,7 @@ class CallCenter(ConsoleOperations):
                 sticky_agent=call.sticky_agent,
                 callback_number=callback_number,
                 since=since,
+                pbx=call.pbx,
             ),
             now,
         )
@@ -493,29 +517,35 @@ class CallCenter(ConsoleOperations):
         call = self.calls.get(command.call_id)
         if call is None or call.phase is Phase.ENDED:
             return
+        link = self.pbxs.home(call.pbx)
+        dial = link.settings.trunk_dial(self._agent_pbx(command.agent_id), command.endpoint)
         call.phase = Phase.RINGING
         call.agent_id = command.agent_id
         call.agent_channel = None
-        call.ring_endpoint = command.endpoint
+        call.ring_endpoint = dial or command.endpoint
         self._agent_calls[command.agent_id] = call.call_id
         self._spawn(self._load_card(call), f"card-{call.call_id}")
-        connect = self.settings.ami.connect_context
+        connect = link.settings.connect_context
         try:
+            if dial is None:
+                # The ACD is told which PBXs reach which (AcdSettings.reach); a queue file
+                # reloaded under a running call may still move an agent out of reach.
+                raise NotFound(f"no trunk from PBX {link.name} to agent {command.agent_id}")
             for name, value in (
-                ("SWITCHBOARD_AGENT", command.endpoint),
+                ("SWITCHBOARD_AGENT", dial),
                 ("SWITCHBOARD_RING_TIMEOUT", str(int(max(1, round(command.ring_timeout))))),
                 ("SWITCHBOARD_MOH", command.moh),
             ):
-                await self.ami.send(
+                await link.ami.send(
                     Action("Setvar", {"Channel": call.channel, "Variable": name, "Value": value})
                 )
-            await self.ami.send(
+            await link.ami.send(
                 Action(
                     "Redirect",
                     {"Channel": call.channel, "Context": connect, "Exten": "s", "Priority": "1"},
                 )
             )
-        except (RemoteError, TimeoutError) as exc:
+        except (RemoteError, TimeoutError, NotFound) as exc:
             log.warning(
                 "could not ring agent",
                 extra={"fields": {"call": call.call_id, "agent": command.agent_id, "error": exc}},
@@ -541,8 +571,8 @@ class CallCenter(ConsoleOperations):
             self._agent_calls.pop(command.agent_id, None)
         self._publish_call(call)
         if leg:
-            self._by_channel.pop(leg, None)
-            self._spawn(self._hangup_channel(leg), "cancel-ring")
+            self._by_channel.pop((call.pbx, leg), None)
+            self._spawn(self._hangup_channel(call.pbx, leg), "cancel-ring")
 
     def _ring_failed(self, call: LiveCall, agent_id: str) -> None:
         call.phase = Phase.WAITING
@@ -571,7 +601,7 @@ class CallCenter(ConsoleOperations):
 
     async def _break_in(self, call: LiveCall) -> None:
         with contextlib.suppress(RemoteError, TimeoutError):
-            await self.ami.send(
+            await self.ami_of(call).send(
                 Action(
                     "Redirect",
                     {
@@ -593,6 +623,8 @@ class CallCenter(ConsoleOperations):
         """The virtual caller reached the front: ring the agent, who then calls back."""
         now = self.clock()
         booked = self._recent.get(command.call_id) or self.calls.get(command.call_id)
+        # The agent's phone is rung from the agent's own PBX, which also dials the customer.
+        pbx = self.pbxs.home(self._agent_pbx(command.agent_id)).name
         call = LiveCall(
             call_id=command.call_id,
             channel=command.endpoint,
@@ -603,6 +635,7 @@ class CallCenter(ConsoleOperations):
             direction="callback",
             phase=Phase.RINGING,
             agent_id=command.agent_id,
+            pbx=pbx,
         )
         if booked is not None:
             call.customer_id, call.card, call.queue = booked.customer_id, booked.card, booked.queue
@@ -616,7 +649,7 @@ class CallCenter(ConsoleOperations):
         self._screen_pop(call)
         try:
             await self._originate(
-                command.endpoint, command.number, call.call_id, ring_timeout=command.ring_timeout
+                call, command.endpoint, command.number, ring_timeout=command.ring_timeout
             )
         except (RemoteError, TimeoutError) as exc:
             log.warning(
@@ -634,42 +667,55 @@ class CallCenter(ConsoleOperations):
         answered) without logging an end; the engine already knows what happened."""
         self.calls.pop(call.call_id, None)
         for channel in (call.channel, call.agent_channel):
-            if channel and self._by_channel.get(channel) == call.call_id:
-                self._by_channel.pop(channel, None)
+            if channel and self._by_channel.get((call.pbx, channel)) == call.call_id:
+                self._by_channel.pop((call.pbx, channel), None)
         if call.agent_id is not None and self._agent_calls.get(call.agent_id) == call.call_id:
             self._agent_calls.pop(call.agent_id, None)
 
     async def _originate(
-        self, endpoint: str, number: str, call_id: str, *, ring_timeout: float = 30.0
+        self, call: LiveCall, endpoint: str, number: str, *, ring_timeout: float = 30.0
     ) -> None:
-        """Ring ``endpoint`` (an agent) for ``ring_timeout`` seconds; once answered, its leg
-        dials ``number`` from the outbound context."""
-        action_id = f"originate-{call_id}"
-        self._originating[action_id] = call_id
+        """Ring ``endpoint`` (an agent's phone on the call's PBX) for ``ring_timeout``
+        seconds; once answered, its leg dials ``number`` from the outbound context."""
+        link = self.pbxs.home(call.pbx)
+        local_id = link.local_id(call.call_id)
+        action_id = f"originate-{local_id}"
+        key = (link.name, action_id)
+        self._originating[key] = call.call_id
         try:
-            await self.ami.send(
+            await link.ami.send(
                 Action(
                     "Originate",
                     {
                         "Channel": endpoint,
-                        "Context": self.settings.ami.outbound_context,
+                        "Context": link.settings.outbound_context,
                         "Exten": number,
                         "Priority": "1",
                         "Async": "true",
                         "Timeout": str(int(ring_timeout * 1000)),
                         "CallerID": f"Switchboard <{number}>",
-                        "Variable": [f"SWITCHBOARD_CALL={call_id}"],
+                        # read back by the resync after a restart (routing.takeover)
+                        "Variable": [f"SWITCHBOARD_CALL={local_id}"],
                     },
                     action_id=action_id,
                 )
             )
         except BaseException:
-            self._originating.pop(action_id, None)
+            self._originating.pop(key, None)
             raise
 
-    async def _hangup_channel(self, channel: str) -> None:
+    async def _hangup_channel(self, pbx: str, channel: str) -> None:
         with contextlib.suppress(RemoteError, TimeoutError):
-            await self.ami.send(Action("Hangup", {"Channel": channel, "Cause": "16"}))
+            await self.pbxs.home(pbx).ami.send(
+                Action("Hangup", {"Channel": channel, "Cause": "16"})
+            )
+
+    def _agent_pbx(self, agent_id: str) -> str:
+        """The name of the PBX the agent's phone is on."""
+        try:
+            return self.pbxs.home(self.acd.agent_config(agent_id).pbx).name
+        except (NotFound, KeyError):
+            return self.pbxs.first.name
 
     def _in_wrap_up(self, agent_id: str) -> bool:
         try:
@@ -713,29 +759,29 @@ class CallCenter(ConsoleOperations):
 
     # ------------------------------------------------------------------ AMI events
 
-    def _on_event(self, event: Event) -> None:
+    def _on_event(self, pbx: str, event: Event) -> None:
         if isinstance(event, DialBegin):
-            self._dial_begin(event)
+            self._dial_begin(pbx, event)
         elif isinstance(event, DialEnd):
-            self._dial_end(event)
+            self._dial_end(pbx, event)
         elif isinstance(event, Hangup):
-            self._hangup(event)
+            self._hangup(pbx, event)
         elif isinstance(event, OriginateResponse):
-            self._originate_response(event)
+            self._originate_response(pbx, event)
 
-    def _dial_begin(self, event: DialBegin) -> None:
-        call = self._call_on(event.channel)
+    def _dial_begin(self, pbx: str, event: DialBegin) -> None:
+        call = self._call_on(pbx, event.channel)
         if call is None or call.phase is not Phase.RINGING or call.agent_id is None:
             return
         if call.direction != "inbound":
             # The agent's leg dials the customer: that leg is now the call's far end.
             call.channel = event.dest_channel
-            self._by_channel[event.dest_channel] = call.call_id
+            self._by_channel[pbx, event.dest_channel] = call.call_id
             return
         if not _dials(event, call.ring_endpoint) or call.agent_channel:
             return  # a leg of an earlier, cancelled attempt
         call.agent_channel = event.dest_channel
-        self._by_channel[event.dest_channel] = call.call_id
+        self._by_channel[pbx, event.dest_channel] = call.call_id
         self._screen_pop(call)
         self._publish_call(call)
         self.recorder.offered(call, self.clock())
@@ -751,8 +797,8 @@ class CallCenter(ConsoleOperations):
             }
         )
 
-    def _dial_end(self, event: DialEnd) -> None:
-        call = self._call_on(event.channel)
+    def _dial_end(self, pbx: str, event: DialEnd) -> None:
+        call = self._call_on(pbx, event.channel)
         if call is None or call.phase is not Phase.RINGING or call.agent_id is None:
             return
         if call.direction == "inbound" and (
@@ -786,20 +832,19 @@ class CallCenter(ConsoleOperations):
             data = {"agent": agent_id, "status": event.dial_status}
             self.recorder.note(call, "ring_no_answer", data, now)
             if call.agent_channel:
-                self._by_channel.pop(call.agent_channel, None)
+                self._by_channel.pop((pbx, call.agent_channel), None)
             self._ring_failed(call, agent_id)
 
-    def _hangup(self, event: Hangup) -> None:
-        call_id = self._by_channel.get(event.channel)
-        call = self.calls.get(call_id) if call_id else None
+    def _hangup(self, pbx: str, event: Hangup) -> None:
+        call = self._call_on(pbx, event.channel)
         if call is None:
             return
         if event.channel != call.channel:
             # The agent's leg went away. While talking the caller follows (Dial without g);
             # while held the caller is alone in music: hang them up too.
-            self._by_channel.pop(event.channel, None)
+            self._by_channel.pop((pbx, event.channel), None)
             if call.phase is Phase.HELD:
-                self._spawn(self._hangup_channel(call.channel), "hangup-held-caller")
+                self._spawn(self._hangup_channel(pbx, call.channel), "hangup-held-caller")
             return
         self._call_gone(call, event.cause_txt or event.cause)
 
@@ -810,10 +855,10 @@ class CallCenter(ConsoleOperations):
         call.phase = Phase.ENDED
         if phase is Phase.HELD and call.agent_channel:
             # The agent's leg waits in switchboard-agent-hold: nobody else ends it.
-            self._spawn(self._hangup_channel(call.agent_channel), "hangup-held-agent")
+            self._spawn(self._hangup_channel(call.pbx, call.agent_channel), "hangup-held-agent")
         for channel in (call.channel, call.agent_channel):
             if channel:
-                self._by_channel.pop(channel, None)
+                self._by_channel.pop((call.pbx, channel), None)
         self.calls.pop(call.call_id, None)
         if call.direction != "inbound" and call.answered_at is None:
             outcome = "failed"  # the agent or the customer never answered
@@ -851,13 +896,13 @@ class CallCenter(ConsoleOperations):
         while len(self._recent) > RECENT_CALLS:
             self._recent.pop(next(iter(self._recent)))
 
-    def _originate_response(self, event: OriginateResponse) -> None:
+    def _originate_response(self, pbx: str, event: OriginateResponse) -> None:
         """The agent's phone answered (or not) an Originate for click-to-dial or a callback.
 
         Once answered, the agent's leg runs ``switchboard-outbound`` and dials the customer;
         that leg is then the call's channel, and its ``DialEnd`` tells if the customer answered.
         """
-        call_id = self._originating.pop(event.action_id, None)
+        call_id = self._originating.pop((pbx, event.action_id), None)
         call = self.calls.get(call_id) if call_id else None
         if call is None or call.agent_id is None:
             return
@@ -865,7 +910,7 @@ class CallCenter(ConsoleOperations):
         if event.success:
             # The agent answered; their leg now dials the customer (see _dial_begin).
             call.channel = call.agent_channel = event.channel
-            self._by_channel[event.channel] = call.call_id
+            self._by_channel[pbx, event.channel] = call.call_id
             self._publish_call(call)
             return
         log.info(
@@ -880,8 +925,8 @@ class CallCenter(ConsoleOperations):
         else:
             self._call_gone(call, f"originate failed (reason {event.reason})")
 
-    def _call_on(self, channel: str) -> LiveCall | None:
-        call_id = self._by_channel.get(channel)
+    def _call_on(self, pbx: str, channel: str) -> LiveCall | None:
+        call_id = self._by_channel.get((pbx, channel))
         return self.calls.get(call_id) if call_id else None
 
     def _first_queue(self) -> str:

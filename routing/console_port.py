@@ -20,6 +20,7 @@ from routing.acd.states import AgentState
 from routing.contacts import ContactRecorder
 from routing.ivr_ports import dialable
 from routing.live import LiveCall, Phase
+from routing.pbx import Pbxs
 from routing.reloader import Reloader
 from telephony.ami import Action, AmiClient
 
@@ -28,8 +29,8 @@ class ConsoleOperations:
     """The console-facing half of :class:`routing.center.CallCenter`.
 
     It shares the center's state (declared below) and uses its machinery: ``_execute``
-    (run ACD commands), ``_publish_call``, ``_originate``, ``_call_gone`` and
-    ``refresh_position``.
+    (run ACD commands), ``_publish_call``, ``_originate``, ``_call_gone``,
+    ``refresh_position``, ``ami_of`` (a call's PBX link) and ``_agent_pbx``.
     """
 
     settings: Settings
@@ -43,7 +44,8 @@ class ConsoleOperations:
     _agent_calls: dict[str, str]
     _wrapping: dict[str, str]
     _recent: dict[str, LiveCall]
-    _by_channel: dict[str, str]
+    _by_channel: dict[tuple[str, str], str]
+    pbxs: Pbxs
 
     # ------------------------------------------------------------------ JSON shapes
 
@@ -151,7 +153,9 @@ class ConsoleOperations:
         call = self._connected(call_id)
         if call.phase is not Phase.TALKING or not call.agent_channel:
             raise IllegalTransition(call.phase.value, "hold")
-        await self.ami.send(
+        # Both legs as the call's PBX sees them: for an agent on another PBX the agent
+        # leg is the trunk's channel, which waits here while the far PBX keeps the phone.
+        await self.ami_of(call).send(
             Action(
                 "Redirect",
                 {
@@ -174,7 +178,7 @@ class ConsoleOperations:
         call = self._connected(call_id)
         if call.phase is not Phase.HELD or not call.agent_channel:
             raise IllegalTransition(call.phase.value, "unhold")
-        await self.ami.send(
+        await self.ami_of(call).send(
             Action(
                 "Bridge", {"Channel1": call.channel, "Channel2": call.agent_channel, "Tone": "no"}
             )
@@ -196,17 +200,35 @@ class ConsoleOperations:
         elif kind == "agent":
             if self.acd.agent_state(target) is not AgentState.READY:
                 raise InvalidInput(f"agent {target} is not ready", field="target")
-            # A blind transfer to the agent's own phone (``switchboard-agents`` dials
-            # ``PJSIP/<exten>``), outside the ACD's queues.
+            # A blind transfer to the agent's own phone, outside the ACD's queues: on the
+            # caller's PBX ``switchboard-agents`` dials ``PJSIP/<exten>``; an agent of
+            # another PBX is dialled through the trunk by ``switchboard-transfer``.
             endpoint = self.acd.agent_config(target).endpoint
-            context, exten = "switchboard-agents", dialable(endpoint.rsplit("/", 1)[-1])
+            link = self.pbxs.home(call.pbx)
+            dial = link.settings.trunk_dial(self._agent_pbx(target), endpoint)
+            if dial is None:
+                raise InvalidInput(
+                    f"agent {target} is on PBX {self._agent_pbx(target)}, which PBX "
+                    f"{link.name} has no trunk to",
+                    field="target",
+                )
+            if dial == endpoint:
+                context, exten = "switchboard-agents", dialable(endpoint.rsplit("/", 1)[-1])
+            else:
+                await self.ami_of(call).send(
+                    Action(
+                        "Setvar",
+                        {"Channel": call.channel, "Variable": "SWITCHBOARD_AGENT", "Value": dial},
+                    )
+                )
+                context, exten = "switchboard-transfer", "s"
         elif kind == "number":
             exten = dialable(target)
-            context = self.settings.ami.outbound_context
+            context = self.pbxs.home(call.pbx).settings.outbound_context
         else:
             raise InvalidInput(f"unknown transfer kind {kind!r}", field="kind")
         self.recorder.note(call, "transfer", {"kind": kind, "target": target}, self.clock())
-        await self.ami.send(
+        await self.ami_of(call).send(
             Action(
                 "Redirect",
                 {"Channel": call.channel, "Context": context, "Exten": exten, "Priority": "1"},
@@ -236,10 +258,10 @@ class ConsoleOperations:
             if self.acd.agent_state(call.agent_id) is AgentState.WRAP_UP:
                 self._wrapping[call.agent_id] = call.call_id
         if call.agent_channel:
-            self._by_channel.pop(call.agent_channel, None)
+            self._by_channel.pop((call.pbx, call.agent_channel), None)
             if call.phase is Phase.HELD:
                 # The agent's leg waits in switchboard-agent-hold: nobody else ends it.
-                self._spawn(self._hangup_channel(call.agent_channel), "hangup-held-agent")
+                self._spawn(self._hangup_channel(call.pbx, call.agent_channel), "hangup-held-agent")
         call.agent_channel = None
         call.agent_id = None  # the contact row keeps who answered
         call.phase = Phase.WAITING if requeued else Phase.TRANSFERRED
@@ -247,7 +269,7 @@ class ConsoleOperations:
 
     async def hangup(self, call_id: str) -> None:
         call = self._connected(call_id)
-        await self.ami.send(Action("Hangup", {"Channel": call.channel, "Cause": "16"}))
+        await self.ami_of(call).send(Action("Hangup", {"Channel": call.channel, "Cause": "16"}))
 
     async def dial(self, agent_id: str, number: str, *, customer_id: str | None = None) -> str:
         state = self.acd.agent_state(agent_id)
@@ -267,7 +289,10 @@ class ConsoleOperations:
             )
         endpoint = self.acd.agent_config(agent_id).endpoint
         now = self.clock()
-        call_id = f"out-{agent_id}-{int(now * 1000)}"
+        # Dialled out from the agent's own PBX: its phone is registered there, and that
+        # PBX's trunk carries the call to the customer.
+        link = self.pbxs.home(self._agent_pbx(agent_id))
+        call_id = link.global_id(f"out-{agent_id}-{int(now * 1000)}")
         call = LiveCall(
             call_id=call_id,
             channel=endpoint,
@@ -279,12 +304,13 @@ class ConsoleOperations:
             phase=Phase.RINGING,
             agent_id=agent_id,
             customer_id=customer_id,
+            pbx=link.name,
         )
         self.calls[call_id] = call
         self._agent_calls[agent_id] = call_id
         self.recorder.arrived(call)
         try:
-            await self._originate(endpoint, exten, call_id)
+            await self._originate(call, endpoint, exten)
         except (RemoteError, TimeoutError):
             self._call_gone(call, "originate refused")
             raise
@@ -309,13 +335,26 @@ class ConsoleOperations:
         options = {"listen": "qE", "whisper": "qEw", "barge": "qEB"}.get(mode)
         if options is None:
             raise InvalidInput(f"unknown spy mode {mode!r}", field="mode")
-        # A supervisor who also takes calls has an ACD agent and endpoint; otherwise their
-        # agent id is their extension on the PBX.
+        # ChanSpy runs on the PBX of the call, where its agent leg is. A supervisor who
+        # also takes calls has an ACD agent, endpoint and PBX (reached through the trunk
+        # when that is another PBX); otherwise their agent id is their extension on the
+        # call's PBX.
+        link = self.pbxs.home(call.pbx)
         try:
-            endpoint = self.acd.agent_config(supervisor_agent_id).endpoint
+            config = self.acd.agent_config(supervisor_agent_id)
         except NotFound:
-            endpoint = f"PJSIP/{dialable(supervisor_agent_id)}"
-        await self.ami.send(
+            endpoint: str | None = f"PJSIP/{dialable(supervisor_agent_id)}"
+        else:
+            endpoint = link.settings.trunk_dial(
+                self._agent_pbx(supervisor_agent_id), config.endpoint
+            )
+        if endpoint is None:
+            raise InvalidInput(
+                f"your phone is on PBX {self._agent_pbx(supervisor_agent_id)}, which PBX "
+                f"{link.name} (the call's) has no trunk to",
+                field="mode",
+            )
+        await link.ami.send(
             Action(
                 "Originate",
                 {
@@ -329,12 +368,23 @@ class ConsoleOperations:
         )
 
     def health(self) -> dict[str, Any]:
+        calls: dict[str, int] = {link.name: 0 for link in self.pbxs}
+        for call in self.calls.values():
+            name = self.pbxs.home(call.pbx).name
+            calls[name] = calls.get(name, 0) + 1
+        pbx = {
+            link.name: {
+                "connected": link.ami.connected,
+                "host": link.settings.host,
+                "port": link.settings.port,
+                "calls": calls[link.name],
+            }
+            for link in self.pbxs
+        }
         return {
-            "ami": {
-                "connected": self.ami.connected,
-                "host": self.settings.ami.host,
-                "port": self.settings.ami.port,
-            },
+            # the first PBX, as before there were several; every PBX under "pbx"
+            "ami": pbx[self.pbxs.first.name] | {"name": self.pbxs.first.name},
+            "pbx": pbx,
             "calls": len(self.calls),
             "contacts": {"pending_writes": self.recorder.pending},
             "reload": self.reloader.status(),

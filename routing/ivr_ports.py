@@ -94,12 +94,12 @@ class IvrRouting:
 
     async def transfer(self, call: CallInfo, target: str) -> None:
         exten = dialable(target)
-        await self.center.ami.send(
+        await self.center.ami_of(self.call).send(
             Action(
                 "Redirect",
                 {
                     "Channel": self.call.channel,
-                    "Context": self.center.settings.ami.outbound_context,
+                    "Context": self.center.pbxs.home(self.call.pbx).settings.outbound_context,
                     "Exten": exten,
                     "Priority": "1",
                 },

@@ -55,6 +55,9 @@ class LiveCall:
     sticky_agent: str | None = None
     ivr_outcome: str = ""
     adopted: bool = False  # taken over after a restart of the service (routing.resync)
+    #: the PBX whose AMI connection carries the call's channels (routing.pbx); for a call
+    #: given to an agent on another PBX, the agent's leg here is the trunk's channel
+    pbx: str = ""
 
     def waited(self, now: float) -> float | None:
         if self.queued_at is None:
@@ -70,6 +73,7 @@ class LiveCall:
             "queue": self.queue,
             "caller": self.caller,
             "dialed": self.dialed,
+            "pbx": self.pbx,
             "agent_id": self.agent_id,
             "customer_id": self.customer_id,
             "contact_id": self.contact_id,

@@ -11,6 +11,7 @@ from routing.acd.engine import Acd
 from routing.acd.model import QueueConfig
 from routing.contacts import ContactRecorder
 from routing.live import LiveCall
+from routing.pbx import Pbxs
 from telephony.ami import AmiClient
 
 
@@ -21,7 +22,9 @@ class CallCenterPort(Protocol):
     recorder: ContactRecorder
     directory: Any
     clock: Callable[[], float]
+    pbxs: Pbxs
 
+    def ami_of(self, call: LiveCall) -> AmiClient: ...
     def queue_config(self, name: str | None) -> QueueConfig | None: ...
     def refresh_position(self, call: LiveCall) -> None: ...
     def request_callback(self, call: LiveCall, number: str) -> None: ...

@@ -1,4 +1,5 @@
-"""Restart takeover and AMI resync, the shell: runs after every AMI (re)connect.
+"""Restart takeover and AMI resync, the shell: runs after every AMI (re)connect of one
+PBX, for that PBX's calls and agents only (each PBX has its own ``Resync``).
 
 It asks Asterisk what is live (``CoreShowChannels``, then one ``Status`` for the variables
 the service set), reads what the store left open, lets the pure
@@ -12,6 +13,8 @@ up, and waiting callers get a fresh AsyncAGI session. See docs/ARCHITECTURE.md
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import dataclasses
 import logging
 from collections.abc import Coroutine, Mapping, Sequence
 from typing import Any, Protocol
@@ -21,6 +24,7 @@ from crm_lookup.models import Contact
 from routing.acd import events as acd_ev
 from routing.acd.states import AgentState
 from routing.live import LiveCall, Phase
+from routing.pbx import PbxLink
 from routing.ports import CallCenterPort
 from routing.takeover import (
     Adopt,
@@ -40,6 +44,8 @@ log = logging.getLogger(__name__)
 TAKEOVER_VARIABLES = ("SWITCHBOARD_DID", "SWITCHBOARD_CALL", "SWITCHBOARD_AGENT")
 #: how long the resync waits for the contact writer before giving up this round
 FLUSH_SECONDS = 30.0
+#: how long an agent saved on a call waits for the resync of a PBX trunked to theirs
+RESTORE_WAIT_SECONDS = 15.0
 #: device states of a phone that cannot take a call (not registered, no such endpoint)
 OFFLINE_STATES = frozenset({"UNAVAILABLE", "INVALID"})
 
@@ -48,11 +54,12 @@ class ResyncHost(CallCenterPort, Protocol):
     """What the resync needs of the call center (``routing.center.CallCenter``)."""
 
     calls: dict[str, LiveCall]
-    _by_channel: dict[str, str]
+    _by_channel: dict[tuple[str, str], str]
     _agent_calls: dict[str, str]
-    _originating: dict[str, str]
+    _originating: dict[tuple[str, str], str]
     _recent: dict[str, LiveCall]
     restored_wrap_up: dict[str, tuple[float | None, str | None]]
+    resyncs: dict[str, Resync]
 
     def _spawn(self, coro: Coroutine[Any, Any, Any], name: str) -> asyncio.Task[Any]: ...
     def _execute(self, commands: Sequence[Any]) -> None: ...
@@ -61,6 +68,7 @@ class ResyncHost(CallCenterPort, Protocol):
     def _publish(self, message: dict[str, Any]) -> None: ...
     def _publish_call(self, call: LiveCall) -> None: ...
     def _screen_pop(self, call: LiveCall) -> None: ...
+    def _agent_pbx(self, agent_id: str) -> str: ...
     def _first_queue(self) -> str: ...
     async def _break_in(self, call: LiveCall) -> None: ...
     async def _load_card(self, call: LiveCall) -> None: ...
@@ -98,28 +106,38 @@ def _seconds(duration: str) -> float:
 
 
 class Resync:
-    """Runs the resync / takeover for one call center after every AMI (re)connect.
+    """Runs the resync / takeover of one PBX after every (re)connect of its AMI link.
+
+    Ids on the PBX's wire are its own; the plan (``routing.takeover``) is made in them,
+    and its results are turned into the service's global ids (``routing.pbx``).
 
     Args:
         center: the call center.
-        restore_agents: whether the first run restores agents' saved states (a new
-            process); later runs never do (the engine has them).
+        link: the PBX.
+        restore_agents: whether the first run restores the saved states of this PBX's
+            agents (a new process); later runs never do (the engine has them).
     """
 
-    def __init__(self, center: ResyncHost, *, restore_agents: bool = True) -> None:
+    def __init__(self, center: ResyncHost, link: PbxLink, *, restore_agents: bool = True) -> None:
         self.center = center
+        self.link = link
+        self.ami = link.ami
         self._restore_pending = restore_agents
         self.runs = 0
         self.last_plan: Plan | None = None
+        #: set once the first resync has run (others wait for it to restore agents)
+        self.first_done = asyncio.Event()
 
     async def run(self) -> None:
         center = self.center
         listed_at = center.clock()
         try:
-            listing = await center.ami.send(Action("CoreShowChannels"))
+            listing = await self.ami.send(Action("CoreShowChannels"))
             variables = await self._variables()
         except (RemoteError, TimeoutError) as exc:
-            log.warning("channel resync failed", extra={"fields": {"error": exc}})
+            log.warning(
+                "channel resync failed", extra={"fields": {"pbx": self.link.name, "error": exc}}
+            )
             return
         events: list[Event] = list(getattr(listing, "events", []))
         shown = [e for e in events if isinstance(e, CoreShowChannel)]
@@ -143,12 +161,11 @@ class Resync:
         ]
         await self._take_over(views)
         self.runs += 1
+        self.first_done.set()
 
     async def _variables(self) -> dict[str, dict[str, str]]:
         """The service's own variables on every channel: one ``Status`` for them all."""
-        reply = await self.center.ami.send(
-            Action("Status", {"Variables": ",".join(TAKEOVER_VARIABLES)})
-        )
+        reply = await self.ami.send(Action("Status", {"Variables": ",".join(TAKEOVER_VARIABLES)}))
         out: dict[str, dict[str, str]] = {}
         for event in getattr(reply, "events", []):
             found = {}
@@ -162,7 +179,7 @@ class Resync:
     async def _offline_agents(self, endpoints: Mapping[str, str]) -> set[str]:
         """Agents whose phone is not registered now (``DeviceStateList``: UNAVAILABLE)."""
         try:
-            reply = await self.center.ami.send(Action("DeviceStateList"))
+            reply = await self.ami.send(Action("DeviceStateList"))
         except (RemoteError, TimeoutError) as exc:
             log.warning("device states unknown", extra={"fields": {"error": exc}})
             return set()
@@ -179,8 +196,11 @@ class Resync:
         """Calls the center tracks (an AMI drop): close the vanished, catch up on rings,
         bring waiting callers back into AGI."""
         center = self.center
-        originating = set(center._originating.values())
+        pbx = self.link.name
+        originating = {c for (p, _), c in center._originating.items() if p == pbx}
         for call in list(center.calls.values()):
+            if center.pbxs.home(call.pbx) is not self.link:
+                continue  # another PBX's: its own resync checks it
             if call.call_id in originating:
                 continue  # its OriginateResponse is still to come
             if call.arrived_at >= listed_at and not call.adopted:
@@ -207,13 +227,25 @@ class Resync:
         leg = call.agent_channel
         if leg is None or leg not in channels:
             leg = next((n for n in channels if dials_leg(n, call.ring_endpoint)), None)
+        if leg is None and "@" in call.ring_endpoint:
+            # rung through a trunk: the leg is the caller's call's channel on that trunk
+            trunk = _trunk_base(call.ring_endpoint)
+            leg = next(
+                (
+                    name
+                    for name, chan in channels.items()
+                    if name.rsplit("-", 1)[0] == trunk
+                    and (chan.linkedid or chan.uniqueid) == (caller.linkedid or caller.uniqueid)
+                ),
+                None,
+            )
         agent_id = call.agent_id
         if agent_id is None:
             return
         if leg is not None and call.agent_channel is None:
             # DialBegin was lost: the agent's phone rang (or rings) without a screen pop.
             call.agent_channel = leg
-            center._by_channel[leg] = call.call_id
+            center._by_channel[self.link.name, leg] = call.call_id
             center._screen_pop(call)
             center.recorder.offered(call, center.clock())
         if caller.bridge_id and leg is not None and channels[leg].bridge_id == caller.bridge_id:
@@ -246,20 +278,51 @@ class Resync:
         if self._restore_pending and recorder.agent_states is not None:
             saved = await recorder.agent_states.all()
         now = center.clock()
-        endpoints = {
-            center.acd.agent_config(agent_id).endpoint: agent_id
-            for agent_id in center.acd.agent_ids()
-        }
+        link = self.link
+        mine = center.pbxs.owner
+        # This PBX's agents (their device states come from here) and, for agents of other
+        # PBXs, the trunk dial strings this PBX rings them by.
+        endpoints: dict[str, str] = {}
+        trunk_dials: dict[str, str] = {}
+        for agent_id in center.acd.agent_ids():
+            home = center._agent_pbx(agent_id)
+            endpoint = center.acd.agent_config(agent_id).endpoint
+            if home == link.name:
+                endpoints[endpoint] = agent_id
+            elif (dial := link.settings.trunk_dial(home, endpoint)) is not None:
+                trunk_dials[dial] = agent_id
         offline = await self._offline_agents(endpoints) if saved else set()
+        contacts = [
+            dataclasses.replace(open_contact(contact, last), key=link.local_id(contact.key))
+            for contact, last in rows
+            if mine(contact.key) is link
+        ]
+        known = {
+            link.local_id(call_id)
+            for call_id in (*center.calls, *center._recent)
+            if mine(call_id) is link
+        }
         plan = plan_takeover(
             views,
-            [open_contact(contact, last) for contact, last in rows],
+            contacts,
             endpoints=endpoints,
-            known=set(center.calls) | set(center._recent),
-            saved_agents=[s for s in saved if s.agent_id in endpoints.values()],
+            known=known,
+            saved_agents=[
+                s
+                for s in saved
+                if s.agent_id in endpoints.values() and s.agent_id not in center._agent_calls
+            ],
             wrap_up_seconds={q.name: q.wrap_up for q in center.acd.queue_configs()},
             offline=offline,
+            agent_legs=_trunk_legs(views, trunk_dials),
             now=now,
+        )
+        plan = dataclasses.replace(
+            plan,
+            close=tuple(dataclasses.replace(c, key=link.global_id(c.key)) for c in plan.close),
+            adopt=tuple(
+                dataclasses.replace(a, call_id=link.global_id(a.call_id)) for a in plan.adopt
+            ),
         )
         self.last_plan = plan
         for close in plan.close:
@@ -274,25 +337,17 @@ class Resync:
             self._adopt(adopt)
         if self._restore_pending:
             self._restore_pending = False
+            # An agent saved on a call may be talking to a caller of another PBX through
+            # the trunk: that PBX's resync adopts the call. Until it has run (or for
+            # RESTORE_WAIT_SECONDS at most) such an agent is not sent to wrap-up here.
+            on_a_call = {s.agent_id for s in saved if s.state in ("on_call", "ringing")}
+            others_first = self._trunked_in_not_yet_run()
+            later = [r for r in plan.restore if others_first and r.agent_id in on_a_call]
             for restore in plan.restore:
-                if restore.state == AgentState.LOGGED_OUT.value:
-                    continue
-                if restore.state == AgentState.WRAP_UP.value:
-                    center.restored_wrap_up[restore.agent_id] = (
-                        restore.wrap_up_until,
-                        restore.wrap_queue,
-                    )
-                self._guarded(
-                    acd_ev.AgentRestored(
-                        restore.agent_id,
-                        AgentState(restore.state),
-                        restore.reason,
-                        restore.since,
-                        restore.wrap_up_until,
-                        restore.wrap_queue,
-                    ),
-                    restore.agent_id,
-                )
+                if restore not in later:
+                    self._restore(restore)
+            if later:
+                center._spawn(self._restore_later(later, others_first), "restore-later")
         for adopt in others:
             self._adopt(adopt)
         if plan.adopt:
@@ -313,6 +368,51 @@ class Resync:
             call = center.calls.get(adopt.call_id)
             if call is not None and call.phase in (Phase.WAITING, Phase.IVR):
                 center._spawn(center._break_in(call), f"adopt-{call.call_id}")
+
+    def _trunked_in_not_yet_run(self) -> list[asyncio.Event]:
+        """First runs still to come of the PBXs with a trunk to this one."""
+        return [
+            other.first_done
+            for other in self.center.resyncs.values()
+            if other is not self
+            and self.link.name in other.link.settings.trunks
+            and not other.first_done.is_set()
+        ]
+
+    async def _restore_later(
+        self, restores: Sequence[SavedAgent], runs: Sequence[asyncio.Event]
+    ) -> None:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(
+                asyncio.gather(*(run.wait() for run in runs)), RESTORE_WAIT_SECONDS
+            )
+        center = self.center
+        for restore in restores:
+            free = restore.agent_id not in center._agent_calls
+            with contextlib.suppress(NotFound):
+                if free and center.acd.agent_state(restore.agent_id) is AgentState.LOGGED_OUT:
+                    self._restore(restore)
+
+    def _restore(self, restore: SavedAgent) -> None:
+        """Bring one agent back in its saved state (``plan.restore``)."""
+        if restore.state == AgentState.LOGGED_OUT.value:
+            return
+        if restore.state == AgentState.WRAP_UP.value:
+            self.center.restored_wrap_up[restore.agent_id] = (
+                restore.wrap_up_until,
+                restore.wrap_queue,
+            )
+        self._guarded(
+            acd_ev.AgentRestored(
+                restore.agent_id,
+                AgentState(restore.state),
+                restore.reason,
+                restore.since,
+                restore.wrap_up_until,
+                restore.wrap_queue,
+            ),
+            restore.agent_id,
+        )
 
     async def _pop_again(self, call: LiveCall) -> None:
         """The agent's phone still rings for a call of the dead process: its console
@@ -348,10 +448,11 @@ class Resync:
             queued_at=adopt.queued_at,
             customer_id=contact.customer_id if contact else None,
             contact_id=contact.contact_id if contact else None,
+            pbx=self.link.name,
         )
         call.adopted = True
         center.calls[call.call_id] = call
-        center._by_channel[call.channel] = call.call_id
+        center._by_channel[call.pbx, call.channel] = call.call_id
         if contact is None:
             center.recorder.arrived(call)
         if adopt.resume is Resume.IVR:
@@ -375,13 +476,14 @@ class Resync:
         call.agent_id = agent_id
         call.agent_channel = adopt.agent_channel
         if adopt.agent_channel:
-            center._by_channel[adopt.agent_channel] = call.call_id
+            center._by_channel[call.pbx, adopt.agent_channel] = call.call_id
         inbound = call.direction == "inbound"  # a click-to-dial is not the ACD's
         try:
             endpoint = center.acd.agent_config(agent_id).endpoint
         except NotFound:
             endpoint = ""
-        call.ring_endpoint = endpoint
+        dial = self.link.settings.trunk_dial(center._agent_pbx(agent_id), endpoint)
+        call.ring_endpoint = dial or endpoint
         queue = adopt.queue or center._first_queue()
         if inbound:
             call.queue = queue
@@ -407,3 +509,33 @@ class Resync:
         if contact is None or contact.answered_at is None:
             center.recorder.answered(call, call.answered_at or center.clock())
         center._publish_call(call)
+
+
+def _trunk_legs(views: Sequence[ChannelView], trunk_dials: Mapping[str, str]) -> dict[str, str]:
+    """Channel -> agent for the trunk legs of calls rung to agents of another PBX.
+
+    The trunk's channel (``PJSIP/pbx-east-0000002a``) does not name the agent; the caller's
+    ``SWITCHBOARD_AGENT`` (``PJSIP/1001@pbx-east``, set before the ring) does, and the
+    leg is the caller's Linkedid's channel on that trunk (``PJSIP/pbx-east``).
+    """
+    by_linkedid: dict[str, list[ChannelView]] = {}
+    for view in views:
+        by_linkedid.setdefault(view.linkedid, []).append(view)
+    legs: dict[str, str] = {}
+    for view in views:
+        dial = view.variables.get("SWITCHBOARD_AGENT", "")
+        agent_id = trunk_dials.get(dial)
+        if agent_id is None or "@" not in dial:
+            continue
+        trunk = _trunk_base(dial)
+        for other in by_linkedid.get(view.linkedid, ()):
+            if other is not view and other.channel.rsplit("-", 1)[0] == trunk:
+                legs[other.channel] = agent_id
+    return legs
+
+
+def _trunk_base(dial: str) -> str:
+    """The channel name prefix of a trunk dial string (``PJSIP/1001@pbx-east`` ->
+    ``PJSIP/pbx-east``): Asterisk names the trunk's channels after the endpoint."""
+    tech, _, rest = dial.partition("/")
+    return f"{tech}/{rest.partition('@')[2]}"

@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import dataclasses
 import enum
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from crm_lookup.agent_states import SavedAgentState
@@ -142,6 +142,7 @@ def plan_takeover(
     saved_agents: Sequence[SavedAgent] = (),
     wrap_up_seconds: Mapping[str, float] | None = None,
     offline: Collection[str] = (),
+    agent_legs: Mapping[str, str] | None = None,
     now: float,
 ) -> Plan:
     """Decide what becomes of every open contact, unseen caller and saved agent.
@@ -157,8 +158,16 @@ def plan_takeover(
         wrap_up_seconds: queue -> wrap-up time, for an agent whose call ended unseen.
         offline: agents whose phone is unavailable (not registered) now: they come back
             not ready, "phone offline", instead of being offered calls they cannot take.
+        agent_legs: channel -> agent id for agents' legs no endpoint names: the trunk
+            channel of a call given to an agent on another PBX (the shell knows it from
+            the caller's ``SWITCHBOARD_AGENT``, the trunk dial string it rang).
         now: the clock.
     """
+    legs = agent_legs or {}
+
+    def agent_for(channel: str) -> str | None:
+        return legs.get(channel) or agent_of(channel, endpoints)
+
     by_linkedid: dict[str, list[ChannelView]] = {}
     for view in channels:
         by_linkedid.setdefault(view.linkedid or view.uniqueid, []).append(view)
@@ -174,8 +183,8 @@ def plan_takeover(
         if contact.key in known:
             continue
         if contact.direction == "inbound":
-            caller = _caller_channel(by_linkedid.get(contact.key, ()), endpoints)
-            found = _inbound(contact, caller, by_linkedid, endpoints, now) if caller else None
+            caller = _caller_channel(by_linkedid.get(contact.key, ()), agent_for)
+            found = _inbound(contact, caller, by_linkedid, agent_for, now) if caller else None
         else:
             found = _outbound(contact, by_call_var.get(contact.key), channels, endpoints)
         if found is None:
@@ -186,7 +195,7 @@ def plan_takeover(
     for linkedid, views in by_linkedid.items():
         if linkedid in claimed:
             continue
-        caller = _caller_channel(views, endpoints)
+        caller = _caller_channel(views, agent_for)
         if caller is not None and caller.application.upper() == "AGI":
             # Arrived while nobody was connected: its AsyncAGIStart reached no one.
             adopt.append(
@@ -217,21 +226,22 @@ def plan_takeover(
     return Plan(tuple(close), tuple(adopt), tuple(restore))
 
 
-def _caller_channel(
-    views: Sequence[ChannelView], endpoints: Mapping[str, str]
-) -> ChannelView | None:
+AgentOf = Callable[[str], str | None]
+
+
+def _caller_channel(views: Sequence[ChannelView], agent_for: AgentOf) -> ChannelView | None:
     """The caller's own channel among those of one Linkedid (not an agent's leg)."""
     for view in views:
-        if view.uniqueid == view.linkedid and agent_of(view.channel, endpoints) is None:
+        if view.uniqueid == view.linkedid and agent_for(view.channel) is None:
             return view
     return None
 
 
 def _agent_leg(
-    caller: ChannelView, views: Sequence[ChannelView], endpoints: Mapping[str, str]
+    caller: ChannelView, views: Sequence[ChannelView], agent_for: AgentOf
 ) -> tuple[str, ChannelView] | None:
     for view in views:
-        agent_id = agent_of(view.channel, endpoints)
+        agent_id = agent_for(view.channel)
         if view is not caller and agent_id is not None:
             return agent_id, view
     return None
@@ -241,7 +251,7 @@ def _inbound(
     contact: OpenContact,
     caller: ChannelView,
     by_linkedid: Mapping[str, Sequence[ChannelView]],
-    endpoints: Mapping[str, str],
+    agent_for: AgentOf,
     now: float,
 ) -> Adopt:
     arrived = contact.arrived_at if contact.arrived_at is not None else now - caller.seconds
@@ -256,7 +266,7 @@ def _inbound(
         queue=contact.queue,
         queued_at=contact.queued_at,
     )
-    leg = _agent_leg(caller, by_linkedid.get(caller.linkedid, ()), endpoints)
+    leg = _agent_leg(caller, by_linkedid.get(caller.linkedid, ()), agent_for)
     if leg is None:
         return in_line
     agent_id, view = leg

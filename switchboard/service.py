@@ -2,13 +2,15 @@
 
 ``build_service`` opens the store and assembles the layers; ``serve`` runs the aiohttp
 application whose cleanup contexts own the long-lived resources: the database (closed
-last) and the AMI connection with the call center on top of it (stopped first).
+last) and the AMI connections (one per PBX, each connecting and retrying on its own)
+with the call center on top of them (stopped first).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 import random
 import signal
@@ -20,7 +22,7 @@ from aiohttp import web
 
 from agent_console.app import init_app
 from config.errors import AuthenticationFailed, ConnectionLost
-from config.settings import Settings
+from config.settings import AmiSettings, Settings
 from crm_lookup.directory import Directory
 from crm_lookup.external import ExternalCrm
 from crm_lookup.reports import build_report
@@ -31,6 +33,7 @@ from routing.acd.model import AcdSettings
 from routing.center import CallCenter
 from routing.contacts import ContactRecorder
 from routing.ivr.script import ScriptLibrary
+from routing.pbx import Pbxs
 from telephony.ami import AmiClient
 
 log = logging.getLogger(__name__)
@@ -41,9 +44,11 @@ class Service:
     settings: Settings
     store: Store
     directory: Directory
-    ami: AmiClient
+    ami: AmiClient  # the first PBX's
     center: CallCenter
     app: web.Application
+    #: every PBX's AMI client by name, the first first
+    clients: dict[str, AmiClient]
 
 
 async def build_service(settings: Settings, *, clock: Callable[[], float] = time.time) -> Service:
@@ -70,23 +75,15 @@ async def build_service(settings: Settings, *, clock: Callable[[], float] = time
             breaker_reset=settings.crm.breaker_reset,
         )
     directory = Directory(store, external)
-    ami = AmiClient(
-        settings.ami.host,
-        settings.ami.port,
-        settings.ami.username,
-        settings.ami.secret,
-        auth=settings.ami.auth,
-        ping_interval=settings.ami.ping_interval,
-        ping_timeout=settings.ami.ping_timeout,
-        connect_timeout=settings.ami.connect_timeout,
-        reconnect_min=settings.ami.reconnect_min,
-        reconnect_max=settings.ami.reconnect_max,
-        max_message_bytes=settings.ami.max_message_bytes,
-    )
+    clients = {pbx.name: ami_client(pbx) for pbx in settings.pbxs}
+    ami = clients[settings.ami.name]
+    pbxs = Pbxs(settings, clients)
+    agents = pbxs.place_agents(queue_file.agents)
+    reach = pbxs.reach()
     acd = Acd(
         queue_file.queues,
-        queue_file.agents,
-        AcdSettings.from_routing(settings.routing),
+        agents,
+        dataclasses.replace(AcdSettings.from_routing(settings.routing), reach=reach),
         now=clock(),
     )
     scripts = ScriptLibrary(
@@ -109,14 +106,32 @@ async def build_service(settings: Settings, *, clock: Callable[[], float] = time
         directory=directory,
         supervisors=queue_file.supervisors,
         clock=clock,
+        pbx_clients={name: client for name, client in clients.items() if client is not ami},
     )
     app = init_app(settings, store=store, center=center)
-    service = Service(settings, store, directory, ami, center, app)
+    service = Service(settings, store, directory, ami, center, app, clients)
     # cleanup_ctx runs in order at start-up and in reverse at shutdown: the store is
     # closed last, after the call center has written its last milestones.
     app.cleanup_ctx.insert(0, _store_ctx(service))
     app.cleanup_ctx.append(_center_ctx(service))
     return service
+
+
+def ami_client(pbx: AmiSettings) -> AmiClient:
+    """The AMI client of one PBX (not connected yet)."""
+    return AmiClient(
+        pbx.host,
+        pbx.port,
+        pbx.username,
+        pbx.secret,
+        auth=pbx.auth,
+        ping_interval=pbx.ping_interval,
+        ping_timeout=pbx.ping_timeout,
+        connect_timeout=pbx.connect_timeout,
+        reconnect_min=pbx.reconnect_min,
+        reconnect_max=pbx.reconnect_max,
+        max_message_bytes=pbx.max_message_bytes,
+    )
 
 
 def _store_ctx(service: Service) -> Callable[[web.Application], AsyncIterator[None]]:
@@ -135,27 +150,36 @@ def _center_ctx(service: Service) -> Callable[[web.Application], AsyncIterator[N
         today = await build_report(service.store, now - now % 86400, now + 1, "interval")
         service.center.recorder.seed_intervals(today)
         await service.center.start()
-        connector = asyncio.get_running_loop().create_task(
-            connect_with_retry(service.ami, service.settings), name="ami-first-connect"
-        )
+        loop = asyncio.get_running_loop()
+        # One connector per PBX: a PBX that is down delays nobody else's calls.
+        connectors = [
+            loop.create_task(
+                connect_with_retry(service.clients[pbx.name], pbx), name=f"ami-connect-{pbx.name}"
+            )
+            for pbx in service.settings.pbxs
+        ]
         yield
-        connector.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await connector
+        for connector in connectors:
+            connector.cancel()
+        for connector in connectors:
+            with contextlib.suppress(asyncio.CancelledError):
+                await connector
         await service.center.stop()
-        await service.ami.close()
+        for client in service.clients.values():
+            await client.close()
 
     return ctx
 
 
-async def connect_with_retry(ami: AmiClient, settings: Settings) -> None:
-    """The first connection, retried with backoff: the console comes up without Asterisk.
+async def connect_with_retry(ami: AmiClient, pbx: AmiSettings) -> None:
+    """The first connection to one PBX, retried with backoff: the console comes up
+    without Asterisk.
 
     After it succeeds the client repairs later drops itself. A refused login is retried
     too (slowly), since the fix is on the Asterisk side and needs no restart here.
     """
-    delay = settings.ami.reconnect_min
-    fields = {"host": settings.ami.host, "port": settings.ami.port}
+    delay = pbx.reconnect_min
+    fields = {"pbx": pbx.name, "host": pbx.host, "port": pbx.port}
     while True:
         try:
             await ami.connect()
@@ -163,13 +187,13 @@ async def connect_with_retry(ami: AmiClient, settings: Settings) -> None:
             return
         except AuthenticationFailed:
             log.error(
-                "AMI login refused; check ami.username / ami.secret", extra={"fields": fields}
+                "AMI login refused; check the PBX's username / secret", extra={"fields": fields}
             )
-            delay = settings.ami.reconnect_max
+            delay = pbx.reconnect_max
         except (ConnectionLost, OSError, TimeoutError) as exc:
             log.warning("AMI not reachable", extra={"fields": {**fields, "error": exc}})
         await asyncio.sleep(delay * (0.5 + random.random()))
-        delay = min(settings.ami.reconnect_max, delay * 2)
+        delay = min(pbx.reconnect_max, delay * 2)
 
 
 async def serve(

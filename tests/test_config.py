@@ -179,3 +179,87 @@ def test_database_url_errors_and_the_shown_settings_never_carry_the_password() -
     )
     with pytest.raises(ConfigError, match="pool_min_size"):
         pools.database_target()
+
+
+# -- several PBXs ([ami] is the first, [pbx.<name>] the others) -------------------------
+
+TWO_PBXS = """
+[ami]
+name = "west"
+host = "10.0.0.1"
+trunks = {east = "PJSIP/{extension}@pbx-east"}
+[pbx.east]
+host = "10.0.0.2"
+username = "sb-east"
+trunks = {west = "PJSIP/{extension}@pbx-west"}
+"""
+
+
+def test_a_file_without_pbx_tables_has_one_pbx_named_main() -> None:
+    settings = load_settings(environ={})
+    assert [p.name for p in settings.pbxs] == ["main"]
+    assert settings.pbx == {}
+    assert settings.ami.trunk_dial("main", "PJSIP/1001") == "PJSIP/1001"
+    assert settings.ami.trunk_dial("east", "PJSIP/1001") is None
+
+
+def test_pbx_tables_add_named_pbxs_with_the_keys_of_ami(tmp_path: Path) -> None:
+    env = {"SWITCHBOARD_PBX__EAST__SECRET": "s3", "SWITCHBOARD_PBX__EAST__PORT": "5039"}
+    settings = load_settings(write(tmp_path, TWO_PBXS), environ=env)
+    assert [p.name for p in settings.pbxs] == ["west", "east"]
+    east = settings.pbx["east"]
+    assert (east.host, east.port, east.username, east.secret) == ("10.0.0.2", 5039, "sb-east", "s3")
+    assert east.connect_context == "switchboard-connect"  # the [ami] defaults
+    assert settings.ami.trunk_dial("east", "PJSIP/1001") == "PJSIP/1001@pbx-east"
+    assert east.trunk_dial("west", "PJSIP/2002") == "PJSIP/2002@pbx-west"
+    assert redacted(settings)["pbx"]["east"]["secret"] == "***"
+
+
+@pytest.mark.parametrize(
+    ("text", "key", "says"),
+    [
+        ("[pbx]\nhost = 1\n", "pbx", "[pbx.<name>] tables"),
+        ("[pbx.East]\n", "pbx.East", "lower-case"),
+        ("[pbx.east]\nname = 'x'\n", "pbx.east.name", "table's name"),
+        ("[pbx.east]\nhots = 'x'\n", "pbx.east.hots", "unknown key"),
+        ("[pbx.east]\nport = 'x'\n", "pbx.east.port", "an integer"),
+        ("[pbx.main]\nport = 6000\n", "pbx.main", "already has this name"),
+        ("[pbx.east]\n", "pbx.east.port", "already the address of PBX 'main'"),
+        (
+            "[ami]\ntrunks = {north = 'PJSIP/{extension}@n'}\n[pbx.east]\nport = 6000\n",
+            "ami.trunks.north",
+            "another PBX (east)",
+        ),
+        ("[ami]\ntrunks = {main = 'PJSIP/{extension}@x'}\n", "ami.trunks.main", "another PBX"),
+        (
+            "[ami]\ntrunks = {east = 'PJSIP/1001@x'}\n[pbx.east]\nport = 6000\n",
+            "ami.trunks.east",
+            "{extension} once",
+        ),
+        (
+            "[ami]\ntrunks = {east = 'PJSIP/{extension}@x,30'}\n[pbx.east]\nport = 6000\n",
+            "ami.trunks.east",
+            "{extension} once",
+        ),
+    ],
+)
+def test_pbx_problems_name_the_key(tmp_path: Path, text: str, key: str, says: str) -> None:
+    with pytest.raises(ConfigError) as info:
+        load_settings(write(tmp_path, text), environ={})
+    assert info.value.key == key
+    assert says in info.value.expected
+
+
+def test_environment_overrides_only_pbxs_the_file_declares(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match=r"no \[pbx.eat\] table") as info:
+        load_settings(environ={"SWITCHBOARD_PBX__EAT__SECRET": "x"})
+    assert info.value.key == "pbx.eat.secret"
+    with pytest.raises(ConfigError, match="unknown key"):
+        load_settings(write(tmp_path, TWO_PBXS), environ={"SWITCHBOARD_PBX__EAST__NAME": "x"})
+
+
+def test_production_needs_every_pbx_secret(tmp_path: Path) -> None:
+    env = {"SWITCHBOARD_AMI__SECRET": "a", "SWITCHBOARD_SECURITY__SESSION_SECRET": "b"}
+    settings = load_settings(write(tmp_path, TWO_PBXS), environ=env)
+    with pytest.raises(ConfigError, match="SWITCHBOARD_PBX__EAST__SECRET"):
+        settings.require_production()

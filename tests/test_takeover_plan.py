@@ -186,3 +186,16 @@ def test_an_outbound_call_is_adopted_only_while_the_agent_talks_to_the_customer(
         "PJSIP/1001-0000001a",
     )
     assert plan([], [out]).close[0].key == "out-1001-1"
+
+
+def test_a_trunk_leg_named_by_the_shell_is_the_agents_leg() -> None:
+    # A caller rung to agent 2001 of another PBX: this PBX sees only its trunk channel.
+    trunk_leg = leg(1, "pbx-east", bridge="b1")
+    channels = [caller(1, "Dial", bridge_id="b1"), trunk_leg]
+    contacts = [opened(1, queue="sales", queued_at=NOW - 50, agent_id="2001")]
+    without = plan(channels, contacts)
+    assert [(a.resume, a.agent_id) for a in without.adopt] == [(Resume.WAITING, None)]
+    named = plan(channels, contacts, agent_legs={trunk_leg.channel: "2001"})
+    assert [(a.resume, a.agent_id, a.agent_channel) for a in named.adopt] == [
+        (Resume.TALKING, "2001", trunk_leg.channel)
+    ]

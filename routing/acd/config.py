@@ -50,7 +50,7 @@ _QUEUE_KEYS = {
 }
 # The rule of crm_lookup.users (the ACD, a pure core, does not import the store).
 _USERNAME = re.compile(r"^[A-Za-z0-9_.@-]{1,64}$")
-_AGENT_KEYS = {"id", "name", "endpoint", "skills", "queues"}
+_AGENT_KEYS = {"id", "name", "endpoint", "skills", "queues", "pbx"}
 _WIDENING_KEYS = {"every", "step", "floor"}
 
 
@@ -262,6 +262,7 @@ def _agent(source: str, index: int, body: Any) -> AgentConfig:
             endpoint=body["endpoint"],
             skills=dict(skills),
             queues=tuple(queues),
+            pbx=body.get("pbx", ""),
         )
     except InvalidInput as exc:
         _fail(source, f"{where}.{exc.field}", str(exc))

@@ -38,6 +38,14 @@ everyone in its queue (it already reached the front once). A callback is a virtu
 caller: it keeps its entry (its place) in line but gets no announcements, no max wait,
 and no line under ``max_length``; reaching an agent it becomes ``StartCallback``.
 
+**Several PBXs.** An agent's phone is on one PBX (``AgentConfig.pbx``), a caller on
+another maybe (``CallQueued.pbx``). Which PBXs reach which (an inter-PBX trunk is
+configured, or not) is data the shell gives in ``AcdSettings.reach``; the engine knows
+no sockets or dial strings. With ``reach`` set, each call requires one more "skill", the
+reach mark of its PBX, which an agent holds for their own PBX and for every PBX trunked
+to it; the mark never widens. So the router stays global and its indexes answer "can
+this caller reach this agent" as they answer skills.
+
 **Statistics** are published as deltas: every change marks its queue dirty; at the end
 of an event a dirty queue whose inputs (sizes, agents by state, counter version) differ
 from what was last published gets one ``QueueStatsChanged`` with the complete figures.
@@ -97,6 +105,14 @@ _LOGGED_OUT = AgentState.LOGGED_OUT.value
 _NOT_READY = AgentState.NOT_READY.value
 _NO_ANSWER = "no answer"
 _FRONT_STEP = 0.001  # how far ahead of the current front a returned call is put
+# Reach marks are skill names no queue file can write (NUL is refused in skill names).
+_REACH = "\x00reach:"
+
+
+def _reach_mark(pbx: str) -> str:
+    """The pseudo-skill of "a caller on ``pbx`` can be given this agent"."""
+    return _REACH + pbx
+
 
 # timer kinds
 _RING, _WRAP, _ANNOUNCE, _MAX_WAIT, _WIDEN, _RETRY = (
@@ -127,13 +143,16 @@ class _Agent:
     entries: Handles = field(default_factory=list)
     wrap_queue: str | None = None
     wrap_talk: float = 0.0
+    #: the configured skills plus one reach mark per PBX whose callers can reach this
+    #: agent (see ``_reach_mark``); what the indexes and ``meets`` read
+    skills: Mapping[str, int] = field(default_factory=dict)
 
     @property
     def agent_id(self) -> str:
         return self.config.agent_id
 
     def meets(self, requirement: Requirement) -> bool:
-        skills = self.config.skills
+        skills = self.skills
         return all(skills.get(skill, 0) >= level for skill, level in requirement)
 
 
@@ -166,6 +185,7 @@ class _Call:
     sticky_until: float = -math.inf
     epoch: int = 0
     adopted: bool = False  # taken over at a restart: this process predicted no wait
+    pbx: str = ""
 
 
 class Acd:
@@ -197,7 +217,8 @@ class Acd:
         self._rng = random.Random(self.settings.seed)
         self._queues: dict[str, QueueConfig] = {q.name: q for q in queue_list}
         self._agents: dict[str, _Agent] = {
-            a.agent_id: _Agent(a, i, since=now, counted_from=now) for i, a in enumerate(agent_list)
+            a.agent_id: _Agent(a, i, since=now, counted_from=now, skills=self._skills_of(a))
+            for i, a in enumerate(agent_list)
         }
         self._calls: dict[str, _Call] = {}
         self._counters: dict[str, QueueCounters] = {q: QueueCounters() for q in self._queues}
@@ -400,7 +421,11 @@ class Acd:
                         "priority": call.priority,
                         "tier": call.tier,
                         "callback": call.callback_number is not None,
-                        "requirement": dict(call.requirement),
+                        "requirement": {
+                            skill: level
+                            for skill, level in call.requirement
+                            if not skill.startswith(_REACH)
+                        },
                         "estimate": self._ewt(name, position),
                     }
                 )
@@ -472,6 +497,7 @@ class Acd:
             entered_at=since,
             callback_number=callback_number,
             adopted=adopted,
+            pbx=e.pbx,
         )
 
     def _admit(self, call: _Call, now: float, out: list[cmd.Command], visited: set[str]) -> None:
@@ -514,7 +540,7 @@ class Acd:
             self._counters[name].count("callbacks_requested")
             out.append(cmd.CallbackLogged(call.call_id, name, "requested", 0, now))
         sticky = self._agents.get(call.sticky_agent) if call.sticky_agent else None
-        if sticky is not None and sticky.state is AgentState.READY:
+        if sticky is not None and sticky.state is AgentState.READY and self._reaches(call, sticky):
             self._offer(call, sticky, now, out, self.settings.sticky_offer_seconds)
         else:
             self._route_call(call, now, out)
@@ -888,6 +914,7 @@ class Acd:
             for i, config in enumerate(agents):
                 agent = old.get(config.agent_id) or _Agent(config, i, since=now, counted_from=now)
                 agent.config = config
+                agent.skills = self._skills_of(config)
                 agent.order = i
                 self._agents[config.agent_id] = agent
         self._reset_indexes()
@@ -1030,6 +1057,8 @@ class Acd:
             if call is None or call.state is not CallState.WAITING or call.sticky_until < now:
                 ids.discard(call_id)
                 continue
+            if not self._reaches(call, agent):
+                continue  # the last agent is on a PBX this caller cannot reach
             if call.entry is not None and (
                 best is None or best.entry is None or call.entry < best.entry
             ):
@@ -1110,7 +1139,7 @@ class Acd:
     def _index_agent(self, agent: _Agent) -> None:
         for name in agent.config.queues:
             key = self._agent_key(agent, self._queues[name])
-            self._ready.add(name, key, agent.config.skills, agent.entries)
+            self._ready.add(name, key, agent.skills, agent.entries)
 
     def _unindex_agent(self, agent: _Agent) -> None:
         self._ready.remove(agent.entries)
@@ -1128,7 +1157,26 @@ class Acd:
             widened = widening.level_after(level, waited)
             if widened > 0:
                 levels.append((skill, widened))
+        if self.settings.reach:
+            levels.append((_reach_mark(call.pbx), 1))  # never widens: a trunk is or is not
         return tuple(sorted(levels))
+
+    def _reaches(self, call: _Call, agent: _Agent) -> bool:
+        """Whether ``call``'s PBX can reach ``agent``'s phone (for the sticky offer, which
+        passes by the requirement indexes)."""
+        return not self.settings.reach or _reach_mark(call.pbx) in agent.skills
+
+    def _skills_of(self, config: AgentConfig) -> dict[str, int]:
+        """The agent's skills for routing: its own, and a reach mark for its PBX and for
+        every PBX trunked to it, so "can this caller's PBX reach the agent" is one more
+        requirement the indexes answer like a skill."""
+        skills = dict(config.skills)
+        if self.settings.reach:
+            skills[_reach_mark(config.pbx)] = 1
+            for pbx, targets in self.settings.reach.items():
+                if config.pbx in targets:
+                    skills[_reach_mark(pbx)] = 1
+        return skills
 
     def _enter_line(self, call: _Call, now: float) -> None:
         """Put a WAITING call into its queue's line, groups and timers."""

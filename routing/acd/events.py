@@ -29,6 +29,9 @@ class CallQueued:
     #: keeps its place in line (priority aging, widening and max wait count from there);
     #: None is ``now``, a time after ``now`` is InvalidInput
     since: float | None = None
+    #: the PBX the caller is on ("": the first); with ``AcdSettings.reach`` set it is
+    #: offered only to agents of the PBXs that one reaches
+    pbx: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -151,6 +154,7 @@ class CallAdopted:
     customer_id: str | None = None
     tier: str = ""
     caller: str = ""
+    pbx: str = ""
 
 
 Event = (

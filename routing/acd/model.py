@@ -187,13 +187,17 @@ class QueueConfig:
 
 @dataclass(frozen=True, slots=True)
 class AgentConfig:
-    """One agent: who, where to ring (a dial string such as ``PJSIP/1001``), what they know."""
+    """One agent: who, where to ring (a dial string such as ``PJSIP/1001``), what they know.
+
+    ``pbx`` names the Asterisk the endpoint is registered on ("": the first PBX).
+    """
 
     agent_id: str
     name: str
     endpoint: str
     skills: Mapping[str, int] = field(default_factory=dict)
     queues: tuple[str, ...] = ()
+    pbx: str = ""
 
     def __post_init__(self) -> None:
         _check_text(self.agent_id, "id")
@@ -211,6 +215,7 @@ class AgentConfig:
             _check_text(queue, "queues")
         if len(set(self.queues)) != len(self.queues):
             raise InvalidInput("queues lists a queue twice", field="queues")
+        _check_text(self.pbx, "pbx", allow_empty=True)
 
 
 @dataclass(frozen=True, slots=True)
@@ -235,6 +240,10 @@ class AcdSettings:
     seed: int = 0
     #: offset from UTC (seconds) of the day the "today" counters reset on
     day_offset_seconds: float = 0.0
+    #: several PBXs: a caller's PBX -> the PBXs whose agents its calls can reach (over an
+    #: inter-PBX trunk; its own is always reachable). Empty: every agent reaches every
+    #: caller (one PBX, or each trunked to each). A PBX not listed reaches only itself.
+    reach: Mapping[str, frozenset[str]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         for name in (
@@ -247,6 +256,10 @@ class AcdSettings:
         _check_number(self.day_offset_seconds, "day_offset_seconds", minimum=-86400.0)
         for reason in self.not_ready_reasons:
             _check_text(reason, "not_ready_reasons")
+        for pbx, targets in self.reach.items():
+            _check_text(pbx, "reach", allow_empty=True)
+            if not isinstance(targets, frozenset):
+                raise InvalidInput("reach values must be frozensets of PBX names", field="reach")
 
     @classmethod
     def from_routing(cls, routing: RoutingSettings, **overrides: float) -> AcdSettings:

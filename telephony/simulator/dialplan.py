@@ -63,6 +63,22 @@ CONTEXTS: dict[str, dict[str, list[Step]]] = {
     "switchboard-agents": {
         "_1XXX": [("Dial", "PJSIP/${EXTEN},30"), ("Hangup", "")],
     },
+    # Several PBXs (optional in extensions.conf): a blind transfer to an agent of another
+    # PBX, through the trunk; and what arrives from another PBX's trunk.
+    "switchboard-transfer": {
+        "s": [
+            ("NoOp", "Transfer ${CHANNEL} to ${SWITCHBOARD_AGENT}"),
+            ("Dial", "${SWITCHBOARD_AGENT},30"),
+            ("Hangup", ""),
+        ],
+    },
+    "switchboard-from-pbx": {
+        "_X.": [
+            ("NoOp", "From another PBX to ${EXTEN}"),
+            ("Dial", "PJSIP/${EXTEN},60"),
+            ("Hangup", ""),
+        ],
+    },
     # The transcript lab's contexts (../shared/ami-transcripts/README.md).
     "inbound": {
         "s": [
@@ -327,6 +343,9 @@ async def dial(
     moh_class: str | None,
 ) -> tuple[str, int]:
     """``Dial(target,timeout,m(class))`` from ``chan``; returns (DIALSTATUS, app result)."""
+    trunk = pbx.trunk_for(target)
+    if trunk is not None:
+        return await dial_trunk(pbx, chan, target, trunk, ring_limit, moh_class)
     timeout = ring_limit
     loop = asyncio.get_running_loop()
     for var in DIAL_VARS:
@@ -425,6 +444,124 @@ async def dial(
         raise
 
 
+async def dial_trunk(
+    pbx: PbxSimulator,
+    chan: SimChannel,
+    target: str,
+    trunk: tuple[PbxSimulator, str],
+    ring_limit: float | None,
+    moh_class: str | None,
+) -> tuple[str, int]:
+    """``Dial(PJSIP/<ext>@<trunk>)`` to a linked simulator (``PbxSimulator.link_trunk``).
+
+    This PBX gets the trunk leg (``PJSIP/<trunk>-...``, Dial events as for any leg); the
+    far PBX an inbound channel running ``switchboard-from-pbx``, which rings its own
+    phone. The leg answers when that channel is bridged (the agent answered); a hangup on
+    either side ends the other, as a SIP BYE across the trunk does.
+    """
+    peer, back = trunk
+    loop = asyncio.get_running_loop()
+    for var in DIAL_VARS:
+        pbx.set_var(chan, var, "")
+    if not peer.running:
+        pbx.set_var(chan, "DIALSTATUS", "CHANUNAVAIL")
+        return "CHANUNAVAIL", 0
+    dialstring = target.partition("/")[2]
+    prefix, context, number = leg_prefix(target)
+    leg = pbx.new_channel(
+        prefix,
+        state=0,
+        context=context,
+        exten="s",
+        caller=(number, ""),
+        connected=(chan.caller_num, chan.caller_name),
+        linkedid=chan.linkedid,
+    )
+    leg.dial_owner = chan
+    pbx.set_var(leg, "DIALEDPEERNUMBER", dialstring)
+    for name, value in chan.inherited.items():
+        pbx.set_var(leg, name, value)
+    pbx.show_app(leg, "AppDial", "(Outgoing Line)")
+    pbx.emit("DialBegin", [*chan.block(), *leg.block("Dest"), ("DialString", dialstring)], "call")
+    far = peer.new_channel(
+        f"PJSIP/{back}",
+        state=4,
+        context="switchboard-from-pbx",
+        exten=number,
+        caller=(chan.caller_num, chan.caller_name),
+    )
+    far.dnid = number
+    peer.start_runner(far)
+    moh_on = False
+    answered = False
+    try:
+        pbx.set_state(leg, 5)
+        pbx.emit(
+            "DialState", [*chan.block(), *leg.block("Dest"), ("DialStatus", "RINGING")], "call"
+        )
+        if moh_class is not None:
+            pbx.emit_chan("MusicOnHoldStart", chan, ("Class", moh_class))
+            moh_on = True
+        waits = [asyncio.ensure_future(e.wait()) for e in (far.bridged, far.gone, leg.gone)]
+        try:
+            await asyncio.wait(
+                waits,
+                timeout=pbx.scaled(ring_limit) if ring_limit else None,
+                return_when=asyncio.FIRST_COMPLETED,
+            )
+        finally:
+            for waiting in waits:
+                waiting.cancel()
+        if moh_on:
+            pbx.emit_chan("MusicOnHoldStop", chan)
+            moh_on = False
+        if not far.bridged.is_set() or far.gone.is_set() or leg.gone.is_set():
+            far_status = far.variables.get("DIALSTATUS", "")
+            status = far_status if far_status in ("BUSY", "CHANUNAVAIL") else "NOANSWER"
+            _dial_end(pbx, chan, leg, status)
+            await peer.hangup(far, cause=16, source="ami")
+            await pbx.hangup(leg, cause=0, source="dialplan")
+            pbx.set_var(chan, "DIALSTATUS", status)
+            return status, 0
+        answered = True
+        pbx.set_state(leg, 6)
+        pbx.set_var(chan, "DIALSTATUS", "ANSWER")
+        pbx.set_var(chan, "DIALEDPEERNAME", leg.name)
+        pbx.set_var(chan, "DIALEDPEERNUMBER", dialstring)
+        _dial_end(pbx, chan, leg, "ANSWER")
+        answered_at = loop.time()
+        bridge = pbx.new_bridge(leg, chan)
+        pbx.set_var(leg, "BRIDGEPEER", chan.name)
+        pbx.set_var(chan, "BRIDGEPEER", leg.name)
+        leg.app, leg.app_data = "AppDial", "(Outgoing Line)"
+        chan.app, chan.app_data = "Dial", target
+        pbx.spawn(_bye_across(far, pbx, leg))
+        peer.spawn(_bye_across(leg, peer, far))
+        await bridge.ended.wait()
+        talk = (loop.time() - answered_at) / pbx.time_scale
+        pbx.set_var(chan, "ANSWEREDTIME", str(int(talk)))
+        pbx.set_var(chan, "ANSWEREDTIME_MS", str(int(talk * 1000)))
+        if _owned(leg, chan):
+            await pbx.hangup(leg, cause=16, source="dialplan")
+        return "ANSWER", -1
+    except asyncio.CancelledError:
+        if moh_on and not chan.gone.is_set():
+            pbx.emit_chan("MusicOnHoldStop", chan)
+        if not answered and not leg.gone.is_set():
+            _dial_end(pbx, chan, leg, "CANCEL")
+            await peer.hangup(far, cause=16, source="ami")
+        pbx.leave_bridge(chan)
+        if _owned(leg, chan):
+            await pbx.hangup(leg, cause=16, source="dialplan")
+        raise
+
+
+async def _bye_across(gone: SimChannel, pbx: PbxSimulator, other: SimChannel) -> None:
+    """When one end of a trunk call hangs up, the other PBX hangs its end up."""
+    await gone.gone.wait()
+    await pbx.hangup(other, cause=16, source="remote")
+
+
 def _owned(leg: SimChannel, chan: SimChannel) -> bool:
     """Is ``leg`` still ``chan``'s Dial leg (not gone, not redirected or bridged away)?"""
     return not leg.gone.is_set() and not leg.redirecting and leg.dial_owner is chan
@@ -486,11 +623,15 @@ async def originate(
             "call",
         )
 
+    trunk = pbx.trunk_for(target)
     behaviour: PhoneBehaviour | None = pbx.endpoint_behaviour(target)
+    if trunk is not None and trunk[0].running:
+        # The far PBX rings its phone; this leg answers when that one does.
+        behaviour = PhoneBehaviour(mode="answer", answer_after=timeout, talk_seconds=None)
     if behaviour is None or behaviour.mode == "unavailable":
         response(False, target, 0, "<null>", "<unknown>", "<unknown>")
         return False
-    prefix, ep_context, _ = leg_prefix(target)
+    prefix, ep_context, number = leg_prefix(target)
     leg = pbx.new_channel(
         prefix, state=0, context=ep_context, exten="s", caller=caller, connected=caller
     )
@@ -509,8 +650,29 @@ async def originate(
     pbx.emit("DialState", [*leg.block("Dest"), ("DialStatus", "RINGING")], "call")
     wait = behaviour.answer_after if behaviour.mode == "answer" else None
     ring = timeout if wait is None else min(wait, timeout)
-    with _suppress_timeout():
-        await asyncio.wait_for(leg.gone.wait(), pbx.scaled(ring))
+    if trunk is not None:
+        peer, back = trunk
+        far = peer.new_channel(
+            f"PJSIP/{back}", state=4, context="switchboard-from-pbx", exten=number, caller=caller
+        )
+        peer.start_runner(far)
+        waits = [asyncio.ensure_future(e.wait()) for e in (far.bridged, far.gone, leg.gone)]
+        try:
+            await asyncio.wait(
+                waits, timeout=pbx.scaled(timeout), return_when=asyncio.FIRST_COMPLETED
+            )
+        finally:
+            for waiting in waits:
+                waiting.cancel()
+        if far.bridged.is_set() and not far.gone.is_set():
+            pbx.spawn(_bye_across(far, pbx, leg))
+            peer.spawn(_bye_across(leg, peer, far))
+        else:
+            await peer.hangup(far, cause=16, source="ami")
+            wait = None  # not answered over there
+    else:
+        with _suppress_timeout():
+            await asyncio.wait_for(leg.gone.wait(), pbx.scaled(ring))
     if leg.gone.is_set() or wait is None or timeout < wait:
         timed_out = not leg.gone.is_set()  # else the ringing leg was hung up (reason 1)
         if timed_out:

@@ -116,6 +116,7 @@ class SimChannel:
     hanging: bool = False
     redirecting: bool = False
     gone: asyncio.Event = field(default_factory=asyncio.Event)
+    bridged: asyncio.Event = field(default_factory=asyncio.Event)  # set at its first bridge
     timers: list[asyncio.Task[None]] = field(default_factory=list)
 
     @property

@@ -19,7 +19,7 @@ import logging
 import random
 import time
 import uuid
-from collections.abc import Coroutine, Sequence
+from collections.abc import Callable, Coroutine, Sequence
 from typing import TYPE_CHECKING, Any
 
 from config.errors import InvalidInput
@@ -59,6 +59,9 @@ class PbxSimulator:
         secret: its secret (plain ``Secret`` or MD5 ``Key`` over a ``Challenge``).
         time_scale: factor applied to every simulated wait (0.01 makes tests fast).
         seed: seed for the random parts (talk times, Poisson arrivals, ids).
+        id_clock: the epoch seconds Uniqueids start with (``<epoch>.<seq>``); two
+            simulators given the same one number their channels alike, as two real
+            Asterisks started together do.
     """
 
     def __init__(
@@ -68,6 +71,7 @@ class PbxSimulator:
         *,
         time_scale: float = 1.0,
         seed: int | None = None,
+        id_clock: Callable[[], float] = time.time,
     ) -> None:
         if time_scale <= 0:
             raise InvalidInput("time_scale must be > 0", field="time_scale")
@@ -81,6 +85,9 @@ class PbxSimulator:
         self.bridges: dict[str, SimBridge] = {}
         self.globals: dict[str, str] = {}
         self.phones: dict[str, PhoneBehaviour] = {}
+        # trunk endpoint here -> (the PBX at its far end, this PBX's endpoint name there)
+        self.trunks: dict[str, tuple[PbxSimulator, str]] = {}
+        self.id_clock = id_clock
         self.outbound = PhoneBehaviour(mode="answer", answer_after=2.0, talk_seconds=None)
         self.stats = {"placed": 0, "abandoned": 0, "bridged": 0, "processed": 0}
         self.host = "127.0.0.1"
@@ -245,7 +252,7 @@ class PbxSimulator:
     ) -> SimChannel:
         """Create and register a channel ``<prefix>-<8 hex digits>``; emits Newchannel."""
         self._seq += 1
-        uniqueid = f"{int(time.time())}.{self._seq}"
+        uniqueid = f"{int(self.id_clock())}.{self._seq}"
         chan = SimChannel(
             name=f"{prefix}-{self._seq:08x}",
             uniqueid=uniqueid,
@@ -292,6 +299,25 @@ class PbxSimulator:
         if target.startswith("PJSIP/") and target.endswith("@trunk"):
             return self.outbound
         return None
+
+    def link_trunk(self, endpoint: str, peer: PbxSimulator, peer_endpoint: str) -> None:
+        """An inter-PBX trunk: ``Dial(PJSIP/<ext>@<endpoint>)`` here reaches ``peer``,
+        where the call arrives on ``PJSIP/<peer_endpoint>-...`` in ``switchboard-from-pbx``
+        (which dials ``PJSIP/<ext>`` there). Link both ways for calls in both directions.
+
+        Raises:
+            InvalidInput: a name with characters a PJSIP endpoint cannot have.
+        """
+        for name in (endpoint, peer_endpoint):
+            if not name or any(c in name for c in "/@,&\r\n "):
+                raise InvalidInput(f"not a trunk endpoint name: {name!r}")
+        self.trunks[endpoint] = (peer, peer_endpoint)
+
+    def trunk_for(self, target: str) -> tuple[PbxSimulator, str] | None:
+        """The linked PBX a dial target ``TECH/<ext>@<trunk>`` goes to, if any."""
+        _, _, resource = target.partition("/")
+        _, at, endpoint = resource.partition("@")
+        return self.trunks.get(endpoint) if at else None
 
     def add_phone(self, endpoint: str, behaviour: PhoneBehaviour | None = None) -> None:
         """Register an agent phone (``PJSIP/1001``) or a trunk number's behaviour.
@@ -400,6 +426,7 @@ class PbxSimulator:
             self.leave_bridge(chan)
             bridge.members.append(chan)
             chan.bridge = bridge
+            chan.bridged.set()
             self.emit("BridgeEnter", [*bridge.block(), *chan.block()], "call")
         for chan in (first, second):
             self._on_bridged(chan)
