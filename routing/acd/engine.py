@@ -100,6 +100,8 @@ _RINGING = AgentState.RINGING.value
 _ON_CALL = AgentState.ON_CALL.value
 _WRAP_UP = AgentState.WRAP_UP.value
 _NO_ANSWER = "no answer"
+#: the statistics that are not today's counters, in the order the stats dict lists them
+_LIVE_STATS = ("waiting", "callbacks_waiting", "longest_wait_since", "agents", "ewt")
 _FRONT_STEP = 0.001  # how far ahead of the current front a returned call is put
 
 # timer kinds
@@ -133,10 +135,11 @@ class _Agent:
     wrap_talk: float = 0.0
     #: the agents-by-state counts of each of the agent's queues (set by _reset_indexes)
     queue_counts: list[dict[str, int]] = field(default_factory=list)
+    #: ``config.agent_id`` (a reconfiguration keeps it), as a field: read on every event
+    agent_id: str = field(init=False)
 
-    @property
-    def agent_id(self) -> str:
-        return self.config.agent_id
+    def __post_init__(self) -> None:
+        self.agent_id = self.config.agent_id
 
     def meets(self, requirement: Requirement) -> bool:
         skills = self.config.skills
@@ -213,6 +216,8 @@ class Acd:
         self._counters: dict[str, QueueCounters] = {q: QueueCounters() for q in self._queues}
         self._agent_counts: dict[str, dict[str, int]] = {}
         self._published: dict[str, tuple[object, ...]] = {}
+        #: queue -> (the figures dict it was made from, a stats dict to copy): _publish
+        self._stats_templates: dict[str, tuple[dict[str, object], dict[str, Any]]] = {}
         self._dirty: set[str] = set(self._queues)
         self._rr: dict[str, dict[str, int]] = {q: {} for q in self._queues}
         self._rr_seq = 0
@@ -1339,6 +1344,7 @@ class Acd:
         This runs after every event for 1-4 queues, so ``_queue_stats`` is inlined here.
         """
         queues, published, counters_of = self._queues, self._published, self._counters
+        templates = self._stats_templates
         waiting_calls, ready_agents = self._waiting, self._ready
         for name in sorted(self._dirty):
             q = queues.get(name)
@@ -1353,15 +1359,21 @@ class Acd:
             if published.get(name) == signature:
                 continue
             published[name] = signature
+            # the same keys in the same order as _queue_stats, from a copy of a template
+            # that already holds today's figures (copying is cheaper than building)
+            figures = counters.figures()
+            base = templates.get(name)
+            if base is None or base[0] is not figures:
+                template: dict[str, Any] = dict.fromkeys(_LIVE_STATS)
+                template.update(figures)
+                base = templates[name] = (figures, template)
             waiting, live, oldest = line
-            stats: dict[str, Any] = {
-                "waiting": waiting,
-                "callbacks_waiting": waiting - live,
-                "longest_wait_since": oldest,
-                "agents": dict(counts),
-                "ewt": self._ewt(name, waiting + 1),
-            }
-            stats.update(counters.figures())
+            stats = base[1].copy()
+            stats["waiting"] = waiting
+            stats["callbacks_waiting"] = waiting - live
+            stats["longest_wait_since"] = oldest
+            stats["agents"] = dict(counts)
+            stats["ewt"] = self._ewt(name, waiting + 1)
             out.append(cmd.QueueStatsChanged(name, stats))
         self._dirty.clear()
 

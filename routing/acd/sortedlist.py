@@ -85,20 +85,26 @@ class SortedEntries:
 
     def discard(self, entry: Entry) -> bool:
         """Remove ``entry`` if present; True when something was removed."""
-        i = bisect_left(self._maxes, entry)
-        if i == len(self._maxes):
-            return False
-        bucket = self._lists[i]
-        j = bisect_left(bucket, entry)
-        if j == len(bucket) or bucket[j] != entry:
-            return False
+        lists, maxes = self._lists, self._maxes
+        if lists and lists[0][0] is entry:
+            # The router mostly removes the best entry (the caller it just offered is the
+            # first of its group, often of its line); callers pass the stored tuple itself.
+            i, j = 0, 0
+        else:
+            i = bisect_left(maxes, entry) if len(maxes) > 1 else 0
+            if i == len(maxes):
+                return False
+            j = bisect_left(lists[i], entry)
+            if j == len(lists[i]) or lists[i][j] != entry:
+                return False
+        bucket = lists[i]
         del bucket[j]
         self.size -= 1
         if bucket:
-            self._maxes[i] = bucket[-1]
+            maxes[i] = bucket[-1]
         else:
-            del self._lists[i]
-            del self._maxes[i]
+            del lists[i]
+            del maxes[i]
         return True
 
     def rank(self, entry: Entry) -> int:
