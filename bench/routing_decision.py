@@ -234,11 +234,15 @@ def run_ours(n: int, waiting: int, events: int, seed: int) -> tuple[Samples, int
 
     clock = time.perf_counter
     # fill: callers until every agent who can be busy is, and ``waiting`` callers wait
-    while serial < 10 * n + waiting and (serial % 64 or waiting_total(acd) < waiting):
+    every = max(1, min(64, waiting // 8))  # how often to count the line
+    while serial < 10 * n + waiting and (serial % every or waiting_total(acd) < waiting):
         now += 0.001
         answer(acd.handle(make_call(serial, rng), now))
         serial += 1
-    acd.tick(now)
+    # let the fill's ring timers (every agent was rung within a few seconds) fall due and
+    # be dropped, as they would have been spread over time on a real floor
+    now += 30.0
+    answer(acd.tick(now))
     timer = DecisionTimer(acd)
     kinds = (*DECISIONS, *OTHERS)
     samples: Samples = {k: [] for k in (*kinds, *(f"{k} choice" for k in DECISIONS))}
