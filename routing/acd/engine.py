@@ -23,9 +23,16 @@ at one call or one agent, never at everyone.
 (queue, skill, level), ordered by the queue's strategy key (idle since, last offer,
 calls taken, a seeded random draw, or configured order). Waiting calls sit in sorted
 lists per (queue, current requirement); requirements widen with waiting time on timers,
-moving a call between lists. A caller needing ``billing ≥ 3`` reads the first entry of
-at most three agent lists; an agent reads the first entry of the few requirement groups
-of their queues. Each step is O(log n) (see ``bench/routing_decision.py``).
+moving a call between lists. The first call of each group is kept in order too (the
+group *heads*). A caller needing ``billing ≥ 3`` reads the first entry of at most three
+agent lists; an agent walks their queues' heads best first and stops at the first group
+they qualify for. Each step is O(log n) plus the (configuration-bounded) number of
+groups skipped; ``tests/test_acd_reference.py`` checks every choice against a full scan,
+``bench/routing_decision.py`` measures it.
+
+Cost per event (see the benchmark): the search itself is a few microseconds; most of an
+event is the state changes and the commands it must emit — an ``AgentStateChanged`` per
+agent transition and a complete ``QueueStatsChanged`` per queue whose figures moved.
 
 A caller needing several skills starts from the smallest qualifying pool and checks
 the others per candidate; only a pool full of agents missing the other skills makes
@@ -103,7 +110,13 @@ from routing.acd.stats import QueueCounters
 _STATE_NAMES = tuple(s.value for s in AgentState)
 _LOGGED_OUT = AgentState.LOGGED_OUT.value
 _NOT_READY = AgentState.NOT_READY.value
+_READY = AgentState.READY.value
+_RINGING = AgentState.RINGING.value
+_ON_CALL = AgentState.ON_CALL.value
+_WRAP_UP = AgentState.WRAP_UP.value
 _NO_ANSWER = "no answer"
+#: the statistics that are not today's counters, in the order the stats dict lists them
+_LIVE_STATS = ("waiting", "callbacks_waiting", "longest_wait_since", "agents", "ewt")
 _FRONT_STEP = 0.001  # how far ahead of the current front a returned call is put
 # Reach marks are skill names no queue file can write (NUL is refused in skill names).
 _REACH = "\x00reach:"
@@ -146,14 +159,21 @@ class _Agent:
     #: the configured skills plus one reach mark per PBX whose callers can reach this
     #: agent (see ``_reach_mark``); what the indexes and ``meets`` read
     skills: Mapping[str, int] = field(default_factory=dict)
+    #: the agents-by-state counts of each of the agent's queues (set by _reset_indexes)
+    queue_counts: list[dict[str, int]] = field(default_factory=list)
+    #: ``config.agent_id`` (a reconfiguration keeps it), as a field: read on every event
+    agent_id: str = field(init=False)
 
-    @property
-    def agent_id(self) -> str:
-        return self.config.agent_id
+    def __post_init__(self) -> None:
+        self.agent_id = self.config.agent_id
 
     def meets(self, requirement: Requirement) -> bool:
         skills = self.skills
-        return all(skills.get(skill, 0) >= level for skill, level in requirement)
+        # a loop, not all(<generator>): the router asks this several times per event
+        for skill, level in requirement:  # noqa: SIM110
+            if skills.get(skill, 0) < level:
+                return False
+        return True
 
 
 @dataclass(slots=True)
@@ -224,12 +244,15 @@ class Acd:
         self._counters: dict[str, QueueCounters] = {q: QueueCounters() for q in self._queues}
         self._agent_counts: dict[str, dict[str, int]] = {}
         self._published: dict[str, tuple[object, ...]] = {}
+        #: queue -> (the figures dict it was made from, a stats dict to copy): _publish
+        self._stats_templates: dict[str, tuple[dict[str, object], dict[str, Any]]] = {}
         self._dirty: set[str] = set(self._queues)
         self._rr: dict[str, dict[str, int]] = {q: {} for q in self._queues}
         self._rr_seq = 0
         self._seq = 0
         self._timers: list[tuple[float, int, str, str, int]] = []
         self._day = self._day_of(now)
+        self._roll_check_at = self._next_roll_check()
         self._ready = ReadyAgents(())
         self._waiting = WaitingCalls(())
         self._sticky: dict[str, set[str]] = {}
@@ -270,9 +293,11 @@ class Acd:
         if handler is None:
             raise InvalidInput(f"not an ACD event: {type(event).__name__}", field="event")
         out: list[cmd.Command] = []
-        self._roll_day(now)
+        if now >= self._roll_check_at:
+            self._roll_day(now)
         handler(event, now, out)
-        self._publish(out)
+        if self._dirty:
+            self._publish(out)
         return out
 
     def tick(self, now: float) -> list[cmd.Command]:
@@ -283,7 +308,8 @@ class Acd:
             now: the current time.
         """
         out: list[cmd.Command] = []
-        self._roll_day(now)
+        if now >= self._roll_check_at:
+            self._roll_day(now)
         timers = self._timers
         while timers and timers[0][0] <= now:
             due, _, kind, target, epoch = heapq.heappop(timers)
@@ -1071,18 +1097,20 @@ class Acd:
         call_next(call.state, CallInput.OFFER)
         agent_next(agent.state, AgentInput.OFFER)
         self._leave_line(call)
+        agent_id = agent.config.agent_id
         call.state = CallState.OFFERED
-        call.agent_id = agent.agent_id
+        call.agent_id = agent_id
         call.offered_at = now
         q = self._queues[call.queue]
         self._rr_seq += 1
-        self._rr[q.name][agent.agent_id] = self._rr_seq
+        self._rr[q.name][agent_id] = self._rr_seq
         self._set_state(agent, AgentState.RINGING, "", now, out, call_id=call.call_id)
         timeout = ring_timeout if ring_timeout > 0 else q.ring_timeout
         give_up = timeout + self.settings.ring_grace_seconds
         if call.callback_number is not None:
             give_up += self.settings.callback_dial_seconds
-        self._schedule(now + give_up, _RING, call.call_id, call.epoch)
+        self._seq += 1  # _schedule, inlined: every offer sets a ring timer
+        heapq.heappush(self._timers, (now + give_up, self._seq, _RING, call.call_id, call.epoch))
         if call.callback_number is not None:
             call.attempts += 1
             out.append(
@@ -1117,8 +1145,9 @@ class Acd:
         self._agent_counts = {n: dict.fromkeys(_STATE_NAMES, 0) for n in self._queues}
         for agent in self._agents.values():
             agent.entries = []
-            for name in agent.config.queues:
-                self._agent_counts[name][agent.state.value] += 1
+            agent.queue_counts = [self._agent_counts[name] for name in agent.config.queues]
+            for counts in agent.queue_counts:
+                counts[agent.state.value] += 1
             if agent.state is AgentState.READY:
                 self._index_agent(agent)
 
@@ -1151,12 +1180,15 @@ class Acd:
 
     def _requirement(self, call: _Call, now: float) -> Requirement:
         widening = self._queues[call.queue].widening
-        waited = now - call.arrived_at
-        levels = []
-        for skill, level in call.base.items():
-            widened = widening.level_after(level, waited)
-            if widened > 0:
-                levels.append((skill, widened))
+        if widening.every <= 0:  # no widening: the base levels (all >= 1) as they are
+            levels = list(call.base.items())
+        else:
+            waited = now - call.arrived_at
+            levels = []
+            for skill, level in call.base.items():
+                widened = widening.level_after(level, waited)
+                if widened > 0:
+                    levels.append((skill, widened))
         if self.settings.reach:
             levels.append((_reach_mark(call.pbx), 1))  # never widens: a trunk is or is not
         return tuple(sorted(levels))
@@ -1235,6 +1267,8 @@ class Acd:
 
     def _schedule_widen(self, call: _Call, now: float) -> None:
         widening = self._queues[call.queue].widening
+        if widening.every <= 0:
+            return
         waited = now - call.arrived_at
         nexts = [
             at
@@ -1269,22 +1303,23 @@ class Acd:
         """Move the agent to ``new`` (already checked against the table) at ``now``;
         ``since``, when given, is an earlier real start of the state (a restart)."""
         old = agent.state
+        # ``_value_``, not the ``value`` property: this runs several times per event
+        old_name: str = old._value_
+        new_name: str = new._value_
         if old is not AgentState.LOGGED_OUT:
-            key = old.value
-            agent.state_seconds[key] = agent.state_seconds.get(key, 0.0) + max(
-                0.0, now - agent.counted_from
-            )
+            seconds = agent.state_seconds
+            spent = now - agent.counted_from
+            seconds[old_name] = seconds.get(old_name, 0.0) + (spent if spent > 0.0 else 0.0)
         if old is AgentState.READY:
-            self._unindex_agent(agent)
-        old_name, new_name = old.value, new.value
-        for name in agent.config.queues:
-            counts = self._agent_counts[name]
+            self._ready.remove(agent.entries)
+        for counts in agent.queue_counts:
             counts[old_name] -= 1
             counts[new_name] += 1
-            self._dirty.add(name)
+        self._dirty.update(agent.config.queues)
+        start = now if since is None else since
         agent.state = new
         agent.reason = reason
-        agent.since = now if since is None else since
+        agent.since = start
         agent.counted_from = now  # today's state seconds count only what this process saw
         agent.epoch += 1
         agent.call_id = call_id
@@ -1296,10 +1331,10 @@ class Acd:
                 self._index_agent(agent)
         out.append(
             cmd.AgentStateChanged(
-                agent.agent_id,
+                agent.config.agent_id,
                 new,
                 reason,
-                agent.since,
+                start,
                 call_id,
                 agent.calls,
                 agent.talk,
@@ -1321,15 +1356,13 @@ class Acd:
         frees up after about k/(b+1) of a handle time; beyond that, b agents serve one
         caller each per handle time.
         """
-        q = self._queues[queue]
-        counters = self._counters[queue]
-        aht = counters.aht() or q.default_handle_time
         ready = self._ready.count(queue)
-        counts = self._agent_counts[queue]
-        staffed = sum(counts.values()) - counts[_LOGGED_OUT] - counts[_NOT_READY]
         k = position - ready
         if k <= 0:
             return 0.0
+        aht = self._counters[queue].aht() or self._queues[queue].default_handle_time
+        counts = self._agent_counts[queue]
+        staffed = counts[_READY] + counts[_RINGING] + counts[_ON_CALL] + counts[_WRAP_UP]
         busy = staffed - ready
         if busy <= 0:
             return round(k * aht, 1)
@@ -1337,30 +1370,20 @@ class Acd:
             return round(k * aht / (busy + 1), 1)
         return round(aht * k / busy, 1)
 
-    def _queue_stats(self, name: str) -> dict[str, Any]:
-        counters = self._counters[name]
-        waiting = self._waiting.count(name)
+    def _queue_stats(
+        self, name: str, line: tuple[int, int, float | None] | None = None
+    ) -> dict[str, Any]:
+        """The queue's figures; ``line`` is ``WaitingCalls.summary(name)`` if already read."""
+        waiting, live, oldest = line or self._waiting.summary(name)
         stats: dict[str, Any] = {
             "waiting": waiting,
-            "callbacks_waiting": waiting - self._waiting.live(name),
-            "longest_wait_since": self._waiting.oldest_since(name),
+            "callbacks_waiting": waiting - live,
+            "longest_wait_since": oldest,
             "agents": dict(self._agent_counts[name]),
             "ewt": self._ewt(name, waiting + 1),
         }
-        stats.update(counters.figures())
+        stats.update(self._counters[name].figures())
         return stats
-
-    def _stats_signature(self, name: str) -> tuple[object, ...]:
-        """Everything the published statistics derive from, cheap to compare."""
-        waiting = self._waiting
-        return (
-            waiting.count(name),
-            waiting.live(name),
-            waiting.oldest_since(name),
-            tuple(self._agent_counts[name].values()),
-            self._ready.count(name),
-            self._counters[name].version,
-        )
 
     def queue_stats(self, queue: str) -> dict[str, Any]:
         """The statistics of one queue right now (what QueueStatsChanged carries).
@@ -1372,18 +1395,51 @@ class Acd:
         return self._queue_stats(queue)
 
     def _publish(self, out: list[cmd.Command]) -> None:
+        """One QueueStatsChanged per dirty queue whose figures' inputs changed.
+
+        This runs after every event for 1-4 queues, so ``_queue_stats`` is inlined here.
+        """
+        queues, published, counters_of = self._queues, self._published, self._counters
+        templates = self._stats_templates
+        waiting_calls, ready_agents = self._waiting, self._ready
         for name in sorted(self._dirty):
-            if name not in self._queues:
+            q = queues.get(name)
+            if q is None:
                 continue
-            signature = self._stats_signature(name)
-            if self._published.get(name) == signature:
+            line = waiting_calls.summary(name)
+            counts = self._agent_counts[name]
+            ready = ready_agents.count(name)
+            counters = counters_of[name]
+            # everything the published statistics derive from, cheap to compare
+            signature = (line, tuple(counts.values()), ready, counters.version)
+            if published.get(name) == signature:
                 continue
-            self._published[name] = signature
-            out.append(cmd.QueueStatsChanged(name, self._queue_stats(name)))
+            published[name] = signature
+            # the same keys in the same order as _queue_stats, from a copy of a template
+            # that already holds today's figures (copying is cheaper than building)
+            figures = counters.figures()
+            base = templates.get(name)
+            if base is None or base[0] is not figures:
+                template: dict[str, Any] = dict.fromkeys(_LIVE_STATS)
+                template.update(figures)
+                base = templates[name] = (figures, template)
+            waiting, live, oldest = line
+            stats = base[1].copy()
+            stats["waiting"] = waiting
+            stats["callbacks_waiting"] = waiting - live
+            stats["longest_wait_since"] = oldest
+            stats["agents"] = dict(counts)
+            stats["ewt"] = self._ewt(name, waiting + 1)
+            out.append(cmd.QueueStatsChanged(name, stats))
         self._dirty.clear()
 
     def _day_of(self, now: float) -> int:
         return math.floor((now + self.settings.day_offset_seconds) / 86400.0)
+
+    def _next_roll_check(self) -> float:
+        """A second before the next midnight: until then no event can start a new day, so
+        ``handle`` skips the day arithmetic (the second absorbs float rounding)."""
+        return (self._day + 1) * 86400.0 - self.settings.day_offset_seconds - 1.0
 
     def _roll_day(self, now: float) -> None:
         """At midnight the "today" figures start again; live state carries over."""
@@ -1391,6 +1447,7 @@ class Acd:
         if day <= self._day:
             return
         self._day = day
+        self._roll_check_at = self._next_roll_check()
         midnight = day * 86400.0 - self.settings.day_offset_seconds
         self._counters = {n: QueueCounters() for n in self._queues}
         for agent in self._agents.values():
@@ -1439,7 +1496,7 @@ class Acd:
 
 
 def _check_id(value: str, name: str) -> None:
-    if not isinstance(value, str) or not value or any(c in value for c in "\r\n\x00"):
+    if not isinstance(value, str) or not value or "\r" in value or "\n" in value or "\x00" in value:
         raise InvalidInput(f"{name} must be a non-empty single-line string", field=name)
 
 
@@ -1448,7 +1505,7 @@ def _check_call_fields(priority: int, skills: Mapping[str, int], tier: str, call
         raise InvalidInput(f"priority must be an integer, got {priority!r}", field="priority")
     check_skills(skills)
     for name, value in (("tier", tier), ("caller", caller)):
-        if any(c in value for c in "\r\n\x00"):
+        if "\r" in value or "\n" in value or "\x00" in value:
             raise InvalidInput(f"{name} must not contain CR, LF or NUL", field=name)
 
 

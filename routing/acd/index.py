@@ -20,35 +20,37 @@ Requirement = tuple[tuple[str, int], ...]
 #: where an agent's entries went, so they can be taken out again
 Handles = list[tuple[SortedEntries, Entry]]
 
-_LAST: Entry = (math.inf, math.inf, 0, "")
-
 
 class ReadyAgents:
     """Ready agents per queue, in the queue's strategy order, and per (queue, skill, level).
 
-    An agent with ``billing: 4`` sits in the (queue, billing, 4) list; a caller needing
-    billing ≥ 3 reads the first entries of the level 3, 4 and 5 lists only.
+    An agent with ``billing: 4`` sits in the (queue, billing) list of level 4; a caller
+    needing billing ≥ 3 reads the first entries of the level 3, 4 and 5 lists only.
     """
 
     __slots__ = ("_any", "_skill")
 
     def __init__(self, queues: Iterable[str]) -> None:
         self._any: dict[str, SortedEntries] = {name: SortedEntries() for name in queues}
-        self._skill: dict[tuple[str, str, int], SortedEntries] = {}
+        # (queue, skill) -> one list per level, indexed by the level (index 0 unused), so
+        # a requirement "at least level L" is the slice [L:] with no key built per level
+        self._skill: dict[tuple[str, str], list[SortedEntries]] = {}
 
     def count(self, queue: str) -> int:
         """How many agents of ``queue`` are ready."""
-        return len(self._any[queue])
+        return self._any[queue].size
 
     def add(self, queue: str, key: Entry, skills: Mapping[str, int], handles: Handles) -> None:
         """Index a ready agent in ``queue`` under ``key``; append where it went to ``handles``."""
         every = self._any[queue]
         every.add(key)
         handles.append((every, key))
+        index = self._skill
         for skill, level in skills.items():
-            lst = self._skill.get((queue, skill, level))
-            if lst is None:
-                lst = self._skill[(queue, skill, level)] = SortedEntries()
+            levels = index.get((queue, skill))
+            if levels is None:
+                levels = index[(queue, skill)] = [SortedEntries() for _ in range(MAX_SKILL + 1)]
+            lst = levels[level]
             lst.add(key)
             handles.append((lst, key))
 
@@ -70,26 +72,28 @@ class ReadyAgents:
             meets: checks the *whole* requirement for an agent id (used only when the
                 requirement names several skills).
         """
+        every = self._any[queue]
+        if not every.size:  # a busy center: nobody ready, the common case for an arrival
+            return None
         if not requirement:
-            first = self._any[queue].first()
-            return first[3] if first is not None else None
+            return every.head()[3]
         # Start from the skill with the fewest ready agents at or above its level; the
         # other skills are checked per candidate, so the smallest pool is cheapest.
         pools: list[SortedEntries] = []
         pool_size = math.inf
+        index = self._skill
         for skill, level in requirement:
-            lists = [
-                lst
-                for lvl in range(level, MAX_SKILL + 1)
-                if (lst := self._skill.get((queue, skill, lvl)))
-            ]
-            size = sum(len(lst) for lst in lists)
+            levels = index.get((queue, skill))
+            if levels is None:
+                return None
+            lists = [lst for lst in levels[level:] if lst.size]
+            size = sum([lst.size for lst in lists])
             if size == 0:
                 return None
             if size < pool_size:
                 pools, pool_size = lists, size
         if len(requirement) == 1:
-            return min(lst.first() or _LAST for lst in pools)[3]
+            return min([lst.head() for lst in pools])[3]
         for entry in heapq.merge(*pools):
             if meets(entry[3]):
                 return entry[3]
@@ -101,16 +105,21 @@ class WaitingCalls:
 
     Three views: the *line* in route-key order (positions, the front), the calls in order
     of entering the queue (the longest wait), and *groups* by current requirement — an
-    agent reads the first call of each group whose requirement they meet.
+    agent takes the best first call among the groups whose requirement they meet. The
+    groups' first calls are kept in order too (the *heads*), so an agent walks them best
+    first and stops at the first group they qualify for, instead of reading every group.
     """
 
-    __slots__ = ("_groups", "_line", "_live", "_oldest")
+    __slots__ = ("_group_of_head", "_groups", "_heads", "_line", "_live", "_oldest")
 
     def __init__(self, queues: Iterable[str]) -> None:
         names = list(queues)
         self._line: dict[str, SortedEntries] = {n: SortedEntries() for n in names}
         self._oldest: dict[str, SortedEntries] = {n: SortedEntries() for n in names}
         self._groups: dict[str, dict[Requirement, SortedEntries]] = {n: {} for n in names}
+        self._heads: dict[str, SortedEntries] = {n: SortedEntries() for n in names}
+        #: call id of a group's first entry -> that group's requirement
+        self._group_of_head: dict[str, Requirement] = {}
         self._live: dict[str, int] = dict.fromkeys(names, 0)
 
     def add(
@@ -143,11 +152,15 @@ class WaitingCalls:
     ) -> Entry | None:
         """The best-keyed call across ``queues`` whose requirement passes ``eligible``."""
         best: Entry | None = None
+        group_of = self._group_of_head
+        heads = self._heads
         for name in queues:
-            for requirement, lst in self._groups[name].items():
-                first = lst.first()
-                if first is not None and (best is None or first < best) and eligible(requirement):
-                    best = first
+            for head in heads[name]:
+                if best is not None and head > best:
+                    break  # every later group of this queue starts behind the best so far
+                if eligible(group_of[head[3]]):
+                    best = head
+                    break
         return best
 
     def front(self, queue: str) -> Entry | None:
@@ -158,7 +171,7 @@ class WaitingCalls:
         return self._line[queue].rank(entry) + 1
 
     def count(self, queue: str) -> int:
-        return len(self._line[queue])
+        return self._line[queue].size
 
     def live(self, queue: str) -> int:
         """Callers actually on hold (callbacks excluded): what ``max_length`` limits."""
@@ -169,6 +182,12 @@ class WaitingCalls:
         first = self._oldest[queue].first()
         return first[0] if first is not None else None
 
+    def summary(self, queue: str) -> tuple[int, int, float | None]:
+        """``(count, live, oldest_since)`` in one call (the statistics read all three)."""
+        oldest = self._oldest[queue]
+        since = oldest.head()[0] if oldest.size else None
+        return self._line[queue].size, self._live[queue], since
+
     def entries(self, queue: str) -> Iterator[Entry]:
         """The line, front first."""
         return iter(self._line[queue])
@@ -178,12 +197,33 @@ class WaitingCalls:
         lst = groups.get(requirement)
         if lst is None:
             lst = groups[requirement] = SortedEntries()
+            lst.add(entry)
+            self._heads[queue].add(entry)
+            self._group_of_head[entry[3]] = requirement
+            return
+        head = lst.head()
         lst.add(entry)
+        if entry < head:
+            heads = self._heads[queue]
+            heads.discard(head)
+            del self._group_of_head[head[3]]
+            heads.add(entry)
+            self._group_of_head[entry[3]] = requirement
 
     def _ungroup(self, queue: str, entry: Entry, requirement: Requirement) -> None:
         groups = self._groups[queue]
         lst = groups.get(requirement)
-        if lst is not None:
-            lst.discard(entry)
-            if not lst:
-                del groups[requirement]
+        if lst is None:
+            return
+        head = lst.head()
+        if not lst.discard(entry) or entry != head:
+            return
+        heads = self._heads[queue]
+        heads.discard(entry)
+        del self._group_of_head[entry[3]]
+        if lst.size:
+            following = lst.head()
+            heads.add(following)
+            self._group_of_head[following[3]] = requirement
+        else:
+            del groups[requirement]

@@ -21,7 +21,6 @@ MAX_SKILL = 5
 #: not-ready reasons the system itself sets (ring unanswered, agent dialling out, agent
 #: given a call by a blind transfer, phone gone during a restart); always accepted, whatever the configured list says
 SYSTEM_REASONS = ("no answer", "outbound", "transfer", "phone offline")
-_BAD_CHARS = ("\r", "\n", "\x00")
 
 
 class Strategy(enum.Enum):
@@ -46,7 +45,7 @@ class MaxWaitAction(enum.Enum):
 def _check_text(value: str, name: str, *, allow_empty: bool = False) -> None:
     if not isinstance(value, str) or (not value and not allow_empty):
         raise InvalidInput(f"{name} must be a non-empty string, got {value!r}", field=name)
-    if any(c in value for c in _BAD_CHARS):
+    if "\r" in value or "\n" in value or "\x00" in value:
         raise InvalidInput(f"{name} must not contain CR, LF or NUL", field=name)
 
 
@@ -63,7 +62,7 @@ def check_skills(skills: Mapping[str, int], name: str = "skills") -> None:
     Raises:
         InvalidInput: a bad skill name or level (``field`` is ``name``).
     """
-    if not isinstance(skills, Mapping):
+    if type(skills) is not dict and not isinstance(skills, Mapping):
         raise InvalidInput(f"{name} must be a mapping of skill to level", field=name)
     for skill, level in skills.items():
         _check_text(skill, name)

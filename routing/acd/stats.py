@@ -44,16 +44,15 @@ class QueueCounters:
     estimate_abs_error: float = 0.0
     estimate_error: float = 0.0
     _figures: dict[str, object] | None = None
+    _aht: float | None = None
 
     def count(self, name: str) -> None:
         """Add one to the counter ``name`` (offered, rejected, moved_out, ...)."""
         setattr(self, name, getattr(self, name) + 1)
-        self.version += 1
-        self._figures = None
+        self._changed()
 
     def record_answer(self, waited: float, threshold: float, predicted: float) -> None:
-        self.version += 1
-        self._figures = None
+        self._changed()
         self.answered += 1
         self.wait_total += waited
         if waited <= threshold:
@@ -63,20 +62,24 @@ class QueueCounters:
         self.estimate_error += predicted - waited
 
     def record_abandon(self, waited: float, short_threshold: float) -> None:
-        self.version += 1
-        self._figures = None
+        self._changed()
         self.abandoned += 1
         if waited < short_threshold:
             self.short_abandoned += 1
 
     def record_handled(self, seconds: float) -> None:
-        self.version += 1
-        self._figures = None
+        self._changed()
         self.handled += 1
         self.handle_total += seconds
+        self._aht = _mean(self.handle_total, self.handled)
+
+    def _changed(self) -> None:
+        self.version += 1
+        self._figures = None
 
     def aht(self) -> float | None:
-        return _mean(self.handle_total, self.handled)
+        """Mean handle time (kept up to date: every wait estimate reads it)."""
+        return self._aht
 
     def service_level(self) -> float | None:
         base = self.offered - self.short_abandoned
