@@ -135,22 +135,27 @@ class Console:
 
     def snapshot_for(self, scope: Scope) -> Message:
         """The center's snapshot cut down to what ``scope`` may see."""
-        snap = self.center.snapshot()
         user = scope.user
-        queues = [q for q in snap.get("queues", []) if scope.sees_queue(q.get("name"))]
         if user.role is Role.AGENT:
-            # Only the agent's own row and calls: a console's snapshot stays small and
-            # O(1) however many agents are logged in (a thousand consoles reconnecting
-            # after a restart must not cost a thousand times the whole floor).
-            agents = [a for a in snap.get("agents", []) if a.get("agent_id") == user.agent_id]
-            calls = [c for c in snap.get("calls", []) if c.get("agent_id") == user.agent_id]
+            # Only the agent's own row, queues and calls, read as such: a console's
+            # snapshot stays small and its cost does not grow with the agents logged in
+            # (a thousand consoles reconnecting after a restart must not cost a thousand
+            # times the whole floor).
+            snap = self.center.agent_snapshot(user.agent_id) if user.agent_id else None
+            if snap is None:  # an agent the queue file no longer lists: nothing to show
+                snap = {"now": self.center.snapshot().get("now")}
+            queues = [q for q in snap.get("queues", []) if scope.sees_queue(q.get("name"))]
+            agents = list(snap.get("agents", []))
+            calls = list(snap.get("calls", []))
             intervals: list[Any] = []
         else:
+            snap = self.center.snapshot()
+            queues = [q for q in snap.get("queues", []) if scope.sees_queue(q.get("name"))]
             agents = [a for a in snap.get("agents", []) if scope.sees_queues(a.get("queues", []))]
             calls = [c for c in snap.get("calls", []) if scope.sees_queue(c.get("queue"))]
             intervals = list(snap.get("intervals", []))
         current = None
-        if user.agent_id and self._find_agent(user.agent_id, snap):
+        if user.agent_id and self._find_agent(user.agent_id):
             current = self.center.current_call(user.agent_id)
         return {
             "type": "snapshot",
@@ -182,11 +187,9 @@ class Console:
 
     # -- lookups ------------------------------------------------------------------------
 
-    def _find_agent(self, agent_id: str, snap: Message | None = None) -> Message | None:
-        for agent in (snap or self.center.snapshot()).get("agents", []):
-            if agent.get("agent_id") == agent_id:
-                return dict(agent)
-        return None
+    def _find_agent(self, agent_id: str) -> Message | None:
+        agent = self.center.agent(agent_id)
+        return dict(agent) if agent is not None else None
 
     def _agent(self, agent_id: str | None) -> Message:
         agent = self._find_agent(agent_id) if agent_id else None
