@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
+DID = "5550100"  # demo_line: welcome, lookup, menu (1 = sales)
 
 
 def emit(payload: dict[str, Any]) -> None:
@@ -191,3 +192,47 @@ class LoopLag:
 
     def stop(self) -> None:
         self._task.cancel()
+
+
+# -- the calls ----------------------------------------------------------------------------------
+
+
+class Traffic:
+    """``rate`` calls a second for ``seconds``, each from a number of its own."""
+
+    def __init__(self, sim: Any, rate: float, seconds: float, talk: tuple[float, float],
+                 patience: float, did: str = DID) -> None:  # fmt: skip
+        self.sim, self.rate, self.total = sim, rate, max(1, int(rate * seconds))
+        self.did = did
+        self.talk, self.patience = talk, patience
+        self.placed: list[tuple[float, str]] = []  # (time.time(), uniqueid)
+        self.behind = 0.0  # the worst delay of a call behind its schedule
+
+    async def run(self, first: int = 0) -> None:
+        """Place the calls on schedule, numbered from ``first`` (a caller number each)."""
+        loop = asyncio.get_running_loop()
+        start = loop.time()
+        for n in range(self.total):
+            due = start + n / self.rate
+            if (delay := due - loop.time()) > 0:
+                await asyncio.sleep(delay)
+            else:
+                self.behind = max(self.behind, -delay)
+            self.place(f"+1555{(first + n) % 10_000_000:07d}")
+
+    async def burst(self, count: int, spread: float) -> list[str]:
+        """A peak: ``count`` callers within ``spread`` seconds, on top of the steady
+        calls (from numbers the steady calls never use)."""
+        keys = []
+        for k in range(count):
+            keys.append(self.place(f"+1556{k % 10_000_000:07d}"))
+            if spread > 0:
+                await asyncio.sleep(spread / count)
+        return keys
+
+    def place(self, caller: str) -> str:
+        uniqueid: str = self.sim.place_call(
+            caller, did=self.did, dtmf=["1", "1"], patience=self.patience, talk_seconds=self.talk
+        )
+        self.placed.append((time.time(), uniqueid))
+        return uniqueid

@@ -79,6 +79,7 @@ from bench.harness import (
     LoopLag,
     Sample,
     Tasks,
+    Traffic,
     emit,
     error_lines,
     sample,
@@ -88,7 +89,6 @@ from bench.harness import (
 
 ROOT = Path(__file__).resolve().parent.parent
 HOST = "127.0.0.1"
-DID = "5550100"  # demo_line: welcome, lookup, menu (1 = sales)
 PASSWORD = "soak-password-1"
 ADMIN = "soak-admin"
 AGENT_BASE = 20000
@@ -142,45 +142,6 @@ def contacts_of(db: Path, keys: Sequence[str]) -> dict[str, tuple[Any, ...]]:
 
 
 # -- the calls ----------------------------------------------------------------------------------
-
-
-class Traffic:
-    """``rate`` calls a second for ``seconds``, each from a number of its own."""
-
-    def __init__(self, sim: Any, rate: float, seconds: float, talk: tuple[float, float],
-                 patience: float) -> None:  # fmt: skip
-        self.sim, self.rate, self.total = sim, rate, max(1, int(rate * seconds))
-        self.talk, self.patience = talk, patience
-        self.placed: list[tuple[float, str]] = []  # (time.time(), uniqueid)
-        self.behind = 0.0  # the worst delay of a call behind its schedule
-
-    async def run(self) -> None:
-        loop = asyncio.get_running_loop()
-        start = loop.time()
-        for n in range(self.total):
-            due = start + n / self.rate
-            if (delay := due - loop.time()) > 0:
-                await asyncio.sleep(delay)
-            else:
-                self.behind = max(self.behind, -delay)
-            self.place(f"+1555{n % 10_000_000:07d}")
-
-    async def burst(self, count: int, spread: float) -> list[str]:
-        """A peak: ``count`` callers within ``spread`` seconds, on top of the steady
-        calls (from numbers the steady calls never use)."""
-        keys = []
-        for k in range(count):
-            keys.append(self.place(f"+1556{k % 10_000_000:07d}"))
-            if spread > 0:
-                await asyncio.sleep(spread / count)
-        return keys
-
-    def place(self, caller: str) -> str:
-        uniqueid: str = self.sim.place_call(
-            caller, did=DID, dtmf=["1", "1"], patience=self.patience, talk_seconds=self.talk
-        )
-        self.placed.append((time.time(), uniqueid))
-        return uniqueid
 
 
 def through_the_ivr(db: Path, keys: Sequence[str]) -> bool:
