@@ -104,6 +104,11 @@ def agent_id(i: int) -> str:
     return str(AGENT_BASE + i)
 
 
+def own_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
 def percentile(sorted_values: Sequence[float], q: float) -> float:
     """Nearest-rank percentile of an ascending list; NaN when empty."""
     if not sorted_values:
@@ -124,6 +129,7 @@ class ConsoleFigures:
     wrapup_failed: int = 0
     ended_without_contact: int = 0
     disconnects: int = 0
+    refusals: dict[str, int] = field(default_factory=dict)  # "<status> <error>" -> count
     pops: dict[str, float] = field(default_factory=dict)  # call id -> monotonic read time
 
 
@@ -208,11 +214,14 @@ async def run_consoles(urls: list[str], agents: int, warm: int, wrap_after: floa
                 headers={"Origin": url_of(i), "X-CSRF-Token": csrf,
                          "Cookie": f"sb_session={cookie}"},
             ) as resp:  # fmt: skip
-                await resp.read()
+                body = await resp.read()
                 if resp.status == 200:
                     figures.wrapups += 1
                 else:
                     figures.wrapup_failed += 1
+                    with contextlib.suppress(ValueError, AttributeError):
+                        reason = f"{resp.status} {json.loads(body).get('message', '')[:80]}"
+                        figures.refusals[reason] = figures.refusals.get(reason, 0) + 1
         except aiohttp.ClientError:
             figures.wrapup_failed += 1
 
@@ -482,6 +491,8 @@ async def rate_phase(sim: Any, nodes: Nodes, http: Any, consoles: ConsolesChild,
                      rate: float, first: int, opts: Options) -> dict[str, Any]:  # fmt: skip
     """``rate`` calls/s for ``opts.seconds``, then wait until all are gone and wrapped up."""
     lag = LoopLag()
+    assert consoles.proc is not None
+    others_before = (own_cpu(), cpu_seconds(consoles.proc.pid))
     cpu_before, wall_before = nodes.cpu(), time.time()
     mono_before = time.monotonic()
     traffic = Traffic(sim, rate, opts.seconds, opts.talk, opts.patience)
@@ -495,6 +506,8 @@ async def rate_phase(sim: Any, nodes: Nodes, http: Any, consoles: ConsolesChild,
 
     settled = await until(all_ready, opts.wrap_up * opts.time_scale + 30, step=0.5)
     cpu = nodes.cpu() - cpu_before
+    spent = time.time() - wall_before
+    others = (own_cpu() - others_before[0], cpu_seconds(consoles.proc.pid) - others_before[1])
     lag.stop()
     consoles.say("report")
     figures = await consoles.read()
@@ -509,6 +522,12 @@ async def rate_phase(sim: Any, nodes: Nodes, http: Any, consoles: ConsolesChild,
         "drained": drained,
         "settled": settled,
         "cpu": cpu,
+        # Who used the two cores: the service, the simulator (this process), the consoles.
+        "cores": {
+            "service": cpu / spent,
+            "simulator": others[0] / spent,
+            "consoles": others[1] / spent,
+        },
         "pops": figures["pops"],
         "consoles": {k: v for k, v in figures.items() if k != "pops"},
         "load": os.getloadavg()[0],
@@ -575,6 +594,7 @@ def judge_rate(phase: dict[str, Any], store: dict[str, list[tuple[Any, ...]]],
         "pop_max": latencies[-1] if latencies else math.nan,
         "cpu_per_call": phase["cpu"] / max(1, offered),
         "cpu": phase["cpu"],
+        "cores": phase["cores"],
         "behind": phase["behind"],
         "loop_lag": phase["loop_lag"],
         "drained": phase["drained"],
@@ -707,6 +727,10 @@ def render(opts: Options, r: dict[str, Any]) -> str:
             f" wrap-ups {c['wrapups']} (failed {c['wrapup_failed']}), ended without contact"
             f" {c['ended_without_contact']}, disconnects {c['disconnects']}"
         )
+        cores = ", ".join(f"{k} {v:.2f}" for k, v in p["cores"].items())
+        lines.append(f"    cores busy over the phase: {cores}")
+        if c["refusals"]:
+            lines.append(f"    wrap-ups refused: {c['refusals']}")
     kept = [p["rate"] for p in r["phases"] if p["kept_up"]]
     lines += [
         "",
