@@ -191,6 +191,20 @@ class Console:
         agent = self.center.agent(agent_id)
         return dict(agent) if agent is not None else None
 
+    def _live_contact_of(self, agent_id: str | None) -> str | None:
+        """The contact id of the call the center has the agent on or wrapping up.
+
+        The center knows who took a call the moment it is answered; the history learns it
+        when the contact writer gets there, which under load can be seconds later. An
+        agent saving the wrap-up of the call just ended must not be refused meanwhile."""
+        if not agent_id:
+            return None
+        with contextlib.suppress(NotFound):
+            call = self.center.current_call(agent_id)
+            if call is not None and call.get("contact_id") is not None:
+                return str(call["contact_id"])
+        return None
+
     def _agent(self, agent_id: str | None) -> Message:
         agent = self._find_agent(agent_id) if agent_id else None
         if agent is None:
@@ -327,12 +341,16 @@ class Console:
         if not isinstance(done, bool):
             raise InvalidInput("done must be true or false", field="done")
         contact = await self.crm.contact(contact_id)
-        if user.role is Role.AGENT and contact.get("agent_id") != user.agent_id:
+        own = bool(user.agent_id) and (
+            contact.get("agent_id") == user.agent_id
+            or self._live_contact_of(user.agent_id) == contact_id
+        )
+        if user.role is Role.AGENT and not own:
             raise PermissionDenied("agents wrap up only their own contacts")
         if user.role is Role.SUPERVISOR and not self.scope(user).sees_queue(contact.get("queue")):
             raise PermissionDenied("that contact is not in your queues")
         saved = await self.crm.wrapup(contact_id, disposition, notes, case)
-        if done and user.agent_id and contact.get("agent_id") == user.agent_id:
+        if done and own and user.agent_id:
             agent = self._find_agent(user.agent_id)
             if agent is not None and agent.get("state") == "wrap_up":
                 # The wrap-up timer may have run out meanwhile; the notes are saved anyway.

@@ -339,6 +339,7 @@ class Options:
     wrap_up: float
     time_scale: float
     patience: float
+    profile: str = ""  # py-spy raw output for each rate phase: <profile>.<rate>.txt
 
 
 def database_settings(url: str, data: Path) -> tuple[str, Path | None]:
@@ -487,17 +488,30 @@ async def memory_per_live_call(sim: Any, nodes: Nodes, http: Any, count: int,
     }
 
 
+async def start_profiler(nodes: Nodes, rate: float, opts: Options) -> Any:
+    """py-spy on the (first) service process while the calls are offered."""
+    out = f"{opts.profile}.{rate:g}.txt"
+    return await asyncio.create_subprocess_exec(
+        os.path.join(os.path.dirname(sys.executable), "py-spy"), "record", "--nonblocking",
+        "-p", str(nodes.processes[0].pid), "-d", str(max(1, int(opts.seconds))),
+        "-f", "raw", "-o", out, stdout=asyncio.subprocess.DEVNULL,
+    )  # fmt: skip
+
+
 async def rate_phase(sim: Any, nodes: Nodes, http: Any, consoles: ConsolesChild,
                      rate: float, first: int, opts: Options) -> dict[str, Any]:  # fmt: skip
     """``rate`` calls/s for ``opts.seconds``, then wait until all are gone and wrapped up."""
     lag = LoopLag()
     assert consoles.proc is not None
     others_before = (own_cpu(), cpu_seconds(consoles.proc.pid))
+    spy = await start_profiler(nodes, rate, opts) if opts.profile else None
     cpu_before, wall_before = nodes.cpu(), time.time()
     mono_before = time.monotonic()
     traffic = Traffic(sim, rate, opts.seconds, opts.talk, opts.patience)
     await traffic.run(first)
     wall_offered = time.time()
+    if spy is not None:
+        await spy.wait()
     drain = (opts.patience + opts.talk[1] + 60) * opts.time_scale + 30
     drained = await until(lambda: not sim.channels, drain, step=0.25)
 
@@ -809,6 +823,12 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     )
     p.add_argument("--time-scale", type=float, default=1.0, help="simulator waits x this")
     p.add_argument("--patience", type=float, default=120.0, help="a waiting caller hangs up after")
+    p.add_argument(
+        "--profile",
+        default="",
+        metavar="PREFIX",
+        help="py-spy the service during each rate: PREFIX.<rate>.txt (raw)",
+    )
     p.add_argument("--quick", action="store_true", help="10 agents, 5 calls/s, 2 s, fast prompts")
     p.add_argument("--json", action="store_true", help="also print the result as one JSON line")
     hidden = argparse.SUPPRESS
@@ -842,6 +862,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         database_url=args.database_url, nodes=args.nodes, live_calls=args.live_calls,
         talk=tuple(args.talk), answer_after=args.answer_after, wrap_after=args.wrap_after,
         wrap_up=args.wrap_up, time_scale=args.time_scale, patience=args.patience,
+        profile=args.profile,
     )  # fmt: skip
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     want = min(hard, max(soft, 8 * args.agents + 1024))
