@@ -138,9 +138,15 @@ class CenterCollector:
         agents = GaugeMetricFamily("switchboard_agents", "Agents by state", labels=["state"])
         for state, count in sorted(states.items()):
             agents.add_metric([state], count)
+        health = self.center.health()
         link = GaugeMetricFamily("switchboard_ami_connected", "1 while AMI is connected")
-        link.add_metric([], 1.0 if self.center.health().get("ami", {}).get("connected") else 0.0)
-        yield from (waiting, longest, level, answered, abandoned, agents, link)
+        link.add_metric([], 1.0 if health.get("ami", {}).get("connected") else 0.0)
+        pending = GaugeMetricFamily(
+            "switchboard_contact_writes_pending",
+            "Contact milestones taken but not yet written to the history",
+        )
+        pending.add_metric([], float(health.get("contacts", {}).get("pending_writes", 0)))
+        yield from (waiting, longest, level, answered, abandoned, agents, link, pending)
 
 
 def presented_token(request: web.Request) -> str | None:

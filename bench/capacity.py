@@ -93,6 +93,7 @@ LOGIN_PARALLEL = 16
 CONNECT_BATCH = 100  # websockets opened before a short pause (the listen backlog)
 CHILD_TIMEOUT = 300.0
 KEPT_UP = 0.95
+OPS_TOKEN = "capacity-ops-token-0123456789"  # /healthz details: the contact writer backlog
 DISPOSITION = "resolved"
 TARGET_RATE = 200.0
 TARGET_POP_P99_MS = 5.0
@@ -394,7 +395,8 @@ class Nodes:
     async def metrics(self, http: Any) -> dict[str, float]:
         out: dict[str, float] = {}
         for p in self.processes:
-            async with http.get(p.url + "/metrics") as resp:
+            headers = {"Authorization": f"Bearer {OPS_TOKEN}"}
+            async with http.get(p.url + "/metrics", headers=headers) as resp:
                 for key, value in harness.parse_metrics(await resp.text()).items():
                     out[key] = out.get(key, 0.0) + value
         return out
@@ -414,6 +416,18 @@ class Nodes:
     async def stop(self) -> None:
         for p in self.processes:
             await p.stop()
+
+    async def backlog(self, http: Any) -> tuple[int, int]:
+        """(contact milestones not yet written, live calls), summed over the nodes; cheap,
+        unlike /metrics."""
+        pending = calls = 0
+        for p in self.processes:
+            headers = {"Authorization": f"Bearer {OPS_TOKEN}"}
+            async with http.get(p.url + "/healthz", headers=headers) as resp:
+                body = await resp.json()
+            pending += int(body.get("contacts", {}).get("pending_writes", 0))
+            calls += int(body.get("calls") or 0)
+        return pending, calls
 
     def errors(self) -> list[str]:
         return [line for p in self.processes for line in harness.error_lines(p.output())]
@@ -508,6 +522,15 @@ async def rate_phase(sim: Any, nodes: Nodes, http: Any, consoles: ConsolesChild,
     cpu_before, wall_before = nodes.cpu(), time.time()
     mono_before = time.monotonic()
     traffic = Traffic(sim, rate, opts.seconds, opts.talk, opts.patience)
+    backlog: list[tuple[float, int, int]] = []  # (seconds into the phase, pending, live calls)
+
+    async def watch() -> None:
+        while True:
+            await asyncio.sleep(1.0)
+            with contextlib.suppress(Exception):
+                backlog.append((time.monotonic() - mono_before, *await nodes.backlog(http)))
+
+    watcher = asyncio.ensure_future(watch())
     await traffic.run(first)
     wall_offered = time.time()
     if spy is not None:
@@ -519,6 +542,7 @@ async def rate_phase(sim: Any, nodes: Nodes, http: Any, consoles: ConsolesChild,
         return agents_in(await nodes.metrics(http), "ready") >= opts.agents
 
     settled = await until(all_ready, opts.wrap_up * opts.time_scale + 30, step=0.5)
+    watcher.cancel()
     cpu = nodes.cpu() - cpu_before
     spent = time.time() - wall_before
     others = (own_cpu() - others_before[0], cpu_seconds(consoles.proc.pid) - others_before[1])
@@ -536,6 +560,7 @@ async def rate_phase(sim: Any, nodes: Nodes, http: Any, consoles: ConsolesChild,
         "drained": drained,
         "settled": settled,
         "cpu": cpu,
+        "backlog": backlog,
         # Who used the two cores: the service, the simulator (this process), the consoles.
         "cores": {
             "service": cpu / spent,
@@ -609,6 +634,8 @@ def judge_rate(phase: dict[str, Any], store: dict[str, list[tuple[Any, ...]]],
         "cpu_per_call": phase["cpu"] / max(1, offered),
         "cpu": phase["cpu"],
         "cores": phase["cores"],
+        "backlog_max": max((b[1] for b in phase["backlog"]), default=0),
+        "live_max": max((b[2] for b in phase["backlog"]), default=0),
         "behind": phase["behind"],
         "loop_lag": phase["loop_lag"],
         "drained": phase["drained"],
@@ -625,6 +652,7 @@ async def capacity(opts: Options, tmp: Path) -> dict[str, Any]:
     from telephony.simulator import PbxSimulator, PhoneBehaviour
     from tests.service_process import SECRET
 
+    os.environ["SWITCHBOARD_HTTP__OPS_TOKEN"] = OPS_TOKEN  # the service processes inherit it
     sim = PbxSimulator("switchboard", SECRET, time_scale=opts.time_scale, seed=12)
     port = await sim.start(HOST, 0)
     dials = DialTimes(sim)
@@ -742,7 +770,10 @@ def render(opts: Options, r: dict[str, Any]) -> str:
             f" {c['ended_without_contact']}, disconnects {c['disconnects']}"
         )
         cores = ", ".join(f"{k} {v:.2f}" for k, v in p["cores"].items())
-        lines.append(f"    cores busy over the phase: {cores}")
+        lines.append(
+            f"    cores busy over the phase: {cores}; contact writer backlog up to"
+            f" {p['backlog_max']} milestones; live calls up to {p['live_max']}"
+        )
         if c["refusals"]:
             lines.append(f"    wrap-ups refused: {c['refusals']}")
     kept = [p["rate"] for p in r["phases"] if p["kept_up"]]
