@@ -13,7 +13,8 @@ Unknown columns are refused (a typo would silently drop data).
 A row is bad when a field does not validate, or when one of its phones or accounts is
 already stored or already used by an earlier row of the file; the report gives the row
 number (the header is row 1, as in a spreadsheet) and the reason. The whole import runs
-in one transaction, written in batches with ``executemany``: a crash or a ``strict``
+in one transaction, written in batches (``executemany`` on SQLite, ``COPY`` on
+PostgreSQL): a crash or a ``strict``
 error rolls everything back.
 
 ``update`` mode (``crm import --update``) makes re-importing a file safe: a row whose
@@ -37,11 +38,10 @@ from typing import TYPE_CHECKING, Any, TextIO
 
 from config.errors import InvalidInput, NotFound
 from crm_lookup.customers import CustomerFields, clean_customer
+from crm_lookup.database import Dialect, Transaction
 from crm_lookup.models import TIERS
 
 if TYPE_CHECKING:
-    import aiosqlite
-
     from crm_lookup.store import Store
 
 COLUMNS = {
@@ -188,13 +188,13 @@ def _clean(raw: dict[str, str], region: str) -> CustomerFields:
 
 
 async def _taken(
-    db: aiosqlite.Connection, table: str, column: str, values: list[str]
+    db: Transaction, dialect: Dialect, table: str, column: str, values: list[str]
 ) -> dict[str, int]:
     if not values:
         return {}
-    rows = await db.execute_fetchall(
-        f"SELECT {column}, customer_id FROM {table}"
-        f" WHERE {column} IN (SELECT value FROM json_each(?))",
+    # One parameter however long the batch (SQLite bounds the number of parameters).
+    rows = await db.fetchall(
+        f"SELECT {column}, customer_id FROM {table} WHERE {column} IN {dialect.json_values()}",
         (json.dumps(values),),
     )
     return {r[0]: r[1] for r in rows}
@@ -204,7 +204,8 @@ async def _taken(
 class _Batcher:
     """What the batches of one import share: the connection, the file so far, the mode."""
 
-    db: aiosqlite.Connection
+    db: Transaction
+    dialect: Dialect
     report: ImportReport
     strict: bool
     update: bool
@@ -252,10 +253,10 @@ class _Batcher:
     async def flush(self, batch: list[tuple[int, CustomerFields]]) -> None:
         """Check a batch against the database and the file so far, write the good rows."""
         phones_taken = await _taken(
-            self.db, "phones", "phone", [p.e164 for _, f in batch for p in f.phones]
+            self.db, self.dialect, "phones", "phone", [p.e164 for _, f in batch for p in f.phones]
         )
         accounts_taken = await _taken(
-            self.db, "accounts", "account", [a for _, f in batch for a in f.accounts]
+            self.db, self.dialect, "accounts", "account", [a for _, f in batch for a in f.accounts]
         )
         now = time.time()
         customers: list[tuple[Any, ...]] = []
@@ -291,18 +292,11 @@ class _Batcher:
             )
             phones += [(p.e164, cid, p.extension, i) for i, p in enumerate(f.phones)]
             accounts += [(a, cid, i) for i, a in enumerate(f.accounts)]
-        await self.db.executemany(
-            "INSERT INTO customers(id, name, company, tier, language, email, tags, notes,"
-            " created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            customers,
+        await self.db.insert_rows("customers", CUSTOMER_COLUMNS, customers)
+        await self.db.insert_rows(
+            "phones", ("phone", "customer_id", "extension", "position"), phones
         )
-        await self.db.executemany(
-            "INSERT INTO phones(phone, customer_id, extension, position) VALUES (?, ?, ?, ?)",
-            phones,
-        )
-        await self.db.executemany(
-            "INSERT INTO accounts(account, customer_id, position) VALUES (?, ?, ?)", accounts
-        )
+        await self.db.insert_rows("accounts", ("account", "customer_id", "position"), accounts)
         await self._apply_updates(updates, now)
         self.report.imported += len(customers)
         self.report.updated += len(updates)
@@ -318,19 +312,31 @@ class _Batcher:
         )
         # New numbers go after the customer's own; the ones it has already stay as they are.
         await self.db.executemany(
-            "INSERT OR IGNORE INTO phones(phone, customer_id, extension, position)"
+            "INSERT INTO phones(phone, customer_id, extension, position)"
             " VALUES (?, ?, ?, (SELECT coalesce(max(position), -1) + 1 FROM phones"
-            " WHERE customer_id = ?))",
+            " WHERE customer_id = ?)) ON CONFLICT DO NOTHING",
             [(p.e164, cid, p.extension, cid) for cid, f in updates for p in f.phones],
         )
         await self.db.executemany(
-            "INSERT OR IGNORE INTO accounts(account, customer_id, position)"
+            "INSERT INTO accounts(account, customer_id, position)"
             " VALUES (?, ?, (SELECT coalesce(max(position), -1) + 1 FROM accounts"
-            " WHERE customer_id = ?))",
+            " WHERE customer_id = ?)) ON CONFLICT DO NOTHING",
             [(a, cid, cid) for cid, f in updates for a in f.accounts],
         )
 
 
+CUSTOMER_COLUMNS = (
+    "id",
+    "name",
+    "company",
+    "tier",
+    "language",
+    "email",
+    "tags",
+    "notes",
+    "created_at",
+    "updated_at",
+)
 # Customer columns an update may replace (phones and accounts are only ever added).
 UPDATABLE_COLUMNS = ("name", "company", "tier", "language", "email", "tags", "notes")
 
@@ -362,7 +368,7 @@ async def import_customers(
         path: the CSV file (UTF-8, a BOM is fine).
         strict: abort on the first bad row, writing nothing.
         progress: called as ``progress(rows_done, rows_total)`` after each batch.
-        batch_size: rows per ``executemany``.
+        batch_size: rows per batch written.
         actor: who is importing, for the audit log.
         update: rows of stored customers (by phone or account) update them.
         tiers: the tiers a row may name (case-insensitive; stored in this spelling).
@@ -387,14 +393,15 @@ async def import_customers(
         try:
             mapped = _header(reader)
             async with store.transaction() as db:
-                row = await db.execute_fetchall("SELECT coalesce(max(id), 0) FROM customers")
+                row = await db.fetchone("SELECT coalesce(max(id), 0) FROM customers")
                 batcher = _Batcher(
                     db,
+                    store.dialect,
                     report,
                     strict,
                     update,
                     frozenset(m for m in mapped if m),
-                    next_id=int(next(iter(row))[0]) + 1,
+                    next_id=int(row[0] if row else 0) + 1,
                 )
                 batch: list[tuple[int, CustomerFields]] = []
                 pending: asyncio.Future[None] | None = None
@@ -429,6 +436,10 @@ async def import_customers(
                         pending.cancel()
                         await asyncio.gather(pending, return_exceptions=True)
                     raise
+                # Ids were given explicitly; the next customer added by hand follows them.
+                reset = store.dialect.reset_id_sequence("customers")
+                if reset is not None:
+                    await db.execute(reset)
                 await db.execute(
                     "INSERT INTO audit(at, actor, action, target, details) VALUES (?, ?, ?, ?, ?)",
                     (

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -36,3 +37,81 @@ async def pbx() -> AsyncIterator[Any]:
     await server.start()
     yield server
     await server.stop()
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[Any]:
+    """One private PostgreSQL for the whole session (tests/postgres_server.py).
+
+    Fails (never skips) when PostgreSQL is not installed, with how to install it.
+    """
+    from tests.postgres_server import PostgresUnavailable, start_server
+
+    try:
+        server = start_server()
+    except PostgresUnavailable as exc:
+        pytest.fail(str(exc), pytrace=False)
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def postgres_url(postgres_server: Any) -> Iterator[str]:
+    """A fresh, empty database on the session's server, dropped after the test."""
+    name = postgres_server.new_database_name()
+    url: str = postgres_server.create_database(name)
+    try:
+        yield url
+    finally:
+        postgres_server.drop_database(name)
+
+
+@pytest.fixture(scope="session")
+def postgres_template(postgres_server: Any) -> Iterator[str]:
+    """A database migrated to the current schema once, for fresh copies to be cloned from."""
+    from crm_lookup.store import open_store
+    from tests.postgres_server import run_in_thread
+
+    name = postgres_server.new_database_name("sb_template")
+    url = postgres_server.create_database(name)
+
+    async def migrate() -> None:
+        store = await open_store(url, pool_min_size=1, pool_max_size=1)
+        await store.close()
+
+    try:
+        run_in_thread(migrate)
+        yield name
+    finally:
+        postgres_server.drop_database(name)  # matters on a SWITCHBOARD_TEST_POSTGRES_URL server
+
+
+STORE_BACKENDS = ("sqlite", "postgresql")
+
+
+@pytest.fixture(params=STORE_BACKENDS)
+def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """``database.url`` of an empty, current store on each backend in turn: a SQLite file
+    under tmp_path, then a PostgreSQL database cloned from the migrated template."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'crm.sqlite3'}"
+        return
+    server = request.getfixturevalue("postgres_server")
+    template = request.getfixturevalue("postgres_template")
+    name = server.new_database_name()
+    url: str = server.create_database(name, template=template)
+    try:
+        yield url
+    finally:
+        server.drop_database(name)
+
+
+@pytest.fixture(params=STORE_BACKENDS)
+def blank_store_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """Like :func:`store_url` but nothing in it, not even the schema (migration tests)."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'blank.sqlite3'}"
+        return
+    yield request.getfixturevalue("postgres_url")
