@@ -343,19 +343,39 @@ class Options:
     profile: str = ""  # py-spy raw output for each rate phase: <profile>.<rate>.txt
 
 
-def database_settings(url: str, data: Path) -> tuple[str, Path | None]:
-    """The ``[database]`` TOML for ``--database-url`` and the SQLite file (None for another
-    store). ``sqlite`` or ``sqlite:///path``: a file; ``postgresql://``: the pg-store."""
-    if url in ("", "sqlite"):
-        return "", data / "sb.sqlite3"  # ServiceProcess's own [database] path
-    if url.startswith("sqlite:///"):
-        raise SystemExit("capacity: give --database-url sqlite (a file in the run's directory)")
-    if url.startswith(("postgresql://", "postgres://")):
-        raise SystemExit(
-            "capacity: PostgreSQL needs the PostgreSQL store (branch pg-store): the service's"
-            " [database] url setting and crm_lookup.store.open_store(url); merge it first"
-        )
-    raise SystemExit(f"capacity: unknown --database-url {url!r} (sqlite or postgresql://...)")
+class Database:
+    """The store of the run: a SQLite file in the run's directory (``sqlite``), a private
+    PostgreSQL server started for the run (``postgresql``: Debian's binaries, durable
+    settings, a fresh database) or a PostgreSQL server of yours (``postgresql://...``; the
+    user must own the database, which should be empty)."""
+
+    def __init__(self, url: str, data: Path) -> None:
+        self.server: Any = None
+        if url in ("", "sqlite"):
+            self.target = str(data / "sb.sqlite3")  # ServiceProcess's own [database] path
+            self.url = ""
+        elif url == "postgresql":
+            from tests.postgres_server import start_server
+
+            self.server = start_server(durable=True)  # fsync on, as in production
+            self.url = self.server.create_database(self.server.new_database_name("sb_capacity"))
+            self.target = self.url
+        elif url.startswith(("postgresql://", "postgres://")):
+            self.url = self.target = url
+        else:
+            raise SystemExit(f"capacity: --database-url {url!r}: sqlite, postgresql or a URL")
+
+    @property
+    def kind(self) -> str:
+        return "postgresql" if self.url else "sqlite"
+
+    def environ(self) -> dict[str, str]:
+        """What the service processes inherit: ``database.url`` overrides the file."""
+        return {"SWITCHBOARD_DATABASE__URL": self.url} if self.url else {}
+
+    def stop(self) -> None:
+        if self.server is not None:
+            self.server.stop()
 
 
 class Nodes:
@@ -369,10 +389,11 @@ class Nodes:
                 "capacity: --nodes 2 needs the cluster (leader election and the bus: branch"
                 " cluster); the harness then starts a second ServiceProcess on the same store"
             )
-        extra, self.sqlite = database_settings(opts.database_url, tmp)
+        self.database = Database(opts.database_url, tmp)
+        os.environ.update(self.database.environ())
         # A thousand consoles log in from 127.0.0.1 within seconds: the per-address login
         # limit, there against guessing, would turn most of them away.
-        extra += "[security]\nlogin_attempts_per_minute = 1000000\n"
+        extra = "[security]\nlogin_attempts_per_minute = 1000000\n"
         self.processes = [
             ServiceProcess(tmp, ami_port, queues_file=queues, extra_settings=extra,
                            health_poll=0.05)
@@ -573,13 +594,11 @@ async def rate_phase(sim: Any, nodes: Nodes, http: Any, consoles: ConsolesChild,
     }
 
 
-async def read_store(sqlite: Path | None) -> dict[str, Any]:
-    """Every contact by key: (arrived, wrapped, outcome, disposition)."""
+async def read_store(database: Database) -> dict[str, Any]:
+    """Every contact by key: (arrived, wrapped, outcome, disposition, ended)."""
     from crm_lookup.store import open_store
 
-    if sqlite is None:
-        raise SystemExit("capacity: reading a PostgreSQL store needs the pg-store branch")
-    store = await open_store(sqlite)
+    store = await open_store(database.target)
     found: dict[str, list[tuple[Any, ...]]] = {}
     try:
         async for c in store.contacts.between():
@@ -662,73 +681,76 @@ async def capacity(opts: Options, tmp: Path) -> dict[str, Any]:
     queues = tmp / "queues.yaml"
     harness.write_queue_file(queues, ids, opts.wrap_up, "Capacity Agent")
     nodes = Nodes(tmp, port, queues, opts)
-    if nodes.sqlite is not None:
-        await harness.seed_users(
-            nodes.sqlite, PASSWORD, [(f"cap{i}", a) for i, a in enumerate(ids)]
-        )
-    warm = max(1, min(64, opts.agents // 10))
-    budget = CHILD_TIMEOUT + len(opts.rates) * (opts.seconds + opts.patience + 120)
-    consoles = ConsolesChild(nodes.urls, opts.agents, warm, opts.wrap_after, budget)
-    http = aiohttp.ClientSession()
-    load_before = os.getloadavg()
-    result: dict[str, Any] = {"phases": []}
-    phases = []
-    try:
-        began = time.monotonic()
-        await nodes.start()
-        await asyncio.sleep(1.0)
-        rss_idle = nodes.rss_kb()
-        await consoles.start()
-        first = await consoles.read()
-        await asyncio.sleep(1.0)
-        rss_warm = nodes.rss_kb()
-        consoles.say("next")
-        connected = await consoles.read()
-        await asyncio.sleep(1.0)
-        rss_agents = nodes.rss_kb()
-        result["setup_seconds"] = time.monotonic() - began
-        result["agents"] = {
-            "logged_in": first["logged_in"],
-            "connected": connected["connected"],
-            "failed": connected["failed"],
-            "kb_per_agent": (rss_agents - rss_warm) / max(1, connected["connected"] - warm),
-            "kb_per_agent_naive": (rss_agents - rss_idle) / max(1, connected["connected"]),
-            "rss_idle_mb": rss_idle / 1024,
+    try:  # a PostgreSQL server started for the run is stopped whatever happens
+        users = [(f"cap{i}", a) for i, a in enumerate(ids)]
+        await harness.seed_users(nodes.database.target, PASSWORD, users)
+        warm = max(1, min(64, opts.agents // 10))
+        budget = CHILD_TIMEOUT + len(opts.rates) * (opts.seconds + opts.patience + 120)
+        consoles = ConsolesChild(nodes.urls, opts.agents, warm, opts.wrap_after, budget)
+        http = aiohttp.ClientSession()
+        load_before = os.getloadavg()
+        result: dict[str, Any] = {"phases": []}
+        phases = []
+        try:
+            began = time.monotonic()
+            await nodes.start()
+            await asyncio.sleep(1.0)
+            rss_idle = nodes.rss_kb()
+            await consoles.start()
+            first = await consoles.read()
+            await asyncio.sleep(1.0)
+            rss_warm = nodes.rss_kb()
+            consoles.say("next")
+            connected = await consoles.read()
+            await asyncio.sleep(1.0)
+            rss_agents = nodes.rss_kb()
+            result["setup_seconds"] = time.monotonic() - began
+            result["agents"] = {
+                "logged_in": first["logged_in"],
+                "connected": connected["connected"],
+                "failed": connected["failed"],
+                "kb_per_agent": (rss_agents - rss_warm) / max(1, connected["connected"] - warm),
+                "kb_per_agent_naive": (rss_agents - rss_idle) / max(1, connected["connected"]),
+                "rss_idle_mb": rss_idle / 1024,
+            }
+            result["live"] = await memory_per_live_call(sim, nodes, http, opts.live_calls, opts)
+            consoles.say("ready")
+            await consoles.read()
+
+            async def all_ready() -> bool:
+                return agents_in(await nodes.metrics(http), "ready") >= opts.agents
+
+            result["all_ready"] = await until(all_ready, 60, step=0.5)
+            first_number = 0
+            for rate in opts.rates:
+                phases.append(
+                    await rate_phase(sim, nodes, http, consoles, rate, first_number, opts)
+                )
+                first_number += len(phases[-1]["placed"])
+            result["rss_end_mb"] = nodes.rss_kb() / 1024
+        finally:
+            await http.close()
+            await consoles.stop()
+            result["exit_codes"] = await nodes.stop_gracefully()
+            await nodes.stop()
+            await sim.stop()
+        result["errors"] = nodes.errors()
+        store = await read_store(nodes.database)
+        result["phases"] = [judge_rate(p, store, dials) for p in phases]
+        offered = [*result["live"]["keys"], *(k for p in phases for k in p["placed"])]
+        stored_rows = sum(len(v) for v in store.values())
+        result["store"] = {
+            "offered": len(offered),
+            "stored": stored_rows,
+            "missing": len(set(offered) - set(store)),
+            "duplicated": sum(len(v) - 1 for v in store.values() if len(v) > 1),
+            "extra": len(set(store) - set(offered)),
+            "open": sum(1 for v in store.values() for r in v if r[4] is None),
         }
-        result["live"] = await memory_per_live_call(sim, nodes, http, opts.live_calls, opts)
-        consoles.say("ready")
-        await consoles.read()
-
-        async def all_ready() -> bool:
-            return agents_in(await nodes.metrics(http), "ready") >= opts.agents
-
-        result["all_ready"] = await until(all_ready, 60, step=0.5)
-        first_number = 0
-        for rate in opts.rates:
-            phases.append(await rate_phase(sim, nodes, http, consoles, rate, first_number, opts))
-            first_number += len(phases[-1]["placed"])
-        result["rss_end_mb"] = nodes.rss_kb() / 1024
+        result["load"] = (load_before[0], os.getloadavg()[0])
+        return result
     finally:
-        await http.close()
-        await consoles.stop()
-        result["exit_codes"] = await nodes.stop_gracefully()
-        await nodes.stop()
-        await sim.stop()
-    result["errors"] = nodes.errors()
-    store = await read_store(nodes.sqlite)
-    result["phases"] = [judge_rate(p, store, dials) for p in phases]
-    offered = [*result["live"]["keys"], *(k for p in phases for k in p["placed"])]
-    stored_rows = sum(len(v) for v in store.values())
-    result["store"] = {
-        "offered": len(offered),
-        "stored": stored_rows,
-        "missing": len(set(offered) - set(store)),
-        "duplicated": sum(len(v) - 1 for v in store.values() if len(v) > 1),
-        "extra": len(set(store) - set(offered)),
-        "open": sum(1 for v in store.values() for r in v if r[4] is None),
-    }
-    result["load"] = (load_before[0], os.getloadavg()[0])
-    return result
+        nodes.database.stop()
 
 
 # -- the report ---------------------------------------------------------------------------------

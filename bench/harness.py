@@ -67,7 +67,7 @@ def write_queue_file(
 
 
 async def seed_users(
-    db: Path, password: str, agents: Sequence[tuple[str, str]], admin: str | None = None
+    db: Path | str, password: str, agents: Sequence[tuple[str, str]], admin: str | None = None
 ) -> None:
     """Console users ``(username, agent id)`` (and an admin) in the store at ``db``, hashed
     with cheap argon2 parameters: a thousand logins take seconds, not minutes, and the
