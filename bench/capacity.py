@@ -535,7 +535,17 @@ async def start_profiler(nodes: Nodes, rate: float, opts: Options) -> Any:
 
 async def rate_phase(sim: Any, nodes: Nodes, http: Any, consoles: ConsolesChild,
                      rate: float, first: int, opts: Options) -> dict[str, Any]:  # fmt: skip
-    """``rate`` calls/s for ``opts.seconds``, then wait until all are gone and wrapped up."""
+    """``rate`` calls/s for ``opts.seconds``, then wait until all are gone and wrapped up.
+
+    It starts once the contact writer has caught up with what came before (the memory
+    step's callers, the previous rate): each rate is measured from an empty backlog."""
+
+    async def writer_idle() -> bool:
+        return (await nodes.backlog(http))[0] == 0
+
+    waited = time.monotonic()
+    await until(writer_idle, 600, step=0.5)
+    waited = time.monotonic() - waited
     lag = LoopLag()
     assert consoles.proc is not None
     others_before = (own_cpu(), cpu_seconds(consoles.proc.pid))
@@ -582,6 +592,7 @@ async def rate_phase(sim: Any, nodes: Nodes, http: Any, consoles: ConsolesChild,
         "settled": settled,
         "cpu": cpu,
         "backlog": backlog,
+        "writer_catch_up": waited,
         # Who used the two cores: the service, the simulator (this process), the consoles.
         "cores": {
             "service": cpu / spent,
@@ -653,6 +664,7 @@ def judge_rate(phase: dict[str, Any], store: dict[str, list[tuple[Any, ...]]],
         "cpu_per_call": phase["cpu"] / max(1, offered),
         "cpu": phase["cpu"],
         "cores": phase["cores"],
+        "writer_catch_up": phase["writer_catch_up"],
         "backlog_max": max((b[1] for b in phase["backlog"]), default=0),
         "live_max": max((b[2] for b in phase["backlog"]), default=0),
         "behind": phase["behind"],
@@ -794,7 +806,8 @@ def render(opts: Options, r: dict[str, Any]) -> str:
         cores = ", ".join(f"{k} {v:.2f}" for k, v in p["cores"].items())
         lines.append(
             f"    cores busy over the phase: {cores}; contact writer backlog up to"
-            f" {p['backlog_max']} milestones; live calls up to {p['live_max']}"
+            f" {p['backlog_max']} milestones (waited {p['writer_catch_up']:.1f} s for it to"
+            f" empty before this rate); live calls up to {p['live_max']}"
         )
         if c["refusals"]:
             lines.append(f"    wrap-ups refused: {c['refusals']}")
