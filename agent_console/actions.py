@@ -135,22 +135,27 @@ class Console:
 
     def snapshot_for(self, scope: Scope) -> Message:
         """The center's snapshot cut down to what ``scope`` may see."""
-        snap = self.center.snapshot()
         user = scope.user
-        queues = [q for q in snap.get("queues", []) if scope.sees_queue(q.get("name"))]
         if user.role is Role.AGENT:
-            # Only the agent's own row and calls: a console's snapshot stays small and
-            # O(1) however many agents are logged in (a thousand consoles reconnecting
-            # after a restart must not cost a thousand times the whole floor).
-            agents = [a for a in snap.get("agents", []) if a.get("agent_id") == user.agent_id]
-            calls = [c for c in snap.get("calls", []) if c.get("agent_id") == user.agent_id]
+            # Only the agent's own row, queues and calls, read as such: a console's
+            # snapshot stays small and its cost does not grow with the agents logged in
+            # (a thousand consoles reconnecting after a restart must not cost a thousand
+            # times the whole floor).
+            snap = self.center.agent_snapshot(user.agent_id) if user.agent_id else None
+            if snap is None:  # an agent the queue file no longer lists: nothing to show
+                snap = {"now": self.center.snapshot().get("now")}
+            queues = [q for q in snap.get("queues", []) if scope.sees_queue(q.get("name"))]
+            agents = list(snap.get("agents", []))
+            calls = list(snap.get("calls", []))
             intervals: list[Any] = []
         else:
+            snap = self.center.snapshot()
+            queues = [q for q in snap.get("queues", []) if scope.sees_queue(q.get("name"))]
             agents = [a for a in snap.get("agents", []) if scope.sees_queues(a.get("queues", []))]
             calls = [c for c in snap.get("calls", []) if scope.sees_queue(c.get("queue"))]
             intervals = list(snap.get("intervals", []))
         current = None
-        if user.agent_id and self._find_agent(user.agent_id, snap):
+        if user.agent_id and self._find_agent(user.agent_id):
             current = self.center.current_call(user.agent_id)
         return {
             "type": "snapshot",
@@ -182,10 +187,22 @@ class Console:
 
     # -- lookups ------------------------------------------------------------------------
 
-    def _find_agent(self, agent_id: str, snap: Message | None = None) -> Message | None:
-        for agent in (snap or self.center.snapshot()).get("agents", []):
-            if agent.get("agent_id") == agent_id:
-                return dict(agent)
+    def _find_agent(self, agent_id: str) -> Message | None:
+        agent = self.center.agent(agent_id)
+        return dict(agent) if agent is not None else None
+
+    def _live_contact_of(self, agent_id: str | None) -> str | None:
+        """The contact id of the call the center has the agent on or wrapping up.
+
+        The center knows who took a call the moment it is answered; the history learns it
+        when the contact writer gets there, which under load can be seconds later. An
+        agent saving the wrap-up of the call just ended must not be refused meanwhile."""
+        if not agent_id:
+            return None
+        with contextlib.suppress(NotFound):
+            call = self.center.current_call(agent_id)
+            if call is not None and call.get("contact_id") is not None:
+                return str(call["contact_id"])
         return None
 
     def _agent(self, agent_id: str | None) -> Message:
@@ -324,12 +341,16 @@ class Console:
         if not isinstance(done, bool):
             raise InvalidInput("done must be true or false", field="done")
         contact = await self.crm.contact(contact_id)
-        if user.role is Role.AGENT and contact.get("agent_id") != user.agent_id:
+        own = bool(user.agent_id) and (
+            contact.get("agent_id") == user.agent_id
+            or self._live_contact_of(user.agent_id) == contact_id
+        )
+        if user.role is Role.AGENT and not own:
             raise PermissionDenied("agents wrap up only their own contacts")
         if user.role is Role.SUPERVISOR and not self.scope(user).sees_queue(contact.get("queue")):
             raise PermissionDenied("that contact is not in your queues")
         saved = await self.crm.wrapup(contact_id, disposition, notes, case)
-        if done and user.agent_id and contact.get("agent_id") == user.agent_id:
+        if done and own and user.agent_id:
             agent = self._find_agent(user.agent_id)
             if agent is not None and agent.get("state") == "wrap_up":
                 # The wrap-up timer may have run out meanwhile; the notes are saved anyway.

@@ -542,6 +542,10 @@ async def healthz(request: web.Request) -> web.Response:
         # A refused IVR script or queue file is reported, not a 503: the last good version
         # keeps serving, and a typo must not take the node out of its load balancer.
         "reload": center_health.get("reload", {"ok": True}),
+        # Milestones taken but not yet in the history: a backlog that grows means the
+        # database (or the loop feeding it) cannot keep up with the calls.
+        "contacts": center_health.get("contacts", {}),
+        "calls": center_health.get("calls"),
     }
     if not operations_access(request):
         body = public_health(body)  # anyone may ask; the AMI address is not for anyone

@@ -152,7 +152,23 @@ class CenterCollector:
         for name, pbx in (health.get("pbx") or {}).items():
             pbx_up.add_metric([name], 1.0 if pbx.get("connected") else 0.0)
             pbx_calls.add_metric([name], pbx.get("calls") or 0)
-        yield from (waiting, longest, level, answered, abandoned, agents, link, pbx_up, pbx_calls)
+        pending = GaugeMetricFamily(
+            "switchboard_contact_writes_pending",
+            "Contact milestones taken but not yet written to the history",
+        )
+        pending.add_metric([], float(health.get("contacts", {}).get("pending_writes", 0)))
+        yield from (
+            waiting,
+            longest,
+            level,
+            answered,
+            abandoned,
+            agents,
+            link,
+            pbx_up,
+            pbx_calls,
+            pending,
+        )
 
 
 def presented_token(request: web.Request) -> str | None:

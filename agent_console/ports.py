@@ -55,8 +55,24 @@ class ContactCenter(Protocol):
     def snapshot(self) -> Message:
         """The whole live picture: ``{"now", "queues": [queue], "agents": [agent],
         "calls": [call], "intervals": [interval]}``. ``calls`` holds calls that are not
-        ended (in IVR, waiting, ringing or connected). Cheap; called on every websocket
-        connect."""
+        ended (in IVR, waiting, ringing or connected). O(agents + calls): built when a
+        wallboard or supervisor connects; an agent's console uses :meth:`agent_snapshot`."""
+        ...
+
+    def agent(self, agent_id: str) -> Message | None:
+        """One agent (agent shape) as :meth:`snapshot` lists it, or ``None`` when unknown.
+
+        O(1): checked on every agent action and every console connect, so it must not
+        build the whole floor's snapshot."""
+        ...
+
+    def agent_snapshot(self, agent_id: str) -> Message | None:
+        """:meth:`snapshot` as one agent's console sees it: the queues the agent serves,
+        the agent's own row and the live calls whose ``agent_id`` is the agent; no
+        intervals. ``None`` for an unknown agent.
+
+        Its cost follows the agent's queues and the live calls, not the number of agents:
+        a thousand consoles reconnecting at once must not cost a thousand floors."""
         ...
 
     def queues_for_supervisor(self, username: str) -> frozenset[str]:

@@ -116,6 +116,21 @@ class BenchCenter:
             "intervals": [],
         }
 
+    def agent(self, agent_id: str) -> dict[str, Any] | None:
+        return self.agents.get(agent_id)
+
+    def agent_snapshot(self, agent_id: str) -> dict[str, Any] | None:
+        agent = self.agents.get(agent_id)
+        if agent is None:
+            return None
+        return {
+            "now": time.time(),
+            "queues": [self.queues[q] for q in agent["queues"]],
+            "agents": [agent],
+            "calls": [],
+            "intervals": [],
+        }
+
     def queues_for_supervisor(self, username: str) -> frozenset[str]:
         return frozenset(self.queues)
 

@@ -62,7 +62,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import inspect
 import json
 import os
 import random
@@ -70,14 +69,26 @@ import sqlite3
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from bench import harness
+from bench.harness import (
+    LoopLag,
+    Sample,
+    Tasks,
+    Traffic,
+    emit,
+    error_lines,
+    sample,
+    stdin_reader,
+    until,
+)
+
 ROOT = Path(__file__).resolve().parent.parent
 HOST = "127.0.0.1"
-DID = "5550100"  # demo_line: welcome, lookup, menu (1 = sales)
 PASSWORD = "soak-password-1"
 ADMIN = "soak-admin"
 AGENT_BASE = 20000
@@ -99,108 +110,19 @@ def agent_id(i: int) -> str:
     return str(AGENT_BASE + i)
 
 
-def emit(payload: dict[str, Any]) -> None:
-    sys.stdout.write(json.dumps(payload) + "\n")
-    sys.stdout.flush()
-
-
 # -- setup --------------------------------------------------------------------------------------
 
 
 def write_queue_file(path: Path, agents: int, wrap_up: float) -> None:
-    """config/queues.yaml's queues, unlimited, with ``agents`` agents serving all of them."""
-    import yaml
-
-    data = yaml.safe_load((ROOT / "config" / "queues.yaml").read_text())
-    for queue in data["queues"].values():
-        queue.update(wrap_up=wrap_up, max_length=0, max_wait=0, join_empty=True)
-    names = list(data["queues"])
-    data["agents"] = [
-        {
-            "id": agent_id(i),
-            "name": f"Soak Agent {i}",
-            "endpoint": f"PJSIP/{agent_id(i)}",
-            "skills": {"sales": 3, "support": 3, "billing": 3, "vip": 3},
-            "queues": names,
-        }
-        for i in range(agents)
-    ]
-    path.write_text(yaml.safe_dump(data, sort_keys=False))
+    harness.write_queue_file(path, [agent_id(i) for i in range(agents)], wrap_up, "Soak Agent")
 
 
 async def seed_users(db: Path, consoles: int) -> None:
-    import argon2
-
-    from agent_console.auth import Passwords
-    from crm_lookup.store import open_store
-
-    cheap = Passwords(argon2.PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1))
-    hashed = cheap.hash(PASSWORD)  # one hash for all: same password
-    store = await open_store(db)
-    try:
-        await store.users.add(ADMIN, hashed, "admin")
-        for i in range(consoles):
-            await store.users.add(f"soak{i}", hashed, "agent", agent_id(i))
-    finally:
-        await store.close()
+    users = [(f"soak{i}", agent_id(i)) for i in range(consoles)]
+    await harness.seed_users(db, PASSWORD, users, admin=ADMIN)
 
 
 # -- the service, seen from outside --------------------------------------------------------------
-
-
-def rss_kb(pid: int) -> int:
-    with open(f"/proc/{pid}/status") as fh:
-        for line in fh:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
-    return 0
-
-
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU time of a process (/proc/<pid>/stat, fields 14 and 15)."""
-    with open(f"/proc/{pid}/stat") as fh:
-        fields = fh.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def parse_metrics(text: str) -> dict[str, float]:
-    """Prometheus text -> {'name{labels}': value}, comments dropped."""
-    out: dict[str, float] = {}
-    for line in text.splitlines():
-        if line and not line.startswith("#"):
-            name, _, value = line.rpartition(" ")
-            with contextlib.suppress(ValueError):
-                out[name] = float(value)
-    return out
-
-
-@dataclass
-class Sample:
-    label: str
-    rss_kb: int
-    tasks: float
-    websockets: float
-    agents: dict[str, int]
-    cpu: float = 0.0  # the service process's CPU seconds so far
-    at: float = field(default_factory=time.time)
-
-
-async def sample(http: Any, service: Any, label: str) -> Sample:
-    async with http.get(service.url + "/metrics") as resp:
-        figures = parse_metrics(await resp.text())
-    agents = {
-        key.split('"')[1]: int(v)
-        for key, v in figures.items()
-        if key.startswith("switchboard_agents{")
-    }
-    return Sample(
-        label,
-        rss_kb(service.pid),
-        figures.get("switchboard_asyncio_tasks", -1.0),
-        figures.get("switchboard_console_websockets", -1.0),
-        agents,
-        cpu_seconds(service.pid),
-    )
 
 
 def rows(db: Path, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
@@ -219,93 +141,7 @@ def contacts_of(db: Path, keys: Sequence[str]) -> dict[str, tuple[Any, ...]]:
     return {r[0]: r[1:] for r in found}
 
 
-async def until(check: Callable[[], Any], within: float, step: float = 0.1) -> bool:
-    """Poll ``check`` (a function, or one returning an awaitable) until it holds."""
-
-    async def holds() -> bool:
-        value = check()
-        return bool(await value if inspect.isawaitable(value) else value)
-
-    deadline = time.monotonic() + within
-    while time.monotonic() < deadline:
-        if await holds():
-            return True
-        await asyncio.sleep(step)
-    return await holds()
-
-
-def error_lines(text: str) -> list[str]:
-    bad = ("level=ERROR", "level=CRITICAL", "Traceback", "never retrieved", "Task was destroyed")
-    return [line for line in text.splitlines() if any(b in line for b in bad)]
-
-
 # -- the calls ----------------------------------------------------------------------------------
-
-
-class Traffic:
-    """``rate`` calls a second for ``seconds``, each from a number of its own."""
-
-    def __init__(self, sim: Any, rate: float, seconds: float, talk: tuple[float, float],
-                 patience: float) -> None:  # fmt: skip
-        self.sim, self.rate, self.total = sim, rate, max(1, int(rate * seconds))
-        self.talk, self.patience = talk, patience
-        self.placed: list[tuple[float, str]] = []  # (time.time(), uniqueid)
-        self.behind = 0.0  # the worst delay of a call behind its schedule
-
-    async def run(self) -> None:
-        loop = asyncio.get_running_loop()
-        start = loop.time()
-        for n in range(self.total):
-            due = start + n / self.rate
-            if (delay := due - loop.time()) > 0:
-                await asyncio.sleep(delay)
-            else:
-                self.behind = max(self.behind, -delay)
-            self.place(f"+1555{n % 10_000_000:07d}")
-
-    async def burst(self, count: int, spread: float) -> list[str]:
-        """A peak: ``count`` callers within ``spread`` seconds, on top of the steady
-        calls (from numbers the steady calls never use)."""
-        keys = []
-        for k in range(count):
-            keys.append(self.place(f"+1556{k % 10_000_000:07d}"))
-            if spread > 0:
-                await asyncio.sleep(spread / count)
-        return keys
-
-    def place(self, caller: str) -> str:
-        uniqueid: str = self.sim.place_call(
-            caller, did=DID, dtmf=["1", "1"], patience=self.patience, talk_seconds=self.talk
-        )
-        self.placed.append((time.time(), uniqueid))
-        return uniqueid
-
-
-class Tasks(list[asyncio.Future[Any]]):
-    """The run's background tasks, cancelled together when it ends early."""
-
-    def ensure(self, coro: Any) -> asyncio.Future[Any]:
-        task = asyncio.ensure_future(coro)
-        self.append(task)
-        return task
-
-
-class LoopLag:
-    """The worst lateness of a 50 ms ticker in this process (the simulator's loop)."""
-
-    def __init__(self) -> None:
-        self.worst = 0.0
-        self._task = asyncio.ensure_future(self._tick())
-
-    async def _tick(self) -> None:
-        loop = asyncio.get_running_loop()
-        while True:
-            due = loop.time() + 0.05
-            await asyncio.sleep(0.05)
-            self.worst = max(self.worst, loop.time() - due)
-
-    def stop(self) -> None:
-        self._task.cancel()
 
 
 def through_the_ivr(db: Path, keys: Sequence[str]) -> bool:
@@ -365,13 +201,6 @@ async def offers_after(
 
 
 # -- the consoles process -----------------------------------------------------------------------
-
-
-async def stdin_reader() -> asyncio.StreamReader:
-    loop = asyncio.get_running_loop()
-    reader = asyncio.StreamReader()
-    await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), sys.stdin)
-    return reader
 
 
 @dataclass

@@ -103,6 +103,32 @@ class ConsoleOperations:
             "intervals": self.recorder.intervals(),
         }
 
+    def agent(self, agent_id: str) -> dict[str, Any] | None:
+        try:
+            return self._agent_json(agent_id)
+        except NotFound:
+            return None
+
+    def agent_snapshot(self, agent_id: str) -> dict[str, Any] | None:
+        agent = self.agent(agent_id)
+        if agent is None:
+            return None
+        now = self.clock()
+        served = set(agent["queues"])
+        return {
+            "now": now,
+            "queues": [
+                self._queue_json(q.name, self.acd.queue_stats(q.name))
+                for q in self.acd.queue_configs()  # the queue file's order, as snapshot()
+                if q.name in served
+            ],
+            "agents": [agent],
+            # A scan, not an index: comparing one field per live call costs microseconds,
+            # and it cannot drift from what snapshot() lists.
+            "calls": [c.to_json(now) for c in self.calls.values() if c.agent_id == agent_id],
+            "intervals": [],
+        }
+
     def queues_for_supervisor(self, username: str) -> frozenset[str]:
         names = [q.name for q in self.acd.queue_configs()]
         return frozenset(

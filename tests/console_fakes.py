@@ -89,6 +89,23 @@ class FakeCenter:
             "intervals": [dict(i) for i in self.intervals],
         }
 
+    def agent(self, agent_id: str) -> Message | None:
+        agent = self.agents.get(agent_id)
+        return dict(agent, queues=list(agent["queues"])) if agent is not None else None
+
+    def agent_snapshot(self, agent_id: str) -> Message | None:
+        agent = self.agent(agent_id)
+        if agent is None:
+            return None
+        snap = self.snapshot()
+        return {
+            "now": snap["now"],
+            "queues": [q for q in snap["queues"] if q["name"] in agent["queues"]],
+            "agents": [agent],
+            "calls": [c for c in snap["calls"] if c.get("agent_id") == agent_id],
+            "intervals": [],
+        }
+
     def queues_for_supervisor(self, username: str) -> frozenset[str]:
         return frozenset(self.supervisors.get(username, set(self.queues)))
 

@@ -462,6 +462,29 @@ async def test_wrapup_ends_wrap_up(world: Any) -> None:
     assert world.center.agents["1001"]["state"] == "ready"
 
 
+async def test_wrapup_of_the_call_just_ended_before_the_history_knows_its_agent(
+    world: Any,
+) -> None:
+    # Under load the contact writer lags: the agent saves the wrap-up of the call it just
+    # took while the stored contact does not name the agent yet. The center knows.
+    await world.store.contacts.arrived("lag-1", "+15551239999", "8005550100")
+    contact_id = (await world.store.contacts.get_by_key("lag-1")).id
+    world.center.agents["1002"]["state"] = "ready"
+    world.center.arrive("lag1", "support", "+15551239999", contact_id=contact_id)
+    world.center.offer("lag1", "1002", {})
+    world.center.answer("lag1")
+    world.center.end("lag1")
+    assert world.center.agents["1002"]["state"] == "wrap_up"
+    url = f"/api/contacts/{contact_id}/wrapup"
+    alice = await world.client("alice")  # not her call, neither stored nor live
+    assert (await alice.request("POST", url, {"disposition": "resolved"})).status == 403
+    bob = await world.client("bob")
+    resp = await bob.request("POST", url, {"disposition": "resolved"})
+    assert resp.status == 200, await resp.text()
+    assert world.center.agents["1002"]["state"] == "ready"
+    assert (await world.store.contacts.get(contact_id)).disposition == "resolved"
+
+
 async def test_admin_adds_users_who_can_log_in(world: Any) -> None:
     root = await world.client("root")
     body = {"username": "dave", "password": "s3cret-pass", "role": "supervisor"}

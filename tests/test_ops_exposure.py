@@ -4,6 +4,7 @@ it, /metrics behind ``http.ops_token`` once one is set."""
 from __future__ import annotations
 
 import dataclasses
+import json
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -75,6 +76,11 @@ async def test_ops_token_guards_metrics_and_unlocks_health(
             assert status == 200 and ami_port not in text
             status, text = await get(http, url + "/healthz", TOKEN)
             assert status == 200 and ami_port in text and '"host"' in text
+            assert json.loads(text)["contacts"] == {"pending_writes": 0}
+            status, text = await get(http, url + "/metrics", TOKEN)
+            assert "switchboard_contact_writes_pending 0.0" in text
+            status, text = await get(http, url + "/healthz")
+            assert "pending_writes" not in text  # the backlog is an operations detail
             await service.ami.close()  # the verdict stays public when AMI is down
             status, text = await get(http, url + "/healthz")
             assert status == 503 and '"connected": false' in text and ami_port not in text

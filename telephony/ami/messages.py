@@ -184,7 +184,9 @@ def _render_value(key: str, value: str | int) -> str:
 
 
 def _check_key(key: str) -> None:
-    if not key or key != key.strip() or any(c in key for c in "\r\n:"):
+    # Three substring tests, not a generator over "\r\n:": every AGI command of every call
+    # is an action, and the generator was 5 % of the service's loop at 200 calls/s.
+    if not key or key != key.strip() or "\r" in key or "\n" in key or ":" in key:
         raise LocalProtocolError(f"AMI header name {key!r} is empty or contains CR, LF or ':'")
 
 
