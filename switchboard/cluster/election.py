@@ -1,0 +1,238 @@
+"""Leader election: the node holding one PostgreSQL advisory lock routes; nobody else does.
+
+Theory of operation. ``pg_try_advisory_lock(key)`` on a connection of its own takes a
+*session* lock: PostgreSQL keeps it exactly as long as that connection's session lives
+and releases it when the session ends, however the holder dies (process killed, host
+gone: the server notices the dead peer by TCP keepalive / ``tcp_user_timeout``, set per
+session below). Standbys try the lock every ``retry_interval`` seconds.
+
+Fencing: a leader must never route once another node may hold the lock. It proves it
+still holds the lock every ``check_interval`` seconds by a round trip on the lock's own
+connection (the session is alive, so the lock is still ours), each within
+``check_timeout``; a :class:`Lease` says how long the last proof is good for. The moment
+a proof fails, times out or the lease runs out, the node steps down: it stops routing and
+disconnects AMI *before* it tries the lock again. PostgreSQL can release the lock (and a
+standby take it) only after the server dropped the session, which takes at least
+``SERVER_DEAD_PEER_SECONDS`` of silence on a network failure — longer than the leader's
+``check_interval + check_timeout``, so the old leader has stopped first
+(docs/DEPLOYMENT.md has the timings per failure).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import enum
+import logging
+import time
+from collections.abc import Awaitable, Callable, Coroutine
+from dataclasses import dataclass
+from typing import Any
+
+import asyncpg  # type: ignore[import-untyped]
+
+log = logging.getLogger(__name__)
+
+# What the lock's session asks of the server: notice a silent client (no TCP answer)
+# within about this many seconds and end its session, releasing the lock.
+# Keepalive probes after 3 s of silence, one a second, 3 unanswered: the session ends
+# 6 s after the client last answered (unacknowledged data: tcp_user_timeout, 6 s too).
+SERVER_DEAD_PEER_SECONDS = 6
+SESSION_SETTINGS = {
+    "tcp_keepalives_idle": "3",
+    "tcp_keepalives_interval": "1",
+    "tcp_keepalives_count": "3",
+    "tcp_user_timeout": str(SERVER_DEAD_PEER_SECONDS * 1000),
+    # A lock query stuck behind anything must not hang the election.
+    "statement_timeout": "5000",
+}
+
+
+class Role(enum.Enum):
+    STANDBY = "standby"
+    LEADER = "leader"
+
+
+@dataclass(slots=True)
+class Lease:
+    """How long the leader may keep routing after its last proof of holding the lock
+    (pure; monotonic seconds)."""
+
+    length: float
+    proved_at: float | None = None
+
+    def prove(self, now: float) -> None:
+        self.proved_at = now
+
+    def valid(self, now: float) -> bool:
+        return self.proved_at is not None and now - self.proved_at < self.length
+
+
+async def connect(dsn: str, application_name: str, **kwargs: Any) -> asyncpg.Connection:
+    """A connection with dead-peer detection on the server side (see module docstring)."""
+    settings = {**SESSION_SETTINGS, "application_name": application_name[:63]}
+    return await asyncpg.connect(dsn, server_settings=settings, timeout=5, **kwargs)
+
+
+class LeaderElection:
+    """Runs the election for one node until :meth:`stop`.
+
+    Args:
+        dsn: the shared PostgreSQL (``database.url``).
+        key: the advisory lock key (``cluster.lock_key``).
+        node: this node's name (logs, ``application_name``).
+        on_elected: awaited once the lock is ours; routing starts here.
+        on_demoted: awaited the moment the lock can no longer be proved; routing stops
+            here (it must not raise; it is bounded by the caller).
+        retry_interval, check_interval, check_timeout: see ``cluster.*`` settings.
+        clock: monotonic seconds (tests).
+    """
+
+    def __init__(
+        self,
+        dsn: str,
+        key: int,
+        node: str,
+        *,
+        on_elected: Callable[[], Coroutine[Any, Any, None]],
+        on_demoted: Callable[[str], Awaitable[None]],
+        retry_interval: float = 0.5,
+        check_interval: float = 0.5,
+        check_timeout: float = 1.5,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.dsn = dsn
+        self.key = key
+        self.node = node
+        self.on_elected = on_elected
+        self.on_demoted = on_demoted
+        self.retry_interval = retry_interval
+        self.check_interval = check_interval
+        self.check_timeout = check_timeout
+        self.clock = clock
+        self.role = Role.STANDBY
+        # Longer than one proof round (a loaded machine is not a lost lock), well inside
+        # the time the server needs to drop a silent session.
+        self.lease = Lease(max(check_interval + check_timeout, SERVER_DEAD_PEER_SECONDS / 2))
+        self.elected_at: float | None = None  # time.time() of the current term's start
+        self.last_error = ""
+        self._conn: asyncpg.Connection | None = None
+        self._task: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        self._task = asyncio.get_running_loop().create_task(self._run(), name="election")
+
+    async def stop(self) -> None:
+        """Stop the election; a leader steps down first and releases the lock."""
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+        if self.role is Role.LEADER:
+            await self._step_down("stopping")
+        await self._drop_connection()
+
+    async def _run(self) -> None:
+        while True:
+            try:
+                if await self._try_lock():
+                    await self._lead()
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # the election never dies; it logs and tries again
+                self.last_error = type(exc).__name__
+                log.warning(
+                    "election round failed", extra={"fields": {"node": self.node, "error": exc}}
+                )
+                if self.role is Role.LEADER:
+                    await self._step_down(f"error: {type(exc).__name__}")
+                await self._drop_connection()
+            await asyncio.sleep(self.retry_interval)
+
+    async def _try_lock(self) -> bool:
+        if self._conn is None or self._conn.is_closed():
+            self._conn = await connect(self.dsn, f"switchboard-{self.node}-election")
+        got = await asyncio.wait_for(
+            self._conn.fetchval("SELECT pg_try_advisory_lock($1)", self.key), self.check_timeout
+        )
+        return bool(got)
+
+    async def _lead(self) -> None:
+        self.lease.prove(self.clock())
+        self.role = Role.LEADER
+        self.elected_at = time.time()
+        self.last_error = ""
+        log.info("elected leader", extra={"fields": {"node": self.node}})
+        # Routing starts beside the proofs: starting it (the store, the first AMI connect)
+        # may take longer than a lease, and the lock must be watched all that time.
+        starting: asyncio.Task[None] = asyncio.get_running_loop().create_task(
+            self.on_elected(), name="elected"
+        )
+        try:
+            while True:
+                if starting.done():
+                    starting.result()  # a failed start steps down (below) and retries
+                    await asyncio.sleep(self.check_interval)
+                else:
+                    await asyncio.wait({starting}, timeout=self.check_interval)
+                    if starting.done():
+                        continue
+                reason = await self._prove()
+                if reason:
+                    await self._cancel(starting)
+                    await self._step_down(reason)
+                    return
+        except asyncio.CancelledError:
+            await self._cancel(starting)
+            raise
+        except Exception as exc:
+            await self._cancel(starting)
+            await self._step_down(f"error: {type(exc).__name__}")
+            raise
+
+    @staticmethod
+    async def _cancel(task: asyncio.Task[None]) -> None:
+        if not task.done():
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+
+    async def _prove(self) -> str:
+        """Empty when the lock is still ours, else why it cannot be proved."""
+        conn = self._conn
+        if conn is None or conn.is_closed():
+            return "lock connection closed"
+        if not self.lease.valid(self.clock()):
+            return "lease ran out"  # the loop itself stalled longer than the lease
+        try:
+            # Our session is alive: the lock is still ours. Asking pg_locks would prove no
+            # more (the lock cannot leave a live session) and cost a catalog scan.
+            await asyncio.wait_for(conn.fetchval("SELECT 1"), self.check_timeout)
+        except (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+            return f"lock not proved: {type(exc).__name__}"
+        now = self.clock()
+        if not self.lease.valid(now):
+            return "lease ran out"
+        self.lease.prove(now)
+        return ""
+
+    async def _step_down(self, reason: str) -> None:
+        self.role = Role.STANDBY
+        self.elected_at = None
+        self.last_error = reason
+        log.warning("stepping down", extra={"fields": {"node": self.node, "reason": reason}})
+        try:
+            await self.on_demoted(reason)
+        finally:
+            # Whatever the reason, the lock's session must end: a node that is not routing
+            # must not hold the lock, and a half-dead connection must not keep it.
+            await self._drop_connection()
+
+    async def _drop_connection(self) -> None:
+        conn, self._conn = self._conn, None
+        if conn is not None and not conn.is_closed():
+            try:
+                await asyncio.wait_for(conn.close(), 1.0)
+            except Exception:
+                conn.terminate()
