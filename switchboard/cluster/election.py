@@ -6,15 +6,17 @@ and releases it when the session ends, however the holder dies (process killed, 
 gone: the server notices the dead peer by TCP keepalive / ``tcp_user_timeout``, set per
 session below). Standbys try the lock every ``retry_interval`` seconds.
 
-Fencing: a leader must never route once another node may hold the lock. It proves it
-still holds the lock every ``check_interval`` seconds by a round trip on the lock's own
-connection (the session is alive, so the lock is still ours), each within
-``check_timeout``; a :class:`Lease` says how long the last proof is good for. The moment
-a proof fails, times out or the lease runs out, the node steps down: it stops routing and
-disconnects AMI *before* it tries the lock again. PostgreSQL can release the lock (and a
-standby take it) only after the server dropped the session, which takes at least
-``SERVER_DEAD_PEER_SECONDS`` of silence on a network failure — longer than the leader's
-``check_interval + check_timeout``, so the old leader has stopped first
+Fencing: a leader must never route once another node may. It proves it still holds the
+lock every ``check_interval`` seconds by a round trip on the lock's own connection (the
+session is alive, so the lock is still ours), each within ``check_timeout``, and hears at
+once when the server ends the session; the moment a proof fails, times out or the session
+ends, the node steps down: it stops routing and disconnects AMI. So a leader routes at
+most ``check_interval + check_timeout`` (the :class:`Lease`) after its last proof. The
+other side of the promise: a node that takes the lock waits that long plus a margin (the
+*fence*) before it routes, because the server may have released the lock the instant the
+old session ended (a restart, a DBA's kill) while the old leader had not noticed yet. On a
+network failure the server needs ``SERVER_DEAD_PEER_SECONDS`` of silence before it drops
+the session at all, by which time the old leader has long stopped
 (docs/DEPLOYMENT.md has the timings per failure).
 """
 
@@ -46,6 +48,9 @@ SESSION_SETTINGS = {
     # A lock query stuck behind anything must not hang the election.
     "statement_timeout": "5000",
 }
+
+
+FENCE_MARGIN = 0.25  # seconds: scheduling slack between two nodes' event loops
 
 
 class Role(enum.Enum):
@@ -111,9 +116,11 @@ class LeaderElection:
         self.check_timeout = check_timeout
         self.clock = clock
         self.role = Role.STANDBY
-        # Longer than one proof round (a loaded machine is not a lost lock), well inside
-        # the time the server needs to drop a silent session.
-        self.lease = Lease(max(check_interval + check_timeout, SERVER_DEAD_PEER_SECONDS / 2))
+        # A leader stops routing at most one proof round after its last proof (the lease);
+        # a new leader waits that long (the fence) after taking the lock before it routes,
+        # so the old one has stopped even when the server released the lock at once.
+        self.lease = Lease(check_interval + check_timeout)
+        self.fence = self.lease.length + FENCE_MARGIN
         self.elected_at: float | None = None  # time.time() of the current term's start
         self.last_error = ""
         self._conn: asyncpg.Connection | None = None
@@ -129,8 +136,6 @@ class LeaderElection:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
             self._task = None
-        if self.role is Role.LEADER:
-            await self._step_down("stopping")
         await self._drop_connection()
 
     async def _run(self) -> None:
@@ -159,37 +164,60 @@ class LeaderElection:
         return bool(got)
 
     async def _lead(self) -> None:
+        """Hold the lock: wait out the fence, route, prove the lock until it fails."""
+        conn = self._conn
+        assert conn is not None
+        lost = asyncio.Event()
+        # The server ended our session (a DBA, a restart, a failover): step down now,
+        # not at the next proof.
+        conn.add_termination_listener(lambda _conn: lost.set())
         self.lease.prove(self.clock())
-        self.role = Role.LEADER
-        self.elected_at = time.time()
-        self.last_error = ""
-        log.info("elected leader", extra={"fields": {"node": self.node}})
-        # Routing starts beside the proofs: starting it (the store, the first AMI connect)
-        # may take longer than a lease, and the lock must be watched all that time.
-        starting: asyncio.Task[None] = asyncio.get_running_loop().create_task(
-            self.on_elected(), name="elected"
-        )
+        log.info("lock taken; waiting out the fence", extra={"fields": {"node": self.node}})
+        fenced_until = self.clock() + self.fence
+        starting: asyncio.Task[None] | None = None
         try:
             while True:
-                if starting.done():
+                if starting is None and self.clock() >= fenced_until:
+                    # Routing starts beside the proofs: starting it (the store, the first
+                    # AMI connect) may take longer than a lease, and the lock must be
+                    # watched all that time.
+                    self.role = Role.LEADER
+                    self.elected_at = time.time()
+                    self.last_error = ""
+                    log.info("elected leader", extra={"fields": {"node": self.node}})
+                    starting = asyncio.get_running_loop().create_task(
+                        self.on_elected(), name="elected"
+                    )
+                waits: set[asyncio.Future[Any]] = {asyncio.ensure_future(lost.wait())}
+                if starting is not None and not starting.done():
+                    waits.add(starting)
+                delay = self.check_interval
+                if starting is None:
+                    delay = max(0.0, min(delay, fenced_until - self.clock()))
+                await asyncio.wait(waits, timeout=delay, return_when=asyncio.FIRST_COMPLETED)
+                for waiter in waits:
+                    if waiter is not starting:
+                        waiter.cancel()
+                if starting is not None and starting.done():
                     starting.result()  # a failed start steps down (below) and retries
-                    await asyncio.sleep(self.check_interval)
-                else:
-                    await asyncio.wait({starting}, timeout=self.check_interval)
-                    if starting.done():
-                        continue
-                reason = await self._prove()
+                reason = "lock session ended" if lost.is_set() else await self._prove()
                 if reason:
-                    await self._cancel(starting)
-                    await self._step_down(reason)
+                    await self._give_up(starting, reason)
                     return
         except asyncio.CancelledError:
-            await self._cancel(starting)
+            await self._give_up(starting, "stopping")
             raise
         except Exception as exc:
-            await self._cancel(starting)
-            await self._step_down(f"error: {type(exc).__name__}")
+            await self._give_up(starting, f"error: {type(exc).__name__}")
             raise
+
+    async def _give_up(self, starting: asyncio.Task[None] | None, reason: str) -> None:
+        if starting is None:  # lost during the fence: nothing was routed
+            self.last_error = reason
+            await self._drop_connection()
+            return
+        await self._cancel(starting)
+        await self._step_down(reason)
 
     @staticmethod
     async def _cancel(task: asyncio.Task[None]) -> None:
