@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from config.database_url import DatabaseUrl, parse_database_url, redact_url
 from config.errors import ConfigError
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -58,7 +59,13 @@ class HttpSettings:
 
 @dataclass(frozen=True, slots=True)
 class DatabaseSettings:
+    # sqlite:///relative/path (under the project root), sqlite:////absolute/path, or
+    # postgresql://user:password@host:port/database. Empty: the SQLite file at ``path``.
+    url: str = ""
     path: str = "var/switchboard.sqlite3"
+    # PostgreSQL: connections the pool keeps open / may open.
+    pool_min_size: int = 1
+    pool_max_size: int = 10
 
 
 @dataclass(frozen=True, slots=True)
@@ -149,6 +156,30 @@ class Settings:
         """Resolve a configured path: absolute stays, relative is under the project root."""
         p = Path(relative)
         return p if p.is_absolute() else PROJECT_ROOT / p
+
+    def database_url(self) -> DatabaseUrl:
+        """The configured database: ``database.url`` if set, else the SQLite file at
+        ``database.path``; a SQLite path comes back resolved like :meth:`path`.
+
+        Raises:
+            ConfigError: a malformed URL (shown without its password), or pool sizes
+                that are not ``1 <= pool_min_size <= pool_max_size``.
+        """
+        db = self.database
+        if not 1 <= db.pool_min_size <= db.pool_max_size:
+            raise ConfigError(
+                "settings", "database.pool_min_size", "1 <= pool_min_size <= pool_max_size"
+            )
+        where = parse_database_url(db.url) if db.url.strip() else DatabaseUrl("sqlite", db.path)
+        if where.scheme == "sqlite" and where.path != ":memory:":
+            return DatabaseUrl("sqlite", path=str(self.path(where.path)))
+        return where
+
+    def database_target(self) -> str:
+        """What ``crm_lookup.store.open_store`` is given: the PostgreSQL URL, or the
+        SQLite file's resolved path. Raises ConfigError as :meth:`database_url`."""
+        where = self.database_url()
+        return where.dsn if where.scheme == "postgresql" else where.path
 
     def require_production(self) -> None:
         """Raise ConfigError for values that have no safe default outside the demo."""
@@ -305,4 +336,5 @@ def redacted(settings: Settings) -> dict[str, dict[str, Any]]:
     for section, key in secrets:
         if out[section][key]:
             out[section][key] = "***"
+    out["database"]["url"] = redact_url(out["database"]["url"])
     return out

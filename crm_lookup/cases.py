@@ -6,18 +6,22 @@ import json
 import time
 from typing import TYPE_CHECKING, Any
 
-import aiosqlite
-
 from config.errors import InvalidInput, NotFound
+from crm_lookup.database import ConstraintViolation, Dialect, Transaction
 from crm_lookup.models import Case, CaseChange, CaseStatus
 
 if TYPE_CHECKING:
     from crm_lookup.store import Store
 
-SELECT_CASE = """
+
+def select_case(dialect: Dialect) -> str:
+    """Every column :func:`case_from_row` reads, the linked contact ids as JSON."""
+    contact_ids = dialect.json_array(
+        "contact_id", "case_contacts WHERE case_id = k.id", "contact_id"
+    )
+    return f"""
 SELECT k.id, k.customer_id, k.subject, k.status, k.due_at, k.notes, k.created_at, k.updated_at,
-       (SELECT json_group_array(contact_id) FROM
-            (SELECT contact_id FROM case_contacts WHERE case_id = k.id ORDER BY contact_id))
+       {contact_ids} AS contact_ids
 FROM cases k
 """
 
@@ -63,7 +67,7 @@ def _notes(value: str) -> str:
 
 
 async def open_case_in(
-    db: aiosqlite.Connection,
+    db: Transaction,
     customer_id: int,
     subject: str,
     *,
@@ -74,21 +78,19 @@ async def open_case_in(
 ) -> int:
     """Insert a case inside the caller's transaction; returns its id."""
     now = time.time()
-    rows = list(await db.execute_fetchall("SELECT 1 FROM customers WHERE id = ?", (customer_id,)))
-    if not rows:
+    if await db.fetchone("SELECT 1 FROM customers WHERE id = ?", (customer_id,)) is None:
         raise NotFound(f"no customer {customer_id}")
-    cursor = await db.execute(
+    case_id = await db.insert(
         "INSERT INTO cases(customer_id, subject, status, due_at, notes, created_at, updated_at)"
         " VALUES (?, ?, ?, ?, ?, ?, ?)",
         (customer_id, _subject(subject), _status(status), due_at, _notes(notes), now, now),
     )
-    case_id = int(cursor.lastrowid or 0)
     if contact_id is not None:
         await link_in(db, case_id, contact_id)
     return case_id
 
 
-async def update_case_in(db: aiosqlite.Connection, case_id: int, **changes: Any) -> None:
+async def update_case_in(db: Transaction, case_id: int, **changes: Any) -> None:
     """Change subject / status / due_at / notes inside the caller's transaction."""
     sets: list[str] = []
     args: list[Any] = []
@@ -103,26 +105,26 @@ async def update_case_in(db: aiosqlite.Connection, case_id: int, **changes: Any)
             raise InvalidInput(f"cannot change case field {name}", field=name)
         sets.append(f"{name} = ?")
         args.append(value)
-    cursor = await db.execute(
+    changed = await db.execute(
         f"UPDATE cases SET {', '.join([*sets, 'updated_at = ?'])} WHERE id = ?",
         (*args, time.time(), case_id),
     )
-    if cursor.rowcount == 0:
+    if changed == 0:
         raise NotFound(f"no case {case_id}")
 
 
-async def link_in(db: aiosqlite.Connection, case_id: int, contact_id: int) -> None:
+async def link_in(db: Transaction, case_id: int, contact_id: int) -> None:
     try:
         await db.execute(
-            "INSERT OR IGNORE INTO case_contacts(case_id, contact_id) VALUES (?, ?)",
+            "INSERT INTO case_contacts(case_id, contact_id) VALUES (?, ?) ON CONFLICT DO NOTHING",
             (case_id, contact_id),
         )
-    except aiosqlite.IntegrityError:
+    except ConstraintViolation:
         raise NotFound(f"no case {case_id} or no contact {contact_id}") from None
 
 
 async def apply_change_in(
-    db: aiosqlite.Connection, change: CaseChange, customer_id: int | None, contact_id: int
+    db: Transaction, change: CaseChange, customer_id: int | None, contact_id: int
 ) -> int:
     """A wrap-up's case change: open a new case or update the given one; link the contact."""
     if change.case_id is None:
@@ -140,12 +142,10 @@ async def apply_change_in(
             notes=change.notes,
             contact_id=contact_id,
         )
-    rows = list(
-        await db.execute_fetchall("SELECT customer_id FROM cases WHERE id = ?", (change.case_id,))
-    )
-    if not rows:
+    row = await db.fetchone("SELECT customer_id FROM cases WHERE id = ?", (change.case_id,))
+    if row is None:
         raise NotFound(f"no case {change.case_id}")
-    if customer_id is not None and rows[0][0] != customer_id:
+    if customer_id is not None and row[0] != customer_id:
         raise InvalidInput(f"case {change.case_id} belongs to another customer", field="case")
     updates: dict[str, Any] = {"status": change.status}
     if change.subject:
@@ -164,6 +164,7 @@ class CaseRepo:
 
     def __init__(self, store: Store) -> None:
         self._store = store
+        self._select = select_case(store.dialect)
 
     async def open(
         self,
@@ -195,7 +196,7 @@ class CaseRepo:
 
     async def get(self, case_id: int) -> Case:
         """Raises NotFound."""
-        row = await self._store.fetchone(SELECT_CASE + " WHERE k.id = ?", (case_id,))
+        row = await self._store.fetchone(self._select + " WHERE k.id = ?", (case_id,))
         if row is None:
             raise NotFound(f"no case {case_id}")
         return case_from_row(row)
@@ -221,7 +222,7 @@ class CaseRepo:
         self, customer_id: int, *, status: str | None = None, limit: int = 50
     ) -> list[Case]:
         """The customer's cases, open ones first then newest; ``status`` filters."""
-        sql = SELECT_CASE + " WHERE k.customer_id = ?"
+        sql = self._select + " WHERE k.customer_id = ?"
         args: list[Any] = [customer_id]
         if status is not None:
             sql += " AND k.status = ?"
@@ -233,7 +234,7 @@ class CaseRepo:
     async def open_for_customer(self, customer_id: int, limit: int = 20) -> list[Case]:
         """Cases not closed (open or pending)."""
         rows = await self._store.fetchall(
-            SELECT_CASE + " WHERE k.customer_id = ? AND k.status != 'closed'"
+            self._select + " WHERE k.customer_id = ? AND k.status != 'closed'"
             " ORDER BY k.due_at IS NULL, k.due_at, k.id LIMIT ?",
             (customer_id, limit),
         )

@@ -1,6 +1,6 @@
 """The contact log: every call's milestones, written as they happen, idempotently.
 
-Theory of operation: a milestone is one ``INSERT OR IGNORE`` into ``contact_events``
+Theory of operation: a milestone is one ``INSERT ... ON CONFLICT DO NOTHING`` into ``contact_events``
 keyed by ``(contact_key, kind, ident)`` (see :mod:`crm_lookup.schema` for the triggers
 that fold it into the ``contacts`` row). The ``ident`` decides what "the same event"
 means: one ``arrived`` / ``answered`` / ``ended`` per contact; ``queued`` once per queue;
@@ -19,10 +19,9 @@ from collections.abc import AsyncIterator, Mapping, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-import aiosqlite
-
 from config.errors import InvalidInput, NotFound
 from crm_lookup.cases import apply_change_in
+from crm_lookup.database import Dialect, ForeignKeyViolation
 from crm_lookup.models import CaseChange, Contact, ContactEvent, Direction, Outcome, Page
 from crm_lookup.phones import try_normalize
 
@@ -32,19 +31,24 @@ if TYPE_CHECKING:
 Step = str | Mapping[str, Any]
 When = float | datetime | None
 
-SELECT_CONTACT = """
+
+def select_contact(dialect: Dialect) -> str:
+    """Every column :func:`contact_from_row` reads, the contact's case ids as JSON."""
+    case_ids = dialect.json_array(
+        "case_id", "case_contacts WHERE contact_id = contacts.id", "case_id"
+    )
+    return f"""
 SELECT id, key, direction, caller, dialed, customer_id, arrived_at, ivr_path, ivr_result,
        queue, queued_at, offered_at, offers, agent_id, answered_at, ended_at, wrapped_at,
        wait_seconds, talk_seconds, hold_seconds, wrapup_seconds, outcome, disposition, notes,
-       recording, created_at,
-       (SELECT json_group_array(case_id) FROM
-            (SELECT case_id FROM case_contacts WHERE contact_id = contacts.id ORDER BY case_id))
+       recording, created_at, {case_ids} AS case_ids
 FROM contacts
 """
 
+
 _INSERT_EVENT = (
-    "INSERT OR IGNORE INTO contact_events(contact_key, kind, ident, at, data)"
-    " VALUES (?, ?, ?, ?, ?)"
+    "INSERT INTO contact_events(contact_key, kind, ident, at, data)"
+    " VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING"
 )
 
 
@@ -117,6 +121,7 @@ class ContactLog:
 
     def __init__(self, store: Store) -> None:
         self._store = store
+        self._select = select_contact(store.dialect)
 
     async def _event(
         self, key: str, kind: str, ident: str, at: float, data: Mapping[str, Any]
@@ -130,7 +135,7 @@ class ContactLog:
             changed = await self._store.write(
                 _INSERT_EVENT, (contact_key, kind, ident, at, payload)
             )
-        except aiosqlite.IntegrityError:
+        except ForeignKeyViolation:
             # The only reference a caller can get wrong is the customer id.
             raise NotFound(f"{kind}: no such customer {data.get('customer_id')}") from None
         return changed > 0
@@ -267,20 +272,16 @@ class ContactLog:
         case_part = None if case is None else _canonical(dataclasses.asdict(case))
         ident = hashlib.sha1(_canonical([dispo, notes, case_part]).encode()).hexdigest()[:20]
         async with self._store.transaction() as db:
-            rows = list(
-                await db.execute_fetchall(
-                    "SELECT key, customer_id FROM contacts WHERE id = ?", (contact_id,)
-                )
+            found = await db.fetchone(
+                "SELECT key, customer_id FROM contacts WHERE id = ?", (contact_id,)
             )
-            if not rows:
+            if found is None:
                 raise NotFound(f"no contact {contact_id}")
-            key, customer_id = rows[0][0], rows[0][1]
-            seen = list(
-                await db.execute_fetchall(
-                    "SELECT 1 FROM contact_events WHERE contact_key = ? AND kind = 'wrapup'"
-                    " AND ident = ?",
-                    (key, ident),
-                )
+            key, customer_id = found[0], found[1]
+            seen = await db.fetchone(
+                "SELECT 1 FROM contact_events WHERE contact_key = ? AND kind = 'wrapup'"
+                " AND ident = ?",
+                (key, ident),
             )
             if not seen:
                 case_id = None
@@ -309,14 +310,14 @@ class ContactLog:
 
     async def get(self, contact_id: int) -> Contact:
         """Raises NotFound."""
-        row = await self._store.fetchone(SELECT_CONTACT + " WHERE id = ?", (contact_id,))
+        row = await self._store.fetchone(self._select + " WHERE id = ?", (contact_id,))
         if row is None:
             raise NotFound(f"no contact {contact_id}")
         return contact_from_row(row)
 
     async def get_by_key(self, key: str) -> Contact:
         """The contact of a call's Linkedid. Raises NotFound."""
-        row = await self._store.fetchone(SELECT_CONTACT + " WHERE key = ?", (key,))
+        row = await self._store.fetchone(self._select + " WHERE key = ?", (key,))
         if row is None:
             raise NotFound(f"no contact for call {key[:64]!r}")
         return contact_from_row(row)
@@ -343,7 +344,7 @@ class ContactLog:
             "SELECT count(*) FROM contacts WHERE customer_id = ?", (customer_id,)
         )
         rows = await self._store.fetchall(
-            SELECT_CONTACT + " WHERE customer_id = ? ORDER BY created_at DESC, id DESC"
+            self._select + " WHERE customer_id = ? ORDER BY created_at DESC, id DESC"
             " LIMIT ? OFFSET ?",
             (customer_id, limit, offset),
         )
@@ -358,7 +359,7 @@ class ContactLog:
         """Contacts not ended yet, oldest first, each with the time of its last milestone
         (the best-known end of a call that was lost while the service was down)."""
         rows = await self._store.fetchall(
-            SELECT_CONTACT + " WHERE ended_at IS NULL ORDER BY created_at, id LIMIT ?", (limit,)
+            self._select + " WHERE ended_at IS NULL ORDER BY created_at, id LIMIT ?", (limit,)
         )
         contacts = [contact_from_row(row) for row in rows]
         last: dict[str, float] = {}
@@ -383,7 +384,7 @@ class ContactLog:
         last = (low, -1)
         while True:
             rows = await self._store.fetchall(
-                SELECT_CONTACT + " WHERE (created_at, id) > (?, ?) AND created_at < ?"
+                self._select + " WHERE (created_at, id) > (?, ?) AND created_at < ?"
                 " ORDER BY created_at, id LIMIT ?",
                 (last[0], last[1], high, batch),
             )

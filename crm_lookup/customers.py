@@ -10,9 +10,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-import aiosqlite
-
 from config.errors import Conflict, InvalidInput, NotFound
+from crm_lookup.database import Dialect, Row, Transaction
 from crm_lookup.models import TIERS, Customer
 from crm_lookup.phones import Phone, parse_phone
 
@@ -26,15 +25,16 @@ _ACCOUNT = re.compile(r"^[A-Za-z0-9-]{1,32}$")
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")
 _TAG = re.compile(r"^[^\x00-\x1f,]{1,40}$")
 
-# One round trip: the customer with its phones and accounts as JSON arrays.
-SELECT_CUSTOMER = """
+
+def select_customer(dialect: Dialect) -> str:
+    """One round trip: the customer with its phones and accounts as JSON arrays."""
+    phones = dialect.json_array("phone", "phones WHERE customer_id = c.id", "position, phone")
+    accounts = dialect.json_array(
+        "account", "accounts WHERE customer_id = c.id", "position, account"
+    )
+    return f"""
 SELECT c.id, c.name, c.company, c.tier, c.language, c.email, c.tags, c.notes,
-       c.created_at, c.updated_at,
-       (SELECT json_group_array(phone) FROM
-            (SELECT phone FROM phones WHERE customer_id = c.id ORDER BY position, phone)) AS phones,
-       (SELECT json_group_array(account) FROM
-            (SELECT account FROM accounts WHERE customer_id = c.id ORDER BY position, account))
-            AS accounts
+       c.created_at, c.updated_at, {phones} AS phones, {accounts} AS accounts
 FROM customers c
 """
 
@@ -142,7 +142,7 @@ def clean_customer(
     )
 
 
-def customer_from_row(row: aiosqlite.Row | Sequence[Any]) -> Customer:
+def customer_from_row(row: Row | Sequence[Any]) -> Customer:
     return Customer(
         id=int(row[0]),
         name=row[1],
@@ -164,6 +164,17 @@ class CustomerRepo:
 
     def __init__(self, store: Store) -> None:
         self._store = store
+        dialect = store.dialect
+        self._select = select_customer(dialect)
+        # Names sort and match ignoring case (SQLite: a NOCASE column).
+        by_name = " ORDER BY " + dialect.fold("c.name") + ", c.id"
+        self._name_starts = " WHERE " + dialect.like("c.name", "?1") + by_name + " LIMIT ?2"
+        self._text_contains = (
+            " WHERE "
+            + " OR ".join(dialect.like(f"c.{col}", "?1") for col in ("name", "company", "email"))
+            + by_name
+            + " LIMIT ?2"
+        )
 
     @property
     def region(self) -> str:
@@ -171,30 +182,24 @@ class CustomerRepo:
 
     async def _check_free(
         self,
-        db: aiosqlite.Connection,
+        db: Transaction,
         phones: Iterable[str],
         accounts: Iterable[str],
         owner: int | None,
     ) -> None:
         for phone in phones:
-            rows = list(
-                await db.execute_fetchall(
-                    "SELECT customer_id FROM phones WHERE phone = ?", (phone,)
-                )
-            )
-            if rows and rows[0][0] != owner:
-                raise Conflict(f"phone {phone} already belongs to customer {rows[0][0]}")
+            row = await db.fetchone("SELECT customer_id FROM phones WHERE phone = ?", (phone,))
+            if row is not None and row[0] != owner:
+                raise Conflict(f"phone {phone} already belongs to customer {row[0]}")
         for account in accounts:
-            rows = list(
-                await db.execute_fetchall(
-                    "SELECT customer_id FROM accounts WHERE account = ?", (account,)
-                )
+            row = await db.fetchone(
+                "SELECT customer_id FROM accounts WHERE account = ?", (account,)
             )
-            if rows and rows[0][0] != owner:
-                raise Conflict(f"account {account} already belongs to customer {rows[0][0]}")
+            if row is not None and row[0] != owner:
+                raise Conflict(f"account {account} already belongs to customer {row[0]}")
 
     async def _write_numbers(
-        self, db: aiosqlite.Connection, customer_id: int, fields: CustomerFields
+        self, db: Transaction, customer_id: int, fields: CustomerFields
     ) -> None:
         await db.execute("DELETE FROM phones WHERE customer_id = ?", (customer_id,))
         await db.execute("DELETE FROM accounts WHERE customer_id = ?", (customer_id,))
@@ -241,7 +246,7 @@ class CustomerRepo:
         now = time.time()
         async with self._store.transaction() as db:
             await self._check_free(db, [p.e164 for p in fields.phones], fields.accounts, None)
-            cursor = await db.execute(
+            customer_id = await db.insert(
                 "INSERT INTO customers(name, company, tier, language, email, tags, notes,"
                 " created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
@@ -256,13 +261,12 @@ class CustomerRepo:
                     now,
                 ),
             )
-            customer_id = int(cursor.lastrowid or 0)
             await self._write_numbers(db, customer_id, fields)
         return await self.get(customer_id)
 
     async def get(self, customer_id: int) -> Customer:
         """Raises NotFound."""
-        row = await self._store.fetchone(SELECT_CUSTOMER + " WHERE c.id = ?", (customer_id,))
+        row = await self._store.fetchone(self._select + " WHERE c.id = ?", (customer_id,))
         if row is None:
             raise NotFound(f"no customer {customer_id}")
         return customer_from_row(row)
@@ -312,7 +316,7 @@ class CustomerRepo:
             # Extensions of unchanged phones survive: re-read them before rewriting.
             old_ext = {
                 r[0]: r[1]
-                for r in await db.execute_fetchall(
+                for r in await db.fetchall(
                     "SELECT phone, extension FROM phones WHERE customer_id = ?", (customer_id,)
                 )
             }
@@ -357,7 +361,7 @@ class CustomerRepo:
         """
         e164 = parse_phone(raw, self.region).e164
         row = await self._store.fetchone(
-            SELECT_CUSTOMER + " JOIN phones p ON p.customer_id = c.id WHERE p.phone = ?", (e164,)
+            self._select + " JOIN phones p ON p.customer_id = c.id WHERE p.phone = ?", (e164,)
         )
         return customer_from_row(row) if row else None
 
@@ -367,7 +371,7 @@ class CustomerRepo:
         if not _ACCOUNT.match(acct):
             return None
         row = await self._store.fetchone(
-            SELECT_CUSTOMER + " JOIN accounts a ON a.customer_id = c.id WHERE a.account = ?",
+            self._select + " JOIN accounts a ON a.customer_id = c.id WHERE a.account = ?",
             (acct,),
         )
         return customer_from_row(row) if row else None
@@ -398,16 +402,12 @@ class CustomerRepo:
             found.setdefault(by_account.id, by_account)
         escaped = query.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
         for sql, arg in (
-            (" WHERE c.name LIKE ? ESCAPE '\\' ORDER BY c.name, c.id LIMIT ?", escaped + "%"),
-            (
-                " WHERE c.name LIKE ?1 ESCAPE '\\' OR c.company LIKE ?1 ESCAPE '\\'"
-                " OR c.email LIKE ?1 ESCAPE '\\' ORDER BY c.name, c.id LIMIT ?2",
-                "%" + escaped + "%",
-            ),
+            (self._name_starts, escaped + "%"),
+            (self._text_contains, "%" + escaped + "%"),
         ):
             if len(found) >= limit:
                 break
-            for row in await self._store.fetchall(SELECT_CUSTOMER + sql, (arg, limit)):
+            for row in await self._store.fetchall(self._select + sql, (arg, limit)):
                 found.setdefault(int(row[0]), customer_from_row(row))
         return list(found.values())[:limit]
 
@@ -441,16 +441,12 @@ class CustomerRepo:
                 "UPDATE accounts SET customer_id = ?, position = position + ? WHERE customer_id = ?",
                 (keep, len(kept.accounts), duplicate),
             )
-            moved_contacts = (
-                await db.execute(
-                    "UPDATE contacts SET customer_id = ? WHERE customer_id = ?", (keep, duplicate)
-                )
-            ).rowcount
-            moved_cases = (
-                await db.execute(
-                    "UPDATE cases SET customer_id = ? WHERE customer_id = ?", (keep, duplicate)
-                )
-            ).rowcount
+            moved_contacts = await db.execute(
+                "UPDATE contacts SET customer_id = ? WHERE customer_id = ?", (keep, duplicate)
+            )
+            moved_cases = await db.execute(
+                "UPDATE cases SET customer_id = ? WHERE customer_id = ?", (keep, duplicate)
+            )
             await db.execute(
                 "UPDATE customers SET company = ?, tier = ?, language = ?, email = ?, tags = ?,"
                 " notes = ?, updated_at = ? WHERE id = ?",

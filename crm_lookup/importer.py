@@ -37,11 +37,10 @@ from typing import TYPE_CHECKING, Any, TextIO
 
 from config.errors import InvalidInput, NotFound
 from crm_lookup.customers import CustomerFields, clean_customer
+from crm_lookup.database import Dialect, Transaction
 from crm_lookup.models import TIERS
 
 if TYPE_CHECKING:
-    import aiosqlite
-
     from crm_lookup.store import Store
 
 COLUMNS = {
@@ -188,13 +187,13 @@ def _clean(raw: dict[str, str], region: str) -> CustomerFields:
 
 
 async def _taken(
-    db: aiosqlite.Connection, table: str, column: str, values: list[str]
+    db: Transaction, dialect: Dialect, table: str, column: str, values: list[str]
 ) -> dict[str, int]:
     if not values:
         return {}
-    rows = await db.execute_fetchall(
-        f"SELECT {column}, customer_id FROM {table}"
-        f" WHERE {column} IN (SELECT value FROM json_each(?))",
+    # One parameter however long the batch (SQLite bounds the number of parameters).
+    rows = await db.fetchall(
+        f"SELECT {column}, customer_id FROM {table} WHERE {column} IN {dialect.json_values()}",
         (json.dumps(values),),
     )
     return {r[0]: r[1] for r in rows}
@@ -204,7 +203,8 @@ async def _taken(
 class _Batcher:
     """What the batches of one import share: the connection, the file so far, the mode."""
 
-    db: aiosqlite.Connection
+    db: Transaction
+    dialect: Dialect
     report: ImportReport
     strict: bool
     update: bool
@@ -252,10 +252,10 @@ class _Batcher:
     async def flush(self, batch: list[tuple[int, CustomerFields]]) -> None:
         """Check a batch against the database and the file so far, write the good rows."""
         phones_taken = await _taken(
-            self.db, "phones", "phone", [p.e164 for _, f in batch for p in f.phones]
+            self.db, self.dialect, "phones", "phone", [p.e164 for _, f in batch for p in f.phones]
         )
         accounts_taken = await _taken(
-            self.db, "accounts", "account", [a for _, f in batch for a in f.accounts]
+            self.db, self.dialect, "accounts", "account", [a for _, f in batch for a in f.accounts]
         )
         now = time.time()
         customers: list[tuple[Any, ...]] = []
@@ -318,15 +318,15 @@ class _Batcher:
         )
         # New numbers go after the customer's own; the ones it has already stay as they are.
         await self.db.executemany(
-            "INSERT OR IGNORE INTO phones(phone, customer_id, extension, position)"
+            "INSERT INTO phones(phone, customer_id, extension, position)"
             " VALUES (?, ?, ?, (SELECT coalesce(max(position), -1) + 1 FROM phones"
-            " WHERE customer_id = ?))",
+            " WHERE customer_id = ?)) ON CONFLICT DO NOTHING",
             [(p.e164, cid, p.extension, cid) for cid, f in updates for p in f.phones],
         )
         await self.db.executemany(
-            "INSERT OR IGNORE INTO accounts(account, customer_id, position)"
+            "INSERT INTO accounts(account, customer_id, position)"
             " VALUES (?, ?, (SELECT coalesce(max(position), -1) + 1 FROM accounts"
-            " WHERE customer_id = ?))",
+            " WHERE customer_id = ?)) ON CONFLICT DO NOTHING",
             [(a, cid, cid) for cid, f in updates for a in f.accounts],
         )
 
@@ -387,14 +387,15 @@ async def import_customers(
         try:
             mapped = _header(reader)
             async with store.transaction() as db:
-                row = await db.execute_fetchall("SELECT coalesce(max(id), 0) FROM customers")
+                row = await db.fetchone("SELECT coalesce(max(id), 0) FROM customers")
                 batcher = _Batcher(
                     db,
+                    store.dialect,
                     report,
                     strict,
                     update,
                     frozenset(m for m in mapped if m),
-                    next_id=int(next(iter(row))[0]) + 1,
+                    next_id=int(row[0] if row else 0) + 1,
                 )
                 batch: list[tuple[int, CustomerFields]] = []
                 pending: asyncio.Future[None] | None = None
@@ -429,6 +430,10 @@ async def import_customers(
                         pending.cancel()
                         await asyncio.gather(pending, return_exceptions=True)
                     raise
+                # Ids were given explicitly; the next customer added by hand follows them.
+                reset = store.dialect.reset_id_sequence("customers")
+                if reset is not None:
+                    await db.execute(reset)
                 await db.execute(
                     "INSERT INTO audit(at, actor, action, target, details) VALUES (?, ?, ?, ?, ?)",
                     (

@@ -222,7 +222,7 @@ async def build_report(
     offers = None
     if by == "agent":
         offer_rows = await store.fetchall(
-            "SELECT json_extract(data, '$.agent_id'), count(DISTINCT contact_key)"
+            f"SELECT {store.dialect.json_text('data', 'agent_id')}, count(DISTINCT contact_key)"
             " FROM contact_events WHERE kind = 'offered' AND at >= ? AND at < ? GROUP BY 1",
             (start, end),
         )

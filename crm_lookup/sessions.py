@@ -30,11 +30,19 @@ class StoredSession:
 class SessionRepo:
     def __init__(self, store: Store) -> None:
         self._store = store
+        dialect = store.dialect
+        # A session's username is the user's, ignoring case (as usernames are unique).
+        self._join = " FROM sessions s JOIN users u ON " + dialect.same_text(
+            "u.username", "s.username"
+        )
+        self._of_user = "DELETE FROM sessions WHERE " + dialect.same_text("username", "?")
 
     async def save(self, session: StoredSession) -> None:
         await self._store.write(
-            "INSERT OR REPLACE INTO sessions(key, username, role, agent_id, csrf, expires)"
-            " VALUES (?, ?, ?, ?, ?, ?)",
+            "INSERT INTO sessions(key, username, role, agent_id, csrf, expires)"
+            " VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT(key) DO UPDATE SET"
+            " username = excluded.username, role = excluded.role,"
+            " agent_id = excluded.agent_id, csrf = excluded.csrf, expires = excluded.expires",
             (
                 session.key,
                 session.username,
@@ -50,8 +58,8 @@ class SessionRepo:
         user's current name, role and agent id."""
         row = await self._store.fetchone(
             "SELECT s.key, u.username, u.role, u.agent_id, s.csrf, s.expires"
-            " FROM sessions s JOIN users u ON u.username = s.username"
-            " WHERE s.key = ? AND s.expires > ? AND u.disabled = 0",
+            + self._join
+            + " WHERE s.key = ? AND s.expires > ? AND u.disabled = 0",
             (key, now),
         )
         return None if row is None else StoredSession(*row)
@@ -62,8 +70,7 @@ class SessionRepo:
         for start in range(0, len(keys), 500):  # under SQLite's bound-parameter limit
             chunk = list(keys[start : start + 500])
             rows = await self._store.fetchall(
-                "SELECT s.key FROM sessions s JOIN users u ON u.username = s.username"
-                f" WHERE s.key IN ({', '.join('?' * len(chunk))})"
+                "SELECT s.key" + self._join + f" WHERE s.key IN ({', '.join('?' * len(chunk))})"
                 " AND s.expires > ? AND u.disabled = 0",
                 (*chunk, now),
             )
@@ -74,9 +81,7 @@ class SessionRepo:
         await self._store.write("DELETE FROM sessions WHERE key = ?", (key,))
 
     async def delete_user(self, username: str) -> None:
-        await self._store.write(
-            "DELETE FROM sessions WHERE username = ? COLLATE NOCASE", (username,)
-        )
+        await self._store.write(self._of_user, (username,))
 
     async def purge(self, now: float) -> int:
         """Drop expired sessions; returns how many."""

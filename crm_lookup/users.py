@@ -8,9 +8,8 @@ import time
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-import aiosqlite
-
 from config.errors import Conflict, InvalidInput, NotFound, PermissionDenied
+from crm_lookup.database import UniqueViolation
 from crm_lookup.models import AuditEntry, Role, User
 
 if TYPE_CHECKING:
@@ -18,9 +17,6 @@ if TYPE_CHECKING:
 
 _USERNAME = re.compile(r"^[A-Za-z0-9_.@-]{1,64}$")
 _SELECT_USER = "SELECT id, username, password_hash, role, agent_id, created_at, disabled FROM users"
-# Every change to a user ends their stored sessions in the same transaction, so a running
-# service (which re-reads the session on each request) logs them out at once.
-_END_SESSIONS = "DELETE FROM sessions WHERE username = ? COLLATE NOCASE"
 
 
 def _user(row: Any) -> User:
@@ -39,6 +35,14 @@ class UserRepo:
 
     def __init__(self, store: Store) -> None:
         self._store = store
+        dialect = store.dialect
+        # Usernames are unique ignoring case (SQLite: a NOCASE column; PostgreSQL: a
+        # unique index on lower(username)), and found ignoring case.
+        self._by_name = _SELECT_USER + " WHERE " + dialect.same_text("username", "?")
+        self._order = " ORDER BY " + dialect.fold("username")
+        # Every change to a user ends their stored sessions in the same transaction, so
+        # a running service (which re-reads the session on each request) logs them out.
+        self._end_sessions = "DELETE FROM sessions WHERE " + dialect.same_text("username", "?")
 
     async def add(
         self, username: str, password_hash: str, role: str, agent_id: str | None = None
@@ -57,24 +61,23 @@ class UserRepo:
             raise InvalidInput("password hash is required", field="password")
         try:
             cursor_id = await self._insert(name, password_hash, _role(role), agent_id or None)
-        except aiosqlite.IntegrityError:
+        except UniqueViolation:
             raise Conflict(f"user {name} already exists") from None
         return await self.get(cursor_id)
 
     async def _insert(self, name: str, pw_hash: str, role: str, agent_id: str | None) -> int:
         async with self._store.transaction() as db:
             if agent_id is not None:
-                rows = await db.execute_fetchall(
+                owner = await db.fetchone(
                     "SELECT username FROM users WHERE agent_id = ?", (agent_id,)
                 )
-                for (owner,) in rows:
-                    raise Conflict(f"agent {agent_id} already belongs to user {owner}")
-            cursor = await db.execute(
+                if owner is not None:
+                    raise Conflict(f"agent {agent_id} already belongs to user {owner[0]}")
+            return await db.insert(
                 "INSERT INTO users(username, password_hash, role, agent_id, created_at)"
                 " VALUES (?, ?, ?, ?, ?)",
                 (name, pw_hash, role, agent_id, time.time()),
             )
-            return int(cursor.lastrowid or 0)
 
     async def get(self, user_id: int) -> User:
         """Raises NotFound."""
@@ -84,11 +87,11 @@ class UserRepo:
         return _user(row)
 
     async def get_by_username(self, username: str) -> User | None:
-        row = await self._store.fetchone(_SELECT_USER + " WHERE username = ?", (username,))
+        row = await self._store.fetchone(self._by_name, (username,))
         return _user(row) if row else None
 
     async def list(self) -> list[User]:
-        return [_user(r) for r in await self._store.fetchall(_SELECT_USER + " ORDER BY username")]
+        return [_user(r) for r in await self._store.fetchall(_SELECT_USER + self._order)]
 
     async def set_password(self, user_id: int, password_hash: str) -> None:
         """Replace the hash of user ``user_id``; ends their sessions. Raises NotFound,
@@ -137,20 +140,19 @@ class UserRepo:
         """Run ``sql`` (its last parameter the user id) and end the user's sessions, in one
         transaction; returns the user as it was before."""
         async with self._store.transaction() as db:
-            rows = await db.execute_fetchall(_SELECT_USER + " WHERE username = ?", (username,))
-            row = next(iter(rows), None)
+            row = await db.fetchone(self._by_name, (username,))
             if row is None:
                 raise NotFound(f"no user {username}")
             user = _user(row)
             if not keeps_admin and user.role == Role.ADMIN.value and not user.disabled:
-                others = await db.execute_fetchall(
+                others = await db.fetchone(
                     "SELECT count(*) FROM users WHERE role = 'admin' AND disabled = 0 AND id != ?",
                     (user.id,),
                 )
-                if not next(iter(others))[0]:
+                if others is None or not others[0]:
                     raise PermissionDenied(f"{user.username} is the last admin; add another first")
             await db.execute(sql, (*args, user.id))
-            await db.execute(_END_SESSIONS, (user.username,))
+            await db.execute(self._end_sessions, (user.username,))
         return user
 
 

@@ -60,7 +60,9 @@ def demo_settings(
         http=dataclasses.replace(
             settings.http, host=host, port=port, public_origin=f"http://{host}:{port}"
         ),
-        database=dataclasses.replace(settings.database, path=str(data_dir / DEMO_DATABASE_FILE)),
+        database=dataclasses.replace(
+            settings.database, url="", path=str(data_dir / DEMO_DATABASE_FILE)
+        ),
         security=dataclasses.replace(settings.security, session_secret=secrets.token_urlsafe(32)),
         ivr=dataclasses.replace(settings.ivr, entries=entries),
     )

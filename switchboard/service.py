@@ -54,9 +54,12 @@ async def build_service(settings: Settings, *, clock: Callable[[], float] = time
         ConfigError / InvalidInput: a bad settings value or queue file.
     """
     queue_file = load_queue_file(settings.path(settings.routing.queues_file))
-    db_path = settings.path(settings.database.path)
-    db_path.parent.mkdir(parents=True, exist_ok=True)
-    store = await open_store(db_path, settings.crm.default_region)
+    store = await open_store(
+        settings.database_target(),
+        settings.crm.default_region,
+        pool_min_size=settings.database.pool_min_size,
+        pool_max_size=settings.database.pool_max_size,
+    )
     external = None
     if settings.crm.adapter == "http":
         external = ExternalCrm(

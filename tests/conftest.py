@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -57,11 +58,57 @@ def postgres_server() -> Iterator[Any]:
 
 
 @pytest.fixture
-async def postgres_url(postgres_server: Any) -> AsyncIterator[str]:
+def postgres_url(postgres_server: Any) -> Iterator[str]:
     """A fresh, empty database on the session's server, dropped after the test."""
     name = postgres_server.new_database_name()
-    url: str = await postgres_server.create_database(name)
+    url: str = postgres_server.create_database(name)
     try:
         yield url
     finally:
-        await postgres_server.drop_database(name)
+        postgres_server.drop_database(name)
+
+
+@pytest.fixture(scope="session")
+def postgres_template(postgres_server: Any) -> str:
+    """A database migrated to the current schema once, for fresh copies to be cloned from."""
+    from crm_lookup.store import open_store
+    from tests.postgres_server import run_in_thread
+
+    name = postgres_server.new_database_name("sb_template")
+    url = postgres_server.create_database(name)
+
+    async def migrate() -> None:
+        store = await open_store(url, pool_min_size=1, pool_max_size=1)
+        await store.close()
+
+    run_in_thread(migrate)
+    return name
+
+
+STORE_BACKENDS = ("sqlite", "postgresql")
+
+
+@pytest.fixture(params=STORE_BACKENDS)
+def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """``database.url`` of an empty, current store on each backend in turn: a SQLite file
+    under tmp_path, then a PostgreSQL database cloned from the migrated template."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'crm.sqlite3'}"
+        return
+    server = request.getfixturevalue("postgres_server")
+    template = request.getfixturevalue("postgres_template")
+    name = server.new_database_name()
+    url: str = server.create_database(name, template=template)
+    try:
+        yield url
+    finally:
+        server.drop_database(name)
+
+
+@pytest.fixture(params=STORE_BACKENDS)
+def blank_store_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """Like :func:`store_url` but nothing in it, not even the schema (migration tests)."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'blank.sqlite3'}"
+        return
+    yield request.getfixturevalue("postgres_url")

@@ -22,6 +22,8 @@ tests fail rather than skip.
 
 from __future__ import annotations
 
+import asyncio
+import concurrent.futures
 import contextlib
 import glob
 import os
@@ -31,15 +33,20 @@ import socket
 import subprocess
 import tempfile
 import time
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any, TypeVar
 from urllib.parse import quote, urlsplit, urlunsplit
+
+T = TypeVar("T")
 
 __all__ = [
     "ENV_URL",
     "PostgresServer",
     "PostgresUnavailable",
     "find_binaries",
+    "run_in_thread",
     "start_server",
 ]
 
@@ -106,29 +113,35 @@ class PostgresServer:
         self._counter += 1
         return f"{prefix}_{os.getpid()}_{self._counter}_{secrets.token_hex(3)}"
 
-    async def create_database(self, name: str, template: str | None = None) -> str:
-        """``CREATE DATABASE name [TEMPLATE template]``; returns its URL."""
-        import asyncpg
+    def create_database(self, name: str, template: str | None = None) -> str:
+        """``CREATE DATABASE name [TEMPLATE template]``; returns its URL.
 
-        conn = await asyncpg.connect(self.url)
-        try:
-            clause = f' TEMPLATE "{template}"' if template else ""
-            await conn.execute(f'CREATE DATABASE "{name}"{clause}')
-        finally:
-            await conn.close()
+        Synchronous (asyncpg in a thread of its own), so that sync fixtures, async tests
+        and benchmarks can all call it whatever event loop is running.
+        """
+        clause = f' TEMPLATE "{template}"' if template else ""
+        self.admin(f'CREATE DATABASE "{name}"{clause}')
         self.created.append(name)
         return self.database_url(name)
 
-    async def drop_database(self, name: str) -> None:
-        import asyncpg
-
-        conn = await asyncpg.connect(self.url)
-        try:
-            await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        finally:
-            await conn.close()
+    def drop_database(self, name: str) -> None:
+        self.admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         with contextlib.suppress(ValueError):
             self.created.remove(name)
+
+    def admin(self, sql: str) -> None:
+        """Run one statement on the maintenance database (CREATE / DROP DATABASE...)."""
+
+        async def run() -> None:
+            import asyncpg
+
+            conn = await asyncpg.connect(self.url)
+            try:
+                await conn.execute(sql)
+            finally:
+                await conn.close()
+
+        run_in_thread(run)
 
     def stop(self) -> None:
         """Stop an owned server and delete its files (an external one is left running)."""
@@ -151,6 +164,12 @@ class PostgresServer:
         )
         shutil.rmtree(self.datadir, ignore_errors=True)
         self.datadir = None
+
+
+def run_in_thread(factory: Callable[[], Coroutine[Any, Any, T]]) -> T:
+    """``asyncio.run(factory())`` in a new thread: usable inside a running event loop."""
+    with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(lambda: asyncio.run(factory())).result()
 
 
 def _run(cmd: list[str], what: str) -> None:

@@ -21,7 +21,11 @@ SECRET = "harness-secret"
 
 
 def harness_settings(
-    tmp: Path, ami_port: int, http_port: int = 0, queues_file: Path | None = None
+    tmp: Path,
+    ami_port: int,
+    http_port: int = 0,
+    queues_file: Path | None = None,
+    database_url: str = "",
 ) -> Settings:
     base = load_settings(environ={})
     routing = base.routing
@@ -41,7 +45,7 @@ def harness_settings(
         http=dataclasses.replace(
             base.http, port=http_port, public_origin=f"http://127.0.0.1:{http_port}"
         ),
-        database=dataclasses.replace(base.database, path=str(tmp / "sb.sqlite3")),
+        database=dataclasses.replace(base.database, url=database_url, path=str(tmp / "sb.sqlite3")),
         security=dataclasses.replace(base.security, session_secret="s" * 32),
         ivr=dataclasses.replace(
             base.ivr, entries={"5550100": "demo_line", "default": "main"}, reload_interval=0.5
@@ -88,13 +92,15 @@ async def running_service(
     web_port: int | None = None,
     queues_file: Path | None = None,
     clock: Callable[[], float] = time.time,
+    database_url: str = "",
 ) -> AsyncIterator[tuple[Service, PbxSimulator, Recorder, str]]:
     sim = PbxSimulator("switchboard", SECRET, time_scale=time_scale, seed=7)
     port = await sim.start("127.0.0.1", 0)
     for endpoint, behaviour in (phones or {}).items():
         sim.add_phone(endpoint, behaviour)
     http_port = web_port or _free_port()
-    service = await build_service(harness_settings(tmp, port, http_port, queues_file), clock=clock)
+    settings = harness_settings(tmp, port, http_port, queues_file, database_url)
+    service = await build_service(settings, clock=clock)
     recorder = Recorder()
     service.center.subscribe(recorder)
     runner = web.AppRunner(service.app, access_log=None)

@@ -142,3 +142,40 @@ def test_cli_prints_one_line_and_exits_1_on_bad_config(tmp_path: Path) -> None:
         proc.stderr.strip() == f"switchboard: error: {path}: ami.port: expected an integer, got 'x'"
     )
     assert "Traceback" not in proc.stderr
+
+
+def test_database_url_wins_over_path_and_a_relative_sqlite_path_is_under_the_root() -> None:
+    default = load_settings(environ={})
+    assert default.database_target() == str(PROJECT_ROOT / "var" / "switchboard.sqlite3")
+    old_style = load_settings(environ={"SWITCHBOARD_DATABASE__PATH": "/srv/old.sqlite3"})
+    assert old_style.database_target() == "/srv/old.sqlite3"
+    relative = load_settings(environ={"SWITCHBOARD_DATABASE__URL": "sqlite:///var/x.sqlite3"})
+    assert relative.database_target() == str(PROJECT_ROOT / "var" / "x.sqlite3")
+    absolute = load_settings(environ={"SWITCHBOARD_DATABASE__URL": "sqlite:////srv/x.sqlite3"})
+    assert absolute.database_target() == "/srv/x.sqlite3"
+    pg = "postgresql://sb:s3cret-pw@db.example:5432/switchboard"
+    both = load_settings(
+        environ={"SWITCHBOARD_DATABASE__URL": pg, "SWITCHBOARD_DATABASE__PATH": "/ignored"}
+    )
+    assert both.database_target() == pg
+    assert both.database_url().display() == "postgresql://sb:***@db.example:5432/switchboard"
+
+
+def test_database_url_errors_and_the_shown_settings_never_carry_the_password() -> None:
+    pg = "postgresql://sb:s3cret-pw@db.example:5432/switchboard"
+    data = redacted(load_settings(environ={"SWITCHBOARD_DATABASE__URL": pg}))
+    assert data["database"]["url"] == "postgresql://sb:***@db.example:5432/switchboard"
+    assert "s3cret-pw" not in repr(data)
+    for bad in ("mysql://sb:s3cret-pw@db/x", "postgresql://sb:s3cret-pw@db.example"):
+        settings = load_settings(environ={"SWITCHBOARD_DATABASE__URL": bad})
+        with pytest.raises(ConfigError) as caught:
+            settings.database_target()
+        assert "s3cret-pw" not in str(caught.value)
+    pools = load_settings(
+        environ={
+            "SWITCHBOARD_DATABASE__POOL_MIN_SIZE": "5",
+            "SWITCHBOARD_DATABASE__POOL_MAX_SIZE": "2",
+        }
+    )
+    with pytest.raises(ConfigError, match="pool_min_size"):
+        pools.database_target()

@@ -21,7 +21,7 @@ def db(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return path
 
 
-def _count(db: Path) -> int:
+def _count(db: Path | str) -> int:
     async def count() -> int:
         store = await open_store(db)
         try:
@@ -172,3 +172,22 @@ def test_an_empty_export_says_where_it_looked(
 async def _make_db(path: Path) -> None:
     store = await open_store(path)
     await store.close()
+
+
+def test_the_cli_uses_database_url_on_either_backend(
+    store_url: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """``database.url`` picks the backend for the commands too."""
+    monkeypatch.setenv("SWITCHBOARD_DATABASE__URL", store_url)
+    monkeypatch.delenv("SWITCHBOARD_CONFIG", raising=False)
+    path = tmp_path / "c.csv"
+    path.write_text("name,phone\nAnn,555-000-1111\nBob,555-000-2222\n")
+    assert main(["crm", "import", str(path)]) == 0
+    assert "2" in capsys.readouterr().out
+    assert _count(store_url) == 2
+    # Importing the same file again refuses both rows: the phones are taken.
+    assert main(["crm", "import", str(path)]) == 1
+    assert _count(store_url) == 2

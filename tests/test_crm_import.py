@@ -33,8 +33,8 @@ def _write(path: Path, text: str) -> Path:
 
 
 @pytest.fixture
-async def store(tmp_path: Path) -> AsyncIterator[Store]:
-    s = await open_store(tmp_path / "crm.sqlite3")
+async def store(store_url: str) -> AsyncIterator[Store]:
+    s = await open_store(store_url)
     await s.customers.add("Already Here", ["+15550006666"])
     yield s
     await s.close()

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from pathlib import Path
 
 import pytest
 
@@ -47,8 +46,8 @@ async def _contact(
 
 
 @pytest.fixture
-async def store(tmp_path: Path) -> AsyncIterator[Store]:
-    s = await open_store(tmp_path / "crm.sqlite3")
+async def store(store_url: str) -> AsyncIterator[Store]:
+    s = await open_store(store_url)
     # sales, 00:05: answered after 10 s by 1001, talk 100, hold 20, wrap 30 → handle 150
     await _contact(s, "s1", "sales", DAY + 300, wait=10, agent="1001", talk=100, hold=20, wrap=30)
     # sales, 00:20: answered after 40 s by 1002, talk 200, wrap 10 → handle 210

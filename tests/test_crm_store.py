@@ -16,8 +16,9 @@ from crm_lookup.store import Store, StoreBusy, open_store
 
 
 @pytest.fixture
-async def store(tmp_path: Path) -> AsyncIterator[Store]:
-    s = await open_store(tmp_path / "crm.sqlite3")
+async def store(store_url: str) -> AsyncIterator[Store]:
+    """An empty store on SQLite, then on PostgreSQL (tests/conftest.py ``store_url``)."""
+    s = await open_store(store_url)
     yield s
     await s.close()
 

@@ -39,9 +39,13 @@ async def contact_for(service: Any, call_id: str) -> Any:
     return await service.store.contacts.get_by_key(call_id)
 
 
-async def test_known_caller_reaches_agent_with_screen_pop_and_history(tmp_path: Path) -> None:
+async def test_known_caller_reaches_agent_with_screen_pop_and_history(
+    tmp_path: Path, store_url: str
+) -> None:
+    # The whole service on each backend (database.url: SQLite, then PostgreSQL).
     phones = {"PJSIP/1001": PhoneBehaviour(answer_after=0.5)}
-    async with running_service(tmp_path, phones=phones) as (service, sim, rec, _url):
+    running = running_service(tmp_path, phones=phones, database_url=store_url)
+    async with running as (service, sim, rec, _url):
         ada = await service.store.customers.add(
             "Ada Lovelace",
             ["+15550001111"],

@@ -8,6 +8,7 @@ import logging
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import aiohttp
 import pytest
@@ -48,9 +49,11 @@ def assert_clean(text: str, *secrets: str) -> None:
         assert secret not in text, f"{secret[:12]}... reached the log"
 
 
-async def test_store_work_at_debug_logs_no_secret(tmp_path: Path, debug_log: io.StringIO) -> None:
+async def test_store_work_at_debug_logs_no_secret(store_url: str, debug_log: io.StringIO) -> None:
     password_hash = Passwords().hash(PASSWORD)
-    store = await open_store(tmp_path / "log.sqlite3")
+    # On PostgreSQL, the password in database.url is one more secret.
+    database_password = urlsplit(store_url).password or PASSWORD
+    store = await open_store(store_url)
     try:
         await store.users.add("ada", password_hash, "admin", None)
         session = StoredSession("session-key-xyz123", "ada", "admin", None, "csrf-tok-abc987", 9e9)
@@ -63,7 +66,14 @@ async def test_store_work_at_debug_logs_no_secret(tmp_path: Path, debug_log: io.
     finally:
         await store.close()
     assert_clean(
-        debug_log.getvalue(), PASSWORD, password_hash, session.key, session.csrf, PHONE, EMAIL
+        debug_log.getvalue(),
+        PASSWORD,
+        password_hash,
+        session.key,
+        session.csrf,
+        PHONE,
+        EMAIL,
+        database_password,
     )
 
 

@@ -28,7 +28,7 @@ async def test_the_server_listens_on_loopback_and_wants_its_password(
 
 
 async def test_each_test_gets_its_own_database(postgres_url: str, postgres_server: Any) -> None:
-    other = await postgres_server.create_database(postgres_server.new_database_name())
+    other = postgres_server.create_database(postgres_server.new_database_name())
     try:
         a = await asyncpg.connect(postgres_url)
         b = await asyncpg.connect(other)
@@ -41,4 +41,4 @@ async def test_each_test_gets_its_own_database(postgres_url: str, postgres_serve
             await a.close()
             await b.close()
     finally:
-        await postgres_server.drop_database(other.rsplit("/", 1)[1])
+        postgres_server.drop_database(other.rsplit("/", 1)[1])

@@ -7,6 +7,7 @@ import asyncio
 import sys
 import time
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import TypeVar
 
 from config.errors import InvalidInput, NotFound
@@ -68,14 +69,19 @@ def with_store(
             demo's, if there is one), not a new empty file.
 
     Raises:
-        NotFound: ``existing`` and there is no database file.
+        NotFound: ``existing`` and there is no SQLite database file.
     """
-    path = settings.path(settings.database.path)
-    if existing and not path.exists():
-        raise NotFound(f"no database at {path} (database.path){demo_hint(settings)}")
+    where = settings.database_url()
+    if existing and where.scheme == "sqlite" and not Path(where.path).exists():
+        raise NotFound(f"no database at {where.path} (database.path){demo_hint(settings)}")
 
     async def main() -> T:
-        store = await open_store(path, default_region=settings.crm.default_region)
+        store = await open_store(
+            settings.database_target(),
+            default_region=settings.crm.default_region,
+            pool_min_size=settings.database.pool_min_size,
+            pool_max_size=settings.database.pool_max_size,
+        )
         try:
             return await work(store)
         finally:
@@ -90,15 +96,15 @@ DEMO_DATABASE = str(DEFAULT_DATA_DIR / DEMO_DATABASE_FILE)
 def demo_hint(settings: Settings) -> str:
     """Where the demo's data is, when it exists and is not the configured database."""
     demo = settings.path(DEMO_DATABASE)
-    if not demo.exists() or demo == settings.path(settings.database.path):
+    if not demo.exists() or str(demo) == settings.database_url().path:
         return ""
     return f"; the demo's data is in {demo}: SWITCHBOARD_DATABASE__PATH={demo} switchboard ..."
 
 
 def note_empty(settings: Settings, what: str) -> None:
     """Nothing found: say where we looked (on stderr, so CSV output stays clean)."""
-    path = settings.path(settings.database.path)
-    print(f"note: no contacts in {path}{what}{demo_hint(settings)}", file=sys.stderr)
+    where = settings.database_url().display()
+    print(f"note: no contacts in {where}{what}{demo_hint(settings)}", file=sys.stderr)
 
 
 class ProgressBar:

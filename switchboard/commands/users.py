@@ -93,7 +93,10 @@ async def _with_store(settings: Settings, work: Callable[[Any], Awaitable[Any]])
     from crm_lookup.store import open_store
 
     store = await open_store(
-        settings.path(settings.database.path), default_region=settings.crm.default_region
+        settings.database_target(),
+        default_region=settings.crm.default_region,
+        pool_min_size=settings.database.pool_min_size,
+        pool_max_size=settings.database.pool_max_size,
     )
     try:
         return await work(store)

@@ -1,0 +1,217 @@
+"""The database behind the CRM store: one interface, a SQLite and a PostgreSQL backend.
+
+Theory of operation: repositories speak one portable SQL — ``?`` placeholders (``?N`` to
+reuse a parameter), ``INSERT ... ON CONFLICT ... DO NOTHING / DO UPDATE``, ``RETURNING``,
+row values — and ask the store's :class:`Dialect` for the few fragments the engines spell
+differently (a JSON array of a sub-select, a case-insensitive comparison, a JSON field,
+the values of a JSON array parameter, a case-insensitive LIKE). They call :class:`Database` (and the
+:class:`Transaction` it yields) and never import a driver: rows are addressable by
+position and by column name on both backends, and every constraint violation arrives as
+one of the exceptions below, whichever engine raised it::
+
+    Conflict (config.errors)
+    ├── StoreBusy                another writer held the database past the busy timeout
+    └── ConstraintViolation      a statement broke a constraint; nothing was written
+        ├── UniqueViolation      a UNIQUE / PRIMARY KEY value is taken
+        └── ForeignKeyViolation  a reference names a row that does not exist
+
+Backends: :mod:`crm_lookup.sqlite_backend` (one aiosqlite connection, WAL, one writer
+lock) and :mod:`crm_lookup.postgres_backend` (an asyncpg pool; ``?`` becomes ``$n``).
+:func:`parse_database_url` (from :mod:`config.database_url`, re-exported here) reads
+``database.url``; :func:`redact_url` is how a URL is shown anywhere (logs, errors): never
+with its password.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import AbstractAsyncContextManager
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any, Protocol
+
+from config.database_url import DatabaseUrl, parse_database_url, redact_url
+from config.errors import Conflict
+
+__all__ = [
+    "POSTGRES",
+    "SQLITE",
+    "ConstraintViolation",
+    "Database",
+    "DatabaseUrl",
+    "Dialect",
+    "ForeignKeyViolation",
+    "Row",
+    "StoreBusy",
+    "Transaction",
+    "UniqueViolation",
+    "numbered_placeholders",
+    "parse_database_url",
+    "redact_url",
+]
+
+
+class StoreBusy(Conflict):
+    """Another process held the database's write lock past the busy timeout (a large
+    import, say). Nothing was written; retrying later will work."""
+
+
+class ConstraintViolation(Conflict):
+    """A statement broke a constraint of the schema; it changed nothing."""
+
+
+class UniqueViolation(ConstraintViolation):
+    """A value that must be unique is taken (a phone, a username, a primary key)."""
+
+
+class ForeignKeyViolation(ConstraintViolation):
+    """A reference to a row that does not exist (a customer id, a case id)."""
+
+
+class Row(Protocol):
+    """A result row: ``row[0]`` and ``row["column"]`` (aiosqlite.Row, asyncpg.Record)."""
+
+    def __getitem__(self, key: int | str, /) -> Any: ...
+    def __len__(self) -> int: ...
+    def __iter__(self) -> Iterator[Any]: ...
+
+
+class Transaction(Protocol):
+    """The statements of one all-or-nothing transaction (``async with db.transaction()``)."""
+
+    async def execute(self, sql: str, params: Sequence[Any] = ()) -> int:
+        """Run one statement; returns the number of rows it changed."""
+        ...
+
+    async def executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> None: ...
+    async def fetchall(self, sql: str, params: Sequence[Any] = ()) -> list[Row]: ...
+    async def fetchone(self, sql: str, params: Sequence[Any] = ()) -> Row | None: ...
+
+    async def insert(self, sql: str, params: Sequence[Any] = ()) -> int:
+        """An ``INSERT`` of one row into a table with an ``id`` key; returns the new id."""
+        ...
+
+
+class Database(Protocol):
+    """An open database: lone statements are their own transaction."""
+
+    dialect: Dialect
+    #: where it is, fit for a log line (a file path, or a URL without its password)
+    display: str
+
+    async def write(self, sql: str, params: Sequence[Any] = ()) -> int: ...
+    async def executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> None: ...
+    async def fetchall(self, sql: str, params: Sequence[Any] = ()) -> list[Row]: ...
+    async def fetchone(self, sql: str, params: Sequence[Any] = ()) -> Row | None: ...
+    def transaction(self) -> AbstractAsyncContextManager[Transaction]: ...
+    async def close(self) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Dialect:
+    """The SQL fragments SQLite and PostgreSQL spell differently; everything else in a
+    repository's SQL is common to both. Add a method here rather than branching on the
+    engine in a repository."""
+
+    name: str
+
+    @property
+    def is_postgres(self) -> bool:
+        return self.name == "postgresql"
+
+    def json_array(self, column: str, source: str, order: str) -> str:
+        """A scalar sub-select: ``column`` of ``source`` (``table WHERE ...``) in ``order``,
+        as JSON array text (``[]`` when there are no rows)."""
+        if self.is_postgres:
+            return (
+                f"(SELECT coalesce(json_agg({column} ORDER BY {order}), '[]'::json)::text"
+                f" FROM {source})"
+            )
+        return (
+            f"(SELECT json_group_array({column}) FROM"
+            f" (SELECT {column} FROM {source} ORDER BY {order}))"
+        )
+
+    def same_text(self, left: str, right: str) -> str:
+        """``left`` equals ``right`` ignoring ASCII case (usernames)."""
+        if self.is_postgres:
+            return f"lower({left}) = lower({right})"
+        return f"{left} = {right} COLLATE NOCASE"
+
+    def fold(self, expr: str) -> str:
+        """``expr`` for a case-insensitive ORDER BY (SQLite: its NOCASE column as it is)."""
+        return f"lower({expr})" if self.is_postgres else expr
+
+    def json_text(self, column: str, key: str) -> str:
+        """The text of a top-level field of a JSON text column."""
+        if not re.fullmatch(r"[a-z_]+", key):
+            raise ValueError(f"not a plain JSON key: {key!r}")
+        if self.is_postgres:
+            return f"({column}::jsonb ->> '{key}')"
+        return f"json_extract({column}, '$.{key}')"
+
+    def json_values(self) -> str:
+        """A sub-select of the elements of one parameter, a JSON array of strings."""
+        if self.is_postgres:
+            return "(SELECT json_array_elements_text(?::json))"
+        return "(SELECT value FROM json_each(?))"
+
+    def like(self, expr: str, pattern: str) -> str:
+        """``expr`` matches the LIKE ``pattern`` ignoring ASCII case, ``\\`` escaping
+        ``%`` and ``_`` (SQLite's LIKE already ignores case; PostgreSQL's lower() form
+        can use the index on lower(name))."""
+        if self.is_postgres:
+            return f"lower({expr}) LIKE lower({pattern}) ESCAPE '\\'"
+        return f"{expr} LIKE {pattern} ESCAPE '\\'"
+
+    def reset_id_sequence(self, table: str) -> str | None:
+        """After rows were inserted with explicit ids: a statement that moves the id
+        generator past them (PostgreSQL's identity), or None (SQLite picks max + 1)."""
+        if not self.is_postgres:
+            return None
+        return (
+            f"SELECT setval(pg_get_serial_sequence('{table}', 'id'),"
+            f" coalesce((SELECT max(id) FROM {table}), 0) + 1, false)"
+        )
+
+
+SQLITE = Dialect("sqlite")
+POSTGRES = Dialect("postgresql")
+
+
+@lru_cache(maxsize=1024)
+def numbered_placeholders(sql: str) -> str:
+    """``?`` and ``?N`` placeholders as PostgreSQL's ``$n`` (not inside quotes)."""
+    out: list[str] = []
+    count = 0
+    i = 0
+    n = len(sql)
+    while i < n:
+        ch = sql[i]
+        if ch in "'\"":
+            end = i + 1
+            while end < n:
+                if sql[end] == ch:
+                    if end + 1 < n and sql[end + 1] == ch:  # '' is a quote inside
+                        end += 2
+                        continue
+                    break
+                end += 1
+            out.append(sql[i : end + 1])
+            i = end + 1
+            continue
+        if ch == "?":
+            j = i + 1
+            while j < n and sql[j].isdigit():
+                j += 1
+            if j > i + 1:
+                out.append("$" + sql[i + 1 : j])
+            else:
+                count += 1
+                out.append(f"${count}")
+            i = j
+            continue
+        out.append(ch)
+        i += 1
+    return "".join(out)

@@ -1,0 +1,200 @@
+"""The SQLite backend: one aiosqlite connection, WAL, foreign keys, migrations at open.
+
+Theory of operation: a single connection runs in autocommit mode, so a lone statement
+is its own transaction (contact milestones rely on that: one INSERT, triggers do the
+rest, one round trip to the database thread). Multi-statement changes go through
+:meth:`SqliteDatabase.transaction`, which holds an asyncio lock for ``BEGIN IMMEDIATE
+... COMMIT``; every writer takes the same lock, so no coroutine's statement can slip into
+another's transaction and be rolled back with it. WAL with ``synchronous=NORMAL`` keeps
+every committed transaction across a process crash (only a power cut may lose the last
+few), and lets readers in other processes run while we write.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sqlite3
+import time
+from collections.abc import AsyncIterator, Iterable, Sequence
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+import aiosqlite
+
+from config.errors import ConfigError
+from crm_lookup.database import (
+    SQLITE,
+    ConstraintViolation,
+    ForeignKeyViolation,
+    Row,
+    StoreBusy,
+    UniqueViolation,
+)
+from crm_lookup.schema import MIGRATIONS, SCHEMA_VERSION_TABLE
+
+__all__ = ["SqliteDatabase", "open_sqlite"]
+
+
+def _is_busy(exc: BaseException) -> bool:
+    return isinstance(exc, sqlite3.OperationalError) and "locked" in str(exc)
+
+
+def _translate(exc: sqlite3.Error) -> Exception | None:
+    """Our exception for a driver error, or None to let it through."""
+    if isinstance(exc, sqlite3.IntegrityError):
+        text = str(exc)
+        if "UNIQUE" in text or "PRIMARY KEY" in text:
+            return UniqueViolation("that value is already stored")
+        if "FOREIGN KEY" in text:
+            return ForeignKeyViolation("a referenced row does not exist")
+        return ConstraintViolation("the change breaks a rule of the schema")
+    if _is_busy(exc):
+        return StoreBusy("the database is busy with another writer; retry")
+    return None
+
+
+class _SqliteTransaction:
+    """The connection, inside ``BEGIN IMMEDIATE``, with driver errors translated."""
+
+    def __init__(self, db: aiosqlite.Connection) -> None:
+        self._db = db
+
+    async def execute(self, sql: str, params: Sequence[Any] = ()) -> int:
+        try:
+            cursor = await self._db.execute(sql, params)
+        except sqlite3.Error as exc:
+            raise (_translate(exc) or exc) from None
+        return cursor.rowcount
+
+    async def executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
+        try:
+            await self._db.executemany(sql, rows)
+        except sqlite3.Error as exc:
+            raise (_translate(exc) or exc) from None
+
+    async def fetchall(self, sql: str, params: Sequence[Any] = ()) -> list[Row]:
+        try:
+            return list(await self._db.execute_fetchall(sql, tuple(params)))
+        except sqlite3.Error as exc:
+            raise (_translate(exc) or exc) from None
+
+    async def fetchone(self, sql: str, params: Sequence[Any] = ()) -> Row | None:
+        return next(iter(await self.fetchall(sql, params)), None)
+
+    async def insert(self, sql: str, params: Sequence[Any] = ()) -> int:
+        try:
+            cursor = await self._db.execute(sql, params)
+        except sqlite3.Error as exc:
+            raise (_translate(exc) or exc) from None
+        return int(cursor.lastrowid or 0)
+
+
+class SqliteDatabase:
+    """An open SQLite database. Build it with :func:`open_sqlite`."""
+
+    dialect = SQLITE
+
+    def __init__(self, db: aiosqlite.Connection, path: str) -> None:
+        #: the aiosqlite connection (tests and tools may use it directly)
+        self.connection = db
+        self.path = path
+        self.display = path
+        self._lock = asyncio.Lock()
+        self._tx = _SqliteTransaction(db)
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[_SqliteTransaction]:
+        """``async with db.transaction() as tx:`` — all or nothing, writers serialised."""
+        async with self._lock:
+            try:
+                await self.connection.execute("BEGIN IMMEDIATE")
+            except sqlite3.OperationalError as exc:
+                if _is_busy(exc):
+                    raise StoreBusy("the database is busy with another writer; retry") from None
+                raise
+            try:
+                yield self._tx
+            except BaseException:
+                await self.connection.execute("ROLLBACK")
+                raise
+            await self.connection.execute("COMMIT")
+
+    async def write(self, sql: str, params: Sequence[Any] = ()) -> int:
+        """One statement as its own transaction; returns the number of rows changed."""
+        async with self._lock:
+            return await self._tx.execute(sql, params)
+
+    async def executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
+        async with self.transaction() as tx:
+            await tx.executemany(sql, rows)
+
+    async def fetchall(self, sql: str, params: Iterable[Any] = ()) -> list[Row]:
+        return await self._tx.fetchall(sql, tuple(params))
+
+    async def fetchone(self, sql: str, params: Iterable[Any] = ()) -> Row | None:
+        return await self._tx.fetchone(sql, tuple(params))
+
+    async def close(self) -> None:
+        await self.connection.close()
+
+
+async def _migrate(db: aiosqlite.Connection) -> None:
+    await db.execute(SCHEMA_VERSION_TABLE)
+    rows = await db.execute_fetchall("SELECT max(version) FROM schema_version")
+    current = int(next(iter(rows))[0] or 0)
+    known = max(v for v, _ in MIGRATIONS)
+    if current > known:
+        raise ConfigError(
+            "database", "schema_version", f"at most {known} (this database is from a newer release)"
+        )
+    for version, script in MIGRATIONS:
+        if version <= current:
+            continue
+        try:
+            await db.executescript(
+                f"BEGIN IMMEDIATE;\n{script}\n"
+                f"INSERT INTO schema_version(version, applied_at) VALUES ({version}, {time.time()});\n"
+                "COMMIT;"
+            )
+        except BaseException:
+            if db.in_transaction:
+                await db.execute("ROLLBACK")
+            raise
+    # A migration may rewrite a table's definition in place (MIGRATION_4): make this
+    # connection read the schema again.
+    await db.execute("PRAGMA writable_schema=RESET")
+
+
+async def open_sqlite(
+    path: str | os.PathLike[str], *, busy_timeout_ms: int = 5000
+) -> SqliteDatabase:
+    """Open (creating if needed) the file and bring its schema up to date.
+
+    Raises:
+        ConfigError: the file cannot be opened or comes from a newer release.
+    """
+    text = str(path)
+    if text != ":memory:":
+        Path(text).parent.mkdir(parents=True, exist_ok=True)
+    try:
+        db = await aiosqlite.connect(text, isolation_level=None)
+    except Exception as exc:  # sqlite3.OperationalError and friends
+        raise ConfigError("database", "path", f"a writable SQLite file ({exc})") from None
+    try:
+        db.row_factory = aiosqlite.Row
+        await db.execute("PRAGMA journal_mode=WAL")
+        await db.execute("PRAGMA synchronous=NORMAL")
+        await db.execute("PRAGMA foreign_keys=ON")
+        await db.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
+        await db.execute("PRAGMA cache_size=-65536")
+        await db.execute("PRAGMA temp_store=MEMORY")
+        await _migrate(db)
+    except ConfigError:
+        await db.close()
+        raise
+    except Exception as exc:  # not a database, locked, disk full...
+        await db.close()
+        raise ConfigError("database", "path", f"a usable SQLite database ({exc})") from None
+    return SqliteDatabase(db, text)

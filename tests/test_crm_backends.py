@@ -1,0 +1,238 @@
+"""The database layer under the store: URLs, placeholders, one set of errors, both engines
+behaving alike (accounts and sessions, concurrency), PostgreSQL's migrations under a lock."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import pytest
+
+import crm_lookup.postgres_backend as postgres_backend
+from config.errors import ConfigError, Conflict
+from crm_lookup.database import (
+    ForeignKeyViolation,
+    UniqueViolation,
+    numbered_placeholders,
+    parse_database_url,
+    redact_url,
+)
+from crm_lookup.importer import import_customers
+from crm_lookup.sessions import StoredSession
+from crm_lookup.store import Store, open_store, resolve_database
+
+
+@pytest.fixture
+async def store(store_url: str) -> AsyncIterator[Store]:
+    s = await open_store(store_url)
+    yield s
+    await s.close()
+
+
+# --- URLs and placeholders (no database) ---------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("url", "path"),
+    [
+        ("sqlite:///var/switchboard.sqlite3", "var/switchboard.sqlite3"),
+        ("sqlite:////srv/sb/crm.sqlite3", "/srv/sb/crm.sqlite3"),
+        ("sqlite:///:memory:", ":memory:"),
+    ],
+)
+def test_sqlite_urls_name_a_relative_or_absolute_file(url: str, path: str) -> None:
+    parsed = parse_database_url(url)
+    assert (parsed.scheme, parsed.path) == ("sqlite", path)
+
+
+def test_a_plain_path_still_means_a_sqlite_file() -> None:
+    assert resolve_database("var/x.sqlite3").path == "var/x.sqlite3"
+    assert resolve_database("postgresql://u:p@db:5432/sb").scheme == "postgresql"
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "mysql://u:secret-pw@db/sb",
+        "sqlite://",
+        "sqlite:///",
+        "postgresql://u:secret-pw@/sb",
+        "postgresql://u:secret-pw@db",
+        "postgresql://u:secret-pw@db:notaport/sb",
+        "switchboard.sqlite3:",
+    ],
+)
+def test_bad_urls_are_config_errors_that_never_show_the_password(url: str) -> None:
+    with pytest.raises(ConfigError) as caught:
+        parse_database_url(url)
+    assert "secret-pw" not in str(caught.value)
+
+
+def test_redacted_url_keeps_everything_but_the_password() -> None:
+    assert redact_url("postgresql://sb:p%40ss@db.example:5433/crm?sslmode=require") == (
+        "postgresql://sb:***@db.example:5433/crm?sslmode=require"
+    )
+    assert redact_url("postgresql://db/crm") == "postgresql://db/crm"
+
+
+def test_placeholders_are_numbered_outside_quotes_only() -> None:
+    sql = "SELECT '?', \"a?\" FROM t WHERE a = ? AND b LIKE ?1 ESCAPE '\\' AND c = 'it''s ?' AND d = ?"
+    assert numbered_placeholders(sql) == (
+        "SELECT '?', \"a?\" FROM t WHERE a = $1 AND b LIKE $1 ESCAPE '\\' AND c = 'it''s ?' AND d = $2"
+    )
+
+
+# --- both backends -------------------------------------------------------------------------
+
+
+async def test_rows_are_addressable_by_name_and_position(store: Store) -> None:
+    ann = await store.customers.add("Ann", ["+15550001111"])
+    row = await store.fetchone("SELECT id, name AS who FROM customers WHERE id = ?", (ann.id,))
+    assert row is not None and row["who"] == row[1] == "Ann" and row["id"] == ann.id
+
+
+async def test_constraint_violations_are_ours_on_both_engines(store: Store) -> None:
+    ann = await store.customers.add("Ann", ["+15550001111"])
+    with pytest.raises(UniqueViolation):
+        await store.write(
+            "INSERT INTO phones(phone, customer_id) VALUES (?, ?)", ("+15550001111", ann.id)
+        )
+    with pytest.raises(ForeignKeyViolation):
+        await store.write("INSERT INTO phones(phone, customer_id) VALUES (?, ?)", ("+1555", 999))
+    # Inside a transaction too, and the transaction is rolled back whole.
+    with pytest.raises(UniqueViolation):
+        async with store.transaction() as tx:
+            await tx.execute("UPDATE customers SET notes = 'changed' WHERE id = ?", (ann.id,))
+            await tx.executemany(
+                "INSERT INTO accounts(account, customer_id) VALUES (?, ?)",
+                [("A-1", ann.id), ("A-1", ann.id)],
+            )
+    assert (await store.customers.get(ann.id)).notes == ""
+    assert issubclass(UniqueViolation, Conflict)
+
+
+async def test_usernames_are_unique_and_found_ignoring_case(store: Store) -> None:
+    ada = await store.users.add("Ada", "$hash", "admin")
+    assert await store.users.get_by_username("ADA") == ada
+    with pytest.raises(Conflict):
+        await store.users.add("aDA", "$hash", "agent")
+    await store.users.add("bob", "$hash", "agent", "1002")
+    await store.users.add("Carl", "$hash", "agent", "1003")
+    assert [u.username for u in await store.users.list()] == ["Ada", "bob", "Carl"]
+
+
+async def test_sessions_follow_their_user_ignoring_case(store: Store) -> None:
+    await store.users.add("Ada", "$hash", "admin")
+    await store.users.add("bob", "$hash", "agent", "1002")
+    now = time.time()
+    await store.sessions.save(StoredSession("k1", "ada", "admin", None, "c1", now + 60))
+    await store.sessions.save(StoredSession("k2", "BOB", "agent", "1002", "c2", now + 60))
+    await store.sessions.save(StoredSession("k3", "bob", "agent", "1002", "c3", now - 1))
+    # The same key again replaces the row (a renewed session).
+    await store.sessions.save(StoredSession("k1", "ada", "admin", None, "c1b", now + 120))
+    got = await store.sessions.get("k1", now)
+    assert got is not None and (got.username, got.csrf) == ("Ada", "c1b")
+    assert await store.sessions.live_keys(["k1", "k2", "k3", "nope"], now) == {"k1", "k2"}
+    await store.users.set_disabled("bob", True)  # ends bob's sessions in the same transaction
+    assert await store.sessions.live_keys(["k1", "k2"], now) == {"k1"}
+    await store.sessions.delete_user("ADA")
+    assert await store.sessions.get("k1", now) is None
+    assert await store.sessions.purge(now) == 0  # k3 went with bob's change
+
+
+async def test_many_calls_writing_at_once_each_keep_a_whole_row(store: Store) -> None:
+    await store.customers.add("Ann", ["+15550001111"])
+
+    async def call(i: int) -> None:
+        key = f"c{i}"
+        base = 1000.0 + i
+        await store.contacts.arrived(key, "+15550001111", "100", at=base)
+        await store.contacts.queued(key, "sales", at=base + 1)
+        await asyncio.gather(  # milestones of one call racing each other
+            store.contacts.offered(key, "1001", at=base + 2),
+            store.contacts.offered(key, "1002", at=base + 3),
+            store.contacts.held(key, at=base + 10),
+        )
+        await store.contacts.answered(key, "1002", at=base + 4)
+        await store.contacts.unheld(key, at=base + 15)
+        await store.contacts.ended(key, at=base + 30)
+
+    await asyncio.gather(*(call(i) for i in range(40)))
+    for i in (0, 17, 39):
+        c = await store.contacts.get_by_key(f"c{i}")
+        assert (c.offers, c.agent_id, c.wait_seconds, c.hold_seconds) == (2, "1002", 3.0, 5.0)
+        assert c.talk_seconds == 30 - 4 - 5 and c.customer_id is not None
+
+
+async def test_ids_keep_counting_after_an_import_gave_explicit_ones(
+    store: Store, tmp_path: Path
+) -> None:
+    csv_path = tmp_path / "c.csv"
+    csv_path.write_text("name,phone\nAnn,+15550001111\nBob,+15550002222\n", encoding="utf-8")
+    report = await import_customers(store, csv_path)
+    assert report.imported == 2
+    carl = await store.customers.add("Carl", ["+15550003333"])
+    assert carl.id == 3
+    assert [c.name for c in await store.customers.search("+15550002222")] == ["Bob"]
+
+
+# --- PostgreSQL only -----------------------------------------------------------------------
+
+
+async def test_two_nodes_starting_at_once_migrate_once(postgres_url: str) -> None:
+    stores = await asyncio.gather(*(open_store(postgres_url) for _ in range(4)))
+    try:
+        rows = await stores[0].fetchall("SELECT version FROM schema_version ORDER BY version")
+        assert [r[0] for r in rows] == [v for v, _ in postgres_backend.MIGRATIONS]
+        assert all([await s.schema_version() == 4 for s in stores])
+    finally:
+        for s in stores:
+            await s.close()
+
+
+async def test_a_database_from_a_newer_release_is_refused(postgres_url: str) -> None:
+    store = await open_store(postgres_url)
+    await store.write("INSERT INTO schema_version(version, applied_at) VALUES (99, 0)")
+    await store.close()
+    with pytest.raises(ConfigError, match="newer release"):
+        await open_store(postgres_url)
+
+
+async def test_a_failed_migration_leaves_the_previous_version(
+    postgres_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    broken = (
+        *postgres_backend.MIGRATIONS[:3],
+        (4, "CREATE TABLE agent_states (x int); SELECT 1/0"),
+    )
+    monkeypatch.setattr(postgres_backend, "MIGRATIONS", broken)
+    with pytest.raises(ConfigError):
+        await open_store(postgres_url)
+    monkeypatch.undo()
+    store = await open_store(postgres_url)  # the real migration 4 applies cleanly
+    try:
+        assert await store.schema_version() == 4
+    finally:
+        await store.close()
+
+
+async def test_connection_errors_never_show_the_password(postgres_url: str) -> None:
+    parts = urlsplit(postgres_url)
+    password = parts.password
+    assert password
+    wrong_password = postgres_url.replace(f":{password}@", ":not-the-Secret-42@")
+    with pytest.raises(ConfigError) as caught:
+        await open_store(wrong_password)
+    assert "not-the-Secret-42" not in str(caught.value) and "***" in str(caught.value)
+    closed_port = postgres_url.replace(f":{parts.port}/", ":1/")
+    with pytest.raises(ConfigError) as caught:
+        await open_store(closed_port)
+    assert password not in str(caught.value)
+    store = await open_store(postgres_url)
+    try:
+        assert password not in store.path and "***" in store.path
+    finally:
+        await store.close()
