@@ -49,10 +49,6 @@ class ClusterService:
     app: web.Application
 
 
-def database_url(settings: Settings) -> str:
-    return str(getattr(settings.database, "url", "") or "")
-
-
 def cluster_settings(settings: Settings) -> Settings:
     """The settings with ``cluster.node`` filled in, checked for a cluster.
 
@@ -60,8 +56,7 @@ def cluster_settings(settings: Settings) -> Settings:
         ConfigError: no ``postgresql://`` database.url, or a node name that is not
             letters, digits and ``_``.
     """
-    url = database_url(settings)
-    if not url.startswith(("postgresql://", "postgres://")):
+    if settings.database_url().scheme != "postgresql":
         raise ConfigError(
             "settings",
             "database.url",
@@ -87,7 +82,13 @@ async def build_cluster_service(
     """
     settings = cluster_settings(settings)
     load_queue_file(settings.path(settings.routing.queues_file))  # a bad file stops start-up
-    store = await open_store(database_url(settings), settings.crm.default_region)
+    dsn = settings.database_url().dsn
+    store = await open_store(
+        dsn,
+        settings.crm.default_region,
+        pool_min_size=settings.database.pool_min_size,
+        pool_max_size=settings.database.pool_max_size,
+    )
     external = None
     if settings.crm.adapter == "http":
         external = ExternalCrm(
@@ -103,7 +104,7 @@ async def build_cluster_service(
     async def start_term() -> Term:
         return await _start_term(settings, store, directory, clock)
 
-    node = ClusterNode(settings, database_url(settings), start_term=start_term, clock=clock)
+    node = ClusterNode(settings, dsn, start_term=start_term, clock=clock)
     app = init_app(settings, store=store, center=node.center)
     node.on_resync = app[HUB].resync_all
     service = ClusterService(settings, store, directory, node, app)
