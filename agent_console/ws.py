@@ -132,6 +132,9 @@ class Hub:
         leave stale rows. Consoles take a ``snapshot`` message at any time."""
         for client in list(self.clients):
             try:
+                # The scope too: a supervisor's queues come from the center, and a node
+                # that had no picture yet gave an empty one.
+                client.scope = self.console.scope(client.session.user)
                 self._offer(client, _dumps(self.console.snapshot_for(client.scope)))
             except Exception:
                 log.exception("could not resync a console")

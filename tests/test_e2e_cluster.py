@@ -354,7 +354,12 @@ async def test_two_nodes_one_router_standby_consoles_and_takeover_after_sigkill(
         try:
             await until(agree, within=10, what="consoles on a and b agree")
         except AssertionError:
-            raise AssertionError(f"a: {sam_a.state()}\nb: {sam_b.state()}") from None
+            async with sam_http.get(a.url + "/healthz") as r:
+                detail = await r.text()
+            raise AssertionError(
+                f"a: {sam_a.state()}\nb: {sam_b.state()}\na's snapshots: {sam_a.snapshots}"
+                f"\na's health: {detail}"
+            ) from None
         fresh: list[dict[str, Any]] = []
         for node in (a, b):
             async with sam_http.get(node.url + "/api/agents", headers={"Origin": node.url}) as r:
