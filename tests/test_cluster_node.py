@@ -149,7 +149,9 @@ async def test_a_standby_mirrors_the_leader_and_reads_its_own_writes(pair: Any) 
     assert a.node.health()["cluster"]["role"] == "leader"
 
 
-async def test_a_late_joiner_syncs_and_a_new_leader_takes_over(pair: Any, postgres_url: str) -> None:
+async def test_a_late_joiner_syncs_and_a_new_leader_takes_over(
+    pair: Any, postgres_url: str
+) -> None:
     a, b = pair
     await until(lambda: b.node.replica.ready, what="b synced")
     late = Harness(postgres_url, "c")
@@ -158,10 +160,10 @@ async def test_a_late_joiner_syncs_and_a_new_leader_takes_over(pair: Any, postgr
         await until(lambda: late.node.replica.ready, what="the late joiner synced")
         await a.centers[0].set_agent_state("1002", "not_ready")
         await until(
-            lambda: {x["agent_id"]: x["state"] for x in late.node.center.snapshot()["agents"]}[
-                "1002"
-            ]
-            == "not_ready",
+            lambda: (
+                {x["agent_id"]: x["state"] for x in late.node.center.snapshot()["agents"]}["1002"]
+                == "not_ready"
+            ),
             what="event reached the late joiner",
         )
         await a.node.stop()  # the leader goes: b or c routes a fence later, with a fresh center

@@ -233,7 +233,7 @@ async def test_two_nodes_one_router_standby_consoles_and_takeover_after_sigkill(
         first = sim.place_call("+15550001111", did=DID, dtmf=["1"], talk_seconds=(1.0, 1.0))
         pop = await until(lambda: alice_b.pops, what="screen pop on node b")
         assert pop[0]["agent_id"] == "1001" and pop[0]["call"]["caller"].endswith("5550001111")
-        await until(lambda: (alice_b.agents["1001"]["state"] == "wrap_up"), what="wrap-up")
+        await until(lambda: alice_b.agents["1001"]["state"] == "wrap_up", what="wrap-up")
         contact = await until(lambda: db.get(first), what="first contact")
         saved = await api(
             alice_http,
@@ -259,9 +259,7 @@ async def test_two_nodes_one_router_standby_consoles_and_takeover_after_sigkill(
         )
         talking = [sim.place_call(f"+1555000200{n}", did=DID, dtmf=["1"]) for n in range(2)]
         for key in talking:
-            await until(
-                lambda k=key: db.get(k), what="talking caller's contact"
-            )  # its row exists
+            await until(lambda k=key: db.get(k), what="talking caller's contact")  # its row exists
         await until(
             lambda: all(sam_b.agents[x]["state"] == "on_call" for x in ("1001", "1002")),
             what="both agents on call",
@@ -301,7 +299,9 @@ async def test_two_nodes_one_router_standby_consoles_and_takeover_after_sigkill(
 
         # The calls are taken over as after a restart: agents still on their calls.
         await until(
-            lambda: all(sam_b.agents.get(x, {}).get("state") == "on_call" for x in ("1001", "1002")),
+            lambda: all(
+                sam_b.agents.get(x, {}).get("state") == "on_call" for x in ("1001", "1002")
+            ),
             what="talking calls adopted",
         )
 
