@@ -114,8 +114,11 @@ def test_ordering_tells_in_order_stale_gap_and_new_term() -> None:
     assert order.check("t1", 10, 1) is Verdict.IN_ORDER
     assert order.check("t1", 12, 0) is Verdict.GAP  # a heartbeat shows the tail was lost
     assert order.check("t2", 0, 1) is Verdict.NEW_TERM
+    assert order.check("t1", 13, 1) is Verdict.STALE  # the old leader's last words
+    assert order.check("t2", 1, 1) is Verdict.IN_ORDER
     order.reset()
-    assert order.check("t2", 1, 1) is Verdict.NEW_TERM
+    assert order.check("t2", 2, 1) is Verdict.NEW_TERM  # after a reconnect: resync
+    assert order.check("t1", 14, 0) is Verdict.STALE
 
 
 def bundle() -> dict[str, object]:

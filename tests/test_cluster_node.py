@@ -10,7 +10,9 @@ import dataclasses
 import time
 from collections.abc import Callable
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
+import asyncpg  # type: ignore[import-untyped]
 import pytest
 
 from config.errors import IllegalTransition, LeaderUnavailable, NotFound
@@ -149,6 +151,29 @@ async def test_a_standby_mirrors_the_leader_and_reads_its_own_writes(pair: Any) 
     assert a.node.health()["cluster"]["role"] == "leader"
 
 
+async def test_a_standby_whose_bus_reconnects_reads_a_fresh_snapshot(
+    pair: Any, postgres_url: str
+) -> None:
+    a, b = pair
+    await until(lambda: b.node.replica.ready, what="b synced")
+    resyncs = b.resyncs
+    conn = await asyncpg.connect(postgres_url)
+    try:
+        await conn.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+            " WHERE application_name = 'switchboard-b-bus-listen'"
+        )
+        # Events while b is away are lost to it; the fresh snapshot has them.
+        await until(lambda: not b.node.bus.connected, within=3.0, what="b noticed")
+        await a.centers[0].set_agent_state("1001", "not_ready")
+    finally:
+        await conn.close()
+    await until(lambda: b.node.bus.reconnects == 1 and b.node.replica.ready, what="b again")
+    await until(lambda: b.resyncs > resyncs, what="b's consoles resynced")
+    agents = {x["agent_id"]: x["state"] for x in b.node.center.snapshot()["agents"]}
+    assert agents["1001"] == "not_ready"
+
+
 async def test_a_late_joiner_syncs_and_a_new_leader_takes_over(
     pair: Any, postgres_url: str
 ) -> None:
@@ -195,3 +220,88 @@ async def test_without_a_leader_a_forwarded_action_fails_clearly(postgres_url: s
         assert lone.node.health()["cluster"]["synced"] is False
     finally:
         await lone.node.bus.stop()
+
+
+class Outage:
+    """A TCP proxy in front of PostgreSQL that can go away as a restarting server does:
+    every connection is cut and new ones are refused until :meth:`heal`."""
+
+    def __init__(self, url: str) -> None:
+        self.parts = urlsplit(url)
+        self.down = False
+        self.writers: list[asyncio.StreamWriter] = []
+        self.server: asyncio.Server | None = None
+
+    async def start(self) -> str:
+        self.server = await asyncio.start_server(self._client, "127.0.0.1", 0)
+        port = self.server.sockets[0].getsockname()[1]
+        netloc = self.parts.netloc.rsplit("@", 1)[0] + f"@127.0.0.1:{port}"
+        return urlunsplit(self.parts._replace(netloc=netloc))
+
+    async def _client(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        if self.down:
+            writer.close()
+            return
+        up_reader, up_writer = await asyncio.open_connection(self.parts.hostname, self.parts.port)
+        self.writers += [writer, up_writer]
+
+        async def pump(src: asyncio.StreamReader, dst: asyncio.StreamWriter) -> None:
+            with contextlib.suppress(OSError, ConnectionError):
+                while data := await src.read(65536):
+                    dst.write(data)
+            dst.close()
+
+        await asyncio.gather(pump(reader, up_writer), pump(up_reader, writer))
+
+    def cut(self) -> None:
+        self.down = True
+        for writer in self.writers:
+            writer.close()
+        self.writers = []
+
+    def heal(self) -> None:
+        self.down = False
+
+    async def stop(self) -> None:
+        self.cut()
+        if self.server is not None:
+            self.server.close()
+
+
+async def test_postgresql_going_away_stops_routing_and_one_node_leads_again(
+    postgres_url: str,
+) -> None:
+    outage = Outage(postgres_url)
+    url = await outage.start()
+    a, b = Harness(url, "a"), Harness(url, "b")
+    await a.node.start()
+    await until(lambda: a.node.role is Role.LEADER, what="a leads")
+    await b.node.start()
+    try:
+        await until(lambda: b.node.replica.ready, what="b synced")
+        outage.cut()
+        await until(lambda: a.centers[0].stopped, within=3.0, what="a stopped routing")
+        assert a.node.role is Role.STANDBY and b.node.role is Role.STANDBY
+        with pytest.raises(LeaderUnavailable):
+            await b.node.center.set_agent_state("1001", "ready")
+        await asyncio.sleep(1.0)
+        assert not any(h.node.role is Role.LEADER for h in (a, b))
+        outage.heal()
+        leader = await until(
+            lambda: next((h for h in (a, b) if h.node.role is Role.LEADER), None),
+            within=10.0,
+            what="a leader again",
+        )
+        other = b if leader is a else a
+        await until(
+            lambda: other.node.replica.ready and other.node.leader == leader.node.name,
+            what="the other node follows the new term",
+        )
+        await other.node.center.set_agent_state("1001", "ready")
+        assert leader.centers[-1].agents["1001"] == "ready"
+        assert sum(1 for h in (a, b) for c in h.centers if not c.stopped) == 1
+    finally:
+        for h in (b, a):
+            with contextlib.suppress(Exception):
+                await h.node.stop()
+        await outage.stop()

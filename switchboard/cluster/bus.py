@@ -181,6 +181,8 @@ class Bus:
                 packed = frames.pack(items, source=self.node, epoch=epoch, first_seq=self._seq)
                 self._seq += len(items)
                 for one in packed:
+                    if self.epoch != epoch:
+                        break  # the term ended (stepped down): its tail must not go out
                     await self._send_frame(one)
                 if not self._backlog or self.epoch != epoch:
                     break

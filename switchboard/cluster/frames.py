@@ -185,13 +185,18 @@ class Verdict(enum.Enum):
 class Ordering:
     """Where the stream stands for one receiver: the term it follows and the next number.
 
-    A frame of another term is ``NEW_TERM`` and from then on the stream followed (a term
-    is only ever replaced by a newer leader's: the old one has stopped sending).
+    A frame of another term is ``NEW_TERM`` and from then on the stream followed; the
+    term it replaced is retired (its late frames are ``STALE``).
     """
+
+    RETIRED_KEPT = 64
 
     def __init__(self) -> None:
         self.epoch: str | None = None
         self.next_seq = 0
+        # Terms already left behind: a late frame of one (sent just before its leader
+        # stepped down) is STALE, not a switch back to a term that is over.
+        self.retired: dict[str, None] = {}
 
     def reset(self) -> None:
         """Forget the term: after a reconnect the next frame counts as a new term."""
@@ -199,7 +204,13 @@ class Ordering:
         self.next_seq = 0
 
     def check(self, epoch: str, seq: int, count: int) -> Verdict:
+        if epoch in self.retired:
+            return Verdict.STALE
         if epoch != self.epoch:
+            if self.epoch is not None:
+                self.retired[self.epoch] = None
+                while len(self.retired) > self.RETIRED_KEPT:
+                    self.retired.pop(next(iter(self.retired)))
             self.epoch, self.next_seq = epoch, seq + count
             return Verdict.NEW_TERM
         if seq + count <= self.next_seq and count > 0:
