@@ -41,6 +41,7 @@ Listener = Callable[[Message], None]
 Term = tuple[Any, Callable[[], Awaitable[None]]]
 STOP_WITHIN = 5.0  # a stepping-down leader's center stops within this (the DB may be gone)
 MAX_SERVING = 256  # requests the leader runs at once
+SNAPSHOT_TIMEOUT = 2.0  # a standby asks again this soon: its consoles wait on the answer
 
 
 class ClusterCenter:
@@ -208,12 +209,14 @@ class ClusterNode:
         self.terms += 1
         epoch = f"{self.name}.{time.time_ns()}"
         self._fail_pending("this node is now the leader; try again")
-        await self.bus.set_role(Role.LEADER, epoch)
         center, stop = await self.start_term()
         self._stop_term = stop
         self._unsubscribe_local = center.subscribe(self._from_local)
         self.local = center
         self.leader = self.name
+        # The term's stream starts only now, with a center to answer the standbys' first
+        # request (a snapshot); what the center published while starting is in it.
+        await self.bus.set_role(Role.LEADER, epoch)
         log.info("routing on this node", extra={"fields": {"node": self.name, "term": epoch}})
         self.on_resync()
 
@@ -230,7 +233,7 @@ class ClusterNode:
                 await asyncio.wait_for(stop(), STOP_WITHIN)
             except Exception:
                 log.exception("the stepping-down center did not stop cleanly")
-        del center
+        del center  # the term's center is done; nothing may reach it any more
         self.replica = Replica(self.clock)
         self.ordering.reset()
         self.leader = None
@@ -344,7 +347,7 @@ class ClusterNode:
             rid = self._new_id()
             self._snapshot_id = rid
             with contextlib.suppress(SwitchboardError):
-                await self._request(rid, rpc.SNAPSHOT, [], {})
+                await self._request(rid, rpc.SNAPSHOT, [], {}, within=SNAPSHOT_TIMEOUT)
             if not self.replica.ready:
                 await asyncio.sleep(0.5)
 
@@ -362,7 +365,15 @@ class ClusterNode:
             raise LeaderUnavailable("no routing node is reachable right now; try again")
         return await self._request(self._new_id(), method, args, kwargs)
 
-    async def _request(self, rid: str, method: str, args: list[str], kwargs: Any) -> Any:
+    async def _request(
+        self,
+        rid: str,
+        method: str,
+        args: list[str],
+        kwargs: Any,
+        *,
+        within: float | None = None,
+    ) -> Any:
         future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
         self._pending[rid] = future
         try:
@@ -376,7 +387,7 @@ class ClusterNode:
                     "t": self.clock(),
                 }
             )
-            return await asyncio.wait_for(future, self.rpc_timeout)
+            return await asyncio.wait_for(future, within or self.rpc_timeout)
         except TimeoutError:
             raise LeaderUnavailable("the routing node did not answer in time") from None
         except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError):
