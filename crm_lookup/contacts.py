@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from config.errors import InvalidInput, NotFound
 from crm_lookup.cases import apply_change_in
-from crm_lookup.database import Dialect, ForeignKeyViolation
+from crm_lookup.database import Dialect, ForeignKeyViolation, Table
 from crm_lookup.models import CaseChange, Contact, ContactEvent, Direction, Outcome, Page
 from crm_lookup.phones import try_normalize
 
@@ -46,10 +46,12 @@ FROM contacts
 """
 
 
-_INSERT_EVENT = (
-    "INSERT INTO contact_events(contact_key, kind, ident, at, data)"
-    " VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING"
+EVENTS = Table(
+    "contact_events",
+    ("contact_key", "kind", "ident", "at", "data"),
+    ("contact_key", "kind", "ident"),
 )
+_INSERT_EVENT = EVENTS.insert_sql()
 
 
 def contact_from_row(row: Any) -> Contact:
@@ -132,13 +134,13 @@ class ContactLog:
         except (TypeError, ValueError):
             raise InvalidInput(f"{kind} data is not JSON-serialisable", field=kind) from None
         try:
-            changed = await self._store.write(
-                _INSERT_EVENT, (contact_key, kind, ident, at, payload)
+            changed = await self._store.db.insert_new(
+                EVENTS, (contact_key, kind, ident, at, payload)
             )
         except ForeignKeyViolation:
             # The only reference a caller can get wrong is the customer id.
             raise NotFound(f"{kind}: no such customer {data.get('customer_id')}") from None
-        return changed > 0
+        return changed
 
     async def arrived(
         self,

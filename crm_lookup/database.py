@@ -44,6 +44,7 @@ __all__ = [
     "ForeignKeyViolation",
     "Row",
     "StoreBusy",
+    "Table",
     "Transaction",
     "UniqueViolation",
     "numbered_placeholders",
@@ -85,6 +86,14 @@ class Transaction(Protocol):
         ...
 
     async def executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> None: ...
+
+    async def insert_rows(
+        self, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]
+    ) -> None:
+        """Many new rows, fast (a bulk import): SQLite ``executemany``, PostgreSQL
+        ``COPY``. Raises ConstraintViolation like an INSERT (and writes none of them)."""
+        ...
+
     async def fetchall(self, sql: str, params: Sequence[Any] = ()) -> list[Row]: ...
     async def fetchone(self, sql: str, params: Sequence[Any] = ()) -> Row | None: ...
 
@@ -101,11 +110,57 @@ class Database(Protocol):
     display: str
 
     async def write(self, sql: str, params: Sequence[Any] = ()) -> int: ...
+
+    async def insert_new(self, table: Table, row: Sequence[Any]) -> bool:
+        """``INSERT`` one row unless a row with its unique key is stored (``ON CONFLICT DO
+        NOTHING``), as its own transaction; True if it was inserted. PostgreSQL sends the
+        rows that concurrent callers insert meanwhile together, in one statement and one
+        commit (contact milestones of many calls at once); the result is the same as one
+        statement each, in the order they were given.
+
+        Raises:
+            ConstraintViolation: the row breaks another constraint (a foreign key).
+        """
+        ...
+
     async def executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> None: ...
     async def fetchall(self, sql: str, params: Sequence[Any] = ()) -> list[Row]: ...
     async def fetchone(self, sql: str, params: Sequence[Any] = ()) -> Row | None: ...
     def transaction(self) -> AbstractAsyncContextManager[Transaction]: ...
     async def close(self) -> None: ...
+
+
+_IDENTIFIER = re.compile(r"^[a-z_][a-z0-9_]*$")
+
+
+@dataclass(frozen=True, slots=True)
+class Table:
+    """A table that :meth:`Database.insert_new` writes: its name, the columns a row gives
+    (in order) and which of them form the unique key that ``ON CONFLICT`` skips on."""
+
+    name: str
+    columns: tuple[str, ...]
+    key: tuple[str, ...]
+
+    def __post_init__(self) -> None:
+        for ident in (self.name, *self.columns):
+            if not _IDENTIFIER.match(ident):
+                raise ValueError(f"not a plain SQL name: {ident!r}")
+        if not set(self.key) <= set(self.columns):
+            raise ValueError("the key must be among the columns")
+
+    def insert_sql(self) -> str:
+        """The one-row statement, ``?`` placeholders."""
+        return _insert_sql(self)
+
+
+@lru_cache(maxsize=64)
+def _insert_sql(table: Table) -> str:
+    marks = ", ".join("?" * len(table.columns))
+    return (
+        f"INSERT INTO {table.name}({', '.join(table.columns)}) VALUES ({marks})"
+        " ON CONFLICT DO NOTHING"
+    )
 
 
 @dataclass(frozen=True, slots=True)

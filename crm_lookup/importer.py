@@ -13,7 +13,8 @@ Unknown columns are refused (a typo would silently drop data).
 A row is bad when a field does not validate, or when one of its phones or accounts is
 already stored or already used by an earlier row of the file; the report gives the row
 number (the header is row 1, as in a spreadsheet) and the reason. The whole import runs
-in one transaction, written in batches with ``executemany``: a crash or a ``strict``
+in one transaction, written in batches (``executemany`` on SQLite, ``COPY`` on
+PostgreSQL): a crash or a ``strict``
 error rolls everything back.
 
 ``update`` mode (``crm import --update``) makes re-importing a file safe: a row whose
@@ -291,18 +292,11 @@ class _Batcher:
             )
             phones += [(p.e164, cid, p.extension, i) for i, p in enumerate(f.phones)]
             accounts += [(a, cid, i) for i, a in enumerate(f.accounts)]
-        await self.db.executemany(
-            "INSERT INTO customers(id, name, company, tier, language, email, tags, notes,"
-            " created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            customers,
+        await self.db.insert_rows("customers", CUSTOMER_COLUMNS, customers)
+        await self.db.insert_rows(
+            "phones", ("phone", "customer_id", "extension", "position"), phones
         )
-        await self.db.executemany(
-            "INSERT INTO phones(phone, customer_id, extension, position) VALUES (?, ?, ?, ?)",
-            phones,
-        )
-        await self.db.executemany(
-            "INSERT INTO accounts(account, customer_id, position) VALUES (?, ?, ?)", accounts
-        )
+        await self.db.insert_rows("accounts", ("account", "customer_id", "position"), accounts)
         await self._apply_updates(updates, now)
         self.report.imported += len(customers)
         self.report.updated += len(updates)
@@ -331,6 +325,18 @@ class _Batcher:
         )
 
 
+CUSTOMER_COLUMNS = (
+    "id",
+    "name",
+    "company",
+    "tier",
+    "language",
+    "email",
+    "tags",
+    "notes",
+    "created_at",
+    "updated_at",
+)
 # Customer columns an update may replace (phones and accounts are only ever added).
 UPDATABLE_COLUMNS = ("name", "company", "tier", "language", "email", "tags", "notes")
 
@@ -362,7 +368,7 @@ async def import_customers(
         path: the CSV file (UTF-8, a BOM is fine).
         strict: abort on the first bad row, writing nothing.
         progress: called as ``progress(rows_done, rows_total)`` after each batch.
-        batch_size: rows per ``executemany``.
+        batch_size: rows per batch written.
         actor: who is importing, for the audit log.
         update: rows of stored customers (by phone or account) update them.
         tiers: the tiers a row may name (case-insensitive; stored in this spelling).

@@ -10,6 +10,15 @@ as SQLite's ``BEGIN IMMEDIATE`` serialises them, across every node sharing the d
 the repositories' check-then-write steps (is this phone free? then insert) stay correct
 at READ COMMITTED, and a constraint still catches anything that slips past.
 
+Rows for :meth:`PostgresDatabase.insert_new` (contact milestones) go through one
+:class:`_InsertBatcher` per table: the first row is sent at once; rows that arrive while
+a statement is in flight wait for it and then go together, as one ``INSERT ... SELECT
+FROM json_populate_recordset(...)`` in one transaction. A busy center thus pays one round
+trip and one commit for many calls' milestones (group commit), and a quiet one pays no
+delay. Rows go in the order they came, so triggers fold them as they would have one by
+one; when the shared statement fails (one row names an unknown customer), each row is
+sent again alone, so only that caller gets the error.
+
 Migrations run at open under the session advisory lock :data:`MIGRATION_LOCK`, each in
 its own transaction with its ``schema_version`` row: two nodes starting together apply
 each migration once, the second finds the schema current.
@@ -20,7 +29,10 @@ The URL's password is handed to asyncpg and nowhere else: errors name the server
 
 from __future__ import annotations
 
+import asyncio
+import json
 import time
+from collections import Counter
 from collections.abc import AsyncIterator, Iterable, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
@@ -35,6 +47,7 @@ from crm_lookup.database import (
     ForeignKeyViolation,
     Row,
     StoreBusy,
+    Table,
     UniqueViolation,
     numbered_placeholders,
     redact_url,
@@ -87,6 +100,18 @@ class _PostgresTransaction:
         except asyncpg.PostgresError as exc:
             raise (_translate(exc) or exc) from None
 
+    async def insert_rows(
+        self, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]
+    ) -> None:
+        if not rows:
+            return
+        try:
+            # COPY (binary) inside the caller's transaction: several times faster than
+            # executemany for an import; triggers and constraints apply as for INSERT.
+            await self._conn.copy_records_to_table(table, records=rows, columns=list(columns))
+        except asyncpg.PostgresError as exc:
+            raise (_translate(exc) or exc) from None
+
     async def fetchall(self, sql: str, params: Sequence[Any] = ()) -> list[Row]:
         try:
             return list(await self._conn.fetch(numbered_placeholders(sql), *params))
@@ -108,22 +133,120 @@ class _PostgresTransaction:
         return int(value)
 
 
+class _InsertBatcher:
+    """Concurrent one-row inserts into one table, sent together (module docstring)."""
+
+    def __init__(self, pool: Any, table: Table, max_rows: int = 500) -> None:
+        self._pool = pool
+        self._table = table
+        self._max_rows = max_rows
+        columns = ", ".join(table.columns)
+        self._one = numbered_placeholders(table.insert_sql())
+        self._many = (
+            f"INSERT INTO {table.name}({columns}) SELECT {columns}"
+            f" FROM json_populate_recordset(NULL::{table.name}, $1::json)"
+            f" ON CONFLICT DO NOTHING RETURNING {', '.join(table.key)}"
+        )
+        self._key_at = [table.columns.index(k) for k in table.key]
+        self._pending: list[tuple[Sequence[Any], asyncio.Future[bool]]] = []
+        self._sender: asyncio.Task[None] | None = None
+
+    async def insert(self, row: Sequence[Any]) -> bool:
+        done: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
+        self._pending.append((row, done))
+        if self._sender is None:
+            self._sender = asyncio.create_task(self._send_all())
+        return await done
+
+    async def drain(self) -> None:
+        """Wait until every row handed in so far is written (or has failed)."""
+        while self._sender is not None:
+            await asyncio.shield(self._sender)
+
+    async def _send_all(self) -> None:
+        try:
+            while self._pending:
+                batch = self._pending[: self._max_rows]
+                del self._pending[: self._max_rows]
+                try:
+                    await self._send(batch)
+                except BaseException as exc:  # the connection failed, or we are cancelled
+                    for _, done in batch:
+                        if not done.done():
+                            done.set_exception(exc)
+                    if not isinstance(exc, Exception):
+                        raise
+        finally:
+            self._sender = None
+            for _, done in self._pending:  # only when cancelled: nobody will send them
+                if not done.done():
+                    done.set_exception(asyncio.CancelledError())
+            self._pending.clear()
+
+    async def _send(self, batch: list[tuple[Sequence[Any], asyncio.Future[bool]]]) -> None:
+        if len(batch) > 1:
+            records = [dict(zip(self._table.columns, row, strict=True)) for row, _ in batch]
+            try:
+                async with self._pool.acquire() as conn:
+                    inserted = await conn.fetch(self._many, json.dumps(records))
+            except asyncpg.PostgresError:
+                pass  # one row's fault, probably: each is sent alone below
+            else:
+                # A key given twice in one batch is inserted once: the first one wins,
+                # as it would have one statement at a time.
+                fresh = Counter(tuple(r) for r in inserted)
+                for row, done in batch:
+                    key = tuple(row[i] for i in self._key_at)
+                    if done.done():
+                        continue
+                    if fresh[key] > 0:
+                        fresh[key] -= 1
+                        done.set_result(True)
+                    else:
+                        done.set_result(False)
+                return
+        for row, done in batch:
+            try:
+                async with self._pool.acquire() as conn:
+                    changed = _changed(await conn.execute(self._one, *row)) > 0
+            except asyncpg.PostgresError as exc:
+                if not done.done():
+                    done.set_exception(_translate(exc) or exc)
+                continue
+            if not done.done():
+                done.set_result(changed)
+
+
 class PostgresDatabase:
     """An open PostgreSQL database. Build it with :func:`open_postgres`."""
 
     dialect = POSTGRES
 
-    def __init__(self, pool: Any, display: str) -> None:
+    def __init__(self, pool: Any, display: str, busy_timeout_ms: int = 5000) -> None:
         #: the asyncpg pool (tests and tools may use it directly)
         self.pool = pool
         self.display = display
+        self._lock_timeout = f"SET LOCAL lock_timeout = {int(busy_timeout_ms)}"
+        self._batchers: dict[Table, _InsertBatcher] = {}
+
+    async def insert_new(self, table: Table, row: Sequence[Any]) -> bool:
+        batcher = self._batchers.get(table)
+        if batcher is None:
+            batcher = self._batchers[table] = _InsertBatcher(self.pool, table)
+        return await batcher.insert(row)
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[_PostgresTransaction]:
         """``async with db.transaction() as tx:`` — all or nothing, transactions serialised
         across every node by :data:`WRITER_LOCK`."""
         async with self.pool.acquire() as conn, conn.transaction():
-            await conn.execute("SELECT pg_advisory_xact_lock($1)", WRITER_LOCK)
+            # Waiting longer than SQLite's busy timeout for another node's transaction (an
+            # import) fails the same way: StoreBusy, nothing written.
+            await conn.execute(self._lock_timeout)
+            try:
+                await conn.execute("SELECT pg_advisory_xact_lock($1)", WRITER_LOCK)
+            except asyncpg.LockNotAvailableError:
+                raise StoreBusy("the database is busy with another writer; retry") from None
             yield _PostgresTransaction(conn)
 
     async def write(self, sql: str, params: Sequence[Any] = ()) -> int:
@@ -143,6 +266,8 @@ class PostgresDatabase:
             return await _PostgresTransaction(conn).fetchone(sql, tuple(params))
 
     async def close(self) -> None:
+        for batcher in self._batchers.values():
+            await batcher.drain()
         await self.pool.close()
 
 
@@ -181,8 +306,22 @@ def _scrub(text: str, dsn: str) -> str:
     return text.replace(password, "***") if password else text
 
 
+async def _keep_session(conn: Any) -> None:
+    """The pool's reset on release, as a no-op. asyncpg's default sends a reset query
+    (``pg_advisory_unlock_all(); CLOSE ALL; UNLISTEN *; RESET ALL``) every time a
+    connection goes back to the pool, a second round trip per milestone. We leave no
+    session state behind (advisory locks are transaction-scoped, the migration lock is
+    unlocked in ``finally``; no cursors, LISTEN or SET), and asyncpg still rolls back a
+    transaction left open before calling this."""
+
+
 async def open_postgres(
-    dsn: str, *, min_size: int = 1, max_size: int = 10, connect_timeout: float = 10.0
+    dsn: str,
+    *,
+    min_size: int = 1,
+    max_size: int = 10,
+    connect_timeout: float = 10.0,
+    busy_timeout_ms: int = 5000,
 ) -> PostgresDatabase:
     """Connect a pool to ``dsn`` and bring the schema up to date.
 
@@ -190,6 +329,8 @@ async def open_postgres(
         dsn: ``postgresql://user:password@host:port/database``.
         min_size, max_size: connections the pool keeps open / may open.
         connect_timeout: seconds to wait for each connection.
+        busy_timeout_ms: how long a transaction waits for another's locks before
+            failing with StoreBusy.
 
     Raises:
         ConfigError: the server cannot be reached, refuses the login, has no such
@@ -201,7 +342,11 @@ async def open_postgres(
         raise ConfigError("database", "pool_min_size", "1 <= pool_min_size <= pool_max_size")
     try:
         pool = await asyncpg.create_pool(
-            dsn, min_size=min_size, max_size=max_size, timeout=connect_timeout
+            dsn,
+            min_size=min_size,
+            max_size=max_size,
+            timeout=connect_timeout,
+            reset=_keep_session,
         )
     except (
         OSError,
@@ -224,4 +369,4 @@ async def open_postgres(
         await pool.close()
         reason = _scrub(f"{type(exc).__name__}: {exc}", dsn)
         raise ConfigError("database", "url", f"a usable PostgreSQL at {shown} ({reason})") from None
-    return PostgresDatabase(pool, shown)
+    return PostgresDatabase(pool, shown, busy_timeout_ms)

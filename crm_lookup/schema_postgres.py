@@ -97,10 +97,14 @@ CREATE TABLE contact_events (
     UNIQUE (contact_key, kind, ident)
 );
 
+-- Most milestones are for a contact that exists: a plain index probe is cheaper than a
+-- speculative insert, which ON CONFLICT still needs for two first milestones racing.
 CREATE FUNCTION contact_events_open() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
-    INSERT INTO contacts(key, created_at) VALUES (NEW.contact_key, NEW.at)
-    ON CONFLICT (key) DO NOTHING;
+    IF NOT EXISTS (SELECT 1 FROM contacts WHERE key = NEW.contact_key) THEN
+        INSERT INTO contacts(key, created_at) VALUES (NEW.contact_key, NEW.at)
+        ON CONFLICT (key) DO NOTHING;
+    END IF;
     RETURN NEW;
 END $$;
 

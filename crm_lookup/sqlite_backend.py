@@ -30,6 +30,7 @@ from crm_lookup.database import (
     ForeignKeyViolation,
     Row,
     StoreBusy,
+    Table,
     UniqueViolation,
 )
 from crm_lookup.schema import MIGRATIONS, SCHEMA_VERSION_TABLE
@@ -73,6 +74,15 @@ class _SqliteTransaction:
             await self._db.executemany(sql, rows)
         except sqlite3.Error as exc:
             raise (_translate(exc) or exc) from None
+
+    async def insert_rows(
+        self, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]
+    ) -> None:
+        if rows:
+            marks = ", ".join("?" * len(columns))
+            await self.executemany(
+                f"INSERT INTO {table}({', '.join(columns)}) VALUES ({marks})", rows
+            )
 
     async def fetchall(self, sql: str, params: Sequence[Any] = ()) -> list[Row]:
         try:
@@ -125,6 +135,11 @@ class SqliteDatabase:
         """One statement as its own transaction; returns the number of rows changed."""
         async with self._lock:
             return await self._tx.execute(sql, params)
+
+    async def insert_new(self, table: Table, row: Sequence[Any]) -> bool:
+        # One statement per row: SQLite's write is in-process, there is no round trip
+        # or commit wait to share.
+        return await self.write(table.insert_sql(), row) > 0
 
     async def executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
         async with self.transaction() as tx:

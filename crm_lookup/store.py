@@ -103,8 +103,8 @@ async def open_store(
         target: ``database.url`` (``sqlite:///path``, ``postgresql://user:pass@host/db``)
             or a SQLite file path; ``":memory:"`` for a throw-away store.
         default_region: ISO country for national phone numbers (``settings.crm.default_region``).
-        busy_timeout_ms: SQLite: how long a write waits for another process's transaction
-            before failing with :class:`StoreBusy`.
+        busy_timeout_ms: how long a write (SQLite) or a transaction (PostgreSQL) waits for
+            another process's transaction before failing with :class:`StoreBusy`.
         pool_min_size, pool_max_size: PostgreSQL: connections kept open / at most.
 
     Raises:
@@ -120,7 +120,12 @@ async def open_store(
     if where.scheme == "postgresql":
         from crm_lookup.postgres_backend import open_postgres
 
-        db = await open_postgres(where.dsn, min_size=pool_min_size, max_size=pool_max_size)
+        db = await open_postgres(
+            where.dsn,
+            min_size=pool_min_size,
+            max_size=pool_max_size,
+            busy_timeout_ms=busy_timeout_ms,
+        )
     else:
         from crm_lookup.sqlite_backend import open_sqlite
 

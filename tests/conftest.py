@@ -69,7 +69,7 @@ def postgres_url(postgres_server: Any) -> Iterator[str]:
 
 
 @pytest.fixture(scope="session")
-def postgres_template(postgres_server: Any) -> str:
+def postgres_template(postgres_server: Any) -> Iterator[str]:
     """A database migrated to the current schema once, for fresh copies to be cloned from."""
     from crm_lookup.store import open_store
     from tests.postgres_server import run_in_thread
@@ -81,8 +81,11 @@ def postgres_template(postgres_server: Any) -> str:
         store = await open_store(url, pool_min_size=1, pool_max_size=1)
         await store.close()
 
-    run_in_thread(migrate)
-    return name
+    try:
+        run_in_thread(migrate)
+        yield name
+    finally:
+        postgres_server.drop_database(name)  # matters on a SWITCHBOARD_TEST_POSTGRES_URL server
 
 
 STORE_BACKENDS = ("sqlite", "postgresql")

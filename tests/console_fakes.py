@@ -426,7 +426,12 @@ class World:
         self.clients: list[UserClient] = []
 
     async def start(
-        self, tmp_path: Any, *, login_limit: int = 10, origin_scheme: str = "http"
+        self,
+        tmp_path: Any,
+        *,
+        login_limit: int = 10,
+        origin_scheme: str = "http",
+        database_url: str = "",
     ) -> World:
         import argon2
         from aiohttp import web
@@ -445,7 +450,9 @@ class World:
             security=SecuritySettings(login_attempts_per_minute=login_limit),
         )
         self.clock = FakeClock()
-        self.store = await open_store(tmp_path / "console.sqlite3")
+        # database_url: a store_url fixture's (either backend); else a SQLite file.
+        self.database_url = database_url or f"sqlite:///{tmp_path / 'console.sqlite3'}"
+        self.store = await open_store(self.database_url)
         self.passwords = Passwords(argon2.PasswordHasher(**CHEAP_ARGON2))
         for username, (role, agent_id) in USERS.items():
             await self.store.users.add(username, self.passwords.hash(PASSWORD), role, agent_id)

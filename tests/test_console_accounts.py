@@ -20,9 +20,10 @@ NEW_PASSWORD = "a brand new secret"
 
 
 @pytest.fixture
-async def world(tmp_path: Any, monkeypatch: pytest.MonkeyPatch) -> Any:
+async def world(tmp_path: Any, store_url: str, monkeypatch: pytest.MonkeyPatch) -> Any:
+    """The console on each backend: users and sessions behave the same on both."""
     monkeypatch.setattr("agent_console.ws.SESSION_SWEEP", 0.1, raising=False)
-    w = await World().start(tmp_path)
+    w = await World().start(tmp_path, database_url=store_url)
     yield w
     await w.close()
 
@@ -136,9 +137,7 @@ async def run_cli(world: Any, monkeypatch: pytest.MonkeyPatch, argv: list[str], 
     """``switchboard ...`` against the world's database, as another process would."""
     from switchboard.cli import main
 
-    path = world.store.path if hasattr(world.store, "path") else None
-    assert path, "the store knows its file"
-    monkeypatch.setenv("SWITCHBOARD_DATABASE__PATH", str(path))
+    monkeypatch.setenv("SWITCHBOARD_DATABASE__URL", world.database_url)
     monkeypatch.delenv("SWITCHBOARD_CONFIG", raising=False)
     monkeypatch.setattr(sys, "stdin", io.StringIO(stdin))
     return await asyncio.to_thread(main, argv)

@@ -7,12 +7,13 @@ import asyncio
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
 
 import crm_lookup.postgres_backend as postgres_backend
-from config.errors import ConfigError, Conflict
+from config.errors import ConfigError, Conflict, NotFound
 from crm_lookup.database import (
     ForeignKeyViolation,
     UniqueViolation,
@@ -22,7 +23,7 @@ from crm_lookup.database import (
 )
 from crm_lookup.importer import import_customers
 from crm_lookup.sessions import StoredSession
-from crm_lookup.store import Store, open_store, resolve_database
+from crm_lookup.store import Store, StoreBusy, open_store, resolve_database
 
 
 @pytest.fixture
@@ -236,3 +237,77 @@ async def test_connection_errors_never_show_the_password(postgres_url: str) -> N
         assert password not in store.path and "***" in store.path
     finally:
         await store.close()
+
+
+async def test_milestones_written_at_once_each_get_their_own_answer(store: Store) -> None:
+    """Concurrent milestones (sent together on PostgreSQL): a replay counts once, an
+    unknown customer fails only its own call."""
+    await store.customers.add("Ann", ["+15550001111"])
+    log = store.contacts
+    first = await asyncio.gather(
+        *(log.arrived(f"k{i}", "+15550001111", "100", at=10.0 + i) for i in range(30))
+    )
+    assert first == [True] * 30
+    replays = await asyncio.gather(
+        *(log.queued(f"k{i % 10}", "sales", at=20.0) for i in range(30)),
+        return_exceptions=True,
+    )
+    assert sorted(replays, key=str) == [False] * 20 + [True] * 10
+    mixed = await asyncio.gather(
+        *(log.ended(f"k{i}", at=40.0, outcome="answered") for i in range(10)),
+        log.arrived("bad", "+15550002222", "100", at=41.0, customer_id=999),
+        *(log.ended(f"k{i}", at=40.0, outcome="answered") for i in range(10, 20)),
+        return_exceptions=True,
+    )
+    assert [type(m).__name__ for m in mixed] == ["bool"] * 10 + ["NotFound"] + ["bool"] * 10
+    assert all(m is True for m in mixed if isinstance(m, bool))
+    with pytest.raises(NotFound):
+        await log.get_by_key("bad")
+    assert (await log.get_by_key("k19")).outcome == "answered"
+    assert (await log.get_by_key("k25")).outcome == ""
+
+
+async def test_postgres_sends_concurrent_milestones_together(
+    postgres_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    sizes: list[int] = []
+    send = postgres_backend._InsertBatcher._send
+
+    async def counting(self: Any, batch: list[Any]) -> None:
+        sizes.append(len(batch))
+        await send(self, batch)
+
+    monkeypatch.setattr(postgres_backend._InsertBatcher, "_send", counting)
+    store = await open_store(postgres_url)
+    try:
+        assert await store.contacts.arrived("alone", "+15550001111", "100", at=1.0)
+        assert sizes == [1]  # a quiet center: sent at once, alone
+        await asyncio.gather(
+            *(store.contacts.arrived(f"c{i}", "+15550001111", "100", at=2.0) for i in range(50))
+        )
+        assert sum(sizes) == 51 and len(sizes) < 10, sizes
+        count = await store.fetchone("SELECT count(*) FROM contacts")
+        assert count is not None and count[0] == 51
+    finally:
+        await store.close()
+
+
+async def test_postgres_transactions_wait_out_another_nodes_then_report_busy(
+    postgres_url: str,
+) -> None:
+    """A node's import holds the writer lock: another node's transactions fail with
+    StoreBusy after the busy timeout, as on SQLite (test_crm_store's
+    test_writer_locked_out_by_another_process_gets_store_busy); on PostgreSQL its
+    milestones (lone statements) go on meanwhile."""
+    importer = await open_store(postgres_url)
+    service = await open_store(postgres_url, busy_timeout_ms=50)
+    try:
+        async with importer.transaction() as tx:
+            await tx.execute("INSERT INTO audit(at, actor, action) VALUES (0, 'x', 'hold')")
+            with pytest.raises(StoreBusy):
+                await service.customers.add("Ann", ["+15550001111"])
+            assert await service.contacts.arrived("B1", "+15550001111", "100")
+        assert (await service.customers.add("Ann", ["+15550001111"])).name == "Ann"
+    finally:
+        await service.close()
+        await importer.close()

@@ -6,7 +6,6 @@ import asyncio
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import pytest
 from aiohttp import web
@@ -69,8 +68,8 @@ async def fake_crm() -> AsyncIterator[FakeCrm]:
 
 
 @pytest.fixture
-async def store(tmp_path: Path) -> AsyncIterator[Store]:
-    s = await open_store(tmp_path / "crm.sqlite3")
+async def store(store_url: str) -> AsyncIterator[Store]:
+    s = await open_store(store_url)
     ann = await s.customers.add("Ann Lee", ["+15550001111"], tier="standard", tags=["local"])
     await s.cases.open(ann.id, "Open question")
     yield s

@@ -58,7 +58,7 @@ def test_package_imports_only_lower_layers(package: str) -> None:
 
 
 def test_pure_cores_do_no_io() -> None:
-    io_modules = {"asyncio", "socket", "aiohttp", "aiosqlite", "sqlite3", "selectors"}
+    io_modules = {"asyncio", "socket", "aiohttp", "aiosqlite", "asyncpg", "sqlite3", "selectors"}
     offenders = []
     for core in PURE_CORES:
         base = ROOT / core
@@ -146,3 +146,16 @@ def test_the_cycle_check_finds_a_circle(tmp_path: Path) -> None:
         "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    from pkg.a import y\n"
     )
     assert import_cycles(module_imports(tmp_path, ["pkg"])) == [["pkg.a", "pkg.b"]]
+
+
+def test_only_the_database_backends_import_a_database_driver() -> None:
+    """Repositories are written once for both engines (crm_lookup/database.py)."""
+    drivers = {"aiosqlite", "sqlite3", "asyncpg"}
+    backends = {"crm_lookup/sqlite_backend.py", "crm_lookup/postgres_backend.py"}
+    offenders = []
+    for path in python_files("crm_lookup"):
+        rel = str(path.relative_to(ROOT))
+        bad = imported_packages(path) & drivers
+        if bad and rel not in backends:
+            offenders.append(f"{rel} imports {sorted(bad)}")
+    assert not offenders, "\n".join(offenders)

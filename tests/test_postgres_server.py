@@ -42,3 +42,14 @@ async def test_each_test_gets_its_own_database(postgres_url: str, postgres_serve
             await b.close()
     finally:
         postgres_server.drop_database(other.rsplit("/", 1)[1])
+
+
+def test_without_the_binaries_the_message_says_how_to_install(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import tests.postgres_server as launcher
+
+    monkeypatch.setattr(launcher.glob, "glob", lambda pattern: [])
+    monkeypatch.delenv(launcher.ENV_URL, raising=False)
+    with pytest.raises(launcher.PostgresUnavailable, match="apt-get install -y postgresql"):
+        launcher.start_server()
