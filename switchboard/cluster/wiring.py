@@ -162,7 +162,14 @@ async def _start_term(
     now = time.time()
     today = await build_report(store, now - now % 86400, now + 1, "interval")
     center.recorder.seed_intervals(today)
-    await center.start()
+    try:
+        await center.start()
+    except BaseException:
+        # Lost the lock while starting (cancelled), or the start failed: nothing of this
+        # term may keep running.
+        with contextlib.suppress(Exception):
+            await center.stop()
+        raise
     connector = asyncio.get_running_loop().create_task(
         connect_with_retry(ami, settings), name="ami-first-connect"
     )
