@@ -275,11 +275,11 @@ async def test_two_nodes_one_router_standby_consoles_and_takeover_after_sigkill(
             return all(rows.get(k, {}).get("queued_at") for k in waiting)
 
         await until(all_queued, what="three callers waiting")
-        assert len([c for c in sam_a.calls.values() if c["state"] == "waiting"]) == 3
-        await until(
-            lambda: len([c for c in sam_b.calls.values() if c["state"] == "waiting"]) == 3,
-            what="node b's console sees the three waiting",
-        )
+        for screen in (sam_a, sam_b):
+            await until(
+                lambda s=screen: len([c for c in s.calls.values() if c["state"] == "waiting"]) == 3,
+                what=f"{screen.name} sees the three waiting",
+            )
         # The same events reached both nodes' consoles; how much later on the standby.
         shared = set(sam_a.seen) & set(sam_b.seen)
         lags = [sam_b.seen[m] - sam_a.seen[m] for m in shared if '"type":"snapshot"' not in m]
