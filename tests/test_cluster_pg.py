@@ -125,6 +125,21 @@ async def test_a_stopping_leader_releases_the_lock_at_once(postgres_url: str) ->
         await b.election.stop()
 
 
+async def test_a_stalled_event_loop_is_not_a_lost_lock(postgres_url: str) -> None:
+    """A busy leader (a CPU-heavy takeover of a big floor) keeps its session, so it keeps
+    the lead: no takeover, no flapping."""
+    log: list[tuple[float, str, str]] = []
+    a = Node(postgres_url, "a", log)
+    a.election.start()
+    await until(lambda: a.routing)
+    try:
+        time.sleep(1.5)  # noqa: ASYNC251 - the loop frozen well past one proof round
+        await asyncio.sleep(0.5)
+        assert a.routing and [what for _, _, what in log] == ["up"]
+    finally:
+        await a.election.stop()
+
+
 class Blackhole:
     """A TCP proxy to PostgreSQL that can start dropping every byte both ways (a network
     that loses packets while both ends stay up), then cut the server's side."""

@@ -11,13 +11,16 @@ lock every ``check_interval`` seconds by a round trip on the lock's own connecti
 session is alive, so the lock is still ours), each within ``check_timeout``, and hears at
 once when the server ends the session; the moment a proof fails, times out or the session
 ends, the node steps down: it stops routing and disconnects AMI. So a leader routes at
-most ``check_interval + check_timeout`` (the :class:`Lease`) after its last proof. The
-other side of the promise: a node that takes the lock waits that long plus a margin (the
+most ``check_interval + check_timeout`` after its session ended. The other side of the
+promise: a node that takes the lock waits that long plus a margin (the
 *fence*) before it routes, because the server may have released the lock the instant the
 old session ended (a restart, a DBA's kill) while the old leader had not noticed yet. On a
 network failure the server needs ``SERVER_DEAD_PEER_SECONDS`` of silence before it drops
 the session at all, by which time the old leader has long stopped
-(docs/DEPLOYMENT.md has the timings per failure).
+(docs/DEPLOYMENT.md has the timings per failure). The limit of the promise: a leader
+whose event loop is frozen (not its host: the kernel still answers, so the session lives)
+cannot notice anything while frozen; if the server ends its session during a freeze
+longer than the fence, it may act on what was queued before it sees the end.
 """
 
 from __future__ import annotations
@@ -28,7 +31,6 @@ import enum
 import logging
 import time
 from collections.abc import Awaitable, Callable, Coroutine
-from dataclasses import dataclass
 from typing import Any
 
 import asyncpg  # type: ignore[import-untyped]
@@ -56,21 +58,6 @@ FENCE_MARGIN = 0.25  # seconds: scheduling slack between two nodes' event loops
 class Role(enum.Enum):
     STANDBY = "standby"
     LEADER = "leader"
-
-
-@dataclass(slots=True)
-class Lease:
-    """How long the leader may keep routing after its last proof of holding the lock
-    (pure; monotonic seconds)."""
-
-    length: float
-    proved_at: float | None = None
-
-    def prove(self, now: float) -> None:
-        self.proved_at = now
-
-    def valid(self, now: float) -> bool:
-        return self.proved_at is not None and now - self.proved_at < self.length
 
 
 async def connect(dsn: str, application_name: str, **kwargs: Any) -> asyncpg.Connection:
@@ -116,11 +103,11 @@ class LeaderElection:
         self.check_timeout = check_timeout
         self.clock = clock
         self.role = Role.STANDBY
-        # A leader stops routing at most one proof round after its last proof (the lease);
-        # a new leader waits that long (the fence) after taking the lock before it routes,
-        # so the old one has stopped even when the server released the lock at once.
-        self.lease = Lease(check_interval + check_timeout)
-        self.fence = self.lease.length + FENCE_MARGIN
+        # A leader stops routing at most one proof round after its session ended; a new
+        # leader waits that long (the fence) after taking the lock before it routes, so
+        # the old one has stopped even when the server released the lock at once.
+        self.fence = check_interval + check_timeout + FENCE_MARGIN
+        self.proved_at: float | None = None  # monotonic time of the last proof
         self.elected_at: float | None = None  # time.time() of the current term's start
         self.last_error = ""
         self._conn: asyncpg.Connection | None = None
@@ -171,7 +158,7 @@ class LeaderElection:
         # The server ended our session (a DBA, a restart, a failover): step down now,
         # not at the next proof.
         conn.add_termination_listener(lambda _conn: lost.set())
-        self.lease.prove(self.clock())
+        self.proved_at = self.clock()
         log.info("lock taken; waiting out the fence", extra={"fields": {"node": self.node}})
         fenced_until = self.clock() + self.fence
         starting: asyncio.Task[None] | None = None
@@ -231,18 +218,14 @@ class LeaderElection:
         conn = self._conn
         if conn is None or conn.is_closed():
             return "lock connection closed"
-        if not self.lease.valid(self.clock()):
-            return "lease ran out"  # the loop itself stalled longer than the lease
         try:
             # Our session is alive: the lock is still ours. Asking pg_locks would prove no
-            # more (the lock cannot leave a live session) and cost a catalog scan.
+            # more (the lock cannot leave a live session) and cost a catalog scan. A stall
+            # of our own loop is no reason to step down: if this answers, the lock is ours.
             await asyncio.wait_for(conn.fetchval("SELECT 1"), self.check_timeout)
         except (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
             return f"lock not proved: {type(exc).__name__}"
-        now = self.clock()
-        if not self.lease.valid(now):
-            return "lease ran out"
-        self.lease.prove(now)
+        self.proved_at = self.clock()
         return ""
 
     async def _step_down(self, reason: str) -> None:
