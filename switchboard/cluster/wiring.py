@@ -116,8 +116,12 @@ async def build_cluster_service(
 async def _start_term(
     settings: Settings, store: Store, directory: Directory, clock: Callable[[], float]
 ) -> Term:
-    """A fresh call center and AMI connection, started as ``switchboard run`` starts them
-    (kept in step with ``switchboard.service.build_service`` and its ``_center_ctx``)."""
+    """A fresh call center and AMI connection, started as ``switchboard run`` starts them.
+
+    This repeats ``switchboard.service.build_service`` and its ``_center_ctx`` (kept apart
+    so that branch's wiring could change without conflicts here); when the two change,
+    both must: the better end state is one ``build_center`` both call.
+    """
     queue_file = load_queue_file(settings.path(settings.routing.queues_file))
     ami = AmiClient(
         settings.ami.host,
