@@ -1,14 +1,12 @@
 """Wiring of a cluster node: ``switchboard run`` with ``cluster.enabled = true``.
 
-Like ``switchboard.service.build_service``, but the call center and its AMI connection
-are not built once: each leadership term builds them fresh (:func:`_start_term`), exactly
-as a service start would, and stops them when the term ends. The store, the directory and
-the console app live as long as the process.
+The store, the directory and the console app live as long as the process; the call
+center and its AMI connection are built fresh for each leadership term by the single-node
+wiring itself (:func:`_start_term`) and stopped when the term ends.
 """
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import dataclasses
 import re
@@ -25,17 +23,10 @@ from config.errors import ConfigError
 from config.settings import Settings
 from crm_lookup.directory import Directory
 from crm_lookup.external import ExternalCrm
-from crm_lookup.reports import build_report
 from crm_lookup.store import Store, open_store
 from routing.acd.config import load_queue_file
-from routing.acd.engine import Acd
-from routing.acd.model import AcdSettings
-from routing.center import CallCenter
-from routing.contacts import ContactRecorder
-from routing.ivr.script import ScriptLibrary
 from switchboard.cluster.node import ClusterNode, Term
-from switchboard.service import connect_with_retry
-from telephony.ami import AmiClient
+from switchboard.service import build_service
 
 NODE_NAME = re.compile(r"^[a-z0-9_]{1,32}$")
 
@@ -102,7 +93,7 @@ async def build_cluster_service(
     directory = Directory(store, external)
 
     async def start_term() -> Term:
-        return await _start_term(settings, store, directory, clock)
+        return await _start_term(settings, clock)
 
     node = ClusterNode(settings, dsn, start_term=start_term, clock=clock)
     app = init_app(settings, store=store, center=node.center)
@@ -113,80 +104,32 @@ async def build_cluster_service(
     return service
 
 
-async def _start_term(
-    settings: Settings, store: Store, directory: Directory, clock: Callable[[], float]
-) -> Term:
-    """A fresh call center and AMI connection, started as ``switchboard run`` starts them.
-
-    This repeats ``switchboard.service.build_service`` and its ``_center_ctx`` (kept apart
-    so that branch's wiring could change without conflicts here); when the two change,
-    both must: the better end state is one ``build_center`` both call.
+async def _start_term(settings: Settings, clock: Callable[[], float]) -> Term:
+    """A fresh call center for a new term, built and started by the very code of a
+    single-node ``switchboard run``: ``switchboard.service.build_service`` and its cleanup
+    contexts (its own store pool, the AMI connection(s) with retry, the call center and
+    its resync), only without an HTTP site; its console app is never served. So a new
+    leader starts exactly as a restarted service does, and whatever that wiring becomes
+    (several PBXs...) a leader gets too.
     """
-    queue_file = load_queue_file(settings.path(settings.routing.queues_file))
-    ami = AmiClient(
-        settings.ami.host,
-        settings.ami.port,
-        settings.ami.username,
-        settings.ami.secret,
-        auth=settings.ami.auth,
-        ping_interval=settings.ami.ping_interval,
-        ping_timeout=settings.ami.ping_timeout,
-        connect_timeout=settings.ami.connect_timeout,
-        reconnect_min=settings.ami.reconnect_min,
-        reconnect_max=settings.ami.reconnect_max,
-        max_message_bytes=settings.ami.max_message_bytes,
-    )
-    acd = Acd(
-        queue_file.queues,
-        queue_file.agents,
-        AcdSettings.from_routing(settings.routing),
-        now=clock(),
-    )
-    scripts = ScriptLibrary(
-        settings.path(settings.ivr.scripts_dir),
-        settings.path(settings.ivr.prompts_dir),
-        default_language=settings.ivr.default_language,
-        entries=settings.ivr.entries,
-    )
-    recorder = ContactRecorder(
-        store.contacts,
-        agent_states=store.agent_states,
-        short_abandon_seconds=settings.routing.short_abandon_seconds,
-    )
-    center = CallCenter(
-        settings,
-        ami=ami,
-        acd=acd,
-        scripts=scripts,
-        recorder=recorder,
-        directory=directory,
-        supervisors=queue_file.supervisors,
-        clock=clock,
-    )
-    now = time.time()
-    today = await build_report(store, now - now % 86400, now + 1, "interval")
-    center.recorder.seed_intervals(today)
+    term = await build_service(settings, clock=clock)
+    term.app.freeze()
     try:
-        await center.start()
+        await term.app.startup()
     except BaseException:
         # Lost the lock while starting (cancelled), or the start failed: nothing of this
-        # term may keep running.
+        # term may keep running. cleanup() undoes only the contexts that started.
         with contextlib.suppress(Exception):
-            await center.stop()
+            await term.app.cleanup()
         raise
-    connector = asyncio.get_running_loop().create_task(
-        connect_with_retry(ami, settings), name="ami-first-connect"
-    )
 
     async def stop() -> None:
-        connector.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await connector
-        # Both at once: the center stops taking events at its first step, and the AMI
-        # link must go even when the center's last writes wait on a database that is gone.
-        await asyncio.gather(center.stop(), ami.close(), return_exceptions=True)
+        # The center stops taking events first, writes what is pending, then AMI closes
+        # and the term's store pool (docs/ARCHITECTURE.md "Restart and takeover").
+        await term.app.shutdown()
+        await term.app.cleanup()
 
-    return center, stop
+    return term.center, stop
 
 
 def _store_ctx(service: ClusterService) -> Callable[[web.Application], AsyncIterator[None]]:
