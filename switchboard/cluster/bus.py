@@ -168,6 +168,14 @@ class Bus:
         return len(self._backlog)
 
     async def _publish_loop(self) -> None:
+        while True:
+            try:
+                await self._publish_rounds()
+            except Exception:  # a bug here must not silence the leader's stream for good
+                log.exception("bus publisher failed; restarting it")
+                await asyncio.sleep(0.5)
+
+    async def _publish_rounds(self) -> None:
         last_clean = time.monotonic()
         while True:
             with contextlib.suppress(TimeoutError):
@@ -217,14 +225,16 @@ class Bus:
                             "SELECT pg_notify($1, $2)", self.events_channel, packed.payload
                         )
                 return
-            except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+            except Exception as exc:
+                # Whatever broke (asyncpg raises more than its documented classes on a
+                # connection the server killed mid-operation), this frame must still go.
                 log.warning("bus send failed; retrying", extra={"fields": {"error": exc}})
                 await self._drop_sender()
                 await asyncio.sleep(delay)
                 delay = min(2.0, delay * 2)
 
     async def _clean_spill(self) -> None:
-        with contextlib.suppress(OSError, asyncpg.PostgresError, asyncpg.InterfaceError):
+        with contextlib.suppress(Exception):
             conn = await self._sender()
             async with self._send_lock:
                 await conn.execute(
@@ -245,8 +255,12 @@ class Bus:
         if len(payload) > MAX_REQUEST:
             raise RemoteProtocolError("request too large for the bus")
         conn = await self._sender()
-        async with self._send_lock:
-            await conn.execute("SELECT pg_notify($1, $2)", self.rpc_channel, payload)
+        try:
+            async with self._send_lock:
+                await conn.execute("SELECT pg_notify($1, $2)", self.rpc_channel, payload)
+        except Exception:
+            await self._drop_sender()  # the next request gets a new connection
+            raise
 
     # -- receiving ------------------------------------------------------------------------
 
@@ -343,7 +357,7 @@ class Bus:
         try:
             async with self._listen_lock:
                 await asyncio.wait_for(conn.fetchval("SELECT 1"), self.check_timeout)
-        except (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError):
+        except Exception:  # any failure of the check is a connection to replace
             return False
         return True
 

@@ -23,8 +23,6 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-import asyncpg  # type: ignore[import-untyped]
-
 from config.errors import LeaderUnavailable, RemoteError, SwitchboardError
 from config.settings import Settings
 from switchboard.cluster import rpc
@@ -390,7 +388,9 @@ class ClusterNode:
             return await asyncio.wait_for(future, within or self.rpc_timeout)
         except TimeoutError:
             raise LeaderUnavailable("the routing node did not answer in time") from None
-        except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError):
+        except SwitchboardError:
+            raise
+        except Exception:  # OSError, any asyncpg error: the bus is not there
             raise LeaderUnavailable("the cluster bus is not reachable") from None
         finally:
             self._pending.pop(rid, None)
