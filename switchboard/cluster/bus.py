@@ -42,6 +42,7 @@ SPILL_KEEP_SECONDS = 600.0  # spilled frames are read within milliseconds; keep 
 MAX_BACKLOG = 100_000  # items waiting to be sent before the backlog is given up (a gap)
 MAX_ROUND = 1_000  # items packed per round, so a heartbeat or request is never starved
 MAX_REQUEST = frames.MAX_PAYLOAD
+QUERY_TIMEOUT = 5.0  # seconds for any one statement on a bus connection
 
 
 class Bus:
@@ -139,7 +140,7 @@ class Bus:
         wanted = self.rpc_channel if self.role is Role.LEADER else self.events_channel
         if conn is None or conn.is_closed() or self._listening == wanted:
             return
-        async with self._listen_lock:
+        async with asyncio.timeout(QUERY_TIMEOUT), self._listen_lock:
             if self._listening is not None:
                 await conn.remove_listener(self._listening, self._notified)
             await conn.add_listener(wanted, self._notified)
@@ -204,7 +205,9 @@ class Bus:
         while True:
             try:
                 conn = await self._sender()
-                async with self._send_lock:
+                # Bounded: a connection that stopped answering (a network that drops
+                # packets) must not hold the stream up; the frame goes again on a new one.
+                async with asyncio.timeout(QUERY_TIMEOUT), self._send_lock:
                     if packed.spill:
                         frame = packed.frame
                         await conn.execute(
@@ -236,7 +239,7 @@ class Bus:
     async def _clean_spill(self) -> None:
         with contextlib.suppress(Exception):
             conn = await self._sender()
-            async with self._send_lock:
+            async with asyncio.timeout(QUERY_TIMEOUT), self._send_lock:
                 await conn.execute(
                     f"DELETE FROM {SPILL_TABLE} WHERE created_at < now() - $1::interval",
                     f"{int(SPILL_KEEP_SECONDS)} seconds",
@@ -256,7 +259,7 @@ class Bus:
             raise RemoteProtocolError("request too large for the bus")
         conn = await self._sender()
         try:
-            async with self._send_lock:
+            async with asyncio.timeout(QUERY_TIMEOUT), self._send_lock:
                 await conn.execute("SELECT pg_notify($1, $2)", self.rpc_channel, payload)
         except Exception:
             await self._drop_sender()  # the next request gets a new connection
@@ -293,7 +296,7 @@ class Bus:
         conn = self._listen
         if conn is None:
             raise RemoteProtocolError("spilled frame but no connection to read it")
-        async with self._listen_lock:
+        async with asyncio.timeout(QUERY_TIMEOUT), self._listen_lock:
             body = await conn.fetchval(f"SELECT body FROM {SPILL_TABLE} WHERE id = $1", parsed.ref)
         if body is None:
             raise RemoteProtocolError(f"spilled frame {parsed.ref} is gone")
@@ -334,7 +337,7 @@ class Bus:
 
     async def _open(self) -> None:
         conn = await connect(self.dsn, f"switchboard-{self.node}-bus-listen")
-        async with conn.transaction():
+        async with asyncio.timeout(QUERY_TIMEOUT), conn.transaction():
             # Two nodes creating the table at once would collide on the catalog.
             await conn.execute("SELECT pg_advisory_xact_lock(hashtext($1), 0)", SPILL_TABLE)
             await conn.execute(
@@ -355,8 +358,9 @@ class Bus:
         if conn is None or conn.is_closed():
             return False
         try:
-            async with self._listen_lock:
-                await asyncio.wait_for(conn.fetchval("SELECT 1"), self.check_timeout)
+            # The wait for the lock counts too: a stuck holder means a stuck connection.
+            async with asyncio.timeout(self.check_timeout), self._listen_lock:
+                await conn.fetchval("SELECT 1")
         except Exception:  # any failure of the check is a connection to replace
             return False
         return True
