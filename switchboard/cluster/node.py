@@ -414,7 +414,9 @@ class ClusterNode:
         local = self.local
         if local is not None:
             body: Message = dict(local.health())
-            ok = bool(body.get("ami", {}).get("connected"))
+            # Routing while any PBX is connected (one PBX: its "ami"; several: "pbx").
+            links = body.get("pbx") or {"ami": body.get("ami", {})}
+            ok = any(bool(link.get("connected")) for link in links.values())
             body["cluster"] = {
                 "node": self.name,
                 "role": Role.LEADER.value,
