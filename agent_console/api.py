@@ -519,7 +519,8 @@ async def set_user_password(request: web.Request) -> web.Response:
 
 
 async def healthz(request: web.Request) -> web.Response:
-    """``GET /healthz``: 200 when a PBX's AMI link is up and the database answers, else 503."""
+    """``GET /healthz``: 200 when a PBX's AMI link is up and the database answers, else 503;
+    on a cluster node, ``cluster.role`` and its verdict (a healthy standby is 200)."""
     center = request.app[CENTER]
     try:
         center_health = center.health()
@@ -547,6 +548,14 @@ async def healthz(request: web.Request) -> web.Response:
         "contacts": center_health.get("contacts", {}),
         "calls": center_health.get("calls"),
     }
+    cluster = center_health.get("cluster")
+    if isinstance(cluster, dict):
+        # A node of a cluster: only the leader talks to Asterisk; a standby whose bus is up
+        # is healthy (it serves consoles and stands ready to take over).
+        body["ok"] = ok = bool(cluster.get("ok")) and bool(database.get("ok"))
+        body["cluster"] = cluster
+        if cluster.get("role") == "standby":
+            body["degraded"] = False  # no PBX link is a standby's normal, not a fault
     if not operations_access(request):
         body = public_health(body)  # anyone may ask; the AMI address is not for anyone
     return web.json_response(body, status=200 if ok else 503)

@@ -194,7 +194,7 @@ def metrics_open(request: web.Request) -> bool:
 
 def public_health(health: dict[str, Any]) -> dict[str, Any]:
     """What /healthz tells anyone: the verdicts, without addresses or error details."""
-    return {
+    public = {
         "ok": health["ok"],
         "degraded": bool(health.get("degraded")),
         "ami": {"connected": bool(health.get("ami", {}).get("connected"))},
@@ -205,3 +205,6 @@ def public_health(health: dict[str, Any]) -> dict[str, Any]:
         "database": {"ok": bool(health.get("database", {}).get("ok"))},
         "reload": {"ok": bool(health.get("reload", {}).get("ok", True))},
     }
+    if isinstance(health.get("cluster"), dict):
+        public["cluster"] = {"role": health["cluster"].get("role")}
+    return public

@@ -126,6 +126,19 @@ class Hub:
             self._unregister(client)
             self._spawn(client.ws.close(code=TRY_AGAIN_LATER, message=b"too slow; reconnect"))
 
+    def resync_all(self) -> None:
+        """Send every console a fresh snapshot: the picture behind it was replaced (a
+        cluster node changed role or re-read the leader's state), and deltas alone would
+        leave stale rows. Consoles take a ``snapshot`` message at any time."""
+        for client in list(self.clients):
+            try:
+                # The scope too: a supervisor's queues come from the center, and a node
+                # that had no picture yet gave an empty one.
+                client.scope = self.console.scope(client.session.user)
+                self._offer(client, _dumps(self.console.snapshot_for(client.scope)))
+            except Exception:
+                log.exception("could not resync a console")
+
     def close_session(self, token: str) -> None:
         """Close every socket of a session that just logged out."""
         for client in [c for c in self.clients if c.session.token == token]:

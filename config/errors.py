@@ -22,7 +22,8 @@ means the peer (Asterisk, an external CRM) misbehaved or went away::
         ├── ActionFailed            ``Response: Error`` to an action
         ├── AgiError                an AGI command answered 510 / 511 / 520
         ├── ChannelHungUp           the channel hung up while a command ran
-        └── ExternalServiceError    the external CRM timed out or answered garbage
+        ├── ExternalServiceError    the external CRM timed out or answered garbage
+        └── LeaderUnavailable       no routing node answered a standby in time (cluster)
 
 This module imports nothing of ours, so every layer may import it.
 """
@@ -97,7 +98,8 @@ class RemoteError(SwitchboardError):
 
 
 class RemoteProtocolError(RemoteError):
-    """Asterisk sent something that is not AMI, or a message over the size limit."""
+    """Asterisk sent something that is not AMI, or a message over the size limit (also:
+    another node's cluster bus message that does not parse)."""
 
 
 class ConnectionLost(RemoteError):
@@ -130,3 +132,8 @@ class ChannelHungUp(RemoteError):
 
 class ExternalServiceError(RemoteError):
     """An external service (the CRM) timed out, failed, or answered garbage."""
+
+
+class LeaderUnavailable(RemoteError):
+    """A standby node forwarded a console action and no routing node answered in time
+    (none elected yet, or the leader died meanwhile); the action may not have run."""

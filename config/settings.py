@@ -145,6 +145,28 @@ class LoggingSettings:
 
 
 @dataclass(frozen=True, slots=True)
+class ClusterSettings:
+    """Several service nodes over one PostgreSQL (docs/DEPLOYMENT.md): one routes, the
+    others serve consoles and take over when it dies."""
+
+    enabled: bool = False
+    # This node's name on the bus and in /healthz: letters, digits, "_" (default: host name).
+    node: str = ""
+    # The pg_try_advisory_lock key only the routing node holds; the same on every node.
+    lock_key: int = 0x5357_4C44
+    # LISTEN/NOTIFY channel prefix (events, requests); the same on every node.
+    channel: str = "switchboard"
+    # Standbys try the lock this often (seconds).
+    retry_interval: float = 0.5
+    # The leader proves it still holds the lock this often, each proof within check_timeout;
+    # a missed proof makes it stop routing (see docs/DEPLOYMENT.md for the timings).
+    check_interval: float = 0.5
+    check_timeout: float = 1.5
+    # A standby's console action forwarded to the leader fails after this many seconds.
+    rpc_timeout: float = 5.0
+
+
+@dataclass(frozen=True, slots=True)
 class Settings:
     ami: AmiSettings = field(default_factory=AmiSettings)
     http: HttpSettings = field(default_factory=HttpSettings)
@@ -154,6 +176,7 @@ class Settings:
     crm: CrmSettings = field(default_factory=CrmSettings)
     security: SecuritySettings = field(default_factory=SecuritySettings)
     logging: LoggingSettings = field(default_factory=LoggingSettings)
+    cluster: ClusterSettings = field(default_factory=ClusterSettings)
     # PBXs beyond the first ([ami]): name -> settings, from [pbx.<name>] tables.
     pbx: dict[str, AmiSettings] = field(default_factory=dict)
 

@@ -17,6 +17,7 @@ import signal
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
+from typing import Any
 
 from aiohttp import web
 
@@ -197,9 +198,10 @@ async def connect_with_retry(ami: AmiClient, pbx: AmiSettings) -> None:
 
 
 async def serve(
-    service: Service, *, on_started: Callable[[], Awaitable[None]] | None = None
+    service: Service | Any, *, on_started: Callable[[], Awaitable[None]] | None = None
 ) -> None:
-    """Run the web app until SIGINT/SIGTERM."""
+    """Run the web app until SIGINT/SIGTERM (``service``: anything with ``settings`` and
+    ``app``, such as a cluster node's ``ClusterService``)."""
     settings = service.settings
     runner = web.AppRunner(service.app, access_log=None, handle_signals=False)
     await runner.setup()

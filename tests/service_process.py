@@ -39,6 +39,7 @@ class ServiceProcess:
         here ([ami], [http], [database], [ivr], [ivr.entries], and [routing] with
         ``queues_file``), e.g. ``[logging]`` or ``[security]``.
     health_poll: seconds between two /healthz probes while starting.
+    database_url: ``database.url`` (a shared PostgreSQL); empty: the SQLite file.
     """
 
     def __init__(
@@ -49,6 +50,7 @@ class ServiceProcess:
         queues_file: Path | None = None,
         extra_settings: str = "",
         health_poll: float = 0.1,
+        database_url: str = "",
     ) -> None:
         self.data = data
         self.health_poll = health_poll
@@ -67,6 +69,7 @@ port = {self.http_port}
 public_origin = "{self.url}"
 [database]
 path = "{data / "sb.sqlite3"}"
+url = "{database_url}"
 [ivr]
 reload_interval = 0.5
 [ivr.entries]

@@ -305,3 +305,22 @@ async def test_a_slow_action_does_not_block_the_socket(world: Any) -> None:
     world.center.dial_gate.set()
     ack = await recv(ws, "ack")
     assert ack["id"] == "d" and ack["result"]["number"] == "+15557654321"
+
+
+async def test_resync_all_sends_a_fresh_snapshot_with_a_fresh_scope(world: Any) -> None:
+    """A cluster node replaced its picture (it had none yet, or a new leader): every open
+    console gets a new snapshot, and a supervisor's queue scope is worked out again (a
+    standby with no picture yet gave an empty one)."""
+    sue = await world.client("sue")
+    world.center.supervisors["sue"] = set()  # the picture behind the node is empty
+    ws = await sue.ws()
+    snap = await recv(ws)
+    assert snap["queues"] == [] and snap["agents"] == []
+    world.center.supervisors["sue"] = {"sales", "billing"}  # now it is the leader's
+    world.app[HUB].resync_all()
+    again = await recv(ws, "snapshot")
+    assert sorted(q["name"] for q in again["queues"]) == ["billing", "sales"]
+    assert again["agents"]
+    world.center.arrive("w1", "sales", "+15550000001")
+    got = await drain(ws, 0.2)
+    assert "sales" in {m.get("queue") for m in got if m["type"] == "call_update"}

@@ -18,7 +18,15 @@ ALLOWED = {
     "agent_console": {"config", "telephony", "crm_lookup", "routing"},
     "switchboard": OURS,
 }
-PURE_CORES = ["telephony/ami", "routing/acd", "routing/ivr", "routing/takeover.py"]
+PURE_CORES = [
+    "telephony/ami",
+    "routing/acd",
+    "routing/ivr",
+    "routing/takeover.py",
+    "switchboard/cluster/frames.py",
+    "switchboard/cluster/replica.py",
+    "switchboard/cluster/rpc.py",
+]
 SHELL_MODULES = {"telephony/ami/client.py", "routing/ivr/runner.py", "routing/acd/shell.py"}
 
 

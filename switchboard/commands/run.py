@@ -26,6 +26,11 @@ def run_service(args: argparse.Namespace, settings: Settings) -> int:
     settings.require_production()
 
     async def main() -> None:
+        if settings.cluster.enabled:
+            from switchboard.cluster.wiring import build_cluster_service
+
+            await serve(await build_cluster_service(settings))
+            return
         service = await build_service(settings)
         await serve(service)
 

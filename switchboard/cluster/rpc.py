@@ -1,0 +1,104 @@
+"""Console actions forwarded from a standby to the leader: the request and answer shapes.
+
+A request is ``{"id", "from", "m": method, "a": [positional...], "k": {keyword...},
+"t": sent at}``; an answer (sent in the leader's ordered stream as ``{"r": answer}``) is
+``{"id", "to", "ok": true, "result"}`` or ``{"id", "to", "ok": false, "error": {...}}``.
+Only the console port's actions are callable, with string (or null) arguments: a node
+on the bus can ask the leader nothing the console could not.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from config.errors import (
+    ActionFailed,
+    ChannelHungUp,
+    Conflict,
+    ConnectionLost,
+    IllegalTransition,
+    InvalidInput,
+    LeaderUnavailable,
+    NotFound,
+    PermissionDenied,
+    RemoteError,
+    SwitchboardError,
+)
+
+# method -> (positional parameters, keyword parameters) of agent_console.ports.ContactCenter
+ACTIONS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
+    "set_agent_state": (("agent_id", "state", "reason"), ("forced_by",)),
+    "wrapup_done": (("agent_id",), ()),
+    "hold": (("call_id",), ()),
+    "unhold": (("call_id",), ()),
+    "transfer": (("call_id", "kind", "target"), ()),
+    "hangup": (("call_id",), ()),
+    "dial": (("agent_id", "number"), ("customer_id",)),
+    "move_call": (("call_id", "queue"), ()),
+    "spy": (("agent_id", "mode"), ("supervisor_agent_id",)),
+}
+SNAPSHOT = "snapshot"  # answered synchronously with a replica bundle
+MAX_ARG = 1_000
+
+_ERRORS: dict[str, type[SwitchboardError]] = {
+    cls.__name__: cls
+    for cls in (
+        NotFound,
+        InvalidInput,
+        Conflict,
+        PermissionDenied,
+        ActionFailed,
+        ConnectionLost,
+        ChannelHungUp,
+        LeaderUnavailable,
+        RemoteError,
+    )
+}
+
+
+def checked_call(request: dict[str, Any]) -> tuple[str, list[str], dict[str, str | None]]:
+    """The method and arguments of a request, checked against :data:`ACTIONS`.
+
+    Raises:
+        InvalidInput: an unknown method, a wrong number of arguments, a non-string one.
+    """
+    method = request.get("m")
+    if not isinstance(method, str) or method not in ACTIONS:
+        raise InvalidInput(f"not a forwardable action: {str(method)[:40]!r}")
+    positional, keywords = ACTIONS[method]
+    args = request.get("a")
+    kwargs = request.get("k") or {}
+    if not isinstance(args, list) or len(args) != len(positional):
+        raise InvalidInput(f"{method}: expected {len(positional)} arguments")
+    if not isinstance(kwargs, dict) or not set(kwargs) <= set(keywords):
+        raise InvalidInput(f"{method}: unexpected keyword arguments")
+    for value in [*args, *kwargs.values()]:
+        if value is not None and (not isinstance(value, str) or len(value) > MAX_ARG):
+            raise InvalidInput(f"{method}: arguments must be short strings")
+    if any(a is None for a in args):
+        raise InvalidInput(f"{method}: positional arguments must be strings")
+    return method, list(args), dict(kwargs)
+
+
+def error_to_json(exc: SwitchboardError) -> dict[str, Any]:
+    body: dict[str, Any] = {"class": type(exc).__name__, "message": str(exc)}
+    if isinstance(exc, IllegalTransition):
+        body["state"], body["event"] = str(exc.state), str(exc.event)
+    field = getattr(exc, "field", None)
+    if field:
+        body["field"] = str(field)
+    return body
+
+
+def error_from_json(body: Any) -> SwitchboardError:
+    """The leader's error raised again on the standby (unknown kinds as RemoteError)."""
+    if not isinstance(body, dict):
+        return RemoteError("the leader answered an unreadable error")
+    name = str(body.get("class", ""))
+    message = str(body.get("message", ""))[:MAX_ARG]
+    if name == "IllegalTransition":
+        return IllegalTransition(str(body.get("state", "")), str(body.get("event", "")))
+    if name == "InvalidInput":
+        return InvalidInput(message, field=body.get("field") or None)
+    cls = _ERRORS.get(name, RemoteError)
+    return cls(message)

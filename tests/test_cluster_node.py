@@ -1,0 +1,312 @@
+"""Two cluster nodes in one process over a real PostgreSQL, with a small stand-in for the
+call center: a standby mirrors the leader, forwards actions and reads its own writes, a
+late joiner syncs, a new leader takes over, and leader errors come back as themselves."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+import time
+from collections.abc import Callable
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+import asyncpg  # type: ignore[import-untyped]
+import pytest
+
+from config.errors import IllegalTransition, LeaderUnavailable, NotFound
+from config.settings import ClusterSettings, Settings
+from switchboard.cluster.election import Role
+from switchboard.cluster.node import ClusterNode, Term
+
+
+async def until(check: Callable[[], Any], within: float = 10.0, what: str = "") -> Any:
+    deadline = time.monotonic() + within
+    while time.monotonic() < deadline:
+        value = check()
+        if value:
+            return value
+        await asyncio.sleep(0.02)
+    raise AssertionError(f"timed out waiting for {what or check}")
+
+
+class FakeCenter:
+    """Agents with a state, and a big queue list (so the snapshot is spilled)."""
+
+    def __init__(self) -> None:
+        self.agents = {"1001": "logged_out", "1002": "ready"}
+        self.queues = [f"queue-{n:03d}-{'x' * 80}" for n in range(120)]
+        self.supervisors = {self.queues[0]: frozenset({"sam"})}
+        self.listeners: list[Callable[[dict[str, Any]], None]] = []
+        self.stopped = False
+
+    def _agent(self, agent_id: str) -> dict[str, Any]:
+        return {"agent_id": agent_id, "state": self.agents[agent_id], "reason": "", "call_id": None}
+
+    def snapshot(self) -> dict[str, Any]:
+        return {
+            "now": time.time(),
+            "queues": [{"name": q, "waiting": 0} for q in self.queues],
+            "agents": [self._agent(a) for a in self.agents],
+            "calls": [],
+            "intervals": [],
+        }
+
+    def current_call(self, agent_id: str) -> None:
+        if agent_id not in self.agents:
+            raise NotFound(agent_id)
+
+    def subscribe(self, listener: Callable[[dict[str, Any]], None]) -> Callable[[], None]:
+        self.listeners.append(listener)
+        return lambda: self.listeners.remove(listener)
+
+    async def set_agent_state(
+        self, agent_id: str, state: str, reason: str = "", *, forced_by: str | None = None
+    ) -> None:
+        if agent_id not in self.agents:
+            raise NotFound(f"no agent {agent_id!r}")
+        if self.agents[agent_id] == state:
+            raise IllegalTransition(state, state)
+        self.agents[agent_id] = state
+        for listener in list(self.listeners):
+            listener({"type": "agent_state", "agent_id": agent_id, "agent": self._agent(agent_id)})
+
+    def health(self) -> dict[str, Any]:
+        return {"ami": {"connected": True}}
+
+
+def settings(name: str) -> Settings:
+    return dataclasses.replace(
+        Settings(),
+        cluster=ClusterSettings(
+            enabled=True,
+            node=name,
+            channel="sbnode",
+            retry_interval=0.05,
+            check_interval=0.1,
+            check_timeout=0.4,
+            rpc_timeout=2.0,
+        ),
+    )
+
+
+class Harness:
+    def __init__(self, url: str, name: str) -> None:
+        self.centers: list[FakeCenter] = []
+        self.resyncs = 0
+        self.events: list[dict[str, Any]] = []
+
+        async def start_term() -> Term:
+            center = FakeCenter()
+            self.centers.append(center)
+
+            async def stop() -> None:
+                center.stopped = True
+
+            return center, stop
+
+        self.node = ClusterNode(settings(name), url, start_term=start_term)
+        self.node.on_resync = self._resynced
+        self.node.center.subscribe(self.events.append)
+
+    def _resynced(self) -> None:
+        self.resyncs += 1
+
+
+@pytest.fixture
+async def pair(postgres_url: str) -> Any:
+    a, b = Harness(postgres_url, "a"), Harness(postgres_url, "b")
+    await a.node.start()
+    await until(lambda: a.node.role is Role.LEADER, what="a leads")
+    await b.node.start()
+    try:
+        yield a, b
+    finally:
+        for h in (b, a):
+            with contextlib.suppress(Exception):
+                await h.node.stop()
+
+
+async def test_a_standby_mirrors_the_leader_and_reads_its_own_writes(pair: Any) -> None:
+    a, b = pair
+    await until(lambda: b.node.replica.ready, what="b synced")
+    assert b.node.role is Role.STANDBY and b.resyncs >= 1
+    assert len(b.node.center.snapshot()["queues"]) == 120  # a spilled bundle, read back
+    assert b.node.bus.spilled == 0 and a.node.bus.spilled >= 1
+    assert b.node.center.queues_for_supervisor("lena") == frozenset(a.centers[0].queues[1:])
+    await b.node.center.set_agent_state("1001", "ready")
+    # When the forwarded action returns, its event is already in the standby's picture.
+    agents = {x["agent_id"]: x["state"] for x in b.node.center.snapshot()["agents"]}
+    assert agents["1001"] == "ready"
+    assert a.centers[0].agents["1001"] == "ready"
+    # An agent's console reads its own agent and its own view, not the floor.
+    assert (b.node.center.agent("1001") or {})["state"] == "ready"
+    assert b.node.center.agent("9999") is None
+    view = b.node.center.agent_snapshot("1001") or {}
+    assert [x["agent_id"] for x in view["agents"]] == ["1001"]
+    assert [e["agent_id"] for e in b.events if e["type"] == "agent_state"] == ["1001"]
+    assert b.events == [e for e in a.events if e["type"] == "agent_state"]
+    with pytest.raises(IllegalTransition):
+        await b.node.center.set_agent_state("1001", "ready")
+    with pytest.raises(NotFound):
+        await b.node.center.set_agent_state("9999", "ready")
+    health = b.node.health()["cluster"]
+    assert (health["role"], health["leader"], health["synced"]) == ("standby", "a", True)
+    assert a.node.health()["cluster"]["role"] == "leader"
+
+
+async def test_a_standby_whose_bus_reconnects_reads_a_fresh_snapshot(
+    pair: Any, postgres_url: str
+) -> None:
+    a, b = pair
+    await until(lambda: b.node.replica.ready, what="b synced")
+    resyncs = b.resyncs
+    conn = await asyncpg.connect(postgres_url)
+    try:
+        await conn.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+            " WHERE application_name = 'switchboard-b-bus-listen'"
+        )
+        # Events while b is away are lost to it; the fresh snapshot has them.
+        await until(lambda: not b.node.bus.connected, within=3.0, what="b noticed")
+        await a.centers[0].set_agent_state("1001", "not_ready")
+    finally:
+        await conn.close()
+    await until(lambda: b.node.bus.reconnects == 1 and b.node.replica.ready, what="b again")
+    await until(lambda: b.resyncs > resyncs, what="b's consoles resynced")
+    agents = {x["agent_id"]: x["state"] for x in b.node.center.snapshot()["agents"]}
+    assert agents["1001"] == "not_ready"
+
+
+async def test_a_late_joiner_syncs_and_a_new_leader_takes_over(
+    pair: Any, postgres_url: str
+) -> None:
+    a, b = pair
+    await until(lambda: b.node.replica.ready, what="b synced")
+    late = Harness(postgres_url, "c")
+    await late.node.start()
+    try:
+        await until(lambda: late.node.replica.ready, what="the late joiner synced")
+        await a.centers[0].set_agent_state("1002", "not_ready")
+        await until(
+            lambda: (
+                {x["agent_id"]: x["state"] for x in late.node.center.snapshot()["agents"]}["1002"]
+                == "not_ready"
+            ),
+            what="event reached the late joiner",
+        )
+        await a.node.stop()  # the leader goes: b or c routes a fence later, with a fresh center
+        assert a.centers[0].stopped
+        new = await until(
+            lambda: next((h for h in (b, late) if h.node.role is Role.LEADER), None),
+            what="a new leader",
+        )
+        other = late if new is b else b
+        assert new.centers and not new.centers[0].stopped
+        await until(lambda: other.node.replica.ready and other.node.leader == new.node.name)
+        # The fresh center starts from its own state (in the service: the store's).
+        agents = {x["agent_id"]: x["state"] for x in other.node.center.snapshot()["agents"]}
+        assert agents["1002"] == "ready"
+        await other.node.center.set_agent_state("1001", "ready")
+        assert new.centers[0].agents["1001"] == "ready"
+    finally:
+        await late.node.stop()
+
+
+async def test_without_a_leader_a_forwarded_action_fails_clearly(postgres_url: str) -> None:
+    lone = Harness(postgres_url, "z")
+    await lone.node.bus.start()  # the bus, but no election: nobody leads
+    try:
+        await lone.node.bus.wait_connected(5)
+        with pytest.raises(LeaderUnavailable):
+            await lone.node.center.set_agent_state("1001", "ready")
+        assert lone.node.center.snapshot()["agents"] == []
+        assert lone.node.health()["cluster"]["synced"] is False
+    finally:
+        await lone.node.bus.stop()
+
+
+class Outage:
+    """A TCP proxy in front of PostgreSQL that can go away as a restarting server does:
+    every connection is cut and new ones are refused until :meth:`heal`."""
+
+    def __init__(self, url: str) -> None:
+        self.parts = urlsplit(url)
+        self.down = False
+        self.writers: list[asyncio.StreamWriter] = []
+        self.server: asyncio.Server | None = None
+
+    async def start(self) -> str:
+        self.server = await asyncio.start_server(self._client, "127.0.0.1", 0)
+        port = self.server.sockets[0].getsockname()[1]
+        netloc = self.parts.netloc.rsplit("@", 1)[0] + f"@127.0.0.1:{port}"
+        return urlunsplit(self.parts._replace(netloc=netloc))
+
+    async def _client(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        if self.down:
+            writer.close()
+            return
+        up_reader, up_writer = await asyncio.open_connection(self.parts.hostname, self.parts.port)
+        self.writers += [writer, up_writer]
+
+        async def pump(src: asyncio.StreamReader, dst: asyncio.StreamWriter) -> None:
+            with contextlib.suppress(OSError, ConnectionError):
+                while data := await src.read(65536):
+                    dst.write(data)
+            dst.close()
+
+        await asyncio.gather(pump(reader, up_writer), pump(up_reader, writer))
+
+    def cut(self) -> None:
+        self.down = True
+        for writer in self.writers:
+            writer.close()
+        self.writers = []
+
+    def heal(self) -> None:
+        self.down = False
+
+    async def stop(self) -> None:
+        self.cut()
+        if self.server is not None:
+            self.server.close()
+
+
+async def test_postgresql_going_away_stops_routing_and_one_node_leads_again(
+    postgres_url: str,
+) -> None:
+    outage = Outage(postgres_url)
+    url = await outage.start()
+    a, b = Harness(url, "a"), Harness(url, "b")
+    await a.node.start()
+    await until(lambda: a.node.role is Role.LEADER, what="a leads")
+    await b.node.start()
+    try:
+        await until(lambda: b.node.replica.ready, what="b synced")
+        outage.cut()
+        await until(lambda: a.centers[0].stopped, within=3.0, what="a stopped routing")
+        assert a.node.role is Role.STANDBY and b.node.role is Role.STANDBY
+        with pytest.raises(LeaderUnavailable):
+            await b.node.center.set_agent_state("1001", "ready")
+        await asyncio.sleep(1.0)
+        assert not any(h.node.role is Role.LEADER for h in (a, b))
+        outage.heal()
+        leader = await until(
+            lambda: next((h for h in (a, b) if h.node.role is Role.LEADER), None),
+            within=10.0,
+            what="a leader again",
+        )
+        other = b if leader is a else a
+        await until(
+            lambda: other.node.replica.ready and other.node.leader == leader.node.name,
+            what="the other node follows the new term",
+        )
+        await other.node.center.set_agent_state("1001", "ready")
+        assert leader.centers[-1].agents["1001"] == "ready"
+        assert sum(1 for h in (a, b) for c in h.centers if not c.stopped) == 1
+    finally:
+        for h in (b, a):
+            with contextlib.suppress(Exception):
+                await h.node.stop()
+        await outage.stop()
