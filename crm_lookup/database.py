@@ -108,6 +108,9 @@ class Database(Protocol):
     dialect: Dialect
     #: where it is, fit for a log line (a file path, or a URL without its password)
     display: str
+    #: how many independent lone writes are worth having in flight at once (the
+    #: ContactRecorder's writer tasks): more than this only queue inside the backend
+    concurrent_writes: int
 
     async def write(self, sql: str, params: Sequence[Any] = ()) -> int: ...
 

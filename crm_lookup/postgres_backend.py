@@ -54,11 +54,19 @@ from crm_lookup.database import (
 )
 from crm_lookup.schema_postgres import MIGRATIONS, SCHEMA_VERSION_TABLE
 
-__all__ = ["MIGRATION_LOCK", "WRITER_LOCK", "PostgresDatabase", "open_postgres"]
+__all__ = [
+    "CONCURRENT_WRITES",
+    "MIGRATION_LOCK",
+    "WRITER_LOCK",
+    "PostgresDatabase",
+    "open_postgres",
+]
 
 # pg_advisory_lock keys (any bigint; these spell "sbmigr" and "sbwrit").
 MIGRATION_LOCK = 0x73626D696772
 WRITER_LOCK = 0x736277726974
+#: lone writes (contact milestones of different calls) worth having in flight at once
+CONCURRENT_WRITES = 64
 
 
 def _translate(exc: Exception) -> Exception | None:
@@ -221,6 +229,9 @@ class PostgresDatabase:
     """An open PostgreSQL database. Build it with :func:`open_postgres`."""
 
     dialect = POSTGRES
+    # Milestones in flight together go as one statement and one commit (_InsertBatcher);
+    # bench/recorder.py measures the rate against this.
+    concurrent_writes = CONCURRENT_WRITES
 
     def __init__(self, pool: Any, display: str, busy_timeout_ms: int = 5000) -> None:
         #: the asyncpg pool (tests and tools may use it directly)
