@@ -31,7 +31,7 @@ import math
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from config.errors import InvalidInput, SwitchboardError
@@ -53,12 +53,12 @@ Write = Callable[[], Awaitable[Any]]
 Lane = tuple[str, str]
 
 
-@dataclass(slots=True, order=True)
+@dataclass(slots=True)
 class _Milestone:
     seq: int  # arrival order: the oldest ready milestone is written first
-    lane: Lane = field(compare=False)
-    what: str = field(compare=False)
-    write: Write = field(compare=False)
+    lane: Lane
+    what: str
+    write: Write
 
 
 class ContactRecorder:
@@ -94,9 +94,11 @@ class ContactRecorder:
         self.concurrency = concurrency
         # Each lane's milestones not yet written, oldest (being written, or ready) first.
         self._lanes: dict[Lane, deque[_Milestone]] = {}
-        # The heads of lanes, ready to be written, oldest first; _readiness counts them.
-        self._ready: list[_Milestone] = []
-        self._readiness = asyncio.Semaphore(0)
+        # The heads of lanes ready to be written, a heap by arrival (seq is unique, so
+        # the milestone itself is never compared); writers with nothing to do wait in
+        # _idle_writers.
+        self._ready: list[tuple[int, _Milestone]] = []
+        self._idle_writers: deque[asyncio.Future[None]] = deque()
         self._seq = 0
         self._unwritten = 0
         self._idle = asyncio.Event()
@@ -152,8 +154,12 @@ class ContactRecorder:
         self._make_ready(milestone)
 
     def _make_ready(self, milestone: _Milestone) -> None:
-        heapq.heappush(self._ready, milestone)
-        self._readiness.release()
+        heapq.heappush(self._ready, (milestone.seq, milestone))
+        while self._idle_writers:
+            waiter = self._idle_writers.popleft()
+            if not waiter.done():  # not cancelled by a close
+                waiter.set_result(None)
+                break
 
     def _written(self, milestone: _Milestone) -> None:
         """``milestone`` is done with (written or given up): its lane's next is ready."""
@@ -174,8 +180,11 @@ class ContactRecorder:
 
     async def _writer(self) -> None:
         while True:
-            await self._readiness.acquire()
-            milestone = heapq.heappop(self._ready)
+            while not self._ready:
+                waiter = asyncio.get_running_loop().create_future()
+                self._idle_writers.append(waiter)
+                await waiter
+            _, milestone = heapq.heappop(self._ready)
             what = milestone.what
             try:
                 await self._write_with_retry(what, milestone.write)
