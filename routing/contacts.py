@@ -36,6 +36,7 @@ from typing import Any
 
 from config.errors import InvalidInput, SwitchboardError
 from crm_lookup.agent_states import SavedAgentState
+from crm_lookup.database import StoreUnavailable
 from crm_lookup.store import StoreBusy
 from routing.ivr.interpreter import PathStep
 from routing.live import LiveCall
@@ -203,21 +204,23 @@ class ContactRecorder:
                 self._written(milestone)
 
     async def _write_with_retry(self, what: str, write: Write) -> None:
-        """A busy database (another process writing, e.g. a large CSV import) is waited
-        out: the milestone is retried, and those behind it in its lane wait, so nothing is
-        lost and the order holds. Other errors are not retried: the same write would fail
-        again."""
+        """A busy database (another process writing, e.g. a large CSV import) or one that
+        went away (a PostgreSQL restart or failover) is waited out: the milestone is
+        retried (every write here is idempotent, so one that did land before the
+        connection dropped is not doubled), and those behind it in its lane wait, so
+        nothing is lost and the order holds. Other errors are not retried: the same write
+        would fail again."""
         delay = BUSY_RETRY_FIRST
         while True:
             try:
                 await write()
                 return
-            except StoreBusy:
+            except (StoreBusy, StoreUnavailable) as exc:
                 if delay > BUSY_RETRY_LONGEST:
                     raise
                 log.warning(
-                    "database busy; milestone will be retried",
-                    extra={"fields": {"milestone": what, "retry_in": delay}},
+                    "database busy or unreachable; milestone will be retried",
+                    extra={"fields": {"milestone": what, "retry_in": delay, "error": exc}},
                 )
                 await asyncio.sleep(delay)
                 delay *= 2

@@ -6,11 +6,13 @@ from __future__ import annotations
 import asyncio
 import random
 from collections.abc import Callable
+from typing import Any
 
 import pytest
 
 from crm_lookup.agent_states import SavedAgentState
 from crm_lookup.store import open_store
+from routing import contacts as recorder_module
 from routing.contacts import ContactRecorder
 from routing.ivr.interpreter import PathStep
 from routing.live import LiveCall
@@ -128,6 +130,52 @@ async def test_interleaved_calls_each_get_their_whole_contact_in_order(
         saved = await store.agent_states.all()
         assert {s.agent_id: s for s in saved} == last_state
         assert await store.contacts.open_contacts() == []
+    finally:
+        await recorder.close()
+        await store.close()
+
+
+async def test_postgres_connections_dropped_under_the_writers_lose_nothing(
+    postgres_server: Any, postgres_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A PostgreSQL restart or failover, as the pool sees it: every connection of the
+    database terminated while milestones are in flight. Each is retried (idempotent)."""
+    monkeypatch.setattr(recorder_module, "BUSY_RETRY_FIRST", 0.01)
+    database = postgres_url.rsplit("/", 1)[1]
+    terminate = (
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+        f" WHERE datname = '{database}' AND pid <> pg_backend_pid()"
+    )
+    store = await open_store(postgres_url)
+    recorder = ContactRecorder(store.contacts, agent_states=store.agent_states, concurrency=16)
+    recorder.start()
+    calls = [
+        LiveCall(f"k{n}", f"PJSIP/t-{n}", f"k{n}", "+15550001111", "5550100", T0 + n)
+        for n in range(200)
+    ]
+    try:
+        for c in calls:
+            recorder.arrived(c)
+        await asyncio.sleep(0.01)  # some written, some in flight
+        await asyncio.to_thread(postgres_server.admin, terminate)
+        for c in calls:
+            c.queue, c.queued_at = "sales", T0 + 300
+            recorder.queued(c, T0 + 300)
+            recorder.agent_state(SavedAgentState(f"a{c.call_id}", "ready", since=T0))
+        await asyncio.sleep(0.01)
+        await asyncio.to_thread(postgres_server.admin, terminate)
+        for c in calls:
+            recorder.ended(c, T0 + 400, "abandoned_queue")
+        await recorder.close()
+        assert recorder.failures == 0
+        row = await store.fetchone(
+            "SELECT count(*) FROM contacts WHERE queue = 'sales' AND outcome = 'abandoned_queue'"
+        )
+        assert row is not None and row[0] == len(calls)
+        row = await store.fetchone("SELECT count(*) FROM contact_events")
+        assert row is not None and row[0] == 3 * len(calls)  # each written once
+        assert all(isinstance(c.contact_id, int) for c in calls)
+        assert len(await store.agent_states.all()) == len(calls)
     finally:
         await recorder.close()
         await store.close()
