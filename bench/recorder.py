@@ -247,19 +247,62 @@ class Options:
     calls: int
     agents: int
     writers: tuple[int, ...]
+    rounds: int
     paced_rate: float
     seconds: float
 
 
-def sqlite_runs(tmpdir: Path, options: Options) -> list[Run]:
+SQLITE = "SQLite"
+PG_OFF = "PostgreSQL, synchronous_commit=off"
+PG_ON = "PostgreSQL, synchronous_commit=on"
+
+
+class Targets:
+    """A fresh empty store per run: a SQLite file, or a PostgreSQL database (dropped after)
+    with ``synchronous_commit`` set as the engine's name says."""
+
+    def __init__(self, tmpdir: Path, server: PostgresServer | None) -> None:
+        self.tmpdir, self.server = tmpdir, server
+        self._made = 0
+
+    def run(self, engine: str, work: Callable[[str], Any]) -> Run:
+        self._made += 1
+        if engine == SQLITE:
+            return asyncio.run(work(f"sqlite:///{self.tmpdir / f'run-{self._made}.sqlite3'}"))
+        assert self.server is not None
+        name = self.server.new_database_name("sb_bench")
+        url = self.server.create_database(name)
+        try:
+            sync = "on" if engine == PG_ON else "off"
+            self.server.admin(f'ALTER DATABASE "{name}" SET synchronous_commit = {sync}')
+            return asyncio.run(work(url))
+        finally:
+            self.server.drop_database(name)
+
+
+def run_all(targets: Targets, options: Options, postgres: bool) -> list[Run]:
+    """The drain runs in ``rounds`` interleaved rounds (the machine's load moves: each
+    engine sees the same), then one paced run per engine at the service's setting."""
+    engines = [SQLITE, PG_OFF, PG_ON] if postgres else [SQLITE]
+    configs = [(e, w) for e in engines for w in sorted({1, *options.writers})]
     runs = []
-    for n, writers in enumerate(sorted({1, *options.writers})):
-        target = f"sqlite:///{tmpdir / f'drain-{n}.sqlite3'}"
-        runs.append(asyncio.run(drain(target, "SQLite", writers, options.calls, options.agents)))
-    target = f"sqlite:///{tmpdir / 'paced.sqlite3'}"
-    runs.append(
-        asyncio.run(paced(target, "SQLite", options.paced_rate, options.seconds, options.agents))
-    )
+    for n in range(options.rounds):
+        for engine, writers in configs:
+
+            def work(target: str, engine: str = engine, writers: int = writers) -> Any:
+                return drain(target, engine, writers, options.calls, options.agents)
+
+            runs.append(targets.run(engine, work))
+        print(f"round {n + 1} of {options.rounds} done", file=sys.stderr)
+    for engine in engines:
+        runs.append(
+            targets.run(
+                engine,
+                lambda target, engine=engine: paced(
+                    target, engine, options.paced_rate, options.seconds, options.agents
+                ),
+            )
+        )
     return runs
 
 
@@ -272,39 +315,6 @@ async def server_version(url: str) -> str:
         await store.close()
 
 
-def postgres_runs(server: PostgresServer, options: Options) -> tuple[str, list[Run]]:
-    runs = []
-
-    def fresh(sync: str) -> tuple[str, str]:
-        name = server.new_database_name("sb_bench")
-        url = server.create_database(name)
-        server.admin(f'ALTER DATABASE "{name}" SET synchronous_commit = {sync}')
-        return name, url
-
-    for sync in ("off", "on"):
-        engine = f"PostgreSQL, synchronous_commit={sync}"
-        writers = sorted({1, *options.writers}) if sync == "off" else [1, CONCURRENT_WRITES]
-        for count in writers:
-            name, url = fresh(sync)
-            try:
-                runs.append(asyncio.run(drain(url, engine, count, options.calls, options.agents)))
-            finally:
-                server.drop_database(name)
-        name, url = fresh(sync)
-        try:
-            runs.append(
-                asyncio.run(paced(url, engine, options.paced_rate, options.seconds, options.agents))
-            )
-        finally:
-            server.drop_database(name)
-    name, url = fresh("on")
-    try:
-        version = asyncio.run(server_version(url))
-    finally:
-        server.drop_database(name)
-    return version, runs
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawTextHelpFormatter
@@ -315,106 +325,128 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--writers",
         type=int,
         nargs="+",
-        default=[16, CONCURRENT_WRITES, 128],
+        default=[16, CONCURRENT_WRITES],
         help="writer counts drained besides 1",
     )
+    parser.add_argument("--rounds", type=int, default=3, help="interleaved drain rounds")
     parser.add_argument("--paced-rate", type=float, default=200.0, help="calls/s, real time")
     parser.add_argument("--seconds", type=float, default=10.0, help="paced run length")
     parser.add_argument("--no-postgres", action="store_true", help="SQLite only")
-    parser.add_argument("--quick", action="store_true", help="smoke run: 300 calls, 2 s paced")
+    parser.add_argument(
+        "--quick", action="store_true", help="smoke run: 300 calls, 1 round, 2 s paced"
+    )
     args = parser.parse_args(argv)
     if args.quick:
-        args.calls, args.seconds, args.writers = 300, 2.0, [CONCURRENT_WRITES]
-    options = Options(args.calls, args.agents, tuple(args.writers), args.paced_rate, args.seconds)
+        args.calls, args.rounds, args.seconds = 300, 1, 2.0
+        args.writers = [CONCURRENT_WRITES]
+    options = Options(
+        args.calls, args.agents, tuple(args.writers), args.rounds, args.paced_rate, args.seconds
+    )
     load_before = os.getloadavg()
-    with tempfile.TemporaryDirectory(prefix="recorder-bench-") as tmp:
-        runs = sqlite_runs(Path(tmp), options)
-        print("SQLite done", file=sys.stderr)
-    pg_version = ""
+    server: PostgresServer | None = None
     if not args.no_postgres:
         try:
             server = start_server(durable=True)
         except PostgresUnavailable as exc:
             print(f"PostgreSQL skipped: {exc}", file=sys.stderr)
-        else:
-            try:
-                pg_version, pg_runs = postgres_runs(server, options)
-                runs += pg_runs
-            finally:
-                server.stop()
+    pg_version = ""
+    try:
+        with tempfile.TemporaryDirectory(prefix="recorder-bench-") as tmp:
+            targets = Targets(Path(tmp), server)
+            runs = run_all(targets, options, server is not None)
+            if server is not None:
+                pg_version = targets.run(PG_ON, server_version)  # type: ignore[assignment]
+    finally:
+        if server is not None:
+            server.stop()
     load_after = os.getloadavg()
+    print_table(runs, options, load_before[0], load_after[0], pg_version)
+    report_figures(figures(runs, options))
+    return 0 if all(r.lost == 0 and r.failures == 0 for r in runs) else 1
+
+
+def rates(runs: Sequence[Run]) -> dict[tuple[str, int], list[float]]:
+    """Drained writes/s per (engine, writers), one per round."""
+    out: dict[tuple[str, int], list[float]] = {}
+    for run in runs:
+        if not run.delays:
+            out.setdefault((run.engine, run.concurrency), []).append(run.rate)
+    return out
+
+
+def print_table(
+    runs: Sequence[Run], options: Options, load_before: float, load_after: float, pg: str
+) -> None:
     print()
     print(
         f"ContactRecorder on a floor — {options.calls:,} calls x {WRITES_PER_CALL} writes"
-        f" drained; {options.paced_rate:g} calls/s paced for {options.seconds:g} s;"
-        f" {os.cpu_count()} cores, 1-min load {load_before[0]:.2f} -> {load_after[0]:.2f}"
-        + (f"; PostgreSQL {pg_version}" if pg_version else "")
+        f" drained, {options.rounds} round(s); {options.paced_rate:g} calls/s"
+        f" ({options.paced_rate * WRITES_PER_CALL:,.0f} writes/s) paced for {options.seconds:g} s;"
+        f" {os.cpu_count()} cores, 1-min load {load_before:.2f} -> {load_after:.2f}"
+        + (f"; PostgreSQL {pg}" if pg else "")
     )
     print()
-    print(f"{'drained':<44}{'writers':>8}{'writes/s':>12}{'backlog':>10}{'lost':>6}")
+    sqlite_one = statistics.median(rates(runs).get((SQLITE, 1), [float("nan")]))
+    print(
+        f"{'drained (median of rounds)':<40}{'writers':>8}{'writes/s':>10}"
+        f"{'min':>9}{'max':>9}{'vs SQLite 1':>13}{'lost':>6}"
+    )
+    lost = {(r.engine, r.concurrency): 0 for r in runs}
     for run in runs:
-        if not run.delays:
-            print(
-                f"  {run.engine:<42}{run.concurrency:>8}{run.rate:>12,.0f}"
-                f"{run.most_pending:>10,}{run.lost:>6}"
-            )
+        lost[run.engine, run.concurrency] += run.lost + run.failures
+    for (engine, writers), values in rates(runs).items():
+        median = statistics.median(values)
+        print(
+            f"  {engine:<38}{writers:>8}{median:>10,.0f}{min(values):>9,.0f}{max(values):>9,.0f}"
+            f"{f'x{median / sqlite_one:.2f}':>13}{lost[engine, writers]:>6}"
+        )
     print()
     print(
-        f"{f'paced, {options.paced_rate:g} calls/s':<44}{'writers':>8}{'writes/s':>12}"
-        f"{'backlog':>10}{'lost':>6}{'p50 ms':>9}{'p99 ms':>9}{'max ms':>9}"
+        f"{'paced, the service setting':<40}{'writers':>8}{'backlog':>10}{'lost':>6}"
+        f"{'p50 ms':>9}{'p99 ms':>9}{'max ms':>9}"
     )
     for run in runs:
         if run.delays:
             ms = [d * 1000 for d in run.delays]
             print(
-                f"  {run.engine:<42}{run.concurrency:>8}{run.rate:>12,.0f}"
-                f"{run.most_pending:>10,}{run.lost:>6}{statistics.median(ms):>9.1f}"
+                f"  {run.engine:<38}{run.concurrency:>8}{run.most_pending:>10,}"
+                f"{run.lost + run.failures:>6}{statistics.median(ms):>9.1f}"
                 f"{pct(ms, 0.99):>9.1f}{max(ms):>9.1f}"
             )
-    report_figures(figures(runs, options))
-    return 0 if all(r.lost == 0 and r.failures == 0 for r in runs) else 1
 
 
 def figures(runs: Sequence[Run], options: Options) -> list[Figure]:
     """The headline: each engine at the service's setting (SQLite one writer, PostgreSQL
-    ``CONCURRENT_WRITES``), PostgreSQL judged against SQLite of the same run; one writer
-    on PostgreSQL (the recorder before issue 12) as the peer; the paced floor's p99 delay
-    and lost contacts."""
-    drained = {(r.engine, r.concurrency): r for r in runs if not r.delays}
-    sqlite = drained.get(("SQLite", 1))
+    ``CONCURRENT_WRITES``), medians of the rounds, PostgreSQL judged against SQLite of the
+    same run; one writer on PostgreSQL (the recorder before issue 12) as the peer; the
+    paced floor's p99 delay; lost contacts over every run."""
+    by = {key: statistics.median(values) for key, values in rates(runs).items()}
+    sqlite = by.get((SQLITE, 1))
     out = []
     if sqlite is not None:
-        out.append(Figure("SQLite writes/s through the recorder (1 writer)", sqlite.rate, "/s"))
-    for sync in ("off", "on"):
-        engine = f"PostgreSQL, synchronous_commit={sync}"
-        many = drained.get((engine, CONCURRENT_WRITES))
+        out.append(Figure("SQLite writes/s through the recorder (1 writer)", sqlite, "/s"))
+    for engine, judged in ((PG_OFF, True), (PG_ON, False)):
+        many = by.get((engine, CONCURRENT_WRITES))
         if many is not None and sqlite is not None:
             out.append(
                 Figure(
-                    f"PostgreSQL (sync {sync}) writes/s, {CONCURRENT_WRITES} writers",
-                    many.rate,
+                    f"{engine}: writes/s, {CONCURRENT_WRITES} writers",
+                    many,
                     "/s",
-                    f">= SQLite's {sqlite.rate:,.0f}/s" if sync == "off" else "",
-                    many.rate >= sqlite.rate if sync == "off" else None,
+                    f">= SQLite's {sqlite:,.0f}/s" if judged else "",
+                    many >= sqlite if judged else None,
                 )
             )
-        one = drained.get((engine, 1))
-        if one is not None and sync == "off":
-            out.append(
-                Figure("PostgreSQL (sync off), 1 writer (as before)", one.rate, "/s", peer=True)
-            )
+    one = by.get((PG_OFF, 1))
+    if one is not None:
+        out.append(Figure(f"{PG_OFF}: 1 writer (the recorder before)", one, "/s", peer=True))
     for run in runs:
         if run.delays:
             p99 = pct([d * 1000 for d in run.delays], 0.99)
-            out.append(
-                Figure(
-                    f"{run.engine}: {options.paced_rate:g} calls/s, p99 taken->written", p99, "ms"
-                )
-            )
-    lost_total = sum(r.lost + r.failures for r in runs)
-    out.append(
-        Figure("contacts lost or wrong, every run", float(lost_total), "", "0", lost_total == 0)
-    )
+            label = f"{run.engine}: {options.paced_rate:g} calls/s, p99 taken->written"
+            out.append(Figure(label, p99, "ms"))
+    bad = sum(r.lost + r.failures for r in runs)
+    out.append(Figure("contacts lost or wrong, every run", float(bad), "", "0", bad == 0))
     return out
 
 
