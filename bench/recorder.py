@@ -4,7 +4,7 @@ workload, SQLite and PostgreSQL side by side in the same run.
 Not a test: prints a table. Targets from issue 12: with PostgreSQL, the same contact-write
 rate as SQLite or better; one node carries 200 calls/s end to end with no contact lost.
 
-    python -m bench.recorder               # 2,000 calls drained, 200 calls/s paced for 10 s
+    python -m bench.recorder               # 2,000 calls drained x 3 rounds, 200 calls/s paced 10 s
     python -m bench.recorder --quick       # seconds
     python -m bench.recorder --no-postgres # SQLite only
 
@@ -15,9 +15,11 @@ spread over its ~50 s life, the calls arriving ``--rate`` a second, so thousands
 milestones interleave, taken in the order of their (simulated) times. Measured two ways:
 
 * drain — the whole floor taken as fast as the loop can take it (in slices; the writers
-  run in between): milestones/s from the first taken to the last written, the
-  recorder's capacity. Each engine with one writer (the recorder before issue 12, and
-  SQLite's setting) and with several (``Store.concurrent_writes`` on PostgreSQL).
+  run in between): writes/s from the first taken to the last written, the recorder's
+  capacity. Each engine with one writer (the recorder before issue 12, and SQLite's
+  setting) and with ``--writers`` (``CONCURRENT_WRITES`` is PostgreSQL's setting), in
+  ``--rounds`` interleaved rounds so both engines see the same load on a shared machine;
+  the table gives each one's median, min and max and its ratio to SQLite's one writer.
 * paced — ``--paced-rate`` calls/s in real time (the call's life compressed to 1 s, the
   write rate is the same) for ``--seconds``, with the service's setting for each engine:
   the writers' backlog at its largest and the delay from taken to written (p50/p99).
@@ -333,11 +335,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--seconds", type=float, default=10.0, help="paced run length")
     parser.add_argument("--no-postgres", action="store_true", help="SQLite only")
     parser.add_argument(
-        "--quick", action="store_true", help="smoke run: 300 calls, 1 round, 2 s paced"
+        "--quick", action="store_true", help="smoke run: 200 calls, 1 round, 1 s paced"
     )
     args = parser.parse_args(argv)
     if args.quick:
-        args.calls, args.rounds, args.seconds = 300, 1, 2.0
+        args.calls, args.rounds, args.seconds = 200, 1, 1.0
         args.writers = [CONCURRENT_WRITES]
     options = Options(
         args.calls, args.agents, tuple(args.writers), args.rounds, args.paced_rate, args.seconds
