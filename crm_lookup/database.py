@@ -14,6 +14,8 @@ one of the exceptions below, whichever engine raised it::
     └── ConstraintViolation      a statement broke a constraint; nothing was written
         ├── UniqueViolation      a UNIQUE / PRIMARY KEY value is taken
         └── ForeignKeyViolation  a reference names a row that does not exist
+    RemoteError (config.errors)
+    └── StoreUnavailable         the server went away under a lone statement (PostgreSQL)
 
 Backends: :mod:`crm_lookup.sqlite_backend` (one aiosqlite connection, WAL, one writer
 lock) and :mod:`crm_lookup.postgres_backend` (an asyncpg pool; ``?`` becomes ``$n``).
@@ -32,7 +34,7 @@ from functools import lru_cache
 from typing import Any, Protocol
 
 from config.database_url import DatabaseUrl, parse_database_url, redact_url
-from config.errors import Conflict
+from config.errors import Conflict, RemoteError
 
 __all__ = [
     "POSTGRES",
@@ -44,6 +46,7 @@ __all__ = [
     "ForeignKeyViolation",
     "Row",
     "StoreBusy",
+    "StoreUnavailable",
     "Table",
     "Transaction",
     "UniqueViolation",
@@ -56,6 +59,12 @@ __all__ = [
 class StoreBusy(Conflict):
     """Another process held the database's write lock past the busy timeout (a large
     import, say). Nothing was written; retrying later will work."""
+
+
+class StoreUnavailable(RemoteError):
+    """The database server could not be reached, or dropped the connection under a lone
+    statement (a restart, a failover, a terminated backend). The statement may or may not
+    have been applied: send it again only if it is idempotent (a contact milestone is)."""
 
 
 class ConstraintViolation(Conflict):
@@ -108,6 +117,9 @@ class Database(Protocol):
     dialect: Dialect
     #: where it is, fit for a log line (a file path, or a URL without its password)
     display: str
+    #: how many independent lone writes are worth having in flight at once (the
+    #: ContactRecorder's writer tasks): more than this only queue inside the backend
+    concurrent_writes: int
 
     async def write(self, sql: str, params: Sequence[Any] = ()) -> int: ...
 

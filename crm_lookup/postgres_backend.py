@@ -47,6 +47,7 @@ from crm_lookup.database import (
     ForeignKeyViolation,
     Row,
     StoreBusy,
+    StoreUnavailable,
     Table,
     UniqueViolation,
     numbered_placeholders,
@@ -54,11 +55,19 @@ from crm_lookup.database import (
 )
 from crm_lookup.schema_postgres import MIGRATIONS, SCHEMA_VERSION_TABLE
 
-__all__ = ["MIGRATION_LOCK", "WRITER_LOCK", "PostgresDatabase", "open_postgres"]
+__all__ = [
+    "CONCURRENT_WRITES",
+    "MIGRATION_LOCK",
+    "WRITER_LOCK",
+    "PostgresDatabase",
+    "open_postgres",
+]
 
 # pg_advisory_lock keys (any bigint; these spell "sbmigr" and "sbwrit").
 MIGRATION_LOCK = 0x73626D696772
 WRITER_LOCK = 0x736277726974
+#: lone writes (contact milestones of different calls) worth having in flight at once
+CONCURRENT_WRITES = 64
 
 
 def _translate(exc: Exception) -> Exception | None:
@@ -71,6 +80,21 @@ def _translate(exc: Exception) -> Exception | None:
     if isinstance(exc, asyncpg.LockNotAvailableError | asyncpg.DeadlockDetectedError):
         return StoreBusy("the database is busy with another writer; retry")
     return None
+
+
+# The connection or the server went away (what asyncpg raises for a terminated backend
+# depends on when it notices: a connection error, a shutdown error from the server, an
+# InterfaceError on a closed connection, or an InternalClientError from a protocol left
+# mid-operation); OSError covers refused and timed-out connects.
+_CONNECTION_LOST = (
+    OSError,
+    asyncpg.PostgresConnectionError,
+    asyncpg.AdminShutdownError,
+    asyncpg.CrashShutdownError,
+    asyncpg.CannotConnectNowError,
+    asyncpg.InterfaceError,
+    asyncpg.InternalClientError,
+)
 
 
 def _changed(status: str) -> int:
@@ -221,6 +245,9 @@ class PostgresDatabase:
     """An open PostgreSQL database. Build it with :func:`open_postgres`."""
 
     dialect = POSTGRES
+    # Milestones in flight together go as one statement and one commit (_InsertBatcher);
+    # bench/recorder.py measures the rate against this.
+    concurrent_writes = CONCURRENT_WRITES
 
     def __init__(self, pool: Any, display: str, busy_timeout_ms: int = 5000) -> None:
         #: the asyncpg pool (tests and tools may use it directly)
@@ -229,11 +256,17 @@ class PostgresDatabase:
         self._lock_timeout = f"SET LOCAL lock_timeout = {int(busy_timeout_ms)}"
         self._batchers: dict[Table, _InsertBatcher] = {}
 
+    def _lost(self) -> StoreUnavailable:
+        return StoreUnavailable(f"lost the connection to the database at {self.display}")
+
     async def insert_new(self, table: Table, row: Sequence[Any]) -> bool:
         batcher = self._batchers.get(table)
         if batcher is None:
             batcher = self._batchers[table] = _InsertBatcher(self.pool, table)
-        return await batcher.insert(row)
+        try:
+            return await batcher.insert(row)
+        except _CONNECTION_LOST:
+            raise self._lost() from None
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[_PostgresTransaction]:
@@ -250,20 +283,29 @@ class PostgresDatabase:
             yield _PostgresTransaction(conn)
 
     async def write(self, sql: str, params: Sequence[Any] = ()) -> int:
-        async with self.pool.acquire() as conn:
-            return await _PostgresTransaction(conn).execute(sql, params)
+        try:
+            async with self.pool.acquire() as conn:
+                return await _PostgresTransaction(conn).execute(sql, params)
+        except _CONNECTION_LOST:
+            raise self._lost() from None
 
     async def executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
         async with self.transaction() as tx:
             await tx.executemany(sql, rows)
 
     async def fetchall(self, sql: str, params: Iterable[Any] = ()) -> list[Row]:
-        async with self.pool.acquire() as conn:
-            return await _PostgresTransaction(conn).fetchall(sql, tuple(params))
+        try:
+            async with self.pool.acquire() as conn:
+                return await _PostgresTransaction(conn).fetchall(sql, tuple(params))
+        except _CONNECTION_LOST:
+            raise self._lost() from None
 
     async def fetchone(self, sql: str, params: Iterable[Any] = ()) -> Row | None:
-        async with self.pool.acquire() as conn:
-            return await _PostgresTransaction(conn).fetchone(sql, tuple(params))
+        try:
+            async with self.pool.acquire() as conn:
+                return await _PostgresTransaction(conn).fetchone(sql, tuple(params))
+        except _CONNECTION_LOST:
+            raise self._lost() from None
 
     async def close(self) -> None:
         for batcher in self._batchers.values():

@@ -105,6 +105,10 @@ class SqliteDatabase:
     """An open SQLite database. Build it with :func:`open_sqlite`."""
 
     dialect = SQLITE
+    # Every write holds the one connection's lock: a second writer would only queue on
+    # it, and while another process holds the database each would sit out a busy
+    # timeout there, in front of the console's writes.
+    concurrent_writes = 1
 
     def __init__(self, db: aiosqlite.Connection, path: str) -> None:
         #: the aiosqlite connection (tests and tools may use it directly)

@@ -45,6 +45,8 @@ class Store:
         self.dialect: Dialect = db.dialect
         #: where the data is, fit for a log line (never a password)
         self.path = db.display
+        #: independent writes worth having in flight (1 on SQLite; see Database)
+        self.concurrent_writes = db.concurrent_writes
         self.default_region = default_region
         self.customers = CustomerRepo(self)
         self.contacts = ContactLog(self)

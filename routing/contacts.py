@@ -1,11 +1,23 @@
-"""Writes each contact's milestones to the history as they happen, in order.
+"""Writes each contact's milestones to the history as they happen, each contact's in order.
 
-The ACD shell sees call events on a synchronous path that must never wait for the
-database. ``ContactRecorder`` takes each milestone at once, stamps it with the time it
-happened, and one writer task applies them in arrival order through
-``crm_lookup.contacts.ContactLog`` (each milestone its own transaction, idempotent), so a
-crash loses only what was not yet written and a replay writes nothing twice. It also keeps
-today's per-interval counts for the wallboard chart.
+Theory of operation. The ACD shell sees call events on a synchronous path that must never
+wait for the database. ``ContactRecorder`` takes each milestone at once, stamps it with
+the time it happened, and puts it in the *lane* of what it is about: the contact (its
+call id) or, for a saved agent state, the agent. A lane is a FIFO: only its oldest
+milestone is ever being written, so one contact's milestones (and one agent's states)
+reach the database strictly in the order they happened. Lanes are independent: up to
+``concurrency`` writer tasks each take the oldest milestone at the head of some lane, so
+milestones of different contacts are written at the same time (PostgreSQL sends the rows
+arriving while a statement is in flight together, one commit for many calls). With
+``concurrency=1`` (the default, and what SQLite gets: its writes are serialised
+in-process anyway) every milestone is written in arrival order, one at a time.
+
+Each milestone is its own transaction through ``crm_lookup.contacts.ContactLog``,
+idempotent, so a crash loses only what was not yet written and a replay writes nothing
+twice; what a crash leaves is, lane by lane, a prefix of what happened. A busy database
+is waited out at the head of the lane (the milestones behind it wait; other lanes go on);
+a milestone the database rejects is counted and logged, and its lane goes on. The
+recorder also keeps today's per-interval counts for the wallboard chart.
 """
 
 from __future__ import annotations
@@ -13,17 +25,22 @@ from __future__ import annotations
 import asyncio
 import calendar
 import contextlib
+import heapq
 import logging
 import math
 import time
+from collections import deque
 from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
-from config.errors import SwitchboardError
+from config.errors import InvalidInput, SwitchboardError
 from crm_lookup.agent_states import SavedAgentState
+from crm_lookup.database import StoreUnavailable
 from crm_lookup.store import StoreBusy
 from routing.ivr.interpreter import PathStep
 from routing.live import LiveCall
+from routing.takeover import LOST
 
 log = logging.getLogger(__name__)
 
@@ -33,16 +50,31 @@ INTERVAL_SECONDS = 15 * 60
 BUSY_RETRY_FIRST = 0.5
 BUSY_RETRY_LONGEST = 64.0
 Write = Callable[[], Awaitable[Any]]
+#: what a milestone is about: ("contact", call id) or ("agent", agent id)
+Lane = tuple[str, str]
+
+
+@dataclass(slots=True)
+class _Milestone:
+    seq: int  # arrival order: the oldest ready milestone is written first
+    lane: Lane
+    what: str
+    write: Write
 
 
 class ContactRecorder:
-    """Milestones of live calls, written in order by one background task.
+    """Milestones of live calls, each contact's written in order by background tasks.
 
     Args:
         contacts: an open ``crm_lookup.contacts.ContactLog``.
         agent_states: an ``crm_lookup.agent_states.AgentStateRepo`` (None: not kept).
         service_level_seconds: answered within this counts toward the interval's SL.
         short_abandon_seconds: abandons quicker than this are left out of the SL.
+        concurrency: milestones of different contacts written at the same time
+            (``store.concurrent_writes``: 1 on SQLite, more on PostgreSQL).
+
+    Raises:
+        InvalidInput: ``concurrency`` below 1.
     """
 
     def __init__(
@@ -52,37 +84,52 @@ class ContactRecorder:
         agent_states: Any = None,
         service_level_seconds: float = 20.0,
         short_abandon_seconds: float = 5.0,
+        concurrency: int = 1,
     ) -> None:
+        if concurrency < 1:
+            raise InvalidInput("concurrency must be at least 1", field="concurrency")
         self.contacts = contacts
         self.agent_states = agent_states
         self.service_level_seconds = service_level_seconds
         self.short_abandon_seconds = short_abandon_seconds
-        self._queue: asyncio.Queue[tuple[str, Write]] = asyncio.Queue()
+        self.concurrency = concurrency
+        # Each lane's milestones not yet written, oldest (being written, or ready) first.
+        self._lanes: dict[Lane, deque[_Milestone]] = {}
+        # The heads of lanes ready to be written, a heap by arrival (seq is unique, so
+        # the milestone itself is never compared); writers with nothing to do wait in
+        # _idle_writers.
+        self._ready: list[tuple[int, _Milestone]] = []
+        self._idle_writers: deque[asyncio.Future[None]] = deque()
+        self._seq = 0
+        self._unwritten = 0
+        self._idle = asyncio.Event()
+        self._idle.set()
         self._task: asyncio.Task[None] | None = None
         self._buckets: dict[int, dict[str, int]] = {}
         self.failures = 0
 
     @property
     def pending(self) -> int:
-        return self._queue.qsize()
+        """Milestones taken and not yet written (nor given up)."""
+        return self._unwritten
 
     def start(self) -> None:
         if self._task is None:
             self._task = asyncio.get_running_loop().create_task(
-                self._writer(), name="contact-writer"
+                self._writers(), name="contact-writer"
             )
 
     async def flush(self) -> None:
-        """Wait until every milestone taken so far is written (or the writer has stopped:
-        a flush racing a close must not wait forever for a writer that is gone)."""
-        writer = self._task
-        if writer is None or writer.done():
+        """Wait until every milestone taken so far is written (or the writers have
+        stopped: a flush racing a close must not wait forever for writers that are gone)."""
+        writers = self._task
+        if writers is None or writers.done():
             return
-        joined = asyncio.ensure_future(self._queue.join())
+        idle = asyncio.ensure_future(self._idle.wait())
         try:
-            await asyncio.wait({joined, writer}, return_when=asyncio.FIRST_COMPLETED)
+            await asyncio.wait({idle, writers}, return_when=asyncio.FIRST_COMPLETED)
         finally:
-            joined.cancel()
+            idle.cancel()
 
     async def close(self) -> None:
         await self.flush()
@@ -92,14 +139,56 @@ class ContactRecorder:
                 await self._task
             self._task = None
 
-    def _put(self, what: str, write: Write) -> None:
-        self._queue.put_nowait((what, write))
+    def _for_contact(self, key: str, what: str, write: Write) -> None:
+        self._put(("contact", key), what, write)
+
+    def _put(self, lane: Lane, what: str, write: Write) -> None:
+        self._seq += 1
+        milestone = _Milestone(self._seq, lane, what, write)
+        self._unwritten += 1
+        self._idle.clear()
+        queue = self._lanes.get(lane)
+        if queue:
+            queue.append(milestone)  # behind the lane's earlier milestones
+            return
+        self._lanes[lane] = deque((milestone,))
+        self._make_ready(milestone)
+
+    def _make_ready(self, milestone: _Milestone) -> None:
+        heapq.heappush(self._ready, (milestone.seq, milestone))
+        while self._idle_writers:
+            waiter = self._idle_writers.popleft()
+            if not waiter.done():  # not cancelled by a close
+                waiter.set_result(None)
+                break
+
+    def _written(self, milestone: _Milestone) -> None:
+        """``milestone`` is done with (written or given up): its lane's next is ready."""
+        queue = self._lanes[milestone.lane]
+        queue.popleft()
+        if queue:
+            self._make_ready(queue[0])
+        else:
+            del self._lanes[milestone.lane]
+        self._unwritten -= 1
+        if not self._unwritten:
+            self._idle.set()
+
+    async def _writers(self) -> None:
+        async with asyncio.TaskGroup() as group:
+            for n in range(self.concurrency):
+                group.create_task(self._writer(), name=f"contact-writer-{n}")
 
     async def _writer(self) -> None:
         while True:
-            what, write = await self._queue.get()
+            while not self._ready:
+                waiter = asyncio.get_running_loop().create_future()
+                self._idle_writers.append(waiter)
+                await waiter
+            _, milestone = heapq.heappop(self._ready)
+            what = milestone.what
             try:
-                await self._write_with_retry(what, write)
+                await self._write_with_retry(what, milestone.write)
             except (SwitchboardError, OSError, ValueError) as exc:
                 self.failures += 1
                 log.error(
@@ -112,23 +201,26 @@ class ContactRecorder:
                     "contact milestone not written", extra={"fields": {"milestone": what}}
                 )
             finally:
-                self._queue.task_done()
+                self._written(milestone)
 
     async def _write_with_retry(self, what: str, write: Write) -> None:
-        """A busy database (another process writing, e.g. a large CSV import) is waited
-        out: the milestone is retried, and those behind it wait, so nothing is lost and
-        the order holds. Other errors are not retried: the same write would fail again."""
+        """A busy database (another process writing, e.g. a large CSV import) or one that
+        went away (a PostgreSQL restart or failover) is waited out: the milestone is
+        retried (every write here is idempotent, so one that did land before the
+        connection dropped is not doubled), and those behind it in its lane wait, so
+        nothing is lost and the order holds. Other errors are not retried: the same write
+        would fail again."""
         delay = BUSY_RETRY_FIRST
         while True:
             try:
                 await write()
                 return
-            except StoreBusy:
+            except (StoreBusy, StoreUnavailable) as exc:
                 if delay > BUSY_RETRY_LONGEST:
                     raise
                 log.warning(
-                    "database busy; milestone will be retried",
-                    extra={"fields": {"milestone": what, "retry_in": delay}},
+                    "database busy or unreachable; milestone will be retried",
+                    extra={"fields": {"milestone": what, "retry_in": delay, "error": exc}},
                 )
                 await asyncio.sleep(delay)
                 delay *= 2
@@ -145,61 +237,69 @@ class ContactRecorder:
             contact = await self.contacts.get_by_key(key)
             call.contact_id = contact.id
 
-        self._put("arrived", write)
+        self._for_contact(key, "arrived", write)
 
     def ivr_step(self, call: LiveCall, step: PathStep) -> None:
-        data = step.to_json()
-        self._put("ivr_step", lambda: self.contacts.ivr_step(call.call_id, data, step.left_at))
+        key, data = call.call_id, step.to_json()
+        self._for_contact(key, "ivr_step", lambda: self.contacts.ivr_step(key, data, step.left_at))
 
     def ivr_done(self, call: LiveCall, path: Sequence[PathStep], outcome: str) -> None:
-        steps = [s.to_json() for s in path]
+        key, steps = call.call_id, [s.to_json() for s in path]
         at = path[-1].left_at if path else None
-        self._put("ivr_done", lambda: self.contacts.ivr_done(call.call_id, steps, outcome, at))
+        self._for_contact(key, "ivr_done", lambda: self.contacts.ivr_done(key, steps, outcome, at))
 
     def queued(self, call: LiveCall, at: float) -> None:
-        queue = call.queue or ""
+        key, queue = call.call_id, call.queue or ""
         self._count(at, "offered")
-        self._put("queued", lambda: self.contacts.queued(call.call_id, queue, at))
+        self._for_contact(key, "queued", lambda: self.contacts.queued(key, queue, at))
 
     def offered(self, call: LiveCall, at: float) -> None:
-        agent = call.agent_id or ""
-        self._put("offered", lambda: self.contacts.offered(call.call_id, agent, at))
+        key, agent = call.call_id, call.agent_id or ""
+        self._for_contact(key, "offered", lambda: self.contacts.offered(key, agent, at))
 
     def answered(self, call: LiveCall, at: float) -> None:
-        agent = call.agent_id or ""
+        key, agent = call.call_id, call.agent_id or ""
         if call.queued_at is not None:
             self._count(at, "answered")
             if at - call.queued_at <= self.service_level_seconds:
                 self._count(at, "answered_within")
-        self._put("answered", lambda: self.contacts.answered(call.call_id, agent, at))
+        self._for_contact(key, "answered", lambda: self.contacts.answered(key, agent, at))
 
     def ended(self, call: LiveCall, at: float, outcome: str, cause: str = "") -> None:
+        key = call.call_id
         if outcome == "abandoned_queue" and call.queued_at is not None:
             short = at - call.queued_at < self.short_abandon_seconds
             self._count(at, "short_abandoned" if short else "abandoned")
-        self._put("ended", lambda: self.contacts.ended(call.call_id, at, outcome))
+        self._for_contact(key, "ended", lambda: self.contacts.ended(key, at, outcome))
 
     def held(self, call: LiveCall, at: float) -> None:
-        self._put("held", lambda: self.contacts.held(call.call_id, at))
+        key = call.call_id
+        self._for_contact(key, "held", lambda: self.contacts.held(key, at))
 
     def unheld(self, call: LiveCall, at: float) -> None:
-        self._put("unheld", lambda: self.contacts.unheld(call.call_id, at))
+        key = call.call_id
+        self._for_contact(key, "unheld", lambda: self.contacts.unheld(key, at))
 
     def recording(self, call: LiveCall, ref: str, at: float) -> None:
-        self._put("recording", lambda: self.contacts.recording(call.call_id, ref, at))
+        key = call.call_id
+        self._for_contact(key, "recording", lambda: self.contacts.recording(key, ref, at))
 
     def lost(self, key: str, at: float) -> None:
         """A contact left open by a stopped service whose call was gone when it came back."""
-        self._put("ended", lambda: self.contacts.ended(key, at, "lost_during_outage"))
+        self._for_contact(key, "ended", lambda: self.contacts.ended(key, at, LOST))
 
     def agent_state(self, saved: SavedAgentState) -> None:
-        """An agent's new state, kept for the next start (in order with the milestones)."""
+        """An agent's new state, kept for the next start: in order with the agent's other
+        states, not with the contacts' milestones (the takeover reads both only after a
+        flush, and judges every call by Asterisk's channels, not by the agent's state)."""
         if self.agent_states is not None:
-            self._put("agent_state", lambda: self.agent_states.save(saved))
+            repo = self.agent_states
+            self._put(("agent", saved.agent_id), "agent_state", lambda: repo.save(saved))
 
     def note(self, call: LiveCall, kind: str, data: dict[str, Any], at: float) -> None:
         """A timeline entry with no column of its own (transfer, move, ring no answer)."""
-        self._put(kind, lambda: self.contacts.note(call.call_id, kind, data, at))
+        key = call.call_id
+        self._for_contact(key, kind, lambda: self.contacts.note(key, kind, data, at))
 
     # ------------------------------------------------------------------ wallboard
 

@@ -97,6 +97,7 @@ async def build_service(settings: Settings, *, clock: Callable[[], float] = time
         store.contacts,
         agent_states=store.agent_states,
         short_abandon_seconds=settings.routing.short_abandon_seconds,
+        concurrency=store.concurrent_writes,
     )
     center = CallCenter(
         settings,
