@@ -151,6 +151,8 @@ class _Agent:
     call_id: str | None = None
     calls: int = 0
     talk: float = 0.0
+    #: today's seconds per state name; replaced on change, never modified in place
+    #: (AgentStateChanged shares it)
     state_seconds: dict[str, float] = field(default_factory=dict)
     epoch: int = 0
     entries: Handles = field(default_factory=list)
@@ -1307,9 +1309,12 @@ class Acd:
         old_name: str = old._value_
         new_name: str = new._value_
         if old is not AgentState.LOGGED_OUT:
-            seconds = agent.state_seconds
+            # copy on write: the dict is replaced, never changed in place, so each
+            # AgentStateChanged can carry the agent's own dict with no copy of its own
+            seconds = agent.state_seconds.copy()
             spent = now - agent.counted_from
             seconds[old_name] = seconds.get(old_name, 0.0) + (spent if spent > 0.0 else 0.0)
+            agent.state_seconds = seconds
         if old is AgentState.READY:
             self._ready.remove(agent.entries)
         for counts in agent.queue_counts:
@@ -1338,7 +1343,7 @@ class Acd:
                 call_id,
                 agent.calls,
                 agent.talk,
-                dict(agent.state_seconds),
+                agent.state_seconds,
                 forced_by,
             )
         )
