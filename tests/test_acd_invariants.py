@@ -4,7 +4,9 @@
 * Each queue's agents-by-state matches the agents' states.
 * Every call offered to a queue is accounted for: answered, abandoned, timed out,
   overflowed, moved, failed callback, or still in the queue.
-* The last published statistics / agent state equal the current ones (deltas never stale).
+* The last published statistics / agent state equal the current ones (deltas never stale);
+  with ``stats_interval``, a queue is published at most once per interval, its figures
+  lag only within an interval of the last publication, and a tick after it converges.
 * A refused event (any LocalError) changes nothing.
 """
 
@@ -161,7 +163,12 @@ def _takeover_event(rng: random.Random, snap: dict[str, Any], serial: int) -> ev
 
 
 def _check(
-    acd: Acd, snap: dict[str, Any], published: dict[str, Any], states: dict[str, Any]
+    acd: Acd,
+    snap: dict[str, Any],
+    published: dict[str, Any],
+    states: dict[str, Any],
+    *,
+    stats_may_lag: bool = False,
 ) -> None:
     agents = snap["agents"]
     for name, queue in snap["queues"].items():
@@ -194,8 +201,8 @@ def _check(
         )
         assert stats["offered"] == accounted, (name, stats)
         assert stats["waiting"] == len(queue["waiting"])
-        current = acd.queue_stats(name)
-        assert published[name] == current
+        if not stats_may_lag:
+            assert published[name] == acd.queue_stats(name)
     for agent_id, agent in agents.items():
         if agent_id in states:
             assert states[agent_id] == agent["state"]
@@ -203,12 +210,8 @@ def _check(
             assert agent["state"] == "logged_out"
 
 
-@pytest.mark.parametrize("seed", range(25))
-def test_random_traffic_keeps_every_invariant(seed: int) -> None:
-    rng = random.Random(seed)
-    acd = Acd(QUEUES, AGENTS, AcdSettings(seed=seed, sticky_offer_seconds=6))
-    published: dict[str, Any] = {}
-    states: dict[str, str] = {}
+def _random_traffic(acd: Acd, rng: random.Random, check: Any) -> None:
+    """400 random events and ticks; ``check(out, now)`` after each one."""
     now = 0.0
     refused = 0
     for serial in range(400):
@@ -226,12 +229,59 @@ def test_random_traffic_keeps_every_invariant(seed: int) -> None:
                     before, sort_keys=True
                 ), f"refused {event} changed the engine"
                 continue
+        check(out, now)
+    assert refused > 0
+
+
+@pytest.mark.parametrize("seed", range(10))
+def test_coalesced_stats_keep_every_invariant_and_converge(seed: int) -> None:
+    interval = (0.5, 3.0, 20.0)[seed % 3]
+    rng = random.Random(seed)
+    acd = Acd(
+        QUEUES, AGENTS, AcdSettings(seed=seed, sticky_offer_seconds=6, stats_interval=interval)
+    )
+    published: dict[str, Any] = {}
+    published_at: dict[str, float] = {}
+    states: dict[str, str] = {}
+    last_publication = -1e9
+
+    def check(out: list[cmd.Command], now: float) -> None:
+        nonlocal last_publication
+        for c in out:
+            if isinstance(c, cmd.QueueStatsChanged):
+                assert now - published_at.get(c.queue, -1e9) >= interval, "twice in an interval"
+                published[c.queue], published_at[c.queue] = c.stats, now
+                last_publication = now
+            elif isinstance(c, cmd.AgentStateChanged):
+                states[c.agent_id] = c.state.value
+        _check(acd, acd.snapshot(now), published, states, stats_may_lag=True)
+        if now >= last_publication + interval:  # nothing may be held back any longer
+            assert all(published[q.name] == acd.queue_stats(q.name) for q in QUEUES)
+        elif any(published[q.name] != acd.queue_stats(q.name) for q in QUEUES):
+            next_timer = acd.next_timer()  # held back: the engine says until when
+            assert next_timer is not None and next_timer <= last_publication + interval
+
+    _random_traffic(acd, rng, check)
+    end = max(published_at.values()) + interval
+    check(acd.tick(end), end)  # the flush
+    assert all(published[q.name] == acd.queue_stats(q.name) for q in QUEUES)
+
+
+@pytest.mark.parametrize("seed", range(25))
+def test_random_traffic_keeps_every_invariant(seed: int) -> None:
+    rng = random.Random(seed)
+    acd = Acd(QUEUES, AGENTS, AcdSettings(seed=seed, sticky_offer_seconds=6))
+    published: dict[str, Any] = {}
+    states: dict[str, str] = {}
+
+    def check(out: list[cmd.Command], now: float) -> None:
         for c in out:
             if isinstance(c, cmd.QueueStatsChanged):
                 published[c.queue] = c.stats
             elif isinstance(c, cmd.AgentStateChanged):
                 states[c.agent_id] = c.state.value
         _check(acd, acd.snapshot(now), published, states)
-    assert refused > 0
+
+    _random_traffic(acd, rng, check)
     stats = [acd.queue_stats(q.name) for q in QUEUES]
     assert sum(s["answered"] for s in stats) > 0
