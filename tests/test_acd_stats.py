@@ -164,33 +164,40 @@ def _coalescing(interval: float) -> Acd:
 
 def test_coalesced_stats_come_at_most_once_per_interval_and_converge() -> None:
     acd = _coalescing(1.0)
-    # a quiet queue's change goes out at once: nothing was published for an interval
+    # a quiet engine publishes at once, one queue per event: the next event has the next
     out = acd.handle(ev.AgentStateRequest("x0", AgentState.READY), 10.0)
-    assert _published(out) == {"a": acd.queue_stats("a"), "b": acd.queue_stats("b")}
+    assert _published(out) == {"a": acd.queue_stats("a")}
+    out = acd.handle(ev.AgentStateRequest("x2", AgentState.NOT_READY, "break"), 10.0)
+    assert _published(out) == {"b": acd.queue_stats("b")}
     # the burst within the interval publishes nothing, and says when it will
     for i, now in enumerate((10.2, 10.4, 10.6)):
         out = acd.handle(ev.CallQueued(f"c{i}", "a"), now)
         assert _published(out) == {}
     assert acd.next_timer() == 11.0
     assert acd.queue_stats("a")["waiting"] == 2  # c0 rings x0, c1 and c2 wait
-    # the first event after the interval carries the latest figures of every dirty queue
+    # the first events after the interval carry the latest figures of the dirty queues
     out = acd.handle(ev.AgentStateRequest("x1", AgentState.READY), 11.0)
-    assert _published(out) == {"a": acd.queue_stats("a"), "b": acd.queue_stats("b")}
+    assert _published(out) == {"a": acd.queue_stats("a")}
     assert acd.queue_stats("a")["offered"] == 3
+    assert acd.next_timer() == 11.0  # "b" is due too: tick at once
+    out = acd.handle(ev.CallQueued("c3", "b"), 11.01)
+    assert _published(out) == {"b": acd.queue_stats("b")}
     next_timer = acd.next_timer()
     assert next_timer is not None and next_timer > 12.0  # the ring timers, nothing sooner
 
 
-def test_a_tick_flushes_the_coalesced_stats_once_the_interval_passed() -> None:
+def test_a_tick_flushes_every_queue_due() -> None:
     acd = _coalescing(0.25)
-    acd.handle(ev.AgentStateRequest("x0", AgentState.READY), 5.0)
-    out = acd.handle(ev.CallQueued("c1", "b"), 5.1)
+    acd.handle(ev.AgentStateRequest("x0", AgentState.READY), 5.0)  # publishes "a"
+    out = acd.handle(ev.CallQueued("c1", "b"), 5.1)  # "b" due: published; "a" held
+    assert _published(out) == {"b": acd.queue_stats("b")}
+    out = acd.handle(ev.AgentStateRequest("x1", AgentState.READY), 5.2)  # both held
     assert _published(out) == {}
-    assert acd.tick(5.2) == []  # still within the interval
+    assert acd.tick(5.2) == []  # still within the interval of both
     assert acd.next_timer() == 5.25
-    out = acd.tick(5.25)
+    out = acd.tick(5.35)
     assert _published(out) == {"a": acd.queue_stats("a"), "b": acd.queue_stats("b")}
-    assert _published(out)["b"]["offered"] == 1
+    assert _published(out)["b"]["agents"]["ready"] == 1  # x0 rings c1, x1 is ready
     # once flushed nothing is pending: no timer for statistics, no repeat
     next_timer = acd.next_timer()
     assert next_timer is not None and next_timer > 6.0  # c1's ring timeout, nothing sooner
