@@ -32,7 +32,8 @@ groups skipped; ``tests/test_acd_reference.py`` checks every choice against a fu
 
 Cost per event (see the benchmark): the search itself is a few microseconds; most of an
 event is the state changes and the commands it must emit — an ``AgentStateChanged`` per
-agent transition and a complete ``QueueStatsChanged`` per queue whose figures moved.
+agent transition and, unless coalesced (see Statistics), a complete
+``QueueStatsChanged`` per queue whose figures moved.
 
 A caller needing several skills starts from the smallest qualifying pool and checks
 the others per candidate; only a pool full of agents missing the other skills makes
