@@ -1,7 +1,7 @@
 """Routing decision cost of the ACD engine against a naive linear-scan router.
 
 Run: ``python -m bench.routing_decision [--events 3000] [--sizes 100,1000,5000,10000]
-[--waiting 0.04,0.4,0.8]``
+[--waiting 0.04,0.4,0.8] [--stats-interval 0.25]``
 
 For each size N the contact center has N agents in 4 queues (1–3 queues each, queue and
 language skills at levels 1–5) and, for each ``--waiting`` fraction, that many callers
@@ -26,6 +26,10 @@ for comparison with the naive router, which is timed on its decision alone: it s
 every waiting call / ready agent, the way a per-event loop over lists would. The
 last column divides the whole event's p99 by log2 N: flat means O(log n) growth.
 
+The engine runs with the service's default ``[routing] stats_interval`` (0.25 s: a
+queue's statistics at most four times a second; a busy step is 10 ms, so about one event
+in 25 of each queue carries them); ``--stats-interval 0`` publishes after every event.
+
 This is a benchmark, not a test: it prints a table and asserts nothing.
 """
 
@@ -47,7 +51,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.figures import Figure
 from bench.figures import report as report_figures
-from routing.acd import Acd, AgentConfig, AgentState, QueueConfig, Widening
+from config.settings import RoutingSettings
+from routing.acd import Acd, AcdSettings, AgentConfig, AgentState, QueueConfig, Widening
 from routing.acd import commands as cmd
 from routing.acd import events as ev
 
@@ -211,12 +216,17 @@ def waiting_total(acd: Acd) -> int:
     return sum(acd.queue_stats(q)["waiting"] for q in QUEUES)
 
 
-def run_ours(n: int, waiting: int, events: int, seed: int) -> tuple[Samples, int]:
+STATS_INTERVAL = RoutingSettings().stats_interval
+
+
+def run_ours(
+    n: int, waiting: int, events: int, seed: int, stats_interval: float = STATS_INTERVAL
+) -> tuple[Samples, int]:
     """Busy center with about ``waiting`` callers in line; per event kind, the time of
     the whole ``handle`` / ``tick`` call, and (key + " choice") the search inside it."""
     rng = random.Random(seed)
     agents = make_agents(n, rng)
-    acd = Acd(queues(), agents, now=0)
+    acd = Acd(queues(), agents, AcdSettings(stats_interval=stats_interval), now=0)
     on_call: list[tuple[str, str, str]] = []  # (call, agent, queue)
     now = 0.0
     for a in agents:
@@ -314,7 +324,9 @@ def run_naive(n: int, waiting: int, events: int, seed: int) -> tuple[list[float]
     return agent_free, arrival
 
 
-def run_ready_pool(n: int, events: int, seed: int) -> Samples:
+def run_ready_pool(
+    n: int, events: int, seed: int, stats_interval: float = STATS_INTERVAL
+) -> Samples:
     """Half the agents ready, nobody waiting: each arrival searches the ready pool.
 
     The two routers run one after the other on the same callers (interleaving them
@@ -325,7 +337,7 @@ def run_ready_pool(n: int, events: int, seed: int) -> Samples:
     calls = [make_call(k, rng) for k in range(events)]
     clock = time.perf_counter
     samples: Samples = {k: [] for k in ("arrive", "arrive_decision", "naive")}
-    acd = Acd(queues(), agents, now=0)
+    acd = Acd(queues(), agents, AcdSettings(stats_interval=stats_interval), now=0)
     for i, a in enumerate(agents):
         if i % 2 == 0:
             acd.handle(ev.AgentStateRequest(a.agent_id, AgentState.READY), float(i))
@@ -419,6 +431,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument(
+        "--stats-interval",
+        type=float,
+        default=STATS_INTERVAL,
+        help="AcdSettings.stats_interval (the service's default; 0: stats after every event)",
+    )
+    parser.add_argument(
         "--rounds", type=int, default=3, help="repeat each row; report the quietest round"
     )
     parser.add_argument(
@@ -443,7 +461,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         for fraction in fractions:
             want = max(1, round(fraction * n))
             ours, waiting = quietest(
-                partial(run_ours, n, want, args.events, args.seed), args.rounds
+                partial(run_ours, n, want, args.events, args.seed, args.stats_interval),
+                args.rounds,
             )
             naive = quietest(partial(run_naive, n, want, args.events, args.seed), args.rounds)
             busy[(n, want)], naive_busy[(n, want)] = ours, naive
@@ -458,13 +477,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(HEAD)
     print("-" * 118)
     for n in sizes:
-        pool = quietest(partial(run_ready_pool, n, args.events, args.seed), args.rounds)
+        pool = quietest(
+            partial(run_ready_pool, n, args.events, args.seed, args.stats_interval), args.rounds
+        )
         print(row(n, 0, ARRIVES, pool["arrive"], pool["arrive_decision"], pool["naive"]))
     print()
     print(
         f"python {sys.version.split()[0]}; {args.events} timed steps per row, quietest of "
         f"{args.rounds} rounds; 1-min load {load:.2f} at the start, "
-        f"{os.getloadavg()[0]:.2f} at the end. Percentiles of single events "
+        f"{os.getloadavg()[0]:.2f} at the end; stats_interval {args.stats_interval:g} s. "
+        "Percentiles of single events "
         "(perf_counter). whole event = Acd.handle / Acd.tick, what the service runs per "
         "event: the choice, state changes, timers and statistics deltas. choice = the "
         "engine's search for the agent / caller inside it. naive = decision only, by "

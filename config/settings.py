@@ -118,6 +118,8 @@ class RoutingSettings:
     sticky_window_hours: float = 72.0
     sticky_offer_seconds: float = 10.0
     short_abandon_seconds: float = 5.0
+    # a queue's statistics go to consoles and the wallboard at most this often (seconds)
+    stats_interval: float = 0.25
 
 
 @dataclass(frozen=True, slots=True)

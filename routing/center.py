@@ -75,6 +75,8 @@ log = logging.getLogger(__name__)
 
 Listener = Callable[[dict[str, Any]], None]
 TICK_SECONDS = 0.25
+#: the ticker wakes sooner for an ACD timer due earlier, but never more often than this
+MIN_TICK_SECONDS = 0.02
 ANSWERED = "ANSWER"
 CANCELLED = "CANCEL"
 RECENT_CALLS = 500
@@ -218,8 +220,17 @@ class CallCenter(ConsoleOperations):
 
     async def _tick_loop(self) -> None:
         while True:
-            await asyncio.sleep(TICK_SECONDS)
+            await asyncio.sleep(self._until_next_tick())
             self._execute(self.acd.tick(self.clock()))
+
+    def _until_next_tick(self) -> float:
+        """Seconds to the next ACD tick: TICK_SECONDS, or less when ``acd.next_timer()``
+        (a ring timeout, or queue statistics held back by ``stats_interval``) is sooner,
+        so the wallboard converges within the interval, not the interval plus a tick."""
+        due = self.acd.next_timer()
+        if due is None:
+            return TICK_SECONDS
+        return min(TICK_SECONDS, max(MIN_TICK_SECONDS, due - self.clock()))
 
     async def _reload_loop(self) -> None:
         """Slow housekeeping: changed scripts and queue file, the wallboard's chart data."""

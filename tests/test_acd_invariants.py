@@ -4,7 +4,9 @@
 * Each queue's agents-by-state matches the agents' states.
 * Every call offered to a queue is accounted for: answered, abandoned, timed out,
   overflowed, moved, failed callback, or still in the queue.
-* The last published statistics / agent state equal the current ones (deltas never stale).
+* The last published statistics / agent state equal the current ones (deltas never stale);
+  with ``stats_interval``, a queue is published at most once per interval, its figures
+  lag only within an interval of the last publication, and a tick after it converges.
 * A refused event (any LocalError) changes nothing.
 """
 
@@ -161,7 +163,12 @@ def _takeover_event(rng: random.Random, snap: dict[str, Any], serial: int) -> ev
 
 
 def _check(
-    acd: Acd, snap: dict[str, Any], published: dict[str, Any], states: dict[str, Any]
+    acd: Acd,
+    snap: dict[str, Any],
+    published: dict[str, Any],
+    states: dict[str, Any],
+    *,
+    stats_may_lag: bool = False,
 ) -> None:
     agents = snap["agents"]
     for name, queue in snap["queues"].items():
@@ -194,13 +201,74 @@ def _check(
         )
         assert stats["offered"] == accounted, (name, stats)
         assert stats["waiting"] == len(queue["waiting"])
-        current = acd.queue_stats(name)
-        assert published[name] == current
+        if not stats_may_lag:
+            assert published[name] == acd.queue_stats(name)
     for agent_id, agent in agents.items():
         if agent_id in states:
             assert states[agent_id] == agent["state"]
         else:
             assert agent["state"] == "logged_out"
+
+
+def _random_traffic(acd: Acd, rng: random.Random, check: Any) -> None:
+    """400 random events and ticks; ``check(out, now, tick=...)`` after each one."""
+    now = 0.0
+    refused = 0
+    for serial in range(400):
+        now += rng.choice((0.0, 0.5, 1.0, 2.0, 5.0, 12.0))
+        before = acd.snapshot(now)
+        if rng.random() < 0.2:
+            check(acd.tick(now), now, tick=True)
+            continue
+        event = _random_event(rng, before, serial)
+        try:
+            out = acd.handle(event, now)
+        except LocalError:
+            refused += 1
+            assert json.dumps(acd.snapshot(now), sort_keys=True) == json.dumps(
+                before, sort_keys=True
+            ), f"refused {event} changed the engine"
+            continue
+        check(out, now, tick=False)
+    assert refused > 0
+
+
+@pytest.mark.parametrize("seed", range(10))
+def test_coalesced_stats_keep_every_invariant_and_converge(seed: int) -> None:
+    interval = (0.5, 3.0, 20.0)[seed % 3]
+    rng = random.Random(seed)
+    settings = AcdSettings(seed=seed, sticky_offer_seconds=6, stats_interval=interval)
+    acd = Acd(QUEUES, AGENTS, settings)
+    published: dict[str, Any] = {}
+    published_at: dict[str, float] = {}
+    states: dict[str, str] = {}
+    ticks = 0
+
+    def check(out: list[cmd.Command], now: float, *, tick: bool) -> None:
+        nonlocal ticks
+        stats = [c for c in out if isinstance(c, cmd.QueueStatsChanged)]
+        assert tick or len(stats) <= 1, "an event published several queues"
+        for c in stats:
+            assert now - published_at.get(c.queue, -1e9) >= interval, "twice in an interval"
+            published[c.queue], published_at[c.queue] = c.stats, now
+        for c in out:
+            if isinstance(c, cmd.AgentStateChanged):
+                states[c.agent_id] = c.state.value
+        _check(acd, acd.snapshot(now), published, states, stats_may_lag=True)
+        lagging = [q.name for q in QUEUES if published.get(q.name) != acd.queue_stats(q.name)]
+        if tick:  # a tick flushes every queue whose interval has passed
+            ticks += 1
+            assert all(now < published_at[name] + interval for name in lagging), lagging
+        if lagging:  # held back: the engine says until when, at the latest (now: at once)
+            next_timer = acd.next_timer()
+            latest = max(published_at.get(n, now) for n in lagging) + interval
+            assert next_timer is not None and next_timer <= max(now, latest)
+
+    _random_traffic(acd, rng, check)
+    assert ticks > 0
+    end = max(published_at.values()) + interval
+    check(acd.tick(end), end, tick=True)  # the flush
+    assert all(published[q.name] == acd.queue_stats(q.name) for q in QUEUES)
 
 
 @pytest.mark.parametrize("seed", range(25))
@@ -209,29 +277,15 @@ def test_random_traffic_keeps_every_invariant(seed: int) -> None:
     acd = Acd(QUEUES, AGENTS, AcdSettings(seed=seed, sticky_offer_seconds=6))
     published: dict[str, Any] = {}
     states: dict[str, str] = {}
-    now = 0.0
-    refused = 0
-    for serial in range(400):
-        now += rng.choice((0.0, 0.5, 1.0, 2.0, 5.0, 12.0))
-        before = acd.snapshot(now)
-        if rng.random() < 0.2:
-            out = acd.tick(now)
-        else:
-            event = _random_event(rng, before, serial)
-            try:
-                out = acd.handle(event, now)
-            except LocalError:
-                refused += 1
-                assert json.dumps(acd.snapshot(now), sort_keys=True) == json.dumps(
-                    before, sort_keys=True
-                ), f"refused {event} changed the engine"
-                continue
+
+    def check(out: list[cmd.Command], now: float, *, tick: bool) -> None:
         for c in out:
             if isinstance(c, cmd.QueueStatsChanged):
                 published[c.queue] = c.stats
             elif isinstance(c, cmd.AgentStateChanged):
                 states[c.agent_id] = c.state.value
         _check(acd, acd.snapshot(now), published, states)
-    assert refused > 0
+
+    _random_traffic(acd, rng, check)
     stats = [acd.queue_stats(q.name) for q in QUEUES]
     assert sum(s["answered"] for s in stats) > 0

@@ -6,6 +6,8 @@ import json
 
 import pytest
 
+from config.errors import InvalidInput
+from config.settings import RoutingSettings
 from routing.acd import Acd, AcdSettings, AgentConfig, AgentState, QueueConfig
 from routing.acd import commands as cmd
 from routing.acd import events as ev
@@ -146,3 +148,79 @@ def test_snapshot_is_json_serialisable_with_every_kind_of_call() -> None:
     assert again["agents"]["a2"]["reason"] == "lunch"
     assert [w["callback"] for w in again["queues"]["q"]["waiting"]] == [False, True]
     assert again["queues"]["q"]["stats"]["callbacks_waiting"] == 1
+
+
+def _published(out: list[cmd.Command]) -> dict[str, dict[str, object]]:
+    return {c.queue: dict(c.stats) for c in out if isinstance(c, cmd.QueueStatsChanged)}
+
+
+def _coalescing(interval: float) -> Acd:
+    return Acd(
+        [QueueConfig("a"), QueueConfig("b")],
+        [AgentConfig(f"x{i}", "X", f"PJSIP/{i}", {}, ("a", "b")) for i in range(3)],
+        AcdSettings(stats_interval=interval),
+    )
+
+
+def test_coalesced_stats_come_at_most_once_per_interval_and_converge() -> None:
+    acd = _coalescing(1.0)
+    # a quiet engine publishes at once, one queue per event: the next event has the next
+    out = acd.handle(ev.AgentStateRequest("x0", AgentState.READY), 10.0)
+    assert _published(out) == {"a": acd.queue_stats("a")}
+    out = acd.handle(ev.AgentStateRequest("x2", AgentState.NOT_READY, "break"), 10.0)
+    assert _published(out) == {"b": acd.queue_stats("b")}
+    # the burst within the interval publishes nothing, and says when it will
+    for i, now in enumerate((10.2, 10.4, 10.6)):
+        out = acd.handle(ev.CallQueued(f"c{i}", "a"), now)
+        assert _published(out) == {}
+    assert acd.next_timer() == 11.0
+    assert acd.queue_stats("a")["waiting"] == 2  # c0 rings x0, c1 and c2 wait
+    # the first events after the interval carry the latest figures of the dirty queues
+    out = acd.handle(ev.AgentStateRequest("x1", AgentState.READY), 11.0)
+    assert _published(out) == {"a": acd.queue_stats("a")}
+    assert acd.queue_stats("a")["offered"] == 3
+    assert acd.next_timer() == 11.0  # "b" is due too: tick at once
+    out = acd.handle(ev.CallQueued("c3", "b"), 11.01)
+    assert _published(out) == {"b": acd.queue_stats("b")}
+    next_timer = acd.next_timer()
+    assert next_timer is not None and next_timer > 12.0  # the ring timers, nothing sooner
+
+
+def test_a_tick_flushes_every_queue_due() -> None:
+    acd = _coalescing(0.25)
+    acd.handle(ev.AgentStateRequest("x0", AgentState.READY), 5.0)  # publishes "a"
+    out = acd.handle(ev.CallQueued("c1", "b"), 5.1)  # "b" due: published; "a" held
+    assert _published(out) == {"b": acd.queue_stats("b")}
+    out = acd.handle(ev.AgentStateRequest("x1", AgentState.READY), 5.2)  # both held
+    assert _published(out) == {}
+    assert acd.tick(5.2) == []  # still within the interval of both
+    assert acd.next_timer() == 5.25
+    out = acd.tick(5.35)
+    assert _published(out) == {"a": acd.queue_stats("a"), "b": acd.queue_stats("b")}
+    assert _published(out)["b"]["agents"]["ready"] == 1  # x0 rings c1, x1 is ready
+    # once flushed nothing is pending: no timer for statistics, no repeat
+    next_timer = acd.next_timer()
+    assert next_timer is not None and next_timer > 6.0  # c1's ring timeout, nothing sooner
+    assert _published(acd.tick(6.0)) == {}
+
+
+def test_stats_interval_zero_publishes_after_every_event() -> None:
+    acd = _coalescing(0.0)
+    acd.handle(ev.AgentStateRequest("x0", AgentState.READY), 1.0)
+    for i in range(3):
+        out = acd.handle(ev.CallQueued(f"c{i}", "a"), 1.0 + i * 0.01)
+        assert _published(out)["a"] == acd.queue_stats("a")
+
+
+def test_a_clock_set_back_does_not_hold_the_stats() -> None:
+    acd = _coalescing(60.0)
+    acd.handle(ev.AgentStateRequest("x0", AgentState.READY), 1000.0)
+    out = acd.handle(ev.CallQueued("c1", "a"), 500.0)  # the wall clock stepped back
+    assert _published(out)["a"] == acd.queue_stats("a")
+
+
+def test_stats_interval_is_read_from_routing_settings_and_checked() -> None:
+    assert AcdSettings.from_routing(RoutingSettings(stats_interval=0.5)).stats_interval == 0.5
+    assert RoutingSettings().stats_interval == 0.25
+    with pytest.raises(InvalidInput):
+        AcdSettings(stats_interval=-1)

@@ -7,6 +7,8 @@ queue statistics and the stored contact history must all agree with what happene
 from __future__ import annotations
 
 import asyncio
+import itertools
+import time
 from pathlib import Path
 from typing import Any
 
@@ -294,6 +296,44 @@ async def test_wallboard_intervals_follow_the_calls(tmp_path: Path) -> None:
         assert interval["service_level"] == 1.0
         assert interval["start"] % 900 == 0
         assert service.center.snapshot()["intervals"] == board["intervals"]
+
+
+async def test_queue_stats_are_coalesced_and_the_ticker_flushes_the_last_ones(
+    tmp_path: Path,
+) -> None:
+    # A burst of changes within [routing] stats_interval (0.25 s by default) reaches the
+    # consoles and wallboard as at most one queue_stats per interval, and the last
+    # figures arrive with no further event: the center's ticker flushes them.
+    async with running_service(tmp_path) as (service, _sim, rec, _url):
+        interval = service.settings.routing.stats_interval
+        assert interval == 0.25
+        sales: list[tuple[float, dict[str, Any]]] = []
+        service.center.subscribe(
+            lambda m: (
+                sales.append((time.monotonic(), m["stats"]))
+                if m.get("type") == "queue_stats" and m.get("queue") == "sales"
+                else None
+            )
+        )
+        for state in ("ready", "not_ready", "ready", "not_ready", "ready", "not_ready"):
+            await service.center.set_agent_state("1002", state, "break")
+        await service.center.set_agent_state("1005", "ready")
+        await rec.wait_for(
+            lambda m: (
+                m.get("type") == "queue_stats"
+                and m["queue"] == "sales"
+                and m["stats"]["agents"]["ready"] == 1
+                and m["stats"]["agents"]["not_ready"] == 1
+            ),
+            5,
+        )
+        await asyncio.sleep(2 * interval)  # nothing more may come: nothing changed
+        assert len(sales) < 7
+        gaps = [later - earlier for (earlier, _), (later, _) in itertools.pairwise(sales)]
+        assert all(gap >= interval * 0.9 for gap in gaps), gaps  # monotonic vs engine clock
+        final = service.center.acd.queue_stats("sales")
+        assert sales[-1][1]["agents"] == final["agents"]
+        assert sales[-1][1]["agents_ready"] == 1
 
 
 async def test_caller_is_queued_when_an_agi_error_stops_the_ivr(

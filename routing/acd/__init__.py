@@ -5,7 +5,8 @@ it decides, ``docs/ARCHITECTURE.md`` holds the contract. ``shell.py`` (not pure)
 the commands out through ``telephony``. What the shell owes the engine:
 
 * Feed every event with the same clock (``now``, seconds) and call ``tick(now)`` no later
-  than ``next_timer()`` (a periodic tick of ~0.5 s is fine).
+  than ``next_timer()`` (a periodic tick of ~0.5 s is fine; ``next_timer()`` includes
+  the queue statistics held back by ``AcdSettings.stats_interval``).
 * ``CallJoinedQueue`` → music on hold of class ``moh`` on the caller; ``Announce`` →
   play position / estimated wait.
 * ``RingAgent`` → ring the endpoint for ``ring_timeout``; report ``AgentAnswered``,
@@ -16,7 +17,8 @@ the commands out through ``telephony``. What the shell owes the engine:
   contact log.
 * ``MaxWaitReached`` → overflow (already done by the engine), voicemail, offer a
   callback, or hang up after a prompt. ``CallLeftQueue`` → stop MOH / announcements.
-* ``AgentStateChanged`` / ``QueueStatsChanged`` → publish to consoles and wallboard.
+* ``AgentStateChanged`` / ``QueueStatsChanged`` → publish to consoles and wallboard
+  (never modify a command or its payload dicts: the engine shares them).
 * After an answered call ends, ``CallEnded``; the agent's ``WrapUpDone`` ends wrap-up early.
 * After a restart of the service: ``CallAdopted`` for each call found ringing or connected
   at an agent's phone, then ``AgentRestored`` for each saved agent state, then

@@ -1,15 +1,34 @@
-"""What the ACD engine asks the shell to do, or tells the console. JSON-ready payloads."""
+"""What the ACD engine asks the shell to do, or tells the console. JSON-ready payloads.
+
+Commands are immutable by contract, but not by a frozen dataclass: a frozen dataclass
+sets each field through ``object.__setattr__`` in ``__init__`` (1.35 µs for the nine
+fields of AgentStateChanged against 0.55 µs slotted, and an event emits 3-6 commands;
+issue 12). The ``@command`` decorator makes a slotted dataclass, hashable by value as a
+frozen one is, and tells the type checker it is frozen
+(``dataclass_transform(frozen_default=True)``), so ``mypy --strict`` refuses any
+assignment to a field; at run time nothing checks. Payload mappings (``state_seconds``,
+``stats``) are the engine's snapshots, shared by the commands that carry them: read
+them, never modify them.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar, dataclass_transform
 
 from routing.acd.states import AgentState
 
+_C = TypeVar("_C")
 
-@dataclass(frozen=True, slots=True)
+
+@dataclass_transform(frozen_default=True, field_specifiers=(field,))
+def command(cls: type[_C]) -> type[_C]:
+    """A command class: a slotted dataclass that the type checker holds frozen."""
+    return dataclass(slots=True, unsafe_hash=True)(cls)
+
+
+@command
 class RingAgent:
     """Connect the waiting caller to ``endpoint``; give up after ``ring_timeout`` seconds."""
 
@@ -21,7 +40,7 @@ class RingAgent:
     moh: str = "default"
 
 
-@dataclass(frozen=True, slots=True)
+@command
 class CancelRing:
     """The engine gave up on a ring the shell never reported; stop ringing the agent."""
 
@@ -29,7 +48,7 @@ class CancelRing:
     agent_id: str
 
 
-@dataclass(frozen=True, slots=True)
+@command
 class Announce:
     """Tell the waiting caller their position and estimated wait."""
 
@@ -38,7 +57,7 @@ class Announce:
     seconds: float
 
 
-@dataclass(frozen=True, slots=True)
+@command
 class MaxWaitReached:
     """The caller waited too long (or the queue was full / unstaffed): do ``action``.
 
@@ -57,7 +76,7 @@ class MaxWaitReached:
     queue: str = ""
 
 
-@dataclass(frozen=True, slots=True)
+@command
 class StartCallback:
     """Ring the agent (for ``ring_timeout`` seconds), then call the customer back on
     ``number``. Report the agent leg unanswered as RingNoAnswer, the customer leg as
@@ -72,7 +91,7 @@ class StartCallback:
     queue: str = ""
 
 
-@dataclass(frozen=True, slots=True)
+@command
 class CallbackLogged:
     """One step of a callback's life, for the contact log: requested, started, connected,
     failed, gave_up, cancelled."""
@@ -85,7 +104,7 @@ class CallbackLogged:
     agent_id: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
+@command
 class AgentStateChanged:
     """An agent's new state, and their running figures for today."""
 
@@ -101,7 +120,7 @@ class AgentStateChanged:
     forced_by: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
+@command
 class QueueStatsChanged:
     """A queue's statistics changed; ``stats`` is the complete JSON-ready dict."""
 
@@ -109,7 +128,7 @@ class QueueStatsChanged:
     stats: Mapping[str, Any]
 
 
-@dataclass(frozen=True, slots=True)
+@command
 class CallJoinedQueue:
     """The call is now waiting in ``queue`` (arrival, overflow, move): play ``moh`` to it.
 
@@ -125,7 +144,7 @@ class CallJoinedQueue:
     callback: bool = False
 
 
-@dataclass(frozen=True, slots=True)
+@command
 class CallLeftQueue:
     """The call is no longer waiting in ``queue``.
 

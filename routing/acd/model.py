@@ -243,6 +243,10 @@ class AcdSettings:
     #: inter-PBX trunk; its own is always reachable). Empty: every agent reaches every
     #: caller (one PBX, or each trunked to each). A PBX not listed reaches only itself.
     reach: Mapping[str, frozenset[str]] = field(default_factory=dict)
+    #: a queue's QueueStatsChanged comes at most once per this many seconds: changes in
+    #: between are published together at the first event or tick after it (0: after
+    #: every event that changed the figures). The service reads ``[routing]``'s.
+    stats_interval: float = 0.0
 
     def __post_init__(self) -> None:
         for name in (
@@ -250,6 +254,7 @@ class AcdSettings:
             "short_abandon_seconds",
             "ring_grace_seconds",
             "callback_dial_seconds",
+            "stats_interval",
         ):
             _check_number(getattr(self, name), name)
         _check_number(self.day_offset_seconds, "day_offset_seconds", minimum=-86400.0)
@@ -278,6 +283,7 @@ class AcdSettings:
             not_ready_reasons=tuple(reasons),
             sticky_offer_seconds=routing.sticky_offer_seconds,
             short_abandon_seconds=routing.short_abandon_seconds,
+            stats_interval=routing.stats_interval,
             ring_grace_seconds=float(overrides.get("ring_grace_seconds", 5.0)),
             callback_dial_seconds=float(overrides.get("callback_dial_seconds", 60.0)),
             seed=int(overrides.get("seed", 0)),
