@@ -86,6 +86,27 @@ def test_placeholders_are_numbered_outside_quotes_only() -> None:
     )
 
 
+def test_placeholders_are_numbered_as_sqlite_numbers_them() -> None:
+    """A bare ``?`` after ``?N`` is the largest number so far plus one (SQLite's rule),
+    so one statement means the same on both engines."""
+    import sqlite3
+
+    sql = "SELECT ?2, ?, ?1, ?"
+    assert sqlite3.connect(":memory:").execute(sql, ("a", "b", "c", "d")).fetchone() == (
+        "b",
+        "c",
+        "a",
+        "d",
+    )
+    assert numbered_placeholders(sql) == "SELECT $2, $3, $1, $4"
+    assert numbered_placeholders("SELECT ?1, ?") == "SELECT $1, $2"
+
+
+def test_placeholders_skip_sql_comments() -> None:
+    sql = "SELECT a -- isn't ?\nFROM t /* a 'b' ? */ WHERE c = ?"
+    assert numbered_placeholders(sql) == "SELECT a -- isn't ?\nFROM t /* a 'b' ? */ WHERE c = $1"
+
+
 # --- both backends -------------------------------------------------------------------------
 
 
