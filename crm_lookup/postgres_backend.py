@@ -16,8 +16,9 @@ a statement is in flight wait for it and then go together, as one ``INSERT ... S
 FROM json_populate_recordset(...)`` in one transaction. A busy center thus pays one round
 trip and one commit for many calls' milestones (group commit), and a quiet one pays no
 delay. Rows go in the order they came, so triggers fold them as they would have one by
-one; when the shared statement fails (one row names an unknown customer), each row is
-sent again alone, so only that caller gets the error.
+one; when the shared statement fails, whatever the error (one row names an unknown
+customer, or holds a value the JSON encoder or the driver refuses), each row is sent
+again alone, so only that caller gets the error and no other row is lost.
 
 Migrations run at open under the session advisory lock :data:`MIGRATION_LOCK`, each in
 its own transaction with its ``schema_version`` row: two nodes starting together apply
@@ -189,8 +190,10 @@ class _InsertBatcher:
             try:
                 async with self._pool.acquire() as conn:
                     inserted = await conn.fetch(self._many, json.dumps(records))
-            except asyncpg.PostgresError:
-                pass  # one row's fault, probably: each is sent alone below
+            except Exception:
+                # One row's fault, probably (a server error, or a value json.dumps or the
+                # driver refuses); a lost connection fails each row on its own below.
+                pass
             else:
                 # A key given twice in one batch is inserted once: the first one wins,
                 # as it would have one statement at a time.
@@ -209,7 +212,7 @@ class _InsertBatcher:
             try:
                 async with self._pool.acquire() as conn:
                     changed = _changed(await conn.execute(self._one, *row)) > 0
-            except asyncpg.PostgresError as exc:
+            except Exception as exc:  # this row's own answer; the rows after it still go
                 if not done.done():
                     done.set_exception(_translate(exc) or exc)
                 continue

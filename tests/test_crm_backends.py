@@ -332,3 +332,23 @@ async def test_postgres_transactions_wait_out_another_nodes_then_report_busy(
     finally:
         await service.close()
         await importer.close()
+
+
+async def test_postgres_a_row_the_driver_refuses_fails_alone(postgres_url: str) -> None:
+    """One row of a batch that cannot be encoded (json.dumps and asyncpg refuse it: a
+    TypeError, not a server error) fails its own caller; every other row is written."""
+    from crm_lookup.contacts import EVENTS
+
+    store = await open_store(postgres_url)
+    try:
+        rows = [(f"c{i}", "held", "", 1.0 + i, "{}") for i in range(20)]
+        rows[7] = ("c7", "held", "", b"\x00", "{}")  # neither JSON nor a float
+        results = await asyncio.gather(
+            *(store.db.insert_new(EVENTS, row) for row in rows), return_exceptions=True
+        )
+        assert [r for i, r in enumerate(results) if i != 7] == [True] * 19, results
+        assert isinstance(results[7], Exception), results
+        count = await store.fetchone("SELECT count(*) FROM contact_events")
+        assert count is not None and count[0] == 19
+    finally:
+        await store.close()
