@@ -225,11 +225,10 @@ class PostgresDatabase:
 
     dialect = POSTGRES
 
-    def __init__(self, pool: Any, display: str, busy_timeout_ms: int = 5000) -> None:
+    def __init__(self, pool: Any, display: str) -> None:
         #: the asyncpg pool (tests and tools may use it directly)
         self.pool = pool
         self.display = display
-        self._lock_timeout = f"SET LOCAL lock_timeout = {int(busy_timeout_ms)}"
         self._batchers: dict[Table, _InsertBatcher] = {}
 
     async def insert_new(self, table: Table, row: Sequence[Any]) -> bool:
@@ -243,9 +242,9 @@ class PostgresDatabase:
         """``async with db.transaction() as tx:`` — all or nothing, transactions serialised
         across every node by :data:`WRITER_LOCK`."""
         async with self.pool.acquire() as conn, conn.transaction():
-            # Waiting longer than SQLite's busy timeout for another node's transaction (an
-            # import) fails the same way: StoreBusy, nothing written.
-            await conn.execute(self._lock_timeout)
+            # Waiting longer than the busy timeout (every session's lock_timeout) for
+            # another node's transaction (an import) fails as on SQLite: StoreBusy,
+            # nothing written.
             try:
                 await conn.execute("SELECT pg_advisory_xact_lock($1)", WRITER_LOCK)
             except asyncpg.LockNotAvailableError:
@@ -275,6 +274,8 @@ class PostgresDatabase:
 
 
 async def _migrate(conn: Any) -> None:
+    # Another node's migration may take longer than the busy timeout: wait it out.
+    await conn.execute("SET lock_timeout = 0")
     await conn.execute("SELECT pg_advisory_lock($1)", MIGRATION_LOCK)
     try:
         await conn.execute(SCHEMA_VERSION_TABLE)
@@ -298,6 +299,7 @@ async def _migrate(conn: Any) -> None:
                 )
     finally:
         await conn.execute("SELECT pg_advisory_unlock($1)", MIGRATION_LOCK)
+        await conn.execute("RESET lock_timeout")  # back to the busy timeout
 
 
 def _scrub(text: str, dsn: str) -> str:
@@ -314,8 +316,8 @@ async def _keep_session(conn: Any) -> None:
     (``pg_advisory_unlock_all(); CLOSE ALL; UNLISTEN *; RESET ALL``) every time a
     connection goes back to the pool, a second round trip per milestone. We leave no
     session state behind (advisory locks are transaction-scoped, the migration lock is
-    unlocked in ``finally``; no cursors, LISTEN or SET), and asyncpg still rolls back a
-    transaction left open before calling this."""
+    unlocked in ``finally`` and its ``SET lock_timeout`` reset there; no cursors or
+    LISTEN), and asyncpg still rolls back a transaction left open before calling this."""
 
 
 async def open_postgres(
@@ -332,8 +334,8 @@ async def open_postgres(
         dsn: ``postgresql://user:password@host:port/database``.
         min_size, max_size: connections the pool keeps open / may open.
         connect_timeout: seconds to wait for each connection.
-        busy_timeout_ms: how long a transaction waits for another's locks before
-            failing with StoreBusy.
+        busy_timeout_ms: how long any statement waits for a lock another transaction
+            holds before failing with StoreBusy (PostgreSQL's ``lock_timeout``).
 
     Raises:
         ConfigError: the server cannot be reached, refuses the login, has no such
@@ -350,6 +352,12 @@ async def open_postgres(
             max_size=max_size,
             timeout=connect_timeout,
             reset=_keep_session,
+            # Every statement, lone or in a transaction, waits at most the busy timeout
+            # for a lock (a row another node's transaction holds, the writer lock), then
+            # fails with LockNotAvailable -> StoreBusy, as SQLite's busy timeout bounds
+            # every statement; without it a lone milestone could wait for ever, holding
+            # its pool connection. Set at connect: no round trip per transaction.
+            server_settings={"lock_timeout": str(int(busy_timeout_ms))},
         )
     except (
         OSError,
@@ -372,4 +380,4 @@ async def open_postgres(
         await pool.close()
         reason = _scrub(f"{type(exc).__name__}: {exc}", dsn)
         raise ConfigError("database", "url", f"a usable PostgreSQL at {shown} ({reason})") from None
-    return PostgresDatabase(pool, shown, busy_timeout_ms)
+    return PostgresDatabase(pool, shown)

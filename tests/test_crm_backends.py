@@ -352,3 +352,30 @@ async def test_postgres_a_row_the_driver_refuses_fails_alone(postgres_url: str) 
         assert count is not None and count[0] == 19
     finally:
         await store.close()
+
+
+async def test_postgres_lone_statements_wait_out_a_row_lock_then_report_busy(
+    postgres_url: str,
+) -> None:
+    """A lone statement (a milestone, an update) waiting on a row another node's
+    transaction holds fails with StoreBusy after the busy timeout, as SQLite's busy
+    timeout bounds every statement; it used to wait for as long as the lock was held,
+    keeping its pool connection (and the contact writer) stuck meanwhile."""
+    other_node = await open_store(postgres_url)
+    service = await open_store(postgres_url, busy_timeout_ms=50)
+    try:
+        assert await service.contacts.arrived("L1", "+15550001111", "100", at=1.0)
+        async with other_node.transaction() as tx:
+            await tx.fetchone("SELECT id FROM contacts WHERE key = ? FOR UPDATE", ("L1",))
+            started = time.monotonic()
+            with pytest.raises(StoreBusy):
+                await asyncio.wait_for(service.contacts.queued("L1", "sales", at=2.0), 20)
+            with pytest.raises(StoreBusy):
+                await asyncio.wait_for(
+                    service.write("UPDATE contacts SET notes = 'x' WHERE key = ?", ("L1",)), 20
+                )
+            assert time.monotonic() - started < 10
+        assert await service.contacts.queued("L1", "sales", at=2.0)
+    finally:
+        await service.close()
+        await other_node.close()
