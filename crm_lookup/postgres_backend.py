@@ -37,10 +37,10 @@ from collections import Counter
 from collections.abc import AsyncIterator, Iterable, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
-from urllib.parse import urlsplit
 
 import asyncpg  # type: ignore[import-untyped]  # no stubs; used through Any
 
+from config.database_url import url_secrets
 from config.errors import ConfigError
 from crm_lookup.database import (
     POSTGRES,
@@ -303,12 +303,10 @@ async def _migrate(conn: Any) -> None:
 
 
 def _scrub(text: str, dsn: str) -> str:
-    """``text`` without the URL's password, should a driver message ever carry it."""
-    try:
-        password = urlsplit(dsn).password
-    except ValueError:
-        password = None
-    return text.replace(password, "***") if password else text
+    """``text`` without the URL's secrets, should a driver message ever carry them."""
+    for secret in url_secrets(dsn):
+        text = text.replace(secret, "***")
+    return text
 
 
 async def _keep_session(conn: Any) -> None:

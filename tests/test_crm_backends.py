@@ -63,6 +63,8 @@ def test_a_plain_path_still_means_a_sqlite_file() -> None:
         "postgresql://u:secret-pw@/sb",
         "postgresql://u:secret-pw@db",
         "postgresql://u:secret-pw@db:notaport/sb",
+        "postgresql://u@/sb?password=secret-pw",
+        "postgresql://u@db?sslmode=require&password=secret-pw",
         "switchboard.sqlite3:",
     ],
 )
@@ -77,6 +79,21 @@ def test_redacted_url_keeps_everything_but_the_password() -> None:
         "postgresql://sb:***@db.example:5433/crm?sslmode=require"
     )
     assert redact_url("postgresql://db/crm") == "postgresql://db/crm"
+
+
+def test_a_password_given_as_a_query_parameter_is_redacted_too() -> None:
+    """libpq and asyncpg take ``?password=`` (and ``sslpassword=``, the client key's)."""
+    url = "postgresql://sb@db:5433/crm?sslmode=require&password=secret-pw&sslpassword=key-pw"
+    assert redact_url(url) == (
+        "postgresql://sb@db:5433/crm?sslmode=require&password=***&sslpassword=***"
+    )
+    assert redact_url("postgresql://sb:pw1@db/crm?PassWord=secret-pw") == (
+        "postgresql://sb:***@db/crm?PassWord=***"
+    )
+    parsed = parse_database_url(url)
+    assert parsed.dsn == url  # asyncpg gets it whole
+    assert "secret-pw" not in repr(parsed) and "key-pw" not in repr(parsed)
+    assert "secret-pw" not in parsed.display()
 
 
 def test_placeholders_are_numbered_outside_quotes_only() -> None:
@@ -256,6 +273,15 @@ async def test_connection_errors_never_show_the_password(postgres_url: str) -> N
     store = await open_store(postgres_url)
     try:
         assert password not in store.path and "***" in store.path
+    finally:
+        await store.close()
+    in_query = postgres_url.replace(f":{password}@", "@") + "?password=not-the-Secret-42"
+    with pytest.raises(ConfigError) as caught:
+        await open_store(in_query)
+    assert "not-the-Secret-42" not in str(caught.value) and "password=***" in str(caught.value)
+    store = await open_store(postgres_url.replace(f":{password}@", "@") + f"?password={password}")
+    try:
+        assert password not in store.path and "password=***" in store.path
     finally:
         await store.close()
 
