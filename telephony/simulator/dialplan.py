@@ -73,7 +73,7 @@ CONTEXTS: dict[str, dict[str, list[Step]]] = {
         ],
     },
     "switchboard-from-pbx": {
-        "_X.": [
+        "_XXXX": [
             ("NoOp", "From another PBX to ${EXTEN}"),
             ("Dial", "PJSIP/${EXTEN},60"),
             ("Hangup", ""),
