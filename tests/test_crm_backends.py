@@ -405,3 +405,57 @@ async def test_postgres_lone_statements_wait_out_a_row_lock_then_report_busy(
     finally:
         await service.close()
         await other_node.close()
+
+
+async def _recovers(store: Store, key: str, within: float = 20.0) -> int:
+    """Write milestones until one is stored; how many failed first."""
+    failures = 0
+    deadline = time.monotonic() + within
+    while True:
+        try:
+            await store.contacts.arrived(key, "+15550001111", "100", at=time.time())
+            return failures
+        except Exception:
+            failures += 1
+            if time.monotonic() > deadline:
+                raise
+            await asyncio.sleep(0.1)
+
+
+async def test_postgres_store_recovers_when_the_server_restarts(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The pool reconnects by itself: after a restart (and while the server is down,
+    calls fail at once rather than hang), the running service writes again with no
+    restart of its own. A private server: the session's is shared."""
+    from agent_console.crm import Crm
+    from config.settings import Settings
+    from tests.postgres_server import ENV_URL, start_server
+
+    monkeypatch.delenv(ENV_URL, raising=False)
+    server = await asyncio.to_thread(start_server)
+    try:
+        url = await asyncio.to_thread(server.create_database, "sb_restart")
+        store = await open_store(url, pool_min_size=2, pool_max_size=4)
+        try:
+            assert await store.contacts.arrived("before", "+15550001111", "100", at=1.0)
+            await asyncio.to_thread(server.shut_down)
+            await asyncio.to_thread(server.start_again)
+            assert await _recovers(store, "after-restart") <= 4  # at most one per connection
+            assert await store.contacts.queued("before", "sales", at=2.0)
+
+            await asyncio.to_thread(server.shut_down)
+            started = time.monotonic()
+            with pytest.raises(Exception):  # noqa: B017 - the driver's own, not ours
+                await store.contacts.arrived("while-down", "+15550001111", "100", at=3.0)
+            health = await Crm(Settings(), store).ping()
+            assert health["ok"] is False and time.monotonic() - started < 10
+            await asyncio.to_thread(server.start_again)
+            await _recovers(store, "after-outage")
+            assert (await Crm(Settings(), store).ping())["ok"] is True
+            keys = await store.fetchall("SELECT key FROM contacts ORDER BY id")
+            assert [row[0] for row in keys] == ["before", "after-restart", "after-outage"]
+        finally:
+            await store.close()
+    finally:
+        await asyncio.to_thread(server.stop)
