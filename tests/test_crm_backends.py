@@ -459,3 +459,38 @@ async def test_postgres_store_recovers_when_the_server_restarts(
             await store.close()
     finally:
         await asyncio.to_thread(server.stop)
+
+
+async def test_postgres_a_transaction_cancelled_mid_statement_leaves_a_clean_connection(
+    postgres_url: str,
+) -> None:
+    """Cancelled inside a statement of a transaction (a client gone, a shutdown): the
+    transaction is rolled back, the writer lock released, and the pool's one connection
+    serves the next transaction (no reset query runs on release: see _keep_session)."""
+    store = await open_store(postgres_url, pool_min_size=1, pool_max_size=1)
+    try:
+
+        async def slow_change() -> None:
+            async with store.transaction() as tx:
+                await tx.execute("INSERT INTO audit(at, actor, action) VALUES (0, 'x', 'gone')")
+                await tx.execute("SELECT pg_sleep(30)")
+
+        task = asyncio.create_task(slow_change())
+        await asyncio.sleep(0.5)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        started = time.monotonic()
+        async with store.transaction() as tx:
+            locks = await tx.fetchone(
+                "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND pid <> "
+                "pg_backend_pid()"
+            )
+            assert locks is not None and locks[0] == 0
+            await tx.execute("INSERT INTO audit(at, actor, action) VALUES (1, 'y', 'kept')")
+        assert time.monotonic() - started < 5
+        rows = await store.fetchall("SELECT action FROM audit ORDER BY at")
+        assert [r[0] for r in rows] == ["kept"]
+        assert await store.fetchone("SELECT 1") is not None
+    finally:
+        await store.close()
