@@ -15,7 +15,7 @@ import re
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING
 
-from .model import PhoneBehaviour, SimChannel
+from .model import PhoneBehaviour, SimBridge, SimChannel
 
 if TYPE_CHECKING:
     from .pbx import PbxSimulator
@@ -408,17 +408,8 @@ async def dial(
             pbx.set_var(chan, "DIALSTATUS", status)
             return status, 0
         answered = True
-        pbx.set_state(leg, 6)
-        pbx.set_var(chan, "DIALSTATUS", "ANSWER")
-        pbx.set_var(chan, "DIALEDPEERNAME", leg.name)
-        pbx.set_var(chan, "DIALEDPEERNUMBER", dialstring)
-        _dial_end(pbx, chan, leg, "ANSWER")
+        bridge = _bridge_answered(pbx, chan, leg, dialstring, target)
         answered_at = loop.time()
-        bridge = pbx.new_bridge(leg, chan)
-        pbx.set_var(leg, "BRIDGEPEER", chan.name)
-        pbx.set_var(chan, "BRIDGEPEER", leg.name)
-        leg.app, leg.app_data = "AppDial", "(Outgoing Line)"
-        chan.app, chan.app_data = "Dial", target
         if behaviour.talk_seconds is not None:
             pbx.hang_up_later(leg, behaviour.talk_seconds)
         await bridge.ended.wait()
@@ -524,17 +515,8 @@ async def dial_trunk(
             pbx.set_var(chan, "DIALSTATUS", status)
             return status, 0
         answered = True
-        pbx.set_state(leg, 6)
-        pbx.set_var(chan, "DIALSTATUS", "ANSWER")
-        pbx.set_var(chan, "DIALEDPEERNAME", leg.name)
-        pbx.set_var(chan, "DIALEDPEERNUMBER", dialstring)
-        _dial_end(pbx, chan, leg, "ANSWER")
+        bridge = _bridge_answered(pbx, chan, leg, dialstring, target)
         answered_at = loop.time()
-        bridge = pbx.new_bridge(leg, chan)
-        pbx.set_var(leg, "BRIDGEPEER", chan.name)
-        pbx.set_var(chan, "BRIDGEPEER", leg.name)
-        leg.app, leg.app_data = "AppDial", "(Outgoing Line)"
-        chan.app, chan.app_data = "Dial", target
         pbx.spawn(_bye_across(far, pbx, leg))
         peer.spawn(_bye_across(leg, peer, far))
         await bridge.ended.wait()
@@ -554,6 +536,24 @@ async def dial_trunk(
         if _owned(leg, chan):
             await pbx.hangup(leg, cause=16, source="dialplan")
         raise
+
+
+def _bridge_answered(
+    pbx: PbxSimulator, chan: SimChannel, leg: SimChannel, dialstring: str, target: str
+) -> SimBridge:
+    """The dialled ``leg`` answered: Dial's variables and DialEnd on the caller's
+    ``chan``, and the two bridged, as app_dial does for a phone or a trunk alike."""
+    pbx.set_state(leg, 6)
+    pbx.set_var(chan, "DIALSTATUS", "ANSWER")
+    pbx.set_var(chan, "DIALEDPEERNAME", leg.name)
+    pbx.set_var(chan, "DIALEDPEERNUMBER", dialstring)
+    _dial_end(pbx, chan, leg, "ANSWER")
+    bridge = pbx.new_bridge(leg, chan)
+    pbx.set_var(leg, "BRIDGEPEER", chan.name)
+    pbx.set_var(chan, "BRIDGEPEER", leg.name)
+    leg.app, leg.app_data = "AppDial", "(Outgoing Line)"
+    chan.app, chan.app_data = "Dial", target
+    return bridge
 
 
 async def _bye_across(gone: SimChannel, pbx: PbxSimulator, other: SimChannel) -> None:
