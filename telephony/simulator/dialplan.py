@@ -355,21 +355,8 @@ async def dial(
     if behaviour is None or behaviour.mode == "unavailable":
         pbx.set_var(chan, "DIALSTATUS", "CHANUNAVAIL")
         return "CHANUNAVAIL", 0
-    prefix, context, number = leg_prefix(target)
-    leg = pbx.new_channel(
-        prefix,
-        state=0,
-        context=context,
-        exten="s",
-        caller=(number, ""),
-        connected=(chan.caller_num, chan.caller_name),
-        linkedid=chan.linkedid,
-    )
-    leg.dial_owner = chan
+    leg = _new_dial_leg(pbx, chan, target, dialstring)
     started = loop.time()
-    pbx.set_var(leg, "DIALEDPEERNUMBER", dialstring)
-    for name, value in chan.inherited.items():
-        pbx.set_var(leg, name, value)
     pbx.show_app(leg, "AppDial", "(Outgoing Line)")
     pbx.emit("DialBegin", [*chan.block(), *leg.block("Dest"), ("DialString", dialstring)], "call")
     moh_on = False
@@ -458,20 +445,8 @@ async def dial_trunk(
         pbx.set_var(chan, "DIALSTATUS", "CHANUNAVAIL")
         return "CHANUNAVAIL", 0
     dialstring = target.partition("/")[2]
-    prefix, context, number = leg_prefix(target)
-    leg = pbx.new_channel(
-        prefix,
-        state=0,
-        context=context,
-        exten="s",
-        caller=(number, ""),
-        connected=(chan.caller_num, chan.caller_name),
-        linkedid=chan.linkedid,
-    )
-    leg.dial_owner = chan
-    pbx.set_var(leg, "DIALEDPEERNUMBER", dialstring)
-    for name, value in chan.inherited.items():
-        pbx.set_var(leg, name, value)
+    number = leg_prefix(target)[2]
+    leg = _new_dial_leg(pbx, chan, target, dialstring)
     pbx.show_app(leg, "AppDial", "(Outgoing Line)")
     pbx.emit("DialBegin", [*chan.block(), *leg.block("Dest"), ("DialString", dialstring)], "call")
     far = peer.new_channel(
@@ -536,6 +511,26 @@ async def dial_trunk(
         if _owned(leg, chan):
             await pbx.hangup(leg, cause=16, source="dialplan")
         raise
+
+
+def _new_dial_leg(pbx: PbxSimulator, chan: SimChannel, target: str, dialstring: str) -> SimChannel:
+    """The outgoing channel Dial creates for ``target``, on ``chan``'s Linkedid, with
+    the variables ``chan`` passes on (``__`` / ``_``)."""
+    prefix, context, number = leg_prefix(target)
+    leg = pbx.new_channel(
+        prefix,
+        state=0,
+        context=context,
+        exten="s",
+        caller=(number, ""),
+        connected=(chan.caller_num, chan.caller_name),
+        linkedid=chan.linkedid,
+    )
+    leg.dial_owner = chan
+    pbx.set_var(leg, "DIALEDPEERNUMBER", dialstring)
+    for name, value in chan.inherited.items():
+        pbx.set_var(leg, name, value)
+    return leg
 
 
 def _bridge_answered(
