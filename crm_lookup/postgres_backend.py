@@ -34,7 +34,7 @@ import asyncio
 import json
 import time
 from collections import Counter
-from collections.abc import AsyncIterator, Iterable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -273,7 +273,7 @@ class PostgresDatabase:
         await self.pool.close()
 
 
-async def _migrate(conn: Any) -> None:
+async def _migrate(conn: Any, busy_timeout: str) -> None:
     # Another node's migration may take longer than the busy timeout: wait it out.
     await conn.execute("SET lock_timeout = 0")
     await conn.execute("SELECT pg_advisory_lock($1)", MIGRATION_LOCK)
@@ -299,7 +299,7 @@ async def _migrate(conn: Any) -> None:
                 )
     finally:
         await conn.execute("SELECT pg_advisory_unlock($1)", MIGRATION_LOCK)
-        await conn.execute("RESET lock_timeout")  # back to the busy timeout
+        await conn.execute(busy_timeout)  # a pooled connection again (not RESET: that is 0)
 
 
 def _scrub(text: str, dsn: str) -> str:
@@ -314,8 +314,21 @@ async def _keep_session(conn: Any) -> None:
     (``pg_advisory_unlock_all(); CLOSE ALL; UNLISTEN *; RESET ALL``) every time a
     connection goes back to the pool, a second round trip per milestone. We leave no
     session state behind (advisory locks are transaction-scoped, the migration lock is
-    unlocked in ``finally`` and its ``SET lock_timeout`` reset there; no cursors or
+    unlocked in ``finally`` and its ``lock_timeout`` set back there; no cursors or
     LISTEN), and asyncpg still rolls back a transaction left open before calling this."""
+
+
+def _busy_timeout_statement(busy_timeout_ms: int) -> str:
+    return f"SET lock_timeout = {int(busy_timeout_ms)}"
+
+
+def _busy_timeout(busy_timeout_ms: int) -> Callable[[Any], Awaitable[None]]:
+    statement = _busy_timeout_statement(busy_timeout_ms)
+
+    async def init(conn: Any) -> None:
+        await conn.execute(statement)
+
+    return init
 
 
 async def open_postgres(
@@ -354,8 +367,10 @@ async def open_postgres(
             # for a lock (a row another node's transaction holds, the writer lock), then
             # fails with LockNotAvailable -> StoreBusy, as SQLite's busy timeout bounds
             # every statement; without it a lone milestone could wait for ever, holding
-            # its pool connection. Set at connect: no round trip per transaction.
-            server_settings={"lock_timeout": str(int(busy_timeout_ms))},
+            # its pool connection. Set once per connection (no round trip per
+            # transaction) by a SET, not a startup parameter, which a pooler such as
+            # PgBouncer refuses.
+            init=_busy_timeout(busy_timeout_ms),
         )
     except (
         OSError,
@@ -370,7 +385,7 @@ async def open_postgres(
         ) from None
     try:
         async with pool.acquire() as conn:
-            await _migrate(conn)
+            await _migrate(conn, _busy_timeout_statement(busy_timeout_ms))
     except ConfigError:
         await pool.close()
         raise
