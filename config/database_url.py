@@ -4,12 +4,12 @@ against the project root, and config imports nothing of ours."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from urllib.parse import unquote, urlsplit, urlunsplit
 
 from config.errors import ConfigError
 
-__all__ = ["DatabaseUrl", "parse_database_url", "redact_url"]
+__all__ = ["DatabaseUrl", "parse_database_url", "redact_url", "url_secrets"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -18,23 +18,53 @@ class DatabaseUrl:
 
     scheme: str  # "sqlite" or "postgresql"
     path: str = ""  # sqlite: the file (or ":memory:")
-    dsn: str = ""  # postgresql: the URL as given, password included: never log it
+    #: postgresql: the URL as given, password included: never log it (not in the repr)
+    dsn: str = field(default="", repr=False)
 
     def display(self) -> str:
         return self.path if self.scheme == "sqlite" else redact_url(self.dsn)
 
 
+#: query parameters libpq and asyncpg read a secret from (the login's, the client key's)
+SECRET_PARAMETERS = frozenset({"password", "sslpassword"})
+
+
 def redact_url(url: str) -> str:
-    """The URL with any password replaced by ``***`` (also in a URL that does not parse)."""
+    """The URL with any password replaced by ``***``: the one after ``user:`` and any
+    ``password=`` / ``sslpassword=`` query parameter (also in a URL that does not parse)."""
     try:
         parts = urlsplit(url)
     except ValueError:
         return "<unparseable database url>"
     userinfo, at, hostport = parts.netloc.rpartition("@")
-    if not at or ":" not in userinfo:
-        return url
-    user = userinfo.split(":", 1)[0]
-    return urlunsplit(parts._replace(netloc=f"{user}:***@{hostport}"))
+    if at and ":" in userinfo:
+        user = userinfo.split(":", 1)[0]
+        parts = parts._replace(netloc=f"{user}:***@{hostport}")
+    if parts.query:
+        fields = []
+        for field_text in parts.query.split("&"):
+            name, eq, _ = field_text.partition("=")
+            secret = eq and unquote(name).strip().lower() in SECRET_PARAMETERS
+            fields.append(f"{name}=***" if secret else field_text)
+        parts = parts._replace(query="&".join(fields))
+    return urlunsplit(parts)
+
+
+def url_secrets(url: str) -> list[str]:
+    """Every secret ``url`` carries, as written and percent-decoded (what a driver's
+    message could quote), longest first: for scrubbing text that might contain them."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return []
+    found = {parts.password or ""}
+    for field_text in parts.query.split("&"):
+        name, eq, value = field_text.partition("=")
+        if eq and unquote(name).strip().lower() in SECRET_PARAMETERS:
+            found.add(value)
+    found |= {unquote(value) for value in found}
+    found.discard("")
+    return sorted(found, key=len, reverse=True)
 
 
 def parse_database_url(url: str) -> DatabaseUrl:

@@ -249,9 +249,12 @@ POSTGRES = Dialect("postgresql")
 
 @lru_cache(maxsize=1024)
 def numbered_placeholders(sql: str) -> str:
-    """``?`` and ``?N`` placeholders as PostgreSQL's ``$n`` (not inside quotes)."""
+    """``?`` and ``?N`` placeholders as PostgreSQL's ``$n``, numbered as SQLite numbers
+    them: ``?N`` is parameter N, a bare ``?`` the largest number so far plus one (so
+    ``?1, ?`` is ``$1, $2``). Quoted text and ``--`` / ``/* */`` comments are left as
+    they are (a ``?`` or an apostrophe there is not SQL)."""
     out: list[str] = []
-    count = 0
+    largest = 0
     i = 0
     n = len(sql)
     while i < n:
@@ -268,15 +271,20 @@ def numbered_placeholders(sql: str) -> str:
             out.append(sql[i : end + 1])
             i = end + 1
             continue
+        if sql.startswith("--", i) or sql.startswith("/*", i):
+            closing = "\n" if ch == "-" else "*/"
+            end = sql.find(closing, i + 2)
+            end = n if end < 0 else end + len(closing)
+            out.append(sql[i:end])
+            i = end
+            continue
         if ch == "?":
             j = i + 1
             while j < n and sql[j].isdigit():
                 j += 1
-            if j > i + 1:
-                out.append("$" + sql[i + 1 : j])
-            else:
-                count += 1
-                out.append(f"${count}")
+            number = int(sql[i + 1 : j]) if j > i + 1 else largest + 1
+            largest = max(largest, number)
+            out.append(f"${number}")
             i = j
             continue
         out.append(ch)

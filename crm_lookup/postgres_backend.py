@@ -16,8 +16,9 @@ a statement is in flight wait for it and then go together, as one ``INSERT ... S
 FROM json_populate_recordset(...)`` in one transaction. A busy center thus pays one round
 trip and one commit for many calls' milestones (group commit), and a quiet one pays no
 delay. Rows go in the order they came, so triggers fold them as they would have one by
-one; when the shared statement fails (one row names an unknown customer), each row is
-sent again alone, so only that caller gets the error.
+one; when the shared statement fails, whatever the error (one row names an unknown
+customer, or holds a value the JSON encoder or the driver refuses), each row is sent
+again alone, so only that caller gets the error and no other row is lost.
 
 Migrations run at open under the session advisory lock :data:`MIGRATION_LOCK`, each in
 its own transaction with its ``schema_version`` row: two nodes starting together apply
@@ -33,13 +34,13 @@ import asyncio
 import json
 import time
 from collections import Counter
-from collections.abc import AsyncIterator, Iterable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
-from urllib.parse import urlsplit
 
 import asyncpg  # type: ignore[import-untyped]  # no stubs; used through Any
 
+from config.database_url import url_secrets
 from config.errors import ConfigError
 from crm_lookup.database import (
     POSTGRES,
@@ -213,8 +214,10 @@ class _InsertBatcher:
             try:
                 async with self._pool.acquire() as conn:
                     inserted = await conn.fetch(self._many, json.dumps(records))
-            except asyncpg.PostgresError:
-                pass  # one row's fault, probably: each is sent alone below
+            except Exception:
+                # One row's fault, probably (a server error, or a value json.dumps or the
+                # driver refuses); a lost connection fails each row on its own below.
+                pass
             else:
                 # A key given twice in one batch is inserted once: the first one wins,
                 # as it would have one statement at a time.
@@ -233,7 +236,7 @@ class _InsertBatcher:
             try:
                 async with self._pool.acquire() as conn:
                     changed = _changed(await conn.execute(self._one, *row)) > 0
-            except asyncpg.PostgresError as exc:
+            except Exception as exc:  # this row's own answer; the rows after it still go
                 if not done.done():
                     done.set_exception(_translate(exc) or exc)
                 continue
@@ -249,11 +252,10 @@ class PostgresDatabase:
     # bench/recorder.py measures the rate against this.
     concurrent_writes = CONCURRENT_WRITES
 
-    def __init__(self, pool: Any, display: str, busy_timeout_ms: int = 5000) -> None:
+    def __init__(self, pool: Any, display: str) -> None:
         #: the asyncpg pool (tests and tools may use it directly)
         self.pool = pool
         self.display = display
-        self._lock_timeout = f"SET LOCAL lock_timeout = {int(busy_timeout_ms)}"
         self._batchers: dict[Table, _InsertBatcher] = {}
 
     def _lost(self) -> StoreUnavailable:
@@ -273,9 +275,9 @@ class PostgresDatabase:
         """``async with db.transaction() as tx:`` — all or nothing, transactions serialised
         across every node by :data:`WRITER_LOCK`."""
         async with self.pool.acquire() as conn, conn.transaction():
-            # Waiting longer than SQLite's busy timeout for another node's transaction (an
-            # import) fails the same way: StoreBusy, nothing written.
-            await conn.execute(self._lock_timeout)
+            # Waiting longer than the busy timeout (every session's lock_timeout) for
+            # another node's transaction (an import) fails as on SQLite: StoreBusy,
+            # nothing written.
             try:
                 await conn.execute("SELECT pg_advisory_xact_lock($1)", WRITER_LOCK)
             except asyncpg.LockNotAvailableError:
@@ -313,7 +315,9 @@ class PostgresDatabase:
         await self.pool.close()
 
 
-async def _migrate(conn: Any) -> None:
+async def _migrate(conn: Any, busy_timeout: str) -> None:
+    # Another node's migration may take longer than the busy timeout: wait it out.
+    await conn.execute("SET lock_timeout = 0")
     await conn.execute("SELECT pg_advisory_lock($1)", MIGRATION_LOCK)
     try:
         await conn.execute(SCHEMA_VERSION_TABLE)
@@ -337,15 +341,14 @@ async def _migrate(conn: Any) -> None:
                 )
     finally:
         await conn.execute("SELECT pg_advisory_unlock($1)", MIGRATION_LOCK)
+        await conn.execute(busy_timeout)  # a pooled connection again (not RESET: that is 0)
 
 
 def _scrub(text: str, dsn: str) -> str:
-    """``text`` without the URL's password, should a driver message ever carry it."""
-    try:
-        password = urlsplit(dsn).password
-    except ValueError:
-        password = None
-    return text.replace(password, "***") if password else text
+    """``text`` without the URL's secrets, should a driver message ever carry them."""
+    for secret in url_secrets(dsn):
+        text = text.replace(secret, "***")
+    return text
 
 
 async def _keep_session(conn: Any) -> None:
@@ -353,8 +356,21 @@ async def _keep_session(conn: Any) -> None:
     (``pg_advisory_unlock_all(); CLOSE ALL; UNLISTEN *; RESET ALL``) every time a
     connection goes back to the pool, a second round trip per milestone. We leave no
     session state behind (advisory locks are transaction-scoped, the migration lock is
-    unlocked in ``finally``; no cursors, LISTEN or SET), and asyncpg still rolls back a
-    transaction left open before calling this."""
+    unlocked in ``finally`` and its ``lock_timeout`` set back there; no cursors or
+    LISTEN), and asyncpg still rolls back a transaction left open before calling this."""
+
+
+def _busy_timeout_statement(busy_timeout_ms: int) -> str:
+    return f"SET lock_timeout = {int(busy_timeout_ms)}"
+
+
+def _busy_timeout(busy_timeout_ms: int) -> Callable[[Any], Awaitable[None]]:
+    statement = _busy_timeout_statement(busy_timeout_ms)
+
+    async def init(conn: Any) -> None:
+        await conn.execute(statement)
+
+    return init
 
 
 async def open_postgres(
@@ -371,8 +387,8 @@ async def open_postgres(
         dsn: ``postgresql://user:password@host:port/database``.
         min_size, max_size: connections the pool keeps open / may open.
         connect_timeout: seconds to wait for each connection.
-        busy_timeout_ms: how long a transaction waits for another's locks before
-            failing with StoreBusy.
+        busy_timeout_ms: how long any statement waits for a lock another transaction
+            holds before failing with StoreBusy (PostgreSQL's ``lock_timeout``).
 
     Raises:
         ConfigError: the server cannot be reached, refuses the login, has no such
@@ -389,6 +405,14 @@ async def open_postgres(
             max_size=max_size,
             timeout=connect_timeout,
             reset=_keep_session,
+            # Every statement, lone or in a transaction, waits at most the busy timeout
+            # for a lock (a row another node's transaction holds, the writer lock), then
+            # fails with LockNotAvailable -> StoreBusy, as SQLite's busy timeout bounds
+            # every statement; without it a lone milestone could wait for ever, holding
+            # its pool connection. Set once per connection (no round trip per
+            # transaction) by a SET, not a startup parameter, which a pooler such as
+            # PgBouncer refuses.
+            init=_busy_timeout(busy_timeout_ms),
         )
     except (
         OSError,
@@ -403,7 +427,7 @@ async def open_postgres(
         ) from None
     try:
         async with pool.acquire() as conn:
-            await _migrate(conn)
+            await _migrate(conn, _busy_timeout_statement(busy_timeout_ms))
     except ConfigError:
         await pool.close()
         raise
@@ -411,4 +435,4 @@ async def open_postgres(
         await pool.close()
         reason = _scrub(f"{type(exc).__name__}: {exc}", dsn)
         raise ConfigError("database", "url", f"a usable PostgreSQL at {shown} ({reason})") from None
-    return PostgresDatabase(pool, shown, busy_timeout_ms)
+    return PostgresDatabase(pool, shown)

@@ -105,7 +105,7 @@ async def open_store(
         target: ``database.url`` (``sqlite:///path``, ``postgresql://user:pass@host/db``)
             or a SQLite file path; ``":memory:"`` for a throw-away store.
         default_region: ISO country for national phone numbers (``settings.crm.default_region``).
-        busy_timeout_ms: how long a write (SQLite) or a transaction (PostgreSQL) waits for
+        busy_timeout_ms: how long a write (SQLite) or any statement (PostgreSQL) waits for
             another process's transaction before failing with :class:`StoreBusy`.
         pool_min_size, pool_max_size: PostgreSQL: connections kept open / at most.
 

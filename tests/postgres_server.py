@@ -104,6 +104,8 @@ class PostgresServer:
     bindir: Path | None = None
     run_as: list[str] = field(default_factory=list)
     created: list[str] = field(default_factory=list)
+    #: the postgres command-line options it was started with (to start it again)
+    options: list[str] = field(default_factory=list)
     _counter: int = 0
 
     def database_url(self, name: str) -> str:
@@ -142,6 +144,35 @@ class PostgresServer:
                 await conn.close()
 
         run_in_thread(run)
+
+    def shut_down(self) -> None:
+        """Stop an owned server as an operator would (``pg_ctl stop -m fast``: clients
+        are disconnected), keeping its files for :meth:`start_again`."""
+        self._pg_ctl("-m", "fast", "-w", "stop")
+
+    def start_again(self) -> None:
+        """Start a server :meth:`shut_down` stopped, on the same port."""
+        self._pg_ctl("-l", str(self._root() / "log"), "-o", " ".join(self.options), "-w", "start")
+
+    def _root(self) -> Path:
+        if not self.owned or self.datadir is None:
+            raise PostgresUnavailable("only a server of our own can be stopped and started")
+        return self.datadir
+
+    def _pg_ctl(self, *args: str) -> None:
+        root = self._root()
+        assert self.bindir is not None
+        # stdout to a file: a started postgres keeps it open, and a pipe would never end.
+        with open(root / "pg_ctl.out", "ab") as out:
+            result = subprocess.run(
+                [*self.run_as, str(self.bindir / "pg_ctl"), "-D", str(root / "data"), *args],
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                check=False,
+                timeout=90,
+            )
+        if result.returncode != 0:
+            raise PostgresUnavailable(f"pg_ctl {' '.join(args)} failed (see {root}/log)")
 
     def stop(self) -> None:
         """Stop an owned server and delete its files (an external one is left running)."""
@@ -265,7 +296,12 @@ def start_server(*, durable: bool = False) -> PostgresServer:
             if result.returncode == 0:
                 url = f"postgresql://postgres:{quote(password, safe='')}@127.0.0.1:{port}/postgres"
                 return PostgresServer(
-                    url=url, owned=True, datadir=root, bindir=bindir, run_as=run_as
+                    url=url,
+                    owned=True,
+                    datadir=root,
+                    bindir=bindir,
+                    run_as=run_as,
+                    options=[f"-p {port}", *options],
                 )
             log = root / "log"
             last_error = log.read_text(errors="replace")[-2000:] if log.exists() else ""

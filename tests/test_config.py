@@ -166,6 +166,9 @@ def test_database_url_errors_and_the_shown_settings_never_carry_the_password() -
     data = redacted(load_settings(environ={"SWITCHBOARD_DATABASE__URL": pg}))
     assert data["database"]["url"] == "postgresql://sb:***@db.example:5432/switchboard"
     assert "s3cret-pw" not in repr(data)
+    in_query = "postgresql://sb@db.example/switchboard?password=s3cret-pw"
+    shown = redacted(load_settings(environ={"SWITCHBOARD_DATABASE__URL": in_query}))
+    assert shown["database"]["url"] == "postgresql://sb@db.example/switchboard?password=***"
     for bad in ("mysql://sb:s3cret-pw@db/x", "postgresql://sb:s3cret-pw@db.example"):
         settings = load_settings(environ={"SWITCHBOARD_DATABASE__URL": bad})
         with pytest.raises(ConfigError) as caught:

@@ -63,6 +63,8 @@ def test_a_plain_path_still_means_a_sqlite_file() -> None:
         "postgresql://u:secret-pw@/sb",
         "postgresql://u:secret-pw@db",
         "postgresql://u:secret-pw@db:notaport/sb",
+        "postgresql://u@/sb?password=secret-pw",
+        "postgresql://u@db?sslmode=require&password=secret-pw",
         "switchboard.sqlite3:",
     ],
 )
@@ -79,11 +81,47 @@ def test_redacted_url_keeps_everything_but_the_password() -> None:
     assert redact_url("postgresql://db/crm") == "postgresql://db/crm"
 
 
+def test_a_password_given_as_a_query_parameter_is_redacted_too() -> None:
+    """libpq and asyncpg take ``?password=`` (and ``sslpassword=``, the client key's)."""
+    url = "postgresql://sb@db:5433/crm?sslmode=require&password=secret-pw&sslpassword=key-pw"
+    assert redact_url(url) == (
+        "postgresql://sb@db:5433/crm?sslmode=require&password=***&sslpassword=***"
+    )
+    assert redact_url("postgresql://sb:pw1@db/crm?PassWord=secret-pw") == (
+        "postgresql://sb:***@db/crm?PassWord=***"
+    )
+    parsed = parse_database_url(url)
+    assert parsed.dsn == url  # asyncpg gets it whole
+    assert "secret-pw" not in repr(parsed) and "key-pw" not in repr(parsed)
+    assert "secret-pw" not in parsed.display()
+
+
 def test_placeholders_are_numbered_outside_quotes_only() -> None:
     sql = "SELECT '?', \"a?\" FROM t WHERE a = ? AND b LIKE ?1 ESCAPE '\\' AND c = 'it''s ?' AND d = ?"
     assert numbered_placeholders(sql) == (
         "SELECT '?', \"a?\" FROM t WHERE a = $1 AND b LIKE $1 ESCAPE '\\' AND c = 'it''s ?' AND d = $2"
     )
+
+
+def test_placeholders_are_numbered_as_sqlite_numbers_them() -> None:
+    """A bare ``?`` after ``?N`` is the largest number so far plus one (SQLite's rule),
+    so one statement means the same on both engines."""
+    import sqlite3
+
+    sql = "SELECT ?2, ?, ?1, ?"
+    assert sqlite3.connect(":memory:").execute(sql, ("a", "b", "c", "d")).fetchone() == (
+        "b",
+        "c",
+        "a",
+        "d",
+    )
+    assert numbered_placeholders(sql) == "SELECT $2, $3, $1, $4"
+    assert numbered_placeholders("SELECT ?1, ?") == "SELECT $1, $2"
+
+
+def test_placeholders_skip_sql_comments() -> None:
+    sql = "SELECT a -- isn't ?\nFROM t /* a 'b' ? */ WHERE c = ?"
+    assert numbered_placeholders(sql) == "SELECT a -- isn't ?\nFROM t /* a 'b' ? */ WHERE c = $1"
 
 
 # --- both backends -------------------------------------------------------------------------
@@ -237,6 +275,15 @@ async def test_connection_errors_never_show_the_password(postgres_url: str) -> N
         assert password not in store.path and "***" in store.path
     finally:
         await store.close()
+    in_query = postgres_url.replace(f":{password}@", "@") + "?password=not-the-Secret-42"
+    with pytest.raises(ConfigError) as caught:
+        await open_store(in_query)
+    assert "not-the-Secret-42" not in str(caught.value) and "password=***" in str(caught.value)
+    store = await open_store(postgres_url.replace(f":{password}@", "@") + f"?password={password}")
+    try:
+        assert password not in store.path and "password=***" in store.path
+    finally:
+        await store.close()
 
 
 async def test_milestones_written_at_once_each_get_their_own_answer(store: Store) -> None:
@@ -311,3 +358,139 @@ async def test_postgres_transactions_wait_out_another_nodes_then_report_busy(
     finally:
         await service.close()
         await importer.close()
+
+
+async def test_postgres_a_row_the_driver_refuses_fails_alone(postgres_url: str) -> None:
+    """One row of a batch that cannot be encoded (json.dumps and asyncpg refuse it: a
+    TypeError, not a server error) fails its own caller; every other row is written."""
+    from crm_lookup.contacts import EVENTS
+
+    store = await open_store(postgres_url)
+    try:
+        rows = [(f"c{i}", "held", "", 1.0 + i, "{}") for i in range(20)]
+        rows[7] = ("c7", "held", "", b"\x00", "{}")  # neither JSON nor a float
+        results = await asyncio.gather(
+            *(store.db.insert_new(EVENTS, row) for row in rows), return_exceptions=True
+        )
+        assert [r for i, r in enumerate(results) if i != 7] == [True] * 19, results
+        assert isinstance(results[7], Exception), results
+        count = await store.fetchone("SELECT count(*) FROM contact_events")
+        assert count is not None and count[0] == 19
+    finally:
+        await store.close()
+
+
+async def test_postgres_lone_statements_wait_out_a_row_lock_then_report_busy(
+    postgres_url: str,
+) -> None:
+    """A lone statement (a milestone, an update) waiting on a row another node's
+    transaction holds fails with StoreBusy after the busy timeout, as SQLite's busy
+    timeout bounds every statement; it used to wait for as long as the lock was held,
+    keeping its pool connection (and the contact writer) stuck meanwhile."""
+    other_node = await open_store(postgres_url)
+    service = await open_store(postgres_url, busy_timeout_ms=50)
+    try:
+        assert await service.contacts.arrived("L1", "+15550001111", "100", at=1.0)
+        async with other_node.transaction() as tx:
+            await tx.fetchone("SELECT id FROM contacts WHERE key = ? FOR UPDATE", ("L1",))
+            started = time.monotonic()
+            with pytest.raises(StoreBusy):
+                await asyncio.wait_for(service.contacts.queued("L1", "sales", at=2.0), 20)
+            with pytest.raises(StoreBusy):
+                await asyncio.wait_for(
+                    service.write("UPDATE contacts SET notes = 'x' WHERE key = ?", ("L1",)), 20
+                )
+            assert time.monotonic() - started < 10
+        assert await service.contacts.queued("L1", "sales", at=2.0)
+    finally:
+        await service.close()
+        await other_node.close()
+
+
+async def _recovers(store: Store, key: str, within: float = 20.0) -> int:
+    """Write milestones until one is stored; how many failed first."""
+    failures = 0
+    deadline = time.monotonic() + within
+    while True:
+        try:
+            await store.contacts.arrived(key, "+15550001111", "100", at=time.time())
+            return failures
+        except Exception:
+            failures += 1
+            if time.monotonic() > deadline:
+                raise
+            await asyncio.sleep(0.1)
+
+
+async def test_postgres_store_recovers_when_the_server_restarts(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The pool reconnects by itself: after a restart (and while the server is down,
+    calls fail at once rather than hang), the running service writes again with no
+    restart of its own. A private server: the session's is shared."""
+    from agent_console.crm import Crm
+    from config.settings import Settings
+    from tests.postgres_server import ENV_URL, start_server
+
+    monkeypatch.delenv(ENV_URL, raising=False)
+    server = await asyncio.to_thread(start_server)
+    try:
+        url = await asyncio.to_thread(server.create_database, "sb_restart")
+        store = await open_store(url, pool_min_size=2, pool_max_size=4)
+        try:
+            assert await store.contacts.arrived("before", "+15550001111", "100", at=1.0)
+            await asyncio.to_thread(server.shut_down)
+            await asyncio.to_thread(server.start_again)
+            assert await _recovers(store, "after-restart") <= 4  # at most one per connection
+            assert await store.contacts.queued("before", "sales", at=2.0)
+
+            await asyncio.to_thread(server.shut_down)
+            started = time.monotonic()
+            with pytest.raises(Exception):  # noqa: B017 - the driver's own, not ours
+                await store.contacts.arrived("while-down", "+15550001111", "100", at=3.0)
+            health = await Crm(Settings(), store).ping()
+            assert health["ok"] is False and time.monotonic() - started < 10
+            await asyncio.to_thread(server.start_again)
+            await _recovers(store, "after-outage")
+            assert (await Crm(Settings(), store).ping())["ok"] is True
+            keys = await store.fetchall("SELECT key FROM contacts ORDER BY id")
+            assert [row[0] for row in keys] == ["before", "after-restart", "after-outage"]
+        finally:
+            await store.close()
+    finally:
+        await asyncio.to_thread(server.stop)
+
+
+async def test_postgres_a_transaction_cancelled_mid_statement_leaves_a_clean_connection(
+    postgres_url: str,
+) -> None:
+    """Cancelled inside a statement of a transaction (a client gone, a shutdown): the
+    transaction is rolled back, the writer lock released, and the pool's one connection
+    serves the next transaction (no reset query runs on release: see _keep_session)."""
+    store = await open_store(postgres_url, pool_min_size=1, pool_max_size=1)
+    try:
+
+        async def slow_change() -> None:
+            async with store.transaction() as tx:
+                await tx.execute("INSERT INTO audit(at, actor, action) VALUES (0, 'x', 'gone')")
+                await tx.execute("SELECT pg_sleep(30)")
+
+        task = asyncio.create_task(slow_change())
+        await asyncio.sleep(0.5)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        started = time.monotonic()
+        async with store.transaction() as tx:
+            locks = await tx.fetchone(
+                "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND pid <> "
+                "pg_backend_pid()"
+            )
+            assert locks is not None and locks[0] == 0
+            await tx.execute("INSERT INTO audit(at, actor, action) VALUES (1, 'y', 'kept')")
+        assert time.monotonic() - started < 5
+        rows = await store.fetchall("SELECT action FROM audit ORDER BY at")
+        assert [r[0] for r in rows] == ["kept"]
+        assert await store.fetchone("SELECT 1") is not None
+    finally:
+        await store.close()

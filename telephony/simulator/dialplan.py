@@ -15,7 +15,7 @@ import re
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING
 
-from .model import PhoneBehaviour, SimChannel
+from .model import PhoneBehaviour, SimBridge, SimChannel
 
 if TYPE_CHECKING:
     from .pbx import PbxSimulator
@@ -73,7 +73,7 @@ CONTEXTS: dict[str, dict[str, list[Step]]] = {
         ],
     },
     "switchboard-from-pbx": {
-        "_X.": [
+        "_XXXX": [
             ("NoOp", "From another PBX to ${EXTEN}"),
             ("Dial", "PJSIP/${EXTEN},60"),
             ("Hangup", ""),
@@ -355,21 +355,8 @@ async def dial(
     if behaviour is None or behaviour.mode == "unavailable":
         pbx.set_var(chan, "DIALSTATUS", "CHANUNAVAIL")
         return "CHANUNAVAIL", 0
-    prefix, context, number = leg_prefix(target)
-    leg = pbx.new_channel(
-        prefix,
-        state=0,
-        context=context,
-        exten="s",
-        caller=(number, ""),
-        connected=(chan.caller_num, chan.caller_name),
-        linkedid=chan.linkedid,
-    )
-    leg.dial_owner = chan
+    leg = _new_dial_leg(pbx, chan, target, dialstring)
     started = loop.time()
-    pbx.set_var(leg, "DIALEDPEERNUMBER", dialstring)
-    for name, value in chan.inherited.items():
-        pbx.set_var(leg, name, value)
     pbx.show_app(leg, "AppDial", "(Outgoing Line)")
     pbx.emit("DialBegin", [*chan.block(), *leg.block("Dest"), ("DialString", dialstring)], "call")
     moh_on = False
@@ -408,17 +395,8 @@ async def dial(
             pbx.set_var(chan, "DIALSTATUS", status)
             return status, 0
         answered = True
-        pbx.set_state(leg, 6)
-        pbx.set_var(chan, "DIALSTATUS", "ANSWER")
-        pbx.set_var(chan, "DIALEDPEERNAME", leg.name)
-        pbx.set_var(chan, "DIALEDPEERNUMBER", dialstring)
-        _dial_end(pbx, chan, leg, "ANSWER")
+        bridge = _bridge_answered(pbx, chan, leg, dialstring, target)
         answered_at = loop.time()
-        bridge = pbx.new_bridge(leg, chan)
-        pbx.set_var(leg, "BRIDGEPEER", chan.name)
-        pbx.set_var(chan, "BRIDGEPEER", leg.name)
-        leg.app, leg.app_data = "AppDial", "(Outgoing Line)"
-        chan.app, chan.app_data = "Dial", target
         if behaviour.talk_seconds is not None:
             pbx.hang_up_later(leg, behaviour.talk_seconds)
         await bridge.ended.wait()
@@ -467,20 +445,8 @@ async def dial_trunk(
         pbx.set_var(chan, "DIALSTATUS", "CHANUNAVAIL")
         return "CHANUNAVAIL", 0
     dialstring = target.partition("/")[2]
-    prefix, context, number = leg_prefix(target)
-    leg = pbx.new_channel(
-        prefix,
-        state=0,
-        context=context,
-        exten="s",
-        caller=(number, ""),
-        connected=(chan.caller_num, chan.caller_name),
-        linkedid=chan.linkedid,
-    )
-    leg.dial_owner = chan
-    pbx.set_var(leg, "DIALEDPEERNUMBER", dialstring)
-    for name, value in chan.inherited.items():
-        pbx.set_var(leg, name, value)
+    number = leg_prefix(target)[2]
+    leg = _new_dial_leg(pbx, chan, target, dialstring)
     pbx.show_app(leg, "AppDial", "(Outgoing Line)")
     pbx.emit("DialBegin", [*chan.block(), *leg.block("Dest"), ("DialString", dialstring)], "call")
     far = peer.new_channel(
@@ -524,17 +490,8 @@ async def dial_trunk(
             pbx.set_var(chan, "DIALSTATUS", status)
             return status, 0
         answered = True
-        pbx.set_state(leg, 6)
-        pbx.set_var(chan, "DIALSTATUS", "ANSWER")
-        pbx.set_var(chan, "DIALEDPEERNAME", leg.name)
-        pbx.set_var(chan, "DIALEDPEERNUMBER", dialstring)
-        _dial_end(pbx, chan, leg, "ANSWER")
+        bridge = _bridge_answered(pbx, chan, leg, dialstring, target)
         answered_at = loop.time()
-        bridge = pbx.new_bridge(leg, chan)
-        pbx.set_var(leg, "BRIDGEPEER", chan.name)
-        pbx.set_var(chan, "BRIDGEPEER", leg.name)
-        leg.app, leg.app_data = "AppDial", "(Outgoing Line)"
-        chan.app, chan.app_data = "Dial", target
         pbx.spawn(_bye_across(far, pbx, leg))
         peer.spawn(_bye_across(leg, peer, far))
         await bridge.ended.wait()
@@ -554,6 +511,44 @@ async def dial_trunk(
         if _owned(leg, chan):
             await pbx.hangup(leg, cause=16, source="dialplan")
         raise
+
+
+def _new_dial_leg(pbx: PbxSimulator, chan: SimChannel, target: str, dialstring: str) -> SimChannel:
+    """The outgoing channel Dial creates for ``target``, on ``chan``'s Linkedid, with
+    the variables ``chan`` passes on (``__`` / ``_``)."""
+    prefix, context, number = leg_prefix(target)
+    leg = pbx.new_channel(
+        prefix,
+        state=0,
+        context=context,
+        exten="s",
+        caller=(number, ""),
+        connected=(chan.caller_num, chan.caller_name),
+        linkedid=chan.linkedid,
+    )
+    leg.dial_owner = chan
+    pbx.set_var(leg, "DIALEDPEERNUMBER", dialstring)
+    for name, value in chan.inherited.items():
+        pbx.set_var(leg, name, value)
+    return leg
+
+
+def _bridge_answered(
+    pbx: PbxSimulator, chan: SimChannel, leg: SimChannel, dialstring: str, target: str
+) -> SimBridge:
+    """The dialled ``leg`` answered: Dial's variables and DialEnd on the caller's
+    ``chan``, and the two bridged, as app_dial does for a phone or a trunk alike."""
+    pbx.set_state(leg, 6)
+    pbx.set_var(chan, "DIALSTATUS", "ANSWER")
+    pbx.set_var(chan, "DIALEDPEERNAME", leg.name)
+    pbx.set_var(chan, "DIALEDPEERNUMBER", dialstring)
+    _dial_end(pbx, chan, leg, "ANSWER")
+    bridge = pbx.new_bridge(leg, chan)
+    pbx.set_var(leg, "BRIDGEPEER", chan.name)
+    pbx.set_var(chan, "BRIDGEPEER", leg.name)
+    leg.app, leg.app_data = "AppDial", "(Outgoing Line)"
+    chan.app, chan.app_data = "Dial", target
+    return bridge
 
 
 async def _bye_across(gone: SimChannel, pbx: PbxSimulator, other: SimChannel) -> None:
