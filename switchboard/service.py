@@ -98,6 +98,8 @@ async def build_service(settings: Settings, *, clock: Callable[[], float] = time
         agent_states=store.agent_states,
         short_abandon_seconds=settings.routing.short_abandon_seconds,
         concurrency=store.concurrent_writes,
+        batch=store.batch,
+        batch_size=store.write_batch,
     )
     center = CallCenter(
         settings,
