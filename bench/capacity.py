@@ -54,12 +54,15 @@ A rate is *kept up* when sustained >= 95 % of offered, no caller abandoned and n
 went missing. The largest rate kept up is the run's maximum; step the rates to find it
 (each step reuses the same service and consoles: setup is paid once).
 
-``--nodes 2`` needs the cluster (leader election and the bus: branch ``cluster``): a
-second ``ServiceProcess`` on the same store and simulator, consoles spread over the
-nodes' URLs (the consoles already take a list of URLs), CPU and RSS summed over the
-nodes' pids. ``--database-url postgresql://...`` needs the PostgreSQL store (branch
-``pg-store``): the harness passes it as ``[database] url`` and reads the store back
-through ``crm_lookup.store.open_store`` either way.
+``--nodes 2`` (needs ``--database-url postgresql``): two ``ServiceProcess`` es with
+``[cluster]`` enabled on the same PostgreSQL and simulator; the first is started and
+waited for as leader, then the standby; agent i's console is on node i % 2, so half the
+consoles see the standby's replica; CPU and RSS are summed over both pids. Each rate's
+screen pops are also split by the console's node; the *standby console lag* is the
+standby's p50/p99 minus the leader's (different calls of the same phase, not the same
+frame at both nodes). ``--database-url postgresql`` starts a private durable server
+(tests/postgres_server.py); the harness reads the store back through
+``crm_lookup.store.open_store`` either way.
 """
 
 from __future__ import annotations
@@ -132,6 +135,7 @@ class ConsoleFigures:
     disconnects: int = 0
     refusals: dict[str, int] = field(default_factory=dict)  # "<status> <error>" -> count
     pops: dict[str, float] = field(default_factory=dict)  # call id -> monotonic read time
+    pop_node: dict[str, int] = field(default_factory=dict)  # call id -> index of its node
 
 
 async def run_consoles(urls: list[str], agents: int, warm: int, wrap_after: float,
@@ -237,6 +241,7 @@ async def run_consoles(urls: list[str], agents: int, warm: int, wrap_after: floa
                 if '"screen_pop"' in frame:
                     message = json.loads(frame)
                     figures.pops.setdefault(message["call"]["call_id"], got)
+                    figures.pop_node.setdefault(message["call"]["call_id"], i % len(urls))
                 elif '"call_ended"' in frame:
                     message = json.loads(frame)
                     if message.get("agent_id") != mine:
@@ -384,20 +389,33 @@ class Nodes:
     def __init__(self, tmp: Path, ami_port: int, queues: Path, opts: Options) -> None:
         from tests.service_process import ServiceProcess
 
-        if opts.nodes != 1:
-            raise SystemExit(
-                "capacity: --nodes 2 needs the cluster (leader election and the bus: branch"
-                " cluster); the harness then starts a second ServiceProcess on the same store"
-            )
+        if opts.nodes not in (1, 2):
+            raise SystemExit("capacity: --nodes is 1 or 2")
         self.database = Database(opts.database_url, tmp)
+        if opts.nodes == 2 and self.database.kind != "postgresql":
+            raise SystemExit("capacity: --nodes 2 shares one store: --database-url postgresql")
         os.environ.update(self.database.environ())
         # A thousand consoles log in from 127.0.0.1 within seconds: the per-address login
         # limit, there against guessing, would turn most of them away.
         extra = "[security]\nlogin_attempts_per_minute = 1000000\n"
-        self.processes = [
-            ServiceProcess(tmp, ami_port, queues_file=queues, extra_settings=extra,
-                           health_poll=0.05)
-        ]  # fmt: skip
+        if opts.nodes == 1:
+            self.processes = [
+                ServiceProcess(tmp, ami_port, queues_file=queues, extra_settings=extra,
+                               health_poll=0.05)
+            ]  # fmt: skip
+            return
+        # Two cluster nodes on one PostgreSQL and one simulator: the first to start leads
+        # (it runs the router and writes the contacts), the other is a standby whose
+        # consoles see the leader's state through the bus.
+        self.processes = []
+        for name in ("a", "b"):
+            (tmp / f"node-{name}").mkdir()
+            cluster = f'[cluster]\nenabled = true\nnode = "{name}"\nchannel = "sbcapacity"\n'
+            self.processes.append(
+                ServiceProcess(tmp / f"node-{name}", ami_port, queues_file=queues,
+                               extra_settings=extra + cluster, health_poll=0.05,
+                               database_url=self.database.url)
+            )  # fmt: skip
 
     @property
     def urls(self) -> list[str]:
@@ -409,9 +427,26 @@ class Nodes:
     def cpu(self) -> float:
         return sum(cpu_seconds(p.pid) for p in self.processes)
 
-    async def start(self) -> None:
+    async def start(self, http: Any) -> None:
         for p in self.processes:
             await p.start(within=120)
+            if len(self.processes) > 1 and p is self.processes[0]:
+
+                async def leads(node: Any = p) -> bool:
+                    return "leader" in await self.roles(http, [node])
+
+                if not await until(leads, 30, step=0.1):
+                    raise SystemExit("capacity: the first node did not become the leader")
+
+    async def roles(self, http: Any, processes: Sequence[Any] | None = None) -> list[str]:
+        """Each node's cluster role ("" on a single node)."""
+        out = []
+        for p in self.processes if processes is None else processes:
+            headers = {"Authorization": f"Bearer {OPS_TOKEN}"}
+            async with http.get(p.url + "/healthz", headers=headers) as resp:
+                body = await resp.json()
+            out.append(str((body.get("cluster") or {}).get("role") or ""))
+        return out
 
     async def metrics(self, http: Any) -> dict[str, float]:
         out: dict[str, float] = {}
@@ -600,7 +635,8 @@ async def rate_phase(sim: Any, nodes: Nodes, http: Any, consoles: ConsolesChild,
             "consoles": others[1] / spent,
         },
         "pops": figures["pops"],
-        "consoles": {k: v for k, v in figures.items() if k != "pops"},
+        "pop_node": figures["pop_node"],
+        "consoles": {k: v for k, v in figures.items() if k not in ("pops", "pop_node")},
         "load": os.getloadavg()[0],
     }
 
@@ -644,6 +680,17 @@ def judge_rate(phase: dict[str, Any], store: dict[str, list[tuple[Any, ...]]],
         for call_id, got in phase["pops"].items()
         if call_id in phase["placed_at"] and (ms := dials.pop_latency_ms(call_id, got)) is not None
     )
+    # Two nodes: the pops read by consoles on each node, apart (the leader writes the
+    # frame itself; the standby's consoles get it through the bus).
+    by_node: dict[int, list[float]] = {}
+    for call_id, got in phase["pops"].items():
+        ms = dials.pop_latency_ms(call_id, got) if call_id in phase["placed_at"] else None
+        if ms is not None:
+            by_node.setdefault(int(phase["pop_node"].get(call_id, 0)), []).append(ms)
+    per_node = {
+        n: (percentile(sorted(v), 0.50), percentile(sorted(v), 0.99), len(v))
+        for n, v in sorted(by_node.items())
+    }
     offered = len(placed)
     abandoned = sum(1 for r in rows.values() if r[2] and r[2].startswith("abandon"))
     missing = offered - len(rows)
@@ -661,6 +708,7 @@ def judge_rate(phase: dict[str, Any], store: dict[str, list[tuple[Any, ...]]],
         "pop_p50": percentile(latencies, 0.50),
         "pop_p99": percentile(latencies, 0.99),
         "pop_max": latencies[-1] if latencies else math.nan,
+        "pop_by_node": per_node,
         "cpu_per_call": phase["cpu"] / max(1, offered),
         "cpu": phase["cpu"],
         "cores": phase["cores"],
@@ -705,7 +753,8 @@ async def capacity(opts: Options, tmp: Path) -> dict[str, Any]:
         phases = []
         try:
             began = time.monotonic()
-            await nodes.start()
+            await nodes.start(http)
+            result["roles"] = await nodes.roles(http)
             await asyncio.sleep(1.0)
             rss_idle = nodes.rss_kb()
             await consoles.start()
@@ -811,6 +860,22 @@ def render(opts: Options, r: dict[str, Any]) -> str:
         )
         if c["refusals"]:
             lines.append(f"    wrap-ups refused: {c['refusals']}")
+        by_node = p["pop_by_node"]
+        if len(by_node) > 1:
+            roles = r.get("roles") or []
+            parts = [
+                f"node {n} ({roles[int(n)] if int(n) < len(roles) else '?'}) p50 {v[0]:.2f}"
+                f" p99 {v[1]:.2f} ms over {v[2]} pops"
+                for n, v in sorted(by_node.items())
+            ]
+            lines.append("    screen pop by the console's node: " + "; ".join(parts))
+            lead = next((v for n, v in by_node.items() if roles[int(n)] == "leader"), None)
+            stand = next((v for n, v in by_node.items() if roles[int(n)] == "standby"), None)
+            if lead and stand:
+                lines.append(
+                    f"    standby console lag (standby's pops minus leader's, different"
+                    f" calls): p50 {stand[0] - lead[0]:+.2f} ms, p99 {stand[1] - lead[1]:+.2f} ms"
+                )
     kept = [p["rate"] for p in r["phases"] if p["kept_up"]]
     lines += [
         "",

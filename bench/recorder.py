@@ -174,8 +174,13 @@ async def lost(store: Any, calls: int, agents: int) -> int:
 
 async def drain(target: str, engine: str, concurrency: int, calls: int, agents: int) -> Run:
     store = await open_store(target)
+    batched = engine == SQLITE_BATCH
     recorder = ContactRecorder(
-        store.contacts, agent_states=store.agent_states, concurrency=concurrency
+        store.contacts,
+        agent_states=store.agent_states,
+        concurrency=concurrency,
+        batch=store.batch if batched else None,
+        batch_size=store.write_batch if batched else 1,
     )
     writes = floor(recorder, calls, rate=200.0, agents=agents)
     run = Run(engine, concurrency, len(writes))
@@ -208,7 +213,11 @@ async def paced(target: str, engine: str, rate: float, seconds: float, agents: i
     contacts = Timed(store.contacts, done, lambda key, *_: key)
     agent_states = Timed(store.agent_states, done, lambda saved: f"agent {saved.agent_id}")
     recorder = ContactRecorder(
-        contacts, agent_states=agent_states, concurrency=store.concurrent_writes
+        contacts,
+        agent_states=agent_states,
+        concurrency=store.concurrent_writes,
+        batch=store.batch,
+        batch_size=store.write_batch,
     )
     calls = int(rate * seconds)
     # Each call's life compressed to one second: the write rate is the steady state's.
@@ -255,6 +264,7 @@ class Options:
 
 
 SQLITE = "SQLite"
+SQLITE_BATCH = "SQLite, one commit per writer turn"  # the service's setting
 PG_OFF = "PostgreSQL, synchronous_commit=off"
 PG_ON = "PostgreSQL, synchronous_commit=on"
 
@@ -269,7 +279,7 @@ class Targets:
 
     def run(self, engine: str, work: Callable[[str], Any]) -> Run:
         self._made += 1
-        if engine == SQLITE:
+        if engine in (SQLITE, SQLITE_BATCH):
             return asyncio.run(work(f"sqlite:///{self.tmpdir / f'run-{self._made}.sqlite3'}"))
         assert self.server is not None
         name = self.server.new_database_name("sb_bench")
@@ -287,6 +297,7 @@ def run_all(targets: Targets, options: Options, postgres: bool) -> list[Run]:
     engine sees the same), then one paced run per engine at the service's setting."""
     engines = [SQLITE, PG_OFF, PG_ON] if postgres else [SQLITE]
     configs = [(e, w) for e in engines for w in sorted({1, *options.writers})]
+    configs.insert(0, (SQLITE_BATCH, 1))  # SQLite writes in-process: one writer is its setting
     runs = []
     for n in range(options.rounds):
         for engine, writers in configs:
@@ -296,7 +307,7 @@ def run_all(targets: Targets, options: Options, postgres: bool) -> list[Run]:
 
             runs.append(targets.run(engine, work))
         print(f"round {n + 1} of {options.rounds} done", file=sys.stderr)
-    for engine in engines:
+    for engine in [SQLITE_BATCH if e == SQLITE else e for e in engines]:
         runs.append(
             targets.run(
                 engine,
@@ -427,6 +438,9 @@ def figures(runs: Sequence[Run], options: Options) -> list[Figure]:
     out = []
     if sqlite is not None:
         out.append(Figure("SQLite writes/s through the recorder (1 writer)", sqlite, "/s"))
+    grouped = by.get((SQLITE_BATCH, 1))
+    if grouped is not None:
+        out.append(Figure(f"{SQLITE_BATCH}: writes/s", grouped, "/s"))
     for engine, judged in ((PG_OFF, True), (PG_ON, False)):
         many = by.get((engine, CONCURRENT_WRITES))
         if many is not None and sqlite is not None:

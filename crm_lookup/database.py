@@ -120,6 +120,8 @@ class Database(Protocol):
     #: how many independent lone writes are worth having in flight at once (the
     #: ContactRecorder's writer tasks): more than this only queue inside the backend
     concurrent_writes: int
+    #: how many ready milestones one writer turn should put in one :meth:`batch` (1: none)
+    write_batch: int
 
     async def write(self, sql: str, params: Sequence[Any] = ()) -> int: ...
 
@@ -139,6 +141,12 @@ class Database(Protocol):
     async def fetchall(self, sql: str, params: Sequence[Any] = ()) -> list[Row]: ...
     async def fetchone(self, sql: str, params: Sequence[Any] = ()) -> Row | None: ...
     def transaction(self) -> AbstractAsyncContextManager[Transaction]: ...
+
+    def batch(self) -> AbstractAsyncContextManager[None]:
+        """The calling task's lone writes inside share one commit (SQLite); a write that
+        fails inside is undone alone. Raises StoreBusy like a transaction."""
+        ...
+
     async def close(self) -> None: ...
 
 

@@ -251,6 +251,8 @@ class PostgresDatabase:
     # Milestones in flight together go as one statement and one commit (_InsertBatcher);
     # bench/recorder.py measures the rate against this.
     concurrent_writes = CONCURRENT_WRITES
+    # No batch: concurrent writers' rows already share statements and commits there.
+    write_batch = 1
 
     def __init__(self, pool: Any, display: str) -> None:
         #: the asyncpg pool (tests and tools may use it directly)
@@ -269,6 +271,13 @@ class PostgresDatabase:
             return await batcher.insert(row)
         except _CONNECTION_LOST:
             raise self._lost() from None
+
+    @asynccontextmanager
+    async def batch(self) -> AsyncIterator[None]:
+        """Writes inside stay lone statements: the insert batcher already groups what
+        concurrent writers send, and one transaction across nodes' writers would take
+        the cluster-wide writer lock (``write_batch`` is 1, so the recorder never asks)."""
+        yield
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[_PostgresTransaction]:

@@ -47,6 +47,8 @@ class Store:
         self.path = db.display
         #: independent writes worth having in flight (1 on SQLite; see Database)
         self.concurrent_writes = db.concurrent_writes
+        #: ready milestones one writer turn groups in one :meth:`batch` (1: none)
+        self.write_batch = db.write_batch
         self.default_region = default_region
         self.customers = CustomerRepo(self)
         self.contacts = ContactLog(self)
@@ -59,6 +61,10 @@ class Store:
     def transaction(self) -> AbstractAsyncContextManager[Transaction]:
         """``async with store.transaction() as tx:`` — all or nothing, writers serialised."""
         return self.db.transaction()
+
+    def batch(self) -> AbstractAsyncContextManager[None]:
+        """``async with store.batch():`` — this task's lone writes share one commit."""
+        return self.db.batch()
 
     async def write(self, sql: str, params: Sequence[Any] = ()) -> int:
         """One statement as its own transaction; returns the number of rows changed."""

@@ -12,11 +12,15 @@ arriving while a statement is in flight together, one commit for many calls). Wi
 ``concurrency=1`` (the default, and what SQLite gets: its writes are serialised
 in-process anyway) every milestone is written in arrival order, one at a time.
 
-Each milestone is its own transaction through ``crm_lookup.contacts.ContactLog``,
-idempotent, so a crash loses only what was not yet written and a replay writes nothing
-twice; what a crash leaves is, lane by lane, a prefix of what happened. A busy database
-is waited out at the head of the lane (the milestones behind it wait; other lanes go on);
-a milestone the database rejects is counted and logged, and its lane goes on. The
+Each milestone is idempotent (``crm_lookup.contacts.ContactLog``), so a crash loses only
+what was not yet written and a replay writes nothing twice; what a crash leaves is, lane
+by lane, a prefix of what happened. Given a ``batch`` (the store's, ``batch_size`` from
+``store.write_batch``: SQLite), a writer takes up to ``batch_size`` ready heads at once
+(each of another lane, so every lane keeps its order) and writes them in one transaction:
+one commit per turn instead of one per milestone. A busy database is waited out at the
+head of the lane (the milestones behind it wait; other lanes go on), a busy batch is
+retried whole; a milestone the database rejects is counted and logged, and its lane goes
+on (in a batch its neighbours still commit). The
 recorder also keeps today's per-interval counts for the wallboard chart.
 """
 
@@ -31,6 +35,7 @@ import math
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable, Sequence
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from typing import Any
 
@@ -72,9 +77,12 @@ class ContactRecorder:
         short_abandon_seconds: abandons quicker than this are left out of the SL.
         concurrency: milestones of different contacts written at the same time
             (``store.concurrent_writes``: 1 on SQLite, more on PostgreSQL).
+        batch: opens one transaction for a writer's turn (``store.batch``); None: each
+            milestone alone.
+        batch_size: at most this many milestones in one batch (``store.write_batch``).
 
     Raises:
-        InvalidInput: ``concurrency`` below 1.
+        InvalidInput: ``concurrency`` or ``batch_size`` below 1.
     """
 
     def __init__(
@@ -85,9 +93,15 @@ class ContactRecorder:
         service_level_seconds: float = 20.0,
         short_abandon_seconds: float = 5.0,
         concurrency: int = 1,
+        batch: Callable[[], AbstractAsyncContextManager[Any]] | None = None,
+        batch_size: int = 1,
     ) -> None:
         if concurrency < 1:
             raise InvalidInput("concurrency must be at least 1", field="concurrency")
+        if batch_size < 1:
+            raise InvalidInput("batch_size must be at least 1", field="batch_size")
+        self._batch = batch if batch_size > 1 else None
+        self.batch_size = batch_size
         self.contacts = contacts
         self.agent_states = agent_states
         self.service_level_seconds = service_level_seconds
@@ -185,23 +199,69 @@ class ContactRecorder:
                 waiter = asyncio.get_running_loop().create_future()
                 self._idle_writers.append(waiter)
                 await waiter
+            if self._batch is not None:
+                group = [heapq.heappop(self._ready)[1]]
+                while self._ready and len(group) < self.batch_size:
+                    group.append(heapq.heappop(self._ready)[1])
+                try:
+                    await self._write_batch(self._batch, group)
+                finally:
+                    for milestone in group:
+                        self._written(milestone)
+                continue
             _, milestone = heapq.heappop(self._ready)
-            what = milestone.what
             try:
-                await self._write_with_retry(what, milestone.write)
-            except (SwitchboardError, OSError, ValueError) as exc:
-                self.failures += 1
-                log.error(
-                    "contact milestone not written",
-                    extra={"fields": {"milestone": what, "error": exc}},
-                )
-            except Exception:
-                self.failures += 1
-                log.exception(
-                    "contact milestone not written", extra={"fields": {"milestone": what}}
-                )
+                await self._write_with_retry(milestone.what, milestone.write)
+            except Exception as exc:
+                self._given_up(milestone, exc)
             finally:
                 self._written(milestone)
+
+    def _given_up(self, milestone: _Milestone, exc: Exception) -> None:
+        self.failures += 1
+        what = milestone.what
+        if isinstance(exc, (SwitchboardError, OSError, ValueError)):
+            log.error(
+                "contact milestone not written", extra={"fields": {"milestone": what, "error": exc}}
+            )
+        else:
+            log.error(
+                "contact milestone not written",
+                extra={"fields": {"milestone": what}},
+                exc_info=exc,
+            )
+
+    async def _write_batch(
+        self, batch: Callable[[], AbstractAsyncContextManager[Any]], group: list[_Milestone]
+    ) -> None:
+        """``group`` (heads of different lanes) in one transaction. A milestone the
+        database rejects is given up alone; a busy or lost database rolls the batch back
+        and it is retried whole, like one milestone (every write is idempotent)."""
+        todo = list(group)
+        delay = BUSY_RETRY_FIRST
+        while todo:
+            try:
+                async with batch():
+                    for milestone in list(todo):
+                        try:
+                            await milestone.write()
+                        except (StoreBusy, StoreUnavailable):
+                            raise
+                        except Exception as exc:
+                            self._given_up(milestone, exc)
+                            todo.remove(milestone)
+                return
+            except (StoreBusy, StoreUnavailable) as exc:
+                if delay > BUSY_RETRY_LONGEST:
+                    for milestone in todo:
+                        self._given_up(milestone, exc)
+                    return
+                log.warning(
+                    "database busy or unreachable; batch of milestones will be retried",
+                    extra={"fields": {"milestones": len(todo), "retry_in": delay, "error": exc}},
+                )
+                await asyncio.sleep(delay)
+                delay *= 2
 
     async def _write_with_retry(self, what: str, write: Write) -> None:
         """A busy database (another process writing, e.g. a large CSV import) or one that

@@ -35,6 +35,7 @@ from routing.center import CallCenter
 from routing.contacts import ContactRecorder
 from routing.ivr.script import ScriptLibrary
 from routing.pbx import Pbxs
+from switchboard.collector import freeze_start_up_heap
 from telephony.ami import AmiClient
 
 log = logging.getLogger(__name__)
@@ -98,6 +99,8 @@ async def build_service(settings: Settings, *, clock: Callable[[], float] = time
         agent_states=store.agent_states,
         short_abandon_seconds=settings.routing.short_abandon_seconds,
         concurrency=store.concurrent_writes,
+        batch=store.batch,
+        batch_size=store.write_batch,
     )
     center = CallCenter(
         settings,
@@ -206,6 +209,9 @@ async def serve(
     settings = service.settings
     runner = web.AppRunner(service.app, access_log=None, handle_signals=False)
     await runner.setup()
+    # Start-up is done (store open, queue file, scripts and prompts loaded, the center
+    # started): keep that heap out of every later full collection.
+    freeze_start_up_heap()
     try:
         site = web.TCPSite(runner, settings.http.host, settings.http.port)
         await site.start()
