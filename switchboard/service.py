@@ -53,19 +53,18 @@ class Service:
     clients: dict[str, AmiClient]
 
 
-async def build_service(settings: Settings, *, clock: Callable[[], float] = time.time) -> Service:
-    """Open the store and assemble every layer; nothing connects to Asterisk yet.
-
-    Raises:
-        ConfigError / InvalidInput: a bad settings value or queue file.
-    """
-    queue_file = load_queue_file(settings.path(settings.routing.queues_file))
-    store = await open_store(
-        settings.database_target(),
+async def open_settings_store(settings: Settings, target: str) -> Store:
+    """The store at ``target`` (a path or URL) with the region and pool sizes of ``settings``."""
+    return await open_store(
+        target,
         settings.crm.default_region,
         pool_min_size=settings.database.pool_min_size,
         pool_max_size=settings.database.pool_max_size,
     )
+
+
+def directory_of(settings: Settings, store: Store) -> Directory:
+    """The CRM directory over ``store``, with the external CRM adapter when one is set."""
     external = None
     if settings.crm.adapter == "http":
         external = ExternalCrm(
@@ -76,7 +75,18 @@ async def build_service(settings: Settings, *, clock: Callable[[], float] = time
             breaker_failures=settings.crm.breaker_failures,
             breaker_reset=settings.crm.breaker_reset,
         )
-    directory = Directory(store, external)
+    return Directory(store, external)
+
+
+async def build_service(settings: Settings, *, clock: Callable[[], float] = time.time) -> Service:
+    """Open the store and assemble every layer; nothing connects to Asterisk yet.
+
+    Raises:
+        ConfigError / InvalidInput: a bad settings value or queue file.
+    """
+    queue_file = load_queue_file(settings.path(settings.routing.queues_file))
+    store = await open_settings_store(settings, settings.database_target())
+    directory = directory_of(settings, store)
     clients = {pbx.name: ami_client(pbx) for pbx in settings.pbxs}
     ami = clients[settings.ami.name]
     pbxs = Pbxs(settings, clients)

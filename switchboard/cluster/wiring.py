@@ -22,11 +22,10 @@ from agent_console.keys import HUB
 from config.errors import ConfigError
 from config.settings import Settings
 from crm_lookup.directory import Directory
-from crm_lookup.external import ExternalCrm
-from crm_lookup.store import Store, open_store
+from crm_lookup.store import Store
 from routing.acd.config import load_queue_file
 from switchboard.cluster.node import ClusterNode, Term
-from switchboard.service import build_service
+from switchboard.service import build_service, directory_of, open_settings_store
 
 NODE_NAME = re.compile(r"^[a-z0-9_]{1,32}$")
 
@@ -74,23 +73,8 @@ async def build_cluster_service(
     settings = cluster_settings(settings)
     load_queue_file(settings.path(settings.routing.queues_file))  # a bad file stops start-up
     dsn = settings.database_url().dsn
-    store = await open_store(
-        dsn,
-        settings.crm.default_region,
-        pool_min_size=settings.database.pool_min_size,
-        pool_max_size=settings.database.pool_max_size,
-    )
-    external = None
-    if settings.crm.adapter == "http":
-        external = ExternalCrm(
-            settings.crm.url_template,
-            auth_header=settings.crm.auth_header,
-            timeout_ms=settings.crm.timeout_ms,
-            cache_ttl=settings.crm.cache_ttl,
-            breaker_failures=settings.crm.breaker_failures,
-            breaker_reset=settings.crm.breaker_reset,
-        )
-    directory = Directory(store, external)
+    store = await open_settings_store(settings, dsn)
+    directory = directory_of(settings, store)
 
     async def start_term() -> Term:
         return await _start_term(settings, clock)
