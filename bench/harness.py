@@ -162,6 +162,21 @@ async def until(check: Callable[[], Any], within: float, step: float = 0.1) -> b
     return await holds()
 
 
+async def stop_child(proc: asyncio.subprocess.Process | None, within: float) -> None:
+    """End a child that reads commands on stdin: close its stdin (its cue to finish) and
+    wait ``within`` seconds, then kill it."""
+    if proc is None or proc.returncode is not None:
+        return
+    with contextlib.suppress(Exception):
+        assert proc.stdin is not None
+        proc.stdin.close()
+    try:
+        await asyncio.wait_for(proc.wait(), within)
+    except TimeoutError:
+        proc.kill()
+        await proc.wait()
+
+
 def error_lines(text: str) -> list[str]:
     bad = ("level=ERROR", "level=CRITICAL", "Traceback", "never retrieved", "Task was destroyed")
     return [line for line in text.splitlines() if any(b in line for b in bad)]

@@ -64,6 +64,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from bench import harness
 from bench.figures import Figure
 from bench.figures import report as report_figures
 
@@ -621,17 +622,7 @@ class Child:
         self.proc.stdin.write(word.encode() + b"\n")
 
     async def stop(self) -> None:
-        proc = self.proc
-        if proc is None or proc.returncode is not None:
-            return
-        with contextlib.suppress(Exception):
-            assert proc.stdin is not None
-            proc.stdin.close()
-        try:
-            await asyncio.wait_for(proc.wait(), 10)
-        except TimeoutError:
-            proc.kill()
-            await proc.wait()
+        await harness.stop_child(self.proc, 10)
 
 
 def percentile(sorted_values: Sequence[float], q: float) -> float:

@@ -385,17 +385,7 @@ class ConsolesChild:
         return await self.read(30)
 
     async def stop(self) -> None:
-        proc = self.proc
-        if proc is None or proc.returncode is not None:
-            return
-        with contextlib.suppress(Exception):
-            assert proc.stdin is not None
-            proc.stdin.close()
-        try:
-            await asyncio.wait_for(proc.wait(), 15)
-        except TimeoutError:
-            proc.kill()
-            await proc.wait()
+        await harness.stop_child(self.proc, 15)
 
 
 # -- the run ------------------------------------------------------------------------------------
