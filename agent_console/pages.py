@@ -7,9 +7,11 @@ fill them from the websocket snapshot and keep them live.
 from __future__ import annotations
 
 import secrets
+from typing import Any
 
 from aiohttp import web
 
+from agent_console import catalogue
 from agent_console.api import authenticate, home_of, send_session, start_session
 from agent_console.auth import (
     LOGIN_CSRF_COOKIE,
@@ -21,11 +23,34 @@ from agent_console.auth import (
     require,
     same_token,
 )
-from agent_console.keys import AUTH, CONSOLE, JINJA, SESSION
+from agent_console.keys import AUTH, CONSOLE, JINJA, SESSION, STORE
 
 
-def render(request: web.Request, name: str, status: int = 200, **context: object) -> web.Response:
-    html = request.app[JINJA].get_template(name).render(**context)
+async def language_of(request: web.Request) -> str:
+    """The page's language: the signed-in user's preference, else the browser's."""
+    preferred = None
+    session = request.get(SESSION)
+    if session is not None:
+        row = await request.app[STORE].users.get_by_username(session.user.username)
+        preferred = getattr(row, "language", None) or None
+    return catalogue.negotiate(preferred, request.headers.get("Accept-Language", ""))
+
+
+def render(
+    request: web.Request, name: str, status: int = 200, *, language: str = "en", **context: Any
+) -> web.Response:
+    """A template in ``language``: ``t(key)`` in the template, the catalogue for the
+    page's scripts (``strings``) and ``lang`` for ``<html lang>``."""
+    html = (
+        request.app[JINJA]
+        .get_template(name)
+        .render(
+            lang=language,
+            t=catalogue.translator(language),
+            strings=catalogue.strings_for(language),
+            **context,
+        )
+    )
     return web.Response(text=html, status=status, content_type="text/html", charset="utf-8")
 
 
@@ -34,9 +59,16 @@ async def index(request: web.Request) -> web.Response:
     raise web.HTTPSeeOther(home_of(session.user) if session else "/login")
 
 
-def _login_page(request: web.Request, error: str = "", status: int = 200) -> web.Response:
+def _login_page(
+    request: web.Request, error: str = "", status: int = 200, **values: Any
+) -> web.Response:
+    """The login form; ``error`` is a catalogue key (filled from ``values``)."""
     token = secrets.token_urlsafe(24)
-    response = render(request, "login.html", status=status, csrf_token=token, error=error)
+    language = catalogue.negotiate(None, request.headers.get("Accept-Language", ""))
+    message = catalogue.translator(language)(error, **values) if error else ""
+    response = render(
+        request, "login.html", status=status, language=language, csrf_token=token, error=message
+    )
     response.set_cookie(
         LOGIN_CSRF_COOKIE,
         token,
@@ -63,17 +95,18 @@ async def login_form(request: web.Request) -> web.Response:
     expected = request.cookies.get(LOGIN_CSRF_COOKIE, "")
     genuine = bool(expected) and same_token(token if isinstance(token, str) else None, expected)
     if not genuine or not request.app[AUTH].origin_ok(request):
-        return _login_page(request, "The form expired; please try again.", status=403)
+        return _login_page(request, "login.expired", status=403)
     username = str(form.get("username", ""))[:64]
     password = str(form.get("password", ""))[:1024]
     try:
         user = await authenticate(request, username, password)
     except TooManyAttempts as exc:
-        response = _login_page(request, str(exc).capitalize() + ".", status=429)
+        response = _login_page(request, "login.too_many", status=429, seconds=exc.retry_after)
         response.headers["Retry-After"] = str(exc.retry_after)
         return response
-    except NotAuthenticated:
-        return _login_page(request, "Wrong username or password.", status=401)
+    except NotAuthenticated as exc:
+        key = "login.disabled" if "disabled" in str(exc) else "login.wrong"
+        return _login_page(request, key, status=401)
     response = web.HTTPSeeOther(home_of(user))
     send_session(request, response, await start_session(request, user))
     raise response
@@ -85,6 +118,7 @@ async def agent_page(request: web.Request) -> web.Response:
     return render(
         request,
         "agent.html",
+        language=await language_of(request),
         user=session.user,
         csrf_token=session.csrf,
         config=request.app[CONSOLE].config(),
@@ -98,6 +132,7 @@ async def supervisor_page(request: web.Request) -> web.Response:
     return render(
         request,
         "supervisor.html",
+        language=await language_of(request),
         user=session.user,
         csrf_token=session.csrf,
         config=request.app[CONSOLE].config(),

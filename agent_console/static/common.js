@@ -1,12 +1,51 @@
 "use strict";
-// Shared by the agent console and the wallboard: JSON API calls with the CSRF token,
+// Shared by every page: the string catalogue (t), JSON API calls with the CSRF token,
 // safe DOM building (text only, never innerHTML), clock skew, and the self-healing
-// websocket (exponential backoff with jitter; every reconnect starts from a fresh snapshot).
+// websocket (exponential backoff with jitter; every reconnect starts from a fresh snapshot;
+// a session that ended sends the page to /login; a lost connection shows a banner).
 const SB = (() => {
   const csrf = document.querySelector('meta[name="csrf-token"]').content;
+  const strings = JSON.parse((document.getElementById("sb-strings") || {}).textContent || "{}");
   let offset = 0;
   let socket = null;
   let nextId = 1;
+  let reconnectNow = null;
+
+  // The catalogue (agent_console/catalogue.py) in the page's language; {name} placeholders.
+  const has = (key) => Object.prototype.hasOwnProperty.call(strings, key);
+  function t(key, values) {
+    const text = has(key) ? strings[key] : key;
+    return text.replace(/\{([a-z_]+)\}/g, (m, name) =>
+      (values && values[name] !== undefined && values[name] !== null ? String(values[name]) : m));
+  }
+  // A configured code (reason, disposition, state) in words: the catalogue's when it has
+  // one, else the code as the operator wrote it.
+  const label = (group, code) => (code && has(group + "." + code) ? t(group + "." + code) : (code || ""));
+  const spell = (node) => String(node || "").replace(/[_-]+/g, " ").trim();
+
+  // One IVR step ({node, kind, digits, result}) as a sentence an agent reads at a glance.
+  // Collected digits are never shown: they may be an account number or a PIN.
+  function describeStep(step) {
+    const name = spell(step.node);
+    const result = String(step.result || "");
+    switch (step.kind) {
+      case "play": return t(result.startsWith("interrupted") ? "ivr.play.interrupted" : "ivr.play", { name });
+      case "menu":
+        return result.startsWith("option") || step.digits
+          ? t("ivr.menu.option", { name, digits: step.digits || result.replace("option ", "") })
+          : t("ivr.menu.failed", { name });
+      case "collect": return t("ivr.collect", { name });
+      case "lookup": return t(result === "found" ? "ivr.lookup.found" : "ivr.lookup.not_found");
+      case "hours": return t(has("ivr.hours." + result) ? "ivr.hours." + result : "ivr.hours.open");
+      case "queue": return t("ivr.queue");
+      case "callback": return t(result.startsWith("declined") ? "ivr.callback.declined" : "ivr.callback");
+      case "voicemail": return t(result === "recorded" ? "ivr.voicemail" : "ivr.voicemail.none");
+      case "transfer": return t("ivr.transfer");
+      case "hangup": return t("ivr.hangup");
+      case "branch": case "set": return null; // the script's own bookkeeping, not the caller's doing
+      default: return t("ivr.other", { name, result });
+    }
+  }
 
   const now = () => Date.now() / 1000 + offset;
   const setServerNow = (serverNow) => { if (typeof serverNow === "number") offset = serverNow - Date.now() / 1000; };
@@ -17,8 +56,9 @@ const SB = (() => {
       opts.headers["Content-Type"] = "application/json";
       opts.body = JSON.stringify(body);
     }
-    const resp = await fetch(path, opts);
-    if (resp.status === 401) { window.location.assign("/login"); throw new Error("signed out"); }
+    let resp;
+    try { resp = await fetch(path, opts); } catch (e) { throw new Error(t("error.network")); }
+    if (resp.status === 401) { window.location.assign("/login"); throw new Error(t("session.ended")); }
     const data = await resp.json().catch(() => ({}));
     if (!resp.ok) throw new Error(data.message || resp.statusText);
     return data;
@@ -52,28 +92,48 @@ const SB = (() => {
   function when(value) {
     if (value === null || value === undefined || value === "") return "";
     const d = typeof value === "number" ? new Date(value * 1000) : new Date(value);
-    return isNaN(d) ? String(value) : d.toLocaleString();
+    return isNaN(d) ? String(value) : d.toLocaleString(document.documentElement.lang || undefined);
   }
 
-  function showError(message) {
-    const node = document.getElementById("action-error");
+  // An error shown where the agent acted: ``where`` is the id of the message slot next to
+  // the control (default: the page's own slot). An empty message clears it.
+  function showError(message, where) {
+    const node = document.getElementById(where || "action-error");
     if (node) node.textContent = message || "";
+  }
+
+  // Whether the session behind this page still exists. The websocket cannot tell: a
+  // refused upgrade (401) reaches the browser as a bare 1006, like any network failure.
+  async function sessionEnded() {
+    try {
+      const resp = await fetch("/api/me", { credentials: "same-origin", cache: "no-store" });
+      return resp.status === 401;
+    } catch (e) { return false; } // the server is away: keep trying, the banner says so
   }
 
   function connect(onMessage) {
     const conn = document.getElementById("conn");
+    const banner = document.getElementById("conn-banner");
     let delay = 500;
     let pinger = null;
+    let timer = null;
+    let failures = 0;
     const status = (live) => {
-      if (!conn) return;
-      conn.textContent = live ? "live" : "reconnecting…";
-      conn.className = "conn " + (live ? "on" : "off");
+      if (conn) {
+        conn.textContent = live ? t("conn.live") : t("conn.reconnecting");
+        conn.className = "conn " + (live ? "on" : "off");
+      }
+      // One failed attempt may be a blip (a restart takes a second); from the second on,
+      // the agent must see that the page is not live.
+      if (banner) banner.hidden = live || failures < 2;
     };
     const open = () => {
+      timer = null;
       const proto = location.protocol === "https:" ? "wss:" : "ws:";
       socket = new WebSocket(proto + "//" + location.host + "/ws");
       socket.onopen = () => {
         delay = 500;
+        failures = 0;
         status(true);
         pinger = setInterval(() => send({ type: "ping" }), 25000);
       };
@@ -84,15 +144,27 @@ const SB = (() => {
         if (msg.type === "error") showError(msg.message);
         onMessage(msg);
       };
-      socket.onclose = (ev) => {
+      socket.onclose = async (ev) => {
         clearInterval(pinger);
+        failures += 1;
         status(false);
-        if (ev.code === 1008) { window.location.assign("/login"); return; }
+        if (ev.code === 1008 || (ev.code !== 1000 && await sessionEnded())) {
+          window.location.assign("/login");
+          return;
+        }
         const wait = delay * (0.5 + Math.random());
         delay = Math.min(delay * 2, 30000);
-        setTimeout(open, wait);
+        timer = setTimeout(open, wait);
       };
     };
+    reconnectNow = () => {
+      if (!timer) return;
+      clearTimeout(timer);
+      delay = 500;
+      open();
+    };
+    const retry = document.getElementById("conn-retry");
+    if (retry) retry.addEventListener("click", () => reconnectNow && reconnectNow());
     open();
   }
 
@@ -110,5 +182,5 @@ const SB = (() => {
     });
   }
 
-  return { api, el, clear, duration, when, now, connect, send, showError };
+  return { api, el, clear, duration, when, now, connect, send, showError, t, has, label, spell, describeStep };
 })();

@@ -1,0 +1,168 @@
+"""Every string the console shows, in English and Russian: the one catalogue.
+
+Theory of operation: a page is rendered in the user's language (their stored preference,
+else the browser's ``Accept-Language``, else English). Templates call ``t("key")``; the
+page also embeds the whole catalogue of its language as JSON, which ``SB.t("key",
+{name: ...})`` in common.js reads, so scripts never hold a visible string of their own.
+``{name}`` placeholders are filled from the arguments. tests/test_console_catalogue.py
+checks that every key has both languages with the same placeholders, and that every key
+a template or script uses is here.
+
+Keys are grouped by page; add a page's strings in its own section.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping
+from typing import Any
+
+LANGUAGES = ("en", "ru")
+DEFAULT_LANGUAGE = "en"
+LANGUAGE_NAMES = {"en": "English", "ru": "Русский"}
+
+# key -> (English, Russian)
+STRINGS: dict[str, tuple[str, str]] = {
+    # == common ===========================================================================
+    "app.name": ("Switchboard", "Switchboard"),
+    "nav.skip": ("Skip to content", "Перейти к содержимому"),
+    "nav.console": ("My console", "Мой пульт"),
+    "nav.wallboard": ("Wallboard", "Табло"),
+    "nav.admin": ("Users", "Пользователи"),
+    "nav.signout": ("Sign out", "Выйти"),
+    "nav.language": ("Language", "Язык"),
+    "nav.main": ("Main", "Главное меню"),
+    "conn.live": ("Live", "На связи"),
+    "conn.reconnecting": ("Reconnecting…", "Переподключение…"),
+    "conn.offline": ("Offline", "Нет связи"),
+    "conn.title": ("Live connection", "Соединение"),
+    "conn.lost": (
+        "Connection lost. Live updates are paused; reconnecting…",
+        "Связь потеряна. Обновления приостановлены; переподключаемся…",
+    ),
+    "conn.retry": ("Retry now", "Повторить"),
+    "session.ended": ("Your session ended. Sign in again.", "Сеанс завершён. Войдите снова."),
+    "error.generic": ("Something went wrong: {message}", "Что-то пошло не так: {message}"),
+    "error.network": (
+        "The server did not answer. Check the connection and try again.",
+        "Сервер не ответил. Проверьте соединение и повторите.",
+    ),
+    "common.close": ("Close", "Закрыть"),
+    "common.save": ("Save", "Сохранить"),
+    "common.cancel": ("Cancel", "Отмена"),
+    "common.none": ("—", "—"),
+    "common.loading": ("Loading…", "Загрузка…"),
+    "common.saved": ("Saved", "Сохранено"),
+    "common.yes": ("Yes", "Да"),
+    "common.no": ("No", "Нет"),
+    "role.agent": ("Agent", "Оператор"),
+    "role.supervisor": ("Supervisor", "Супервизор"),
+    "role.admin": ("Administrator", "Администратор"),
+    "state.logged_out": ("Logged out", "Не в системе"),
+    "state.ready": ("Ready", "Готов"),
+    "state.not_ready": ("Not ready", "Не готов"),
+    "state.ringing": ("Ringing", "Звонок"),
+    "state.on_call": ("On a call", "Разговор"),
+    "state.wrap_up": ("Wrap-up", "Обработка"),
+    "state.wrap_up_overdue": ("Wrap-up overdue", "Обработка просрочена"),
+    "call.ivr": ("In the menu", "В меню"),
+    "call.waiting": ("Waiting", "Ожидает"),
+    "call.ringing": ("Ringing", "Звонок"),
+    "call.talking": ("Talking", "Разговор"),
+    "call.held": ("On hold", "На удержании"),
+    "call.ended": ("Ended", "Завершён"),
+    "reason.break": ("Break", "Перерыв"),
+    "reason.lunch": ("Lunch", "Обед"),
+    "reason.training": ("Training", "Обучение"),
+    "reason.meeting": ("Meeting", "Совещание"),
+    "reason.no answer": ("Missed a call", "Пропустил звонок"),
+    "reason.admin": ("Admin work", "Служебные дела"),
+    "disposition.resolved": ("Resolved", "Решено"),
+    "disposition.follow-up": ("Follow-up needed", "Нужен повторный контакт"),
+    "disposition.escalated": ("Escalated", "Передано выше"),
+    "disposition.sale": ("Sale", "Продажа"),
+    "disposition.no sale": ("No sale", "Без продажи"),
+    "disposition.wrong number": ("Wrong number", "Ошибся номером"),
+    "disposition.callback": ("Call back", "Перезвонить"),
+    "disposition.other": ("Other", "Другое"),
+    # IVR steps in plain words (SB.describeStep); {name} is the menu step, spelt out.
+    "ivr.play": ("Heard “{name}”", "Прослушал «{name}»"),
+    "ivr.play.interrupted": ("Skipped “{name}”", "Пропустил «{name}»"),
+    "ivr.menu.option": ("Pressed {digits} at “{name}”", "Нажал {digits} в меню «{name}»"),
+    "ivr.menu.failed": ("No valid choice at “{name}”", "Не выбрал пункт в меню «{name}»"),
+    "ivr.collect": ("Entered digits at “{name}”", "Ввёл цифры в «{name}»"),
+    "ivr.lookup.found": ("Account found", "Учётная запись найдена"),
+    "ivr.lookup.not_found": ("Account not found", "Учётная запись не найдена"),
+    "ivr.hours.open": ("Called in opening hours", "Звонок в рабочее время"),
+    "ivr.hours.closed": ("Called out of hours", "Звонок в нерабочее время"),
+    "ivr.hours.holiday": ("Called on a holiday", "Звонок в праздник"),
+    "ivr.queue": ("Sent to the queue", "Поставлен в очередь"),
+    "ivr.callback": ("Asked for a callback", "Заказал обратный звонок"),
+    "ivr.callback.declined": ("Declined a callback", "Отказался от обратного звонка"),
+    "ivr.voicemail": ("Left a voicemail", "Оставил голосовое сообщение"),
+    "ivr.voicemail.none": (
+        "Reached voicemail, left nothing",
+        "Попал в голосовую почту, ничего не оставил",
+    ),
+    "ivr.transfer": ("Transferred by the menu", "Переведён меню"),
+    "ivr.hangup": ("Call ended by the menu", "Меню завершило звонок"),
+    "ivr.other": ("“{name}”: {result}", "«{name}»: {result}"),
+    # == login ============================================================================
+    "login.title": ("Sign in", "Вход"),
+    "login.username": ("Username", "Имя пользователя"),
+    "login.password": ("Password", "Пароль"),
+    "login.submit": ("Sign in", "Войти"),
+    "login.expired": ("The form expired; please try again.", "Форма устарела; попробуйте ещё раз."),
+    "login.wrong": ("Wrong username or password.", "Неверное имя пользователя или пароль."),
+    "login.disabled": (
+        "This user is disabled; ask an administrator.",
+        "Пользователь отключён; обратитесь к администратору.",
+    ),
+    "login.too_many": (
+        "Too many attempts; try again in {seconds} s.",
+        "Слишком много попыток; повторите через {seconds} с.",
+    ),
+    # == agent console ====================================================================
+    # == wallboard ========================================================================
+    # == customer page ====================================================================
+    # == admin ============================================================================
+}
+
+_PLACEHOLDER = re.compile(r"\{([a-z_]+)\}")
+
+
+def placeholders(text: str) -> set[str]:
+    return set(_PLACEHOLDER.findall(text))
+
+
+def strings_for(language: str) -> dict[str, str]:
+    """The whole catalogue in one language (English for an unknown one)."""
+    index = LANGUAGES.index(language) if language in LANGUAGES else 0
+    return {key: pair[index] for key, pair in STRINGS.items()}
+
+
+def fill(text: str, values: Mapping[str, Any]) -> str:
+    """``{name}`` placeholders replaced by ``values``; an unknown one is left as it is."""
+    return _PLACEHOLDER.sub(lambda m: str(values.get(m.group(1), m.group(0))), text)
+
+
+def translator(language: str) -> Callable[..., str]:
+    """``t(key, **values)`` for templates. An unknown key shows as itself (a test fails on
+    it), never as an error page in front of an agent."""
+    table = strings_for(language)
+
+    def t(key: str, **values: Any) -> str:
+        return fill(table.get(key, key), values)
+
+    return t
+
+
+def negotiate(preferred: str | None, accept_language: str) -> str:
+    """The user's stored language, else the first supported one the browser asks for."""
+    if preferred in LANGUAGES:
+        return preferred
+    for part in accept_language.split(",")[:20]:
+        tag = part.split(";")[0].strip().lower()[:2]
+        if tag in LANGUAGES:
+            return tag
+    return DEFAULT_LANGUAGE
