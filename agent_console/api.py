@@ -203,6 +203,7 @@ async def authenticate(request: web.Request, username: str, password: str) -> Us
         raise NotAuthenticated("wrong username or password")
     auth.guard.succeeded(attempt)
     user = User(row.username, Role.parse(row.role), row.agent_id or None)
+    await request.app[STORE].users.record_login(row.username)
     await request.app[CRM].audit(
         user.username, "user.login", user.username, {"ip": request.remote or ""}
     )
@@ -256,6 +257,18 @@ async def logout(request: web.Request) -> web.Response:
     response = web.json_response({"ok": True})
     request.app[AUTH].clear_cookie(response)
     return response
+
+
+@require()
+async def preferences(request: web.Request) -> web.Response:
+    """``PUT /api/me/preferences`` ``{"language": "en"|"ru"|""}`` ("" = the browser's):
+    the pages render in it from the next load."""
+    body = await read_json(request)
+    language = body.get("language")
+    if not isinstance(language, str):
+        raise InvalidInput("language is required", field="language")
+    user = await request.app[STORE].users.set_language(user_of(request).username, language)
+    return web.json_response({"language": user.language})
 
 
 @require()
@@ -423,7 +436,48 @@ async def reports(request: web.Request) -> web.Response:
 
 @require(Role.ADMIN)
 async def list_users(request: web.Request) -> web.Response:
-    return web.json_response({"users": await request.app[CRM].list_users()})
+    """Every console user with, for those with an agent id, the agent's name and live
+    state from the center (``agent_name``, ``agent_state``: null for an agent the queue
+    file no longer lists)."""
+    users = await request.app[CRM].list_users()
+    center = request.app[CENTER]
+    for user in users:
+        agent = center.agent(user["agent_id"]) if user.get("agent_id") else None
+        user["agent_name"] = agent.get("name") if agent else None
+        user["agent_state"] = agent.get("state") if agent else None
+    return web.json_response({"users": users})
+
+
+@require(Role.ADMIN)
+async def edit_user(request: web.Request) -> web.Response:
+    """``PATCH /api/admin/users/{name}`` ``{"role"?, "agent_id"?}`` (``agent_id`` null or
+    "" removes it). The rules are those of a new user; the user's sessions end at once, so
+    the new rights apply from their next sign-in. One's own role stays (no admin locks
+    themself out by a slip)."""
+    name = _target_user(request)
+    body = await read_json(request)
+    users = request.app[STORE].users
+    current = await users.get_by_username(name)
+    if current is None:
+        raise NotFound(f"no user {name}")
+    role = Role.parse(text(body, "role")) if "role" in body else Role.parse(current.role)
+    if "agent_id" in body:
+        agent_id = ident(body, "agent_id") if body.get("agent_id") else None
+    else:
+        agent_id = current.agent_id or None
+    if "role" not in body and "agent_id" not in body:
+        raise InvalidInput("give a role or an agent id to change", field="role")
+    if name.lower() == user_of(request).username.lower() and role.value != current.role:
+        raise Conflict("you cannot change your own role; ask another admin")
+    known = {a["agent_id"] for a in request.app[CENTER].snapshot().get("agents", [])}
+    check_user_fields(role, agent_id, known)
+    changes: dict[str, Any] = {}
+    if "role" in body:
+        changes["role"] = role.value
+    if "agent_id" in body:
+        changes["agent_id"] = agent_id
+    before = await users.update(name, **changes)
+    return await _changed(request, "user.edit", before)
 
 
 @require(Role.ADMIN)
@@ -576,6 +630,7 @@ def setup_routes(app: web.Application) -> None:
     r.add_post("/api/login", login)
     r.add_post("/api/logout", logout)
     r.add_get("/api/me", me)
+    r.add_put("/api/me/preferences", preferences)
     r.add_put("/api/agents/me/state", set_my_state)
     r.add_get("/api/queues", queues)
     r.add_get("/api/agents", agents)
@@ -595,6 +650,7 @@ def setup_routes(app: web.Application) -> None:
     r.add_post("/api/admin/users", add_user)
     r.add_post("/api/admin/users/{name}/disable", disable_user)
     r.add_post("/api/admin/users/{name}/enable", enable_user)
+    r.add_patch("/api/admin/users/{name}", edit_user)
     r.add_delete("/api/admin/users/{name}", delete_user)
     r.add_put("/api/admin/users/{name}/password", set_user_password)
     r.add_get("/healthz", healthz)

@@ -126,6 +126,57 @@ STRINGS: dict[str, tuple[str, str]] = {
     # == wallboard ========================================================================
     # == customer page ====================================================================
     # == admin ============================================================================
+    "admin.title": ("Console users", "Пользователи пульта"),
+    "admin.table": (
+        "Console users, their roles, agents and last sign-in",
+        "Пользователи пульта, их роли, операторы и последний вход",
+    ),
+    "admin.user": ("User", "Пользователь"),
+    "admin.role": ("Role", "Роль"),
+    "admin.agent": ("Agent", "Оператор"),
+    "admin.agent_id": ("Agent id", "Номер оператора"),
+    "admin.last_login": ("Last sign-in", "Последний вход"),
+    "admin.never": ("Never", "Ни разу"),
+    "admin.state": ("State now", "Состояние"),
+    "admin.status": ("Status", "Статус"),
+    "admin.actions": ("Actions", "Действия"),
+    "admin.active": ("Active", "Активен"),
+    "admin.disabled": ("Disabled", "Отключён"),
+    "admin.no_users": ("No users yet.", "Пользователей пока нет."),
+    "admin.add": ("Add a user", "Добавить пользователя"),
+    "admin.username": ("Username", "Имя пользователя"),
+    "admin.password": ("Password", "Пароль"),
+    "admin.add_submit": ("Add user", "Добавить"),
+    "admin.edit": ("Edit", "Изменить"),
+    "admin.edit_title": ("Edit {user}", "Изменить {user}"),
+    "admin.enable": ("Enable", "Включить"),
+    "admin.disable": ("Disable", "Отключить"),
+    "admin.reset_password": ("Reset password", "Сменить пароль"),
+    "admin.password_title": ("New password for {user}", "Новый пароль для {user}"),
+    "admin.new_password": ("New password", "Новый пароль"),
+    "admin.password_rule": (
+        "At least 8 characters, not the username. The user's sessions end at once.",
+        "Не короче 8 символов и не совпадает с именем. Сеансы пользователя сразу завершатся.",
+    ),
+    "admin.set_password": ("Set password", "Установить пароль"),
+    "admin.delete": ("Delete", "Удалить"),
+    "admin.delete_title": ("Delete {user}?", "Удалить {user}?"),
+    "admin.delete_warning": (
+        "Their sessions end now. The audit log keeps the name.",
+        "Сеансы пользователя сразу завершатся. Журнал аудита сохранит имя.",
+    ),
+    "admin.done_add": ("{user} added.", "{user} добавлен."),
+    "admin.done_edit": (
+        "{user} changed; their sessions ended.",
+        "{user} изменён; его сеансы завершены.",
+    ),
+    "admin.done_enable": ("{user} enabled.", "{user} включён."),
+    "admin.done_disable": (
+        "{user} disabled; their sessions ended.",
+        "{user} отключён; его сеансы завершены.",
+    ),
+    "admin.done_password": ("New password set for {user}.", "Для {user} установлен новый пароль."),
+    "admin.done_delete": ("{user} deleted.", "{user} удалён."),
 }
 
 _PLACEHOLDER = re.compile(r"\{([a-z_]+)\}")

@@ -139,9 +139,22 @@ async def supervisor_page(request: web.Request) -> web.Response:
     )
 
 
+@require(Role.ADMIN)
+async def admin_page(request: web.Request) -> web.Response:
+    session = current_session(request)
+    return render(
+        request,
+        "admin.html",
+        language=await language_of(request),
+        user=session.user,
+        csrf_token=session.csrf,
+    )
+
+
 def setup_pages(app: web.Application) -> None:
     app.router.add_get("/", index)
     app.router.add_get("/login", login_page)
     app.router.add_post("/login", login_form)
     app.router.add_get("/agent", agent_page)
     app.router.add_get("/supervisor", supervisor_page)
+    app.router.add_get("/admin", admin_page)

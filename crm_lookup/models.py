@@ -211,6 +211,8 @@ class User:
     agent_id: str | None = None
     created_at: float = 0.0
     disabled: bool = False
+    last_login: float | None = None
+    language: str = ""  # "" = the browser's language
 
     def to_json(self) -> dict[str, Any]:
         # The hash never leaves the store through JSON.
@@ -221,6 +223,8 @@ class User:
             "agent_id": self.agent_id,
             "created_at": self.created_at,
             "disabled": self.disabled,
+            "last_login": self.last_login,
+            "language": self.language,
         }
 
 

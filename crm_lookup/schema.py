@@ -299,12 +299,20 @@ CREATE TABLE agent_states (
 CREATE INDEX contacts_open ON contacts(created_at) WHERE ended_at IS NULL;
 """
 
+# The admin page shows when each user last signed in (NULL: never); each user picks the
+# console's language ('' = follow the browser).
+MIGRATION_6 = """
+ALTER TABLE users ADD COLUMN last_login REAL;
+ALTER TABLE users ADD COLUMN language TEXT NOT NULL DEFAULT '';
+"""
+
 # (version, script). Append only.
 MIGRATIONS: tuple[tuple[int, str], ...] = (
     (1, MIGRATION_1),
     (2, MIGRATION_2),
     (3, MIGRATION_3),
     (4, MIGRATION_4),
+    (6, MIGRATION_6),
 )
 
 SCHEMA_VERSION_TABLE = """

@@ -272,12 +272,18 @@ CREATE TABLE agent_states (
 CREATE INDEX contacts_open ON contacts(created_at) WHERE ended_at IS NULL;
 """
 
+MIGRATION_6 = """
+ALTER TABLE users ADD COLUMN last_login double precision;
+ALTER TABLE users ADD COLUMN language text NOT NULL DEFAULT '';
+"""
+
 # (version, script). Append only, with the SQLite migration of the same number.
 MIGRATIONS: tuple[tuple[int, str], ...] = (
     (1, MIGRATION_1),
     (2, MIGRATION_2),
     (3, MIGRATION_3),
     (4, MIGRATION_4),
+    (6, MIGRATION_6),
 )
 
 SCHEMA_VERSION_TABLE = """

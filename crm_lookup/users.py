@@ -16,11 +16,17 @@ if TYPE_CHECKING:
     from crm_lookup.store import Store
 
 _USERNAME = re.compile(r"^[A-Za-z0-9_.@-]{1,64}$")
-_SELECT_USER = "SELECT id, username, password_hash, role, agent_id, created_at, disabled FROM users"
+_SELECT_USER = (
+    "SELECT id, username, password_hash, role, agent_id, created_at, disabled, last_login,"
+    " language FROM users"
+)
+LANGUAGES = ("en", "ru")  # the console's catalogue (agent_console.catalogue.LANGUAGES)
 
 
 def _user(row: Any) -> User:
-    return User(int(row[0]), row[1], row[2], row[3], row[4], row[5], bool(row[6]))
+    return User(
+        int(row[0]), row[1], row[2], row[3], row[4], row[5], bool(row[6]), row[7], row[8] or ""
+    )
 
 
 def _role(role: str) -> str:
@@ -124,6 +130,72 @@ class UserRepo:
             (int(disabled),),
             keeps_admin=not disabled,
         )
+
+    async def update(
+        self, username: str, *, role: str | None = None, agent_id: str | object | None = ...
+    ) -> User:
+        """Change a user's role and/or agent id (``agent_id=None`` removes it; leave it out
+        to keep it) and end their sessions, so the new rights apply at once. Returns the
+        user as it was before.
+
+        Raises:
+            NotFound: no such user.
+            InvalidInput: an unknown role.
+            Conflict: another user has that agent id.
+            PermissionDenied: it would leave no enabled admin.
+        """
+        sets: list[str] = []
+        args: list[Any] = []
+        if role is not None:
+            sets.append("role = ?")
+            args.append(_role(role))
+        if agent_id is not ...:
+            sets.append("agent_id = ?")
+            args.append(agent_id or None)
+        if not sets:
+            raise InvalidInput("give a role or an agent id to change", field="role")
+        demotes = role is not None and role != Role.ADMIN.value
+        async with self._store.transaction() as db:
+            row = await db.fetchone(self._by_name, (username,))
+            if row is None:
+                raise NotFound(f"no user {username}")
+            if isinstance(agent_id, str) and agent_id:
+                owner = await db.fetchone(
+                    "SELECT username FROM users WHERE agent_id = ? AND id != ?",
+                    (agent_id, int(row[0])),
+                )
+                if owner is not None:
+                    raise Conflict(f"agent {agent_id} already belongs to user {owner[0]}")
+        return await self._change(
+            username,
+            f"UPDATE users SET {', '.join(sets)} WHERE id = ?",
+            tuple(args),
+            keeps_admin=not demotes,
+        )
+
+    async def record_login(self, username: str, at: float | None = None) -> None:
+        """Note a successful sign-in (the admin page's "last login"); sessions stay."""
+        await self._store.write(
+            "UPDATE users SET last_login = ? WHERE "
+            + self._store.dialect.same_text("username", "?"),
+            (time.time() if at is None else at, username),
+        )
+
+    async def set_language(self, username: str, language: str) -> User:
+        """The user's console language (``""`` = the browser's); sessions stay.
+
+        Raises:
+            InvalidInput: not a language of the console.
+            NotFound: no such user.
+        """
+        if language not in ("", *LANGUAGES):
+            raise InvalidInput(f"language must be one of {', '.join(LANGUAGES)}", field="language")
+        where = " WHERE " + self._store.dialect.same_text("username", "?")
+        await self._store.write("UPDATE users SET language = ?" + where, (language, username))
+        user = await self.get_by_username(username)
+        if user is None:
+            raise NotFound(f"no user {username}")
+        return user
 
     async def delete(self, username: str) -> User:
         """Delete a user and their sessions; the audit log keeps their name.

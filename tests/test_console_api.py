@@ -146,12 +146,25 @@ MATRIX: list[tuple[str, str, Any, dict[str, int]]] = [
         {"password": "a new long secret"},
         dict(anon=401, alice=403, bob=403, sue=403, root=200),
     ),
+    (
+        "PATCH",
+        "/api/admin/users/bob",
+        {"role": "supervisor"},
+        dict(anon=401, alice=403, bob=403, sue=403, root=200),
+    ),
     ("DELETE", "/api/admin/users/bob", None, dict(anon=401, alice=403, bob=403, sue=403, root=200)),
+    (
+        "PUT",
+        "/api/me/preferences",
+        {"language": "ru"},
+        dict(anon=401, alice=200, bob=200, sue=200, root=200),
+    ),
     ("POST", "/api/logout", None, dict(anon=401, alice=200, bob=200, sue=200, root=200)),
     ("GET", "/healthz", None, dict(anon=200, alice=200, bob=200, sue=200, root=200)),
     ("GET", "/metrics", None, dict(anon=200, alice=200, bob=200, sue=200, root=200)),
     ("GET", "/agent", None, dict(anon=303, alice=200, bob=200, sue=200, root=403)),
     ("GET", "/supervisor", None, dict(anon=303, alice=403, bob=403, sue=200, root=200)),
+    ("GET", "/admin", None, dict(anon=303, alice=403, bob=403, sue=403, root=200)),
     ("GET", "/ws", None, dict(anon=401)),
 ]
 

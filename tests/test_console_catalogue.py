@@ -8,8 +8,9 @@ from pathlib import Path
 from agent_console import catalogue
 
 CONSOLE = Path(catalogue.__file__).resolve().parent
-# t("key") / t('key') in templates and scripts; SB.t and a destructured t alike.
-USE = re.compile(r"""(?<![A-Za-z0-9_.])t\(\s*["']([A-Za-z0-9_.\- ]+)["']""")
+# t("key") / t('key') in templates and scripts; SB.t and a destructured t alike. A key
+# built at run time (t("role." + code)) is not a literal key and is left out.
+USE = re.compile(r"""(?<![A-Za-z0-9_.])t\(\s*["']([A-Za-z0-9_.\- ]+)["']\s*[,)]""")
 
 
 def used_keys() -> dict[str, set[str]]:

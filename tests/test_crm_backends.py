@@ -13,7 +13,7 @@ from urllib.parse import urlsplit
 import pytest
 
 import crm_lookup.postgres_backend as postgres_backend
-from config.errors import ConfigError, Conflict, NotFound
+from config.errors import ConfigError, Conflict, InvalidInput, NotFound, PermissionDenied
 from crm_lookup.database import (
     ForeignKeyViolation,
     UniqueViolation,
@@ -163,6 +163,48 @@ async def test_usernames_are_unique_and_found_ignoring_case(store: Store) -> Non
     assert [u.username for u in await store.users.list()] == ["Ada", "bob", "Carl"]
 
 
+async def test_a_user_is_edited_and_the_old_rights_end_with_their_sessions(
+    store: Store,
+) -> None:
+    await store.users.add("Ada", "$hash", "admin")
+    await store.users.add("bob", "$hash", "agent", "1002")
+    await store.users.add("Carl", "$hash", "agent", "1003")
+    now = time.time()
+    await store.sessions.save(StoredSession("k2", "bob", "agent", "1002", "c2", now + 60))
+    before = await store.users.update("BOB", role="supervisor", agent_id="1004")
+    assert (before.role, before.agent_id) == ("agent", "1002")
+    bob = await store.users.get_by_username("bob")
+    assert bob is not None and (bob.role, bob.agent_id) == ("supervisor", "1004")
+    assert await store.sessions.live_keys(["k2"], now) == set()
+    await store.users.update("bob", agent_id=None)
+    bob = await store.users.get_by_username("bob")
+    assert bob is not None and (bob.role, bob.agent_id) == ("supervisor", None)
+    with pytest.raises(Conflict, match="1003"):
+        await store.users.update("bob", agent_id="1003")
+    with pytest.raises(PermissionDenied, match="last admin"):
+        await store.users.update("ada", role="agent")
+    with pytest.raises(InvalidInput):
+        await store.users.update("bob", role="root")
+    with pytest.raises(NotFound):
+        await store.users.update("nobody", role="agent")
+
+
+async def test_last_login_and_language_are_kept_per_user(store: Store) -> None:
+    await store.users.add("Ada", "$hash", "admin")
+    ada = await store.users.get_by_username("ada")
+    assert ada is not None and (ada.last_login, ada.language) == (None, "")
+    now = time.time()
+    await store.sessions.save(StoredSession("k1", "ada", "admin", None, "c1", now + 60))
+    await store.users.record_login("ADA", 1_800_000_000.5)
+    assert (await store.users.set_language("ada", "ru")).language == "ru"
+    ada = await store.users.get_by_username("ada")
+    assert ada is not None and (ada.last_login, ada.language) == (1_800_000_000.5, "ru")
+    assert ada.to_json()["last_login"] == 1_800_000_000.5
+    assert await store.sessions.live_keys(["k1"], now) == {"k1"}  # neither ends a session
+    with pytest.raises(InvalidInput, match="language"):
+        await store.users.set_language("ada", "xx")
+
+
 async def test_sessions_follow_their_user_ignoring_case(store: Store) -> None:
     await store.users.add("Ada", "$hash", "admin")
     await store.users.add("bob", "$hash", "agent", "1002")
@@ -218,6 +260,9 @@ async def test_ids_keep_counting_after_an_import_gave_explicit_ones(
     assert [c.name for c in await store.customers.search("+15550002222")] == ["Bob"]
 
 
+LATEST = max(v for v, _ in postgres_backend.MIGRATIONS)
+
+
 # --- PostgreSQL only -----------------------------------------------------------------------
 
 
@@ -226,7 +271,7 @@ async def test_two_nodes_starting_at_once_migrate_once(postgres_url: str) -> Non
     try:
         rows = await stores[0].fetchall("SELECT version FROM schema_version ORDER BY version")
         assert [r[0] for r in rows] == [v for v, _ in postgres_backend.MIGRATIONS]
-        assert all([await s.schema_version() == 4 for s in stores])
+        assert all([await s.schema_version() == LATEST for s in stores])
     finally:
         for s in stores:
             await s.close()
@@ -253,7 +298,7 @@ async def test_a_failed_migration_leaves_the_previous_version(
     monkeypatch.undo()
     store = await open_store(postgres_url)  # the real migration 4 applies cleanly
     try:
-        assert await store.schema_version() == 4
+        assert await store.schema_version() == LATEST
     finally:
         await store.close()
 

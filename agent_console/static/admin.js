@@ -1,57 +1,133 @@
 "use strict";
-// Admin panel on the wallboard: console users (list, add, disable / enable, new password,
-// delete). Every change ends that user's sessions and websockets on the server.
+// The admin page: console users (list with agent and live state, add, edit role and agent
+// id, disable / enable, new password, delete). Every change ends that user's sessions and
+// websockets on the server at once. Dialogs are native <dialog>s: focus moves in, stays in,
+// Escape closes, and focus returns to the button that opened it.
 (() => {
-  const { api, el, clear, showError } = SB;
+  const { api, el, clear, t, label, when, showError } = SB;
   const $ = (id) => document.getElementById(id);
   const userPath = (name) => "/api/admin/users/" + encodeURIComponent(name);
+  const me = ($("users-title").dataset.me || "").toLowerCase();
+  let opener = null;
 
-  async function act(method, path, body) {
-    showError("");
-    try {
-      await api(method, path, body);
-      await load();
-    } catch (e) { showError(e.message); }
+  const say = (message) => { $("admin-status").textContent = message || ""; };
+
+  function open(dialog, title, button) {
+    opener = button;
+    dialog.querySelector("h2").textContent = title;
+    dialog.querySelectorAll(".error").forEach((n) => { n.textContent = ""; });
+    dialog.showModal();
+  }
+  for (const dialog of document.querySelectorAll("dialog")) {
+    dialog.addEventListener("close", () => { if (opener) opener.focus(); });
+    dialog.querySelector(".dialog-cancel").addEventListener("click", () => dialog.close());
   }
 
+  // One admin action: errors go to ``where`` (the dialog's or the page's slot); the table is
+  // reloaded after a change, and the dialog closes only when the change was made.
+  async function act(method, path, body, where, done, dialog) {
+    showError("", where);
+    try {
+      await api(method, path, body);
+      if (dialog) dialog.close();
+      say(done);
+      await load();
+    } catch (e) { showError(e.message, where); }
+  }
+
+  let current = null;
+  function edit(u, button) {
+    current = u;
+    $("edit-role").value = u.role;
+    $("edit-agent-id").value = u.agent_id || "";
+    open($("edit-dialog"), t("admin.edit_title", { user: u.username }), button);
+    $("edit-role").focus();
+  }
+  $("edit-form").addEventListener("submit", (ev) => {
+    ev.preventDefault();
+    const body = { role: $("edit-role").value, agent_id: $("edit-agent-id").value.trim() || null };
+    act("PATCH", userPath(current.username), body, "edit-error",
+      t("admin.done_edit", { user: current.username }), $("edit-dialog"));
+  });
+  function resetPassword(u, button) {
+    current = u;
+    $("reset-password").value = "";
+    open($("password-dialog"), t("admin.password_title", { user: u.username }), button);
+    $("reset-password").focus();
+  }
+  $("password-form").addEventListener("submit", (ev) => {
+    ev.preventDefault();
+    act("PUT", userPath(current.username) + "/password", { password: $("reset-password").value },
+      "password-error", t("admin.done_password", { user: current.username }), $("password-dialog"));
+  });
+  function remove(u, button) {
+    current = u;
+    open($("delete-dialog"), t("admin.delete_title", { user: u.username }), button);
+    $("delete-confirm").focus();
+  }
+  $("delete-form").addEventListener("submit", (ev) => {
+    ev.preventDefault();
+    act("DELETE", userPath(current.username), undefined, "delete-error",
+      t("admin.done_delete", { user: current.username }), $("delete-dialog"));
+  });
+
   function actions(u) {
+    const self = u.username.toLowerCase() === me;
+    const button = (cls, key, onclick, disabled) => {
+      const b = el("button", { type: "button", class: "small " + cls,
+        "aria-label": t(key) + " — " + u.username }, t(key));
+      b.addEventListener("click", () => onclick(u, b));
+      b.disabled = Boolean(disabled);
+      return b;
+    };
     const toggle = u.disabled
-      ? el("button", { class: "small enable", type: "button", onclick: () => act("POST", userPath(u.username) + "/enable") }, "Enable")
-      : el("button", { class: "small disable", type: "button", onclick: () => act("POST", userPath(u.username) + "/disable") }, "Disable");
-    const password = el("input", { class: "new-password", type: "password", placeholder: "new password",
-                                   maxlength: "1024", autocomplete: "new-password" });
-    const setPassword = el("button", { class: "small set-password", type: "button", onclick: () => {
-      act("PUT", userPath(u.username) + "/password", { password: password.value });
-    } }, "Set password");
-    const remove = el("button", { class: "small danger delete", type: "button", onclick: () => {
-      if (window.confirm("Delete user " + u.username + "? Their sessions end now.")) act("DELETE", userPath(u.username));
-    } }, "Delete");
-    return el("td", { class: "actions" }, toggle, password, setPassword, remove);
+      ? button("enable", "admin.enable", () => act("POST", userPath(u.username) + "/enable", undefined,
+        "action-error", t("admin.done_enable", { user: u.username })))
+      : button("disable", "admin.disable", () => act("POST", userPath(u.username) + "/disable", undefined,
+        "action-error", t("admin.done_disable", { user: u.username })), self);
+    return el("td", { class: "actions" },
+      button("edit", "admin.edit", edit), toggle,
+      button("set-password", "admin.reset_password", resetPassword),
+      button("danger delete", "admin.delete", remove, self));
+  }
+
+  function ago(epoch) {
+    if (!epoch) return t("admin.never");
+    return when(epoch);
   }
 
   async function load() {
+    if (document.querySelector("dialog[open]")) return; // never rebuild under an open dialog
     try {
       const data = await api("GET", "/api/admin/users");
       const body = clear($("users"));
       for (const u of data.users) {
+        const agent = u.agent_id ? (u.agent_name ? u.agent_name + " (" + u.agent_id + ")" : u.agent_id) : "—";
+        const state = u.agent_state ? label("state", u.agent_state) : "—";
         body.append(el("tr", { class: "user-row" + (u.disabled ? " disabled" : ""), dataset: { user: u.username } },
-          el("td", {}, u.username), el("td", {}, u.role), el("td", {}, u.agent_id || ""),
-          el("td", { class: "status" }, u.disabled ? "disabled" : "active"), actions(u)));
+          el("th", { scope: "row" }, u.username), el("td", { class: "role" }, label("role", u.role)),
+          el("td", { class: "agent" }, agent), el("td", { class: "last-login" }, ago(u.last_login)),
+          el("td", { class: "agent-state" }, state),
+          el("td", { class: "status" }, u.disabled ? t("admin.disabled") : t("admin.active")), actions(u)));
       }
+      if (!body.firstChild) body.append(el("tr", {}, el("td", { colspan: "7", class: "empty" }, t("admin.no_users"))));
     } catch (e) { showError(e.message); }
   }
 
   $("add-user").addEventListener("submit", async (ev) => {
     ev.preventDefault();
-    showError("");
+    showError("", "add-error");
     const body = { username: $("new-username").value.trim(), password: $("new-password").value,
                    role: $("new-role").value };
     if ($("new-agent-id").value.trim()) body.agent_id = $("new-agent-id").value.trim();
     try {
       await api("POST", "/api/admin/users", body);
       $("add-user").reset();
+      say(t("admin.done_add", { user: body.username }));
       await load();
-    } catch (e) { showError(e.message); }
+      $("new-username").focus();
+    } catch (e) { showError(e.message, "add-error"); }
   });
   load();
+  setInterval(load, 15000); // agents' states change under the admin's eyes
 })();

@@ -175,6 +175,17 @@ const SB = (() => {
     return id;
   }
 
+  // The language picker (templates/_language.html): stored per user, then the page again.
+  const language = document.getElementById("language");
+  if (language) {
+    language.addEventListener("change", async () => {
+      try {
+        await api("PUT", "/api/me/preferences", { language: language.value });
+        window.location.reload();
+      } catch (e) { showError(e.message); language.value = language.dataset.current; }
+    });
+  }
+
   const signout = document.getElementById("signout");
   if (signout) {
     signout.addEventListener("click", async () => {
