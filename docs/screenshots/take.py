@@ -1,0 +1,121 @@
+"""Take the README's screenshots from a running `switchboard demo` (by hand, not in CI):
+
+    .venv/bin/python docs/screenshots/take.py
+
+It starts the demo on a free port with its simulated callers, signs in in Debian's
+chromium as the demo users and saves, into docs/screenshots/: the agent console with a
+screen pop and then in wrap-up (1366×768, the agent's laptop), the wallboard and its TV
+view (1920×1080, the wall screen), a customer's page and the admin page.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import socket
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[2]
+OUT = ROOT / "docs" / "screenshots"
+PASSWORD = "switchboard-demo"
+LAPTOP = {"width": 1366, "height": 768}
+WALL = {"width": 1920, "height": 1080}
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+async def start_demo(port: int, data: Path) -> asyncio.subprocess.Process:
+    args = ["--port", str(port), "--rate", "20", "--seed", "7", "--data-dir", str(data)]
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "switchboard",
+        "demo",
+        *args,
+        cwd=ROOT,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
+    )
+    assert proc.stdout is not None
+    while True:
+        line = (await proc.stdout.readline()).decode(errors="replace")
+        if not line:
+            raise SystemExit("the demo stopped before it was running")
+        if "demo is running" in line:
+            return proc
+
+
+async def sign_in(browser: Any, url: str, user: str, viewport: dict[str, int]) -> Any:
+    context = await browser.new_context(viewport=viewport, locale="en-GB")
+    page = await context.new_page()
+    await page.goto(url + "/login")
+    await page.fill("#username", user)
+    await page.fill("#password", PASSWORD)
+    await page.click("#login-submit")
+    await page.wait_for_load_state("networkidle")
+    return page
+
+
+async def main() -> None:
+    from playwright.async_api import async_playwright
+
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    with tempfile.TemporaryDirectory() as data:
+        demo = await start_demo(port, Path(data))
+        try:
+            async with async_playwright() as pw:
+                browser = await pw.chromium.launch(
+                    executable_path="/usr/bin/chromium",
+                    args=["--no-sandbox", "--disable-background-networking"],
+                )
+                wall = await sign_in(browser, url, "sam", WALL)
+                agent = await sign_in(browser, url, "alice", LAPTOP)
+                await agent.wait_for_selector("#conn.on")
+                await agent.keyboard.press("Alt+r")  # Ready
+                await agent.wait_for_selector("#call-state:has-text('Talking')", timeout=120_000)
+                await agent.wait_for_timeout(1500)
+                await agent.screenshot(path=str(OUT / "agent.png"))
+                phone = (await agent.text_content("#card-phone")) or ""
+                await agent.keyboard.press("Alt+e")  # hang up: the wrap-up form
+                await agent.wait_for_selector("#wrapup:not([hidden])", timeout=10_000)
+                await agent.select_option("#disposition", index=1)
+                await agent.fill("#notes", "Asked about the new tariff; sent the price list.")
+                await agent.wait_for_timeout(800)
+                await agent.screenshot(path=str(OUT / "agent-wrapup.png"))
+                await wall.wait_for_timeout(2000)
+                await wall.screenshot(path=str(OUT / "supervisor.png"))
+                await wall.goto(url + "/supervisor?view=tv")
+                await wall.wait_for_timeout(2500)
+                await wall.screenshot(path=str(OUT / "wallboard-tv.png"))
+                found = await agent.evaluate(
+                    "async (p) => (await (await fetch('/api/customers?phone=' +"
+                    " encodeURIComponent(p))).json()).card",
+                    phone,
+                )
+                if found and found.get("customer_id"):
+                    customer = await sign_in(browser, url, "bruno", LAPTOP)
+                    await customer.goto(f"{url}/customers/{found['customer_id']}")
+                    await customer.wait_for_timeout(1500)
+                    await customer.screenshot(path=str(OUT / "customer.png"))
+                admin = await sign_in(browser, url, "admin", LAPTOP)
+                await admin.goto(url + "/admin")
+                await admin.wait_for_timeout(1000)
+                await admin.screenshot(path=str(OUT / "admin.png"))
+                await browser.close()
+        finally:
+            demo.terminate()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(demo.wait(), 10)
+    print("screenshots in", OUT)
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
