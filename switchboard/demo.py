@@ -216,7 +216,7 @@ def demo_banner(settings: Settings, database: Path, ami_port: int) -> str:
         f"  Logins (password '{DEMO_PASSWORD}'):",
         "    alice, bruno  agents 1001 and 1002 - press Ready to take calls",
         "    sam           supervisor",
-        "    admin         administrator",
+        f"    admin         administrator - console users at {url}/admin",
         f"  PBX simulator AMI on 127.0.0.1:{ami_port} (simulated callers dial {DEMO_DID})",
         f"  Data: {database}; report on it (another terminal):",
         f"    SWITCHBOARD_DATABASE__PATH={database} switchboard report --from {today} --to {today}",
