@@ -1,0 +1,252 @@
+"""The agent console in a real browser (Debian's chromium, Playwright) against the real
+console server on 127.0.0.1, the real store and the FakeCenter playing the PBX.
+
+What an agent relies on: a wrap-up is never lost (the limit, a reload, a new pop), a whole
+call can be handled from the keyboard, controls are enabled only when they apply, the
+ringing alert is seen, the page passes axe-core in both languages and fits a laptop.
+Screenshots: tests/artifacts/agent-idle-*, agent-call-*, agent-wrapup-*.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from tests.browser_kit import (
+    LAPTOP,
+    assert_accessible,
+    fits_without_scrolling,
+    screenshots,
+    signed_in,
+)
+from tests.console_fakes import PASSWORD, World, seed_history
+from tests.test_console_browser import agent_page_errors
+
+pytestmark = pytest.mark.browser
+WAIT_MS = 5000
+
+
+@pytest.fixture
+async def world(tmp_path: Any) -> Any:
+    w = await World().start(tmp_path)
+    w.ids = await seed_history(w)
+    yield w
+    await w.close()
+
+
+async def alice(browser: Any, world: Any, *, locale: str = "en-GB") -> Any:
+    return await signed_in(
+        browser, world.origin, "alice", password=PASSWORD, viewport=LAPTOP, locale=locale
+    )
+
+
+def ring(world: Any, call_id: str = "c9", *, phone: str = "+15551230001") -> None:
+    """A caller waits in sales and the ACD rings Alice (who must be ready)."""
+    world.center.arrive(
+        call_id,
+        "sales",
+        phone,
+        contact_id=world.ids["contact"] if call_id == "c9" else None,
+        customer_id=world.ids["customer"] if call_id == "c9" else None,
+        path=[{"node": "main_menu", "kind": "menu", "digits": "1", "result": "option 1"}],
+        waited=37,
+    )
+    world.center.offer(call_id, "1001", world.ids["card"] if call_id == "c9" else {})
+
+
+async def enabled(page: Any) -> dict[str, bool]:
+    ids = [
+        "availability",
+        "btn-availability",
+        "btn-hold",
+        "btn-unhold",
+        "btn-hangup",
+        "btn-transfer",
+        "btn-dial",
+    ]
+    return {i: await page.locator("#" + i).is_enabled() for i in ids}
+
+
+async def test_controls_follow_the_state_and_the_ring_is_seen(world: Any, browser: Any) -> None:
+    from playwright.async_api import expect
+
+    page = await alice(browser, world)
+    idle = await enabled(page)
+    assert idle == {
+        "availability": True,
+        "btn-availability": True,
+        "btn-hold": False,
+        "btn-unhold": False,
+        "btn-hangup": False,
+        "btn-transfer": False,
+        "btn-dial": True,
+    }
+    await assert_accessible(page, "agent page, idle")
+    await screenshots(page, "agent-idle")
+
+    await page.select_option("#availability", "ready")
+    await page.click("#btn-availability")
+    await expect(page.locator("#state")).to_have_text("Ready", timeout=WAIT_MS)
+    ring(world)
+    await expect(page.locator("#card-name")).to_have_text("Ada Lovelace", timeout=WAIT_MS)
+    await page.wait_for_function("document.title === 'Ringing: Ada Lovelace'", timeout=WAIT_MS)
+    await expect(page.locator("#call-queue")).to_have_text("sales")
+    await expect(page.locator("#card-phone")).to_have_text("+15551230001")
+    await expect(page.locator("#call-waited")).to_have_text("0:37")
+    await expect(page.locator("#ivr-path")).to_have_text("Pressed 1 at “main menu”")
+    ringing = await enabled(page)
+    assert ringing["availability"] is False and ringing["btn-dial"] is False
+    assert ringing["btn-hold"] is False and ringing["btn-hangup"] is False
+
+    world.center.answer("c9")
+    await expect(page.locator("#call-state")).to_have_text("Talking", timeout=WAIT_MS)
+    await page.wait_for_function("document.title === 'Call: Ada Lovelace'", timeout=WAIT_MS)
+    talking = await enabled(page)
+    assert talking == {
+        "availability": False,
+        "btn-availability": False,
+        "btn-hold": True,
+        "btn-unhold": False,
+        "btn-hangup": True,
+        "btn-transfer": True,
+        "btn-dial": False,
+    }
+    await assert_accessible(page, "agent page with a pop")
+    assert await fits_without_scrolling(page, "#pop")
+    await screenshots(page, "agent-call")
+
+    await page.click("#btn-hold")
+    await expect(page.locator("#call-state")).to_have_text("On hold", timeout=WAIT_MS)
+    held = await enabled(page)
+    assert held["btn-hold"] is False and held["btn-unhold"] is True
+    await expect(page.locator("#hold-time")).not_to_have_text("—")
+
+    # A ready colleague shows by name in the transfer picker (the directory).
+    world.center.agents["1003"]["state"] = "ready"
+    await page.select_option("#transfer-kind", "agent")
+    await page.focus("#transfer-kind")
+    await expect(page.locator("#transfer-target option")).to_have_text(
+        ["Carol Agent"], timeout=WAIT_MS
+    )
+    assert agent_page_errors(world, page) == []
+
+
+async def test_a_whole_call_from_the_keyboard(world: Any, browser: Any) -> None:
+    from playwright.async_api import expect
+
+    page = await alice(browser, world)
+    keys = page.keyboard
+    await keys.press("?")
+    await expect(page.locator("#keys-dialog")).to_be_visible()
+    assert await page.evaluate("document.activeElement.id") == "keys-close"
+    await keys.press("Escape")
+    await expect(page.locator("#keys-dialog")).to_be_hidden()
+    assert await page.evaluate("document.activeElement.id") != "keys-close"
+
+    await keys.press("Alt+r")
+    await expect(page.locator("#state")).to_have_text("Ready", timeout=WAIT_MS)
+    ring(world)
+    world.center.answer("c9")
+    await expect(page.locator("#call-state")).to_have_text("Talking", timeout=WAIT_MS)
+    await keys.press("Alt+h")
+    await expect(page.locator("#call-state")).to_have_text("On hold", timeout=WAIT_MS)
+    await keys.press("Alt+h")
+    await expect(page.locator("#call-state")).to_have_text("Talking", timeout=WAIT_MS)
+    await keys.press("Alt+e")
+    await expect(page.locator("#wrapup")).to_be_visible(timeout=WAIT_MS)
+    assert [a[0] for a in world.center.actions if a[0] in ("hold", "unhold", "hangup")] == [
+        "hold",
+        "unhold",
+        "hangup",
+    ]
+
+    await keys.press("Alt+w")
+    assert await page.evaluate("document.activeElement.id") == "notes"
+    await keys.type("fixed it all by keyboard")
+    await keys.press("Control+Enter")  # no disposition yet: refused, next to the button
+    await expect(page.locator("#wrapup-error")).to_have_text("Choose a disposition.")
+    assert await page.evaluate("document.activeElement.id") == "disposition"
+    await keys.press("ArrowDown")  # the first disposition
+    await keys.press("Control+Enter")
+    await expect(page.locator("#call-status")).to_have_text(
+        "Wrap-up saved for Ada Lovelace.", timeout=WAIT_MS
+    )
+    await expect(page.locator("#wrapup")).to_be_hidden()
+    contact = await world.app_crm().contact(world.ids["contact"])
+    assert (contact["disposition"], contact["notes"]) == ("resolved", "fixed it all by keyboard")
+    assert agent_page_errors(world, page) == []
+
+
+async def test_the_wrapup_survives_the_limit_a_reload_and_a_new_pop(
+    world: Any, browser: Any
+) -> None:
+    from playwright.async_api import expect
+
+    page = await alice(browser, world)
+    await page.select_option("#availability", "ready")
+    await page.click("#btn-availability")
+    await expect(page.locator("#state")).to_have_text("Ready", timeout=WAIT_MS)
+    ring(world)
+    world.center.answer("c9")
+    world.center.end("c9")
+    await expect(page.locator("#wrapup")).to_be_visible(timeout=WAIT_MS)
+    await expect(page.locator("#disposition")).to_have_value("")
+    # A known customer: a case may be opened.
+    await expect(page.locator('#case-mode option[value="new"]')).to_have_count(1)
+    await page.select_option("#disposition", "sale")
+    await page.fill("#notes", "sold the premium plan")
+
+    # The queue's limit runs out with unsaved input: she stays in wrap-up, overdue.
+    agent = world.center.agents["1001"]
+    agent.update(wrap_up_until=world.clock() - 1, wrap_up_limit=30, wrap_up_overdue=True)
+    world.center._set_agent("1001", "wrap_up")
+    await expect(page.locator("#wrapup-timer")).to_have_text("Overdue", timeout=WAIT_MS)
+    await expect(page.locator("#state")).to_have_text("Wrap-up overdue")
+    await assert_accessible(page, "agent page in wrap-up")
+    assert await fits_without_scrolling(page, "#wrapup")
+    await screenshots(page, "agent-wrapup")
+
+    await page.wait_for_timeout(600)  # past the draft debounce
+    await page.reload()
+    await page.wait_for_selector("#conn.on", timeout=WAIT_MS)
+    await expect(page.locator("#wrapup")).to_be_visible(timeout=WAIT_MS)
+    await expect(page.locator("#notes")).to_have_value("sold the premium plan", timeout=WAIT_MS)
+    await expect(page.locator("#disposition")).to_have_value("sale")
+
+    # She goes ready with the wrap-up unsaved; a new call pops beside it.
+    await page.select_option("#availability", "ready")
+    await page.click("#btn-availability")
+    await expect(page.locator("#state")).to_have_text("Ready", timeout=WAIT_MS)
+    ring(world, "c10", phone="+15559870000")
+    await expect(page.locator("#card-name")).to_have_text("Unknown caller", timeout=WAIT_MS)
+    await expect(page.locator("#wrapup")).to_be_visible()
+    await expect(page.locator("#wrapup-heading")).to_have_text("Wrap-up: Ada Lovelace")
+    await expect(page.locator("#notes")).to_have_value("sold the premium plan")
+    await page.click("#btn-wrapup")
+    await expect(page.locator("#call-status")).to_have_text(
+        "Wrap-up saved for Ada Lovelace.", timeout=WAIT_MS
+    )
+    contact = await world.app_crm().contact(world.ids["contact"])
+    assert (contact["disposition"], contact["notes"]) == ("sale", "sold the premium plan")
+
+    # The unknown caller's own wrap-up offers no case until they are saved as a customer.
+    world.center.answer("c10")
+    await expect(page.locator("#new-customer")).to_be_visible(timeout=WAIT_MS)
+    assert agent_page_errors(world, page) == []
+
+
+async def test_the_russian_page_is_accessible_and_translated(world: Any, browser: Any) -> None:
+    from playwright.async_api import expect
+
+    page = await alice(browser, world, locale="ru-RU")
+    await expect(page.locator("#state")).to_have_text("Не в системе")
+    await expect(page.locator('#availability option[value="ready"]')).to_have_text("Готов")
+    await expect(page.locator('label[for="search-q"]')).to_have_text("Найти клиента")
+    await page.select_option("#availability", "ready")
+    await page.click("#btn-availability")
+    await expect(page.locator("#state")).to_have_text("Готов", timeout=WAIT_MS)
+    ring(world)
+    await expect(page.locator("#ivr-path")).to_have_text("Нажал 1 в меню «main menu»")
+    await assert_accessible(page, "Russian agent page with a pop")
+    assert agent_page_errors(world, page) == []
