@@ -250,3 +250,48 @@ async def test_the_russian_page_is_accessible_and_translated(world: Any, browser
     await expect(page.locator("#ivr-path")).to_have_text("Нажал 1 в меню «main menu»")
     await assert_accessible(page, "Russian agent page with a pop")
     assert agent_page_errors(world, page) == []
+
+
+async def test_keyboard_call_and_a_reloaded_draft_end_to_end(tmp_path: Any, browser: Any) -> None:
+    """The real service and the PBX simulator: go ready by keyboard, a known customer's
+    call pops and is answered, the agent hangs up, types notes, reloads the page; the notes
+    come back and Ctrl+Enter saves them into the contact log."""
+    from playwright.async_api import expect
+
+    from switchboard.demo import seed_users
+    from telephony.simulator import PhoneBehaviour
+    from tests.service_harness import running_service
+    from tests.test_e2e_calls import DEMO_DID
+
+    phones = {"PJSIP/1001": PhoneBehaviour(answer_after=5.0)}
+    async with running_service(tmp_path, phones=phones) as (service, sim, _rec, url):
+        await seed_users(service.store)
+        ada = await service.store.customers.add("Ada Lovelace", ["+15550001111"], tier="VIP")
+        page = await signed_in(browser, url, "alice", viewport=LAPTOP)
+        await page.keyboard.press("Alt+r")
+        await expect(page.locator("#state")).to_have_text("Ready", timeout=10_000)
+        sim.place_call("+15550001111", did=DEMO_DID, dtmf=["2"], patience=6000)
+        await expect(page.locator("#card-name")).to_have_text("Ada Lovelace", timeout=10_000)
+        await expect(page.locator("#call-state")).to_have_text("Talking", timeout=10_000)
+        await expect(page.locator("#call-queue")).to_have_text("support")
+        await page.keyboard.press("Alt+e")
+        await expect(page.locator("#wrapup")).to_be_visible(timeout=10_000)
+        await page.keyboard.press("Alt+w")
+        await page.keyboard.type("router replaced under warranty")
+        await page.select_option("#disposition", "resolved")
+        await page.wait_for_timeout(600)  # past the draft debounce
+        await page.reload()
+        await page.wait_for_selector("#conn.on", timeout=10_000)
+        await expect(page.locator("#notes")).to_have_value(
+            "router replaced under warranty", timeout=10_000
+        )
+        await page.keyboard.press("Alt+w")
+        await page.keyboard.press("Control+Enter")
+        await expect(page.locator("#call-status")).to_have_text(
+            "Wrap-up saved for Ada Lovelace.", timeout=10_000
+        )
+        history = await service.store.contacts.history(ada.id)
+        latest = history.items[0]
+        assert (latest.disposition, latest.notes) == ("resolved", "router replaced under warranty")
+        assert latest.agent_id == "1001"
+        assert page.errors == []
