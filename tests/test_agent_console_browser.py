@@ -121,6 +121,14 @@ async def test_controls_follow_the_state_and_the_ring_is_seen(world: Any, browse
     held = await enabled(page)
     assert held["btn-hold"] is False and held["btn-unhold"] is True
     await expect(page.locator("#hold-time")).not_to_have_text("—")
+    await expect(page.locator("#availability")).to_have_value("")  # shows "On a call"
+    await expect(page.locator("#avail-current")).to_have_text("On a call")
+
+    # From a 1024 px screen up: nothing sticks out sideways.
+    for width in (1024, 1920):
+        await page.set_viewport_size({"width": width, "height": 768})
+        assert await page.evaluate("document.documentElement.scrollWidth") <= width
+    await page.set_viewport_size(LAPTOP)
 
     # A ready colleague shows by name in the transfer picker (the directory).
     world.center.agents["1003"]["state"] = "ready"
@@ -175,6 +183,15 @@ async def test_a_whole_call_from_the_keyboard(world: Any, browser: Any) -> None:
     await expect(page.locator("#wrapup")).to_be_hidden()
     contact = await world.app_crm().contact(world.ids["contact"])
     assert (contact["disposition"], contact["notes"]) == ("resolved", "fixed it all by keyboard")
+    await expect(page.locator("#state")).to_have_text("Ready", timeout=WAIT_MS)
+    await keys.press("Alt+n")  # not ready, with the first configured reason
+    await expect(page.locator("#state")).to_have_text("Not ready", timeout=WAIT_MS)
+    await expect(page.locator("#state-reason")).not_to_be_empty()
+    await keys.press("/")
+    assert await page.evaluate("document.activeElement.id") == "search-q"
+    await keys.type("/?")  # typed into the field, not taken as shortcuts
+    await expect(page.locator("#search-q")).to_have_value("/?")
+    await expect(page.locator("#keys-dialog")).to_be_hidden()
     assert agent_page_errors(world, page) == []
 
 

@@ -75,9 +75,13 @@
     $("state-reason").textContent = state === "not_ready" && agent.reason ? label("reason", agent.reason) : "";
     document.body.dataset.state = state;
     // The availability control shows the current state as its choice.
+    // A state with no choice of its own (ringing, on a call, wrap-up) shows as such.
     const sel = $("availability");
     const value = state === "not_ready" ? "not_ready:" + agent.reason : state;
-    if ([...sel.options].some((o) => o.value === value)) sel.value = value;
+    const own = [...sel.options].some((o) => o.value === value && o.id !== "avail-current");
+    $("avail-current").textContent = $("state").textContent;
+    $("avail-current").hidden = own;
+    sel.value = own ? value : "";
     enable();
   }
 
@@ -128,7 +132,10 @@
     if (value.startsWith("not_ready:")) return { state: "not_ready", reason: value.slice(10) };
     return { state: value };
   }
-  $("btn-availability").addEventListener("click", () => setState(chosenState()));
+  $("btn-availability").addEventListener("click", () => {
+    if (!$("availability").value) { $("availability").focus(); return; } // nothing chosen yet
+    setState(chosenState());
+  });
   function notReady() {
     let value = $("availability").value;
     if (!value.startsWith("not_ready:")) {
@@ -672,6 +679,7 @@
         renderCall(msg.call);
         renderCard(msg.card);
         status("");
+        clearErrors(); // the last call's errors do not belong to this one
         startRinging($("card-name").textContent, msg.call || {});
         break;
       case "call_update":
