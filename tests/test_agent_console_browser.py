@@ -9,6 +9,7 @@ Screenshots: tests/artifacts/agent-idle-*, agent-call-*, agent-wrapup-*.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import pytest
@@ -82,6 +83,17 @@ async def test_controls_follow_the_state_and_the_ring_is_seen(world: Any, browse
         "btn-transfer": False,
         "btn-dial": True,
     }
+    await expect(page.locator("#who")).to_have_text("Alice Agent · agent 1001")
+    await expect(page.locator("#state-time")).to_have_text("—")  # logged out: no count
+    # Desktop alerts: permission is asked only when the agent turns them on.
+    await page.context.grant_permissions(["notifications"], origin=world.origin)
+    await page.check("#notify")
+    await expect(page.locator("#notify")).to_be_checked()
+    await expect(page.locator("#action-error")).to_be_empty()
+    await page.evaluate(
+        "() => { window.shown = []; window.Notification = class extends window.Notification {"
+        " constructor(title, options) { super(title, options); window.shown.push(title); } }; }"
+    )
     await assert_accessible(page, "agent page, idle")
     await screenshots(page, "agent-idle")
 
@@ -91,6 +103,7 @@ async def test_controls_follow_the_state_and_the_ring_is_seen(world: Any, browse
     ring(world)
     await expect(page.locator("#card-name")).to_have_text("Ada Lovelace", timeout=WAIT_MS)
     await page.wait_for_function("document.title === 'Ringing: Ada Lovelace'", timeout=WAIT_MS)
+    assert await page.evaluate("window.shown") == ["Ringing: Ada Lovelace"]
     await expect(page.locator("#call-queue")).to_have_text("sales")
     await expect(page.locator("#card-phone")).to_have_text("+15551230001")
     await expect(page.locator("#call-waited")).to_have_text("0:37")
@@ -287,6 +300,8 @@ async def test_keyboard_call_and_a_reloaded_draft_end_to_end(tmp_path: Any, brow
         page = await signed_in(browser, url, "alice", viewport=LAPTOP)
         await page.keyboard.press("Alt+r")
         await expect(page.locator("#state")).to_have_text("Ready", timeout=10_000)
+        # Time in state counts from this state's start, not from the service's start.
+        assert re.fullmatch(r"0:0\d", await page.locator("#state-time").text_content() or "")
         sim.place_call("+15550001111", did=DEMO_DID, dtmf=["2"], patience=6000)
         await expect(page.locator("#card-name")).to_have_text("Ada Lovelace", timeout=10_000)
         await expect(page.locator("#call-state")).to_have_text("Talking", timeout=10_000)

@@ -87,7 +87,10 @@
 
   function tick() {
     const agent = me.agent;
-    $("state-time").textContent = agent && agent.since ? duration(now() - agent.since) : "—";
+    // Logged out has no meaningful "time in state" (it would count from the service's
+    // start, when the ACD first saw the agent): a dash.
+    const counting = agent && agent.since && agent.state !== "logged_out";
+    $("state-time").textContent = counting ? duration(now() - agent.since) : "—";
     const loggedIn = me.agentId ? store.get(loginKey(), null) : null;
     $("login-time").textContent = loggedIn ? duration(now() - loggedIn) : "—";
     const call = me.call;
@@ -350,6 +353,8 @@
       const data = await api("GET", "/api/agents/directory");
       directory.clear();
       for (const a of data.agents || []) directory.set(a.agent_id, a);
+      const mine = directory.get(me.agentId);
+      if (mine) $("who").textContent = t("agent.who", { name: mine.name, id: mine.agent_id });
       renderTransferOptions();
       if (me.card) renderHistory($("card-history"), me.card.recent_contacts || []);
     } catch (e) { /* names fall back to ids; the transfer list to what the socket says */ }
