@@ -279,6 +279,15 @@ async def test_the_russian_page_is_accessible_and_translated(world: Any, browser
     ring(world)
     await expect(page.locator("#ivr-path")).to_have_text("Нажал 1 в меню «main menu»")
     await assert_accessible(page, "Russian agent page with a pop")
+    world.center.answer("c9")
+    world.center.end("c9")
+    await expect(page.locator("#wrapup-heading")).to_have_text(
+        "Обработка: Ada Lovelace", timeout=WAIT_MS
+    )
+    await expect(page.locator("#disposition option").first).to_have_text("Выберите…")
+    await assert_accessible(page, "Russian agent page in wrap-up")
+    assert await fits_without_scrolling(page, "#wrapup")
+    await screenshots(page, "agent-wrapup-ru")
     assert agent_page_errors(world, page) == []
 
 

@@ -304,6 +304,7 @@
       if (words) path.append(el("li", {}, words));
     }
     $("pop").classList.remove("hidden");
+    $("controls").classList.toggle("hidden", call.state === "ended"); // room for the wrap-up
     $("no-call").classList.add("hidden");
     if (LIVE.has(call.state) && !ringing.timer) document.title = t("agent.call.title", { name: $("card-name").textContent });
     if (call.state !== "ringing") stopRinging();
