@@ -21,7 +21,7 @@ from tests.browser_kit import (
     screenshots,
     signed_in,
 )
-from tests.console_fakes import PASSWORD, World, seed_history
+from tests.console_fakes import PASSWORD, World, make_contact, seed_history
 from tests.test_console_browser import agent_page_errors
 
 pytestmark = pytest.mark.browser
@@ -42,13 +42,15 @@ async def alice(browser: Any, world: Any, *, locale: str = "en-GB") -> Any:
     )
 
 
-def ring(world: Any, call_id: str = "c9", *, phone: str = "+15551230001") -> None:
-    """A caller waits in sales and the ACD rings Alice (who must be ready)."""
+def ring(
+    world: Any, call_id: str = "c9", *, phone: str = "+15551230001", contact_id: Any = None
+) -> None:
+    """A caller waits in sales and the ACD rings Alice (who must be ready); c9 is Ada's."""
     world.center.arrive(
         call_id,
         "sales",
         phone,
-        contact_id=world.ids["contact"] if call_id == "c9" else None,
+        contact_id=world.ids["contact"] if call_id == "c9" else contact_id,
         customer_id=world.ids["customer"] if call_id == "c9" else None,
         path=[{"node": "main_menu", "kind": "menu", "digits": "1", "result": "option 1"}],
         waited=37,
@@ -142,6 +144,11 @@ async def test_controls_follow_the_state_and_the_ring_is_seen(world: Any, browse
         await page.set_viewport_size({"width": width, "height": 768})
         assert await page.evaluate("document.documentElement.scrollWidth") <= width
     await page.set_viewport_size(LAPTOP)
+
+    # A refused action says so next to the call controls.
+    world.center.fail_next = "unhold"
+    await page.click("#btn-unhold")
+    await expect(page.locator("#call-error")).to_contain_text("refused", timeout=WAIT_MS)
 
     # A ready colleague shows by name in the transfer picker (the directory).
     world.center.agents["1003"]["state"] = "ready"
@@ -248,7 +255,10 @@ async def test_the_wrapup_survives_the_limit_a_reload_and_a_new_pop(
     await page.select_option("#availability", "ready")
     await page.click("#btn-availability")
     await expect(page.locator("#state")).to_have_text("Ready", timeout=WAIT_MS)
-    ring(world, "c10", phone="+15559870000")
+    stranger = await make_contact(
+        world.store, "live-2", "+15559870000", "sales", "1001", at=world.clock() - 60
+    )
+    ring(world, "c10", phone="+15559870000", contact_id=stranger)
     await expect(page.locator("#card-name")).to_have_text("Unknown caller", timeout=WAIT_MS)
     await expect(page.locator("#wrapup")).to_be_visible()
     await expect(page.locator("#wrapup-heading")).to_have_text("Wrap-up: Ada Lovelace")
@@ -260,9 +270,32 @@ async def test_the_wrapup_survives_the_limit_a_reload_and_a_new_pop(
     contact = await world.app_crm().contact(world.ids["contact"])
     assert (contact["disposition"], contact["notes"]) == ("sale", "sold the premium plan")
 
+    # Once the server keeps drafts (the draft API), the wrap-up deleted Ada's.
+    if any(
+        getattr(r.resource, "canonical", "") == "/api/contacts/{id}/draft"
+        for r in world.app.router.routes()
+    ):
+        client = await world.client("alice")
+        resp = await client.request("GET", f"/api/contacts/{world.ids['contact']}/draft")
+        assert (await resp.json())["draft"] is None
+
     # The unknown caller's own wrap-up offers no case until they are saved as a customer.
     world.center.answer("c10")
     await expect(page.locator("#new-customer")).to_be_visible(timeout=WAIT_MS)
+    world.center.end("c10")
+    await expect(page.locator("#wrapup-heading")).to_have_text(
+        "Wrap-up: Unknown caller", timeout=WAIT_MS
+    )
+    await expect(page.locator("#case-mode option")).to_have_text(["No case"])
+    await expect(page.locator("#case-hint")).to_be_visible()
+    await page.fill("#new-customer-name", "Nora Newcomer")
+    await page.click("#btn-new-customer")
+    await expect(page.locator("#call-status")).to_have_text(
+        "Nora Newcomer is saved as a customer.", timeout=WAIT_MS
+    )
+    await expect(page.locator('#case-mode option[value="new"]')).to_have_count(1)
+    await expect(page.locator("#case-hint")).to_be_hidden()
+    await expect(page.locator("#wrapup-heading")).to_have_text("Wrap-up: Nora Newcomer")
     assert agent_page_errors(world, page) == []
 
 

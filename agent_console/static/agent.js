@@ -268,6 +268,7 @@
       Object.assign(wrap, { customerId: me.customerId, cases: card.open_cases || [], name: $("card-name").textContent });
       saveWraps();
       if (String(shown) === String(wrap.contactId)) renderCaseOptions(wrap);
+      showWrap(); // its heading names the customer now
     }
     enable();
   }
@@ -611,7 +612,8 @@
   }
   function closeKeys() {
     $("keys-overlay").classList.add("hidden");
-    if (keysReturn && document.contains(keysReturn)) keysReturn.focus();
+    const back = keysReturn && keysReturn !== document.body && document.contains(keysReturn);
+    (back ? keysReturn : $("main")).focus();
     keysReturn = null;
   }
   $("btn-keys").addEventListener("click", openKeys);
