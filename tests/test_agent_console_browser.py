@@ -153,7 +153,8 @@ async def test_controls_follow_the_state_and_the_ring_is_seen(world: Any, browse
     # A ready colleague shows by name in the transfer picker (the directory).
     world.center.agents["1003"]["state"] = "ready"
     await page.select_option("#transfer-kind", "agent")
-    await page.focus("#transfer-kind")
+    await page.keyboard.press("Alt+t")
+    assert await page.evaluate("document.activeElement.id") == "transfer-target"
     await expect(page.locator("#transfer-target option")).to_have_text(
         ["Carol Agent"], timeout=WAIT_MS
     )
@@ -234,8 +235,14 @@ async def test_the_wrapup_survives_the_limit_a_reload_and_a_new_pop(
     await page.select_option("#disposition", "sale")
     await page.fill("#notes", "sold the premium plan")
 
-    # The queue's limit runs out with unsaved input: she stays in wrap-up, overdue.
+    # The countdown shows the queue's limit...
     agent = world.center.agents["1001"]
+    agent.update(wrap_up_until=world.clock() + 25, wrap_up_limit=30, wrap_up_overdue=False)
+    world.center._set_agent("1001", "wrap_up")
+    await expect(page.locator("#wrapup-timer")).to_have_text(
+        re.compile(r"0:2\d left"), timeout=WAIT_MS
+    )
+    # ...then the limit runs out with unsaved input: she stays in wrap-up, overdue.
     agent.update(wrap_up_until=world.clock() - 1, wrap_up_limit=30, wrap_up_overdue=True)
     world.center._set_agent("1001", "wrap_up")
     await expect(page.locator("#wrapup-timer")).to_have_text("Overdue", timeout=WAIT_MS)
