@@ -171,7 +171,18 @@ async def test_a_whole_call_from_the_keyboard(world: Any, browser: Any) -> None:
     assert await page.evaluate("document.activeElement.id") == "keys-close"
     await keys.press("Escape")
     await expect(page.locator("#keys-dialog")).to_be_hidden()
-    assert await page.evaluate("document.activeElement.id") != "keys-close"
+
+    # Tab reaches the controls with a visible focus ring.
+    assert await page.evaluate("document.activeElement.id") == "main"
+    await keys.press("Tab")
+    assert await page.evaluate("document.activeElement.id") == "availability"
+    await keys.press("Tab")
+    assert await page.evaluate("document.activeElement.id") == "btn-availability"
+    ring_style = await page.evaluate(
+        "(() => { const s = getComputedStyle(document.activeElement);"
+        " return [s.outlineStyle, s.outlineWidth]; })()"
+    )
+    assert ring_style == ["solid", "3px"]
 
     await keys.press("Alt+r")
     await expect(page.locator("#state")).to_have_text("Ready", timeout=WAIT_MS)
