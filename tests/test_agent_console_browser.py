@@ -104,7 +104,9 @@ async def test_controls_follow_the_state_and_the_ring_is_seen(world: Any, browse
     await expect(page.locator("#state")).to_have_text("Ready", timeout=WAIT_MS)
     ring(world)
     await expect(page.locator("#card-name")).to_have_text("Ada Lovelace", timeout=WAIT_MS)
-    await page.wait_for_function("document.title === 'Ringing: Ada Lovelace'", timeout=WAIT_MS)
+    await page.wait_for_function(
+        "() => document.title === 'Ringing: Ada Lovelace'", timeout=WAIT_MS
+    )
     assert await page.evaluate("window.shown") == ["Ringing: Ada Lovelace"]
     await expect(page.locator("#call-queue")).to_have_text("sales")
     await expect(page.locator("#card-phone")).to_have_text("+15551230001")
@@ -116,7 +118,7 @@ async def test_controls_follow_the_state_and_the_ring_is_seen(world: Any, browse
 
     world.center.answer("c9")
     await expect(page.locator("#call-state")).to_have_text("Talking", timeout=WAIT_MS)
-    await page.wait_for_function("document.title === 'Call: Ada Lovelace'", timeout=WAIT_MS)
+    await page.wait_for_function("() => document.title === 'Call: Ada Lovelace'", timeout=WAIT_MS)
     talking = await enabled(page)
     assert talking == {
         "availability": False,
@@ -387,3 +389,25 @@ async def test_keyboard_call_and_a_reloaded_draft_end_to_end(tmp_path: Any, brow
         assert (latest.disposition, latest.notes) == ("resolved", "router replaced under warranty")
         assert latest.agent_id == "1001"
         assert page.errors == []
+
+
+async def test_a_missed_call_asks_for_no_wrapup(world: Any, browser: Any) -> None:
+    from playwright.async_api import expect
+
+    page = await alice(browser, world)
+    await page.keyboard.press("Alt+r")
+    await expect(page.locator("#state")).to_have_text("Ready", timeout=WAIT_MS)
+    ring(world)
+    await page.wait_for_function(
+        "() => document.title === 'Ringing: Ada Lovelace'", timeout=WAIT_MS
+    )
+    world.center.end("c9")  # the caller gave up while it rang
+    await expect(page.locator("#state")).to_have_text("Not ready", timeout=WAIT_MS)
+    await page.wait_for_timeout(1100)  # past a flash: the title stays put
+    assert await page.title() == "Agent — Switchboard"
+    await expect(page.locator("#wrapup")).to_be_hidden()
+    await page.reload()
+    await page.wait_for_selector("#conn.on", timeout=WAIT_MS)
+    await expect(page.locator("#call-state")).to_have_text("Ended", timeout=WAIT_MS)
+    await expect(page.locator("#wrapup")).to_be_hidden()
+    assert agent_page_errors(world, page) == []

@@ -677,7 +677,10 @@
         const call = msg.current_call;
         renderCall(call || null);
         if (call) cardForCall(call);
-        if (call && (call.state === "ended" || (me.agent && me.agent.state === "wrap_up"))) needWrap(call.contact_id);
+        // An answered call that ended (or is being wrapped up) needs its wrap-up; a missed
+        // one has nothing to wrap up.
+        const wrapping = call && call.answered_at && (call.state === "ended" || (me.agent && me.agent.state === "wrap_up"));
+        if (wrapping) needWrap(call.contact_id);
         else showWrap();
         break;
       }
