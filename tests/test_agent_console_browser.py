@@ -87,6 +87,7 @@ async def test_controls_follow_the_state_and_the_ring_is_seen(world: Any, browse
     }
     await expect(page.locator("#who")).to_have_text("Alice Agent · agent 1001")
     await expect(page.locator("#state-time")).to_have_text("—")  # logged out: no count
+    await expect(page.locator("#availability option:checked")).to_have_text("Logged out")
     # Desktop alerts: permission is asked only when the agent turns them on.
     await page.context.grant_permissions(["notifications"], origin=world.origin)
     await page.check("#notify")

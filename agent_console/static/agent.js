@@ -75,10 +75,12 @@
     $("state-reason").textContent = state === "not_ready" && agent.reason ? label("reason", agent.reason) : "";
     document.body.dataset.state = state;
     // The availability control shows the current state as its choice.
-    // A state with no choice of its own (ringing, on a call, wrap-up) shows as such.
+    // A state with no choice of its own (logged out, ringing, on a call, wrap-up) shows
+    // as such ("Log out of queues" is an action, not a state).
     const sel = $("availability");
     const value = state === "not_ready" ? "not_ready:" + agent.reason : state;
-    const own = [...sel.options].some((o) => o.value === value && o.id !== "avail-current");
+    const own = state !== "logged_out" &&
+      [...sel.options].some((o) => o.value === value && o.id !== "avail-current");
     $("avail-current").textContent = $("state").textContent;
     $("avail-current").hidden = own;
     sel.value = own ? value : "";
