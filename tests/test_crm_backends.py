@@ -539,3 +539,29 @@ async def test_postgres_a_transaction_cancelled_mid_statement_leaves_a_clean_con
         assert await store.fetchone("SELECT 1") is not None
     finally:
         await store.close()
+
+
+async def test_a_wrap_up_draft_is_kept_until_the_wrap_up_is_saved(store: Store) -> None:
+    await store.contacts.arrived("k-draft", "+15550001111", "+15550000000", "inbound", 1.0)
+    contact = await store.contacts.get_by_key("k-draft")
+    assert await store.drafts.get(contact.id) is None
+    data = {
+        "disposition": "resolved",
+        "notes": "привет — line one\nline two",
+        "case": {"mode": "none"},
+    }
+    saved_at = await store.drafts.save(contact.id, "1001", data)
+    draft = await store.drafts.get(contact.id)
+    assert draft is not None and (draft.agent_id, dict(draft.data)) == ("1001", data)
+    assert draft.updated_at == saved_at
+    await store.drafts.save(contact.id, "1001", {"notes": "newer"})
+    assert [dict(d.data) for d in await store.drafts.for_agent("1001")] == [{"notes": "newer"}]
+    # A draft for a contact the history has not written yet is kept too.
+    await store.drafts.save(999_999, "1001", {"notes": "early"})
+    assert len(await store.drafts.for_agent("1001")) == 2
+    with pytest.raises(InvalidInput, match="too large"):
+        await store.drafts.save(contact.id, "1001", {"notes": "x" * 20_000})
+    await store.contacts.wrapup(contact.id, "resolved", "newer")
+    assert await store.drafts.get(contact.id) is None  # saved: the draft went with it
+    await store.drafts.delete(999_999)
+    assert await store.drafts.for_agent("1001") == []
