@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 import crm_lookup.postgres_backend as postgres_backend
@@ -60,7 +62,7 @@ async def test_agent_states_are_kept_one_row_per_agent(store_url: str) -> None:
         await store.close()
 
 
-async def test_a_restart_knows_who_left_an_unsaved_wrap_up(tmp_path: Path) -> None:
+async def test_a_restart_knows_who_left_an_unsaved_wrap_up(tmp_path: Any) -> None:
     from routing.resync import _unsaved_wrap_ups
 
     store = await open_store(f"sqlite:///{tmp_path / 'crm.sqlite3'}")
