@@ -360,8 +360,8 @@ class Console:
     async def save_draft(self, user: User, contact_id: str, params: Params) -> Message:
         """``{"disposition"?, "notes"?, "case"?: {"mode": "none"|"new"|"case", "id"?,
         "subject"?, "status"?}}``: the wrap-up as typed so far, kept until it is saved.
-        The center learns whether anything is unsaved (it decides what the wrap-up limit
-        does)."""
+        For the contact of the agent's own current wrap-up, the center learns whether
+        anything is unsaved (it decides what the wrap-up limit does)."""
         contact_id = str(inputs.int_id(contact_id, "contact id"))
         disposition = text(params, "disposition", required=False, max_len=64)
         if disposition and disposition not in self.settings.routing.dispositions:
@@ -377,9 +377,10 @@ class Console:
         await self._check_contact(user, contact_id, drafting=True)
         agent_id = user.agent_id or ""
         saved_at = await self.crm.save_draft(contact_id, agent_id, draft)
-        unsaved = holds_input(draft)
-        if user.agent_id and self._find_agent(user.agent_id) is not None:
-            await self.center.wrapup_draft(user.agent_id, unsaved)
+        # Only the draft of the wrap-up the agent is in decides what its limit does: an
+        # older contact's draft cleared (or typed) meanwhile says nothing about this one.
+        if user.agent_id and self._live_contact_of(user.agent_id) == contact_id:
+            await self.center.wrapup_draft(user.agent_id, holds_input(draft))
         return {"saved_at": saved_at}
 
     async def draft(self, user: User, contact_id: str) -> Message:

@@ -4,11 +4,12 @@ every route × every role, CSRF, login rate limiting, security headers, error ma
 from __future__ import annotations
 
 import datetime as dt
+import time
 from typing import Any
 
 import pytest
 
-from tests.console_fakes import PASSWORD, World, seed
+from tests.console_fakes import PASSWORD, World, make_contact, seed
 
 ROLES = ("anon", "alice", "bob", "sue", "root")  # alice/bob agents, sue supervisor, root admin
 NOT_READY = {"state": "not_ready", "reason": "break"}
@@ -514,6 +515,24 @@ async def test_wrapup_of_the_call_just_ended_before_the_history_knows_its_agent(
     assert resp.status == 200, await resp.text()
     assert world.center.agents["1002"]["state"] == "ready"
     assert (await world.store.contacts.get(contact_id)).disposition == "resolved"
+
+
+async def test_only_the_current_wrap_ups_draft_tells_the_center(world: Any) -> None:
+    """A blank draft of an older contact must not let the limit make the agent ready while
+    the notes of the call just ended are unsaved."""
+    alice = await world.client("alice")
+    older = await make_contact(
+        world.store, "old-1", "+15551230001", "sales", "1001", at=time.time() - 7200
+    )
+    live = "/api/contacts/{contact}/draft".format(**world.ids)
+    typed = {"disposition": "", "notes": "router replaced", "case": {"mode": "none"}}
+    assert (await alice.request("PUT", live, typed)).status == 200
+    assert world.center.actions[-1] == ("wrapup_draft", "1001", True)
+    blank = {"disposition": "", "notes": "", "case": {"mode": "none"}}
+    resp = await alice.request("PUT", f"/api/contacts/{older}/draft", blank)
+    assert resp.status == 200, await resp.text()
+    assert world.center.actions[-1] == ("wrapup_draft", "1001", True)  # still unsaved
+    assert (await world.store.drafts.get(older)) is not None
 
 
 async def test_a_draft_is_kept_until_the_wrap_up_and_tells_the_center(world: Any) -> None:
