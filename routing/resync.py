@@ -517,8 +517,9 @@ class Resync:
 
 
 async def _unsaved_wrap_ups(drafts: Any, saved: Sequence[SavedAgent]) -> set[str]:
-    """The agents saved in wrap-up with a stored draft that holds input: a wrap-up limit
-    that ran out while the service was down must not make them ready behind their back."""
+    """The agents saved in wrap-up with a draft typed during that wrap-up that holds input:
+    a wrap-up limit that ran out while the service was down must not make them ready
+    behind their back."""
     if drafts is None:
         return set()
     found: set[str] = set()
@@ -532,7 +533,8 @@ async def _unsaved_wrap_ups(drafts: Any, saved: Sequence[SavedAgent]) -> set[str
                 "could not read wrap-up drafts", extra={"fields": {"agent": agent.agent_id}}
             )
             continue
-        if any(holds_input(d.data) for d in kept):
+        # a draft last typed before this wrap-up began is an older contact's, left behind
+        if any(d.updated_at >= agent.since and holds_input(d.data) for d in kept):
             found.add(agent.agent_id)
     return found
 
