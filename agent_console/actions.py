@@ -460,6 +460,15 @@ class Console:
 WsAction = Callable[[Console, User, Params], Awaitable[Message]]
 
 
+def _contact_ref(params: Params) -> str:
+    """``contact_id`` of a websocket message: calls carry it as a number, so a number is
+    taken as well as its digits (checked again as an id by the action)."""
+    value = params.get("contact_id")
+    if isinstance(value, int) and not isinstance(value, bool):
+        return str(value)
+    return text(params, "contact_id", max_len=20)
+
+
 def _ws_actions() -> dict[str, tuple[frozenset[Role], WsAction]]:
     """Websocket message type -> (roles allowed, action). Same rules as the JSON API."""
 
@@ -482,10 +491,7 @@ def _ws_actions() -> dict[str, tuple[frozenset[Role], WsAction]]:
             lambda c, u, p: c.call_control(u, target(p, "call_id"), "transfer", p),
         ),
         "dial": (ALL_ROLES, lambda c, u, p: c.dial(u, p)),
-        "save_draft": (
-            ALL_ROLES,
-            lambda c, u, p: c.save_draft(u, text(p, "contact_id", max_len=20), p),
-        ),
+        "save_draft": (ALL_ROLES, lambda c, u, p: c.save_draft(u, _contact_ref(p), p)),
         "force_state": (SUPERVISING, lambda c, u, p: c.force_state(u, target(p, "agent_id"), p)),
         "logout_agent": (SUPERVISING, lambda c, u, p: c.logout_agent(u, target(p, "agent_id"))),
         "move_call": (SUPERVISING, lambda c, u, p: c.move_call(u, target(p, "call_id"), p)),

@@ -174,8 +174,10 @@ class ConsoleOperations:
 
     async def wrapup_draft(self, agent_id: str, unsaved: bool | str) -> None:
         # A cluster standby forwards its arguments as text ("true" / "false").
-        flag = unsaved is True or unsaved == "true"
-        self._execute(self.acd.handle(acd_ev.WrapUpDraft(agent_id, flag), self.clock()))
+        if isinstance(unsaved, str):
+            unsaved = {"true": True, "false": False}.get(unsaved, unsaved)
+        # anything but a flag is refused by the ACD (InvalidInput naming "unsaved")
+        self._execute(self.acd.handle(acd_ev.WrapUpDraft(agent_id, unsaved), self.clock()))  # type: ignore[arg-type]
 
     def _connected(self, call_id: str) -> LiveCall:
         call = self.calls.get(call_id)

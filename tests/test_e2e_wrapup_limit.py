@@ -16,6 +16,7 @@ from typing import Any
 import aiohttp
 import pytest
 
+from config.errors import InvalidInput
 from switchboard.demo import seed_users
 from telephony.simulator import PhoneBehaviour
 from tests.service_harness import running_service
@@ -83,6 +84,10 @@ async def test_typed_wrap_up_outlives_the_limit(tmp_path: Path, action: str) -> 
             }
             async with http.put(draft, json=typed, headers=headers) as resp:
                 assert resp.status == 200, await resp.text()
+            # a cluster standby forwards the flag as text; anything else is refused
+            await service.center.wrapup_draft("1001", "true")
+            with pytest.raises(InvalidInput):
+                await service.center.wrapup_draft("1001", "maybe")
             await asyncio.sleep(LIMIT + 0.5)
             state = service.center.agent("1001")
             if action == "force_ready":
