@@ -404,6 +404,10 @@ class Console:
             raise InvalidInput("done must be true or false", field="done")
         own = await self._check_contact(user, contact_id)
         saved = await self.crm.wrapup(contact_id, disposition, notes, case)
+        if not done and own and self._live_contact_of(user.agent_id) == contact_id:
+            # saved (its draft is gone) but the agent stays in wrap-up: nothing is unsaved
+            # now, so the limit may make them ready again
+            await self.center.wrapup_draft(str(user.agent_id), False)
         if done and own and user.agent_id:
             agent = self._find_agent(user.agent_id)
             if agent is not None and agent.get("state") == "wrap_up":

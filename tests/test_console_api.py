@@ -535,6 +535,35 @@ async def test_only_the_current_wrap_ups_draft_tells_the_center(world: Any) -> N
     assert (await world.store.drafts.get(older)) is not None
 
 
+async def test_a_wrap_up_saved_without_ending_it_leaves_nothing_unsaved(world: Any) -> None:
+    alice = await world.client("alice")
+    url = "/api/contacts/{contact}/draft".format(**world.ids)
+    typed = {"disposition": "", "notes": "router replaced", "case": {"mode": "none"}}
+    assert (await alice.request("PUT", url, typed)).status == 200
+    assert world.center.actions[-1] == ("wrapup_draft", "1001", True)
+    wrap = "/api/contacts/{contact}/wrapup".format(**world.ids)
+    body = {"disposition": "resolved", "notes": "router replaced", "done": False}
+    assert (await alice.request("POST", wrap, body)).status == 200
+    # the limit may make alice ready now: her input is saved, not held
+    assert world.center.actions[-1] == ("wrapup_draft", "1001", False)
+    assert (await (await alice.request("GET", url)).json())["draft"] is None
+
+
+async def test_the_longest_draft_the_form_allows_is_kept(world: Any) -> None:
+    """4,000 four-byte characters of notes and a 200-character subject fit."""
+    alice = await world.client("alice")
+    url = "/api/contacts/{contact}/draft".format(**world.ids)
+    longest = {
+        "disposition": "resolved",
+        "notes": "\U0001f600" * 4000,
+        "case": {"mode": "new", "subject": "\U0001f600" * 200, "status": "pending"},
+    }
+    resp = await alice.request("PUT", url, longest)
+    assert resp.status == 200, await resp.text()
+    got = (await (await alice.request("GET", url)).json())["draft"]
+    assert got["notes"] == longest["notes"] and got["case"]["subject"] == "\U0001f600" * 200
+
+
 async def test_a_draft_is_kept_until_the_wrap_up_and_tells_the_center(world: Any) -> None:
     alice = await world.client("alice")
     url = "/api/contacts/{contact}/draft".format(**world.ids)
