@@ -374,8 +374,12 @@ class Console:
         case = self._case_params(raw_case)  # InvalidInput unless an object
         mode = choice(raw_case, "mode", ("none", "new", "case"))
         draft = {"disposition": disposition, "notes": notes, "case": {"mode": mode, **case}}
-        await self._check_contact(user, contact_id, drafting=True)
-        agent_id = user.agent_id or ""
+        own = await self._check_contact(user, contact_id, drafting=True)
+        # the draft stays the contact's agent's (a restart looks for it under their id),
+        # also when a supervisor or an admin types it for them
+        agent_id = user.agent_id if own and user.agent_id else None
+        if agent_id is None:
+            agent_id = str((await self.crm.contact(contact_id)).get("agent_id") or "")
         saved_at = await self.crm.save_draft(contact_id, agent_id, draft)
         # Only the draft of the wrap-up the agent is in decides what its limit does: an
         # older contact's draft cleared (or typed) meanwhile says nothing about this one.

@@ -549,6 +549,17 @@ async def test_a_wrap_up_saved_without_ending_it_leaves_nothing_unsaved(world: A
     assert (await (await alice.request("GET", url)).json())["draft"] is None
 
 
+async def test_a_draft_typed_by_a_supervisor_stays_the_agents(world: Any) -> None:
+    sue = await world.client("sue")
+    url = "/api/contacts/{contact}/draft".format(**world.ids)
+    before = len(world.center.actions)
+    typed = {"disposition": "", "notes": "for alice", "case": {"mode": "none"}}
+    assert (await sue.request("PUT", url, typed)).status == 200
+    stored = await world.store.drafts.get(int(world.ids["contact"]))
+    assert stored is not None and stored.agent_id == "1001"
+    assert len(world.center.actions) == before  # sue's own wrap-up is not this one
+
+
 async def test_the_longest_draft_the_form_allows_is_kept(world: Any) -> None:
     """4,000 four-byte characters of notes and a 200-character subject fit."""
     alice = await world.client("alice")
