@@ -76,6 +76,8 @@ async def test_typed_wrap_up_outlives_the_limit(tmp_path: Path, action: str) -> 
         assert agent["wrap_up_limit"] == LIMIT and agent["wrap_up_until"] is not None
         async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as http:
             headers = await login(http, url, "alice")
+            live = await http.ws_connect(url + "/ws", headers={"Origin": url})
+            assert (await live.receive_json(timeout=5))["type"] == "snapshot"
             draft = f"{url}/api/contacts/{contact_id}/draft"
             typed = {
                 "disposition": "resolved",
@@ -92,8 +94,30 @@ async def test_typed_wrap_up_outlives_the_limit(tmp_path: Path, action: str) -> 
             state = service.center.agent("1001")
             if action == "force_ready":
                 assert state["state"] == "ready"
+                # made ready, but what alice typed is still kept for her to save
+                kept = await service.store.drafts.get(contact_id)
+                assert kept is not None and kept.data["notes"] == "router replaced"
+                await live.close()
                 return
             assert (state["state"], state["wrap_up_overdue"]) == ("wrap_up", True)
+            # alice's open console was told, over its websocket
+            while True:
+                told = await live.receive_json(timeout=5)
+                if told["type"] == "agent_state" and told["agent"]["wrap_up_overdue"]:
+                    break
+            assert told["agent"]["state"] == "wrap_up"
+            await live.close()
+            # a reload: alice's console connects again and sees herself overdue, and her
+            # draft as she typed it
+            async with http.ws_connect(url + "/ws", headers={"Origin": url}) as ws:
+                snapshot = await ws.receive_json(timeout=5)
+                assert snapshot["type"] == "snapshot"
+                (me,) = [a for a in snapshot["agents"] if a["agent_id"] == "1001"]
+                assert (me["state"], me["wrap_up_overdue"], me["wrap_up_limit"]) == (
+                    "wrap_up",
+                    True,
+                    LIMIT,
+                )
             assert any(
                 m.get("type") == "agent_state" and m["agent"].get("wrap_up_overdue")
                 for m in rec.messages
