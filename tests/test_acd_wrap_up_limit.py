@@ -73,6 +73,29 @@ def test_unsaved_input_holds_the_agent_overdue_until_saved_by_default() -> None:
     assert [c.call_id for c in out if isinstance(c, cmd.RingAgent)] == ["c2"]
 
 
+def test_notes_typed_during_the_call_hold_the_wrap_up_that_follows() -> None:
+    """Agents type while they talk: that draft is unsaved input of the coming wrap-up."""
+    acd = Acd(
+        [QueueConfig("q", wrap_up=LIMIT)],
+        [AgentConfig("a", "Ann", "PJSIP/1001", {}, ("q",))],
+        now=0,
+    )
+    acd.handle(ev.AgentStateRequest("a", AgentState.READY), 1)
+    acd.handle(ev.CallQueued("c", "q"), 2)
+    acd.handle(ev.AgentAnswered("c", "a"), 3)
+    acd.handle(ev.WrapUpDraft("a", True), 3.5)  # on the call
+    acd.handle(ev.CallEnded("c"), 4)
+    acd.tick(4 + LIMIT)
+    assert (state(acd, 40)["state"], state(acd, 40)["wrap_up_overdue"]) == ("wrap_up", True)
+    # ...and only that call's: the next call starts with nothing unsaved
+    acd.handle(ev.WrapUpDone("a"), 41)
+    acd.handle(ev.CallQueued("c2", "q"), 42)
+    acd.handle(ev.AgentAnswered("c2", "a"), 43)
+    acd.handle(ev.CallEnded("c2"), 44)
+    acd.tick(44 + LIMIT)
+    assert state(acd, 80)["state"] == "ready"
+
+
 def test_input_cleared_before_the_limit_lets_the_timer_make_the_agent_ready() -> None:
     acd = wrapping()
     acd.handle(ev.WrapUpDraft("a", True), 10)
