@@ -85,10 +85,13 @@ async def test_add_edit_reset_disable_and_delete(world: Any, browser: Any) -> No
     await expect(page.locator("#password-dialog")).to_be_hidden(timeout=WAIT_MS)
     await alice.wait_for_url("**/login", timeout=WAIT_MS)
 
+    # Bob's open console goes to the login page the moment he is disabled.
+    bob_page = await signed_in(browser, world.origin, "bob", password=PASSWORD)
     await page.locator('.user-row[data-user="bob"] button.disable').click()
     await expect(page.locator('.user-row[data-user="bob"] .status')).to_have_text(
         "Disabled", timeout=WAIT_MS
     )
+    await bob_page.wait_for_url("**/login", timeout=WAIT_MS)
     bob = await world.store.users.get_by_username("bob")
     assert bob is not None and bob.disabled
 
@@ -121,6 +124,14 @@ async def test_the_language_is_a_per_user_setting(world: Any, browser: Any) -> N
     await expect(again.locator("#users-title")).to_have_text("Пользователи пульта")
     sue = await signed_in(browser, world.origin, "sue", password=PASSWORD, live=False)
     assert await sue.get_attribute("html", "lang") == "en"
+    # The picker is in every signed-in page's topbar (base.html), not only the admin's.
+    await expect(sue.locator("#language")).to_have_value("en")
+    alice = await signed_in(browser, world.origin, "alice", password=PASSWORD)
+    assert "/agent" in alice.url
+    await alice.select_option("#language", "ru")
+    await expect(alice.locator("html")).to_have_attribute("lang", "ru", timeout=WAIT_MS)
+    row = await world.store.users.get_by_username("alice")
+    assert row is not None and row.language == "ru"
 
 
 async def test_the_login_page_follows_the_browser_and_is_accessible(
