@@ -190,6 +190,19 @@ async def test_a_user_is_edited_and_the_old_rights_end_with_their_sessions(
         await store.users.update("nobody", role="agent")
 
 
+async def test_two_edits_giving_one_agent_id_at_once_cannot_both_win(store: Store) -> None:
+    await store.users.add("bob", "$hash", "supervisor")
+    await store.users.add("carl", "$hash", "supervisor")
+    results = await asyncio.gather(
+        store.users.update("bob", agent_id="1009"),
+        store.users.update("carl", agent_id="1009"),
+        return_exceptions=True,
+    )
+    assert sorted(type(r).__name__ for r in results) == ["Conflict", "User"]
+    owners = await store.fetchall("SELECT username FROM users WHERE agent_id = '1009'")
+    assert len(owners) == 1
+
+
 async def test_last_login_and_language_are_kept_per_user(store: Store) -> None:
     await store.users.add("Ada", "$hash", "admin")
     ada = await store.users.get_by_username("ada")
