@@ -127,6 +127,15 @@ class Console:
             "dispositions": list(self.settings.routing.dispositions),
         }
 
+    def directory(self) -> list[Message]:
+        """Every agent's id, name and state: what any signed-in user may know of a
+        colleague (history rows name agents; the transfer picker lists ready ones). No
+        queues, calls or reasons: those stay within a supervisor's scope."""
+        return [
+            {"agent_id": a["agent_id"], "name": a.get("name") or a["agent_id"], "state": a["state"]}
+            for a in self.center.snapshot()["agents"]
+        ]
+
     def current_call_of(self, user: User) -> Message | None:
         """The user's own current call (with its IVR path), if the user is an agent."""
         if not user.agent_id or self._find_agent(user.agent_id) is None:

@@ -310,6 +310,11 @@ async def agents(request: web.Request) -> web.Response:
 
 
 @require()
+async def agent_directory(request: web.Request) -> web.Response:
+    return web.json_response({"agents": request.app[CONSOLE].directory()})
+
+
+@require()
 async def customers(request: web.Request) -> web.Response:
     """``?phone=`` -> the card for that number (a "new caller" card when unknown);
     ``?q=`` -> matching customers."""
@@ -634,6 +639,7 @@ def setup_routes(app: web.Application) -> None:
     r.add_put("/api/agents/me/state", set_my_state)
     r.add_get("/api/queues", queues)
     r.add_get("/api/agents", agents)
+    r.add_get("/api/agents/directory", agent_directory)
     r.add_get("/api/customers", customers)
     r.add_post("/api/customers", create_customer)
     r.add_get("/api/customers/{id}", customer)

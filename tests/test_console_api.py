@@ -32,6 +32,12 @@ MATRIX: list[tuple[str, str, Any, dict[str, int]]] = [
     ),
     ("GET", "/api/queues", None, dict(anon=401, alice=200, bob=200, sue=200, root=200)),
     ("GET", "/api/agents", None, dict(anon=401, alice=403, bob=403, sue=200, root=200)),
+    (
+        "GET",
+        "/api/agents/directory",
+        None,
+        dict(anon=401, alice=200, bob=200, sue=200, root=200),
+    ),
     ("GET", "/api/customers?q=Ada", None, dict(anon=401, alice=200, bob=200, sue=200, root=200)),
     (
         "GET",
@@ -557,6 +563,18 @@ async def test_wrapup_opens_then_updates_a_case(world: Any) -> None:
     assert (await alice.request("POST", url, bad)).status == 400
     bad = {"disposition": "resolved", "case": {"id": "999", "status": "open"}}
     assert (await alice.request("POST", url, bad)).status == 404
+
+
+async def test_agent_directory_names_every_agent_and_nothing_more(world: Any) -> None:
+    world.center.agents["1003"]["state"] = "ready"
+    alice = await world.client("alice")
+    resp = await alice.request("GET", "/api/agents/directory")
+    assert resp.status == 200
+    agents = {a["agent_id"]: a for a in (await resp.json())["agents"]}
+    # Bob is in no queue of Alice's: the directory still names him (history rows).
+    assert agents["1002"] == {"agent_id": "1002", "name": "Bob Agent", "state": "logged_out"}
+    assert agents["1003"]["state"] == "ready"
+    assert set(agents) == {"1001", "1002", "1003", "2001"}
 
 
 async def test_openapi_describes_every_api_route(world: Any) -> None:

@@ -27,6 +27,16 @@ async def world(tmp_path: Any) -> Any:
     await w.close()
 
 
+def agent_page_errors(world: Any, page: Any) -> list[str]:
+    """The page's errors; until the server has the wrap-up draft API (issue 13, H1) the
+    agent page's draft requests get a 404, which is the only failure then expected."""
+    drafts = any(
+        getattr(r.resource, "canonical", "") == "/api/contacts/{id}/draft"
+        for r in world.app.router.routes()
+    )
+    return [e for e in page.errors if drafts or "status of 404" not in e]
+
+
 async def login(browser: Any, world: Any, username: str) -> Any:
     context = await browser.new_context(viewport={"width": 1280, "height": 900})
     page = await context.new_page()
@@ -47,8 +57,9 @@ async def test_agent_ready_screen_pop_and_wrapup(world: Any, browser: Any) -> No
 
     page = await login(browser, world, "alice")
     assert page.url.endswith("/agent")
-    await page.click("#btn-ready")
-    await expect(page.locator("#state")).to_have_text("ready", timeout=WAIT_MS)
+    await page.select_option("#availability", "ready")
+    await page.click("#btn-availability")
+    await expect(page.locator("#state")).to_have_text("Ready", timeout=WAIT_MS)
     assert world.center.agents["1001"]["state"] == "ready"
 
     path = [
@@ -70,23 +81,25 @@ async def test_agent_ready_screen_pop_and_wrapup(world: Any, browser: Any) -> No
     await expect(page.locator("#card-company")).to_have_text("Analytical Engines")
     await expect(page.locator("#card-vip")).to_be_visible()
     await expect(page.locator("#card-history")).to_contain_text("asked about the invoice")
-    await expect(page.locator("#card-history")).to_contain_text("resolved")
-    await expect(page.locator("#ivr-path")).to_contain_text("pressed 1")
-    await expect(page.locator("#call-verified")).to_have_text("verified")
+    await expect(page.locator("#card-history")).to_contain_text("Resolved")
+    await expect(page.locator("#card-history")).to_contain_text("Carol Agent")
+    await expect(page.locator("#ivr-path")).to_contain_text("Pressed 1")
+    await expect(page.locator("#ivr-path")).not_to_contain_text("4242")
+    await expect(page.locator("#call-verified")).to_have_text("Account verified")
     await expect(page.locator("#call-waited")).to_have_text("0:37")
-    await expect(page.locator("#state")).to_have_text("ringing")
+    await expect(page.locator("#state")).to_have_text("Ringing")
 
     world.center.answer("c9")
-    await expect(page.locator("#call-state")).to_have_text("talking", timeout=WAIT_MS)
+    await expect(page.locator("#call-state")).to_have_text("Talking", timeout=WAIT_MS)
     await page.click("#btn-hold")
-    await expect(page.locator("#call-state")).to_have_text("held", timeout=WAIT_MS)
+    await expect(page.locator("#call-state")).to_have_text("On hold", timeout=WAIT_MS)
     await page.click("#btn-unhold")
-    await expect(page.locator("#call-state")).to_have_text("talking", timeout=WAIT_MS)
+    await expect(page.locator("#call-state")).to_have_text("Talking", timeout=WAIT_MS)
     assert ("hold", "c9") in world.center.actions and ("unhold", "c9") in world.center.actions
 
     world.center.end("c9")
     await expect(page.locator("#wrapup")).to_be_visible(timeout=WAIT_MS)
-    await expect(page.locator("#state")).to_have_text("wrap up")
+    await expect(page.locator("#state")).to_have_text("Wrap-up")
     await page.select_option("#disposition", "sale")
     await page.fill("#notes", "sold the premium plan")
     ARTIFACTS.mkdir(exist_ok=True)
@@ -95,14 +108,16 @@ async def test_agent_ready_screen_pop_and_wrapup(world: Any, browser: Any) -> No
     await expect(page.locator("#card-history")).to_contain_text(
         "sold the premium plan", timeout=WAIT_MS
     )
-    await expect(page.locator("#card-history")).to_contain_text("sale")
-    await expect(page.locator("#state")).to_have_text("ready", timeout=WAIT_MS)
+    await expect(page.locator("#card-history")).to_contain_text("Sale")
+    await expect(page.locator("#state")).to_have_text("Ready", timeout=WAIT_MS)
 
     await page.fill("#search-q", "Lovelace")
-    await page.click("#search button")
-    await page.click("#search-results a")
-    await expect(page.locator("#search-history-rows")).to_contain_text("sold the premium plan")
-    assert page.errors == []
+    await page.click("#btn-search")
+    link = page.locator("#search-results a")
+    await expect(link).to_have_attribute("href", f"/customers/{world.ids['customer']}")
+    await expect(link).to_have_attribute("target", "_blank")
+    await expect(link).to_have_attribute("rel", "noopener")
+    assert agent_page_errors(world, page) == []
 
 
 async def test_supervisor_wallboard_is_live(world: Any, browser: Any) -> None:
