@@ -43,6 +43,13 @@ async def test_users_are_listed_with_agent_last_login_and_state(world: Any, brow
     root = page.locator('.user-row[data-user="root"]')
     await expect(root.locator(".last-login")).not_to_have_text("Never")  # root just signed in
     await expect(root.locator("button.disable")).to_be_disabled()  # not oneself
+    # A state change reaches the table over the websocket, without a reload.
+    await expect(page.locator("#conn")).to_have_class("conn on", timeout=WAIT_MS)
+    await page.locator('.user-row[data-user="bob"] button.edit').focus()
+    await world.center.set_agent_state("1002", "ready")
+    bob = page.locator('.user-row[data-user="bob"]')
+    await expect(bob.locator(".agent-state")).to_have_text("Ready", timeout=WAIT_MS)
+    assert await bob.locator("button.edit").evaluate("b => b === document.activeElement")
     await assert_accessible(page, "/admin")
     await screenshots(page, "admin")
     assert page.errors == []

@@ -9,6 +9,7 @@
   const userPath = (name) => "/api/admin/users/" + encodeURIComponent(name);
   const me = ($("users-title").dataset.me || "").toLowerCase();
   let opener = null;
+  const live = new Map(); // agent id -> its live state code
 
   const say = (message) => { $("admin-status").textContent = message || ""; };
 
@@ -103,8 +104,11 @@
       const body = clear($("users"));
       for (const u of data.users) {
         const agent = u.agent_id ? (u.agent_name ? u.agent_name + " (" + u.agent_id + ")" : u.agent_id) : "—";
-        const state = u.agent_state ? label("state", u.agent_state) : "—";
-        body.append(el("tr", { class: "user-row" + (u.disabled ? " disabled" : ""), dataset: { user: u.username } },
+        if (u.agent_id && u.agent_state) live.set(u.agent_id, live.get(u.agent_id) || u.agent_state);
+        const code = u.agent_id ? live.get(u.agent_id) : null;
+        const state = code ? label("state", code) : "—";
+        body.append(el("tr", { class: "user-row" + (u.disabled ? " disabled" : ""),
+                              dataset: { user: u.username, agent: u.agent_id || "" } },
           el("th", { scope: "row" }, u.username), el("td", { class: "role" }, label("role", u.role)),
           el("td", { class: "agent" }, agent), el("td", { class: "last-login" }, ago(u.last_login)),
           el("td", { class: "agent-state" }, state),
@@ -128,6 +132,18 @@
       $("new-username").focus();
     } catch (e) { showError(e.message, "add-error"); }
   });
+  // Agents' states change under the admin's eyes: they come over the websocket (admins get
+  // every agent_state) and only the state cells change. The table is not rebuilt on a
+  // timer, which would take the keyboard focus away from a row's buttons.
+  function showState(agentId, code) {
+    live.set(agentId, code);
+    for (const row of document.querySelectorAll("#users .user-row")) {
+      if (row.dataset.agent === agentId) row.querySelector(".agent-state").textContent = label("state", code);
+    }
+  }
+  SB.connect((msg) => {
+    if (msg.type === "snapshot") for (const a of msg.agents || []) showState(a.agent_id, a.state);
+    else if (msg.type === "agent_state" && msg.agent) showState(msg.agent_id, msg.agent.state);
+  });
   load();
-  setInterval(load, 15000); // agents' states change under the admin's eyes
 })();
