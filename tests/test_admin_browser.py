@@ -92,6 +92,15 @@ async def test_add_edit_reset_disable_and_delete(world: Any, browser: Any) -> No
     await expect(page.locator("#password-dialog")).to_be_hidden(timeout=WAIT_MS)
     await alice.wait_for_url("**/login", timeout=WAIT_MS)
 
+    # A page gone stale (sue deleted meanwhile by another admin): the refusal is said in
+    # her row, next to the button.
+    await world.store.users.delete("sue")
+    await page.locator('.user-row[data-user="sue"] button.disable').click()
+    await expect(page.locator('.user-row[data-user="sue"] .row-error')).to_contain_text(
+        "sue", timeout=WAIT_MS
+    )
+    await expect(page.locator("#action-error")).to_be_empty()
+
     # Bob's open console goes to the login page the moment he is disabled.
     bob_page = await signed_in(browser, world.origin, "bob", password=PASSWORD)
     await page.locator('.user-row[data-user="bob"] button.disable').click()

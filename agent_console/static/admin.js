@@ -81,15 +81,18 @@
       b.disabled = Boolean(disabled);
       return b;
     };
+    // A refused disable / enable is said in the row, next to the button.
+    const slot = "row-error-" + u.username;
     const toggle = u.disabled
       ? button("enable", "admin.enable", () => act("POST", userPath(u.username) + "/enable", undefined,
-        "action-error", t("admin.done_enable", { user: u.username })))
+        slot, t("admin.done_enable", { user: u.username })))
       : button("disable", "admin.disable", () => act("POST", userPath(u.username) + "/disable", undefined,
-        "action-error", t("admin.done_disable", { user: u.username })), self);
+        slot, t("admin.done_disable", { user: u.username })), self);
     return el("td", { class: "actions" },
       button("edit", "admin.edit", edit), toggle,
       button("set-password", "admin.reset_password", resetPassword),
-      button("danger delete", "admin.delete", remove, self));
+      button("danger delete", "admin.delete", remove, self),
+      el("span", { id: slot, class: "error row-error", role: "alert" }));
   }
 
   function ago(epoch) {
