@@ -134,6 +134,7 @@ async def test_the_language_is_a_per_user_setting(world: Any, browser: Any) -> N
     root = await world.store.users.get_by_username("root")
     assert root is not None and root.language == "ru"
     await assert_accessible(page, "/admin in Russian")
+    await screenshots(page, "admin-ru")
     # Another browser of the same user gets Russian too; another user keeps English.
     again = await signed_in(browser, world.origin, "root", password=PASSWORD, live=False)
     await again.goto(world.origin + "/admin")
