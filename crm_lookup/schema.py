@@ -3,6 +3,8 @@
 Theory of operation: ``schema_version`` holds one row per applied migration. Each
 migration runs as one script inside ``BEGIN IMMEDIATE ... COMMIT`` with its version row,
 so a database is always exactly at some version; a failed migration rolls back whole.
+Every migration without its row runs at open, in the order listed, so a number kept free
+for work landing later (5, beside 6) still applies to a database that already has 6.
 Never edit a shipped migration: append a new one.
 
 Contacts are a *projection of their timeline*. A milestone is one
