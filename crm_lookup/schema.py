@@ -3,6 +3,8 @@
 Theory of operation: ``schema_version`` holds one row per applied migration. Each
 migration runs as one script inside ``BEGIN IMMEDIATE ... COMMIT`` with its version row,
 so a database is always exactly at some version; a failed migration rolls back whole.
+Every migration without its row runs at open, in the order listed, so a number kept free
+for work landing later (5, beside 6) still applies to a database that already has 6.
 Never edit a shipped migration: append a new one.
 
 Contacts are a *projection of their timeline*. A milestone is one
@@ -318,6 +320,11 @@ ALTER TABLE users ADD COLUMN last_login REAL;
 ALTER TABLE users ADD COLUMN language TEXT NOT NULL DEFAULT '';
 """
 
+# Likely duplicates by e-mail (crm_lookup.customers.likely_duplicates) without a scan.
+MIGRATION_7 = """
+CREATE INDEX customers_email ON customers(lower(email)) WHERE email != '';
+"""
+
 # (version, script). Append only.
 MIGRATIONS: tuple[tuple[int, str], ...] = (
     (1, MIGRATION_1),
@@ -326,6 +333,7 @@ MIGRATIONS: tuple[tuple[int, str], ...] = (
     (4, MIGRATION_4),
     (5, MIGRATION_5),
     (6, MIGRATION_6),
+    (7, MIGRATION_7),
 )
 
 SCHEMA_VERSION_TABLE = """
