@@ -158,7 +158,7 @@
     openMenu = null;
     if (focusButton) button.focus();
   }
-  const items = (menu) => [...menu.querySelectorAll("[role=menuitem], select")].filter((n) => !n.disabled);
+  const items = (menu) => [...menu.querySelectorAll(".menu-item, select")].filter((n) => !n.disabled);
   function openMenuOf(row, focusLast) {
     if (openMenu && openMenu.menu !== row.menu) closeMenu(false);
     row.menu.hidden = false;
@@ -175,9 +175,11 @@
     r.state = el("td", { class: "state" });
     r.time = el("td", { class: "since timer" });
     r.call = el("td", { class: "call" });
-    r.button = el("button", { type: "button", class: "small menu-button", "aria-haspopup": "true", "aria-expanded": "false",
+    // a disclosure (aria-expanded) holding a group of buttons and the reason select: a
+    // role=menu may hold only menu items, and the reason must be a real select
+    r.button = el("button", { type: "button", class: "small menu-button", "aria-expanded": "false",
       "aria-controls": "menu-" + a.agent_id, "aria-label": t("wall.actions_for", { name }) }, t("wall.actions"), " ▾");
-    const item = (cls, text, onclick) => el("button", { type: "button", role: "menuitem", class: "menu-item " + cls,
+    const item = (cls, text, onclick) => el("button", { type: "button", class: "menu-item " + cls,
       onclick: () => { closeMenu(true); onclick(); } }, text);
     r.reason = el("select", { class: "reason-pick", "aria-label": t("wall.reason_for", { name }) },
       ...setup.reasons.map((code) => el("option", { value: code }, label("reason", code))));
@@ -190,9 +192,9 @@
     for (const mode of ["listen", "whisper", "barge"]) {
       r.items[mode] = item("spy-" + mode, t("wall.act." + mode), () => act("POST", `/api/supervisor/agents/${id}/spy`, { mode }));
     }
-    r.menu = el("div", { class: "menu", role: "menu", id: "menu-" + a.agent_id, "aria-label": t("wall.actions_for", { name }) },
-      r.items.ready, el("div", { class: "menu-reason", role: "none" }, r.reason, r.items.not_ready), r.items.logout,
-      el("hr", { role: "separator" }), r.items.listen, r.items.whisper, r.items.barge);
+    r.menu = el("div", { class: "menu", role: "group", id: "menu-" + a.agent_id, "aria-label": t("wall.actions_for", { name }) },
+      r.items.ready, el("div", { class: "menu-reason" }, r.reason, r.items.not_ready), r.items.logout,
+      el("hr", {}), r.items.listen, r.items.whisper, r.items.barge);
     r.menu.hidden = true;
     r.button.addEventListener("click", () => (openMenu === r ? closeMenu(true) : openMenuOf(r, false)));
     r.button.addEventListener("keydown", (ev) => {
@@ -232,7 +234,8 @@
       ready: !["on_call", "ringing", "ready"].includes(a.state),
       not_ready: !["on_call", "ringing"].includes(a.state),
       logout: a.state !== "logged_out",
-      listen: onCall, whisper: onCall, barge: onCall,
+      // the supervisor listens on their own phone: a user without an agent has none
+      listen: onCall && setup.spy, whisper: onCall && setup.spy, barge: onCall && setup.spy,
     };
     for (const [key, on] of Object.entries(enable)) {
       const node = r.items[key];
@@ -342,7 +345,7 @@
     return node;
   }
   function hhmm(ts) { const d = new Date(ts * 1000); return d.getHours() + ":" + String(d.getMinutes()).padStart(2, "0"); }
-  function niceMax(v) { const steps = [1, 2, 4, 5, 10, 20, 25, 50, 100, 200, 250, 500, 1000]; return steps.find((s) => s >= v) || Math.ceil(v / 1000) * 1000; }
+  function niceMax(v) { const steps = [4, 8, 12, 16, 20, 40, 60, 80, 100, 200, 400, 600, 800, 1000]; return steps.find((s) => s >= v) || Math.ceil(v / 1000) * 1000; }
   // The SL target: the strictest service-level warn of the queues shown, else 80 %.
   function slTarget() {
     const warns = [...queues.values()].filter((q) => shown(q.name))
