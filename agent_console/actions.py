@@ -23,6 +23,7 @@ from agent_console.crm import Crm
 from agent_console.ports import SPY_MODES, TRANSFER_KINDS, ContactCenter, Message
 from config.errors import IllegalTransition, InvalidInput, NotFound, PermissionDenied
 from config.settings import Settings
+from crm_lookup.drafts import holds_input
 
 NUMBER = re.compile(r"^\+?[0-9*#]{2,20}$")
 ID = re.compile(r"^[A-Za-z0-9._:@/-]{1,128}$")
@@ -328,6 +329,65 @@ class Console:
         )
         return card
 
+    @staticmethod
+    def _case_params(case: Any) -> dict[str, Any]:
+        if not isinstance(case, Mapping):
+            raise InvalidInput("case must be an object", field="case")
+        checked = {
+            "id": db_id(case, "id", required=False),
+            "subject": text(case, "subject", required=False),
+            "status": text(case, "status", required=False) or "open",
+        }
+        if checked["status"] not in ("open", "pending", "closed"):
+            raise InvalidInput("case.status must be open, pending or closed", field="case")
+        return checked
+
+    async def _check_contact(self, user: User, contact_id: str, *, drafting: bool = False) -> bool:
+        """Whether the contact is the user's own; raises PermissionDenied unless the user
+        may wrap it up. A draft may come before the history has the contact's row: the
+        contact of the call the center has the agent on is the agent's own even then."""
+        live = self._live_contact_of(user.agent_id) == contact_id
+        if drafting and live:
+            return True
+        contact = await self.crm.contact(contact_id)
+        own = bool(user.agent_id) and (contact.get("agent_id") == user.agent_id or live)
+        if user.role is Role.AGENT and not own:
+            raise PermissionDenied("agents wrap up only their own contacts")
+        if user.role is Role.SUPERVISOR and not self.scope(user).sees_queue(contact.get("queue")):
+            raise PermissionDenied("that contact is not in your queues")
+        return own
+
+    async def save_draft(self, user: User, contact_id: str, params: Params) -> Message:
+        """``{"disposition"?, "notes"?, "case"?: {"mode": "none"|"new"|"case", "id"?,
+        "subject"?, "status"?}}``: the wrap-up as typed so far, kept until it is saved.
+        The center learns whether anything is unsaved (it decides what the wrap-up limit
+        does)."""
+        contact_id = str(inputs.int_id(contact_id, "contact id"))
+        disposition = text(params, "disposition", required=False, max_len=64)
+        if disposition and disposition not in self.settings.routing.dispositions:
+            raise InvalidInput(
+                f"disposition must be one of {', '.join(self.settings.routing.dispositions)}",
+                field="disposition",
+            )
+        notes = text(params, "notes", required=False, max_len=NOTES_MAX, multiline=True)
+        raw_case = params.get("case") or {"mode": "none"}
+        case = self._case_params(raw_case)  # InvalidInput unless an object
+        mode = choice(raw_case, "mode", ("none", "new", "case"))
+        draft = {"disposition": disposition, "notes": notes, "case": {"mode": mode, **case}}
+        await self._check_contact(user, contact_id, drafting=True)
+        agent_id = user.agent_id or ""
+        saved_at = await self.crm.save_draft(contact_id, agent_id, draft)
+        unsaved = holds_input(draft)
+        if user.agent_id and self._find_agent(user.agent_id) is not None:
+            await self.center.wrapup_draft(user.agent_id, unsaved)
+        return {"saved_at": saved_at}
+
+    async def draft(self, user: User, contact_id: str) -> Message:
+        """``{"draft": {...} | null, "updated_at": float | null}``."""
+        contact_id = str(inputs.int_id(contact_id, "contact id"))
+        await self._check_contact(user, contact_id, drafting=True)
+        return await self.crm.draft(contact_id)
+
     async def wrapup(self, user: User, contact_id: str, params: Params) -> Message:
         """``{"disposition", "notes"?, "case"?: {"id"? | "subject", "status"?}, "done"?}``."""
         contact_id = str(inputs.int_id(contact_id, "contact id"))
@@ -335,29 +395,13 @@ class Console:
         notes = text(params, "notes", required=False, max_len=NOTES_MAX, multiline=True)
         case = params.get("case")
         if case is not None:
-            if not isinstance(case, Mapping):
-                raise InvalidInput("case must be an object", field="case")
-            case = {
-                "id": db_id(case, "id", required=False),
-                "subject": text(case, "subject", required=False),
-                "status": text(case, "status", required=False) or "open",
-            }
+            case = self._case_params(case)
             if not case["id"] and not case["subject"]:
                 raise InvalidInput("a new case needs a subject", field="case.subject")
-            if case["status"] not in ("open", "pending", "closed"):
-                raise InvalidInput("case.status must be open, pending or closed", field="case")
         done = params.get("done", True)
         if not isinstance(done, bool):
             raise InvalidInput("done must be true or false", field="done")
-        contact = await self.crm.contact(contact_id)
-        own = bool(user.agent_id) and (
-            contact.get("agent_id") == user.agent_id
-            or self._live_contact_of(user.agent_id) == contact_id
-        )
-        if user.role is Role.AGENT and not own:
-            raise PermissionDenied("agents wrap up only their own contacts")
-        if user.role is Role.SUPERVISOR and not self.scope(user).sees_queue(contact.get("queue")):
-            raise PermissionDenied("that contact is not in your queues")
+        own = await self._check_contact(user, contact_id)
         saved = await self.crm.wrapup(contact_id, disposition, notes, case)
         if done and own and user.agent_id:
             agent = self._find_agent(user.agent_id)
@@ -437,6 +481,10 @@ def _ws_actions() -> dict[str, tuple[frozenset[Role], WsAction]]:
             lambda c, u, p: c.call_control(u, target(p, "call_id"), "transfer", p),
         ),
         "dial": (ALL_ROLES, lambda c, u, p: c.dial(u, p)),
+        "save_draft": (
+            ALL_ROLES,
+            lambda c, u, p: c.save_draft(u, text(p, "contact_id", max_len=20), p),
+        ),
         "force_state": (SUPERVISING, lambda c, u, p: c.force_state(u, target(p, "agent_id"), p)),
         "logout_agent": (SUPERVISING, lambda c, u, p: c.logout_agent(u, target(p, "agent_id"))),
         "move_call": (SUPERVISING, lambda c, u, p: c.move_call(u, target(p, "call_id"), p)),

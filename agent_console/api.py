@@ -370,6 +370,22 @@ async def wrapup(request: web.Request) -> web.Response:
 
 
 @require()
+async def get_draft(request: web.Request) -> web.Response:
+    """``GET /api/contacts/{id}/draft``: the wrap-up as the agent last typed it."""
+    result = await request.app[CONSOLE].draft(user_of(request), request.match_info["id"])
+    return web.json_response(result)
+
+
+@require()
+async def put_draft(request: web.Request) -> web.Response:
+    """``PUT /api/contacts/{id}/draft``: keep what the agent typed until it is saved."""
+    result = await request.app[CONSOLE].save_draft(
+        user_of(request), request.match_info["id"], await read_json(request)
+    )
+    return web.json_response(result)
+
+
+@require()
 async def call_control(request: web.Request) -> web.Response:
     op = request.match_info["op"]
     body = await read_json(request) if op == "transfer" else {}
@@ -645,6 +661,8 @@ def setup_routes(app: web.Application) -> None:
     r.add_get("/api/customers/{id}", customer)
     r.add_get("/api/customers/{id}/contacts", customer_contacts)
     r.add_post("/api/contacts/{id}/wrapup", wrapup)
+    r.add_get("/api/contacts/{id}/draft", get_draft)
+    r.add_put("/api/contacts/{id}/draft", put_draft)
     r.add_post("/api/calls/{id}/{op:hold|unhold|transfer|hangup}", call_control)
     r.add_post("/api/dial", dial)
     r.add_put("/api/supervisor/agents/{id}/state", force_state)

@@ -167,6 +167,18 @@ class Crm:
         result: dict[str, Any] = to_json(row)
         return result
 
+    async def save_draft(self, contact_id: str, agent_id: str, draft: Mapping[str, Any]) -> float:
+        saved_at: float = await self.store.drafts.save(
+            _int_id(contact_id, "contact id"), agent_id, draft
+        )
+        return saved_at
+
+    async def draft(self, contact_id: str) -> dict[str, Any]:
+        found = await self.store.drafts.get(_int_id(contact_id, "contact id"))
+        if found is None:
+            return {"draft": None, "updated_at": None}
+        return {"draft": dict(found.data), "updated_at": found.updated_at}
+
     async def audit(self, actor: str, action: str, target: str, details: Mapping[str, Any]) -> None:
         await self.store.audit.write(actor, action, target, dict(details))
 

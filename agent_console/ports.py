@@ -12,7 +12,9 @@ Shapes (all JSON-ready; times are epoch seconds as floats):
 * queue: ``{"name", "waiting", "longest_wait", "service_level" (0..1 or null),
   "answered", "abandoned", "ewt", "agents_ready"}``
 * agent: ``{"agent_id", "name", "state", "reason", "since", "queues": [...],
-  "call_id" (or null)}``; ``state`` is a ``routing.acd.AgentState`` value in lower case
+  "call_id" (or null), "wrap_up_until" (epoch, or null: not in wrap-up or no limit),
+  "wrap_up_limit" (the queue's wrap-up seconds, 0 = none; null outside wrap-up),
+  "wrap_up_overdue" (held in wrap-up past the limit by unsaved input)}``; ``state`` is a ``routing.acd.AgentState`` value in lower case
   (``logged_out``, ``ready``, ``not_ready``, ``ringing``, ``on_call``, ``wrap_up``).
 * call: ``{"call_id", "state" ("ivr"|"waiting"|"ringing"|"talking"|"held"|"ended"),
   "queue", "caller", "dialed", "agent_id", "customer_id", "contact_id", "arrived_at",
@@ -118,6 +120,17 @@ class ContactCenter(Protocol):
         Raises:
             NotFound: no such agent.
             IllegalTransition: the agent is not in wrap-up.
+        """
+        ...
+
+    async def wrapup_draft(self, agent_id: str, unsaved: bool) -> None:
+        """The agent in wrap-up has (or no longer has) typed input not saved yet: it
+        decides what the queue's wrap-up limit does (``wrap_up_timeout_action``: by
+        default, an agent with unsaved input stays in wrap-up, overdue, until they save).
+        Outside wrap-up it changes nothing.
+
+        Raises:
+            NotFound: no such agent.
         """
         ...
 

@@ -291,6 +291,8 @@ class ContactLog:
                     case_id = await apply_change_in(db, case, customer_id, contact_id)
                 data = {"disposition": dispo, "notes": notes, "case_id": case_id}
                 await db.execute(_INSERT_EVENT, (key, "wrapup", ident, when, json.dumps(data)))
+            # the draft is the saved wrap-up now: gone in the same transaction
+            await db.execute("DELETE FROM wrapup_drafts WHERE contact_id = ?", (contact_id,))
         return await self.get(contact_id)
 
     async def link_customer(self, contact_id: int, customer_id: int) -> Contact:

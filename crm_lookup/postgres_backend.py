@@ -330,16 +330,18 @@ async def _migrate(conn: Any, busy_timeout: str) -> None:
     await conn.execute("SELECT pg_advisory_lock($1)", MIGRATION_LOCK)
     try:
         await conn.execute(SCHEMA_VERSION_TABLE)
-        current = int(await conn.fetchval("SELECT max(version) FROM schema_version") or 0)
+        # Every migration not yet applied, not only those above the highest (as SQLite).
+        rows = await conn.fetch("SELECT version FROM schema_version")
+        applied = {int(r[0]) for r in rows}
         known = max(v for v, _ in MIGRATIONS)
-        if current > known:
+        if max(applied, default=0) > known:
             raise ConfigError(
                 "database",
                 "schema_version",
                 f"at most {known} (this database is from a newer release)",
             )
         for version, script in MIGRATIONS:
-            if version <= current:
+            if version in applied:
                 continue
             async with conn.transaction():
                 await conn.execute(script)

@@ -3,6 +3,8 @@
 Theory of operation: ``schema_version`` holds one row per applied migration. Each
 migration runs as one script inside ``BEGIN IMMEDIATE ... COMMIT`` with its version row,
 so a database is always exactly at some version; a failed migration rolls back whole.
+Every migration without its row runs at open, in the order listed, so a number kept free
+for work landing later (5, beside 6) still applies to a database that already has 6.
 Never edit a shipped migration: append a new one.
 
 Contacts are a *projection of their timeline*. A milestone is one
@@ -299,6 +301,18 @@ CREATE TABLE agent_states (
 CREATE INDEX contacts_open ON contacts(created_at) WHERE ended_at IS NULL;
 """
 
+# What an agent typed for a wrap-up and has not saved (crm_lookup.drafts): no foreign key,
+# the draft may come before the contact's row does.
+MIGRATION_5 = """
+CREATE TABLE wrapup_drafts (
+    contact_id INTEGER PRIMARY KEY,
+    agent_id TEXT NOT NULL,
+    data TEXT NOT NULL,
+    updated_at REAL NOT NULL
+);
+CREATE INDEX wrapup_drafts_agent ON wrapup_drafts(agent_id);
+"""
+
 # The admin page shows when each user last signed in (NULL: never); each user picks the
 # console's language ('' = follow the browser).
 MIGRATION_6 = """
@@ -312,6 +326,7 @@ MIGRATIONS: tuple[tuple[int, str], ...] = (
     (2, MIGRATION_2),
     (3, MIGRATION_3),
     (4, MIGRATION_4),
+    (5, MIGRATION_5),
     (6, MIGRATION_6),
 )
 

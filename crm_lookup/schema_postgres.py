@@ -272,6 +272,16 @@ CREATE TABLE agent_states (
 CREATE INDEX contacts_open ON contacts(created_at) WHERE ended_at IS NULL;
 """
 
+MIGRATION_5 = """
+CREATE TABLE wrapup_drafts (
+    contact_id bigint PRIMARY KEY,
+    agent_id text NOT NULL,
+    data text NOT NULL,
+    updated_at double precision NOT NULL
+);
+CREATE INDEX wrapup_drafts_agent ON wrapup_drafts(agent_id);
+"""
+
 MIGRATION_6 = """
 ALTER TABLE users ADD COLUMN last_login double precision;
 ALTER TABLE users ADD COLUMN language text NOT NULL DEFAULT '';
@@ -283,6 +293,7 @@ MIGRATIONS: tuple[tuple[int, str], ...] = (
     (2, MIGRATION_2),
     (3, MIGRATION_3),
     (4, MIGRATION_4),
+    (5, MIGRATION_5),
     (6, MIGRATION_6),
 )
 

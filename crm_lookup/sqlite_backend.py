@@ -208,15 +208,18 @@ class SqliteDatabase:
 
 async def _migrate(db: aiosqlite.Connection) -> None:
     await db.execute(SCHEMA_VERSION_TABLE)
-    rows = await db.execute_fetchall("SELECT max(version) FROM schema_version")
-    current = int(next(iter(rows))[0] or 0)
+    # Every migration not yet applied runs, not only those above the highest applied: a
+    # number left free for work landing later (5 beside 6) still applies to a database
+    # that already has the later one.
+    rows = await db.execute_fetchall("SELECT version FROM schema_version")
+    applied = {int(r[0]) for r in rows}
     known = max(v for v, _ in MIGRATIONS)
-    if current > known:
+    if max(applied, default=0) > known:
         raise ConfigError(
             "database", "schema_version", f"at most {known} (this database is from a newer release)"
         )
     for version, script in MIGRATIONS:
-        if version <= current:
+        if version in applied:
             continue
         try:
             await db.executescript(

@@ -31,6 +31,7 @@ from crm_lookup.database import (
     Transaction,
     parse_database_url,
 )
+from crm_lookup.drafts import DraftRepo
 from crm_lookup.sessions import SessionRepo
 from crm_lookup.users import AuditLog, UserRepo
 
@@ -57,6 +58,7 @@ class Store:
         self.audit = AuditLog(self)
         self.sessions = SessionRepo(self)
         self.agent_states = AgentStateRepo(self)
+        self.drafts = DraftRepo(self)
 
     def transaction(self) -> AbstractAsyncContextManager[Transaction]:
         """``async with store.transaction() as tx:`` — all or nothing, writers serialised."""

@@ -155,22 +155,14 @@ class UserRepo:
         if not sets:
             raise InvalidInput("give a role or an agent id to change", field="role")
         demotes = role is not None and role != Role.ADMIN.value
-        async with self._store.transaction() as db:
-            row = await db.fetchone(self._by_name, (username,))
-            if row is None:
-                raise NotFound(f"no user {username}")
-            if isinstance(agent_id, str) and agent_id:
-                owner = await db.fetchone(
-                    "SELECT username FROM users WHERE agent_id = ? AND id != ?",
-                    (agent_id, int(row[0])),
-                )
-                if owner is not None:
-                    raise Conflict(f"agent {agent_id} already belongs to user {owner[0]}")
         return await self._change(
             username,
             f"UPDATE users SET {', '.join(sets)} WHERE id = ?",
             tuple(args),
             keeps_admin=not demotes,
+            # Checked in the change's own (serialised) transaction: two admins giving the
+            # same phone to two users at once cannot both succeed.
+            unique_agent=agent_id if isinstance(agent_id, str) and agent_id else None,
         )
 
     async def record_login(self, username: str, at: float | None = None) -> None:
@@ -207,15 +199,29 @@ class UserRepo:
         return await self._change(username, "DELETE FROM users WHERE id = ?", (), keeps_admin=False)
 
     async def _change(
-        self, username: str, sql: str, args: tuple[Any, ...], *, keeps_admin: bool = True
+        self,
+        username: str,
+        sql: str,
+        args: tuple[Any, ...],
+        *,
+        keeps_admin: bool = True,
+        unique_agent: str | None = None,
     ) -> User:
         """Run ``sql`` (its last parameter the user id) and end the user's sessions, in one
-        transaction; returns the user as it was before."""
+        transaction; returns the user as it was before. ``unique_agent``: an agent id the
+        user is given, which no other user may have."""
         async with self._store.transaction() as db:
             row = await db.fetchone(self._by_name, (username,))
             if row is None:
                 raise NotFound(f"no user {username}")
             user = _user(row)
+            if unique_agent is not None:
+                owner = await db.fetchone(
+                    "SELECT username FROM users WHERE agent_id = ? AND id != ?",
+                    (unique_agent, user.id),
+                )
+                if owner is not None:
+                    raise Conflict(f"agent {unique_agent} already belongs to user {owner[0]}")
             if not keeps_admin and user.role == Role.ADMIN.value and not user.disabled:
                 others = await db.fetchone(
                     "SELECT count(*) FROM users WHERE role = 'admin' AND disabled = 0 AND id != ?",

@@ -509,6 +509,8 @@ class CallCenter(ConsoleOperations):
                 self.recorder.note(call, "callback", data, command.at)
         elif isinstance(command, acd_cmd.AgentStateChanged):
             self._agent_changed(command)
+        elif isinstance(command, acd_cmd.AgentWrapUpChanged):
+            self._publish_agent(command.agent_id)
         elif isinstance(command, acd_cmd.QueueStatsChanged):
             self._publish(
                 {
@@ -742,14 +744,12 @@ class CallCenter(ConsoleOperations):
         if command.state is not AgentState.WRAP_UP:
             self._wrapping.pop(command.agent_id, None)  # wrap-up over, by timer or by hand
         self.recorder.agent_state(self._saved_state(command))
-        agent = self._agent_json(command.agent_id)
+        self._publish_agent(command.agent_id)
+
+    def _publish_agent(self, agent_id: str) -> None:
+        agent = self._agent_json(agent_id)
         self._publish(
-            {
-                "type": "agent_state",
-                "agent_id": command.agent_id,
-                "queues": agent["queues"],
-                "agent": agent,
-            }
+            {"type": "agent_state", "agent_id": agent_id, "queues": agent["queues"], "agent": agent}
         )
 
     def _saved_state(self, command: acd_cmd.AgentStateChanged) -> SavedAgentState:

@@ -91,6 +91,9 @@ class ConsoleOperations:
             "calls": a["calls"],
             "talk_seconds": a["talk_seconds"],
             "state_seconds": a["state_seconds"],
+            "wrap_up_until": a["wrap_up_until"],
+            "wrap_up_limit": a["wrap_up_limit"],
+            "wrap_up_overdue": a["wrap_up_overdue"],
         }
 
     # ------------------------------------------------------------------ console port
@@ -171,6 +174,11 @@ class ConsoleOperations:
     async def wrapup_done(self, agent_id: str) -> None:
         self._execute(self.acd.handle(acd_ev.WrapUpDone(agent_id), self.clock()))
         self._wrapping.pop(agent_id, None)
+
+    async def wrapup_draft(self, agent_id: str, unsaved: bool | str) -> None:
+        # A cluster standby forwards its arguments as text ("true" / "false").
+        flag = unsaved is True or unsaved == "true"
+        self._execute(self.acd.handle(acd_ev.WrapUpDraft(agent_id, flag), self.clock()))
 
     def _connected(self, call_id: str) -> LiveCall:
         call = self.calls.get(call_id)

@@ -73,6 +73,8 @@ class ContactRecorder:
     Args:
         contacts: an open ``crm_lookup.contacts.ContactLog``.
         agent_states: an ``crm_lookup.agent_states.AgentStateRepo`` (None: not kept).
+        drafts: the ``crm_lookup.drafts.DraftRepo`` a restart reads to tell whether an
+            agent saved in wrap-up had typed a wrap-up not saved yet (None: none kept).
         service_level_seconds: answered within this counts toward the interval's SL.
         short_abandon_seconds: abandons quicker than this are left out of the SL.
         concurrency: milestones of different contacts written at the same time
@@ -90,6 +92,7 @@ class ContactRecorder:
         contacts: Any,
         *,
         agent_states: Any = None,
+        drafts: Any = None,
         service_level_seconds: float = 20.0,
         short_abandon_seconds: float = 5.0,
         concurrency: int = 1,
@@ -104,6 +107,7 @@ class ContactRecorder:
         self.batch_size = batch_size
         self.contacts = contacts
         self.agent_states = agent_states
+        self.drafts = drafts
         self.service_level_seconds = service_level_seconds
         self.short_abandon_seconds = short_abandon_seconds
         self.concurrency = concurrency

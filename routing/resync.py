@@ -20,6 +20,7 @@ from collections.abc import Coroutine, Mapping, Sequence
 from typing import Any, Protocol
 
 from config.errors import NotFound, RemoteError, SwitchboardError
+from crm_lookup.drafts import holds_input
 from crm_lookup.models import Contact
 from routing.acd import events as acd_ev
 from routing.acd.states import AgentState
@@ -123,6 +124,8 @@ class Resync:
         self.link = link
         self.ami = link.ami
         self._restore_pending = restore_agents
+        # agents saved in wrap-up who had typed a wrap-up not saved yet (stored drafts)
+        self._unsaved: set[str] = set()
         self.runs = 0
         self.last_plan: Plan | None = None
         #: set once the first resync has run (others wait for it to restore agents)
@@ -277,6 +280,7 @@ class Resync:
         saved: list[SavedAgent] = []
         if self._restore_pending and recorder.agent_states is not None:
             saved = await recorder.agent_states.all()
+            self._unsaved = await _unsaved_wrap_ups(recorder.drafts, saved)
         now = center.clock()
         link = self.link
         mine = center.pbxs.owner
@@ -410,6 +414,7 @@ class Resync:
                 restore.since,
                 restore.wrap_up_until,
                 restore.wrap_queue,
+                wrap_up_unsaved=restore.agent_id in self._unsaved,
             ),
             restore.agent_id,
         )
@@ -509,6 +514,27 @@ class Resync:
         if contact is None or contact.answered_at is None:
             center.recorder.answered(call, call.answered_at or center.clock())
         center._publish_call(call)
+
+
+async def _unsaved_wrap_ups(drafts: Any, saved: Sequence[SavedAgent]) -> set[str]:
+    """The agents saved in wrap-up with a stored draft that holds input: a wrap-up limit
+    that ran out while the service was down must not make them ready behind their back."""
+    if drafts is None:
+        return set()
+    found: set[str] = set()
+    for agent in saved:
+        if agent.state != AgentState.WRAP_UP.value:
+            continue
+        try:
+            kept = await drafts.for_agent(agent.agent_id)
+        except Exception:  # a draft that cannot be read holds nobody: the takeover goes on
+            log.warning(
+                "could not read wrap-up drafts", extra={"fields": {"agent": agent.agent_id}}
+            )
+            continue
+        if any(holds_input(d.data) for d in kept):
+            found.add(agent.agent_id)
+    return found
 
 
 def _trunk_legs(views: Sequence[ChannelView], trunk_dials: Mapping[str, str]) -> dict[str, str]:

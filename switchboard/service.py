@@ -107,6 +107,7 @@ async def build_service(settings: Settings, *, clock: Callable[[], float] = time
     recorder = ContactRecorder(
         store.contacts,
         agent_states=store.agent_states,
+        drafts=store.drafts,
         short_abandon_seconds=settings.routing.short_abandon_seconds,
         concurrency=store.concurrent_writes,
         batch=store.batch,

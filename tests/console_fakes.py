@@ -136,6 +136,10 @@ class FakeCenter:
         self.wrapping.pop(agent_id, None)
         self._set_agent(agent_id, "ready")
 
+    async def wrapup_draft(self, agent_id: str, unsaved: bool) -> None:
+        self._agent(agent_id)
+        self.actions.append(("wrapup_draft", agent_id, unsaved))
+
     async def hold(self, call_id: str) -> None:
         call = self._live(call_id)
         if call["state"] != "talking":

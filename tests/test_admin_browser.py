@@ -43,6 +43,13 @@ async def test_users_are_listed_with_agent_last_login_and_state(world: Any, brow
     root = page.locator('.user-row[data-user="root"]')
     await expect(root.locator(".last-login")).not_to_have_text("Never")  # root just signed in
     await expect(root.locator("button.disable")).to_be_disabled()  # not oneself
+    # A state change reaches the table over the websocket, without a reload.
+    await expect(page.locator("#conn")).to_have_class("conn on", timeout=WAIT_MS)
+    await page.locator('.user-row[data-user="bob"] button.edit').focus()
+    await world.center.set_agent_state("1002", "ready")
+    bob = page.locator('.user-row[data-user="bob"]')
+    await expect(bob.locator(".agent-state")).to_have_text("Ready", timeout=WAIT_MS)
+    assert await bob.locator("button.edit").evaluate("b => b === document.activeElement")
     await assert_accessible(page, "/admin")
     await screenshots(page, "admin")
     assert page.errors == []
@@ -85,10 +92,22 @@ async def test_add_edit_reset_disable_and_delete(world: Any, browser: Any) -> No
     await expect(page.locator("#password-dialog")).to_be_hidden(timeout=WAIT_MS)
     await alice.wait_for_url("**/login", timeout=WAIT_MS)
 
+    # A page gone stale (sue deleted meanwhile by another admin): the refusal is said in
+    # her row, next to the button.
+    await world.store.users.delete("sue")
+    await page.locator('.user-row[data-user="sue"] button.disable').click()
+    await expect(page.locator('.user-row[data-user="sue"] .row-error')).to_contain_text(
+        "sue", timeout=WAIT_MS
+    )
+    await expect(page.locator("#action-error")).to_be_empty()
+
+    # Bob's open console goes to the login page the moment he is disabled.
+    bob_page = await signed_in(browser, world.origin, "bob", password=PASSWORD)
     await page.locator('.user-row[data-user="bob"] button.disable').click()
     await expect(page.locator('.user-row[data-user="bob"] .status')).to_have_text(
         "Disabled", timeout=WAIT_MS
     )
+    await bob_page.wait_for_url("**/login", timeout=WAIT_MS)
     bob = await world.store.users.get_by_username("bob")
     assert bob is not None and bob.disabled
 
@@ -115,12 +134,21 @@ async def test_the_language_is_a_per_user_setting(world: Any, browser: Any) -> N
     root = await world.store.users.get_by_username("root")
     assert root is not None and root.language == "ru"
     await assert_accessible(page, "/admin in Russian")
+    await screenshots(page, "admin-ru")
     # Another browser of the same user gets Russian too; another user keeps English.
     again = await signed_in(browser, world.origin, "root", password=PASSWORD, live=False)
     await again.goto(world.origin + "/admin")
     await expect(again.locator("#users-title")).to_have_text("Пользователи пульта")
     sue = await signed_in(browser, world.origin, "sue", password=PASSWORD, live=False)
     assert await sue.get_attribute("html", "lang") == "en"
+    # The picker is in every signed-in page's topbar (base.html), not only the admin's.
+    await expect(sue.locator("#language")).to_have_value("en")
+    alice = await signed_in(browser, world.origin, "alice", password=PASSWORD)
+    assert "/agent" in alice.url
+    await alice.select_option("#language", "ru")
+    await expect(alice.locator("html")).to_have_attribute("lang", "ru", timeout=WAIT_MS)
+    row = await world.store.users.get_by_username("alice")
+    assert row is not None and row.language == "ru"
 
 
 async def test_the_login_page_follows_the_browser_and_is_accessible(

@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import io
 import sys
+import time
 from typing import Any
 
 import aiohttp
@@ -191,3 +192,88 @@ async def test_a_login_takes_the_stored_spelling_of_the_name(world: Any) -> None
     assert [(e.action, e.target) for e in entries] == [("user.login", "alice")]
     stored = await world.store.fetchall("SELECT username FROM sessions")
     assert [r[0] for r in stored] == ["alice"]
+
+
+async def test_an_edit_changes_the_rights_and_ends_the_users_sessions_at_once(
+    world: Any,
+) -> None:
+    alice = await world.client("alice")
+    ws = await open_socket(alice)
+    root = await world.client("root")
+    resp = await root.request("PATCH", "/api/admin/users/ALICE", {"role": "supervisor"})
+    assert resp.status == 200, await resp.text()
+    assert (await resp.json())["user"]["role"] == "supervisor"
+    await assert_closed(ws, within=0.5)
+    assert (await alice.request("GET", "/api/me")).status == 401
+    audit = [(e.actor, e.action, e.target) for e in await world.store.audit.list()]
+    assert ("root", "user.edit", "alice") in audit
+    # The same password still signs in, now with the new rights (and still agent 1001).
+    assert (await alice.login("alice")).status == 200
+    me = (await (await alice.request("GET", "/api/me")).json())["user"]
+    assert (me["role"], me["agent_id"]) == ("supervisor", "1001")
+    assert (await alice.request("GET", "/api/admin/users")).status == 403
+    resp = await root.request("PATCH", "/api/admin/users/alice", {"agent_id": None})
+    assert resp.status == 200, await resp.text()
+    row = await world.store.users.get_by_username("alice")
+    assert row is not None and (row.role, row.agent_id) == ("supervisor", None)
+
+
+async def test_a_refused_edit_says_why_and_changes_nothing(world: Any) -> None:
+    root = await world.client("root")
+    bob = await world.client("bob")
+
+    async def edit(name: str, body: Any) -> tuple[int, dict[str, Any]]:
+        resp = await root.request("PATCH", f"/api/admin/users/{name}", body)
+        return resp.status, await resp.json()
+
+    status, body = await edit("root", {"role": "supervisor"})
+    assert status == 409 and "your own role" in body["message"]
+    status, body = await edit("bob", {"agent_id": "1001"})  # alice's
+    assert status == 409 and "belongs to user alice" in body["message"]
+    status, body = await edit("bob", {"agent_id": None})  # an agent needs one
+    assert status == 400 and "agent id" in body["message"]
+    status, body = await edit("bob", {"agent_id": "1009"})
+    assert status == 400 and "1009 is not an agent" in body["message"]
+    status, body = await edit("bob", {"role": "king"})
+    assert status == 400
+    status, body = await edit("bob", {})
+    assert status == 400 and body.get("field") == "role"
+    assert (await edit("nobody", {"role": "agent"}))[0] == 404
+    assert (await edit("bad%20name", {"role": "agent"}))[0] == 400
+    row = await world.store.users.get_by_username("bob")
+    assert row is not None and (row.role, row.agent_id) == ("agent", "1002")
+    assert (await bob.request("GET", "/api/me")).status == 200  # his session stays
+    assert "user.edit" not in [e.action for e in await world.store.audit.list()]
+
+
+async def test_the_list_shows_the_agent_its_live_state_and_the_last_sign_in(
+    world: Any,
+) -> None:
+    world.center.agents["1001"]["state"] = "ready"
+    await world.client("alice")
+    root = await world.client("root")
+    listed = (await (await root.request("GET", "/api/admin/users")).json())["users"]
+    users = {u["username"]: u for u in listed}
+    alice, admin = users["alice"], users["root"]
+    assert (alice["agent_name"], alice["agent_state"]) == ("Alice Agent", "ready")
+    assert alice["last_login"] is not None and abs(alice["last_login"] - time.time()) < 60
+    assert (admin["agent_id"], admin["agent_name"], admin["agent_state"]) == (None, None, None)
+    assert all("password_hash" not in u for u in listed)
+
+
+async def test_each_user_sets_their_own_language(world: Any) -> None:
+    alice = await world.client("alice")
+    resp = await alice.request("PUT", "/api/me/preferences", {"language": "ru"})
+    assert resp.status == 200 and (await resp.json()) == {"language": "ru"}
+    page = await alice.request("GET", "/agent")
+    assert '<html lang="ru">' in await page.text()
+    for bad in ({"language": "xx"}, {}, {"language": 3}):
+        resp = await alice.request("PUT", "/api/me/preferences", bad)
+        assert resp.status == 400 and (await resp.json()).get("field") == "language", bad
+    resp = await alice.request("PUT", "/api/me/preferences", {"language": "en"}, csrf=False)
+    assert resp.status == 403
+    row = await world.store.users.get_by_username("alice")
+    assert row is not None and row.language == "ru"
+    assert (await alice.request("GET", "/api/me")).status == 200  # no session ended
+    bob = await world.client("bob")
+    assert '<html lang="en">' in await (await bob.request("GET", "/agent")).text()

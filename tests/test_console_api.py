@@ -69,6 +69,18 @@ MATRIX: list[tuple[str, str, Any, dict[str, int]]] = [
         {"disposition": "resolved", "notes": "ok"},
         dict(anon=401, alice=200, bob=403, sue=200, root=200),
     ),
+    (
+        "PUT",
+        "/api/contacts/{contact}/draft",
+        {"disposition": "", "notes": "typing…", "case": {"mode": "none"}},
+        dict(anon=401, alice=200, bob=403, sue=200, root=200),
+    ),
+    (
+        "GET",
+        "/api/contacts/{contact}/draft",
+        None,
+        dict(anon=401, alice=200, bob=403, sue=200, root=200),
+    ),
     ("POST", "/api/calls/c1/hold", None, dict(anon=401, alice=200, bob=403, sue=200, root=200)),
     ("POST", "/api/calls/h1/unhold", None, dict(anon=401, alice=200, bob=403, sue=200, root=200)),
     ("POST", "/api/calls/w2/hangup", None, dict(anon=401, alice=403, bob=403, sue=403, root=200)),
@@ -502,6 +514,37 @@ async def test_wrapup_of_the_call_just_ended_before_the_history_knows_its_agent(
     assert resp.status == 200, await resp.text()
     assert world.center.agents["1002"]["state"] == "ready"
     assert (await world.store.contacts.get(contact_id)).disposition == "resolved"
+
+
+async def test_a_draft_is_kept_until_the_wrap_up_and_tells_the_center(world: Any) -> None:
+    alice = await world.client("alice")
+    url = "/api/contacts/{contact}/draft".format(**world.ids)
+    assert await (await alice.request("GET", url)).json() == {"draft": None, "updated_at": None}
+    typed = {"disposition": "", "notes": "  ", "case": {"mode": "new", "subject": "Router"}}
+    resp = await alice.request("PUT", url, typed)
+    assert resp.status == 200, await resp.text()
+    assert world.center.actions[-1] == ("wrapup_draft", "1001", True)  # a case subject
+    blank = {"disposition": "", "notes": " ", "case": {"mode": "none"}}
+    await alice.request("PUT", url, blank)
+    assert world.center.actions[-1] == ("wrapup_draft", "1001", False)
+    await alice.request("PUT", url, dict(blank, notes="line one\nline two"))
+    got = await (await alice.request("GET", url)).json()
+    assert got["draft"]["notes"] == "line one\nline two" and got["updated_at"] > 0
+    for bad, field in (
+        ({"disposition": "maybe"}, "disposition"),
+        ({"notes": "x" * 4001}, "notes"),
+        ({"notes": "a\rb"}, "notes"),
+        ({"case": {"mode": "later"}}, "mode"),
+        ({"case": "new"}, "case"),
+    ):
+        resp = await alice.request("PUT", url, bad)
+        assert resp.status == 400 and (await resp.json())["field"] == field, bad
+    assert (await (await alice.request("GET", url)).json())["draft"][
+        "notes"
+    ] == "line one\nline two"
+    wrap = "/api/contacts/{contact}/wrapup".format(**world.ids)
+    assert (await alice.request("POST", wrap, {"disposition": "resolved"})).status == 200
+    assert (await (await alice.request("GET", url)).json())["draft"] is None
 
 
 async def test_admin_adds_users_who_can_log_in(world: Any) -> None:

@@ -13,6 +13,7 @@ from urllib.parse import urlsplit
 import pytest
 
 import crm_lookup.postgres_backend as postgres_backend
+import crm_lookup.sqlite_backend as sqlite_backend
 from config.errors import ConfigError, Conflict, InvalidInput, NotFound, PermissionDenied
 from crm_lookup.database import (
     ForeignKeyViolation,
@@ -189,6 +190,19 @@ async def test_a_user_is_edited_and_the_old_rights_end_with_their_sessions(
         await store.users.update("nobody", role="agent")
 
 
+async def test_two_edits_giving_one_agent_id_at_once_cannot_both_win(store: Store) -> None:
+    await store.users.add("bob", "$hash", "supervisor")
+    await store.users.add("carl", "$hash", "supervisor")
+    results = await asyncio.gather(
+        store.users.update("bob", agent_id="1009"),
+        store.users.update("carl", agent_id="1009"),
+        return_exceptions=True,
+    )
+    assert sorted(type(r).__name__ for r in results) == ["Conflict", "User"]
+    owners = await store.fetchall("SELECT username FROM users WHERE agent_id = '1009'")
+    assert len(owners) == 1
+
+
 async def test_last_login_and_language_are_kept_per_user(store: Store) -> None:
     await store.users.add("Ada", "$hash", "admin")
     ada = await store.users.get_by_username("ada")
@@ -261,6 +275,31 @@ async def test_ids_keep_counting_after_an_import_gave_explicit_ones(
 
 
 LATEST = max(v for v, _ in postgres_backend.MIGRATIONS)
+
+
+async def test_a_migration_numbered_below_the_latest_still_applies(
+    blank_store_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Migration 6 landed while 5 was kept free for work in progress: a database already
+    at 6 must still get 5 when it ships, not skip it for being below the highest."""
+    backend = postgres_backend if blank_store_url.startswith("postgresql") else sqlite_backend
+    migrations = backend.MIGRATIONS
+    without = tuple(m for m in migrations if m[0] != 5)
+    monkeypatch.setattr(backend, "MIGRATIONS", without)
+    store = await open_store(blank_store_url)
+    await store.close()
+    later = (5, "CREATE TABLE later_five (id integer PRIMARY KEY);")
+    monkeypatch.setattr(backend, "MIGRATIONS", (*without[:4], later, *without[4:]))
+    store = await open_store(blank_store_url)
+    try:
+        rows = await store.fetchall("SELECT version FROM schema_version ORDER BY version")
+        assert 5 in [r[0] for r in rows]
+        await store.write("INSERT INTO later_five (id) VALUES (1)")
+        assert await store.fetchall("SELECT id FROM later_five") != []
+    finally:
+        await store.close()
+    store = await open_store(blank_store_url)  # and only once
+    await store.close()
 
 
 # --- PostgreSQL only -----------------------------------------------------------------------
@@ -539,3 +578,29 @@ async def test_postgres_a_transaction_cancelled_mid_statement_leaves_a_clean_con
         assert await store.fetchone("SELECT 1") is not None
     finally:
         await store.close()
+
+
+async def test_a_wrap_up_draft_is_kept_until_the_wrap_up_is_saved(store: Store) -> None:
+    await store.contacts.arrived("k-draft", "+15550001111", "+15550000000", "inbound", 1.0)
+    contact = await store.contacts.get_by_key("k-draft")
+    assert await store.drafts.get(contact.id) is None
+    data = {
+        "disposition": "resolved",
+        "notes": "привет — line one\nline two",
+        "case": {"mode": "none"},
+    }
+    saved_at = await store.drafts.save(contact.id, "1001", data)
+    draft = await store.drafts.get(contact.id)
+    assert draft is not None and (draft.agent_id, dict(draft.data)) == ("1001", data)
+    assert draft.updated_at == saved_at
+    await store.drafts.save(contact.id, "1001", {"notes": "newer"})
+    assert [dict(d.data) for d in await store.drafts.for_agent("1001")] == [{"notes": "newer"}]
+    # A draft for a contact the history has not written yet is kept too.
+    await store.drafts.save(999_999, "1001", {"notes": "early"})
+    assert len(await store.drafts.for_agent("1001")) == 2
+    with pytest.raises(InvalidInput, match="too large"):
+        await store.drafts.save(contact.id, "1001", {"notes": "x" * 20_000})
+    await store.contacts.wrapup(contact.id, "resolved", "newer")
+    assert await store.drafts.get(contact.id) is None  # saved: the draft went with it
+    await store.drafts.delete(999_999)
+    assert await store.drafts.for_agent("1001") == []

@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 import crm_lookup.postgres_backend as postgres_backend
@@ -56,5 +58,24 @@ async def test_agent_states_are_kept_one_row_per_agent(store_url: str) -> None:
             SavedAgentState("1001", "wrap_up", "", 7.0, 27.0, "sales"),
             SavedAgentState("1002", "not_ready", "lunch", 6.0, None, None),
         ]
+    finally:
+        await store.close()
+
+
+async def test_a_restart_knows_who_left_an_unsaved_wrap_up(tmp_path: Any) -> None:
+    from routing.resync import _unsaved_wrap_ups
+
+    store = await open_store(f"sqlite:///{tmp_path / 'crm.sqlite3'}")
+    try:
+        await store.drafts.save(1, "1001", {"disposition": "", "notes": "half a sentence"})
+        await store.drafts.save(2, "1002", {"disposition": "", "notes": "  ", "case": {}})
+        await store.drafts.save(3, "1003", {"disposition": "resolved", "notes": ""})
+        saved = [
+            SavedAgentState("1001", "wrap_up", since=1.0, wrap_up_until=5.0),
+            SavedAgentState("1002", "wrap_up", since=1.0, wrap_up_until=5.0),
+            SavedAgentState("1003", "ready", since=1.0),  # not in wrap-up: not held
+        ]
+        assert await _unsaved_wrap_ups(store.drafts, saved) == {"1001"}
+        assert await _unsaved_wrap_ups(None, saved) == set()
     finally:
         await store.close()

@@ -9,6 +9,7 @@
   const userPath = (name) => "/api/admin/users/" + encodeURIComponent(name);
   const me = ($("users-title").dataset.me || "").toLowerCase();
   let opener = null;
+  const live = new Map(); // agent id -> its live state code
 
   const say = (message) => { $("admin-status").textContent = message || ""; };
 
@@ -80,15 +81,18 @@
       b.disabled = Boolean(disabled);
       return b;
     };
+    // A refused disable / enable is said in the row, next to the button.
+    const slot = "row-error-" + u.username;
     const toggle = u.disabled
       ? button("enable", "admin.enable", () => act("POST", userPath(u.username) + "/enable", undefined,
-        "action-error", t("admin.done_enable", { user: u.username })))
+        slot, t("admin.done_enable", { user: u.username })))
       : button("disable", "admin.disable", () => act("POST", userPath(u.username) + "/disable", undefined,
-        "action-error", t("admin.done_disable", { user: u.username })), self);
+        slot, t("admin.done_disable", { user: u.username })), self);
     return el("td", { class: "actions" },
       button("edit", "admin.edit", edit), toggle,
       button("set-password", "admin.reset_password", resetPassword),
-      button("danger delete", "admin.delete", remove, self));
+      button("danger delete", "admin.delete", remove, self),
+      el("span", { id: slot, class: "error row-error", role: "alert" }));
   }
 
   function ago(epoch) {
@@ -103,8 +107,11 @@
       const body = clear($("users"));
       for (const u of data.users) {
         const agent = u.agent_id ? (u.agent_name ? u.agent_name + " (" + u.agent_id + ")" : u.agent_id) : "—";
-        const state = u.agent_state ? label("state", u.agent_state) : "—";
-        body.append(el("tr", { class: "user-row" + (u.disabled ? " disabled" : ""), dataset: { user: u.username } },
+        if (u.agent_id && u.agent_state) live.set(u.agent_id, live.get(u.agent_id) || u.agent_state);
+        const code = u.agent_id ? live.get(u.agent_id) : null;
+        const state = code ? label("state", code) : "—";
+        body.append(el("tr", { class: "user-row" + (u.disabled ? " disabled" : ""),
+                              dataset: { user: u.username, agent: u.agent_id || "" } },
           el("th", { scope: "row" }, u.username), el("td", { class: "role" }, label("role", u.role)),
           el("td", { class: "agent" }, agent), el("td", { class: "last-login" }, ago(u.last_login)),
           el("td", { class: "agent-state" }, state),
@@ -128,6 +135,18 @@
       $("new-username").focus();
     } catch (e) { showError(e.message, "add-error"); }
   });
+  // Agents' states change under the admin's eyes: they come over the websocket (admins get
+  // every agent_state) and only the state cells change. The table is not rebuilt on a
+  // timer, which would take the keyboard focus away from a row's buttons.
+  function showState(agentId, code) {
+    live.set(agentId, code);
+    for (const row of document.querySelectorAll("#users .user-row")) {
+      if (row.dataset.agent === agentId) row.querySelector(".agent-state").textContent = label("state", code);
+    }
+  }
+  SB.connect((msg) => {
+    if (msg.type === "snapshot") for (const a of msg.agents || []) showState(a.agent_id, a.state);
+    else if (msg.type === "agent_state" && msg.agent) showState(msg.agent_id, msg.agent.state);
+  });
   load();
-  setInterval(load, 15000); // agents' states change under the admin's eyes
 })();

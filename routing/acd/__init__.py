@@ -37,6 +37,7 @@ from routing.acd.model import (
     QueueConfig,
     Strategy,
     Widening,
+    WrapUpTimeoutAction,
 )
 from routing.acd.states import AgentState, CallState
 
@@ -51,6 +52,7 @@ __all__ = [
     "QueueConfig",
     "Strategy",
     "Widening",
+    "WrapUpTimeoutAction",
     "commands",
     "events",
 ]

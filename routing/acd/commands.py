@@ -121,6 +121,14 @@ class AgentStateChanged:
 
 
 @command
+class AgentWrapUpChanged:
+    """The agent is still in wrap-up, but its deadline moved (``extend_once``) or it is now
+    overdue (unsaved input held it there past the limit): consoles show it."""
+
+    agent_id: str
+
+
+@command
 class QueueStatsChanged:
     """A queue's statistics changed; ``stats`` is the complete JSON-ready dict."""
 
@@ -165,6 +173,7 @@ Command = (
     | StartCallback
     | CallbackLogged
     | AgentStateChanged
+    | AgentWrapUpChanged
     | QueueStatsChanged
     | CallJoinedQueue
     | CallLeftQueue

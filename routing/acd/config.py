@@ -29,7 +29,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from config.errors import InvalidInput
-from routing.acd.model import AgentConfig, MaxWaitAction, QueueConfig, Strategy, Widening
+from routing.acd.model import (
+    AgentConfig,
+    MaxWaitAction,
+    QueueConfig,
+    Strategy,
+    Widening,
+    WrapUpTimeoutAction,
+)
 from routing.ivr.yamltree import DEFAULT_LIMITS, Limits, load_data, read_limited
 
 _QUEUE_KEYS = {
@@ -47,6 +54,7 @@ _QUEUE_KEYS = {
     "service_level",
     "ring_timeout",
     "wrap_up",
+    "wrap_up_timeout_action",
     "announce_interval",
     "moh",
     "callback_attempts",
@@ -193,7 +201,15 @@ def _queue(source: str, name: Any, body: Any) -> QueueConfig:
         k: v
         for k, v in body.items()
         if k not in {"strategy", "max_wait_action", "widening", "supervisors", "thresholds"}
+        and k != "wrap_up_timeout_action"
     }
+    if "wrap_up_timeout_action" in body:
+        kwargs["wrap_up_timeout_action"] = _enum(
+            source,
+            f"{where}.wrap_up_timeout_action",
+            WrapUpTimeoutAction,
+            body["wrap_up_timeout_action"],
+        )
     if "strategy" in body:
         kwargs["strategy"] = _enum(source, f"{where}.strategy", Strategy, body["strategy"])
     if "max_wait_action" in body:
@@ -270,7 +286,12 @@ def _widening(source: str, where: str, body: Any) -> Widening:
     raise AssertionError("unreachable")
 
 
-def _enum(source: str, where: str, kind: type[Strategy] | type[MaxWaitAction], value: Any) -> Any:
+def _enum(
+    source: str,
+    where: str,
+    kind: type[Strategy] | type[MaxWaitAction] | type[WrapUpTimeoutAction],
+    value: Any,
+) -> Any:
     try:
         return kind(value)
     except ValueError:

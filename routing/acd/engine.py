@@ -103,6 +103,7 @@ from routing.acd.model import (
     MaxWaitAction,
     QueueConfig,
     Strategy,
+    WrapUpTimeoutAction,
     check_skills,
 )
 from routing.acd.sortedlist import Entry
@@ -167,6 +168,15 @@ class _Agent:
     entries: Handles = field(default_factory=list)
     wrap_queue: str | None = None
     wrap_talk: float = 0.0
+    #: this wrap-up's deadline (None: no limit), the queue's limit and what it does
+    wrap_until: float | None = None
+    wrap_limit: float = 0.0
+    wrap_action: WrapUpTimeoutAction = WrapUpTimeoutAction.HOLD_UNTIL_SAVED
+    #: the agent has typed wrap-up input not saved yet (WrapUpDraft)
+    wrap_unsaved: bool = False
+    wrap_extended: bool = False
+    #: held in wrap-up past the limit by unsaved input
+    wrap_overdue: bool = False
     #: the configured skills plus one reach mark per PBX whose callers can reach this
     #: agent (see ``_reach_mark``); what the indexes and ``meets`` read
     skills: Mapping[str, int] = field(default_factory=dict)
@@ -282,6 +292,7 @@ class Acd:
             ev.CallEnded: self._on_call_ended,
             ev.AgentStateRequest: self._on_agent_state_request,
             ev.WrapUpDone: self._on_wrap_up_done,
+            ev.WrapUpDraft: self._on_wrap_up_draft,
             ev.MoveCall: self._on_move_call,
             ev.CallbackRequested: self._on_callback_requested,
             ev.CallbackResult: self._on_callback_result,
@@ -333,7 +344,7 @@ class Acd:
             if kind == _WRAP:
                 agent = self._agents.get(target)
                 if agent is not None and agent.epoch == epoch:
-                    self._end_wrap_up(agent, AgentInput.WRAP_DONE, now, out)
+                    self._wrap_up_limit(agent, now, out)
                 continue
             call = self._calls.get(target)
             if call is None or call.epoch != epoch:
@@ -441,6 +452,9 @@ class Acd:
             "calls": agent.calls,
             "talk_seconds": round(agent.talk, 1),
             "state_seconds": seconds,
+            "wrap_up_until": agent.wrap_until,
+            "wrap_up_limit": agent.wrap_limit if agent.state is AgentState.WRAP_UP else None,
+            "wrap_up_overdue": agent.wrap_overdue,
         }
 
     def agent_ids(self) -> tuple[str, ...]:
@@ -688,8 +702,12 @@ class Acd:
         agent.wrap_queue = call.queue
         agent.wrap_talk = talk
         self._set_state(agent, AgentState.WRAP_UP, "", now, out, call_id=call.call_id)
-        wrap = self._queues[call.queue].wrap_up
+        q = self._queues[call.queue]
+        wrap = q.wrap_up
+        agent.wrap_limit = wrap
+        agent.wrap_action = q.wrap_up_timeout_action
         if wrap > 0:
+            agent.wrap_until = now + wrap
             self._schedule(now + wrap, _WRAP, agent.agent_id, agent.epoch)
         else:
             self._end_wrap_up(agent, AgentInput.WRAP_DONE, now, out)
@@ -778,9 +796,21 @@ class Acd:
             # the talk (and the answer) were counted by the process that died: no handle
             # time is recorded for this wrap-up, so today's figures stay self-consistent
             agent.wrap_queue = None
-            if until is None or until <= now:
+            config = self._queues.get(e.wrap_queue) if e.wrap_queue else None
+            if config is not None:
+                agent.wrap_limit = config.wrap_up
+                agent.wrap_action = config.wrap_up_timeout_action
+            agent.wrap_unsaved = bool(e.wrap_up_unsaved)
+            if until is None:
                 self._end_wrap_up(agent, AgentInput.WRAP_DONE, now, out)
+            elif until <= now:
+                # the limit ran out while the service was down: what it does is decided
+                # as if it had run out here (a stored unsaved draft holds the agent)
+                agent.wrap_until = until
+                agent.wrap_extended = True  # the downtime used up any extension
+                self._wrap_up_limit(agent, now, out)
             else:
+                agent.wrap_until = until
                 self._schedule(until, _WRAP, agent.agent_id, agent.epoch)
 
     def _on_call_adopted(self, e: ev.CallAdopted, now: float, out: list[cmd.Command]) -> None:
@@ -823,6 +853,30 @@ class Acd:
         self._set_state(
             agent, AgentState.ON_CALL, "", now, out, call_id=call.call_id, since=answered
         )
+
+    def _wrap_up_limit(self, agent: _Agent, now: float, out: list[cmd.Command]) -> None:
+        """The wrap-up limit ran out. With nothing unsaved (or ``force_ready``) the agent is
+        ready, as ever; unsaved input extends the limit once (``extend_once``) or holds the
+        agent in wrap-up, overdue, until they save — never ready behind their back."""
+        action = agent.wrap_action
+        if not agent.wrap_unsaved or action is WrapUpTimeoutAction.FORCE_READY:
+            self._end_wrap_up(agent, AgentInput.WRAP_DONE, now, out)
+            return
+        if action is WrapUpTimeoutAction.EXTEND_ONCE and not agent.wrap_extended:
+            agent.wrap_extended = True
+            agent.wrap_until = now + agent.wrap_limit
+            self._schedule(agent.wrap_until, _WRAP, agent.agent_id, agent.epoch)
+        else:
+            agent.wrap_overdue = True
+        out.append(cmd.AgentWrapUpChanged(agent.agent_id))
+
+    def _on_wrap_up_draft(self, e: ev.WrapUpDraft, now: float, out: list[cmd.Command]) -> None:
+        agent = self._agent(e.agent_id)
+        if not isinstance(e.unsaved, bool):
+            raise InvalidInput("unsaved must be true or false", field="unsaved")
+        # A draft typed after the wrap-up ended (a late keystroke) changes nothing.
+        if agent.state is AgentState.WRAP_UP:
+            agent.wrap_unsaved = e.unsaved
 
     def _on_wrap_up_done(self, e: ev.WrapUpDone, now: float, out: list[cmd.Command]) -> None:
         agent = self._agent(e.agent_id)
@@ -1349,6 +1403,9 @@ class Acd:
         agent.counted_from = now  # today's state seconds count only what this process saw
         agent.epoch += 1
         agent.call_id = call_id
+        # every state change starts afresh: a new wrap-up sets these after this call
+        agent.wrap_until = None
+        agent.wrap_unsaved = agent.wrap_extended = agent.wrap_overdue = False
         if new is AgentState.READY:
             if not keep_idle:
                 agent.idle_since = now

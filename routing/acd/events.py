@@ -78,6 +78,15 @@ class WrapUpDone:
 
 
 @dataclass(frozen=True, slots=True)
+class WrapUpDraft:
+    """The agent in wrap-up has (``unsaved``) or no longer has wrap-up input not yet
+    saved. It decides what the queue's wrap-up limit does (``wrap_up_timeout_action``)."""
+
+    agent_id: str
+    unsaved: bool
+
+
+@dataclass(frozen=True, slots=True)
 class MoveCall:
     """Supervisor: move a waiting call to another queue; it keeps its seniority."""
 
@@ -131,6 +140,9 @@ class AgentRestored:
     since: float = 0.0
     wrap_up_until: float | None = None
     wrap_queue: str | None = None
+    #: the agent had typed a wrap-up not yet saved (a stored draft): a deadline that passed
+    #: while the service was down leaves them in wrap-up, overdue, as if it had run out here
+    wrap_up_unsaved: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -165,6 +177,7 @@ Event = (
     | CallEnded
     | AgentStateRequest
     | WrapUpDone
+    | WrapUpDraft
     | MoveCall
     | CallbackRequested
     | CallbackResult

@@ -42,6 +42,16 @@ class MaxWaitAction(enum.Enum):
     HANGUP = "hangup"
 
 
+class WrapUpTimeoutAction(enum.Enum):
+    """What happens when a queue's wrap-up limit runs out while the agent still has unsaved
+    wrap-up input (typed notes, a chosen disposition): an agent is never made ready behind
+    their back by default, because the next pop would bury what they typed."""
+
+    HOLD_UNTIL_SAVED = "hold_until_saved"  # stays in wrap-up, marked overdue, until saved
+    EXTEND_ONCE = "extend_once"  # one more limit; then as HOLD_UNTIL_SAVED
+    FORCE_READY = "force_ready"  # ready at the limit, unsaved or not (the old behaviour)
+
+
 def _check_text(value: str, name: str, *, allow_empty: bool = False) -> None:
     if not isinstance(value, str) or (not value and not allow_empty):
         raise InvalidInput(f"{name} must be a non-empty string, got {value!r}", field=name)
@@ -132,6 +142,7 @@ class QueueConfig:
     service_level: float = 20.0
     ring_timeout: float = 15.0
     wrap_up: float = 0.0
+    wrap_up_timeout_action: WrapUpTimeoutAction = WrapUpTimeoutAction.HOLD_UNTIL_SAVED
     announce_interval: float = 0.0
     moh: str = "default"
     callback_attempts: int = 3
@@ -145,6 +156,11 @@ class QueueConfig:
             raise InvalidInput("strategy must be a Strategy", field="strategy")
         if not isinstance(self.max_wait_action, MaxWaitAction):
             raise InvalidInput("max_wait_action must be a MaxWaitAction", field="max_wait_action")
+        if not isinstance(self.wrap_up_timeout_action, WrapUpTimeoutAction):
+            raise InvalidInput(
+                "wrap_up_timeout_action must be a WrapUpTimeoutAction",
+                field="wrap_up_timeout_action",
+            )
         if not isinstance(self.widening, Widening):
             raise InvalidInput("widening must be a Widening", field="widening")
         check_skills(self.skills, "skills")

@@ -92,6 +92,9 @@ class ClusterCenter:
     async def wrapup_done(self, agent_id: str) -> None:
         await self._act("wrapup_done", agent_id)
 
+    async def wrapup_draft(self, agent_id: str, unsaved: bool) -> None:
+        await self._act("wrapup_draft", agent_id, "true" if unsaved else "false")
+
     async def hold(self, call_id: str) -> None:
         await self._act("hold", call_id)
 

@@ -29,6 +29,7 @@ from config.errors import (
 ACTIONS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "set_agent_state": (("agent_id", "state", "reason"), ("forced_by",)),
     "wrapup_done": (("agent_id",), ()),
+    "wrapup_draft": (("agent_id", "unsaved"), ()),
     "hold": (("call_id",), ()),
     "unhold": (("call_id",), ()),
     "transfer": (("call_id", "kind", "target"), ()),
