@@ -6,6 +6,7 @@ Screenshots: tests/artifacts/wallboard-*.png and wallboard-tv-*.png.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import pytest
@@ -116,7 +117,7 @@ async def test_actions_are_enabled_only_when_they_apply_and_work_from_the_keyboa
         "spy-barge": False,
     }
     center._set_agent("1001", "ready")
-    center.arrive("c1", "sales", "+15551230001")
+    center.arrive("c1", "sales", "+15551230001", customer_id=world.ids["customer"])
     center.offer("c1", "1001", world.ids["card"])
     await expect(row.locator(".state")).to_have_text("Ringing", timeout=WAIT_MS)
     assert await enabled() == {
@@ -126,13 +127,14 @@ async def test_actions_are_enabled_only_when_they_apply_and_work_from_the_keyboa
         "spy-listen": False,
         "spy-barge": False,
     }
-    # the waiting list names the agent being rung, never a call id
-    await expect(page.locator('.waiting-row[data-call="c1"] .status')).to_have_text(
-        "Ringing Alice Agent"
-    )
+    # the waiting list names the caller (the CRM's customer) and the agent being rung,
+    # never a call id
+    c1 = page.locator('.waiting-row[data-call="c1"]')
+    await expect(c1.locator(".status")).to_have_text("Ringing Alice Agent")
+    await expect(c1.locator(".caller")).to_have_text("Ada Lovelace · +15551230001")
     center.answer("c1")
     await expect(row.locator(".state")).to_have_text("On a call", timeout=WAIT_MS)
-    await expect(row.locator(".call")).to_have_text("+15551230001 · sales")
+    await expect(row.locator(".call")).to_have_text("Ada Lovelace · +15551230001 · sales")
     assert await enabled() == {
         "force-ready": False,
         "force-not-ready": False,
@@ -161,11 +163,16 @@ async def test_actions_are_enabled_only_when_they_apply_and_work_from_the_keyboa
         await page.wait_for_timeout(50)
     assert ("spy", "1001", "barge", "2001") in center.actions
 
-    # wrap-up overdue (the wrap-up contract's flag) is shown in words
+    # wrap-up counts down to the queue's limit, then shows overdue in words
     center.end("c1")
+    center.agents["1001"].update(wrap_up_until=center.clock() + 30, wrap_up_overdue=False)
+    center._set_agent("1001", "wrap_up")
+    await expect(row.locator(".state")).to_have_text("Wrap-up", timeout=WAIT_MS)
+    await expect(row.locator(".call")).to_have_text(re.compile(r"^Wrap-up: 0:(30|29|28) left$"))
     center.agents["1001"]["wrap_up_overdue"] = True
     center._set_agent("1001", "wrap_up")
     await expect(row.locator(".state")).to_have_text("Wrap-up overdue", timeout=WAIT_MS)
+    await expect(row.locator(".call")).to_have_text("")
     await expect(page.locator('.chip[data-state="wrap_up_overdue"] .names')).to_have_text(
         "Alice Agent"
     )

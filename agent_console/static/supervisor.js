@@ -19,6 +19,22 @@
   const set = (node, text) => { const s = String(text); if (node.textContent !== s) node.textContent = s; };
   const agentName = (id) => { const a = agents.get(id); return a ? a.name || a.agent_id : id || ""; };
 
+  // Callers by name when the CRM knows them (a call carries the customer's id, not the
+  // name): fetched once per customer, kept for the page's life, at most 500.
+  const customerNames = new Map();
+  function callerOf(c) {
+    const id = c.customer_id;
+    if (id === null || id === undefined || id === "") return c.caller || t("wall.unknown_caller");
+    if (!customerNames.has(id) && customerNames.size < 500) {
+      customerNames.set(id, null);
+      api("GET", `/api/customers/${encodeURIComponent(id)}`)
+        .then((card) => { customerNames.set(id, card && card.name ? String(card.name) : ""); renderWaiting(); renderAgents(); })
+        .catch(() => customerNames.set(id, ""));
+    }
+    const name = customerNames.get(id);
+    return name ? name + (c.caller ? " · " + c.caller : "") : c.caller || t("wall.unknown_caller");
+  }
+
   // -- queue filter (remembered per browser; a queue added later shows) ----------------
   let hidden = new Set();
   try { hidden = new Set(JSON.parse(localStorage.getItem(HIDDEN_KEY) || "[]")); } catch (e) { hidden = new Set(); }
@@ -228,7 +244,10 @@
     r.time.dataset.since = a.since || "";
     set(r.time, duration(now() - (a.since || now())));
     const call = a.call_id ? calls.get(a.call_id) : null;
-    set(r.call, call ? [call.caller, call.queue].filter(Boolean).join(" · ") : "");
+    const left = a.state === "wrap_up" && !a.wrap_up_overdue && a.wrap_up_until ? a.wrap_up_until : "";
+    r.call.dataset.until = left;
+    set(r.call, call ? [callerOf(call), call.queue].filter(Boolean).join(" · ")
+      : left ? t("wall.wrap_left", { time: duration(left - now()) }) : "");
     const onCall = a.state === "on_call" || Boolean(call && (call.state === "talking" || call.state === "held"));
     const enable = {
       ready: !["on_call", "ringing", "ready"].includes(a.state),
@@ -323,7 +342,7 @@
     list.forEach((c, i) => {
       let r = callRows.get(c.call_id);
       if (!r) { r = makeCallRow(c); callRows.set(c.call_id, r); }
-      set(r.caller, c.caller || t("wall.unknown_caller"));
+      set(r.caller, callerOf(c));
       set(r.queue, c.queue || "");
       r.waited.dataset.since = c.queued_at || "";
       set(r.waited, duration(now() - (c.queued_at || now())));
@@ -434,6 +453,9 @@
   setInterval(() => {
     for (const td of document.querySelectorAll("td.since, td.waited")) {
       if (td.dataset.since) set(td, duration(now() - Number(td.dataset.since)));
+    }
+    for (const td of document.querySelectorAll("td.call[data-until]")) {
+      if (td.dataset.until) set(td, t("wall.wrap_left", { time: duration(Number(td.dataset.until) - now()) }));
     }
     renderQueues(); // longest waits grow, and may cross a threshold
   }, 1000);
