@@ -284,6 +284,7 @@ STRINGS: dict[str, tuple[str, str]] = {
     "wall.waiting_calls": ("Waiting calls", "Звонки в очереди"),
     "wall.no_waiting": ("No calls waiting", "Нет ожидающих звонков"),
     "wall.unknown_caller": ("Unknown caller", "Номер скрыт"),
+    "wall.more_waiting": ("and {count} more waiting", "и ещё {count} в очереди"),
     "wall.wrap_left": ("Wrap-up: {time} left", "Обработка: осталось {time}"),
     "wall.ringing_agent": ("Ringing {name}", "Звонит: {name}"),
     "wall.move": ("Move", "Перевести"),

@@ -11,7 +11,14 @@ from typing import Any
 
 import pytest
 
-from tests.browser_kit import WAIT_MS, WALL, assert_accessible, screenshots, signed_in
+from tests.browser_kit import (
+    WAIT_MS,
+    WALL,
+    assert_accessible,
+    fits_without_scrolling,
+    screenshots,
+    signed_in,
+)
 from tests.console_fakes import PASSWORD, World, seed_history
 
 pytestmark = pytest.mark.browser
@@ -268,8 +275,16 @@ async def test_wallboard_views_are_accessible_in_both_languages(world: Any, brow
     assert await page.locator(".tiles").evaluate(
         "n => n.getBoundingClientRect().bottom <= window.innerHeight"
     )
+    # a long queue never scrolls the wall screen: the oldest six, then a count
+    for i in range(8):
+        center.arrive(f"q{i}", "support", f"+1555010{i:04d}")
+    await expect(page.locator("#waiting-more")).to_have_text("and 4 more waiting", timeout=WAIT_MS)
+    assert await page.locator(".waiting-row:visible").count() == 6
+    assert await fits_without_scrolling(page, "main")
     await page.click("#view-toggle")
     await page.wait_for_selector("body:not(.tv) .menu-button", timeout=WAIT_MS)
+    await expect(page.locator(".waiting-row")).to_have_count(10)
+    await expect(page.locator("#waiting-more")).to_be_hidden()
     assert page.errors == []
 
     ru = await wallboard(browser, world, path="/supervisor?view=tv", locale="ru-RU")

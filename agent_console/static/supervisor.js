@@ -8,6 +8,7 @@
   const $ = (id) => document.getElementById(id);
   const setup = JSON.parse($("wall-config").textContent);
   const TV = Boolean(setup.tv);
+  const TV_ROWS = 6;
   const HIDDEN_KEY = "sb.wall.hidden-queues";
   const queues = new Map();
   const agents = new Map();
@@ -354,6 +355,10 @@
       if (body.children[i] !== r.node) body.insertBefore(r.node, body.children[i] || null);
     });
     $("waiting-empty").hidden = list.length > 0;
+    // the TV shows the oldest TV_ROWS; the rest as a count, so the screen never scrolls
+    const more = TV ? Math.max(0, list.length - TV_ROWS) : 0;
+    $("waiting-more").hidden = more === 0;
+    set($("waiting-more"), more ? t("wall.more_waiting", { count: more }) : "");
   }
 
   // -- charts --------------------------------------------------------------------------
