@@ -388,6 +388,54 @@ class Console:
         await self._check_contact(user, contact_id, drafting=True)
         return await self.crm.draft(contact_id)
 
+    # -- the customer page ----------------------------------------------------------------
+
+    def agent_names(self, agent_ids: set[str]) -> dict[str, str]:
+        """Agent id -> name for the ids given (one O(1) lookup each): no page shows "1002"."""
+        names = {}
+        for agent_id in agent_ids:
+            agent = self.center.agent(agent_id) if agent_id else None
+            if agent is not None and agent.get("name"):
+                names[agent_id] = str(agent["name"])
+        return names
+
+    def named(self, contacts: list[Message]) -> list[Message]:
+        names = self.agent_names({str(c.get("agent_id") or "") for c in contacts})
+        for contact in contacts:
+            contact["agent_name"] = names.get(str(contact.get("agent_id") or ""))
+        return contacts
+
+    async def edit_customer(self, user: User, customer_id: str, params: Params) -> Message:
+        """``{"name"?, "company"?, "email"?, "tier"?, "notes"?, "add_phone"?}``; audited."""
+        changes: dict[str, Any] = {}
+        for name, limit, multiline in (
+            ("name", 200, False),
+            ("company", 200, False),
+            ("email", 200, False),
+            ("tier", 32, False),
+            ("notes", NOTES_MAX, True),
+            ("add_phone", 40, False),
+        ):
+            if name in params:
+                required = name == "name"
+                value = text(params, name, required=required, max_len=limit, multiline=multiline)
+                if name != "add_phone" or value:
+                    changes[name] = value
+        if not changes:
+            raise InvalidInput("nothing to change", field="name")
+        customer = await self.crm.update_customer(customer_id, changes)
+        await self._audit(
+            user, "customer.edit", str(customer.get("id")), {"fields": sorted(changes)}
+        )
+        return customer
+
+    async def merge_customers(self, user: User, customer_id: str, params: Params) -> Message:
+        """``{"duplicate_id"}``: the duplicate's phones, accounts, contacts and cases move to
+        this customer, which keeps its own fields (blank ones filled); audited."""
+        duplicate = db_id(params, "duplicate_id")
+        assert duplicate is not None
+        return await self.crm.merge(customer_id, duplicate, actor=user.username)
+
     async def wrapup(self, user: User, contact_id: str, params: Params) -> Message:
         """``{"disposition", "notes"?, "case"?: {"id"? | "subject", "status"?}, "done"?}``."""
         contact_id = str(inputs.int_id(contact_id, "contact id"))

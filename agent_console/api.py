@@ -337,6 +337,32 @@ async def customer(request: web.Request) -> web.Response:
 
 
 @require()
+async def edit_customer(request: web.Request) -> web.Response:
+    """``PATCH /api/customers/{id}`` ``{"name"?, "company"?, "email"?, "tier"?, "notes"?,
+    "add_phone"?}`` -> the customer."""
+    result = await request.app[CONSOLE].edit_customer(
+        user_of(request), request.match_info["id"], await read_json(request)
+    )
+    return web.json_response(result)
+
+
+@require()
+async def customer_duplicates(request: web.Request) -> web.Response:
+    """``GET /api/customers/{id}/duplicates`` -> likely duplicates, each with its reasons."""
+    customer_id = str(inputs.int_id(request.match_info["id"], "customer id"))
+    return web.json_response({"duplicates": await request.app[CRM].duplicates(customer_id)})
+
+
+@require()
+async def merge_customer(request: web.Request) -> web.Response:
+    """``POST /api/customers/{id}/merge`` ``{"duplicate_id"}`` -> the kept customer."""
+    result = await request.app[CONSOLE].merge_customers(
+        user_of(request), request.match_info["id"], await read_json(request)
+    )
+    return web.json_response(result)
+
+
+@require()
 async def create_customer(request: web.Request) -> web.Response:
     """``POST /api/customers`` ``{"name", "phone", "company"?, "email"?, "contact_id"?}``:
     a "new caller" becomes a customer (the contact being handled is linked)."""
@@ -351,6 +377,7 @@ async def customer_contacts(request: web.Request) -> web.Response:
     limit = _int_query(request, "limit", 20)
     offset = _int_query(request, "offset", 0)
     page = await request.app[CRM].contacts(customer_id, limit, offset)
+    page["contacts"] = request.app[CONSOLE].named(page["contacts"])
     return web.json_response(page)
 
 
@@ -659,7 +686,10 @@ def setup_routes(app: web.Application) -> None:
     r.add_get("/api/customers", customers)
     r.add_post("/api/customers", create_customer)
     r.add_get("/api/customers/{id}", customer)
+    r.add_patch("/api/customers/{id}", edit_customer)
     r.add_get("/api/customers/{id}/contacts", customer_contacts)
+    r.add_get("/api/customers/{id}/duplicates", customer_duplicates)
+    r.add_post("/api/customers/{id}/merge", merge_customer)
     r.add_post("/api/contacts/{id}/wrapup", wrapup)
     r.add_get("/api/contacts/{id}/draft", get_draft)
     r.add_put("/api/contacts/{id}/draft", put_draft)

@@ -126,6 +126,28 @@ class Crm:
             "next_offset": page.next_offset,
         }
 
+    async def update_customer(self, customer_id: str, changes: Mapping[str, Any]) -> dict[str, Any]:
+        """Raises NotFound, InvalidInput (a malformed value), Conflict (a phone taken)."""
+        cid = _int_id(customer_id, "customer id")
+        fields = dict(changes)
+        phone = fields.pop("add_phone", None)
+        if fields:
+            await self.store.customers.update(cid, **fields)
+        if phone:
+            await self.store.customers.add_phone(cid, phone)
+        return await self.customer(customer_id)
+
+    async def duplicates(self, customer_id: str) -> list[dict[str, Any]]:
+        found = await self.store.customers.likely_duplicates(_int_id(customer_id, "customer id"))
+        return [{"customer": to_json(c), "reasons": why} for c, why in found]
+
+    async def merge(self, keep: str, duplicate: str, actor: str) -> dict[str, Any]:
+        """Raises NotFound, InvalidInput (the same customer)."""
+        await self.store.customers.merge(
+            _int_id(keep, "customer id"), _int_id(duplicate, "duplicate_id"), actor=actor
+        )
+        return await self.customer(keep)
+
     async def create_customer(
         self, name: str, phone: str, company: str, email: str, contact_id: str | None
     ) -> dict[str, Any]:

@@ -152,6 +152,26 @@ async def admin_page(request: web.Request) -> web.Response:
     )
 
 
+@require()
+async def customer_page(request: web.Request) -> web.Response:
+    """``/customers/{id}``: the page is a shell; customer.js fills it from the API (a
+    customer merged away or never there is the API's 404, said on the page)."""
+    from agent_console.inputs import int_id
+    from crm_lookup.models import TIERS
+
+    session = current_session(request)
+    return render(
+        request,
+        "customer.html",
+        language=await language_of(request),
+        user=session.user,
+        csrf_token=session.csrf,
+        customer_id=int_id(request.match_info["id"], "customer id"),
+        tiers=TIERS,
+        supervising=session.user.role in SUPERVISING,
+    )
+
+
 def setup_pages(app: web.Application) -> None:
     app.router.add_get("/", index)
     app.router.add_get("/login", login_page)
@@ -159,3 +179,4 @@ def setup_pages(app: web.Application) -> None:
     app.router.add_get("/agent", agent_page)
     app.router.add_get("/supervisor", supervisor_page)
     app.router.add_get("/admin", admin_page)
+    app.router.add_get("/customers/{id}", customer_page)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import re
@@ -410,6 +411,57 @@ class CustomerRepo:
             for row in await self._store.fetchall(self._select + sql, (arg, limit)):
                 found.setdefault(int(row[0]), customer_from_row(row))
         return list(found.values())[:limit]
+
+    async def likely_duplicates(
+        self, customer_id: int, limit: int = 10
+    ) -> list[tuple[Customer, list[str]]]:
+        """Other customers who are probably the same person or company, with why:
+        ``same_name`` (the name, ignoring case), ``same_email`` (ignoring case), and
+        ``same_phone`` (this customer has called from a number that is theirs). Every
+        lookup goes through an index, so a page of a million-customer store stays fast.
+
+        Raises:
+            NotFound: no such customer.
+        """
+        me = await self.get(customer_id)
+        dialect = self._store.dialect
+        reasons: dict[int, list[str]] = {}
+
+        def add(rows: list[Any], reason: str) -> None:
+            for row in rows:
+                other = int(row[0])
+                if other != customer_id and reason not in reasons.setdefault(other, []):
+                    reasons[other].append(reason)
+
+        by_name = "SELECT id FROM customers WHERE " + dialect.same_text("name", "?") + " LIMIT ?"
+        add(await self._store.fetchall(by_name, (me.name, limit + 1)), "same_name")
+        if me.email:
+            add(
+                await self._store.fetchall(
+                    "SELECT id FROM customers WHERE lower(email) = lower(?) AND email != ''"
+                    " LIMIT ?",
+                    (me.email, limit + 1),
+                ),
+                "same_email",
+            )
+        callers = await self._store.fetchall(
+            "SELECT DISTINCT caller FROM contacts WHERE customer_id = ? AND caller != '' LIMIT 50",
+            (customer_id,),
+        )
+        numbers = [str(r[0]) for r in callers if str(r[0]) not in me.phones]
+        if numbers:
+            marks = ", ".join("?" for _ in numbers)
+            add(
+                await self._store.fetchall(
+                    f"SELECT customer_id FROM phones WHERE phone IN ({marks})", numbers
+                ),
+                "same_phone",
+            )
+        found = []
+        for other, why in list(reasons.items())[:limit]:
+            with contextlib.suppress(NotFound):  # merged away meanwhile
+                found.append((await self.get(other), why))
+        return found
 
     async def count(self) -> int:
         row = await self._store.fetchone("SELECT count(*) FROM customers")

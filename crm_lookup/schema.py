@@ -320,6 +320,11 @@ ALTER TABLE users ADD COLUMN last_login REAL;
 ALTER TABLE users ADD COLUMN language TEXT NOT NULL DEFAULT '';
 """
 
+# Likely duplicates by e-mail (crm_lookup.customers.likely_duplicates) without a scan.
+MIGRATION_7 = """
+CREATE INDEX customers_email ON customers(lower(email)) WHERE email != '';
+"""
+
 # (version, script). Append only.
 MIGRATIONS: tuple[tuple[int, str], ...] = (
     (1, MIGRATION_1),
@@ -328,6 +333,7 @@ MIGRATIONS: tuple[tuple[int, str], ...] = (
     (4, MIGRATION_4),
     (5, MIGRATION_5),
     (6, MIGRATION_6),
+    (7, MIGRATION_7),
 )
 
 SCHEMA_VERSION_TABLE = """

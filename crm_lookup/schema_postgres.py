@@ -287,6 +287,10 @@ ALTER TABLE users ADD COLUMN last_login double precision;
 ALTER TABLE users ADD COLUMN language text NOT NULL DEFAULT '';
 """
 
+MIGRATION_7 = """
+CREATE INDEX customers_email ON customers(lower(email)) WHERE email != '';
+"""
+
 # (version, script). Append only, with the SQLite migration of the same number.
 MIGRATIONS: tuple[tuple[int, str], ...] = (
     (1, MIGRATION_1),
@@ -295,6 +299,7 @@ MIGRATIONS: tuple[tuple[int, str], ...] = (
     (4, MIGRATION_4),
     (5, MIGRATION_5),
     (6, MIGRATION_6),
+    (7, MIGRATION_7),
 )
 
 SCHEMA_VERSION_TABLE = """

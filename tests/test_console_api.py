@@ -183,6 +183,25 @@ MATRIX: list[tuple[str, str, Any, dict[str, int]]] = [
     ("GET", "/agent", None, dict(anon=303, alice=200, bob=200, sue=200, root=403)),
     ("GET", "/supervisor", None, dict(anon=303, alice=403, bob=403, sue=200, root=200)),
     ("GET", "/admin", None, dict(anon=303, alice=403, bob=403, sue=403, root=200)),
+    ("GET", "/customers/{customer}", None, dict(anon=303, alice=200, bob=200, sue=200, root=200)),
+    (
+        "PATCH",
+        "/api/customers/{customer}",
+        {"company": "Difference Engines"},
+        dict(anon=401, alice=200, bob=200, sue=200, root=200),
+    ),
+    (
+        "POST",
+        "/api/customers/{customer}/merge",
+        {"duplicate_id": "987654"},
+        dict(anon=401, alice=404, bob=404, sue=404, root=404),
+    ),
+    (
+        "GET",
+        "/api/customers/{customer}/duplicates",
+        None,
+        dict(anon=401, alice=200, bob=200, sue=200, root=200),
+    ),
     ("GET", "/ws", None, dict(anon=401)),
 ]
 

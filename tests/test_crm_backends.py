@@ -604,3 +604,23 @@ async def test_a_wrap_up_draft_is_kept_until_the_wrap_up_is_saved(store: Store) 
     assert await store.drafts.get(contact.id) is None  # saved: the draft went with it
     await store.drafts.delete(999_999)
     assert await store.drafts.for_agent("1001") == []
+
+
+async def test_likely_duplicates_by_name_email_and_a_shared_phone(store: Store) -> None:
+    ada = await store.customers.add("Ada Lovelace", ["+15550001111"], email="ada@engines.example")
+    twin = await store.customers.add("ada lovelace", ["+15550002222"])
+    mail = await store.customers.add("A. King", ["+15550003333"], email="ADA@engines.example")
+    phone = await store.customers.add("Augusta King", ["+15550004444"])
+    await store.customers.add("Charles Babbage", ["+15550005555"], email="cb@engines.example")
+    # Ada called once from Augusta's number.
+    await store.contacts.arrived("dup-1", "+15550004444", "+15550000000", "inbound", 1.0, ada.id)
+    found = {c.id: why for c, why in await store.customers.likely_duplicates(ada.id)}
+    assert found == {twin.id: ["same_name"], mail.id: ["same_email"], phone.id: ["same_phone"]}
+    assert await store.customers.likely_duplicates(twin.id) == [
+        (await store.customers.get(ada.id), ["same_name"])
+    ]
+    merged = await store.customers.merge(ada.id, phone.id, actor="alice")
+    assert set(merged.phones) == {"+15550001111", "+15550004444"}
+    with pytest.raises(NotFound):
+        await store.customers.get(phone.id)
+    assert phone.id not in {c.id for c, _ in await store.customers.likely_duplicates(ada.id)}

@@ -60,7 +60,13 @@ const SB = (() => {
     try { resp = await fetch(path, opts); } catch (e) { throw new Error(t("error.network")); }
     if (resp.status === 401) { window.location.assign("/login"); throw new Error(t("session.ended")); }
     const data = await resp.json().catch(() => ({}));
-    if (!resp.ok) throw new Error(data.message || resp.statusText);
+    if (!resp.ok) {
+      // The field the server names goes with the error, so a form can show it in place.
+      const err = new Error(data.message || resp.statusText);
+      err.field = data.field || null;
+      err.status = resp.status;
+      throw err;
+    }
     return data;
   }
 
