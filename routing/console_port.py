@@ -38,6 +38,7 @@ class ConsoleOperations:
     acd: Acd
     recorder: ContactRecorder
     supervisors: dict[str, frozenset[str]]
+    thresholds: dict[str, Mapping[str, Mapping[str, float]]]
     reloader: Reloader
     calls: dict[str, LiveCall]
     clock: Callable[[], float]
@@ -68,6 +69,8 @@ class ConsoleOperations:
             "agents_ready": agents.get("ready", 0),
             "agents": dict(agents),
             "callbacks_waiting": stats.get("callbacks_waiting", 0),
+            # the queue file's warn/bad levels for the wallboard's tiles ({} = none)
+            "thresholds": {m: dict(v) for m, v in self.thresholds.get(name, {}).items()},
         }
 
     def _agent_json(self, agent_id: str, snap: Mapping[str, Any] | None = None) -> dict[str, Any]:
