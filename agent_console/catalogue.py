@@ -265,6 +265,7 @@ STRINGS: dict[str, tuple[str, str]] = {
     "customer.reason.same_name": ("same name", "то же имя"),
     "customer.reason.same_email": ("same e-mail", "та же почта"),
     "customer.reason.same_phone": ("called from their number", "звонил с их номера"),
+    "customer.reason.similar_name": ("same surname and initial", "та же фамилия и инициал"),
     "customer.compare": ("Compare and merge", "Сравнить и объединить"),
     "customer.merge_title": ("Merge {name} into {into}?", "Объединить {name} с {into}?"),
     "customer.merge_explain": (
