@@ -260,8 +260,7 @@ STRINGS: dict[str, tuple[str, str]] = {
     "customer.duplicates_hint": (
         "A number this customer called from, the same e-mail, the same name, or the same"
         " surname and initial.",
-        "Номер, с которого звонил этот клиент, та же почта, то же имя или та же фамилия"
-        " и инициал.",
+        "Номер, с которого звонил этот клиент, та же почта, то же имя или та же фамилия и инициал.",
     ),
     "customer.no_duplicates": ("No likely duplicates.", "Похожих клиентов нет."),
     "customer.reason.same_name": ("same name", "то же имя"),
