@@ -115,7 +115,12 @@ class PermissionDenied(LocalError):
 
 
 class Conflict(LocalError):
-    """The change clashes with stored data."""
+    """The change clashes with stored data. ``field`` names the input that clashed, when
+    the caller knows it (a form shows the message there)."""
+
+    def __init__(self, message: str, *, field: str | None = None) -> None:
+        self.field = field
+        super().__init__(message)
 
 
 class RemoteError(SwitchboardError):
