@@ -339,6 +339,9 @@ class Resync:
         others = [a for a in plan.adopt if a.agent_id is None]
         for adopt in agents_calls:
             self._adopt(adopt)
+            if adopt.agent_id in self._unsaved:
+                # typed on this call before the restart: unsaved input of its wrap-up
+                self._guarded(acd_ev.WrapUpDraft(adopt.agent_id, True), adopt.agent_id)
         if self._restore_pending:
             self._restore_pending = False
             # An agent saved on a call may be talking to a caller of another PBX through
