@@ -330,13 +330,15 @@ STRINGS: dict[str, tuple[str, str]] = {
     "customer.no_cases": ("No open cases.", "Открытых обращений нет."),
     "customer.duplicates": ("Possible duplicates", "Возможные дубликаты"),
     "customer.duplicates_hint": (
-        "Same name, same e-mail, or a number this customer called from.",
-        "То же имя, та же почта или номер, с которого звонил этот клиент.",
+        "A number this customer called from, the same e-mail, the same name, or the same"
+        " surname and initial.",
+        "Номер, с которого звонил этот клиент, та же почта, то же имя или та же фамилия и инициал.",
     ),
     "customer.no_duplicates": ("No likely duplicates.", "Похожих клиентов нет."),
     "customer.reason.same_name": ("same name", "то же имя"),
     "customer.reason.same_email": ("same e-mail", "та же почта"),
     "customer.reason.same_phone": ("called from their number", "звонил с их номера"),
+    "customer.reason.similar_name": ("same surname and initial", "та же фамилия и инициал"),
     "customer.compare": ("Compare and merge", "Сравнить и объединить"),
     "customer.merge_title": ("Merge {name} into {into}?", "Объединить {name} с {into}?"),
     "customer.merge_explain": (

@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from agent_console.inputs import int_id
-from config.errors import InvalidInput
+from config.errors import Conflict, InvalidInput
 from config.settings import Settings
 
 HISTORY_LIMIT = 20
@@ -127,14 +127,25 @@ class Crm:
         }
 
     async def update_customer(self, customer_id: str, changes: Mapping[str, Any]) -> dict[str, Any]:
-        """Raises NotFound, InvalidInput (a malformed value), Conflict (a phone taken)."""
+        """The fields and an added phone in one transaction: a refused phone changes
+        nothing else either. A phone's error names the field ``add_phone``.
+
+        Raises:
+            NotFound, InvalidInput (a malformed value), Conflict (the phone is taken).
+        """
         cid = _int_id(customer_id, "customer id")
         fields = dict(changes)
         phone = fields.pop("add_phone", None)
-        if fields:
-            await self.store.customers.update(cid, **fields)
         if phone:
-            await self.store.customers.add_phone(cid, phone)
+            fields["phones"] = [*(await self.store.customers.get(cid)).phones, phone]
+        try:
+            await self.store.customers.update(cid, **fields)
+        except InvalidInput as exc:
+            if phone and exc.field in ("phone", "phones"):
+                raise InvalidInput(str(exc), field="add_phone") from exc
+            raise
+        except Conflict as exc:
+            raise Conflict(str(exc), field="add_phone" if phone else None) from exc
         return await self.customer(customer_id)
 
     async def duplicates(self, customer_id: str) -> list[dict[str, Any]]:

@@ -7,6 +7,7 @@ import dataclasses
 import json
 import re
 import time
+import unicodedata
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -14,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 from config.errors import Conflict, InvalidInput, NotFound
 from crm_lookup.database import Dialect, Row, Transaction
 from crm_lookup.models import TIERS, Customer
-from crm_lookup.phones import Phone, parse_phone
+from crm_lookup.phones import Phone, parse_phone, try_normalize
 
 if TYPE_CHECKING:
     from crm_lookup.store import Store
@@ -25,6 +26,31 @@ _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _ACCOUNT = re.compile(r"^[A-Za-z0-9-]{1,32}$")
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")
 _TAG = re.compile(r"^[^\x00-\x1f,]{1,40}$")
+
+
+# Words that name a kind of company, not a person: "Acme Ltd" and "Apex Ltd" share no surname.
+_COMPANY_WORDS = frozenset(
+    {"inc", "ltd", "llc", "llp", "plc", "corp", "gmbh", "ag", "srl", "bv", "oy", "ooo", "zao"}
+)
+
+
+def name_keys(name: str) -> tuple[str, str]:
+    """The two keys likely duplicates are found by, each an indexed column.
+
+    ``name_key``: the name with case, accents, punctuation and spacing ignored ("José
+    Álvarez-Ruiz" and "jose  alvarez ruiz" are the same). ``surname_key``: the surname and
+    the first given initial ("Ada Lovelace", "A. Lovelace" and "Lovelace, Ada" all give
+    "lovelace a"); empty for a one-word name or a company's.
+    """
+    plain = "".join(
+        ch for ch in unicodedata.normalize("NFKD", name) if not unicodedata.combining(ch)
+    )
+    words = re.findall(r"[^\W_]+", plain.casefold())
+    key = " ".join(words)
+    if len(words) < 2 or _COMPANY_WORDS.intersection(words):
+        return key, ""
+    surname, given = (words[0], words[1]) if "," in plain else (words[-1], words[0])
+    return key, f"{surname} {given[0]}"
 
 
 def select_customer(dialect: Dialect) -> str:
@@ -249,7 +275,8 @@ class CustomerRepo:
             await self._check_free(db, [p.e164 for p in fields.phones], fields.accounts, None)
             customer_id = await db.insert(
                 "INSERT INTO customers(name, company, tier, language, email, tags, notes,"
-                " created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                " created_at, updated_at, name_key, surname_key)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     fields.name,
                     fields.company,
@@ -260,6 +287,7 @@ class CustomerRepo:
                     fields.notes,
                     now,
                     now,
+                    *name_keys(fields.name),
                 ),
             )
             await self._write_numbers(db, customer_id, fields)
@@ -329,7 +357,7 @@ class CustomerRepo:
             )
             await db.execute(
                 "UPDATE customers SET name = ?, company = ?, tier = ?, language = ?, email = ?,"
-                " tags = ?, notes = ?, updated_at = ? WHERE id = ?",
+                " tags = ?, notes = ?, updated_at = ?, name_key = ?, surname_key = ? WHERE id = ?",
                 (
                     fields.name,
                     fields.company,
@@ -339,6 +367,7 @@ class CustomerRepo:
                     json.dumps(list(fields.tags)),
                     fields.notes,
                     time.time(),
+                    *name_keys(fields.name),
                     customer_id,
                 ),
             )
@@ -415,26 +444,46 @@ class CustomerRepo:
     async def likely_duplicates(
         self, customer_id: int, limit: int = 10
     ) -> list[tuple[Customer, list[str]]]:
-        """Other customers who are probably the same person or company, with why:
-        ``same_name`` (the name, ignoring case), ``same_email`` (ignoring case), and
-        ``same_phone`` (this customer has called from a number that is theirs). Every
-        lookup goes through an index, so a page of a million-customer store stays fast.
+        """Other customers who are probably the same person, with why (strongest first):
+        ``same_phone`` (this customer has called from a number that is theirs, compared in
+        E.164), ``same_email`` (ignoring case), ``same_name`` (ignoring case, accents,
+        punctuation and spacing) and ``similar_name`` (the same surname and initial). Each
+        is one bounded lookup through an index, so this stays fast on a million customers.
 
         Raises:
             NotFound: no such customer.
+            InvalidInput: ``limit`` outside 1..50.
         """
+        if not 1 <= limit <= 50:
+            raise InvalidInput("limit must be between 1 and 50", field="limit")
         me = await self.get(customer_id)
-        dialect = self._store.dialect
         reasons: dict[int, list[str]] = {}
 
         def add(rows: list[Any], reason: str) -> None:
             for row in rows:
                 other = int(row[0])
-                if other != customer_id and reason not in reasons.setdefault(other, []):
-                    reasons[other].append(reason)
+                if other == customer_id:
+                    continue
+                why = reasons.setdefault(other, [])
+                if reason not in why and not (reason == "similar_name" and "same_name" in why):
+                    why.append(reason)
 
-        by_name = "SELECT id FROM customers WHERE " + dialect.same_text("name", "?") + " LIMIT ?"
-        add(await self._store.fetchall(by_name, (me.name, limit + 1)), "same_name")
+        callers = await self._store.fetchall(
+            "SELECT DISTINCT caller FROM contacts WHERE customer_id = ? AND caller != '' LIMIT 50",
+            (customer_id,),
+        )
+        numbers = sorted(
+            {n for r in callers if (n := try_normalize(str(r[0]), self.region))} - set(me.phones)
+        )
+        if numbers:
+            marks = ", ".join("?" for _ in numbers)
+            add(
+                await self._store.fetchall(
+                    f"SELECT customer_id FROM phones WHERE phone IN ({marks}) LIMIT ?",
+                    (*numbers, limit + 1),
+                ),
+                "same_phone",
+            )
         if me.email:
             add(
                 await self._store.fetchall(
@@ -444,24 +493,49 @@ class CustomerRepo:
                 ),
                 "same_email",
             )
-        callers = await self._store.fetchall(
-            "SELECT DISTINCT caller FROM contacts WHERE customer_id = ? AND caller != '' LIMIT 50",
-            (customer_id,),
-        )
-        numbers = [str(r[0]) for r in callers if str(r[0]) not in me.phones]
-        if numbers:
-            marks = ", ".join("?" for _ in numbers)
-            add(
-                await self._store.fetchall(
-                    f"SELECT customer_id FROM phones WHERE phone IN ({marks})", numbers
-                ),
-                "same_phone",
-            )
-        found = []
-        for other, why in list(reasons.items())[:limit]:
+        name_key, surname_key = name_keys(me.name)
+        for column, key, reason in (
+            ("name_key", name_key, "same_name"),
+            ("surname_key", surname_key, "similar_name"),
+        ):
+            if key and len(reasons) <= limit:
+                add(
+                    await self._store.fetchall(
+                        f"SELECT id FROM customers WHERE {column} = ? AND {column} != '' LIMIT ?",
+                        (key, limit + 1),
+                    ),
+                    reason,
+                )
+        found: list[tuple[Customer, list[str]]] = []
+        for other, why in reasons.items():
+            if len(found) == limit:
+                break
             with contextlib.suppress(NotFound):  # merged away meanwhile
                 found.append((await self.get(other), why))
         return found
+
+    async def fill_name_keys(self, batch: int = 2000) -> int:
+        """Give every customer stored before migration 8 its duplicate keys; returns how
+        many were filled. Walks the small partial index of unkeyed rows, so once done it
+        costs one index probe (run at open)."""
+        filled = 0
+        after = 0
+        while True:
+            rows = await self._store.fetchall(
+                "SELECT id, name FROM customers WHERE name_key = '' AND id > ? ORDER BY id LIMIT ?",
+                (after, batch),
+            )
+            if not rows:
+                return filled
+            after = int(rows[-1][0])
+            keyed = [(*name_keys(str(r[1])), int(r[0])) for r in rows]
+            keyed = [k for k in keyed if k[0]]
+            if keyed:
+                async with self._store.transaction() as db:
+                    await db.executemany(
+                        "UPDATE customers SET name_key = ?, surname_key = ? WHERE id = ?", keyed
+                    )
+                filled += len(keyed)
 
     async def count(self) -> int:
         row = await self._store.fetchone("SELECT count(*) FROM customers")

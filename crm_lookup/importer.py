@@ -37,7 +37,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TextIO
 
 from config.errors import InvalidInput, NotFound
-from crm_lookup.customers import CustomerFields, clean_customer
+from crm_lookup.customers import CustomerFields, clean_customer, name_keys
 from crm_lookup.database import Dialect, Transaction
 from crm_lookup.models import TIERS
 
@@ -288,6 +288,7 @@ class _Batcher:
                     f.notes,
                     now,
                     now,
+                    *name_keys(f.name),
                 )
             )
             phones += [(p.e164, cid, p.extension, i) for i, p in enumerate(f.phones)]
@@ -305,6 +306,8 @@ class _Batcher:
         if not updates:
             return
         columns = [c for c in UPDATABLE_COLUMNS if c in self.columns]
+        if "name" in columns:
+            columns += _NAME_KEY_COLUMNS
         assignments = "".join(f"{c} = ?, " for c in columns)
         await self.db.executemany(
             f"UPDATE customers SET {assignments}updated_at = ? WHERE id = ?",
@@ -336,12 +339,18 @@ CUSTOMER_COLUMNS = (
     "notes",
     "created_at",
     "updated_at",
+    "name_key",
+    "surname_key",
 )
 # Customer columns an update may replace (phones and accounts are only ever added).
 UPDATABLE_COLUMNS = ("name", "company", "tier", "language", "email", "tags", "notes")
+# Written with the name whenever the name is (crm_lookup.customers.name_keys).
+_NAME_KEY_COLUMNS = ("name_key", "surname_key")
 
 
 def _column_value(f: CustomerFields, column: str) -> Any:
+    if column in _NAME_KEY_COLUMNS:
+        return name_keys(f.name)[_NAME_KEY_COLUMNS.index(column)]
     return json.dumps(list(f.tags)) if column == "tags" else getattr(f, column)
 
 

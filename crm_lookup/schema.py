@@ -325,6 +325,17 @@ MIGRATION_7 = """
 CREATE INDEX customers_email ON customers(lower(email)) WHERE email != '';
 """
 
+# Likely duplicates by name (crm_lookup.customers.name_keys): the name folded (case, accents,
+# spacing) and the surname + initial, each indexed; customers_unkeyed finds rows stored
+# before this migration (CustomerRepo.fill_name_keys, run at open) and then stays empty.
+MIGRATION_8 = """
+ALTER TABLE customers ADD COLUMN name_key TEXT NOT NULL DEFAULT '';
+ALTER TABLE customers ADD COLUMN surname_key TEXT NOT NULL DEFAULT '';
+CREATE INDEX customers_name_key ON customers(name_key) WHERE name_key != '';
+CREATE INDEX customers_surname_key ON customers(surname_key) WHERE surname_key != '';
+CREATE INDEX customers_unkeyed ON customers(id) WHERE name_key = '';
+"""
+
 # (version, script). Append only.
 MIGRATIONS: tuple[tuple[int, str], ...] = (
     (1, MIGRATION_1),
@@ -334,6 +345,7 @@ MIGRATIONS: tuple[tuple[int, str], ...] = (
     (5, MIGRATION_5),
     (6, MIGRATION_6),
     (7, MIGRATION_7),
+    (8, MIGRATION_8),
 )
 
 SCHEMA_VERSION_TABLE = """

@@ -140,4 +140,6 @@ async def open_store(
         from crm_lookup.sqlite_backend import open_sqlite
 
         db = await open_sqlite(where.path, busy_timeout_ms=busy_timeout_ms)
-    return Store(db, region)
+    store = Store(db, region)
+    await store.customers.fill_name_keys()
+    return store

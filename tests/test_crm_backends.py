@@ -599,7 +599,7 @@ async def test_a_wrap_up_draft_is_kept_until_the_wrap_up_is_saved(store: Store) 
     await store.drafts.save(999_999, "1001", {"notes": "early"})
     assert len(await store.drafts.for_agent("1001")) == 2
     with pytest.raises(InvalidInput, match="too large"):
-        await store.drafts.save(contact.id, "1001", {"notes": "x" * 20_000})
+        await store.drafts.save(contact.id, "1001", {"notes": "x" * 40_000})
     await store.contacts.wrapup(contact.id, "resolved", "newer")
     assert await store.drafts.get(contact.id) is None  # saved: the draft went with it
     await store.drafts.delete(999_999)
@@ -608,19 +608,96 @@ async def test_a_wrap_up_draft_is_kept_until_the_wrap_up_is_saved(store: Store) 
 
 async def test_likely_duplicates_by_name_email_and_a_shared_phone(store: Store) -> None:
     ada = await store.customers.add("Ada Lovelace", ["+15550001111"], email="ada@engines.example")
-    twin = await store.customers.add("ada lovelace", ["+15550002222"])
+    twin = await store.customers.add("  ada   LOVELACE ", ["+15550002222"])
     mail = await store.customers.add("A. King", ["+15550003333"], email="ADA@engines.example")
     phone = await store.customers.add("Augusta King", ["+15550004444"])
+    initial = await store.customers.add("Lovelace, A.", ["+15550006666"])
     await store.customers.add("Charles Babbage", ["+15550005555"], email="cb@engines.example")
-    # Ada called once from Augusta's number.
-    await store.contacts.arrived("dup-1", "+15550004444", "+15550000000", "inbound", 1.0, ada.id)
+    await store.customers.add("Bea Lovelace", ["+15550007777"])  # another initial
+    await store.customers.add("Lovelace Ltd", ["+15550008888"])  # a company, not a surname
+    # Ada called once from Augusta's number, dialled nationally: compared in E.164.
+    await store.contacts.arrived("dup-1", "(555) 000-4444", "+15550000000", "inbound", 1.0, ada.id)
     found = {c.id: why for c, why in await store.customers.likely_duplicates(ada.id)}
-    assert found == {twin.id: ["same_name"], mail.id: ["same_email"], phone.id: ["same_phone"]}
-    assert await store.customers.likely_duplicates(twin.id) == [
-        (await store.customers.get(ada.id), ["same_name"])
-    ]
+    assert found == {
+        twin.id: ["same_name"],
+        mail.id: ["same_email"],
+        phone.id: ["same_phone"],
+        initial.id: ["similar_name"],
+    }
+    strongest = (await store.customers.likely_duplicates(ada.id))[0]
+    assert strongest == (await store.customers.get(phone.id), ["same_phone"])
+    assert {c.id: w for c, w in await store.customers.likely_duplicates(twin.id)} == {
+        ada.id: ["same_name"],
+        initial.id: ["similar_name"],
+    }
+    # Accents and punctuation fold too; a rename moves the keys with the name.
+    jose = await store.customers.add("José Álvarez-Ruiz", ["+15550009999"])
+    other = await store.customers.add("Jose Alvarez Ruiz", ["+15550009998"])
+    assert [c.id for c, _ in await store.customers.likely_duplicates(jose.id)] == [other.id]
+    await store.customers.update(other.id, name="Pepe Gomez")
+    assert await store.customers.likely_duplicates(jose.id) == []
+    assert len(await store.customers.likely_duplicates(ada.id, limit=2)) == 2
+    with pytest.raises(InvalidInput):
+        await store.customers.likely_duplicates(ada.id, limit=0)
+    with pytest.raises(NotFound):
+        await store.customers.likely_duplicates(999_999)
+
+    # Customers stored before migration 8 get their keys at open.
+    async with store.transaction() as tx:
+        await tx.execute("UPDATE customers SET name_key = '', surname_key = ''")
+    assert await store.customers.likely_duplicates(twin.id) == []
+    assert await store.customers.fill_name_keys(batch=3) == await store.customers.count()
+    assert await store.customers.fill_name_keys() == 0
+    assert {c.id for c, _ in await store.customers.likely_duplicates(twin.id)} == {
+        ada.id,
+        initial.id,
+    }
+
     merged = await store.customers.merge(ada.id, phone.id, actor="alice")
     assert set(merged.phones) == {"+15550001111", "+15550004444"}
     with pytest.raises(NotFound):
         await store.customers.get(phone.id)
     assert phone.id not in {c.id for c, _ in await store.customers.likely_duplicates(ada.id)}
+
+
+def test_name_keys_fold_case_accents_spacing_and_order() -> None:
+    from crm_lookup.customers import name_keys
+
+    assert name_keys("Ada Lovelace") == ("ada lovelace", "lovelace a")
+    assert name_keys(" ADA  lovelace") == ("ada lovelace", "lovelace a")
+    assert name_keys("Lovelace, Ada") == ("lovelace ada", "lovelace a")
+    assert name_keys("Zoë O'Brien")[0] == "zoe o brien"
+    assert name_keys("Ёлкин Пётр")[0] == "елкин петр"
+    assert name_keys("Madonna") == ("madonna", "")
+    assert name_keys("Acme Corp") == ("acme corp", "")
+    assert name_keys("---") == ("", "")
+
+
+async def test_merge_moves_phones_accounts_contacts_and_cases(store: Store) -> None:
+    keep = await store.customers.add("Ada Lovelace", ["+15551110001"], accounts=["A-1"])
+    dup = await store.customers.add(
+        "ada lovelace",
+        ["+15551110002"],
+        accounts=["A-2"],
+        company="Engines",
+        email="ada@engines.example",
+        tier="vip",
+        notes="from the old CRM",
+    )
+    await store.contacts.arrived("m-1", "+15551110002", "+15550000000", "inbound", 1.0, dup.id)
+    case = await store.cases.open(dup.id, "broken engine")
+    merged = await store.customers.merge(keep.id, dup.id, actor="alice")
+    assert merged.phones == ("+15551110001", "+15551110002")
+    assert merged.accounts == ("A-1", "A-2")
+    assert (merged.company, merged.email, merged.tier) == ("Engines", "ada@engines.example", "VIP")
+    assert "from the old CRM" in merged.notes
+    page = await store.contacts.history(keep.id, 10, 0)
+    assert [c.key for c in page.items] == ["m-1"]
+    assert (await store.cases.get(case.id)).customer_id == keep.id
+    assert (await store.customers.find_by_phone("+15551110002")).id == keep.id
+    entry = next(e for e in await store.audit.list(limit=5) if e.action == "customer.merge")
+    assert entry.actor == "alice" and entry.details["contacts"] == 1
+    with pytest.raises(InvalidInput):
+        await store.customers.merge(keep.id, keep.id)
+    with pytest.raises(NotFound):
+        await store.customers.merge(keep.id, dup.id)

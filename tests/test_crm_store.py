@@ -37,13 +37,41 @@ async def test_a_version_1_database_is_upgraded_keeping_its_data(tmp_path: Path)
     db.executescript(SCHEMA_VERSION_TABLE + ";\n" + MIGRATION_1)
     db.execute("INSERT INTO schema_version(version, applied_at) VALUES (1, ?)", (time.time(),))
     db.execute("INSERT INTO customers(name, created_at, updated_at) VALUES ('Old Timer', 1, 1)")
+    db.execute("INSERT INTO customers(name, created_at, updated_at) VALUES ('old  timér', 1, 1)")
     db.commit()
     db.close()
     store = await open_store(path)
     try:
         assert await store.schema_version() == LATEST
         assert (await store.customers.search("Old Timer"))[0].name == "Old Timer"
+        # Rows from before migration 8 got their duplicate keys at open.
+        old = (await store.customers.search("Old Timer"))[0]
+        found = await store.customers.likely_duplicates(old.id)
+        assert [(c.name, why) for c, why in found] == [("old  timér", ["same_name"])]
         assert await store.sessions.purge(time.time()) == 0  # the new table is there
+    finally:
+        await store.close()
+
+
+async def test_likely_duplicates_use_indexes_only(tmp_path: Path) -> None:
+    """Every query behind the duplicates list is an index search, never a table scan:
+    it has to stay fast on a million customers."""
+    store = await open_store(tmp_path / "db.sqlite3")
+    try:
+        ada = await store.customers.add("Ada Lovelace", ["+15550001111"], email="ada@x.example")
+        await store.customers.add("ada lovelace", ["+15550002222"], email="ADA@x.example")
+        await store.contacts.arrived("k1", "+15550002222", "+15550000000", "inbound", 1.0, ada.id)
+        statements: list[str] = []
+        connection = store.db.connection  # type: ignore[attr-defined]
+        await connection.set_trace_callback(statements.append)
+        assert len(await store.customers.likely_duplicates(ada.id)) == 1
+        await connection.set_trace_callback(None)
+        selects = [q for q in statements if q.lstrip().upper().startswith("SELECT")]
+        assert len(selects) >= 4
+        for sql in selects:
+            plan = " | ".join(str(r[3]) for r in await store.fetchall("EXPLAIN QUERY PLAN " + sql))
+            assert "SCAN customers" not in plan and "SCAN phones" not in plan, (sql, plan)
+            assert "SCAN contacts" not in plan and "SCAN c" not in plan, (sql, plan)
     finally:
         await store.close()
 

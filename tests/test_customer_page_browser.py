@@ -37,6 +37,14 @@ async def a_duplicate(world: Any) -> int:
         disposition="follow-up",
         notes="asked for a call back",
     )
+    for step in (
+        {"node": "support_menu", "kind": "menu", "digits": "2", "result": "option 2"},
+        {"node": "account_number", "kind": "collect", "digits": "7734", "result": "collected"},
+        {"node": "check", "kind": "branch", "result": "true"},
+        {"node": "find_account", "kind": "lookup", "result": "found"},
+        "old_style_node",
+    ):
+        await world.store.contacts.ivr_step("twin-1", step)
     contact = await world.store.contacts.get_by_key("twin-1")
     await world.store.contacts.link_customer(contact.id, twin.id)
     return int(twin.id)
@@ -69,7 +77,16 @@ async def test_timeline_in_plain_words_edit_and_merge(world: Any, browser: Any) 
     await page.click("#edit-save")
     await expect(page.locator("#edit-email-error")).not_to_be_empty(timeout=WAIT_MS)
     assert await page.input_value("#edit-company") == "Difference Engines"
+    # A number another customer has: said by the phone box; the rest stays typed.
     await page.fill("#edit-email", "ada@engines.example")
+    await page.fill("#edit-add_phone", "+1 555 987 0000")
+    await page.click("#edit-save")
+    await expect(page.locator("#edit-add_phone-error")).to_contain_text("+15559870000")
+    assert await page.input_value("#edit-company") == "Difference Engines"
+    assert (await world.store.customers.get(int(world.ids["customer"]))).company == (
+        "Analytical Engines"
+    )
+    await page.fill("#edit-add_phone", "")
     await page.click("#edit-save")
     await expect(page.locator("#customer-company")).to_have_text(
         "Difference Engines", timeout=WAIT_MS
@@ -91,6 +108,13 @@ async def test_timeline_in_plain_words_edit_and_merge(world: Any, browser: Any) 
     await expect(page.locator("#customer-phones")).to_contain_text("+15559870000")
     twin_row = page.locator(".contact-row").filter(has_text="asked for a call back")
     await expect(twin_row).to_contain_text("Bob Agent")
+    words = twin_row.locator(".ivr-words")
+    await expect(words).to_contain_text("Pressed 2 at “support menu”")
+    await expect(words).to_contain_text("Entered digits at “account number”")
+    await expect(words).to_contain_text("Account found")
+    await expect(words).to_contain_text("old style node")
+    text = await words.inner_text()
+    assert "7734" not in text and "branch" not in text and "check" not in text
     await expect(page.locator(f'.duplicate[data-customer="{twin}"]')).to_have_count(0)
     audit = await world.store.audit.list(limit=20)
     assert any(e.action == "customer.merge" and e.actor == "alice" for e in audit)

@@ -2,7 +2,7 @@
 // The customer page: the card, open cases, likely duplicates (merge with a side-by-side
 // preview), the whole timeline of contacts in plain words, edit, and a search.
 (() => {
-  const { api, el, clear, t, label, when, duration, describeStep, showError } = SB;
+  const { api, el, clear, t, label, when, duration, describeStep, spell, showError } = SB;
   const $ = (id) => document.getElementById(id);
   const id = $("customer-page").dataset.customer;
   const base = "/api/customers/" + encodeURIComponent(id);
@@ -34,7 +34,10 @@
 
   // ---- timeline ------------------------------------------------------------------------
   function contactItem(c) {
-    const steps = (c.ivr_path || []).map(describeStep).filter(Boolean);
+    // Contacts stored before steps were objects keep a bare node id: said as its name.
+    const steps = (c.ivr_path || [])
+      .map((s) => (typeof s === "string" ? spell(s) : describeStep(s)))
+      .filter(Boolean);
     const facts = [
       [t("customer.direction"), t(c.direction === "outbound" ? "customer.outbound" : "customer.inbound")],
       [t("customer.queue"), c.queue || "—"],
