@@ -392,7 +392,8 @@
     const W = 640, H = 240, L = 44, R = 12, T = 28, B = 34;
     const data = intervals.slice(-48);
     const plotW = W - L - R, plotH = H - T - B;
-    const bw = data.length ? plotW / data.length : 0;
+    // at least 12 slots: the day's first intervals are bars, not a wall of colour
+    const bw = plotW / Math.max(12, data.length);
     const xTick = Math.max(1, Math.ceil(data.length / 8));
     const xAxis = (chart) => {
       chart.append(svg("line", { x1: L, x2: W - R, y1: H - B, y2: H - B, class: "axis-line" }));
