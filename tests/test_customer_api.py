@@ -91,7 +91,11 @@ async def test_duplicates_merge_and_names_on_contact_rows(world: Any) -> None:
     assert "+15559870000" in kept["phones"]
 
     gone = await bob.request("GET", f"/api/customers/{twin.id}")
-    assert gone.status == 404 and (await gone.json())["message"]
+    assert gone.status == 404
+    assert (await gone.json())["message"] == f"customer {twin.id} was merged into customer {keep}"
+    assert (await bob.request("GET", "/api/customers/987654")).status == 404
+    page_of_twin = await bob.request("GET", f"/customers/{twin.id}")
+    assert (page_of_twin.status, page_of_twin.headers["Location"]) == (302, f"/customers/{keep}")
     assert (await world.store.customers.get(other.id)).name == "Charles Babbage"
     audit = [(e.actor, e.action, e.target) for e in await world.store.audit.list()]
     assert ("bob", "customer.merge", f"customer:{keep}") in audit

@@ -119,8 +119,11 @@ async def test_timeline_in_plain_words_edit_and_merge(world: Any, browser: Any) 
     audit = await world.store.audit.list(limit=20)
     assert any(e.action == "customer.merge" and e.actor == "alice" for e in audit)
 
-    # The merged-away customer's page says so.
+    # The merged-away customer's page leads to the kept one; an id never there says so.
     await page.goto(f"{world.origin}/customers/{twin}")
+    await expect(page.locator("#customer-name")).to_have_text("Ada Lovelace", timeout=WAIT_MS)
+    assert page.url.endswith("/customers/" + world.ids["customer"])
+    await page.goto(f"{world.origin}/customers/987654")
     await expect(page.locator("#customer-name")).to_contain_text("No such customer")
     assert page.errors == []
 
