@@ -327,17 +327,19 @@ CREATE INDEX customers_email ON customers(lower(email)) WHERE email != '';
 
 # Likely duplicates by name (crm_lookup.customers.name_keys): the name folded (case, accents,
 # spacing) and the surname + initial, each indexed; customers_unkeyed finds rows stored
-# before this migration (CustomerRepo.fill_name_keys, run at open) and then stays empty;
-# merged_customers remembers where a merged-away customer went.
+# before this migration (CustomerRepo.fill_name_keys, run at open) and then stays empty.
 MIGRATION_8 = """
 ALTER TABLE customers ADD COLUMN name_key TEXT NOT NULL DEFAULT '';
 ALTER TABLE customers ADD COLUMN surname_key TEXT NOT NULL DEFAULT '';
 CREATE INDEX customers_name_key ON customers(name_key) WHERE name_key != '';
 CREATE INDEX customers_surname_key ON customers(surname_key) WHERE surname_key != '';
 CREATE INDEX customers_unkeyed ON customers(id) WHERE name_key = '';
+"""
 
--- A merged-away customer's id points to the one it joined (CustomerRepo.merged_into), so
--- an old link or screen-pop reaches the kept customer. No foreign keys: both may go.
+# Where a merged-away customer went (CustomerRepo.merged_into), so an old link or
+# screen-pop reaches the kept customer. A table of its own, after migration 8 shipped.
+# No foreign keys: both customers may go later.
+MIGRATION_9 = """
 CREATE TABLE merged_customers (
     duplicate_id INTEGER PRIMARY KEY,
     kept_id INTEGER NOT NULL
@@ -354,6 +356,7 @@ MIGRATIONS: tuple[tuple[int, str], ...] = (
     (6, MIGRATION_6),
     (7, MIGRATION_7),
     (8, MIGRATION_8),
+    (9, MIGRATION_9),
 )
 
 SCHEMA_VERSION_TABLE = """

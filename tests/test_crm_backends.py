@@ -302,6 +302,28 @@ async def test_a_migration_numbered_below_the_latest_still_applies(
     await store.close()
 
 
+async def test_a_database_at_migration_8_gets_merged_customers_on_open(
+    blank_store_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Migration 8 shipped without merged_customers; a store already at 8 must get the
+    table from 9 when it opens, or merge and the old-id redirect would fail there."""
+    backend = postgres_backend if blank_store_url.startswith("postgresql") else sqlite_backend
+    full = backend.MIGRATIONS
+    monkeypatch.setattr(backend, "MIGRATIONS", tuple(m for m in full if m[0] <= 8))
+    store = await open_store(blank_store_url)
+    keep = await store.customers.add("Ada Lovelace", ["+15551120001"])
+    dup = await store.customers.add("A. Lovelace", ["+15551120002"])
+    await store.close()
+    monkeypatch.setattr(backend, "MIGRATIONS", full)
+    store = await open_store(blank_store_url)
+    try:
+        assert await store.schema_version() == 9
+        await store.customers.merge(keep.id, dup.id, actor="alice")
+        assert await store.customers.merged_into(dup.id) == keep.id
+    finally:
+        await store.close()
+
+
 # --- PostgreSQL only -----------------------------------------------------------------------
 
 
