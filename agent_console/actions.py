@@ -360,8 +360,8 @@ class Console:
     async def save_draft(self, user: User, contact_id: str, params: Params) -> Message:
         """``{"disposition"?, "notes"?, "case"?: {"mode": "none"|"new"|"case", "id"?,
         "subject"?, "status"?}}``: the wrap-up as typed so far, kept until it is saved.
-        The center learns whether anything is unsaved (it decides what the wrap-up limit
-        does)."""
+        For the contact of the agent's own current wrap-up, the center learns whether
+        anything is unsaved (it decides what the wrap-up limit does)."""
         contact_id = str(inputs.int_id(contact_id, "contact id"))
         disposition = text(params, "disposition", required=False, max_len=64)
         if disposition and disposition not in self.settings.routing.dispositions:
@@ -374,12 +374,17 @@ class Console:
         case = self._case_params(raw_case)  # InvalidInput unless an object
         mode = choice(raw_case, "mode", ("none", "new", "case"))
         draft = {"disposition": disposition, "notes": notes, "case": {"mode": mode, **case}}
-        await self._check_contact(user, contact_id, drafting=True)
-        agent_id = user.agent_id or ""
+        own = await self._check_contact(user, contact_id, drafting=True)
+        # the draft stays the contact's agent's (a restart looks for it under their id),
+        # also when a supervisor or an admin types it for them
+        agent_id = user.agent_id if own and user.agent_id else None
+        if agent_id is None:
+            agent_id = str((await self.crm.contact(contact_id)).get("agent_id") or "")
         saved_at = await self.crm.save_draft(contact_id, agent_id, draft)
-        unsaved = holds_input(draft)
-        if user.agent_id and self._find_agent(user.agent_id) is not None:
-            await self.center.wrapup_draft(user.agent_id, unsaved)
+        # Only the draft of the wrap-up the agent is in decides what its limit does: an
+        # older contact's draft cleared (or typed) meanwhile says nothing about this one.
+        if user.agent_id and self._live_contact_of(user.agent_id) == contact_id:
+            await self.center.wrapup_draft(user.agent_id, holds_input(draft))
         return {"saved_at": saved_at}
 
     async def draft(self, user: User, contact_id: str) -> Message:
@@ -451,6 +456,10 @@ class Console:
             raise InvalidInput("done must be true or false", field="done")
         own = await self._check_contact(user, contact_id)
         saved = await self.crm.wrapup(contact_id, disposition, notes, case)
+        if not done and own and self._live_contact_of(user.agent_id) == contact_id:
+            # saved (its draft is gone) but the agent stays in wrap-up: nothing is unsaved
+            # now, so the limit may make them ready again
+            await self.center.wrapup_draft(str(user.agent_id), False)
         if done and own and user.agent_id:
             agent = self._find_agent(user.agent_id)
             if agent is not None and agent.get("state") == "wrap_up":
@@ -507,6 +516,15 @@ class Console:
 WsAction = Callable[[Console, User, Params], Awaitable[Message]]
 
 
+def _contact_ref(params: Params) -> str:
+    """``contact_id`` of a websocket message: calls carry it as a number, so a number is
+    taken as well as its digits (checked again as an id by the action)."""
+    value = params.get("contact_id")
+    if isinstance(value, int) and not isinstance(value, bool):
+        return str(value)
+    return text(params, "contact_id", max_len=20)
+
+
 def _ws_actions() -> dict[str, tuple[frozenset[Role], WsAction]]:
     """Websocket message type -> (roles allowed, action). Same rules as the JSON API."""
 
@@ -529,10 +547,7 @@ def _ws_actions() -> dict[str, tuple[frozenset[Role], WsAction]]:
             lambda c, u, p: c.call_control(u, target(p, "call_id"), "transfer", p),
         ),
         "dial": (ALL_ROLES, lambda c, u, p: c.dial(u, p)),
-        "save_draft": (
-            ALL_ROLES,
-            lambda c, u, p: c.save_draft(u, text(p, "contact_id", max_len=20), p),
-        ),
+        "save_draft": (ALL_ROLES, lambda c, u, p: c.save_draft(u, _contact_ref(p), p)),
         "force_state": (SUPERVISING, lambda c, u, p: c.force_state(u, target(p, "agent_id"), p)),
         "logout_agent": (SUPERVISING, lambda c, u, p: c.logout_agent(u, target(p, "agent_id"))),
         "move_call": (SUPERVISING, lambda c, u, p: c.move_call(u, target(p, "call_id"), p)),

@@ -136,6 +136,7 @@ async def supervisor_page(request: web.Request) -> web.Response:
         user=session.user,
         csrf_token=session.csrf,
         config=request.app[CONSOLE].config(),
+        tv=request.query.get("view") == "tv",  # the wall screen: large type, no controls
     )
 
 

@@ -127,7 +127,8 @@ class ContactCenter(Protocol):
         """The agent in wrap-up has (or no longer has) typed input not saved yet: it
         decides what the queue's wrap-up limit does (``wrap_up_timeout_action``: by
         default, an agent with unsaved input stays in wrap-up, overdue, until they save).
-        Outside wrap-up it changes nothing.
+        Told on the call, it counts for the wrap-up that follows; in any other state it
+        changes nothing.
 
         Raises:
             NotFound: no such agent.

@@ -72,13 +72,38 @@ class ScriptError(InvalidInput):
         super().__init__("; ".join(problems) if problems else "invalid IVR script")
 
 
+# How a state code reads after "while" in the message people see (agent states, and the
+# states of a call in the ACD and on the PBX): "cannot make the agent ready while on a
+# call", never "... while on_call". Any other code reads with its underscores as spaces.
+_WHILE = {
+    "logged_out": "logged out",
+    "not_ready": "not ready",
+    "on_call": "on a call",
+    "wrap_up": "in wrap-up",
+    "waiting": "waiting in line",
+    "offered": "ringing an agent",
+    "connected": "connected to an agent",
+    "retry": "waiting to retry a callback",
+    "done": "over",
+    "ivr": "in the IVR",
+    "held": "on hold",
+}
+
+
 class IllegalTransition(LocalError):
-    """A state machine was given an event its current state does not accept."""
+    """A state machine was given an event its current state does not accept.
+
+    ``state`` and ``event`` keep the codes (a cluster standby raises the leader's error
+    again from them); the message reads as people talk: ``event`` is a plain phrase
+    ("make the agent ready") and the state is said in words ("while on a call").
+    """
 
     def __init__(self, state: object, event: object) -> None:
         self.state = state
         self.event = event
-        super().__init__(f"cannot {event} while {state}")
+        code = str(getattr(state, "value", state))
+        said = _WHILE.get(code, code.replace("_", " "))
+        super().__init__(f"cannot {event} while {said}")
 
 
 class NotFound(LocalError):

@@ -16,7 +16,9 @@ from typing import Any, Protocol
 
 from config.errors import InvalidInput
 
-MAX_DRAFT_BYTES = 16 * 1024  # notes are at most 4,000 characters; the rest is small
+# notes are at most 4,000 characters (up to 16,000 bytes of UTF-8), a case subject 200;
+# the rest is small
+MAX_DRAFT_BYTES = 32 * 1024
 
 
 class _Database(Protocol):
@@ -43,7 +45,7 @@ class DraftRepo:
         """Keep (replace) the draft of ``contact_id``; returns when it was saved.
 
         Raises:
-            InvalidInput: the draft is not JSON-ready or larger than 16 KB.
+            InvalidInput: the draft is not JSON-ready or larger than 32 KB.
         """
         try:
             text = json.dumps(dict(data), separators=(",", ":"), ensure_ascii=False)

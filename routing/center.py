@@ -105,6 +105,7 @@ class CallCenter(ConsoleOperations):
         directory: ``lookup(by, value)`` for the IVR and ``card_for_phone(number)`` for
             the screen pop.
         supervisors: queue name -> usernames of its supervisors (empty: every supervisor).
+        thresholds: queue name -> the wallboard's warn/bad levels (the queue file's).
         clock: epoch seconds.
     """
 
@@ -118,6 +119,7 @@ class CallCenter(ConsoleOperations):
         recorder: ContactRecorder,
         directory: Any,
         supervisors: Mapping[str, frozenset[str]] | None = None,
+        thresholds: Mapping[str, Mapping[str, Mapping[str, float]]] | None = None,
         clock: Callable[[], float] = time.time,
         pbx_clients: Mapping[str, AmiClient] | None = None,
     ) -> None:
@@ -129,6 +131,7 @@ class CallCenter(ConsoleOperations):
         self.recorder = recorder
         self.directory = directory
         self.supervisors = dict(supervisors or {})
+        self.thresholds = dict(thresholds or {})
         self.clock = clock
         self.calls: dict[str, LiveCall] = {}
         # (pbx, channel name) -> call id: channel names of two Asterisks collide
@@ -251,6 +254,7 @@ class CallCenter(ConsoleOperations):
         agents = self.pbxs.place_agents(loaded.agents)
         self._execute(self.acd.handle(acd_ev.QueuesChanged(loaded.queues, agents), self.clock()))
         self.supervisors = dict(loaded.supervisors)
+        self.thresholds = dict(loaded.thresholds)
 
     # ------------------------------------------------------------------ publishing
 

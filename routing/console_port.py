@@ -38,6 +38,7 @@ class ConsoleOperations:
     acd: Acd
     recorder: ContactRecorder
     supervisors: dict[str, frozenset[str]]
+    thresholds: dict[str, Mapping[str, Mapping[str, float]]]
     reloader: Reloader
     calls: dict[str, LiveCall]
     clock: Callable[[], float]
@@ -68,6 +69,8 @@ class ConsoleOperations:
             "agents_ready": agents.get("ready", 0),
             "agents": dict(agents),
             "callbacks_waiting": stats.get("callbacks_waiting", 0),
+            # the queue file's warn/bad levels for the wallboard's tiles ({} = none)
+            "thresholds": {m: dict(v) for m, v in self.thresholds.get(name, {}).items()},
         }
 
     def _agent_json(self, agent_id: str, snap: Mapping[str, Any] | None = None) -> dict[str, Any]:
@@ -174,8 +177,10 @@ class ConsoleOperations:
 
     async def wrapup_draft(self, agent_id: str, unsaved: bool | str) -> None:
         # A cluster standby forwards its arguments as text ("true" / "false").
-        flag = unsaved is True or unsaved == "true"
-        self._execute(self.acd.handle(acd_ev.WrapUpDraft(agent_id, flag), self.clock()))
+        if isinstance(unsaved, str):
+            unsaved = {"true": True, "false": False}.get(unsaved, unsaved)
+        # anything but a flag is refused by the ACD (InvalidInput naming "unsaved")
+        self._execute(self.acd.handle(acd_ev.WrapUpDraft(agent_id, unsaved), self.clock()))  # type: ignore[arg-type]
 
     def _connected(self, call_id: str) -> LiveCall:
         call = self.calls.get(call_id)
@@ -186,7 +191,7 @@ class ConsoleOperations:
     async def hold(self, call_id: str) -> None:
         call = self._connected(call_id)
         if call.phase is not Phase.TALKING or not call.agent_channel:
-            raise IllegalTransition(call.phase.value, "hold")
+            raise IllegalTransition(call.phase.value, "put the call on hold")
         # Both legs as the call's PBX sees them: for an agent on another PBX the agent
         # leg is the trunk's channel, which waits here while the far PBX keeps the phone.
         await self.ami_of(call).send(
@@ -211,7 +216,7 @@ class ConsoleOperations:
     async def unhold(self, call_id: str) -> None:
         call = self._connected(call_id)
         if call.phase is not Phase.HELD or not call.agent_channel:
-            raise IllegalTransition(call.phase.value, "unhold")
+            raise IllegalTransition(call.phase.value, "take the call off hold")
         await self.ami_of(call).send(
             Action(
                 "Bridge", {"Channel1": call.channel, "Channel2": call.agent_channel, "Tone": "no"}
@@ -224,7 +229,7 @@ class ConsoleOperations:
     async def transfer(self, call_id: str, kind: str, target: str) -> None:
         call = self._connected(call_id)
         if call.phase not in (Phase.TALKING, Phase.HELD):
-            raise IllegalTransition(call.phase.value, "transfer")
+            raise IllegalTransition(call.phase.value, "transfer the call")
         if kind == "queue":
             self.acd.estimate(target, self.clock())  # NotFound for an unknown queue
             # The agent is done with this caller: the call ends for the ACD (wrap-up),
@@ -308,7 +313,7 @@ class ConsoleOperations:
     async def dial(self, agent_id: str, number: str, *, customer_id: str | None = None) -> str:
         state = self.acd.agent_state(agent_id)
         if state in (AgentState.RINGING, AgentState.ON_CALL, AgentState.LOGGED_OUT):
-            raise IllegalTransition(state.value, "dial")
+            raise IllegalTransition(state.value, "dial out")
         exten = dialable(number)
         if (
             state is not AgentState.NOT_READY
@@ -354,7 +359,7 @@ class ConsoleOperations:
     async def move_call(self, call_id: str, queue: str) -> None:
         call = self._connected(call_id)
         if call.phase is not Phase.WAITING:
-            raise IllegalTransition(call.phase.value, "move")
+            raise IllegalTransition(call.phase.value, "move the call")
         self._execute(self.acd.handle(acd_ev.MoveCall(call_id, queue), self.clock()))
         call.queue = queue
         self.recorder.note(call, "moved", {"queue": queue}, self.clock())

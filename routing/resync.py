@@ -517,13 +517,16 @@ class Resync:
 
 
 async def _unsaved_wrap_ups(drafts: Any, saved: Sequence[SavedAgent]) -> set[str]:
-    """The agents saved in wrap-up with a stored draft that holds input: a wrap-up limit
-    that ran out while the service was down must not make them ready behind their back."""
+    """The agents saved in wrap-up (or on its call) with a draft typed since then that
+    holds input: a wrap-up limit that ran out while the service was down must not make
+    them ready behind their back."""
     if drafts is None:
         return set()
     found: set[str] = set()
     for agent in saved:
-        if agent.state != AgentState.WRAP_UP.value:
+        # saved on a call that ended while nobody watched, the agent is brought back in
+        # wrap-up: what they typed while talking holds it as well
+        if agent.state not in (AgentState.WRAP_UP.value, AgentState.ON_CALL.value):
             continue
         try:
             kept = await drafts.for_agent(agent.agent_id)
@@ -532,7 +535,8 @@ async def _unsaved_wrap_ups(drafts: Any, saved: Sequence[SavedAgent]) -> set[str
                 "could not read wrap-up drafts", extra={"fields": {"agent": agent.agent_id}}
             )
             continue
-        if any(holds_input(d.data) for d in kept):
+        # a draft last typed before this wrap-up began is an older contact's, left behind
+        if any(d.updated_at >= agent.since and holds_input(d.data) for d in kept):
             found.add(agent.agent_id)
     return found
 

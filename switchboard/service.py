@@ -121,6 +121,7 @@ async def build_service(settings: Settings, *, clock: Callable[[], float] = time
         recorder=recorder,
         directory=directory,
         supervisors=queue_file.supervisors,
+        thresholds=queue_file.thresholds,
         clock=clock,
         pbx_clients={name: client for name, client in clients.items() if client is not ami},
     )

@@ -146,6 +146,60 @@ def test_supervisors_must_be_a_list_of_usernames(value: object) -> None:
     assert str(info.value).startswith("f.yaml: queues.q.supervisors: ")
 
 
+def test_thresholds_are_configured_per_queue() -> None:
+    data = {
+        "queues": {
+            "q": {
+                "thresholds": {
+                    "service_level": {"warn": 0.8, "bad": 0.6},
+                    "longest_wait": {"warn": 60, "bad": 120},
+                    "waiting": {"bad": 10},
+                }
+            },
+            "r": {},
+        }
+    }
+    loaded = parse_queue_file(data, "f.yaml")
+    assert loaded.thresholds == {
+        "q": {
+            "service_level": {"warn": 0.8, "bad": 0.6},
+            "longest_wait": {"warn": 60.0, "bad": 120.0},
+            "waiting": {"bad": 10.0},
+        }
+    }
+    # not an ACD setting: the queue itself is built as without it
+    assert loaded.queues[0] == parse_queue_file({"queues": {"q": {}}}).queues[0]
+    shipped = load_queue_file(ROOT / "config" / "queues.yaml")
+    assert shipped.thresholds["sales"]["waiting"] == {"warn": 5.0, "bad": 10.0}
+
+
+@pytest.mark.parametrize(
+    ("value", "key", "says"),
+    [
+        ("high", "queues.q.thresholds", "expected a mapping"),
+        ({"queue_length": {"warn": 1}}, "queues.q.thresholds.queue_length", "unknown metric"),
+        ({"waiting": {}}, "queues.q.thresholds.waiting", "warn and/or bad"),
+        ({"waiting": {"red": 3}}, "queues.q.thresholds.waiting.red", "unknown key"),
+        ({"waiting": {"warn": "5"}}, "queues.q.thresholds.waiting.warn", "a number"),
+        ({"waiting": {"warn": True}}, "queues.q.thresholds.waiting.warn", "a number"),
+        ({"longest_wait": {"bad": -1}}, "queues.q.thresholds.longest_wait.bad", ">= 0"),
+        ({"service_level": {"warn": 80}}, "queues.q.thresholds.service_level.warn", "0 to 1"),
+        ({"waiting": {"warn": 10, "bad": 5}}, "queues.q.thresholds.waiting.bad", "at least"),
+        (
+            {"service_level": {"warn": 0.6, "bad": 0.8}},
+            "queues.q.thresholds.service_level.bad",
+            "at most warn (0.6)",
+        ),
+    ],
+)
+def test_bad_thresholds_name_the_key(value: object, key: str, says: str) -> None:
+    with pytest.raises(InvalidInput) as info:
+        parse_queue_file({"queues": {"q": {"thresholds": value}}}, "f.yaml")
+    assert info.value.field == key
+    assert str(info.value).startswith(f"f.yaml: {key}: ")
+    assert says in str(info.value)
+
+
 @pytest.mark.parametrize(
     ("text", "error"),
     [

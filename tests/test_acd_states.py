@@ -37,6 +37,24 @@ def test_every_illegal_agent_pair_raises(state: AgentState, what: AgentInput) ->
     assert info.value.event == what.value
 
 
+def test_a_refusal_reads_as_people_talk() -> None:
+    """Issue 13: refusals leaked internal names ("cannot force ready while on_call")."""
+    with pytest.raises(IllegalTransition) as info:
+        agent_next(AgentState.ON_CALL, AgentInput.FORCE_READY)
+    assert str(info.value) == "cannot make the agent ready while on a call"
+    with pytest.raises(IllegalTransition) as info:
+        agent_next(AgentState.RINGING, AgentInput.REQUEST_READY)
+    assert str(info.value) == "cannot go ready while ringing"
+    with pytest.raises(IllegalTransition) as info:
+        call_next(CallState.DONE, CallInput.ANSWER)
+    assert str(info.value) == "cannot answer the call while over"
+    # every refusal the tables can give is in words: no code with an underscore in it
+    for state, what in ILLEGAL_AGENT + ILLEGAL_CALL:
+        with pytest.raises(IllegalTransition) as info:
+            (agent_next if isinstance(state, AgentState) else call_next)(state, what)  # type: ignore[arg-type]
+        assert "_" not in str(info.value), str(info.value)
+
+
 @pytest.mark.parametrize(("state", "what"), ILLEGAL_CALL, ids=lambda x: x.name)
 def test_every_illegal_call_pair_raises(state: CallState, what: CallInput) -> None:
     with pytest.raises(IllegalTransition):

@@ -66,10 +66,34 @@ def test_unsaved_input_holds_the_agent_overdue_until_saved_by_default() -> None:
     # not routed meanwhile: a new caller waits
     out = acd.handle(ev.CallQueued("c2", "q"), 101)
     assert not [c for c in out if isinstance(c, cmd.RingAgent)]
-    assert acd.tick(1_000) == [] or state(acd, 1_000)["state"] == "wrap_up"
+    acd.tick(1_000)
+    assert state(acd, 1_000)["state"] == "wrap_up"
     # the agent saves: ready, and the waiting caller rings them
     out = acd.handle(ev.WrapUpDone("a"), 1_001)
     assert [c.call_id for c in out if isinstance(c, cmd.RingAgent)] == ["c2"]
+
+
+def test_notes_typed_during_the_call_hold_the_wrap_up_that_follows() -> None:
+    """Agents type while they talk: that draft is unsaved input of the coming wrap-up."""
+    acd = Acd(
+        [QueueConfig("q", wrap_up=LIMIT)],
+        [AgentConfig("a", "Ann", "PJSIP/1001", {}, ("q",))],
+        now=0,
+    )
+    acd.handle(ev.AgentStateRequest("a", AgentState.READY), 1)
+    acd.handle(ev.CallQueued("c", "q"), 2)
+    acd.handle(ev.AgentAnswered("c", "a"), 3)
+    acd.handle(ev.WrapUpDraft("a", True), 3.5)  # on the call
+    acd.handle(ev.CallEnded("c"), 4)
+    acd.tick(4 + LIMIT)
+    assert (state(acd, 40)["state"], state(acd, 40)["wrap_up_overdue"]) == ("wrap_up", True)
+    # ...and only that call's: the next call starts with nothing unsaved
+    acd.handle(ev.WrapUpDone("a"), 41)
+    acd.handle(ev.CallQueued("c2", "q"), 42)
+    acd.handle(ev.AgentAnswered("c2", "a"), 43)
+    acd.handle(ev.CallEnded("c2"), 44)
+    acd.tick(44 + LIMIT)
+    assert state(acd, 80)["state"] == "ready"
 
 
 def test_input_cleared_before_the_limit_lets_the_timer_make_the_agent_ready() -> None:
@@ -110,6 +134,41 @@ def test_the_agent_or_a_supervisor_may_still_leave_an_overdue_wrap_up() -> None:
     acd.handle(ev.AgentStateRequest("a", AgentState.NOT_READY, "break", forced_by="sam"), 50)
     a = state(acd, 51)
     assert (a["state"], a["wrap_up_overdue"], a["wrap_up_until"]) == ("not_ready", False, None)
+
+
+@pytest.mark.parametrize("asked", [AgentState.READY, AgentState.NOT_READY, AgentState.LOGGED_OUT])
+def test_an_overdue_agent_who_asks_for_a_state_gets_it(asked: AgentState) -> None:
+    acd = wrapping()
+    acd.handle(ev.WrapUpDraft("a", True), 10)
+    acd.tick(4 + LIMIT)
+    reason = "break" if asked is AgentState.NOT_READY else ""
+    out = acd.handle(ev.AgentStateRequest("a", asked, reason), 50)
+    assert [c.state for c in out if isinstance(c, cmd.AgentStateChanged)] == [asked]
+    assert state(acd, 51)["wrap_up_overdue"] is False
+
+
+def test_a_restored_wrap_up_still_running_holds_unsaved_input_at_its_limit() -> None:
+    acd = Acd(
+        [QueueConfig("q", wrap_up=LIMIT)],
+        [AgentConfig("a", "Ann", "PJSIP/1001", {}, ("q",))],
+        now=100,
+    )
+    acd.handle(
+        ev.AgentRestored(
+            "a",
+            AgentState.WRAP_UP,
+            since=90,
+            wrap_up_until=120,
+            wrap_queue="q",
+            wrap_up_unsaved=True,
+        ),
+        100,
+    )
+    a = state(acd, 101)
+    assert (a["wrap_up_until"], a["wrap_up_limit"], a["wrap_up_overdue"]) == (120, LIMIT, False)
+    out = acd.tick(120)
+    assert [c for c in out if isinstance(c, cmd.AgentWrapUpChanged)]
+    assert (state(acd, 121)["state"], state(acd, 121)["wrap_up_overdue"]) == ("wrap_up", True)
 
 
 def test_a_new_wrap_up_starts_with_nothing_unsaved() -> None:

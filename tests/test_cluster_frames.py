@@ -215,7 +215,7 @@ def test_only_console_actions_with_short_string_arguments_are_forwarded() -> Non
     "exc",
     [
         NotFound("no agent '7'"),
-        IllegalTransition("ringing", "ready"),
+        IllegalTransition("on_call", "make the agent ready"),
         InvalidInput("agent 1002 is not ready", field="target"),
         LeaderUnavailable("overloaded"),
         RemoteError("Asterisk is gone"),

@@ -40,6 +40,7 @@ class FakeCenter:
         self.supervisors = {self.queues[0]: frozenset({"sam"})}
         self.listeners: list[Callable[[dict[str, Any]], None]] = []
         self.stopped = False
+        self.drafts: list[tuple[str, bool | str]] = []
 
     def _agent(self, agent_id: str) -> dict[str, Any]:
         return {"agent_id": agent_id, "state": self.agents[agent_id], "reason": "", "call_id": None}
@@ -71,6 +72,21 @@ class FakeCenter:
         self.agents[agent_id] = state
         for listener in list(self.listeners):
             listener({"type": "agent_state", "agent_id": agent_id, "agent": self._agent(agent_id)})
+
+    async def wrapup_draft(self, agent_id: str, unsaved: bool | str) -> None:
+        """As the center does: the leader's answer is an agent_state carrying the wrap-up."""
+        if agent_id not in self.agents:
+            raise NotFound(f"no agent {agent_id!r}")
+        self.drafts.append((agent_id, unsaved))
+        agent = dict(
+            self._agent(agent_id),
+            state="wrap_up",
+            wrap_up_until=1000.0,
+            wrap_up_limit=30.0,
+            wrap_up_overdue=unsaved in (True, "true"),
+        )
+        for listener in list(self.listeners):
+            listener({"type": "agent_state", "agent_id": agent_id, "agent": agent})
 
     def health(self) -> dict[str, Any]:
         return {"ami": {"connected": True}}
@@ -151,6 +167,18 @@ async def test_a_standby_mirrors_the_leader_and_reads_its_own_writes(pair: Any) 
         await b.node.center.set_agent_state("1001", "ready")
     with pytest.raises(NotFound):
         await b.node.center.set_agent_state("9999", "ready")
+    # A wrap-up draft is forwarded to the leader (a flag the real center reads as text too),
+    # and the agent's wrap-up fields reach the standby's picture as the leader sent them.
+    await b.node.center.wrapup_draft("1001", True)
+    assert a.centers[0].drafts == [("1001", "true")]
+    mirrored = b.node.center.agent("1001") or {}
+    assert {k: mirrored.get(k) for k in ("wrap_up_until", "wrap_up_limit", "wrap_up_overdue")} == {
+        "wrap_up_until": 1000.0,
+        "wrap_up_limit": 30.0,
+        "wrap_up_overdue": True,
+    }
+    with pytest.raises(NotFound):
+        await b.node.center.wrapup_draft("9999", False)
     health = b.node.health()["cluster"]
     assert (health["role"], health["leader"], health["synced"]) == ("standby", "a", True)
     assert a.node.health()["cluster"]["role"] == "leader"

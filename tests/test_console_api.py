@@ -4,11 +4,12 @@ every route × every role, CSRF, login rate limiting, security headers, error ma
 from __future__ import annotations
 
 import datetime as dt
+import time
 from typing import Any
 
 import pytest
 
-from tests.console_fakes import PASSWORD, World, seed
+from tests.console_fakes import PASSWORD, World, make_contact, seed
 
 ROLES = ("anon", "alice", "bob", "sue", "root")  # alice/bob agents, sue supervisor, root admin
 NOT_READY = {"state": "not_ready", "reason": "break"}
@@ -533,6 +534,64 @@ async def test_wrapup_of_the_call_just_ended_before_the_history_knows_its_agent(
     assert resp.status == 200, await resp.text()
     assert world.center.agents["1002"]["state"] == "ready"
     assert (await world.store.contacts.get(contact_id)).disposition == "resolved"
+
+
+async def test_only_the_current_wrap_ups_draft_tells_the_center(world: Any) -> None:
+    """A blank draft of an older contact must not let the limit make the agent ready while
+    the notes of the call just ended are unsaved."""
+    alice = await world.client("alice")
+    older = await make_contact(
+        world.store, "old-1", "+15551230001", "sales", "1001", at=time.time() - 7200
+    )
+    live = "/api/contacts/{contact}/draft".format(**world.ids)
+    typed = {"disposition": "", "notes": "router replaced", "case": {"mode": "none"}}
+    assert (await alice.request("PUT", live, typed)).status == 200
+    assert world.center.actions[-1] == ("wrapup_draft", "1001", True)
+    blank = {"disposition": "", "notes": "", "case": {"mode": "none"}}
+    resp = await alice.request("PUT", f"/api/contacts/{older}/draft", blank)
+    assert resp.status == 200, await resp.text()
+    assert world.center.actions[-1] == ("wrapup_draft", "1001", True)  # still unsaved
+    assert (await world.store.drafts.get(older)) is not None
+
+
+async def test_a_wrap_up_saved_without_ending_it_leaves_nothing_unsaved(world: Any) -> None:
+    alice = await world.client("alice")
+    url = "/api/contacts/{contact}/draft".format(**world.ids)
+    typed = {"disposition": "", "notes": "router replaced", "case": {"mode": "none"}}
+    assert (await alice.request("PUT", url, typed)).status == 200
+    assert world.center.actions[-1] == ("wrapup_draft", "1001", True)
+    wrap = "/api/contacts/{contact}/wrapup".format(**world.ids)
+    body = {"disposition": "resolved", "notes": "router replaced", "done": False}
+    assert (await alice.request("POST", wrap, body)).status == 200
+    # the limit may make alice ready now: her input is saved, not held
+    assert world.center.actions[-1] == ("wrapup_draft", "1001", False)
+    assert (await (await alice.request("GET", url)).json())["draft"] is None
+
+
+async def test_a_draft_typed_by_a_supervisor_stays_the_agents(world: Any) -> None:
+    sue = await world.client("sue")
+    url = "/api/contacts/{contact}/draft".format(**world.ids)
+    before = len(world.center.actions)
+    typed = {"disposition": "", "notes": "for alice", "case": {"mode": "none"}}
+    assert (await sue.request("PUT", url, typed)).status == 200
+    stored = await world.store.drafts.get(int(world.ids["contact"]))
+    assert stored is not None and stored.agent_id == "1001"
+    assert len(world.center.actions) == before  # sue's own wrap-up is not this one
+
+
+async def test_the_longest_draft_the_form_allows_is_kept(world: Any) -> None:
+    """4,000 four-byte characters of notes and a 200-character subject fit."""
+    alice = await world.client("alice")
+    url = "/api/contacts/{contact}/draft".format(**world.ids)
+    longest = {
+        "disposition": "resolved",
+        "notes": "\U0001f600" * 4000,
+        "case": {"mode": "new", "subject": "\U0001f600" * 200, "status": "pending"},
+    }
+    resp = await alice.request("PUT", url, longest)
+    assert resp.status == 200, await resp.text()
+    got = (await (await alice.request("GET", url)).json())["draft"]
+    assert got["notes"] == longest["notes"] and got["case"]["subject"] == "\U0001f600" * 200
 
 
 async def test_a_draft_is_kept_until_the_wrap_up_and_tells_the_center(world: Any) -> None:

@@ -176,6 +176,33 @@ async def test_every_message_is_role_checked(world: Any) -> None:
     assert world.center.actions == [("state", "1002", "ready", "", None)]
 
 
+async def test_a_wrap_up_draft_is_saved_over_the_socket(world: Any) -> None:
+    ids = await seed(world)
+    alice = await world.client("alice")
+    ws = await alice.ws()
+    await recv(ws, "snapshot")
+    typed = {"disposition": "", "notes": "router replaced", "case": {"mode": "none"}}
+    # calls carry contact_id as a number: the socket takes it so, or as its digits
+    contact = int(ids["contact"])
+    await ws.send_json({"type": "save_draft", "contact_id": contact, "id": 1, **typed})
+    ack = await recv(ws, "ack")
+    assert ack["id"] == 1 and ack["result"]["saved_at"] > 0
+    assert world.center.actions[-1] == ("wrapup_draft", "1001", True)
+    stored = await world.store.drafts.get(contact)
+    assert stored is not None and stored.data["notes"] == "router replaced"
+    await ws.send_json({"type": "save_draft", "contact_id": ids["contact"], "notes": "a\rb"})
+    assert (await recv(ws, "error"))["field"] == "notes"
+    await ws.send_json({"type": "save_draft", "contact_id": True, "notes": "x"})
+    assert (await recv(ws, "error"))["field"] == "contact_id"
+    bob = await world.client("bob")
+    ws_bob = await bob.ws()
+    await recv(ws_bob, "snapshot")
+    await ws_bob.send_json({"type": "save_draft", "contact_id": contact, "notes": "mine now"})
+    assert (await recv(ws_bob, "error"))["error"] == "permission_denied"  # alice's contact
+    kept = await world.store.drafts.get(contact)
+    assert kept is not None and kept.data["notes"] == "router replaced"
+
+
 async def test_supervisor_actions_over_the_socket(world: Any) -> None:
     await seed(world)
     sue = await world.client("sue")

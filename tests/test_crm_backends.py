@@ -621,7 +621,7 @@ async def test_a_wrap_up_draft_is_kept_until_the_wrap_up_is_saved(store: Store) 
     await store.drafts.save(999_999, "1001", {"notes": "early"})
     assert len(await store.drafts.for_agent("1001")) == 2
     with pytest.raises(InvalidInput, match="too large"):
-        await store.drafts.save(contact.id, "1001", {"notes": "x" * 20_000})
+        await store.drafts.save(contact.id, "1001", {"notes": "x" * 40_000})
     await store.contacts.wrapup(contact.id, "resolved", "newer")
     assert await store.drafts.get(contact.id) is None  # saved: the draft went with it
     await store.drafts.delete(999_999)

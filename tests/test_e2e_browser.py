@@ -71,7 +71,7 @@ async def test_agent_takes_a_simulated_call_end_to_end(tmp_path: Path, browser: 
         await agent.click("#btn-availability")
         await expect(agent.locator("#state")).to_have_text("Ready", timeout=WAIT_MS)
         alice_row = supervisor.locator('.agent-row[data-agent="1001"]')
-        await expect(alice_row.locator(".state")).to_have_text("ready", timeout=WAIT_MS)
+        await expect(alice_row.locator(".state")).to_have_text("Ready", timeout=WAIT_MS)
 
         sim.place_call("+15550001111", did=DEMO_DID, dtmf=["2"], patience=6000)
         await expect(agent.locator("#card-name")).to_have_text("Ada Lovelace", timeout=WAIT_MS)
@@ -81,7 +81,7 @@ async def test_agent_takes_a_simulated_call_end_to_end(tmp_path: Path, browser: 
         await expect(agent.locator("#ivr-path")).to_contain_text("Pressed 2")
         await expect(agent.locator("#call-queue")).to_have_text("support")
         await expect(agent.locator("#call-state")).to_have_text("Talking", timeout=WAIT_MS)
-        await expect(alice_row.locator(".state")).to_have_text("on call", timeout=WAIT_MS)
+        await expect(alice_row.locator(".state")).to_have_text("On a call", timeout=WAIT_MS)
         await expect(alice_row.locator(".call")).to_contain_text("+15550001111")
         await expect(tile.locator(".answered")).to_have_text("1", timeout=WAIT_MS)
 

@@ -10,12 +10,14 @@ overdue (the default ``hold_until_saved``), and saving the wrap-up makes them re
 from __future__ import annotations
 
 import asyncio
+import time
 from pathlib import Path
 from typing import Any
 
 import aiohttp
 import pytest
 
+from config.errors import InvalidInput
 from switchboard.demo import seed_users
 from telephony.simulator import PhoneBehaviour
 from tests.service_harness import running_service
@@ -75,6 +77,8 @@ async def test_typed_wrap_up_outlives_the_limit(tmp_path: Path, action: str) -> 
         assert agent["wrap_up_limit"] == LIMIT and agent["wrap_up_until"] is not None
         async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as http:
             headers = await login(http, url, "alice")
+            live = await http.ws_connect(url + "/ws", headers={"Origin": url})
+            assert (await live.receive_json(timeout=5))["type"] == "snapshot"
             draft = f"{url}/api/contacts/{contact_id}/draft"
             typed = {
                 "disposition": "resolved",
@@ -83,12 +87,38 @@ async def test_typed_wrap_up_outlives_the_limit(tmp_path: Path, action: str) -> 
             }
             async with http.put(draft, json=typed, headers=headers) as resp:
                 assert resp.status == 200, await resp.text()
+            # a cluster standby forwards the flag as text; anything else is refused
+            await service.center.wrapup_draft("1001", "true")
+            with pytest.raises(InvalidInput):
+                await service.center.wrapup_draft("1001", "maybe")
             await asyncio.sleep(LIMIT + 0.5)
             state = service.center.agent("1001")
             if action == "force_ready":
                 assert state["state"] == "ready"
+                # made ready, but what alice typed is still kept for her to save
+                kept = await service.store.drafts.get(contact_id)
+                assert kept is not None and kept.data["notes"] == "router replaced"
+                await live.close()
                 return
             assert (state["state"], state["wrap_up_overdue"]) == ("wrap_up", True)
+            # alice's open console was told, over its websocket
+            while True:
+                told = await live.receive_json(timeout=5)
+                if told["type"] == "agent_state" and told["agent"]["wrap_up_overdue"]:
+                    break
+            assert told["agent"]["state"] == "wrap_up"
+            await live.close()
+            # a reload: alice's console connects again and sees herself overdue, and her
+            # draft as she typed it
+            async with http.ws_connect(url + "/ws", headers={"Origin": url}) as ws:
+                snapshot = await ws.receive_json(timeout=5)
+                assert snapshot["type"] == "snapshot"
+                (me,) = [a for a in snapshot["agents"] if a["agent_id"] == "1001"]
+                assert (me["state"], me["wrap_up_overdue"], me["wrap_up_limit"]) == (
+                    "wrap_up",
+                    True,
+                    LIMIT,
+                )
             assert any(
                 m.get("type") == "agent_state" and m["agent"].get("wrap_up_overdue")
                 for m in rec.messages
@@ -104,3 +134,34 @@ async def test_typed_wrap_up_outlives_the_limit(tmp_path: Path, action: str) -> 
             contact = await service.store.contacts.get(contact_id)
             assert (contact.disposition, contact.notes) == ("resolved", "router replaced")
             assert await service.store.drafts.get(contact_id) is None
+
+
+async def test_a_restart_does_not_make_an_agent_with_a_typed_wrap_up_ready(
+    tmp_path: Path,
+) -> None:
+    """The service was down when the limits ran out: the agents who had typed a wrap-up
+    come back in it, overdue, the others ready; one saved on a call that ended meanwhile
+    comes back in wrap-up and its limit holds what they typed while talking."""
+    from crm_lookup.agent_states import SavedAgentState
+    from crm_lookup.store import open_store
+
+    now = time.time()
+    store = await open_store(tmp_path / "sb.sqlite3")
+    states = store.agent_states
+    await states.save(SavedAgentState("1001", "wrap_up", "", now - 9, now - 3, "support"))
+    await states.save(SavedAgentState("1006", "wrap_up", "", now - 9, now - 3, "support"))
+    await states.save(SavedAgentState("1003", "on_call", "", now - 20, None, "support"))
+    await store.drafts.save(41, "1001", {"disposition": "", "notes": "router replaced"})
+    await store.drafts.save(42, "1006", {"disposition": "", "notes": "   "})  # nothing
+    await store.drafts.save(43, "1003", {"disposition": "resolved", "notes": ""})
+    await store.close()
+    queues = queue_file(tmp_path, "hold_until_saved")
+    async with running_service(tmp_path, queues_file=queues) as (service, _sim, _rec, _url):
+        await until(lambda: service.center.resync.runs > 0)
+        agents = {a["agent_id"]: a for a in service.center.snapshot()["agents"]}
+        assert (agents["1001"]["state"], agents["1001"]["wrap_up_overdue"]) == ("wrap_up", True)
+        assert agents["1006"]["state"] == "ready"
+        assert (agents["1003"]["state"], agents["1003"]["wrap_up_limit"]) == ("wrap_up", LIMIT)
+        await asyncio.sleep(LIMIT + 0.5)
+        after = service.center.agent("1003")
+        assert (after["state"], after["wrap_up_overdue"]) == ("wrap_up", True)

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import pytest
@@ -70,12 +71,18 @@ async def test_a_restart_knows_who_left_an_unsaved_wrap_up(tmp_path: Any) -> Non
         await store.drafts.save(1, "1001", {"disposition": "", "notes": "half a sentence"})
         await store.drafts.save(2, "1002", {"disposition": "", "notes": "  ", "case": {}})
         await store.drafts.save(3, "1003", {"disposition": "resolved", "notes": ""})
+        await store.drafts.save(4, "1004", {"disposition": "", "notes": "left behind"})
+        await store.drafts.save(5, "1005", {"disposition": "", "notes": "as she talked"})
         saved = [
             SavedAgentState("1001", "wrap_up", since=1.0, wrap_up_until=5.0),
             SavedAgentState("1002", "wrap_up", since=1.0, wrap_up_until=5.0),
             SavedAgentState("1003", "ready", since=1.0),  # not in wrap-up: not held
+            # the draft was typed before this wrap-up began: an older contact's, not held
+            SavedAgentState("1004", "wrap_up", since=time.time() + 60, wrap_up_until=5.0),
+            # on a call that ended while the service was down: typed while talking, held
+            SavedAgentState("1005", "on_call", since=1.0, wrap_queue="support"),
         ]
-        assert await _unsaved_wrap_ups(store.drafts, saved) == {"1001"}
+        assert await _unsaved_wrap_ups(store.drafts, saved) == {"1001", "1005"}
         assert await _unsaved_wrap_ups(None, saved) == set()
     finally:
         await store.close()

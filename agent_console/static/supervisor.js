@@ -1,135 +1,473 @@
 "use strict";
-// The supervisor wallboard: queue tiles, agent grid, waiting calls, charts and actions.
+// The supervisor wallboard: queue tiles coloured by the queue file's thresholds, a totals
+// tile, agent rows with one compact actions menu each, waiting calls, charts, a TV view.
+// Rows and tiles are keyed (queue name, agent id, call id), built once and updated in
+// place, so a menu or select a supervisor has open is never replaced by a live update.
 (() => {
-  const { api, el, clear, duration, now, connect, showError } = SB;
+  const { api, el, clear, duration, now, connect, showError, t, label } = SB;
   const $ = (id) => document.getElementById(id);
+  const setup = JSON.parse($("wall-config").textContent);
+  const TV = Boolean(setup.tv);
+  const TV_ROWS = 6;
+  const HIDDEN_KEY = "sb.wall.hidden-queues";
   const queues = new Map();
   const agents = new Map();
   const calls = new Map();
   let intervals = [];
   const SVG = "http://www.w3.org/2000/svg";
 
-  const pct = (v) => (v === null || v === undefined ? "—" : Math.round(v * 100) + "%");
+  const pct = (v) => (v === null || v === undefined ? t("common.none") : Math.round(v * 100) + "%");
+  const set = (node, text) => { const s = String(text); if (node.textContent !== s) node.textContent = s; };
+  const agentName = (id) => { const a = agents.get(id); return a ? a.name || a.agent_id : id || ""; };
 
-  function renderQueues() {
-    const box = clear($("queues"));
-    for (const q of [...queues.values()].sort((a, b) => a.name.localeCompare(b.name))) {
-      const waitingCalls = [...calls.values()].filter((c) => c.queue === q.name && c.state === "waiting");
-      const oldest = waitingCalls.reduce((m, c) => Math.min(m, c.queued_at || now()), now());
-      const longest = waitingCalls.length ? now() - oldest : q.longest_wait;
-      box.append(el("article", { class: "tile", dataset: { queue: q.name } },
-        el("h3", {}, q.name),
-        el("div", { class: "big waiting" }, String(q.waiting ?? 0)), el("div", { class: "label" }, "waiting"),
-        el("dl", {},
-          el("dt", {}, "Longest wait"), el("dd", { class: "longest" }, duration(longest)),
-          el("dt", {}, "Service level"), el("dd", { class: "sl" }, pct(q.service_level)),
-          el("dt", {}, "Answered"), el("dd", { class: "answered" }, String(q.answered ?? 0)),
-          el("dt", {}, "Abandoned"), el("dd", { class: "abandoned" }, String(q.abandoned ?? 0)),
-          el("dt", {}, "Est. wait"), el("dd", { class: "ewt" }, duration(q.ewt)),
-          el("dt", {}, "Ready"), el("dd", { class: "ready" }, String(q.agents_ready ?? 0)))));
+  // Callers by name when the CRM knows them (a call carries the customer's id, not the
+  // name): fetched once per customer, kept for the page's life, at most 500.
+  const customerNames = new Map();
+  function callerOf(c) {
+    const id = c.customer_id;
+    if (id === null || id === undefined || id === "") return c.caller || t("wall.unknown_caller");
+    if (!customerNames.has(id) && customerNames.size < 500) {
+      customerNames.set(id, null);
+      api("GET", `/api/customers/${encodeURIComponent(id)}`)
+        .then((card) => { customerNames.set(id, card && card.name ? String(card.name) : ""); renderWaiting(); renderAgents(); })
+        .catch(() => customerNames.set(id, ""));
+    }
+    const name = customerNames.get(id);
+    return name ? name + (c.caller ? " · " + c.caller : "") : c.caller || t("wall.unknown_caller");
+  }
+
+  // -- queue filter (remembered per browser; a queue added later shows) ----------------
+  let hidden = new Set();
+  try { hidden = new Set(JSON.parse(localStorage.getItem(HIDDEN_KEY) || "[]")); } catch (e) { hidden = new Set(); }
+  const shown = (queue) => !hidden.has(queue);
+  const filterBoxes = new Map();
+  function renderFilter() {
+    const box = $("queue-filter");
+    for (const name of [...queues.keys()].sort()) {
+      if (filterBoxes.has(name)) continue;
+      const input = el("input", { type: "checkbox", id: "show-" + name, value: name });
+      input.checked = shown(name);
+      input.addEventListener("change", () => {
+        if (input.checked) hidden.delete(name); else hidden.add(name);
+        try { localStorage.setItem(HIDDEN_KEY, JSON.stringify([...hidden])); } catch (e) { /* private mode */ }
+        renderAll();
+      });
+      filterBoxes.set(name, input);
+      box.append(el("span", { class: "check" }, input, el("label", { for: "show-" + name }, name)));
     }
   }
 
+  // -- thresholds ----------------------------------------------------------------------
+  const RANK = { ok: 0, warn: 1, bad: 2 };
+  // One metric against {warn, bad}: service level is worse when lower, the others higher.
+  function level(metric, value, levels) {
+    if (!levels || value === null || value === undefined) return "ok";
+    const lower = metric === "service_level";
+    const past = (limit) => limit !== undefined && limit !== null && (lower ? value < limit : value >= limit);
+    if (past(levels.bad)) return "bad";
+    if (past(levels.warn)) return "warn";
+    return "ok";
+  }
+  function worst(q, values) {
+    const th = q.thresholds || {};
+    let result = { level: "ok", metric: null, levels: {} };
+    for (const metric of ["service_level", "longest_wait", "waiting"]) {
+      const lv = level(metric, values[metric], th[metric]);
+      result.levels[metric] = lv;
+      if (RANK[lv] > RANK[result.level]) result = Object.assign(result, { level: lv, metric });
+    }
+    return result;
+  }
+
+  function longestWait(q) {
+    const waiting = [...calls.values()].filter((c) => c.queue === q.name && c.state === "waiting" && c.queued_at);
+    if (waiting.length) return now() - Math.min(...waiting.map((c) => c.queued_at));
+    if (q.longest_wait_since) return now() - q.longest_wait_since;
+    return (q.waiting || 0) > 0 ? q.longest_wait || 0 : 0;
+  }
+
+  // -- tiles ---------------------------------------------------------------------------
+  const tiles = new Map();
+  const METRICS = [
+    ["longest_wait", "wall.tile.longest"], ["service_level", "wall.tile.sl"], ["answered", "wall.tile.answered"],
+    ["abandoned", "wall.tile.abandoned"], ["ewt", "wall.tile.ewt"], ["ready", "wall.tile.ready"],
+  ];
+  function makeTile(key, title) {
+    const cells = {};
+    const dl = el("dl", {});
+    for (const [metric, text] of METRICS) {
+      cells[metric] = el("dd", { class: metric === "service_level" ? "sl" : metric === "longest_wait" ? "longest" : metric });
+      dl.append(el("div", { class: "metric" }, el("dt", {}, t(text)), cells[metric]));
+    }
+    const node = el("article", { class: "tile", dataset: { queue: key, level: "ok" }, "aria-label": title });
+    cells.waiting = el("div", { class: "big waiting" }, "0");
+    cells.status = el("div", { class: "status" });
+    node.append(el("h3", {}, title), el("div", { class: "headline" }, cells.waiting, el("span", { class: "label" }, t("wall.tile.waiting"))),
+      cells.status, dl);
+    return { node, cells };
+  }
+  function fillTile(tile, v, verdict) {
+    const c = tile.cells;
+    set(c.waiting, v.waiting);
+    set(c.longest_wait, duration(v.longest_wait));
+    set(c.service_level, pct(v.service_level));
+    set(c.answered, v.answered);
+    set(c.abandoned, v.abandoned);
+    set(c.ewt, v.ewt === null ? t("common.none") : duration(v.ewt));
+    set(c.ready, v.ready);
+    if (tile.node.dataset.level !== verdict.level) tile.node.dataset.level = verdict.level;
+    for (const metric of ["service_level", "longest_wait", "waiting"]) {
+      const cell = c[metric];
+      const lv = verdict.levels[metric] || "ok";
+      if (cell.dataset.level !== lv) cell.dataset.level = lv;
+    }
+    set(c.status, verdict.metric ? t("wall.level." + verdict.level, { metric: t("wall.metric." + verdict.metric) })
+      : t("wall.level.ok"));
+  }
+
+  function renderQueues() {
+    const box = $("queues");
+    const names = [...queues.keys()].filter(shown).sort();
+    if (!tiles.has("*")) { tiles.set("*", makeTile("*", t("wall.totals"))); tiles.get("*").node.classList.add("totals"); }
+    const wanted = ["*", ...names];
+    for (const name of names) if (!tiles.has(name)) tiles.set(name, makeTile(name, name));
+    for (const [name, tile] of tiles) if (!wanted.includes(name) && tile.node.parentNode) tile.node.remove();
+    wanted.forEach((name, i) => { const node = tiles.get(name).node; if (box.children[i] !== node) box.insertBefore(node, box.children[i] || null); });
+
+    const total = { waiting: 0, longest_wait: 0, answered: 0, abandoned: 0, ewt: null, ready: 0 };
+    let slWeighted = 0, slHandled = 0, worstTotal = { level: "ok", metric: null, levels: {} };
+    for (const name of names) {
+      const q = queues.get(name);
+      const v = {
+        waiting: q.waiting || 0, longest_wait: longestWait(q), service_level: q.service_level,
+        answered: q.answered || 0, abandoned: q.abandoned || 0, ewt: q.ewt ?? null, ready: q.agents_ready || 0,
+      };
+      const verdict = worst(q, v);
+      fillTile(tiles.get(name), v, verdict);
+      total.waiting += v.waiting; total.answered += v.answered; total.abandoned += v.abandoned;
+      total.longest_wait = Math.max(total.longest_wait, v.longest_wait);
+      if (v.ewt !== null) total.ewt = Math.max(total.ewt || 0, v.ewt);
+      const handled = v.answered + v.abandoned;
+      if (v.service_level !== null && v.service_level !== undefined && handled) { slWeighted += v.service_level * handled; slHandled += handled; }
+      for (const m of ["service_level", "longest_wait", "waiting"]) {
+        if (RANK[verdict.levels[m]] > RANK[worstTotal.levels[m] || "ok"]) worstTotal.levels[m] = verdict.levels[m];
+      }
+      if (RANK[verdict.level] > RANK[worstTotal.level]) worstTotal = Object.assign(worstTotal, { level: verdict.level, metric: verdict.metric });
+    }
+    total.service_level = slHandled ? slWeighted / slHandled : null;
+    total.ready = [...agents.values()].filter((a) => a.state === "ready" && (a.queues || []).some(shown)).length;
+    fillTile(tiles.get("*"), total, worstTotal);
+  }
+
+  // -- agent rows and their actions menu -------------------------------------------------
   async function act(method, path, body) {
     showError("");
     try { await api(method, path, body); } catch (e) { showError(e.message); }
   }
+  const rows = new Map();
+  let openMenu = null;
 
-  function agentActions(a) {
-    const id = encodeURIComponent(a.agent_id);
-    const reason = $("reason-template").cloneNode(true);
-    reason.removeAttribute("id");
-    reason.classList.remove("hidden");
-    reason.setAttribute("aria-label", "reason for " + a.agent_id);
-    return el("td", { class: "actions" },
-      el("button", { type: "button", class: "small force-ready",
-        onclick: () => act("PUT", `/api/supervisor/agents/${id}/state`, { state: "ready" }) }, "Ready"),
-      reason,
-      el("button", { type: "button", class: "small force-not-ready",
-        onclick: () => act("PUT", `/api/supervisor/agents/${id}/state`, { state: "not_ready", reason: reason.value }) }, "Not ready"),
-      el("button", { type: "button", class: "small logout",
-        onclick: () => act("POST", `/api/supervisor/agents/${id}/logout`) }, "Log out"),
-      ...["listen", "whisper", "barge"].map((mode) => el("button", { type: "button", class: "small spy-" + mode,
-        onclick: () => act("POST", `/api/supervisor/agents/${id}/spy`, { mode }) }, mode)));
+  function closeMenu(focusButton) {
+    if (!openMenu) return;
+    const { button, menu } = openMenu;
+    menu.hidden = true;
+    button.setAttribute("aria-expanded", "false");
+    openMenu = null;
+    if (focusButton) button.focus();
   }
+  const items = (menu) => [...menu.querySelectorAll(".menu-item, select")].filter((n) => !n.disabled);
+  function openMenuOf(row, focusLast) {
+    if (openMenu && openMenu.menu !== row.menu) closeMenu(false);
+    row.menu.hidden = false;
+    row.button.setAttribute("aria-expanded", "true");
+    openMenu = row;
+    const list = items(row.menu);
+    if (list.length) list[focusLast ? list.length - 1 : 0].focus();
+  }
+
+  function makeRow(a) {
+    const id = encodeURIComponent(a.agent_id);
+    const name = a.name || a.agent_id;
+    const r = { id: a.agent_id };
+    r.state = el("td", { class: "state" });
+    r.time = el("td", { class: "since timer" });
+    r.call = el("td", { class: "call" });
+    // a disclosure (aria-expanded) holding a group of buttons and the reason select: a
+    // role=menu may hold only menu items, and the reason must be a real select
+    r.button = el("button", { type: "button", class: "small menu-button", "aria-expanded": "false",
+      "aria-controls": "menu-" + a.agent_id, "aria-label": t("wall.actions_for", { name }) }, t("wall.actions"), " ▾");
+    const item = (cls, text, onclick) => el("button", { type: "button", class: "menu-item " + cls,
+      onclick: () => { closeMenu(true); onclick(); } }, text);
+    r.reason = el("select", { class: "reason-pick", "aria-label": t("wall.reason_for", { name }) },
+      ...setup.reasons.map((code) => el("option", { value: code }, label("reason", code))));
+    r.items = {
+      ready: item("force-ready", t("wall.act.ready"), () => act("PUT", `/api/supervisor/agents/${id}/state`, { state: "ready" })),
+      not_ready: item("force-not-ready", t("wall.act.not_ready"),
+        () => act("PUT", `/api/supervisor/agents/${id}/state`, { state: "not_ready", reason: r.reason.value })),
+      logout: item("logout", t("wall.act.logout"), () => act("POST", `/api/supervisor/agents/${id}/logout`)),
+    };
+    for (const mode of ["listen", "whisper", "barge"]) {
+      r.items[mode] = item("spy-" + mode, t("wall.act." + mode), () => act("POST", `/api/supervisor/agents/${id}/spy`, { mode }));
+    }
+    r.menu = el("div", { class: "menu", role: "group", id: "menu-" + a.agent_id, "aria-label": t("wall.actions_for", { name }) },
+      r.items.ready, el("div", { class: "menu-reason" }, r.reason, r.items.not_ready), r.items.logout,
+      el("hr", {}), r.items.listen, r.items.whisper, r.items.barge);
+    r.menu.hidden = true;
+    r.button.addEventListener("click", () => (openMenu === r ? closeMenu(true) : openMenuOf(r, false)));
+    r.button.addEventListener("keydown", (ev) => {
+      if (ev.key === "ArrowDown" || ev.key === "ArrowUp") { ev.preventDefault(); openMenuOf(r, ev.key === "ArrowUp"); }
+    });
+    r.menu.addEventListener("keydown", (ev) => {
+      const list = items(r.menu);
+      const at = list.indexOf(document.activeElement);
+      if (ev.key === "Escape") { ev.preventDefault(); closeMenu(true); }
+      else if (ev.key === "Tab") closeMenu(false);
+      else if (document.activeElement.tagName === "SELECT" && (ev.key === "ArrowDown" || ev.key === "ArrowUp") && !ev.altKey) {
+        // arrows inside the reason select pick a reason (its own behaviour)
+      } else if (ev.key === "ArrowDown") { ev.preventDefault(); list[(at + 1) % list.length].focus(); }
+      else if (ev.key === "ArrowUp") { ev.preventDefault(); list[(at - 1 + list.length) % list.length].focus(); }
+      else if (ev.key === "Home") { ev.preventDefault(); list[0].focus(); }
+      else if (ev.key === "End") { ev.preventDefault(); list[list.length - 1].focus(); }
+    });
+    r.nameCell = el("td", { class: "agent-name" }, el("span", { class: "name-text" }, name), " ", el("span", { class: "muted id" }, a.agent_id));
+    r.node = el("tr", { class: "agent-row", dataset: { agent: a.agent_id } },
+      r.nameCell, r.state, r.time, r.call, el("td", { class: "actions no-tv" }, el("div", { class: "menu-wrap" }, r.button, r.menu)));
+    return r;
+  }
+
+  function stateOf(a) { return a.state === "wrap_up" && a.wrap_up_overdue ? "wrap_up_overdue" : a.state; }
+
+  function fillRow(r, a) {
+    const state = stateOf(a);
+    if (r.node.dataset.state !== state) { r.node.dataset.state = state; r.state.className = "state state-" + state; }
+    const reason = a.state === "not_ready" && a.reason ? " · " + label("reason", a.reason) : "";
+    set(r.state, label("state", state) + reason);
+    r.time.dataset.since = a.since || "";
+    set(r.time, duration(now() - (a.since || now())));
+    const call = a.call_id ? calls.get(a.call_id) : null;
+    const left = a.state === "wrap_up" && !a.wrap_up_overdue && a.wrap_up_until ? a.wrap_up_until : "";
+    r.call.dataset.until = left;
+    set(r.call, call ? [callerOf(call), call.queue].filter(Boolean).join(" · ")
+      : left ? t("wall.wrap_left", { time: duration(left - now()) }) : "");
+    const onCall = a.state === "on_call" || Boolean(call && (call.state === "talking" || call.state === "held"));
+    const enable = {
+      ready: !["on_call", "ringing", "ready"].includes(a.state),
+      not_ready: !["on_call", "ringing"].includes(a.state),
+      logout: a.state !== "logged_out",
+      // the supervisor listens on their own phone: a user without an agent has none
+      listen: onCall && setup.spy, whisper: onCall && setup.spy, barge: onCall && setup.spy,
+    };
+    for (const [key, on] of Object.entries(enable)) {
+      const node = r.items[key];
+      if (node.disabled === on) node.disabled = !on;
+    }
+    if (r.reason.disabled !== !enable.not_ready) r.reason.disabled = !enable.not_ready;
+  }
+
+  const byName = (x, y) => (x.name || x.agent_id).localeCompare(y.name || y.agent_id) || x.agent_id.localeCompare(y.agent_id);
+  const agentShown = (a) => !(a.queues || []).length || a.queues.some(shown);
 
   function renderAgents() {
-    const body = clear($("agents"));
-    for (const a of [...agents.values()].sort((x, y) => x.agent_id.localeCompare(y.agent_id))) {
-      const call = a.call_id ? calls.get(a.call_id) : null;
-      body.append(el("tr", { class: "agent-row", dataset: { agent: a.agent_id, state: a.state } },
-        el("td", {}, (a.name || a.agent_id) + " (" + a.agent_id + ")"),
-        el("td", { class: "state state-" + a.state }, (a.state || "").replace("_", " ")),
-        el("td", { class: "reason" }, a.reason || ""),
-        el("td", { class: "since", dataset: { since: a.since || "" } }, duration(now() - (a.since || now()))),
-        el("td", { class: "call" }, call ? (call.caller || "") + " · " + (call.queue || "")
-          : (a.state === "wrap_up" ? "wrapping up" : "")),
-        agentActions(a)));
+    const body = $("agents");
+    const list = [...agents.values()].filter(agentShown).sort(byName);
+    const keep = new Set(list.map((a) => a.agent_id));
+    for (const [id, r] of rows) {
+      if (!agents.has(id)) { if (openMenu === r) closeMenu(false); r.node.remove(); rows.delete(id); }
+      else if (!keep.has(id) && r.node.parentNode) { if (openMenu === r) closeMenu(false); r.node.remove(); }
+    }
+    list.forEach((a, i) => {
+      let r = rows.get(a.agent_id);
+      if (!r) { r = makeRow(a); rows.set(a.agent_id, r); }
+      fillRow(r, a);
+      // only move a row when it is out of place: moving a node drops the focus inside it
+      if (body.children[i] !== r.node) body.insertBefore(r.node, body.children[i] || null);
+    });
+    $("agents-empty").hidden = list.length > 0;
+    renderSummary(list);
+  }
+
+  // -- the agent summary (both views; the TV's only agent view) ----------------------------
+  const SUMMARY = ["ready", "on_call", "ringing", "wrap_up", "wrap_up_overdue", "not_ready"];
+  const summary = new Map();
+  function renderSummary(list) {
+    const box = $("agent-summary");
+    if (!summary.size) {
+      for (const state of SUMMARY) {
+        const count = el("span", { class: "count" }, "0");
+        const names = el("span", { class: "names" });
+        const chip = el("div", { class: "chip state-" + state, dataset: { state } }, count, " ",
+          el("span", { class: "chip-label" }, label("state", state)), names);
+        summary.set(state, { count, names, chip });
+        box.append(chip);
+      }
+    }
+    for (const state of SUMMARY) {
+      const here = list.filter((a) => stateOf(a) === state);
+      const s = summary.get(state);
+      set(s.count, here.length);
+      set(s.names, here.length ? here.map((a) => a.name || a.agent_id).join(", ") : "");
     }
   }
 
+  // -- waiting calls -------------------------------------------------------------------
+  const callRows = new Map();
+  function moveOptions(select, c) {
+    const names = [...queues.keys()].sort().filter((n) => n !== c.queue);
+    const want = names.join("|");
+    if (select.dataset.options === want || document.activeElement === select) return;
+    const keep = select.value;
+    clear(select);
+    for (const n of names) select.append(el("option", { value: n }, n));
+    if (names.includes(keep)) select.value = keep;
+    select.dataset.options = want;
+  }
+  function makeCallRow(c) {
+    const r = {};
+    r.caller = el("td", { class: "caller" });
+    r.queue = el("td", { class: "queue" });
+    r.waited = el("td", { class: "waited timer" });
+    r.status = el("td", { class: "status" });
+    r.select = el("select", { "aria-label": t("wall.move_label") });
+    r.move = el("button", { type: "button", class: "small move",
+      onclick: () => act("POST", `/api/supervisor/calls/${encodeURIComponent(c.call_id)}/move`, { queue: r.select.value }) }, t("wall.move"));
+    r.node = el("tr", { class: "waiting-row", dataset: { call: c.call_id } }, r.caller, r.queue, r.waited, r.status,
+      el("td", { class: "no-tv move-cell" }, r.select, r.move));
+    return r;
+  }
   function renderWaiting() {
-    const body = clear($("waiting"));
-    const names = [...queues.keys()].sort();
-    for (const c of [...calls.values()].filter((x) => x.state === "waiting")
-      .sort((x, y) => (x.queued_at || 0) - (y.queued_at || 0))) {
-      const select = el("select", { "aria-label": "move " + c.call_id },
-        ...names.filter((n) => n !== c.queue).map((n) => el("option", { value: n }, n)));
-      body.append(el("tr", { class: "waiting-row", dataset: { call: c.call_id } },
-        el("td", {}, c.caller || ""), el("td", {}, c.queue || ""),
-        el("td", { class: "waited", dataset: { since: c.queued_at || "" } }, duration(now() - (c.queued_at || now()))),
-        el("td", {}, select, el("button", { type: "button", class: "small",
-          onclick: () => act("POST", `/api/supervisor/calls/${encodeURIComponent(c.call_id)}/move`, { queue: select.value }) }, "Move"))));
-    }
+    const body = $("waiting");
+    const list = [...calls.values()].filter((c) => (c.state === "waiting" || c.state === "ringing") && shown(c.queue))
+      .sort((x, y) => (x.queued_at || 0) - (y.queued_at || 0) || x.call_id.localeCompare(y.call_id));
+    const keep = new Set(list.map((c) => c.call_id));
+    for (const [id, r] of callRows) if (!keep.has(id)) { r.node.remove(); callRows.delete(id); }
+    list.forEach((c, i) => {
+      let r = callRows.get(c.call_id);
+      if (!r) { r = makeCallRow(c); callRows.set(c.call_id, r); }
+      set(r.caller, callerOf(c));
+      set(r.queue, c.queue || "");
+      r.waited.dataset.since = c.queued_at || "";
+      set(r.waited, duration(now() - (c.queued_at || now())));
+      set(r.status, c.state === "ringing" ? t("wall.ringing_agent", { name: agentName(c.agent_id) }) : label("call", c.state));
+      r.select.setAttribute("aria-label", t("wall.move_label_for", { caller: c.caller || t("wall.unknown_caller") }));
+      moveOptions(r.select, c);
+      const canMove = c.state === "waiting" && r.select.options.length > 0;
+      if (r.move.disabled === canMove) r.move.disabled = !canMove;
+      if (body.children[i] !== r.node) body.insertBefore(r.node, body.children[i] || null);
+    });
+    $("waiting-empty").hidden = list.length > 0;
+    // the TV shows the oldest TV_ROWS; the rest as a count, so the screen never scrolls
+    const more = TV ? Math.max(0, list.length - TV_ROWS) : 0;
+    $("waiting-more").hidden = more === 0;
+    set($("waiting-more"), more ? t("wall.more_waiting", { count: more }) : "");
   }
 
+  // -- charts --------------------------------------------------------------------------
   function svg(tag, attrs, ...children) {
     const node = document.createElementNS(SVG, tag);
     for (const [k, v] of Object.entries(attrs)) node.setAttribute(k, v);
     for (const c of children) node.append(c instanceof Node ? c : document.createTextNode(String(c)));
     return node;
   }
-
-  function hhmm(t) { const d = new Date(t * 1000); return d.getHours() + ":" + String(d.getMinutes()).padStart(2, "0"); }
-
-  function renderCharts() {
-    const W = 480, H = 160, P = 24;
-    const data = intervals.slice(-48);
-    const box = clear($("chart-calls"));
-    const chart = svg("svg", { viewBox: `0 0 ${W} ${H}`, role: "img", "aria-label": "calls per interval" });
-    const max = Math.max(1, ...data.map((d) => d.offered || 0));
-    const bw = data.length ? (W - 2 * P) / data.length : 0;
-    data.forEach((d, i) => {
-      const x = P + i * bw;
-      const hAns = ((d.answered || 0) / max) * (H - 2 * P);
-      const hAb = ((d.abandoned || 0) / max) * (H - 2 * P);
-      chart.append(svg("rect", { x, y: H - P - hAns, width: Math.max(1, bw - 2), height: hAns, class: "bar-answered" },
-        svg("title", {}, `${hhmm(d.start)} answered ${d.answered || 0}`)));
-      chart.append(svg("rect", { x, y: H - P - hAns - hAb, width: Math.max(1, bw - 2), height: hAb, class: "bar-abandoned" },
-        svg("title", {}, `${hhmm(d.start)} abandoned ${d.abandoned || 0}`)));
-      if (i % Math.ceil(data.length / 6 || 1) === 0) chart.append(svg("text", { x, y: H - 6, class: "axis" }, hhmm(d.start)));
-    });
-    chart.append(svg("text", { x: 2, y: P, class: "axis" }, String(max)));
-    box.append(chart);
-
-    const slBox = clear($("chart-sl"));
-    const sl = svg("svg", { viewBox: `0 0 ${W} ${H}`, role: "img", "aria-label": "service level" });
-    const pts = data.map((d, i) => [P + i * bw + bw / 2, d.service_level]).filter((p) => p[1] !== null && p[1] !== undefined);
-    const y = (v) => H - P - v * (H - 2 * P);
-    sl.append(svg("line", { x1: P, x2: W - P, y1: y(0.8), y2: y(0.8), class: "target" }));
-    if (pts.length) sl.append(svg("polyline", { points: pts.map(([x, v]) => `${x},${y(v)}`).join(" "), class: "sl-line" }));
-    for (const [x, v] of pts) sl.append(svg("circle", { cx: x, cy: y(v), r: 2.5, class: "sl-dot" }, svg("title", {}, pct(v))));
-    sl.append(svg("text", { x: 2, y: y(1) + 4, class: "axis" }, "100%"), svg("text", { x: 2, y: y(0.8) + 4, class: "axis" }, "80%"));
-    slBox.append(sl);
+  function hhmm(ts) { const d = new Date(ts * 1000); return d.getHours() + ":" + String(d.getMinutes()).padStart(2, "0"); }
+  function niceMax(v) { const steps = [4, 8, 12, 16, 20, 40, 60, 80, 100, 200, 400, 600, 800, 1000]; return steps.find((s) => s >= v) || Math.ceil(v / 1000) * 1000; }
+  // The SL target: the strictest service-level warn of the queues shown, else 80 %.
+  function slTarget() {
+    const warns = [...queues.values()].filter((q) => shown(q.name))
+      .map((q) => q.thresholds && q.thresholds.service_level && q.thresholds.service_level.warn)
+      .filter((v) => typeof v === "number");
+    return warns.length ? Math.max(...warns) : 0.8;
   }
 
-  function renderAll() { renderQueues(); renderAgents(); renderWaiting(); renderCharts(); }
+  function legend(chart, x, entries) {
+    let at = x;
+    for (const [cls, text, kind] of entries) {
+      chart.append(kind === "line" ? svg("line", { x1: at, x2: at + 14, y1: 10, y2: 10, class: cls })
+        : svg("rect", { x: at, y: 4, width: 12, height: 12, class: cls }));
+      chart.append(svg("text", { x: at + 18, y: 14, class: "legend" }, text));
+      at += 26 + text.length * 7;
+    }
+  }
+
+  function renderCharts() {
+    const W = 640, H = 240, L = 44, R = 12, T = 28, B = 34;
+    const data = intervals.slice(-48);
+    const plotW = W - L - R, plotH = H - T - B;
+    const bw = data.length ? plotW / data.length : 0;
+    const xTick = Math.max(1, Math.ceil(data.length / 8));
+    const xAxis = (chart) => {
+      chart.append(svg("line", { x1: L, x2: W - R, y1: H - B, y2: H - B, class: "axis-line" }));
+      data.forEach((d, i) => {
+        if (i % xTick) return;
+        const x = L + i * bw + bw / 2;
+        chart.append(svg("line", { x1: x, x2: x, y1: H - B, y2: H - B + 4, class: "axis-line" }),
+          svg("text", { x, y: H - B + 16, class: "axis", "text-anchor": "middle" }, hhmm(d.start)));
+      });
+      chart.append(svg("text", { x: W - R, y: H - 4, class: "axis", "text-anchor": "end" }, t("wall.chart.time")));
+    };
+    const answered = data.reduce((s, d) => s + (d.answered || 0), 0);
+    const abandoned = data.reduce((s, d) => s + (d.abandoned || 0), 0);
+
+    const chart = svg("svg", { viewBox: `0 0 ${W} ${H}`, role: "img",
+      "aria-label": data.length ? t("wall.chart.calls_summary", { count: data.length, answered, abandoned }) : t("wall.chart.none") });
+    const max = niceMax(Math.max(1, ...data.map((d) => (d.answered || 0) + (d.abandoned || 0))));
+    const y = (v) => H - B - (v / max) * plotH;
+    for (let i = 0; i <= 4; i += 1) {
+      const v = (max / 4) * i;
+      chart.append(svg("line", { x1: L, x2: W - R, y1: y(v), y2: y(v), class: "grid-line" }),
+        svg("text", { x: L - 6, y: y(v) + 4, class: "axis", "text-anchor": "end" }, Number.isInteger(v) ? v : v.toFixed(1)));
+    }
+    chart.append(svg("text", { x: 4, y: T - 8, class: "axis" }, t("wall.chart.calls_unit")));
+    data.forEach((d, i) => {
+      const x = L + i * bw + 1;
+      const ans = d.answered || 0, ab = d.abandoned || 0;
+      chart.append(svg("rect", { x, y: y(ans), width: Math.max(1, bw - 2), height: H - B - y(ans), class: "bar-answered" },
+        svg("title", {}, t("wall.chart.bar", { time: hhmm(d.start), answered: ans, abandoned: ab }))));
+      chart.append(svg("rect", { x, y: y(ans + ab), width: Math.max(1, bw - 2), height: y(ans) - y(ans + ab), class: "bar-abandoned" },
+        svg("title", {}, t("wall.chart.bar", { time: hhmm(d.start), answered: ans, abandoned: ab }))));
+    });
+    xAxis(chart);
+    legend(chart, L + 60, [["bar-answered", t("wall.chart.answered")], ["bar-abandoned", t("wall.chart.abandoned")]]);
+    clear($("chart-calls")).append(chart);
+
+    const target = slTarget();
+    const pts = data.map((d, i) => [L + i * bw + bw / 2, d.service_level]).filter((p) => p[1] !== null && p[1] !== undefined);
+    const sy = (v) => H - B - v * plotH;
+    const sl = svg("svg", { viewBox: `0 0 ${W} ${H}`, role: "img",
+      "aria-label": pts.length ? t("wall.chart.sl_summary", { last: pct(pts[pts.length - 1][1]), target: pct(target) }) : t("wall.chart.none") });
+    for (const v of [0, 0.25, 0.5, 0.75, 1]) {
+      sl.append(svg("line", { x1: L, x2: W - R, y1: sy(v), y2: sy(v), class: "grid-line" }),
+        svg("text", { x: L - 6, y: sy(v) + 4, class: "axis", "text-anchor": "end" }, pct(v)));
+    }
+    sl.append(svg("line", { x1: L, x2: W - R, y1: sy(target), y2: sy(target), class: "target" }),
+      svg("text", { x: W - R, y: sy(target) - 4, class: "target-label", "text-anchor": "end" }, t("wall.chart.target", { value: pct(target) })));
+    if (pts.length) sl.append(svg("polyline", { points: pts.map(([x, v]) => `${x},${sy(v)}`).join(" "), class: "sl-line" }));
+    for (const [x, v] of pts) sl.append(svg("circle", { cx: x, cy: sy(v), r: 3, class: "sl-dot" }, svg("title", {}, pct(v))));
+    xAxis(sl);
+    legend(sl, L + 60, [["sl-line", t("wall.chart.sl"), "line"], ["target", t("wall.chart.target", { value: pct(target) }), "line"]]);
+    clear($("chart-sl")).append(sl);
+
+    const rowsBody = clear($("chart-rows"));
+    for (const d of data) {
+      rowsBody.append(el("tr", {}, el("td", {}, hhmm(d.start)), el("td", { class: "num" }, d.answered || 0),
+        el("td", { class: "num" }, d.abandoned || 0), el("td", { class: "num" }, pct(d.service_level))));
+    }
+  }
+
+  function renderAll() { renderFilter(); renderQueues(); renderAgents(); renderWaiting(); if (!TV) renderCharts(); }
 
   setInterval(() => {
     for (const td of document.querySelectorAll("td.since, td.waited")) {
-      if (td.dataset.since) td.textContent = duration(now() - Number(td.dataset.since));
+      if (td.dataset.since) set(td, duration(now() - Number(td.dataset.since)));
     }
+    for (const td of document.querySelectorAll("td.call[data-until]")) {
+      if (td.dataset.until) set(td, t("wall.wrap_left", { time: duration(Number(td.dataset.until) - now()) }));
+    }
+    renderQueues(); // longest waits grow, and may cross a threshold
   }, 1000);
+
+  document.addEventListener("click", (ev) => {
+    if (openMenu && !openMenu.node.querySelector(".menu-wrap").contains(ev.target)) closeMenu(false);
+  });
 
   function onMessage(msg) {
     switch (msg.type) {
@@ -141,17 +479,17 @@
         intervals = msg.intervals || [];
         renderAll();
         break;
-      case "agent_state": agents.set(msg.agent.agent_id, msg.agent); renderAgents(); break;
+      case "agent_state": agents.set(msg.agent.agent_id, msg.agent); renderAgents(); renderQueues(); break;
       case "queue_stats":
         queues.set(msg.queue, Object.assign({ name: msg.queue }, queues.get(msg.queue), msg.stats));
-        renderQueues();
+        renderFilter(); renderQueues();
         break;
       case "call_update":
         if (msg.call.state === "ended") calls.delete(msg.call.call_id); else calls.set(msg.call.call_id, msg.call);
         renderWaiting(); renderAgents(); renderQueues();
         break;
-      case "call_ended": calls.delete(msg.call_id); renderWaiting(); renderAgents(); break;
-      case "wallboard": intervals = msg.intervals || []; renderCharts(); break;
+      case "call_ended": calls.delete(msg.call_id); renderWaiting(); renderAgents(); renderQueues(); break;
+      case "wallboard": intervals = msg.intervals || []; if (!TV) renderCharts(); break;
       default: break;
     }
   }

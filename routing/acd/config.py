@@ -12,6 +12,12 @@ already-loaded data and does no I/O.
 ``supervisors`` (per queue, optional) lists the console usernames that supervise the
 queue; a queue without it is supervised by every supervisor. It is not an ACD setting:
 it goes into :attr:`QueueFile.supervisors` for the console's scope checks.
+
+``thresholds`` (per queue, optional) colour the wallboard's tiles:
+``{service_level: {warn: 0.8, bad: 0.6}, longest_wait: {warn: 60, bad: 120}, waiting:
+{warn: 5, bad: 10}}``. Service level is a fraction that is worse when lower (bad <=
+warn); longest wait (seconds) and waiting (calls) are worse when higher (warn <= bad).
+Not an ACD setting either: it goes into :attr:`QueueFile.thresholds`.
 """
 
 from __future__ import annotations
@@ -55,7 +61,10 @@ _QUEUE_KEYS = {
     "callback_retry",
     "default_handle_time",
     "supervisors",
+    "thresholds",
 }
+# metric -> True when a higher value is worse
+_THRESHOLD_METRICS = {"service_level": False, "longest_wait": True, "waiting": True}
 # The rule of crm_lookup.users (the ACD, a pure core, does not import the store).
 _USERNAME = re.compile(r"^[A-Za-z0-9_.@-]{1,64}$")
 _AGENT_KEYS = {"id", "name", "endpoint", "skills", "queues", "pbx"}
@@ -70,6 +79,8 @@ class QueueFile:
     agents: tuple[AgentConfig, ...]
     # queue -> usernames of its supervisors; a queue not listed: every supervisor
     supervisors: Mapping[str, frozenset[str]] = field(default_factory=dict)
+    # queue -> metric -> {"warn": x, "bad": y}; a queue not listed: no thresholds
+    thresholds: Mapping[str, Mapping[str, Mapping[str, float]]] = field(default_factory=dict)
 
 
 def _never() -> bool:
@@ -135,6 +146,11 @@ def parse_queue_file(data: Any, source: str = "<queues>") -> QueueFile:
         for name, body in raw_queues.items()
         if isinstance(body, Mapping) and body.get("supervisors")
     }
+    thresholds = {
+        name: _thresholds(source, f"queues.{name}.thresholds", body["thresholds"])
+        for name, body in raw_queues.items()
+        if isinstance(body, Mapping) and body.get("thresholds") is not None
+    }
     names = {q.name for q in queues}
     for q in queues:
         if q.max_wait_action is MaxWaitAction.OVERFLOW and q.max_wait_target not in names:
@@ -159,7 +175,7 @@ def parse_queue_file(data: Any, source: str = "<queues>") -> QueueFile:
             if queue not in names:
                 _fail(source, f"agents[{i}].queues", f"unknown queue {queue!r}")
         agents.append(agent)
-    return QueueFile(queues, tuple(agents), supervisors)
+    return QueueFile(queues, tuple(agents), supervisors, thresholds)
 
 
 def _fail(source: str, key: str, expected: str) -> Any:
@@ -184,7 +200,7 @@ def _queue(source: str, name: Any, body: Any) -> QueueConfig:
     kwargs: dict[str, Any] = {
         k: v
         for k, v in body.items()
-        if k not in {"strategy", "max_wait_action", "widening", "supervisors"}
+        if k not in {"strategy", "max_wait_action", "widening", "supervisors", "thresholds"}
         and k != "wrap_up_timeout_action"
     }
     if "wrap_up_timeout_action" in body:
@@ -225,6 +241,36 @@ def _supervisors(source: str, where: str, value: Any) -> frozenset[str]:
         if not _USERNAME.match(username):
             _fail(source, where, f"{username!r} is not a username (1-64 letters, digits, _.@-)")
     return frozenset(value)
+
+
+def _thresholds(source: str, where: str, body: Any) -> dict[str, dict[str, float]]:
+    if not isinstance(body, Mapping):
+        _fail(source, where, "expected a mapping like {waiting: {warn: 5, bad: 10}}")
+    out: dict[str, dict[str, float]] = {}
+    for metric, levels in body.items():
+        at = f"{where}.{metric}"
+        if metric not in _THRESHOLD_METRICS:
+            _fail(source, at, "unknown metric; expected " + ", ".join(sorted(_THRESHOLD_METRICS)))
+        if not isinstance(levels, Mapping) or not levels:
+            _fail(source, at, "expected a mapping with warn and/or bad")
+        unknown = sorted(set(levels) - {"warn", "bad"})
+        if unknown:
+            _fail(source, f"{at}.{unknown[0]}", "unknown key; expected warn, bad")
+        values: dict[str, float] = {}
+        for level, value in levels.items():
+            ok = isinstance(value, int | float) and not isinstance(value, bool)
+            if not ok or value != value or value < 0 or value in (float("inf"),):
+                _fail(source, f"{at}.{level}", "expected a number >= 0")
+            if metric == "service_level" and value > 1:
+                _fail(source, f"{at}.{level}", "expected a fraction from 0 to 1, like 0.8")
+            values[level] = float(value)
+        if "warn" in values and "bad" in values:
+            worse_high = _THRESHOLD_METRICS[metric]
+            if (values["bad"] < values["warn"]) if worse_high else (values["bad"] > values["warn"]):
+                order = "at least" if worse_high else "at most"
+                _fail(source, f"{at}.bad", f"bad must be {order} warn ({values['warn']:g})")
+        out[metric] = values
+    return out
 
 
 def _widening(source: str, where: str, body: Any) -> Widening:

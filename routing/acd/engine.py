@@ -874,8 +874,9 @@ class Acd:
         agent = self._agent(e.agent_id)
         if not isinstance(e.unsaved, bool):
             raise InvalidInput("unsaved must be true or false", field="unsaved")
-        # A draft typed after the wrap-up ended (a late keystroke) changes nothing.
-        if agent.state is AgentState.WRAP_UP:
+        # Typed on the call, it is for the wrap-up that follows; after the wrap-up ended (a
+        # late keystroke) it changes nothing.
+        if agent.state is AgentState.WRAP_UP or agent.state is AgentState.ON_CALL:
             agent.wrap_unsaved = e.unsaved
 
     def _on_wrap_up_done(self, e: ev.WrapUpDone, now: float, out: list[cmd.Command]) -> None:
@@ -1403,9 +1404,14 @@ class Acd:
         agent.counted_from = now  # today's state seconds count only what this process saw
         agent.epoch += 1
         agent.call_id = call_id
-        # every state change starts afresh: a new wrap-up sets these after this call
+        # every state change starts afresh: a new wrap-up sets these after this call.
+        # What the agent typed while talking is the unsaved input of the wrap-up that
+        # follows the call, so only that one change keeps it.
         agent.wrap_until = None
-        agent.wrap_unsaved = agent.wrap_extended = agent.wrap_overdue = False
+        agent.wrap_unsaved = agent.wrap_unsaved and (
+            old is AgentState.ON_CALL and new is AgentState.WRAP_UP
+        )
+        agent.wrap_extended = agent.wrap_overdue = False
         if new is AgentState.READY:
             if not keep_idle:
                 agent.idle_since = now

@@ -79,8 +79,9 @@ class WrapUpDone:
 
 @dataclass(frozen=True, slots=True)
 class WrapUpDraft:
-    """The agent in wrap-up has (``unsaved``) or no longer has wrap-up input not yet
-    saved. It decides what the queue's wrap-up limit does (``wrap_up_timeout_action``)."""
+    """The agent in wrap-up (or on the call before it) has (``unsaved``) or no longer has
+    wrap-up input not yet saved. It decides what the queue's wrap-up limit does
+    (``wrap_up_timeout_action``); in any other state it changes nothing."""
 
     agent_id: str
     unsaved: bool

@@ -8,6 +8,8 @@ event needs first, then applies them.
 
 Inputs are finer than the public events: a supervisor forcing a state (``FORCE_*``) may
 do things an agent asking for it (``REQUEST_*``) may not — pull a ringing agent out, say.
+Input values are plain phrases: they are what a refusal says ("cannot make the agent ready
+while on a call", see ``config.errors.IllegalTransition``).
 """
 
 from __future__ import annotations
@@ -36,16 +38,16 @@ class AgentState(_FastHashEnum):
 
 
 class AgentInput(_FastHashEnum):
-    REQUEST_READY = "request ready"
-    REQUEST_NOT_READY = "request not ready"
-    REQUEST_LOGOUT = "request log out"
-    FORCE_READY = "force ready"
-    FORCE_NOT_READY = "force not ready"
-    FORCE_LOGOUT = "force log out"
+    REQUEST_READY = "go ready"
+    REQUEST_NOT_READY = "go not ready"
+    REQUEST_LOGOUT = "log out"
+    FORCE_READY = "make the agent ready"
+    FORCE_NOT_READY = "make the agent not ready"
+    FORCE_LOGOUT = "log the agent out"
     OFFER = "offer a call"
     ANSWER = "answer"
-    NO_ANSWER = "not answer"
-    CALLER_GONE = "lose the caller while ringing"
+    NO_ANSWER = "miss a call"
+    CALLER_GONE = "lose a ringing caller"
     CALLBACK_FAILED = "fail a callback"
     CALL_END = "end a call"
     WRAP_DONE = "end wrap-up"
@@ -96,17 +98,17 @@ class CallState(_FastHashEnum):
 
 
 class CallInput(_FastHashEnum):
-    OFFER = "offer to an agent"
-    ANSWER = "be answered"
-    NO_ANSWER = "ring unanswered"
-    WITHDRAW = "be pulled back from an agent"
-    ABANDON = "abandon"
-    END = "end"
-    MOVE = "move to another queue"
-    CALLBACK = "become a callback"
+    OFFER = "offer the call to an agent"
+    ANSWER = "answer the call"
+    NO_ANSWER = "let the call ring unanswered"
+    WITHDRAW = "take the call back from an agent"
+    ABANDON = "abandon the call"
+    END = "end the call"
+    MOVE = "move the call to another queue"
+    CALLBACK = "turn the call into a callback"
     CALLBACK_FAILED = "fail a callback attempt"
     RETRY_DUE = "retry a callback"
-    LEAVE = "leave the queue"
+    LEAVE = "take the call out of its queue"
 
 
 _C = CallState
