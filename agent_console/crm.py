@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from agent_console.inputs import int_id
-from config.errors import Conflict, InvalidInput
+from config.errors import Conflict, InvalidInput, NotFound
 from config.settings import Settings
 
 HISTORY_LIMIT = 20
@@ -99,7 +99,13 @@ class Crm:
     async def customer(self, customer_id: str) -> dict[str, Any]:
         """The customer with its open cases. Raises NotFound, InvalidInput (bad id)."""
         cid = _int_id(customer_id, "customer id")
-        data: dict[str, Any] = to_json(await self.store.customers.get(cid))
+        try:
+            data: dict[str, Any] = to_json(await self.store.customers.get(cid))
+        except NotFound:
+            kept = await self.store.customers.merged_into(cid)
+            if kept is None:
+                raise
+            raise NotFound(f"customer {cid} was merged into customer {kept}") from None
         data["open_cases"] = to_json(await self.store.cases.open_for_customer(cid))
         return data
 
@@ -125,6 +131,10 @@ class Crm:
             "total": page.total,
             "next_offset": page.next_offset,
         }
+
+    async def merged_into(self, customer_id: int) -> int | None:
+        """Where a merged-away customer went (the customer page redirects there)."""
+        return await self.store.customers.merged_into(customer_id)
 
     async def update_customer(self, customer_id: str, changes: Mapping[str, Any]) -> dict[str, Any]:
         """The fields and an added phone in one transaction: a refused phone changes

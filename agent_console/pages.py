@@ -23,7 +23,7 @@ from agent_console.auth import (
     require,
     same_token,
 )
-from agent_console.keys import AUTH, CONSOLE, JINJA, SESSION, STORE
+from agent_console.keys import AUTH, CONSOLE, CRM, JINJA, SESSION, STORE
 
 
 async def language_of(request: web.Request) -> str:
@@ -154,11 +154,16 @@ async def admin_page(request: web.Request) -> web.Response:
 
 @require()
 async def customer_page(request: web.Request) -> web.Response:
-    """``/customers/{id}``: the page is a shell; customer.js fills it from the API (a
-    customer merged away or never there is the API's 404, said on the page)."""
+    """``/customers/{id}``: the page is a shell; customer.js fills it from the API. A
+    merged-away id redirects to the customer it joined; one never there is the API's 404,
+    said on the page."""
     from agent_console.inputs import int_id
     from crm_lookup.models import TIERS
 
+    customer_id = int_id(request.match_info["id"], "customer id")
+    kept = await request.app[CRM].merged_into(customer_id)
+    if kept is not None:  # merged away: the kept customer's page, where its contacts went
+        raise web.HTTPFound(f"/customers/{kept}")
     session = current_session(request)
     return render(
         request,
@@ -166,7 +171,7 @@ async def customer_page(request: web.Request) -> web.Response:
         language=await language_of(request),
         user=session.user,
         csrf_token=session.csrf,
-        customer_id=int_id(request.match_info["id"], "customer id"),
+        customer_id=customer_id,
         tiers=TIERS,
         supervising=session.user.role in SUPERVISING,
     )

@@ -537,6 +537,16 @@ class CustomerRepo:
                     )
                 filled += len(keyed)
 
+    async def merged_into(self, customer_id: int) -> int | None:
+        """The customer a merged-away ``customer_id`` joined, or None (never merged, or the
+        id is a customer's again: SQLite may reuse the highest id after a delete)."""
+        row = await self._store.fetchone(
+            "SELECT kept_id FROM merged_customers m WHERE duplicate_id = ?"
+            " AND NOT EXISTS (SELECT 1 FROM customers WHERE id = m.duplicate_id)",
+            (customer_id,),
+        )
+        return int(row[0]) if row else None
+
     async def count(self) -> int:
         row = await self._store.fetchone("SELECT count(*) FROM customers")
         return int(row[0]) if row else 0
@@ -588,6 +598,14 @@ class CustomerRepo:
                 ),
             )
             await db.execute("DELETE FROM customers WHERE id = ?", (duplicate,))
+            # Who had merged into the duplicate now points to the kept customer too.
+            await db.execute(
+                "UPDATE merged_customers SET kept_id = ? WHERE kept_id = ?", (keep, duplicate)
+            )
+            await db.execute(
+                "INSERT INTO merged_customers(duplicate_id, kept_id) VALUES (?, ?)",
+                (duplicate, keep),
+            )
             await db.execute(
                 "INSERT INTO audit(at, actor, action, target, details) VALUES (?, ?, ?, ?, ?)",
                 (

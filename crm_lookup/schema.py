@@ -336,6 +336,16 @@ CREATE INDEX customers_surname_key ON customers(surname_key) WHERE surname_key !
 CREATE INDEX customers_unkeyed ON customers(id) WHERE name_key = '';
 """
 
+# Where a merged-away customer went (CustomerRepo.merged_into), so an old link or
+# screen-pop reaches the kept customer. A table of its own, after migration 8 shipped.
+# No foreign keys: both customers may go later.
+MIGRATION_9 = """
+CREATE TABLE merged_customers (
+    duplicate_id INTEGER PRIMARY KEY,
+    kept_id INTEGER NOT NULL
+);
+"""
+
 # (version, script). Append only.
 MIGRATIONS: tuple[tuple[int, str], ...] = (
     (1, MIGRATION_1),
@@ -346,6 +356,7 @@ MIGRATIONS: tuple[tuple[int, str], ...] = (
     (6, MIGRATION_6),
     (7, MIGRATION_7),
     (8, MIGRATION_8),
+    (9, MIGRATION_9),
 )
 
 SCHEMA_VERSION_TABLE = """

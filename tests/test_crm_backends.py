@@ -302,6 +302,28 @@ async def test_a_migration_numbered_below_the_latest_still_applies(
     await store.close()
 
 
+async def test_a_database_at_migration_8_gets_merged_customers_on_open(
+    blank_store_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Migration 8 shipped without merged_customers; a store already at 8 must get the
+    table from 9 when it opens, or merge and the old-id redirect would fail there."""
+    backend = postgres_backend if blank_store_url.startswith("postgresql") else sqlite_backend
+    full = backend.MIGRATIONS
+    monkeypatch.setattr(backend, "MIGRATIONS", tuple(m for m in full if m[0] <= 8))
+    store = await open_store(blank_store_url)
+    keep = await store.customers.add("Ada Lovelace", ["+15551120001"])
+    dup = await store.customers.add("A. Lovelace", ["+15551120002"])
+    await store.close()
+    monkeypatch.setattr(backend, "MIGRATIONS", full)
+    store = await open_store(blank_store_url)
+    try:
+        assert await store.schema_version() == 9
+        await store.customers.merge(keep.id, dup.id, actor="alice")
+        assert await store.customers.merged_into(dup.id) == keep.id
+    finally:
+        await store.close()
+
+
 # --- PostgreSQL only -----------------------------------------------------------------------
 
 
@@ -686,6 +708,7 @@ async def test_merge_moves_phones_accounts_contacts_and_cases(store: Store) -> N
     )
     await store.contacts.arrived("m-1", "+15551110002", "+15550000000", "inbound", 1.0, dup.id)
     case = await store.cases.open(dup.id, "broken engine")
+    last = await store.customers.add("Ada King", ["+15551110003"])
     merged = await store.customers.merge(keep.id, dup.id, actor="alice")
     assert merged.phones == ("+15551110001", "+15551110002")
     assert merged.accounts == ("A-1", "A-2")
@@ -697,7 +720,21 @@ async def test_merge_moves_phones_accounts_contacts_and_cases(store: Store) -> N
     assert (await store.customers.find_by_phone("+15551110002")).id == keep.id
     entry = next(e for e in await store.audit.list(limit=5) if e.action == "customer.merge")
     assert entry.actor == "alice" and entry.details["contacts"] == 1
+    assert await store.customers.merged_into(dup.id) == keep.id
+    assert await store.customers.merged_into(keep.id) is None
+    # Merged again: whoever had joined the merged-away customer follows it.
+    await store.customers.merge(last.id, keep.id, actor="alice")
+    assert await store.customers.merged_into(dup.id) == last.id
+    assert await store.customers.merged_into(keep.id) == last.id
+    keep = last
     with pytest.raises(InvalidInput):
         await store.customers.merge(keep.id, keep.id)
     with pytest.raises(NotFound):
         await store.customers.merge(keep.id, dup.id)
+    # An id a customer has again (SQLite reuses the highest id after a delete) is no
+    # longer "merged away".
+    one = await store.customers.add("Reuse One", ["+15551110011"])
+    two = await store.customers.add("Reuse Two", ["+15551110012"])
+    await store.customers.merge(one.id, two.id)
+    three = await store.customers.add("Reuse Three", ["+15551110013"])
+    assert await store.customers.merged_into(two.id) == (None if three.id == two.id else one.id)

@@ -91,7 +91,11 @@ async def test_duplicates_merge_and_names_on_contact_rows(world: Any) -> None:
     assert "+15559870000" in kept["phones"]
 
     gone = await bob.request("GET", f"/api/customers/{twin.id}")
-    assert gone.status == 404 and (await gone.json())["message"]
+    assert gone.status == 404
+    assert (await gone.json())["message"] == f"customer {twin.id} was merged into customer {keep}"
+    assert (await bob.request("GET", "/api/customers/987654")).status == 404
+    page_of_twin = await bob.request("GET", f"/customers/{twin.id}")
+    assert (page_of_twin.status, page_of_twin.headers["Location"]) == (302, f"/customers/{keep}")
     assert (await world.store.customers.get(other.id)).name == "Charles Babbage"
     audit = [(e.actor, e.action, e.target) for e in await world.store.audit.list()]
     assert ("bob", "customer.merge", f"customer:{keep}") in audit
@@ -102,3 +106,19 @@ async def test_duplicates_merge_and_names_on_contact_rows(world: Any) -> None:
     assert all(c["agent_name"] for c in page["contacts"] if c.get("agent_id"))
     data = await (await bob.request("GET", f"/api/customers/{keep}/duplicates")).json()
     assert data["duplicates"] == []
+
+
+async def test_supervisors_and_admins_read_and_edit_a_customer(world: Any) -> None:
+    """Any signed-in role may open, edit and list a customer (audited under its own name)."""
+    path = "/api/customers/" + world.ids["customer"]
+    for user in ("sue", "root"):
+        client = await world.client(user)
+        assert (await client.request("GET", path)).status == 200
+        resp = await client.request("PATCH", path, {"notes": f"seen by {user}"})
+        assert resp.status == 200, await resp.text()
+        assert (await resp.json())["notes"] == f"seen by {user}"
+        assert (await client.request("GET", path + "/duplicates")).status == 200
+        page = await (await client.request("GET", path + "/contacts?limit=1")).json()
+        assert len(page["contacts"]) == 1 and page["next_offset"] == 1
+    audit = [(e.actor, e.action) for e in await world.store.audit.list()]
+    assert ("sue", "customer.edit") in audit and ("root", "customer.edit") in audit

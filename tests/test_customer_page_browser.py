@@ -119,8 +119,11 @@ async def test_timeline_in_plain_words_edit_and_merge(world: Any, browser: Any) 
     audit = await world.store.audit.list(limit=20)
     assert any(e.action == "customer.merge" and e.actor == "alice" for e in audit)
 
-    # The merged-away customer's page says so.
+    # The merged-away customer's page leads to the kept one; an id never there says so.
     await page.goto(f"{world.origin}/customers/{twin}")
+    await expect(page.locator("#customer-name")).to_have_text("Ada Lovelace", timeout=WAIT_MS)
+    assert page.url.endswith("/customers/" + world.ids["customer"])
+    await page.goto(f"{world.origin}/customers/987654")
     await expect(page.locator("#customer-name")).to_contain_text("No such customer")
     assert page.errors == []
 
@@ -134,3 +137,36 @@ async def test_the_customer_page_in_russian(world: Any, browser: Any) -> None:
     await expect(page.locator(".contact-row").first).to_contain_text("Оператор")
     await assert_accessible(page, "the customer page in Russian")
     await screenshots(page, "customer-ru")
+
+
+async def test_older_contacts_page_in_for_a_supervisor(world: Any, browser: Any) -> None:
+    """The timeline is paged 20 at a time, newest first; "Older contacts" appends the
+    rest and then hides. Supervisors see the page like agents."""
+    from playwright.async_api import expect
+
+    customer = int(world.ids["customer"])
+    start = time.time() - 30 * 86400
+    for n in range(21):  # with past-1 and live-1: 23 contacts, two pages
+        contact_id = await make_contact(
+            world.store,
+            f"old-{n}",
+            "+15551230001",
+            "billing",
+            "1003",
+            at=start + n * 60,
+            disposition="resolved",
+            notes=f"old call {n}",
+        )
+        await world.store.contacts.link_customer(contact_id, customer)
+    page = await signed_in(browser, world.origin, "sue", password=PASSWORD)
+    await page.goto(f"{world.origin}/customers/{customer}")
+    rows = page.locator(".contact-row")
+    await expect(rows).to_have_count(20, timeout=WAIT_MS)
+    await expect(rows.first).not_to_contain_text("old call")  # newest first: live-1
+    more = page.locator("#timeline-more")
+    await expect(more).to_be_visible()
+    await more.click()
+    await expect(rows).to_have_count(23, timeout=WAIT_MS)
+    await expect(rows.last).to_contain_text("old call 0")
+    await expect(more).to_be_hidden()
+    assert page.errors == []
