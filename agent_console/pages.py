@@ -112,29 +112,31 @@ async def login_form(request: web.Request) -> web.Response:
     raise response
 
 
-@require(agent=True)
-async def agent_page(request: web.Request) -> web.Response:
+async def signed_in_page(request: web.Request, template: str, **context: Any) -> web.Response:
+    """A page of the signed-in user: their language, the user, the CSRF token and whether
+    they supervise (the nav's links), plus the page's own ``context``."""
     session = current_session(request)
     return render(
         request,
-        "agent.html",
+        template,
         language=await language_of(request),
         user=session.user,
         csrf_token=session.csrf,
-        config=request.app[CONSOLE].config(),
         supervising=session.user.role in SUPERVISING,
+        **context,
     )
+
+
+@require(agent=True)
+async def agent_page(request: web.Request) -> web.Response:
+    return await signed_in_page(request, "agent.html", config=request.app[CONSOLE].config())
 
 
 @require(Role.SUPERVISOR, Role.ADMIN)
 async def supervisor_page(request: web.Request) -> web.Response:
-    session = current_session(request)
-    return render(
+    return await signed_in_page(
         request,
         "supervisor.html",
-        language=await language_of(request),
-        user=session.user,
-        csrf_token=session.csrf,
         config=request.app[CONSOLE].config(),
         tv=request.query.get("view") == "tv",  # the wall screen: large type, no controls
     )
@@ -142,14 +144,7 @@ async def supervisor_page(request: web.Request) -> web.Response:
 
 @require(Role.ADMIN)
 async def admin_page(request: web.Request) -> web.Response:
-    session = current_session(request)
-    return render(
-        request,
-        "admin.html",
-        language=await language_of(request),
-        user=session.user,
-        csrf_token=session.csrf,
-    )
+    return await signed_in_page(request, "admin.html")
 
 
 @require()
@@ -164,17 +159,7 @@ async def customer_page(request: web.Request) -> web.Response:
     kept = await request.app[CRM].merged_into(customer_id)
     if kept is not None:  # merged away: the kept customer's page, where its contacts went
         raise web.HTTPFound(f"/customers/{kept}")
-    session = current_session(request)
-    return render(
-        request,
-        "customer.html",
-        language=await language_of(request),
-        user=session.user,
-        csrf_token=session.csrf,
-        customer_id=customer_id,
-        tiers=TIERS,
-        supervising=session.user.role in SUPERVISING,
-    )
+    return await signed_in_page(request, "customer.html", customer_id=customer_id, tiers=TIERS)
 
 
 def setup_pages(app: web.Application) -> None:

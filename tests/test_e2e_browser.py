@@ -14,8 +14,9 @@ from typing import Any
 
 import pytest
 
-from switchboard.demo import DEMO_PASSWORD, seed_users
+from switchboard.demo import seed_users
 from telephony.simulator import PhoneBehaviour
+from tests.browser_kit import signed_in
 from tests.service_harness import running_service
 from tests.test_e2e_calls import DEMO_DID
 
@@ -25,17 +26,7 @@ WAIT_MS = 10_000
 
 
 async def login(browser: Any, url: str, username: str) -> Any:
-    context = await browser.new_context(viewport={"width": 1280, "height": 900})
-    page = await context.new_page()
-    errors: list[str] = []
-    page.on("pageerror", lambda exc: errors.append(str(exc)))
-    page.errors = errors
-    await page.goto(url + "/login")
-    await page.fill("#username", username)
-    await page.fill("#password", DEMO_PASSWORD)
-    await page.click("#login-submit")
-    await page.wait_for_selector("#conn.on", timeout=WAIT_MS)
-    return page
+    return await signed_in(browser, url, username, viewport={"width": 1280, "height": 900})
 
 
 async def earlier_contact(service: Any, customer_id: int) -> None:
