@@ -4,25 +4,13 @@
 // websockets on the server at once. Dialogs are native <dialog>s: focus moves in, stays in,
 // Escape closes, and focus returns to the button that opened it.
 (() => {
-  const { api, el, clear, t, label, when, showError } = SB;
+  const { api, el, clear, t, label, when, showError, openDialog } = SB;
   const $ = (id) => document.getElementById(id);
   const userPath = (name) => "/api/admin/users/" + encodeURIComponent(name);
   const me = ($("users-title").dataset.me || "").toLowerCase();
-  let opener = null;
   const live = new Map(); // agent id -> its live state code
 
   const say = (message) => { $("admin-status").textContent = message || ""; };
-
-  function open(dialog, title, button) {
-    opener = button;
-    dialog.querySelector("h2").textContent = title;
-    dialog.querySelectorAll(".error").forEach((n) => { n.textContent = ""; });
-    dialog.showModal();
-  }
-  for (const dialog of document.querySelectorAll("dialog")) {
-    dialog.addEventListener("close", () => { if (opener) opener.focus(); });
-    dialog.querySelector(".dialog-cancel").addEventListener("click", () => dialog.close());
-  }
 
   // One admin action: errors go to ``where`` (the dialog's or the page's slot); the table is
   // reloaded after a change, and the dialog closes only when the change was made.
@@ -41,7 +29,7 @@
     current = u;
     $("edit-role").value = u.role;
     $("edit-agent-id").value = u.agent_id || "";
-    open($("edit-dialog"), t("admin.edit_title", { user: u.username }), button);
+    openDialog($("edit-dialog"), t("admin.edit_title", { user: u.username }), button);
     $("edit-role").focus();
   }
   $("edit-form").addEventListener("submit", (ev) => {
@@ -53,7 +41,7 @@
   function resetPassword(u, button) {
     current = u;
     $("reset-password").value = "";
-    open($("password-dialog"), t("admin.password_title", { user: u.username }), button);
+    openDialog($("password-dialog"), t("admin.password_title", { user: u.username }), button);
     $("reset-password").focus();
   }
   $("password-form").addEventListener("submit", (ev) => {
@@ -63,7 +51,7 @@
   });
   function remove(u, button) {
     current = u;
-    open($("delete-dialog"), t("admin.delete_title", { user: u.username }), button);
+    openDialog($("delete-dialog"), t("admin.delete_title", { user: u.username }), button);
     $("delete-confirm").focus();
   }
   $("delete-form").addEventListener("submit", (ev) => {

@@ -181,6 +181,21 @@ const SB = (() => {
     return id;
   }
 
+  // Every native <dialog> of a page: its cancel button closes it, and closing gives focus
+  // back to the control that opened it, while that control is still on the page.
+  let dialogOpener = null;
+  for (const dialog of document.querySelectorAll("dialog")) {
+    dialog.addEventListener("close", () => { if (dialogOpener && dialogOpener.isConnected) dialogOpener.focus(); });
+    for (const b of dialog.querySelectorAll(".dialog-cancel")) b.addEventListener("click", () => dialog.close());
+  }
+  // Open one with ``title`` in its heading and its error slots empty.
+  function openDialog(dialog, title, opener) {
+    dialogOpener = opener || document.activeElement;
+    dialog.querySelector("h2").textContent = title;
+    for (const slot of dialog.querySelectorAll(".error")) slot.textContent = "";
+    dialog.showModal();
+  }
+
   // The language picker (templates/_language.html): stored per user, then the page again.
   const language = document.getElementById("language");
   if (language) {
@@ -199,5 +214,5 @@ const SB = (() => {
     });
   }
 
-  return { api, el, clear, duration, when, now, connect, send, showError, t, has, label, spell, describeStep };
+  return { api, el, clear, duration, when, now, connect, send, showError, t, has, label, spell, describeStep, openDialog };
 })();

@@ -2,13 +2,12 @@
 // The customer page: the card, open cases, likely duplicates (merge with a side-by-side
 // preview), the whole timeline of contacts in plain words, edit, and a search.
 (() => {
-  const { api, el, clear, t, label, when, duration, describeStep, spell, showError } = SB;
+  const { api, el, clear, t, label, when, duration, describeStep, spell, showError, openDialog } = SB;
   const $ = (id) => document.getElementById(id);
   const id = $("customer-page").dataset.customer;
   const base = "/api/customers/" + encodeURIComponent(id);
   let customer = null;
   let next = null;
-  let opener = null;
 
   const say = (message) => { $("customer-status").textContent = message || ""; };
 
@@ -86,8 +85,6 @@
   let mergeWith = null;
   function openMerge(other, button) {
     mergeWith = other;
-    opener = button;
-    $("merge-title").textContent = t("customer.merge_title", { name: other.name, into: customer.name });
     $("merge-keep-head").textContent = t("customer.keep");
     $("merge-dup-head").textContent = t("customer.duplicate");
     const rows = clear($("merge-rows"));
@@ -97,12 +94,9 @@
     line("customer.email", customer.email, other.email);
     line("customer.phones", (customer.phones || []).join(", "), (other.phones || []).join(", "));
     line("customer.tier", label("tier", customer.tier), label("tier", other.tier));
-    $("merge-error").textContent = "";
-    $("merge-dialog").showModal();
+    openDialog($("merge-dialog"), t("customer.merge_title", { name: other.name, into: customer.name }), button);
     $("merge-confirm").focus();
   }
-  $("merge-dialog").addEventListener("close", () => { if (opener && opener.isConnected) opener.focus(); });
-  $("merge-dialog").querySelector(".dialog-cancel").addEventListener("click", () => $("merge-dialog").close());
   $("merge-form").addEventListener("submit", async (ev) => {
     ev.preventDefault();
     try {
