@@ -36,6 +36,16 @@ def _role(role: str) -> str:
         raise InvalidInput("role must be agent, supervisor or admin", field="role") from None
 
 
+async def _agent_free(db: Any, agent_id: str, *, but: int = 0) -> None:
+    """Raises Conflict when a user other than ``but`` has ``agent_id`` (one phone, one
+    login). Run inside the transaction that gives the agent id."""
+    owner = await db.fetchone(
+        "SELECT username FROM users WHERE agent_id = ? AND id != ?", (agent_id, but)
+    )
+    if owner is not None:
+        raise Conflict(f"agent {agent_id} already belongs to user {owner[0]}")
+
+
 class UserRepo:
     """Who may log in to the console, with which role and agent id."""
 
@@ -44,11 +54,12 @@ class UserRepo:
         dialect = store.dialect
         # Usernames are unique ignoring case (SQLite: a NOCASE column; PostgreSQL: a
         # unique index on lower(username)), and found ignoring case.
-        self._by_name = _SELECT_USER + " WHERE " + dialect.same_text("username", "?")
+        self._name_is = " WHERE " + dialect.same_text("username", "?")
+        self._by_name = _SELECT_USER + self._name_is
         self._order = " ORDER BY " + dialect.fold("username")
         # Every change to a user ends their stored sessions in the same transaction, so
         # a running service (which re-reads the session on each request) logs them out.
-        self._end_sessions = "DELETE FROM sessions WHERE " + dialect.same_text("username", "?")
+        self._end_sessions = "DELETE FROM sessions" + self._name_is
 
     async def add(
         self, username: str, password_hash: str, role: str, agent_id: str | None = None
@@ -74,11 +85,7 @@ class UserRepo:
     async def _insert(self, name: str, pw_hash: str, role: str, agent_id: str | None) -> int:
         async with self._store.transaction() as db:
             if agent_id is not None:
-                owner = await db.fetchone(
-                    "SELECT username FROM users WHERE agent_id = ?", (agent_id,)
-                )
-                if owner is not None:
-                    raise Conflict(f"agent {agent_id} already belongs to user {owner[0]}")
+                await _agent_free(db, agent_id)
             return await db.insert(
                 "INSERT INTO users(username, password_hash, role, agent_id, created_at)"
                 " VALUES (?, ?, ?, ?, ?)",
@@ -168,8 +175,7 @@ class UserRepo:
     async def record_login(self, username: str, at: float | None = None) -> None:
         """Note a successful sign-in (the admin page's "last login"); sessions stay."""
         await self._store.write(
-            "UPDATE users SET last_login = ? WHERE "
-            + self._store.dialect.same_text("username", "?"),
+            "UPDATE users SET last_login = ?" + self._name_is,
             (time.time() if at is None else at, username),
         )
 
@@ -182,8 +188,9 @@ class UserRepo:
         """
         if language not in ("", *LANGUAGES):
             raise InvalidInput(f"language must be one of {', '.join(LANGUAGES)}", field="language")
-        where = " WHERE " + self._store.dialect.same_text("username", "?")
-        await self._store.write("UPDATE users SET language = ?" + where, (language, username))
+        await self._store.write(
+            "UPDATE users SET language = ?" + self._name_is, (language, username)
+        )
         user = await self.get_by_username(username)
         if user is None:
             raise NotFound(f"no user {username}")
@@ -216,12 +223,7 @@ class UserRepo:
                 raise NotFound(f"no user {username}")
             user = _user(row)
             if unique_agent is not None:
-                owner = await db.fetchone(
-                    "SELECT username FROM users WHERE agent_id = ? AND id != ?",
-                    (unique_agent, user.id),
-                )
-                if owner is not None:
-                    raise Conflict(f"agent {unique_agent} already belongs to user {owner[0]}")
+                await _agent_free(db, unique_agent, but=user.id)
             if not keeps_admin and user.role == Role.ADMIN.value and not user.disabled:
                 others = await db.fetchone(
                     "SELECT count(*) FROM users WHERE role = 'admin' AND disabled = 0 AND id != ?",
