@@ -19,6 +19,7 @@ from config.errors import InvalidInput
 # notes are at most 4,000 characters (up to 16,000 bytes of UTF-8), a case subject 200;
 # the rest is small
 MAX_DRAFT_BYTES = 32 * 1024
+_SELECT = "SELECT contact_id, agent_id, data, updated_at FROM wrapup_drafts"
 
 
 class _Database(Protocol):
@@ -63,10 +64,7 @@ class DraftRepo:
         return now
 
     async def get(self, contact_id: int) -> Draft | None:
-        row = await self._store.fetchone(
-            "SELECT contact_id, agent_id, data, updated_at FROM wrapup_drafts WHERE contact_id = ?",
-            (contact_id,),
-        )
+        row = await self._store.fetchone(_SELECT + " WHERE contact_id = ?", (contact_id,))
         return _draft(row) if row is not None else None
 
     async def delete(self, contact_id: int) -> None:
@@ -75,9 +73,7 @@ class DraftRepo:
     async def for_agent(self, agent_id: str) -> list[Draft]:
         """The agent's drafts, newest first (what a restart checks: unsaved work)."""
         rows = await self._store.fetchall(
-            "SELECT contact_id, agent_id, data, updated_at FROM wrapup_drafts WHERE agent_id = ?"
-            " ORDER BY updated_at DESC",
-            (agent_id,),
+            _SELECT + " WHERE agent_id = ? ORDER BY updated_at DESC", (agent_id,)
         )
         return [_draft(r) for r in rows]
 

@@ -22,6 +22,7 @@ Not an ACD setting either: it goes into :attr:`QueueFile.thresholds`.
 
 from __future__ import annotations
 
+import math
 import os
 import re
 from collections.abc import Callable, Mapping
@@ -259,7 +260,7 @@ def _thresholds(source: str, where: str, body: Any) -> dict[str, dict[str, float
         values: dict[str, float] = {}
         for level, value in levels.items():
             ok = isinstance(value, int | float) and not isinstance(value, bool)
-            if not ok or value != value or value < 0 or value in (float("inf"),):
+            if not ok or not math.isfinite(value) or value < 0:
                 _fail(source, f"{at}.{level}", "expected a number >= 0")
             if metric == "service_level" and value > 1:
                 _fail(source, f"{at}.{level}", "expected a fraction from 0 to 1, like 0.8")
