@@ -482,6 +482,11 @@ async def reports(request: web.Request) -> web.Response:
 # -- admin ------------------------------------------------------------------------------
 
 
+def _known_agents(request: web.Request) -> set[str]:
+    """The queue file's agent ids, which a console user's agent id must be one of."""
+    return {a["agent_id"] for a in request.app[CENTER].snapshot().get("agents", [])}
+
+
 @require(Role.ADMIN)
 async def list_users(request: web.Request) -> web.Response:
     """Every console user with, for those with an agent id, the agent's name and live
@@ -517,8 +522,7 @@ async def edit_user(request: web.Request) -> web.Response:
         raise InvalidInput("give a role or an agent id to change", field="role")
     if name.lower() == user_of(request).username.lower() and role.value != current.role:
         raise Conflict("you cannot change your own role; ask another admin")
-    known = {a["agent_id"] for a in request.app[CENTER].snapshot().get("agents", [])}
-    check_user_fields(role, agent_id, known)
+    check_user_fields(role, agent_id, _known_agents(request))
     changes: dict[str, Any] = {}
     if "role" in body:
         changes["role"] = role.value
@@ -539,8 +543,7 @@ async def add_user(request: web.Request) -> web.Response:
     check_new_password(password, username)
     role = Role.parse(text(body, "role"))
     agent_id = ident(body, "agent_id") if body.get("agent_id") else None
-    known = {a["agent_id"] for a in request.app[CENTER].snapshot().get("agents", [])}
-    check_user_fields(role, agent_id, known)
+    check_user_fields(role, agent_id, _known_agents(request))
     users = request.app[STORE].users
     if await users.get_by_username(username) is not None:
         raise Conflict(f"user {username} exists")
