@@ -257,7 +257,7 @@
     const cases = clear($("card-cases"));
     for (const k of card.open_cases || []) {
       cases.append(el("li", { class: "case" }, t("agent.case.line", {
-        id: k.id, subject: k.subject || "", status: caseStatus(k.status || "open") })));
+        id: k.id, subject: k.subject || "", status: SB.label("case", k.status || "open") })));
     }
     if (!cases.firstChild) cases.append(el("li", { class: "muted" }, t("agent.cases.none")));
     renderHistory($("card-history"), card.recent_contacts || []);
@@ -274,7 +274,6 @@
     }
     enable();
   }
-  const caseStatus = (s) => { const key = "agent.case." + s; return SB.has(key) ? t(key) : s; };
 
   function renderCall(call) {
     const previous = me.call;
