@@ -29,6 +29,19 @@ async def browser() -> AsyncIterator[Any]:
 
 
 @pytest.fixture
+async def world(tmp_path: Path) -> AsyncIterator[Any]:
+    """The console on a real aiohttp server and store with the FakeCenter playing the PBX
+    (tests/console_fakes.py), holding a VIP customer with a past contact (``world.ids``).
+    A module with a picture of its own defines its own ``world``."""
+    from tests.console_fakes import World, seed_history
+
+    w = await World().start(tmp_path)
+    w.ids = await seed_history(w)
+    yield w
+    await w.close()
+
+
+@pytest.fixture
 async def pbx() -> AsyncIterator[Any]:
     """The scripted Asterisk of tests/test_ami_client.py on 127.0.0.1 (AMI and AGI tests)."""
     from tests.test_ami_client import FakeAsterisk

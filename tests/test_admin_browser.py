@@ -10,16 +10,9 @@ from typing import Any
 import pytest
 
 from tests.browser_kit import WAIT_MS, assert_accessible, screenshots, signed_in
-from tests.console_fakes import PASSWORD, World
+from tests.console_fakes import PASSWORD
 
 pytestmark = pytest.mark.browser
-
-
-@pytest.fixture
-async def world(tmp_path: Any) -> Any:
-    w = await World().start(tmp_path)
-    yield w
-    await w.close()
 
 
 async def admin_page(browser: Any, world: Any) -> Any:

@@ -21,19 +21,11 @@ from tests.browser_kit import (
     screenshots,
     signed_in,
 )
-from tests.console_fakes import PASSWORD, World, make_contact, seed_history
+from tests.console_fakes import PASSWORD, make_contact
 from tests.test_console_browser import agent_page_errors
 
 pytestmark = pytest.mark.browser
 WAIT_MS = 5000
-
-
-@pytest.fixture
-async def world(tmp_path: Any) -> Any:
-    w = await World().start(tmp_path)
-    w.ids = await seed_history(w)
-    yield w
-    await w.close()
 
 
 async def alice(browser: Any, world: Any, *, locale: str = "en-GB") -> Any:

@@ -12,19 +12,11 @@ from typing import Any
 import pytest
 
 from agent_console.keys import HUB
-from tests.console_fakes import PASSWORD, World, seed_history
+from tests.console_fakes import PASSWORD
 
 pytestmark = pytest.mark.browser
 ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
 WAIT_MS = 5000
-
-
-@pytest.fixture
-async def world(tmp_path: Any) -> Any:
-    w = await World().start(tmp_path)
-    w.ids = await seed_history(w)
-    yield w
-    await w.close()
 
 
 def agent_page_errors(world: Any, page: Any) -> list[str]:

@@ -14,16 +14,9 @@ import pytest
 
 from agent_console.keys import AUTH, HUB
 from tests.browser_kit import WAIT_MS, signed_in
-from tests.console_fakes import PASSWORD, World
+from tests.console_fakes import PASSWORD
 
 pytestmark = pytest.mark.browser
-
-
-@pytest.fixture
-async def world(tmp_path: Any) -> Any:
-    w = await World().start(tmp_path)
-    yield w
-    await w.close()
 
 
 async def test_a_lost_session_sends_the_page_to_login(world: Any, browser: Any) -> None:

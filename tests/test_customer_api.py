@@ -7,17 +7,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
-import pytest
-
-from tests.console_fakes import World, make_contact, seed_history
-
-
-@pytest.fixture
-async def world(tmp_path: Any) -> Any:
-    w = await World().start(tmp_path)
-    w.ids = await seed_history(w)
-    yield w
-    await w.close()
+from tests.console_fakes import make_contact
 
 
 async def test_edit_saves_audits_and_refuses_by_field_changing_nothing(world: Any) -> None:

@@ -11,17 +11,9 @@ from typing import Any
 import pytest
 
 from tests.browser_kit import WAIT_MS, assert_accessible, screenshots, signed_in
-from tests.console_fakes import PASSWORD, World, make_contact, seed_history
+from tests.console_fakes import PASSWORD, make_contact
 
 pytestmark = pytest.mark.browser
-
-
-@pytest.fixture
-async def world(tmp_path: Any) -> Any:
-    w = await World().start(tmp_path)
-    w.ids = await seed_history(w)
-    yield w
-    await w.close()
 
 
 async def a_duplicate(world: Any) -> int:
