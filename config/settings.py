@@ -107,6 +107,28 @@ class IvrSettings:
 
 
 @dataclass(frozen=True, slots=True)
+class RecordingSettings:
+    """Call recordings (Asterisk's MixMonitor, docs/RECORDING.md)."""
+
+    # Where the service reads recordings: the Asterisk host's directory itself (same host)
+    # or where a shared directory is mounted here.
+    dir: str = "var/recordings"
+    # The same directory as Asterisk sees it (MixMonitor's file path); empty: ``dir``,
+    # resolved (the service and Asterisk on one host).
+    pbx_dir: str = ""
+    # Recordings older than this many days are deleted; 0 keeps them for ever.
+    retention_days: int = 90
+    # Seconds between two retention sweeps.
+    purge_interval: float = 3600.0
+
+
+@dataclass(frozen=True, slots=True)
+class SiteSettings:
+    # The contact center's time zone (IANA name): report days and intervals, exports.
+    timezone: str = "UTC"
+
+
+@dataclass(frozen=True, slots=True)
 class RoutingSettings:
     queues_file: str = "config/queues.yaml"
     not_ready_reasons: list[str] = field(
@@ -175,6 +197,8 @@ class Settings:
     database: DatabaseSettings = field(default_factory=DatabaseSettings)
     ivr: IvrSettings = field(default_factory=IvrSettings)
     routing: RoutingSettings = field(default_factory=RoutingSettings)
+    recording: RecordingSettings = field(default_factory=RecordingSettings)
+    site: SiteSettings = field(default_factory=SiteSettings)
     crm: CrmSettings = field(default_factory=CrmSettings)
     security: SecuritySettings = field(default_factory=SecuritySettings)
     logging: LoggingSettings = field(default_factory=LoggingSettings)
