@@ -14,7 +14,6 @@
   const agents = new Map();
   const calls = new Map();
   let intervals = [];
-  const SVG = "http://www.w3.org/2000/svg";
 
   const pct = (v) => (v === null || v === undefined ? t("common.none") : Math.round(v * 100) + "%");
   const set = (node, text) => { const s = String(text); if (node.textContent !== s) node.textContent = s; };
@@ -361,15 +360,8 @@
     set($("waiting-more"), more ? t("wall.more_waiting", { count: more }) : "");
   }
 
-  // -- charts --------------------------------------------------------------------------
-  function svg(tag, attrs, ...children) {
-    const node = document.createElementNS(SVG, tag);
-    for (const [k, v] of Object.entries(attrs)) node.setAttribute(k, v);
-    for (const c of children) node.append(c instanceof Node ? c : document.createTextNode(String(c)));
-    return node;
-  }
+  // -- charts (static/charts.js draws them) ----------------------------------------------
   function hhmm(ts) { const d = new Date(ts * 1000); return d.getHours() + ":" + String(d.getMinutes()).padStart(2, "0"); }
-  function niceMax(v) { const steps = [4, 8, 12, 16, 20, 40, 60, 80, 100, 200, 400, 600, 800, 1000]; return steps.find((s) => s >= v) || Math.ceil(v / 1000) * 1000; }
   // The SL target: the strictest service-level warn of the queues shown, else 80 %.
   function slTarget() {
     const warns = [...queues.values()].filter((q) => shown(q.name))
@@ -378,74 +370,29 @@
     return warns.length ? Math.max(...warns) : 0.8;
   }
 
-  function legend(chart, x, entries) {
-    let at = x;
-    for (const [cls, text, kind] of entries) {
-      chart.append(kind === "line" ? svg("line", { x1: at, x2: at + 14, y1: 10, y2: 10, class: cls })
-        : svg("rect", { x: at, y: 4, width: 12, height: 12, class: cls }));
-      chart.append(svg("text", { x: at + 18, y: 14, class: "legend" }, text));
-      at += 26 + text.length * 7;
-    }
-  }
-
   function renderCharts() {
-    const W = 640, H = 240, L = 44, R = 12, T = 28, B = 34;
     const data = intervals.slice(-48);
-    const plotW = W - L - R, plotH = H - T - B;
-    // at least 12 slots: the day's first intervals are bars, not a wall of colour
-    const bw = plotW / Math.max(12, data.length);
-    const xTick = Math.max(1, Math.ceil(data.length / 8));
-    const xAxis = (chart) => {
-      chart.append(svg("line", { x1: L, x2: W - R, y1: H - B, y2: H - B, class: "axis-line" }));
-      data.forEach((d, i) => {
-        if (i % xTick) return;
-        const x = L + i * bw + bw / 2;
-        chart.append(svg("line", { x1: x, x2: x, y1: H - B, y2: H - B + 4, class: "axis-line" }),
-          svg("text", { x, y: H - B + 16, class: "axis", "text-anchor": "middle" }, hhmm(d.start)));
-      });
-      chart.append(svg("text", { x: W - R, y: H - 4, class: "axis", "text-anchor": "end" }, t("wall.chart.time")));
-    };
+    const categories = data.map((d) => hhmm(d.start));
     const answered = data.reduce((s, d) => s + (d.answered || 0), 0);
     const abandoned = data.reduce((s, d) => s + (d.abandoned || 0), 0);
-
-    const chart = svg("svg", { viewBox: `0 0 ${W} ${H}`, role: "img",
-      "aria-label": data.length ? t("wall.chart.calls_summary", { count: data.length, answered, abandoned }) : t("wall.chart.none") });
-    const max = niceMax(Math.max(1, ...data.map((d) => (d.answered || 0) + (d.abandoned || 0))));
-    const y = (v) => H - B - (v / max) * plotH;
-    for (let i = 0; i <= 4; i += 1) {
-      const v = (max / 4) * i;
-      chart.append(svg("line", { x1: L, x2: W - R, y1: y(v), y2: y(v), class: "grid-line" }),
-        svg("text", { x: L - 6, y: y(v) + 4, class: "axis", "text-anchor": "end" }, Number.isInteger(v) ? v : v.toFixed(1)));
-    }
-    chart.append(svg("text", { x: 4, y: T - 8, class: "axis" }, t("wall.chart.calls_unit")));
-    data.forEach((d, i) => {
-      const x = L + i * bw + 1;
-      const ans = d.answered || 0, ab = d.abandoned || 0;
-      chart.append(svg("rect", { x, y: y(ans), width: Math.max(1, bw - 2), height: H - B - y(ans), class: "bar-answered" },
-        svg("title", {}, t("wall.chart.bar", { time: hhmm(d.start), answered: ans, abandoned: ab }))));
-      chart.append(svg("rect", { x, y: y(ans + ab), width: Math.max(1, bw - 2), height: y(ans) - y(ans + ab), class: "bar-abandoned" },
-        svg("title", {}, t("wall.chart.bar", { time: hhmm(d.start), answered: ans, abandoned: ab }))));
-    });
-    xAxis(chart);
-    legend(chart, L + 60, [["bar-answered", t("wall.chart.answered")], ["bar-abandoned", t("wall.chart.abandoned")]]);
-    clear($("chart-calls")).append(chart);
+    const barTitle = (i) => t("wall.chart.bar", { time: categories[i], answered: data[i].answered || 0, abandoned: data[i].abandoned || 0 });
+    clear($("chart-calls")).append(SBChart.bars({
+      categories, title: barTitle, unit: t("wall.chart.calls_unit"), xUnit: t("wall.chart.time"),
+      label: data.length ? t("wall.chart.calls_summary", { count: data.length, answered, abandoned }) : t("wall.chart.none"),
+      series: [
+        { cls: "bar-answered", name: t("wall.chart.answered"), values: data.map((d) => d.answered || 0) },
+        { cls: "bar-abandoned", name: t("wall.chart.abandoned"), values: data.map((d) => d.abandoned || 0) },
+      ],
+    }));
 
     const target = slTarget();
-    const pts = data.map((d, i) => [L + i * bw + bw / 2, d.service_level]).filter((p) => p[1] !== null && p[1] !== undefined);
-    const sy = (v) => H - B - v * plotH;
-    const sl = svg("svg", { viewBox: `0 0 ${W} ${H}`, role: "img",
-      "aria-label": pts.length ? t("wall.chart.sl_summary", { last: pct(pts[pts.length - 1][1]), target: pct(target) }) : t("wall.chart.none") });
-    for (const v of [0, 0.25, 0.5, 0.75, 1]) {
-      sl.append(svg("line", { x1: L, x2: W - R, y1: sy(v), y2: sy(v), class: "grid-line" }),
-        svg("text", { x: L - 6, y: sy(v) + 4, class: "axis", "text-anchor": "end" }, pct(v)));
-    }
-    sl.append(svg("line", { x1: L, x2: W - R, y1: sy(target), y2: sy(target), class: "target" }),
-      svg("text", { x: W - R, y: sy(target) - 4, class: "target-label", "text-anchor": "end" }, t("wall.chart.target", { value: pct(target) })));
-    if (pts.length) sl.append(svg("polyline", { points: pts.map(([x, v]) => `${x},${sy(v)}`).join(" "), class: "sl-line" }));
-    for (const [x, v] of pts) sl.append(svg("circle", { cx: x, cy: sy(v), r: 3, class: "sl-dot" }, svg("title", {}, pct(v))));
-    xAxis(sl);
-    legend(sl, L + 60, [["sl-line", t("wall.chart.sl"), "line"], ["target", t("wall.chart.target", { value: pct(target) }), "line"]]);
-    clear($("chart-sl")).append(sl);
+    const values = data.map((d) => d.service_level);
+    const known = values.filter((v) => v !== null && v !== undefined);
+    clear($("chart-sl")).append(SBChart.line({
+      categories, values, target, format: pct, xUnit: t("wall.chart.time"),
+      name: t("wall.chart.sl"), targetName: t("wall.chart.target", { value: pct(target) }),
+      label: known.length ? t("wall.chart.sl_summary", { last: pct(known[known.length - 1]), target: pct(target) }) : t("wall.chart.none"),
+    }));
 
     const rowsBody = clear($("chart-rows"));
     for (const d of data) {
