@@ -78,10 +78,12 @@ const SBChart = (() => {
   function xAxis(f, categories, unit) {
     const { chart, H } = f;
     chart.append(svg("line", { x1: L, x2: W - R, y1: H - B, y2: H - B, class: "axis-line" }));
-    // as many labels as fit: every k-th, each cut to its room
+    // as many labels as fit: every k-th (at most 8, none overlapping), each cut to its room
     const room = Math.max(f.bw, 1);
-    const every = Math.max(1, Math.ceil(categories.length / 8), Math.ceil(40 / room));
-    const chars = Math.max(3, Math.floor((room * every) / 7));
+    const longest = Math.max(1, ...categories.map((c) => String(c).length));
+    const every = Math.max(1, Math.ceil(categories.length / 8), Math.min(Math.ceil((longest * 6.5 + 8) / room),
+      Math.ceil(categories.length / 2)));
+    const chars = Math.max(3, Math.floor((room * every) / 6.5));
     categories.forEach((text, i) => {
       if (i % every) return;
       const x = f.cx(i);
