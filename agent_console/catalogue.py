@@ -422,6 +422,10 @@ STRINGS: dict[str, tuple[str, str]] = {
     "reports.definitions": ("What the measures mean", "Что означают показатели"),
     "reports.no_definition": ("(no definition yet)", "(определения пока нет)"),
     "reports.contacts.title": ("Contacts behind the number", "Контакты за числом"),
+    "reports.contacts.failed": (
+        "The list could not be loaded: {message}",
+        "Список не загрузился: {message}",
+    ),
     "reports.contacts.back": ("Back to the report", "Назад к отчёту"),
     "reports.contacts.filters": ("Filters", "Фильтры"),
     "reports.contacts.no_filters": ("No filters: every contact.", "Без фильтров: все контакты."),

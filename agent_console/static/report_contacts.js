@@ -123,7 +123,7 @@
       $("report-status").textContent = t("reports.contacts.loaded", { count: contacts.length, total });
     } catch (e) {
       $("report-status").textContent = "";
-      showError(t("reports.failed", { message: e.message }));
+      showError(t("reports.contacts.failed", { message: e.message }));
     }
   }
 
