@@ -32,10 +32,12 @@ async def signed_in(
     viewport: dict[str, int] | None = None,
     live: bool = True,
     locale: str = "en-GB",
+    timezone: str | None = None,
 ) -> Any:
     """A new browser context signed in as ``username``; the page is at the user's home
     page and (``live``) its websocket is connected. ``page.errors`` collects script errors."""
-    context = await browser.new_context(viewport=viewport or LAPTOP, locale=locale)
+    extra = {"timezone_id": timezone} if timezone else {}
+    context = await browser.new_context(viewport=viewport or LAPTOP, locale=locale, **extra)
     page = await context.new_page()
     errors: list[str] = []
     page.on("pageerror", lambda exc: errors.append(str(exc)))

@@ -316,3 +316,35 @@ async def test_the_period_presets_and_the_links_to_the_page(world: Any, browser:
     await page.goto(world.origin + "/agent")
     assert await page.locator('nav a[href="/reports"]').inner_text() == "Reports"
     assert page.errors == []
+
+
+async def test_the_browser_zone_moves_the_intervals_and_goes_to_the_api(
+    world: Any, browser: Any
+) -> None:
+    from playwright.async_api import expect
+
+    page = await open_reports(browser, world, timezone="Asia/Tokyo")  # UTC+9, no DST
+    await expect(page.locator('label[for="zone-browser"]')).to_have_text(
+        "My browser's (Asia/Tokyo)"
+    )
+    monday = world.monday.isoformat()
+    await page.locator("#from").fill(monday)
+    await page.locator("#to").fill((world.monday + dt.timedelta(days=1)).isoformat())
+    await page.locator("#zone-browser").check()
+    await page.select_option("#by", "interval")
+    await page.select_option("#interval", "60")
+    await page.locator("#report-show").click()
+    await expect(page.locator("#report-status")).to_have_text(
+        re.compile(r"^Report ready"), timeout=WAIT_MS
+    )
+    assert "zone=browser" in page.url and "period=custom" in page.url
+    # Monday 10:05 and 10:20 UTC are 19:05 and 19:20 in Tokyo
+    nineteen = page.locator("#report-table tbody tr").filter(
+        has=page.locator("th", has_text=re.compile(rf"^{monday} 19:00$"))
+    )
+    await expect(nineteen.locator('a[data-measure="offered"]')).to_have_text("4")
+    assert "tz=Asia%2FTokyo" in await page.locator("#export-csv").get_attribute("href")
+    assert "tz=Asia%2FTokyo" in await nineteen.locator('a[data-measure="offered"]').get_attribute(
+        "href"
+    )
+    assert page.errors == []
