@@ -205,9 +205,11 @@ const SBReport = (() => {
 
   function staffingText(s) {
     if (!s || typeof s !== "object") return t("common.none");
-    const needs = s.needs_agents ?? s.needs ?? null;
+    const needed = s.agents_needed ?? s.agents ?? null;
+    let needs = s.needs_agents ?? s.needs ?? null;
+    if (needs === null && typeof needed === "number" && typeof s.logged_in === "number") needs = Math.max(0, needed - s.logged_in);
     if (typeof needs === "number") return needs > 0 ? t("reports.needs", { count: needs }) : t("reports.needs_none");
-    if (typeof s.agents === "number") return t("reports.staffing_agents", { count: s.agents });
+    if (typeof needed === "number") return t("reports.staffing_agents", { count: needed });
     return t("common.none");
   }
 
