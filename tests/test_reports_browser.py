@@ -348,3 +348,49 @@ async def test_the_browser_zone_moves_the_intervals_and_goes_to_the_api(
         "href"
     )
     assert page.errors == []
+
+
+async def test_the_chart_module_stacks_groups_scales_and_wraps_its_legend(
+    world: Any, browser: Any
+) -> None:
+    page = await open_reports(browser, world, user="sue")
+    drawn = await page.evaluate(
+        """() => {
+          const names = ["Ready", "On a call", "Ringing", "Wrap-up", "Not ready: Lunch",
+                         "Not ready: Break", "Not ready: Meeting"];
+          const chart = SBChart.bars({
+            categories: ["Alice Agent", "Carol Agent"], scale: 1 / 3600, unit: "hours",
+            label: "stacked", title: (i) => "agent " + i,
+            series: names.map((name, k) => ({ cls: "s" + k, name, values: [3600 * (k + 1), 1800] })),
+          });
+          document.body.append(chart);
+          const groups = [...chart.querySelectorAll(".bar-group")];
+          const heights = groups.map((g) => [...g.querySelectorAll("rect")]
+            .reduce((s, r) => s + Number(r.getAttribute("height")), 0));
+          const tops = groups.map((g) => Math.min(...[...g.querySelectorAll("rect")]
+            .map((r) => Number(r.getAttribute("y")))));
+          const legendYs = [...new Set([...chart.querySelectorAll("text.legend")].map((n) => n.getAttribute("y")))];
+          const ticks = [...chart.querySelectorAll("text.axis")].map((n) => n.textContent);
+          const grouped = SBChart.bars({ categories: ["a", "b", "c"], stacked: false, label: "g",
+            series: [{ cls: "x", name: "x", values: [1, 2, 3] }, { cls: "y", name: "y", values: [3, 2, 1] }] });
+          const widths = [...grouped.querySelectorAll(".bar-group")[0].querySelectorAll("rect")]
+            .map((r) => [Number(r.getAttribute("x")), Number(r.getAttribute("width"))]);
+          return { groups: groups.length, rects: chart.querySelectorAll(".bar-group rect.s0").length, heights, tops,
+                   legendRows: legendYs.length, ticks, role: chart.getAttribute("role"),
+                   label: chart.getAttribute("aria-label"), title: groups[0].querySelector("title").textContent,
+                   widths };
+        }"""
+    )
+    assert drawn["groups"] == 2 and drawn["rects"] == 2
+    # 28 h of Alice's states on a 40 h scale (ticks 0, 10, 20, 30, 40), 3.5 h of Carol's
+    assert drawn["ticks"][:6] == ["0", "10", "20", "30", "40", "hours"]
+    alice, carol = drawn["heights"]
+    assert abs(alice / carol - 28 / 3.5) < 0.01
+    assert drawn["tops"][0] < drawn["tops"][1]
+    assert drawn["legendRows"] >= 2  # seven entries do not fit one row of 640
+    assert drawn["role"] == "img" and drawn["label"] == "stacked"
+    assert drawn["title"] == "agent 0"
+    # grouped: the bars of one category side by side, not overlapping
+    (x1, w1), (x2, _) = drawn["widths"]
+    assert x2 >= x1 + w1 - 0.01
+    assert page.errors == []
