@@ -374,6 +374,8 @@ STRINGS: dict[str, tuple[str, str]] = {
         "Сейчас идут и выше не учтены: {contacts} контактов (ждут — {waiting}, в разговоре —"
         " {talking}).",
     ),
+    "reports.in_progress_list": ("List them", "Показать их"),
+    "reports.filter.measure": ("Figure", "Показатель"),
     "reports.export.csv": ("Download CSV", "Скачать CSV"),
     "reports.export.xlsx": ("Download Excel (XLSX)", "Скачать Excel (XLSX)"),
     "reports.chart.volume": (

@@ -197,11 +197,11 @@ async def test_a_number_followed_lists_the_contacts_behind_it(world: Any, browse
     await page.wait_for_url(re.compile(r"/reports/contacts\?"), timeout=WAIT_MS)
     await expect(page.locator(".contact-row")).to_have_count(2, timeout=WAIT_MS)
     # a filter removed (its chip) widens the list
-    chip = page.locator('.filter-chip[data-filter="outcome"]')
+    chip = page.locator('.filter-chip[data-filter="measure"]')
     await expect(chip).to_have_count(1)
     await chip.locator(".chip-remove").click()
     await expect(page.locator(".contact-row")).to_have_count(number, timeout=WAIT_MS)
-    await expect(page.locator('.filter-chip[data-filter="outcome"]')).to_have_count(0)
+    await expect(page.locator('.filter-chip[data-filter="measure"]')).to_have_count(0)
     assert page.errors == []
 
 

@@ -5,11 +5,11 @@
 // GET /api/reports/contacts a page at a time; each contact links to its timeline
 // (/contacts/{id}); times are shown in the report's zone (the API gives them in it).
 (() => {
-  const { api, el, clear, duration, t, label, describeStep, showError } = SB;
+  const { api, el, clear, duration, t, has, label, describeStep, showError } = SB;
   const $ = (id) => document.getElementById(id);
   const setup = JSON.parse($("report-config").textContent);
   const PAGE = 50;
-  const FILTERS = ["from", "to", "start", "end", "queue", "agent", "outcome", "disposition", "customer"];
+  const FILTERS = ["from", "to", "start", "end", "queue", "agent", "measure", "outcome", "disposition", "customer"];
   const params = new URLSearchParams(location.search);
   const browserZone = (() => { try { return Intl.DateTimeFormat().resolvedOptions().timeZone || "UTC"; } catch (e) { return "UTC"; } })();
   const tz = params.get("tz") || (params.get("zone") === "browser" ? browserZone : setup.site_zone);
@@ -34,7 +34,8 @@
       case "from": case "to": return zonedText(value);
       case "agent": return agentNames.has(value) ? `${agentNames.get(value)} (${value})` : value;
       case "outcome": return label("outcome", value);
-      case "disposition": return label("disposition", value);
+      case "disposition": return value ? label("disposition", value) : t("reports.no_disposition");
+      case "measure": return has("report.measure." + value) ? t("report.measure." + value) : value;
       default: return value;
     }
   }
@@ -50,7 +51,7 @@
     let any = false;
     for (const key of FILTERS) {
       const value = params.get(key);
-      if (!value) continue;
+      if (!value && !(key === "disposition" && params.has(key))) continue;
       any = true;
       const text = t("reports.filter." + key) + ": " + filterValue(key, value);
       list.append(el("li", { class: "filter-chip", dataset: { filter: key } },
@@ -63,7 +64,7 @@
 
   const apiQuery = () => {
     const p = new URLSearchParams();
-    for (const key of FILTERS) if (params.get(key)) p.set(key, params.get(key));
+    for (const key of FILTERS) if (params.get(key) || (key === "disposition" && params.has(key))) p.set(key, params.get(key));
     p.set("tz", tz);
     return p;
   };

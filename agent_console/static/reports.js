@@ -16,19 +16,21 @@ const SBReport = (() => {
   const GROUPS = ["queue", "agent", "day", "interval", "disposition"];
   const COUNTS = new Set(["offered", "answered", "abandoned", "short_abandoned", "transfers", "callbacks", "calls",
     "other", "lost", "evaluations", "contacts"]);
-  const DURATIONS = new Set(["asa", "aht", "avg_wait", "longest_wait", "talk_seconds", "hold_seconds", "wrapup_seconds"]);
+  const DURATIONS = new Set(["asa", "aht", "avg_wait", "longest_wait", "talk_seconds", "hold_seconds", "wrapup_seconds",
+    "logged_in_seconds"]);
   const FRACTIONS = new Set(["service_level", "occupancy"]);
-  const AGENT_MEASURES = ["calls", "talk_seconds", "hold_seconds", "wrapup_seconds", "occupancy", "evaluations", "quality_score"];
-  // The measure's own narrowing of a row's contacts (a count of answered calls lists the
-  // answered ones); a measure not here lists every contact of the row.
-  const MEASURE_FILTER = {
-    answered: { outcome: "answered" }, asa: { outcome: "answered" }, aht: { outcome: "answered" },
-    abandoned: { outcome: "abandoned" }, short_abandoned: { outcome: "short_abandoned" },
-    callbacks: { outcome: "callback" }, transfers: { outcome: "transferred" },
-    calls: { outcome: "answered" }, talk_seconds: { outcome: "answered" }, hold_seconds: { outcome: "answered" },
-    wrapup_seconds: { outcome: "answered" },
+  const AGENT_MEASURES = ["calls", "talk_seconds", "hold_seconds", "wrapup_seconds", "logged_in_seconds", "occupancy",
+    "evaluations", "quality_score"];
+  // The contacts behind each measure: the API's ``measure`` of the drill-down
+  // (crm_lookup.report_query.MEASURE_WHERE); an average or a time lists the contacts it
+  // is the average of.
+  const DRILL = {
+    offered: "offered", answered: "answered", abandoned: "abandoned", short_abandoned: "short_abandoned",
+    callbacks: "callbacks", other: "other", transfers: "transfers", calls: "calls",
+    service_level: "offered", avg_wait: "offered", longest_wait: "offered", asa: "answered", aht: "answered",
+    talk_seconds: "calls", hold_seconds: "calls", wrapup_seconds: "calls", in_progress: "in_progress",
   };
-  const CONTACT_KEYS = ["from", "to", "queue", "agent", "outcome", "disposition", "customer", "start", "end"];
+  const CONTACT_KEYS = ["from", "to", "start", "end", "queue", "agent", "outcome", "disposition", "customer"];
 
   // -- dates and zones (pure; exported for the tests) ----------------------------------
   function zoned(epoch, zone) {
@@ -146,17 +148,21 @@ const SBReport = (() => {
     return p;
   };
 
-  // The drill-down of ``measure`` on ``row`` (or the totals: the whole query).
+  // The drill-down of ``measure`` on ``row`` (or the totals: the whole query). A row's
+  // ``filter`` is the API's; ``start``/``end`` (epoch) win over ``from``/``to`` there.
   function drillHref(q, row, measure) {
     const p = new URLSearchParams();
-    const base = row && row.filter ? row.filter : { queue: q.queue, agent: q.agent, from: q.from, to: q.to };
-    const filter = Object.assign({}, base, MEASURE_FILTER[measure] || {});
-    if (!row && q.by === "disposition") delete filter.disposition;
+    const filter = Object.assign({}, row && row.filter ? row.filter : { queue: q.queue, agent: q.agent, from: q.from, to: q.to });
+    if (filter.start !== undefined && filter.start !== null && filter.end !== undefined && filter.end !== null) {
+      delete filter.from; delete filter.to;
+    }
     for (const key of CONTACT_KEYS) {
       const v = filter[key];
-      if (v !== null && v !== undefined && v !== "") p.set(key, String(v));
+      // a disposition row's "" is "no disposition", which the API reads as disposition=
+      if ((v !== null && v !== undefined && v !== "") || (key === "disposition" && v === "" && row && q.by === "disposition")) p.set(key, String(v));
     }
     if (!p.has("from") && !p.has("start")) { p.set("from", q.from); p.set("to", q.to); }
+    if (DRILL[measure]) p.set("measure", DRILL[measure]);
     p.set("tz", q.tz);
     p.set("zone", q.zone);
     return "/reports/contacts?" + p.toString();
@@ -324,7 +330,11 @@ const SBReport = (() => {
     $("report-heading").textContent = t("reports.heading", { by: t("reports.by." + q.by), from: q.from, to: q.to, zone: q.tz });
     const ip = answer.in_progress;
     $("in-progress").hidden = !ip || !ip.contacts;
-    $("in-progress").textContent = ip && ip.contacts ? t("reports.in_progress", { contacts: ip.contacts, waiting: ip.waiting || 0, talking: ip.talking || 0 }) : "";
+    clear($("in-progress"));
+    if (ip && ip.contacts) {
+      $("in-progress").append(t("reports.in_progress", { contacts: ip.contacts, waiting: ip.waiting || 0, talking: ip.talking || 0 }),
+        " ", el("a", { href: drillHref(q, null, "in_progress"), id: "in-progress-link" }, t("reports.in_progress_list")));
+    }
     renderVolume(answer, q, ticks, names);
     renderSl(answer, q, ticks, names);
     renderStates(answer, q, names);
