@@ -349,7 +349,7 @@ STRINGS: dict[str, tuple[str, str]] = {
     "reports.zone.site": ("The site's ({zone})", "Площадки ({zone})"),
     "reports.zone.browser": ("My browser's ({zone})", "Моего браузера ({zone})"),
     "reports.show": ("Show report", "Показать отчёт"),
-    "reports.loaded": ("Report ready: {count} rows.", "Отчёт готов: строк — {count}."),
+    "reports.loaded": ("Report ready; rows: {count}.", "Отчёт готов; строк: {count}."),
     "reports.failed": ("The report could not be made: {message}", "Отчёт не получен: {message}"),
     "reports.heading": (
         "By {by}, {from} to {to} ({zone})",

@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 from tests.browser_kit import WAIT_MS, assert_accessible, screenshots, signed_in
-from tests.console_fakes import PASSWORD, World, make_contact, seed_history
+from tests.console_fakes import PASSWORD, World, seed_history
 
 pytestmark = pytest.mark.browser
 
@@ -28,6 +28,20 @@ def last_monday(today: dt.date) -> dt.date:
 
 def at(day: dt.date, hour: int, minute: int) -> float:
     return dt.datetime.combine(day, dt.time(hour, minute), tzinfo=dt.UTC).timestamp()
+
+
+async def answered(
+    store: Any, key: str, caller: str, queue: str, agent_id: str, *, at: float, disposition: str
+) -> int:
+    """An answered call: 7 s in the queue, 112 s of talk, wrapped up 30 s after it ended."""
+    await store.contacts.arrived(key, caller, "8005550100", at=at)
+    await store.contacts.queued(key, queue, at=at + 1)
+    await store.contacts.offered(key, agent_id, at=at + 5)
+    await store.contacts.answered(key, agent_id, at=at + 8)
+    await store.contacts.ended(key, at=at + 120)
+    contact_id = int((await store.contacts.get_by_key(key)).id)
+    await store.contacts.wrapup(contact_id, disposition, "", at=at + 150)
+    return contact_id
 
 
 async def abandoned(store: Any, key: str, queue: str, *, at: float, waited: float) -> None:
@@ -47,7 +61,7 @@ async def world(tmp_path: Any) -> Any:
     tuesday = monday + dt.timedelta(days=1)
     store = w.store
     w.ids["contacts_10"] = [
-        await make_contact(
+        await answered(
             store,
             "lw-1",
             "+15551110001",
@@ -56,7 +70,7 @@ async def world(tmp_path: Any) -> Any:
             at=at(monday, 10, 5),
             disposition="resolved",
         ),
-        await make_contact(
+        await answered(
             store,
             "lw-2",
             "+15551110002",
@@ -67,7 +81,7 @@ async def world(tmp_path: Any) -> Any:
         ),
     ]
     await abandoned(store, "lw-3", "sales", at=at(monday, 10, 25), waited=40)
-    await make_contact(
+    await answered(
         store,
         "lw-4",
         "+15551110004",
@@ -76,7 +90,7 @@ async def world(tmp_path: Any) -> Any:
         at=at(monday, 10, 40),
         disposition="resolved",
     )
-    await make_contact(
+    await answered(
         store,
         "lw-5",
         "+15551110005",
@@ -85,6 +99,25 @@ async def world(tmp_path: Any) -> Any:
         at=at(tuesday, 9, 10),
         disposition="resolved",
     )
+    # Monday's states: Alice ready 09:00, on a call 10:05, wrap-up 10:07, ready 10:08,
+    # lunch 12:00-13:00, ready until 17:00; Carol ready 09:30, break 11:00-11:15
+    from crm_lookup.agent_states import SavedAgentState
+
+    for agent_id, state, reason, (hour, minute) in [
+        ("1001", "ready", "", (9, 0)),
+        ("1001", "on_call", "", (10, 5)),
+        ("1001", "wrap_up", "", (10, 7)),
+        ("1001", "ready", "", (10, 8)),
+        ("1001", "not_ready", "lunch", (12, 0)),
+        ("1001", "ready", "", (13, 0)),
+        ("1001", "logged_out", "", (17, 0)),
+        ("1003", "ready", "", (9, 30)),
+        ("1003", "not_ready", "break", (11, 0)),
+        ("1003", "logged_out", "", (11, 15)),
+    ]:
+        await store.agent_states.save(
+            SavedAgentState(agent_id, state, reason, since=at(monday, hour, minute))
+        )
     w.monday = monday
     yield w
     await w.close()
@@ -223,7 +256,7 @@ async def test_the_report_and_the_list_download_as_csv_and_xlsx(world: Any, brow
     async with page.expect_download() as info:
         await page.locator("#export-xlsx").click()
     download = await info.value
-    book = openpyxl.load_workbook(await download.path(), read_only=True)
+    book = openpyxl.load_workbook(io.BytesIO((await download.path()).read_bytes()), read_only=True)
     sheet = book.worksheets[0]
     values = [[c for c in row] for row in sheet.iter_rows(values_only=True)]
     head = [str(v) for v in values[0]]
@@ -248,7 +281,8 @@ async def test_the_report_and_the_list_download_as_csv_and_xlsx(world: Any, brow
     assert all(r.get("queue") == "sales" for r in rows)
     async with page.expect_download() as info:
         await page.locator("#export-xlsx").click()
-    book = openpyxl.load_workbook(await (await info.value).path(), read_only=True)
+    saved = await (await info.value).path()
+    book = openpyxl.load_workbook(io.BytesIO(saved.read_bytes()), read_only=True)
     assert len(list(book.worksheets[0].iter_rows(values_only=True))) == 1 + 4
     assert page.errors == []
 
@@ -393,4 +427,37 @@ async def test_the_chart_module_stacks_groups_scales_and_wraps_its_legend(
     # grouped: the bars of one category side by side, not overlapping
     (x1, w1), (x2, _) = drawn["widths"]
     assert x2 >= x1 + w1 - 0.01
+    assert page.errors == []
+
+
+async def test_time_in_each_state_per_agent_is_a_stacked_chart_and_a_table(
+    world: Any, browser: Any
+) -> None:
+    from playwright.async_api import expect
+
+    page = await open_reports(browser, world)
+    await show(page, period="last_week", by="agent")
+    await expect(page.locator("#state-figure")).to_be_visible()
+    agents = await page.locator("#state-table tbody tr").count()
+    await expect(page.locator("#chart-state svg .bar-group")).to_have_count(agents)
+    assert await page.locator("#report-table tbody tr").count() == agents
+    legend = await page.locator("#chart-state .legend").all_text_contents()
+    assert legend[:4] == ["Ready", "On a call", "Ringing", "Wrap-up"]
+    assert {"Not ready: Lunch", "Not ready: Break"} <= set(legend)
+    assert "hours" in await page.locator("#chart-state text.axis").all_text_contents()
+    head = await page.locator("#state-table thead th").all_text_contents()
+    alice = page.locator("#state-table tbody tr", has_text="Alice Agent")
+    cells = dict(zip(head[1:], await alice.locator("td").all_text_contents(), strict=True))
+    assert cells["Ready"] == "6:57:00"  # 09:00-10:05, 10:08-12:00, 13:00-17:00
+    assert cells["On a call"] == "2:00"
+    assert cells["Wrap-up"] == "1:00"
+    assert cells["Not ready: Lunch"] == "1:00:00"
+    carol = page.locator("#state-table tbody tr", has_text="Carol Agent")
+    carol_cells = dict(zip(head[1:], await carol.locator("td").all_text_contents(), strict=True))
+    assert carol_cells["Not ready: Break"] == "15:00"
+    # the agent table beside it: Alice answered two calls last week
+    row = page.locator("#report-table tbody tr[data-key='1001']")
+    await expect(row.locator('a[data-measure="calls"]')).to_have_text("2")
+    await assert_accessible(page, "the report by agent")
+    await screenshots(page, "reports-agents")
     assert page.errors == []

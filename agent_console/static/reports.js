@@ -257,7 +257,7 @@ const SBReport = (() => {
     const series = [["offered", "bar-offered"], ["answered", "bar-answered"], ["abandoned", "bar-abandoned"]]
       .map(([m, cls]) => ({ cls, name: measureName(m), values: rows.map((r) => r[m] || 0) }));
     clear($("chart-volume")).append(SBChart.bars({
-      categories: ticks, series, stacked: false, unit: t("reports.unit.calls"), xUnit: t("reports.axis." + q.by),
+      categories: ticks, series, stacked: false, minSlots: q.by === "interval" || q.by === "day" ? 12 : 4, unit: t("reports.unit.calls"), xUnit: t("reports.axis." + q.by),
       label: t("reports.chart.volume_summary", { count: rows.length, offered: sum("offered"), answered: sum("answered"), abandoned: sum("abandoned") }),
       title: (i) => t("reports.chart.volume_bar", { what: names[i], offered: rows[i].offered || 0, answered: rows[i].answered || 0, abandoned: rows[i].abandoned || 0 }),
     }));
@@ -285,7 +285,12 @@ const SBReport = (() => {
   const STATES = ["ready", "on_call", "ringing", "wrap_up"];
   function renderStates(answer, q, names) {
     const rows = answer.rows;
-    const show = q.by === "agent" && rows.some((r) => r.state_seconds && typeof r.state_seconds === "object");
+    const clocked = (r) => {
+      const s = r.state_seconds;
+      if (!s || typeof s !== "object") return false;
+      return Object.entries(s).some(([k, v]) => (k === "not_ready" ? Object.values(v || {}).some((x) => x > 0) : v > 0));
+    };
+    const show = q.by === "agent" && rows.some(clocked);
     $("state-figure").hidden = !show;
     $("state-panel").hidden = !show;
     if (!show) return;
@@ -301,7 +306,7 @@ const SBReport = (() => {
     const scale = hours ? 1 / 3600 : 1 / 60;
     const series = parts.map((p) => ({ cls: p.cls, name: p.name, values: rows.map(p.of) }));
     clear($("chart-state")).append(SBChart.bars({
-      categories: names, series, scale, unit: t(hours ? "reports.unit.hours" : "reports.unit.minutes"), xUnit: t("reports.axis.agent"),
+      categories: names, series, scale, minSlots: 4, unit: t(hours ? "reports.unit.hours" : "reports.unit.minutes"), xUnit: t("reports.axis.agent"),
       label: t("reports.chart.state_summary", { count: rows.length }),
       title: (i) => names[i] + ": " + parts.map((p) => `${p.name} ${duration(p.of(rows[i]))}`).join(", "),
     }));
