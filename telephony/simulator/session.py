@@ -191,8 +191,8 @@ class AmiSession:
             return
         if not allowed(self.pbx.write, PRIVILEGES[low]):
             # manager.c: (writeperm & authority) == 0 -> report_req_not_allowed + error.
-            self.pbx.emit("RequestNotAllowed", self._security(name, "Error"), "security")
             self.error(req, "Permission denied")
+            self.pbx.emit("RequestNotAllowed", self._security(name, "Error"), "security")
             return
         try:
             await handler(req)
