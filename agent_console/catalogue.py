@@ -480,8 +480,8 @@ STRINGS: dict[str, tuple[str, str]] = {
     "evaluations.contact": ("Contact", "Обращение"),
     "evaluations.open_contact": ("Contact {id}", "Обращение {id}"),
     "evaluations.count": (
-        "{count} evaluations, mean score {mean}",
-        "Оценок: {count}, средний балл {mean}",
+        "Evaluations: {count} · mean score {mean}",
+        "Оценок: {count} · средний балл {mean}",
     ),
     "evaluations.empty": ("No evaluations in this period.", "За этот период оценок нет."),
 }

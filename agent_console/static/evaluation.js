@@ -239,6 +239,7 @@
           const slot = document.getElementById(group.id + "-error");
           if (slot) slot.textContent = "";
         }
+        if (!form.querySelector('[aria-invalid="true"]')) $("evaluation-error").textContent = "";
         updateScore();
       }
     });
