@@ -162,6 +162,8 @@ async def test_only_its_evaluator_changes_it_with_the_form_it_was_scored_with(wo
     assert resp.status == 403 and "only sue" in (await resp.json())["message"]
     alice = await world.client("alice")
     assert (await alice.request("PUT", one, {"answers": MIXED})).status == 403
+    anon = await world.client()
+    assert (await anon.request("PUT", one, {"answers": MIXED})).status == 401
     resp = await sue.request("PUT", one, {"answers": MIXED, "comments": "on second listen"})
     assert resp.status == 200, await resp.text()
     changed = await resp.json()

@@ -192,3 +192,18 @@ async def test_the_supervisor_changes_their_own_evaluation(world: Any, browser: 
     stored = await world.store.evaluations.for_contact(contact)
     assert [e.score for e in stored] == [92.19]
     assert not sue.errors
+
+    # In Russian: the page's own words (the form's are the operator's), still accessible.
+    ru = await signed_in(browser, world.origin, "sue", password=PASSWORD, locale="ru-RU")
+    await ru.goto(f"{world.origin}/test/contacts/{contact}")
+    await expect(ru.locator("#evaluation-title")).to_have_text("Оценка качества")
+    await expect(ru.locator(".evaluation-item")).to_have_count(1, timeout=WAIT_MS)
+    await expect(ru.locator("#evaluation-q-closing-na")).to_have_count(0)
+    await expect(ru.locator("label[for=evaluation-q-hold_etiquette-na]")).to_have_text(
+        "Неприменимо"
+    )
+    await assert_accessible(ru, "the evaluation form in Russian")
+    await ru.goto(world.origin + "/evaluations")
+    await expect(ru.locator("#evaluations-rows tr")).to_have_count(1, timeout=WAIT_MS)
+    await assert_accessible(ru, "/evaluations in Russian")
+    assert not ru.errors
