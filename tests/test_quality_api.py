@@ -5,9 +5,15 @@ from __future__ import annotations
 
 import dataclasses
 import time
+from pathlib import Path
 from typing import Any
 
+import pytest
+
 from agent_console.keys import FORMS
+from agent_console.quality import load
+from config.errors import ConfigError
+from config.settings import QualitySettings, Settings
 from tests.console_fakes import make_contact
 
 # The shipped form (config/evaluation_forms.yaml): every question answered well...
@@ -254,3 +260,17 @@ async def test_the_pages(world: Any) -> None:
     html = await (await sue.request("GET", "/evaluations")).text()
     assert 'id="filter-agent"' in html
     assert 'href="/evaluations"' in await (await sue.request("GET", "/supervisor")).text()
+
+
+def test_a_wrong_forms_file_stops_the_start_saying_where(tmp_path: Path) -> None:
+    bad = tmp_path / "forms.yaml"
+    bad.write_text(
+        "forms:\n  - id: f\n    name: F\n    sections:\n      - title: T\n        questions:\n"
+        "          - {id: q, text: Q, kind: yes_no, weight: -1}\n"
+    )
+    with pytest.raises(ConfigError) as info:
+        load(Settings(quality=QualitySettings(forms_file=str(bad))))
+    assert info.value.key == "quality.forms_file"
+    assert f"{bad}: form f: section 1 (T): question q: weight must be" in str(info.value)
+    with pytest.raises(ConfigError, match="file not found"):
+        load(Settings(quality=QualitySettings(forms_file=str(tmp_path / "none.yaml"))))
