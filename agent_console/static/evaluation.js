@@ -72,6 +72,8 @@
     const list = clear($("evaluation-list"));
     try {
       const data = await api("GET", base);
+      // e.g. a contact no agent took: nobody to evaluate, so no form
+      if (form && data.can_evaluate === false) form.hidden = true;
       for (const e of data.evaluations || []) list.append(item(e));
       if (!list.firstChild) list.append(el("li", { class: "empty" }, t("evaluation.none")));
     } catch (e) {
