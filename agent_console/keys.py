@@ -16,6 +16,7 @@ if TYPE_CHECKING:
     from agent_console.metrics import Metrics
     from agent_console.ports import ContactCenter
     from agent_console.ws import Hub
+    from routing.evaluation_forms import Form
 
 SETTINGS = web.AppKey("settings", Settings)
 STORE: web.AppKey[Any] = web.AppKey("store")  # crm_lookup.store.Store, owned by the caller
@@ -26,5 +27,7 @@ CONSOLE: web.AppKey[Console] = web.AppKey("console")
 HUB: web.AppKey[Hub] = web.AppKey("hub")
 METRICS: web.AppKey[Metrics] = web.AppKey("metrics")
 JINJA = web.AppKey("jinja", jinja2.Environment)
+# the forms of [quality] forms_file, read at start (a list: a reload replaces its items)
+FORMS: web.AppKey[list[Form]] = web.AppKey("forms")
 
 SESSION: web.RequestKey[Session | None] = web.RequestKey("session")

@@ -29,6 +29,7 @@ from crm_lookup.store import Store
 from routing.acd.config import load_queue_file
 from routing.center import CallCenter
 from switchboard.commands.demo import DEMO_DATABASE_FILE
+from switchboard.demo_quality import seed_evaluations
 from switchboard.service import Service, build_service, serve
 from telephony.simulator import CallerProfile, PbxSimulator, PhoneBehaviour
 
@@ -163,6 +164,7 @@ async def run_demo(
         try:
             await seed_demo(service.store)
             await seed_users(service.store)
+            await seed_evaluations(service.store, demo)
         except BaseException:
             # serve() never ran, so its cleanup will not close what build_service opened.
             await service.directory.close()
