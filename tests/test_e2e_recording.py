@@ -226,3 +226,66 @@ async def test_only_the_agent_on_the_call_may_pause_over_http(tmp_path: Path) ->
             # Allowed: it reaches Asterisk, which (the simulator without MixMonitor) refuses
             assert resp.status == 502, await resp.text()
             assert (await resp.json())["error"] == "remote_error"
+
+
+async def test_a_transfer_to_an_unrecorded_queue_clears_the_variable(tmp_path: Path) -> None:
+    async with running_service(tmp_path, phones=PHONES) as (service, sim, rec, _url):
+        call_id = await connected_call(service, sim, rec, "1001", SALES)
+        assert record_var(sim, service, call_id) != ""
+        await service.center.set_agent_state("1004", "ready")
+        await service.center.transfer(call_id, "queue", "billing")
+        await rec.wait_for(is_type("screen_pop", agent_id="1004"))
+        await rec.wait_for(agent_state("1004", "on_call"))
+        # the earlier ring's file does not linger into billing's (unrecorded) ring
+        assert record_var(sim, service, call_id) == ""
+        assert service.center.call(call_id)["recording"] == {"on": False, "paused": False}
+
+
+async def test_a_recorded_call_taken_over_after_a_restart_stays_recorded(tmp_path: Path) -> None:
+    from aiohttp import web
+
+    from switchboard.service import build_service
+    from telephony.simulator import PbxSimulator
+    from tests.service_harness import SECRET, Recorder, harness_settings
+    from tests.test_e2e_takeover import until
+
+    sim = PbxSimulator("switchboard", SECRET, time_scale=0.05, seed=7)
+    port = await sim.start("127.0.0.1", 0)
+    sim.add_phone("PJSIP/1001", PhoneBehaviour(answer_after=0.2))
+    settings = harness_settings(tmp_path, port, 0)
+
+    async def started() -> tuple[Any, web.AppRunner, Recorder]:
+        service = await build_service(settings)
+        rec = Recorder()
+        service.center.subscribe(rec)
+        runner = web.AppRunner(service.app, access_log=None)
+        await runner.setup()
+        await until(lambda: service.ami.connected)
+        return service, runner, rec
+
+    try:
+        first, runner, rec = await started()
+        try:
+            call_id = await connected_call(first, sim, rec, "1001", SALES)
+            name = first.center.calls[call_id].recording_file
+            assert name
+            await first.center.recorder.flush()
+        finally:
+            await runner.cleanup()  # the caller stays on the line, as Asterisk keeps it
+        second, runner, rec = await started()
+        try:
+            await until(lambda: second.center.resync.runs > 0)
+            await until(lambda: second.center.call(call_id) is not None)
+            adopted = second.center.calls[call_id]
+            assert adopted.recording_file == name  # read back from SWITCHBOARD_RECORD
+            assert second.center.call(call_id)["recording"] == {"on": True, "paused": False}
+            contact = await contact_for(second, call_id)
+            assert contact.recording == name
+            sent = spy_actions(second)
+            with pytest.raises(ActionFailed):  # the simulator without MixMonitor refuses
+                await second.center.recording_pause("1001", call_id, True)
+            assert [a.name for a in sent] == ["MixMonitorMute"]
+        finally:
+            await runner.cleanup()
+    finally:
+        await sim.stop()
