@@ -263,6 +263,8 @@ class Resync:
             call.answered_at = now
             center._execute(center.acd.handle(acd_ev.AgentAnswered(call.call_id, agent_id), now))
             center.recorder.answered(call, now)
+            if call.direction == "inbound" and call.recording_file:  # as _dial_end would
+                center.recorder.recording(call, call.recording_file, now)
             center._publish_call(call)
         elif caller.application.lower() != "dial":
             # The ring ended unanswered while we were away and the caller is back in
