@@ -66,6 +66,10 @@ def demo_settings(
         ),
         security=dataclasses.replace(settings.security, session_secret=secrets.token_urlsafe(32)),
         ivr=dataclasses.replace(settings.ivr, entries=entries),
+        # the demo's queues record (config/queues.yaml); the files stay with its data
+        recording=dataclasses.replace(
+            settings.recording, dir=str(data_dir / "recordings"), pbx_dir=""
+        ),
     )
 
 

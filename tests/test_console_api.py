@@ -711,7 +711,14 @@ async def test_openapi_describes_every_api_route(world: Any) -> None:
         if route.method == "HEAD" or not path.startswith(("/api/", "/healthz", "/metrics")):
             continue
         if path.endswith("{op}"):
-            for op in ("hold", "unhold", "transfer", "hangup"):
+            for op in (
+                "hold",
+                "unhold",
+                "transfer",
+                "hangup",
+                "pause_recording",
+                "resume_recording",
+            ):
                 served.add((route.method, path.replace("{op}", op)))
         else:
             served.add((route.method, path))
