@@ -110,13 +110,13 @@ async def _next_staffing(ws: Any, queue: str, wait: float = 5.0) -> dict[str, An
             return data
 
 
-async def test_wallboard_needs_agents_against_those_logged_in(world: Any) -> None:
-    # An interval an hour from now, so the board's start-up refresh (real time) was
-    # another interval; its history: 40 sales calls of 180 s in that interval a week ago.
+async def seed_last_week(world: Any) -> tuple[float, float]:
+    """A history for the interval an hour from now (so the board's start-up refresh, in
+    real time, was another interval): 40 sales calls of 180 s in that interval a week ago
+    and 4 support calls abandoned. Returns (interval start, a moment inside it)."""
     size = 900
     now = time.time() + 3600
     start = now - now % size
-    fixed = start + 100
     store = world.store
     for i in range(40):
         key = f"h{i}"
@@ -125,14 +125,17 @@ async def test_wallboard_needs_agents_against_those_logged_in(world: Any) -> Non
         await store.contacts.queued(key, "sales", at=t)
         await store.contacts.answered(key, "1001", at=t + 5)
         await store.contacts.ended(key, at=t + 185, outcome="answered")
-    # support: 4 calls (sue does not supervise it)
-    for i in range(4):
+    for i in range(4):  # support (sue does not supervise it)
         key = f"p{i}"
         t = start - 7 * 86400 + i * 5
         await store.contacts.arrived(key, "+15550001112", "100", at=t - 10)
         await store.contacts.queued(key, "support", at=t)
         await store.contacts.ended(key, at=t + 30, outcome="abandoned_queue")
+    return start, start + 100
 
+
+async def test_wallboard_needs_agents_against_those_logged_in(world: Any) -> None:
+    start, fixed = await seed_last_week(world)
     board = world.app[STAFFING]
     board.clock = lambda: fixed
     sue = await _user(world, "sue")
