@@ -320,6 +320,16 @@ STRINGS: dict[str, tuple[str, str]] = {
         "Service level now {last}; target {target}",
         "Уровень сервиса сейчас {last}; цель {target}",
     ),
+    # wallboard staffing (agent_console.staffing; docs/STAFFING.md)
+    "wall.staff.needs": ("Needs +{count} agents", "Не хватает операторов: +{count}"),
+    "wall.staff.needs_one": ("Needs +1 agent", "Не хватает одного оператора"),
+    "wall.staff.ok": ("Staffed", "Операторов достаточно"),
+    "wall.staff.detail": (
+        "Forecast for {time}: {calls} calls, handle time {aht}; {needed} agents needed,"
+        " {logged} logged in",
+        "Прогноз на {time}: звонков {calls}, время обработки {aht}; нужно операторов:"
+        " {needed}, в системе: {logged}",
+    ),
     # == customer page ====================================================================
     "customer.title": ("Customer", "Клиент"),
     "customer.company": ("Company", "Компания"),

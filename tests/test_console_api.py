@@ -39,6 +39,13 @@ MATRIX: list[tuple[str, str, Any, dict[str, int]]] = [
         None,
         dict(anon=401, alice=200, bob=200, sue=200, root=200),
     ),
+    (
+        "GET",
+        "/api/staffing?calls=100&aht=180&interval=1800&target=0.8&within=20",
+        None,
+        dict(anon=401, alice=403, bob=403, sue=200, root=200),
+    ),
+    ("GET", "/api/staffing/now", None, dict(anon=401, alice=403, bob=403, sue=200, root=200)),
     ("GET", "/api/customers?q=Ada", None, dict(anon=401, alice=200, bob=200, sue=200, root=200)),
     (
         "GET",
