@@ -240,6 +240,20 @@ class Dialect:
             return f"lower({expr}) LIKE lower({pattern}) ESCAPE '\\'"
         return f"{expr} LIKE {pattern} ESCAPE '\\'"
 
+    def slot(self, expr: str, seconds: int) -> str:
+        """``floor(expr / seconds)`` as an integer (a report's time slot)."""
+        if self.is_postgres:
+            return f"floor(({expr}) / {int(seconds)})::bigint"
+        return f"CAST(({expr}) / {int(seconds)} AS INTEGER)"
+
+    def least(self, left: str, right: str) -> str:
+        """The smaller of two numbers (SQLite's two-argument ``min``)."""
+        return f"least({left}, {right})" if self.is_postgres else f"min({left}, {right})"
+
+    def greatest(self, left: str, right: str) -> str:
+        """The larger of two numbers (SQLite's two-argument ``max``)."""
+        return f"greatest({left}, {right})" if self.is_postgres else f"max({left}, {right})"
+
     def reset_id_sequence(self, table: str) -> str | None:
         """After rows were inserted with explicit ids: a statement that moves the id
         generator past them (PostgreSQL's identity), or None (SQLite picks max + 1)."""
