@@ -53,7 +53,8 @@ def moment(text: str, field: str, tz: dt.tzinfo, *, end_of_day: bool = False) ->
     """
     value = (text or "").strip()
     problem = InvalidInput(
-        f"{field} must be an ISO date (YYYY-MM-DD) or date-time, years {FIRST_YEAR} to {LAST_YEAR}",
+        f"{field}: expected a date like 2026-11-22 or a date-time like 2026-11-22T09:30,"
+        f" years {FIRST_YEAR} to {LAST_YEAR}, not {value[:40]!r}",
         field=field,
     )
     if not value.isascii() or len(value) > 40:

@@ -151,7 +151,11 @@ async def test_intervals_tell_the_repeated_hour_apart_and_skip_empty_ones(store:
     rows = answer["rows"]
     assert [r["label"] for r in rows[:2]] == ["2026-11-01 01:00", "2026-11-01 01:00"]
     assert (rows[0]["offered"], rows[0]["answered"], rows[0]["service_level"]) == (1, 1, 1.0)
-    assert (rows[1]["offered"], rows[1]["short_abandoned"], rows[1]["service_level"]) == (1, 1, None)
+    assert (rows[1]["offered"], rows[1]["short_abandoned"], rows[1]["service_level"]) == (
+        1,
+        1,
+        None,
+    )
     assert (rows[2]["offered"], rows[2]["abandoned"], rows[2]["callbacks"]) == (3, 1, 1)
     assert rows[3]["offered"] == 0
     every = await run_report(store, q("interval", NOV1, NOV2, interval=60, empty=True))
