@@ -146,8 +146,8 @@ def to_csv(table: Table) -> bytes:
 
 def to_xlsx(table: Table, title: str = "report") -> bytes:
     """One sheet: a bold header row, numbers as numbers, text as text."""
-    from openpyxl import Workbook
-    from openpyxl.styles import Font
+    from openpyxl import Workbook  # type: ignore[import-untyped]
+    from openpyxl.styles import Font  # type: ignore[import-untyped]
 
     header, rows = table
     book = Workbook(write_only=False)
