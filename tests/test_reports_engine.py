@@ -240,3 +240,34 @@ def test_time_zone_inputs() -> None:
         moment("2026-13-01", "from", berlin)
     with pytest.raises(InvalidInput):
         Buckets("interval", berlin, 15).between(0, 86400 * 200)
+
+
+async def test_the_contact_recorder_writes_the_state_history(store_url: str) -> None:
+    from routing.contacts import ContactRecorder
+
+    s = await open_store(store_url)
+    try:
+        recorder = ContactRecorder(s.contacts, agent_states=s.agent_states)
+        recorder.start()
+        for state, reason, since in (
+            ("ready", "", NOV1 + 100),
+            ("not_ready", "lunch", NOV1 + 400),
+            ("logged_out", "", NOV1 + 1000),
+        ):
+            recorder.agent_state(SavedAgentState("2001", state, reason, since))
+        await recorder.close()
+        rows = await s.fetchall(
+            "SELECT state, reason, started_at, ended_at FROM agent_state_log"
+            " WHERE agent_id = '2001' ORDER BY started_at"
+        )
+        assert [tuple(r) for r in rows] == [
+            ("ready", "", NOV1 + 100, NOV1 + 400),
+            ("not_ready", "lunch", NOV1 + 400, NOV1 + 1000),
+            ("logged_out", "", NOV1 + 1000, None),
+        ]
+        answer = await run_report(s, q("agent", NOV1, NOV2))
+        (row,) = answer["rows"]
+        assert row["logged_in_seconds"] == 900.0
+        assert row["state_seconds"]["not_ready"] == {"lunch": 600.0}
+    finally:
+        await s.close()
