@@ -110,6 +110,113 @@ STRINGS: dict[str, tuple[str, str]] = {
     "ivr.transfer": ("Transferred by the menu", "Переведён меню"),
     "ivr.hangup": ("Call ended by the menu", "Меню завершило звонок"),
     "ivr.other": ("“{name}”: {result}", "«{name}»: {result}"),
+    # == report measures (crm_lookup.report_measures; the report pages show them) ========
+    "report.measure.offered": ("Offered", "Поступило"),
+    "report.definition.offered": (
+        "Calls that entered the queue in the period and have ended.",
+        "Звонки, поступившие в очередь за период и завершённые.",
+    ),
+    "report.measure.answered": ("Answered", "Отвечено"),
+    "report.definition.answered": (
+        "Offered calls an agent picked up.",
+        "Поступившие звонки, на которые ответил оператор.",
+    ),
+    "report.measure.abandoned": ("Abandoned", "Брошено"),
+    "report.definition.abandoned": (
+        "Callers who hung up in the queue after waiting at least the short-abandon time.",
+        "Звонящие, положившие трубку в очереди после ожидания не меньше порога короткого сброса.",
+    ),
+    "report.measure.short_abandoned": ("Short abandons", "Короткие сбросы"),
+    "report.definition.short_abandoned": (
+        "Callers who hung up in the queue sooner than the short-abandon time;"
+        " counted apart and left out of the service level.",
+        "Звонящие, положившие трубку в очереди быстрее порога короткого сброса;"
+        " считаются отдельно и не входят в уровень обслуживания.",
+    ),
+    "report.measure.service_level": ("Service level", "Уровень обслуживания"),
+    "report.definition.service_level": (
+        "Calls answered within the threshold divided by offered calls less short abandons.",
+        "Звонки, отвеченные в пределах порога, делённые на поступившие без коротких сбросов.",
+    ),
+    "report.measure.asa": ("ASA", "Среднее время ответа"),
+    "report.definition.asa": (
+        "Average speed of answer: the mean wait in the queue of answered calls.",
+        "Среднее время ответа: среднее ожидание в очереди отвеченных звонков.",
+    ),
+    "report.measure.aht": ("AHT", "Среднее время обработки"),
+    "report.definition.aht": (
+        "Average handle time: the mean talk + hold + wrap-up time of answered calls.",
+        "Среднее время обработки: разговор + удержание + поствызывная обработка"
+        " отвеченных звонков, в среднем.",
+    ),
+    "report.measure.avg_wait": ("Average wait", "Среднее ожидание"),
+    "report.definition.avg_wait": (
+        "The mean time offered calls waited in the queue, answered or not.",
+        "Среднее время ожидания в очереди поступивших звонков, отвеченных и нет.",
+    ),
+    "report.measure.longest_wait": ("Longest wait", "Самое долгое ожидание"),
+    "report.definition.longest_wait": (
+        "The longest time an offered call waited in the queue.",
+        "Самое долгое ожидание поступившего звонка в очереди.",
+    ),
+    "report.measure.transfers": ("Transfers", "Переводы"),
+    "report.definition.transfers": (
+        "Transfers agents made on these calls.",
+        "Переводы, сделанные операторами на этих звонках.",
+    ),
+    "report.measure.callbacks": ("Callbacks", "Обратные звонки"),
+    "report.definition.callbacks": (
+        "Callers who left the queue asking to be called back.",
+        "Звонящие, покинувшие очередь с заказом обратного звонка.",
+    ),
+    "report.measure.other": ("Other", "Прочие"),
+    "report.definition.other": (
+        "Offered calls that ended another way: voicemail, overflow, failed, lost in an outage.",
+        "Поступившие звонки, завершённые иначе: голосовая почта, переполнение, сбой,"
+        " потеря при остановке службы.",
+    ),
+    "report.measure.calls": ("Calls", "Звонки"),
+    "report.definition.calls": (
+        "Calls the agent answered.",
+        "Звонки, на которые ответил оператор.",
+    ),
+    "report.measure.talk_seconds": ("Talk time", "Время разговора"),
+    "report.definition.talk_seconds": (
+        "Time the agent talked on those calls, holds not included.",
+        "Время разговора оператора на этих звонках, без удержания.",
+    ),
+    "report.measure.hold_seconds": ("Hold time", "Время удержания"),
+    "report.definition.hold_seconds": (
+        "Time callers spent on hold on those calls.",
+        "Время, которое звонящие провели на удержании.",
+    ),
+    "report.measure.wrapup_seconds": ("Wrap-up time", "Поствызывная обработка"),
+    "report.definition.wrapup_seconds": (
+        "Time from the end of those calls to their saved wrap-up.",
+        "Время от конца этих звонков до сохранения их итогов.",
+    ),
+    "report.measure.logged_in_seconds": ("Logged in", "В системе"),
+    "report.definition.logged_in_seconds": (
+        "Time the agent was logged in during the period, in any state.",
+        "Время, которое оператор провёл в системе за период, в любом статусе.",
+    ),
+    "report.measure.occupancy": ("Occupancy", "Занятость"),
+    "report.definition.occupancy": (
+        "Time on calls and in wrap-up divided by logged-in time less not-ready time.",
+        "Время на звонках и в поствызывной обработке, делённое на время в системе"
+        " без времени «не готов».",
+    ),
+    "report.measure.state_seconds": ("Time in each state", "Время в каждом статусе"),
+    "report.definition.state_seconds": (
+        "Time the agent spent ready, not ready (by reason), ringing, on calls and in wrap-up.",
+        "Время оператора в статусах: готов, не готов (по причинам), вызов, разговор,"
+        " поствызывная обработка.",
+    ),
+    "report.measure.in_progress": ("In progress", "В процессе"),
+    "report.definition.in_progress": (
+        "Calls not ended yet (waiting or talking): left out of every other measure.",
+        "Ещё не завершённые звонки (ждут или идёт разговор): не входят в другие показатели.",
+    ),
     # == login ============================================================================
     "login.title": ("Sign in", "Вход"),
     "login.username": ("Username", "Имя пользователя"),

@@ -35,9 +35,10 @@ import datetime as dt
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
 from config.errors import InvalidInput
+from crm_lookup.report_time import zone
 from crm_lookup.staffing import Staffing, agents_needed
 
 if TYPE_CHECKING:
@@ -87,20 +88,6 @@ class IntervalForecast:
 @dataclass(slots=True)
 class _Week:
     offered: dict[str, int] = field(default_factory=dict)  # label -> contacts
-
-
-def zone(name: str) -> ZoneInfo:
-    """The IANA zone ``name``.
-
-    Raises:
-        InvalidInput: not a zone this machine knows (``field="tz"``).
-    """
-    try:
-        if not name or len(name) > 64 or name.startswith(("/", ".")) or ".." in name:
-            raise ValueError(name)
-        return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError, OSError):
-        raise InvalidInput(f"unknown time zone {name!r}", field="tz") from None
 
 
 def _check_interval(minutes: int) -> int:
@@ -240,7 +227,7 @@ async def history(
     if queue is not None:
         where += " AND queue = ?"
         params.append(queue)
-    bucket = store.dialect.floor_div("queued_at", BUCKET_SECONDS)
+    bucket = store.dialect.slot("queued_at", BUCKET_SECONDS)
     return await store.fetchall(
         f"SELECT queue, {bucket}, count(*),"
         " sum(CASE WHEN talk_seconds IS NULL THEN NULL"

@@ -330,6 +330,61 @@ CREATE INDEX evaluations_contact ON evaluations(contact_id);
 CREATE INDEX evaluations_agent ON evaluations(agent_id, contact_id);
 """
 
+# Agent state history, as schema.MIGRATION_12: one trigger function on agent_states.
+MIGRATION_12 = """
+CREATE TABLE agent_state_log (
+    agent_id text NOT NULL,
+    state text NOT NULL,
+    reason text NOT NULL DEFAULT '',
+    started_at double precision NOT NULL,
+    ended_at double precision,
+    PRIMARY KEY (agent_id, started_at)
+);
+CREATE INDEX agent_state_log_ended ON agent_state_log(ended_at, started_at);
+CREATE INDEX agent_state_log_open ON agent_state_log(started_at) WHERE ended_at IS NULL;
+INSERT INTO agent_state_log(agent_id, state, reason, started_at)
+    SELECT agent_id, state, reason, since FROM agent_states;
+
+CREATE FUNCTION agent_states_log() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    IF TG_OP = 'UPDATE' AND NEW.since IS NOT DISTINCT FROM OLD.since
+       AND NEW.state IS NOT DISTINCT FROM OLD.state
+       AND NEW.reason IS NOT DISTINCT FROM OLD.reason THEN
+        RETURN NULL;
+    END IF;
+    UPDATE agent_state_log SET ended_at = NEW.since
+    WHERE agent_id = NEW.agent_id AND ended_at IS NULL AND started_at < NEW.since;
+    INSERT INTO agent_state_log(agent_id, state, reason, started_at)
+    VALUES (NEW.agent_id, NEW.state, NEW.reason, NEW.since)
+    ON CONFLICT (agent_id, started_at) DO UPDATE
+        SET state = EXCLUDED.state, reason = EXCLUDED.reason, ended_at = NULL;
+    RETURN NULL;
+END $$;
+
+CREATE TRIGGER agent_states_log AFTER INSERT OR UPDATE ON agent_states
+FOR EACH ROW EXECUTE FUNCTION agent_states_log();
+"""
+
+# As schema.MIGRATION_14: transfers on the contact row, per-queue and per-agent indexes.
+MIGRATION_14 = """
+ALTER TABLE contacts ADD COLUMN transfers integer NOT NULL DEFAULT 0;
+UPDATE contacts SET transfers = t.n
+FROM (SELECT contact_key, count(*) AS n FROM contact_events
+      WHERE kind = 'note:transfer' GROUP BY contact_key) t
+WHERE contacts.key = t.contact_key;
+
+CREATE FUNCTION contact_transfer() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    UPDATE contacts SET transfers = transfers + 1 WHERE key = NEW.contact_key;
+    RETURN NULL;
+END $$;
+
+CREATE TRIGGER contact_transfer AFTER INSERT ON contact_events
+FOR EACH ROW WHEN (NEW.kind = 'note:transfer') EXECUTE FUNCTION contact_transfer();
+CREATE INDEX contacts_queue_queued ON contacts(queue, queued_at);
+CREATE INDEX contacts_agent_queued ON contacts(agent_id, queued_at);
+"""
+
 # (version, script). Append only, with the SQLite migration of the same number.
 MIGRATIONS: tuple[tuple[int, str], ...] = (
     (1, MIGRATION_1),
@@ -342,6 +397,8 @@ MIGRATIONS: tuple[tuple[int, str], ...] = (
     (8, MIGRATION_8),
     (9, MIGRATION_9),
     (10, MIGRATION_10),
+    (12, MIGRATION_12),
+    (14, MIGRATION_14),
 )
 
 SCHEMA_VERSION_TABLE = """

@@ -84,6 +84,29 @@ CANCELLED = "CANCEL"
 RECENT_CALLS = 500
 
 
+#: a graceful stop must end within 10 s (docs/ARCHITECTURE.md): no step waits longer
+STOP_STEP_SECONDS = 3.0
+
+
+async def _within(seconds: float, step: Awaitable[Any], what: str) -> None:
+    """Await one step of a stop, at most ``seconds``. ``asyncio.wait`` rather than
+    ``wait_for``: a task that ignores its cancellation must not hold the stop (wait_for
+    waits for the cancelled task to finish); it is logged and left behind."""
+    task = asyncio.ensure_future(step)
+    done, _ = await asyncio.wait({task}, timeout=seconds)
+    if not done:
+        task.cancel()
+        log.warning(
+            "a step of the stop overran; going on without it",
+            extra={"fields": {"step": what, "seconds": seconds}},
+        )
+    elif not task.cancelled() and task.exception() is not None:
+        log.warning(
+            "a step of the stop failed",
+            extra={"fields": {"step": what, "error": repr(task.exception())}},
+        )
+
+
 def _dials(event: DialBegin, endpoint: str) -> bool:
     """Whether a DialBegin is the ring of ``endpoint`` (``PJSIP/1001`` -> ``PJSIP/1001-0000002a``)."""
     return bool(endpoint) and (
@@ -185,13 +208,16 @@ class CallCenter(ConsoleOperations):
         for unsubscribe in self._unsubscribes:
             unsubscribe()
         for dispatcher in self._dispatchers:
-            await dispatcher.close()
-        await self.reloader.stop()
+            await _within(STOP_STEP_SECONDS, dispatcher.close(), "closing AGI sessions")
+        await _within(STOP_STEP_SECONDS, self.reloader.stop(), "stopping the reloader")
         for task in list(self._tasks):
             task.cancel()
-        for task in list(self._tasks):
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
+        if self._tasks:
+            await _within(
+                STOP_STEP_SECONDS,
+                asyncio.gather(*self._tasks, return_exceptions=True),
+                "cancelling the center's tasks",
+            )
         await self.recorder.close()
 
     def _events_of(self, pbx: str) -> Callable[[Event], None]:

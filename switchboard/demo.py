@@ -228,4 +228,8 @@ def demo_banner(settings: Settings, database: Path, ami_port: int) -> str:
         f"    SWITCHBOARD_DATABASE__PATH={database} switchboard report --from {today} --to {today}",
         "",
     ]
+    from switchboard.commands.demo import DEFAULT_DATA_DIR, DEMO_DATABASE_FILE
+
+    if Path(database) == settings.path(str(DEFAULT_DATA_DIR / DEMO_DATABASE_FILE)):
+        lines[-2] = f"    switchboard report --demo --from {today} --to {today}"
     return "\n".join(lines)
