@@ -696,7 +696,10 @@ def setup_routes(app: web.Application) -> None:
     r.add_post("/api/contacts/{id}/wrapup", wrapup)
     r.add_get("/api/contacts/{id}/draft", get_draft)
     r.add_put("/api/contacts/{id}/draft", put_draft)
-    r.add_post("/api/calls/{id}/{op:hold|unhold|transfer|hangup}", call_control)
+    r.add_post(
+        "/api/calls/{id}/{op:hold|unhold|transfer|hangup|pause_recording|resume_recording}",
+        call_control,
+    )
     r.add_post("/api/dial", dial)
     r.add_put("/api/supervisor/agents/{id}/state", force_state)
     r.add_post("/api/supervisor/agents/{id}/logout", logout_agent)

@@ -16,7 +16,7 @@ from typing import Any
 import jinja2
 from aiohttp import web
 
-from agent_console import api, pages
+from agent_console import api, pages, quality, staffing
 from agent_console.actions import Console
 from agent_console.auth import Auth, Passwords, security_headers
 from agent_console.crm import Crm
@@ -100,6 +100,8 @@ def init_app(
         undefined=jinja2.StrictUndefined,
     )
     api.setup_routes(app)
+    quality.setup(app, settings)
+    staffing.setup(app)
     app.router.add_get("/ws", hub.handle)
     pages.setup_pages(app)
     app.router.add_static("/static/", HERE / "static", name="static")

@@ -161,6 +161,9 @@ STRINGS: dict[str, tuple[str, str]] = {
     "agent.hold": ("Hold", "Удержать"),
     "agent.unhold": ("Unhold", "Снять с удержания"),
     "agent.hangup": ("Hang up", "Завершить"),
+    "agent.recording.pause": ("Pause recording", "Пауза записи"),
+    "agent.recording.on": ("Recording", "Идёт запись"),
+    "agent.recording.paused": ("Recording paused", "Запись на паузе"),
     "agent.transfer": ("Transfer", "Перевести"),
     "agent.transfer.kind": ("Transfer to", "Куда перевести"),
     "agent.transfer.queue": ("To a queue", "В очередь"),
@@ -233,6 +236,10 @@ STRINGS: dict[str, tuple[str, str]] = {
         "Не готов (причина из списка «Доступность»)",
     ),
     "agent.keys.hold": ("Hold or unhold", "Удержать или снять с удержания"),
+    "agent.keys.recording": (
+        "Pause or resume the call's recording",
+        "Приостановить или возобновить запись звонка",
+    ),
     "agent.keys.hangup": ("Hang up (end)", "Завершить звонок"),
     "agent.keys.transfer": ("Transfer: go to the target", "Перевод: к выбору цели"),
     "agent.keys.notes": ("Write wrap-up notes", "Заметки обработки"),
@@ -312,6 +319,16 @@ STRINGS: dict[str, tuple[str, str]] = {
     "wall.chart.sl_summary": (
         "Service level now {last}; target {target}",
         "Уровень сервиса сейчас {last}; цель {target}",
+    ),
+    # wallboard staffing (agent_console.staffing; docs/STAFFING.md)
+    "wall.staff.needs": ("Needs +{count} agents", "Не хватает операторов: +{count}"),
+    "wall.staff.needs_one": ("Needs +1 agent", "Не хватает одного оператора"),
+    "wall.staff.ok": ("Staffed", "Операторов достаточно"),
+    "wall.staff.detail": (
+        "Forecast for {time}: {calls} calls, handle time {aht}; {needed} agents needed,"
+        " {logged} logged in",
+        "Прогноз на {time}: звонков {calls}, время обработки {aht}; нужно операторов:"
+        " {needed}, в системе: {logged}",
     ),
     # == customer page ====================================================================
     "customer.title": ("Customer", "Клиент"),
@@ -436,6 +453,54 @@ STRINGS: dict[str, tuple[str, str]] = {
     ),
     "admin.done_password": ("New password set for {user}.", "Для {user} установлен новый пароль."),
     "admin.done_delete": ("{user} deleted.", "{user} удалён."),
+    # == quality review (the contact page's evaluation, the evaluations page) ==============
+    "nav.evaluations": ("Evaluations", "Оценки"),
+    "evaluation.title": ("Quality review", "Оценка качества"),
+    "evaluation.list": ("Evaluations of this contact", "Оценки этого обращения"),
+    "evaluation.none": ("Not evaluated yet.", "Ещё не оценено."),
+    "evaluation.new": ("Evaluate this contact", "Оценить обращение"),
+    "evaluation.editing": ("Change your evaluation", "Изменить свою оценку"),
+    "evaluation.edit": ("Change", "Изменить"),
+    "evaluation.cancel_edit": ("Cancel the change", "Отменить изменение"),
+    "evaluation.form": ("Form", "Анкета"),
+    "evaluation.comments": ("Comments", "Комментарий"),
+    "evaluation.score": ("Score", "Балл"),
+    "evaluation.evaluator": ("Evaluator", "Оценщик"),
+    "evaluation.by": ("by {name}", "оценил(а) {name}"),
+    "evaluation.answers": ("Answers", "Ответы"),
+    "evaluation.weight": ("weight {weight}", "вес {weight}"),
+    "evaluation.yes": ("Yes", "Да"),
+    "evaluation.no": ("No", "Нет"),
+    "evaluation.na": ("Does not apply", "Неприменимо"),
+    "evaluation.unanswered": ("not answered", "без ответа"),
+    "evaluation.required": ("Answer this question.", "Ответьте на этот вопрос."),
+    "evaluation.check": ("Some questions need an answer.", "Ответьте на все обязательные вопросы."),
+    "evaluation.saved": ("Evaluation saved: {score}", "Оценка сохранена: {score}"),
+    "evaluation.no_forms": ("No evaluation form is configured.", "Анкеты оценки не настроены."),
+    "evaluation.no_score": ("no score", "без балла"),
+    "evaluation.scale": ("{value} of 5", "{value} из 5"),
+    "evaluations.title": ("Evaluations", "Оценки"),
+    "evaluations.hint_agent": (
+        "Quality reviews of your contacts.",
+        "Оценки качества ваших обращений.",
+    ),
+    "evaluations.hint_supervisor": (
+        "Quality reviews of the contacts in your queues.",
+        "Оценки качества обращений ваших очередей.",
+    ),
+    "evaluations.from": ("From", "С"),
+    "evaluations.to": ("To", "По"),
+    "evaluations.agent": ("Agent", "Оператор"),
+    "evaluations.all_agents": ("Every agent", "Все операторы"),
+    "evaluations.apply": ("Show", "Показать"),
+    "evaluations.date": ("Contact date", "Дата обращения"),
+    "evaluations.contact": ("Contact", "Обращение"),
+    "evaluations.open_contact": ("Contact {id}", "Обращение {id}"),
+    "evaluations.count": (
+        "Evaluations: {count} · mean score {mean}",
+        "Оценок: {count} · средний балл {mean}",
+    ),
+    "evaluations.empty": ("No evaluations in this period.", "За этот период оценок нет."),
 }
 
 _PLACEHOLDER = re.compile(r"\{([a-z_]+)\}")

@@ -240,6 +240,16 @@ class Dialect:
             return f"lower({expr}) LIKE lower({pattern}) ESCAPE '\\'"
         return f"{expr} LIKE {pattern} ESCAPE '\\'"
 
+    def floor_div(self, expr: str, divisor: int) -> str:
+        """``expr // divisor`` as an integer for a non-negative number ``expr`` (epoch
+        seconds into fixed-size buckets). PostgreSQL's cast to an integer rounds, SQLite's
+        truncates, and SQLite may lack ``floor()``: hence one spelling per engine."""
+        if isinstance(divisor, bool) or not isinstance(divisor, int) or divisor <= 0:
+            raise ValueError(f"not a positive whole divisor: {divisor!r}")
+        if self.is_postgres:
+            return f"CAST(floor(({expr}) / {divisor}) AS BIGINT)"
+        return f"CAST(({expr}) / {divisor}.0 AS INTEGER)"
+
     def reset_id_sequence(self, table: str) -> str | None:
         """After rows were inserted with explicit ids: a statement that moves the id
         generator past them (PostgreSQL's identity), or None (SQLite picks max + 1)."""

@@ -346,6 +346,28 @@ CREATE TABLE merged_customers (
 );
 """
 
+# Quality review (crm_lookup.evaluations): a supervisor's scored form for a contact. The
+# form is kept as it was scored (``form``, JSON), so editing the forms file changes no old
+# score; ``agent_id`` is the contact's agent when it was scored; ``score`` is NULL when
+# every question was "does not apply".
+MIGRATION_10 = """
+CREATE TABLE evaluations (
+    id INTEGER PRIMARY KEY,
+    contact_id INTEGER NOT NULL REFERENCES contacts(id) ON DELETE CASCADE,
+    form_id TEXT NOT NULL,
+    form TEXT NOT NULL,
+    agent_id TEXT NOT NULL,
+    evaluator TEXT NOT NULL,
+    answers TEXT NOT NULL,
+    comments TEXT NOT NULL DEFAULT '',
+    score REAL,
+    created_at REAL NOT NULL,
+    updated_at REAL NOT NULL
+);
+CREATE INDEX evaluations_contact ON evaluations(contact_id);
+CREATE INDEX evaluations_agent ON evaluations(agent_id, contact_id);
+"""
+
 # (version, script). Append only.
 MIGRATIONS: tuple[tuple[int, str], ...] = (
     (1, MIGRATION_1),
@@ -357,6 +379,7 @@ MIGRATIONS: tuple[tuple[int, str], ...] = (
     (7, MIGRATION_7),
     (8, MIGRATION_8),
     (9, MIGRATION_9),
+    (10, MIGRATION_10),
 )
 
 SCHEMA_VERSION_TABLE = """

@@ -58,6 +58,8 @@ from routing.ivr_ports import (
 )
 from routing.live import LiveCall, Phase
 from routing.pbx import Pbxs
+from routing.recording import VARIABLE as RECORD_VARIABLE
+from routing.recording import RecordingPolicy, file_name, pbx_path
 from routing.reloader import Reloader
 from routing.resync import Resync, dials_leg
 from routing.waiting import wait_in_queue
@@ -106,6 +108,7 @@ class CallCenter(ConsoleOperations):
             the screen pop.
         supervisors: queue name -> usernames of its supervisors (empty: every supervisor).
         thresholds: queue name -> the wallboard's warn/bad levels (the queue file's).
+        recording: which answered calls are recorded (the queue file's ``record`` keys).
         clock: epoch seconds.
     """
 
@@ -120,6 +123,7 @@ class CallCenter(ConsoleOperations):
         directory: Any,
         supervisors: Mapping[str, frozenset[str]] | None = None,
         thresholds: Mapping[str, Mapping[str, Mapping[str, float]]] | None = None,
+        recording: RecordingPolicy | None = None,
         clock: Callable[[], float] = time.time,
         pbx_clients: Mapping[str, AmiClient] | None = None,
     ) -> None:
@@ -132,6 +136,7 @@ class CallCenter(ConsoleOperations):
         self.directory = directory
         self.supervisors = dict(supervisors or {})
         self.thresholds = dict(thresholds or {})
+        self.recording_policy = recording or RecordingPolicy()
         self.clock = clock
         self.calls: dict[str, LiveCall] = {}
         # (pbx, channel name) -> call id: channel names of two Asterisks collide
@@ -255,6 +260,7 @@ class CallCenter(ConsoleOperations):
         self._execute(self.acd.handle(acd_ev.QueuesChanged(loaded.queues, agents), self.clock()))
         self.supervisors = dict(loaded.supervisors)
         self.thresholds = dict(loaded.thresholds)
+        self.recording_policy = loaded.recording
 
     # ------------------------------------------------------------------ publishing
 
@@ -540,6 +546,12 @@ class CallCenter(ConsoleOperations):
         call.agent_id = command.agent_id
         call.agent_channel = None
         call.ring_endpoint = dial or command.endpoint
+        # Decided per ring: the agent (and so the agent's own record key) may differ, and
+        # a value left from an earlier ring must never linger (always set, maybe empty).
+        call.recording_paused = False
+        call.recording_file = ""
+        if self.recording_policy.records(call.queue, command.agent_id, call.record_choice):
+            call.recording_file = file_name(call.call_id, command.agent_id, self.clock())
         self._agent_calls[command.agent_id] = call.call_id
         self._spawn(self._load_card(call), f"card-{call.call_id}")
         connect = link.settings.connect_context
@@ -552,6 +564,7 @@ class CallCenter(ConsoleOperations):
                 ("SWITCHBOARD_AGENT", dial),
                 ("SWITCHBOARD_RING_TIMEOUT", str(int(max(1, round(command.ring_timeout))))),
                 ("SWITCHBOARD_MOH", command.moh),
+                (RECORD_VARIABLE, self._record_target(call.recording_file)),
             ):
                 await link.ami.send(
                     Action("Setvar", {"Channel": call.channel, "Variable": name, "Value": value})
@@ -569,6 +582,13 @@ class CallCenter(ConsoleOperations):
             )
             if call.phase is Phase.RINGING:
                 self._ring_failed(call, command.agent_id)
+
+    def _record_target(self, name: str) -> str:
+        """``SWITCHBOARD_RECORD``'s value: where Asterisk writes ``name`` ("" = do not)."""
+        if not name:
+            return ""
+        rec = self.settings.recording
+        return pbx_path(rec.pbx_dir or str(self.settings.path(rec.dir)), name)
 
     def _cancel_ring(self, command: acd_cmd.CancelRing) -> None:
         """The engine gave up on this ring (timer, supervisor): stop the agent's phone.
@@ -842,6 +862,9 @@ class CallCenter(ConsoleOperations):
             if call.direction == "inbound":
                 self._execute(self.acd.handle(acd_ev.AgentAnswered(call.call_id, agent_id), now))
             self.recorder.answered(call, now)
+            if call.direction == "inbound" and call.recording_file:
+                # MixMonitor (started by switchboard-connect) records from this bridge on
+                self.recorder.recording(call, call.recording_file, now)
             self._publish_call(call)
         else:
             data = {"agent": agent_id, "status": event.dial_status}

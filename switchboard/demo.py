@@ -29,6 +29,7 @@ from crm_lookup.store import Store
 from routing.acd.config import load_queue_file
 from routing.center import CallCenter
 from switchboard.commands.demo import DEMO_DATABASE_FILE
+from switchboard.demo_quality import seed_evaluations
 from switchboard.service import Service, build_service, serve
 from telephony.simulator import CallerProfile, PbxSimulator, PhoneBehaviour
 
@@ -65,6 +66,10 @@ def demo_settings(
         ),
         security=dataclasses.replace(settings.security, session_secret=secrets.token_urlsafe(32)),
         ivr=dataclasses.replace(settings.ivr, entries=entries),
+        # the demo's queues record (config/queues.yaml); the files stay with its data
+        recording=dataclasses.replace(
+            settings.recording, dir=str(data_dir / "recordings"), pbx_dir=""
+        ),
     )
 
 
@@ -163,6 +168,7 @@ async def run_demo(
         try:
             await seed_demo(service.store)
             await seed_users(service.store)
+            await seed_evaluations(service.store, demo)
         except BaseException:
             # serve() never ran, so its cleanup will not close what build_service opened.
             await service.directory.close()

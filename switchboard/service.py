@@ -122,6 +122,7 @@ async def build_service(settings: Settings, *, clock: Callable[[], float] = time
         directory=directory,
         supervisors=queue_file.supervisors,
         thresholds=queue_file.thresholds,
+        recording=queue_file.recording,
         clock=clock,
         pbx_clients={name: client for name, client in clients.items() if client is not ami},
     )

@@ -13,7 +13,14 @@ from collections.abc import Callable
 from typing import Any
 
 from agent_console.ports import Listener, Message, SpyMode, TransferKind, Unsubscribe
-from config.errors import ActionFailed, IllegalTransition, InvalidInput, NotFound
+from config.errors import (
+    ActionFailed,
+    Conflict,
+    IllegalTransition,
+    InvalidInput,
+    NotFound,
+    PermissionDenied,
+)
 
 # (current state, requested state) pairs an agent or supervisor may ask for.
 ALLOWED = {
@@ -70,6 +77,7 @@ class FakeCenter:
             for name in queues
         }
         self.calls: dict[str, Message] = {}
+        self.recorded: set[str] = set()  # calls whose conversation is recorded
         self.wrapping: dict[str, str] = {}  # agent id -> call id being wrapped up
         self.intervals: list[Message] = []
         self.listeners: list[Listener] = []
@@ -171,6 +179,21 @@ class FakeCenter:
         self.actions.append(("hangup", call_id))
         self.end(call_id)
 
+    async def recording_pause(self, agent_id: str, call_id: str, paused: bool) -> None:
+        call = self._live(call_id)
+        if call["agent_id"] != agent_id:
+            raise PermissionDenied("only the agent on the call pauses its recording")
+        if call["state"] not in ("talking", "held"):
+            raise IllegalTransition(call["state"], "pause the recording")
+        recording = call.get("recording") or {"on": False, "paused": False}
+        if not recording["on"]:
+            raise Conflict(f"call {call_id} is not being recorded")
+        if recording["paused"] == paused:
+            return
+        self._maybe_fail("recording_pause")
+        self.actions.append(("recording_pause", agent_id, call_id, paused))
+        self._update_call(call_id, recording={"on": True, "paused": paused})
+
     async def dial(self, agent_id: str, number: str, *, customer_id: str | None = None) -> str:
         agent = self._agent(agent_id)
         if agent["state"] in ("ringing", "on_call"):
@@ -220,6 +243,7 @@ class FakeCenter:
         path: list[Message] | None = None,
         verified: bool = False,
         waited: float | None = None,
+        recorded: bool = False,
     ) -> Message:
         """A caller finished the IVR and is waiting in ``queue``."""
         now = self.clock()
@@ -236,7 +260,10 @@ class FakeCenter:
             "queued_at": now,
             "answered_at": None,
             "ivr": {"path": path or [], "verified": verified, "waited": waited},
+            "recording": {"on": False, "paused": False},
         }
+        if recorded:
+            self.recorded.add(call_id)  # "on" once answered
         self._publish_call(call_id)
         self._recount(queue)
         return dict(self.calls[call_id])
@@ -261,7 +288,8 @@ class FakeCenter:
     def answer(self, call_id: str) -> None:
         call = self.calls[call_id]
         call["answered_at"] = self.clock()
-        self._update_call(call_id, state="talking")
+        recording = {"on": call_id in self.recorded, "paused": False}
+        self._update_call(call_id, state="talking", recording=recording)
         self._set_agent(call["agent_id"], "on_call", call_id=call_id)
 
     def end(self, call_id: str) -> None:
@@ -269,7 +297,7 @@ class FakeCenter:
         queue = call["queue"]
         agent_id = call["agent_id"]
         answered = call["answered_at"] is not None
-        self._update_call(call_id, state="ended")
+        self._update_call(call_id, state="ended", recording={"on": False, "paused": False})
         stats = self.queues[queue]
         if answered:
             stats["answered"] += 1

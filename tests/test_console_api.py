@@ -39,6 +39,13 @@ MATRIX: list[tuple[str, str, Any, dict[str, int]]] = [
         None,
         dict(anon=401, alice=200, bob=200, sue=200, root=200),
     ),
+    (
+        "GET",
+        "/api/staffing?calls=100&aht=180&interval=1800&target=0.8&within=20",
+        None,
+        dict(anon=401, alice=403, bob=403, sue=200, root=200),
+    ),
+    ("GET", "/api/staffing/now", None, dict(anon=401, alice=403, bob=403, sue=200, root=200)),
     ("GET", "/api/customers?q=Ada", None, dict(anon=401, alice=200, bob=200, sue=200, root=200)),
     (
         "GET",
@@ -185,6 +192,27 @@ MATRIX: list[tuple[str, str, Any, dict[str, int]]] = [
     ("GET", "/supervisor", None, dict(anon=303, alice=403, bob=403, sue=200, root=200)),
     ("GET", "/admin", None, dict(anon=303, alice=403, bob=403, sue=403, root=200)),
     ("GET", "/customers/{customer}", None, dict(anon=303, alice=200, bob=200, sue=200, root=200)),
+    ("GET", "/evaluations", None, dict(anon=303, alice=200, bob=200, sue=200, root=200)),
+    ("GET", "/api/quality/forms", None, dict(anon=401, alice=200, bob=200, sue=200, root=200)),
+    (
+        "GET",
+        "/api/contacts/{contact}/evaluations",
+        None,
+        dict(anon=401, alice=200, bob=403, sue=200, root=200),
+    ),
+    (
+        "POST",
+        "/api/contacts/{contact}/evaluations",
+        {},
+        dict(anon=401, alice=403, bob=403, sue=400, root=400),
+    ),
+    (
+        "PUT",
+        "/api/contacts/{contact}/evaluations/999999",
+        {},
+        dict(anon=401, alice=403, bob=403, sue=404, root=404),
+    ),
+    ("GET", "/api/evaluations", None, dict(anon=401, alice=200, bob=200, sue=200, root=200)),
     (
         "PATCH",
         "/api/customers/{customer}",
@@ -711,7 +739,14 @@ async def test_openapi_describes_every_api_route(world: Any) -> None:
         if route.method == "HEAD" or not path.startswith(("/api/", "/healthz", "/metrics")):
             continue
         if path.endswith("{op}"):
-            for op in ("hold", "unhold", "transfer", "hangup"):
+            for op in (
+                "hold",
+                "unhold",
+                "transfer",
+                "hangup",
+                "pause_recording",
+                "resume_recording",
+            ):
                 served.add((route.method, path.replace("{op}", op)))
         else:
             served.add((route.method, path))

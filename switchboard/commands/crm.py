@@ -190,7 +190,10 @@ def run_merge(args: argparse.Namespace, settings: Settings) -> int:
 
 def run_seed_demo(args: argparse.Namespace, settings: Settings) -> int:
     async def work(store: Store) -> int:
+        from switchboard.demo_quality import seed_evaluations
+
         await seed_demo(store)
+        await seed_evaluations(store, settings)
         return await store.customers.count()
 
     count = with_store(settings, work)

@@ -24,7 +24,15 @@ HEADERS = {
     "aht": "AHT s",
     "service_level": "SL %",
     "longest_wait": "max wait s",
+    "evaluations": "evals",
+    "quality_score": "QA %",
 }
+AGENT_FIELDS = ("evaluations", "quality_score")  # per-agent rows only
+
+
+def fields_for(by: str) -> tuple[str, ...]:
+    """The columns of a report grouped ``by``."""
+    return FIELDS if by == "agent" else tuple(f for f in FIELDS if f not in AGENT_FIELDS)
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -71,8 +79,9 @@ def _fmt(value: object) -> str:
 
 
 def render_table(rows: list[ReportRow], by: str) -> str:
-    header = [by if f == "key" else HEADERS[f] for f in FIELDS]
-    cells = [[_fmt(getattr(r, f)) for f in FIELDS] for r in rows]
+    fields = fields_for(by)
+    header = [by if f == "key" else HEADERS[f] for f in fields]
+    cells = [[_fmt(getattr(r, f)) for f in fields] for r in rows]
     widths = [max(len(h), *(len(c[i]) for c in cells)) for i, h in enumerate(header)]
     lines = [
         "  ".join(
@@ -114,12 +123,13 @@ def run_report(args: argparse.Namespace, settings: Settings) -> int:
     )
     if args.format == "csv":
         writer = csv.writer(sys.stdout)
-        writer.writerow([args.by if f == "key" else f for f in FIELDS])
+        fields = fields_for(args.by)
+        writer.writerow([args.by if f == "key" else f for f in fields])
         for r in rows:
             data = r.to_json()
             # Queue names and agent ids come from files and callers' paths: never formulas.
             writer.writerow(
-                ["" if data[f] is None else spreadsheet_safe(str(data[f])) for f in FIELDS]
+                ["" if data[f] is None else spreadsheet_safe(str(data[f])) for f in fields]
             )
     else:
         print(render_table(rows, args.by))
