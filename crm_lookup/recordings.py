@@ -12,14 +12,12 @@ can never make the service read or delete another file.
 from __future__ import annotations
 
 import enum
-import logging
 import os
+import stat
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-
-log = logging.getLogger(__name__)
 
 MAX_REF = 500
 #: what a recording's file name may end with, and the type it is served as
@@ -56,7 +54,9 @@ class RecordingFiles:
 
     def resolve(self, ref: str) -> Path | None:
         """The file ``ref`` names, or None: no reference, a name outside the allowed
-        directories (after ``..`` and symlinks), or not an audio file name."""
+        directories (after ``..`` and symlinks), or not an audio file name (neither the
+        name given nor the file it leads to: a ``x.wav`` symlink to a ``.txt`` is refused).
+        Blocking (it reads symlinks)."""
         if not ref or len(ref) > MAX_REF or "\x00" in ref:
             return None
         candidate = Path(ref)
@@ -68,12 +68,14 @@ class RecordingFiles:
             real = candidate.resolve(strict=False)
         except (OSError, RuntimeError):  # a symlink loop
             return None
+        if real.suffix.lower() not in AUDIO_TYPES:
+            return None
         for base in self._allowed:
             try:
-                inside = real.is_relative_to(base.resolve(strict=False))
-            except OSError:
+                top = base.resolve(strict=False)
+            except (OSError, RuntimeError):
                 continue
-            if inside:
+            if real != top and real.is_relative_to(top):
                 return real
         return None
 
@@ -108,7 +110,10 @@ class RecordingFiles:
             )
         if not root.is_dir():
             return f"recordings directory {root} is not a directory ([recording] dir)"
-        if not os.access(root, os.R_OK | os.X_OK):
+        try:
+            with os.scandir(root) as entries:  # really list it: access() lies on some mounts
+                next(entries, None)
+        except OSError:
             return (
                 f"recordings directory {root} is not readable by this service's user: "
                 "give it read access (and write, for retention to delete old files)"
@@ -117,8 +122,10 @@ class RecordingFiles:
 
     def purge(self, older_than_days: int, now: float | None = None) -> Purged:
         """Delete recordings in ``root`` (and its subdirectories) last written more than
-        ``older_than_days`` ago. Symlinks are never followed nor deleted through; only
-        audio file names are touched. Blocking: run it in a thread.
+        ``older_than_days`` ago. Only audio file names are touched; symlinks are neither
+        followed nor deleted, and every directory is opened by descriptor
+        (:func:`os.fwalk`), so a directory swapped for a symlink during the sweep cannot
+        lead the deletion outside ``root``. Blocking: run it in a thread.
 
         Raises:
             ValueError: ``older_than_days`` below 1 (0 means "keep for ever": don't call).
@@ -127,18 +134,22 @@ class RecordingFiles:
             raise ValueError("older_than_days must be at least 1")
         cutoff = (time.time() if now is None else now) - older_than_days * 86400
         deleted = failed = freed = 0
-        if not self.root.is_dir():
+        try:
+            # The root itself may be a symlink (a mount point's alias): that one is meant.
+            top = self.root.resolve(strict=True)
+        except (OSError, RuntimeError):
             return Purged()
-        for folder, dirs, files in os.walk(self.root, followlinks=False):
+        if not top.is_dir():
+            return Purged()
+        for _folder, _dirs, files, dir_fd in os.fwalk(top, follow_symlinks=False):
             for name in files:
                 if Path(name).suffix.lower() not in AUDIO_TYPES:
                     continue
-                path = Path(folder) / name
                 try:
-                    info = path.lstat()
-                    if path.is_symlink() or info.st_mtime >= cutoff:
-                        continue
-                    path.unlink()
+                    info = os.stat(name, dir_fd=dir_fd, follow_symlinks=False)
+                    if not stat.S_ISREG(info.st_mode) or info.st_mtime >= cutoff:
+                        continue  # a symlink, a fifo...: not ours to delete; or still kept
+                    os.unlink(name, dir_fd=dir_fd)
                 except FileNotFoundError:
                     continue  # gone meanwhile: nothing to do
                 except OSError:
