@@ -5,7 +5,8 @@ Routes (registered by :func:`setup`, one line in ``agent_console.app``):
 * ``GET /contacts/{id}`` — the page (``templates/contact.html``, ``static/contact.js``),
   with qa's evaluation partial beside the player.
 * ``GET /api/contacts/{id}`` — the contact (``agent_name``), its ``events`` (kind, at,
-  data; oldest first), ``recording: {"status", "may_play"}`` and ``can_evaluate``. Any
+  data; oldest first), ``agent_names`` (id -> name of the agents its events name),
+  ``recording: {"status", "may_play"}`` and ``can_evaluate``. Any
   signed-in user, like the customer page's history.
 * ``GET /api/contacts/{id}/recording`` — the audio, through ``web.FileResponse`` (HTTP
   Range: 206 + Content-Range, 416, If-Range), ``Accept-Ranges: bytes``, the type by the
@@ -108,6 +109,8 @@ async def contact(request: web.Request) -> web.Response:
     status = await asyncio.to_thread(request.app[RECORDINGS].status, ref)
     body = request.app[CONSOLE].named([found])[0]
     body["events"] = [_event_json(e) for e in events]
+    agent_ids = {str(e["data"].get(k) or "") for e in body["events"] for k in ("agent_id", "agent")}
+    body["agent_names"] = request.app[CONSOLE].agent_names(agent_ids - {""})
     body["recording"] = {"status": status.value, "may_play": may_play(request, user, found)}
     body["can_evaluate"] = may_evaluate(request, user, found) and bool(found.get("agent_id"))
     return web.json_response(body)
@@ -166,14 +169,23 @@ async def contact_page(request: web.Request) -> web.Response:
     except NotFound:
         contact_id = inputs.int_id(request.match_info["id"], "contact id")
         response = await signed_in_page(
-            request, "contact.html", contact_id=contact_id, found=False, can_evaluate=False
+            request,
+            "contact.html",
+            contact_id=contact_id,
+            found=False,
+            can_evaluate=False,
+            show_evaluation=False,
         )
         response.set_status(404)
         return response
+    scores = may_evaluate(request, user, found)
+    own = bool(user.agent_id) and found.get("agent_id") == user.agent_id
     return await signed_in_page(
         request,
         "contact.html",
         contact_id=int(found["id"]),
         found=True,
-        can_evaluate=may_evaluate(request, user, found) and bool(found.get("agent_id")),
+        can_evaluate=scores and bool(found.get("agent_id")),
+        # the evaluations are the agent's and their supervisors' (quality.py's rule)
+        show_evaluation=scores or own,
     )
