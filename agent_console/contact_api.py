@@ -122,7 +122,7 @@ def _is_playback(request: web.Request) -> bool:
     if header is None:
         return True
     first = _FIRST_RANGE.match(header)
-    return bool(first and first.group(1)) and int(first.group(1)) == 0
+    return first is not None and first.group(1) != "" and int(first.group(1)) == 0
 
 
 @require()
