@@ -149,3 +149,19 @@ async def test_the_supervisor_sees_the_form_beside_the_player(world: Any, browse
     assert await bob.locator("#evaluation").count() == 0  # another agent's evaluations
     assert not bob.errors
     assert not sue.errors
+
+
+async def test_the_contact_page_in_russian(world: Any, browser: Any) -> None:
+    from playwright.async_api import expect
+
+    contact = world.ids["contact"]
+    alice = await signed_in(browser, world.origin, "alice", password=PASSWORD, locale="ru-RU")
+    await alice.goto(f"{world.origin}/contacts/{contact}")
+    await expect(alice.locator("#contact-heading")).to_have_text(f"Обращение {contact}")
+    paused = alice.locator('#contact-events [data-kind="note:recording_paused"] .event-words')
+    await expect(paused).to_have_text("Запись приостановлена на 0:32: Alice Agent", timeout=WAIT_MS)
+    await expect(alice.locator("#recording-audio")).to_have_attribute(
+        "aria-label", f"Запись обращения {contact}"
+    )
+    await assert_accessible(alice, "the contact page in Russian")
+    assert not alice.errors
