@@ -375,7 +375,10 @@ async def customer_contacts(request: web.Request) -> web.Response:
     limit = _int_query(request, "limit", 20)
     offset = _int_query(request, "offset", 0)
     page = await request.app[CRM].contacts(customer_id, limit, offset)
-    page["contacts"] = request.app[CONSOLE].named(page["contacts"])
+    from agent_console.contact_api import with_recording_status  # it imports this module
+
+    named = request.app[CONSOLE].named(page["contacts"])
+    page["contacts"] = await with_recording_status(request.app, named)
     return web.json_response(page)
 
 

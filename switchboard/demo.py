@@ -224,6 +224,8 @@ def demo_banner(settings: Settings, database: Path, ami_port: int) -> str:
         "    sam           supervisor",
         f"    admin         administrator - console users at {url}/admin",
         f"  PBX simulator AMI on 127.0.0.1:{ami_port} (simulated callers dial {DEMO_DID})",
+        f"  Recordings:  {settings.path(settings.recording.dir)} - a contact's page "
+        f"({url}/contacts/<id>, linked from the customer's page) plays it",
         f"  Data: {database}; report on it (another terminal):",
         f"    SWITCHBOARD_DATABASE__PATH={database} switchboard report --from {today} --to {today}",
         "",

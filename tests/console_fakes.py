@@ -481,6 +481,7 @@ class World:
         login_limit: int = 10,
         origin_scheme: str = "http",
         database_url: str = "",
+        recording_dir: Any = None,
     ) -> World:
         import argon2
         from aiohttp import web
@@ -488,7 +489,13 @@ class World:
 
         from agent_console.app import init_app
         from agent_console.auth import Passwords
-        from config.settings import HttpSettings, SecuritySettings, Settings
+        from config.settings import (
+            HttpSettings,
+            IvrSettings,
+            RecordingSettings,
+            SecuritySettings,
+            Settings,
+        )
         from crm_lookup.store import open_store
 
         port = unused_port()
@@ -497,6 +504,9 @@ class World:
         self.settings = Settings(
             http=HttpSettings(host="127.0.0.1", port=port, public_origin=self.origin),
             security=SecuritySettings(login_attempts_per_minute=login_limit),
+            # recordings and voicemail under tmp_path (recording_dir: a test's own)
+            recording=RecordingSettings(dir=str(recording_dir or tmp_path / "recordings")),
+            ivr=IvrSettings(recordings_dir=str(tmp_path / "voicemail")),
         )
         self.clock = FakeClock()
         # database_url: a store_url fixture's (either backend); else a SQLite file.

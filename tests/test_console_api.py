@@ -285,6 +285,19 @@ MATRIX: list[tuple[str, str, Any, dict[str, int]]] = [
         None,
         dict(anon=401, alice=200, bob=200, sue=200, root=200),
     ),
+    ("GET", "/contacts/{contact}", None, dict(anon=303, alice=200, bob=200, sue=200, root=200)),
+    (
+        "GET",
+        "/api/contacts/{contact}",
+        None,
+        dict(anon=401, alice=200, bob=200, sue=200, root=200),
+    ),
+    (  # alice's contact in sales, not recorded: 404 to those who may play it
+        "GET",
+        "/api/contacts/{contact}/recording",
+        None,
+        dict(anon=401, alice=404, bob=403, sue=404, root=404),
+    ),
     ("GET", "/ws", None, dict(anon=401)),
 ]
 

@@ -3,9 +3,8 @@ contact page's partial (templates/_evaluation.html: refused when a question is l
 unanswered, keyboard-operable radio groups, the live score), saves it, and the agent
 sees it on /evaluations; axe-core and screenshots of both.
 
-Until the contact page (/contacts/{id}) lands, the partial is shown on a test-only page
-that includes it the way that page does: inside ``<section id="evaluation">``, with the
-context ``contact_id``, ``can_evaluate`` and ``user``.
+The partial is on the real contact page (/contacts/{id}), inside ``<section
+id="evaluation">`` beside the player.
 """
 
 from __future__ import annotations
@@ -20,15 +19,6 @@ from tests.browser_kit import WAIT_MS, assert_accessible, screenshots, signed_in
 from tests.console_fakes import PASSWORD, World, seed_history
 
 pytestmark = pytest.mark.browser
-
-CONTACT_PAGE = """{% extends "base.html" %}
-{% block nav %}<span class="who">{{ user.username }}</span>{% endblock %}
-{% block main %}<h1>Contact {{ contact_id }}</h1>
-<section id="evaluation" class="panel" aria-labelledby="evaluation-title">
-{% include "_evaluation.html" %}
-</section>{% endblock %}
-{% block scripts %}<script src="/static/common.js"></script>{% endblock %}
-"""
 
 # The shipped form's questions, answered as test_quality_api.MIXED: 85.94 (85.9 shown).
 CLICKS = {
@@ -46,39 +36,7 @@ CLICKS = {
 
 
 @pytest.fixture
-async def world(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[Any]:
-    import jinja2
-    from aiohttp import web
-
-    import agent_console.app as app_module
-    from agent_console.api import user_of
-    from agent_console.auth import require
-    from agent_console.keys import CRM, JINJA
-    from agent_console.pages import signed_in_page
-    from agent_console.quality import may_evaluate
-
-    real = app_module.init_app
-
-    @require()
-    async def contact_page(request: web.Request) -> web.Response:
-        contact = await request.app[CRM].contact(request.match_info["id"])
-        return await signed_in_page(
-            request,
-            "test_contact.html",
-            contact_id=contact["id"],
-            can_evaluate=may_evaluate(request, user_of(request), contact),
-        )
-
-    def with_contact_page(*args: Any, **kwargs: Any) -> web.Application:
-        app = real(*args, **kwargs)
-        env = app[JINJA]
-        env.loader = jinja2.ChoiceLoader(
-            [env.loader, jinja2.DictLoader({"test_contact.html": CONTACT_PAGE})]  # type: ignore[list-item]
-        )
-        app.router.add_get("/test/contacts/{id}", contact_page)
-        return app
-
-    monkeypatch.setattr(app_module, "init_app", with_contact_page)
+async def world(tmp_path: Path) -> AsyncIterator[Any]:
     w = await World().start(tmp_path)
     w.ids = await seed_history(w)
     yield w
@@ -90,7 +48,7 @@ async def test_a_supervisor_scores_and_the_agent_sees_it(world: Any, browser: An
 
     contact = world.ids["contact"]  # sales, taken by alice
     sue = await signed_in(browser, world.origin, "sue", password=PASSWORD)
-    await sue.goto(f"{world.origin}/test/contacts/{contact}")
+    await sue.goto(f"{world.origin}/contacts/{contact}")
     await expect(sue.locator("#evaluation-q-greeting_script-yes")).to_be_attached(timeout=WAIT_MS)
     await expect(sue.locator("#evaluation-list .empty")).to_have_text("Not evaluated yet.")
     legends = await sue.locator("#evaluation-questions fieldset.section > legend").all_inner_texts()
@@ -147,7 +105,7 @@ async def test_a_supervisor_scores_and_the_agent_sees_it(world: Any, browser: An
     )
     await assert_accessible(alice, "/evaluations (agent)")
     await screenshots(alice, "evaluations-agent")
-    await alice.goto(f"{world.origin}/test/contacts/{contact}")
+    await alice.goto(f"{world.origin}/contacts/{contact}")
     await expect(alice.locator(".evaluation-item")).to_have_count(1, timeout=WAIT_MS)
     assert await alice.locator("#evaluation-form").count() == 0
     assert not alice.errors
@@ -179,7 +137,7 @@ async def test_the_supervisor_changes_their_own_evaluation(world: Any, browser: 
         contact, form.to_json(), "1001", "sue", answers, "", score(form, answers)
     )
     sue = await signed_in(browser, world.origin, "sue", password=PASSWORD)
-    await sue.goto(f"{world.origin}/test/contacts/{contact}")
+    await sue.goto(f"{world.origin}/contacts/{contact}")
     await sue.click(".evaluation-item button")
     await expect(sue.locator("#evaluation-form-title")).to_have_text("Change your evaluation")
     assert await sue.is_checked("#evaluation-q-closing-no")
@@ -195,7 +153,7 @@ async def test_the_supervisor_changes_their_own_evaluation(world: Any, browser: 
 
     # In Russian: the page's own words (the form's are the operator's), still accessible.
     ru = await signed_in(browser, world.origin, "sue", password=PASSWORD, locale="ru-RU")
-    await ru.goto(f"{world.origin}/test/contacts/{contact}")
+    await ru.goto(f"{world.origin}/contacts/{contact}")
     await expect(ru.locator("#evaluation-title")).to_have_text("Оценка качества")
     await expect(ru.locator(".evaluation-item")).to_have_count(1, timeout=WAIT_MS)
     await expect(ru.locator("#evaluation-q-closing-na")).to_have_count(0)
