@@ -73,7 +73,8 @@ async def test_each_role_counts_only_what_it_may_see(world: World) -> None:
     sue_agents = await get(world, "sue", f"/api/reports?{Q}&by=agent")
     assert {r["key"] for r in sue_agents["rows"]} == {"1001", "1003"}
     assert sue_agents["rows"][0]["label"] == "Alice Agent"
-    assert sue_agents["rows"][0]["evaluations"] is None  # quality review's place
+    assert sue_agents["rows"][0]["evaluations"] == 0  # none scored (test_quality_api)
+    assert sue_agents["rows"][0]["quality_score"] is None
     alice = await get(world, "alice", f"/api/reports?{Q}&by=agent")
     assert [r["key"] for r in alice["rows"]] == ["1001"]
     assert alice["totals"]["offered"] == 1
