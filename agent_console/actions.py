@@ -28,6 +28,7 @@ from crm_lookup.drafts import holds_input
 NUMBER = re.compile(r"^\+?[0-9*#]{2,20}$")
 ID = re.compile(r"^[A-Za-z0-9._:@/-]{1,128}$")
 NOTES_MAX = 4000
+RECORDING_OPS = ("pause_recording", "resume_recording")
 Params = Mapping[str, Any]
 
 
@@ -271,7 +272,12 @@ class Console:
         return state, reason
 
     async def call_control(self, user: User, call_id: str, op: str, params: Params) -> Message:
-        """hold / unhold / hangup / transfer (``{"kind", "target"}``) on one call."""
+        """hold / unhold / hangup / transfer (``{"kind", "target"}``) /
+        pause_recording / resume_recording on one call.
+
+        Pausing a recording is the agent's own: only the agent on the call may (card
+        numbers read aloud), not a supervisor or an admin, whose stopping it would hide
+        what the review is for."""
         if not ID.match(call_id):
             raise InvalidInput("call id is not valid", field="call_id")
         if op == "transfer":
@@ -283,9 +289,14 @@ class Console:
                     raise NotFound(f"no queue {target!r}")
             elif kind == "agent":
                 self._agent(target)
-        elif op not in ("hold", "unhold", "hangup"):
+        elif op not in ("hold", "unhold", "hangup", *RECORDING_OPS):
             raise NotFound(f"no call control {op!r}")
         call = self._check_call(user, call_id)
+        if op in RECORDING_OPS:
+            if not user.agent_id or call.get("agent_id") != user.agent_id:
+                raise PermissionDenied("only the agent on the call pauses its recording")
+            await self.center.recording_pause(user.agent_id, call_id, op == "pause_recording")
+            return {"call_id": call_id, "op": op}
         if op == "hold":
             await self.center.hold(call_id)
         elif op == "unhold":
@@ -545,6 +556,14 @@ def _ws_actions() -> dict[str, tuple[frozenset[Role], WsAction]]:
         "transfer": (
             ALL_ROLES,
             lambda c, u, p: c.call_control(u, target(p, "call_id"), "transfer", p),
+        ),
+        "pause_recording": (
+            ALL_ROLES,
+            lambda c, u, p: c.call_control(u, target(p, "call_id"), "pause_recording", p),
+        ),
+        "resume_recording": (
+            ALL_ROLES,
+            lambda c, u, p: c.call_control(u, target(p, "call_id"), "resume_recording", p),
         ),
         "dial": (ALL_ROLES, lambda c, u, p: c.dial(u, p)),
         "save_draft": (ALL_ROLES, lambda c, u, p: c.save_draft(u, _contact_ref(p), p)),

@@ -8,13 +8,12 @@ in :func:`errors_middleware`: InvalidInput 400, NotAuthenticated 401, Permission
 
 from __future__ import annotations
 
-import datetime as dt
 import logging
 from typing import Any
 
 from aiohttp import web
 
-from agent_console import inputs
+from agent_console import inputs, reports_api
 from agent_console.actions import ident, text
 from agent_console.auth import (
     LOGIN_CSRF_COOKIE,
@@ -48,7 +47,6 @@ from config.errors import (
 
 log = logging.getLogger(__name__)
 MAX_BODY = 64 * 1024
-REPORT_GROUPS = ("queue", "agent", "day", "interval")
 
 # Most specific first.
 ERROR_MAP: tuple[tuple[type[SwitchboardError], int, str], ...] = (
@@ -377,7 +375,10 @@ async def customer_contacts(request: web.Request) -> web.Response:
     limit = _int_query(request, "limit", 20)
     offset = _int_query(request, "offset", 0)
     page = await request.app[CRM].contacts(customer_id, limit, offset)
-    page["contacts"] = request.app[CONSOLE].named(page["contacts"])
+    from agent_console.contact_api import with_recording_status  # it imports this module
+
+    named = request.app[CONSOLE].named(page["contacts"])
+    page["contacts"] = await with_recording_status(request.app, named)
     return web.json_response(page)
 
 
@@ -459,24 +460,6 @@ async def spy(request: web.Request) -> web.Response:
         user_of(request), request.match_info["id"], await read_json(request)
     )
     return web.json_response(result)
-
-
-@require(Role.SUPERVISOR, Role.ADMIN)
-async def reports(request: web.Request) -> web.Response:
-    """``GET /api/reports?from=YYYY-MM-DD&to=YYYY-MM-DD&by=queue|agent|day|interval
-    [&interval=15|30|60]``; ``to`` is inclusive when it is a date. Defaults: today, by day."""
-    today = dt.datetime.now(dt.UTC).date().isoformat()
-    start_text = request.query.get("from", today)
-    start = inputs.moment(start_text, "from")
-    end = inputs.moment(request.query.get("to", start_text), "to", end_of_day=True)
-    by = request.query.get("by", "day")
-    if by not in REPORT_GROUPS:
-        raise InvalidInput(f"by must be one of {', '.join(REPORT_GROUPS)}", field="by")
-    interval = request.query.get("interval", "15")
-    if interval not in ("15", "30", "60"):
-        raise InvalidInput("interval must be 15, 30 or 60 (minutes)", field="interval")
-    rows = await request.app[CRM].report(start, end, by, int(interval))
-    return web.json_response({"from": start, "to": end, "by": by, "rows": rows})
 
 
 # -- admin ------------------------------------------------------------------------------
@@ -696,13 +679,16 @@ def setup_routes(app: web.Application) -> None:
     r.add_post("/api/contacts/{id}/wrapup", wrapup)
     r.add_get("/api/contacts/{id}/draft", get_draft)
     r.add_put("/api/contacts/{id}/draft", put_draft)
-    r.add_post("/api/calls/{id}/{op:hold|unhold|transfer|hangup}", call_control)
+    r.add_post(
+        "/api/calls/{id}/{op:hold|unhold|transfer|hangup|pause_recording|resume_recording}",
+        call_control,
+    )
     r.add_post("/api/dial", dial)
     r.add_put("/api/supervisor/agents/{id}/state", force_state)
     r.add_post("/api/supervisor/agents/{id}/logout", logout_agent)
     r.add_post("/api/supervisor/agents/{id}/spy", spy)
     r.add_post("/api/supervisor/calls/{id}/move", move_call)
-    r.add_get("/api/reports", reports)
+    reports_api.add_routes(r)
     r.add_get("/api/admin/users", list_users)
     r.add_post("/api/admin/users", add_user)
     r.add_post("/api/admin/users/{name}/disable", disable_user)

@@ -110,6 +110,113 @@ STRINGS: dict[str, tuple[str, str]] = {
     "ivr.transfer": ("Transferred by the menu", "Переведён меню"),
     "ivr.hangup": ("Call ended by the menu", "Меню завершило звонок"),
     "ivr.other": ("“{name}”: {result}", "«{name}»: {result}"),
+    # == report measures (crm_lookup.report_measures; the report pages show them) ========
+    "report.measure.offered": ("Offered", "Поступило"),
+    "report.definition.offered": (
+        "Calls that entered the queue in the period and have ended.",
+        "Звонки, поступившие в очередь за период и завершённые.",
+    ),
+    "report.measure.answered": ("Answered", "Отвечено"),
+    "report.definition.answered": (
+        "Offered calls an agent picked up.",
+        "Поступившие звонки, на которые ответил оператор.",
+    ),
+    "report.measure.abandoned": ("Abandoned", "Брошено"),
+    "report.definition.abandoned": (
+        "Callers who hung up in the queue after waiting at least the short-abandon time.",
+        "Звонящие, положившие трубку в очереди после ожидания не меньше порога короткого сброса.",
+    ),
+    "report.measure.short_abandoned": ("Short abandons", "Короткие сбросы"),
+    "report.definition.short_abandoned": (
+        "Callers who hung up in the queue sooner than the short-abandon time;"
+        " counted apart and left out of the service level.",
+        "Звонящие, положившие трубку в очереди быстрее порога короткого сброса;"
+        " считаются отдельно и не входят в уровень обслуживания.",
+    ),
+    "report.measure.service_level": ("Service level", "Уровень обслуживания"),
+    "report.definition.service_level": (
+        "Calls answered within the threshold divided by offered calls less short abandons.",
+        "Звонки, отвеченные в пределах порога, делённые на поступившие без коротких сбросов.",
+    ),
+    "report.measure.asa": ("ASA", "Среднее время ответа"),
+    "report.definition.asa": (
+        "Average speed of answer: the mean wait in the queue of answered calls.",
+        "Среднее время ответа: среднее ожидание в очереди отвеченных звонков.",
+    ),
+    "report.measure.aht": ("AHT", "Среднее время обработки"),
+    "report.definition.aht": (
+        "Average handle time: the mean talk + hold + wrap-up time of answered calls.",
+        "Среднее время обработки: разговор + удержание + поствызывная обработка"
+        " отвеченных звонков, в среднем.",
+    ),
+    "report.measure.avg_wait": ("Average wait", "Среднее ожидание"),
+    "report.definition.avg_wait": (
+        "The mean time offered calls waited in the queue, answered or not.",
+        "Среднее время ожидания в очереди поступивших звонков, отвеченных и нет.",
+    ),
+    "report.measure.longest_wait": ("Longest wait", "Самое долгое ожидание"),
+    "report.definition.longest_wait": (
+        "The longest time an offered call waited in the queue.",
+        "Самое долгое ожидание поступившего звонка в очереди.",
+    ),
+    "report.measure.transfers": ("Transfers", "Переводы"),
+    "report.definition.transfers": (
+        "Transfers agents made on these calls.",
+        "Переводы, сделанные операторами на этих звонках.",
+    ),
+    "report.measure.callbacks": ("Callbacks", "Обратные звонки"),
+    "report.definition.callbacks": (
+        "Callers who left the queue asking to be called back.",
+        "Звонящие, покинувшие очередь с заказом обратного звонка.",
+    ),
+    "report.measure.other": ("Other", "Прочие"),
+    "report.definition.other": (
+        "Offered calls that ended another way: voicemail, overflow, failed, lost in an outage.",
+        "Поступившие звонки, завершённые иначе: голосовая почта, переполнение, сбой,"
+        " потеря при остановке службы.",
+    ),
+    "report.measure.calls": ("Calls", "Звонки"),
+    "report.definition.calls": (
+        "Calls the agent answered.",
+        "Звонки, на которые ответил оператор.",
+    ),
+    "report.measure.talk_seconds": ("Talk time", "Время разговора"),
+    "report.definition.talk_seconds": (
+        "Time the agent talked on those calls, holds not included.",
+        "Время разговора оператора на этих звонках, без удержания.",
+    ),
+    "report.measure.hold_seconds": ("Hold time", "Время удержания"),
+    "report.definition.hold_seconds": (
+        "Time callers spent on hold on those calls.",
+        "Время, которое звонящие провели на удержании.",
+    ),
+    "report.measure.wrapup_seconds": ("Wrap-up time", "Поствызывная обработка"),
+    "report.definition.wrapup_seconds": (
+        "Time from the end of those calls to their saved wrap-up.",
+        "Время от конца этих звонков до сохранения их итогов.",
+    ),
+    "report.measure.logged_in_seconds": ("Logged in", "В системе"),
+    "report.definition.logged_in_seconds": (
+        "Time the agent was logged in during the period, in any state.",
+        "Время, которое оператор провёл в системе за период, в любом статусе.",
+    ),
+    "report.measure.occupancy": ("Occupancy", "Занятость"),
+    "report.definition.occupancy": (
+        "Time on calls and in wrap-up divided by logged-in time less not-ready time.",
+        "Время на звонках и в поствызывной обработке, делённое на время в системе"
+        " без времени «не готов».",
+    ),
+    "report.measure.state_seconds": ("Time in each state", "Время в каждом статусе"),
+    "report.definition.state_seconds": (
+        "Time the agent spent ready, not ready (by reason), ringing, on calls and in wrap-up.",
+        "Время оператора в статусах: готов, не готов (по причинам), вызов, разговор,"
+        " поствызывная обработка.",
+    ),
+    "report.measure.in_progress": ("In progress", "В процессе"),
+    "report.definition.in_progress": (
+        "Calls not ended yet (waiting or talking): left out of every other measure.",
+        "Ещё не завершённые звонки (ждут или идёт разговор): не входят в другие показатели.",
+    ),
     # == login ============================================================================
     "login.title": ("Sign in", "Вход"),
     "login.username": ("Username", "Имя пользователя"),
@@ -161,6 +268,9 @@ STRINGS: dict[str, tuple[str, str]] = {
     "agent.hold": ("Hold", "Удержать"),
     "agent.unhold": ("Unhold", "Снять с удержания"),
     "agent.hangup": ("Hang up", "Завершить"),
+    "agent.recording.pause": ("Pause recording", "Пауза записи"),
+    "agent.recording.on": ("Recording", "Идёт запись"),
+    "agent.recording.paused": ("Recording paused", "Запись на паузе"),
     "agent.transfer": ("Transfer", "Перевести"),
     "agent.transfer.kind": ("Transfer to", "Куда перевести"),
     "agent.transfer.queue": ("To a queue", "В очередь"),
@@ -233,6 +343,10 @@ STRINGS: dict[str, tuple[str, str]] = {
         "Не готов (причина из списка «Доступность»)",
     ),
     "agent.keys.hold": ("Hold or unhold", "Удержать или снять с удержания"),
+    "agent.keys.recording": (
+        "Pause or resume the call's recording",
+        "Приостановить или возобновить запись звонка",
+    ),
     "agent.keys.hangup": ("Hang up (end)", "Завершить звонок"),
     "agent.keys.transfer": ("Transfer: go to the target", "Перевод: к выбору цели"),
     "agent.keys.notes": ("Write wrap-up notes", "Заметки обработки"),
@@ -312,6 +426,16 @@ STRINGS: dict[str, tuple[str, str]] = {
     "wall.chart.sl_summary": (
         "Service level now {last}; target {target}",
         "Уровень сервиса сейчас {last}; цель {target}",
+    ),
+    # wallboard staffing (agent_console.staffing; docs/STAFFING.md)
+    "wall.staff.needs": ("Needs +{count} agents", "Не хватает операторов: +{count}"),
+    "wall.staff.needs_one": ("Needs +1 agent", "Не хватает одного оператора"),
+    "wall.staff.ok": ("Staffed", "Операторов достаточно"),
+    "wall.staff.detail": (
+        "Forecast for {time}: {calls} calls, handle time {aht}; {needed} agents needed,"
+        " {logged} logged in",
+        "Прогноз на {time}: звонков {calls}, время обработки {aht}; нужно операторов:"
+        " {needed}, в системе: {logged}",
     ),
     # == report pages (/reports, /reports/contacts; the measures' own names and
     # definitions are report.measure.<key> / report.definition.<key>) =====================
@@ -593,6 +717,109 @@ STRINGS: dict[str, tuple[str, str]] = {
     ),
     "admin.done_password": ("New password set for {user}.", "Для {user} установлен новый пароль."),
     "admin.done_delete": ("{user} deleted.", "{user} удалён."),
+    # == quality review (the contact page's evaluation, the evaluations page) ==============
+    "nav.evaluations": ("Evaluations", "Оценки"),
+    "evaluation.title": ("Quality review", "Оценка качества"),
+    "evaluation.list": ("Evaluations of this contact", "Оценки этого обращения"),
+    "evaluation.none": ("Not evaluated yet.", "Ещё не оценено."),
+    "evaluation.new": ("Evaluate this contact", "Оценить обращение"),
+    "evaluation.editing": ("Change your evaluation", "Изменить свою оценку"),
+    "evaluation.edit": ("Change", "Изменить"),
+    "evaluation.cancel_edit": ("Cancel the change", "Отменить изменение"),
+    "evaluation.form": ("Form", "Анкета"),
+    "evaluation.comments": ("Comments", "Комментарий"),
+    "evaluation.score": ("Score", "Балл"),
+    "evaluation.evaluator": ("Evaluator", "Оценщик"),
+    "evaluation.by": ("by {name}", "оценил(а) {name}"),
+    "evaluation.answers": ("Answers", "Ответы"),
+    "evaluation.weight": ("weight {weight}", "вес {weight}"),
+    "evaluation.yes": ("Yes", "Да"),
+    "evaluation.no": ("No", "Нет"),
+    "evaluation.na": ("Does not apply", "Неприменимо"),
+    "evaluation.unanswered": ("not answered", "без ответа"),
+    "evaluation.required": ("Answer this question.", "Ответьте на этот вопрос."),
+    "evaluation.check": ("Some questions need an answer.", "Ответьте на все обязательные вопросы."),
+    "evaluation.saved": ("Evaluation saved: {score}", "Оценка сохранена: {score}"),
+    "evaluation.no_forms": ("No evaluation form is configured.", "Анкеты оценки не настроены."),
+    "evaluation.no_score": ("no score", "без балла"),
+    "evaluation.scale": ("{value} of 5", "{value} из 5"),
+    "evaluations.title": ("Evaluations", "Оценки"),
+    "evaluations.hint_agent": (
+        "Quality reviews of your contacts.",
+        "Оценки качества ваших обращений.",
+    ),
+    "evaluations.hint_supervisor": (
+        "Quality reviews of the contacts in your queues.",
+        "Оценки качества обращений ваших очередей.",
+    ),
+    "evaluations.from": ("From", "С"),
+    "evaluations.to": ("To", "По"),
+    "evaluations.agent": ("Agent", "Оператор"),
+    "evaluations.all_agents": ("Every agent", "Все операторы"),
+    "evaluations.apply": ("Show", "Показать"),
+    "evaluations.date": ("Contact date", "Дата обращения"),
+    "evaluations.contact": ("Contact", "Обращение"),
+    "evaluations.open_contact": ("Contact {id}", "Обращение {id}"),
+    "evaluations.count": (
+        "Evaluations: {count} · mean score {mean}",
+        "Оценок: {count} · средний балл {mean}",
+    ),
+    "evaluations.empty": ("No evaluations in this period.", "За этот период оценок нет."),
+    # == the contact page (/contacts/{id}: summary, timeline, recording) ==================
+    "contact.title": ("Contact {id}", "Обращение {id}"),
+    "contact.gone": ("There is no such contact.", "Такого обращения нет."),
+    "contact.customer_link": ("The customer's page", "Страница клиента"),
+    "contact.no_customer": ("Not linked to a customer.", "Не связано с клиентом."),
+    "contact.caller": ("Caller", "Абонент"),
+    "contact.arrived": ("Arrived", "Поступил"),
+    "contact.answered": ("Answered", "Принят"),
+    "contact.ended": ("Ended", "Завершён"),
+    "contact.hold": ("On hold", "На удержании"),
+    "contact.wrapup": ("Wrap-up", "Обработка"),
+    "contact.timeline": ("What happened", "Ход звонка"),
+    "contact.no_events": ("Nothing recorded for this contact.", "По обращению нет событий."),
+    "contact.someone": ("an agent", "оператор"),
+    "contact.unknown_number": ("an unknown number", "неизвестного номера"),
+    "contact.recording": ("Recording", "Запись"),
+    "contact.recording_of": ("Recording of contact {id}", "Запись обращения {id}"),
+    "contact.recording_missing": (
+        "The recording is missing: it was deleted after the retention period or cannot be reached.",
+        "Запись отсутствует: удалена по сроку хранения или недоступна.",
+    ),
+    "contact.recording_not_yours": (
+        "Only the agent who took this call and its queue's supervisors may play it.",
+        "Прослушать запись могут только принявший звонок оператор и супервизоры очереди.",
+    ),
+    "contact.has_recording": ("recording", "запись"),
+    "contact.open": ("Open contact", "Открыть обращение"),
+    "contact.event.arrived": ("Call arrived from {number}", "Звонок с номера {number}"),
+    "contact.event.placed": ("Call placed to {number}", "Звонок на номер {number}"),
+    "contact.event.ivr_done": ("Left the menu", "Вышел из меню"),
+    "contact.event.queued": ("Queued in {queue}", "Поставлен в очередь {queue}"),
+    "contact.event.offered": ("Rang {agent}", "Вызов оператора {agent}"),
+    "contact.event.answered": ("Answered by {agent}", "Ответил(а) {agent}"),
+    "contact.event.held": ("Put on hold", "Поставлен на удержание"),
+    "contact.event.unheld": ("Back from hold", "Снят с удержания"),
+    "contact.event.recording": ("Recording started", "Запись начата"),
+    "contact.event.paused": (
+        "Recording paused at {offset} by {agent}",
+        "Запись приостановлена на {offset}: {agent}",
+    ),
+    "contact.event.resumed": (
+        "Recording resumed at {offset} by {agent}",
+        "Запись возобновлена на {offset}: {agent}",
+    ),
+    "contact.event.no_answer": ("{agent} did not answer", "{agent} не ответил(а)"),
+    "contact.event.transfer": ("Transferred to {target}", "Переведён на {target}"),
+    "contact.event.moved": ("Moved to queue {queue}", "Перемещён в очередь {queue}"),
+    "contact.event.overflow": ("Overflowed to {queue}", "Переполнение: передан в {queue}"),
+    "contact.event.callback": (
+        "Callback attempt {attempt}: {outcome}",
+        "Обратный звонок, попытка {attempt}: {outcome}",
+    ),
+    "contact.event.ended": ("Call ended: {outcome}", "Звонок завершён: {outcome}"),
+    "contact.event.wrapup": ("Wrapped up: {disposition}", "Обработка: {disposition}"),
+    "contact.event.customer": ("Linked to a customer", "Связано с клиентом"),
 }
 
 _PLACEHOLDER = re.compile(r"\{([a-z_]+)\}")

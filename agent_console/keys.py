@@ -15,7 +15,10 @@ if TYPE_CHECKING:
     from agent_console.crm import Crm
     from agent_console.metrics import Metrics
     from agent_console.ports import ContactCenter
+    from agent_console.staffing import StaffingBoard
     from agent_console.ws import Hub
+    from crm_lookup.recordings import RecordingFiles
+    from routing.evaluation_forms import Form
 
 SETTINGS = web.AppKey("settings", Settings)
 STORE: web.AppKey[Any] = web.AppKey("store")  # crm_lookup.store.Store, owned by the caller
@@ -25,6 +28,11 @@ AUTH: web.AppKey[Auth] = web.AppKey("auth")
 CONSOLE: web.AppKey[Console] = web.AppKey("console")
 HUB: web.AppKey[Hub] = web.AppKey("hub")
 METRICS: web.AppKey[Metrics] = web.AppKey("metrics")
+STAFFING: web.AppKey[StaffingBoard] = web.AppKey("staffing")
 JINJA = web.AppKey("jinja", jinja2.Environment)
+# the forms of [quality] forms_file, read at start (a list: a reload replaces its items)
+FORMS: web.AppKey[list[Form]] = web.AppKey("forms")
+# [recording] dir (and the voicemail one): a contact's recording ref to a file, safely
+RECORDINGS: web.AppKey[RecordingFiles] = web.AppKey("recordings")
 
 SESSION: web.RequestKey[Session | None] = web.RequestKey("session")

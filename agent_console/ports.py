@@ -19,7 +19,9 @@ Shapes (all JSON-ready; times are epoch seconds as floats):
 * call: ``{"call_id", "state" ("ivr"|"waiting"|"ringing"|"talking"|"held"|"ended"),
   "queue", "caller", "dialed", "agent_id", "customer_id", "contact_id", "arrived_at",
   "queued_at", "answered_at", "ivr": {"path": [{"node", "kind", "digits", "result"}],
-  "verified": bool, "waited": seconds}}``
+  "verified": bool, "waited": seconds}, "recording": {"on": bool, "paused": bool}}``;
+  ``recording.on``: the conversation with the agent is being recorded now (talking or
+  held on a recorded call); ``paused``: the agent paused it (the file gets silence)
 * interval: ``{"start", "offered", "answered", "abandoned", "service_level"}``
 
 Published messages (``docs/websocket.md`` is the full schema):
@@ -161,6 +163,21 @@ class ContactCenter(Protocol):
 
     async def hangup(self, call_id: str) -> None:
         """Hang up the call. Raises NotFound or RemoteError."""
+        ...
+
+    async def recording_pause(self, agent_id: str, call_id: str, paused: bool) -> None:
+        """Pause (``paused``) or resume the recording of the agent's own call: the file
+        gets silence meanwhile, the contact's timeline a ``recording_paused`` /
+        ``recording_resumed`` note, the consoles a ``call_update``. Asking for the state
+        the recording is already in changes nothing.
+
+        Raises:
+            NotFound: no such live call.
+            PermissionDenied: ``agent_id`` is not the agent on the call.
+            IllegalTransition: the call is not talking or held.
+            Conflict: the call is not being recorded.
+            RemoteError: Asterisk refused or is unreachable.
+        """
         ...
 
     async def dial(self, agent_id: str, number: str, *, customer_id: str | None = None) -> str:

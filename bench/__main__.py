@@ -83,6 +83,7 @@ BENCHMARKS = (
     Benchmark("routing_decision", "one ACD routing decision, up to 10,000 agents"),
     Benchmark("live_call_memory", "memory per live call: ACD, call tracking, LiveCall, recorder"),
     Benchmark("crm_store", "1,000,000 customers: import, lookup by phone, milestones"),
+    Benchmark("reports", "1,000,000 contacts: a month by interval and by agent, vs plain SQL"),
     Benchmark("recorder", "contact milestones through ContactRecorder, SQLite vs PostgreSQL"),
     Benchmark("screen_pop", "the websocket hub alone, 1,000 agents, 100 pops/s"),
     Benchmark("screen_pop_e2e", "AMI DialBegin to the agent's websocket frame, 1,000 agents"),

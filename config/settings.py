@@ -123,6 +123,14 @@ class RecordingSettings:
 
 
 @dataclass(frozen=True, slots=True)
+class QualitySettings:
+    """Quality review (docs/QUALITY.md): the evaluation forms supervisors score with."""
+
+    # The YAML file of evaluation forms (config/evaluation_forms.yaml).
+    forms_file: str = "config/evaluation_forms.yaml"
+
+
+@dataclass(frozen=True, slots=True)
 class SiteSettings:
     # The contact center's time zone (IANA name): report days and intervals, exports.
     timezone: str = "UTC"
@@ -198,6 +206,7 @@ class Settings:
     ivr: IvrSettings = field(default_factory=IvrSettings)
     routing: RoutingSettings = field(default_factory=RoutingSettings)
     recording: RecordingSettings = field(default_factory=RecordingSettings)
+    quality: QualitySettings = field(default_factory=QualitySettings)
     site: SiteSettings = field(default_factory=SiteSettings)
     crm: CrmSettings = field(default_factory=CrmSettings)
     security: SecuritySettings = field(default_factory=SecuritySettings)

@@ -240,6 +240,25 @@ class Dialect:
             return f"lower({expr}) LIKE lower({pattern}) ESCAPE '\\'"
         return f"{expr} LIKE {pattern} ESCAPE '\\'"
 
+    def slot(self, expr: str, seconds: int) -> str:
+        """``floor(expr / seconds)`` as an integer, for a non-negative ``expr`` (epoch
+        seconds into fixed-size buckets: a report's or a forecast's time slot).
+        PostgreSQL's cast to an integer rounds, SQLite's truncates, and SQLite may lack
+        ``floor()``: hence one spelling per engine."""
+        if isinstance(seconds, bool) or not isinstance(seconds, int) or seconds <= 0:
+            raise ValueError(f"not a positive whole number of seconds: {seconds!r}")
+        if self.is_postgres:
+            return f"floor(({expr}) / {int(seconds)})::bigint"
+        return f"CAST(({expr}) / {int(seconds)} AS INTEGER)"
+
+    def least(self, left: str, right: str) -> str:
+        """The smaller of two numbers (SQLite's two-argument ``min``)."""
+        return f"least({left}, {right})" if self.is_postgres else f"min({left}, {right})"
+
+    def greatest(self, left: str, right: str) -> str:
+        """The larger of two numbers (SQLite's two-argument ``max``)."""
+        return f"greatest({left}, {right})" if self.is_postgres else f"max({left}, {right})"
+
     def reset_id_sequence(self, table: str) -> str | None:
         """After rows were inserted with explicit ids: a statement that moves the id
         generator past them (PostgreSQL's identity), or None (SQLite picks max + 1)."""

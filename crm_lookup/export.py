@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import json
 import os
 import re
@@ -12,6 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from config.errors import InvalidInput
+from crm_lookup.ivr_text import Translate, describe_path
 
 if TYPE_CHECKING:
     from crm_lookup.store import Store
@@ -47,10 +49,13 @@ CONTACT_COLUMNS = (
 )
 
 
-def _iso(column: str, value: Any) -> Any:
-    # Times as ISO 8601 UTC: readable in a spreadsheet, exact to the millisecond.
+def _iso(column: str, value: Any, tz: dt.tzinfo = UTC) -> Any:
+    # Times as ISO 8601 in the zone asked for, with its offset: readable in a spreadsheet,
+    # exact to the millisecond; durations to a tenth of a second.
     if column.endswith("_at") and isinstance(value, int | float):
-        return datetime.fromtimestamp(value, UTC).isoformat(timespec="milliseconds")
+        return datetime.fromtimestamp(value, tz).isoformat(timespec="milliseconds")
+    if column.endswith("_seconds") and isinstance(value, float):
+        return round(value, 1)
     return value
 
 
@@ -92,8 +97,13 @@ async def export_contacts(
     path: str | os.PathLike[str],
     start: float | None = None,
     end: float | None = None,
+    *,
+    tz: dt.tzinfo = UTC,
+    translate: Translate | None = None,
 ) -> int:
     """Write contacts started in ``[start, end)`` to a CSV file; returns the row count.
+    Times are ISO 8601 in ``tz``; with ``translate`` (the console catalogue's
+    ``t(key, **values)``) the IVR path is in words, else its steps as JSON.
 
     Raises:
         InvalidInput: the directory does not exist or is not writable, or start >= end.
@@ -112,7 +122,9 @@ async def export_contacts(
             writer.writerow(CONTACT_COLUMNS)
             async for contact in store.contacts.between(start, end):
                 data = contact.to_json()
-                writer.writerow([_cell(_iso(c, data[c])) for c in CONTACT_COLUMNS])
+                if translate is not None:
+                    data["ivr_path"] = describe_path(contact.ivr_path, translate)
+                writer.writerow([_cell(_iso(c, data[c], tz)) for c in CONTACT_COLUMNS])
                 count += 1
         os.replace(tmp, target)
     except BaseException:

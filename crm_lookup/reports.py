@@ -1,6 +1,15 @@
-"""Contact-center reports per queue, agent, day or interval.
+"""Contact-center reports per queue, agent, day, interval or disposition.
 
-Theory of operation: the population is every contact that entered a queue in
+Two engines live here. :func:`run_report` is the report of the console, the API and the
+CLI: days and intervals in any time zone, the measures of
+:mod:`crm_lookup.report_measures` (definitions there), calls in progress apart, the
+reader's scope, summed in the database (:mod:`crm_lookup.report_query`) and folded into
+local buckets (:mod:`crm_lookup.report_time`). :func:`build_report` below is the older,
+plain one — every contact of the period read into Python, UTC only — kept for the
+wallboard's seed of today's UTC intervals and as the peer bench/reports.py measures
+against.
+
+Theory of operation of :func:`build_report`: the population is every contact that entered a queue in
 ``[start, end)`` (by the time it was first queued). ``aggregate`` is a pure function of
 those contacts' facts, so the arithmetic is tested without a database. Definitions:
 
@@ -26,6 +35,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from config.errors import InvalidInput
+from crm_lookup.evaluations import agent_quality, with_quality
 
 if TYPE_CHECKING:
     from crm_lookup.store import Store
@@ -61,12 +71,16 @@ class ReportRow:
     aht: float | None = None
     service_level: float | None = None
     longest_wait: float | None = None
+    #: per agent only (None in other rows): evaluations of the period's contacts and
+    #: their mean score (crm_lookup.evaluations.agent_quality)
+    evaluations: int | None = None
+    quality_score: float | None = None
 
     def to_json(self) -> dict[str, Any]:
         def r(x: float | None) -> float | None:
             return None if x is None else round(x, 2)
 
-        return {
+        body: dict[str, Any] = {
             "key": self.key,
             "offered": self.offered,
             "answered": self.answered,
@@ -79,6 +93,9 @@ class ReportRow:
             "service_level": r(self.service_level),
             "longest_wait": r(self.longest_wait),
         }
+        if self.evaluations is not None:
+            body.update(evaluations=self.evaluations, quality_score=r(self.quality_score))
+        return body
 
 
 FIELDS = tuple(ReportRow.__dataclass_fields__)
@@ -227,7 +244,10 @@ async def build_report(
             (start, end),
         )
         offers = {r[0]: int(r[1]) for r in offer_rows}
-    return aggregate(
+        quality = await agent_quality(store, start, end)
+        for agent in quality:  # scored, with no contact of theirs queued in the period
+            offers.setdefault(agent, 0)
+    report = aggregate(
         facts,
         by,
         start=start,
@@ -237,3 +257,168 @@ async def build_report(
         short_abandon=short_abandon,
         agent_offers=offers,
     )
+    if by == "agent":
+        report = [with_quality(row, quality.get(row.key)) for row in report]
+    return report
+
+
+# ---------------------------------------------------------------------- run_report
+
+
+@dataclass(frozen=True, slots=True)
+class ReportQuery:
+    """What :func:`run_report` reports on.
+
+    Args:
+        by: ``queue``, ``agent``, ``day``, ``interval`` or ``disposition``.
+        start, end: the period, epoch seconds, ``[start, end)``.
+        tz: the zone of days and intervals (and of the ISO times in the answer).
+        interval: 15, 30 or 60 minutes, for ``by="interval"``.
+        empty: keep days / intervals with no contacts (None: days yes, intervals no).
+        scope: whose contacts the reader may count (report_query.Scope).
+        agents: the agents whose state time the reader may see (None: all).
+        agent_names: agent id -> name, for labels.
+    """
+
+    by: str
+    start: float
+    end: float
+    tz: Any = None
+    interval: int = 15
+    queue: str | None = None
+    agent: str | None = None
+    empty: bool | None = None
+    sl_threshold: float = 20.0
+    short_abandon: float = 5.0
+    scope: Any = None
+    agents: frozenset[str] | None = None
+    agent_names: Any = None
+    now: float | None = None
+
+
+REPORT_GROUPINGS = ("queue", "agent", "day", "interval", "disposition")
+
+
+async def run_report(store: Store, q: ReportQuery) -> dict[str, Any]:
+    """The report answer (docs/ARCHITECTURE.md "Reports"): rows, totals, in progress.
+
+    Raises:
+        InvalidInput: an unknown grouping or interval, start not before end, more than
+            10,000 rows of days or intervals, negative thresholds.
+    """
+    import datetime as dt
+
+    from crm_lookup.report_measures import (
+        AGENT_MEASURES,
+        MEASURES,
+        Sums,
+        agent_measures,
+        measures,
+    )
+    from crm_lookup.report_query import Scope, state_seconds, sums_by
+    from crm_lookup.report_time import Buckets, iso
+
+    if q.by not in REPORT_GROUPINGS:
+        raise InvalidInput(f"by must be one of {', '.join(REPORT_GROUPINGS)}", field="by")
+    if q.interval not in (15, 30, 60):
+        raise InvalidInput("interval must be 15, 30 or 60 (minutes)", field="interval")
+    if q.start >= q.end:
+        raise InvalidInput("the period must start before it ends", field="from")
+    if q.sl_threshold < 0 or q.short_abandon < 0:
+        raise InvalidInput("thresholds must not be negative", field="sl_threshold")
+    tz = q.tz or dt.UTC
+    scope = q.scope or Scope()
+    names = q.agent_names or {}
+    now = time.time() if q.now is None else q.now
+    buckets = Buckets(q.by, tz, q.interval) if q.by in ("day", "interval") else None
+    if buckets is not None:
+        buckets.between(q.start, q.end)  # the 10,000-row bound, before any query
+    # by agent: contacts no agent touched are the group '' (in the totals, not a row)
+    groups = await sums_by(
+        store,
+        q.by,
+        q.start,
+        q.end,
+        scope=scope,
+        queue=q.queue,
+        agent=q.agent,
+        sl_threshold=q.sl_threshold,
+        short_abandon=q.short_abandon,
+    )
+    totals = Sums()
+    for sums in groups.values():
+        totals.add(sums)
+
+    def base_filter(start: float, end: float) -> dict[str, Any]:
+        return {
+            "queue": q.queue,
+            "agent": q.agent or scope.agent,
+            "disposition": None,
+            "from": iso(start, tz),
+            "to": iso(end, tz),
+            "start": start,
+            "end": end,
+        }
+
+    rows: list[dict[str, Any]] = []
+    if buckets is not None:
+        folded: dict[str, Sums] = {}
+        seen: dict[str, Any] = {}
+        for slot, sums in groups.items():
+            bucket = buckets.of_slot(int(slot))
+            seen[bucket.key] = bucket
+            folded.setdefault(bucket.key, Sums()).add(sums)
+        keep_empty = q.by == "day" if q.empty is None else q.empty
+        if keep_empty:
+            for bucket in buckets.between(q.start, q.end):
+                seen.setdefault(bucket.key, bucket)
+        for bucket in sorted(seen.values(), key=lambda b: b.start):
+            sums = folded.get(bucket.key, Sums())
+            row = {"key": bucket.key, "label": bucket.label, "start": bucket.start}
+            row["end"] = bucket.end
+            row.update(measures(sums))
+            row["filter"] = base_filter(max(bucket.start, q.start), min(bucket.end, q.end))
+            rows.append(row)
+    elif q.by == "agent":
+        visible = q.agents
+        if scope.agent:
+            visible = frozenset({scope.agent})
+        if q.agent:
+            visible = frozenset({q.agent}) if visible is None else visible & {q.agent}
+        states = await state_seconds(
+            store, q.start, q.end, now, None if visible is None else sorted(visible)
+        )
+        keys = {k for k in groups if k} | set(states)
+        quality = await agent_quality(store, q.start, q.end)
+        for key in sorted(keys):
+            sums = groups.get(key, Sums())
+            row = {"key": key, "label": names.get(key) or key}
+            row.update(measures(sums))
+            row.update(agent_measures(sums, states.get(key, {})))
+            row["evaluations"], row["quality_score"] = quality.get(key, (0, None))
+            row["filter"] = {**base_filter(q.start, q.end), "agent": key}
+            rows.append(row)
+    else:
+        for key in sorted(groups):
+            row = {"key": key, "label": key}
+            row.update(measures(groups[key]))
+            row["filter"] = {**base_filter(q.start, q.end), q.by: key}
+            rows.append(row)
+    listed = [*MEASURES, *(AGENT_MEASURES if q.by == "agent" else ())]
+    return {
+        "by": q.by,
+        "from": iso(q.start, tz),
+        "to": iso(q.end, tz),
+        "start": q.start,
+        "end": q.end,
+        "tz": getattr(tz, "key", "UTC"),
+        "interval": q.interval,
+        "measures": listed,
+        "rows": rows,
+        "totals": measures(totals),
+        "in_progress": {
+            "contacts": totals.in_progress,
+            "waiting": totals.in_waiting,
+            "talking": totals.in_progress - totals.in_waiting,
+        },
+    }

@@ -346,6 +346,83 @@ CREATE TABLE merged_customers (
 );
 """
 
+# Quality review (crm_lookup.evaluations): a supervisor's scored form for a contact. The
+# form is kept as it was scored (``form``, JSON), so editing the forms file changes no old
+# score; ``agent_id`` is the contact's agent when it was scored; ``score`` is NULL when
+# every question was "does not apply".
+MIGRATION_10 = """
+CREATE TABLE evaluations (
+    id INTEGER PRIMARY KEY,
+    contact_id INTEGER NOT NULL REFERENCES contacts(id) ON DELETE CASCADE,
+    form_id TEXT NOT NULL,
+    form TEXT NOT NULL,
+    agent_id TEXT NOT NULL,
+    evaluator TEXT NOT NULL,
+    answers TEXT NOT NULL,
+    comments TEXT NOT NULL DEFAULT '',
+    score REAL,
+    created_at REAL NOT NULL,
+    updated_at REAL NOT NULL
+);
+CREATE INDEX evaluations_contact ON evaluations(contact_id);
+CREATE INDEX evaluations_agent ON evaluations(agent_id, contact_id);
+"""
+
+# Agent state history (crm_lookup.report_query: time in each state, logged-in time,
+# occupancy). Written by a trigger on agent_states, the row the ContactRecorder saves on
+# every change of state, so the history and the current state are one statement and can
+# never disagree: a new state closes the agent's open row (ended_at = the new state's
+# start) and opens its own. A replay of the same state changes nothing and so logs nothing;
+# two states at the same instant keep the later one. The agents' current states seed it.
+MIGRATION_12 = """
+CREATE TABLE agent_state_log (
+    agent_id TEXT NOT NULL,
+    state TEXT NOT NULL,
+    reason TEXT NOT NULL DEFAULT '',
+    started_at REAL NOT NULL,
+    ended_at REAL,
+    PRIMARY KEY (agent_id, started_at)
+) WITHOUT ROWID;
+CREATE INDEX agent_state_log_ended ON agent_state_log(ended_at, started_at);
+CREATE INDEX agent_state_log_open ON agent_state_log(started_at) WHERE ended_at IS NULL;
+INSERT INTO agent_state_log(agent_id, state, reason, started_at)
+    SELECT agent_id, state, reason, since FROM agent_states;
+
+CREATE TRIGGER agent_states_log_new AFTER INSERT ON agent_states
+BEGIN
+    UPDATE agent_state_log SET ended_at = NEW.since
+    WHERE agent_id = NEW.agent_id AND ended_at IS NULL AND started_at < NEW.since;
+    INSERT OR REPLACE INTO agent_state_log(agent_id, state, reason, started_at)
+    VALUES (NEW.agent_id, NEW.state, NEW.reason, NEW.since);
+END;
+
+CREATE TRIGGER agent_states_log_change AFTER UPDATE ON agent_states
+WHEN NEW.since IS NOT OLD.since OR NEW.state IS NOT OLD.state OR NEW.reason IS NOT OLD.reason
+BEGIN
+    UPDATE agent_state_log SET ended_at = NEW.since
+    WHERE agent_id = NEW.agent_id AND ended_at IS NULL AND started_at < NEW.since;
+    INSERT OR REPLACE INTO agent_state_log(agent_id, state, reason, started_at)
+    VALUES (NEW.agent_id, NEW.state, NEW.reason, NEW.since);
+END;
+"""
+
+# Reports over a million contacts (bench/reports.py): each contact's transfer count kept
+# on its row by a trigger (no scan of contact_events per report), and the contacts of one
+# queue or one agent found by time without reading the others'.
+MIGRATION_14 = """
+ALTER TABLE contacts ADD COLUMN transfers INTEGER NOT NULL DEFAULT 0;
+UPDATE contacts SET transfers = (
+    SELECT count(*) FROM contact_events e
+    WHERE e.contact_key = contacts.key AND e.kind = 'note:transfer'
+) WHERE key IN (SELECT contact_key FROM contact_events WHERE kind = 'note:transfer');
+CREATE TRIGGER contact_transfer AFTER INSERT ON contact_events WHEN NEW.kind = 'note:transfer'
+BEGIN
+    UPDATE contacts SET transfers = transfers + 1 WHERE key = NEW.contact_key;
+END;
+CREATE INDEX contacts_queue_queued ON contacts(queue, queued_at);
+CREATE INDEX contacts_agent_queued ON contacts(agent_id, queued_at);
+"""
+
 # (version, script). Append only.
 MIGRATIONS: tuple[tuple[int, str], ...] = (
     (1, MIGRATION_1),
@@ -357,6 +434,9 @@ MIGRATIONS: tuple[tuple[int, str], ...] = (
     (7, MIGRATION_7),
     (8, MIGRATION_8),
     (9, MIGRATION_9),
+    (10, MIGRATION_10),
+    (12, MIGRATION_12),
+    (14, MIGRATION_14),
 )
 
 SCHEMA_VERSION_TABLE = """

@@ -32,6 +32,7 @@ from crm_lookup.database import (
     parse_database_url,
 )
 from crm_lookup.drafts import DraftRepo
+from crm_lookup.evaluations import EvaluationRepo
 from crm_lookup.sessions import SessionRepo
 from crm_lookup.users import AuditLog, UserRepo
 
@@ -59,6 +60,7 @@ class Store:
         self.sessions = SessionRepo(self)
         self.agent_states = AgentStateRepo(self)
         self.drafts = DraftRepo(self)
+        self.evaluations = EvaluationRepo(self)
 
     def transaction(self) -> AbstractAsyncContextManager[Transaction]:
         """``async with store.transaction() as tx:`` — all or nothing, writers serialised."""

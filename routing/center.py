@@ -58,6 +58,8 @@ from routing.ivr_ports import (
 )
 from routing.live import LiveCall, Phase
 from routing.pbx import Pbxs
+from routing.recording import VARIABLE as RECORD_VARIABLE
+from routing.recording import RecordingPolicy, file_name, pbx_path
 from routing.reloader import Reloader
 from routing.resync import Resync, dials_leg
 from routing.waiting import wait_in_queue
@@ -80,6 +82,29 @@ MIN_TICK_SECONDS = 0.02
 ANSWERED = "ANSWER"
 CANCELLED = "CANCEL"
 RECENT_CALLS = 500
+
+
+#: a graceful stop must end within 10 s (docs/ARCHITECTURE.md): no step waits longer
+STOP_STEP_SECONDS = 3.0
+
+
+async def _within(seconds: float, step: Awaitable[Any], what: str) -> None:
+    """Await one step of a stop, at most ``seconds``. ``asyncio.wait`` rather than
+    ``wait_for``: a task that ignores its cancellation must not hold the stop (wait_for
+    waits for the cancelled task to finish); it is logged and left behind."""
+    task = asyncio.ensure_future(step)
+    done, _ = await asyncio.wait({task}, timeout=seconds)
+    if not done:
+        task.cancel()
+        log.warning(
+            "a step of the stop overran; going on without it",
+            extra={"fields": {"step": what, "seconds": seconds}},
+        )
+    elif not task.cancelled() and task.exception() is not None:
+        log.warning(
+            "a step of the stop failed",
+            extra={"fields": {"step": what, "error": repr(task.exception())}},
+        )
 
 
 def _dials(event: DialBegin, endpoint: str) -> bool:
@@ -106,6 +131,7 @@ class CallCenter(ConsoleOperations):
             the screen pop.
         supervisors: queue name -> usernames of its supervisors (empty: every supervisor).
         thresholds: queue name -> the wallboard's warn/bad levels (the queue file's).
+        recording: which answered calls are recorded (the queue file's ``record`` keys).
         clock: epoch seconds.
     """
 
@@ -120,6 +146,7 @@ class CallCenter(ConsoleOperations):
         directory: Any,
         supervisors: Mapping[str, frozenset[str]] | None = None,
         thresholds: Mapping[str, Mapping[str, Mapping[str, float]]] | None = None,
+        recording: RecordingPolicy | None = None,
         clock: Callable[[], float] = time.time,
         pbx_clients: Mapping[str, AmiClient] | None = None,
     ) -> None:
@@ -132,6 +159,7 @@ class CallCenter(ConsoleOperations):
         self.directory = directory
         self.supervisors = dict(supervisors or {})
         self.thresholds = dict(thresholds or {})
+        self.recording_policy = recording or RecordingPolicy()
         self.clock = clock
         self.calls: dict[str, LiveCall] = {}
         # (pbx, channel name) -> call id: channel names of two Asterisks collide
@@ -180,13 +208,16 @@ class CallCenter(ConsoleOperations):
         for unsubscribe in self._unsubscribes:
             unsubscribe()
         for dispatcher in self._dispatchers:
-            await dispatcher.close()
-        await self.reloader.stop()
+            await _within(STOP_STEP_SECONDS, dispatcher.close(), "closing AGI sessions")
+        await _within(STOP_STEP_SECONDS, self.reloader.stop(), "stopping the reloader")
         for task in list(self._tasks):
             task.cancel()
-        for task in list(self._tasks):
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
+        if self._tasks:
+            await _within(
+                STOP_STEP_SECONDS,
+                asyncio.gather(*self._tasks, return_exceptions=True),
+                "cancelling the center's tasks",
+            )
         await self.recorder.close()
 
     def _events_of(self, pbx: str) -> Callable[[Event], None]:
@@ -255,6 +286,7 @@ class CallCenter(ConsoleOperations):
         self._execute(self.acd.handle(acd_ev.QueuesChanged(loaded.queues, agents), self.clock()))
         self.supervisors = dict(loaded.supervisors)
         self.thresholds = dict(loaded.thresholds)
+        self.recording_policy = loaded.recording
 
     # ------------------------------------------------------------------ publishing
 
@@ -540,6 +572,12 @@ class CallCenter(ConsoleOperations):
         call.agent_id = command.agent_id
         call.agent_channel = None
         call.ring_endpoint = dial or command.endpoint
+        # Decided per ring: the agent (and so the agent's own record key) may differ, and
+        # a value left from an earlier ring must never linger (always set, maybe empty).
+        call.recording_paused = False
+        call.recording_file = ""
+        if self.recording_policy.records(call.queue, command.agent_id, call.record_choice):
+            call.recording_file = file_name(call.call_id, command.agent_id, self.clock())
         self._agent_calls[command.agent_id] = call.call_id
         self._spawn(self._load_card(call), f"card-{call.call_id}")
         connect = link.settings.connect_context
@@ -552,6 +590,7 @@ class CallCenter(ConsoleOperations):
                 ("SWITCHBOARD_AGENT", dial),
                 ("SWITCHBOARD_RING_TIMEOUT", str(int(max(1, round(command.ring_timeout))))),
                 ("SWITCHBOARD_MOH", command.moh),
+                (RECORD_VARIABLE, self._record_target(call.recording_file)),
             ):
                 await link.ami.send(
                     Action("Setvar", {"Channel": call.channel, "Variable": name, "Value": value})
@@ -569,6 +608,13 @@ class CallCenter(ConsoleOperations):
             )
             if call.phase is Phase.RINGING:
                 self._ring_failed(call, command.agent_id)
+
+    def _record_target(self, name: str) -> str:
+        """``SWITCHBOARD_RECORD``'s value: where Asterisk writes ``name`` ("" = do not)."""
+        if not name:
+            return ""
+        rec = self.settings.recording
+        return pbx_path(rec.pbx_dir or str(self.settings.path(rec.dir)), name)
 
     def _cancel_ring(self, command: acd_cmd.CancelRing) -> None:
         """The engine gave up on this ring (timer, supervisor): stop the agent's phone.
@@ -842,6 +888,9 @@ class CallCenter(ConsoleOperations):
             if call.direction == "inbound":
                 self._execute(self.acd.handle(acd_ev.AgentAnswered(call.call_id, agent_id), now))
             self.recorder.answered(call, now)
+            if call.direction == "inbound" and call.recording_file:
+                # MixMonitor (started by switchboard-connect) records from this bridge on
+                self.recorder.recording(call, call.recording_file, now)
             self._publish_call(call)
         else:
             data = {"agent": agent_id, "status": event.dial_status}

@@ -9,10 +9,19 @@ legs into music and a wait, unhold a Bridge; see docs/ARCHITECTURE.md "Call flow
 from __future__ import annotations
 
 import contextlib
+import logging
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from config.errors import IllegalTransition, InvalidInput, NotFound, RemoteError, SwitchboardError
+from config.errors import (
+    Conflict,
+    IllegalTransition,
+    InvalidInput,
+    NotFound,
+    PermissionDenied,
+    RemoteError,
+    SwitchboardError,
+)
 from config.settings import Settings
 from routing.acd import events as acd_ev
 from routing.acd.engine import Acd
@@ -23,6 +32,8 @@ from routing.live import LiveCall, Phase
 from routing.pbx import Pbxs
 from routing.reloader import Reloader
 from telephony.ami import Action, AmiClient
+
+log = logging.getLogger(__name__)
 
 
 class ConsoleOperations:
@@ -264,6 +275,10 @@ class ConsoleOperations:
         elif kind == "number":
             exten = dialable(target)
             context = self.pbxs.home(call.pbx).settings.outbound_context
+            if call.recording_file:
+                # The agent's part is over and the caller leaves the service's hands: stop
+                # recording before the Redirect, so the outside call is never in the file.
+                await self._stop_recording(call)
         else:
             raise InvalidInput(f"unknown transfer kind {kind!r}", field="kind")
         self.recorder.note(call, "transfer", {"kind": kind, "target": target}, self.clock())
@@ -303,7 +318,46 @@ class ConsoleOperations:
                 self._spawn(self._hangup_channel(call.pbx, call.agent_channel), "hangup-held-agent")
         call.agent_channel = None
         call.agent_id = None  # the contact row keeps who answered
+        call.recording_file = ""  # a next ring decides again (switchboard-connect stops it)
+        call.recording_paused = False
         call.phase = Phase.WAITING if requeued else Phase.TRANSFERRED
+        self._publish_call(call)
+
+    async def _stop_recording(self, call: LiveCall) -> None:
+        try:
+            await self.ami_of(call).send(Action("StopMixMonitor", {"Channel": call.channel}))
+        except (RemoteError, TimeoutError) as exc:
+            # Not worth failing the transfer for: the recording then ends at the hangup.
+            log.warning(
+                "could not stop the recording",
+                extra={"fields": {"call": call.call_id, "error": exc}},
+            )
+
+    async def recording_pause(self, agent_id: str, call_id: str, paused: bool | str) -> None:
+        # A cluster standby forwards its arguments as text ("true" / "false").
+        if isinstance(paused, str):
+            word = {"true": True, "false": False}.get(paused)
+            if word is None:
+                raise InvalidInput("paused must be true or false", field="paused")
+            paused = word
+        call = self._connected(call_id)
+        if call.agent_id != agent_id:
+            raise PermissionDenied("only the agent on the call pauses its recording")
+        if call.phase not in (Phase.TALKING, Phase.HELD):
+            raise IllegalTransition(call.phase.value, "pause the recording")
+        if not call.recording_file:
+            raise Conflict(f"call {call_id} is not being recorded")
+        if call.recording_paused == paused:
+            return  # already so: a double click sends nothing
+        await self.ami_of(call).send(
+            Action(
+                "MixMonitorMute",
+                {"Channel": call.channel, "Direction": "both", "State": "1" if paused else "0"},
+            )
+        )
+        call.recording_paused = paused
+        kind = "recording_paused" if paused else "recording_resumed"
+        self.recorder.note(call, kind, {"agent_id": agent_id}, self.clock())
         self._publish_call(call)
 
     async def hangup(self, call_id: str) -> None:

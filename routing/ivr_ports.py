@@ -7,6 +7,7 @@ a voicemail) lands on the call and in its contact history as it happens.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -17,7 +18,10 @@ from routing.ivr import events as ivr_ev
 from routing.ivr.interpreter import CallInfo, PathStep
 from routing.live import LiveCall
 from routing.ports import CallCenterPort
+from routing.recording import flag
 from telephony.ami import Action
+
+log = logging.getLogger(__name__)
 
 
 def dialable(number: str) -> str:
@@ -85,7 +89,23 @@ class IvrRouting:
         return ivr_ev.QueueState(estimate.seconds, estimate.agents_ready, estimate.position - 1)
 
     async def enqueue(self, call: CallInfo, request: ivr_cmd.Enqueue) -> None:
+        self._record_choice(request.variables)
         self.center.enqueue(self.call, request.queue, request.priority, request.skills)
+
+    def _record_choice(self, variables: Mapping[str, Any]) -> None:
+        """The caller's recording choice (the IVR's ``record`` variable), if it made one.
+
+        A script's ``set`` value is checked when the script loads; digits collected into
+        ``record`` are checked here: anything but yes/no leaves the queue's rule."""
+        if "record" not in variables:
+            return
+        try:
+            self.call.record_choice = flag(variables["record"])
+        except InvalidInput:
+            log.warning(
+                "IVR variable 'record' is not true or false; the queue's rule applies",
+                extra={"fields": {"call": self.call.call_id}},
+            )
 
     async def request_callback(self, call: CallInfo, request: ivr_cmd.OfferCallback) -> None:
         self.center.book_callback(

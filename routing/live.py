@@ -58,6 +58,16 @@ class LiveCall:
     #: the PBX whose AMI connection carries the call's channels (routing.pbx); for a call
     #: given to an agent on another PBX, the agent's leg here is the trunk's channel
     pbx: str = ""
+    #: the caller's own recording choice from the IVR (its ``record`` variable), if any
+    record_choice: bool | None = None
+    #: the bare file name of the current agent leg's recording ("" = not recorded)
+    recording_file: str = ""
+    recording_paused: bool = False
+
+    @property
+    def recording_on(self) -> bool:
+        """Whether the conversation with the agent is being recorded now."""
+        return bool(self.recording_file) and self.phase in (Phase.TALKING, Phase.HELD)
 
     def waited(self, now: float) -> float | None:
         if self.queued_at is None:
@@ -89,5 +99,9 @@ class LiveCall:
                 ],
                 "verified": self.verified,
                 "waited": self.waited(now),
+            },
+            "recording": {
+                "on": self.recording_on,
+                "paused": self.recording_on and self.recording_paused,
             },
         }

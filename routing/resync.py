@@ -42,7 +42,13 @@ from telephony.ami.events import CoreShowChannel, Event
 log = logging.getLogger(__name__)
 
 #: the variables read back from every channel after a restart
-TAKEOVER_VARIABLES = ("SWITCHBOARD_DID", "SWITCHBOARD_CALL", "SWITCHBOARD_AGENT")
+TAKEOVER_VARIABLES = (
+    "SWITCHBOARD_DID",
+    "SWITCHBOARD_CALL",
+    "SWITCHBOARD_AGENT",
+    # the file MixMonitor writes for the current ring (routing.recording), "" = none
+    "SWITCHBOARD_RECORD",
+)
 #: how long the resync waits for the contact writer before giving up this round
 FLUSH_SECONDS = 30.0
 #: how long an agent saved on a call waits for the resync of a PBX trunked to theirs
@@ -257,6 +263,8 @@ class Resync:
             call.answered_at = now
             center._execute(center.acd.handle(acd_ev.AgentAnswered(call.call_id, agent_id), now))
             center.recorder.answered(call, now)
+            if call.direction == "inbound" and call.recording_file:  # as _dial_end would
+                center.recorder.recording(call, call.recording_file, now)
             center._publish_call(call)
         elif caller.application.lower() != "dial":
             # The ring ended unanswered while we were away and the caller is back in
@@ -482,6 +490,11 @@ class Resync:
             return
         agent_id = adopt.agent_id or ""
         call.agent_id = agent_id
+        # A ring or conversation recorded before the restart goes on being recorded (the
+        # MixMonitor is on the caller's channel, not in this process): its file is the
+        # variable's last part. Whether it was paused cannot be read back over AMI; it is
+        # taken as not paused, and a pause from the console mutes it again.
+        call.recording_file = view.variables.get("SWITCHBOARD_RECORD", "").rsplit("/", 1)[-1]
         call.agent_channel = adopt.agent_channel
         if adopt.agent_channel:
             center._by_channel[call.pbx, adopt.agent_channel] = call.call_id
@@ -516,6 +529,10 @@ class Resync:
             )
         if contact is None or contact.answered_at is None:
             center.recorder.answered(call, call.answered_at or center.clock())
+            if inbound and call.recording_file:  # written with the answer, so missed with it
+                center.recorder.recording(
+                    call, call.recording_file, call.answered_at or center.clock()
+                )
         center._publish_call(call)
 
 

@@ -29,6 +29,7 @@ from crm_lookup.store import Store
 from routing.acd.config import load_queue_file
 from routing.center import CallCenter
 from switchboard.commands.demo import DEMO_DATABASE_FILE
+from switchboard.demo_quality import seed_evaluations
 from switchboard.service import Service, build_service, serve
 from telephony.simulator import CallerProfile, PbxSimulator, PhoneBehaviour
 
@@ -65,6 +66,10 @@ def demo_settings(
         ),
         security=dataclasses.replace(settings.security, session_secret=secrets.token_urlsafe(32)),
         ivr=dataclasses.replace(settings.ivr, entries=entries),
+        # the demo's queues record (config/queues.yaml); the files stay with its data
+        recording=dataclasses.replace(
+            settings.recording, dir=str(data_dir / "recordings"), pbx_dir=""
+        ),
     )
 
 
@@ -163,6 +168,7 @@ async def run_demo(
         try:
             await seed_demo(service.store)
             await seed_users(service.store)
+            await seed_evaluations(service.store, demo)
         except BaseException:
             # serve() never ran, so its cleanup will not close what build_service opened.
             await service.directory.close()
@@ -218,8 +224,14 @@ def demo_banner(settings: Settings, database: Path, ami_port: int) -> str:
         "    sam           supervisor",
         f"    admin         administrator - console users at {url}/admin",
         f"  PBX simulator AMI on 127.0.0.1:{ami_port} (simulated callers dial {DEMO_DID})",
+        f"  Recordings:  {settings.path(settings.recording.dir)} - a contact's page "
+        f"({url}/contacts/<id>, linked from the customer's page) plays it",
         f"  Data: {database}; report on it (another terminal):",
         f"    SWITCHBOARD_DATABASE__PATH={database} switchboard report --from {today} --to {today}",
         "",
     ]
+    from switchboard.commands.demo import DEFAULT_DATA_DIR, DEMO_DATABASE_FILE
+
+    if Path(database) == settings.path(str(DEFAULT_DATA_DIR / DEMO_DATABASE_FILE)):
+        lines[-2] = f"    switchboard report --demo --from {today} --to {today}"
     return "\n".join(lines)

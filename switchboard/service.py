@@ -22,6 +22,7 @@ from typing import Any
 from aiohttp import web
 
 from agent_console.app import init_app
+from agent_console.keys import RECORDINGS
 from config.errors import AuthenticationFailed, ConnectionLost
 from config.settings import AmiSettings, Settings
 from crm_lookup.directory import Directory
@@ -36,6 +37,7 @@ from routing.contacts import ContactRecorder
 from routing.ivr.script import ScriptLibrary
 from routing.pbx import Pbxs
 from switchboard.collector import freeze_start_up_heap
+from switchboard.recording_files import recordings_ctx
 from telephony.ami import AmiClient
 
 log = logging.getLogger(__name__)
@@ -122,6 +124,7 @@ async def build_service(settings: Settings, *, clock: Callable[[], float] = time
         directory=directory,
         supervisors=queue_file.supervisors,
         thresholds=queue_file.thresholds,
+        recording=queue_file.recording,
         clock=clock,
         pbx_clients={name: client for name, client in clients.items() if client is not ami},
     )
@@ -131,6 +134,7 @@ async def build_service(settings: Settings, *, clock: Callable[[], float] = time
     # closed last, after the call center has written its last milestones.
     app.cleanup_ctx.insert(0, _store_ctx(service))
     app.cleanup_ctx.append(_center_ctx(service))
+    app.cleanup_ctx.append(recordings_ctx(settings.recording, app[RECORDINGS]))
     return service
 
 

@@ -13,7 +13,14 @@ from collections.abc import Callable
 from typing import Any
 
 from agent_console.ports import Listener, Message, SpyMode, TransferKind, Unsubscribe
-from config.errors import ActionFailed, IllegalTransition, InvalidInput, NotFound
+from config.errors import (
+    ActionFailed,
+    Conflict,
+    IllegalTransition,
+    InvalidInput,
+    NotFound,
+    PermissionDenied,
+)
 
 # (current state, requested state) pairs an agent or supervisor may ask for.
 ALLOWED = {
@@ -70,6 +77,7 @@ class FakeCenter:
             for name in queues
         }
         self.calls: dict[str, Message] = {}
+        self.recorded: set[str] = set()  # calls whose conversation is recorded
         self.wrapping: dict[str, str] = {}  # agent id -> call id being wrapped up
         self.intervals: list[Message] = []
         self.listeners: list[Listener] = []
@@ -171,6 +179,21 @@ class FakeCenter:
         self.actions.append(("hangup", call_id))
         self.end(call_id)
 
+    async def recording_pause(self, agent_id: str, call_id: str, paused: bool) -> None:
+        call = self._live(call_id)
+        if call["agent_id"] != agent_id:
+            raise PermissionDenied("only the agent on the call pauses its recording")
+        if call["state"] not in ("talking", "held"):
+            raise IllegalTransition(call["state"], "pause the recording")
+        recording = call.get("recording") or {"on": False, "paused": False}
+        if not recording["on"]:
+            raise Conflict(f"call {call_id} is not being recorded")
+        if recording["paused"] == paused:
+            return
+        self._maybe_fail("recording_pause")
+        self.actions.append(("recording_pause", agent_id, call_id, paused))
+        self._update_call(call_id, recording={"on": True, "paused": paused})
+
     async def dial(self, agent_id: str, number: str, *, customer_id: str | None = None) -> str:
         agent = self._agent(agent_id)
         if agent["state"] in ("ringing", "on_call"):
@@ -220,6 +243,7 @@ class FakeCenter:
         path: list[Message] | None = None,
         verified: bool = False,
         waited: float | None = None,
+        recorded: bool = False,
     ) -> Message:
         """A caller finished the IVR and is waiting in ``queue``."""
         now = self.clock()
@@ -236,7 +260,10 @@ class FakeCenter:
             "queued_at": now,
             "answered_at": None,
             "ivr": {"path": path or [], "verified": verified, "waited": waited},
+            "recording": {"on": False, "paused": False},
         }
+        if recorded:
+            self.recorded.add(call_id)  # "on" once answered
         self._publish_call(call_id)
         self._recount(queue)
         return dict(self.calls[call_id])
@@ -261,7 +288,8 @@ class FakeCenter:
     def answer(self, call_id: str) -> None:
         call = self.calls[call_id]
         call["answered_at"] = self.clock()
-        self._update_call(call_id, state="talking")
+        recording = {"on": call_id in self.recorded, "paused": False}
+        self._update_call(call_id, state="talking", recording=recording)
         self._set_agent(call["agent_id"], "on_call", call_id=call_id)
 
     def end(self, call_id: str) -> None:
@@ -269,7 +297,7 @@ class FakeCenter:
         queue = call["queue"]
         agent_id = call["agent_id"]
         answered = call["answered_at"] is not None
-        self._update_call(call_id, state="ended")
+        self._update_call(call_id, state="ended", recording={"on": False, "paused": False})
         stats = self.queues[queue]
         if answered:
             stats["answered"] += 1
@@ -453,6 +481,7 @@ class World:
         login_limit: int = 10,
         origin_scheme: str = "http",
         database_url: str = "",
+        recording_dir: Any = None,
     ) -> World:
         import argon2
         from aiohttp import web
@@ -460,7 +489,13 @@ class World:
 
         from agent_console.app import init_app
         from agent_console.auth import Passwords
-        from config.settings import HttpSettings, SecuritySettings, Settings
+        from config.settings import (
+            HttpSettings,
+            IvrSettings,
+            RecordingSettings,
+            SecuritySettings,
+            Settings,
+        )
         from crm_lookup.store import open_store
 
         port = unused_port()
@@ -469,6 +504,9 @@ class World:
         self.settings = Settings(
             http=HttpSettings(host="127.0.0.1", port=port, public_origin=self.origin),
             security=SecuritySettings(login_attempts_per_minute=login_limit),
+            # recordings and voicemail under tmp_path (recording_dir: a test's own)
+            recording=RecordingSettings(dir=str(recording_dir or tmp_path / "recordings")),
+            ivr=IvrSettings(recordings_dir=str(tmp_path / "voicemail")),
         )
         self.clock = FakeClock()
         # database_url: a store_url fixture's (either backend); else a SQLite file.

@@ -50,6 +50,8 @@ def harness_settings(
         ivr=dataclasses.replace(
             base.ivr, entries={"5550100": "demo_line", "default": "main"}, reload_interval=0.5
         ),
+        # the shipped queue file records sales and support: their files stay in the test's
+        recording=dataclasses.replace(base.recording, dir=str(tmp / "recordings")),
     )
 
 
@@ -93,6 +95,7 @@ async def running_service(
     queues_file: Path | None = None,
     clock: Callable[[], float] = time.time,
     database_url: str = "",
+    tweak: Callable[[Settings], Settings] | None = None,
 ) -> AsyncIterator[tuple[Service, PbxSimulator, Recorder, str]]:
     sim = PbxSimulator("switchboard", SECRET, time_scale=time_scale, seed=7)
     port = await sim.start("127.0.0.1", 0)
@@ -100,6 +103,8 @@ async def running_service(
         sim.add_phone(endpoint, behaviour)
     http_port = web_port or _free_port()
     settings = harness_settings(tmp, port, http_port, queues_file, database_url)
+    if tweak is not None:  # a test's own IVR scripts, say
+        settings = tweak(settings)
     service = await build_service(settings, clock=clock)
     recorder = Recorder()
     service.center.subscribe(recorder)

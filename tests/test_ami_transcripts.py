@@ -33,6 +33,9 @@ from telephony.ami.events import (
     GenericEvent,
     Hangup,
     HangupRequest,
+    MixMonitorMute,
+    MixMonitorStart,
+    MixMonitorStop,
     OriginateResponse,
 )
 from telephony.ami.messages import parse_message
@@ -271,6 +274,30 @@ def test_dial_bridge_and_agi_redirect() -> None:
     assert [e for e in out if isinstance(e, HangupRequest) and e.cause == ""]
     ends = [e for e in out if isinstance(e, AsyncAGIEnd)]
     assert len(ends) == 4
+
+
+def test_recording_controls_answer_before_their_events() -> None:
+    """MixMonitor, MixMonitorMute and StopMixMonitor on a real call: each Success
+    response (no Message) comes before its MixMonitor* event on the caller's channel."""
+    _, out = replay(FILES[0].parent / "11-mixmonitor.txt", "c1")
+    kinds = (MixMonitorStart, MixMonitorMute, MixMonitorStop)
+    order = [
+        o.action_id if isinstance(o, ActionDone) else type(o).__name__
+        for o in out
+        if isinstance(o, (ActionDone, *kinds))
+    ]
+    assert order[order.index("c1-003") :] == [
+        "c1-003", "MixMonitorStart", "c1-004", "MixMonitorMute",
+        "c1-005", "MixMonitorMute", "c1-006", "MixMonitorStop", "c1-007",
+    ]  # fmt: skip
+    done = done_by_id(out)
+    for action_id in ("c1-003", "c1-004", "c1-005", "c1-006"):
+        result = done[action_id]
+        assert isinstance(result, Response) and result.success and result.text == ""
+    mutes = [(e.direction, e.state) for e in out if isinstance(e, MixMonitorMute)]
+    assert mutes == [("both", "1"), ("both", "0")]
+    channels = {e.channel for e in out if isinstance(e, kinds)}
+    assert channels == {"PJSIP/sipp-00000016"}
 
 
 def test_sip_dtmf_digit_comes_back_as_ascii() -> None:

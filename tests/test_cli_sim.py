@@ -62,3 +62,19 @@ def test_readme_sim_command_works_without_a_secret() -> None:
         if proc.poll() is None:
             proc.kill()
             proc.wait(5)
+
+
+def test_sim_write_classes_are_checked() -> None:
+    """``--write`` sets the AMI user's write classes; a misspelt class is refused at once."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SWITCHBOARD_")}
+    command = [sys.executable, "-m", "switchboard", "sim", "--listen", "127.0.0.1:0"]
+    done = subprocess.run(
+        [*command, "--write", "call,sytem"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert done.returncode != 0
+    assert "unknown AMI write class(es): sytem" in done.stderr + done.stdout

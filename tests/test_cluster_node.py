@@ -15,7 +15,7 @@ from urllib.parse import urlsplit, urlunsplit
 import asyncpg  # type: ignore[import-untyped]
 import pytest
 
-from config.errors import IllegalTransition, LeaderUnavailable, NotFound
+from config.errors import IllegalTransition, LeaderUnavailable, NotFound, PermissionDenied
 from config.settings import ClusterSettings, Settings
 from switchboard.cluster.election import Role
 from switchboard.cluster.node import ClusterNode, Term
@@ -41,6 +41,7 @@ class FakeCenter:
         self.listeners: list[Callable[[dict[str, Any]], None]] = []
         self.stopped = False
         self.drafts: list[tuple[str, bool | str]] = []
+        self.pauses: list[tuple[str, str, bool | str]] = []
 
     def _agent(self, agent_id: str) -> dict[str, Any]:
         return {"agent_id": agent_id, "state": self.agents[agent_id], "reason": "", "call_id": None}
@@ -87,6 +88,20 @@ class FakeCenter:
         )
         for listener in list(self.listeners):
             listener({"type": "agent_state", "agent_id": agent_id, "agent": agent})
+
+    async def recording_pause(self, agent_id: str, call_id: str, paused: bool | str) -> None:
+        """As the center does: only the agent on the call; a call_update says so."""
+        if call_id != "c1":
+            raise NotFound(f"no live call {call_id!r}")
+        if agent_id != "1001":
+            raise PermissionDenied("only the agent on the call pauses its recording")
+        self.pauses.append((agent_id, call_id, paused))
+        call = {"call_id": "c1", "state": "talking", "agent_id": "1001", "queue": self.queues[0]}
+        call["recording"] = {"on": True, "paused": paused in (True, "true")}
+        for listener in list(self.listeners):
+            listener(
+                {"type": "call_update", "agent_id": "1001", "queue": call["queue"], "call": call}
+            )
 
     def health(self) -> dict[str, Any]:
         return {"ami": {"connected": True}}
@@ -182,6 +197,21 @@ async def test_a_standby_mirrors_the_leader_and_reads_its_own_writes(pair: Any) 
     health = b.node.health()["cluster"]
     assert (health["role"], health["leader"], health["synced"]) == ("standby", "a", True)
     assert a.node.health()["cluster"]["role"] == "leader"
+
+
+async def test_a_standby_forwards_a_recording_pause_and_mirrors_the_call(pair: Any) -> None:
+    a, b = pair
+    await until(lambda: b.node.replica.ready, what="b synced")
+    await b.node.center.recording_pause("1001", "c1", True)
+    # forwarded as text, as every argument on the bus; the leader's call_update mirrored
+    assert a.centers[0].pauses == [("1001", "c1", "true")]
+    assert (b.node.center.call("c1") or {})["recording"] == {"on": True, "paused": True}
+    await b.node.center.recording_pause("1001", "c1", False)
+    assert (b.node.center.call("c1") or {})["recording"] == {"on": True, "paused": False}
+    with pytest.raises(PermissionDenied):
+        await b.node.center.recording_pause("1002", "c1", True)
+    with pytest.raises(NotFound):
+        await b.node.center.recording_pause("1001", "nope", True)
 
 
 async def test_a_standby_whose_bus_reconnects_reads_a_fresh_snapshot(

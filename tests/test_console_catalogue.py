@@ -48,3 +48,12 @@ def test_language_follows_the_user_then_the_browser() -> None:
     assert catalogue.negotiate(None, "de-DE,ru;q=0.8,en;q=0.5") == "ru"
     assert catalogue.negotiate("", "fr-FR") == "en"
     assert catalogue.negotiate("xx", "") == "en"
+
+
+def test_every_report_measure_has_a_label_and_a_definition() -> None:
+    from crm_lookup.report_measures import DEFINED
+
+    for key in DEFINED:
+        for kind in ("measure", "definition"):
+            en, ru = catalogue.STRINGS[f"report.{kind}.{key}"]
+            assert en and ru and en != ru

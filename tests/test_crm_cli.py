@@ -75,6 +75,7 @@ def test_merge_export_and_report(
     assert main(["report", "--from", "2000-01-01", "--to", "2100-01-01", "--by", "queue"]) == 0
     table = capsys.readouterr().out
     assert table.splitlines()[0].split()[:3] == ["queue", "offered", "answered"]
+    assert "evals" not in table.splitlines()[0]
     assert any(line.startswith("sales") for line in table.splitlines())
     assert (
         main(
@@ -94,6 +95,14 @@ def test_merge_export_and_report(
     )
     data = list(csv.DictReader(io.StringIO(capsys.readouterr().out)))
     assert sum(int(r["answered"]) for r in data) == 8
+    # the demo's two evaluations (switchboard.demo_quality; seeded once though run twice):
+    # 17 of 18 = 94.44 for 1001, 12.75 of 18 = 70.83 for 1002; others none
+    scores = {r["agent"]: (r["evaluations"], r["quality_score"]) for r in data}
+    assert scores["1001"] == ("1", "94.44") and scores["1002"] == ("1", "70.83")
+    assert all(v == ("0", "") for k, v in scores.items() if k not in ("1001", "1002"))
+    assert main(["report", "--from", "2000-01-01", "--to", "2100-01-01", "--by", "agent"]) == 0
+    header = capsys.readouterr().out.splitlines()[0].split()
+    assert header[0] == "agent" and header[-3:] == ["evals", "QA", "%"]
     assert main(["report", "--from", "2100-01-01", "--to", "2000-01-01"]) == 1
 
 

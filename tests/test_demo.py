@@ -92,3 +92,5 @@ def test_banner_tells_where_the_demo_data_is() -> None:
     settings = load_settings(environ={})
     text = demo_banner(settings, Path("/tmp/d/demo.sqlite3"), 5038)
     assert "SWITCHBOARD_DATABASE__PATH=/tmp/d/demo.sqlite3 switchboard report" in text
+    assert f"Recordings:  {settings.path(settings.recording.dir)}" in text
+    assert "/contacts/<id>" in text

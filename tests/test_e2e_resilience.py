@@ -167,6 +167,8 @@ async def test_an_answer_lost_in_an_ami_outage_is_caught_up_on_reconnect(tmp_pat
         contact = await contact_for(service, call_id)
         assert (contact.outcome, contact.agent_id) == ("answered", "1001")
         assert contact.talk_seconds > 0
+        # sales records: the caught-up answer links the recording as the DialEnd would
+        assert contact.recording == service.center._recent[call_id].recording_file != ""
 
 
 async def test_a_caller_hanging_up_while_the_phone_rings_leaves_the_agent_ready(

@@ -149,6 +149,7 @@ async def test_permission_denied_before_login_then_events_off(sim: PbxSimulator)
 
 
 async def test_command_in_three_writes_and_errors(sim: PbxSimulator, ami: RawAmi) -> None:
+    sim.write = frozenset({"all"})  # as the captures' user; the shipped user has no "command"
     ami.send("Command", ("ActionID", "v"), ("Command", "core show version"))
     reply = await ami.response("v")
     assert keys(reply) == ("Response", "ActionID", "Message", "Output")

@@ -16,6 +16,7 @@ import pytest
 from asterisk.ami import Action, AMIClient
 
 from telephony.simulator import PbxSimulator, PhoneBehaviour
+from telephony.simulator.privileges import SHIPPED_WRITE
 
 # The library itself calls the deprecated Condition.notifyAll().
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
@@ -48,7 +49,10 @@ class Collector:
 
 @pytest.fixture
 async def sim() -> AsyncIterator[PbxSimulator]:
-    pbx = PbxSimulator("switchboard", "s3cret", time_scale=0.02, seed=3)
+    # A third-party client also runs a CLI Command: that needs write class "command".
+    pbx = PbxSimulator(
+        "switchboard", "s3cret", time_scale=0.02, seed=3, write=f"{SHIPPED_WRITE},command"
+    )
     await pbx.start()
     yield pbx
     await pbx.stop()

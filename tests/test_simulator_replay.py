@@ -27,7 +27,8 @@ VOLATILE = {"Command"}  # the output lines differ; the response shape must not
 
 @pytest.fixture
 async def sim() -> AsyncIterator[PbxSimulator]:
-    pbx = PbxSimulator("switchboard", "switchboard", time_scale=0.02, seed=5)
+    # The captures were made by a user with write = all (their Command actions ran).
+    pbx = PbxSimulator("switchboard", "switchboard", time_scale=0.02, seed=5, write="all")
     await pbx.start()
     yield pbx
     await pbx.stop()

@@ -56,6 +56,10 @@
     $("btn-unhold").disabled = callState !== "held";
     const live = LIVE.has(callState);
     $("btn-hangup").disabled = !live;
+    // shown only on a recorded call; pausing makes sense only while connected
+    const recording = (me.call && me.call.recording) || {};
+    $("btn-record").classList.toggle("hidden", !recording.on);
+    $("btn-record").disabled = !recording.on || (callState !== "talking" && callState !== "held");
     $("btn-transfer").disabled = !live;
     $("transfer-kind").disabled = !live;
     $("transfer-target").disabled = !live;
@@ -293,6 +297,7 @@
     $("call-queue").textContent = call.queue || "";
     $("call-state").textContent = label("call", call.state);
     $("call-state").dataset.state = call.state || "";
+    renderRecording(call.recording || {});
     if (!$("card-phone").textContent) $("card-phone").textContent = call.caller || "";
     const ivr = call.ivr || {};
     const waited = ivr.waited !== undefined && ivr.waited !== null ? ivr.waited
@@ -314,6 +319,16 @@
     tick();
   }
 
+  function renderRecording(recording) {
+    const paused = Boolean(recording.on && recording.paused);
+    const badge = $("rec-indicator");
+    badge.classList.toggle("hidden", !recording.on);
+    badge.dataset.paused = String(paused);
+    badge.textContent = recording.on ? t(paused ? "agent.recording.paused" : "agent.recording.on") : "";
+    // one label, its state in aria-pressed: pressed = paused (a toggle's name stays put)
+    $("btn-record").setAttribute("aria-pressed", String(paused));
+  }
+
   async function cardForCall(call) {
     if (!call || !call.caller) return;
     try { renderCard((await api("GET", "/api/customers?phone=" + encodeURIComponent(call.caller))).card); }
@@ -330,6 +345,10 @@
   $("btn-hold").addEventListener("click", () => control("hold"));
   $("btn-unhold").addEventListener("click", () => control("unhold"));
   $("btn-hangup").addEventListener("click", () => control("hangup"));
+  $("btn-record").addEventListener("click", () => {
+    const paused = $("btn-record").getAttribute("aria-pressed") === "true";
+    control(paused ? "resume_recording" : "pause_recording");
+  });
   $("btn-transfer").addEventListener("click", () => {
     const kind = $("transfer-kind").value;
     const target = kind === "number" ? $("transfer-number").value.trim() : $("transfer-target").value;
@@ -640,6 +659,7 @@
         KeyN: () => { if (!busy) notReady(); },
         KeyH: () => press(me.call && me.call.state === "held" ? "btn-unhold" : "btn-hold"),
         KeyE: () => press("btn-hangup"),
+        KeyP: () => press("btn-record"),
         KeyT: () => {
           if ($("btn-transfer").disabled) return;
           const target = $("transfer-kind").value === "number" ? $("transfer-number") : $("transfer-target");

@@ -47,7 +47,10 @@
       [t("customer.disposition"), c.disposition ? label("disposition", c.disposition) : "—"],
     ];
     return el("li", { class: "contact-row", dataset: { contact: String(c.id) } },
-      el("h3", {}, when(c.started_at || c.arrived_at)),
+      el("h3", {},
+        el("a", { href: "/contacts/" + encodeURIComponent(c.id),
+          "aria-label": t("contact.open") + " — " + when(c.started_at || c.arrived_at) }, when(c.started_at || c.arrived_at)),
+        c.recording_status === "available" ? el("span", { class: "recording-mark" }, t("contact.has_recording")) : null),
       el("dl", { class: "facts" }, ...facts.flatMap(([k, v]) => [el("dt", {}, k), el("dd", {}, v)])),
       steps.length ? el("p", { class: "ivr-words" }, t("customer.ivr") + ": " + steps.join(" → ")) : null,
       c.notes ? el("p", { class: "notes" }, c.notes) : null);

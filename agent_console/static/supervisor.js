@@ -14,6 +14,8 @@
   const agents = new Map();
   const calls = new Map();
   let intervals = [];
+  // queue -> this interval's staffing figures (the staffing message; GET /api/staffing/now)
+  const staffing = new Map();
 
   const pct = (v) => (v === null || v === undefined ? t("common.none") : Math.round(v * 100) + "%");
   const set = (node, text) => { const s = String(text); if (node.textContent !== s) node.textContent = s; };
@@ -101,8 +103,11 @@
     const node = el("article", { class: "tile", dataset: { queue: key, level: "ok" }, "aria-label": title });
     cells.waiting = el("div", { class: "big waiting" }, "0");
     cells.status = el("div", { class: "status" });
+    // "Needs +N agents" / "Staffed" in words (the border only repeats it)
+    cells.staffing = el("p", { class: "staffing", dataset: { needs: "none" } });
+    cells.staffingDetail = el("p", { class: "staffing-detail" });
     node.append(el("h3", {}, title), el("div", { class: "headline" }, cells.waiting, el("span", { class: "label" }, t("wall.tile.waiting"))),
-      cells.status, dl);
+      cells.status, cells.staffing, cells.staffingDetail, dl);
     return { node, cells };
   }
   function fillTile(tile, v, verdict) {
@@ -124,6 +129,17 @@
       : t("wall.level.ok"));
   }
 
+  const needsText = (n) => (n === 1 ? t("wall.staff.needs_one") : n > 0 ? t("wall.staff.needs", { count: n }) : t("wall.staff.ok"));
+  function fillStaffing(tile, needs, fig) {
+    const c = tile.cells;
+    const state = needs === null ? "none" : needs > 0 ? "short" : "ok";
+    if (c.staffing.dataset.needs !== state) c.staffing.dataset.needs = state;
+    set(c.staffing, needs === null ? "" : needsText(needs));
+    set(c.staffingDetail, fig ? t("wall.staff.detail", {
+      time: fig.label, calls: fig.forecast_calls, aht: duration(fig.aht), needed: fig.agents_needed, logged: fig.logged_in,
+    }) : "");
+  }
+
   function renderQueues() {
     const box = $("queues");
     const names = [...queues.keys()].filter(shown).sort();
@@ -134,6 +150,7 @@
     wanted.forEach((name, i) => { const node = tiles.get(name).node; if (box.children[i] !== node) box.insertBefore(node, box.children[i] || null); });
 
     const total = { waiting: 0, longest_wait: 0, answered: 0, abandoned: 0, ewt: null, ready: 0 };
+    let totalNeeds = null;
     let slWeighted = 0, slHandled = 0, worstTotal = { level: "ok", metric: null, levels: {} };
     for (const name of names) {
       const q = queues.get(name);
@@ -143,6 +160,9 @@
       };
       const verdict = worst(q, v);
       fillTile(tiles.get(name), v, verdict);
+      const fig = staffing.get(name);
+      fillStaffing(tiles.get(name), fig ? fig.needs_agents : null, fig);
+      if (fig) totalNeeds = (totalNeeds || 0) + fig.needs_agents;
       total.waiting += v.waiting; total.answered += v.answered; total.abandoned += v.abandoned;
       total.longest_wait = Math.max(total.longest_wait, v.longest_wait);
       if (v.ewt !== null) total.ewt = Math.max(total.ewt || 0, v.ewt);
@@ -156,6 +176,7 @@
     total.service_level = slHandled ? slWeighted / slHandled : null;
     total.ready = [...agents.values()].filter((a) => a.state === "ready" && (a.queues || []).some(shown)).length;
     fillTile(tiles.get("*"), total, worstTotal);
+    fillStaffing(tiles.get("*"), totalNeeds, null);
   }
 
   // -- agent rows and their actions menu -------------------------------------------------
@@ -417,6 +438,13 @@
     if (openMenu && !openMenu.node.querySelector(".menu-wrap").contains(ev.target)) closeMenu(false);
   });
 
+  // A fresh snapshot replaces the picture: the staffing figures come with the API.
+  function loadStaffing() {
+    api("GET", "/api/staffing/now")
+      .then((body) => { staffing.clear(); for (const f of body.queues || []) staffing.set(f.queue, f); renderQueues(); })
+      .catch(() => { /* the next staffing message fills the tiles */ });
+  }
+
   function onMessage(msg) {
     switch (msg.type) {
       case "snapshot":
@@ -426,6 +454,7 @@
         for (const c of msg.calls || []) calls.set(c.call_id, c);
         intervals = msg.intervals || [];
         renderAll();
+        loadStaffing();
         break;
       case "agent_state": agents.set(msg.agent.agent_id, msg.agent); renderAgents(); renderQueues(); break;
       case "queue_stats":
@@ -437,6 +466,7 @@
         renderWaiting(); renderAgents(); renderQueues();
         break;
       case "call_ended": calls.delete(msg.call_id); renderWaiting(); renderAgents(); renderQueues(); break;
+      case "staffing": staffing.set(msg.queue, msg.staffing); renderQueues(); break;
       case "wallboard": intervals = msg.intervals || []; if (!TV) renderCharts(); break;
       default: break;
     }

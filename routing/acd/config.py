@@ -18,6 +18,11 @@ it goes into :attr:`QueueFile.supervisors` for the console's scope checks.
 {warn: 5, bad: 10}}``. Service level is a fraction that is worse when lower (bad <=
 warn); longest wait (seconds) and waiting (calls) are worse when higher (warn <= bad).
 Not an ACD setting either: it goes into :attr:`QueueFile.thresholds`.
+
+``record`` (per queue, and per agent; ``true``/``false``, also ``yes``/``no``, ``1``/``0``)
+says whether answered calls are recorded: a queue's default is false, an agent without
+the key follows the queue. Not an ACD setting: it goes into :attr:`QueueFile.recording`
+(:class:`routing.recording.RecordingPolicy`, where the IVR's choice is weighed too).
 """
 
 from __future__ import annotations
@@ -39,6 +44,7 @@ from routing.acd.model import (
     WrapUpTimeoutAction,
 )
 from routing.ivr.yamltree import DEFAULT_LIMITS, Limits, load_data, read_limited
+from routing.recording import RecordingPolicy, flag
 
 _QUEUE_KEYS = {
     "strategy",
@@ -63,12 +69,13 @@ _QUEUE_KEYS = {
     "default_handle_time",
     "supervisors",
     "thresholds",
+    "record",
 }
 # metric -> True when a higher value is worse
 _THRESHOLD_METRICS = {"service_level": False, "longest_wait": True, "waiting": True}
 # The rule of crm_lookup.users (the ACD, a pure core, does not import the store).
 _USERNAME = re.compile(r"^[A-Za-z0-9_.@-]{1,64}$")
-_AGENT_KEYS = {"id", "name", "endpoint", "skills", "queues", "pbx"}
+_AGENT_KEYS = {"id", "name", "endpoint", "skills", "queues", "pbx", "record"}
 _WIDENING_KEYS = {"every", "step", "floor"}
 
 
@@ -82,6 +89,8 @@ class QueueFile:
     supervisors: Mapping[str, frozenset[str]] = field(default_factory=dict)
     # queue -> metric -> {"warn": x, "bad": y}; a queue not listed: no thresholds
     thresholds: Mapping[str, Mapping[str, Mapping[str, float]]] = field(default_factory=dict)
+    # which answered calls are recorded (queues' and agents' ``record`` keys)
+    recording: RecordingPolicy = field(default_factory=RecordingPolicy)
 
 
 def _never() -> bool:
@@ -152,6 +161,11 @@ def parse_queue_file(data: Any, source: str = "<queues>") -> QueueFile:
         for name, body in raw_queues.items()
         if isinstance(body, Mapping) and body.get("thresholds") is not None
     }
+    queue_record = {
+        name: _flag(source, f"queues.{name}.record", body["record"])
+        for name, body in raw_queues.items()
+        if isinstance(body, Mapping) and "record" in body
+    }
     names = {q.name for q in queues}
     for q in queues:
         if q.max_wait_action is MaxWaitAction.OVERFLOW and q.max_wait_target not in names:
@@ -166,6 +180,7 @@ def parse_queue_file(data: Any, source: str = "<queues>") -> QueueFile:
     if not isinstance(raw_agents, list):
         _fail(source, "agents", "expected a list of agents")
     agents = []
+    agent_record: dict[str, bool] = {}
     seen: set[str] = set()
     for i, body in enumerate(raw_agents):
         agent = _agent(source, i, body)
@@ -176,7 +191,10 @@ def parse_queue_file(data: Any, source: str = "<queues>") -> QueueFile:
             if queue not in names:
                 _fail(source, f"agents[{i}].queues", f"unknown queue {queue!r}")
         agents.append(agent)
-    return QueueFile(queues, tuple(agents), supervisors, thresholds)
+        if isinstance(body, Mapping) and "record" in body:
+            agent_record[agent.agent_id] = _flag(source, f"agents[{i}].record", body["record"])
+    recording = RecordingPolicy(queue_record, agent_record)
+    return QueueFile(queues, tuple(agents), supervisors, thresholds, recording)
 
 
 def _fail(source: str, key: str, expected: str) -> Any:
@@ -201,7 +219,8 @@ def _queue(source: str, name: Any, body: Any) -> QueueConfig:
     kwargs: dict[str, Any] = {
         k: v
         for k, v in body.items()
-        if k not in {"strategy", "max_wait_action", "widening", "supervisors", "thresholds"}
+        if k
+        not in {"strategy", "max_wait_action", "widening", "supervisors", "thresholds", "record"}
         and k != "wrap_up_timeout_action"
     }
     if "wrap_up_timeout_action" in body:
@@ -233,6 +252,14 @@ def _queue(source: str, name: Any, body: Any) -> QueueConfig:
     except TypeError as exc:  # a value of a type the dataclass checks cannot even compare
         _fail(source, where, f"bad value ({exc})")
     raise AssertionError("unreachable")
+
+
+def _flag(source: str, where: str, value: Any) -> bool:
+    try:
+        return flag(value, where)
+    except InvalidInput:
+        shown = repr(value)[:40]
+        return bool(_fail(source, where, f"expected true or false, got {shown}"))
 
 
 def _supervisors(source: str, where: str, value: Any) -> frozenset[str]:

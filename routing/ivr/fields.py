@@ -47,6 +47,7 @@ from routing.ivr.nodes import (
     VoicemailNode,
 )
 from routing.ivr.yamltree import YMap, YNode, YScalar, YSeq
+from routing.recording import flag
 
 
 @dataclass(frozen=True, slots=True, order=True)
@@ -212,9 +213,21 @@ def p_variables(ctx: Ctx, y: YNode) -> dict[str, Value]:
             ctx.add(line, f"{key!r} is not a valid variable name")
         elif not isinstance(value, YScalar) or value.value is None:
             ctx.add(value.line, f"variable '{key}' needs a plain value (text, number, true/false)")
+        elif key == "record" and not _is_flag(plain_value(value)):
+            # the caller's recording consent (routing.recording): a typo must not
+            # silently record someone who said no
+            ctx.add(value.line, "variable 'record' must be true or false (yes/no, 1/0)")
         else:
             out[key] = plain_value(value)
     return out
+
+
+def _is_flag(value: Value) -> bool:
+    try:
+        flag(value)
+    except InvalidInput:
+        return False
+    return True
 
 
 def p_skills(ctx: Ctx, y: YNode) -> dict[str, int]:

@@ -34,6 +34,7 @@ ACTIONS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "unhold": (("call_id",), ()),
     "transfer": (("call_id", "kind", "target"), ()),
     "hangup": (("call_id",), ()),
+    "recording_pause": (("agent_id", "call_id", "paused"), ()),
     "dial": (("agent_id", "number"), ("customer_id",)),
     "move_call": (("call_id", "queue"), ()),
     "spy": (("agent_id", "mode"), ("supervisor_agent_id",)),

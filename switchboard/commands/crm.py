@@ -16,7 +16,6 @@ from crm_lookup.demo import seed_demo
 from crm_lookup.export import export_contacts
 from crm_lookup.importer import import_customers
 from crm_lookup.models import TIERS
-from crm_lookup.periods import parse_when
 from crm_lookup.store import Store, open_store
 from switchboard.commands.demo import DEFAULT_DATA_DIR, DEMO_DATABASE_FILE
 
@@ -48,6 +47,13 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     exp.add_argument("file", metavar="FILE.csv")
     exp.add_argument("--from", dest="start", metavar="DATE", help="first day (UTC) or ISO time")
     exp.add_argument("--to", dest="end", metavar="DATE", help="last day (inclusive) or ISO time")
+    exp.add_argument(
+        "--tz",
+        metavar="ZONE",
+        default=None,
+        help="IANA time zone of the dates and of the times written (default: site.timezone)",
+    )
+    add_demo_flag(exp)
     exp.set_defaults(handler=run_export)
 
     merge = inner.add_parser("merge", help="merge a duplicate customer into another")
@@ -98,13 +104,45 @@ def demo_hint(settings: Settings) -> str:
     demo = settings.path(DEMO_DATABASE)
     if not demo.exists() or str(demo) == settings.database_url().path:
         return ""
-    return f"; the demo's data is in {demo}: SWITCHBOARD_DATABASE__PATH={demo} switchboard ..."
+    return (
+        f"; the demo's data is in {demo}: add --demo, or"
+        f" SWITCHBOARD_DATABASE__PATH={demo} switchboard ..."
+    )
+
+
+def add_demo_flag(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--demo",
+        action="store_true",
+        help=f"read the database `switchboard demo` writes ({DEMO_DATABASE}) instead of"
+        " the configured one",
+    )
+
+
+def settings_for(args: argparse.Namespace, settings: Settings) -> Settings:
+    """The settings a reading command uses: with ``--demo``, the demo's own database
+    (the one ``switchboard demo`` writes with its default ``--data-dir``)."""
+    if not getattr(args, "demo", False):
+        return settings
+    import dataclasses
+
+    demo = str(settings.path(DEMO_DATABASE))
+    return dataclasses.replace(
+        settings, database=dataclasses.replace(settings.database, url="", path=demo)
+    )
 
 
 def note_empty(settings: Settings, what: str) -> None:
-    """Nothing found: say where we looked (on stderr, so CSV output stays clean)."""
+    """Nothing found: say which database was read, and where the demo keeps its own (on
+    stderr, so CSV output stays clean)."""
     where = settings.database_url().display()
-    print(f"note: no contacts in {where}{what}{demo_hint(settings)}", file=sys.stderr)
+    hint = demo_hint(settings)
+    if not hint and str(settings.path(DEMO_DATABASE)) != settings.database_url().path:
+        hint = (
+            f"; `switchboard demo` writes to its own database, {settings.path(DEMO_DATABASE)}"
+            " (read it with --demo)"
+        )
+    print(f"note: no contacts in {where}{what}{hint}", file=sys.stderr)
 
 
 class ProgressBar:
@@ -166,9 +204,19 @@ def run_import(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def run_export(args: argparse.Namespace, settings: Settings) -> int:
-    start = parse_when(args.start, "from") if args.start else None
-    end = parse_when(args.end, "to", end_of_day=True) if args.end else None
-    count = with_store(settings, lambda s: export_contacts(s, args.file, start, end), existing=True)
+    from agent_console.catalogue import translator
+    from crm_lookup.report_time import moment, zone
+
+    settings = settings_for(args, settings)
+    tz = zone(args.tz or settings.site.timezone)
+    start = moment(args.start, "from", tz) if args.start else None
+    end = moment(args.end, "to", tz, end_of_day=True) if args.end else None
+    english = translator("en")
+    count = with_store(
+        settings,
+        lambda s: export_contacts(s, args.file, start, end, tz=tz, translate=english),
+        existing=True,
+    )
     print(f"exported {count} contacts to {args.file}")
     if count == 0:
         note_empty(settings, " in this period" if start or end else "")
@@ -190,7 +238,10 @@ def run_merge(args: argparse.Namespace, settings: Settings) -> int:
 
 def run_seed_demo(args: argparse.Namespace, settings: Settings) -> int:
     async def work(store: Store) -> int:
+        from switchboard.demo_quality import seed_evaluations
+
         await seed_demo(store)
+        await seed_evaluations(store, settings)
         return await store.customers.count()
 
     count = with_store(settings, work)

@@ -12,6 +12,7 @@ import signal
 from config.errors import InvalidInput
 from config.settings import Settings
 from telephony.simulator import PbxSimulator, PhoneBehaviour
+from telephony.simulator.privileges import SHIPPED_WRITE
 
 log = logging.getLogger(__name__)
 
@@ -30,6 +31,12 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     )
     parser.add_argument("--agents", type=int, default=3, metavar="N", help="phones PJSIP/1001..")
     parser.add_argument("--seed", type=int, default=None)
+    parser.add_argument(
+        "--write",
+        default=SHIPPED_WRITE,
+        metavar="CLASSES",
+        help="the AMI user's write classes, e.g. all (default: config/asterisk/manager.conf's)",
+    )
     parser.set_defaults(handler=run_sim)
 
 
@@ -53,7 +60,7 @@ def run_sim(args: argparse.Namespace, settings: Settings) -> int:
     secret = given or secrets.token_urlsafe(12)
     if args.agents < 0 or args.rate < 0:
         raise InvalidInput("--agents and --rate must not be negative")
-    sim = PbxSimulator(username, secret, seed=args.seed)
+    sim = PbxSimulator(username, secret, seed=args.seed, write=args.write)
     for n in range(args.agents):
         sim.add_phone(f"PJSIP/{1001 + n}", PhoneBehaviour(answer_after=2.0, talk_seconds=(30, 120)))
     login = None if given else (username, secret)

@@ -43,6 +43,9 @@ __all__ = [
     "Hangup",
     "HangupRequest",
     "Header",
+    "MixMonitorMute",
+    "MixMonitorStart",
+    "MixMonitorStop",
     "NewCallerid",
     "Newchannel",
     "Newexten",
@@ -372,6 +375,30 @@ class DTMFEnd(_DTMFFields):
     EVENT_NAME = "DTMFEnd"
 
 
+class MixMonitorStart(ChannelEvent):
+    """A recording started on the channel (after ``VarSet MIXMONITOR_FILENAME``)."""
+
+    __slots__ = ()
+    EVENT_NAME = "MixMonitorStart"
+
+
+class MixMonitorStop(ChannelEvent):
+    """A recording was stopped by StopMixMonitor; a hangup ends one without this event."""
+
+    __slots__ = ()
+    EVENT_NAME = "MixMonitorStop"
+
+
+class MixMonitorMute(ChannelEvent):
+    """A recording was muted (``state`` ``"1"``) or unmuted (``"0"``); ``direction`` is
+    ``read``, ``write`` or ``both`` as the MixMonitorMute action gave it."""
+
+    __slots__ = ()
+    EVENT_NAME = "MixMonitorMute"
+    direction = _str("Direction")
+    state = _str("State")
+
+
 def decode_agi_env(raw: str) -> dict[str, str]:
     """Decode the URL-encoded ``Env`` of ``AsyncAGIStart`` into ``{"agi_channel": ...}``."""
     env: dict[str, str] = {}
@@ -471,6 +498,9 @@ _TYPED: tuple[type[Event], ...] = (
     BridgeLeave,
     DTMFBegin,
     DTMFEnd,
+    MixMonitorStart,
+    MixMonitorMute,
+    MixMonitorStop,
     AsyncAGIStart,
     AsyncAGIExec,
     AsyncAGIEnd,

@@ -15,6 +15,7 @@ import re
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING
 
+from . import mixmonitor
 from .model import PhoneBehaviour, SimBridge, SimChannel
 
 if TYPE_CHECKING:
@@ -35,6 +36,8 @@ CONTEXTS: dict[str, dict[str, list[Step]]] = {
     "switchboard-connect": {
         "s": [
             ("NoOp", "Connect ${CHANNEL} to ${SWITCHBOARD_AGENT}"),
+            ("StopMixMonitor", ""),
+            ("ExecIf", '$["${SWITCHBOARD_RECORD}" != ""]?MixMonitor(${SWITCHBOARD_RECORD},b)'),
             ("Dial", "${SWITCHBOARD_AGENT},${SWITCHBOARD_RING_TIMEOUT},m(${SWITCHBOARD_MOH})"),
             ("AGI", "agi:async"),
             ("Hangup", ""),
@@ -150,7 +153,9 @@ def lookup(context: str, exten: str) -> list[Step] | None:
 
 
 def substitute(chan: SimChannel, text: str, globals_: dict[str, str] | None = None) -> str:
-    """Expand ``${VAR}`` and the few functions the sample dialplan uses."""
+    """Expand ``${VAR}``, the few functions the sample dialplan uses, and ``$[expr]``
+    (after the variables inside it, as pbx_substitute_variables does; see
+    :func:`evaluate`). A substituted value is never scanned again."""
 
     def value(match: re.Match[str]) -> str:
         name = match.group(1)
@@ -171,7 +176,98 @@ def substitute(chan: SimChannel, text: str, globals_: dict[str, str] | None = No
             return chan.variables[name]
         return (globals_ or {}).get(name, "")
 
-    return re.sub(r"\$\{([^}]*)\}", value, text)
+    def variables(part: str) -> str:
+        return re.sub(r"\$\{([^}]*)\}", value, part)
+
+    out: list[str] = []
+    i = 0
+    while (j := text.find("$[", i)) >= 0:
+        end = _closing_bracket(text, j + 1)
+        if end < 0:
+            break
+        out.append(variables(text[i:j]))
+        out.append(evaluate(substitute(chan, text[j + 2 : end], globals_)))
+        i = end + 1
+    out.append(variables(text[i:]))
+    return "".join(out)
+
+
+def _closing_bracket(text: str, start: int) -> int:
+    """Index of the ``]`` closing the ``[`` at ``start`` (nested ones counted), or -1."""
+    depth = 0
+    for k in range(start, len(text)):
+        if text[k] == "[":
+            depth += 1
+        elif text[k] == "]":
+            depth -= 1
+            if depth == 0:
+                return k
+    return -1
+
+
+_EXPR_TOKEN = re.compile(r'\s*(?:"([^"]*)"|(!=|==|=)|([^\s"!=]+|!))')
+
+
+def evaluate(expr: str) -> str:
+    """Just enough of Asterisk's ``$[...]`` expressions: one operand, or two compared with
+    ``=`` (``==``) or ``!=``; quoted strings lose their quotes, two integers compare as
+    numbers; the result is ``1`` or ``0``. Anything else is a syntax error, which
+    Asterisk logs and substitutes as the empty string."""
+    tokens: list[tuple[str, str]] = []  # (kind, text): "v" value or "o" operator
+    pos = 0
+    while pos < len(expr.rstrip()):
+        match = _EXPR_TOKEN.match(expr, pos)
+        if match is None or match.end() == pos:
+            return ""
+        quoted, op, bare = match.groups()
+        tokens.append(("o", op) if op else ("v", quoted if quoted is not None else bare))
+        pos = match.end()
+    kinds = "".join(kind for kind, _ in tokens)
+    if kinds == "v":
+        return tokens[0][1]
+    if kinds != "vov":
+        return ""
+    (_, left), (_, op), (_, right) = tokens
+    same = int(left) == int(right) if _is_int(left) and _is_int(right) else left == right
+    return "1" if same == (op != "!=") else "0"
+
+
+def _is_int(text: str) -> bool:
+    return re.fullmatch(r"[+-]?\d+", text.strip()) is not None
+
+
+def check_condition(text: str) -> bool:
+    """pbx_checkcondition: empty is false, a number is its value, any other text true."""
+    text = text.strip()
+    if not text:
+        return False
+    try:
+        return float(text) != 0
+    except ValueError:
+        return True
+
+
+def split_args(text: str, sep: str) -> list[str]:
+    """Split on ``sep`` outside parentheses, brackets and double quotes (as
+    ast_app_separate_args), quotes kept."""
+    parts: list[str] = []
+    depth = 0
+    quoted = False
+    current = ""
+    for c in text:
+        if c == '"':
+            quoted = not quoted
+        elif not quoted and c in "([":
+            depth += 1
+        elif not quoted and c in ")]":
+            depth = max(0, depth - 1)
+        elif c == sep and depth == 0 and not quoted:
+            parts.append(current)
+            current = ""
+            continue
+        current += c
+    parts.append(current)
+    return parts
 
 
 async def run_dialplan(pbx: PbxSimulator, chan: SimChannel) -> None:
@@ -277,6 +373,42 @@ async def app_chanspy(pbx: PbxSimulator, chan: SimChannel, data: str) -> int:
     return -1
 
 
+async def app_execif(pbx: PbxSimulator, chan: SimChannel, data: str) -> int:
+    """``ExecIf(<expr>?<app>(<args>)[:<app>(<args>)])``: the chosen application's result;
+    0 when the branch taken is empty, -1 when its application does not exist."""
+    expr, sep, rest = data.partition("?")
+    if not sep:
+        return -1  # "ExecIf requires an argument: expr?app(args)"
+    branches = split_args(rest, ":")
+    branch = branches[0] if check_condition(expr) else (branches[1] if len(branches) > 1 else "")
+    branch = branch.strip()
+    if not branch:
+        return 0
+    name, _, args = branch.partition("(")
+    if args.endswith(")"):
+        args = args[:-1]
+    result = await run_app(pbx, chan, name.strip(), args)
+    return -1 if result == -2 else result
+
+
+async def app_mixmonitor(pbx: PbxSimulator, chan: SimChannel, data: str) -> int:
+    """``MixMonitor(file[,options[,command]])``: -1 without a file name (the channel
+    hangs up, as in Asterisk), else the recording starts and the dialplan goes on."""
+    parts = split_args(data, ",")
+    filename = parts[0].strip()
+    if not filename:
+        return -1
+    mixmonitor.start(pbx, chan, filename, parts[1] if len(parts) > 1 else "")
+    return 0
+
+
+async def app_stopmixmonitor(pbx: PbxSimulator, chan: SimChannel, data: str) -> int:
+    """``StopMixMonitor()``: stops the channel's (oldest) recording; without one it does
+    nothing and, like Asterisk's, still returns 0."""
+    mixmonitor.stop(pbx, chan)
+    return 0
+
+
 async def app_dial(pbx: PbxSimulator, chan: SimChannel, data: str) -> int:
     parts = data.split(",")
     target = parts[0].split("&")[0].strip()
@@ -302,6 +434,9 @@ APPS: dict[str, AppFn] = {
     "musiconhold": app_moh,
     "chanspy": app_chanspy,
     "dial": app_dial,
+    "execif": app_execif,
+    "mixmonitor": app_mixmonitor,
+    "stopmixmonitor": app_stopmixmonitor,
 }
 PROMPT_SECONDS = 2.0
 DIAL_VARS = (

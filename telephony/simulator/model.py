@@ -9,9 +9,12 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from config.errors import InvalidInput
+
+if TYPE_CHECKING:
+    from .mixmonitor import MixMonitorTap
 
 PhoneMode = Literal["answer", "noanswer", "busy", "unavailable"]
 STATE_DESC = {0: "Down", 4: "Ring", 5: "Ringing", 6: "Up", 7: "Busy"}
@@ -118,6 +121,7 @@ class SimChannel:
     gone: asyncio.Event = field(default_factory=asyncio.Event)
     bridged: asyncio.Event = field(default_factory=asyncio.Event)  # set at its first bridge
     timers: list[asyncio.Task[None]] = field(default_factory=list)
+    mixmonitors: list[MixMonitorTap] = field(default_factory=list)  # oldest first
 
     @property
     def tech(self) -> str:

@@ -17,9 +17,11 @@ import asyncio
 import contextlib
 import logging
 import random
+import tempfile
 import time
 import uuid
-from collections.abc import Callable, Coroutine, Sequence
+from collections.abc import Callable, Coroutine, Iterable, Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from config.errors import InvalidInput
@@ -27,7 +29,9 @@ from config.errors import InvalidInput
 if TYPE_CHECKING:
     from .session import AmiSession
 
+from . import mixmonitor
 from .model import CallerProfile, PhoneBehaviour, SimBridge, SimChannel
+from .privileges import SHIPPED_WRITE, parse_classes
 from .wire import encode
 
 log = logging.getLogger(__name__)
@@ -62,6 +66,10 @@ class PbxSimulator:
         id_clock: the epoch seconds Uniqueids start with (``<epoch>.<seq>``); two
             simulators given the same one number their channels alike, as two real
             Asterisks started together do.
+        write: the AMI user's write classes (manager.conf ``write =``); by default the
+            shipped manager.conf's, so an action outside them answers Permission denied.
+        monitor_dir: where a MixMonitor given a relative file name records
+            (Asterisk's ``astspooldir/monitor``); absolute names are used as given.
     """
 
     def __init__(
@@ -72,6 +80,8 @@ class PbxSimulator:
         time_scale: float = 1.0,
         seed: int | None = None,
         id_clock: Callable[[], float] = time.time,
+        write: str | Iterable[str] = SHIPPED_WRITE,
+        monitor_dir: Path | None = None,
     ) -> None:
         if time_scale <= 0:
             raise InvalidInput("time_scale must be > 0", field="time_scale")
@@ -79,6 +89,10 @@ class PbxSimulator:
             raise InvalidInput("the simulator needs an AMI username and secret")
         self.username = username
         self.secret = secret
+        self.write = parse_classes(write)
+        self.monitor_dir = monitor_dir or Path(tempfile.gettempdir()) / "switchboard-sim-monitor"
+        # MixMonitor files hold at most this many (simulated) seconds of audio.
+        self.max_recording_seconds = 600.0
         self.time_scale = time_scale
         self.rng = random.Random(seed)
         self.channels: dict[str, SimChannel] = {}
@@ -173,6 +187,8 @@ class PbxSimulator:
         runners = [c.runner for c in chans if c.runner is not None]
         if runners:
             await asyncio.gather(*runners, return_exceptions=True)
+        for chan in chans:
+            mixmonitor.stop_all(self, chan)
 
     async def drop_connections(self) -> None:
         """Fault injection: cut every AMI connection at once; calls stay up."""
@@ -199,6 +215,9 @@ class PbxSimulator:
         await self._listen(self.port)
 
     # ----------------------------------------------------------------- helpers
+
+    def loop_time(self) -> float:
+        return asyncio.get_running_loop().time()
 
     def scaled(self, seconds: float) -> float:
         return max(0.0, seconds * self.time_scale)
@@ -392,6 +411,7 @@ class PbxSimulator:
                 timer.cancel()
         await self.stop_runner(chan)
         self.leave_bridge(chan)
+        mixmonitor.stop_all(self, chan)
         self.emit_chan("SoftHangupRequest", chan, ("Cause", "16"))
         self.emit_chan(
             "Hangup", chan, ("Cause", str(cause)), ("Cause-txt", CAUSE_TEXT.get(cause, "Unknown"))
@@ -429,6 +449,7 @@ class PbxSimulator:
             chan.bridged.set()
             self.emit("BridgeEnter", [*bridge.block(), *chan.block()], "call")
         for chan in (first, second):
+            mixmonitor.changed(self, chan)
             self._on_bridged(chan)
         return bridge
 
@@ -459,6 +480,7 @@ class PbxSimulator:
         if bridge is None:
             return
         chan.bridge = None
+        mixmonitor.changed(self, chan)
         if chan in bridge.members:
             bridge.members.remove(chan)
             self.emit("BridgeLeave", [*bridge.block(), *chan.block()], "call")
@@ -466,6 +488,7 @@ class PbxSimulator:
             # A basic two-party bridge does not outlive one of its parties.
             last = bridge.members.pop()
             last.bridge = None
+            mixmonitor.changed(self, last)
             self.emit("BridgeLeave", [*bridge.block(), *last.block()], "call")
         if not bridge.members and not bridge.ended.is_set():
             self.bridges.pop(bridge.uniqueid, None)

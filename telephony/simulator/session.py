@@ -20,8 +20,10 @@ from typing import TYPE_CHECKING
 
 from config.errors import RemoteProtocolError
 
-from .dialplan import CONTEXTS, originate
+from . import mixmonitor
+from .dialplan import CONTEXTS, originate, split_args
 from .model import SimChannel
+from .privileges import allowed, parse_authority
 from .wire import ActionFramer, ActionRequest, Headers, encode
 
 if TYPE_CHECKING:
@@ -95,6 +97,9 @@ class AmiSession:
             "queuestatus": self.queue_status,
             "bridgelist": self.bridge_list,
             "bridgeinfo": self.bridge_info,
+            "mixmonitor": self.mixmonitor,
+            "mixmonitormute": self.mixmonitor_mute,
+            "stopmixmonitor": self.stop_mixmonitor,
         }
 
     # ----------------------------------------------------------------- I/O
@@ -183,6 +188,11 @@ class AmiSession:
             self.pbx.emit(
                 "RequestBadFormat", self._security(f"Action: {name}", "Error"), "security"
             )
+            return
+        if not allowed(self.pbx.write, PRIVILEGES[low]):
+            # manager.c: (writeperm & authority) == 0 -> report_req_not_allowed + error.
+            self.error(req, "Permission denied")
+            self.pbx.emit("RequestNotAllowed", self._security(name, "Error"), "security")
             return
         try:
             await handler(req)
@@ -763,6 +773,77 @@ class AmiSession:
         self.respond(req, "Success", "Added AGI command to queue")
         chan.agi.put_nowait((command, req.get("CommandID")))
 
+    # ----------------------------------------------------------------- MixMonitor
+
+    async def mixmonitor(self, req: ActionRequest) -> None:
+        """``Action: MixMonitor`` (write class system): the response, then the
+        recording's VarSet MIXMONITOR_FILENAME and MixMonitorStart, as captured."""
+        name = req.get("Channel")
+        if not name:
+            self.error(req, "No channel specified")
+            return
+        chan = self.pbx.find(name)
+        if chan is None:
+            self.error(req, "No such channel")
+            return
+        filename = split_args(req.get("File"), ",")[0].strip()
+        if not filename:
+            # mixmonitor_exec: "MixMonitor requires an argument (filename)"
+            self.error(req, "Could not start monitoring channel")
+            return
+        self.respond(req, "Success")
+        mixmonitor.start(self.pbx, chan, filename, req.get("Options"))
+
+    async def mixmonitor_mute(self, req: ActionRequest) -> None:
+        """``Action: MixMonitorMute``: Direction read|write|both, State; the response,
+        then MixMonitorMute with the Direction as sent and State 1/0 (ast_true)."""
+        direction = req.get("Direction")
+        low = direction.lower()
+        if not direction:
+            self.error(req, "No direction specified. Must be read, write or both")
+            return
+        if low not in ("read", "write", "both"):
+            self.error(req, "Invalid direction specified. Must be read, write or both")
+            return
+        name, state = req.get("Channel"), req.get("State")
+        if not name:
+            self.error(req, "No channel specified")
+            return
+        if not state:
+            self.error(req, "No state specified")
+            return
+        chan = self.pbx.find(name)
+        if chan is None:
+            self.error(req, "No such channel")
+            return
+        # Asterisk: clearmute = ast_false(State), so anything but a "false" word mutes.
+        on = state.strip().lower() not in _FALSE
+        if not mixmonitor.mute(self.pbx, chan, low != "write", low != "read", on):
+            self.error(req, "Cannot set mute flag")
+            return
+        self.respond(req, "Success")
+        shown = "1" if state.strip().lower() in _TRUE else "0"
+        self.pbx.emit_chan("MixMonitorMute", chan, ("Direction", direction), ("State", shown))
+
+    async def stop_mixmonitor(self, req: ActionRequest) -> None:
+        """``Action: StopMixMonitor``: the response, then MixMonitorStop."""
+        name = req.get("Channel")
+        if not name:
+            self.error(req, "No channel specified")
+            return
+        chan = self.pbx.find(name)
+        if chan is None:
+            self.error(req, "No such channel")
+            return
+        if not chan.mixmonitors:
+            self.error(req, "Could not stop monitoring channel")
+            return
+        self.respond(req, "Success")
+        mixmonitor.stop(self.pbx, chan)
+
+
+_TRUE = frozenset({"yes", "true", "y", "t", "1", "on"})  # ast_true
+_FALSE = frozenset({"no", "false", "n", "f", "0", "off"})  # ast_false
 
 SYNOPSES = {
     "AGI": "Add an AGI command to execute by Async AGI.  (Priv: agi,all)",
@@ -783,6 +864,10 @@ SYNOPSES = {
     "ListCommands": "List available manager commands.  (Priv: <none>)",
     "Login": "Login Manager.  (Priv: <none>)",
     "Logoff": "Logoff Manager.  (Priv: <none>)",
+    "MixMonitor": "Record a call and mix the audio during the recording.  Use of StopMixMonitor"
+    " is required to guarantee the audio file is available for processing during dialplan"
+    " execution.  (Priv: system,all)",
+    "MixMonitorMute": "Mute / unMute a Mixmonitor recording.  (Priv: system,call,all)",
     "Originate": "Originate a call.  (Priv: originate,all)",
     "Ping": "Keepalive command.  (Priv: <none>)",
     "PlayDTMF": "Play DTMF signal on a specific channel.  (Priv: call,all)",
@@ -790,6 +875,13 @@ SYNOPSES = {
     "Redirect": "Redirect (transfer) a call.  (Priv: call,all)",
     "Setvar": "Sets a channel variable or function value.  (Priv: call,all)",
     "Status": "List channel status.  (Priv: system,call,reporting,all)",
+    "StopMixMonitor": "Stop recording a call through MixMonitor, and free the recording's file"
+    " handle.  (Priv: system,call,all)",
+}
+# Each action's authority ("manager show command <name>" [Privilege]), from its synopsis.
+PRIVILEGES = {
+    name.lower(): parse_authority(text.rpartition("(Priv: ")[2].rstrip(")"))
+    for name, text in SYNOPSES.items()
 }
 
 

@@ -1,0 +1,191 @@
+"""One contact: its page, its JSON (summary and timeline) and its recording.
+
+Routes (registered by :func:`setup`, one line in ``agent_console.app``):
+
+* ``GET /contacts/{id}`` — the page (``templates/contact.html``, ``static/contact.js``),
+  with qa's evaluation partial beside the player.
+* ``GET /api/contacts/{id}`` — the contact (``agent_name``), its ``events`` (kind, at,
+  data; oldest first), ``agent_names`` (id -> name of the agents its events name),
+  ``recording: {"status", "may_play"}`` and ``can_evaluate``. Any
+  signed-in user, like the customer page's history.
+* ``GET /api/contacts/{id}/recording`` — the audio, through ``web.FileResponse`` (HTTP
+  Range: 206 + Content-Range, 416, If-Range), ``Accept-Ranges: bytes``, the type by the
+  file's suffix, ``Cache-Control: no-store``. Who may play: an admin; the agent who took
+  the contact; a supervisor of its queue (``QueueFile.supervisors``). Else 403; no
+  recording or no file: 404 with a JSON message. Audited ``recording.play`` once per
+  playback: a request without Range or with one from byte 0 (the player's first
+  request); a seek (a Range from further on) is the same playback.
+
+The recording reference itself (a file name, or a voicemail's path on the host) never
+leaves the server: the JSON says only the status.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from collections.abc import Mapping
+from typing import Any
+
+from aiohttp import web
+
+from agent_console import inputs
+from agent_console.api import user_of
+from agent_console.auth import Role, User, require
+from agent_console.keys import CONSOLE, CRM, RECORDINGS, STORE
+from agent_console.pages import signed_in_page
+from agent_console.quality import may_evaluate
+from config.errors import NotFound, PermissionDenied
+from config.settings import Settings
+from crm_lookup.recordings import RecordingFiles
+
+# The first range of a Range header: where it starts ("" for a suffix range "-500").
+_FIRST_RANGE = re.compile(r"\s*bytes\s*=\s*(\d*)\s*-", re.IGNORECASE)
+# Timeline data that stays on the server: the recording's reference.
+_PRIVATE_DATA = {"recording": ("ref",)}
+
+
+def recording_files(settings: Settings) -> RecordingFiles:
+    """The recordings directory of ``[recording] dir`` (and the IVR's voicemail one)."""
+    return RecordingFiles(
+        settings.path(settings.recording.dir),
+        also=(settings.path(settings.ivr.recordings_dir),),
+    )
+
+
+def setup(app: web.Application, settings: Settings) -> None:
+    app[RECORDINGS] = recording_files(settings)
+    r = app.router
+    r.add_get("/contacts/{id}", contact_page)
+    r.add_get("/api/contacts/{id}", contact)
+    r.add_get("/api/contacts/{id}/recording", recording)
+
+
+def may_play(request: web.Request, user: User, contact: Mapping[str, Any]) -> bool:
+    """An admin; the agent who took the contact; a supervisor of its queue."""
+    if user.role is Role.ADMIN:
+        return True
+    if user.agent_id and contact.get("agent_id") == user.agent_id:
+        return True
+    if user.role is Role.SUPERVISOR:
+        return request.app[CONSOLE].scope(user).sees_queue(contact.get("queue") or None)
+    return False
+
+
+async def with_recording_status(
+    app: web.Application, contacts: list[dict[str, Any]]
+) -> list[dict[str, Any]]:
+    """Each contact gains ``recording_status`` (none/available/missing): the files are
+    looked at in one thread hop, never on the event loop."""
+    found = await asyncio.to_thread(
+        app[RECORDINGS].statuses, [str(c.get("recording") or "") for c in contacts]
+    )
+    for item, status in zip(contacts, found, strict=True):
+        item["recording_status"] = status.value
+    return contacts
+
+
+async def _contact(request: web.Request) -> dict[str, Any]:
+    contact_id = str(inputs.int_id(request.match_info["id"], "contact id"))
+    found: dict[str, Any] = await request.app[CRM].contact(contact_id)  # NotFound
+    return found
+
+
+def _event_json(event: Any) -> dict[str, Any]:
+    data = dict(event.data)
+    for key in _PRIVATE_DATA.get(event.kind, ()):
+        data.pop(key, None)
+    return {"kind": event.kind, "at": event.at, "data": data}
+
+
+@require()
+async def contact(request: web.Request) -> web.Response:
+    """``GET /api/contacts/{id}`` -> the contact with ``events``, ``recording`` and
+    ``can_evaluate``."""
+    user = user_of(request)
+    found = await _contact(request)
+    events = await request.app[STORE].contacts.timeline(int(found["id"]))
+    ref = str(found.pop("recording", "") or "")
+    status = await asyncio.to_thread(request.app[RECORDINGS].status, ref)
+    body = request.app[CONSOLE].named([found])[0]
+    body["events"] = [_event_json(e) for e in events]
+    agent_ids = {str(e["data"].get(k) or "") for e in body["events"] for k in ("agent_id", "agent")}
+    body["agent_names"] = request.app[CONSOLE].agent_names(agent_ids - {""})
+    body["recording"] = {"status": status.value, "may_play": may_play(request, user, found)}
+    body["can_evaluate"] = may_evaluate(request, user, found) and bool(found.get("agent_id"))
+    return web.json_response(body)
+
+
+def _is_playback(request: web.Request) -> bool:
+    """A new playback, not a seek: no Range, or one from byte 0."""
+    header = request.headers.get("Range")
+    if header is None:
+        return True
+    first = _FIRST_RANGE.match(header)
+    return first is not None and first.group(1) != "" and int(first.group(1)) == 0
+
+
+@require()
+async def recording(request: web.Request) -> web.StreamResponse:
+    """``GET /api/contacts/{id}/recording`` -> the audio (200, or 206 for a Range)."""
+    user = user_of(request)
+    found = await _contact(request)
+    if not may_play(request, user, found):
+        raise PermissionDenied(
+            "only the agent who took this contact, a supervisor of its queue or an admin "
+            "may play its recording"
+        )
+    files = request.app[RECORDINGS]
+    ref = str(found.get("recording") or "")
+    if not ref:
+        raise NotFound(f"contact {found['id']} was not recorded")
+    path = await asyncio.to_thread(files.resolve, ref)
+    if path is None or not await asyncio.to_thread(path.is_file):
+        raise NotFound(
+            f"the recording of contact {found['id']} is missing: deleted by retention, "
+            "moved, or the recordings directory is not reachable from this server"
+        )
+    if _is_playback(request):
+        await request.app[CRM].audit(
+            user.username, "recording.play", str(found["id"]), {"range": "Range" in request.headers}
+        )
+    return web.FileResponse(
+        path,
+        headers={
+            "Content-Type": files.media_type(path),
+            "Accept-Ranges": "bytes",
+            "Cache-Control": "no-store",
+        },
+    )
+
+
+@require()
+async def contact_page(request: web.Request) -> web.Response:
+    """``/contacts/{id}``: a shell filled by contact.js; an unknown contact is said on
+    the page (404), never a bare error."""
+    user = user_of(request)
+    try:
+        found = await _contact(request)
+    except NotFound:
+        contact_id = inputs.int_id(request.match_info["id"], "contact id")
+        response = await signed_in_page(
+            request,
+            "contact.html",
+            contact_id=contact_id,
+            found=False,
+            can_evaluate=False,
+            show_evaluation=False,
+        )
+        response.set_status(404)
+        return response
+    scores = may_evaluate(request, user, found)
+    own = bool(user.agent_id) and found.get("agent_id") == user.agent_id
+    return await signed_in_page(
+        request,
+        "contact.html",
+        contact_id=int(found["id"]),
+        found=True,
+        can_evaluate=scores and bool(found.get("agent_id")),
+        # the evaluations are the agent's and their supervisors' (quality.py's rule)
+        show_evaluation=scores or own,
+    )

@@ -1,0 +1,236 @@
+"""The SQL behind reports and their drill-down: sums per group, agents' state time, the
+contacts behind a number. Portable SQL (crm_lookup.database), one statement each.
+
+Theory of operation: the contacts of the period are found by ``queued_at`` (index
+``contacts_queued``; ``contacts_queue_queued`` / ``contacts_agent_queued`` of migration 14
+when one queue or one agent is asked for) and summed in the database, per group, into
+the additive figures of :class:`crm_lookup.report_measures.Sums`: only one row per group
+comes back (a queue, an agent, a disposition, or a 15-minute UTC slot that
+:mod:`crm_lookup.report_time` folds into local days and intervals), never a row per
+contact. Agents' state time is the overlap of each row of ``agent_state_log`` with the
+period, summed per agent, state and reason.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from config.errors import InvalidInput
+from crm_lookup.contacts import contact_from_row, select_contact
+from crm_lookup.models import Contact
+from crm_lookup.report_measures import Sums
+from crm_lookup.report_time import SLOT
+
+if TYPE_CHECKING:
+    from crm_lookup.database import Dialect
+    from crm_lookup.store import Store
+
+GROUP_COLUMNS = {"queue": "queue", "agent": "agent_id", "disposition": "disposition"}
+DONE = "ended_at IS NOT NULL"
+ANSWERED = f"{DONE} AND answered_at IS NOT NULL"
+UNANSWERED = f"{DONE} AND answered_at IS NULL"
+HANDLED = f"{ANSWERED} AND talk_seconds IS NOT NULL"
+
+
+def _count(cond: str) -> str:
+    return f"sum(CASE WHEN {cond} THEN 1 ELSE 0 END)"
+
+
+def _total(cond: str, value: str) -> str:
+    return f"sum(CASE WHEN {cond} THEN {value} ELSE 0 END)"
+
+
+# The columns of Sums, in its field order; ?1 is the short-abandon threshold, ?2 the
+# service-level threshold (seconds).
+SUM_COLUMNS = (
+    _count(DONE),
+    _count(ANSWERED),
+    _count(f"{UNANSWERED} AND outcome = 'abandoned_queue' AND coalesce(wait_seconds, 0) >= ?1"),
+    _count(f"{UNANSWERED} AND outcome = 'abandoned_queue' AND coalesce(wait_seconds, 0) < ?1"),
+    _count(f"{UNANSWERED} AND outcome = 'callback'"),
+    _count(f"{UNANSWERED} AND outcome NOT IN ('abandoned_queue', 'callback')"),
+    _count(f"{ANSWERED} AND coalesce(wait_seconds, 0) <= ?2"),
+    _total(ANSWERED, "coalesce(wait_seconds, 0)"),
+    _total(f"{DONE} AND wait_seconds IS NOT NULL", "wait_seconds"),
+    _count(f"{DONE} AND wait_seconds IS NOT NULL"),
+    f"max(CASE WHEN {DONE} THEN wait_seconds END)",
+    _total(HANDLED, "talk_seconds + hold_seconds + coalesce(wrapup_seconds, 0)"),
+    _count(HANDLED),
+    _total(HANDLED, "talk_seconds"),
+    _total(HANDLED, "hold_seconds"),
+    _total(HANDLED, "coalesce(wrapup_seconds, 0)"),
+    _total(DONE, "transfers"),
+    _count("ended_at IS NULL"),
+    _count("ended_at IS NULL AND answered_at IS NULL"),
+)
+
+#: the contacts behind each measure (drill-down), ?1 as in SUM_COLUMNS
+MEASURE_WHERE = {
+    "offered": DONE,
+    "answered": ANSWERED,
+    "calls": ANSWERED,
+    "abandoned": f"{UNANSWERED} AND outcome = 'abandoned_queue' AND coalesce(wait_seconds, 0) >= ?",
+    "short_abandoned": (
+        f"{UNANSWERED} AND outcome = 'abandoned_queue' AND coalesce(wait_seconds, 0) < ?"
+    ),
+    "callbacks": f"{UNANSWERED} AND outcome = 'callback'",
+    "other": f"{UNANSWERED} AND outcome NOT IN ('abandoned_queue', 'callback')",
+    "transfers": f"{DONE} AND transfers > 0",
+    "in_progress": "ended_at IS NULL",
+    "waiting": "ended_at IS NULL AND answered_at IS NULL",
+    "talking": "ended_at IS NULL AND answered_at IS NOT NULL",
+}
+_THRESHOLD_MEASURES = {"abandoned", "short_abandoned"}
+MAX_ROWS = 100_000  # one export; a page of the list is at most 200 (the API's bound)
+
+
+@dataclass(frozen=True, slots=True)
+class Scope:
+    """Which contacts a reader may count: ``queues`` None is every queue; ``agent`` set
+    is one agent's own contacts (an agent reading their figures)."""
+
+    queues: frozenset[str] | None = None
+    agent: str | None = None
+
+
+def _where(
+    dialect: Dialect,
+    start: float,
+    end: float,
+    scope: Scope,
+    queue: str | None,
+    agent: str | None,
+) -> tuple[str, list[Any]]:
+    parts = ["queued_at >= ?", "queued_at < ?"]
+    params: list[Any] = [start, end]
+    if queue:
+        parts.append("queue = ?")
+        params.append(queue)
+    for who in {a for a in (agent, scope.agent) if a}:
+        parts.append("agent_id = ?")
+        params.append(who)
+    if scope.queues is not None:
+        parts.append(f"queue IN {dialect.json_values()}")
+        params.append(json.dumps(sorted(scope.queues)))
+    return " AND ".join(parts), params
+
+
+async def sums_by(
+    store: Store,
+    by: str,
+    start: float,
+    end: float,
+    *,
+    scope: Scope,
+    queue: str | None = None,
+    agent: str | None = None,
+    sl_threshold: float = 20.0,
+    short_abandon: float = 5.0,
+) -> dict[Any, Sums]:
+    """Sums per group of contacts queued in ``[start, end)``: keyed by queue, agent id or
+    disposition, or (``day`` / ``interval``) by 15-minute UTC slot number."""
+    if by in GROUP_COLUMNS:
+        group = GROUP_COLUMNS[by]
+    elif by in ("day", "interval"):
+        group = store.dialect.slot("queued_at", SLOT)
+    else:
+        raise InvalidInput(f"unknown grouping {by!r}", field="by")
+    where, params = _where(store.dialect, start, end, scope, queue, agent)
+    sql = f"SELECT {group} AS g, {', '.join(SUM_COLUMNS)} FROM contacts WHERE {where} GROUP BY 1"
+    rows = await store.fetchall(sql, [short_abandon, sl_threshold, *params])
+    return {row[0]: Sums.from_row(tuple(row)[1:]) for row in rows}
+
+
+async def state_seconds(
+    store: Store,
+    start: float,
+    end: float,
+    now: float,
+    agents: Sequence[str] | None = None,
+) -> dict[str, dict[tuple[str, str], float]]:
+    """Per agent, seconds in each (state, reason) inside ``[start, end)``; a state still
+    running counts up to ``now``. ``agents`` None: every agent."""
+    d = store.dialect
+    until = min(now, end)
+    who = ""
+    params: list[Any] = []
+    if agents is not None:
+        who = f" AND agent_id IN {d.json_values()}"
+    overlap = d.greatest("0", f"{d.least('e', '?')} - {d.greatest('started_at', '?')}")
+    closed = (
+        "SELECT agent_id, state, reason, started_at, ended_at AS e FROM agent_state_log"
+        f" WHERE ended_at > ? AND started_at < ?{who}"
+    )
+    running = (
+        "SELECT agent_id, state, reason, started_at, CAST(? AS double precision) AS e"
+        f" FROM agent_state_log WHERE ended_at IS NULL AND started_at < ?{who}"
+    )
+    names = json.dumps(sorted(agents)) if agents is not None else None
+    params = [end, start, start, end, *([names] if names else []), until, end]
+    params += [names] if names else []
+    sql = (
+        f"SELECT agent_id, state, reason, sum({overlap}) FROM ({closed} UNION ALL {running}) s"
+        " GROUP BY agent_id, state, reason"
+    )
+    out: dict[str, dict[tuple[str, str], float]] = {}
+    for row in await store.fetchall(sql, params):
+        seconds = float(row[3] or 0.0)
+        if seconds > 0:
+            out.setdefault(str(row[0]), {})[(str(row[1]), str(row[2]))] = seconds
+    return out
+
+
+@dataclass(frozen=True, slots=True)
+class ContactQuery:
+    """The drill-down's filters (``GET /api/reports/contacts``)."""
+
+    start: float
+    end: float
+    queue: str | None = None
+    agent: str | None = None
+    outcome: str | None = None
+    disposition: str | None = None
+    customer_id: int | None = None
+    measure: str | None = None
+    short_abandon: float = 5.0
+
+
+async def find_contacts(
+    store: Store, query: ContactQuery, scope: Scope, limit: int = 50, offset: int = 0
+) -> tuple[list[Contact], int]:
+    """One page of the contacts queued in the period that match, oldest first, and how
+    many match in all.
+
+    Raises:
+        InvalidInput: an unknown measure, limit outside 1..MAX_ROWS, negative offset.
+    """
+    if not 1 <= limit <= MAX_ROWS or offset < 0:
+        raise InvalidInput(f"limit must be 1..{MAX_ROWS} and offset not negative", field="limit")
+    where, params = _where(store.dialect, query.start, query.end, scope, query.queue, query.agent)
+    if query.outcome:
+        where += " AND outcome = ?"
+        params.append(query.outcome)
+    if query.disposition is not None:
+        where += " AND disposition = ?"
+        params.append(query.disposition)
+    if query.customer_id is not None:
+        where += " AND customer_id = ?"
+        params.append(query.customer_id)
+    if query.measure:
+        condition = MEASURE_WHERE.get(query.measure)
+        if condition is None:
+            raise InvalidInput(
+                f"measure must be one of {', '.join(MEASURE_WHERE)}", field="measure"
+            )
+        where += f" AND {condition}"
+        if query.measure in _THRESHOLD_MEASURES:
+            params.append(query.short_abandon)
+    total = await store.fetchone(f"SELECT count(*) FROM contacts WHERE {where}", params)
+    rows = await store.fetchall(
+        select_contact(store.dialect) + f" WHERE {where} ORDER BY queued_at, id LIMIT ? OFFSET ?",
+        [*params, limit, offset],
+    )
+    return [contact_from_row(r) for r in rows], int(total[0]) if total else 0

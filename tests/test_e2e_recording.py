@@ -1,0 +1,341 @@
+"""End to end: call recording through the simulator on 127.0.0.1.
+
+Every ring sets ``SWITCHBOARD_RECORD`` on the caller's channel (the file, or "" so an
+earlier value never lingers); a recorded call's contact gets its file at the answer;
+the agent's pause and resume reach Asterisk as ``MixMonitorMute`` and the timeline as
+notes; a blind transfer to a number stops the recording; the queue's rule yields to the
+agent's and both to the caller's choice in the IVR; only the agent on the call may pause.
+"""
+
+from __future__ import annotations
+
+import array
+import asyncio
+import contextlib
+import dataclasses
+import itertools
+import re
+import shutil
+import wave
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import pytest
+
+from config.errors import ActionFailed, Conflict, PermissionDenied
+from config.settings import Settings
+from switchboard.demo import seed_users
+from telephony.ami import Action
+from telephony.simulator import PhoneBehaviour
+from tests.service_harness import running_service
+from tests.test_e2e_api import login
+from tests.test_e2e_calls import DEMO_DID, agent_state, contact_for, is_type
+
+ROOT = Path(__file__).resolve().parent.parent
+PHONES = {f"PJSIP/{n}": PhoneBehaviour(answer_after=0.2) for n in ("1001", "1002", "1004")}
+SALES, BILLING = "1", "3"  # demo_line's menu (sales records, billing does not)
+
+
+def spy_actions(service: Any) -> list[Action]:
+    """Every action the service sends to the simulator, in order (still sent)."""
+    sent: list[Action] = []
+    real = service.ami.send
+
+    async def send(action: Action, *args: Any, **kwargs: Any) -> Any:
+        sent.append(action)
+        return await real(action, *args, **kwargs)
+
+    service.ami.send = send
+    return sent
+
+
+async def connected_call(
+    service: Any, sim: Any, rec: Any, agent: str, dtmf: str, *, did: str = DEMO_DID
+) -> str:
+    await service.center.set_agent_state(agent, "ready")
+    sim.place_call("+15550004444", did=did, dtmf=[dtmf], patience=600)
+    pop = await rec.wait_for(is_type("screen_pop", agent_id=agent))
+    await rec.wait_for(agent_state(agent, "on_call"))
+    return str(pop["call"]["call_id"])
+
+
+async def eventually(check: Any, within: float = 10.0) -> None:
+    for _ in range(int(within / 0.05)):
+        if check():
+            return
+        await asyncio.sleep(0.05)
+    assert check()
+
+
+def assert_paused_span_is_silent(path: Path) -> None:
+    """A real WAV (8 kHz, 16-bit, mono): sound, then a run of zero samples, then sound."""
+    with wave.open(str(path), "rb") as w:
+        assert (w.getframerate(), w.getsampwidth(), w.getnchannels()) == (8000, 2, 1)
+        samples = array.array("h", w.readframes(w.getnframes()))
+    assert samples, "an empty recording"
+    loud = [i for i, v in enumerate(samples) if v != 0]
+    assert loud, "no sound at all"
+    gaps = [(a, b) for a, b in itertools.pairwise(loud) if b - a > 80]  # > 10 ms of zeros
+    assert len(gaps) == 1, f"expected one silent span, found {len(gaps)}"
+    # the gap lies between two samples with sound: sound before and after the pause
+
+
+def record_var(sim: Any, service: Any, call_id: str) -> str:
+    channel = service.center.calls[call_id].channel
+    return str(sim.channels[channel].variables.get("SWITCHBOARD_RECORD"))
+
+
+async def test_a_recorded_call_sets_its_file_links_it_and_pauses(tmp_path: Path) -> None:
+    async with running_service(tmp_path, phones=PHONES) as (service, sim, rec, _url):
+        sent = spy_actions(service)
+        call_id = await connected_call(service, sim, rec, "1001", SALES)
+        call = service.center.calls[call_id]
+        # the ring's Setvar: <recording dir>/<call id>-<agent>-<epoch ms>.wav
+        value = record_var(sim, service, call_id)
+        folder = str(tmp_path / "recordings")
+        assert value == f"{folder}/{call.recording_file}"
+        safe_id = re.sub(r"[^A-Za-z0-9._-]", "_", call_id)
+        assert re.fullmatch(rf"{re.escape(safe_id)}-1001-\d{{13}}\.wav", call.recording_file)
+        setvars = [a for a in sent if a.name == "Setvar"]
+        assert setvars[-1].fields["Variable"] == "SWITCHBOARD_RECORD"  # before the Redirect
+        assert service.center.call(call_id)["recording"] == {"on": True, "paused": False}
+
+        contact = await contact_for(service, call_id)
+        assert contact.recording == call.recording_file  # the bare name, not the path
+
+        # Pause: MixMonitorMute on the caller's channel, both directions.
+        with pytest.raises(PermissionDenied):
+            await service.center.recording_pause("1002", call_id, True)
+        try:
+            await service.center.recording_pause("1001", call_id, True)
+        except ActionFailed:
+            # The simulator without MixMonitor support refuses the action: nothing changed.
+            mute = next(a for a in sent if a.name == "MixMonitorMute")
+            assert dict(mute.fields) == {
+                "Channel": call.channel,
+                "Direction": "both",
+                "State": "1",
+            }
+            assert service.center.call(call_id)["recording"]["paused"] is False
+            timeline = await service.store.contacts.timeline(contact.id)
+            assert "note:recording_paused" not in [e.kind for e in timeline]
+            return
+        # The simulator runs MixMonitor: the pause and resume reach the timeline and the
+        # file, whose paused part is silence.
+        paused = await rec.wait_for(
+            lambda m: m.get("type") == "call_update" and m["call"]["recording"]["paused"]
+        )
+        assert paused["call"]["recording"] == {"on": True, "paused": True}
+        await asyncio.sleep(0.6)
+        await service.center.recording_pause("1001", call_id, False)
+        assert service.center.call(call_id)["recording"] == {"on": True, "paused": False}
+        await asyncio.sleep(0.6)
+        await service.center.hangup(call_id)
+        await rec.wait_for(is_type("call_ended", call_id=call_id))
+        await service.center.recorder.flush()
+        timeline = await service.store.contacts.timeline(contact.id)
+        notes = [(e.kind, e.data) for e in timeline if e.kind.startswith("note:recording")]
+        assert notes == [
+            ("note:recording_paused", {"agent_id": "1001"}),
+            ("note:recording_resumed", {"agent_id": "1001"}),
+        ]
+        wav = tmp_path / "recordings" / call.recording_file
+        await eventually(wav.exists)
+        assert_paused_span_is_silent(wav)
+
+
+async def test_an_unrecorded_queue_sets_the_variable_empty(tmp_path: Path) -> None:
+    async with running_service(tmp_path, phones=PHONES) as (service, sim, rec, _url):
+        call_id = await connected_call(service, sim, rec, "1004", BILLING)
+        assert record_var(sim, service, call_id) == ""
+        assert service.center.call(call_id)["recording"] == {"on": False, "paused": False}
+        with pytest.raises(Conflict):
+            await service.center.recording_pause("1004", call_id, True)
+        contact = await contact_for(service, call_id)
+        assert contact.recording == ""
+        await service.center.hangup(call_id)
+        await rec.wait_for(is_type("call_ended", call_id=call_id))
+        with pytest.raises(Exception, match="no live call"):
+            await service.center.recording_pause("1004", call_id, True)
+
+
+def queue_file_with(tmp_path: Path, agent: str, record: bool) -> Path:
+    """The shipped queue file with ``record`` added to one agent's line."""
+    text = (ROOT / "config" / "queues.yaml").read_text()
+    line = next(li for li in text.splitlines() if li.startswith(f'  - {{id: "{agent}"'))
+    changed = line[:-1] + f", record: {'true' if record else 'false'}}}"
+    path = tmp_path / "queues.yaml"
+    path.write_text(text.replace(line, changed))
+    return path
+
+
+async def test_the_agents_rule_wins_over_the_queues(tmp_path: Path) -> None:
+    queues = queue_file_with(tmp_path, "1001", record=False)
+    async with running_service(tmp_path, phones=PHONES, queues_file=queues) as running:
+        service, sim, rec, _url = running
+        call_id = await connected_call(service, sim, rec, "1001", SALES)  # sales records
+        assert record_var(sim, service, call_id) == ""
+        assert (await contact_for(service, call_id)).recording == ""
+    queues = queue_file_with(tmp_path, "1004", record=True)
+    async with running_service(tmp_path, phones=PHONES, queues_file=queues) as running:
+        service, sim, rec, _url = running
+        call_id = await connected_call(service, sim, rec, "1004", BILLING)  # billing: no
+        value = record_var(sim, service, call_id)
+        assert value.startswith(str(tmp_path / "recordings") + "/")
+        assert re.search(r"-1004-\d{13}\.wav$", value)
+        assert (await contact_for(service, call_id)).recording == value.rsplit("/", 1)[-1]
+
+
+CONSENT = """\
+name: consent
+start: ask
+nodes:
+  ask:
+    kind: menu
+    prompts: main_menu
+    options: {"1": yes_record, "2": no_record}
+  yes_record: {kind: set, variables: {record: yes}, next: billing}
+  no_record: {kind: set, variables: {record: "no"}, next: sales}
+  sales: {kind: queue, queue: sales}
+  billing: {kind: queue, queue: billing}
+"""
+CONSENT_DID = "5550199"
+
+
+def with_consent_script(tmp_path: Path) -> Any:
+    scripts = tmp_path / "scripts"
+    shutil.copytree(ROOT / "ivr_scripts", scripts, ignore=shutil.ignore_patterns("prompts"))
+    (scripts / "consent.yaml").write_text(CONSENT)
+
+    def tweak(settings: Settings) -> Settings:
+        ivr = settings.ivr
+        entries = {**ivr.entries, CONSENT_DID: "consent"}
+        return dataclasses.replace(
+            settings,
+            ivr=dataclasses.replace(
+                ivr,
+                scripts_dir=str(scripts),
+                prompts_dir=str(ROOT / "ivr_scripts" / "prompts"),
+                entries=entries,
+            ),
+        )
+
+    return tweak
+
+
+async def test_the_callers_choice_in_the_ivr_wins(tmp_path: Path) -> None:
+    tweak = with_consent_script(tmp_path)
+    async with running_service(tmp_path, phones=PHONES, tweak=tweak) as running:
+        service, sim, rec, _url = running
+        # "no" sends the caller to sales, which records: the caller's no wins
+        call_id = await connected_call(service, sim, rec, "1001", "2", did=CONSENT_DID)
+        assert record_var(sim, service, call_id) == ""
+        assert service.center.call(call_id)["recording"]["on"] is False
+        # "yes" sends the caller to billing, which does not record: the caller's yes wins
+        other = await connected_call(service, sim, rec, "1004", "1", did=CONSENT_DID)
+        assert record_var(sim, service, other).startswith(str(tmp_path / "recordings") + "/")
+        assert service.center.call(other)["recording"]["on"] is True
+        value = record_var(sim, service, other)
+        assert (await contact_for(service, other)).recording == value.rsplit("/", 1)[-1]
+
+
+async def test_a_blind_transfer_to_a_number_stops_the_recording(tmp_path: Path) -> None:
+    async with running_service(tmp_path, phones=PHONES) as (service, sim, rec, _url):
+        sent = spy_actions(service)
+        call_id = await connected_call(service, sim, rec, "1001", SALES)
+        channel = service.center.calls[call_id].channel
+        await service.center.transfer(call_id, "number", "+15550009999")
+        names = [a.name for a in sent]
+        stop = names.index("StopMixMonitor")
+        assert sent[stop].fields == {"Channel": channel}
+        assert names.index("Redirect", stop) > stop  # stopped before the caller leaves
+        assert service.center.call(call_id)["recording"] == {"on": False, "paused": False}
+        with pytest.raises(PermissionDenied):  # the agent's part is over
+            await service.center.recording_pause("1001", call_id, True)
+
+
+async def test_only_the_agent_on_the_call_may_pause_over_http(tmp_path: Path) -> None:
+    async with running_service(tmp_path, phones=PHONES) as (service, sim, rec, url):
+        await seed_users(service.store)
+        call_id = await connected_call(service, sim, rec, "1001", SALES)
+        path = f"{url}/api/calls/{call_id}/pause_recording"
+        for user, status in (("bruno", 403), ("sam", 403), ("admin", 403)):
+            async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as http:
+                headers = await login(http, url, user)
+                resp = await http.post(path, headers=headers)
+                assert resp.status == status, (user, await resp.text())
+        async with aiohttp.ClientSession() as http:
+            assert (await http.post(path, headers={"Origin": url})).status == 401
+        async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as http:
+            headers = await login(http, url, "alice")
+            resp = await http.post(path, headers=headers)
+            # Allowed: it reaches Asterisk (a simulator without MixMonitor refuses: 502)
+            if resp.status == 502:
+                assert (await resp.json())["error"] == "remote_error"
+            else:
+                assert resp.status == 200, await resp.text()
+                assert service.center.call(call_id)["recording"]["paused"] is True
+
+
+async def test_a_transfer_to_an_unrecorded_queue_clears_the_variable(tmp_path: Path) -> None:
+    async with running_service(tmp_path, phones=PHONES) as (service, sim, rec, _url):
+        call_id = await connected_call(service, sim, rec, "1001", SALES)
+        assert record_var(sim, service, call_id) != ""
+        await service.center.set_agent_state("1004", "ready")
+        await service.center.transfer(call_id, "queue", "billing")
+        await rec.wait_for(is_type("screen_pop", agent_id="1004"))
+        await rec.wait_for(agent_state("1004", "on_call"))
+        # the earlier ring's file does not linger into billing's (unrecorded) ring
+        assert record_var(sim, service, call_id) == ""
+        assert service.center.call(call_id)["recording"] == {"on": False, "paused": False}
+
+
+async def test_a_recorded_call_taken_over_after_a_restart_stays_recorded(tmp_path: Path) -> None:
+    from aiohttp import web
+
+    from switchboard.service import build_service
+    from telephony.simulator import PbxSimulator
+    from tests.service_harness import SECRET, Recorder, harness_settings
+    from tests.test_e2e_takeover import until
+
+    sim = PbxSimulator("switchboard", SECRET, time_scale=0.05, seed=7)
+    port = await sim.start("127.0.0.1", 0)
+    sim.add_phone("PJSIP/1001", PhoneBehaviour(answer_after=0.2))
+    settings = harness_settings(tmp_path, port, 0)
+
+    async def started() -> tuple[Any, web.AppRunner, Recorder]:
+        service = await build_service(settings)
+        rec = Recorder()
+        service.center.subscribe(rec)
+        runner = web.AppRunner(service.app, access_log=None)
+        await runner.setup()
+        await until(lambda: service.ami.connected)
+        return service, runner, rec
+
+    try:
+        first, runner, rec = await started()
+        try:
+            call_id = await connected_call(first, sim, rec, "1001", SALES)
+            name = first.center.calls[call_id].recording_file
+            assert name
+            await first.center.recorder.flush()
+        finally:
+            await runner.cleanup()  # the caller stays on the line, as Asterisk keeps it
+        second, runner, rec = await started()
+        try:
+            await until(lambda: second.center.resync.runs > 0)
+            await until(lambda: second.center.call(call_id) is not None)
+            adopted = second.center.calls[call_id]
+            assert adopted.recording_file == name  # read back from SWITCHBOARD_RECORD
+            assert second.center.call(call_id)["recording"] == {"on": True, "paused": False}
+            contact = await contact_for(second, call_id)
+            assert contact.recording == name
+            sent = spy_actions(second)
+            with contextlib.suppress(ActionFailed):  # a simulator without MixMonitor
+                await second.center.recording_pause("1001", call_id, True)
+            assert [(a.name, a.fields["State"]) for a in sent] == [("MixMonitorMute", "1")]
+        finally:
+            await runner.cleanup()
+    finally:
+        await sim.stop()
