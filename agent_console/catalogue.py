@@ -488,10 +488,14 @@ STRINGS: dict[str, tuple[str, str]] = {
     "reports.empty": ("No contacts in this period.", "В этом периоде контактов нет."),
     "reports.total": ("Total", "Итого"),
     "reports.no_disposition": ("(no disposition)", "(без результата)"),
-    "reports.col.staffing": ("Staffing", "Персонал"),
+    "reports.col.staffing": ("Staffing (Erlang C forecast)", "Персонал (прогноз, Erlang C)"),
     "reports.needs": ("needs +{count} agents", "нужно ещё {count} операторов"),
     "reports.needs_none": ("enough agents", "операторов достаточно"),
-    "reports.staffing_agents": ("{count} agents needed", "нужно операторов: {count}"),
+    "reports.staffing_agents": ("Agents needed: {count}", "Нужно операторов: {count}"),
+    "reports.staffing_forecast": (
+        "Agents needed: {count} (forecast {calls} calls)",
+        "Нужно операторов: {count} (прогноз: {calls} звонков)",
+    ),
     "reports.in_progress": (
         "In progress now, not counted above: {contacts} contacts ({waiting} waiting, {talking}"
         " talking).",

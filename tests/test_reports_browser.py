@@ -99,6 +99,18 @@ async def world(tmp_path: Any) -> Any:
         at=at(tuesday, 9, 10),
         disposition="resolved",
     )
+    # the week before: two answered in sales, Monday 10:10 and 10:15 (the forecast's past)
+    before = monday - dt.timedelta(days=7)
+    for i, minute in enumerate((10, 15)):
+        await answered(
+            store,
+            f"wb-{i}",
+            "+1555222000" + str(i),
+            "sales",
+            "1003",
+            at=at(before, 10, minute),
+            disposition="resolved",
+        )
     # Monday's states: Alice ready 09:00, on a call 10:05, wrap-up 10:07, ready 10:08,
     # lunch 12:00-13:00, ready until 17:00; Carol ready 09:30, break 11:00-11:15
     from crm_lookup.agent_states import SavedAgentState
@@ -460,4 +472,34 @@ async def test_time_in_each_state_per_agent_is_a_stacked_chart_and_a_table(
     await expect(row.locator('a[data-measure="calls"]')).to_have_text("2")
     await assert_accessible(page, "the report by agent")
     await screenshots(page, "reports-agents")
+    assert page.errors == []
+
+
+async def test_a_one_queue_interval_report_shows_the_staffing_forecast(
+    world: Any, browser: Any
+) -> None:
+    from playwright.async_api import expect
+
+    page = await open_reports(browser, world, user="sue")
+    await page.select_option("#queue", "sales")
+    await show(page, period="last_week", by="interval")
+    monday = world.monday.isoformat()
+    answer = await page.evaluate(
+        """(monday) => fetch(`/api/reports?by=interval&from=${monday}&to=${monday}`
+             + "&tz=UTC&interval=30&queue=sales").then((r) => r.json())""",
+        monday,
+    )
+    staffing = next(r["staffing"] for r in answer["rows"] if r["label"] == f"{monday} 10:00")
+    assert staffing["agents_needed"] >= 1  # the week before had calls at 10:00
+    ten = page.locator("#report-table tbody tr").filter(
+        has=page.locator("th", has_text=re.compile(rf"^{monday} 10:00$"))
+    )
+    calls = round(staffing["forecast_calls"] * 10) / 10
+    calls_text = str(int(calls)) if calls == int(calls) else str(calls)
+    await expect(ten.locator(".staffing")).to_have_text(
+        f"Agents needed: {staffing['agents_needed']} (forecast {calls_text} calls)"
+    )
+    await expect(page.locator("#report-table thead th").last).to_have_text(
+        "Staffing (Erlang C forecast)"
+    )
     assert page.errors == []

@@ -215,7 +215,11 @@ const SBReport = (() => {
     let needs = s.needs_agents ?? s.needs ?? null;
     if (needs === null && typeof needed === "number" && typeof s.logged_in === "number") needs = Math.max(0, needed - s.logged_in);
     if (typeof needs === "number") return needs > 0 ? t("reports.needs", { count: needs }) : t("reports.needs_none");
-    if (typeof needed === "number") return t("reports.staffing_agents", { count: needed });
+    if (typeof needed === "number") {
+      return typeof s.forecast_calls === "number"
+        ? t("reports.staffing_forecast", { count: needed, calls: Math.round(s.forecast_calls * 10) / 10 })
+        : t("reports.staffing_agents", { count: needed });
+    }
     return t("common.none");
   }
 
@@ -328,7 +332,7 @@ const SBReport = (() => {
 
   function render(answer, q) {
     const days = new Set(answer.rows.filter((r) => typeof r.start === "number").map((r) => zoned(r.start, q.tz).date));
-    const multiDay = days.size > 1;
+    const multiDay = q.from !== q.to || days.size > 1; // a week's rows name their day
     const names = answer.rows.map((r) => rowName(q, r, multiDay));
     const ticks = answer.rows.map((r) => tick(q, r, multiDay));
     const cols = columnsOf(answer, q);
