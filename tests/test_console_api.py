@@ -245,6 +245,9 @@ MATRIX: list[tuple[str, str, Any, dict[str, int]]] = [
     ("GET", "/agent", None, dict(anon=303, alice=200, bob=200, sue=200, root=403)),
     ("GET", "/supervisor", None, dict(anon=303, alice=403, bob=403, sue=200, root=200)),
     ("GET", "/admin", None, dict(anon=303, alice=403, bob=403, sue=403, root=200)),
+    # the report pages: every role (an agent's is "My figures"; the API scopes the figures)
+    ("GET", "/reports", None, dict(anon=303, alice=200, bob=200, sue=200, root=200)),
+    ("GET", "/reports/contacts", None, dict(anon=303, alice=200, bob=200, sue=200, root=200)),
     ("GET", "/customers/{customer}", None, dict(anon=303, alice=200, bob=200, sue=200, root=200)),
     ("GET", "/evaluations", None, dict(anon=303, alice=200, bob=200, sue=200, root=200)),
     ("GET", "/api/quality/forms", None, dict(anon=401, alice=200, bob=200, sue=200, root=200)),
