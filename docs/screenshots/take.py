@@ -95,6 +95,10 @@ async def main() -> None:
                 await wall.goto(url + "/supervisor?view=tv")
                 await wall.wait_for_timeout(2500)
                 await wall.screenshot(path=str(OUT / "wallboard-tv.png"))
+                await wall.goto(url + "/reports?period=today&by=interval&interval=15&zone=site")
+                await wall.wait_for_selector("#report:not([hidden])", timeout=10_000)
+                await wall.wait_for_timeout(800)
+                await wall.screenshot(path=str(OUT / "reports.png"))
                 found = await agent.evaluate(
                     "async (p) => (await (await fetch('/api/customers?phone=' +"
                     " encodeURIComponent(p))).json()).card",
