@@ -75,29 +75,6 @@ const SBReport = (() => {
   }
   const measureName = (m) => (has("report.measure." + m) ? t("report.measure." + m) : spell(m));
 
-  // -- the answer, whichever API gave it -------------------------------------------------
-  // The first /api/reports (by queue|agent|day|interval, UTC, service level in percent,
-  // rows without label, start or filter) is read into the shape of the issue-15 API.
-  const LEGACY = ["offered", "answered", "abandoned", "short_abandoned", "service_level", "asa", "aht", "longest_wait"];
-  function normalize(answer, q) {
-    if (Array.isArray(answer.measures)) return answer;
-    const rows = (answer.rows || []).map((r) => {
-      const row = Object.assign({}, r, { label: r.key });
-      if (typeof r.service_level === "number") row.service_level = r.service_level / 100;
-      if (q.by === "interval" || q.by === "day") {
-        row.start = Date.parse((q.by === "day" ? r.key + "T00:00" : r.key.replace(" ", "T")) + ":00Z") / 1000;
-      }
-      const f = { queue: q.queue || null, agent: q.agent || null, from: q.from, to: q.to };
-      if (q.by === "queue") f.queue = r.key;
-      if (q.by === "agent") f.agent = r.key;
-      if (q.by === "day") { f.from = r.key; f.to = r.key; }
-      if (q.by === "interval") { f.start = row.start; f.end = row.start + q.interval * 60; delete f.from; delete f.to; }
-      row.filter = f;
-      return row;
-    });
-    return { by: q.by, from: q.from, to: q.to, tz: "UTC", interval: q.interval, measures: LEGACY, rows, totals: null, in_progress: null };
-  }
-
   // -- the query ---------------------------------------------------------------------------
   function readUrl() {
     const p = new URLSearchParams(location.search);
@@ -362,7 +339,7 @@ const SBReport = (() => {
     $("report-status").textContent = t("common.loading");
     $("report").setAttribute("aria-busy", "true");
     try {
-      const answer = normalize(await api("GET", "/api/reports?" + apiQuery(q).toString()), q);
+      const answer = await api("GET", "/api/reports?" + apiQuery(q).toString());
       if (mine !== generation) return; // a newer query is on its way
       render(answer, q);
       $("report-status").textContent = t("reports.loaded", { count: answer.rows.length });
@@ -409,5 +386,5 @@ const SBReport = (() => {
   }
   start();
 
-  return { periodRange, zoned, addDays, normalize, drillHref };
+  return { periodRange, zoned, addDays, drillHref };
 })();
