@@ -368,6 +368,27 @@ CREATE INDEX evaluations_contact ON evaluations(contact_id);
 CREATE INDEX evaluations_agent ON evaluations(agent_id, contact_id);
 """
 
+# The supervisor alerts log (routing.alerting): one row per alert, written when it is
+# raised and updated when it is acknowledged or cleared; ``id`` is the alert's own id
+# (it exists before the row: a failing database is itself an alert).
+MIGRATION_11 = """
+CREATE TABLE alerts (
+    id TEXT PRIMARY KEY,
+    rule TEXT NOT NULL,
+    subject TEXT NOT NULL,
+    queue TEXT,
+    agent_id TEXT,
+    pbx TEXT,
+    value REAL NOT NULL,
+    threshold REAL NOT NULL,
+    raised_at REAL NOT NULL,
+    cleared_at REAL,
+    acked_by TEXT,
+    acked_at REAL
+);
+CREATE INDEX alerts_raised ON alerts(raised_at);
+"""
+
 # (version, script). Append only.
 MIGRATIONS: tuple[tuple[int, str], ...] = (
     (1, MIGRATION_1),
@@ -380,6 +401,7 @@ MIGRATIONS: tuple[tuple[int, str], ...] = (
     (8, MIGRATION_8),
     (9, MIGRATION_9),
     (10, MIGRATION_10),
+    (11, MIGRATION_11),
 )
 
 SCHEMA_VERSION_TABLE = """

@@ -32,6 +32,7 @@ from crm_lookup.database import (
     parse_database_url,
 )
 from crm_lookup.drafts import DraftRepo
+from crm_lookup.alerts import AlertLog
 from crm_lookup.evaluations import EvaluationRepo
 from crm_lookup.sessions import SessionRepo
 from crm_lookup.users import AuditLog, UserRepo
@@ -61,6 +62,7 @@ class Store:
         self.agent_states = AgentStateRepo(self)
         self.drafts = DraftRepo(self)
         self.evaluations = EvaluationRepo(self)
+        self.alerts = AlertLog(self)
 
     def transaction(self) -> AbstractAsyncContextManager[Transaction]:
         """``async with store.transaction() as tx:`` — all or nothing, writers serialised."""
