@@ -16,7 +16,7 @@ from typing import Any
 import jinja2
 from aiohttp import web
 
-from agent_console import api, pages, quality, staffing
+from agent_console import alerts_api, api, pages, quality, staffing
 from agent_console.actions import Console
 from agent_console.auth import Auth, Passwords, security_headers
 from agent_console.crm import Crm
@@ -102,6 +102,7 @@ def init_app(
     api.setup_routes(app)
     quality.setup(app, settings)
     staffing.setup(app)
+    alerts_api.setup(app)
     app.router.add_get("/ws", hub.handle)
     pages.setup_pages(app)
     app.router.add_static("/static/", HERE / "static", name="static")

@@ -19,6 +19,7 @@ from typing import Any
 
 from config.errors import InvalidInput
 from crm_lookup.agent_states import AgentStateRepo
+from crm_lookup.alerts import AlertLog
 from crm_lookup.cases import CaseRepo
 from crm_lookup.contacts import ContactLog
 from crm_lookup.customers import CustomerRepo
@@ -32,7 +33,6 @@ from crm_lookup.database import (
     parse_database_url,
 )
 from crm_lookup.drafts import DraftRepo
-from crm_lookup.alerts import AlertLog
 from crm_lookup.evaluations import EvaluationRepo
 from crm_lookup.sessions import SessionRepo
 from crm_lookup.users import AuditLog, UserRepo

@@ -31,6 +31,7 @@ from crm_lookup.store import Store, open_store
 from routing.acd.config import load_queue_file
 from routing.acd.engine import Acd
 from routing.acd.model import AcdSettings
+from routing.alerting import Alerting
 from routing.center import CallCenter
 from routing.contacts import ContactRecorder
 from routing.ivr.script import ScriptLibrary
@@ -123,15 +124,18 @@ async def build_service(settings: Settings, *, clock: Callable[[], float] = time
         supervisors=queue_file.supervisors,
         thresholds=queue_file.thresholds,
         recording=queue_file.recording,
+        queue_alerts=queue_file.alerts,
         clock=clock,
         pbx_clients={name: client for name, client in clients.items() if client is not ami},
     )
+    center.alerting = Alerting(center, settings.alerts, alert_log=store.alerts, clock=clock)
     app = init_app(settings, store=store, center=center)
     service = Service(settings, store, directory, ami, center, app, clients)
     # cleanup_ctx runs in order at start-up and in reverse at shutdown: the store is
     # closed last, after the call center has written its last milestones.
     app.cleanup_ctx.insert(0, _store_ctx(service))
     app.cleanup_ctx.append(_center_ctx(service))
+    app.cleanup_ctx.append(_alerting_ctx(service))  # after the center: it stops first
     return service
 
 
@@ -185,6 +189,16 @@ def _center_ctx(service: Service) -> Callable[[web.Application], AsyncIterator[N
         await service.center.stop()
         for client in service.clients.values():
             await client.close()
+
+    return ctx
+
+
+def _alerting_ctx(service: Service) -> Callable[[web.Application], AsyncIterator[None]]:
+    async def ctx(app: web.Application) -> AsyncIterator[None]:
+        alerting: Alerting = service.center.alerting
+        alerting.start()
+        yield
+        await alerting.stop()
 
     return ctx
 
