@@ -113,6 +113,7 @@ class Alerting:
         self._wake = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
         self.log_failing_since: float | None = None
+        self.webhook: Any = None  # the notifier behind ``notify``, closed by the wiring
 
     # -- lifecycle ----------------------------------------------------------------------
 

@@ -36,6 +36,7 @@ from routing.center import CallCenter
 from routing.contacts import ContactRecorder
 from routing.ivr.script import ScriptLibrary
 from routing.pbx import Pbxs
+from routing.webhook import Webhook
 from switchboard.collector import freeze_start_up_heap
 from telephony.ami import AmiClient
 
@@ -128,7 +129,26 @@ async def build_service(settings: Settings, *, clock: Callable[[], float] = time
         clock=clock,
         pbx_clients={name: client for name, client in clients.items() if client is not ami},
     )
-    center.alerting = Alerting(center, settings.alerts, alert_log=store.alerts, clock=clock)
+    hook = settings.alerts
+    webhook = (
+        Webhook(
+            hook.webhook_url,
+            hook.webhook_secret,
+            timeout=hook.webhook_timeout,
+            retries=hook.webhook_retries,
+            max_queue=hook.webhook_queue,
+        )
+        if hook.webhook_url
+        else None
+    )
+    center.alerting = Alerting(
+        center,
+        settings.alerts,
+        alert_log=store.alerts,
+        notify=webhook.notify if webhook is not None else None,
+        clock=clock,
+    )
+    center.alerting.webhook = webhook
     app = init_app(settings, store=store, center=center)
     service = Service(settings, store, directory, ami, center, app, clients)
     # cleanup_ctx runs in order at start-up and in reverse at shutdown: the store is
@@ -196,9 +216,14 @@ def _center_ctx(service: Service) -> Callable[[web.Application], AsyncIterator[N
 def _alerting_ctx(service: Service) -> Callable[[web.Application], AsyncIterator[None]]:
     async def ctx(app: web.Application) -> AsyncIterator[None]:
         alerting: Alerting = service.center.alerting
+        webhook: Webhook | None = alerting.webhook
+        if webhook is not None:
+            webhook.start()
         alerting.start()
         yield
         await alerting.stop()
+        if webhook is not None:
+            await webhook.close()
 
     return ctx
 
