@@ -159,12 +159,14 @@ class Console:
             agents = list(snap.get("agents", []))
             calls = list(snap.get("calls", []))
             intervals: list[Any] = []
+            alerts: list[Any] = []  # supervisor alerts are for the wallboard only
         else:
             snap = self.center.snapshot()
             queues = [q for q in snap.get("queues", []) if scope.sees_queue(q.get("name"))]
             agents = [a for a in snap.get("agents", []) if scope.sees_queues(a.get("queues", []))]
             calls = [c for c in snap.get("calls", []) if scope.sees_queue(c.get("queue"))]
             intervals = list(snap.get("intervals", []))
+            alerts = self.alerts_for(scope, snap.get("alerts", []))
         current = None
         if user.agent_id and self._find_agent(user.agent_id):
             current = self.center.current_call(user.agent_id)
@@ -177,8 +179,25 @@ class Console:
             "agents": agents,
             "calls": calls,
             "intervals": intervals,
+            "alerts": alerts,
             "current_call": current,
         }
+
+    def alerts_for(self, scope: Scope, alerts: list[Message]) -> list[Message]:
+        """The alerts ``scope`` may see: none for an agent; a queue's alerts for its
+        supervisors, an agent's for the supervisors of one of their queues, the global
+        ones (AMI link, database) for every supervisor; all for an admin."""
+        if scope.user.role is Role.AGENT:
+            return []
+        return [a for a in alerts if self._sees_alert(scope, a)]
+
+    @staticmethod
+    def _sees_alert(scope: Scope, alert: Message) -> bool:
+        if alert.get("queue") is not None:
+            return scope.sees_queue(alert["queue"])
+        if alert.get("agent_id") is not None:
+            return scope.sees_queues(list(alert.get("queues") or ()))
+        return True
 
     def visible(self, scope: Scope, message: Message) -> bool:
         """Whether a published message may go to this user's websocket."""
@@ -186,6 +205,8 @@ class Console:
         user = scope.user
         if kind == "screen_pop":
             return user.agent_id is not None and message.get("agent_id") == user.agent_id
+        if kind == "alert":
+            return self.alerts_for(scope, [message.get("alert") or {}]) != []
         if user.role is Role.AGENT:
             # Only what concerns the agent itself: fan-out per event stays O(1) for the
             # hundreds of agent consoles; the wallboard is where the whole picture goes.

@@ -16,7 +16,7 @@ from typing import Any
 import jinja2
 from aiohttp import web
 
-from agent_console import api, contact_api, pages, quality, report_pages, staffing
+from agent_console import alerts_api, api, contact_api, pages, quality, report_pages, staffing
 from agent_console.actions import Console
 from agent_console.auth import Auth, Passwords, security_headers
 from agent_console.crm import Crm
@@ -103,6 +103,7 @@ def init_app(
     quality.setup(app, settings)
     staffing.setup(app)
     contact_api.setup(app, settings)
+    alerts_api.setup(app)
     app.router.add_get("/ws", hub.handle)
     pages.setup_pages(app)
     report_pages.add_routes(app)

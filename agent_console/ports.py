@@ -58,7 +58,8 @@ class ContactCenter(Protocol):
 
     def snapshot(self) -> Message:
         """The whole live picture: ``{"now", "queues": [queue], "agents": [agent],
-        "calls": [call], "intervals": [interval]}``. ``calls`` holds calls that are not
+        "calls": [call], "intervals": [interval], "alerts": [alert]}`` (``alerts``: the
+        active supervisor alerts, then the recently cleared ones; docs/websocket.md). ``calls`` holds calls that are not
         ended (in IVR, waiting, ringing or connected). O(agents + calls): built when a
         wallboard or supervisor connects; an agent's console uses :meth:`agent_snapshot`."""
         ...
@@ -163,6 +164,17 @@ class ContactCenter(Protocol):
 
     async def hangup(self, call_id: str) -> None:
         """Hang up the call. Raises NotFound or RemoteError."""
+        ...
+
+    async def ack_alert(self, alert_id: str, username: str) -> Message:
+        """Acknowledge a supervisor alert (active or recently cleared) as ``username``;
+        the first acknowledgement stands. Returns the alert (alert shape, with
+        ``acked_by`` / ``acked_at``); publishes ``{"type": "alert", "event":
+        "acknowledged"}``.
+
+        Raises:
+            NotFound: no such alert (any more).
+        """
         ...
 
     async def recording_pause(self, agent_id: str, call_id: str, paused: bool) -> None:

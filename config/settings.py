@@ -131,6 +131,41 @@ class QualitySettings:
 
 
 @dataclass(frozen=True, slots=True)
+class AlertSettings:
+    """Supervisor alerts (docs/ARCHITECTURE.md "Supervisor alerts"): thresholds, 0 = off.
+
+    The queue thresholds are defaults; a queue file's ``alerts`` table overrides them per
+    queue."""
+
+    # A queue's longest waiting caller above this many seconds.
+    longest_wait_seconds: float = 0.0
+    # A queue's service level over the last ``service_level_window`` seconds below this %.
+    service_level_below: float = 0.0
+    service_level_window: float = 900.0
+    # Callers waiting in a queue and no agent ready for it, for this many seconds.
+    no_agent_ready: float = 0.0
+    # An agent in not-ready / wrap-up longer than this many minutes.
+    not_ready_minutes: float = 0.0
+    wrap_up_minutes: float = 0.0
+    # A PBX's AMI link down / the database failing writes for this many seconds.
+    ami_down: float = 0.0
+    database_failing: float = 0.0
+    # Seconds between two checks, and how long a condition must be gone before its alert
+    # clears (so it does not flap).
+    check_interval: float = 5.0
+    clear_after: float = 10.0
+    # Cleared alerts kept for the wallboard's list, this many seconds.
+    keep_cleared: float = 3600.0
+    # Optional webhook: POST JSON to this URL, signed with the secret (set it in the
+    # environment: SWITCHBOARD_ALERTS__WEBHOOK_SECRET).
+    webhook_url: str = ""
+    webhook_secret: str = ""
+    webhook_timeout: float = 5.0
+    webhook_retries: int = 5
+    webhook_queue: int = 1000
+
+
+@dataclass(frozen=True, slots=True)
 class SiteSettings:
     # The contact center's time zone (IANA name): report days and intervals, exports.
     timezone: str = "UTC"
@@ -207,6 +242,7 @@ class Settings:
     routing: RoutingSettings = field(default_factory=RoutingSettings)
     recording: RecordingSettings = field(default_factory=RecordingSettings)
     quality: QualitySettings = field(default_factory=QualitySettings)
+    alerts: AlertSettings = field(default_factory=AlertSettings)
     site: SiteSettings = field(default_factory=SiteSettings)
     crm: CrmSettings = field(default_factory=CrmSettings)
     security: SecuritySettings = field(default_factory=SecuritySettings)
@@ -506,6 +542,7 @@ def redacted(settings: Settings) -> dict[str, dict[str, Any]]:
         ("security", "session_secret"),
         ("crm", "auth_header"),
         ("http", "ops_token"),
+        ("alerts", "webhook_secret"),
     )
     for section, key in secrets:
         if out[section][key]:

@@ -423,6 +423,27 @@ CREATE INDEX contacts_queue_queued ON contacts(queue, queued_at);
 CREATE INDEX contacts_agent_queued ON contacts(agent_id, queued_at);
 """
 
+# The supervisor alerts log (routing.alerting): one row per alert, written when it is
+# raised and updated when it is acknowledged or cleared; ``id`` is the alert's own id
+# (it exists before the row: a failing database is itself an alert).
+MIGRATION_11 = """
+CREATE TABLE alerts (
+    id TEXT PRIMARY KEY,
+    rule TEXT NOT NULL,
+    subject TEXT NOT NULL,
+    queue TEXT,
+    agent_id TEXT,
+    pbx TEXT,
+    value REAL NOT NULL,
+    threshold REAL NOT NULL,
+    raised_at REAL NOT NULL,
+    cleared_at REAL,
+    acked_by TEXT,
+    acked_at REAL
+);
+CREATE INDEX alerts_raised ON alerts(raised_at);
+"""
+
 # (version, script). Append only.
 MIGRATIONS: tuple[tuple[int, str], ...] = (
     (1, MIGRATION_1),
@@ -435,6 +456,7 @@ MIGRATIONS: tuple[tuple[int, str], ...] = (
     (8, MIGRATION_8),
     (9, MIGRATION_9),
     (10, MIGRATION_10),
+    (11, MIGRATION_11),
     (12, MIGRATION_12),
     (14, MIGRATION_14),
 )

@@ -385,6 +385,27 @@ CREATE INDEX contacts_queue_queued ON contacts(queue, queued_at);
 CREATE INDEX contacts_agent_queued ON contacts(agent_id, queued_at);
 """
 
+# The supervisor alerts log (routing.alerting): one row per alert, written when it is
+# raised and updated when it is acknowledged or cleared; ``id`` is the alert's own id
+# (it exists before the row: a failing database is itself an alert).
+MIGRATION_11 = """
+CREATE TABLE alerts (
+    id text PRIMARY KEY,
+    rule text NOT NULL,
+    subject text NOT NULL,
+    queue text,
+    agent_id text,
+    pbx text,
+    value double precision NOT NULL,
+    threshold double precision NOT NULL,
+    raised_at double precision NOT NULL,
+    cleared_at double precision,
+    acked_by text,
+    acked_at double precision
+);
+CREATE INDEX alerts_raised ON alerts(raised_at);
+"""
+
 # (version, script). Append only, with the SQLite migration of the same number.
 MIGRATIONS: tuple[tuple[int, str], ...] = (
     (1, MIGRATION_1),
@@ -397,6 +418,7 @@ MIGRATIONS: tuple[tuple[int, str], ...] = (
     (8, MIGRATION_8),
     (9, MIGRATION_9),
     (10, MIGRATION_10),
+    (11, MIGRATION_11),
     (12, MIGRATION_12),
     (14, MIGRATION_14),
 )

@@ -19,6 +19,7 @@ from typing import Any
 
 from config.errors import InvalidInput
 from crm_lookup.agent_states import AgentStateRepo
+from crm_lookup.alerts import AlertLog
 from crm_lookup.cases import CaseRepo
 from crm_lookup.contacts import ContactLog
 from crm_lookup.customers import CustomerRepo
@@ -61,6 +62,7 @@ class Store:
         self.agent_states = AgentStateRepo(self)
         self.drafts = DraftRepo(self)
         self.evaluations = EvaluationRepo(self)
+        self.alerts = AlertLog(self)
 
     def transaction(self) -> AbstractAsyncContextManager[Transaction]:
         """``async with store.transaction() as tx:`` — all or nothing, writers serialised."""

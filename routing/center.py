@@ -132,6 +132,8 @@ class CallCenter(ConsoleOperations):
         supervisors: queue name -> usernames of its supervisors (empty: every supervisor).
         thresholds: queue name -> the wallboard's warn/bad levels (the queue file's).
         recording: which answered calls are recorded (the queue file's ``record`` keys).
+        queue_alerts: queue name -> alert thresholds overriding ``[alerts]`` (the queue
+            file's ``alerts`` keys).
         clock: epoch seconds.
     """
 
@@ -147,6 +149,7 @@ class CallCenter(ConsoleOperations):
         supervisors: Mapping[str, frozenset[str]] | None = None,
         thresholds: Mapping[str, Mapping[str, Mapping[str, float]]] | None = None,
         recording: RecordingPolicy | None = None,
+        queue_alerts: Mapping[str, Mapping[str, float]] | None = None,
         clock: Callable[[], float] = time.time,
         pbx_clients: Mapping[str, AmiClient] | None = None,
     ) -> None:
@@ -160,6 +163,10 @@ class CallCenter(ConsoleOperations):
         self.supervisors = dict(supervisors or {})
         self.thresholds = dict(thresholds or {})
         self.recording_policy = recording or RecordingPolicy()
+        # the queue file's per-queue alert thresholds, and the alerting shell (set by the
+        # service wiring; None: no alerts)
+        self.queue_alerts = dict(queue_alerts or {})
+        self.alerting: Any = None
         self.clock = clock
         self.calls: dict[str, LiveCall] = {}
         # (pbx, channel name) -> call id: channel names of two Asterisks collide
@@ -287,6 +294,7 @@ class CallCenter(ConsoleOperations):
         self.supervisors = dict(loaded.supervisors)
         self.thresholds = dict(loaded.thresholds)
         self.recording_policy = loaded.recording
+        self.queue_alerts = dict(loaded.alerts)
 
     # ------------------------------------------------------------------ publishing
 

@@ -58,6 +58,7 @@ class ConsoleOperations:
     _recent: dict[str, LiveCall]
     _by_channel: dict[tuple[str, str], str]
     pbxs: Pbxs
+    alerting: Any
 
     # ------------------------------------------------------------------ JSON shapes
 
@@ -118,6 +119,7 @@ class ConsoleOperations:
             "agents": [self._agent_json(agent_id, snap) for agent_id in snap["agents"]],
             "calls": [call.to_json(now) for call in self.calls.values()],
             "intervals": self.recorder.intervals(),
+            "alerts": self.alerting.alerts() if self.alerting is not None else [],
         }
 
     def agent(self, agent_id: str) -> dict[str, Any] | None:
@@ -459,6 +461,11 @@ class ConsoleOperations:
                 },
             )
         )
+
+    async def ack_alert(self, alert_id: str, username: str) -> dict[str, Any]:
+        if self.alerting is None:
+            raise NotFound(f"no alert {alert_id[:40]!r}")
+        return self.alerting.ack(alert_id, username)  # type: ignore[no-any-return]
 
     def health(self) -> dict[str, Any]:
         calls: dict[str, int] = {link.name: 0 for link in self.pbxs}

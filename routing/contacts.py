@@ -125,6 +125,9 @@ class ContactRecorder:
         self._task: asyncio.Task[None] | None = None
         self._buckets: dict[int, dict[str, int]] = {}
         self.failures = 0
+        # since when writes have been failing (busy, unreachable, rejected); None once one
+        # succeeds again: the alerts' "database failing" figure, cheap to read
+        self.failing_since: float | None = None
 
     @property
     def pending(self) -> int:
@@ -221,8 +224,13 @@ class ContactRecorder:
             finally:
                 self._written(milestone)
 
+    def _failing(self) -> None:
+        if self.failing_since is None:
+            self.failing_since = time.time()
+
     def _given_up(self, milestone: _Milestone, exc: Exception) -> None:
         self.failures += 1
+        self._failing()
         what = milestone.what
         if isinstance(exc, (SwitchboardError, OSError, ValueError)):
             log.error(
@@ -254,8 +262,11 @@ class ContactRecorder:
                         except Exception as exc:
                             self._given_up(milestone, exc)
                             todo.remove(milestone)
+                if todo:
+                    self.failing_since = None
                 return
             except (StoreBusy, StoreUnavailable) as exc:
+                self._failing()
                 if delay > BUSY_RETRY_LONGEST:
                     for milestone in todo:
                         self._given_up(milestone, exc)
@@ -278,8 +289,10 @@ class ContactRecorder:
         while True:
             try:
                 await write()
+                self.failing_since = None
                 return
             except (StoreBusy, StoreUnavailable) as exc:
+                self._failing()
                 if delay > BUSY_RETRY_LONGEST:
                     raise
                 log.warning(

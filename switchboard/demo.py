@@ -70,6 +70,13 @@ def demo_settings(
         recording=dataclasses.replace(
             settings.recording, dir=str(data_dir / "recordings"), pbx_dir=""
         ),
+        # an alert fires when the demo queue backs up (callers waiting with nobody ready,
+        # or a long wait); a settings file's own [alerts] thresholds win
+        alerts=settings.alerts
+        if settings.alerts.no_agent_ready or settings.alerts.longest_wait_seconds
+        else dataclasses.replace(
+            settings.alerts, no_agent_ready=15, longest_wait_seconds=45, check_interval=2
+        ),
     )
 
 

@@ -32,10 +32,12 @@ from crm_lookup.store import Store, open_store
 from routing.acd.config import load_queue_file
 from routing.acd.engine import Acd
 from routing.acd.model import AcdSettings
+from routing.alerting import Alerting
 from routing.center import CallCenter
 from routing.contacts import ContactRecorder
 from routing.ivr.script import ScriptLibrary
 from routing.pbx import Pbxs
+from routing.webhook import Webhook
 from switchboard.collector import freeze_start_up_heap
 from switchboard.recording_files import recordings_ctx
 from telephony.ami import AmiClient
@@ -125,9 +127,30 @@ async def build_service(settings: Settings, *, clock: Callable[[], float] = time
         supervisors=queue_file.supervisors,
         thresholds=queue_file.thresholds,
         recording=queue_file.recording,
+        queue_alerts=queue_file.alerts,
         clock=clock,
         pbx_clients={name: client for name, client in clients.items() if client is not ami},
     )
+    hook = settings.alerts
+    webhook = (
+        Webhook(
+            hook.webhook_url,
+            hook.webhook_secret,
+            timeout=hook.webhook_timeout,
+            retries=hook.webhook_retries,
+            max_queue=hook.webhook_queue,
+        )
+        if hook.webhook_url
+        else None
+    )
+    center.alerting = Alerting(
+        center,
+        settings.alerts,
+        alert_log=store.alerts,
+        notify=webhook.notify if webhook is not None else None,
+        clock=clock,
+    )
+    center.alerting.webhook = webhook
     app = init_app(settings, store=store, center=center)
     service = Service(settings, store, directory, ami, center, app, clients)
     # cleanup_ctx runs in order at start-up and in reverse at shutdown: the store is
@@ -135,6 +158,7 @@ async def build_service(settings: Settings, *, clock: Callable[[], float] = time
     app.cleanup_ctx.insert(0, _store_ctx(service))
     app.cleanup_ctx.append(_center_ctx(service))
     app.cleanup_ctx.append(recordings_ctx(settings.recording, app[RECORDINGS]))
+    app.cleanup_ctx.append(_alerting_ctx(service))  # after the center: it stops first
     return service
 
 
@@ -188,6 +212,21 @@ def _center_ctx(service: Service) -> Callable[[web.Application], AsyncIterator[N
         await service.center.stop()
         for client in service.clients.values():
             await client.close()
+
+    return ctx
+
+
+def _alerting_ctx(service: Service) -> Callable[[web.Application], AsyncIterator[None]]:
+    async def ctx(app: web.Application) -> AsyncIterator[None]:
+        alerting: Alerting = service.center.alerting
+        webhook: Webhook | None = alerting.webhook
+        if webhook is not None:
+            webhook.start()
+        alerting.start()
+        yield
+        await alerting.stop()
+        if webhook is not None:
+            await webhook.close()
 
     return ctx
 

@@ -80,6 +80,7 @@ class FakeCenter:
         self.recorded: set[str] = set()  # calls whose conversation is recorded
         self.wrapping: dict[str, str] = {}  # agent id -> call id being wrapped up
         self.intervals: list[Message] = []
+        self.alerts: dict[str, Message] = {}  # id -> alert JSON (routing.alerts.engine)
         self.listeners: list[Listener] = []
         self.actions: list[tuple[Any, ...]] = []
         self.ami_connected = True
@@ -95,6 +96,7 @@ class FakeCenter:
             "agents": [dict(a, queues=list(a["queues"])) for a in self.agents.values()],
             "calls": [dict(c) for c in self.calls.values() if c["state"] != "ended"],
             "intervals": [dict(i) for i in self.intervals],
+            "alerts": [dict(a) for a in self.alerts.values()],
         }
 
     def agent(self, agent_id: str) -> Message | None:
@@ -178,6 +180,49 @@ class FakeCenter:
         self._maybe_fail("hangup")
         self.actions.append(("hangup", call_id))
         self.end(call_id)
+
+    async def ack_alert(self, alert_id: str, username: str) -> Message:
+        alert = self.alerts.get(alert_id)
+        if alert is None:
+            raise NotFound(f"no alert {alert_id!r}")
+        if alert["acked_by"] is None:
+            alert.update(acked_by=username, acked_at=self.clock())
+            self.actions.append(("ack_alert", alert_id, username))
+            self.publish_alert("acknowledged", alert)
+        return dict(alert)
+
+    def raise_alert(self, alert_id: str, rule: str, subject: str, **kw: Any) -> Message:
+        """Raise an alert as routing.alerting does (a test helper)."""
+        alert: Message = {
+            "id": alert_id,
+            "rule": rule,
+            "subject": subject,
+            "queue": None,
+            "agent_id": None,
+            "pbx": None,
+            "agent_state": None,
+            "queues": [],
+            "value": 1.0,
+            "threshold": 1.0,
+            "unit": "s",
+            "raised_at": self.clock(),
+            "cleared_at": None,
+            "acked_by": None,
+            "acked_at": None,
+            "state": "active",
+            **kw,
+        }
+        self.alerts[alert_id] = alert
+        self.publish_alert("raised", alert)
+        return alert
+
+    def publish_alert(self, event: str, alert: Message) -> None:
+        message: Message = {"type": "alert", "event": event, "alert": dict(alert)}
+        if alert.get("queue") is not None:
+            message["queue"] = alert["queue"]
+        elif alert.get("agent_id") is not None:
+            message["queues"] = list(alert["queues"])
+        self._publish(message)
 
     async def recording_pause(self, agent_id: str, call_id: str, paused: bool) -> None:
         call = self._live(call_id)

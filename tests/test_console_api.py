@@ -46,6 +46,13 @@ MATRIX: list[tuple[str, str, Any, dict[str, int]]] = [
         dict(anon=401, alice=403, bob=403, sue=200, root=200),
     ),
     ("GET", "/api/staffing/now", None, dict(anon=401, alice=403, bob=403, sue=200, root=200)),
+    ("GET", "/api/alerts", None, dict(anon=401, alice=403, bob=403, sue=200, root=200)),
+    (
+        "POST",
+        "/api/alerts/{alert}/ack",
+        {},
+        dict(anon=401, alice=403, bob=403, sue=200, root=200),
+    ),
     ("GET", "/api/customers?q=Ada", None, dict(anon=401, alice=200, bob=200, sue=200, root=200)),
     (
         "GET",
@@ -309,6 +316,7 @@ MATRIX: list[tuple[str, str, Any, dict[str, int]]] = [
 async def world(tmp_path: Any) -> Any:
     w = await World().start(tmp_path)
     w.ids = await seed(w)
+    w.ids["alert"] = w.center.raise_alert("a1", "longest_wait", "sales", queue="sales")["id"]
     yield w
     await w.close()
 

@@ -89,6 +89,22 @@ async def test_a_rejected_milestone_is_not_retried_and_the_rest_go_on() -> None:
     assert recorder.pending == 0
 
 
+async def test_failing_since_is_set_while_writes_fail_and_cleared_by_a_success() -> None:
+    log = FlakyLog(busy_times=100)
+    recorder = ContactRecorder(log)
+    assert recorder.failing_since is None
+    recorder.start()
+    c = call()
+    recorder.queued(c, 101.0)
+    await asyncio.sleep(0.03)  # retrying: the database is failing
+    assert recorder.failing_since is not None
+    c.agent_id = "1001"
+    recorder.offered(c, 102.0)
+    await recorder.flush()
+    assert recorder.failures == 1
+    assert recorder.failing_since is None  # the next write went through
+
+
 def test_intervals_count_answers_abandons_and_service_level() -> None:
     recorder = ContactRecorder(FlakyLog(), service_level_seconds=20, short_abandon_seconds=5)
     answered_fast, answered_slow, gave_up, short = call(), call(), call(), call()

@@ -16,6 +16,9 @@
   let intervals = [];
   // queue -> this interval's staffing figures (the staffing message; GET /api/staffing/now)
   const staffing = new Map();
+  // supervisor alerts by id (the snapshot's alerts, then alert messages)
+  const alerts = new Map();
+  const MAX_ALERT_ROWS = 50;
 
   const pct = (v) => (v === null || v === undefined ? t("common.none") : Math.round(v * 100) + "%");
   const set = (node, text) => { const s = String(text); if (node.textContent !== s) node.textContent = s; };
@@ -438,6 +441,45 @@
     if (openMenu && !openMenu.node.querySelector(".menu-wrap").contains(ev.target)) closeMenu(false);
   });
 
+  // -- supervisor alerts: a banner (count and the newest active) and the list ----------
+  const clock = (epoch) => new Date(epoch * 1000).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit", second: "2-digit" });
+  const alertSubject = (a) => (a.agent_id ? agentName(a.agent_id) || a.subject : a.subject);
+  const alertValue = (a) => t("alerts.unit." + a.unit, { value: a.unit === "s" ? duration(a.value) : Math.round(a.value * 10) / 10 });
+  const alertRule = (a) => t("alerts.rule." + a.rule + (a.rule === "agent_state" && a.agent_state ? "." + a.agent_state : ""));
+  function ackAlert(id, button) {
+    button.disabled = true;
+    api("POST", `/api/alerts/${encodeURIComponent(id)}/ack`, {})
+      .then((alert) => { alerts.set(alert.id, alert); renderAlerts(); })
+      .catch((err) => { button.disabled = false; showError(err); });
+  }
+  function renderAlerts() {
+    const all = [...alerts.values()];
+    const active = all.filter((a) => a.state === "active").sort((x, y) => y.raised_at - x.raised_at);
+    const cleared = all.filter((a) => a.state !== "active").sort((x, y) => y.cleared_at - x.cleared_at);
+    $("alerts").hidden = all.length === 0;
+    const banner = $("alert-banner");
+    if (active.length) {
+      const a = active[0];
+      set(banner, t("alerts.banner", { count: active.length, rule: alertRule(a), subject: alertSubject(a), value: alertValue(a) }));
+      banner.hidden = false;
+    } else { set(banner, ""); banner.hidden = true; }
+    const body = $("alert-rows");
+    clear(body);
+    for (const a of [...active, ...cleared].slice(0, MAX_ALERT_ROWS)) {
+      const ack = el("td");
+      if (a.acked_by) ack.append(t("alerts.acked", { user: a.acked_by, time: clock(a.acked_at) }));
+      else {
+        const b = el("button", { type: "button", class: "ack-alert", "aria-label": t("alerts.ack_label", { rule: alertRule(a), subject: alertSubject(a) }) }, t("alerts.ack"));
+        b.addEventListener("click", () => ackAlert(a.id, b));
+        ack.append(b);
+      }
+      const state = a.state === "active" ? t("alerts.state.active") : t("alerts.state.cleared", { time: clock(a.cleared_at) });
+      body.append(el("tr", { class: "alert-row " + a.state, "data-id": a.id },
+        el("td", {}, clock(a.raised_at)), el("td", {}, alertRule(a)), el("td", {}, alertSubject(a)),
+        el("td", { class: "num" }, alertValue(a)), el("td", {}, state), ack));
+    }
+  }
+
   // A fresh snapshot replaces the picture: the staffing figures come with the API.
   function loadStaffing() {
     api("GET", "/api/staffing/now")
@@ -453,7 +495,10 @@
         for (const a of msg.agents || []) agents.set(a.agent_id, a);
         for (const c of msg.calls || []) calls.set(c.call_id, c);
         intervals = msg.intervals || [];
+        alerts.clear();
+        for (const a of msg.alerts || []) alerts.set(a.id, a);
         renderAll();
+        renderAlerts();
         loadStaffing();
         break;
       case "agent_state": agents.set(msg.agent.agent_id, msg.agent); renderAgents(); renderQueues(); break;
@@ -468,6 +513,11 @@
       case "call_ended": calls.delete(msg.call_id); renderWaiting(); renderAgents(); renderQueues(); break;
       case "staffing": staffing.set(msg.queue, msg.staffing); renderQueues(); break;
       case "wallboard": intervals = msg.intervals || []; if (!TV) renderCharts(); break;
+      case "alert":
+        alerts.set(msg.alert.id, msg.alert);
+        while (alerts.size > MAX_ALERT_ROWS * 2) alerts.delete(alerts.keys().next().value);
+        renderAlerts();
+        break;
       default: break;
     }
   }

@@ -23,6 +23,11 @@ Not an ACD setting either: it goes into :attr:`QueueFile.thresholds`.
 says whether answered calls are recorded: a queue's default is false, an agent without
 the key follows the queue. Not an ACD setting: it goes into :attr:`QueueFile.recording`
 (:class:`routing.recording.RecordingPolicy`, where the IVR's choice is weighed too).
+
+``alerts`` (per queue, optional) overrides the ``[alerts]`` settings' queue thresholds
+for that queue: ``{longest_wait_seconds: 60, service_level_below: 80, no_agent_ready:
+30}`` (0 = off). Not an ACD setting: it goes into :attr:`QueueFile.alerts` for the
+alerting shell (``routing.alerting``).
 """
 
 from __future__ import annotations
@@ -70,7 +75,10 @@ _QUEUE_KEYS = {
     "supervisors",
     "thresholds",
     "record",
+    "alerts",
 }
+# the per-queue alert thresholds (routing.alerts.rules.QueueRules; 0 = off)
+_ALERT_KEYS = ("longest_wait_seconds", "service_level_below", "no_agent_ready")
 # metric -> True when a higher value is worse
 _THRESHOLD_METRICS = {"service_level": False, "longest_wait": True, "waiting": True}
 # The rule of crm_lookup.users (the ACD, a pure core, does not import the store).
@@ -91,6 +99,8 @@ class QueueFile:
     thresholds: Mapping[str, Mapping[str, Mapping[str, float]]] = field(default_factory=dict)
     # which answered calls are recorded (queues' and agents' ``record`` keys)
     recording: RecordingPolicy = field(default_factory=RecordingPolicy)
+    # queue -> alert threshold -> value, overriding the [alerts] settings for that queue
+    alerts: Mapping[str, Mapping[str, float]] = field(default_factory=dict)
 
 
 def _never() -> bool:
@@ -161,6 +171,11 @@ def parse_queue_file(data: Any, source: str = "<queues>") -> QueueFile:
         for name, body in raw_queues.items()
         if isinstance(body, Mapping) and body.get("thresholds") is not None
     }
+    alerts = {
+        name: _alerts(source, f"queues.{name}.alerts", body["alerts"])
+        for name, body in raw_queues.items()
+        if isinstance(body, Mapping) and body.get("alerts") is not None
+    }
     queue_record = {
         name: _flag(source, f"queues.{name}.record", body["record"])
         for name, body in raw_queues.items()
@@ -194,7 +209,7 @@ def parse_queue_file(data: Any, source: str = "<queues>") -> QueueFile:
         if isinstance(body, Mapping) and "record" in body:
             agent_record[agent.agent_id] = _flag(source, f"agents[{i}].record", body["record"])
     recording = RecordingPolicy(queue_record, agent_record)
-    return QueueFile(queues, tuple(agents), supervisors, thresholds, recording)
+    return QueueFile(queues, tuple(agents), supervisors, thresholds, recording, alerts)
 
 
 def _fail(source: str, key: str, expected: str) -> Any:
@@ -220,7 +235,15 @@ def _queue(source: str, name: Any, body: Any) -> QueueConfig:
         k: v
         for k, v in body.items()
         if k
-        not in {"strategy", "max_wait_action", "widening", "supervisors", "thresholds", "record"}
+        not in {
+            "strategy",
+            "max_wait_action",
+            "widening",
+            "supervisors",
+            "thresholds",
+            "record",
+            "alerts",
+        }
         and k != "wrap_up_timeout_action"
     }
     if "wrap_up_timeout_action" in body:
@@ -298,6 +321,23 @@ def _thresholds(source: str, where: str, body: Any) -> dict[str, dict[str, float
                 order = "at least" if worse_high else "at most"
                 _fail(source, f"{at}.bad", f"bad must be {order} warn ({values['warn']:g})")
         out[metric] = values
+    return out
+
+
+def _alerts(source: str, where: str, body: Any) -> dict[str, float]:
+    if not isinstance(body, Mapping):
+        _fail(source, where, "expected a mapping like {longest_wait_seconds: 60}")
+    out: dict[str, float] = {}
+    for key, value in body.items():
+        at = f"{where}.{key}"
+        if key not in _ALERT_KEYS:
+            _fail(source, at, "unknown key; expected " + ", ".join(_ALERT_KEYS))
+        ok = isinstance(value, int | float) and not isinstance(value, bool)
+        if not ok or not math.isfinite(value) or value < 0:
+            _fail(source, at, "expected a number >= 0 (0 = off)")
+        if key == "service_level_below" and value > 100:
+            _fail(source, at, "expected a percentage from 0 to 100")
+        out[key] = float(value)
     return out
 
 

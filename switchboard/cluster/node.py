@@ -110,6 +110,9 @@ class ClusterCenter:
     async def recording_pause(self, agent_id: str, call_id: str, paused: bool) -> None:
         await self._act("recording_pause", agent_id, call_id, "true" if paused else "false")
 
+    async def ack_alert(self, alert_id: str, username: str) -> Message:
+        return dict(await self._act("ack_alert", alert_id, username))
+
     async def dial(self, agent_id: str, number: str, *, customer_id: str | None = None) -> str:
         return str(await self._act("dial", agent_id, number, customer_id=customer_id))
 

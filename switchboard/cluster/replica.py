@@ -23,6 +23,8 @@ from config.errors import NotFound
 Message = dict[str, Any]
 # Ended calls kept for an agent's wrap-up screen, as the leader keeps them.
 RECENT_CALLS = 500
+# Cleared alerts kept for the wallboard's list (routing.alerting.MAX_CLEARED).
+CLEARED_ALERTS = 200
 
 
 class Replica:
@@ -36,6 +38,7 @@ class Replica:
         self.wrapping: dict[str, str] = {}  # agent -> call id of the call they wrap up
         self.intervals: list[Any] = []
         self.supervisors: dict[str, frozenset[str]] = {}
+        self.alerts: dict[str, Message] = {}  # id -> alert, active and recently cleared
 
     def invalidate(self) -> None:
         """The stream had a gap or a new leader: wait for the next bundle."""
@@ -48,6 +51,7 @@ class Replica:
         self.agents = {a["agent_id"]: dict(a) for a in snap.get("agents", [])}
         self.calls = {c["call_id"]: dict(c) for c in snap.get("calls", [])}
         self.intervals = list(snap.get("intervals", []))
+        self.alerts = {a["id"]: dict(a) for a in snap.get("alerts", [])}
         self.recent = {}
         self.wrapping = {}
         for agent_id, call in (bundle.get("current") or {}).items():
@@ -79,6 +83,13 @@ class Replica:
             self._ended(message["call_id"], message.get("agent_id"))
         elif kind == "wallboard":
             self.intervals = list(message.get("intervals") or [])
+        elif kind == "alert":
+            alert = dict(message["alert"])
+            self.alerts.pop(alert["id"], None)
+            self.alerts[alert["id"]] = alert
+            cleared = [k for k, a in self.alerts.items() if a.get("cleared_at") is not None]
+            for k in cleared[: max(0, len(cleared) - CLEARED_ALERTS)]:
+                del self.alerts[k]
 
     def _ended(self, call_id: str, agent_id: str | None, last: Message | None = None) -> None:
         call = self.calls.pop(call_id, None) or last
@@ -100,7 +111,16 @@ class Replica:
             "agents": [dict(a) for a in self.agents.values()],
             "calls": [dict(c) for c in self.calls.values()],
             "intervals": list(self.intervals),
+            "alerts": self._alerts(),
         }
+
+    def _alerts(self) -> list[Message]:
+        """As the leader lists them: active oldest first, then cleared newest first."""
+        active = [a for a in self.alerts.values() if a.get("cleared_at") is None]
+        cleared = [a for a in self.alerts.values() if a.get("cleared_at") is not None]
+        active.sort(key=lambda a: (a["raised_at"], a["id"]))
+        cleared.sort(key=lambda a: -float(a["cleared_at"]))
+        return [dict(a) for a in [*active, *cleared]]
 
     def agent(self, agent_id: str) -> Message | None:
         agent = self.agents.get(agent_id)

@@ -38,6 +38,7 @@ ACTIONS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "dial": (("agent_id", "number"), ("customer_id",)),
     "move_call": (("call_id", "queue"), ()),
     "spy": (("agent_id", "mode"), ("supervisor_agent_id",)),
+    "ack_alert": (("alert_id", "username"), ()),
 }
 SNAPSHOT = "snapshot"  # answered synchronously with a replica bundle
 MAX_ARG = 1_000

@@ -1,0 +1,1 @@
+"""Supervisor alerts: rules over samples of the live statistics (pure, see ``engine``)."""
