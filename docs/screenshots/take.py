@@ -63,6 +63,25 @@ async def sign_in(browser: Any, url: str, user: str, viewport: dict[str, int]) -
     return page
 
 
+async def contact_page(page: Any, url: str) -> None:
+    """Alice's last call, as the supervisor sees it: the player beside the evaluation."""
+    listed = await page.evaluate(
+        "async () => (await (await fetch('/api/reports/contacts?agent=1001&limit=200'))"
+        ".json()).contacts"
+    )
+    played = [c for c in listed or [] if c.get("answered_at")]
+    if not played:
+        return
+    contact = played[-1].get("contact_id") or played[-1].get("id")  # oldest first
+    await page.set_viewport_size(LAPTOP)
+    await page.goto(f"{url}/contacts/{contact}")
+    with contextlib.suppress(Exception):
+        await page.wait_for_selector("#recording-slot audio", timeout=10_000)
+    await page.wait_for_timeout(1500)
+    await page.screenshot(path=str(OUT / "contact.png"))
+    await page.set_viewport_size(WALL)
+
+
 async def main() -> None:
     from playwright.async_api import async_playwright
 
@@ -90,6 +109,8 @@ async def main() -> None:
                 await agent.fill("#notes", "Asked about the new tariff; sent the price list.")
                 await agent.wait_for_timeout(800)
                 await agent.screenshot(path=str(OUT / "agent-wrapup.png"))
+                await agent.keyboard.press("Control+Enter")  # save: the contact is complete
+                await agent.wait_for_timeout(1500)
                 await wall.wait_for_timeout(2000)
                 await wall.screenshot(path=str(OUT / "supervisor.png"))
                 await wall.goto(url + "/supervisor?view=tv")
@@ -109,6 +130,16 @@ async def main() -> None:
                     await customer.goto(f"{url}/customers/{found['customer_id']}")
                     await customer.wait_for_timeout(1500)
                     await customer.screenshot(path=str(OUT / "customer.png"))
+                await contact_page(wall, url)
+                evaluations = await sign_in(browser, url, "alice", LAPTOP)
+                await evaluations.goto(url + "/evaluations")
+                await evaluations.wait_for_timeout(1500)
+                await evaluations.screenshot(path=str(OUT / "evaluations.png"))
+                await wall.goto(url + "/supervisor")
+                with contextlib.suppress(Exception):  # the demo's queue backs up in minutes
+                    await wall.wait_for_selector("#alerts:not([hidden])", timeout=180_000)
+                    await wall.wait_for_timeout(1000)
+                    await wall.screenshot(path=str(OUT / "wallboard-alert.png"))
                 admin = await sign_in(browser, url, "admin", LAPTOP)
                 await admin.goto(url + "/admin")
                 await admin.wait_for_timeout(1000)
