@@ -259,7 +259,7 @@ def plan_day(
                 },
             )
         )
-        path = ["welcome", "main_menu", queue.name]
+        path = _ivr_path(queue.name, names, arrived, queued)
         events.append(_event(key, "ivr_done", "", queued - 0.5, {"path": path, "result": "queued"}))
         events.append(_event(key, "queued", queue.name, queued, {"queue": queue.name}))
         patience = rng.uniform(1, 5) if rng.random() < 0.05 else 25 + rng.expovariate(1 / 110)
@@ -325,6 +325,31 @@ def plan_day(
         )
     states = [row for shift in shifts for row in shift.close()]
     return events, states
+
+
+def _ivr_path(queue: str, names: Sequence[str], arrived: float, queued: float) -> list[Any]:
+    """The steps of the shipped main menu (ivr_scripts/main.yaml) a caller took to ``queue``,
+    in the shape of routing's PathStep: welcome, opening hours, the menu option, the queue."""
+    option = str(names.index(queue) + 1)
+    span = (queued - arrived) / 4
+    steps = [
+        ("welcome", "play", "", "done"),
+        ("check_hours", "hours", "", "open"),
+        ("main_menu", "menu", option, f"option {option}"),
+        (f"{queue}_queue", "queue", "", "queued"),
+    ]
+    return [
+        {
+            "node": node,
+            "kind": kind,
+            "digits": digits,
+            "entered_at": round(arrived + i * span, 3),
+            "left_at": round(arrived + (i + 1) * span, 3),
+            "seconds": round(span, 3),
+            "result": result,
+        }
+        for i, (node, kind, digits, result) in enumerate(steps)
+    ]
 
 
 def _disposition(rng: random.Random, choices: Sequence[str], queue: str) -> str:
