@@ -361,8 +361,8 @@ STRINGS: dict[str, tuple[str, str]] = {
     "alerts.title": ("Alerts", "Оповещения"),
     "alerts.list": ("Alerts list", "Список оповещений"),
     "alerts.banner": (
-        "{count} active alert(s). Newest: {rule} — {subject}: {value}",
-        "Активных оповещений: {count}. Последнее: {rule} — {subject}: {value}",
+        "{count} active alert(s). Newest: {rule} — {subject}",
+        "Активных оповещений: {count}. Последнее: {rule} — {subject}",
     ),
     "alerts.col.time": ("Time", "Время"),
     "alerts.col.rule": ("Alert", "Оповещение"),

@@ -39,7 +39,7 @@ from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from typing import Any
 
-from config.errors import InvalidInput, SwitchboardError
+from config.errors import Conflict, InvalidInput, SwitchboardError
 from crm_lookup.agent_states import SavedAgentState
 from crm_lookup.database import StoreUnavailable
 from crm_lookup.store import StoreBusy
@@ -125,8 +125,9 @@ class ContactRecorder:
         self._task: asyncio.Task[None] | None = None
         self._buckets: dict[int, dict[str, int]] = {}
         self.failures = 0
-        # since when writes have been failing (busy, unreachable, rejected); None once one
-        # succeeds again: the alerts' "database failing" figure, cheap to read
+        # since when writes have been failing (busy, unreachable, broken; not a row refused
+        # for its data); None once one succeeds again: the alerts' "database failing"
+        # figure, cheap to read
         self.failing_since: float | None = None
 
     @property
@@ -230,7 +231,11 @@ class ContactRecorder:
 
     def _given_up(self, milestone: _Milestone, exc: Exception) -> None:
         self.failures += 1
-        self._failing()
+        # A write the database refused (bad data, a duplicate) is logged and counted, but
+        # the database answered: only a busy, lost or broken one is "failing writes" (the
+        # alerts' figure, which would otherwise stay set until the next write).
+        if not isinstance(exc, (InvalidInput, Conflict)):
+            self._failing()
         what = milestone.what
         if isinstance(exc, (SwitchboardError, OSError, ValueError)):
             log.error(

@@ -42,6 +42,8 @@ class FakeCenter:
         self.stopped = False
         self.drafts: list[tuple[str, bool | str]] = []
         self.pauses: list[tuple[str, str, bool | str]] = []
+        self.alerts: dict[str, dict[str, Any]] = {}
+        self.acks: list[tuple[str, str]] = []
 
     def _agent(self, agent_id: str) -> dict[str, Any]:
         return {"agent_id": agent_id, "state": self.agents[agent_id], "reason": "", "call_id": None}
@@ -53,6 +55,7 @@ class FakeCenter:
             "agents": [self._agent(a) for a in self.agents],
             "calls": [],
             "intervals": [],
+            "alerts": [dict(a) for a in self.alerts.values()],
         }
 
     def current_call(self, agent_id: str) -> None:
@@ -102,6 +105,42 @@ class FakeCenter:
             listener(
                 {"type": "call_update", "agent_id": "1001", "queue": call["queue"], "call": call}
             )
+
+    def raise_alert(self, alert_id: str) -> None:
+        """As routing.alerting does: a queue's alert, published."""
+        self.alerts[alert_id] = {
+            "id": alert_id,
+            "rule": "no_agent_ready",
+            "subject": self.queues[0],
+            "queue": self.queues[0],
+            "agent_id": None,
+            "queues": [],
+            "value": 2.0,
+            "threshold": 15.0,
+            "unit": "callers",
+            "raised_at": time.time(),
+            "cleared_at": None,
+            "acked_by": None,
+            "acked_at": None,
+            "state": "active",
+        }
+        self._publish_alert("raised", alert_id)
+
+    def _publish_alert(self, event: str, alert_id: str) -> None:
+        alert = dict(self.alerts[alert_id])
+        for listener in list(self.listeners):
+            listener({"type": "alert", "event": event, "alert": alert, "queue": alert["queue"]})
+
+    async def ack_alert(self, alert_id: str, username: str) -> dict[str, Any]:
+        """As the center does: the first ack stands, published as acknowledged."""
+        alert = self.alerts.get(alert_id)
+        if alert is None:
+            raise NotFound(f"no alert {alert_id!r}")
+        if alert["acked_by"] is None:
+            self.acks.append((alert_id, username))
+            alert.update(acked_by=username, acked_at=time.time())
+            self._publish_alert("acknowledged", alert_id)
+        return dict(alert)
 
     def health(self) -> dict[str, Any]:
         return {"ami": {"connected": True}}
@@ -212,6 +251,30 @@ async def test_a_standby_forwards_a_recording_pause_and_mirrors_the_call(pair: A
         await b.node.center.recording_pause("1002", "c1", True)
     with pytest.raises(NotFound):
         await b.node.center.recording_pause("1001", "nope", True)
+
+
+async def test_a_standby_mirrors_alerts_and_forwards_an_ack(pair: Any) -> None:
+    a, b = pair
+    await until(lambda: b.node.replica.ready, what="b synced")
+    a.centers[0].raise_alert("a1")
+    mirrored = await until(
+        lambda: [x for x in b.node.center.snapshot()["alerts"] if x["id"] == "a1"],
+        what="the alert reaches the standby",
+    )
+    assert mirrored[0]["state"] == "active" and mirrored[0]["acked_by"] is None
+    assert any(e["type"] == "alert" and e["event"] == "raised" for e in b.events)
+
+    acked = await b.node.center.ack_alert("a1", "sam")
+    assert a.centers[0].acks == [("a1", "sam")]
+    assert acked["acked_by"] == "sam" and acked["acked_at"] is not None
+    # read-your-writes: the leader's acknowledged event is in the standby's picture
+    (shown,) = [x for x in b.node.center.snapshot()["alerts"] if x["id"] == "a1"]
+    assert (shown["acked_by"], shown["acked_at"]) == ("sam", acked["acked_at"])
+    # the first ack stands; an unknown alert comes back as the leader's NotFound
+    again = await b.node.center.ack_alert("a1", "lena")
+    assert again["acked_by"] == "sam" and a.centers[0].acks == [("a1", "sam")]
+    with pytest.raises(NotFound):
+        await b.node.center.ack_alert("nope", "sam")
 
 
 async def test_a_standby_whose_bus_reconnects_reads_a_fresh_snapshot(

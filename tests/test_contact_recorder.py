@@ -105,6 +105,20 @@ async def test_failing_since_is_set_while_writes_fail_and_cleared_by_a_success()
     assert recorder.failing_since is None  # the next write went through
 
 
+async def test_a_rejected_milestone_is_not_the_database_failing() -> None:
+    """A write the database refuses (bad data, a duplicate) is logged and counted, but the
+    database answered: it must not hold up the alerts' "database failing" figure until
+    the next write (a quiet night would raise a false alert)."""
+    log = FlakyLog(bad_queue="nowhere")
+    recorder = ContactRecorder(log)
+    recorder.start()
+    recorder.queued(call("nowhere"), 101.0)
+    await recorder.flush()
+    assert recorder.failures == 1
+    assert recorder.failing_since is None
+    await recorder.close()
+
+
 def test_intervals_count_answers_abandons_and_service_level() -> None:
     recorder = ContactRecorder(FlakyLog(), service_level_seconds=20, short_abandon_seconds=5)
     answered_fast, answered_slow, gave_up, short = call(), call(), call(), call()

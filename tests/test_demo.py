@@ -1,19 +1,24 @@
 """The demo shows the product as documented: its simulated agents respect a state someone
 forced on them, every queue the shipped IVR scripts send callers to has an agent who can
-take them (VIPs included), and the banner says where the demo's data is."""
+take them (VIPs included), the banner says where the demo's data is, and its alert
+thresholds raise an alert when its queue backs up."""
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import random
 from pathlib import Path
 from typing import Any
 
 from config.settings import load_settings
 from routing.acd.config import load_queue_file
+from routing.alerting import rules_of
+from routing.alerts.engine import AlertEngine, ChangeKind
+from routing.alerts.rules import QueueSample, Sample
 from routing.ivr.nodes import QueueNode, SetNode
 from routing.ivr.script import load_script, script_files
-from switchboard.demo import SimulatedAgents, demo_banner
+from switchboard.demo import SimulatedAgents, demo_banner, demo_settings
 
 
 class FakeCenter:
@@ -94,3 +99,34 @@ def test_banner_tells_where_the_demo_data_is() -> None:
     assert "SWITCHBOARD_DATABASE__PATH=/tmp/d/demo.sqlite3 switchboard report" in text
     assert f"Recordings:  {settings.path(settings.recording.dir)}" in text
     assert "/contacts/<id>" in text
+
+
+def demo_of(settings: Any) -> Any:
+    return demo_settings(
+        settings, host="127.0.0.1", port=8080, data_dir=Path("/tmp/d"), ami_port=5038, secret="x"
+    )
+
+
+def test_the_demo_raises_an_alert_when_its_queue_backs_up() -> None:
+    """With the shipped settings and queue file, callers waiting in sales with nobody
+    ready raise an alert within a minute (the demo run shows it in about half a minute),
+    and a long wait another; a settings file's own thresholds win."""
+    settings = load_settings(environ={})
+    demo = demo_of(settings)
+    queue_file = load_queue_file(demo.path(demo.routing.queues_file))
+    engine = AlertEngine(rules_of(demo.alerts, queue_file.alerts))
+    step = demo.alerts.check_interval
+    assert 0 < step <= 5
+    raised: dict[str, float] = {}
+    for n in range(int(60 / step) + 1):
+        waited = n * step
+        backed_up = QueueSample("sales", waiting=2, longest_wait=waited, agents_ready=0)
+        for change in engine.evaluate(Sample(queues=(backed_up,)), 1000.0 + waited):
+            assert change.kind in (ChangeKind.RAISED, ChangeKind.UPDATED)
+            raised.setdefault(change.alert.rule.value, waited)
+    assert raised["no_agent_ready"] <= 30
+    assert raised["longest_wait"] <= 60
+
+    own = dataclasses.replace(settings.alerts, longest_wait_seconds=300)
+    kept = demo_of(dataclasses.replace(settings, alerts=own))
+    assert kept.alerts == own

@@ -442,15 +442,57 @@
   });
 
   // -- supervisor alerts: a banner (count and the newest active) and the list ----------
+  // The banner's live region (role=alert) says what changed in words: the count, the
+  // newest alert's rule and subject. It is rewritten only when those change, never for
+  // a value moving (a longest wait grows every check): the value beside it is updated
+  // silently. List rows are keyed by alert id and updated in place, like the agent rows,
+  // so a focused Acknowledge button survives the live updates.
   const clock = (epoch) => new Date(epoch * 1000).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit", second: "2-digit" });
   const alertSubject = (a) => (a.agent_id ? agentName(a.agent_id) || a.subject : a.subject);
   const alertValue = (a) => t("alerts.unit." + a.unit, { value: a.unit === "s" ? duration(a.value) : Math.round(a.value * 10) / 10 });
   const alertRule = (a) => t("alerts.rule." + a.rule + (a.rule === "agent_state" && a.agent_state ? "." + a.agent_state : ""));
+  const alertRows = new Map(); // alert id -> the row's cells
+  // The button is marked busy, not disabled: disabling it would drop the keyboard focus
+  // to the page before the row can show who acknowledged it.
   function ackAlert(id, button) {
-    button.disabled = true;
+    if (button.getAttribute("aria-disabled") === "true") return;
+    button.setAttribute("aria-disabled", "true");
+    showError("");
     api("POST", `/api/alerts/${encodeURIComponent(id)}/ack`, {})
       .then((alert) => { alerts.set(alert.id, alert); renderAlerts(); })
-      .catch((err) => { button.disabled = false; showError(err); });
+      .catch((err) => { button.removeAttribute("aria-disabled"); showError(err.message); });
+  }
+  function alertRow(a) {
+    let r = alertRows.get(a.id);
+    if (!r) {
+      r = {
+        time: el("td"), rule: el("td"), subject: el("td"), value: el("td", { class: "num" }),
+        state: el("td"), ack: el("td", { class: "ack", tabindex: "-1" }), button: null,
+      };
+      r.tr = el("tr", { "data-id": a.id }, r.time, r.rule, r.subject, r.value, r.state, r.ack);
+      alertRows.set(a.id, r);
+    }
+    r.tr.className = "alert-row " + a.state;
+    set(r.time, clock(a.raised_at));
+    set(r.rule, alertRule(a));
+    set(r.subject, alertSubject(a));
+    set(r.value, alertValue(a));
+    set(r.state, a.state === "active" ? t("alerts.state.active") : t("alerts.state.cleared", { time: clock(a.cleared_at) }));
+    if (a.acked_by) {
+      const focused = r.button !== null && document.activeElement === r.button;
+      r.button = null;
+      set(r.ack, t("alerts.acked", { user: a.acked_by, time: clock(a.acked_at) }));
+      if (focused) r.ack.focus(); // the keyboard user hears who and when, in the same row
+    } else {
+      if (!r.button) {
+        const b = el("button", { type: "button", class: "ack-alert" }, t("alerts.ack"));
+        b.addEventListener("click", () => ackAlert(a.id, b));
+        clear(r.ack).append(b);
+        r.button = b;
+      }
+      r.button.setAttribute("aria-label", t("alerts.ack_label", { rule: alertRule(a), subject: alertSubject(a) }));
+    }
+    return r.tr;
   }
   function renderAlerts() {
     const all = [...alerts.values()];
@@ -460,24 +502,28 @@
     const banner = $("alert-banner");
     if (active.length) {
       const a = active[0];
-      set(banner, t("alerts.banner", { count: active.length, rule: alertRule(a), subject: alertSubject(a), value: alertValue(a) }));
+      set($("alert-banner-text"), t("alerts.banner", { count: active.length, rule: alertRule(a), subject: alertSubject(a) }));
+      set($("alert-banner-value"), alertValue(a));
       banner.hidden = false;
-    } else { set(banner, ""); banner.hidden = true; }
-    const body = $("alert-rows");
-    clear(body);
-    for (const a of [...active, ...cleared].slice(0, MAX_ALERT_ROWS)) {
-      const ack = el("td");
-      if (a.acked_by) ack.append(t("alerts.acked", { user: a.acked_by, time: clock(a.acked_at) }));
-      else {
-        const b = el("button", { type: "button", class: "ack-alert", "aria-label": t("alerts.ack_label", { rule: alertRule(a), subject: alertSubject(a) }) }, t("alerts.ack"));
-        b.addEventListener("click", () => ackAlert(a.id, b));
-        ack.append(b);
-      }
-      const state = a.state === "active" ? t("alerts.state.active") : t("alerts.state.cleared", { time: clock(a.cleared_at) });
-      body.append(el("tr", { class: "alert-row " + a.state, "data-id": a.id },
-        el("td", {}, clock(a.raised_at)), el("td", {}, alertRule(a)), el("td", {}, alertSubject(a)),
-        el("td", { class: "num" }, alertValue(a)), el("td", {}, state), ack));
+    } else {
+      set($("alert-banner-text"), ""); set($("alert-banner-value"), "");
+      banner.hidden = true;
     }
+    const body = $("alert-rows");
+    const focused = document.activeElement;
+    const shown = [...active, ...cleared].slice(0, MAX_ALERT_ROWS);
+    const keep = new Set(shown.map((a) => a.id));
+    for (const [id, r] of alertRows) if (!keep.has(id)) { r.tr.remove(); alertRows.delete(id); }
+    shown.forEach((a, i) => {
+      const tr = alertRow(a);
+      if (body.children[i] !== tr) body.insertBefore(tr, body.children[i] || null); // moves only what is out of place
+    });
+    if (focused && focused !== document.activeElement && focused.isConnected) focused.focus();
+  }
+  // Keep the map bounded: forget the oldest cleared alerts first, never an active one.
+  function forgetOldAlerts() {
+    const cleared = [...alerts.values()].filter((a) => a.state !== "active").sort((x, y) => x.cleared_at - y.cleared_at);
+    while (alerts.size > MAX_ALERT_ROWS * 2 && cleared.length) alerts.delete(cleared.shift().id);
   }
 
   // A fresh snapshot replaces the picture: the staffing figures come with the API.
@@ -515,7 +561,7 @@
       case "wallboard": intervals = msg.intervals || []; if (!TV) renderCharts(); break;
       case "alert":
         alerts.set(msg.alert.id, msg.alert);
-        while (alerts.size > MAX_ALERT_ROWS * 2) alerts.delete(alerts.keys().next().value);
+        forgetOldAlerts();
         renderAlerts();
         break;
       default: break;
