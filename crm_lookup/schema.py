@@ -373,7 +373,10 @@ CREATE INDEX evaluations_agent ON evaluations(agent_id, contact_id);
 # every change of state, so the history and the current state are one statement and can
 # never disagree: a new state closes the agent's open row (ended_at = the new state's
 # start) and opens its own. A replay of the same state changes nothing and so logs nothing;
-# two states at the same instant keep the later one. The agents' current states seed it.
+# two states at the same instant keep the later one (a DELETE first, not INSERT OR REPLACE:
+# the upsert on agent_states that fires these triggers makes SQLite resolve a conflict in
+# the trigger body by ABORT, which lost the agent's saved state). The agents' current
+# states seed it.
 MIGRATION_12 = """
 CREATE TABLE agent_state_log (
     agent_id TEXT NOT NULL,
@@ -392,7 +395,8 @@ CREATE TRIGGER agent_states_log_new AFTER INSERT ON agent_states
 BEGIN
     UPDATE agent_state_log SET ended_at = NEW.since
     WHERE agent_id = NEW.agent_id AND ended_at IS NULL AND started_at < NEW.since;
-    INSERT OR REPLACE INTO agent_state_log(agent_id, state, reason, started_at)
+    DELETE FROM agent_state_log WHERE agent_id = NEW.agent_id AND started_at = NEW.since;
+    INSERT INTO agent_state_log(agent_id, state, reason, started_at)
     VALUES (NEW.agent_id, NEW.state, NEW.reason, NEW.since);
 END;
 
@@ -401,7 +405,8 @@ WHEN NEW.since IS NOT OLD.since OR NEW.state IS NOT OLD.state OR NEW.reason IS N
 BEGIN
     UPDATE agent_state_log SET ended_at = NEW.since
     WHERE agent_id = NEW.agent_id AND ended_at IS NULL AND started_at < NEW.since;
-    INSERT OR REPLACE INTO agent_state_log(agent_id, state, reason, started_at)
+    DELETE FROM agent_state_log WHERE agent_id = NEW.agent_id AND started_at = NEW.since;
+    INSERT INTO agent_state_log(agent_id, state, reason, started_at)
     VALUES (NEW.agent_id, NEW.state, NEW.reason, NEW.since);
 END;
 """
