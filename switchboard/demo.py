@@ -167,6 +167,8 @@ async def run_demo(
     secret = secrets.token_urlsafe(16)
     sim = PbxSimulator("switchboard", secret, seed=seed)
     data_dir.mkdir(parents=True, exist_ok=True)  # noqa: ASYNC240 - once, before serving
+    # where the simulator's MixMonitor writes: there from the start, as on a real host
+    (data_dir / "recordings").mkdir(exist_ok=True)
     ami_port = await sim.start("127.0.0.1", 0)
     try:
         demo = demo_settings(
