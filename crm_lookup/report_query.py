@@ -118,6 +118,28 @@ def _where(
     return " AND ".join(parts), params
 
 
+async def quality_by_agent(
+    store: Store,
+    start: float,
+    end: float,
+    *,
+    scope: Scope,
+    queue: str | None = None,
+    agent: str | None = None,
+) -> dict[str, tuple[int, float | None]]:
+    """Per agent: how many of the report's own contacts (the same period, scope and
+    filters as :func:`sums_by`) were evaluated, and their mean score (None when none was
+    scored). So a supervisor sees only scores of their queues' contacts, and a
+    ``queue=`` report only that queue's."""
+    where, params = _where(store.dialect, start, end, scope, queue, agent)
+    rows = await store.fetchall(
+        "SELECT agent_id, count(*), avg(score) FROM evaluations"
+        f" WHERE contact_id IN (SELECT id FROM contacts WHERE {where}) GROUP BY agent_id",
+        params,
+    )
+    return {str(r[0]): (int(r[1]), None if r[2] is None else round(float(r[2]), 2)) for r in rows}
+
+
 async def sums_by(
     store: Store,
     by: str,

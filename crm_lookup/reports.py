@@ -315,7 +315,7 @@ async def run_report(store: Store, q: ReportQuery) -> dict[str, Any]:
         agent_measures,
         measures,
     )
-    from crm_lookup.report_query import Scope, state_seconds, sums_by
+    from crm_lookup.report_query import Scope, quality_by_agent, state_seconds, sums_by
     from crm_lookup.report_time import Buckets, iso
 
     if q.by not in REPORT_GROUPINGS:
@@ -389,7 +389,9 @@ async def run_report(store: Store, q: ReportQuery) -> dict[str, Any]:
             store, q.start, q.end, now, None if visible is None else sorted(visible)
         )
         keys = {k for k in groups if k} | set(states)
-        quality = await agent_quality(store, q.start, q.end)
+        quality = await quality_by_agent(
+            store, q.start, q.end, scope=scope, queue=q.queue, agent=q.agent
+        )
         for key in sorted(keys):
             sums = groups.get(key, Sums())
             row = {"key": key, "label": names.get(key) or key}

@@ -129,3 +129,21 @@ async def test_deleting_a_contact_deletes_its_evaluations(store: Store) -> None:
     await store.write("DELETE FROM contacts WHERE id = ?", (cid,))
     row = await store.fetchone("SELECT count(*) FROM evaluations")
     assert row is not None and row[0] == 0
+
+
+async def test_the_reports_quality_counts_only_the_reports_contacts(store: Store) -> None:
+    """``report_query.quality_by_agent``: the same period, scope and queue as the report's
+    other figures, so a supervisor never sees scores of another queue's calls."""
+    from crm_lookup.report_query import Scope, quality_by_agent
+
+    sales = await contact(store, "q-sales", "sales", "1001", DAY + 3600)
+    support = await contact(store, "q-support", "support", "1001", DAY + 7200)
+    await store.evaluations.add(sales, FORM, "1001", "sue", {"greet": "yes"}, "", 100.0)
+    await store.evaluations.add(support, FORM, "1001", "root", {"greet": "no"}, "", 0.0)
+    start, end = DAY, DAY + 86400
+    assert await quality_by_agent(store, start, end, scope=Scope()) == {"1001": (2, 50.0)}
+    mine = Scope(queues=frozenset({"sales", "billing"}))
+    assert await quality_by_agent(store, start, end, scope=mine) == {"1001": (1, 100.0)}
+    one = await quality_by_agent(store, start, end, scope=Scope(), queue="support")
+    assert one == {"1001": (1, 0.0)}
+    assert await quality_by_agent(store, end, end + 86400, scope=Scope()) == {}

@@ -240,6 +240,12 @@ async def test_the_agent_report_shows_the_score(world: Any) -> None:
     # (100 + 85.94) / 2 = 92.97
     assert (rows["1001"]["evaluations"], rows["1001"]["quality_score"]) == (2, 92.97)
     assert (rows["1003"]["evaluations"], rows["1003"]["quality_score"]) == (0, None)
+    # the scores are of the report's own contacts: another queue's report has none of them
+    contact = await (await sue.request("GET", f"/api/contacts/{world.ids['contact']}")).json()
+    other = "billing" if contact["queue"] != "billing" else "sales"
+    resp = await sue.request("GET", f"/api/reports?from={start}&to={today}&by=agent&queue={other}")
+    rows = {r["key"]: r for r in (await resp.json())["rows"]}
+    assert rows.get("1001", {"evaluations": 0})["evaluations"] == 0
     resp = await sue.request("GET", f"/api/reports?from={start}&to={today}&by=queue")
     assert all("quality_score" not in r for r in (await resp.json())["rows"])
 
