@@ -18,6 +18,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
+from urllib.parse import urlsplit
 
 from config.database_url import DatabaseUrl, parse_database_url, redact_url
 from config.errors import ConfigError
@@ -534,6 +535,17 @@ def _check_pbxs(settings: Settings, source: str) -> None:
                 )
 
 
+def shown_url(url: str) -> str:
+    """``scheme://host[:port]`` of a webhook URL: its path, query and user info can be
+    the credential (Slack, Teams and Discord webhooks), so no log or listing shows them."""
+    try:
+        parts = urlsplit(url)
+        host, port = parts.hostname or "", f":{parts.port}" if parts.port else ""
+    except ValueError:  # a port that is not a number
+        return "(not a URL)"
+    return f"{parts.scheme}://{host}{port}/..." if host else "(not a URL)"
+
+
 def redacted(settings: Settings) -> dict[str, dict[str, Any]]:
     """The settings as plain data with secrets blanked, for ``switchboard config show``."""
     out = dataclasses.asdict(settings)
@@ -548,6 +560,8 @@ def redacted(settings: Settings) -> dict[str, dict[str, Any]]:
         if out[section][key]:
             out[section][key] = "***"
     out["database"]["url"] = redact_url(out["database"]["url"])
+    if out["alerts"]["webhook_url"]:
+        out["alerts"]["webhook_url"] = shown_url(out["alerts"]["webhook_url"])
     for pbx in out[PBX_SECTION].values():
         if pbx["secret"]:
             pbx["secret"] = "***"

@@ -26,6 +26,8 @@ from typing import Any
 
 import aiohttp
 
+from config.settings import shown_url
+
 log = logging.getLogger(__name__)
 
 BACKOFF_FIRST = 1.0
@@ -52,6 +54,8 @@ class Webhook:
         max_queue: int = 1000,
     ) -> None:
         self.url = url
+        # what logs name: scheme and host only (a chat webhook's path is its credential)
+        self.shown = shown_url(url)
         self._secret = secret
         self.timeout = timeout
         self.retries = max(0, retries)
@@ -72,7 +76,7 @@ class Webhook:
             self.dropped += 1
             log.warning(
                 "alert webhook queue full; oldest notification dropped",
-                extra={"fields": {"url": self.url, "queued": len(self._queue)}},
+                extra={"fields": {"to": self.shown, "queued": len(self._queue)}},
             )
         self._queue.append(body)
         self._ready.set()
@@ -125,11 +129,11 @@ class Webhook:
             delay = min(BACKOFF_LONGEST, BACKOFF_FIRST * 2**attempt) * (0.5 + random.random() / 2)
             log.warning(
                 "alert webhook failed; retrying",
-                extra={"fields": {"url": self.url, "error": error, "retry_in": round(delay, 2)}},
+                extra={"fields": {"to": self.shown, "error": error, "retry_in": round(delay, 2)}},
             )
             await asyncio.sleep(delay)
         self.failed += 1
         log.error(
             "alert webhook given up",
-            extra={"fields": {"url": self.url, "attempts": self.retries + 1}},
+            extra={"fields": {"to": self.shown, "attempts": self.retries + 1}},
         )

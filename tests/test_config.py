@@ -266,3 +266,18 @@ def test_production_needs_every_pbx_secret(tmp_path: Path) -> None:
     settings = load_settings(write(tmp_path, TWO_PBXS), environ=env)
     with pytest.raises(ConfigError, match="SWITCHBOARD_PBX__EAST__SECRET"):
         settings.require_production()
+
+
+def test_config_show_and_logs_never_name_a_webhooks_path() -> None:
+    """A chat webhook's URL path is its credential (Slack, Teams, Discord)."""
+    from config.settings import redacted, shown_url
+
+    url = "https://user:pw@hooks.example.com:8443/services/T000/B000/XXXXSECRET?token=abc"
+    settings = load_settings(
+        None, {"SWITCHBOARD_ALERTS__WEBHOOK_URL": url, "SWITCHBOARD_ALERTS__WEBHOOK_SECRET": "s"}
+    )
+    shown = redacted(settings)["alerts"]
+    assert shown["webhook_url"] == "https://hooks.example.com:8443/..."
+    assert shown["webhook_secret"] == "***"
+    assert shown_url("http://127.0.0.1:99999/x") == "(not a URL)"
+    assert shown_url("not a url") == "(not a URL)"
