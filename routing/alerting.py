@@ -24,8 +24,9 @@ from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from config.errors import NotFound
+from config.errors import NotFound, SwitchboardError
 from config.settings import AlertSettings
+from crm_lookup.database import StoreBusy, StoreUnavailable
 from routing.alerts.engine import Alert, AlertEngine, Change, ChangeKind
 from routing.alerts.rules import AgentSample, AlertRules, QueueRules, QueueSample, Sample
 
@@ -296,7 +297,19 @@ class Alerting:
     async def _write_all(self) -> None:
         while self._unwritten:
             alert_id, data = next(iter(self._unwritten.items()))
-            await self.alert_log.save(data)
+            try:
+                await self.alert_log.save(data)
+            except (StoreBusy, StoreUnavailable):
+                raise  # the database is failing: kept, retried, and an alert of its own
+            except SwitchboardError as exc:
+                # the database answered and refused this row (its data): retrying it for
+                # ever would hold every later row and keep a false "database failing" up
+                self._unwritten.pop(alert_id, None)
+                log.error(
+                    "alerts log row refused; dropped",
+                    extra={"fields": {"id": alert_id, "error": exc}},
+                )
+                continue
             self.log_failing_since = None
             if self._unwritten.get(alert_id) is data:  # not changed meanwhile
                 del self._unwritten[alert_id]

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from config.errors import NotFound
+from config.errors import InvalidInput, NotFound
 from config.settings import AlertSettings
 from crm_lookup.database import StoreUnavailable
 from routing import alerting as alerting_module
@@ -48,11 +48,14 @@ class Center:
 class Log:
     def __init__(self) -> None:
         self.down = False
+        self.refused: set[str] = set()  # rules whose rows the database refuses (their data)
         self.rows: dict[str, dict[str, Any]] = {}
 
     async def save(self, alert: dict[str, Any]) -> None:
         if self.down:
             raise StoreUnavailable("database down")
+        if alert["rule"] in self.refused:
+            raise InvalidInput("a value the column does not take")
         self.rows[alert["id"]] = dict(alert)
 
 
@@ -166,3 +169,23 @@ async def test_per_queue_overrides_follow_a_queue_file_reload() -> None:
     center.queue_alerts = {"sales": {"longest_wait_seconds": 20}}
     [change] = a.check()
     assert (change.alert.rule.value, change.alert.threshold) == ("longest_wait", 20)
+
+
+async def test_a_row_the_database_refuses_is_dropped_not_retried_for_ever() -> None:
+    """Found in review: a refused row (its data) was retried for ever, holding every
+    later row and raising a false "database failing" alert."""
+    center, log, a, now, _ = make(no_agent_ready=1, longest_wait_seconds=5, database_failing=2)
+    a.start()
+    try:
+        log.refused = {"no_agent_ready"}
+        center.waiting = 2  # waiting 30 s (the fake says so), above 5
+        a.check()
+        now[0] += 1
+        a.check()
+        await until_written(a)
+        assert [r["rule"] for r in log.rows.values()] == ["longest_wait"]
+        assert a.log_failing_since is None
+        now[0] += 3
+        assert "database_failing" not in [c.alert.rule.value for c in a.check()]
+    finally:
+        await a.stop()
