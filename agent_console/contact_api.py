@@ -12,9 +12,9 @@ Routes (registered by :func:`setup`, one line in ``agent_console.app``):
   Range: 206 + Content-Range, 416, If-Range), ``Accept-Ranges: bytes``, the type by the
   file's suffix, ``Cache-Control: no-store``. Who may play: an admin; the agent who took
   the contact; a supervisor of its queue (``QueueFile.supervisors``). Else 403; no
-  recording or no file: 404 with a JSON message. Audited ``recording.play`` once per
-  playback: a request without Range or with one from byte 0 (the player's first
-  request); a seek (a Range from further on) is the same playback.
+  recording or no file: 404 with a JSON message. Audited ``recording.play``: every
+  request counts, the player's range requests of one listening (a user's requests for
+  one contact within 10 minutes) are one entry (:class:`Playbacks`).
 
 The recording reference itself (a file name, or a voicemail's path on the host) never
 leaves the server: the JSON says only the status.
@@ -23,7 +23,7 @@ leaves the server: the JSON says only the status.
 from __future__ import annotations
 
 import asyncio
-import re
+import time
 from collections.abc import Mapping
 from typing import Any
 
@@ -32,15 +32,13 @@ from aiohttp import web
 from agent_console import inputs
 from agent_console.api import user_of
 from agent_console.auth import Role, User, require
-from agent_console.keys import CONSOLE, CRM, RECORDINGS, STORE
+from agent_console.keys import CONSOLE, CRM, PLAYBACKS, RECORDINGS, STORE
 from agent_console.pages import signed_in_page
 from agent_console.quality import may_evaluate
 from config.errors import NotFound, PermissionDenied
 from config.settings import Settings
 from crm_lookup.recordings import RecordingFiles
 
-# The first range of a Range header: where it starts ("" for a suffix range "-500").
-_FIRST_RANGE = re.compile(r"\s*bytes\s*=\s*(\d*)\s*-", re.IGNORECASE)
 # Timeline data that stays on the server: the recording's reference.
 _PRIVATE_DATA = {"recording": ("ref",)}
 
@@ -55,6 +53,7 @@ def recording_files(settings: Settings) -> RecordingFiles:
 
 def setup(app: web.Application, settings: Settings) -> None:
     app[RECORDINGS] = recording_files(settings)
+    app[PLAYBACKS] = Playbacks()
     r = app.router
     r.add_get("/contacts/{id}", contact_page)
     r.add_get("/api/contacts/{id}", contact)
@@ -116,13 +115,27 @@ async def contact(request: web.Request) -> web.Response:
     return web.json_response(body)
 
 
-def _is_playback(request: web.Request) -> bool:
-    """A new playback, not a seek: no Range, or one from byte 0."""
-    header = request.headers.get("Range")
-    if header is None:
+class Playbacks:
+    """Who played which recording when, for the audit: every request is a listen (a
+    ``Range: bytes=1-`` fetches almost the whole file), but the player's many range
+    requests of one listening are one entry: a user's requests for one contact within
+    ``window`` seconds of the last entry are not written again. Bounded."""
+
+    def __init__(self, window: float = 600.0, size: int = 10_000) -> None:
+        self.window = window
+        self.size = size
+        self._last: dict[tuple[str, str], float] = {}
+
+    def is_new(self, user: str, contact: str, now: float) -> bool:
+        key = (user, contact)
+        last = self._last.get(key)
+        if last is not None and now - last < self.window:
+            return False
+        self._last.pop(key, None)
+        self._last[key] = now
+        while len(self._last) > self.size:  # the oldest entry first (insertion order)
+            del self._last[next(iter(self._last))]
         return True
-    first = _FIRST_RANGE.match(header)
-    return first is not None and first.group(1) != "" and int(first.group(1)) == 0
 
 
 @require()
@@ -145,7 +158,7 @@ async def recording(request: web.Request) -> web.StreamResponse:
             f"the recording of contact {found['id']} is missing: deleted by retention, "
             "moved, or the recordings directory is not reachable from this server"
         )
-    if _is_playback(request):
+    if request.app[PLAYBACKS].is_new(user.username, str(found["id"]), time.monotonic()):
         await request.app[CRM].audit(
             user.username, "recording.play", str(found["id"]), {"range": "Range" in request.headers}
         )

@@ -12,6 +12,7 @@ from config.settings import Settings
 if TYPE_CHECKING:
     from agent_console.actions import Console
     from agent_console.auth import Auth, Session
+    from agent_console.contact_api import Playbacks
     from agent_console.crm import Crm
     from agent_console.metrics import Metrics
     from agent_console.ports import ContactCenter
@@ -34,5 +35,6 @@ JINJA = web.AppKey("jinja", jinja2.Environment)
 FORMS: web.AppKey[list[Form]] = web.AppKey("forms")
 # [recording] dir (and the voicemail one): a contact's recording ref to a file, safely
 RECORDINGS: web.AppKey[RecordingFiles] = web.AppKey("recordings")
+PLAYBACKS: web.AppKey[Playbacks] = web.AppKey("playbacks")
 
 SESSION: web.RequestKey[Session | None] = web.RequestKey("session")

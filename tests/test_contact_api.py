@@ -17,6 +17,7 @@ from typing import Any
 
 import pytest
 
+from agent_console.keys import PLAYBACKS
 from tests.console_fakes import PASSWORD, World, seed_history
 
 FILE = "live-1-1001-1700000000000.wav"
@@ -87,7 +88,7 @@ async def test_who_may_play(world: Any, username: str | None, status: int) -> No
         assert await plays(world) == []
 
 
-async def test_ranges_206_416_and_seeks_are_not_new_playbacks(world: Any) -> None:
+async def test_ranges_206_416_and_one_entry_per_listening(world: Any) -> None:
     alice = await world.client("alice")
     size = len(world.audio)
     resp = await alice.request("GET", path_of(world), headers={"Range": "bytes=0-99"})
@@ -111,12 +112,26 @@ async def test_ranges_206_416_and_seeks_are_not_new_playbacks(world: Any) -> Non
     assert resp.headers["Content-Range"] == f"bytes */{size}"
     assert len(await plays(world)) == 1
 
-    # Played again from the start: a second entry.
+    # Played again at once: the same listening, no second entry.
     resp = await alice.request("GET", path_of(world), headers={"Range": "bytes=0-"})
     assert resp.status == 206
     assert await resp.read() == world.audio
+    assert len(await plays(world)) == 1
+
+    # Found in review: a first request from byte 1 skipped the audit. Every request of a
+    # new listening counts, whatever its range: root's first, from byte 1, is an entry.
+    root = await world.client("root")
+    resp = await root.request("GET", path_of(world), headers={"Range": "bytes=1-"})
+    assert resp.status == 206
+    assert sorted(e.actor for e in await plays(world)) == ["alice", "root"]
+
+    # Later (past the window) alice listens again: a second entry of hers.
+    world.app[PLAYBACKS].window = 0.0
+    resp = await alice.request("GET", path_of(world), headers={"Range": "bytes=5000-"})
+    assert resp.status == 206
     entries = await plays(world)
-    assert len(entries) == 2 and all(e.target == world.ids["contact"] for e in entries)
+    assert sorted(e.actor for e in entries) == ["alice", "alice", "root"]
+    assert all(e.target == world.ids["contact"] for e in entries)
 
 
 async def test_missing_file_and_no_recording_are_404_json(world: Any) -> None:
