@@ -64,12 +64,13 @@ async def sign_in(browser: Any, url: str, user: str, viewport: dict[str, int]) -
 
 
 async def contact_page(page: Any, url: str) -> None:
-    """Alice's last call, as the supervisor sees it: the player beside the evaluation."""
+    """Alice's last recorded call, as the supervisor sees it: the player beside the
+    evaluation (the shipped queue file records sales and support)."""
     listed = await page.evaluate(
         "async () => (await (await fetch('/api/reports/contacts?agent=1001&limit=200'))"
         ".json()).contacts"
     )
-    played = [c for c in listed or [] if c.get("answered_at") and c.get("ended_at")]
+    played = [c for c in listed or [] if c.get("ended_at") and c.get("recording")]
     if not played:
         return
     contact = played[-1].get("contact_id") or played[-1].get("id")  # oldest first
