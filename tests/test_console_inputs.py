@@ -102,6 +102,8 @@ def test_moment_reads_days_and_datetimes() -> None:
 async def world(tmp_path: Any) -> Any:
     w = await World().start(tmp_path)
     w.ids = await seed(w)
+    # the role matrix's ack route names an alert (tests/test_console_api.py's world)
+    w.ids["alert"] = w.center.raise_alert("a1", "longest_wait", "sales", queue="sales")["id"]
     yield w
     await w.close()
 
