@@ -81,6 +81,7 @@ async def with_recording_status(
     )
     for item, status in zip(contacts, found, strict=True):
         item["recording_status"] = status.value
+        item.pop("recording", None)  # the reference stays on the server (see the module doc)
     return contacts
 
 

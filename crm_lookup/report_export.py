@@ -97,7 +97,8 @@ def contact_json(
     contact: Contact, tz: dt.tzinfo, t: Translate, names: Mapping[str, str]
 ) -> dict[str, Any]:
     """One contact as the drill-down shows it: times ISO in ``tz``, the IVR path in
-    words (``ivr_text``; the steps themselves stay in ``ivr_steps``), the agent's name."""
+    words (``ivr_text``; the steps themselves stay in ``ivr_steps``), the agent's name,
+    ``recorded`` instead of the recording's reference."""
     data = contact.to_json()
     out: dict[str, Any] = {"contact_id": contact.id, **data}
     for key, value in data.items():
@@ -108,6 +109,9 @@ def contact_json(
     out["ivr_steps"] = data["ivr_path"]
     out["ivr_path"] = describe_path(contact.ivr_path, t)
     out["agent_name"] = names.get(contact.agent_id) or contact.agent_id or ""
+    # where the recording lies (a file name, a voicemail's path on the host) stays on the
+    # server: the list says only whether there is one; its page plays it
+    out["recorded"] = bool(out.pop("recording", ""))
     return out
 
 

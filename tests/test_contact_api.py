@@ -205,6 +205,7 @@ async def test_the_customer_history_says_each_recording_status(world: Any) -> No
     page = await resp.json()
     statuses = {c["key"]: c["recording_status"] for c in page["contacts"]}
     assert statuses == {"live-1": "available", "past-1": "none"}
+    assert all("recording" not in c for c in page["contacts"])  # the reference stays here
     (world.recordings / FILE).unlink()
     page = await (
         await alice.request("GET", f"/api/customers/{world.ids['customer']}/contacts")

@@ -104,6 +104,7 @@ async def test_drill_down_follows_a_row_filter(world: World) -> None:
     assert contact["queued_at"] == "2026-12-01T10:10:00+00:00"
     assert contact["ivr_path"] == "Pressed 1 at “main menu” → Entered digits at “pin”"
     assert "4321" not in contact["ivr_path"]
+    assert contact["recorded"] is False and "recording" not in contact  # no file names
 
 
 async def test_exports_parse_back_safely(world: World) -> None:

@@ -70,7 +70,7 @@ async def contact_page(page: Any, url: str) -> None:
         "async () => (await (await fetch('/api/reports/contacts?agent=1001&limit=200'))"
         ".json()).contacts"
     )
-    played = [c for c in listed or [] if c.get("ended_at") and c.get("recording")]
+    played = [c for c in listed or [] if c.get("ended_at") and c.get("recorded")]
     if not played:
         return
     contact = played[-1].get("contact_id") or played[-1].get("id")  # oldest first
