@@ -225,20 +225,6 @@ class Crm:
     async def audit(self, actor: str, action: str, target: str, details: Mapping[str, Any]) -> None:
         await self.store.audit.write(actor, action, target, dict(details))
 
-    async def report(self, start: float, end: float, by: str, interval: int) -> Any:
-        """Report rows (``crm_lookup.reports``) for ``[start, end)``. Raises InvalidInput."""
-        from crm_lookup.reports import build_report
-
-        rows = await build_report(
-            self.store,
-            start,
-            end,
-            by,
-            interval_minutes=interval,
-            short_abandon=self.settings.routing.short_abandon_seconds,
-        )
-        return to_json(rows)
-
 
 def _int_id(value: str, what: str) -> int:
     # The console's one id parser: ASCII digits only ("²".isdigit() is True).

@@ -18,8 +18,8 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Collection, Mapping, Sequence
-from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING, Any, Protocol, TypeVar
+from dataclasses import dataclass
+from typing import Any, Protocol
 
 from config.errors import InvalidInput, NotFound, PermissionDenied
 from crm_lookup.database import Dialect, ForeignKeyViolation, Transaction
@@ -28,10 +28,6 @@ MAX_COMMENTS = 4000
 MAX_LIST = 500
 _MAX_JSON = 256 * 1024
 
-if TYPE_CHECKING:
-    from _typeshed import DataclassInstance
-
-_Row = TypeVar("_Row", bound="DataclassInstance")
 
 _SELECT = (
     "SELECT e.id, e.contact_id, e.form_id, e.form, e.agent_id, e.evaluator, e.answers,"
@@ -231,27 +227,6 @@ class EvaluationRepo:
     async def for_agent(self, agent_id: str, start: float, end: float) -> list[Evaluation]:
         """The agent's evaluations of contacts begun in ``[start, end)``, newest first."""
         return await self.listing(start, end, agent_id=agent_id)
-
-
-async def agent_quality(
-    store: _Database, start: float, end: float
-) -> dict[str, tuple[int, float | None]]:
-    """Per agent: the number of evaluations of contacts begun in ``[start, end)`` and
-    their mean score (``None`` when none was scored). The per-agent report's figures."""
-    rows = await store.fetchall(
-        "SELECT e.agent_id, count(*), avg(e.score) FROM evaluations e"
-        " JOIN contacts c ON c.id = e.contact_id"
-        " WHERE c.created_at >= ? AND c.created_at < ? GROUP BY e.agent_id",
-        (start, end),
-    )
-    return {str(r[0]): (int(r[1]), None if r[2] is None else round(float(r[2]), 2)) for r in rows}
-
-
-def with_quality(row: _Row, figures: tuple[int, float | None] | None) -> _Row:
-    """A per-agent report row (``crm_lookup.reports.ReportRow``) with the agent's
-    ``evaluations`` and ``quality_score`` (0 and None when there are none)."""
-    count, mean = figures or (0, None)
-    return replace(row, evaluations=count, quality_score=mean)
 
 
 async def _insert(tx: Transaction, row: tuple[Any, ...]) -> int:

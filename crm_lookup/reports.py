@@ -35,7 +35,6 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from config.errors import InvalidInput
-from crm_lookup.evaluations import agent_quality, with_quality
 
 if TYPE_CHECKING:
     from crm_lookup.store import Store
@@ -71,16 +70,12 @@ class ReportRow:
     aht: float | None = None
     service_level: float | None = None
     longest_wait: float | None = None
-    #: per agent only (None in other rows): evaluations of the period's contacts and
-    #: their mean score (crm_lookup.evaluations.agent_quality)
-    evaluations: int | None = None
-    quality_score: float | None = None
 
     def to_json(self) -> dict[str, Any]:
         def r(x: float | None) -> float | None:
             return None if x is None else round(x, 2)
 
-        body: dict[str, Any] = {
+        return {
             "key": self.key,
             "offered": self.offered,
             "answered": self.answered,
@@ -93,9 +88,6 @@ class ReportRow:
             "service_level": r(self.service_level),
             "longest_wait": r(self.longest_wait),
         }
-        if self.evaluations is not None:
-            body.update(evaluations=self.evaluations, quality_score=r(self.quality_score))
-        return body
 
 
 FIELDS = tuple(ReportRow.__dataclass_fields__)
@@ -244,10 +236,7 @@ async def build_report(
             (start, end),
         )
         offers = {r[0]: int(r[1]) for r in offer_rows}
-        quality = await agent_quality(store, start, end)
-        for agent in quality:  # scored, with no contact of theirs queued in the period
-            offers.setdefault(agent, 0)
-    report = aggregate(
+    return aggregate(
         facts,
         by,
         start=start,
@@ -257,9 +246,6 @@ async def build_report(
         short_abandon=short_abandon,
         agent_offers=offers,
     )
-    if by == "agent":
-        report = [with_quality(row, quality.get(row.key)) for row in report]
-    return report
 
 
 # ---------------------------------------------------------------------- run_report

@@ -8,7 +8,8 @@ from collections.abc import AsyncIterator
 import pytest
 
 from config.errors import InvalidInput, NotFound, PermissionDenied
-from crm_lookup.evaluations import MAX_COMMENTS, agent_quality
+from crm_lookup.evaluations import MAX_COMMENTS
+from crm_lookup.report_query import Scope, quality_by_agent
 from crm_lookup.store import Store, open_store
 
 DAY = 1_700_006_400.0  # 2023-11-15 00:00:00 UTC
@@ -118,8 +119,14 @@ async def test_lists_by_agent_queue_and_period_and_the_agent_figures(store: Stor
     assert [e.contact_id for e in only] == [c]
     assert len(await ev.listing(*day, limit=2)) == 2
     # 1001: three evaluations, the n/a one has no score: (90 + 60) / 2 = 75
-    assert await agent_quality(store, *day) == {"1001": (3, 75.0), "1002": (1, 40.0)}
-    assert await agent_quality(store, DAY + 86400, DAY + 2 * 86400) == {"1001": (1, 0.0)}
+    everyone = Scope()
+    assert await quality_by_agent(store, *day, scope=everyone) == {
+        "1001": (3, 75.0),
+        "1002": (1, 40.0),
+    }
+    assert await quality_by_agent(store, DAY + 86400, DAY + 2 * 86400, scope=everyone) == {
+        "1001": (1, 0.0)
+    }
 
 
 async def test_deleting_a_contact_deletes_its_evaluations(store: Store) -> None:
@@ -134,8 +141,6 @@ async def test_deleting_a_contact_deletes_its_evaluations(store: Store) -> None:
 async def test_the_reports_quality_counts_only_the_reports_contacts(store: Store) -> None:
     """``report_query.quality_by_agent``: the same period, scope and queue as the report's
     other figures, so a supervisor never sees scores of another queue's calls."""
-    from crm_lookup.report_query import Scope, quality_by_agent
-
     sales = await contact(store, "q-sales", "sales", "1001", DAY + 3600)
     support = await contact(store, "q-support", "support", "1001", DAY + 7200)
     await store.evaluations.add(sales, FORM, "1001", "sue", {"greet": "yes"}, "", 100.0)
