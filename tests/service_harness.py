@@ -124,6 +124,25 @@ async def running_service(
         await sim.stop()
 
 
+async def started_service(
+    settings: Settings, *, connect_within: float = 20.0
+) -> tuple[Service, web.AppRunner, Recorder]:
+    """The service built on ``settings``, its cleanup contexts started (no HTTP site) and
+    connected to the simulator within ``connect_within`` seconds, with a Recorder on its
+    messages: what a restart test starts, stops (``runner.cleanup()``) and starts again."""
+    service = await build_service(settings)
+    recorder = Recorder()
+    service.center.subscribe(recorder)
+    runner = web.AppRunner(service.app, access_log=None)
+    await runner.setup()
+    for _ in range(int(connect_within / 0.05)):
+        if service.ami.connected:
+            break
+        await asyncio.sleep(0.05)
+    assert service.ami.connected, "service did not connect to the simulator"
+    return service, runner, recorder
+
+
 def clock_at(utc: tuple[int, int, int, int, int]) -> Callable[[], float]:
     """A clock that runs at real speed from the given UTC time (year, month, day, h, m)."""
     offset = calendar.timegm((*utc, 0, 0, 0, 0)) - time.time()

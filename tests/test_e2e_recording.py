@@ -292,11 +292,8 @@ async def test_a_transfer_to_an_unrecorded_queue_clears_the_variable(tmp_path: P
 
 
 async def test_a_recorded_call_taken_over_after_a_restart_stays_recorded(tmp_path: Path) -> None:
-    from aiohttp import web
-
-    from switchboard.service import build_service
     from telephony.simulator import PbxSimulator
-    from tests.service_harness import SECRET, Recorder, harness_settings
+    from tests.service_harness import SECRET, harness_settings, started_service
     from tests.test_e2e_takeover import until
 
     sim = PbxSimulator("switchboard", SECRET, time_scale=0.05, seed=7)
@@ -304,17 +301,8 @@ async def test_a_recorded_call_taken_over_after_a_restart_stays_recorded(tmp_pat
     sim.add_phone("PJSIP/1001", PhoneBehaviour(answer_after=0.2))
     settings = harness_settings(tmp_path, port, 0)
 
-    async def started() -> tuple[Any, web.AppRunner, Recorder]:
-        service = await build_service(settings)
-        rec = Recorder()
-        service.center.subscribe(rec)
-        runner = web.AppRunner(service.app, access_log=None)
-        await runner.setup()
-        await until(lambda: service.ami.connected)
-        return service, runner, rec
-
     try:
-        first, runner, rec = await started()
+        first, runner, rec = await started_service(settings)
         try:
             call_id = await connected_call(first, sim, rec, "1001", SALES)
             name = first.center.calls[call_id].recording_file
@@ -322,7 +310,7 @@ async def test_a_recorded_call_taken_over_after_a_restart_stays_recorded(tmp_pat
             await first.center.recorder.flush()
         finally:
             await runner.cleanup()  # the caller stays on the line, as Asterisk keeps it
-        second, runner, rec = await started()
+        second, runner, rec = await started_service(settings)
         try:
             await until(lambda: second.center.resync.runs > 0)
             await until(lambda: second.center.call(call_id) is not None)

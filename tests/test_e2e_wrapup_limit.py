@@ -172,28 +172,16 @@ async def test_a_call_taken_over_by_a_new_start_keeps_what_was_typed_on_it(
 ) -> None:
     """The service stops while alice talks and has typed notes; the next start takes the
     live call over. When the call ends, its wrap-up limit holds what she typed."""
-    from aiohttp import web
-
-    from switchboard.service import build_service
     from telephony.simulator import PbxSimulator
-    from tests.service_harness import SECRET, Recorder, harness_settings
+    from tests.service_harness import SECRET, harness_settings, started_service
 
     sim = PbxSimulator("switchboard", SECRET, time_scale=0.05, seed=7)
     port = await sim.start("127.0.0.1", 0)
     sim.add_phone("PJSIP/1001", PhoneBehaviour(answer_after=0.2))
     settings = harness_settings(tmp_path, port, 0, queue_file(tmp_path, "hold_until_saved"))
 
-    async def started() -> tuple[Any, web.AppRunner, Recorder]:
-        service = await build_service(settings)
-        rec = Recorder()
-        service.center.subscribe(rec)
-        runner = web.AppRunner(service.app, access_log=None)
-        await runner.setup()
-        await until(lambda: service.ami.connected)
-        return service, runner, rec
-
     try:
-        first, runner, rec = await started()
+        first, runner, rec = await started_service(settings, connect_within=5.0)
         try:
             await first.center.set_agent_state("1001", "ready")
             caller = sim.place_call("+15550001111", did=DEMO_DID, dtmf=["2"], patience=600)
@@ -204,7 +192,7 @@ async def test_a_call_taken_over_by_a_new_start_keeps_what_was_typed_on_it(
             await first.center.recorder.flush()
         finally:
             await runner.cleanup()  # the caller stays on the line, as Asterisk keeps it
-        second, runner, rec = await started()
+        second, runner, rec = await started_service(settings, connect_within=5.0)
         try:
             await until(lambda: second.center.resync.runs > 0)
             await until(lambda: second.center.agent("1001")["state"] == "on_call")
