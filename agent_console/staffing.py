@@ -36,7 +36,8 @@ from agent_console.auth import Role, current_session, require
 from agent_console.keys import CENTER, CONSOLE, HUB, SETTINGS, STAFFING, STORE
 from config.errors import InvalidInput
 from config.settings import Settings
-from crm_lookup.forecast import IntervalForecast, QueueTarget, forecast_day, zone
+from crm_lookup.forecast import IntervalForecast, QueueTarget, forecast_day
+from crm_lookup.report_time import zone
 from crm_lookup.staffing import agents_needed, check_target
 from routing.acd.config import load_queue_file
 
