@@ -81,7 +81,10 @@ async def calculator(request: web.Request) -> web.Response:
     target = _number(request, "target", 0, 1, above=True)
     check_target(target)
     within = _number(request, "within", 0, MAX_WITHIN, above=False)
-    return web.json_response(agents_needed(calls, aht, interval, target, within).to_json())
+    # a thread: the search is bounded but grows with the load (100,000 calls an interval
+    # is hundreds of agents to try), and the loop serves the floor meanwhile
+    answer = await asyncio.to_thread(agents_needed, calls, aht, interval, target, within)
+    return web.json_response(answer.to_json())
 
 
 @require(Role.SUPERVISOR, Role.ADMIN)

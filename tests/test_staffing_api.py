@@ -185,3 +185,28 @@ async def test_nothing_is_published_when_nothing_changed(world: Any) -> None:
     with pytest.raises(asyncio.TimeoutError):
         await _next_staffing(ws, "sales", wait=0.3)
     await ws.close()
+
+
+async def test_the_calculator_answers_off_the_event_loop(
+    world: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The largest load the API takes is hundreds of agents to try: the search runs in a
+    thread while the loop goes on serving (a request meanwhile is answered)."""
+    import threading
+
+    import agent_console.staffing as staffing
+
+    started, release = threading.Event(), threading.Event()
+
+    def slow(*args: float) -> Any:
+        started.set()
+        release.wait(5)
+        return agents_needed(*args)
+
+    monkeypatch.setattr(staffing, "agents_needed", slow)
+    sue = await _user(world, "sue")
+    pending = asyncio.ensure_future(sue.request("GET", _query()))
+    await asyncio.to_thread(started.wait, 5)
+    assert (await sue.request("GET", "/api/me")).status == 200  # the loop is free
+    release.set()
+    assert (await pending).status == 200
