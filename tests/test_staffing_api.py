@@ -197,10 +197,12 @@ async def test_the_calculator_answers_off_the_event_loop(
     import agent_console.staffing as staffing
 
     started, release = threading.Event(), threading.Event()
+    waited_out: list[bool] = []
 
     def slow(*args: float) -> Any:
         started.set()
-        release.wait(5)
+        # on the loop itself nothing could set this: it would wait the whole 2 s out
+        waited_out.append(not release.wait(2))
         return agents_needed(*args)
 
     monkeypatch.setattr(staffing, "agents_needed", slow)
@@ -210,3 +212,4 @@ async def test_the_calculator_answers_off_the_event_loop(
     assert (await sue.request("GET", "/api/me")).status == 200  # the loop is free
     release.set()
     assert (await pending).status == 200
+    assert waited_out == [False]
