@@ -831,3 +831,24 @@ def test_a_waiting_chat_is_told_its_place_and_an_email_is_not() -> None:
     out = acd.tick(20)
     assert [c.call_id for c in of(out, cmd.Announce)] == ["c1"]
     assert acd.estimate_call("e1", 20).position == 2
+
+
+def test_a_sticky_chat_skips_its_last_agent_when_they_have_no_room() -> None:
+    acd = Acd(
+        [queue()],
+        [agent("a", capacity={"chat": 1}), agent("b")],
+        AcdSettings(sticky_offer_seconds=10),
+    )
+    ready(acd, "b", 0)
+    ready(acd, "a", 1)
+    acd.handle(chat("c0"), 2)  # longest idle: b
+    acd.handle(chat("c1"), 3)  # a, now full
+    assert assigned(acd.handle(chat("c2", sticky_agent="a"), 4)) == [("c2", "b")]
+
+
+def test_a_reload_cannot_remove_an_agent_who_holds_contacts() -> None:
+    acd = Acd([queue()], [agent("a"), agent("b")])
+    acd.handle(ev.CallAdopted("c1", "q", "a", since=0, channel="chat"), 1)  # a is logged out
+    with pytest.raises(InvalidInput, match="logged in"):
+        acd.handle(ev.QueuesChanged((queue(),), (agent("b"),)), 2)
+    assert acd.snapshot(2)["agents"]["a"]["contacts"] == ["c1"]

@@ -1087,7 +1087,8 @@ class Acd:
             )
             if active:
                 raise InvalidInput(
-                    "cannot remove agents who are logged in: " + ", ".join(active),
+                    "cannot remove agents who are logged in or hold chats or emails: "
+                    + ", ".join(active),
                     field="agents",
                 )
         # everything checked; apply
