@@ -225,6 +225,10 @@ class _Agent:
     #: the channels the agent has room on (the marks they hold; voice alone without
     #: channel marks): the waiting calls' heads walked for them
     channels: tuple[str, ...] = (_VOICE,)
+    #: ``channels`` and ``base_skills`` when the agent was last indexed (``_reindex``:
+    #: the same lists, so only the keys move)
+    indexed_channels: tuple[str, ...] = ()
+    indexed_base: Mapping[str, int] | None = None
     #: how many of ``contacts`` are of each digital channel
     load: dict[str, int] = field(default_factory=lambda: dict.fromkeys(DIGITAL_CHANNELS, 0))
     #: the agents-by-state counts of each of the agent's queues (set by _reset_indexes)
@@ -1256,8 +1260,7 @@ class Acd:
             timeout = self.settings.sticky_offer_seconds if sticky else 0.0
             self._offer(call, agent, now, out, timeout or self._queues[call.queue].ring_timeout)
         if stale and agent.state is AgentState.READY:
-            self._ready.remove(agent.entries)
-            self._index_agent(agent)
+            self._reindex(agent)
 
     def _best_agent(self, call: _Call) -> _Agent | None:
         requirement = call.requirement
@@ -1508,8 +1511,29 @@ class Acd:
         agent.skills = skills
         agent.channels = channels
         if index and agent.state is AgentState.READY:
-            self._ready.remove(agent.entries)
-            self._index_agent(agent)
+            self._reindex(agent)
+
+    def _reindex(self, agent: _Agent) -> None:
+        """Index a ready agent again after their load (marks) or key changed.
+
+        With the same marks and skills as when indexed the agent is in the same lists:
+        each entry is only moved to its new key (and left alone if that did not change),
+        which spares re-walking the skills; otherwise out of every list and in again."""
+        entries = agent.entries
+        queues = agent.config.queues
+        per_queue = 1 + len(agent.skills)
+        if (
+            entries
+            and agent.indexed_channels == agent.channels
+            and agent.indexed_base is agent.base_skills
+            and len(entries) == per_queue * len(queues)
+        ):
+            configs = self._queues
+            keys = [self._agent_key(agent, configs[name]) for name in queues]
+            self._ready.rekey(entries, keys, per_queue)
+            return
+        self._ready.remove(entries)
+        self._index_agent(agent)
 
     # ------------------------------------------------------------------ lines & indexes
 
@@ -1544,6 +1568,8 @@ class Acd:
         for name in agent.config.queues:
             key = self._agent_key(agent, self._queues[name])
             self._ready.add(name, key, agent.skills, agent.entries)
+        agent.indexed_channels = agent.channels
+        agent.indexed_base = agent.base_skills
 
     def _unindex_agent(self, agent: _Agent) -> None:
         self._ready.remove(agent.entries)

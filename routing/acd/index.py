@@ -55,6 +55,23 @@ class ReadyAgents:
             handles.append((lst, key))
 
     @staticmethod
+    def rekey(handles: Handles, keys: list[Entry], per_queue: int) -> None:
+        """Move an agent indexed by ``add`` (once per queue, ``per_queue`` lists each, in
+        that order) to new keys in the same lists: ``keys`` has one per queue."""
+        j = 0
+        for key in keys:
+            end = j + per_queue
+            if handles[j][1] == key:  # this queue's key did not change
+                j = end
+                continue
+            while j < end:
+                lst, old = handles[j]
+                lst.discard(old)
+                lst.add(key)
+                handles[j] = (lst, key)
+                j += 1
+
+    @staticmethod
     def remove(handles: Handles) -> None:
         """Take an agent out of every list ``add`` put it in."""
         for lst, key in handles:
