@@ -596,6 +596,7 @@ class DigitalDesk:
         with contextlib.suppress(SwitchboardError):
             self.center._execute(self.center.acd.handle(acd_ev.ContactClosed(key), now))
         self._publish_update(conv)
+        self._agent_changed(agent_id)
         return conv.to_json()
 
     def _retire(self, conv: Conversation) -> None:
@@ -660,6 +661,7 @@ class DigitalDesk:
         recorder.offered(call, now)
         recorder.answered(call, now)
         self._persist(conv, state="active", agent_id=command.agent_id, queue=conv.queue)
+        self._agent_changed(command.agent_id)
         self._spawn(self._announce_assignment(conv, command.agent_id), f"assign-{conv.key}")
 
     async def _announce_assignment(self, conv: Conversation, agent_id: str) -> None:
@@ -694,6 +696,7 @@ class DigitalDesk:
         self._retire(conv)
         self._persist(conv, state="closed")
         self._publish_update(conv)
+        self._agent_changed(command.agent_id)
         log.info(
             "conversation released",
             extra={
@@ -720,6 +723,7 @@ class DigitalDesk:
         self._persist(conv, state="waiting", agent_id="")
         # told to the agent who had it (their console drops it) and the queue's supervisors
         self._publish_update(conv, agent_id=command.agent_id)
+        self._agent_changed(command.agent_id)
 
     def _max_wait(self, command: acd_cmd.MaxWaitReached) -> None:
         conv = self._open.get(command.call_id)
@@ -870,6 +874,13 @@ class DigitalDesk:
             return str(self.center.acd.agent_config(agent_id).name)
         except (NotFound, KeyError, AttributeError):
             return agent_id
+
+    def _agent_changed(self, agent_id: str) -> None:
+        """The agent's load changed (their voice state did not): their row again."""
+        publish = getattr(self.center, "_publish_agent", None)
+        if publish is not None:
+            with contextlib.suppress(NotFound):
+                publish(agent_id)
 
     def _publish_update(self, conv: Conversation, *, agent_id: str | None = None) -> None:
         self.center._publish(

@@ -26,8 +26,11 @@ queues:
     max_wait: 0
   phones:
     wrap_up: 5
+  quick:
+    channels: [chat]
+    wrap_up: 1
 agents:
-  - {id: "1001", name: Alice Moreau, endpoint: PJSIP/1001, queues: [web, phones],
+  - {id: "1001", name: Alice Moreau, endpoint: PJSIP/1001, queues: [web, phones, quick],
      capacity: {voice: 1, chat: 2, email: 1}}
   - {id: "1002", name: Bruno Keller, endpoint: PJSIP/1002, queues: [phones]}
 """
@@ -371,3 +374,73 @@ async def test_a_restart_brings_back_waiting_and_assigned_conversations(tmp_path
             await runner.cleanup()
     finally:
         await sim.stop()
+
+
+async def test_logging_out_puts_a_chat_back_in_line_and_releases_an_ended_one(
+    tmp_path: Path,
+) -> None:
+    async with running_service(tmp_path, queues_file=queue_file(tmp_path)) as (
+        service,
+        _sim,
+        published,
+        _url,
+    ):
+        center = service.center
+        desk: DigitalDesk = center.digital
+        await center.set_agent_state("1001", "ready")
+        going = await desk.open_conversation("chat", queue="web", party={"name": "Go"})
+        done = await desk.open_conversation("chat", queue="web", party={"name": "Do"})
+        agent = center.agent("1001") or {}
+        assert agent["load"].get("chat") == 2 and agent["capacity"]["chat"] == 2
+        assert set(agent["contacts"]) == {going["key"], done["key"]}
+        await desk.end(done["key"], "customer")
+        await center.set_agent_state("1001", "logged_out")
+        back = desk.conversation(going["key"]) or {}
+        assert back["state"] == "waiting" and back["agent_id"] is None
+        told = await published.wait_for(
+            lambda m: (
+                m["type"] == "conversation_update"
+                and m["conversation"]["key"] == going["key"]
+                and m["conversation"]["state"] == "waiting"
+                and m["agent_id"] == "1001"
+            )
+        )
+        assert told["queue"] == "web"
+        assert (desk.conversation(done["key"]) or {})["state"] == "closed"
+        assert center.conversations_of("1001") == []
+        with pytest.raises(Conflict):
+            await desk.agent_message(going["key"], "1001", "still there?")
+        await center.set_agent_state("1001", "ready")
+        again = desk.conversation(going["key"]) or {}
+        assert again["state"] == "active" and again["agent_id"] == "1001"
+        await settle(service)
+        stored = await service.store.conversations.get(done["key"])
+        assert stored is not None and stored["state"] == "closed"
+        timeline = await service.store.contacts.timeline(going["contact_id"])
+        assert "note:unassigned" in [e.kind for e in timeline]
+
+
+async def test_the_wrap_up_limit_closes_an_ended_chat(tmp_path: Path) -> None:
+    async with running_service(tmp_path, queues_file=queue_file(tmp_path)) as (
+        service,
+        _sim,
+        published,
+        _url,
+    ):
+        center = service.center
+        desk: DigitalDesk = center.digital
+        await center.set_agent_state("1001", "ready")
+        opened = await desk.open_conversation("chat", queue="quick", party={"name": "Qu"})
+        await desk.end(opened["key"], "1001")
+        closed = await published.wait_for(
+            lambda m: (
+                m["type"] == "conversation_update"
+                and m["conversation"]["key"] == opened["key"]
+                and m["conversation"]["state"] == "closed"
+            ),
+            within=5.0,
+        )
+        assert closed["agent_id"] == "1001"
+        assert (center.agent("1001") or {})["load"].get("chat", 0) == 0
+        # the wrap-up saved afterwards still closes nothing twice
+        assert (await desk.close(opened["key"], "1001"))["state"] == "closed"
