@@ -441,6 +441,7 @@ class DigitalDesk:
             name=conv.party.name,
             meta=meta,
             at=self.clock(),
+            bump=False,
         )
         self._publish_message(conv, message)
         return message
@@ -488,7 +489,7 @@ class DigitalDesk:
                     conv.last_seq -= 1  # nothing went out: the number is free again
                 raise
         stored: dict[str, Any] = await self.store.conversations.add_message(
-            key, seq, "agent", body, agent_id=agent_id, name=name, meta=extra, at=now
+            key, seq, "agent", body, agent_id=agent_id, name=name, meta=extra, at=now, bump=False
         )
         if conv.first_response_at is None:
             conv.first_response_at = now
@@ -745,9 +746,9 @@ class DigitalDesk:
         """Write a change of the conversation row on the contact's lane of the recorder:
         in order with the contact's milestones and with each other, whatever path (an
         ACD command, a console action) decided it; ``recorder.settled`` waits for it."""
-        repo, key, at = self.store.conversations, conv.key, self.clock()
+        repo, key, at, seq = self.store.conversations, conv.key, self.clock(), conv.last_seq
         self.center.recorder.contact_write(
-            key, "conversation", lambda: repo.update(key, at=at, **changes)
+            key, "conversation", lambda: repo.update(key, at=at, last_seq=seq, **changes)
         )
 
     # ------------------------------------------------------------------ restart
