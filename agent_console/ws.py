@@ -29,6 +29,7 @@ from agent_console import inputs
 from agent_console.actions import WS_ACTIONS, Console, Scope
 from agent_console.api import error_code
 from agent_console.auth import Auth, NotAuthenticated, Role, Session
+from agent_console.conversations_api import WS_ACTIONS as CONVERSATION_ACTIONS
 from agent_console.metrics import Metrics
 from agent_console.ports import ContactCenter, Message
 from config.errors import InvalidInput, PermissionDenied, SwitchboardError
@@ -41,6 +42,14 @@ MAX_INBOUND = 16 * 1024
 MAX_IN_FLIGHT = 8
 TRY_AGAIN_LATER = 1013
 SESSION_SWEEP = 5.0  # seconds between checks of open sockets' sessions against the store
+# Messages for the one agent they name, through the index: a call's pop, and a chat's or
+# an email's pop, messages and typing (what a customer writes is for their agent, not for
+# every wallboard of the queue; a supervisor reads a thread through the API).
+AGENT_ONLY = frozenset(
+    {"screen_pop", "conversation_assigned", "conversation_message", "conversation_typing"}
+)
+# The visitor side of a chat (routing.digital -> the chat widget's socket): never a console's.
+NEVER_FORWARDED = frozenset({"visitor_event"})
 
 
 def _dumps(message: Message) -> str:
@@ -99,9 +108,12 @@ class Hub:
             kind = message.get("type", "")
             data = _dumps(message)
             agent_id = message.get("agent_id") or ""
-            if kind == "screen_pop":
+            if kind in NEVER_FORWARDED:
+                return
+            if kind in AGENT_ONLY:
                 targets: Any = self.by_agent.get(agent_id, ())
-                self.metrics.screen_pops.inc()
+                if kind == "screen_pop":
+                    self.metrics.screen_pops.inc()
             else:
                 # Agents see only their own agent's messages, so they are found through
                 # the index; only the (few) wallboards are filtered one by one.
@@ -284,7 +296,7 @@ class Hub:
                 client.scope = self.console.scope(session.user)
                 self._reply(client, self.console.snapshot_for(client.scope))
                 return
-            entry = WS_ACTIONS.get(kind)
+            entry = WS_ACTIONS.get(kind) or CONVERSATION_ACTIONS.get(kind)
             if entry is None:
                 raise InvalidInput(f"unknown message type {kind[:40]!r}", field="type")
             roles, action = entry

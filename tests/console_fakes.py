@@ -368,6 +368,154 @@ class FakeCenter:
         self.intervals = [dict(i) for i in intervals]
         self._publish({"type": "wallboard", "intervals": [dict(i) for i in intervals]})
 
+    # -- conversations (chats, emails): the port's digital-desk methods -------------------
+    # A small stand-in for routing.digital.DigitalDesk behind routing.console_port, kept in
+    # one block: the console's API tests need only its shapes and its refusals.
+
+    def conversations_of(self, agent_id: str) -> list[Message]:
+        held = (c for c in self._conversations().values() if c["agent_id"] == agent_id)
+        return [dict(c) for c in held if c["state"] in ("active", "ended")]
+
+    def conversation(self, key: str) -> Message | None:
+        conv = self._conversations().get(key)
+        return dict(conv) if conv is not None else None
+
+    async def conversation_messages(self, key: str, after_seq: int = 0) -> list[Message]:
+        self._conversation(key)
+        return [dict(m) for m in self.thread.get(key, []) if m["seq"] > after_seq]
+
+    async def conversation_reply(self, agent_id: str, key: str, text: str) -> Message:
+        conv = self._held(agent_id, key, "active")
+        self.actions.append(("conversation_reply", agent_id, key, text))
+        return self._say(conv, "agent", text, agent_id=agent_id)
+
+    async def conversation_typing(self, agent_id: str, key: str, on: bool) -> None:
+        self._held(agent_id, key, "active")
+        self.actions.append(("conversation_typing", agent_id, key, on))
+
+    async def conversation_end(self, agent_id: str, key: str) -> None:
+        conv = self._held(agent_id, key, "active")
+        self.actions.append(("conversation_end", agent_id, key))
+        conv.update(state="ended", ended_at=self.clock())
+        self._publish_conversation(conv)
+
+    async def conversation_close(self, agent_id: str, key: str) -> None:
+        conv = self._held(agent_id, key, "ended")
+        self.actions.append(("conversation_close", agent_id, key))
+        conv["state"] = "closed"
+        self._publish_conversation(conv)
+
+    def assign_conversation(
+        self,
+        key: str,
+        agent_id: str,
+        queue: str,
+        *,
+        name: str = "",
+        phone: str = "",
+        email: str = "",
+        subject: str = "",
+        customer_id: int | None = None,
+        contact_id: int | None = None,
+        card: Message | None = None,
+        first_message: str = "",
+    ) -> Message:
+        """A chat/email the ACD assigned to ``agent_id`` (a test driver): the pop."""
+        now = self.clock()
+        conv: Message = {
+            "key": key,
+            "channel": key.split(":", 1)[0],
+            "state": "active",
+            "queue": queue,
+            "agent_id": agent_id,
+            "customer_id": customer_id,
+            "contact_id": contact_id,
+            "party": {"name": name, "phone": phone, "email": email},
+            "subject": subject,
+            "language": "en",
+            "opened_at": now - 30,
+            "queued_at": now - 20,
+            "assigned_at": now,
+            "ended_at": None,
+            "first_response_at": None,
+            "last_seq": 0,
+            "thread": "",
+        }
+        self._conversations()[key] = conv
+        if first_message:
+            self._say(conv, "customer", first_message, publish=False)
+        self._publish(
+            {
+                "type": "conversation_assigned",
+                "agent_id": agent_id,
+                "queue": queue,
+                "conversation": dict(conv),
+                "card": card or {},
+            }
+        )
+        return dict(conv)
+
+    def customer_says(self, key: str, text: str) -> Message:
+        return self._say(self._conversation(key), "customer", text)
+
+    def _conversations(self) -> dict[str, Message]:
+        if not hasattr(self, "convs"):
+            self.convs: dict[str, Message] = {}
+            self.thread: dict[str, list[Message]] = {}
+        return self.convs
+
+    def _conversation(self, key: str) -> Message:
+        conv = self._conversations().get(key)
+        if conv is None:
+            raise NotFound(f"no conversation {key}")
+        return conv
+
+    def _held(self, agent_id: str, key: str, state: str) -> Message:
+        conv = self._conversation(key)
+        if conv["agent_id"] != agent_id:
+            raise Conflict(f"conversation {key} is not assigned to {agent_id}")
+        if conv["state"] != state:
+            raise Conflict(f"conversation {key} is {conv['state']}")
+        return conv
+
+    def _say(
+        self, conv: Message, sender: str, text: str, *, agent_id: str = "", publish: bool = True
+    ) -> Message:
+        conv["last_seq"] += 1
+        name = self.agents[agent_id]["name"] if agent_id else conv["party"]["name"]
+        message: Message = {
+            "conversation": conv["key"],
+            "seq": conv["last_seq"],
+            "sender": sender,
+            "agent_id": agent_id or None,
+            "name": name,
+            "text": text,
+            "at": self.clock(),
+            "meta": {},
+        }
+        self.thread.setdefault(conv["key"], []).append(message)
+        if publish:
+            self._publish(
+                {
+                    "type": "conversation_message",
+                    "agent_id": conv["agent_id"],
+                    "queue": conv["queue"],
+                    "conversation_key": conv["key"],
+                    "message": dict(message),
+                }
+            )
+        return dict(message)
+
+    def _publish_conversation(self, conv: Message) -> None:
+        self._publish(
+            {
+                "type": "conversation_update",
+                "agent_id": conv["agent_id"],
+                "queue": conv["queue"],
+                "conversation": dict(conv),
+            }
+        )
+
     # -- internals ----------------------------------------------------------------------
 
     def _agent(self, agent_id: str) -> Message:
@@ -660,6 +808,23 @@ async def seed(world: World) -> dict[str, Any]:
     center.arrive("w1", "sales", "+15551230003")
     center.arrive("w2", "support", "+15551230004")
     return {"customer": str(customer_id), "contact": str(contact_id), "card": card}
+
+
+CHAT_KEY = "chat:" + "a1" * 16
+EMAIL_KEY = "email:" + "e1" * 16
+
+
+async def seed_conversations(world: World) -> dict[str, str]:
+    """Alice holds an active chat and an ended email in sales (ids ``chat``, ``email``)."""
+    center = world.center
+    center.assign_conversation(
+        CHAT_KEY, "1001", "sales", name="Ada", phone="+15551230001", first_message="Hello?"
+    )
+    center.assign_conversation(
+        EMAIL_KEY, "1001", "sales", name="Ada", email="ada@example.com", subject="Invoice"
+    )
+    center.convs[EMAIL_KEY]["state"] = "ended"
+    return {"chat": CHAT_KEY, "email": EMAIL_KEY}
 
 
 async def seed_history(world: World) -> dict[str, Any]:

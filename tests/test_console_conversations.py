@@ -1,0 +1,171 @@
+"""Chats and emails on the console's API and websocket, through the real aiohttp server
+on 127.0.0.1 with real sessions: who reads which conversation, who may act on it, what
+reaches the desk (the port), and which live messages reach which socket."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+from tests.console_fakes import CHAT_KEY, EMAIL_KEY, World, seed, seed_conversations
+
+
+@pytest.fixture
+async def world(tmp_path: Any) -> Any:
+    w = await World().start(tmp_path)
+    w.ids = await seed(w)
+    w.ids.update(await seed_conversations(w))
+    yield w
+    await w.close()
+
+
+async def test_an_agent_lists_and_reads_only_their_own(world: Any) -> None:
+    world.center.assign_conversation("chat:" + "b2" * 16, "1002", "support", name="Bo")
+    alice, bob, sue = [await world.client(u) for u in ("alice", "bob", "sue")]
+    mine = (await (await alice.request("GET", "/api/conversations")).json())["conversations"]
+    assert {c["key"] for c in mine} == {CHAT_KEY, EMAIL_KEY}
+    theirs = (await (await bob.request("GET", "/api/conversations")).json())["conversations"]
+    assert [c["key"] for c in theirs] == ["chat:" + "b2" * 16]
+    # sue supervises sales and billing: alice's, not bob's (support)
+    seen = (await (await sue.request("GET", "/api/conversations")).json())["conversations"]
+    assert {c["key"] for c in seen} == {CHAT_KEY, EMAIL_KEY}
+    resp = await sue.request("GET", "/api/conversations/chat:" + "b2" * 16)
+    assert resp.status == 403
+    detail = await (await alice.request("GET", f"/api/conversations/{CHAT_KEY}")).json()
+    assert detail["conversation"]["state"] == "active"
+    assert [(m["sender"], m["text"]) for m in detail["messages"]] == [("customer", "Hello?")]
+    # the party gave the phone of a known customer: the card is hers
+    assert (detail["card"]["name"], detail["card"]["vip"]) == ("Ada Lovelace", True)
+    email = await (await alice.request("GET", f"/api/conversations/{EMAIL_KEY}")).json()
+    assert email["card"]["new_caller"] is True and email["card"]["email"] == "ada@example.com"
+
+
+async def test_the_assigned_agent_replies_types_ends_and_closes(world: Any) -> None:
+    alice = await world.client("alice")
+    resp = await alice.request(
+        "POST", f"/api/conversations/{CHAT_KEY}/messages", {"text": "Hi Ada,\nhow can I help?"}
+    )
+    assert resp.status == 201, await resp.text()
+    message = await resp.json()
+    assert (message["seq"], message["sender"], message["name"]) == (2, "agent", "Alice Agent")
+    resp = await alice.request("POST", f"/api/conversations/{CHAT_KEY}/typing", {"on": True})
+    assert resp.status == 200
+    resp = await alice.request("POST", f"/api/conversations/{CHAT_KEY}/close")
+    assert resp.status == 409  # not ended yet: the desk refuses
+    assert (await alice.request("POST", f"/api/conversations/{CHAT_KEY}/end")).status == 200
+    resp = await alice.request("POST", f"/api/conversations/{CHAT_KEY}/messages", {"text": "x"})
+    assert resp.status == 409
+    assert (await alice.request("POST", f"/api/conversations/{CHAT_KEY}/close")).status == 200
+    assert [a[0] for a in world.center.actions if a[0].startswith("conversation")] == [
+        "conversation_reply",
+        "conversation_typing",
+        "conversation_end",
+        "conversation_close",
+    ]
+    after = await (await alice.request("GET", f"/api/conversations/{CHAT_KEY}?after_seq=1")).json()
+    assert [m["text"] for m in after["messages"]] == ["Hi Ada,\nhow can I help?"]
+
+
+@pytest.mark.parametrize(
+    ("path", "body", "field"),
+    [
+        (f"/api/conversations/{CHAT_KEY}/messages", {"text": ""}, "text"),
+        (f"/api/conversations/{CHAT_KEY}/messages", {"text": "   \n "}, "text"),
+        (f"/api/conversations/{CHAT_KEY}/messages", {"text": "a\r\nb"}, "text"),
+        (f"/api/conversations/{CHAT_KEY}/messages", {"text": "x" * 16_001}, "text"),
+        (f"/api/conversations/{CHAT_KEY}/messages", {"text": 5}, "text"),
+        (f"/api/conversations/{CHAT_KEY}/typing", {"on": "yes"}, "on"),
+        ("/api/conversations/chat:ABC/end", None, "key"),
+        ("/api/conversations/call:" + "a1" * 16 + "/end", None, "key"),
+    ],
+)
+async def test_bad_input_is_400_and_reaches_nothing(
+    world: Any, path: str, body: Any, field: str
+) -> None:
+    alice = await world.client("alice")
+    resp = await alice.request("POST", path, body)
+    assert resp.status == 400, await resp.text()
+    assert (await resp.json())["field"] == field
+    assert not [a for a in world.center.actions if a[0].startswith("conversation")]
+
+
+async def test_the_websocket_does_the_same_actions(world: Any) -> None:
+    alice = await world.client("alice")
+    ws = await alice.ws()
+    assert json.loads((await ws.receive(timeout=5)).data)["type"] == "snapshot"
+    await ws.send_str(
+        json.dumps({"type": "conversation_reply", "id": 7, "conversation": CHAT_KEY, "text": "Hi"})
+    )
+    seen = [json.loads((await ws.receive(timeout=5)).data) for _ in range(2)]
+    ack = next(m for m in seen if m["type"] == "ack")
+    assert ack["id"] == 7 and ack["result"]["text"] == "Hi"
+    # its own message comes back as a delta too: the page keys the thread by seq
+    delta = next(m for m in seen if m["type"] == "conversation_message")
+    assert delta["message"]["seq"] == ack["result"]["seq"]
+    await ws.send_str(json.dumps({"type": "conversation_end", "id": 8, "conversation": "nope"}))
+    error = json.loads((await ws.receive(timeout=5)).data)
+    assert (error["type"], error["field"]) == ("error", "conversation")
+    bob = await world.client("bob")
+    ws_bob = await bob.ws()
+    await ws_bob.receive(timeout=5)
+    await ws_bob.send_str(
+        json.dumps({"type": "conversation_end", "id": 1, "conversation": CHAT_KEY})
+    )
+    assert json.loads((await ws_bob.receive(timeout=5)).data)["error"] == "permission_denied"
+    await ws.close()
+    await ws_bob.close()
+
+
+async def test_a_customers_words_reach_only_their_agent(world: Any) -> None:
+    """The pop, the messages and the typing go to the assigned agent's sockets only (not
+    a supervisor's wallboard, not another agent's); the visitor side reaches no console."""
+    sockets = {}
+    for name in ("alice", "bob", "sue", "root"):
+        client = await world.client(name)
+        sockets[name] = await client.ws()
+        await sockets[name].receive(timeout=5)  # snapshot
+    center = world.center
+    center.customer_says(CHAT_KEY, "<b>are you there?</b>")
+    center._publish(
+        {
+            "type": "conversation_typing",
+            "agent_id": "1001",
+            "conversation_key": CHAT_KEY,
+            "who": "customer",
+            "on": True,
+        }
+    )
+    center._publish(
+        {
+            "type": "visitor_event",
+            "conversation_key": CHAT_KEY,
+            "agent_id": "1001",
+            "queue": "sales",
+            "event": {"type": "typing"},
+        }
+    )
+    center.assign_conversation("chat:" + "c3" * 16, "1001", "sales", name="Cy")
+    got: dict[str, list[str]] = {}
+    for name, ws in sockets.items():
+        got[name] = []
+        while True:
+            try:
+                msg = await ws.receive(timeout=0.3)
+            except TimeoutError:
+                break
+            got[name].append(json.loads(msg.data)["type"])
+    assert got["alice"] == ["conversation_message", "conversation_typing", "conversation_assigned"]
+    for name in ("bob", "sue", "root"):
+        assert not [t for t in got[name] if t.startswith(("conversation_", "visitor"))], got[name]
+    for ws in sockets.values():
+        await ws.close()
+
+
+async def test_canned_responses_are_served(world: Any) -> None:
+    bob = await world.client("bob")
+    data = await (await bob.request("GET", "/api/canned-responses")).json()
+    greeting = next(r for r in data["responses"] if r["id"] == "greeting")
+    assert "{customer.first_name}" in greeting["text"]
+    assert greeting["channels"] == ["chat", "email"]
