@@ -395,26 +395,31 @@
   // ---- wrap-up ----------------------------------------------------------------------
   function saveWraps() { if (me.agentId) store.set(wrapsKey(), wraps); }
 
-  // A contact that needs a wrap-up joins the queue (once); the form shows the oldest.
-  function needWrap(contactId) {
+  // A contact that needs a wrap-up joins the queue (once); the form shows the oldest, or
+  // the one of the conversation whose tab is selected. ``info``: a chat's or an email's
+  // {name, phone, queue, customerId, cases, conversation} (conversations.js); a call's
+  // comes from the call on screen.
+  function needWrap(contactId, info) {
     if (contactId === null || contactId === undefined) return;
     if (!wraps.some((w) => String(w.contactId) === String(contactId))) {
-      const sameCall = me.call && String(me.call.contact_id) === String(contactId);
-      wraps.push({
+      const sameCall = !info && me.call && String(me.call.contact_id) === String(contactId);
+      wraps.push(Object.assign({
         contactId: String(contactId),
         name: sameCall ? $("card-name").textContent : "",
         phone: sameCall ? (me.call.caller || "") : "",
         queue: sameCall ? (me.call.queue || "") : "",
         customerId: sameCall ? me.customerId : null,
         cases: sameCall && me.card ? me.card.open_cases || [] : [],
-      });
+      }, info || {}, { contactId: String(contactId) }));
       saveWraps();
     }
     showWrap();
   }
 
   function showWrap() {
-    const wrap = wraps[0];
+    const tab = conversations.activeKey();
+    const wrap = (tab && wraps.find((w) => w.conversation === tab)) || wraps[0];
+    if (wrap && shown !== null && String(shown) !== String(wrap.contactId) && draftTimer) pushDraft(); // the last keystrokes of the one it leaves
     $("wrapup-queued").textContent = wraps.length > 1 ? t("agent.wrap.queued", { count: wraps.length - 1 }) : "";
     if (!wrap) { shown = null; $("wrapup").classList.add("hidden"); return; }
     $("wrapup").classList.remove("hidden");
@@ -573,6 +578,7 @@
     wraps = wraps.filter((w) => w !== wrap);
     saveWraps();
     shown = null;
+    if (wrap.conversation) conversations.wrapSaved(wrap.conversation); // then the ACD frees the slot
     status(t("agent.wrap.saved", { name: wrap.name || wrap.phone || "#" + wrap.contactId }));
     const focusBack = document.activeElement && $("wrapup").contains(document.activeElement);
     showWrap();
@@ -652,6 +658,7 @@
       $("wrapup").requestSubmit();
       return;
     }
+    if (conversations.handleKey(e)) { e.preventDefault(); return; }
     if (e.altKey && !e.ctrlKey && !e.metaKey) {
       const busy = $("availability").disabled;
       const actions = {
@@ -703,6 +710,7 @@
         const wrapping = call && call.answered_at && (call.state === "ended" || (me.agent && me.agent.state === "wrap_up"));
         if (wrapping) needWrap(call.contact_id);
         else showWrap();
+        conversations.reload(); // the chats and emails the desk has the agent on
         break;
       }
       case "agent_state": applyAgent(msg.agent); break;
@@ -729,9 +737,20 @@
         }
         stopRinging();
         break;
-      default: break;
+      default: conversations.onMessage(msg); break;
     }
   }
+  // The chats and emails (conversations.js): their tabs beside the phone's; their wrap-ups
+  // are this page's (needWrap, the same form and drafts).
+  const conversations = AgentConversations({
+    needWrap,
+    renderHistory,
+    myName: () => agentName(me.agentId),
+    onCall: () => Boolean(me.call && me.call.state !== "ended"),
+    wrapPending: (key) => wraps.some((w) => w.conversation === key),
+    focusWrap: () => { if (shown !== null) $("disposition").focus(); },
+    tabChanged: () => showWrap(),
+  });
   renderTransferOptions();
   enable();
   connect(onMessage);
