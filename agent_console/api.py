@@ -376,8 +376,10 @@ async def customer_contacts(request: web.Request) -> web.Response:
     offset = _int_query(request, "offset", 0)
     page = await request.app[CRM].contacts(customer_id, limit, offset)
     from agent_console.contact_api import with_recording_status  # it imports this module
+    from agent_console.conversations_api import with_transcripts  # it imports this module
 
     named = request.app[CONSOLE].named(page["contacts"])
+    named = await with_transcripts(request.app[STORE], named)
     page["contacts"] = await with_recording_status(request.app, named)
     return web.json_response(page)
 

@@ -169,3 +169,41 @@ async def test_canned_responses_are_served(world: Any) -> None:
     greeting = next(r for r in data["responses"] if r["id"] == "greeting")
     assert "{customer.first_name}" in greeting["text"]
     assert greeting["channels"] == ["chat", "email"]
+
+
+async def test_a_chat_in_the_history_shows_its_thread(world: Any) -> None:
+    """The contact page's JSON and the customer's history carry a chat's messages, as
+    stored (plain text: the pages put them in with textContent)."""
+    store = world.store
+    key = "chat:" + "d4" * 16
+    at = world.clock() - 600
+    customer = int(world.ids["customer"])
+    await store.contacts.arrived(
+        key, "+15551230001", "", at=at, customer_id=customer, channel="chat"
+    )
+    await store.conversations.create(
+        key, "chat", queue="sales", party={"name": "Ada", "phone": "+15551230001"}, at=at
+    )
+    await store.contacts.queued(key, "sales", at=at + 1)
+    await store.contacts.offered(key, "1001", at=at + 2)
+    await store.contacts.answered(key, "1001", at=at + 2)
+    await store.conversations.add_message(key, 1, "customer", "<script>x</script> hi", name="Ada")
+    await store.conversations.add_message(
+        key, 2, "agent", "Hello Ada", agent_id="1001", name="Alice Agent"
+    )
+    contact_id = (await store.contacts.get_by_key(key)).id
+    bob = await world.client("bob")
+    body = await (await bob.request("GET", f"/api/contacts/{contact_id}")).json()
+    assert body["channel"] == "chat"
+    assert body["transcript"]["conversation"]["channel"] == "chat"
+    assert [m["text"] for m in body["transcript"]["messages"]] == [
+        "<script>x</script> hi",
+        "Hello Ada",
+    ]
+    assert "visitor_token_hash" not in body["transcript"]["conversation"]
+    page = await (await bob.request("GET", f"/api/customers/{customer}/contacts")).json()
+    chat = next(c for c in page["contacts"] if c["id"] == contact_id)
+    assert [m["sender"] for m in chat["transcript"]["messages"]] == ["customer", "agent"]
+    assert chat["transcript"]["more"] is False
+    voice = [c for c in page["contacts"] if c["id"] != contact_id]
+    assert voice and all("transcript" not in c for c in voice)
