@@ -376,6 +376,8 @@ STRINGS: dict[str, tuple[str, str]] = {
     # -- chats and emails in tabs (conversations.js)
     "agent.tabs": ("Contacts", "Контакты"),
     "agent.tab.phone": ("Phone", "Телефон"),
+    "agent.tab.phone_call": ("Phone · {state}: {name}", "Телефон · {state}: {name}"),
+    "agent.conv.ringing": ("Call ringing: {name}. Alt+1", "Входящий звонок: {name}. Alt+1"),
     "agent.tab.chat": ("Chat", "Чат"),
     "agent.tab.email": ("Email", "Письмо"),
     "agent.tab.unread": ("{count} new", "новых: {count}"),

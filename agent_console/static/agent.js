@@ -267,6 +267,7 @@
     renderHistory($("card-history"), card.recent_contacts || []);
     $("card").classList.remove("hidden");
     $("no-customer").classList.add("hidden");
+    renderPhoneTab();
     // The wrap-up of this call learns the customer (a caller saved as one mid-call).
     const contactId = me.call && me.call.contact_id;
     const wrap = wraps.find((w) => String(w.contactId) === String(contactId));
@@ -279,9 +280,20 @@
     enable();
   }
 
+  // The phone tab says what the phone does, so a call is seen from a chat's tab too.
+  function renderPhoneTab() {
+    const call = me.call;
+    const live = call && call.state !== "ended";
+    $("tab-call-label").textContent = live
+      ? t("agent.tab.phone_call", { state: label("call", call.state), name: $("card-name").textContent || call.caller || "" })
+      : t("agent.tab.phone");
+    $("tab-call").classList.toggle("ringing", Boolean(live && call.state === "ringing"));
+  }
+
   function renderCall(call) {
     const previous = me.call;
     me.call = call;
+    renderPhoneTab();
     if (!call) {
       $("pop").classList.add("hidden");
       $("no-call").classList.remove("hidden");
@@ -721,6 +733,9 @@
         status("");
         clearErrors(); // the last call's errors do not belong to this one
         startRinging($("card-name").textContent, msg.call || {});
+        renderPhoneTab();
+        // on a chat's tab the pop is not in sight: said, and one key away (Alt+1)
+        if (conversations.activeKey()) conversations.announce(t("agent.conv.ringing", { name: $("card-name").textContent }));
         break;
       case "call_update":
         if (msg.call && (!me.call || msg.call.call_id === me.call.call_id)) {

@@ -522,5 +522,5 @@ function AgentConversations(page) {
     return false;
   }
 
-  return { onMessage, reload, wrapSaved, handleKey, activeKey: () => active };
+  return { onMessage, reload, wrapSaved, handleKey, announce, activeKey: () => active };
 }
