@@ -89,6 +89,14 @@ async def test_two_chats_beside_a_call_by_keyboard(world: Any, browser: Any) -> 
     sent = "Hello Ada, this is Alice Agent from the sales team. How can I help?\n(one moment)"
     await expect(ada.locator(".msg.agent .msg-text")).to_have_text(sent, timeout=WAIT_MS)
     assert ("conversation_reply", "1001", CHAT_ADA, sent) in center.actions
+    # a reload finds the tabs and the threads again (the desk is the truth)
+    await page.reload()
+    await expect(tabs).to_have_count(3, timeout=WAIT_MS)
+    await page.keyboard.press("Alt+2")
+    ada = page.locator(".conv-panel:visible")
+    reply = ada.locator("textarea")
+    await expect(ada.locator(".msg.agent .msg-text")).to_have_text(sent, timeout=WAIT_MS)
+    await expect(ada.locator(".msg")).to_have_count(2)
     # the customer types, then writes
     center._publish(
         {
