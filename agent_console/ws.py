@@ -42,14 +42,6 @@ MAX_INBOUND = 16 * 1024
 MAX_IN_FLIGHT = 8
 TRY_AGAIN_LATER = 1013
 SESSION_SWEEP = 5.0  # seconds between checks of open sockets' sessions against the store
-# Messages for the one agent they name, through the index: a call's pop, and a chat's or
-# an email's pop, messages and typing (what a customer writes is for their agent, not for
-# every wallboard of the queue; a supervisor reads a thread through the API).
-AGENT_ONLY = frozenset(
-    {"screen_pop", "conversation_assigned", "conversation_message", "conversation_typing"}
-)
-# The visitor side of a chat (routing.digital -> the chat widget's socket): never a console's.
-NEVER_FORWARDED = frozenset({"visitor_event"})
 
 
 def _dumps(message: Message) -> str:
@@ -106,14 +98,15 @@ class Hub:
         """The center's listener: never raises, never blocks."""
         try:
             kind = message.get("type", "")
+            if kind == "visitor_event":
+                # A chat visitor's frames (routing.digital) ride the center's listeners
+                # to the visitor's socket; no console, not even an admin's, gets them.
+                return
             data = _dumps(message)
             agent_id = message.get("agent_id") or ""
-            if kind in NEVER_FORWARDED:
-                return
-            if kind in AGENT_ONLY:
+            if kind == "screen_pop":
                 targets: Any = self.by_agent.get(agent_id, ())
-                if kind == "screen_pop":
-                    self.metrics.screen_pops.inc()
+                self.metrics.screen_pops.inc()
             else:
                 # Agents see only their own agent's messages, so they are found through
                 # the index; only the (few) wallboards are filtered one by one.

@@ -19,8 +19,6 @@ from tests.console_fakes import PASSWORD, make_contact
 
 pytestmark = pytest.mark.browser
 WAIT_MS = 5000
-CHAT_ADA = "chat:" + "ad" * 16
-CHAT_BO = "chat:" + "b0" * 16
 
 
 async def test_two_chats_beside_a_call_by_keyboard(world: Any, browser: Any) -> None:
@@ -40,20 +38,20 @@ async def test_two_chats_beside_a_call_by_keyboard(world: Any, browser: Any) -> 
     await page.keyboard.type("Lovel")
 
     contact = await make_contact(
-        world.store, CHAT_ADA, "+15551230001", "sales", "1001", at=world.clock() - 60
+        world.store, "chat-of-ada", "+15551230001", "sales", "1001", at=world.clock() - 60
     )
-    center.assign_conversation(
-        CHAT_ADA,
-        "1001",
+    ada_chat = await center.visitor_open(
+        "chat",
         "sales",
-        name="Ada",
-        phone="+15551230001",
-        customer_id=int(world.ids["customer"]),
-        contact_id=contact,
-        card=world.ids["card"],
+        {"name": "Ada", "phone": "+15551230001"},
         first_message="Hello, <b>is anyone</b> there?",
     )
-    center.assign_conversation(CHAT_BO, "1001", "sales", name="Bo Visitor", first_message="hi")
+    CHAT_ADA = ada_chat["key"]
+    center.conversations[CHAT_ADA]["customer_id"] = int(world.ids["customer"])
+    center.assign_conversation(CHAT_ADA, "1001", world.ids["card"], contact_id=contact)
+    bo_chat = await center.visitor_open("chat", "sales", {"name": "Bo Visitor"}, first_message="hi")
+    CHAT_BO = bo_chat["key"]
+    center.assign_conversation(CHAT_BO, "1001")
     tabs = page.locator("#contact-tabs [role=tab]")
     await expect(tabs).to_have_count(3, timeout=WAIT_MS)
     await expect(tabs.nth(1)).to_contain_text("Chat · Ada Lovelace")
@@ -98,17 +96,9 @@ async def test_two_chats_beside_a_call_by_keyboard(world: Any, browser: Any) -> 
     await expect(ada.locator(".msg.agent .msg-text")).to_have_text(sent, timeout=WAIT_MS)
     await expect(ada.locator(".msg")).to_have_count(2)
     # the customer types, then writes
-    center._publish(
-        {
-            "type": "conversation_typing",
-            "agent_id": "1001",
-            "conversation_key": CHAT_ADA,
-            "who": "customer",
-            "on": True,
-        }
-    )
+    await center.visitor_typing(CHAT_ADA, True)
     await expect(ada.locator(".typing")).to_have_text("Ada Lovelace is typing…", timeout=WAIT_MS)
-    center.customer_says(CHAT_ADA, "<img src=x onerror=alert(1)> my invoice")
+    await center.visitor_message(CHAT_ADA, "<img src=x onerror=alert(1)> my invoice")
     await expect(ada.locator(".msg.customer").last).to_contain_text("<img src=x", timeout=WAIT_MS)
     assert await ada.locator(".thread img").count() == 0
     await expect(ada.locator(".typing")).to_have_text("")
@@ -116,7 +106,7 @@ async def test_two_chats_beside_a_call_by_keyboard(world: Any, browser: Any) -> 
     await screenshots(page, "agent-chats")
 
     # a message in the other chat while on this one: its tab counts it
-    center.customer_says(CHAT_BO, "still there?")
+    await center.visitor_message(CHAT_BO, "still there?")
     await expect(tabs.nth(2)).to_contain_text("1 new", timeout=WAIT_MS)
     await page.keyboard.press("Alt+3")
     await expect(page.locator(".conv-panel:visible .thread")).to_contain_text("still there?")

@@ -761,6 +761,7 @@
     needWrap,
     renderHistory,
     myName: () => agentName(me.agentId),
+    myId: () => me.agentId,
     onCall: () => Boolean(me.call && me.call.state !== "ended"),
     wrapPending: (key) => wraps.some((w) => w.conversation === key),
     focusWrap: () => { if (shown !== null) $("disposition").focus(); },

@@ -460,11 +460,16 @@ function AgentConversations(page) {
 
   function onMessage(msg) {
     switch (msg.type) {
+      // A supervisor's own agent page gets their queues' conversations too: only the
+      // user's own make tabs.
       case "conversation_assigned":
-        if (msg.conversation) assigned(msg.conversation, msg.card);
+        if (msg.conversation && msg.conversation.agent_id === page.myId()) assigned(msg.conversation, msg.card);
         return true;
       case "conversation_update":
-        if (msg.conversation) update(msg.conversation, false);
+        if (!msg.conversation) return true;
+        // taken from the agent (logged out: it waits again for someone) unless it ended
+        if (msg.conversation.agent_id !== page.myId() && msg.conversation.state !== "ended" && msg.conversation.state !== "closed") remove(msg.conversation.key);
+        else update(msg.conversation, false);
         return true;
       case "conversation_message": {
         const entry = tabs.get(msg.conversation_key);
