@@ -135,3 +135,40 @@ async def test_two_chats_beside_a_call_by_keyboard(world: Any, browser: Any) -> 
     await expect(page.locator("#panel-call")).to_be_visible()
     await expect(page.locator("#wrapup")).to_be_hidden()
     assert not page.errors, page.errors
+
+
+async def test_an_email_in_russian(world: Any, browser: Any) -> None:
+    """An email's tab in Russian: the composer (subject "Re: …", the thread quoted
+    read-only, Ctrl+Enter sends) passes axe-core too."""
+    from playwright.async_api import expect
+
+    center = world.center
+    page = await signed_in(
+        browser, world.origin, "alice", password=PASSWORD, viewport=LAPTOP, locale="ru-RU"
+    )
+    mail = await center.visitor_open(
+        "email",
+        "sales",
+        {"name": "Ada", "email": "ada@example.com"},
+        subject="Invoice 42",
+        first_message="Please resend\nthe invoice.",
+    )
+    center.assign_conversation(mail["key"], "1001")
+    tab = page.locator("#contact-tabs [role=tab]").nth(1)
+    await expect(tab).to_contain_text("Письмо · Ada", timeout=WAIT_MS)
+    # idle on the phone tab with no call: selected, the composer focused
+    panel = page.locator(".conv-panel:visible")
+    body = panel.locator("textarea")
+    await expect(body).to_be_focused()
+    await expect(panel.locator("[data-part=subject-input]")).to_have_value("Re: Invoice 42")
+    await expect(panel.locator(".quoted")).to_contain_text("> Please resend\n> the invoice.")
+    await page.keyboard.type("Done.")
+    await page.keyboard.press("Enter")  # a new line in an email, not a send
+    await page.keyboard.type("Regards")
+    await expect(body).to_have_value("Done.\nRegards")
+    await assert_accessible(page, "agent page, an email, in Russian")
+    await page.keyboard.press("Control+Enter")
+    await expect(body).to_have_value("", timeout=WAIT_MS)
+    assert ("conversation_reply", "1001", mail["key"], "Done.\nRegards") in center.actions
+    await expect(panel.locator(".quoted")).to_contain_text("> Regards")
+    assert not page.errors, page.errors
