@@ -164,3 +164,30 @@ async def test_a_chat_in_the_history_shows_its_thread(world: Any) -> None:
     assert chat["transcript"]["more"] is False
     voice = [c for c in page["contacts"] if c["id"] != contact_id]
     assert voice and all("transcript" not in c for c in voice)
+
+
+async def test_a_chats_wrap_up_does_not_end_a_calls_wrap_up(world: Any) -> None:
+    """Saving the wrap-up of a chat (by its contact id, the call's route) leaves the
+    agent's voice state alone: Alice is wrapping up a call meanwhile."""
+    store = world.store
+    key = world.ids["chat"]
+    at = world.clock() - 300
+    await store.contacts.arrived(key, "+15551230001", "", at=at, channel="chat")
+    await store.contacts.queued(key, "sales", at=at + 1)
+    await store.contacts.offered(key, "1001", at=at + 2)
+    await store.contacts.answered(key, "1001", at=at + 2)
+    chat_contact = (await store.contacts.get_by_key(key)).id
+    world.center.end("c1")  # alice's call ends: she is in its wrap-up
+    assert world.center.agents["1001"]["state"] == "wrap_up"
+    alice = await world.client("alice")
+    resp = await alice.request(
+        "POST", f"/api/contacts/{chat_contact}/wrapup", {"disposition": "resolved"}
+    )
+    assert resp.status == 200, await resp.text()
+    assert world.center.agents["1001"]["state"] == "wrap_up"
+    assert not [a for a in world.center.actions if a[0] == "wrapup_done"]
+    resp = await alice.request(
+        "POST", f"/api/contacts/{world.ids['contact']}/wrapup", {"disposition": "sale"}
+    )
+    assert resp.status == 200
+    assert ("wrapup_done", "1001") in world.center.actions
