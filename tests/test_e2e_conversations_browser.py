@@ -173,4 +173,13 @@ async def test_two_chats_and_a_call_by_keyboard(tmp_path: Path, browser: Any) ->
         await expect(messages.nth(1)).to_contain_text(GREETING)
         assert await page.locator("#contact-messages img, #contact-messages b").count() == 0
         await assert_accessible(page, "contact page of a chat")
+        # and the customer's history: the chat with its transcript, beside the call
+        await page.goto(f"{url}/customers/{contact.customer_id}")
+        row = page.locator(f'#timeline .contact-row[data-contact="{contact.id}"]')
+        await expect(row).to_contain_text("Chat", timeout=WAIT_MS)
+        await row.locator("details.transcript summary").click()
+        await expect(row.locator(".msg")).to_have_count(3)
+        await expect(row.locator(".msg").nth(2)).to_contain_text("<img src=x")
+        assert await row.locator("img").count() == 0
+        await assert_accessible(page, "customer page with a chat")
         assert not page.errors, page.errors
