@@ -51,124 +51,29 @@ _RU_STOP_WORDS = (
 _EN_STOP = frozenset(_EN_STOP_WORDS.split())
 _RU_STOP = frozenset(_RU_STOP_WORDS.split())
 
-# Russian endings, longest first within each group (Snowball's classes, flattened).
+
+# Russian endings by class, as Snowball's Russian stemmer has them; "group 1" endings
+# count only after а/я (which stays). Each tuple is tried longest first.
+def _longest_first(text: str) -> tuple[str, ...]:
+    return tuple(sorted(text.split(), key=len, reverse=True))
+
+
+_RU_GERUND_1 = _longest_first("в вши вшись")
+_RU_GERUND_2 = _longest_first("ив ивши ившись ыв ывши ывшись")
 _RU_REFLEXIVE = ("ся", "сь")
-_RU_ENDINGS = tuple(
-    sorted(
-        {
-            # perfective gerunds
-            "ившись",
-            "ывшись",
-            "вшись",
-            "ивши",
-            "ывши",
-            "вши",
-            "ив",
-            "ыв",
-            # adjectives and participles
-            "ими",
-            "ыми",
-            "его",
-            "ого",
-            "ему",
-            "ому",
-            "ее",
-            "ие",
-            "ые",
-            "ое",
-            "ей",
-            "ий",
-            "ый",
-            "ой",
-            "ем",
-            "им",
-            "ым",
-            "ом",
-            "их",
-            "ых",
-            "ую",
-            "юю",
-            "ая",
-            "яя",
-            "ою",
-            "ею",
-            "ующ",
-            "ющ",
-            "ивш",
-            "ывш",
-            "енн",
-            "нн",
-            # verbs
-            "ила",
-            "ыла",
-            "ена",
-            "ейте",
-            "уйте",
-            "ите",
-            "или",
-            "ыли",
-            "ило",
-            "ыло",
-            "ено",
-            "ует",
-            "уют",
-            "ены",
-            "ить",
-            "ыть",
-            "ишь",
-            "ете",
-            "йте",
-            "ешь",
-            "ла",
-            "на",
-            "ли",
-            "ло",
-            "но",
-            "ет",
-            "ют",
-            "ны",
-            "ть",
-            "ил",
-            "ыл",
-            "ен",
-            "ят",
-            "ит",
-            "ыт",
-            # nouns
-            "иями",
-            "ями",
-            "ами",
-            "ией",
-            "иям",
-            "ием",
-            "иях",
-            "ев",
-            "ов",
-            "ье",
-            "еи",
-            "ии",
-            "ям",
-            "ам",
-            "ах",
-            "ях",
-            "ию",
-            "ью",
-            "ия",
-            "ья",
-            "а",
-            "е",
-            "и",
-            "й",
-            "о",
-            "у",
-            "ы",
-            "ь",
-            "ю",
-            "я",
-        },
-        key=len,
-        reverse=True,
-    )
+_RU_ADJECTIVE = _longest_first(
+    "ее ие ые ое ими ыми ей ий ый ой ем им ым ом его ого ему ому их ых ую юю ая яя ою ею"
+)
+_RU_PARTICIPLE_1 = _longest_first("ем нн вш ющ щ")
+_RU_PARTICIPLE_2 = _longest_first("ивш ывш ующ")
+_RU_VERB_1 = _longest_first("ла на ете йте ли й л ем н ло но ет ют ны ть ешь нно")
+_RU_VERB_2 = _longest_first(
+    "ила ыла ена ейте уйте ите или ыли ей уй ил ыл им ым ен ило ыло ено ят ует уют ит ыт ены "
+    "ить ыть ишь ую ю"
+)
+_RU_NOUN = _longest_first(
+    "а ев ов ие ье е иями ями ами еи ии и ией ей ой ий й иям ям ием ем ам ом о у ах иях ях ы "
+    "ь ию ью ю ия ья я"
 )
 _RU_VOWELS = frozenset("аеиоуыэюя")
 _EN_VOWELS = frozenset("aeiouy")
@@ -233,22 +138,41 @@ def _stem_en(word: str) -> str:
     return word
 
 
+def _strip(rv: str, group_1: tuple[str, ...], group_2: tuple[str, ...] = ()) -> str | None:
+    """``rv`` without its longest ending of the class, or None when it has none."""
+    candidates = [(e, True) for e in group_1] + [(e, False) for e in group_2]
+    for ending, after_a in sorted(candidates, key=lambda c: len(c[0]), reverse=True):
+        if rv.endswith(ending) and len(rv) > len(ending):
+            if after_a and rv[-len(ending) - 1] not in "ая":
+                continue
+            return rv[: -len(ending)]
+    return None
+
+
 def _stem_ru(word: str) -> str:
     # RV: the part after the first vowel; endings are only taken from there, so a short
-    # word keeps its root ("мы", "дом").
+    # word keeps its root ("мы", "дом"). Then Snowball's step 1 (a perfective gerund;
+    # else the reflexive and one of adjectival / verb / noun), step 2 (a final и) and
+    # step 4 (нн -> н, a final ь); the derivational -ость of step 3 stays.
     start = next((i + 1 for i, c in enumerate(word) if c in _RU_VOWELS), len(word))
     head, rv = word[:start], word[start:]
-    for ending in _RU_REFLEXIVE:
-        if rv.endswith(ending):
-            rv = rv[: -len(ending)]
-            break
-    for ending in _RU_ENDINGS:
-        if rv.endswith(ending) and len(rv) > len(ending):
-            rv = rv[: -len(ending)]
-            break
+    stripped = _strip(rv, _RU_GERUND_1, _RU_GERUND_2)
+    if stripped is None:
+        for ending in _RU_REFLEXIVE:
+            if rv.endswith(ending):
+                rv = rv[: -len(ending)]
+                break
+        stripped = _strip(rv, (), _RU_ADJECTIVE)
+        if stripped is not None:
+            stripped = _strip(stripped, _RU_PARTICIPLE_1, _RU_PARTICIPLE_2) or stripped
+        else:
+            stripped = _strip(rv, _RU_VERB_1, _RU_VERB_2)
+            if stripped is None:
+                stripped = _strip(rv, (), _RU_NOUN)
+    rv = rv if stripped is None else stripped
     if rv.endswith("и"):
         rv = rv[:-1]
-    if rv.endswith("ь"):
+    if rv.endswith(("нн", "ь")):  # нн -> н; a final ь goes
         rv = rv[:-1]
     return head + rv
 
