@@ -887,7 +887,7 @@ STRINGS: dict[str, tuple[str, str]] = {
     "kb.lang.en": ("English", "Английский"),
     "kb.lang.ru": ("Russian", "Русский"),
     "kb.results": ("Articles found", "Найденные статьи"),
-    "kb.found": ("{count} articles for “{q}”", "Статей по запросу «{q}»: {count}"),
+    "kb.found": ("Articles for “{q}”: {count}", "Статей по запросу «{q}»: {count}"),
     "kb.none": ("No article matches “{q}”", "По запросу «{q}» статей нет"),
     "kb.popular": ("The most used articles", "Самые используемые статьи"),
     "kb.votes": ("{helpful} helpful, {unhelpful} not", "помогла: {helpful}, нет: {unhelpful}"),

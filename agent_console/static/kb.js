@@ -114,9 +114,9 @@ const SBKb = (() => {
       if (typeof opts.onEdit === "function") {
         actions.append(el("button", { type: "button", class: "kb-edit", onclick: () => opts.onEdit(a) }, t("kb.edit")));
       }
-      clear(view).append(heading,
-        a.retired ? el("p", { class: "badge warn" }, t("kb.retired")) : null,
-        meta, tags, body, actions, voted);
+      clear(view).append(heading);
+      if (a.retired) view.append(el("p", { class: "badge warn" }, t("kb.retired")));
+      view.append(meta, tags, body, actions, voted);
       results.classList.add("hidden");
       view.classList.remove("hidden");
       heading.focus();
