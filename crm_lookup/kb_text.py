@@ -18,6 +18,7 @@ Pure: no I/O, no database; ``mypy --strict``.
 
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
 from collections.abc import Iterable, Sequence
@@ -102,6 +103,7 @@ def _fold(word: str) -> str:
     return "".join(c for c in decomposed if not unicodedata.combining(c))
 
 
+@functools.lru_cache(maxsize=65_536)  # a knowledge base reuses its words endlessly
 def stem(word: str) -> str:
     """The stem of one folded word (from :func:`words`): Russian if it has a Cyrillic
     letter, else English; numbers and short words unchanged."""
@@ -138,10 +140,24 @@ def _stem_en(word: str) -> str:
     return word
 
 
-def _strip(rv: str, group_1: tuple[str, ...], group_2: tuple[str, ...] = ()) -> str | None:
+def _classes(
+    group_1: tuple[str, ...], group_2: tuple[str, ...] = ()
+) -> tuple[tuple[str, bool], ...]:
+    """One ending class, longest first: ``(ending, only after а/я)``."""
+    both = [(e, True) for e in group_1] + [(e, False) for e in group_2]
+    return tuple(sorted(both, key=lambda c: len(c[0]), reverse=True))
+
+
+_RU_GERUND = _classes(_RU_GERUND_1, _RU_GERUND_2)
+_RU_ADJECTIVAL = _classes((), _RU_ADJECTIVE)
+_RU_PARTICIPLE = _classes(_RU_PARTICIPLE_1, _RU_PARTICIPLE_2)
+_RU_VERB = _classes(_RU_VERB_1, _RU_VERB_2)
+_RU_NOUNS = _classes((), _RU_NOUN)
+
+
+def _strip(rv: str, endings: tuple[tuple[str, bool], ...]) -> str | None:
     """``rv`` without its longest ending of the class, or None when it has none."""
-    candidates = [(e, True) for e in group_1] + [(e, False) for e in group_2]
-    for ending, after_a in sorted(candidates, key=lambda c: len(c[0]), reverse=True):
+    for ending, after_a in endings:
         if rv.endswith(ending) and len(rv) > len(ending):
             if after_a and rv[-len(ending) - 1] not in "ая":
                 continue
@@ -156,19 +172,19 @@ def _stem_ru(word: str) -> str:
     # step 4 (нн -> н, a final ь); the derivational -ость of step 3 stays.
     start = next((i + 1 for i, c in enumerate(word) if c in _RU_VOWELS), len(word))
     head, rv = word[:start], word[start:]
-    stripped = _strip(rv, _RU_GERUND_1, _RU_GERUND_2)
+    stripped = _strip(rv, _RU_GERUND)
     if stripped is None:
         for ending in _RU_REFLEXIVE:
             if rv.endswith(ending):
                 rv = rv[: -len(ending)]
                 break
-        stripped = _strip(rv, (), _RU_ADJECTIVE)
+        stripped = _strip(rv, _RU_ADJECTIVAL)
         if stripped is not None:
-            stripped = _strip(stripped, _RU_PARTICIPLE_1, _RU_PARTICIPLE_2) or stripped
+            stripped = _strip(stripped, _RU_PARTICIPLE) or stripped
         else:
-            stripped = _strip(rv, _RU_VERB_1, _RU_VERB_2)
+            stripped = _strip(rv, _RU_VERB)
             if stripped is None:
-                stripped = _strip(rv, (), _RU_NOUN)
+                stripped = _strip(rv, _RU_NOUNS)
     rv = rv if stripped is None else stripped
     if rv.endswith("и"):
         rv = rv[:-1]
@@ -227,6 +243,18 @@ def plain_text(markdown: str) -> str:
     return _SPACES.sub(" ", text).strip()
 
 
+@functools.lru_cache(maxsize=65_536)
+def _token_stems(token: str) -> frozenset[str]:
+    return frozenset(stem(w) for w in words(token))
+
+
+_NONE: frozenset[str] = frozenset()
+
+
+def _hits(token: str, wanted: set[str]) -> frozenset[str]:
+    return _token_stems(token) & wanted
+
+
 def snippet(
     text: str, terms: Iterable[str], *, width: int = 30, max_chars: int = 240
 ) -> list[tuple[str, bool]]:
@@ -238,12 +266,23 @@ def snippet(
     tokens = [m.group() for m in re.finditer(r"\S+", text)][:20_000]
     if not tokens:
         return []
-    found = [{stem(w) for w in words(t)} & wanted for t in tokens]
+    # Only tokens holding a stem's beginning are stemmed: a regex scan in C, where
+    # stemming every word of a long body would cost more than the search itself.
+    prefixes = sorted({w[: max(1, len(w) - 1)] for w in wanted}, key=len, reverse=True)
+    likely = re.compile("|".join(map(re.escape, prefixes))) if prefixes else None
+    found = [
+        _hits(t, wanted) if likely and likely.search(t.lower().replace("ё", "е")) else _NONE
+        for t in tokens
+    ]
     best, best_score = 0, 0
-    for start in range(0, max(1, len(tokens) - width + 1)):
-        score = len(set().union(*found[start : start + width]))
-        if score > best_score:
-            best, best_score = start, score
+    if wanted:
+        marked = [i for i, f in enumerate(found) if f]
+        for start in marked:  # the best window starts at a match
+            score = len(set().union(*found[start : start + width]))
+            if score > best_score:
+                best, best_score = start, score
+            if best_score == len(wanted):
+                break
     # start a little before the first hit, so the match has context
     first = next((i for i in range(best, min(best + width, len(tokens))) if found[i]), best)
     begin = max(0, min(best, first - 5))

@@ -39,6 +39,7 @@ __all__ = [
     "KnowledgeRepo",
     "SearchHit",
     "clean_tags",
+    "search_columns",
 ]
 
 LANGUAGES = ("en", "ru")
@@ -260,7 +261,7 @@ class KnowledgeRepo:
         ]
         if not self._dialect.is_postgres:
             columns += ["search_title", "search_body", "search_tags"]
-            values += _shadow(fields["title"], fields["body"], fields["tags"])
+            values += search_columns(fields["title"], fields["body"], fields["tags"])
         columns += ["created_at", "updated_at"]
         values += [at, at]
         async with self._store.transaction() as tx:
@@ -309,7 +310,7 @@ class KnowledgeRepo:
             values.append(now)
         if not self._dialect.is_postgres:
             sets += ["search_title = ?", "search_body = ?", "search_tags = ?"]
-            values += _shadow(merged["title"], merged["body"], merged["tags"])
+            values += search_columns(merged["title"], merged["body"], merged["tags"])
         await self._store.write(
             f"UPDATE articles SET {', '.join(sets)} WHERE id = ?", [*values, article_id]
         )
@@ -432,7 +433,9 @@ def _checked(fields: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
-def _shadow(title: str, body: str, tags: str) -> list[str]:
+def search_columns(title: str, body: str, tags: str) -> list[str]:
+    """SQLite's stemmed shadow columns of an article: what FTS5 indexes (and a bulk
+    loader such as bench/knowledge.py writes with the row)."""
     return [
         kb_text.stemmed_text(title),
         kb_text.stemmed_text(kb_text.plain_text(body)),
