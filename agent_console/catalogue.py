@@ -875,7 +875,7 @@ STRINGS: dict[str, tuple[str, str]] = {
         "Ищите, читайте и правьте статьи; снятые с публикации статьи больше не находятся.",
     ),
     "kb.open": ("Knowledge base", "База знаний"),
-    "kb.side": ("Knowledge base", "База знаний"),
+    "kb.full": ("All articles (new tab)", "Все статьи (новая вкладка)"),
     "kb.search.label": ("Search articles", "Поиск статей"),
     "kb.search.language": ("Language of the articles", "Язык статей"),
     "kb.search.submit": ("Search", "Найти"),

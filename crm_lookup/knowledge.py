@@ -13,6 +13,12 @@ article that answers part of it. Retired articles are never found; they can stil
 read by id (a case may name one). Snippets come from :func:`kb_text.snippet` on both
 engines, as ``(text, is_match)`` pieces: no markup crosses the API.
 
+Cost: ranking reads every matching article, so a word in thousands of bodies would cost
+thousands of scores. The search asks an index of titles and tags alone first
+(``articles_title_fts`` / ``title_search``); when it finds ``limit`` articles they are the
+answer (a title outweighs a body several times, so the full ranking would put them
+first too), else the full index is asked.
+
 Counters: ``uses`` (an agent inserted the article into a reply, or marked it used) and
 ``helpful`` / ``unhelpful`` (one vote per user per article; voting again replaces the
 vote). ``article_uses`` keeps which article was used on which contact, for the case and
@@ -51,6 +57,7 @@ MAX_LIMIT = 50
 _TAG = re.compile(r"^[^\W_][\w-]*$")
 # title 10, body 1, tags 5: an article *about* the words outranks one that mentions them
 _BM25 = "bm25(articles_fts, 10.0, 1.0, 5.0)"
+_BM25_TITLES = "bm25(articles_title_fts, 2.0, 1.0)"
 _COLUMNS = (
     "a.id, a.title, a.body, a.tags, a.language, a.owner, a.last_reviewed_at, a.retired,"
     " a.uses, a.helpful, a.unhelpful, a.created_at, a.updated_at"
@@ -146,9 +153,16 @@ class KnowledgeRepo:
         if not terms:
             return await self._most_used(language, limit)
         stems = [kb_text.stem(t) for t in terms]
-        rows = await self._match(terms, stems, language, limit, any_term=False)
-        if not rows and len(terms) > 1:
-            rows = await self._match(terms, stems, language, limit, any_term=True)
+        rows: list[Any] = []
+        for any_term in (False, True) if len(terms) > 1 else (False,):
+            # Titles and tags first: when enough articles hold the words there, they are
+            # the answer (a title outweighs a body several times), and a word found in
+            # thousands of bodies costs the ranking of its far fewer titles only.
+            rows = await self._match(terms, stems, language, limit, any_term, titles=True)
+            if len(rows) < limit:
+                rows = await self._match(terms, stems, language, limit, any_term, titles=False)
+            if rows:
+                break
         hits = []
         for row in rows:
             article = _article(row)
@@ -163,8 +177,9 @@ class KnowledgeRepo:
         stems: Sequence[str],
         language: str | None,
         limit: int,
-        *,
         any_term: bool,
+        *,
+        titles: bool,
     ) -> list[Any]:
         where_language = " AND a.language = ?" if language else ""
         if self._dialect.is_postgres:
@@ -174,18 +189,28 @@ class KnowledgeRepo:
                 f"websearch_to_tsquery('{c}'::regconfig, ?)" for c in [*configs, "simple"]
             )
             per_query = [text] * (len(configs) + 1)
+            vector = "a.title_search" if titles else "a.search"
+            # The tsquery through a CTE read by scalar sub-selects: each becomes an InitPlan,
+            # computed once. Written inline, a cached (generic) plan re-evaluates the three
+            # websearch_to_tsquery calls for every candidate row, in the recheck and in the
+            # ranking: ten times slower with a few thousand candidates.
             sql = (
-                f"SELECT {_COLUMNS}, ts_rank_cd({_PG_WEIGHTS}, a.search, ({query}), 1) AS score"
-                f" FROM articles a WHERE a.search @@ ({query}) AND a.retired = 0"
+                f"WITH x AS (SELECT {query} AS q)"
+                f" SELECT {_COLUMNS},"
+                f" ts_rank_cd({_PG_WEIGHTS}, {vector}, (SELECT q FROM x), 1) AS score"
+                f" FROM articles a WHERE {vector} @@ (SELECT q FROM x) AND a.retired = 0"
                 f"{where_language} ORDER BY score DESC, a.id LIMIT ?"
             )
-            params: list[Any] = [*per_query, *per_query]
+            params: list[Any] = list(per_query)
         else:
+            table, rank = (
+                ("articles_title_fts", _BM25_TITLES) if titles else ("articles_fts", _BM25)
+            )
             sql = (
-                f"SELECT {_COLUMNS}, -{_BM25} AS score FROM articles_fts"
-                " JOIN articles a ON a.id = articles_fts.rowid"
-                f" WHERE articles_fts MATCH ? AND a.retired = 0{where_language}"
-                f" ORDER BY {_BM25}, a.id LIMIT ?"
+                f"SELECT {_COLUMNS}, -{rank} AS score FROM {table}"
+                f" JOIN articles a ON a.id = {table}.rowid"
+                f" WHERE {table} MATCH ? AND a.retired = 0{where_language}"
+                f" ORDER BY {rank}, a.id LIMIT ?"
             )
             params = [kb_text.fts5_match(stems, any_term=any_term)]
         if language:

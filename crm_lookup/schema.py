@@ -453,7 +453,9 @@ CREATE INDEX alerts_raised ON alerts(raised_at);
 # table: the index holds no copy of the text, triggers keep it in step with the rows.
 # It indexes stemmed shadow columns (crm_lookup.kb_text: FTS5 has no Russian stemmer),
 # which only the repository writes; a vote or a use counter changes no indexed column,
-# so it does not touch the index. article_votes: one vote per user per article (a second
+# so it does not touch the index. articles_title_fts indexes titles and tags alone: the
+# search asks it first (crm_lookup.knowledge), so a word in thousands of bodies costs the
+# ranking of the few hundred titles that hold it. article_votes: one vote per user per article (a second
 # vote replaces the first); article_uses: which article an agent used on which contact.
 MIGRATION_18 = """
 CREATE TABLE articles (
@@ -481,15 +483,24 @@ CREATE VIRTUAL TABLE articles_fts USING fts5(
     content='articles', content_rowid='id',
     tokenize='unicode61 remove_diacritics 2'
 );
+CREATE VIRTUAL TABLE articles_title_fts USING fts5(
+    search_title, search_tags,
+    content='articles', content_rowid='id',
+    tokenize='unicode61 remove_diacritics 2'
+);
 CREATE TRIGGER articles_fts_insert AFTER INSERT ON articles
 BEGIN
     INSERT INTO articles_fts(rowid, search_title, search_body, search_tags)
     VALUES (NEW.id, NEW.search_title, NEW.search_body, NEW.search_tags);
+    INSERT INTO articles_title_fts(rowid, search_title, search_tags)
+    VALUES (NEW.id, NEW.search_title, NEW.search_tags);
 END;
 CREATE TRIGGER articles_fts_delete AFTER DELETE ON articles
 BEGIN
     INSERT INTO articles_fts(articles_fts, rowid, search_title, search_body, search_tags)
     VALUES ('delete', OLD.id, OLD.search_title, OLD.search_body, OLD.search_tags);
+    INSERT INTO articles_title_fts(articles_title_fts, rowid, search_title, search_tags)
+    VALUES ('delete', OLD.id, OLD.search_title, OLD.search_tags);
 END;
 CREATE TRIGGER articles_fts_update AFTER UPDATE OF search_title, search_body, search_tags
 ON articles
@@ -498,6 +509,10 @@ BEGIN
     VALUES ('delete', OLD.id, OLD.search_title, OLD.search_body, OLD.search_tags);
     INSERT INTO articles_fts(rowid, search_title, search_body, search_tags)
     VALUES (NEW.id, NEW.search_title, NEW.search_body, NEW.search_tags);
+    INSERT INTO articles_title_fts(articles_title_fts, rowid, search_title, search_tags)
+    VALUES ('delete', OLD.id, OLD.search_title, OLD.search_tags);
+    INSERT INTO articles_title_fts(rowid, search_title, search_tags)
+    VALUES (NEW.id, NEW.search_title, NEW.search_tags);
 END;
 
 CREATE TABLE article_votes (

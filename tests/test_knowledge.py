@@ -177,3 +177,18 @@ def test_plain_text_and_snippet() -> None:
     assert ("target", True) in pieces
     assert pieces[0][0].startswith("… ") and pieces[-1][0].endswith("…")
     assert kb_text.snippet("", ["x"]) == []
+
+
+async def test_enough_title_matches_answer_without_ranking_every_body(store: Store) -> None:
+    kb = store.knowledge
+    titled = [
+        (await kb.add(title=f"Refund case {i}", body="Steps.", language="en", owner="sue")).id
+        for i in range(12)
+    ]
+    body_only = await kb.add(
+        title="Payments overview", body="Refund refund refund.", language="en", owner="sue"
+    )
+    ten = await kb.search("refunds", limit=10)
+    assert len(ten) == 10 and {h.article.id for h in ten} <= set(titled)
+    every = await kb.search("refunds", limit=20)  # fewer titles than asked: the full index
+    assert {h.article.id for h in every} == {*titled, body_only.id}
