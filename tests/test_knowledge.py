@@ -79,8 +79,9 @@ async def test_edits_reindex_and_retired_articles_are_not_found(store: Store) ->
     before, after = await kb.update(ids["cancel"], {"title": "Ending a membership"})
     assert before.title == "Cancelling a subscription" and after.title == "Ending a membership"
     assert (await kb.search("membership"))[0].article.id == ids["cancel"]
+    # the old title's words are gone from the title; the body still has them
     hits = await kb.search("cancel subscription", language="en")
-    assert all(h.article.id != ids["cancel"] or h.score < 1e9 for h in hits)
+    assert ids["cancel"] in [h.article.id for h in hits]
     await kb.retire(ids["delivery"])
     assert ids["delivery"] not in [h.article.id for h in await kb.search("tracking parcel")]
     assert (await kb.get(ids["delivery"])).retired  # still readable by id
@@ -88,6 +89,11 @@ async def test_edits_reindex_and_retired_articles_are_not_found(store: Store) ->
         await kb.vote(ids["delivery"], username="alice", helpful=True)
     await kb.retire(ids["delivery"], retired=False)
     assert (await kb.search("tracking parcel"))[0].article.id == ids["delivery"]
+    await kb.vote(ids["delivery"], username="alice", helpful=True)
+    await kb.record_use(ids["delivery"], username="alice")
+    if not store.dialect.is_postgres:  # the external-content indexes match their rows
+        for table in ("articles_fts", "articles_title_fts"):
+            await store.write(f"INSERT INTO {table}({table}) VALUES ('integrity-check')")
 
 
 async def test_votes_count_once_per_user_and_uses_name_the_contact(store: Store) -> None:
