@@ -21,6 +21,7 @@ from agent_console import (
     api,
     contact_api,
     conversations_api,
+    kb_api,
     pages,
     quality,
     report_pages,
@@ -114,6 +115,7 @@ def init_app(
     contact_api.setup(app, settings)
     alerts_api.setup(app)
     conversations_api.setup(app, settings)
+    kb_api.setup(app)
     app.router.add_get("/ws", hub.handle)
     pages.setup_pages(app)
     report_pages.add_routes(app)

@@ -90,6 +90,7 @@ BENCHMARKS = (
     Benchmark("fuzz_ami", "AMI protocol and AGI parser, mutated real frames", _fuzz_figures),
     Benchmark("takeover_soak", "restart soak: SIGKILL under traffic, takeover", _json_line_figures),
     Benchmark("capacity", "end to end: calls/s, screen pop, CPU and memory per call and agent"),
+    Benchmark("knowledge", "knowledge-base search over 100,000 articles, SQLite vs PostgreSQL"),
 )
 
 

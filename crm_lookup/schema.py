@@ -512,6 +512,90 @@ CREATE TABLE messages (
 );
 """
 
+# The knowledge base (issue 17, crm_lookup.knowledge). FTS5 over an external-content
+# table: the index holds no copy of the text, triggers keep it in step with the rows.
+# It indexes stemmed shadow columns (crm_lookup.kb_text: FTS5 has no Russian stemmer),
+# which only the repository writes; a vote or a use counter changes no indexed column,
+# so it does not touch the index. articles_title_fts indexes titles and tags alone: the
+# search asks it first (crm_lookup.knowledge), so a word in thousands of bodies costs the
+# ranking of the few hundred titles that hold it. article_votes: one vote per user per article (a second
+# vote replaces the first); article_uses: which article an agent used on which contact.
+MIGRATION_18 = """
+CREATE TABLE articles (
+    id INTEGER PRIMARY KEY,
+    title TEXT NOT NULL,
+    body TEXT NOT NULL,
+    tags TEXT NOT NULL DEFAULT '',
+    language TEXT NOT NULL CHECK (language IN ('en', 'ru')),
+    owner TEXT NOT NULL,
+    last_reviewed_at REAL,
+    retired INTEGER NOT NULL DEFAULT 0 CHECK (retired IN (0, 1)),
+    uses INTEGER NOT NULL DEFAULT 0,
+    helpful INTEGER NOT NULL DEFAULT 0,
+    unhelpful INTEGER NOT NULL DEFAULT 0,
+    created_at REAL NOT NULL,
+    updated_at REAL NOT NULL,
+    search_title TEXT NOT NULL DEFAULT '',
+    search_body TEXT NOT NULL DEFAULT '',
+    search_tags TEXT NOT NULL DEFAULT ''
+);
+CREATE INDEX articles_updated ON articles(updated_at);
+
+CREATE VIRTUAL TABLE articles_fts USING fts5(
+    search_title, search_body, search_tags,
+    content='articles', content_rowid='id',
+    tokenize='unicode61 remove_diacritics 2'
+);
+CREATE VIRTUAL TABLE articles_title_fts USING fts5(
+    search_title, search_tags,
+    content='articles', content_rowid='id',
+    tokenize='unicode61 remove_diacritics 2'
+);
+CREATE TRIGGER articles_fts_insert AFTER INSERT ON articles
+BEGIN
+    INSERT INTO articles_fts(rowid, search_title, search_body, search_tags)
+    VALUES (NEW.id, NEW.search_title, NEW.search_body, NEW.search_tags);
+    INSERT INTO articles_title_fts(rowid, search_title, search_tags)
+    VALUES (NEW.id, NEW.search_title, NEW.search_tags);
+END;
+CREATE TRIGGER articles_fts_delete AFTER DELETE ON articles
+BEGIN
+    INSERT INTO articles_fts(articles_fts, rowid, search_title, search_body, search_tags)
+    VALUES ('delete', OLD.id, OLD.search_title, OLD.search_body, OLD.search_tags);
+    INSERT INTO articles_title_fts(articles_title_fts, rowid, search_title, search_tags)
+    VALUES ('delete', OLD.id, OLD.search_title, OLD.search_tags);
+END;
+CREATE TRIGGER articles_fts_update AFTER UPDATE OF search_title, search_body, search_tags
+ON articles
+BEGIN
+    INSERT INTO articles_fts(articles_fts, rowid, search_title, search_body, search_tags)
+    VALUES ('delete', OLD.id, OLD.search_title, OLD.search_body, OLD.search_tags);
+    INSERT INTO articles_fts(rowid, search_title, search_body, search_tags)
+    VALUES (NEW.id, NEW.search_title, NEW.search_body, NEW.search_tags);
+    INSERT INTO articles_title_fts(articles_title_fts, rowid, search_title, search_tags)
+    VALUES ('delete', OLD.id, OLD.search_title, OLD.search_tags);
+    INSERT INTO articles_title_fts(rowid, search_title, search_tags)
+    VALUES (NEW.id, NEW.search_title, NEW.search_tags);
+END;
+
+CREATE TABLE article_votes (
+    article_id INTEGER NOT NULL REFERENCES articles(id) ON DELETE CASCADE,
+    username TEXT NOT NULL,
+    helpful INTEGER NOT NULL CHECK (helpful IN (0, 1)),
+    at REAL NOT NULL,
+    PRIMARY KEY (article_id, username)
+);
+CREATE TABLE article_uses (
+    id INTEGER PRIMARY KEY,
+    article_id INTEGER NOT NULL REFERENCES articles(id) ON DELETE CASCADE,
+    contact_id INTEGER,
+    username TEXT NOT NULL,
+    at REAL NOT NULL
+);
+CREATE INDEX article_uses_contact ON article_uses(contact_id) WHERE contact_id IS NOT NULL;
+CREATE INDEX article_uses_article ON article_uses(article_id, at);
+"""
+
 # (version, script). Append only.
 MIGRATIONS: tuple[tuple[int, str], ...] = (
     (1, MIGRATION_1),
@@ -528,6 +612,7 @@ MIGRATIONS: tuple[tuple[int, str], ...] = (
     (12, MIGRATION_12),
     (14, MIGRATION_14),
     (15, MIGRATION_15),
+    (18, MIGRATION_18),
 )
 
 SCHEMA_VERSION_TABLE = """

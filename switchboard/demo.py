@@ -29,6 +29,7 @@ from crm_lookup.store import Store
 from routing.acd.config import load_queue_file
 from routing.center import CallCenter
 from switchboard.demo_history import seed_history
+from switchboard.demo_kb import seed_knowledge
 from switchboard.demo_paths import DEFAULT_DATA_DIR, DEMO_DATABASE_FILE
 from switchboard.demo_quality import seed_evaluations
 from switchboard.service import Service, build_service, serve
@@ -179,6 +180,7 @@ async def run_demo(
             await seed_demo(service.store)
             await seed_users(service.store)
             await seed_evaluations(service.store, demo)
+            await seed_knowledge(service.store)  # the knowledge base's articles (once)
             # five weeks of past contacts and agent states: reports, forecast (once)
             await seed_history(service.store, demo, seed=seed, dialed=DEMO_DID)
         except BaseException:

@@ -837,7 +837,8 @@ async def seed(world: World) -> dict[str, Any]:
     """A customer with one past contact and the contact of the live call, plus calls.
 
     Returns ids: ``customer``, ``contact`` (the live call's contact, handled by alice in
-    sales), ``card`` (the screen-pop card of the caller). Calls: c1 talking on alice,
+    sales), ``card`` (the screen-pop card of the caller), ``article`` (a knowledge-base
+    article). Calls: c1 talking on alice,
     h1 held on alice, w1 waiting in sales, w2 waiting in support.
     """
     phone, customer_id, contact_id = await _ada(world)
@@ -852,7 +853,19 @@ async def seed(world: World) -> dict[str, Any]:
     center.calls["h1"].update(state="held", agent_id="1001")
     center.arrive("w1", "sales", "+15551230003")
     center.arrive("w2", "support", "+15551230004")
-    return {"customer": str(customer_id), "contact": str(contact_id), "card": card}
+    article = await world.store.knowledge.add(
+        title="Refunding a card payment",
+        body="Open the order, choose **Refund**.",
+        language="en",
+        owner="sue",
+        tags=["billing"],
+    )
+    return {
+        "customer": str(customer_id),
+        "contact": str(contact_id),
+        "card": card,
+        "article": str(article.id),
+    }
 
 
 async def seed_conversations(world: World) -> dict[str, str]:

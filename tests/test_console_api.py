@@ -341,6 +341,46 @@ MATRIX: list[tuple[str, str, Any, dict[str, int]]] = [
         dict(anon=401, alice=200, bob=403, sue=403, root=403),
     ),
     ("GET", "/api/canned-responses", None, dict(anon=401, alice=200, bob=200, sue=200, root=200)),
+    # the knowledge base: every role searches, reads, votes and uses; supervisors and
+    # admins write
+    ("GET", "/kb", None, dict(anon=303, alice=200, bob=200, sue=200, root=200)),
+    ("GET", "/api/kb/search?q=refund", None, dict(anon=401, alice=200, bob=200, sue=200, root=200)),
+    (
+        "GET",
+        "/api/kb/articles/{article}",
+        None,
+        dict(anon=401, alice=200, bob=200, sue=200, root=200),
+    ),
+    (
+        "POST",
+        "/api/kb/articles",
+        {"title": "Opening hours", "body": "9 to 5.", "language": "en", "tags": ["hours"]},
+        dict(anon=401, alice=403, bob=403, sue=201, root=201),
+    ),
+    (
+        "PUT",
+        "/api/kb/articles/{article}",
+        {"title": "Refunds to a card", "reviewed": True},
+        dict(anon=401, alice=403, bob=403, sue=200, root=200),
+    ),
+    (
+        "POST",
+        "/api/kb/articles/{article}/used",
+        {"contact_id": "42"},
+        dict(anon=401, alice=200, bob=200, sue=200, root=200),
+    ),
+    (
+        "POST",
+        "/api/kb/articles/{article}/helpful",
+        {"helpful": True},
+        dict(anon=401, alice=200, bob=200, sue=200, root=200),
+    ),
+    (
+        "POST",
+        "/api/kb/articles/{article}/retire",
+        {"retired": True},
+        dict(anon=401, alice=403, bob=403, sue=200, root=200),
+    ),
     ("GET", "/ws", None, dict(anon=401)),
 ]
 

@@ -767,6 +767,12 @@
     focusWrap: () => { if (shown !== null) $("disposition").focus(); },
     tabChanged: () => showWrap(),
   });
+  // The knowledge base beside the card (static/kb.js): an inserted article goes to the
+  // reply box listening for it, and counts as used on the contact in hand.
+  SBKb.attachToggle($("btn-kb"), $("kb-side"), {
+    onInsert: SBKb.defaultInsert($("call-status")),
+    contactId: () => (me.call ? me.call.contact_id : null),
+  });
   renderTransferOptions();
   enable();
   connect(onMessage);
