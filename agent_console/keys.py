@@ -36,5 +36,7 @@ FORMS: web.AppKey[list[Form]] = web.AppKey("forms")
 # [recording] dir (and the voicemail one): a contact's recording ref to a file, safely
 RECORDINGS: web.AppKey[RecordingFiles] = web.AppKey("recordings")
 PLAYBACKS: web.AppKey[Playbacks] = web.AppKey("playbacks")
+# [cases] sla_file: the SLA targets per priority and the schedule they count in
+SLA_POLICY: web.AppKey[Any] = web.AppKey("sla_policy")
 
 SESSION: web.RequestKey[Session | None] = web.RequestKey("session")

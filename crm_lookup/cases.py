@@ -636,10 +636,12 @@ class CaseRepo:
         )
         return [case_from_row(r) for r in rows]
 
-    async def report(self, start: float, end: float, by: str) -> list[dict[str, Any]]:
+    async def report(
+        self, start: float, end: float, by: str, *, queues: Iterable[str] | None = None
+    ) -> list[dict[str, Any]]:
         """Cases opened / resolved in ``[start, end)``, the average wall seconds to a
         first response and to resolution, and the breaches, per ``by`` (``queue``,
-        ``category`` or ``agent``).
+        ``category`` or ``agent``); ``queues`` keeps only those queues' cases.
 
         Raises:
             InvalidInput: another ``by``.
@@ -658,10 +660,16 @@ SELECT COALESCE({column}, '') AS g,
            ELSE 0 END),
        sum(CASE WHEN created_at >= ? AND created_at < ? THEN resolution_breached ELSE 0 END)
 FROM cases
-WHERE (created_at >= ? AND created_at < ?) OR (resolved_at >= ? AND resolved_at < ?)
+WHERE ((created_at >= ? AND created_at < ?) OR (resolved_at >= ? AND resolved_at < ?)) {{only}}
 GROUP BY g ORDER BY g
 """
-        rows = await self._store.fetchall(sql, [start, end] * 8)
+        args: list[Any] = [start, end] * 8
+        only = ""
+        if queues is not None:
+            names = sorted(set(queues))
+            only = f"AND queue IN ({', '.join('?' * len(names))})" if names else "AND 1 = 0"
+            args.extend(names)
+        rows = await self._store.fetchall(sql.format(only=only), args)
         return [
             {
                 by: r[0],
