@@ -382,8 +382,8 @@ STRINGS: dict[str, tuple[str, str]] = {
     "agent.wrap.case.subject": ("Case subject", "Тема обращения"),
     "agent.wrap.case.status": ("Case status", "Статус обращения"),
     "agent.wrap.case.unknown": (
-        "To open a case, first save the caller as a customer.",
-        "Чтобы открыть обращение, сначала сохраните абонента как клиента.",
+        "This caller is not a customer yet: give their name and the new case creates them.",
+        "Абонент ещё не клиент: укажите имя, и новое обращение создаст клиента.",
     ),
     "agent.wrap.save": ("Save wrap-up", "Сохранить обработку"),
     "agent.wrap.saved": ("Wrap-up saved for {name}.", "Обработка сохранена: {name}."),
