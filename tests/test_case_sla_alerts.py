@@ -56,7 +56,11 @@ async def test_the_shell_flags_breaches_and_feeds_alerts(store_url: str) -> None
         # 40 minutes: the first-response clock is a warning
         now[0] = case.created_at + 40 * 60
         [warning] = await sla.check()
-        assert (warning.clock, warning.breached, warning.queue) == ("first_response", False, "support")
+        assert (warning.clock, warning.breached, warning.queue) == (
+            "first_response",
+            False,
+            "support",
+        )
         # 61 minutes: breached, flagged on the case for the reports
         now[0] = case.created_at + 61 * 60
         [breach] = await sla.check()

@@ -1,0 +1,61 @@
+"""Cases in a real browser (issue 17): open a case from the customer page, see its SLA
+clock and timeline, add a note (shown as text), resolve it; the list; axe-core."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from tests.browser_kit import WAIT_MS, assert_accessible, signed_in
+from tests.console_fakes import PASSWORD
+
+pytestmark = pytest.mark.browser
+
+
+async def test_open_a_case_from_the_customer_page_and_resolve_it(world: Any, browser: Any) -> None:
+    from playwright.async_api import expect
+
+    page = await signed_in(browser, world.origin, "alice", password=PASSWORD)
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    await page.goto(world.origin + "/customers/" + world.ids["customer"])
+    await expect(page.locator("#customer-name")).to_have_text("Ada Lovelace", timeout=WAIT_MS)
+    await page.fill("#open-case-subject", "Invoice is wrong")
+    await page.select_option("#open-case-priority", "urgent")
+    await page.click("#btn-open-case")
+
+    await expect(page).to_have_url(world.origin + "/cases/C-000001", timeout=WAIT_MS)
+    await expect(page.locator("#case-number")).to_have_text("C-000001", timeout=WAIT_MS)
+    await expect(page.locator("#case-subject")).to_have_text("Invoice is wrong")
+    await expect(page.locator("#case-customer")).to_have_text("Ada Lovelace")
+    # an urgent case has a first-response target (config/sla.yaml): a clock, not "No target"
+    await expect(page.locator("#clock-first_response")).not_to_have_text("No target")
+    await expect(page.locator("#case-timeline li")).to_have_count(1)
+    await expect(page.locator("#case-timeline li").first).to_contain_text("Opened by alice")
+    await assert_accessible(page, "a case")
+
+    await page.fill("#case-note-text", "<img src=x onerror=alert(1)> asked for a copy")
+    await page.click("#case-note button")
+    await expect(page.locator("#case-timeline .note")).to_have_text(
+        "<img src=x onerror=alert(1)> asked for a copy", timeout=WAIT_MS
+    )
+    assert await page.locator("#case-timeline img").count() == 0
+
+    await page.select_option("#case-status-edit", "resolved")
+    await page.click("#case-save")
+    await expect(page.locator("#case-status-line")).to_have_text("Saved.", timeout=WAIT_MS)
+    await expect(page.locator("#clock-resolution")).to_contain_text("Met in", timeout=WAIT_MS)
+    await expect(page.locator("#clock-first_response")).to_contain_text("Met in")
+    await expect(page.locator("#case-timeline li")).to_have_count(3)
+    case = await world.store.cases.get(1)
+    assert case.status == "resolved" and case.resolved_at is not None
+
+    await page.goto(world.origin + "/cases")
+    await page.select_option("#filter-status", "resolved")
+    await page.click("#case-filter button")
+    row = page.locator("#case-rows tr").filter(has_text="Invoice is wrong")
+    await expect(row).to_have_count(1, timeout=WAIT_MS)
+    await expect(row).to_contain_text("Resolved")
+    await assert_accessible(page, "the case list")
+    assert errors == []
