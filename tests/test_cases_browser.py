@@ -59,3 +59,28 @@ async def test_open_a_case_from_the_customer_page_and_resolve_it(world: Any, bro
     await expect(row).to_contain_text("Resolved")
     await assert_accessible(page, "the case list")
     assert errors == []
+
+
+async def test_the_reports_page_shows_breaches_per_queue(world: Any, browser: Any) -> None:
+    from playwright.async_api import expect
+
+    ada = int(world.ids["customer"])
+    late = await world.store.cases.open(ada, "Late one", queue="sales", category="billing")
+    await world.store.cases.set_sla(
+        late.id,
+        first_response_due=late.created_at,
+        resolution_due=None,
+        first_response_breached=True,
+        resolution_breached=False,
+    )
+    page = await signed_in(browser, world.origin, "sue", password=PASSWORD)
+    await page.goto(world.origin + "/reports")
+    row = page.locator("#case-report-rows tr").filter(has_text="sales")
+    await expect(row).to_have_count(1, timeout=WAIT_MS)
+    await expect(row.locator("td")).to_have_text(["1", "0", "—", "—", "1", "0"])
+    await page.select_option("#case-report-by", "category")
+    await page.click("#case-report-form button")
+    await expect(page.locator("#case-report-rows tr").filter(has_text="billing")).to_have_count(
+        1, timeout=WAIT_MS
+    )
+    await assert_accessible(page, "the reports page with cases")
