@@ -172,3 +172,29 @@ async def test_report_per_queue_category_and_agent(store_url: str) -> None:
             await store.cases.report(0, 1, "mood")
     finally:
         await store.close()
+
+
+async def test_a_new_call_of_the_customer_reopens_their_resolved_case(store_url: str) -> None:
+    """Voice calls customer_replied: the contact recorder, when the new call's contact
+    has a customer (batched writes, as the service runs it)."""
+    from routing.contacts import ContactRecorder
+    from routing.live import LiveCall
+
+    store = await open_store(store_url)
+    try:
+        eve = await store.customers.add("Eve Back", ["+15550190005"])
+        case = await store.cases.open(eve.id, "Billing", queue="support")
+        await store.cases.update(case.id, status="resolved", actor="alice")
+        recorder = ContactRecorder(
+            store.contacts, cases=store.cases, batch=store.batch, batch_size=8
+        )
+        recorder.start()
+        call = LiveCall("back-1", "PJSIP/trunk-1", "back-1", "+15550190005", "100", time.time())
+        recorder.arrived(call)
+        await recorder.flush()
+        await recorder.close()
+        reopened = await store.cases.get(case.id)
+        assert reopened.status == "open" and call.contact_id in reopened.contact_ids
+        assert "reopened" in [e.kind for e in await store.cases.timeline(case.id)]
+    finally:
+        await store.close()
