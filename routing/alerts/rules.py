@@ -326,7 +326,9 @@ def conditions(
                 float(int(c.elapsed // 60) * 60),
                 c.target,
                 queue=c.queue or None,
-                agent_id=c.agent_id,
+                # a case of no queue is an admin's to see: an agent id (maybe "") with no
+                # queues scopes it away from every supervisor (Console.alerts_for)
+                agent_id=c.agent_id if c.queue else c.agent_id or "",
                 state=c.clock,
             )
         )
