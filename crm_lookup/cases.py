@@ -308,9 +308,11 @@ async def update_case_in(
         )
 
 
-async def link_in(db: Transaction, case_id: int, contact_id: int, *, actor: str = "") -> bool:
-    """Link a contact (any channel) to a case; the first link is the first response.
-    Returns whether it was new."""
+async def link_in(
+    db: Transaction, case_id: int, contact_id: int, *, actor: str = "", responds: bool = True
+) -> bool:
+    """Link a contact (any channel) to a case; the first link is the first response
+    (``responds``: not the customer's own reply). Returns whether it was new."""
     try:
         changed = await db.execute(
             "INSERT INTO case_contacts(case_id, contact_id) VALUES (?, ?) ON CONFLICT DO NOTHING",
@@ -327,10 +329,11 @@ async def link_in(db: Transaction, case_id: int, contact_id: int, *, actor: str 
         actor=actor,
         contact_id=contact_id,
     )
+    now = time.time()
     await db.execute(
         "UPDATE cases SET first_response_at = COALESCE(first_response_at, ?), updated_at = ?"
         " WHERE id = ?",
-        (time.time(), time.time(), case_id),
+        (now if responds else None, now, case_id),
     )
     return True
 
@@ -527,7 +530,7 @@ class CaseRepo:
                 business_seconds=self.business_seconds,
                 kind=kind,
             )
-            await link_in(db, case_id, contact_id, actor="customer")
+            await link_in(db, case_id, contact_id, actor="customer", responds=False)
         return await self.get(case_id)
 
     async def search(

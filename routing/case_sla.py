@@ -73,12 +73,17 @@ class CaseSla:
                 log.exception("case SLA check failed")
             await asyncio.sleep(max(1.0, self.interval))
 
+    def _compute(self, cases: list[Any], now: float) -> list[tuple[Any, dict[str, Any]]]:
+        return [(case, clocks(self.policy, case.priority, _times(case), now)) for case in cases]
+
     async def check(self) -> list[CaseSample]:
         """One check now: due times and breach flags written, the alert samples set."""
         now = self.clock()
+        cases = await self.store.cases.open_cases()
+        # a case open for months walks its schedule day by day: off the event loop
+        computed = await asyncio.to_thread(self._compute, cases, now)
         samples: list[CaseSample] = []
-        for case in await self.store.cases.open_cases():
-            found = clocks(self.policy, case.priority, _times(case), now)
+        for case, found in computed:
             first, resolution = found["first_response"], found["resolution"]
             due = (first.due_at, resolution.due_at)
             flags = (first.breached, resolution.breached)
