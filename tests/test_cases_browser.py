@@ -84,3 +84,28 @@ async def test_the_reports_page_shows_breaches_per_queue(world: Any, browser: An
         1, timeout=WAIT_MS
     )
     await assert_accessible(page, "the reports page with cases")
+
+
+async def test_a_case_sla_alert_on_the_wallboard(world: Any, browser: Any) -> None:
+    """The case_sla alert as the SLA shell raises it, shown and cleared like any alert."""
+    from playwright.async_api import expect
+
+    page = await signed_in(browser, world.origin, "sue", password=PASSWORD)
+    await page.goto(world.origin + "/supervisor")
+    await expect(page.locator("#alerts")).to_be_hidden(timeout=WAIT_MS)
+    alert = world.center.raise_alert(
+        "s1",
+        "case_sla",
+        "C-000042 Invoice is wrong",
+        queue="sales",
+        agent_state="resolution",
+        value=4 * 3600.0 + 120,
+        threshold=4 * 3600.0,
+    )
+    banner = page.get_by_role("alert").filter(has_text="active alert")
+    await expect(banner).to_contain_text(
+        "Case SLA close to or past its deadline — C-000042 Invoice is wrong", timeout=WAIT_MS
+    )
+    alert.update(state="cleared", cleared_at=world.center.clock())
+    world.center.publish_alert("cleared", alert)
+    await expect(banner).to_be_hidden(timeout=WAIT_MS)
