@@ -24,6 +24,9 @@ from agent_console.ports import SPY_MODES, TRANSFER_KINDS, ContactCenter, Messag
 from config.errors import IllegalTransition, InvalidInput, NotFound, PermissionDenied
 from config.settings import Settings
 from crm_lookup.drafts import holds_input
+from crm_lookup.models import CASE_PRIORITIES, CaseStatus
+
+CASE_STATUSES = tuple(s.value for s in CaseStatus)
 
 NUMBER = re.compile(r"^\+?[0-9*#]{2,20}$")
 ID = re.compile(r"^[A-Za-z0-9._:@/-]{1,128}$")
@@ -376,9 +379,29 @@ class Console:
             "id": db_id(case, "id", required=False),
             "subject": text(case, "subject", required=False),
             "status": text(case, "status", required=False) or "open",
+            "priority": text(case, "priority", required=False, max_len=16) or "normal",
+            "category": text(case, "category", required=False, max_len=64),
         }
-        if checked["status"] not in ("open", "pending", "closed"):
-            raise InvalidInput("case.status must be open, pending or closed", field="case")
+        if checked["status"] == "pending":  # the wrap-up form's old value
+            checked["status"] = "pending_customer"
+        if checked["status"] not in CASE_STATUSES:
+            raise InvalidInput(
+                f"case.status must be one of {', '.join(CASE_STATUSES)}", field="case.status"
+            )
+        if checked["priority"] not in CASE_PRIORITIES:
+            raise InvalidInput(
+                f"case.priority must be one of {', '.join(CASE_PRIORITIES)}",
+                field="case.priority",
+            )
+        new_customer = case.get("new_customer")
+        if new_customer is not None:
+            if not isinstance(new_customer, Mapping):
+                raise InvalidInput("case.new_customer must be an object", field="case.new_customer")
+            checked["new_customer"] = {
+                "name": text(new_customer, "name", max_len=200),
+                "company": text(new_customer, "company", required=False, max_len=200),
+                "email": text(new_customer, "email", required=False, max_len=200),
+            }
         return checked
 
     async def _check_contact(self, user: User, contact_id: str, *, drafting: bool = False) -> bool:
@@ -494,7 +517,32 @@ class Console:
         if not isinstance(done, bool):
             raise InvalidInput("done must be true or false", field="done")
         own = await self._check_contact(user, contact_id)
-        saved = await self.crm.wrapup(contact_id, disposition, notes, case)
+        if case is not None and not case["id"]:
+            # An unknown caller's case: the customer is created first (from the name the
+            # agent gave and the caller's number), else refused before anything is saved.
+            contact = await self.crm.contact(contact_id)
+            if contact.get("customer_id") is None:
+                fresh = case.get("new_customer")
+                if fresh is None:
+                    raise InvalidInput(
+                        "this caller is not a customer yet: give the new customer's name"
+                        " (case.new_customer.name) to create them with the case",
+                        field="case.new_customer",
+                    )
+                card = await self.crm.create_customer(
+                    fresh["name"],
+                    str(contact.get("caller") or ""),
+                    fresh["company"],
+                    fresh["email"],
+                    contact_id,
+                )
+                await self._audit(
+                    user,
+                    "customer.create",
+                    str(card.get("customer_id")),
+                    {"contact": contact_id, "from": "wrapup"},
+                )
+        saved = await self.crm.wrapup(contact_id, disposition, notes, case, actor=user.username)
         if not done and own and self._live_contact_of(user.agent_id) == contact_id:
             # saved (its draft is gone) but the agent stays in wrap-up: nothing is unsaved
             # now, so the limit may make them ready again

@@ -19,6 +19,7 @@ from aiohttp import web
 from agent_console import (
     alerts_api,
     api,
+    cases_api,
     contact_api,
     conversations_api,
     kb_api,
@@ -116,6 +117,7 @@ def init_app(
     alerts_api.setup(app)
     conversations_api.setup(app, settings)
     kb_api.setup(app)
+    cases_api.setup(app, settings, store)
     app.router.add_get("/ws", hub.handle)
     pages.setup_pages(app)
     report_pages.add_routes(app)

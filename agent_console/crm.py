@@ -184,7 +184,8 @@ class Crm:
         Returns the new customer's card. Raises InvalidInput (bad phone or email), Conflict
         (the phone already belongs to a customer), NotFound (no such contact).
         """
-        customer = await self.store.customers.add(name, [phone], company=company, email=email)
+        phones = [phone] if phone else []  # a withheld number: the customer has none yet
+        customer = await self.store.customers.add(name, phones, company=company, email=email)
         if contact_id:
             await self.store.contacts.link_customer(_int_id(contact_id, "contact id"), customer.id)
         card: dict[str, Any] = to_json(await self.directory.card(customer.id))
@@ -198,22 +199,33 @@ class Crm:
         return result
 
     async def wrapup(
-        self, contact_id: str, disposition: str, notes: str, case: Mapping[str, Any] | None
+        self,
+        contact_id: str,
+        disposition: str,
+        notes: str,
+        case: Mapping[str, Any] | None,
+        *,
+        actor: str = "",
     ) -> dict[str, Any]:
-        """Save a wrap-up; ``case`` (``id`` or ``subject``, ``status``) opens or updates a
-        case linked to the contact. Raises NotFound, InvalidInput."""
+        """Save a wrap-up; ``case`` (``id`` or ``subject``, ``status``, ``priority``,
+        ``category``) opens or updates a case linked to the contact; a new one belongs to
+        the contact's queue and agent. Raises NotFound, InvalidInput."""
         from crm_lookup.models import CaseChange
 
+        cid = _int_id(contact_id, "contact id")
         change = None
         if case is not None:
+            contact = await self.store.contacts.get(cid)
             change = CaseChange(
                 case_id=_int_id(str(case["id"]), "case id") if case.get("id") else None,
                 subject=case.get("subject") or "",
                 status=case.get("status") or "open",
+                priority=case.get("priority") or "normal",
+                category=case.get("category") or "",
+                queue=contact.queue or "",
+                agent_id=contact.agent_id or None,
             )
-        row = await self.store.contacts.wrapup(
-            _int_id(contact_id, "contact id"), disposition, notes, case=change
-        )
+        row = await self.store.contacts.wrapup(cid, disposition, notes, case=change, actor=actor)
         result: dict[str, Any] = to_json(row)
         return result
 

@@ -39,5 +39,7 @@ RECORDINGS: web.AppKey[RecordingFiles] = web.AppKey("recordings")
 PLAYBACKS: web.AppKey[Playbacks] = web.AppKey("playbacks")
 # the canned responses of [console] canned_responses_file, read at start
 CANNED: web.AppKey[list[CannedResponse]] = web.AppKey("canned")
+# [cases] sla_file: the SLA targets per priority and the schedule they count in
+SLA_POLICY: web.AppKey[Any] = web.AppKey("sla_policy")
 
 SESSION: web.RequestKey[Session | None] = web.RequestKey("session")

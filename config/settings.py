@@ -140,6 +140,17 @@ class ConsoleSettings:
 
 
 @dataclass(frozen=True, slots=True)
+class CaseSettings:
+    """Cases with SLA (docs/ARCHITECTURE.md "Cases and SLA (issue 17)")."""
+
+    # The SLA policies: targets per priority in business hours and the IVR schedule they
+    # count in (config/sla.yaml documents the format); "" = no SLA.
+    sla_file: str = "config/sla.yaml"
+    # Seconds between two SLA checks (breach flags, case_sla alerts).
+    check_interval: float = 30.0
+
+
+@dataclass(frozen=True, slots=True)
 class AlertSettings:
     """Supervisor alerts (docs/ARCHITECTURE.md "Supervisor alerts"): thresholds, 0 = off.
 
@@ -253,6 +264,7 @@ class Settings:
     quality: QualitySettings = field(default_factory=QualitySettings)
     console: ConsoleSettings = field(default_factory=ConsoleSettings)
     alerts: AlertSettings = field(default_factory=AlertSettings)
+    cases: CaseSettings = field(default_factory=CaseSettings)
     site: SiteSettings = field(default_factory=SiteSettings)
     crm: CrmSettings = field(default_factory=CrmSettings)
     security: SecuritySettings = field(default_factory=SecuritySettings)

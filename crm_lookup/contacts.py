@@ -274,6 +274,7 @@ class ContactLog:
         notes: str = "",
         case: CaseChange | None = None,
         at: When = None,
+        actor: str = "",
     ) -> Contact:
         """The agent's wrap-up: disposition, notes, and optionally a case opened or updated
         and linked to the contact, all in one transaction. The same wrap-up again changes
@@ -305,7 +306,7 @@ class ContactLog:
             if not seen:
                 case_id = None
                 if case is not None:
-                    case_id = await apply_change_in(db, case, customer_id, contact_id)
+                    case_id = await apply_change_in(db, case, customer_id, contact_id, actor=actor)
                 data = {"disposition": dispo, "notes": notes, "case_id": case_id}
                 await db.execute(_INSERT_EVENT, (key, "wrapup", ident, when, json.dumps(data)))
             # the draft is the saved wrap-up now: gone in the same transaction

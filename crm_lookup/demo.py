@@ -216,7 +216,17 @@ async def seed_demo(store: Store) -> None:
             notes=demo.notes,
         )
         if demo.case:
-            await store.cases.open(customer.id, demo.case, status="open", due_at=now + 3 * 86400)
+            # in the queue of their first call, so its agents and supervisors see it on
+            # /cases with its SLA clock (config/sla.yaml)
+            await store.cases.open(
+                customer.id,
+                demo.case,
+                status="open",
+                due_at=now + 3 * 86400,
+                priority="high",
+                queue=demo.history[0][0] if demo.history else "",
+                actor="demo",
+            )
         for n, (queue, agent, disposition, notes, outcome, days) in enumerate(demo.history):
             key = f"demo-{index:02d}-{n}"
             start = now - days * 86400 - 3600 * (n + 1)

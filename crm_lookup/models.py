@@ -32,9 +32,14 @@ class Direction(enum.StrEnum):
 
 
 class CaseStatus(enum.StrEnum):
+    NEW = "new"
     OPEN = "open"
-    PENDING = "pending"
+    PENDING_CUSTOMER = "pending_customer"
+    RESOLVED = "resolved"
     CLOSED = "closed"
+
+
+CASE_PRIORITIES = ("low", "normal", "high", "urgent")
 
 
 class Role(enum.StrEnum):
@@ -176,24 +181,94 @@ class Case:
     id: int
     customer_id: int
     subject: str
-    status: str = "open"
+    status: str = "new"
     due_at: float | None = None
     notes: str = ""
     created_at: float = 0.0
     updated_at: float = 0.0
     contact_ids: tuple[int, ...] = ()
+    priority: str = "normal"
+    category: str = ""
+    queue: str = ""
+    agent_id: str | None = None
+    first_response_due: float | None = None
+    first_response_at: float | None = None
+    resolution_due: float | None = None
+    resolved_at: float | None = None
+    paused_seconds: float = 0.0
+    paused_since: float | None = None
+    first_response_breached: bool = False
+    resolution_breached: bool = False
+    created_by: str = ""
+    customer_name: str = ""
+
+    @property
+    def number(self) -> str:
+        """The number people read and type: ``C-000123`` (the id, not stored apart)."""
+        return case_number(self.id)
+
+    @property
+    def is_open(self) -> bool:
+        return self.status not in ("resolved", "closed")
 
     def to_json(self) -> dict[str, Any]:
         return {
             "id": self.id,
+            "number": self.number,
             "customer_id": self.customer_id,
+            "customer_name": self.customer_name,
             "subject": self.subject,
             "status": self.status,
+            "priority": self.priority,
+            "category": self.category,
+            "queue": self.queue,
+            "agent_id": self.agent_id,
             "due_at": self.due_at,
             "notes": self.notes,
             "created_at": self.created_at,
             "updated_at": self.updated_at,
+            "created_by": self.created_by,
             "contact_ids": list(self.contact_ids),
+            "sla": {
+                "first_response_due": self.first_response_due,
+                "first_response_at": self.first_response_at,
+                "resolution_due": self.resolution_due,
+                "resolved_at": self.resolved_at,
+                "paused_seconds": self.paused_seconds,
+                "paused_since": self.paused_since,
+                "first_response_breached": self.first_response_breached,
+                "resolution_breached": self.resolution_breached,
+            },
+        }
+
+
+def case_number(case_id: int) -> str:
+    return f"C-{case_id:06d}"
+
+
+@dataclass(frozen=True, slots=True)
+class CaseEvent:
+    """One entry of a case's timeline: ``created``, ``contact`` (a linked contact of any
+    channel), ``note``, ``status``, ``priority``, ``assignee``, ``category``, ``reopened``."""
+
+    id: int
+    case_id: int
+    kind: str
+    at: float
+    actor: str = ""
+    body: str = ""
+    contact_id: int | None = None
+    data: dict[str, Any] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "kind": self.kind,
+            "at": self.at,
+            "actor": self.actor,
+            "body": self.body,
+            "contact_id": self.contact_id,
+            "data": self.data,
         }
 
 
@@ -206,6 +281,10 @@ class CaseChange:
     status: str = "open"
     due_at: float | None = None
     notes: str = ""
+    priority: str = "normal"
+    category: str = ""
+    queue: str = ""
+    agent_id: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

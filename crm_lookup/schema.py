@@ -596,6 +596,82 @@ CREATE INDEX article_uses_contact ON article_uses(contact_id) WHERE contact_id I
 CREATE INDEX article_uses_article ON article_uses(article_id, at);
 """
 
+# Cases with SLA (issue 17; docs/ARCHITECTURE.md "Cases and SLA (issue 17)"). The status
+# set changes (new/open/pending_customer/resolved/closed; the old open/pending/closed map
+# to open/pending_customer/closed), and SQLite cannot alter a CHECK constraint that old
+# rows would break, so the table is rebuilt the documented way (create, copy, drop,
+# rename) keeping every id. Dropping ``cases`` with foreign keys on would cascade into
+# ``case_contacts``, so its links are set aside first and put back after. The case's
+# timeline (created, linked contacts, notes, status/priority/assignee changes) is
+# ``case_events``; the old cases get their "created" and "contact" entries. The number
+# shown (C-000123) is the id formatted, not stored.
+MIGRATION_19 = """
+CREATE TABLE cases_v19 (
+    id INTEGER PRIMARY KEY,
+    customer_id INTEGER NOT NULL REFERENCES customers(id) ON DELETE CASCADE,
+    subject TEXT NOT NULL,
+    status TEXT NOT NULL DEFAULT 'new'
+        CHECK (status IN ('new', 'open', 'pending_customer', 'resolved', 'closed')),
+    priority TEXT NOT NULL DEFAULT 'normal'
+        CHECK (priority IN ('low', 'normal', 'high', 'urgent')),
+    category TEXT NOT NULL DEFAULT '',
+    queue TEXT NOT NULL DEFAULT '',
+    agent_id TEXT,
+    due_at REAL,
+    notes TEXT NOT NULL DEFAULT '',
+    first_response_due REAL,
+    first_response_at REAL,
+    resolution_due REAL,
+    resolved_at REAL,
+    paused_seconds REAL NOT NULL DEFAULT 0,
+    paused_since REAL,
+    first_response_breached INTEGER NOT NULL DEFAULT 0,
+    resolution_breached INTEGER NOT NULL DEFAULT 0,
+    created_by TEXT NOT NULL DEFAULT '',
+    created_at REAL NOT NULL,
+    updated_at REAL NOT NULL
+);
+INSERT INTO cases_v19(id, customer_id, subject, status, due_at, notes, first_response_at,
+                      resolved_at, paused_since, created_at, updated_at)
+SELECT id, customer_id, subject,
+       CASE status WHEN 'pending' THEN 'pending_customer' ELSE status END,
+       due_at, notes, created_at,
+       CASE WHEN status = 'closed' THEN updated_at END,
+       CASE WHEN status = 'pending' THEN updated_at END,
+       created_at, updated_at
+FROM cases;
+CREATE TABLE case_links_v19 AS SELECT case_id, contact_id FROM case_contacts;
+DROP TABLE case_contacts;
+DROP TABLE cases;
+ALTER TABLE cases_v19 RENAME TO cases;
+CREATE INDEX cases_customer ON cases(customer_id, status);
+CREATE INDEX cases_open ON cases(status, queue) WHERE status NOT IN ('resolved', 'closed');
+CREATE INDEX cases_created ON cases(created_at);
+CREATE TABLE case_contacts (
+    case_id INTEGER NOT NULL REFERENCES cases(id) ON DELETE CASCADE,
+    contact_id INTEGER NOT NULL REFERENCES contacts(id) ON DELETE CASCADE,
+    PRIMARY KEY (case_id, contact_id)
+) WITHOUT ROWID;
+INSERT INTO case_contacts SELECT case_id, contact_id FROM case_links_v19;
+DROP TABLE case_links_v19;
+CREATE INDEX case_contacts_contact ON case_contacts(contact_id);
+CREATE TABLE case_events (
+    id INTEGER PRIMARY KEY,
+    case_id INTEGER NOT NULL REFERENCES cases(id) ON DELETE CASCADE,
+    kind TEXT NOT NULL,
+    contact_id INTEGER REFERENCES contacts(id) ON DELETE SET NULL,
+    body TEXT NOT NULL DEFAULT '',
+    data TEXT NOT NULL DEFAULT '{}',
+    actor TEXT NOT NULL DEFAULT '',
+    at REAL NOT NULL
+);
+CREATE INDEX case_events_case ON case_events(case_id, at);
+INSERT INTO case_events(case_id, kind, at) SELECT id, 'created', created_at FROM cases;
+INSERT INTO case_events(case_id, kind, contact_id, at)
+SELECT l.case_id, 'contact', l.contact_id, c.created_at
+FROM case_contacts l JOIN contacts c ON c.id = l.contact_id;
+"""
+
 # (version, script). Append only.
 MIGRATIONS: tuple[tuple[int, str], ...] = (
     (1, MIGRATION_1),
@@ -613,6 +689,7 @@ MIGRATIONS: tuple[tuple[int, str], ...] = (
     (14, MIGRATION_14),
     (15, MIGRATION_15),
     (18, MIGRATION_18),
+    (19, MIGRATION_19),
 )
 
 SCHEMA_VERSION_TABLE = """

@@ -28,7 +28,14 @@ from config.errors import NotFound, SwitchboardError
 from config.settings import AlertSettings
 from crm_lookup.database import StoreBusy, StoreUnavailable
 from routing.alerts.engine import Alert, AlertEngine, Change, ChangeKind
-from routing.alerts.rules import AgentSample, AlertRules, QueueRules, QueueSample, Sample
+from routing.alerts.rules import (
+    AgentSample,
+    AlertRules,
+    CaseSample,
+    QueueRules,
+    QueueSample,
+    Sample,
+)
 
 log = logging.getLogger(__name__)
 
@@ -115,6 +122,8 @@ class Alerting:
         self._tasks: list[asyncio.Task[None]] = []
         self.log_failing_since: float | None = None
         self.webhook: Any = None  # the notifier behind ``notify``, closed by the wiring
+        # the case SLA clocks that are warnings or breached (set by routing.case_sla)
+        self.case_samples: tuple[CaseSample, ...] = ()
 
     # -- lifecycle ----------------------------------------------------------------------
 
@@ -184,6 +193,7 @@ class Alerting:
             agents=agents,
             ami={name: bool(link.get("connected")) for name, link in pbx.items()},
             database_failing_since=min(failing) if failing else None,
+            cases=self.case_samples,
         )
 
     def check(self) -> list[Change]:

@@ -169,6 +169,7 @@ class CallCenter(ConsoleOperations):
         # service wiring; None: no alerts)
         self.queue_alerts = dict(queue_alerts or {})
         self.alerting: Any = None
+        self.case_sla: Any = None  # routing.case_sla.CaseSla, set by the wiring
         self.clock = clock
         self.calls: dict[str, LiveCall] = {}
         # (pbx, channel name) -> call id: channel names of two Asterisks collide

@@ -93,6 +93,7 @@ class ContactRecorder:
         *,
         agent_states: Any = None,
         drafts: Any = None,
+        cases: Any = None,
         service_level_seconds: float = 20.0,
         short_abandon_seconds: float = 5.0,
         concurrency: int = 1,
@@ -108,6 +109,9 @@ class ContactRecorder:
         self.contacts = contacts
         self.agent_states = agent_states
         self.drafts = drafts
+        # store.cases: a new contact of a customer reopens their resolved case
+        # (customer_replied); None: no cases
+        self.cases = cases
         self.service_level_seconds = service_level_seconds
         self.short_abandon_seconds = short_abandon_seconds
         self.concurrency = concurrency
@@ -346,6 +350,11 @@ class ContactRecorder:
             )
             contact = await self.contacts.get_by_key(key)
             call.contact_id = contact.id
+            if self.cases is not None and contact.customer_id is not None:
+                # the customer is back: a resolved (or pending_customer) case of theirs
+                # opens again with this contact on its timeline; a second run finds it
+                # open already and changes nothing
+                await self.cases.customer_replied(key)
 
         self._for_contact(key, "arrived", write)
 

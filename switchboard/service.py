@@ -22,7 +22,7 @@ from typing import Any
 from aiohttp import web
 
 from agent_console.app import init_app
-from agent_console.keys import RECORDINGS
+from agent_console.keys import RECORDINGS, SLA_POLICY
 from config.errors import AuthenticationFailed, ConnectionLost
 from config.settings import AmiSettings, Settings
 from crm_lookup.directory import Directory
@@ -33,6 +33,7 @@ from routing.acd.config import load_queue_file
 from routing.acd.engine import Acd
 from routing.acd.model import AcdSettings
 from routing.alerting import Alerting
+from routing.case_sla import CaseSla
 from routing.center import CallCenter
 from routing.contacts import ContactRecorder
 from routing.digital import DigitalDesk
@@ -113,6 +114,7 @@ async def build_service(settings: Settings, *, clock: Callable[[], float] = time
         store.contacts,
         agent_states=store.agent_states,
         drafts=store.drafts,
+        cases=store.cases,
         short_abandon_seconds=settings.routing.short_abandon_seconds,
         concurrency=store.concurrent_writes,
         batch=store.batch,
@@ -157,6 +159,13 @@ async def build_service(settings: Settings, *, clock: Callable[[], float] = time
     )
     center.alerting.webhook = webhook
     app = init_app(settings, store=store, center=center)
+    center.case_sla = CaseSla(
+        store,
+        app[SLA_POLICY],
+        center.alerting,
+        interval=settings.cases.check_interval,
+        clock=clock,
+    )
     service = Service(settings, store, directory, ami, center, app, clients)
     # cleanup_ctx runs in order at start-up and in reverse at shutdown: the store is
     # closed last, after the call center has written its last milestones.
@@ -230,7 +239,9 @@ def _alerting_ctx(service: Service) -> Callable[[web.Application], AsyncIterator
         if webhook is not None:
             webhook.start()
         alerting.start()
+        service.center.case_sla.start()
         yield
+        await service.center.case_sla.stop()
         await alerting.stop()
         if webhook is not None:
             await webhook.close()

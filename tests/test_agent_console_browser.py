@@ -292,15 +292,18 @@ async def test_the_wrapup_survives_the_limit_a_reload_and_a_new_pop(
         resp = await client.request("GET", f"/api/contacts/{world.ids['contact']}/draft")
         assert (await resp.json())["draft"] is None
 
-    # The unknown caller's own wrap-up offers no case until they are saved as a customer.
+    # The unknown caller's own wrap-up offers a new case that creates the customer first
+    # (issue 17): it asks for their name; saved as a customer from the card, it does not.
     world.center.answer("c10")
     await expect(page.locator("#new-customer")).to_be_visible(timeout=WAIT_MS)
     world.center.end("c10")
     await expect(page.locator("#wrapup-heading")).to_have_text(
         "Wrap-up: Unknown caller", timeout=WAIT_MS
     )
-    await expect(page.locator("#case-mode option")).to_have_text(["No case"])
+    await expect(page.locator("#case-mode option")).to_have_count(2)
     await expect(page.locator("#case-hint")).to_be_visible()
+    await page.select_option("#case-mode", "new")
+    await expect(page.locator("#case-new-customer")).to_be_visible()
     await page.fill("#new-customer-name", "Nora Newcomer")
     await page.click("#btn-new-customer")
     await expect(page.locator("#call-status")).to_have_text(
@@ -308,6 +311,7 @@ async def test_the_wrapup_survives_the_limit_a_reload_and_a_new_pop(
     )
     await expect(page.locator('#case-mode option[value="new"]')).to_have_count(1)
     await expect(page.locator("#case-hint")).to_be_hidden()
+    await expect(page.locator("#case-new-customer")).to_be_hidden()
     await expect(page.locator("#wrapup-heading")).to_have_text("Wrap-up: Nora Newcomer")
     assert agent_page_errors(world, page) == []
 

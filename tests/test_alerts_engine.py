@@ -240,4 +240,5 @@ def test_rule_values_are_the_wire_names() -> None:
         "agent_state",
         "ami_down",
         "database_failing",
+        "case_sla",
     }

@@ -381,6 +381,42 @@ MATRIX: list[tuple[str, str, Any, dict[str, int]]] = [
         {"retired": True},
         dict(anon=401, alice=403, bob=403, sue=200, root=200),
     ),
+    # cases (issue 17): "{case}" is a case of Ada's in sales (the world below); bodies are
+    # not formatted, so Ada is customer 1 and the live call's contact 2 of a fresh store
+    ("GET", "/cases", None, dict(anon=303, alice=200, bob=200, sue=200, root=200)),
+    ("GET", "/cases/{case}", None, dict(anon=303, alice=200, bob=200, sue=200, root=200)),
+    ("GET", "/api/cases", None, dict(anon=401, alice=200, bob=200, sue=200, root=200)),
+    (
+        "POST",
+        "/api/cases",
+        {"customer_id": "1", "subject": "Matrix", "queue": "sales"},
+        dict(anon=401, alice=201, bob=403, sue=201, root=201),
+    ),
+    ("GET", "/api/cases/{case}", None, dict(anon=401, alice=200, bob=404, sue=200, root=200)),
+    (
+        "PATCH",
+        "/api/cases/{case}",
+        {"priority": "high"},
+        dict(anon=401, alice=200, bob=404, sue=200, root=200),
+    ),
+    (
+        "POST",
+        "/api/cases/{case}/notes",
+        {"text": "a note"},
+        dict(anon=401, alice=201, bob=404, sue=201, root=201),
+    ),
+    (
+        "POST",
+        "/api/cases/{case}/contacts",
+        {"contact_id": "2"},
+        dict(anon=401, alice=200, bob=404, sue=200, root=200),
+    ),
+    (
+        "GET",
+        "/api/reports/cases?by=category",
+        None,
+        dict(anon=401, alice=403, bob=403, sue=200, root=200),
+    ),
     ("GET", "/ws", None, dict(anon=401)),
 ]
 
@@ -391,6 +427,12 @@ async def world(tmp_path: Any) -> Any:
     w.ids = await seed(w)
     w.ids["alert"] = w.center.raise_alert("a1", "longest_wait", "sales", queue="sales")["id"]
     w.ids.update(await seed_conversations(w))
+    assert (w.ids["customer"], w.ids["contact"]) == ("1", "2")  # the case bodies above
+    # resolved: the tests of Ada's open cases below do not see it
+    case = await w.store.cases.open(
+        int(w.ids["customer"]), "Matrix case", queue="sales", status="resolved"
+    )
+    w.ids["case"] = case.number
     yield w
     await w.close()
 

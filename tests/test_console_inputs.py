@@ -105,6 +105,8 @@ async def world(tmp_path: Any) -> Any:
     # the role matrix's ack route names an alert (tests/test_console_api.py's world)
     w.ids["alert"] = w.center.raise_alert("a1", "longest_wait", "sales", queue="sales")["id"]
     w.ids.update(await seed_conversations(w))  # the matrix's conversation routes name them
+    # the role matrix's case routes name a case of Ada's in sales
+    w.ids["case"] = (await w.store.cases.open(int(w.ids["customer"]), "Walk", queue="sales")).number
     yield w
     await w.close()
 
@@ -181,6 +183,16 @@ async def test_a_chunked_body_over_the_limit_is_refused(world: Any) -> None:
         ("sue", "POST", "/api/kb/articles", {"title": "\ud800", "body": "b", "language": "en"}),
         ("sue", "PUT", "/api/kb/articles/{article}", {"language": "de"}),
         ("sue", "PUT", "/api/kb/articles/{article}", {"uses": 1000}),
+        ("alice", "GET", "/api/cases/C-%C2%B2", None),
+        ("alice", "GET", "/api/cases?customer_id=%D9%A1", None),
+        ("alice", "GET", "/api/cases?breached=maybe", None),
+        ("alice", "POST", "/api/cases", {"customer_id": "1", "subject": "a\nb"}),
+        ("alice", "POST", "/api/cases", {"contact_id": "²", "subject": "x"}),
+        ("alice", "POST", "/api/cases/{case}/notes", {"text": "x" * 10_001}),
+        ("alice", "PATCH", "/api/cases/{case}", {"status": "pending"}),
+        ("alice", "PATCH", "/api/cases/{case}", {}),
+        ("sue", "GET", "/api/reports/cases?from=9999-12-31", None),
+        ("sue", "GET", "/api/reports/cases?from=2020-01-01&to=2026-01-01", None),
         (
             "alice",
             "POST",
@@ -254,6 +266,7 @@ HOSTILE_QUERY = (
     "",
 )
 QUERY_NAMES = ("limit", "offset", "from", "to", "by", "interval", "phone", "q", "lang")
+QUERY_NAMES += ("status", "priority", "customer_id", "breached", "queue")  # /api/cases
 # JSON values for one field of an otherwise valid body (json.dumps escapes the surrogates).
 HOSTILE_VALUES: tuple[Any, ...] = (
     "²",

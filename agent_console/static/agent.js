@@ -452,19 +452,21 @@
     clear(select);
     select.append(el("option", { value: "none" }, t("agent.wrap.case.none")));
     const known = wrap.customerId !== null && wrap.customerId !== undefined;
-    if (known) {
-      select.append(el("option", { value: "new" }, t("agent.wrap.case.new")));
-      for (const k of wrap.cases || []) {
-        select.append(el("option", { value: "case:" + k.id }, t("agent.wrap.case.update", { id: k.id, subject: k.subject || "" })));
-      }
+    // An unknown caller's new case creates the customer first (issue 17): the form asks
+    // for their name, sent as case.new_customer.
+    select.append(el("option", { value: "new" }, t("agent.wrap.case.new")));
+    for (const k of known ? wrap.cases || [] : []) {
+      select.append(el("option", { value: "case:" + k.id }, t("agent.wrap.case.update", { id: k.number || k.id, subject: k.subject || "" })));
     }
     $("case-hint").classList.toggle("hidden", known);
+    select.dataset.unknown = known ? "" : "1";
     if ([...select.options].some((o) => o.value === keep)) select.value = keep;
     showCaseFields();
   }
   function showCaseFields() {
     const mode = $("case-mode").value;
     $("case-subject-field").classList.toggle("hidden", mode !== "new");
+    $("case-new-customer-field").classList.toggle("hidden", mode !== "new" || !$("case-mode").dataset.unknown);
     $("case-status-field").classList.toggle("hidden", mode === "none");
   }
   $("case-mode").addEventListener("change", showCaseFields);
@@ -572,6 +574,7 @@
         return;
       }
       body.case = { subject: draft.case.subject.trim(), status: draft.case.status };
+      if ($("case-mode").dataset.unknown) body.case.new_customer = { name: $("case-new-customer").value.trim() };
     } else if (draft.case.mode === "case") {
       body.case = { id: draft.case.id, status: draft.case.status };
     }

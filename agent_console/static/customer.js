@@ -26,10 +26,29 @@
     $("customer-notes").textContent = c.notes || "—";
     const cases = clear($("customer-cases"));
     for (const k of c.open_cases || []) {
-      cases.append(el("li", { class: "case" }, "#" + k.id + " " + (k.subject || "") + " — " + label("case", k.status || "open")));
+      const number = k.number || "#" + k.id;
+      cases.append(el("li", { class: "case" },
+        el("a", { href: "/cases/" + encodeURIComponent(number) }, number),
+        " " + (k.subject || "") + " — " + label("case", k.status || "open")));
     }
     if (!cases.firstChild) cases.append(el("li", { class: "empty" }, t("customer.no_cases")));
   }
+
+  // ---- a new case (issue 17): opened here, shown on its own page -------------------------
+  $("open-case").addEventListener("submit", async (ev) => {
+    ev.preventDefault();
+    showError("", "open-case-error");
+    try {
+      const k = await api("POST", "/api/cases", {
+        customer_id: String(id), subject: $("open-case-subject").value, priority: $("open-case-priority").value,
+      });
+      window.location.assign("/cases/" + encodeURIComponent(k.number));
+    } catch (e) {
+      showError(e.message, "open-case-error");
+      $("open-case-subject").setAttribute("aria-invalid", "true");
+      $("open-case-subject").focus();
+    }
+  });
 
   // ---- timeline ------------------------------------------------------------------------
   function contactItem(c) {

@@ -20,6 +20,10 @@ Rules (``Rule`` values; the unit of each value in brackets):
   (``wrap_up_minutes``) longer than N minutes [min].
 * ``ami_down``: a PBX's AMI link down for N seconds [s].
 * ``database_failing``: the database failing writes for N seconds [s].
+* ``case_sla``: a case's SLA clock (first response or resolution) past its warning
+  fraction or breached [s of business time elapsed; the threshold is the target]. The
+  shell (``routing.case_sla``) computes the clocks (``routing.sla``); a case answered,
+  resolved or paused stops holding and its alert clears.
 """
 
 from __future__ import annotations
@@ -39,6 +43,7 @@ class Rule(enum.Enum):
     AGENT_STATE = "agent_state"
     AMI_DOWN = "ami_down"
     DATABASE_FAILING = "database_failing"
+    CASE_SLA = "case_sla"
 
 
 #: the unit of each rule's value and threshold
@@ -49,6 +54,7 @@ UNITS: dict[Rule, str] = {
     Rule.AGENT_STATE: "min",
     Rule.AMI_DOWN: "s",
     Rule.DATABASE_FAILING: "s",
+    Rule.CASE_SLA: "s",
 }
 
 
@@ -127,6 +133,20 @@ class AgentSample:
 
 
 @dataclass(frozen=True, slots=True)
+class CaseSample:
+    """One SLA clock of an open case that is a warning or breached."""
+
+    number: str
+    subject: str
+    clock: str  # "first_response" | "resolution"
+    elapsed: float  # business seconds
+    target: float
+    breached: bool
+    queue: str | None = None
+    agent_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class Sample:
     """The live statistics at one instant."""
 
@@ -134,6 +154,7 @@ class Sample:
     agents: tuple[AgentSample, ...] = ()
     ami: Mapping[str, bool] = field(default_factory=dict)  # PBX name -> AMI connected
     database_failing_since: float | None = None  # None: the last write succeeded
+    cases: tuple[CaseSample, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -295,6 +316,23 @@ def conditions(
                 "database",
                 round(now - since, 1),
                 rules.database_failing,
+            )
+        )
+    for c in sample.cases:
+        found.append(
+            Condition(
+                (Rule.CASE_SLA.value, c.number, c.clock),
+                Rule.CASE_SLA,
+                f"{c.number} {c.subject}"[:120],
+                # whole minutes: a running clock updates its alert once a minute, not
+                # every check
+                float(int(c.elapsed // 60) * 60),
+                c.target,
+                queue=c.queue or None,
+                # a case of no queue is an admin's to see: an agent id (maybe "") with no
+                # queues scopes it away from every supervisor (Console.alerts_for)
+                agent_id=c.agent_id if c.queue else c.agent_id or "",
+                state=c.clock,
             )
         )
     return found
