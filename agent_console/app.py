@@ -20,6 +20,7 @@ from agent_console import (
     alerts_api,
     api,
     cases_api,
+    chat_visitor,
     contact_api,
     conversations_api,
     kb_api,
@@ -118,6 +119,7 @@ def init_app(
     conversations_api.setup(app, settings)
     kb_api.setup(app)
     cases_api.setup(app, settings, store)
+    chat_visitor.setup(app, settings)
     app.router.add_get("/ws", hub.handle)
     pages.setup_pages(app)
     report_pages.add_routes(app)

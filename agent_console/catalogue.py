@@ -1081,6 +1081,46 @@ STRINGS: dict[str, tuple[str, str]] = {
     "kb.edit.saved": ("Saved", "Сохранено"),
     "kb.edit.retired": ("Retired", "Снята с публикации"),
     "kb.edit.restored": ("Restored", "Возвращена в публикацию"),
+    # -- the chat widget on the company's site (static/chat/widget.js) ------------------
+    "chat.widget.open": ("Chat with us", "Напишите нам"),
+    "chat.widget.close": ("Close the chat", "Закрыть чат"),
+    "chat.widget.title": ("Chat with us", "Чат с нами"),
+    "chat.widget.intro": (
+        "Tell us who you are and what it is about; a person answers here.",
+        "Представьтесь и выберите тему — вам ответит сотрудник.",
+    ),
+    "chat.widget.name": ("Your name", "Ваше имя"),
+    "chat.widget.phone": ("Phone", "Телефон"),
+    "chat.widget.email": ("Email", "Эл. почта"),
+    "chat.widget.contact_hint": (
+        "A phone number or an email, so we can find your account.",
+        "Телефон или эл. почта — чтобы найти ваш профиль.",
+    ),
+    "chat.widget.topic": ("Topic", "Тема"),
+    "chat.widget.start": ("Start the chat", "Начать чат"),
+    "chat.widget.message": ("Your message", "Ваше сообщение"),
+    "chat.widget.send": ("Send", "Отправить"),
+    "chat.widget.leave": ("End the chat", "Завершить чат"),
+    "chat.widget.you": ("You", "Вы"),
+    "chat.widget.queued": (
+        "You are number {position} in line; about {minutes} min.",
+        "Вы {position}-й в очереди; примерно {minutes} мин.",
+    ),
+    "chat.widget.joined": ("{agent} joined the chat.", "{agent} подключился к чату."),
+    "chat.widget.typing": ("{agent} is typing…", "{agent} печатает…"),
+    "chat.widget.agent": ("Agent", "Сотрудник"),
+    "chat.widget.ended": ("The chat has ended. Thank you!", "Чат завершён. Спасибо!"),
+    "chat.widget.offline": (
+        "We are closed now. Please write to us by email or call during opening hours.",
+        "Сейчас мы не работаем. Напишите нам на почту или позвоните в рабочие часы.",
+    ),
+    "chat.widget.reconnecting": ("Reconnecting…", "Восстанавливаем связь…"),
+    "chat.widget.error": ("Something went wrong: {message}", "Ошибка: {message}"),
+    "chat.widget.rate_limited": (
+        "You are sending messages too fast; wait a moment.",
+        "Слишком много сообщений подряд; подождите немного.",
+    ),
+    "chat.widget.new_chat": ("Start a new chat", "Начать новый чат"),
 }
 
 _PLACEHOLDER = re.compile(r"\{([a-z_]+)\}")

@@ -43,3 +43,7 @@ CANNED: web.AppKey[list[CannedResponse]] = web.AppKey("canned")
 SLA_POLICY: web.AppKey[Any] = web.AppKey("sla_policy")
 
 SESSION: web.RequestKey[Session | None] = web.RequestKey("session")
+# the chat visitors' sockets (agent_console.chat_visitor.ChatVisitors) and the widget's
+# script with its configuration written in
+CHAT: web.AppKey[Any] = web.AppKey("chat")
+CHAT_WIDGET: web.AppKey[str] = web.AppKey("chat_widget")

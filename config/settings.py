@@ -140,6 +140,30 @@ class ConsoleSettings:
 
 
 @dataclass(frozen=True, slots=True)
+class ChatSettings:
+    """The web chat widget and its visitor websocket (docs/chat.md)."""
+
+    enabled: bool = True
+    # Sites allowed to embed the widget (their exact origins, e.g. "https://www.example.com");
+    # the service's own public_origin always is. A socket from any other Origin is a 403.
+    allowed_origins: list[str] = field(default_factory=list)
+    # What the pre-chat form offers: topic -> queue (a queue whose channels include chat).
+    topics: dict[str, str] = field(
+        default_factory=lambda: {"sales": "sales", "support": "support", "billing": "billing"}
+    )
+    # Opening hours: a schedule of an IVR script ("" = always open); outside them the widget
+    # says offline_message and takes no chat.
+    hours_script: str = ""
+    hours_schedule: str = ""
+    offline_message: str = ""
+    # What one visitor may send, and how many sockets one address may hold.
+    messages_per_minute: int = 30
+    message_burst: int = 10
+    max_message_chars: int = 2000
+    visitors_per_ip: int = 20
+
+
+@dataclass(frozen=True, slots=True)
 class CaseSettings:
     """Cases with SLA (docs/ARCHITECTURE.md "Cases and SLA (issue 17)")."""
 
@@ -265,6 +289,7 @@ class Settings:
     console: ConsoleSettings = field(default_factory=ConsoleSettings)
     alerts: AlertSettings = field(default_factory=AlertSettings)
     cases: CaseSettings = field(default_factory=CaseSettings)
+    chat: ChatSettings = field(default_factory=ChatSettings)
     site: SiteSettings = field(default_factory=SiteSettings)
     crm: CrmSettings = field(default_factory=CrmSettings)
     security: SecuritySettings = field(default_factory=SecuritySettings)

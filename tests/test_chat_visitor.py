@@ -1,0 +1,229 @@
+"""The chat visitor's websocket through the real service (aiohttp server, desk, ACD,
+store) against the PBX simulator on 127.0.0.1: origins, limits, the chat both ways, a
+resume that loses nothing, and the offline answer outside opening hours."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import pytest
+
+from agent_console.chat_visitor import ChatVisitors, _schedule
+from agent_console.keys import CHAT
+from config.errors import ConfigError
+from config.settings import Settings
+from routing.ivr.hours import Schedule
+from tests.service_harness import harness_settings, running_service
+
+QUEUES = """
+queues:
+  web:
+    channels: [chat]
+    wrap_up: 30
+agents:
+  - {id: "1001", name: Alice Moreau, endpoint: PJSIP/1001, queues: [web],
+     capacity: {voice: 1, chat: 2, email: 0}}
+"""
+SITE = "http://127.0.0.1:1"  # the company's site that embeds the widget
+START = {"type": "start", "name": "Ada", "phone": "+14155550100", "topic": "web"}
+
+
+def chat_tweak(**chat: Any) -> Any:
+    def tweak(settings: Settings) -> Settings:
+        values = {"allowed_origins": [SITE], "topics": {"web": "web"}, **chat}
+        return dataclasses.replace(settings, chat=dataclasses.replace(settings.chat, **values))
+
+    return tweak
+
+
+def queue_file(tmp: Path) -> Path:
+    path = tmp / "queues.yaml"
+    path.write_text(QUEUES)
+    return path
+
+
+async def frames_until(
+    ws: aiohttp.ClientWebSocketResponse, kind: str, **match: Any
+) -> list[dict[str, Any]]:
+    """Every frame up to and including the first of ``kind`` (with ``match``)."""
+    got = []
+    while True:
+        msg = await ws.receive(timeout=5)
+        assert msg.type is aiohttp.WSMsgType.TEXT, msg
+        data = json.loads(msg.data)
+        got.append(data)
+        if data["type"] == kind and all(data.get(k) == v for k, v in match.items()):
+            return got
+
+
+async def test_a_visitor_chats_with_an_agent_and_it_is_in_the_history(tmp_path: Path) -> None:
+    async with running_service(tmp_path, queues_file=queue_file(tmp_path), tweak=chat_tweak()) as (
+        service,
+        _sim,
+        _published,
+        url,
+    ):
+        ada = await service.store.customers.add("Ada Lovelace", ["+14155550100"])
+        await service.center.set_agent_state("1001", "ready")
+        async with aiohttp.ClientSession() as http:
+            async with http.ws_connect(url + "/chat/ws", origin=SITE) as ws:
+                await ws.send_json(START)
+                got = await frames_until(ws, "joined")
+                started = next(f for f in got if f["type"] == "started")
+                key = started["conversation"]
+                assert key.startswith("chat:") and len(started["token"]) >= 32
+                assert got[-1]["agent_name"] == "Alice Moreau"
+                await ws.send_json(
+                    {"type": "message", "text": "My bill <b>is</b> wrong", "client_id": "c1"}
+                )
+                got = await frames_until(ws, "sent", client_id="c1")
+                seq = got[-1]["seq"]
+                await service.center.conversation_reply("1001", key, "Let me look, Ada")
+                got = await frames_until(ws, "message", sender="agent")
+                assert got[-1]["text"] == "Let me look, Ada" and got[-1]["seq"] == seq + 1
+                await ws.send_json({"type": "leave"})
+                await frames_until(ws, "ended")
+        await service.center.recorder.flush()
+        messages = await service.store.conversations.messages(key, 0, 10)
+        assert [(m["sender"], m["text"]) for m in messages] == [
+            ("customer", "My bill <b>is</b> wrong"),
+            ("agent", "Let me look, Ada"),
+        ]
+        contact = await service.store.contacts.get_by_key(key)
+        assert contact.customer_id == ada.id and contact.channel == "chat"
+
+
+async def test_a_reconnect_resumes_and_loses_nothing(tmp_path: Path) -> None:
+    async with running_service(tmp_path, queues_file=queue_file(tmp_path), tweak=chat_tweak()) as (
+        service,
+        _sim,
+        _published,
+        url,
+    ):
+        await service.center.set_agent_state("1001", "ready")
+        async with aiohttp.ClientSession() as http:
+            async with http.ws_connect(url + "/chat/ws", origin=SITE) as ws:
+                await ws.send_json(START)
+                got = await frames_until(ws, "joined")
+                started = next(f for f in got if f["type"] == "started")
+                key, token = started["conversation"], started["token"]
+                await service.center.conversation_reply("1001", key, "first")
+                seen = (await frames_until(ws, "message"))[-1]["seq"]
+            # the visitor's network drops; the agent goes on writing
+            await service.center.conversation_reply("1001", key, "second")
+            await service.center.conversation_reply("1001", key, "third")
+            async with http.ws_connect(url + "/chat/ws", origin=SITE) as ws:
+                await ws.send_json(
+                    {"type": "resume", "conversation": key, "token": "x" * 43, "after_seq": 0}
+                )
+                assert (await frames_until(ws, "error"))[-1]["code"] == "bad_token"
+                await ws.send_json(
+                    {"type": "resume", "conversation": key, "token": token, "after_seq": seen}
+                )
+                got = await frames_until(ws, "message", text="third")
+                assert got[0]["type"] == "resumed"
+                assert [f["text"] for f in got if f["type"] == "message"] == ["second", "third"]
+                # and what comes next arrives live on the resumed socket
+                await service.center.conversation_reply("1001", key, "fourth")
+                assert (await frames_until(ws, "message"))[-1]["text"] == "fourth"
+
+
+async def test_origins_sizes_floods_and_addresses_are_limited(tmp_path: Path) -> None:
+    tweak = chat_tweak(messages_per_minute=6, message_burst=2, visitors_per_ip=2)
+    async with running_service(tmp_path, queues_file=queue_file(tmp_path), tweak=tweak) as (
+        service,
+        _sim,
+        _published,
+        url,
+    ):
+        async with aiohttp.ClientSession() as http:
+            for origin in ("http://evil.example", "null"):
+                with pytest.raises(aiohttp.WSServerHandshakeError) as refused:
+                    await http.ws_connect(url + "/chat/ws", origin=origin)
+                assert refused.value.status == 403
+            with pytest.raises(aiohttp.WSServerHandshakeError):
+                await http.ws_connect(url + "/chat/ws")  # no Origin at all
+            async with http.ws_connect(url + "/chat/ws", origin=SITE) as ws:
+                await ws.send_json({"type": "message", "text": "hi"})
+                assert (await frames_until(ws, "error"))[-1]["code"] == "not_started"
+                await ws.send_json({"type": "start", "name": "Ada", "phone": "1", "topic": "nope"})
+                assert (await frames_until(ws, "error"))[-1]["field"] == "topic"
+                await ws.send_json(START)
+                key = (await frames_until(ws, "started"))[-1]["conversation"]
+                for i in range(5):
+                    await ws.send_json({"type": "message", "text": f"m{i}", "client_id": f"c{i}"})
+                answers = []
+                while len(answers) < 5:
+                    frame = json.loads((await ws.receive(timeout=5)).data)
+                    if frame["type"] in ("sent", "error"):
+                        answers.append((frame["type"], frame.get("client_id"), frame.get("code")))
+                assert answers[:2] == [("sent", "c0", None), ("sent", "c1", None)]
+                assert answers[2:] == [("error", f"c{i}", "rate_limited") for i in (2, 3, 4)]
+                # a second socket from this address is fine, a third is not
+                async with http.ws_connect(url + "/chat/ws", origin=SITE):
+                    with pytest.raises(aiohttp.WSServerHandshakeError) as busy:
+                        await http.ws_connect(url + "/chat/ws", origin=SITE)
+                    assert busy.value.status == 429
+                await ws.send_str(json.dumps({"type": "message", "text": "x" * 20_000}))
+                got = await frames_until(ws, "error")
+                assert got[-1]["code"] == "too_large"
+                closing = await ws.receive(timeout=5)
+                assert closing.type is aiohttp.WSMsgType.CLOSE
+            async with http.ws_connect(url + "/chat/ws", origin=SITE) as ws:
+                # far past any frame's size: aiohttp's own cap closes at once (1009)
+                await ws.send_str("x" * 100_000)
+                closing = await ws.receive(timeout=5)
+                assert (closing.type, closing.data) == (aiohttp.WSMsgType.CLOSE, 1009)
+        await service.center.recorder.flush()
+        kept = await service.store.conversations.messages(key, 0, 10)
+        assert [m["text"] for m in kept] == ["m0", "m1"]  # what was accepted, nothing else
+
+
+async def test_outside_opening_hours_the_widget_says_offline(tmp_path: Path) -> None:
+    async with running_service(
+        tmp_path, queues_file=queue_file(tmp_path), tweak=chat_tweak(offline_message="")
+    ) as (service, _sim, _published, url):
+        visitors: ChatVisitors = service.app[CHAT]
+        visitors.schedule = Schedule("UTC", ((),) * 7)  # never open
+        async with aiohttp.ClientSession() as http:
+            async with http.ws_connect(url + "/chat/ws", origin=SITE) as ws:
+                await ws.send_json({**START, "language": "ru"})
+                frame = (await frames_until(ws, "offline"))[-1]
+                assert "не работаем" in frame["message"]
+        assert await service.store.conversations.open_ones() == []
+
+
+def test_the_hours_come_from_an_ivr_schedule(tmp_path: Path) -> None:
+    base = harness_settings(tmp_path, 1)
+    chat = dataclasses.replace(
+        base.chat, hours_script="ivr_scripts/main.yaml", hours_schedule="office"
+    )
+    schedule = _schedule(dataclasses.replace(base, chat=chat))
+    assert schedule is not None and schedule.timezone == "Europe/London"
+    wrong = dataclasses.replace(chat, hours_schedule="night")
+    with pytest.raises(ConfigError, match="has no schedule 'night'"):
+        _schedule(dataclasses.replace(base, chat=wrong))
+
+
+async def test_the_widget_script_carries_its_configuration(tmp_path: Path) -> None:
+    async with running_service(tmp_path, queues_file=queue_file(tmp_path), tweak=chat_tweak()) as (
+        _service,
+        _sim,
+        _published,
+        url,
+    ):
+        async with aiohttp.ClientSession() as http:
+            async with http.get(url + "/chat/widget.js") as resp:
+                assert resp.status == 200
+                assert resp.content_type == "application/javascript"
+                assert resp.headers["Cross-Origin-Resource-Policy"] == "cross-origin"
+                body = await resp.text()
+        assert "__SB_CHAT_CONFIG__" not in body
+        config = json.loads(body.split("const CONFIG = ", 1)[1].split(";\n", 1)[0])
+        assert config["topics"] == ["web"] and config["maxChars"] == 2000
+        assert config["strings"]["ru"]["open"] == "Напишите нам"
+        assert config["strings"]["en"]["send"] == "Send"
