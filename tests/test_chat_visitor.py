@@ -69,24 +69,26 @@ async def test_a_visitor_chats_with_an_agent_and_it_is_in_the_history(tmp_path: 
     ):
         ada = await service.store.customers.add("Ada Lovelace", ["+14155550100"])
         await service.center.set_agent_state("1001", "ready")
-        async with aiohttp.ClientSession() as http:
-            async with http.ws_connect(url + "/chat/ws", origin=SITE) as ws:
-                await ws.send_json(START)
-                got = await frames_until(ws, "joined")
-                started = next(f for f in got if f["type"] == "started")
-                key = started["conversation"]
-                assert key.startswith("chat:") and len(started["token"]) >= 32
-                assert got[-1]["agent_name"] == "Alice Moreau"
-                await ws.send_json(
-                    {"type": "message", "text": "My bill <b>is</b> wrong", "client_id": "c1"}
-                )
-                got = await frames_until(ws, "sent", client_id="c1")
-                seq = got[-1]["seq"]
-                await service.center.conversation_reply("1001", key, "Let me look, Ada")
-                got = await frames_until(ws, "message", sender="agent")
-                assert got[-1]["text"] == "Let me look, Ada" and got[-1]["seq"] == seq + 1
-                await ws.send_json({"type": "leave"})
-                await frames_until(ws, "ended")
+        async with (
+            aiohttp.ClientSession() as http,
+            http.ws_connect(url + "/chat/ws", origin=SITE) as ws,
+        ):
+            await ws.send_json(START)
+            got = await frames_until(ws, "joined")
+            started = next(f for f in got if f["type"] == "started")
+            key = started["conversation"]
+            assert key.startswith("chat:") and len(started["token"]) >= 32
+            assert got[-1]["agent_name"] == "Alice Moreau"
+            await ws.send_json(
+                {"type": "message", "text": "My bill <b>is</b> wrong", "client_id": "c1"}
+            )
+            got = await frames_until(ws, "sent", client_id="c1")
+            seq = got[-1]["seq"]
+            await service.center.conversation_reply("1001", key, "Let me look, Ada")
+            got = await frames_until(ws, "message", sender="agent")
+            assert got[-1]["text"] == "Let me look, Ada" and got[-1]["seq"] == seq + 1
+            await ws.send_json({"type": "leave"})
+            await frames_until(ws, "ended")
         await service.center.recorder.flush()
         messages = await service.store.conversations.messages(key, 0, 10)
         assert [(m["sender"], m["text"]) for m in messages] == [
@@ -189,11 +191,13 @@ async def test_outside_opening_hours_the_widget_says_offline(tmp_path: Path) -> 
     ) as (service, _sim, _published, url):
         visitors: ChatVisitors = service.app[CHAT]
         visitors.schedule = Schedule("UTC", ((),) * 7)  # never open
-        async with aiohttp.ClientSession() as http:
-            async with http.ws_connect(url + "/chat/ws", origin=SITE) as ws:
-                await ws.send_json({**START, "language": "ru"})
-                frame = (await frames_until(ws, "offline"))[-1]
-                assert "не работаем" in frame["message"]
+        async with (
+            aiohttp.ClientSession() as http,
+            http.ws_connect(url + "/chat/ws", origin=SITE) as ws,
+        ):
+            await ws.send_json({**START, "language": "ru"})
+            frame = (await frames_until(ws, "offline"))[-1]
+            assert "не работаем" in frame["message"]
         assert await service.store.conversations.open_ones() == []
 
 
@@ -216,12 +220,14 @@ async def test_the_widget_script_carries_its_configuration(tmp_path: Path) -> No
         _published,
         url,
     ):
-        async with aiohttp.ClientSession() as http:
-            async with http.get(url + "/chat/widget.js") as resp:
-                assert resp.status == 200
-                assert resp.content_type == "application/javascript"
-                assert resp.headers["Cross-Origin-Resource-Policy"] == "cross-origin"
-                body = await resp.text()
+        async with (
+            aiohttp.ClientSession() as http,
+            http.get(url + "/chat/widget.js") as resp,
+        ):
+            assert resp.status == 200
+            assert resp.content_type == "application/javascript"
+            assert resp.headers["Cross-Origin-Resource-Policy"] == "cross-origin"
+            body = await resp.text()
         assert "__SB_CHAT_CONFIG__" not in body
         config = json.loads(body.split("const CONFIG = ", 1)[1].split(";\n", 1)[0])
         assert config["topics"] == ["web"] and config["maxChars"] == 2000
