@@ -407,6 +407,33 @@ CREATE INDEX alerts_raised ON alerts(raised_at);
 """
 
 # (version, script). Append only, with the SQLite migration of the same number.
+# PLACEHOLDER until helper B's migration 15 is merged (as schema.MIGRATION_15).
+MIGRATION_15 = """
+ALTER TABLE contacts ADD COLUMN channel text NOT NULL DEFAULT 'voice'
+    CONSTRAINT contacts_channel_check CHECK (channel IN ('voice', 'chat', 'email'));
+ALTER TABLE contacts ADD COLUMN first_response_at double precision;
+
+CREATE FUNCTION contact_channel_fold() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    IF NEW.kind = 'arrived' AND NEW.data::jsonb ->> 'channel' IS NOT NULL THEN
+        UPDATE contacts SET channel = NEW.data::jsonb ->> 'channel' WHERE key = NEW.contact_key;
+    ELSIF NEW.kind = 'first_response' THEN
+        UPDATE contacts SET first_response_at = COALESCE(first_response_at, NEW.at)
+        WHERE key = NEW.contact_key;
+    END IF;
+    RETURN NULL;
+END $$;
+
+CREATE TRIGGER contact_channel_fold AFTER INSERT ON contact_events
+FOR EACH ROW WHEN (NEW.kind IN ('arrived', 'first_response'))
+EXECUTE FUNCTION contact_channel_fold();
+"""
+
+# As schema.MIGRATION_17: the contacts of one channel by time.
+MIGRATION_17 = """
+CREATE INDEX contacts_channel_queued ON contacts(channel, queued_at);
+"""
+
 MIGRATIONS: tuple[tuple[int, str], ...] = (
     (1, MIGRATION_1),
     (2, MIGRATION_2),
@@ -421,6 +448,8 @@ MIGRATIONS: tuple[tuple[int, str], ...] = (
     (11, MIGRATION_11),
     (12, MIGRATION_12),
     (14, MIGRATION_14),
+    (15, MIGRATION_15),
+    (17, MIGRATION_17),
 )
 
 SCHEMA_VERSION_TABLE = """
