@@ -87,21 +87,12 @@ CONTACT_COLUMNS = (
     "ivr_path",
     "arrived_at",
     "answered_at",
+    "first_response_at",
     "ended_at",
     "wrapped_at",
     "notes",
     "case_ids",
 )
-
-
-def channel_of(contact: Contact) -> str:
-    """The contact's channel: its row's (migration 15), else read from its key (a chat's
-    and an email's key is ``chat:<hex>`` / ``email:<hex>``; a call's is the PBX's id)."""
-    channel = getattr(contact, "channel", None)
-    if isinstance(channel, str) and channel:
-        return channel
-    prefix = contact.key.partition(":")[0]
-    return prefix if prefix in ("chat", "email") else "voice"
 
 
 def contact_json(
@@ -120,7 +111,6 @@ def contact_json(
     out["ivr_steps"] = data["ivr_path"]
     out["ivr_path"] = describe_path(contact.ivr_path, t)
     out["agent_name"] = names.get(contact.agent_id) or contact.agent_id or ""
-    out.setdefault("channel", channel_of(contact))
     # where the recording lies (a file name, a voicemail's path on the host) stays on the
     # server: the list says only whether there is one; its page plays it
     out["recorded"] = bool(out.pop("recording", ""))

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from config.errors import InvalidInput
-from crm_lookup.contacts import contact_from_row, select_contact
+from crm_lookup.contacts import CHANNELS, contact_from_row, select_contact
 from crm_lookup.models import Contact
 from crm_lookup.report_measures import Sums
 from crm_lookup.report_time import SLOT
@@ -35,8 +35,7 @@ GROUP_COLUMNS = {
     "disposition": "disposition",
     "channel": "channel",
 }
-#: what ``contacts.channel`` holds (routing.acd.model.CHANNELS; crm_lookup may not import it)
-CHANNELS = ("voice", "chat", "email")
+
 DONE = "ended_at IS NOT NULL"
 ANSWERED = f"{DONE} AND answered_at IS NOT NULL"
 UNANSWERED = f"{DONE} AND answered_at IS NULL"

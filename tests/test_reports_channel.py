@@ -1,14 +1,13 @@
 """Reports by channel (issue 16): ``by=channel``, ``channel=``, ``first_response`` and
-AHT per channel, on both engines, from calls, chats and emails written as the milestone
-events the recorder and the digital desk write (``arrived`` with its channel,
-``first_response`` for the agent's first reply), so the triggers build the rows; then
-the same through the API, its exports and the CLI."""
+AHT per channel, on both engines, from calls, chats and emails written as the milestones
+the recorder and the digital desk write (``arrived`` with its channel, ``first_response``
+for the agent's first reply), so migration 15's triggers build the rows; then the same
+through the API, its exports and the CLI."""
 
 from __future__ import annotations
 
 import csv
 import io
-import json
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -28,13 +27,6 @@ DAY_START = 1_796_083_200.0  # 2026-12-01 00:00 UTC
 DAY_END = DAY_START + 86400
 
 
-async def event(s: Store, key: str, kind: str, at: float, **data: Any) -> None:
-    await s.write(
-        "INSERT INTO contact_events(contact_key, kind, ident, at, data) VALUES (?, ?, '', ?, ?)",
-        (key, kind, at, json.dumps(data)),
-    )
-
-
 async def contact(
     s: Store,
     key: str,
@@ -52,23 +44,22 @@ async def contact(
     """One contact: queued at ``q``; an agent after ``wait`` s (none: abandoned then); the
     agent's first reply ``first_reply`` s after queueing; ended ``handle`` s after the
     answer; wrapped up ``wrap`` s after the end."""
-    arrived: dict[str, Any] = {"direction": "inbound", "caller": "", "dialed": "", "party": ""}
-    if channel != "voice":
-        arrived["channel"] = channel
-    await event(s, key, "arrived", q - 5, **arrived)
-    await event(s, key, "queued", q, queue=queue)
+    log = s.contacts
+    await log.arrived(key, "", "", at=q - 5, channel=channel)
+    await log.queued(key, queue, at=q)
     if not agent:
-        await event(s, key, "ended", q + wait, outcome="abandoned_queue")
+        await log.ended(key, at=q + wait, outcome="abandoned_queue")
         return
-    await event(s, key, "offered", q + wait, agent_id=agent)
-    await event(s, key, "answered", q + wait, agent_id=agent)
+    await log.offered(key, agent, at=q + wait)
+    await log.answered(key, agent, at=q + wait)
     if first_reply is not None:
-        await event(s, key, "first_response", q + first_reply, agent_id=agent)
+        await log.first_response(key, agent, at=q + first_reply)
     if not end:
         return
-    await event(s, key, "ended", q + wait + handle, outcome="answered")
+    await log.ended(key, at=q + wait + handle, outcome="answered")
     if wrap:
-        await event(s, key, "wrapup", q + wait + handle + wrap, disposition="resolved", notes="")
+        found = await log.get_by_key(key)
+        await log.wrapup(found.id, "resolved", "", at=q + wait + handle + wrap)
 
 
 async def seed(s: Store) -> None:
@@ -225,6 +216,7 @@ async def test_api_reports_by_channel_and_filters(world: World) -> None:
     listed = await resp.json()
     assert listed["total"] == 2
     assert {c["channel"] for c in listed["contacts"]} == {"chat"}
+    assert all(c["first_response_at"].startswith("2026-12-01T10:") for c in listed["contacts"])
     for bad in ("fax", "x" * 100, "chat\n"):
         resp = await client.request("GET", f"/api/reports?{Q}&by=queue&channel={quote(bad)}")
         assert resp.status == 400, bad

@@ -9,8 +9,8 @@ import sys
 from typing import Any
 
 from config.settings import Settings
+from crm_lookup.contacts import CHANNELS
 from crm_lookup.export import spreadsheet_safe
-from crm_lookup.report_query import CHANNELS
 from crm_lookup.report_time import moment, zone
 from crm_lookup.reports import REPORT_GROUPINGS, ReportQuery, run_report
 from switchboard.commands.crm import add_demo_flag, note_empty, settings_for, with_store
