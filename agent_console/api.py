@@ -34,6 +34,7 @@ from agent_console.auth import (
 )
 from agent_console.keys import AUTH, CENTER, CONSOLE, CRM, HUB, METRICS, SESSION, STORE
 from agent_console.metrics import metrics_open, operations_access, public_health
+from agent_console.recording_status import with_recording_status
 from config.errors import (
     Conflict,
     IllegalTransition,
@@ -375,8 +376,6 @@ async def customer_contacts(request: web.Request) -> web.Response:
     limit = _int_query(request, "limit", 20)
     offset = _int_query(request, "offset", 0)
     page = await request.app[CRM].contacts(customer_id, limit, offset)
-    from agent_console.contact_api import with_recording_status  # it imports this module
-
     named = request.app[CONSOLE].named(page["contacts"])
     page["contacts"] = await with_recording_status(request.app, named)
     return web.json_response(page)

@@ -403,7 +403,6 @@ STRINGS: dict[str, tuple[str, str]] = {
     "alerts.rule.database_failing": ("Database failing writes", "База данных не принимает записи"),
     "alerts.unit.s": ("{value}", "{value}"),
     "alerts.unit.%": ("{value} %", "{value} %"),
-    "alerts.unit.callers": ("{value} waiting", "ожидают: {value}"),
     "alerts.unit.min": ("{value} min", "{value} мин"),
     "wall.view.normal": ("Normal view", "Обычный вид"),
     "wall.filter": ("Queues shown", "Показанные очереди"),

@@ -71,20 +71,6 @@ def may_play(request: web.Request, user: User, contact: Mapping[str, Any]) -> bo
     return False
 
 
-async def with_recording_status(
-    app: web.Application, contacts: list[dict[str, Any]]
-) -> list[dict[str, Any]]:
-    """Each contact gains ``recording_status`` (none/available/missing): the files are
-    looked at in one thread hop, never on the event loop."""
-    found = await asyncio.to_thread(
-        app[RECORDINGS].statuses, [str(c.get("recording") or "") for c in contacts]
-    )
-    for item, status in zip(contacts, found, strict=True):
-        item["recording_status"] = status.value
-        item.pop("recording", None)  # the reference stays on the server (see the module doc)
-    return contacts
-
-
 async def _contact(request: web.Request) -> dict[str, Any]:
     contact_id = str(inputs.int_id(request.match_info["id"], "contact id"))
     found: dict[str, Any] = await request.app[CRM].contact(contact_id)  # NotFound

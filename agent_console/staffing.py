@@ -10,7 +10,10 @@ agents" per queue.
   read again each interval) for the current interval and compares its
   agents with the agents logged in to each queue now (the center's snapshot: any state
   but ``logged_out``). A queue whose figures changed is published as a ``staffing``
-  message (docs/websocket.md) to its supervisors and admins;
+  message (docs/websocket.md) to its supervisors and admins. Between those refreshes an
+  agent signing in or out (any ``agent_state`` message) has the logged-in counts taken
+  again within ``RECOUNT_SECONDS`` from the forecast already read (no database, no
+  queue file), so "needs +N" follows the floor, not the minute;
   ``GET /api/staffing/now`` gives the latest figures of the queues the user sees.
 
 A queue's target comes from the queue file: ``service_level`` (seconds) is the answer
@@ -46,6 +49,8 @@ log = logging.getLogger(__name__)
 DEFAULT_TARGET = 0.8
 WALLBOARD_INTERVAL = 15  # minutes: the wallboard chart's intervals
 REFRESH_SECONDS = 60.0
+#: a burst of agent state changes (a shift starting) is one recount, this long after the first
+RECOUNT_SECONDS = 2.0
 # API bounds: each keeps the search short (the load is capped by crm_lookup.staffing too)
 MAX_CALLS = 100_000.0
 MAX_AHT = 86_400.0
@@ -81,7 +86,10 @@ async def calculator(request: web.Request) -> web.Response:
     target = _number(request, "target", 0, 1, above=True)
     check_target(target)
     within = _number(request, "within", 0, MAX_WITHIN, above=False)
-    return web.json_response(agents_needed(calls, aht, interval, target, within).to_json())
+    # a thread: the search is bounded but grows with the load (100,000 calls an interval
+    # is hundreds of agents to try), and the loop serves the floor meanwhile
+    answer = await asyncio.to_thread(agents_needed, calls, aht, interval, target, within)
+    return web.json_response(answer.to_json())
 
 
 @require(Role.SUPERVISOR, Role.ADMIN)
@@ -134,6 +142,8 @@ class StaffingBoard:
         self.figures: dict[str, dict[str, Any]] | None = None
         self._forecast: dict[str, list[IntervalForecast]] = {}
         self._forecast_key: tuple[Any, ...] | None = None
+        self._last_targets: dict[str, QueueTarget] | None = None
+        self._agents_moved = asyncio.Event()
         self._lock = asyncio.Lock()
 
     async def _load_targets(self) -> dict[str, QueueTarget]:
@@ -150,14 +160,27 @@ class StaffingBoard:
         async with self._lock:
             return await self._refresh()
 
-    async def _refresh(self) -> dict[str, dict[str, Any]]:
+    async def recount(self) -> dict[str, dict[str, Any]]:
+        """Take the logged-in counts again against the targets and forecast last read
+        (a full :meth:`refresh` when there are none yet)."""
+        async with self._lock:
+            return await self._refresh(reuse_targets=True)
+
+    def _on_center_message(self, message: Mapping[str, Any]) -> None:
+        if message.get("type") == "agent_state":
+            self._agents_moved.set()
+
+    async def _refresh(self, *, reuse_targets: bool = False) -> dict[str, dict[str, Any]]:
         settings: Settings = self.app[SETTINGS]
         tz = zone(settings.site.timezone)
         now = self.clock()
         today = dt.datetime.fromtimestamp(now, tz).date()
         snapshot = self.app[CENTER].snapshot()
         names = [q["name"] for q in snapshot.get("queues", [])]
-        targets = await self._load_targets()
+        if reuse_targets and self._last_targets is not None:
+            targets = self._last_targets
+        else:
+            targets = self._last_targets = await self._load_targets()
         # the history is past weeks, but read again each interval: cheap (one grouped
         # statement), and a day's forecast picks up a store restored meanwhile
         interval = now - now % (WALLBOARD_INTERVAL * 60)
@@ -214,13 +237,30 @@ class StaffingBoard:
         return max(0.05, min(REFRESH_SECONDS, to_boundary + 0.05))
 
     async def run(self) -> None:
-        """Refresh every minute and just after each interval begins; never dies."""
-        while True:
-            try:
-                await self.refresh()
-            except Exception:  # a database hiccup must not end the wallboard's figures
-                log.exception("staffing: could not refresh the wallboard figures")
-            await asyncio.sleep(self._until_next())
+        """Refresh every minute and just after each interval begins, recount when agents
+        sign in or out; never dies."""
+        loop = asyncio.get_running_loop()
+        unsubscribe = self.app[CENTER].subscribe(self._on_center_message)
+        try:
+            while True:
+                try:
+                    await self.refresh()
+                except Exception:  # a database hiccup must not end the wallboard's figures
+                    log.exception("staffing: could not refresh the wallboard figures")
+                deadline = loop.time() + self._until_next()
+                while (left := deadline - loop.time()) > 0:
+                    try:
+                        await asyncio.wait_for(self._agents_moved.wait(), left)
+                    except TimeoutError:
+                        break
+                    await asyncio.sleep(min(RECOUNT_SECONDS, max(0.0, deadline - loop.time())))
+                    self._agents_moved.clear()
+                    try:
+                        await self.recount()
+                    except Exception:
+                        log.exception("staffing: could not recount the agents logged in")
+        finally:
+            unsubscribe()
 
 
 async def _board_ctx(app: web.Application) -> AsyncIterator[None]:

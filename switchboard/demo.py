@@ -28,8 +28,8 @@ from crm_lookup.demo import DEMO_CUSTOMERS, seed_demo
 from crm_lookup.store import Store
 from routing.acd.config import load_queue_file
 from routing.center import CallCenter
-from switchboard.commands.demo import DEMO_DATABASE_FILE
 from switchboard.demo_history import seed_history
+from switchboard.demo_paths import DEFAULT_DATA_DIR, DEMO_DATABASE_FILE
 from switchboard.demo_quality import seed_evaluations
 from switchboard.service import Service, build_service, serve
 from telephony.simulator import CallerProfile, PbxSimulator, PhoneBehaviour
@@ -242,7 +242,6 @@ def demo_banner(settings: Settings, database: Path, ami_port: int) -> str:
         f"    SWITCHBOARD_DATABASE__PATH={database} switchboard report --from {today} --to {today}",
         "",
     ]
-    from switchboard.commands.demo import DEFAULT_DATA_DIR, DEMO_DATABASE_FILE
 
     if Path(database) == settings.path(str(DEFAULT_DATA_DIR / DEMO_DATABASE_FILE)):
         lines[-2] = f"    switchboard report --demo --from {today} --to {today}"

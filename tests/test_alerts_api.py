@@ -16,7 +16,7 @@ async def world(tmp_path: Any) -> Any:
     w = await World().start(tmp_path)
     c = w.center
     c.raise_alert("sales1", "longest_wait", "sales", queue="sales", value=75.0, threshold=60.0)
-    c.raise_alert("support1", "no_agent_ready", "support", queue="support", unit="callers")
+    c.raise_alert("support1", "no_agent_ready", "support", queue="support", unit="s")
     c.raise_alert("ami1", "ami_down", "branch", pbx="branch")
     c.raise_alert(
         "bob1", "agent_state", "Bob Agent", agent_id="1002", agent_state="not_ready",

@@ -105,11 +105,15 @@ def test_no_agent_ready_holds_before_raising_and_clears_when_an_agent_is_ready()
     assert e.evaluate(q(waiting=2, agents_ready=0), 0) == []
     assert e.evaluate(q(waiting=2, agents_ready=0), 9) == []
     raised = e.evaluate(q(waiting=3, agents_ready=0), 10)
-    assert kinds(raised) == [("raised", "no_agent_ready", 3.0)]
-    assert raised[0].alert.unit == "callers"
-    assert e.evaluate(q(waiting=3, agents_ready=1), 11) == []
-    assert kinds(e.evaluate(q(waiting=0, agents_ready=1), 16)) == [
-        ("cleared", "no_agent_ready", 3.0)
+    # the value is how long nobody has been ready, in the threshold's unit
+    assert kinds(raised) == [("raised", "no_agent_ready", 10.0)]
+    assert raised[0].alert.unit == "s" and raised[0].alert.threshold == 10
+    assert kinds(e.evaluate(q(waiting=3, agents_ready=0), 12)) == [
+        ("updated", "no_agent_ready", 12.0)
+    ]
+    assert e.evaluate(q(waiting=3, agents_ready=1), 13) == []
+    assert kinds(e.evaluate(q(waiting=0, agents_ready=1), 18)) == [
+        ("cleared", "no_agent_ready", 12.0)
     ]
 
 
@@ -120,7 +124,7 @@ def test_a_pending_condition_that_ends_is_forgotten() -> None:
     assert e.evaluate(q(waiting=1, agents_ready=0), 6) == []
     assert e.evaluate(q(waiting=1, agents_ready=0), 15) == []  # held 9 s since it came back
     assert kinds(e.evaluate(q(waiting=1, agents_ready=0), 16)) == [
-        ("raised", "no_agent_ready", 1.0)
+        ("raised", "no_agent_ready", 10.0)
     ]
 
 

@@ -185,3 +185,53 @@ async def test_nothing_is_published_when_nothing_changed(world: Any) -> None:
     with pytest.raises(asyncio.TimeoutError):
         await _next_staffing(ws, "sales", wait=0.3)
     await ws.close()
+
+
+async def test_the_calculator_answers_off_the_event_loop(
+    world: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The largest load the API takes is hundreds of agents to try: the search runs in a
+    thread while the loop goes on serving (a request meanwhile is answered)."""
+    import threading
+
+    import agent_console.staffing as staffing
+
+    started, release = threading.Event(), threading.Event()
+    waited_out: list[bool] = []
+
+    def slow(*args: float) -> Any:
+        started.set()
+        # on the loop itself nothing could set this: it would wait the whole 2 s out
+        waited_out.append(not release.wait(2))
+        return agents_needed(*args)
+
+    monkeypatch.setattr(staffing, "agents_needed", slow)
+    sue = await _user(world, "sue")
+    pending = asyncio.ensure_future(sue.request("GET", _query()))
+    await asyncio.to_thread(started.wait, 5)
+    assert (await sue.request("GET", "/api/me")).status == 200  # the loop is free
+    release.set()
+    assert (await pending).status == 200
+    assert waited_out == [False]
+
+
+async def test_agents_signing_in_are_counted_without_waiting_for_the_minute(
+    world: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Right after a shift starts the tile must not say 0 logged in while agents take
+    calls: an agent_state change has the counts taken again from the forecast read."""
+    import agent_console.staffing as staffing
+
+    monkeypatch.setattr(staffing, "RECOUNT_SECONDS", 0.05)
+    start, fixed = await seed_last_week(world)
+    board = world.app[STAFFING]
+    board.clock = lambda: fixed
+    sue = await _user(world, "sue")
+    ws = await sue.ws()
+    assert json.loads((await ws.receive(timeout=5)).data)["type"] == "snapshot"
+    await board.refresh()
+    assert (await _next_staffing(ws, "sales"))["staffing"]["logged_in"] == 0
+    await world.center.set_agent_state("1001", "ready")  # no refresh called
+    fig = (await _next_staffing(ws, "sales", wait=3))["staffing"]
+    assert fig["logged_in"] == 1 and fig["interval_start"] == start
+    await ws.close()

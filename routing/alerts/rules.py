@@ -45,7 +45,7 @@ class Rule(enum.Enum):
 UNITS: dict[Rule, str] = {
     Rule.LONGEST_WAIT: "s",
     Rule.SERVICE_LEVEL: "%",
-    Rule.NO_AGENT_READY: "callers",
+    Rule.NO_AGENT_READY: "s",
     Rule.AGENT_STATE: "min",
     Rule.AMI_DOWN: "s",
     Rule.DATABASE_FAILING: "s",
@@ -243,7 +243,10 @@ def conditions(
                     (Rule.NO_AGENT_READY.value, q.name),
                     Rule.NO_AGENT_READY,
                     q.name,
-                    float(q.waiting),
+                    # None: the engine gives how long it has held, in seconds as the
+                    # threshold is (a count of callers beside a threshold in seconds
+                    # could not be compared; the tile shows the callers waiting)
+                    None,
                     qr.no_agent_ready,
                     hold=qr.no_agent_ready,
                     queue=q.name,

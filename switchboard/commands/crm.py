@@ -17,7 +17,7 @@ from crm_lookup.export import export_contacts
 from crm_lookup.importer import import_customers
 from crm_lookup.models import TIERS
 from crm_lookup.store import Store, open_store
-from switchboard.commands.demo import DEFAULT_DATA_DIR, DEMO_DATABASE_FILE
+from switchboard.demo_paths import DEFAULT_DATA_DIR, DEMO_DATABASE_FILE
 
 T = TypeVar("T")
 MAX_LISTED_BAD_ROWS = 100

@@ -7,11 +7,7 @@ import asyncio
 from pathlib import Path
 
 from config.settings import Settings
-
-# The demo keeps its own database (never the configured one: its users have a published
-# password); `report` and `crm export-contacts` point at it when theirs is empty.
-DEFAULT_DATA_DIR = Path("var/demo")
-DEMO_DATABASE_FILE = "demo.sqlite3"
+from switchboard.demo_paths import DEFAULT_DATA_DIR
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

@@ -292,11 +292,9 @@ async def run_dialplan(pbx: PbxSimulator, chan: SimChannel) -> None:
 
 async def run_app(pbx: PbxSimulator, chan: SimChannel, app: str, data: str) -> int:
     """Run one dialplan application; -2 when it does not exist (as AGI EXEC reports)."""
-    from .agi import agi_session
-
     name = app.lower()
     if name == "agi":
-        return await agi_session(pbx, chan)
+        return await pbx.run_agi(chan)
     handler = APPS.get(name)
     if handler is None:
         return -2

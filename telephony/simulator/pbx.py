@@ -22,16 +22,16 @@ import time
 import uuid
 from collections.abc import Callable, Coroutine, Iterable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from config.errors import InvalidInput
 
-if TYPE_CHECKING:
-    from .session import AmiSession
-
 from . import mixmonitor
+from .agi import agi_session
+from .dialplan import run_dialplan
 from .model import CallerProfile, PhoneBehaviour, SimBridge, SimChannel
 from .privileges import SHIPPED_WRITE, parse_classes
+from .session import AmiSession
 from .wire import encode
 
 log = logging.getLogger(__name__)
@@ -131,8 +131,6 @@ class PbxSimulator:
         return self.port
 
     async def _listen(self, port: int) -> None:
-        from .session import AmiSession
-
         async def accept(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
             session = AmiSession(self, reader, writer)
             self.sessions.add(session)
@@ -349,10 +347,14 @@ class PbxSimulator:
             raise InvalidInput(f"endpoint must look like PJSIP/1001, got {endpoint!r}")
         self.phones[endpoint] = behaviour or PhoneBehaviour()
 
+    async def run_agi(self, chan: SimChannel) -> int:
+        """``AGI(agi:async)``: the channel's AsyncAGI session. The dialplan calls it
+        through the simulator, which owns every part, so the parts import no one in a
+        circle (dialplan -> agi -> dialplan)."""
+        return await agi_session(self, chan)
+
     def start_runner(self, chan: SimChannel) -> None:
         """(Re)start the channel's dialplan at its current context/exten/priority."""
-        from .dialplan import run_dialplan
-
         chan.runner = self.spawn(run_dialplan(self, chan))
 
     async def bridge_channels(self, first: SimChannel, second: SimChannel) -> None:
@@ -377,8 +379,6 @@ class PbxSimulator:
             chan.runner = self.spawn(self._after_bridge(chan, bridge))
 
     async def _after_bridge(self, chan: SimChannel, bridge: SimBridge) -> None:
-        from .dialplan import run_dialplan
-
         try:
             await bridge.ended.wait()
         except asyncio.CancelledError:
