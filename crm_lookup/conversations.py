@@ -233,7 +233,8 @@ class ConversationRepo:
         """
         if state is not None and state not in STATES:
             raise InvalidInput(f"state must be one of {', '.join(STATES)}", field="state")
-        sets, params = ["updated_at = ?"], [time.time() if at is None else float(at)]
+        sets: list[str] = ["updated_at = ?"]
+        params: list[Any] = [time.time() if at is None else float(at)]
         for column, value in (("state", state), ("agent_id", agent_id), ("queue", queue)):
             if value is not None:
                 sets.append(f"{column} = ?")
