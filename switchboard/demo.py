@@ -4,6 +4,8 @@ Demo agents 1001 (alice) and 1002 (bruno) are for people: log in and take calls.
 other agents are simulated: they go ready, answer on their simulated phones, finish
 their wrap-up after a few seconds, and come back from "no answer". Any other not-ready
 (a supervisor forcing one, say) they keep until someone sets them ready, as a person would.
+Chats and emails come too (switchboard.demo_channels): simulated visitors and senders,
+the simulated agents answering theirs; alice and bruno get real ones when ready.
 
 The demo keeps its own database (``--data-dir``, default ``var/demo``), never the
 configured one: its users have a published password. The banner says how to point
@@ -28,6 +30,7 @@ from crm_lookup.demo import DEMO_CUSTOMERS, seed_demo
 from crm_lookup.store import Store
 from routing.acd.config import load_queue_file
 from routing.center import CallCenter
+from switchboard.demo_channels import SHOWCASE, DemoAgentReplies, DemoChannels, Mailbox
 from switchboard.demo_history import seed_history
 from switchboard.demo_paths import DEFAULT_DATA_DIR, DEMO_DATABASE_FILE
 from switchboard.demo_quality import seed_evaluations
@@ -199,19 +202,66 @@ async def run_demo(
             service.center, [a.agent_id for a in agents if a.agent_id not in humans], rng
         )
         callers = demo_callers(rng)
+        replies = DemoAgentReplies(
+            service.center,
+            frozenset(a.agent_id for a in agents if a.agent_id not in humans),
+            rng,
+            service.store.contacts.wrapup,
+            names={a.agent_id: a.name for a in agents},
+        )
+        channels = demo_channels(demo, service.center, rng, rate)
 
         async def started() -> None:
             await _wait_connected(service)
             await bots.start()
             sim.start_traffic(rate, callers)
+            replies.start()
+            channels.start()
+            # the showcase customer calls too: her page shows a call, a chat and an email
+            sim.place_call(SHOWCASE.phone, did=DEMO_DID, dtmf=("1",), patience=240.0,
+                           talk_seconds=(20.0, 60.0))  # fmt: skip
             print(demo_banner(demo, demo.path(demo.database.path), ami_port), flush=True)
 
         try:
             await serve(service, on_started=started)
         finally:
             bots.stop()
+            replies.stop()
+            await channels.stop()
     finally:
         await sim.stop()
+
+
+#: the demo's chat topics: each to the queue of the same name (config/queues.yaml)
+CHAT_TOPICS = {"sales": "sales", "support": "support", "billing": "billing"}
+
+
+def demo_channels(settings: Settings, center: Any, rng: random.Random, rate: float) -> DemoChannels:
+    """The demo's chats and emails at a gentle rate beside ``rate`` calls a minute: a chat
+    for every eight calls, an email for every twelve. Chats come through the visitor
+    websocket and emails through the SMTP listener where those are on (``[chat]``,
+    ``[email]``), else through the console port's visitor methods."""
+    chat = getattr(settings, "chat", None)
+    chat_url = ""
+    if chat is not None and getattr(chat, "enabled", False):
+        chat_url = settings.http.public_origin.replace("http", "ws", 1) + "/chat/ws"
+    email = getattr(settings, "email", None)
+    mailbox = None
+    if email is not None and getattr(email, "listen_port", 0):
+        address = next(iter(getattr(email, "mailboxes", {}) or {}), "")
+        if address:
+            mailbox = Mailbox(email.listen_host, email.listen_port, address)
+    return DemoChannels(
+        center,
+        rng,
+        chat_url=chat_url,
+        origin=settings.http.public_origin,
+        mailbox=mailbox,
+        chats_per_minute=rate / 8,
+        emails_per_minute=rate / 12,
+        chat_queues=dict(CHAT_TOPICS),
+        email_queue="support",
+    )
 
 
 async def _wait_connected(service: Service) -> None:
@@ -232,7 +282,7 @@ def demo_banner(settings: Settings, database: Path, ami_port: int) -> str:
         f"  Console:     {url}/login",
         f"  Agent page:  {url}/agent      Supervisor wallboard: {url}/supervisor",
         f"  Logins (password '{DEMO_PASSWORD}'):",
-        "    alice, bruno  agents 1001 and 1002 - press Ready to take calls",
+        "    alice, bruno  agents 1001 and 1002 - press Ready to take calls, chats and emails",
         "    sam           supervisor",
         f"    admin         administrator - console users at {url}/admin",
         f"  PBX simulator AMI on 127.0.0.1:{ami_port} (simulated callers dial {DEMO_DID})",

@@ -155,22 +155,30 @@ class SocketLink:
 class PortLink:
     """The same chat without the websocket: the console port's visitor methods
     (``visitor_open``, ``visitor_message``, ``visitor_leave``) and the ``visitor_event``
-    frames the desk publishes for this conversation."""
+    frames the desk publishes for this conversation. Frames published while
+    ``visitor_open`` runs (an agent free at once: ``joined``) are kept until the key is
+    known, as the websocket's own subscription would have them."""
+
+    EARLY = 64  # frames of other conversations kept while this one opens
 
     def __init__(self, port: Any, queue: str) -> None:
         self._port = port
         self._queue = queue
         self._key = ""
+        self._early: list[tuple[str, dict[str, Any]]] = []
         self._frames: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
         self._unsubscribe = port.subscribe(self._on_message)
 
     def _on_message(self, message: dict[str, Any]) -> None:
         if message.get("type") != "visitor_event":
             return
-        if self._key and message.get("conversation_key") == self._key:
-            event = message.get("event")
-            if isinstance(event, dict):
-                self._frames.put_nowait(event)
+        key, event = message.get("conversation_key"), message.get("event")
+        if not isinstance(event, dict):
+            return
+        if not self._key:
+            self._early = [*self._early[-self.EARLY :], (str(key), event)]
+        elif key == self._key:
+            self._frames.put_nowait(event)
 
     async def send(self, frame: dict[str, Any]) -> None:
         kind = frame.get("type")
@@ -181,6 +189,10 @@ class PortLink:
             )
             self._key = str(opened["key"])
             self._frames.put_nowait({"type": "started", "conversation": self._key})
+            for key, event in self._early:
+                if key == self._key:
+                    self._frames.put_nowait(event)
+            self._early = []
         elif kind == "message":
             await self._port.visitor_message(self._key, str(frame["text"]))
         elif kind == "leave":
@@ -297,7 +309,10 @@ async def send_email(box: Mailbox, msg: EmailMessage) -> None:
 class _Handled:
     channel: str
     contact_id: Any = None
+    name: str = "there"
     replies: int = 0
+    #: a reply is on its way (it answers every customer message before it is sent)
+    replying: bool = False
     ending: bool = False
 
 
@@ -349,15 +364,14 @@ class DemoAgentReplies:
             key, channel = str(conv.get("key", "")), str(conv.get("channel", "chat"))
             if not key or key in self._handled:
                 return
-            self._handled[key] = _Handled(channel, conv.get("contact_id"))
             name = ((conv.get("party") or {}).get("name") or "").split(" ")[0] or "there"
-            self._later(lambda: self._reply(str(agent_id), key, name))
+            self._handled[key] = _Handled(channel, conv.get("contact_id"), name)
+            if int(conv.get("last_seq") or 0) > 0:  # the customer wrote before we came
+                self._answer(str(agent_id), key)
         elif kind == "conversation_message":
             key = str(message.get("conversation_key", ""))
-            sender = (message.get("message") or {}).get("sender")
-            handled = self._handled.get(key)
-            if handled and sender == "customer" and not handled.ending:
-                self._later(lambda: self._reply(str(agent_id), key, ""))
+            if (message.get("message") or {}).get("sender") == "customer":
+                self._answer(str(agent_id), key)
         elif kind == "conversation_update":
             conv = message.get("conversation") or {}
             key = str(conv.get("key", ""))
@@ -366,13 +380,23 @@ class DemoAgentReplies:
                 handled.ending = True  # the customer left: wrap up
                 self._later(lambda: self._close(str(agent_id), key))
 
-    async def _reply(self, agent_id: str, key: str, name: str) -> None:
+    def _answer(self, agent_id: str, key: str) -> None:
+        """One reply to what the customer has written so far, after a moment's thought
+        (several lines typed meanwhile get one answer, as a person gives)."""
+        handled = self._handled.get(key)
+        if handled is None or handled.ending or handled.replying:
+            return
+        handled.replying = True
+        self._later(lambda: self._reply(agent_id, key))
+
+    async def _reply(self, agent_id: str, key: str) -> None:
         handled = self._handled.get(key)
         if handled is None or handled.ending:
             return
+        handled.replying = False
         lines = AGENT_LINES.get(handled.channel, AGENT_LINES["chat"])
         text = lines[min(handled.replies, len(lines) - 1)].format(
-            name=name or "there", agent=self.names.get(agent_id, "Switchboard demo")
+            name=handled.name, agent=self.names.get(agent_id, "Switchboard demo")
         )
         await self.port.conversation_reply(agent_id, key, text)
         handled.replies += 1
@@ -410,6 +434,7 @@ class DemoChannels:
         origin: the Origin the visitors' browser would send (a site allowed to embed).
         mailbox: the SMTP listener and its address, or None to use ``port``.
         chats_per_minute, emails_per_minute: Poisson rates.
+        chat_queues: topic -> queue of :class:`PortLink` chats (others: ``chat_queue``).
         chat_queue, email_queue: the queue of :class:`PortLink` chats and port emails.
     """
 
@@ -421,6 +446,7 @@ class DemoChannels:
     chats_per_minute: float = 0.5
     emails_per_minute: float = 0.3
     chat_queue: str = "sales"
+    chat_queues: dict[str, str] = field(default_factory=dict)
     email_queue: str = "support"
     time_scale: float = 1.0
     customers: Sequence[DemoCustomer] = DEMO_CUSTOMERS
@@ -479,7 +505,7 @@ class DemoChannels:
 
     async def _link(self, topic: str) -> Link:
         if not self.chat_url:
-            return PortLink(self.port, self.chat_queue)
+            return PortLink(self.port, self.chat_queues.get(topic, self.chat_queue))
         import aiohttp
 
         if self._session is None:
@@ -489,8 +515,8 @@ class DemoChannels:
     async def chat(self, customer: Any = "pick", topic: str | None = None) -> str:
         """One visitor's chat to its end; its conversation key."""
         who = self._pick() if customer == "pick" else customer
-        script_topic, lines = self.rng.choice(CHAT_SCRIPTS)
-        topic = topic or script_topic
+        scripts = [s for s in CHAT_SCRIPTS if s[0] == topic] or list(CHAT_SCRIPTS)
+        topic, lines = self.rng.choice(scripts)
         link = await self._link(topic)
         key = await visit(link, who, topic, lines, rng=self.rng, time_scale=self.time_scale)
         if key:

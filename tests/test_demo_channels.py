@@ -5,7 +5,13 @@ only for their own conversations), and the demo's emails as a mail client sends 
 from __future__ import annotations
 
 import asyncio
+import json
 import random
+import signal
+import subprocess
+import time
+import urllib.request
+from pathlib import Path
 from typing import Any
 
 from switchboard.demo_channels import (
@@ -15,6 +21,8 @@ from switchboard.demo_channels import (
     compose,
     visit,
 )
+
+SHOWCASE_ID = 1  # the first demo customer seeded (crm_lookup.demo): Alice Morgan
 
 
 class ScriptedSite:
@@ -107,8 +115,14 @@ class FakePort:
         self.calls.append(("close", agent_id, key))
 
 
-def assigned(agent_id: str, key: str, channel: str) -> dict[str, Any]:
-    conv = {"key": key, "channel": channel, "contact_id": 7, "party": {"name": "Ivan Petrov"}}
+def assigned(agent_id: str, key: str, channel: str, last_seq: int = 0) -> dict[str, Any]:
+    conv = {
+        "key": key,
+        "channel": channel,
+        "contact_id": 7,
+        "party": {"name": "Ivan Petrov"},
+        "last_seq": last_seq,
+    }
     return {"type": "conversation_assigned", "agent_id": agent_id, "conversation": conv}
 
 
@@ -135,17 +149,21 @@ async def test_simulated_agents_answer_their_chats_end_wrap_up_and_close() -> No
         port.conversations[key] = assigned("1003", key, "chat")["conversation"]
         port.publish(assigned("1001", "chat:" + "3" * 32, "chat"))  # alice's: a person's
         port.publish(assigned("1003", key, "chat"))
+        await asyncio.sleep(0.05)
+        assert port.calls == []  # nothing said yet: nothing to answer
+        said = {
+            "type": "conversation_message",
+            "agent_id": "1003",
+            "conversation_key": key,
+            "message": {"sender": "customer", "text": "hello"},
+        }
+        port.publish(said)
+        port.publish(said)  # two lines typed quickly: one answer
         await settle(port, 1)
+        await asyncio.sleep(0.05)
         assert port.calls == [("reply", "1003", key, AGENT_LINES["chat"][0].format(name="Ivan"))]
         for n in (2, 3):
-            port.publish(
-                {
-                    "type": "conversation_message",
-                    "agent_id": "1003",
-                    "conversation_key": key,
-                    "message": {"sender": "customer", "text": "more"},
-                }
-            )
+            port.publish(said)
             await settle(port, n)
         await settle(port, 5)
         assert [c[0] for c in port.calls] == ["reply", "reply", "reply", "end", "close"]
@@ -168,13 +186,13 @@ async def test_an_email_gets_one_reply_and_a_customer_who_left_is_wrapped_up() -
     bots.start()
     try:
         mail = "email:" + "4" * 32
-        port.publish(assigned("1004", mail, "email"))
+        port.publish(assigned("1004", mail, "email", last_seq=1))  # the mail itself
         await settle(port, 3)
         assert [c[0] for c in port.calls] == ["reply", "end", "close"]
         assert port.calls[0][3].startswith("Dear Ivan,")
         port.calls.clear()
         chat = "chat:" + "5" * 32
-        port.publish(assigned("1004", chat, "chat"))
+        port.publish(assigned("1004", chat, "chat", last_seq=2))
         await settle(port, 1)
         gone = {"key": chat, "state": "ended", "contact_id": 7}
         port.publish({"type": "conversation_update", "agent_id": "1004", "conversation": gone})
@@ -193,3 +211,58 @@ def test_the_demo_email_is_a_proper_message() -> None:
     assert msg.get_content().strip() == "Hello"
     stranger = compose(None, "support@switchboard.example", "Hi", "Hi")
     assert "new.customer@example.net" in stranger["From"]
+
+
+def test_a_short_demo_run_puts_a_chat_and_an_email_in_the_showcase_history(
+    tmp_path: Path,
+) -> None:
+    """``switchboard demo`` as a newcomer runs it: within seconds the showcase customer
+    (Alice Morgan) has chatted and emailed, and her history, read through the console's
+    API as the supervisor, shows a call, a chat and an email; a simulated agent answered."""
+    from tests.test_cli_service import PYTHON, free_port, stop, wait_healthy
+
+    http_port = free_port()
+    proc = subprocess.Popen(
+        [*PYTHON, "demo", "--port", str(http_port), "--rate", "30", "--data-dir",
+         str(tmp_path), "--seed", "16"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )  # fmt: skip
+    try:
+        url = f"http://127.0.0.1:{http_port}"
+        wait_healthy(url, proc)
+        opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor())
+        login = urllib.request.Request(
+            url + "/api/login",
+            data=json.dumps({"username": "sam", "password": "switchboard-demo"}).encode(),
+            headers={"Content-Type": "application/json", "Origin": url},
+        )
+        opener.open(login, timeout=5).read()
+        customer = SHOWCASE_ID
+        seen: dict[str, list[dict[str, Any]]] = {}
+        deadline = time.monotonic() + 45
+        while time.monotonic() < deadline:
+            with opener.open(f"{url}/api/customers/{customer}/contacts?limit=50", timeout=5) as r:
+                contacts = json.loads(r.read())["contacts"]
+            seen = {}
+            for c in contacts:
+                seen.setdefault(c.get("channel", "voice"), []).append(c)
+            answered = [c for c in seen.get("chat", []) if c.get("agent_id")]
+            if seen.keys() >= {"voice", "chat", "email"} and answered:
+                break
+            time.sleep(1.0)
+        assert seen.keys() >= {"voice", "chat", "email"}, seen.keys()
+        chat = next(c for c in seen["chat"] if c.get("agent_id"))
+        with opener.open(f"{url}/api/contacts/{chat['id']}", timeout=5) as r:
+            page = json.loads(r.read())
+        messages = page["transcript"]["messages"]
+        assert messages[0]["sender"] == "customer"
+        assert any(m["sender"] == "agent" for m in messages)
+        code, _out, err = stop(proc, signal.SIGINT)
+        assert code == 0, err[-2000:]
+        assert "Traceback" not in err
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
