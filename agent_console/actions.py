@@ -209,7 +209,7 @@ class Console:
         kind = message.get("type")
         user = scope.user
         if kind == "visitor_event":
-            return False  # a chat visitor's frames are for the visitor's socket only
+            return False  # the chat widget's, never a console's
         if kind == "screen_pop":
             return user.agent_id is not None and message.get("agent_id") == user.agent_id
         if kind == "alert":
@@ -499,7 +499,9 @@ class Console:
             # saved (its draft is gone) but the agent stays in wrap-up: nothing is unsaved
             # now, so the limit may make them ready again
             await self.center.wrapup_draft(str(user.agent_id), False)
-        if done and own and user.agent_id:
+        if done and own and user.agent_id and not await self._digital(contact_id):
+            # (a chat's or an email's wrap-up ends that conversation, by conversation_close;
+            # the agent's voice state, maybe a call's wrap-up meanwhile, is not its own)
             agent = self._find_agent(user.agent_id)
             if agent is not None and agent.get("state") == "wrap_up":
                 # The wrap-up timer may have run out meanwhile; the notes are saved anyway.
@@ -508,6 +510,11 @@ class Console:
         if user.role is not Role.AGENT:
             await self._audit(user, "contact.wrapup", contact_id, {"disposition": disposition})
         return saved
+
+    async def _digital(self, contact_id: str) -> bool:
+        """Whether the contact is a chat or an email (``contacts.channel``)."""
+        contact = await self.crm.contact(contact_id)
+        return str(contact.get("channel") or "voice") != "voice"
 
     # -- supervisor actions -------------------------------------------------------------
 

@@ -35,6 +35,7 @@ from agent_console.auth import (
 from agent_console.keys import AUTH, CENTER, CONSOLE, CRM, HUB, METRICS, SESSION, STORE
 from agent_console.metrics import metrics_open, operations_access, public_health
 from agent_console.recording_status import with_recording_status
+from agent_console.transcripts import with_transcripts
 from config.errors import (
     Conflict,
     IllegalTransition,
@@ -377,6 +378,7 @@ async def customer_contacts(request: web.Request) -> web.Response:
     offset = _int_query(request, "offset", 0)
     page = await request.app[CRM].contacts(customer_id, limit, offset)
     named = request.app[CONSOLE].named(page["contacts"])
+    named = await with_transcripts(request.app[STORE], named)
     page["contacts"] = await with_recording_status(request.app, named)
     return web.json_response(page)
 

@@ -16,7 +16,16 @@ from typing import Any
 import jinja2
 from aiohttp import web
 
-from agent_console import alerts_api, api, contact_api, pages, quality, report_pages, staffing
+from agent_console import (
+    alerts_api,
+    api,
+    contact_api,
+    conversations_api,
+    pages,
+    quality,
+    report_pages,
+    staffing,
+)
 from agent_console.actions import Console
 from agent_console.auth import Auth, Passwords, security_headers
 from agent_console.crm import Crm
@@ -104,6 +113,7 @@ def init_app(
     staffing.setup(app)
     contact_api.setup(app, settings)
     alerts_api.setup(app)
+    conversations_api.setup(app, settings)
     app.router.add_get("/ws", hub.handle)
     pages.setup_pages(app)
     report_pages.add_routes(app)

@@ -35,6 +35,7 @@ from agent_console.auth import Role, User, require
 from agent_console.keys import CONSOLE, CRM, PLAYBACKS, RECORDINGS, STORE
 from agent_console.pages import signed_in_page
 from agent_console.quality import may_evaluate
+from agent_console.transcripts import transcript
 from config.errors import NotFound, PermissionDenied
 from config.settings import Settings
 from crm_lookup.recordings import RecordingFiles
@@ -99,6 +100,9 @@ async def contact(request: web.Request) -> web.Response:
     body["agent_names"] = request.app[CONSOLE].agent_names(agent_ids - {""})
     body["recording"] = {"status": status.value, "may_play": may_play(request, user, found)}
     body["can_evaluate"] = may_evaluate(request, user, found) and bool(found.get("agent_id"))
+    if str(found.get("channel") or "voice") != "voice":
+        # a chat or an email: its thread (the contact's key is the conversation's)
+        body["transcript"] = await transcript(request.app[STORE], str(found["key"]))
     return web.json_response(body)
 
 

@@ -89,6 +89,13 @@ class Crm:
         card: dict[str, Any] = to_json(await self.directory.card_for_phone(phone))
         return card
 
+    async def card_for_customer(self, customer_id: str) -> dict[str, Any]:
+        """The card of a known customer (a chat or an email's). Raises NotFound."""
+        card: dict[str, Any] = to_json(
+            await self.directory.card(_int_id(customer_id, "customer id"))
+        )
+        return card
+
     async def search(self, query: str) -> list[dict[str, Any]]:
         """Customers matching a name, phone, account or company fragment."""
         rows: list[dict[str, Any]] = to_json(

@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from agent_console.staffing import StaffingBoard
     from agent_console.ws import Hub
     from crm_lookup.recordings import RecordingFiles
+    from routing.canned_responses import CannedResponse
     from routing.evaluation_forms import Form
 
 SETTINGS = web.AppKey("settings", Settings)
@@ -36,5 +37,7 @@ FORMS: web.AppKey[list[Form]] = web.AppKey("forms")
 # [recording] dir (and the voicemail one): a contact's recording ref to a file, safely
 RECORDINGS: web.AppKey[RecordingFiles] = web.AppKey("recordings")
 PLAYBACKS: web.AppKey[Playbacks] = web.AppKey("playbacks")
+# the canned responses of [console] canned_responses_file, read at start
+CANNED: web.AppKey[list[CannedResponse]] = web.AppKey("canned")
 
 SESSION: web.RequestKey[Session | None] = web.RequestKey("session")

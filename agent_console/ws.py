@@ -29,6 +29,7 @@ from agent_console import inputs
 from agent_console.actions import WS_ACTIONS, Console, Scope
 from agent_console.api import error_code
 from agent_console.auth import Auth, NotAuthenticated, Role, Session
+from agent_console.conversations_api import WS_ACTIONS as CONVERSATION_ACTIONS
 from agent_console.metrics import Metrics
 from agent_console.ports import ContactCenter, Message
 from config.errors import InvalidInput, PermissionDenied, SwitchboardError
@@ -288,7 +289,7 @@ class Hub:
                 client.scope = self.console.scope(session.user)
                 self._reply(client, self.console.snapshot_for(client.scope))
                 return
-            entry = WS_ACTIONS.get(kind)
+            entry = WS_ACTIONS.get(kind) or CONVERSATION_ACTIONS.get(kind)
             if entry is None:
                 raise InvalidInput(f"unknown message type {kind[:40]!r}", field="type")
             roles, action = entry

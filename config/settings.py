@@ -132,6 +132,14 @@ class QualitySettings:
 
 
 @dataclass(frozen=True, slots=True)
+class ConsoleSettings:
+    """The agent console's own files."""
+
+    # Canned responses for chats and emails (routing/canned_responses.py), checked at start.
+    canned_responses_file: str = "config/canned_responses.yaml"
+
+
+@dataclass(frozen=True, slots=True)
 class AlertSettings:
     """Supervisor alerts (docs/ARCHITECTURE.md "Supervisor alerts"): thresholds, 0 = off.
 
@@ -243,6 +251,7 @@ class Settings:
     routing: RoutingSettings = field(default_factory=RoutingSettings)
     recording: RecordingSettings = field(default_factory=RecordingSettings)
     quality: QualitySettings = field(default_factory=QualitySettings)
+    console: ConsoleSettings = field(default_factory=ConsoleSettings)
     alerts: AlertSettings = field(default_factory=AlertSettings)
     site: SiteSettings = field(default_factory=SiteSettings)
     crm: CrmSettings = field(default_factory=CrmSettings)

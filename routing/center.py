@@ -83,7 +83,7 @@ ANSWERED = "ANSWER"
 CANCELLED = "CANCEL"
 RECENT_CALLS = 500
 #: the ACD's commands only a chat or an email gets (routing.digital handles them)
-DIGITAL_COMMANDS = frozenset({"AssignContact", "ContactReleased", "ContactUnassigned"})
+DIGITAL_COMMANDS = (acd_cmd.AssignContact, acd_cmd.ContactReleased, acd_cmd.ContactUnassigned)
 
 
 #: a graceful stop must end within 10 s (docs/ARCHITECTURE.md): no step waits longer
@@ -583,7 +583,7 @@ class CallCenter(ConsoleOperations):
         """Hand the digital desk what is about its conversations: assignments, releases,
         and any command naming a contact it owns (an overflow, a move, a position)."""
         desk = self.digital
-        if type(command).__name__ in DIGITAL_COMMANDS:
+        if isinstance(command, DIGITAL_COMMANDS):
             if desk is None:
                 log.error(
                     "a digital contact command with no desk",

@@ -83,6 +83,7 @@ class ConsoleOperations:
             "agents_ready": agents.get("ready", 0),
             "agents": dict(agents),
             "callbacks_waiting": stats.get("callbacks_waiting", 0),
+            "waiting_by_channel": dict(stats.get("waiting_by_channel") or {}),
             # the queue file's warn/bad levels for the wallboard's tiles ({} = none)
             "thresholds": {m: dict(v) for m, v in self.thresholds.get(name, {}).items()},
         }
@@ -108,6 +109,10 @@ class ConsoleOperations:
             "wrap_up_until": a["wrap_up_until"],
             "wrap_up_limit": a["wrap_up_limit"],
             "wrap_up_overdue": a["wrap_up_overdue"],
+            # chat and email: what the agent may hold per channel, holds, and which
+            "capacity": dict(a.get("capacity") or {}),
+            "load": dict(a.get("load") or {}),
+            "contacts": list(a.get("contacts") or ()),
         }
 
     # ------------------------------------------------------------------ console port

@@ -338,7 +338,16 @@ class DigitalDesk:
             )
         self._spawn(self._load_card(conv), f"card-{key}")
         self._open[key] = conv
-        self._enqueue(conv, since=None)
+        try:
+            self._enqueue(conv, since=None)
+        except SwitchboardError:
+            # the engine refused it (a full queue, say): no contact is left open
+            conv.state, conv.ended_at = "closed", self.clock()
+            recorder.ended(call, conv.ended_at, "failed")
+            self._persist(conv, state="closed")
+            self._retire(conv)
+            await recorder.settled(key)
+            raise
         await recorder.settled(key)
         return conv.to_json()
 
@@ -357,10 +366,11 @@ class DigitalDesk:
         """Hand the conversation to the ACD (``since``: a restart keeps its place)."""
         now = self.clock()
         conv.state = "waiting"
+        first = conv.queued_at is None  # a restart re-queues without a second milestone
         conv.queued_at = conv.queued_at or now
         conv.call.queued_at = conv.queued_at
         conv.call.phase = Phase.WAITING
-        if since is None:
+        if first:
             self.center.recorder.queued(conv.call, now)
         commands = self.center.acd.handle(
             acd_ev.CallQueued(
@@ -586,6 +596,7 @@ class DigitalDesk:
         with contextlib.suppress(SwitchboardError):
             self.center._execute(self.center.acd.handle(acd_ev.ContactClosed(key), now))
         self._publish_update(conv)
+        self._agent_changed(agent_id)
         return conv.to_json()
 
     def _retire(self, conv: Conversation) -> None:
@@ -604,12 +615,11 @@ class DigitalDesk:
 
     def handle(self, command: acd_cmd.Command) -> None:
         """An ACD command about a conversation (the center forwards it; synchronous)."""
-        kind = type(command).__name__
-        if kind == "AssignContact":
+        if isinstance(command, acd_cmd.AssignContact):
             self._assign(command)
-        elif kind == "ContactReleased":
+        elif isinstance(command, acd_cmd.ContactReleased):
             self._released(command)
-        elif kind == "ContactUnassigned":
+        elif isinstance(command, acd_cmd.ContactUnassigned):
             self._unassigned(command)
         elif isinstance(command, acd_cmd.MaxWaitReached):
             self._max_wait(command)
@@ -631,7 +641,7 @@ class DigitalDesk:
         conv.call.estimate = round(seconds, 1)
         self._visitor(conv, {"type": "queued", "position": position, "estimate": round(seconds, 1)})
 
-    def _assign(self, command: Any) -> None:
+    def _assign(self, command: acd_cmd.AssignContact) -> None:
         conv = self._open.get(command.call_id)
         if conv is None:
             log.warning(
@@ -651,6 +661,7 @@ class DigitalDesk:
         recorder.offered(call, now)
         recorder.answered(call, now)
         self._persist(conv, state="active", agent_id=command.agent_id, queue=conv.queue)
+        self._agent_changed(command.agent_id)
         self._spawn(self._announce_assignment(conv, command.agent_id), f"assign-{conv.key}")
 
     async def _announce_assignment(self, conv: Conversation, agent_id: str) -> None:
@@ -671,7 +682,7 @@ class DigitalDesk:
         )
         self._visitor(conv, {"type": "joined", "agent_name": self._agent_name(agent_id)})
 
-    def _released(self, command: Any) -> None:
+    def _released(self, command: acd_cmd.ContactReleased) -> None:
         conv = self._open.get(command.call_id)
         if conv is None:
             return  # closed by the agent already: the engine confirms it
@@ -685,6 +696,7 @@ class DigitalDesk:
         self._retire(conv)
         self._persist(conv, state="closed")
         self._publish_update(conv)
+        self._agent_changed(command.agent_id)
         log.info(
             "conversation released",
             extra={
@@ -692,7 +704,7 @@ class DigitalDesk:
             },
         )
 
-    def _unassigned(self, command: Any) -> None:
+    def _unassigned(self, command: acd_cmd.ContactUnassigned) -> None:
         conv = self._open.get(command.call_id)
         if conv is None:
             return
@@ -711,6 +723,7 @@ class DigitalDesk:
         self._persist(conv, state="waiting", agent_id="")
         # told to the agent who had it (their console drops it) and the queue's supervisors
         self._publish_update(conv, agent_id=command.agent_id)
+        self._agent_changed(command.agent_id)
 
     def _max_wait(self, command: acd_cmd.MaxWaitReached) -> None:
         conv = self._open.get(command.call_id)
@@ -791,7 +804,7 @@ class DigitalDesk:
                     self.center._execute(self.center.acd.handle(acd_ev.CallEnded(conv.key), now))
             self._publish_update(conv)
         for conv in sorted(waiting, key=lambda c: c.queued_at or c.opened_at):
-            since = min(now, conv.queued_at or conv.opened_at)
+            since = min(now, conv.queued_at) if conv.queued_at is not None else None
             try:
                 self._enqueue(conv, since=since)
             except SwitchboardError as exc:
@@ -861,6 +874,13 @@ class DigitalDesk:
             return str(self.center.acd.agent_config(agent_id).name)
         except (NotFound, KeyError, AttributeError):
             return agent_id
+
+    def _agent_changed(self, agent_id: str) -> None:
+        """The agent's load changed (their voice state did not): their row again."""
+        publish = getattr(self.center, "_publish_agent", None)
+        if publish is not None:
+            with contextlib.suppress(NotFound):
+                publish(agent_id)
 
     def _publish_update(self, conv: Conversation, *, agent_id: str | None = None) -> None:
         self.center._publish(

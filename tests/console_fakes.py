@@ -855,6 +855,21 @@ async def seed(world: World) -> dict[str, Any]:
     return {"customer": str(customer_id), "contact": str(contact_id), "card": card}
 
 
+async def seed_conversations(world: World) -> dict[str, str]:
+    """Alice holds an active chat and an ended email in sales (ids ``chat``, ``email``)."""
+    center = world.center
+    chat = await center.visitor_open(
+        "chat", "sales", {"name": "Ada", "phone": "+15551230001"}, first_message="Hello?"
+    )
+    center.assign_conversation(chat["key"], "1001")
+    email = await center.visitor_open(
+        "email", "sales", {"name": "Ada", "email": "ada@example.com"}, subject="Invoice"
+    )
+    center.assign_conversation(email["key"], "1001")
+    center.conversations[email["key"]]["state"] = "ended"
+    return {"chat": chat["key"], "email": email["key"]}
+
+
 async def seed_history(world: World) -> dict[str, Any]:
     """A VIP customer with a past wrapped-up contact, and the contact of the next call
     (to be handled by alice in sales). Agents stay logged out."""

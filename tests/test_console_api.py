@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from tests.console_fakes import PASSWORD, World, make_contact, seed
+from tests.console_fakes import PASSWORD, World, make_contact, seed, seed_conversations
 
 ROLES = ("anon", "alice", "bob", "sue", "root")  # alice/bob agents, sue supervisor, root admin
 NOT_READY = {"state": "not_ready", "reason": "break"}
@@ -320,6 +320,39 @@ MATRIX: list[tuple[str, str, Any, dict[str, int]]] = [
         None,
         dict(anon=401, alice=404, bob=403, sue=404, root=404),
     ),
+    # chats and emails: alice holds {chat} (active) and {email} (ended) in sales
+    ("GET", "/api/conversations", None, dict(anon=401, alice=200, bob=200, sue=200, root=200)),
+    (
+        "GET",
+        "/api/conversations/{chat}",
+        None,
+        dict(anon=401, alice=200, bob=403, sue=200, root=200),
+    ),
+    (
+        "POST",
+        "/api/conversations/{chat}/messages",
+        {"text": "Hi Ada"},
+        dict(anon=401, alice=201, bob=403, sue=403, root=403),
+    ),
+    (
+        "POST",
+        "/api/conversations/{chat}/typing",
+        {"on": True},
+        dict(anon=401, alice=200, bob=403, sue=403, root=403),
+    ),
+    (
+        "POST",
+        "/api/conversations/{chat}/end",
+        None,
+        dict(anon=401, alice=200, bob=403, sue=403, root=403),
+    ),
+    (
+        "POST",
+        "/api/conversations/{email}/close",
+        None,
+        dict(anon=401, alice=200, bob=403, sue=403, root=403),
+    ),
+    ("GET", "/api/canned-responses", None, dict(anon=401, alice=200, bob=200, sue=200, root=200)),
     ("GET", "/ws", None, dict(anon=401)),
 ]
 
@@ -329,6 +362,7 @@ async def world(tmp_path: Any) -> Any:
     w = await World().start(tmp_path)
     w.ids = await seed(w)
     w.ids["alert"] = w.center.raise_alert("a1", "longest_wait", "sales", queue="sales")["id"]
+    w.ids.update(await seed_conversations(w))
     yield w
     await w.close()
 

@@ -14,7 +14,7 @@ import pytest
 
 from agent_console import inputs
 from config.errors import InvalidInput
-from tests.console_fakes import PASSWORD, World, seed
+from tests.console_fakes import PASSWORD, World, seed, seed_conversations
 
 # -- the parsers, pure ------------------------------------------------------------------
 
@@ -104,6 +104,7 @@ async def world(tmp_path: Any) -> Any:
     w.ids = await seed(w)
     # the role matrix's ack route names an alert (tests/test_console_api.py's world)
     w.ids["alert"] = w.center.raise_alert("a1", "longest_wait", "sales", queue="sales")["id"]
+    w.ids.update(await seed_conversations(w))  # the matrix's conversation routes name them
     yield w
     await w.close()
 
@@ -388,6 +389,22 @@ async def test_no_route_answers_500_to_hostile_input(world: Any) -> None:
                 reply = json.loads((await ws.receive(timeout=5)).data)
             if reply.get("error") == "internal_error":
                 failures.append(f"ws {name}={value!r:.40}: {reply}")
+    await ws.close()
+    # the conversation actions, as the chat's own agent (a new session: the walk logged
+    # out; a minute on, past the login limit the walk's logins used up)
+    world.clock.advance(61)
+    ws = await (await world.client("alice")).ws()
+    await ws.receive(timeout=5)  # the snapshot
+    for kind in ("conversation_reply", "conversation_typing", "conversation_end"):
+        for name in ("conversation", "text", "on"):
+            for value in HOSTILE_VALUES:
+                good = {"conversation": world.ids["chat"], "text": "hi", "on": True}
+                await ws.send_str(json.dumps({**good, "type": kind, "id": 2, name: value}))
+                reply = json.loads((await ws.receive(timeout=5)).data)
+                while reply.get("type") not in ("ack", "error"):  # a published delta
+                    reply = json.loads((await ws.receive(timeout=5)).data)
+                if reply.get("error") == "internal_error":
+                    failures.append(f"ws {kind} {name}={value!r:.40}: {reply}")
     await ws.close()
     assert sent > 500
     assert not failures, "\n".join(failures[:30])

@@ -267,6 +267,7 @@
     renderHistory($("card-history"), card.recent_contacts || []);
     $("card").classList.remove("hidden");
     $("no-customer").classList.add("hidden");
+    renderPhoneTab();
     // The wrap-up of this call learns the customer (a caller saved as one mid-call).
     const contactId = me.call && me.call.contact_id;
     const wrap = wraps.find((w) => String(w.contactId) === String(contactId));
@@ -279,9 +280,20 @@
     enable();
   }
 
+  // The phone tab says what the phone does, so a call is seen from a chat's tab too.
+  function renderPhoneTab() {
+    const call = me.call;
+    const live = call && call.state !== "ended";
+    $("tab-call-label").textContent = live
+      ? t("agent.tab.phone_call", { state: label("call", call.state), name: $("card-name").textContent || call.caller || "" })
+      : t("agent.tab.phone");
+    $("tab-call").classList.toggle("ringing", Boolean(live && call.state === "ringing"));
+  }
+
   function renderCall(call) {
     const previous = me.call;
     me.call = call;
+    renderPhoneTab();
     if (!call) {
       $("pop").classList.add("hidden");
       $("no-call").classList.remove("hidden");
@@ -395,26 +407,31 @@
   // ---- wrap-up ----------------------------------------------------------------------
   function saveWraps() { if (me.agentId) store.set(wrapsKey(), wraps); }
 
-  // A contact that needs a wrap-up joins the queue (once); the form shows the oldest.
-  function needWrap(contactId) {
+  // A contact that needs a wrap-up joins the queue (once); the form shows the oldest, or
+  // the one of the conversation whose tab is selected. ``info``: a chat's or an email's
+  // {name, phone, queue, customerId, cases, conversation} (conversations.js); a call's
+  // comes from the call on screen.
+  function needWrap(contactId, info) {
     if (contactId === null || contactId === undefined) return;
     if (!wraps.some((w) => String(w.contactId) === String(contactId))) {
-      const sameCall = me.call && String(me.call.contact_id) === String(contactId);
-      wraps.push({
+      const sameCall = !info && me.call && String(me.call.contact_id) === String(contactId);
+      wraps.push(Object.assign({
         contactId: String(contactId),
         name: sameCall ? $("card-name").textContent : "",
         phone: sameCall ? (me.call.caller || "") : "",
         queue: sameCall ? (me.call.queue || "") : "",
         customerId: sameCall ? me.customerId : null,
         cases: sameCall && me.card ? me.card.open_cases || [] : [],
-      });
+      }, info || {}, { contactId: String(contactId) }));
       saveWraps();
     }
     showWrap();
   }
 
   function showWrap() {
-    const wrap = wraps[0];
+    const tab = conversations.activeKey();
+    const wrap = (tab && wraps.find((w) => w.conversation === tab)) || wraps[0];
+    if (wrap && shown !== null && String(shown) !== String(wrap.contactId) && draftTimer) pushDraft(); // the last keystrokes of the one it leaves
     $("wrapup-queued").textContent = wraps.length > 1 ? t("agent.wrap.queued", { count: wraps.length - 1 }) : "";
     if (!wrap) { shown = null; $("wrapup").classList.add("hidden"); return; }
     $("wrapup").classList.remove("hidden");
@@ -573,6 +590,7 @@
     wraps = wraps.filter((w) => w !== wrap);
     saveWraps();
     shown = null;
+    if (wrap.conversation) conversations.wrapSaved(wrap.conversation); // then the ACD frees the slot
     status(t("agent.wrap.saved", { name: wrap.name || wrap.phone || "#" + wrap.contactId }));
     const focusBack = document.activeElement && $("wrapup").contains(document.activeElement);
     showWrap();
@@ -652,6 +670,7 @@
       $("wrapup").requestSubmit();
       return;
     }
+    if (conversations.handleKey(e)) { e.preventDefault(); return; }
     if (e.altKey && !e.ctrlKey && !e.metaKey) {
       const busy = $("availability").disabled;
       const actions = {
@@ -703,6 +722,7 @@
         const wrapping = call && call.answered_at && (call.state === "ended" || (me.agent && me.agent.state === "wrap_up"));
         if (wrapping) needWrap(call.contact_id);
         else showWrap();
+        conversations.reload(); // the chats and emails the desk has the agent on
         break;
       }
       case "agent_state": applyAgent(msg.agent); break;
@@ -713,6 +733,9 @@
         status("");
         clearErrors(); // the last call's errors do not belong to this one
         startRinging($("card-name").textContent, msg.call || {});
+        renderPhoneTab();
+        // on a chat's tab the pop is not in sight: said, and one key away (Alt+1)
+        if (conversations.activeKey()) conversations.announce(t("agent.conv.ringing", { name: $("card-name").textContent }));
         break;
       case "call_update":
         if (msg.call && (!me.call || msg.call.call_id === me.call.call_id)) {
@@ -729,9 +752,21 @@
         }
         stopRinging();
         break;
-      default: break;
+      default: conversations.onMessage(msg); break;
     }
   }
+  // The chats and emails (conversations.js): their tabs beside the phone's; their wrap-ups
+  // are this page's (needWrap, the same form and drafts).
+  const conversations = AgentConversations({
+    needWrap,
+    renderHistory,
+    myName: () => agentName(me.agentId),
+    myId: () => me.agentId,
+    onCall: () => Boolean(me.call && me.call.state !== "ended"),
+    wrapPending: (key) => wraps.some((w) => w.conversation === key),
+    focusWrap: () => { if (shown !== null) $("disposition").focus(); },
+    tabChanged: () => showWrap(),
+  });
   renderTransferOptions();
   enable();
   connect(onMessage);

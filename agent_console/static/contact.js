@@ -14,6 +14,7 @@
   function facts(c) {
     const dl = clear($("contact-facts"));
     const rows = [
+      [t("contact.channel"), label("channel", c.channel || "voice")],
       [t("contact.caller"), c.direction === "outbound" ? c.dialed : c.caller],
       [t("customer.direction"), t(c.direction === "outbound" ? "customer.outbound" : "customer.inbound")],
       [t("customer.queue"), c.queue],
@@ -105,10 +106,32 @@
     }
   }
 
+  // A chat's or an email's thread: every message as text (nothing a customer sent is HTML).
+  function thread(c) {
+    const section = $("contact-thread");
+    const tr = c.transcript;
+    section.hidden = !tr;
+    if (!tr) return;
+    const conv = tr.conversation || {};
+    $("contact-thread-title").textContent = t(conv.channel === "email" ? "contact.thread.email" : "contact.thread.chat");
+    $("contact-thread-subject").textContent = conv.subject ? t("agent.conv.subject_line", { subject: conv.subject }) : "";
+    const list = clear($("contact-messages"));
+    for (const m of tr.messages || []) list.append(messageItem(m, c));
+    if (!list.firstChild) list.append(el("li", { class: "empty" }, t("agent.conv.no_messages")));
+  }
+  function messageItem(m, c) {
+    const who = m.sender === "system" ? t("agent.conv.system")
+      : m.name || (m.sender === "agent" ? c.agent_name || m.agent_id || "" : t("contact.thread.customer"));
+    return el("li", { class: "msg " + (m.sender || "customer") },
+      el("div", { class: "msg-head" }, el("span", { class: "msg-who" }, who), " ", el("time", { class: "muted" }, when(m.at))),
+      el("div", { class: "msg-text" }, m.text || ""));
+  }
+
   (async () => {
     try {
       const c = await api("GET", base);
       facts(c);
+      thread(c);
       timeline(c);
       player(c);
     } catch (e) {

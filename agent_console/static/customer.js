@@ -38,6 +38,7 @@
       .map((s) => (typeof s === "string" ? spell(s) : describeStep(s)))
       .filter(Boolean);
     const facts = [
+      [t("contact.channel"), label("channel", c.channel || "voice")],
       [t("customer.direction"), t(c.direction === "outbound" ? "customer.outbound" : "customer.inbound")],
       [t("customer.queue"), c.queue || "—"],
       [t("customer.waited"), c.wait_seconds === null || c.wait_seconds === undefined ? "—" : duration(c.wait_seconds)],
@@ -53,7 +54,25 @@
         c.recording_status === "available" ? el("span", { class: "recording-mark" }, t("contact.has_recording")) : null),
       el("dl", { class: "facts" }, ...facts.flatMap(([k, v]) => [el("dt", {}, k), el("dd", {}, v)])),
       steps.length ? el("p", { class: "ivr-words" }, t("customer.ivr") + ": " + steps.join(" → ")) : null,
-      c.notes ? el("p", { class: "notes" }, c.notes) : null);
+      c.notes ? el("p", { class: "notes" }, c.notes) : null,
+      c.transcript ? transcriptOf(c) : null);
+  }
+  // A chat's or an email's first messages, as text; the contact page has the whole thread.
+  function transcriptOf(c) {
+    const tr = c.transcript;
+    const conv = tr.conversation || {};
+    const list = el("ol", { class: "thread-list" });
+    for (const m of tr.messages || []) {
+      const who = m.sender === "system" ? t("agent.conv.system") : m.name || (m.sender === "agent" ? c.agent_name || "" : t("contact.thread.customer"));
+      list.append(el("li", { class: "msg " + (m.sender || "customer") },
+        el("div", { class: "msg-head" }, el("span", { class: "msg-who" }, who), " ", el("time", { class: "muted" }, when(m.at))),
+        el("div", { class: "msg-text" }, m.text || "")));
+    }
+    return el("details", { class: "transcript" },
+      el("summary", {}, t(conv.channel === "email" ? "contact.thread.email" : "contact.thread.chat")
+        + (conv.subject ? " — " + conv.subject : "") + " (" + t("contact.thread.count", { count: (tr.messages || []).length }) + ")"),
+      list,
+      tr.more ? el("a", { href: "/contacts/" + encodeURIComponent(c.id) }, t("contact.thread.more")) : null);
   }
   async function loadTimeline(offset) {
     try {

@@ -1,0 +1,284 @@
+"""Chats and emails on the agent console: the conversation routes, their websocket
+actions, and the canned responses.
+
+Theory of operation: a conversation is a contact the digital desk (``routing.digital``)
+assigned to an agent; the console reaches it only through the
+:class:`~agent_console.ports.ContactCenter` port (``conversations_of``, ``conversation``,
+``conversation_messages``, ``conversation_reply``, ``conversation_typing``,
+``conversation_end``, ``conversation_close``). Reading follows the console's scope: an
+agent reads only the conversations assigned to them, a supervisor those of their queues,
+an admin all. Acting (reply, typing, end, close) is the assigned agent's alone — the desk
+refuses anyone else too, but the console says so first with a 403, as it does for a
+call's recording pause. The wrap-up of a conversation is the call's: ``POST
+/api/contacts/{id}/wrapup`` by its contact id; the page then closes the conversation.
+
+Every handler is thin; :class:`Conversations` holds the rules so that the JSON API and the
+websocket (:data:`WS_ACTIONS`) enforce the same ones.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from aiohttp import web
+
+from agent_console import inputs
+from agent_console.actions import Console, Params, text
+from agent_console.api import read_json, user_of
+from agent_console.auth import ALL_ROLES, Role, User, require
+from agent_console.keys import CANNED, CONSOLE
+from config.errors import ConfigError, InvalidInput, NotFound, PermissionDenied
+from config.settings import Settings
+from routing.canned_responses import CannedResponse, load_responses
+
+KEY = re.compile(r"^(chat|email):[0-9a-f]{32}$")
+REPLY_MAX = 16_000  # characters; a message body is stored up to 64 KiB of UTF-8
+SUBJECT_MAX = 200
+MESSAGES_LIMIT = 500
+Message = dict[str, Any]
+
+
+def conversation_key(value: Any, field: str = "key") -> str:
+    """A conversation key (``chat:<32 hex>`` / ``email:<32 hex>``).
+
+    Raises:
+        InvalidInput: anything else.
+    """
+    if not isinstance(value, str) or not KEY.match(value):
+        raise InvalidInput("not a conversation key (chat:… or email:…)", field=field)
+    return value
+
+
+class Conversations:
+    """The conversation use cases over the console's center, CRM and scope."""
+
+    def __init__(self, console: Console) -> None:
+        self.console = console
+        self.center: Any = console.center  # the port's conversation methods (B's desk)
+
+    # -- reading ------------------------------------------------------------------------
+
+    def listed(self, user: User) -> list[Message]:
+        """The conversations held by agents the user may see: an agent's own; a
+        supervisor's agents' in their queues; all for an admin. Waiting ones are the
+        ACD's (the wallboard's counts), not listed here."""
+        if user.role is Role.AGENT:
+            return list(self.center.conversations_of(user.agent_id)) if user.agent_id else []
+        scope = self.console.scope(user)
+        out: list[Message] = []
+        for agent in self.center.snapshot().get("agents", []):
+            if not scope.sees_queues(agent.get("queues", [])):
+                continue
+            for conv in self.center.conversations_of(agent["agent_id"]):
+                if scope.sees_queue(conv.get("queue")):
+                    out.append(conv)
+        return out
+
+    def visible(self, user: User, key: str) -> Message:
+        """The conversation ``key`` if the user may read it.
+
+        Raises:
+            InvalidInput: not a key. NotFound: no such live conversation.
+            PermissionDenied: another agent's, or outside a supervisor's queues.
+        """
+        conv = self.center.conversation(conversation_key(key))
+        if conv is None:
+            raise NotFound(f"no conversation {key}")
+        if user.role is Role.AGENT:
+            if not user.agent_id or conv.get("agent_id") != user.agent_id:
+                raise PermissionDenied("agents read only their own conversations")
+        elif user.role is Role.SUPERVISOR and not self.console.scope(user).sees_queue(
+            conv.get("queue")
+        ):
+            raise PermissionDenied(f"conversation {key} is not in your queues")
+        return dict(conv)
+
+    async def detail(self, user: User, key: str, after_seq: int = 0) -> Message:
+        """``{"conversation", "messages", "card"}``: what a tab needs after a reload."""
+        conv = self.visible(user, key)
+        messages = await self.center.conversation_messages(key, after_seq)
+        return {
+            "conversation": conv,
+            "messages": list(messages)[-MESSAGES_LIMIT:],
+            "card": await self.card(conv),
+        }
+
+    async def card(self, conv: Message) -> Message:
+        """The customer card of a conversation: the known customer's, else the one of
+        its phone number, else a "new" card naming the party as they gave themselves."""
+        crm = self.console.crm
+        party = conv.get("party") or {}
+        if conv.get("customer_id") is not None:
+            try:
+                return await crm.card_for_customer(str(conv["customer_id"]))
+            except NotFound:
+                pass  # merged or deleted meanwhile: the party's own details below
+        if party.get("phone"):
+            card = await crm.card_for_phone(str(party["phone"]))
+            if not card.get("new_caller"):
+                return card
+        return {
+            "customer_id": None,
+            "name": party.get("name") or "",
+            "phone": party.get("phone") or "",
+            "email": party.get("email") or "",
+            "company": "",
+            "tier": "",
+            "vip": False,
+            "open_cases": [],
+            "recent_contacts": [],
+            "new_caller": True,
+            "source": "local",
+        }
+
+    # -- acting -------------------------------------------------------------------------
+
+    def _own(self, user: User, key: str) -> Message:
+        conv = self.visible(user, key)
+        if not user.agent_id or conv.get("agent_id") != user.agent_id:
+            raise PermissionDenied("only the agent assigned to the conversation may act on it")
+        return conv
+
+    async def reply(self, user: User, key: str, params: Params) -> Message:
+        """``{"text"}`` -> the stored message (Message JSON)."""
+        body = text(params, "text", max_len=REPLY_MAX, multiline=True)
+        if not body.strip():
+            raise InvalidInput("text is required", field="text")
+        self._own(user, key)
+        message: Message = await self.center.conversation_reply(user.agent_id, key, body)
+        return message
+
+    async def typing(self, user: User, key: str, params: Params) -> Message:
+        """``{"on": bool}``: the agent is (or stopped) typing; not stored."""
+        on = params.get("on")
+        if not isinstance(on, bool):
+            raise InvalidInput("on must be true or false", field="on")
+        self._own(user, key)
+        await self.center.conversation_typing(user.agent_id, key, on)
+        return {"conversation": key, "on": on}
+
+    async def end(self, user: User, key: str) -> Message:
+        """The agent ends the conversation; its wrap-up (by contact id) follows."""
+        conv = self._own(user, key)
+        await self.center.conversation_end(user.agent_id, key)
+        return {"conversation": key, "state": "ended", "contact_id": conv.get("contact_id")}
+
+    async def close(self, user: User, key: str) -> Message:
+        """The wrap-up is saved: the ACD frees the agent's slot."""
+        self._own(user, key)
+        await self.center.conversation_close(user.agent_id, key)
+        return {"conversation": key, "state": "closed"}
+
+
+# -- canned responses -----------------------------------------------------------------
+
+
+def load_canned(settings: Settings) -> tuple[CannedResponse, ...]:
+    """The responses of ``[console] canned_responses_file``.
+
+    Raises:
+        ConfigError: the file is missing or wrong (the message says where and what).
+    """
+    path = settings.path(settings.console.canned_responses_file)
+    try:
+        return load_responses(path)
+    except InvalidInput as exc:
+        raise ConfigError("settings", "console.canned_responses_file", str(exc)) from None
+
+
+@require()
+async def canned_responses(request: web.Request) -> web.Response:
+    """``GET /api/canned-responses`` -> ``{"responses": [CannedResponse]}`` (any user)."""
+    return web.json_response({"responses": [r.to_json() for r in request.app[CANNED]]})
+
+
+# -- handlers -------------------------------------------------------------------------
+
+
+def _conversations(request: web.Request) -> Conversations:
+    return Conversations(request.app[CONSOLE])
+
+
+@require()
+async def list_conversations(request: web.Request) -> web.Response:
+    """``GET /api/conversations`` -> ``{"conversations": [Conversation]}``."""
+    return web.json_response({"conversations": _conversations(request).listed(user_of(request))})
+
+
+@require()
+async def get_conversation(request: web.Request) -> web.Response:
+    """``GET /api/conversations/{key}?after_seq=0`` -> conversation, messages, card."""
+    after = request.query.get("after_seq", "0")
+    after_seq = inputs.whole_number(after, "after_seq")
+    result = await _conversations(request).detail(
+        user_of(request), request.match_info["key"], after_seq
+    )
+    return web.json_response(result)
+
+
+@require()
+async def post_message(request: web.Request) -> web.Response:
+    """``POST /api/conversations/{key}/messages`` ``{"text"}`` -> 201 Message."""
+    body = await read_json(request)
+    result = await _conversations(request).reply(user_of(request), request.match_info["key"], body)
+    return web.json_response(result, status=201)
+
+
+@require()
+async def post_typing(request: web.Request) -> web.Response:
+    """``POST /api/conversations/{key}/typing`` ``{"on": bool}``."""
+    body = await read_json(request)
+    result = await _conversations(request).typing(user_of(request), request.match_info["key"], body)
+    return web.json_response(result)
+
+
+@require()
+async def post_end(request: web.Request) -> web.Response:
+    """``POST /api/conversations/{key}/end``."""
+    result = await _conversations(request).end(user_of(request), request.match_info["key"])
+    return web.json_response(result)
+
+
+@require()
+async def post_close(request: web.Request) -> web.Response:
+    """``POST /api/conversations/{key}/close``."""
+    result = await _conversations(request).close(user_of(request), request.match_info["key"])
+    return web.json_response(result)
+
+
+def setup(app: web.Application, settings: Settings) -> None:
+    """Load the canned responses (a wrong file stops start-up) and add the routes."""
+    app[CANNED] = list(load_canned(settings))
+    r = app.router
+    r.add_get("/api/canned-responses", canned_responses)
+    r.add_get("/api/conversations", list_conversations)
+    r.add_get("/api/conversations/{key}", get_conversation)
+    r.add_post("/api/conversations/{key}/messages", post_message)
+    r.add_post("/api/conversations/{key}/typing", post_typing)
+    r.add_post("/api/conversations/{key}/end", post_end)
+    r.add_post("/api/conversations/{key}/close", post_close)
+
+
+# -- the same actions over the console websocket ----------------------------------------
+
+WsAction = Callable[[Console, User, Params], Awaitable[Message]]
+
+
+def _key(params: Params) -> str:
+    return conversation_key(params.get("conversation"), "conversation")
+
+
+WS_ACTIONS: dict[str, tuple[frozenset[Role], WsAction]] = {
+    "conversation_reply": (
+        ALL_ROLES,
+        lambda c, u, p: Conversations(c).reply(u, _key(p), p),
+    ),
+    "conversation_typing": (
+        ALL_ROLES,
+        lambda c, u, p: Conversations(c).typing(u, _key(p), p),
+    ),
+    "conversation_end": (ALL_ROLES, lambda c, u, p: Conversations(c).end(u, _key(p))),
+    "conversation_close": (ALL_ROLES, lambda c, u, p: Conversations(c).close(u, _key(p))),
+}

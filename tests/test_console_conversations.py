@@ -1,0 +1,193 @@
+"""Chats and emails on the console's API and websocket, through the real aiohttp server
+on 127.0.0.1 with real sessions: who reads which conversation, who may act on it, what
+reaches the desk (the port), and which live messages reach which socket."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+from tests.console_fakes import World, seed, seed_conversations
+
+
+@pytest.fixture
+async def world(tmp_path: Any) -> Any:
+    w = await World().start(tmp_path)
+    w.ids = await seed(w)
+    w.ids.update(await seed_conversations(w))
+    yield w
+    await w.close()
+
+
+async def test_an_agent_lists_and_reads_only_their_own(world: Any) -> None:
+    CHAT_KEY, EMAIL_KEY = world.ids["chat"], world.ids["email"]
+    bos = await world.center.visitor_open("chat", "support", {"name": "Bo"})
+    world.center.assign_conversation(bos["key"], "1002")
+    alice, bob, sue = [await world.client(u) for u in ("alice", "bob", "sue")]
+    mine = (await (await alice.request("GET", "/api/conversations")).json())["conversations"]
+    assert {c["key"] for c in mine} == {CHAT_KEY, EMAIL_KEY}
+    theirs = (await (await bob.request("GET", "/api/conversations")).json())["conversations"]
+    assert [c["key"] for c in theirs] == [bos["key"]]
+    # sue supervises sales and billing: alice's, not bob's (support)
+    seen = (await (await sue.request("GET", "/api/conversations")).json())["conversations"]
+    assert {c["key"] for c in seen} == {CHAT_KEY, EMAIL_KEY}
+    resp = await sue.request("GET", "/api/conversations/" + bos["key"])
+    assert resp.status == 403
+    detail = await (await alice.request("GET", f"/api/conversations/{CHAT_KEY}")).json()
+    assert detail["conversation"]["state"] == "active"
+    assert [(m["sender"], m["text"]) for m in detail["messages"]] == [("customer", "Hello?")]
+    # the party gave the phone of a known customer: the card is hers
+    assert (detail["card"]["name"], detail["card"]["vip"]) == ("Ada Lovelace", True)
+    email = await (await alice.request("GET", f"/api/conversations/{EMAIL_KEY}")).json()
+    assert email["card"]["new_caller"] is True and email["card"]["email"] == "ada@example.com"
+
+
+async def test_the_assigned_agent_replies_types_ends_and_closes(world: Any) -> None:
+    CHAT_KEY = world.ids["chat"]
+    alice = await world.client("alice")
+    resp = await alice.request(
+        "POST", f"/api/conversations/{CHAT_KEY}/messages", {"text": "Hi Ada,\nhow can I help?"}
+    )
+    assert resp.status == 201, await resp.text()
+    message = await resp.json()
+    assert (message["seq"], message["sender"], message["name"]) == (2, "agent", "Alice Agent")
+    resp = await alice.request("POST", f"/api/conversations/{CHAT_KEY}/typing", {"on": True})
+    assert resp.status == 200
+    assert (await alice.request("POST", f"/api/conversations/{CHAT_KEY}/end")).status == 200
+    resp = await alice.request("POST", f"/api/conversations/{CHAT_KEY}/messages", {"text": "x"})
+    assert resp.status == 409
+    assert (await alice.request("POST", f"/api/conversations/{CHAT_KEY}/close")).status == 200
+    assert [a[0] for a in world.center.actions if a[0].startswith("conversation")] == [
+        "conversation_reply",
+        "conversation_typing",
+        "conversation_end",
+        "conversation_close",
+    ]
+    after = await (await alice.request("GET", f"/api/conversations/{CHAT_KEY}?after_seq=1")).json()
+    assert [m["text"] for m in after["messages"]] == ["Hi Ada,\nhow can I help?"]
+
+
+@pytest.mark.parametrize(
+    ("path", "body", "field"),
+    [
+        ("/api/conversations/{chat}/messages", {"text": ""}, "text"),
+        ("/api/conversations/{chat}/messages", {"text": "   \n "}, "text"),
+        ("/api/conversations/{chat}/messages", {"text": "a\r\nb"}, "text"),
+        ("/api/conversations/{chat}/messages", {"text": "x" * 16_001}, "text"),
+        ("/api/conversations/{chat}/messages", {"text": 5}, "text"),
+        ("/api/conversations/{chat}/typing", {"on": "yes"}, "on"),
+        ("/api/conversations/chat:ABC/end", None, "key"),
+        ("/api/conversations/call:" + "a1" * 16 + "/end", None, "key"),
+    ],
+)
+async def test_bad_input_is_400_and_reaches_nothing(
+    world: Any, path: str, body: Any, field: str
+) -> None:
+    alice = await world.client("alice")
+    resp = await alice.request("POST", path.format(chat=world.ids["chat"]), body)
+    assert resp.status == 400, await resp.text()
+    assert (await resp.json())["field"] == field
+    assert not [a for a in world.center.actions if a[0].startswith("conversation")]
+
+
+async def test_the_websocket_does_the_same_actions(world: Any) -> None:
+    CHAT_KEY = world.ids["chat"]
+    alice = await world.client("alice")
+    ws = await alice.ws()
+    assert json.loads((await ws.receive(timeout=5)).data)["type"] == "snapshot"
+    await ws.send_str(
+        json.dumps({"type": "conversation_reply", "id": 7, "conversation": CHAT_KEY, "text": "Hi"})
+    )
+    seen = [json.loads((await ws.receive(timeout=5)).data) for _ in range(2)]
+    ack = next(m for m in seen if m["type"] == "ack")
+    assert ack["id"] == 7 and ack["result"]["text"] == "Hi"
+    # its own message comes back as a delta too: the page keys the thread by seq
+    delta = next(m for m in seen if m["type"] == "conversation_message")
+    assert delta["message"]["seq"] == ack["result"]["seq"]
+    await ws.send_str(json.dumps({"type": "conversation_end", "id": 8, "conversation": "nope"}))
+    error = json.loads((await ws.receive(timeout=5)).data)
+    assert (error["type"], error["field"]) == ("error", "conversation")
+    bob = await world.client("bob")
+    ws_bob = await bob.ws()
+    await ws_bob.receive(timeout=5)
+    await ws_bob.send_str(
+        json.dumps({"type": "conversation_end", "id": 1, "conversation": CHAT_KEY})
+    )
+    assert json.loads((await ws_bob.receive(timeout=5)).data)["error"] == "permission_denied"
+    await ws.close()
+    await ws_bob.close()
+
+
+async def test_canned_responses_are_served(world: Any) -> None:
+    bob = await world.client("bob")
+    data = await (await bob.request("GET", "/api/canned-responses")).json()
+    greeting = next(r for r in data["responses"] if r["id"] == "greeting")
+    assert "{customer.first_name}" in greeting["text"]
+    assert greeting["channels"] == ["chat", "email"]
+
+
+async def test_a_chat_in_the_history_shows_its_thread(world: Any) -> None:
+    """The contact page's JSON and the customer's history carry a chat's messages, as
+    stored (plain text: the pages put them in with textContent)."""
+    store = world.store
+    key = "chat:" + "d4" * 16
+    at = world.clock() - 600
+    customer = int(world.ids["customer"])
+    await store.contacts.arrived(
+        key, "+15551230001", "", at=at, customer_id=customer, channel="chat"
+    )
+    await store.conversations.create(
+        key, "chat", queue="sales", party={"name": "Ada", "phone": "+15551230001"}, at=at
+    )
+    await store.contacts.queued(key, "sales", at=at + 1)
+    await store.contacts.offered(key, "1001", at=at + 2)
+    await store.contacts.answered(key, "1001", at=at + 2)
+    await store.conversations.add_message(key, 1, "customer", "<script>x</script> hi", name="Ada")
+    await store.conversations.add_message(
+        key, 2, "agent", "Hello Ada", agent_id="1001", name="Alice Agent"
+    )
+    contact_id = (await store.contacts.get_by_key(key)).id
+    bob = await world.client("bob")
+    body = await (await bob.request("GET", f"/api/contacts/{contact_id}")).json()
+    assert body["channel"] == "chat"
+    assert body["transcript"]["conversation"]["channel"] == "chat"
+    assert [m["text"] for m in body["transcript"]["messages"]] == [
+        "<script>x</script> hi",
+        "Hello Ada",
+    ]
+    assert "visitor_token_hash" not in body["transcript"]["conversation"]
+    page = await (await bob.request("GET", f"/api/customers/{customer}/contacts")).json()
+    chat = next(c for c in page["contacts"] if c["id"] == contact_id)
+    assert [m["sender"] for m in chat["transcript"]["messages"]] == ["customer", "agent"]
+    assert chat["transcript"]["more"] is False
+    voice = [c for c in page["contacts"] if c["id"] != contact_id]
+    assert voice and all("transcript" not in c for c in voice)
+
+
+async def test_a_chats_wrap_up_does_not_end_a_calls_wrap_up(world: Any) -> None:
+    """Saving the wrap-up of a chat (by its contact id, the call's route) leaves the
+    agent's voice state alone: Alice is wrapping up a call meanwhile."""
+    store = world.store
+    key = world.ids["chat"]
+    at = world.clock() - 300
+    await store.contacts.arrived(key, "+15551230001", "", at=at, channel="chat")
+    await store.contacts.queued(key, "sales", at=at + 1)
+    await store.contacts.offered(key, "1001", at=at + 2)
+    await store.contacts.answered(key, "1001", at=at + 2)
+    chat_contact = (await store.contacts.get_by_key(key)).id
+    world.center.end("c1")  # alice's call ends: she is in its wrap-up
+    assert world.center.agents["1001"]["state"] == "wrap_up"
+    alice = await world.client("alice")
+    resp = await alice.request(
+        "POST", f"/api/contacts/{chat_contact}/wrapup", {"disposition": "resolved"}
+    )
+    assert resp.status == 200, await resp.text()
+    assert world.center.agents["1001"]["state"] == "wrap_up"
+    assert not [a for a in world.center.actions if a[0] == "wrapup_done"]
+    resp = await alice.request(
+        "POST", f"/api/contacts/{world.ids['contact']}/wrapup", {"disposition": "sale"}
+    )
+    assert resp.status == 200
+    assert ("wrapup_done", "1001") in world.center.actions
