@@ -66,29 +66,28 @@ def pct(values: Sequence[float], q: float) -> float:
 
 
 def write_queue_file(path: Path, agents: int, capacity: int) -> None:
+    """config/queues.yaml's queues (the IVR scripts name them) plus ``webchat``, chats
+    only; every bench agent in ``webchat`` alone, at ``capacity`` chats."""
     import yaml
 
-    data = {
-        "queues": {
-            QUEUE: {
-                "channels": ["chat"],
-                "max_length": 0,
-                "max_wait": 0,
-                "join_empty": True,
-                "wrap_up": 0,
-            }
-        },
-        "agents": [
-            {
-                "id": agent_id(i),
-                "name": f"Chat Agent {i}",
-                "endpoint": f"PJSIP/{agent_id(i)}",
-                "queues": [QUEUE],
-                "capacity": {"voice": 0, "chat": capacity, "email": 0},
-            }
-            for i in range(agents)
-        ],
+    data = yaml.safe_load((harness.ROOT / "config" / "queues.yaml").read_text())
+    data["queues"][QUEUE] = {
+        "channels": ["chat"],
+        "max_length": 0,
+        "max_wait": 0,
+        "join_empty": True,
+        "wrap_up": 0,
     }
+    data["agents"] = [
+        {
+            "id": agent_id(i),
+            "name": f"Chat Agent {i}",
+            "endpoint": f"PJSIP/{agent_id(i)}",
+            "queues": [QUEUE],
+            "capacity": {"voice": 0, "chat": capacity, "email": 0},
+        }
+        for i in range(agents)
+    ]
     path.write_text(yaml.safe_dump(data, sort_keys=False))
 
 
