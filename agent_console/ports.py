@@ -14,7 +14,9 @@ Shapes (all JSON-ready; times are epoch seconds as floats):
 * agent: ``{"agent_id", "name", "state", "reason", "since", "queues": [...],
   "call_id" (or null), "wrap_up_until" (epoch, or null: not in wrap-up or no limit),
   "wrap_up_limit" (the queue's wrap-up seconds, 0 = none; null outside wrap-up),
-  "wrap_up_overdue" (held in wrap-up past the limit by unsaved input)}``; ``state`` is a ``routing.acd.AgentState`` value in lower case
+  "wrap_up_overdue" (held in wrap-up past the limit by unsaved input), "capacity",
+  "load", "contacts" (chat and email: what the agent may hold per channel, holds, and
+  the conversation keys held)}``; ``state`` is a ``routing.acd.AgentState`` value in lower case
   (``logged_out``, ``ready``, ``not_ready``, ``ringing``, ``on_call``, ``wrap_up``).
 * call: ``{"call_id", "state" ("ivr"|"waiting"|"ringing"|"talking"|"held"|"ended"),
   "queue", "caller", "dialed", "agent_id", "customer_id", "contact_id", "arrived_at",

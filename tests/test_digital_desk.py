@@ -7,6 +7,7 @@ brings every open conversation back."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -29,8 +30,13 @@ queues:
   quick:
     channels: [chat]
     wrap_up: 1
+  slow:
+    channels: [chat]
+    max_wait: 1
+    max_wait_action: overflow
+    max_wait_target: web
 agents:
-  - {id: "1001", name: Alice Moreau, endpoint: PJSIP/1001, queues: [web, phones, quick],
+  - {id: "1001", name: Alice Moreau, endpoint: PJSIP/1001, queues: [web, phones, quick, slow],
      capacity: {voice: 1, chat: 2, email: 1}}
   - {id: "1002", name: Bruno Keller, endpoint: PJSIP/1002, queues: [phones]}
 """
@@ -444,3 +450,127 @@ async def test_the_wrap_up_limit_closes_an_ended_chat(tmp_path: Path) -> None:
         assert (center.agent("1001") or {})["load"].get("chat", 0) == 0
         # the wrap-up saved afterwards still closes nothing twice
         assert (await desk.close(opened["key"], "1001"))["state"] == "closed"
+
+
+async def test_a_chat_waiting_too_long_overflows_to_the_next_queue(tmp_path: Path) -> None:
+    async with running_service(tmp_path, queues_file=queue_file(tmp_path)) as (
+        service,
+        _sim,
+        published,
+        _url,
+    ):
+        desk: DigitalDesk = service.center.digital
+        opened = await desk.open_conversation("chat", queue="slow", party={"name": "Sl"})
+        moved = await published.wait_for(
+            lambda m: (
+                m["type"] == "conversation_update"
+                and m["conversation"]["key"] == opened["key"]
+                and m["queue"] == "web"
+            ),
+            within=5.0,
+        )
+        assert moved["conversation"]["state"] == "waiting"
+        await service.center.set_agent_state("1001", "ready")
+        now = desk.conversation(opened["key"]) or {}
+        assert (now["state"], now["queue"]) == ("active", "web")
+        await settle(service)
+        timeline = await service.store.contacts.timeline(now["contact_id"])
+        assert "note:overflow" in [e.kind for e in timeline]
+        stored = await service.store.conversations.get(opened["key"])
+        assert stored is not None and stored["queue"] == "web"
+
+
+async def test_a_conversation_whose_agent_is_gone_after_a_restart_waits_again(
+    tmp_path: Path,
+) -> None:
+    sim = PbxSimulator("switchboard", "harness-secret", time_scale=0.05, seed=7)
+    port = await sim.start("127.0.0.1", 0)
+    queues = queue_file(tmp_path)
+    settings = harness_settings(tmp_path, port, queues_file=queues)
+    try:
+        service, runner, _published = await started_service(settings)
+        await service.center.set_agent_state("1001", "ready")
+        opened = await service.center.digital.open_conversation(
+            "chat", queue="web", party={"name": "Or"}, first_message="hi"
+        )
+        assert opened["agent_id"] == "1001"
+        await runner.cleanup()
+        # the queue file changed meanwhile: 1001 is gone, 1002 serves the web queue
+        lines = [line for line in QUEUES.splitlines() if '"1001"' not in line]
+        lines = [line for line in lines if "capacity: {voice: 1, chat: 2" not in line]
+        queues.write_text(
+            "\n".join(lines).replace(
+                "queues: [phones]}", "queues: [web, phones], capacity: {chat: 1}}"
+            )
+        )
+        service, runner, _published = await started_service(settings)
+        try:
+            desk: DigitalDesk = service.center.digital
+            back = desk.conversation(opened["key"]) or {}
+            assert back["state"] == "waiting" and back["agent_id"] is None
+            await service.center.set_agent_state("1002", "ready")
+            now = desk.conversation(opened["key"]) or {}
+            assert (now["state"], now["agent_id"]) == ("active", "1002")
+            assert [m["text"] for m in await desk.messages(opened["key"])] == ["hi"]
+        finally:
+            await runner.cleanup()
+    finally:
+        await sim.stop()
+
+
+async def test_consoles_get_the_chat_over_the_real_websocket_and_never_the_visitor_side(
+    tmp_path: Path,
+) -> None:
+    """The real hub on the real center: the assigned agent and the supervisors get the
+    conversation_* messages; the agent who does not have it gets none; no console ever
+    gets a visitor_event, though the center publishes one for every frame."""
+    import aiohttp
+
+    from switchboard.demo import seed_users
+    from tests.test_e2e_supervisor_scope import login
+
+    async with running_service(tmp_path, queues_file=queue_file(tmp_path)) as (
+        service,
+        _sim,
+        published,
+        url,
+    ):
+        await seed_users(service.store)  # alice 1001, bruno 1002, sam (supervisor), admin
+        await service.center.set_agent_state("1001", "ready")
+        got: dict[str, list[dict[str, Any]]] = {}
+        async with contextlib.AsyncExitStack() as stack:
+            sockets = {}
+            for name in ("alice", "bruno", "sam", "admin"):
+                http = await stack.enter_async_context(
+                    aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True))
+                )
+                await login(http, url, name)
+                ws = await stack.enter_async_context(
+                    http.ws_connect(url + "/ws", headers={"Origin": url})
+                )
+                assert (await ws.receive_json(timeout=5))["type"] == "snapshot"
+                sockets[name] = ws
+            desk: DigitalDesk = service.center.digital
+            opened = await desk.open_conversation(
+                "chat", queue="web", party={"name": "Ada"}, first_message="Hello"
+            )
+            key = opened["key"]
+            await published.wait_for(lambda m: m["type"] == "conversation_assigned")
+            await desk.agent_message(key, "1001", "Hi <b>Ada</b>")
+            await desk.customer_message(key, "Thanks")
+            await desk.end(key, "customer")
+            assert [m for m in published.messages if m["type"] == "visitor_event"]
+            for name, ws in sockets.items():
+                got[name] = []
+                while True:
+                    try:
+                        got[name].append(await ws.receive_json(timeout=0.5))
+                    except TimeoutError:
+                        break
+        kinds = {name: {m["type"] for m in msgs} for name, msgs in got.items()}
+        for name in ("alice", "sam", "admin"):
+            assert {"conversation_assigned", "conversation_message"} <= kinds[name], name
+        assert not any(k.startswith("conversation") for k in kinds["bruno"])
+        assert not any("visitor_event" in k for k in kinds.values())
+        texts = [m["message"]["text"] for m in got["alice"] if m["type"] == "conversation_message"]
+        assert texts == ["Hi <b>Ada</b>", "Thanks"]  # as typed: the page shows it as text
