@@ -34,6 +34,7 @@ from crm_lookup.database import (
 )
 from crm_lookup.drafts import DraftRepo
 from crm_lookup.evaluations import EvaluationRepo
+from crm_lookup.mail_store import MailStore
 from crm_lookup.sessions import SessionRepo
 from crm_lookup.users import AuditLog, UserRepo
 
@@ -63,6 +64,7 @@ class Store:
         self.drafts = DraftRepo(self)
         self.evaluations = EvaluationRepo(self)
         self.alerts = AlertLog(self)
+        self.mail = MailStore(self)
 
     def transaction(self) -> AbstractAsyncContextManager[Transaction]:
         """``async with store.transaction() as tx:`` — all or nothing, writers serialised."""
