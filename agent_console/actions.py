@@ -158,6 +158,7 @@ class Console:
             queues = [q for q in snap.get("queues", []) if scope.sees_queue(q.get("name"))]
             agents = list(snap.get("agents", []))
             calls = list(snap.get("calls", []))
+            conversations = list(snap.get("conversations", []))
             intervals: list[Any] = []
             alerts: list[Any] = []  # supervisor alerts are for the wallboard only
         else:
@@ -165,6 +166,9 @@ class Console:
             queues = [q for q in snap.get("queues", []) if scope.sees_queue(q.get("name"))]
             agents = [a for a in snap.get("agents", []) if scope.sees_queues(a.get("queues", []))]
             calls = [c for c in snap.get("calls", []) if scope.sees_queue(c.get("queue"))]
+            conversations = [
+                c for c in snap.get("conversations", []) if scope.sees_queue(c.get("queue"))
+            ]
             intervals = list(snap.get("intervals", []))
             alerts = self.alerts_for(scope, snap.get("alerts", []))
         current = None
@@ -178,6 +182,7 @@ class Console:
             "queues": queues,
             "agents": agents,
             "calls": calls,
+            "conversations": conversations,
             "intervals": intervals,
             "alerts": alerts,
             "current_call": current,
@@ -203,6 +208,8 @@ class Console:
         """Whether a published message may go to this user's websocket."""
         kind = message.get("type")
         user = scope.user
+        if kind == "visitor_event":
+            return False  # a chat visitor's frames are for the visitor's socket only
         if kind == "screen_pop":
             return user.agent_id is not None and message.get("agent_id") == user.agent_id
         if kind == "alert":

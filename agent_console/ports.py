@@ -14,7 +14,9 @@ Shapes (all JSON-ready; times are epoch seconds as floats):
 * agent: ``{"agent_id", "name", "state", "reason", "since", "queues": [...],
   "call_id" (or null), "wrap_up_until" (epoch, or null: not in wrap-up or no limit),
   "wrap_up_limit" (the queue's wrap-up seconds, 0 = none; null outside wrap-up),
-  "wrap_up_overdue" (held in wrap-up past the limit by unsaved input)}``; ``state`` is a ``routing.acd.AgentState`` value in lower case
+  "wrap_up_overdue" (held in wrap-up past the limit by unsaved input), "capacity",
+  "load", "contacts" (chat and email: what the agent may hold per channel, holds, and
+  the conversation keys held)}``; ``state`` is a ``routing.acd.AgentState`` value in lower case
   (``logged_out``, ``ready``, ``not_ready``, ``ringing``, ``on_call``, ``wrap_up``).
 * call: ``{"call_id", "state" ("ivr"|"waiting"|"ringing"|"talking"|"held"|"ended"),
   "queue", "caller", "dialed", "agent_id", "customer_id", "contact_id", "arrived_at",
@@ -29,7 +31,12 @@ Published messages (``docs/websocket.md`` is the full schema):
 and ``stats``), ``call_update`` (``call`` plus ``agent_id`` and ``queue``),
 ``screen_pop`` (``agent_id``, ``call``, ``card``: ``CustomerCard.to_json()``),
 ``call_ended`` (``call_id``, ``agent_id``, ``queue``, ``contact_id``), ``wallboard``
-(``intervals``).
+(``intervals``); chat and email: ``conversation_assigned`` (``agent_id``, ``queue``,
+``conversation``, ``card``), ``conversation_update`` (``agent_id``, ``queue``,
+``conversation``), ``conversation_message`` (``agent_id``, ``queue``,
+``conversation_key``, ``message``), ``conversation_typing`` (``agent_id``, ``queue``,
+``conversation_key``, ``who``, ``on``), and ``visitor_event`` (``conversation_key``,
+``event``: a frame for the chat visitor; never forwarded to a console).
 
 Errors: methods raise only ``config.errors`` classes: ``NotFound`` (no such agent, call
 or queue), ``IllegalTransition`` (the ACD refused), ``InvalidInput`` (bad target),
@@ -218,6 +225,91 @@ class ContactCenter(Protocol):
             NotFound: no such agent, or the agent has no call.
             RemoteError: the Originate failed.
         """
+        ...
+
+    # -- chat and email (routing.digital; docs/ARCHITECTURE.md "Digital contacts") -------
+
+    def conversations_of(self, agent_id: str) -> list[Message]:
+        """The agent's conversations not closed (conversation shape), in the order they
+        were assigned; ``[]`` for an unknown agent or without chat and email."""
+        ...
+
+    def conversation(self, key: str) -> Message | None:
+        """The open (or recently closed) conversation ``key``, or ``None``."""
+        ...
+
+    async def conversation_reply(self, agent_id: str, key: str, text: str) -> Message:
+        """The assigned agent's reply (delivered, stored, published). Returns the message.
+
+        Raises:
+            NotFound: no such open conversation.
+            Conflict: not the agent's conversation, or it is not active.
+            InvalidInput: an empty or too long text (64 KiB).
+            RemoteError: the channel's transport (SMTP) failed; nothing was stored.
+        """
+        ...
+
+    async def conversation_typing(self, agent_id: str, key: str, on: bool) -> None:
+        """The agent is (or stopped) typing in the conversation: told to the visitor.
+
+        Raises:
+            NotFound, Conflict: as for :meth:`conversation_reply`.
+        """
+        ...
+
+    async def conversation_end(self, agent_id: str, key: str) -> Message:
+        """The agent ends the conversation (into its wrap-up). Returns the conversation.
+
+        Raises:
+            NotFound, Conflict: as for :meth:`conversation_reply`.
+        """
+        ...
+
+    async def conversation_close(self, agent_id: str, key: str) -> Message:
+        """The wrap-up of the conversation was saved: close it and free its slot.
+
+        Raises:
+            NotFound: no such conversation.
+            Conflict: not the agent's conversation, or it is still waiting.
+        """
+        ...
+
+    async def conversation_messages(self, key: str, after_seq: int = 0) -> list[Message]:
+        """The conversation's messages numbered above ``after_seq`` (at most 500).
+
+        Raises:
+            NotFound: no such conversation.
+        """
+        ...
+
+    async def visitor_open(
+        self,
+        channel: str,
+        queue: str,
+        party: Message,
+        subject: str = "",
+        language: str = "",
+        first_message: str | None = None,
+    ) -> Message:
+        """A chat visitor (or an inbound mail) opens a conversation in ``queue``
+        (``party``: ``{"name", "phone", "email"}``). Returns the conversation plus
+        ``token``, the visitor's resume token (kept hashed; never shown again).
+
+        Raises:
+            InvalidInput: a bad channel or field. NotFound: no such queue.
+        """
+        ...
+
+    async def visitor_message(self, key: str, text: str) -> Message:
+        """The customer's message. Raises NotFound, Conflict (ended), InvalidInput."""
+        ...
+
+    async def visitor_typing(self, key: str, on: bool) -> None:
+        """The customer is (or stopped) typing. Raises NotFound."""
+        ...
+
+    async def visitor_leave(self, key: str) -> Message:
+        """The customer left: a waiting conversation is abandoned, an active one ends."""
         ...
 
     def health(self) -> Message:

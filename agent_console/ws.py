@@ -97,6 +97,10 @@ class Hub:
         """The center's listener: never raises, never blocks."""
         try:
             kind = message.get("type", "")
+            if kind == "visitor_event":
+                # A chat visitor's frames (routing.digital) ride the center's listeners
+                # to the visitor's socket; no console, not even an admin's, gets them.
+                return
             data = _dumps(message)
             agent_id = message.get("agent_id") or ""
             if kind == "screen_pop":

@@ -29,6 +29,8 @@ if TYPE_CHECKING:
     from crm_lookup.store import Store
 
 Step = str | Mapping[str, Any]
+#: the channels a contact comes by (routing.acd.model.CHANNELS; crm_lookup cannot import it)
+CHANNELS = ("voice", "chat", "email")
 When = float | datetime | None
 
 
@@ -41,7 +43,7 @@ def select_contact(dialect: Dialect) -> str:
 SELECT id, key, direction, caller, dialed, customer_id, arrived_at, ivr_path, ivr_result,
        queue, queued_at, offered_at, offers, agent_id, answered_at, ended_at, wrapped_at,
        wait_seconds, talk_seconds, hold_seconds, wrapup_seconds, outcome, disposition, notes,
-       recording, created_at, {case_ids} AS case_ids
+       recording, created_at, {case_ids} AS case_ids, channel, first_response_at
 FROM contacts
 """
 
@@ -83,6 +85,8 @@ def contact_from_row(row: Any) -> Contact:
         recording=row[24],
         started_at=row[25],
         case_ids=tuple(json.loads(row[26])),
+        channel=row[27],
+        first_response_at=row[28],
     )
 
 
@@ -150,13 +154,17 @@ class ContactLog:
         direction: str = "inbound",
         at: When = None,
         customer_id: int | None = None,
+        channel: str = "voice",
     ) -> bool:
-        """A call reached us (or we placed one). Links the customer owning the far-end
-        number (the caller inbound, the dialed number outbound) unless one is given.
+        """A call reached us (or we placed one), or a chat or an email conversation
+        opened (``channel``). Links the customer owning the far-end number (the caller
+        inbound, the dialed number outbound) unless one is given.
 
         Raises:
-            InvalidInput: empty key, unknown direction.
+            InvalidInput: empty key, unknown direction or channel.
         """
+        if channel not in CHANNELS:
+            raise InvalidInput("channel must be voice, chat or email", field="channel")
         try:
             way = Direction(direction).value
         except ValueError:
@@ -174,6 +182,9 @@ class ContactLog:
             "party": party,
             "customer_id": customer_id,
         }
+        if channel != "voice":
+            # only digital contacts say so: the trigger leaves a call's default alone
+            data["channel"] = channel
         return await self._event(key, "arrived", "", timestamp(at), data)
 
     async def ivr_step(self, key: str, step: Step, at: When = None) -> bool:
@@ -208,6 +219,12 @@ class ContactLog:
         """The agent answered: sets the wait (from entering the queue)."""
         agent = _clean(agent_id, "agent_id", 64)
         return await self._event(key, "answered", "", timestamp(at), {"agent_id": agent})
+
+    async def first_response(self, key: str, agent_id: str, at: When = None) -> bool:
+        """The agent's first reply in a chat or an email conversation (once per contact;
+        sets ``first_response_at``). Calls have none: their reports use answered_at."""
+        agent = _clean(agent_id, "agent_id", 64)
+        return await self._event(key, "first_response", "", timestamp(at), {"agent_id": agent})
 
     async def held(self, key: str, at: When = None) -> bool:
         """The agent put the caller on hold."""
@@ -359,11 +376,17 @@ class ContactLog:
             limit=limit,
         )
 
-    async def open_contacts(self, limit: int = 100_000) -> list[tuple[Contact, float]]:
-        """Contacts not ended yet, oldest first, each with the time of its last milestone
-        (the best-known end of a call that was lost while the service was down)."""
+    async def open_contacts(
+        self, limit: int = 100_000, *, channel: str = "voice"
+    ) -> list[tuple[Contact, float]]:
+        """Contacts of ``channel`` not ended yet, oldest first, each with the time of its
+        last milestone (the best-known end of a call that was lost while the service was
+        down). Calls only by default: the takeover judges calls by Asterisk's channels, and
+        a chat or an email has none (the digital desk restores those)."""
         rows = await self._store.fetchall(
-            self._select + " WHERE ended_at IS NULL ORDER BY created_at, id LIMIT ?", (limit,)
+            self._select + " WHERE ended_at IS NULL AND channel = ? ORDER BY created_at, id"
+            " LIMIT ?",
+            (channel, limit),
         )
         contacts = [contact_from_row(row) for row in rows]
         last: dict[str, float] = {}

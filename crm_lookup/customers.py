@@ -395,6 +395,20 @@ class CustomerRepo:
         )
         return customer_from_row(row) if row else None
 
+    async def find_by_email(self, address: str) -> Customer | None:
+        """The customer with this e-mail address ignoring case (the oldest when several
+        share it), or None, also for something that is not an address. One indexed
+        lookup (migration 7's ``lower(email)`` index)."""
+        mail = (address or "").strip()
+        if not mail or len(mail) > 254 or "@" not in mail or any(ord(c) < 33 for c in mail):
+            return None
+        row = await self._store.fetchone(
+            self._select + " WHERE lower(c.email) = lower(?) AND c.email != '' ORDER BY c.id"
+            " LIMIT 1",
+            (mail,),
+        )
+        return customer_from_row(row) if row else None
+
     async def find_by_account(self, account: str) -> Customer | None:
         """The customer with this account number, or None (also for malformed input)."""
         acct = (account or "").strip()

@@ -118,11 +118,17 @@ class Contact:
     recording: str = ""
     started_at: float = 0.0
     case_ids: tuple[int, ...] = ()
+    #: "voice", "chat" or "email" (migration 15)
+    channel: str = "voice"
+    #: the first agent reply of a chat or an email (None for calls)
+    first_response_at: float | None = None
 
     def to_json(self) -> dict[str, Any]:
         return {
             "id": self.id,
             "key": self.key,
+            "channel": self.channel,
+            "first_response_at": self.first_response_at,
             "direction": self.direction,
             "caller": self.caller,
             "dialed": self.dialed,

@@ -449,6 +449,69 @@ CREATE TABLE alerts (
 CREATE INDEX alerts_raised ON alerts(raised_at);
 """
 
+# Digital contacts (issue 16; crm_lookup.conversations, routing.digital): a chat or an
+# email conversation is a contact like a call (one row, one history), with its channel
+# (from the ``arrived`` event's data; calls keep 'voice') and the time of the first agent
+# reply (a ``first_response`` event; NULL for calls, whose reports use answered_at). The
+# conversation itself and its messages live beside it: ``conversations`` (one row per
+# contact key, the state the desk restores after a restart) and ``messages`` (numbered per
+# conversation, bodies at most 64 KiB). The visitor's resume token is kept hashed only.
+MIGRATION_15 = """
+ALTER TABLE contacts ADD COLUMN channel TEXT NOT NULL DEFAULT 'voice'
+    CHECK (channel IN ('voice', 'chat', 'email'));
+ALTER TABLE contacts ADD COLUMN first_response_at REAL;
+
+CREATE TRIGGER contact_channel AFTER INSERT ON contact_events
+WHEN NEW.kind = 'arrived' AND json_extract(NEW.data, '$.channel') IS NOT NULL
+BEGIN
+    UPDATE contacts SET channel = json_extract(NEW.data, '$.channel')
+    WHERE key = NEW.contact_key;
+END;
+
+CREATE TRIGGER contact_first_response AFTER INSERT ON contact_events
+WHEN NEW.kind = 'first_response'
+BEGIN
+    UPDATE contacts SET first_response_at = COALESCE(first_response_at, NEW.at)
+    WHERE key = NEW.contact_key;
+END;
+
+CREATE TABLE conversations (
+    key TEXT PRIMARY KEY REFERENCES contacts(key) ON DELETE CASCADE,
+    channel TEXT NOT NULL CHECK (channel IN ('chat', 'email')),
+    state TEXT NOT NULL DEFAULT 'waiting'
+        CHECK (state IN ('waiting', 'active', 'ended', 'closed')),
+    queue TEXT NOT NULL DEFAULT '',
+    agent_id TEXT NOT NULL DEFAULT '',
+    priority INTEGER NOT NULL DEFAULT 0,
+    skills TEXT NOT NULL DEFAULT '{}',
+    subject TEXT NOT NULL DEFAULT '',
+    party_name TEXT NOT NULL DEFAULT '',
+    party_phone TEXT NOT NULL DEFAULT '',
+    party_email TEXT NOT NULL DEFAULT '',
+    language TEXT NOT NULL DEFAULT '',
+    thread TEXT NOT NULL DEFAULT '',
+    visitor_token_hash TEXT NOT NULL DEFAULT '',
+    last_seq INTEGER NOT NULL DEFAULT 0,
+    created_at REAL NOT NULL,
+    updated_at REAL NOT NULL
+) WITHOUT ROWID;
+CREATE INDEX conversations_open ON conversations(created_at) WHERE state != 'closed';
+CREATE INDEX conversations_thread ON conversations(thread) WHERE thread != '';
+
+CREATE TABLE messages (
+    id INTEGER PRIMARY KEY,
+    conversation_key TEXT NOT NULL REFERENCES conversations(key) ON DELETE CASCADE,
+    seq INTEGER NOT NULL,
+    sender TEXT NOT NULL CHECK (sender IN ('customer', 'agent', 'system')),
+    agent_id TEXT NOT NULL DEFAULT '',
+    name TEXT NOT NULL DEFAULT '',
+    body TEXT NOT NULL CHECK (length(body) <= 65536),
+    meta TEXT NOT NULL DEFAULT '{}',
+    at REAL NOT NULL,
+    UNIQUE (conversation_key, seq)
+);
+"""
+
 # The email channel (routing.mail_inbound / mail_outbound): every message in or out by its
 # Message-ID, with the conversation it belongs to, so a reply (In-Reply-To / References)
 # finds its conversation and a re-delivered message (an IMAP re-fetch after a crash) is
@@ -498,6 +561,7 @@ MIGRATIONS: tuple[tuple[int, str], ...] = (
     (11, MIGRATION_11),
     (12, MIGRATION_12),
     (14, MIGRATION_14),
+    (15, MIGRATION_15),
     (16, MIGRATION_16),
 )
 

@@ -22,6 +22,7 @@ from crm_lookup.agent_states import AgentStateRepo
 from crm_lookup.alerts import AlertLog
 from crm_lookup.cases import CaseRepo
 from crm_lookup.contacts import ContactLog
+from crm_lookup.conversations import ConversationRepo
 from crm_lookup.customers import CustomerRepo
 from crm_lookup.database import (
     Database,
@@ -64,6 +65,7 @@ class Store:
         self.drafts = DraftRepo(self)
         self.evaluations = EvaluationRepo(self)
         self.alerts = AlertLog(self)
+        self.conversations = ConversationRepo(self)
         self.mail = MailStore(self)
 
     def transaction(self) -> AbstractAsyncContextManager[Transaction]:

@@ -82,6 +82,8 @@ MIN_TICK_SECONDS = 0.02
 ANSWERED = "ANSWER"
 CANCELLED = "CANCEL"
 RECENT_CALLS = 500
+#: the ACD's commands only a chat or an email gets (routing.digital handles them)
+DIGITAL_COMMANDS = (acd_cmd.AssignContact, acd_cmd.ContactReleased, acd_cmd.ContactUnassigned)
 
 
 #: a graceful stop must end within 10 s (docs/ARCHITECTURE.md): no step waits longer
@@ -191,6 +193,9 @@ class CallCenter(ConsoleOperations):
         self.resync = self.resyncs[self.pbxs.first.name]  # the first PBX's
         # agent -> (end, queue) of a wrap-up restored at start-up: it has no call to say
         self.restored_wrap_up: dict[str, tuple[float | None, str | None]] = {}
+        # the chat and email desk (routing.digital.DigitalDesk), set by the wiring; the
+        # ACD's commands about its conversations go there (None: voice only)
+        self.digital: Any = None
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -217,6 +222,8 @@ class CallCenter(ConsoleOperations):
         for dispatcher in self._dispatchers:
             await _within(STOP_STEP_SECONDS, dispatcher.close(), "closing AGI sessions")
         await _within(STOP_STEP_SECONDS, self.reloader.stop(), "stopping the reloader")
+        if self.digital is not None:
+            await _within(STOP_STEP_SECONDS, self.digital.stop(), "the digital desk's writes")
         for task in list(self._tasks):
             task.cancel()
         if self._tasks:
@@ -525,6 +532,8 @@ class CallCenter(ConsoleOperations):
                 )
 
     def _execute_one(self, command: acd_cmd.Command) -> None:
+        if self._digital_command(command):
+            return
         if isinstance(command, acd_cmd.RingAgent):
             self._spawn(self._ring(command), f"ring-{command.call_id}")
         elif isinstance(command, acd_cmd.CancelRing):
@@ -569,6 +578,26 @@ class CallCenter(ConsoleOperations):
                 call.estimate = round(command.seconds, 1)
                 if moved:
                     self._publish_call(call)
+
+    def _digital_command(self, command: acd_cmd.Command) -> bool:
+        """Hand the digital desk what is about its conversations: assignments, releases,
+        and any command naming a contact it owns (an overflow, a move, a position)."""
+        desk = self.digital
+        if isinstance(command, DIGITAL_COMMANDS):
+            if desk is None:
+                log.error(
+                    "a digital contact command with no desk",
+                    extra={"fields": {"command": type(command).__name__}},
+                )
+            else:
+                desk.handle(command)
+            return True
+        if desk is None or isinstance(command, acd_cmd.AgentStateChanged):
+            return False
+        if desk.owns(getattr(command, "call_id", None)):
+            desk.handle(command)
+            return True
+        return False
 
     async def _ring(self, command: acd_cmd.RingAgent) -> None:
         call = self.calls.get(command.call_id)

@@ -27,6 +27,7 @@ from routing.acd import events as acd_ev
 from routing.acd.engine import Acd
 from routing.acd.states import AgentState
 from routing.contacts import ContactRecorder
+from routing.digital import new_visitor_token
 from routing.ivr_ports import dialable
 from routing.live import LiveCall, Phase
 from routing.pbx import Pbxs
@@ -59,6 +60,7 @@ class ConsoleOperations:
     _by_channel: dict[tuple[str, str], str]
     pbxs: Pbxs
     alerting: Any
+    digital: Any
 
     # ------------------------------------------------------------------ JSON shapes
 
@@ -81,6 +83,7 @@ class ConsoleOperations:
             "agents_ready": agents.get("ready", 0),
             "agents": dict(agents),
             "callbacks_waiting": stats.get("callbacks_waiting", 0),
+            "waiting_by_channel": dict(stats.get("waiting_by_channel") or {}),
             # the queue file's warn/bad levels for the wallboard's tiles ({} = none)
             "thresholds": {m: dict(v) for m, v in self.thresholds.get(name, {}).items()},
         }
@@ -106,6 +109,10 @@ class ConsoleOperations:
             "wrap_up_until": a["wrap_up_until"],
             "wrap_up_limit": a["wrap_up_limit"],
             "wrap_up_overdue": a["wrap_up_overdue"],
+            # chat and email: what the agent may hold per channel, holds, and which
+            "capacity": dict(a.get("capacity") or {}),
+            "load": dict(a.get("load") or {}),
+            "contacts": list(a.get("contacts") or ()),
         }
 
     # ------------------------------------------------------------------ console port
@@ -120,6 +127,7 @@ class ConsoleOperations:
             "calls": [call.to_json(now) for call in self.calls.values()],
             "intervals": self.recorder.intervals(),
             "alerts": self.alerting.alerts() if self.alerting is not None else [],
+            "conversations": self.digital.open_conversations() if self.digital else [],
         }
 
     def agent(self, agent_id: str) -> dict[str, Any] | None:
@@ -146,6 +154,7 @@ class ConsoleOperations:
             # and it cannot drift from what snapshot() lists.
             "calls": [c.to_json(now) for c in self.calls.values() if c.agent_id == agent_id],
             "intervals": [],
+            "conversations": self.conversations_of(agent_id),
         }
 
     def queues_for_supervisor(self, username: str) -> frozenset[str]:
@@ -466,6 +475,77 @@ class ConsoleOperations:
         if self.alerting is None:
             raise NotFound(f"no alert {alert_id[:40]!r}")
         return self.alerting.ack(alert_id, username)  # type: ignore[no-any-return]
+
+    # ------------------------------------------------------------------ chat and email
+
+    def _desk(self) -> Any:
+        if self.digital is None:
+            raise NotFound("chat and email are not enabled")
+        return self.digital
+
+    def conversations_of(self, agent_id: str) -> list[dict[str, Any]]:
+        """The agent's conversations not closed (routing.digital)."""
+        if self.digital is None:
+            return []
+        return self.digital.conversations_of(agent_id)  # type: ignore[no-any-return]
+
+    def conversation(self, key: str) -> dict[str, Any] | None:
+        if self.digital is None:
+            return None
+        return self.digital.conversation(key)  # type: ignore[no-any-return]
+
+    async def conversation_reply(self, agent_id: str, key: str, text: str) -> dict[str, Any]:
+        return await self._desk().agent_message(key, agent_id, text)  # type: ignore[no-any-return]
+
+    async def conversation_typing(self, agent_id: str, key: str, on: bool | str) -> None:
+        self._desk().typing(key, agent_id, on)
+
+    async def conversation_end(self, agent_id: str, key: str) -> dict[str, Any]:
+        return await self._desk().end(key, agent_id)  # type: ignore[no-any-return]
+
+    async def conversation_close(self, agent_id: str, key: str) -> dict[str, Any]:
+        return await self._desk().close(key, agent_id)  # type: ignore[no-any-return]
+
+    async def conversation_messages(
+        self, key: str, after_seq: int | str = 0
+    ) -> list[dict[str, Any]]:
+        try:
+            after = int(after_seq)
+        except (TypeError, ValueError):
+            raise InvalidInput("after_seq must be a whole number", field="after_seq") from None
+        return await self._desk().messages(key, after)  # type: ignore[no-any-return]
+
+    async def visitor_open(
+        self,
+        channel: str,
+        queue: str,
+        party: Mapping[str, Any],
+        subject: str = "",
+        language: str = "",
+        first_message: str | None = None,
+    ) -> dict[str, Any]:
+        """A visitor starts a chat (or a mail opens a conversation): the conversation
+        JSON plus ``token``, the visitor's resume token (stored hashed; shown only here)."""
+        token = new_visitor_token()
+        conversation = await self._desk().open_conversation(
+            channel,
+            queue=queue,
+            party=party,
+            subject=subject,
+            language=language,
+            first_message=first_message or None,
+            visitor_token=token,
+        )
+        return {**conversation, "token": token}
+
+    async def visitor_message(self, key: str, text: str) -> dict[str, Any]:
+        return await self._desk().customer_message(key, text)  # type: ignore[no-any-return]
+
+    async def visitor_typing(self, key: str, on: bool | str) -> None:
+        self._desk().typing(key, "customer", on)
+
+    async def visitor_leave(self, key: str) -> dict[str, Any]:
+        return await self._desk().end(key, "customer")  # type: ignore[no-any-return]
 
     def health(self) -> dict[str, Any]:
         calls: dict[str, int] = {link.name: 0 for link in self.pbxs}

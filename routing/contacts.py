@@ -309,17 +309,52 @@ class ContactRecorder:
 
     # ------------------------------------------------------------------ milestones
 
-    def arrived(self, call: LiveCall) -> None:
+    async def settled(self, key: str) -> None:
+        """Wait until every milestone of contact ``key`` taken so far is written (or given
+        up): a marker at the end of its lane, so the wait keeps the lane's order and costs
+        no database round trip. The digital desk persists before it answers this way. At
+        once if the writers are not running (a marker would never be reached)."""
+        writers = self._task
+        if writers is None or writers.done():
+            return
+        reached = asyncio.get_running_loop().create_future()
+
+        async def mark() -> None:
+            if not reached.done():
+                reached.set_result(None)
+
+        self._for_contact(key, "settled", mark)
+        await asyncio.wait({reached, writers}, return_when=asyncio.FIRST_COMPLETED)
+
+    def contact_write(self, key: str, what: str, write: Write) -> None:
+        """Any write about contact ``key`` (the digital desk's conversation row) in the
+        contact's lane: after its milestones so far, before those to come. Retried like a
+        milestone while the database is busy, so it must be idempotent."""
+        self._for_contact(key, what, write)
+
+    def arrived(self, call: LiveCall, *, channel: str = "voice") -> None:
+        """The call reached us (or was placed), or a chat or an email conversation opened
+        (``channel``: its contact is one like a call's, its channel folded from this)."""
         key, at = call.call_id, call.arrived_at
         direction = "inbound" if call.direction == "inbound" else "outbound"
         customer = int(call.customer_id) if isinstance(call.customer_id, int) else None
 
         async def write() -> None:
-            await self.contacts.arrived(key, call.caller, call.dialed, direction, at, customer)
+            extra = {"channel": channel} if channel != "voice" else {}
+            await self.contacts.arrived(
+                key, call.caller, call.dialed, direction, at, customer, **extra
+            )
             contact = await self.contacts.get_by_key(key)
             call.contact_id = contact.id
 
         self._for_contact(key, "arrived", write)
+
+    def first_response(self, call: LiveCall, at: float) -> None:
+        """The agent's first reply in a chat or an email (``contacts.first_response_at``)."""
+        key, agent = call.call_id, call.agent_id or ""
+        self._for_contact(
+            key, "first_response", lambda: self.contacts.first_response(key, agent, at)
+        )
 
     def ivr_step(self, call: LiveCall, step: PathStep) -> None:
         key, data = call.call_id, step.to_json()

@@ -35,6 +35,7 @@ from routing.acd.model import AcdSettings
 from routing.alerting import Alerting
 from routing.center import CallCenter
 from routing.contacts import ContactRecorder
+from routing.digital import DigitalDesk
 from routing.ivr.script import ScriptLibrary
 from routing.pbx import Pbxs
 from routing.webhook import Webhook
@@ -131,6 +132,10 @@ async def build_service(settings: Settings, *, clock: Callable[[], float] = time
         clock=clock,
         pbx_clients={name: client for name, client in clients.items() if client is not ami},
     )
+    # chat and email on the same ACD, history and listeners (docs/ARCHITECTURE.md
+    # "Digital contacts"); the channels' shells (web chat, mail) talk to it through
+    # the console port, and set their transports on it
+    center.digital = DigitalDesk(center, store, directory, clock=clock)
     hook = settings.alerts
     webhook = (
         Webhook(
@@ -195,6 +200,8 @@ def _center_ctx(service: Service) -> Callable[[web.Application], AsyncIterator[N
         today = await build_report(service.store, now - now % 86400, now + 1, "interval")
         service.center.recorder.seed_intervals(today)
         await service.center.start()
+        # the conversations a stopped service left open: back in line or with their agent
+        await service.center.digital.restore()
         loop = asyncio.get_running_loop()
         # One connector per PBX: a PBX that is down delays nobody else's calls.
         connectors = [

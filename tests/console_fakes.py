@@ -86,6 +86,10 @@ class FakeCenter:
         self.ami_connected = True
         self.fail_next: str | None = None  # an action name that fails once with ActionFailed
         self.dial_gate: asyncio.Event | None = None  # dial waits on it (a slow Originate)
+        # chat and email (routing.digital's shapes): key -> conversation, key -> messages
+        self.conversations: dict[str, Message] = {}
+        self.messages: dict[str, list[Message]] = {}
+        self._keys = 0
 
     # -- ContactCenter --------------------------------------------------------------------
 
@@ -97,6 +101,9 @@ class FakeCenter:
             "calls": [dict(c) for c in self.calls.values() if c["state"] != "ended"],
             "intervals": [dict(i) for i in self.intervals],
             "alerts": [dict(a) for a in self.alerts.values()],
+            "conversations": [
+                dict(c) for c in self.conversations.values() if c["state"] != "closed"
+            ],
         }
 
     def agent(self, agent_id: str) -> Message | None:
@@ -114,6 +121,7 @@ class FakeCenter:
             "agents": [agent],
             "calls": [c for c in snap["calls"] if c.get("agent_id") == agent_id],
             "intervals": [],
+            "conversations": self.conversations_of(agent_id),
         }
 
     def queues_for_supervisor(self, username: str) -> frozenset[str]:
@@ -267,6 +275,191 @@ class FakeCenter:
             raise NotFound(f"agent {agent_id} has no call")
         self._maybe_fail("spy")
         self.actions.append(("spy", agent_id, mode, supervisor_agent_id))
+
+    # -- chat and email (agent_console.ports; routing.digital.DigitalDesk's behaviour) ------
+
+    def conversations_of(self, agent_id: str) -> list[Message]:
+        return [
+            dict(c)
+            for c in self.conversations.values()
+            if c["agent_id"] == agent_id and c["state"] in ("active", "ended")
+        ]
+
+    def conversation(self, key: str) -> Message | None:
+        found = self.conversations.get(key)
+        return dict(found) if found is not None else None
+
+    def _conversation(self, key: str) -> Message:
+        found = self.conversations.get(key)
+        if found is None:
+            raise NotFound(f"no open conversation {key[:80]!r}")
+        return found
+
+    def _mine(self, agent_id: str, key: str) -> Message:
+        conv = self._conversation(key)
+        if conv["agent_id"] != agent_id:
+            raise Conflict("this conversation is not assigned to you")
+        return conv
+
+    def _add_message(self, conv: Message, sender: str, text: str, agent_id: str | None) -> Message:
+        if not isinstance(text, str) or not text.strip():
+            raise InvalidInput("text is required", field="text")
+        if len(text.encode()) > 64 * 1024:
+            raise InvalidInput("text is longer than 65536 bytes", field="text")
+        conv["last_seq"] += 1
+        name = self.agents[agent_id]["name"] if agent_id else conv["party"]["name"]
+        message = {
+            "conversation": conv["key"],
+            "seq": conv["last_seq"],
+            "sender": sender,
+            "agent_id": agent_id,
+            "name": name,
+            "text": text.strip(),
+            "at": self.clock(),
+            "meta": {},
+        }
+        self.messages.setdefault(conv["key"], []).append(message)
+        self._publish(
+            {
+                "type": "conversation_message",
+                "agent_id": conv["agent_id"],
+                "queue": conv["queue"],
+                "conversation_key": conv["key"],
+                "message": dict(message),
+            }
+        )
+        return dict(message)
+
+    async def conversation_reply(self, agent_id: str, key: str, text: str) -> Message:
+        conv = self._mine(agent_id, key)
+        if conv["state"] != "active":
+            raise Conflict("the conversation is not active")
+        self.actions.append(("conversation_reply", agent_id, key, text))
+        if conv["first_response_at"] is None:
+            conv["first_response_at"] = self.clock()
+        return self._add_message(conv, "agent", text, agent_id)
+
+    async def conversation_typing(self, agent_id: str, key: str, on: bool) -> None:
+        self._mine(agent_id, key)
+        self.actions.append(("conversation_typing", agent_id, key, on))
+
+    async def conversation_end(self, agent_id: str, key: str) -> Message:
+        conv = self._mine(agent_id, key)
+        self.actions.append(("conversation_end", agent_id, key))
+        if conv["state"] == "active":
+            self._update_conversation(conv, state="ended", ended_at=self.clock())
+        return dict(conv)
+
+    async def conversation_close(self, agent_id: str, key: str) -> Message:
+        conv = self._mine(agent_id, key)
+        if conv["state"] == "waiting":
+            raise Conflict("the conversation is still waiting for an agent")
+        self.actions.append(("conversation_close", agent_id, key))
+        ended = conv["ended_at"] or self.clock()
+        self._update_conversation(conv, state="closed", ended_at=ended)
+        return dict(conv)
+
+    async def conversation_messages(self, key: str, after_seq: int | str = 0) -> list[Message]:
+        self._conversation(key)
+        return [dict(m) for m in self.messages.get(key, []) if m["seq"] > int(after_seq)]
+
+    async def visitor_open(
+        self,
+        channel: str,
+        queue: str,
+        party: Message,
+        subject: str = "",
+        language: str = "",
+        first_message: str | None = None,
+    ) -> Message:
+        if channel not in ("chat", "email"):
+            raise InvalidInput("channel must be chat or email", field="channel")
+        if queue not in self.queues:
+            raise NotFound(f"no queue {queue}")
+        self._keys += 1
+        key = f"{channel}:{self._keys:032x}"
+        now = self.clock()
+        conv: Message = {
+            "key": key,
+            "channel": channel,
+            "state": "waiting",
+            "queue": queue,
+            "agent_id": None,
+            "customer_id": None,
+            "contact_id": None,
+            "party": {k: str(party.get(k) or "") for k in ("name", "phone", "email")},
+            "subject": subject,
+            "language": language,
+            "opened_at": now,
+            "queued_at": now,
+            "assigned_at": None,
+            "ended_at": None,
+            "first_response_at": None,
+            "last_seq": 0,
+            "thread": "",
+        }
+        self.conversations[key] = conv
+        if first_message:
+            self._add_message(conv, "customer", first_message, None)
+        self._update_conversation(conv)
+        return {**conv, "token": f"token-{key}"}
+
+    async def visitor_message(self, key: str, text: str) -> Message:
+        conv = self._conversation(key)
+        if conv["state"] in ("ended", "closed"):
+            raise Conflict("the conversation has ended")
+        return self._add_message(conv, "customer", text, None)
+
+    async def visitor_typing(self, key: str, on: bool) -> None:
+        conv = self._conversation(key)
+        self._publish(
+            {
+                "type": "conversation_typing",
+                "agent_id": conv["agent_id"],
+                "queue": conv["queue"],
+                "conversation_key": key,
+                "who": "customer",
+                "on": bool(on),
+            }
+        )
+
+    async def visitor_leave(self, key: str) -> Message:
+        conv = self._conversation(key)
+        if conv["state"] == "waiting":
+            self._update_conversation(conv, state="closed", ended_at=self.clock())
+        elif conv["state"] == "active":
+            self._update_conversation(conv, state="ended", ended_at=self.clock())
+        return dict(conv)
+
+    def assign_conversation(
+        self, key: str, agent_id: str, card: Message | None = None, *, contact_id: int | None = None
+    ) -> None:
+        """Test driver: the ACD assigned the conversation (the desk's pop)."""
+        conv = self._conversation(key)
+        self._agent(agent_id)
+        conv.update(state="active", agent_id=agent_id, assigned_at=self.clock())
+        if contact_id is not None:
+            conv["contact_id"] = contact_id
+        self._publish(
+            {
+                "type": "conversation_assigned",
+                "agent_id": agent_id,
+                "queue": conv["queue"],
+                "conversation": dict(conv),
+                "card": card or {"customer_id": None, "name": conv["party"]["name"]},
+            }
+        )
+
+    def _update_conversation(self, conv: Message, **changes: Any) -> None:
+        conv.update(changes)
+        self._publish(
+            {
+                "type": "conversation_update",
+                "agent_id": conv["agent_id"],
+                "queue": conv["queue"],
+                "conversation": dict(conv),
+            }
+        )
 
     def health(self) -> Message:
         return {"ami": {"connected": self.ami_connected}}

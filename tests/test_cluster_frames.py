@@ -231,3 +231,93 @@ def test_the_leaders_errors_come_back_as_the_same_kind(exc: Exception) -> None:
 def test_an_unknown_error_from_the_leader_is_a_remote_error() -> None:
     assert type(rpc.error_from_json({"class": "SystemExit", "message": "x"})) is RemoteError
     assert type(rpc.error_from_json("garbage")) is RemoteError
+
+
+def test_conversation_actions_carry_a_message_text_and_a_visitors_party() -> None:
+    text = "é" * 20_000  # a long chat message: more than the 1,000 of other arguments
+    ok = {"m": "conversation_reply", "a": ["1001", "chat:" + "a" * 32, text]}
+    assert rpc.checked_call(ok)[1][2] == text
+    party = {"name": "Ada", "phone": "+14155550100", "email": "ada@example.com"}
+    opened = {
+        "m": "visitor_open",
+        "a": ["chat", "support", party, "Billing", "en"],
+        "k": {"first_message": "Hello"},
+    }
+    assert rpc.checked_call(opened) == (
+        "visitor_open",
+        ["chat", "support", party, "Billing", "en"],
+        {"first_message": "Hello"},
+    )
+    for bad in (
+        {"m": "conversation_reply", "a": ["1001", "k", "x" * (rpc.MAX_TEXT + 1)]},
+        {"m": "conversation_reply", "a": ["1001" * 300, "k", "hi"]},  # only text is long
+        {"m": "visitor_open", "a": ["chat", "q", "not an object", "", ""]},
+        {"m": "visitor_open", "a": ["chat", "q", {"name": {"nested": 1}}, "", ""]},
+        {"m": "visitor_open", "a": ["chat", "q", {f"k{n}": "" for n in range(20)}, "", ""]},
+        {"m": "visitor_message", "a": ["k", {"text": "hi"}]},  # an object only for party
+    ):
+        with pytest.raises(InvalidInput):
+            rpc.checked_call(bad)
+
+
+def test_replica_mirrors_conversations_as_the_leader_lists_them() -> None:
+    replica = Replica()
+    opened = {
+        "key": "chat:1",
+        "state": "waiting",
+        "queue": "sales",
+        "agent_id": None,
+        "last_seq": 1,
+        "first_response_at": None,
+    }
+    base = bundle()
+    snap = dict(base["snapshot"])  # type: ignore[call-overload]
+    replica.reset({**base, "snapshot": {**snap, "conversations": [opened]}})
+    assert replica.conversation("chat:1") == opened
+    assert replica.conversations_of("1001") == []
+    active = {**opened, "state": "active", "agent_id": "1001"}
+    replica.apply(
+        {
+            "type": "conversation_assigned",
+            "agent_id": "1001",
+            "queue": "sales",
+            "conversation": active,
+            "card": {},
+        }
+    )
+    assert replica.conversations_of("1001") == [active]
+    reply = {
+        "conversation": "chat:1",
+        "seq": 2,
+        "sender": "agent",
+        "agent_id": "1001",
+        "name": "Alice",
+        "text": "Hi",
+        "at": 50.0,
+        "meta": {},
+    }
+    replica.apply(
+        {
+            "type": "conversation_message",
+            "agent_id": "1001",
+            "queue": "sales",
+            "conversation_key": "chat:1",
+            "message": reply,
+        }
+    )
+    mirrored = replica.conversation("chat:1") or {}
+    assert (mirrored["last_seq"], mirrored["first_response_at"]) == (2, 50.0)
+    assert replica.snapshot()["conversations"] == [mirrored]
+    assert replica.agent_snapshot("1001")["conversations"] == [mirrored]  # type: ignore[index]
+    closed = {**mirrored, "state": "closed"}
+    replica.apply(
+        {
+            "type": "conversation_update",
+            "agent_id": "1001",
+            "queue": "sales",
+            "conversation": closed,
+        }
+    )
+    assert replica.conversations_of("1001") == [] and replica.snapshot()["conversations"] == []
+    assert replica.conversation("chat:1") == closed  # recently closed: still readable
+    replica.apply({"type": "visitor_event", "conversation_key": "chat:1", "event": {}})

@@ -44,6 +44,8 @@ class FakeCenter:
         self.pauses: list[tuple[str, str, bool | str]] = []
         self.alerts: dict[str, dict[str, Any]] = {}
         self.acks: list[tuple[str, str]] = []
+        self.opened: list[tuple[Any, ...]] = []
+        self.conversations: dict[str, dict[str, Any]] = {}
 
     def _agent(self, agent_id: str) -> dict[str, Any]:
         return {"agent_id": agent_id, "state": self.agents[agent_id], "reason": "", "call_id": None}
@@ -141,6 +143,69 @@ class FakeCenter:
             alert.update(acked_by=username, acked_at=time.time())
             self._publish_alert("acknowledged", alert_id)
         return dict(alert)
+
+    def _publish(self, message: dict[str, Any]) -> None:
+        for listener in list(self.listeners):
+            listener(message)
+
+    async def visitor_open(
+        self,
+        channel: str,
+        queue: str,
+        party: dict[str, Any],
+        subject: str = "",
+        language: str = "",
+        first_message: str | None = None,
+    ) -> dict[str, Any]:
+        """As the desk does: the conversation, assigned at once here, published."""
+        self.opened.append((channel, queue, dict(party), subject, language, first_message))
+        conv = {
+            "key": "chat:" + "1" * 32,
+            "channel": channel,
+            "state": "active",
+            "queue": queue,
+            "agent_id": "1001",
+            "party": dict(party),
+            "last_seq": 0,
+            "first_response_at": None,
+        }
+        self.conversations[conv["key"]] = conv
+        self._publish(
+            {
+                "type": "conversation_assigned",
+                "agent_id": "1001",
+                "queue": queue,
+                "conversation": dict(conv),
+                "card": {},
+            }
+        )
+        return {**conv, "token": "t"}
+
+    async def conversation_reply(self, agent_id: str, key: str, text: str) -> dict[str, Any]:
+        conv = self.conversations.get(key)
+        if conv is None:
+            raise NotFound(f"no open conversation {key!r}")
+        conv["last_seq"] += 1
+        message = {
+            "conversation": key,
+            "seq": conv["last_seq"],
+            "sender": "agent",
+            "agent_id": agent_id,
+            "name": "",
+            "text": text,
+            "at": 7.0,
+            "meta": {},
+        }
+        self._publish(
+            {
+                "type": "conversation_message",
+                "agent_id": agent_id,
+                "queue": conv["queue"],
+                "conversation_key": key,
+                "message": message,
+            }
+        )
+        return message
 
     def health(self) -> dict[str, Any]:
         return {"ami": {"connected": True}}
@@ -251,6 +316,23 @@ async def test_a_standby_forwards_a_recording_pause_and_mirrors_the_call(pair: A
         await b.node.center.recording_pause("1002", "c1", True)
     with pytest.raises(NotFound):
         await b.node.center.recording_pause("1001", "nope", True)
+
+
+async def test_a_standby_forwards_a_chat_and_mirrors_its_conversation(pair: Any) -> None:
+    a, b = pair
+    await until(lambda: b.node.replica.ready, what="b synced")
+    party = {"name": "Ada", "phone": "", "email": "ada@example.com"}
+    opened = await b.node.center.visitor_open("chat", "sales", party, "Hi", "en", "Hello")
+    assert opened["token"] == "t"
+    assert a.centers[0].opened == [("chat", "sales", party, "Hi", "en", "Hello")]
+    key = opened["key"]
+    assert [c["key"] for c in b.node.center.conversations_of("1001")] == [key]
+    long_text = "x" * 5_000  # longer than any other forwarded argument, spilled on the bus
+    reply = await b.node.center.conversation_reply("1001", key, long_text)
+    assert reply["text"] == long_text
+    assert (b.node.center.conversation(key) or {})["last_seq"] == 1
+    with pytest.raises(NotFound):
+        await b.node.center.conversation_reply("1001", "chat:none", "hi")
 
 
 async def test_a_standby_mirrors_alerts_and_forwards_an_ack(pair: Any) -> None:

@@ -351,3 +351,76 @@ async def test_resync_all_sends_a_fresh_snapshot_with_a_fresh_scope(world: Any) 
     world.center.arrive("w1", "sales", "+15550000001")
     got = await drain(ws, 0.2)
     assert "sales" in {m.get("queue") for m in got if m["type"] == "call_update"}
+
+
+async def test_conversation_messages_reach_the_agent_and_the_queues_supervisors(
+    world: Any,
+) -> None:
+    """conversation_* go where call messages go: the assigned agent's console and the
+    supervisors of the conversation's queue; a chat visitor's frames go to no console."""
+    alice, bob, sue, root = [await world.client(n) for n in ("alice", "bob", "sue", "root")]
+    sockets = {
+        name: await c.ws()
+        for name, c in zip(("alice", "bob", "sue", "root"), (alice, bob, sue, root), strict=True)
+    }
+    for ws in sockets.values():
+        await recv(ws, "snapshot")
+    center = world.center
+    opened = await center.visitor_open(
+        "chat", "sales", {"name": "Ada", "email": "ada@example.com"}, "Billing", "en", "Hello"
+    )
+    key = opened["key"]
+    center.assign_conversation(key, "1001")
+    await center.conversation_reply("1001", key, "Hi Ada")
+    # the visitor side rides the same listeners; the hub must drop it for everyone
+    center._publish(
+        {"type": "visitor_event", "conversation_key": key, "event": {"type": "typing", "on": True}}
+    )
+    center._publish(
+        {
+            "type": "visitor_event",
+            "agent_id": "1001",
+            "queue": "sales",
+            "conversation_key": key,
+            "event": {},
+        }
+    )
+    got = {name: await drain(ws, 0.3) for name, ws in sockets.items()}
+    kinds = {name: [m["type"] for m in msgs] for name, msgs in got.items()}
+    for name in ("alice", "sue", "root"):
+        assert "conversation_assigned" in kinds[name], name
+        assert "conversation_message" in kinds[name], name
+        assert "visitor_event" not in kinds[name], name
+    assert not any(k.startswith("conversation") or k == "visitor_event" for k in kinds["bob"])
+    assigned = next(m for m in got["alice"] if m["type"] == "conversation_assigned")
+    assert assigned["conversation"]["key"] == key
+
+    def texts(name: str) -> list[str]:
+        return [m["message"]["text"] for m in got[name] if m["type"] == "conversation_message"]
+
+    # the first message came while it waited (no agent yet): the queue's supervisors only
+    assert texts("alice") == ["Hi Ada"]
+    assert texts("sue") == ["Hello", "Hi Ada"]
+
+
+async def test_a_supervisor_does_not_get_another_queues_conversations(world: Any) -> None:
+    sue = await world.client("sue")
+    ws = await sue.ws()
+    await recv(ws, "snapshot")
+    opened = await world.center.visitor_open("chat", "support", {"name": "Bo"}, "", "", "Hi")
+    world.center.assign_conversation(opened["key"], "1002")
+    got = await drain(ws, 0.3)
+    assert not any(m["type"].startswith("conversation") for m in got)
+
+
+async def test_the_snapshot_carries_the_agents_own_conversations(world: Any) -> None:
+    center = world.center
+    mine = await center.visitor_open("chat", "sales", {"name": "Ada"}, "", "", "Hi")
+    other = await center.visitor_open("chat", "support", {"name": "Bo"}, "", "", "Hi")
+    center.assign_conversation(mine["key"], "1001")
+    center.assign_conversation(other["key"], "1002")
+    alice, sue = await world.client("alice"), await world.client("sue")
+    snap = await recv(await alice.ws(), "snapshot")
+    assert [c["key"] for c in snap["conversations"]] == [mine["key"]]
+    snap = await recv(await sue.ws(), "snapshot")
+    assert [c["key"] for c in snap["conversations"]] == [mine["key"]]  # sales, not support

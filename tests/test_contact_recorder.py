@@ -334,3 +334,38 @@ async def test_milestones_taken_before_start_are_written_once_it_starts() -> Non
 def test_concurrency_below_one_is_refused() -> None:
     with pytest.raises(InvalidInput):
         ContactRecorder(TimedLog(), concurrency=0)
+
+
+async def test_settled_waits_for_the_contacts_lane_only_and_keeps_its_order() -> None:
+    """The digital desk persists before it answers: ``settled(key)`` returns once every
+    milestone of that contact taken so far is written, a conversation-row write
+    (``contact_write``) in the same lane in order with them, other lanes not waited for."""
+    log = FlakyLog(busy_times=2)  # the first queued waits out a busy database
+    recorder = ContactRecorder(log, concurrency=2)
+    recorder.start()
+    c = call()
+    gate = asyncio.Event()
+
+    async def slow_other_lane() -> None:
+        await gate.wait()  # another contact's write that does not finish yet
+
+    recorder.contact_write("other", "slow", slow_other_lane)
+    recorder.queued(c, 101.0)
+    order: list[str] = []
+
+    async def row() -> None:
+        order.append(f"row after {len(log.written)} milestones")
+
+    recorder.contact_write("c1", "conversation", row)
+    await asyncio.wait_for(recorder.settled("c1"), 2.0)
+    assert log.written == [("queued", "sales")]
+    assert order == ["row after 1 milestones"]
+    assert recorder.pending == 1  # the other lane is still going
+    gate.set()
+    await recorder.close()
+
+
+async def test_settled_returns_at_once_when_the_writers_are_not_running() -> None:
+    recorder = ContactRecorder(FlakyLog())
+    recorder.queued(call(), 101.0)
+    await asyncio.wait_for(recorder.settled("c1"), 0.5)

@@ -165,6 +165,42 @@ class CallLeftQueue:
     reason: str
 
 
+@command
+class AssignContact:
+    """A chat or email is the agent's now (connected at once, nothing rings): show it to
+    them. The agent's voice state does not change; they may get several in one event."""
+
+    call_id: str
+    agent_id: str
+    channel: str
+    queue: str
+
+
+@command
+class ContactReleased:
+    """A chat or email no longer holds a slot of the agent's capacity.
+
+    ``reason``: ``closed`` (its wrap-up was saved, ContactClosed), ``wrap_up_limit`` (the
+    queue's wrap-up limit passed after it ended; at once when the limit is 0) or
+    ``logged_out`` (the agent logged out after it ended).
+    """
+
+    call_id: str
+    agent_id: str
+    reason: str
+    queue: str = ""
+
+
+@command
+class ContactUnassigned:
+    """The agent logged out holding this chat or email, not ended: it is back at the
+    front of its line (and may already be assigned again by a later command)."""
+
+    call_id: str
+    agent_id: str
+    queue: str = ""
+
+
 Command = (
     RingAgent
     | CancelRing
@@ -177,4 +213,7 @@ Command = (
     | QueueStatsChanged
     | CallJoinedQueue
     | CallLeftQueue
+    | AssignContact
+    | ContactReleased
+    | ContactUnassigned
 )

@@ -24,6 +24,13 @@ says whether answered calls are recorded: a queue's default is false, an agent w
 the key follows the queue. Not an ACD setting: it goes into :attr:`QueueFile.recording`
 (:class:`routing.recording.RecordingPolicy`, where the IVR's choice is weighed too).
 
+``channels`` (per queue, optional) lists what the queue takes: ``[voice, chat, email]``
+(default ``[voice]``). ``capacity`` (per agent, and optionally at the top level as the
+default of every agent) maps channel to how many contacts of it an agent holds at once:
+``{voice: 1, chat: 3, email: 2}`` (voice 0 or 1; a channel left out takes the top-level
+or built-in count). ``voice_during_digital`` (per agent, default false) says whether a
+call may be offered to the agent while they hold a chat or an email.
+
 ``alerts`` (per queue, optional) overrides the ``[alerts]`` settings' queue thresholds
 for that queue: ``{longest_wait_seconds: 60, service_level_below: 80, no_agent_ready:
 30}`` (0 = off). Not an ACD setting: it goes into :attr:`QueueFile.alerts` for the
@@ -41,6 +48,9 @@ from typing import Any
 
 from config.errors import InvalidInput
 from routing.acd.model import (
+    CHANNELS,
+    DEFAULT_CAPACITY,
+    MAX_CAPACITY,
     AgentConfig,
     MaxWaitAction,
     QueueConfig,
@@ -76,6 +86,7 @@ _QUEUE_KEYS = {
     "thresholds",
     "record",
     "alerts",
+    "channels",
 }
 # the per-queue alert thresholds (routing.alerts.rules.QueueRules; 0 = off)
 _ALERT_KEYS = ("longest_wait_seconds", "service_level_below", "no_agent_ready")
@@ -83,7 +94,17 @@ _ALERT_KEYS = ("longest_wait_seconds", "service_level_below", "no_agent_ready")
 _THRESHOLD_METRICS = {"service_level": False, "longest_wait": True, "waiting": True}
 # The rule of crm_lookup.users (the ACD, a pure core, does not import the store).
 _USERNAME = re.compile(r"^[A-Za-z0-9_.@-]{1,64}$")
-_AGENT_KEYS = {"id", "name", "endpoint", "skills", "queues", "pbx", "record"}
+_AGENT_KEYS = {
+    "id",
+    "name",
+    "endpoint",
+    "skills",
+    "queues",
+    "pbx",
+    "record",
+    "capacity",
+    "voice_during_digital",
+}
 _WIDENING_KEYS = {"every", "step", "floor"}
 
 
@@ -154,9 +175,12 @@ def parse_queue_file(data: Any, source: str = "<queues>") -> QueueFile:
     """
     if not isinstance(data, Mapping):
         _fail(source, "-", "expected a mapping with 'queues' (and 'agents')")
-    unknown = sorted(set(data) - {"queues", "agents"})
+    unknown = sorted(set(data) - {"queues", "agents", "capacity"})
     if unknown:
-        _fail(source, unknown[0], "unknown key; expected queues, agents")
+        _fail(source, unknown[0], "unknown key; expected queues, agents, capacity")
+    default_capacity = dict(DEFAULT_CAPACITY)
+    if data.get("capacity") is not None:
+        default_capacity.update(_capacity(source, "capacity", data["capacity"]))
     raw_queues = data.get("queues")
     if not isinstance(raw_queues, Mapping) or not raw_queues:
         _fail(source, "queues", "expected a mapping of queue name to settings")
@@ -198,7 +222,7 @@ def parse_queue_file(data: Any, source: str = "<queues>") -> QueueFile:
     agent_record: dict[str, bool] = {}
     seen: set[str] = set()
     for i, body in enumerate(raw_agents):
-        agent = _agent(source, i, body)
+        agent = _agent(source, i, body, default_capacity)
         if agent.agent_id in seen:
             _fail(source, f"agents[{i}].id", f"duplicate agent id {agent.agent_id!r}")
         seen.add(agent.agent_id)
@@ -243,9 +267,12 @@ def _queue(source: str, name: Any, body: Any) -> QueueConfig:
             "thresholds",
             "record",
             "alerts",
+            "channels",
         }
         and k != "wrap_up_timeout_action"
     }
+    if "channels" in body:
+        kwargs["channels"] = _channels(source, f"{where}.channels", body["channels"])
     if "wrap_up_timeout_action" in body:
         kwargs["wrap_up_timeout_action"] = _enum(
             source,
@@ -275,6 +302,36 @@ def _queue(source: str, name: Any, body: Any) -> QueueConfig:
     except TypeError as exc:  # a value of a type the dataclass checks cannot even compare
         _fail(source, where, f"bad value ({exc})")
     raise AssertionError("unreachable")
+
+
+def _channels(source: str, where: str, value: Any) -> frozenset[str]:
+    expected = "expected a list of channels, like [voice, chat, email]"
+    if not isinstance(value, list) or not value:
+        _fail(source, where, expected)
+    for channel in value:
+        if not isinstance(channel, str) or channel not in CHANNELS:
+            shown = repr(channel)[:40]
+            _fail(source, where, f"unknown channel {shown}; expected {', '.join(CHANNELS)}")
+    if len(set(value)) != len(value):
+        _fail(source, where, "lists a channel twice")
+    return frozenset(value)
+
+
+def _capacity(source: str, where: str, value: Any) -> dict[str, int]:
+    """A capacity map as written (the channels it names only)."""
+    if not isinstance(value, Mapping) or not value:
+        _fail(source, where, "expected a mapping of channel to count, like {chat: 3, email: 2}")
+    out: dict[str, int] = {}
+    for channel, count in value.items():
+        at = f"{where}.{channel}"
+        if not isinstance(channel, str) or channel not in CHANNELS:
+            _fail(source, at, f"unknown channel; expected {', '.join(CHANNELS)}")
+        top = 1 if channel == "voice" else MAX_CAPACITY
+        if isinstance(count, bool) or not isinstance(count, int) or not 0 <= count <= top:
+            shown = repr(count)[:40]
+            _fail(source, at, f"expected a whole number from 0 to {top}, got {shown}")
+        out[channel] = count
+    return out
 
 
 def _flag(source: str, where: str, value: Any) -> bool:
@@ -367,7 +424,7 @@ def _enum(
         return _fail(source, where, f"expected one of {choices}, got {value!r}")
 
 
-def _agent(source: str, index: int, body: Any) -> AgentConfig:
+def _agent(source: str, index: int, body: Any, default_capacity: Mapping[str, int]) -> AgentConfig:
     where = f"agents[{index}]"
     if not isinstance(body, Mapping):
         _fail(source, where, "expected a mapping with id, name, endpoint, skills, queues")
@@ -390,6 +447,14 @@ def _agent(source: str, index: int, body: Any) -> AgentConfig:
     queues = body.get("queues") or []
     if not isinstance(queues, list):
         _fail(source, f"{where}.queues", "expected a list of queue names")
+    capacity = dict(default_capacity)
+    if body.get("capacity") is not None:
+        capacity.update(_capacity(source, f"{where}.capacity", body["capacity"]))
+    voice_during_digital = False
+    if "voice_during_digital" in body:
+        voice_during_digital = _flag(
+            source, f"{where}.voice_during_digital", body["voice_during_digital"]
+        )
     try:
         return AgentConfig(
             agent_id=agent_id,
@@ -398,6 +463,8 @@ def _agent(source: str, index: int, body: Any) -> AgentConfig:
             skills=dict(skills),
             queues=tuple(queues),
             pbx=body.get("pbx", ""),
+            capacity=capacity,
+            voice_during_digital=voice_during_digital,
         )
     except InvalidInput as exc:
         _fail(source, f"{where}.{exc.field}", str(exc))

@@ -97,6 +97,8 @@ from routing.acd import commands as cmd
 from routing.acd import events as ev
 from routing.acd.index import Handles, ReadyAgents, Requirement, WaitingCalls
 from routing.acd.model import (
+    DIGITAL_CHANNELS,
+    VOICE_ONLY,
     AcdSettings,
     AgentConfig,
     Estimate,
@@ -104,6 +106,7 @@ from routing.acd.model import (
     QueueConfig,
     Strategy,
     WrapUpTimeoutAction,
+    check_channel,
     check_skills,
 )
 from routing.acd.sortedlist import Entry
@@ -126,10 +129,21 @@ _ON_CALL = AgentState.ON_CALL.value
 _WRAP_UP = AgentState.WRAP_UP.value
 _NO_ANSWER = "no answer"
 #: the statistics that are not today's counters, in the order the stats dict lists them
-_LIVE_STATS = ("waiting", "callbacks_waiting", "longest_wait_since", "agents", "ewt")
+_LIVE_STATS = (
+    "waiting",
+    "callbacks_waiting",
+    "longest_wait_since",
+    "agents",
+    "ewt",
+    "waiting_by_channel",
+)
 _FRONT_STEP = 0.001  # how far ahead of the current front a returned call is put
 # Reach marks are skill names no queue file can write (NUL is refused in skill names).
 _REACH = "\x00reach:"
+# Channel marks likewise: held by a ready agent while they have room on that channel.
+_CHANNEL = "\x00channel:"
+_VOICE = "voice"
+_MARKS = {channel: _CHANNEL + channel for channel in ("voice", *DIGITAL_CHANNELS)}
 
 
 def _reach_mark(pbx: str) -> str:
@@ -138,13 +152,14 @@ def _reach_mark(pbx: str) -> str:
 
 
 # timer kinds
-_RING, _WRAP, _ANNOUNCE, _MAX_WAIT, _WIDEN, _RETRY = (
+_RING, _WRAP, _ANNOUNCE, _MAX_WAIT, _WIDEN, _RETRY, _CLOSE = (
     "ring",
     "wrap",
     "announce",
     "max_wait",
     "widen",
     "retry",
+    "close",  # a digital contact's wrap-up limit
 )
 
 
@@ -178,8 +193,16 @@ class _Agent:
     #: held in wrap-up past the limit by unsaved input
     wrap_overdue: bool = False
     #: the configured skills plus one reach mark per PBX whose callers can reach this
-    #: agent (see ``_reach_mark``); what the indexes and ``meets`` read
+    #: agent (see ``_reach_mark``) and, in a center with digital channels, one channel
+    #: mark per channel they have room on (``Acd._refresh_skills``); what the indexes
+    #: and ``meets`` read
     skills: Mapping[str, int] = field(default_factory=dict)
+    #: the configured skills and reach marks (what does not change with the load)
+    base_skills: Mapping[str, int] = field(default_factory=dict)
+    #: the chats and emails the agent holds (open, or ended in their wrap-up), by id
+    contacts: dict[str, _Call] = field(default_factory=dict)
+    #: how many of ``contacts`` are of each digital channel
+    load: dict[str, int] = field(default_factory=lambda: dict.fromkeys(DIGITAL_CHANNELS, 0))
     #: the agents-by-state counts of each of the agent's queues (set by _reset_indexes)
     queue_counts: list[dict[str, int]] = field(default_factory=list)
     #: ``config.agent_id`` (a reconfiguration keeps it), as a field: read on every event
@@ -227,6 +250,8 @@ class _Call:
     epoch: int = 0
     adopted: bool = False  # taken over at a restart: this process predicted no wait
     pbx: str = ""
+    channel: str = _VOICE
+    ended_at: float | None = None  # a digital contact whose conversation ended
 
 
 class Acd:
@@ -257,11 +282,18 @@ class Acd:
         _validate_setup(queue_list, agent_list)
         self._rng = random.Random(self.settings.seed)
         self._queues: dict[str, QueueConfig] = {q.name: q for q in queue_list}
+        #: any queue takes chats or emails, or an agent takes no calls: only then do calls
+        #: require a channel mark (a voice-only center routes exactly as before)
+        self._channels_on = _channels_on(queue_list, agent_list)
         self._agents: dict[str, _Agent] = {
-            a.agent_id: _Agent(a, i, since=now, counted_from=now, skills=self._skills_of(a))
-            for i, a in enumerate(agent_list)
+            a.agent_id: _Agent(a, i, since=now, counted_from=now) for i, a in enumerate(agent_list)
         }
+        for agent in self._agents.values():
+            agent.base_skills = self._skills_of(agent.config)
+            self._refresh_skills(agent)
         self._calls: dict[str, _Call] = {}
+        #: digital contacts whose conversation ended, in wrap-up: held until released
+        self._held: dict[str, _Call] = {}
         self._counters: dict[str, QueueCounters] = {q: QueueCounters() for q in self._queues}
         self._agent_counts: dict[str, dict[str, int]] = {}
         self._published: dict[str, tuple[object, ...]] = {}
@@ -290,6 +322,7 @@ class Acd:
             ev.AgentAnswered: self._on_agent_answered,
             ev.RingNoAnswer: self._on_ring_no_answer,
             ev.CallEnded: self._on_call_ended,
+            ev.ContactClosed: self._on_contact_closed,
             ev.AgentStateRequest: self._on_agent_state_request,
             ev.WrapUpDone: self._on_wrap_up_done,
             ev.WrapUpDraft: self._on_wrap_up_draft,
@@ -345,6 +378,11 @@ class Acd:
                 agent = self._agents.get(target)
                 if agent is not None and agent.epoch == epoch:
                     self._wrap_up_limit(agent, now, out)
+                continue
+            if kind == _CLOSE:
+                held = self._held.get(target)
+                if held is not None and held.epoch == epoch:
+                    self._release(held, "wrap_up_limit", now, out)
                 continue
             call = self._calls.get(target)
             if call is None or call.epoch != epoch:
@@ -455,6 +493,10 @@ class Acd:
             "wrap_up_until": agent.wrap_until,
             "wrap_up_limit": agent.wrap_limit if agent.state is AgentState.WRAP_UP else None,
             "wrap_up_overdue": agent.wrap_overdue,
+            "capacity": dict(agent.config.capacity),
+            "load": dict(agent.load),
+            "contacts": list(agent.contacts),
+            "voice_during_digital": agent.config.voice_during_digital,
         }
 
     def agent_ids(self) -> tuple[str, ...]:
@@ -483,10 +525,11 @@ class Acd:
                         "priority": call.priority,
                         "tier": call.tier,
                         "callback": call.callback_number is not None,
+                        "channel": call.channel,
                         "requirement": {
                             skill: level
                             for skill, level in call.requirement
-                            if not skill.startswith(_REACH)
+                            if not skill.startswith("\x00")  # reach and channel marks
                         },
                         "estimate": self._ewt(name, position),
                     }
@@ -512,8 +555,9 @@ class Acd:
                 "callback": c.callback_number is not None,
                 "attempts": c.attempts,
                 "customer_id": c.customer_id,
+                "channel": c.channel,
             }
-            for c in self._calls.values()
+            for c in (*self._calls.values(), *self._held.values())
         }
         return {"at": now, "queues": queues, "agents": agents, "calls": calls}
 
@@ -521,11 +565,14 @@ class Acd:
 
     def _on_call_queued(self, e: ev.CallQueued, now: float, out: list[cmd.Command]) -> None:
         _check_id(e.call_id, "call_id")
-        if e.call_id in self._calls:
+        if e.call_id in self._calls or e.call_id in self._held:
             raise Conflict(f"call {e.call_id!r} is already in the ACD")
-        self._queue(e.queue)
+        q = self._queue(e.queue)
         _check_call_fields(e.priority, e.skills, e.tier, e.caller)
+        _check_takes(q, e.channel)
         if e.callback_number is not None:
+            if e.channel != _VOICE:
+                raise InvalidInput("only a call can be a callback", field="callback_number")
             _check_number(e.callback_number)
         since = now if e.since is None else e.since
         if not _is_time(since) or since > now:
@@ -560,6 +607,7 @@ class Acd:
             callback_number=callback_number,
             adopted=adopted,
             pbx=e.pbx,
+            channel=e.channel,
         )
 
     def _admit(self, call: _Call, now: float, out: list[cmd.Command], visited: set[str]) -> None:
@@ -567,10 +615,12 @@ class Acd:
         name = call.queue
         q = self._queues[name]
         reason = ""
-        if (
+        if call.channel != _VOICE:
+            pass  # a chat or an email always joins: nobody hangs up on it (max_wait aside)
+        elif (
             call.callback_number is None
             and q.max_length
-            and self._waiting.live(name) >= q.max_length
+            and self._waiting.live(name) - self._digital_waiting(name) >= q.max_length
         ):
             reason = "full"
         elif not q.join_empty and self._logged_in(name) == 0:
@@ -690,6 +740,9 @@ class Acd:
         if call.state is not CallState.CONNECTED:
             self._abandon(call, CallInput.END, now, out)
             return
+        if call.channel != _VOICE:
+            self._end_contact(call, now, out)
+            return
         call_next(call.state, CallInput.END)
         agent = self._agents[call.agent_id] if call.agent_id is not None else None
         if agent is not None:
@@ -743,15 +796,16 @@ class Acd:
         by = e.forced_by
         if agent.state is AgentState.WRAP_UP:
             self._end_wrap_up(agent, what, now, out, reason=reason, forced_by=by)
-            return
-        if new is AgentState.READY:
+        elif new is AgentState.READY:
             self._make_ready(agent, now, out, forced_by=by)
-            return
-        self._set_state(agent, new, reason, now, out, forced_by=by)
+        else:
+            self._set_state(agent, new, reason, now, out, forced_by=by)
         if call is not None:
             # a supervisor pulled a ringing agent: stop the ring, the caller goes first
             out.append(cmd.CancelRing(call.call_id, agent.agent_id))
             self._back_to_front(call, now, out)
+        if new is AgentState.LOGGED_OUT and agent.contacts:
+            self._drop_contacts(agent, now, out)
 
     def _check_reason(self, reason: str) -> None:
         if reason and reason not in self.settings.not_ready_reasons:
@@ -818,10 +872,14 @@ class Acd:
         connected since ``answered_at``. No RingAgent: the phone already rings. From here
         on it is an ordinary offered or connected call."""
         _check_id(e.call_id, "call_id")
-        if e.call_id in self._calls:
+        if e.call_id in self._calls or e.call_id in self._held:
             raise Conflict(f"call {e.call_id!r} is already in the ACD")
         q = self._queue(e.queue)
         agent = self._agent(e.agent_id)
+        _check_takes(q, e.channel)
+        if e.channel != _VOICE:
+            self._adopt_contact(e, q, agent, now, out)
+            return
         free = (AgentState.LOGGED_OUT, AgentState.READY, AgentState.NOT_READY)
         if agent.state not in free or agent.call_id is not None:
             raise Conflict(f"agent {e.agent_id!r} is {agent.state.value}; cannot adopt a call")
@@ -905,7 +963,7 @@ class Acd:
 
     def _on_move_call(self, e: ev.MoveCall, now: float, out: list[cmd.Command]) -> None:
         call = self._call(e.call_id)
-        self._queue(e.queue)
+        _check_takes(self._queue(e.queue), call.channel)
         call_next(call.state, CallInput.MOVE)
         if e.queue == call.queue:
             raise InvalidInput(f"call {e.call_id!r} is already in {e.queue!r}", field="queue")
@@ -931,6 +989,8 @@ class Acd:
     ) -> None:
         call = self._call(e.call_id)
         call_next(call.state, CallInput.CALLBACK)
+        if call.channel != _VOICE:
+            raise InvalidInput(f"{e.call_id!r} is a {call.channel}, not a call", field="call_id")
         if call.callback_number is not None:
             raise InvalidInput(f"call {e.call_id!r} is already a callback", field="call_id")
         _check_number(e.number)
@@ -999,7 +1059,7 @@ class Acd:
             active = sorted(
                 a.agent_id
                 for a in self._agents.values()
-                if a.agent_id not in keep and a.state is not AgentState.LOGGED_OUT
+                if a.agent_id not in keep and (a.state is not AgentState.LOGGED_OUT or a.contacts)
             )
             if active:
                 raise InvalidInput(
@@ -1007,6 +1067,9 @@ class Acd:
                     field="agents",
                 )
         # everything checked; apply
+        self._channels_on = _channels_on(
+            queues, agents if agents is not None else self._agent_configs()
+        )
         self._queues = {q.name: q for q in queues}
         self._counters = {n: self._counters.get(n, QueueCounters()) for n in self._queues}
         self._rr = {n: self._rr.get(n, {}) for n in self._queues}
@@ -1018,9 +1081,11 @@ class Acd:
             for i, config in enumerate(agents):
                 agent = old.get(config.agent_id) or _Agent(config, i, since=now, counted_from=now)
                 agent.config = config
-                agent.skills = self._skills_of(config)
                 agent.order = i
                 self._agents[config.agent_id] = agent
+        for agent in self._agents.values():  # the channel marks may have come or gone
+            agent.base_skills = self._skills_of(agent.config)
+            self._refresh_skills(agent, index=False)
         self._reset_indexes()
         for call in sorted(self._calls.values(), key=lambda c: c.seq):
             if call.state is CallState.WAITING:
@@ -1058,6 +1123,14 @@ class Acd:
             return
         counters = self._counters[call.queue]
         action = q.max_wait_action
+        if call.channel != _VOICE:
+            # nobody hangs up on a chat or an email: only an overflow into a queue that
+            # takes its channel applies
+            target = self._queues.get(q.max_wait_target)
+            if action is not MaxWaitAction.OVERFLOW or target is None:
+                return
+            if call.channel not in target.channels:
+                return
         if action is MaxWaitAction.CALLBACK:
             call.max_wait_fired = True
             out.append(cmd.MaxWaitReached(call.call_id, action.value, q.max_wait_target, q.name))
@@ -1126,17 +1199,20 @@ class Acd:
         if call is not None:
             timeout = self.settings.sticky_offer_seconds if sticky else 0.0
             self._offer(call, agent, now, out, timeout)
+            if call.channel != _VOICE:  # still ready: room for more, maybe
+                self._route_agent(agent, now, out)
 
     def _route_agent(self, agent: _Agent, now: float, out: list[cmd.Command]) -> None:
-        """An agent became ready: give them the best caller across all their queues."""
-        if agent.state is not AgentState.READY:
-            return
-        call = self._sticky_call(agent, now)
-        if call is not None:
-            self._offer(call, agent, now, out, self.settings.sticky_offer_seconds)
-            return
-        call = self._best_call(agent)
-        if call is not None:
+        """An agent became ready (or got room on a channel): give them the best callers
+        across all their queues — one call, or chats and emails up to their capacity."""
+        while agent.state is AgentState.READY:
+            call = self._sticky_call(agent, now)
+            if call is not None:
+                self._offer(call, agent, now, out, self.settings.sticky_offer_seconds)
+                continue
+            call = self._best_call(agent)
+            if call is None:
+                return
             self._offer(call, agent, now, out, self._queues[call.queue].ring_timeout)
 
     def _best_agent(self, call: _Call) -> _Agent | None:
@@ -1172,6 +1248,9 @@ class Acd:
     def _offer(
         self, call: _Call, agent: _Agent, now: float, out: list[cmd.Command], ring_timeout: float
     ) -> None:
+        if call.channel != _VOICE:
+            self._assign(call, agent, now, out)
+            return
         call_next(call.state, CallInput.OFFER)
         agent_next(agent.state, AgentInput.OFFER)
         self._leave_line(call)
@@ -1213,6 +1292,165 @@ class Acd:
                     call.call_id, agent.agent_id, agent.config.endpoint, timeout, q.name, q.moh
                 )
             )
+
+    # ------------------------------------------------------------------ chats and emails
+
+    def _assign(self, call: _Call, agent: _Agent, now: float, out: list[cmd.Command]) -> None:
+        """Give a chat or email to a ready agent with room for it: connected at once,
+        nothing rings, the agent stays READY with one slot less on that channel."""
+        call_next(call.state, CallInput.OFFER)
+        self._leave_line(call)
+        agent_id = agent.agent_id
+        call.state = CallState.CONNECTED
+        call.epoch += 1
+        call.agent_id = agent_id
+        call.offered_at = call.answered_at = now
+        name = call.queue
+        q = self._queues[name]
+        self._rr_seq += 1
+        self._rr[name][agent_id] = self._rr_seq
+        waited = now - call.entered_at
+        predicted = waited if call.adopted else call.predicted
+        self._counters[name].record_answer(waited, q.service_level, predicted)
+        agent.calls += 1
+        out.append(cmd.CallLeftQueue(call.call_id, name, "answered"))
+        self._hold(agent, call)
+        out.append(cmd.AssignContact(call.call_id, agent_id, call.channel, name))
+
+    def _hold(self, agent: _Agent, call: _Call) -> None:
+        agent.contacts[call.call_id] = call
+        agent.load[call.channel] += 1
+        self._refresh_skills(agent)
+
+    def _unhold(self, agent: _Agent, call: _Call) -> None:
+        if agent.contacts.pop(call.call_id, None) is not None:
+            agent.load[call.channel] -= 1
+            self._refresh_skills(agent)
+
+    def _end_contact(self, call: _Call, now: float, out: list[cmd.Command]) -> None:
+        """The conversation ended: the contact leaves the live calls but holds its slot
+        through its wrap-up, until ContactClosed or the queue's wrap-up limit."""
+        call_next(call.state, CallInput.END)
+        self._leave(call)  # out of self._calls; epoch bumped
+        call.ended_at = now
+        self._held[call.call_id] = call
+        wrap = self._queues[call.queue].wrap_up
+        if wrap > 0:
+            self._schedule(now + wrap, _CLOSE, call.call_id, call.epoch)
+        else:  # no wrap-up time in this queue: the slot is free at once
+            self._release(call, "wrap_up_limit", now, out)
+
+    def _on_contact_closed(self, e: ev.ContactClosed, now: float, out: list[cmd.Command]) -> None:
+        _check_id(e.call_id, "call_id")
+        call = self._calls.get(e.call_id)
+        if call is not None:
+            if call.channel == _VOICE:
+                raise InvalidInput(f"{e.call_id!r} is a call, not a chat or email", field="call_id")
+            if call.state is not CallState.CONNECTED:  # waiting: nothing to close yet
+                raise IllegalTransition(call.state.value, "close a contact not assigned")
+            call_next(call.state, CallInput.END)
+            self._leave(call)
+            call.ended_at = now
+            self._release(call, "closed", now, out)
+            return
+        held = self._held.get(e.call_id)
+        if held is not None:  # None: released already (limit, logout), nothing to do
+            self._release(held, "closed", now, out)
+
+    def _release(self, call: _Call, reason: str, now: float, out: list[cmd.Command]) -> None:
+        """The ended contact's slot is free: its handle time counts, the agent may take
+        the next contact (at once, if they are ready)."""
+        self._held.pop(call.call_id, None)
+        call.epoch += 1
+        agent = self._agents.get(call.agent_id) if call.agent_id is not None else None
+        counters = self._counters.get(call.queue)
+        if counters is not None:
+            counters.record_handled(now - call.answered_at)
+            self._dirty.add(call.queue)
+        if agent is None:
+            return
+        self._unhold(agent, call)
+        out.append(cmd.ContactReleased(call.call_id, agent.agent_id, reason, call.queue))
+        self._route_agent(agent, now, out)
+
+    def _drop_contacts(self, agent: _Agent, now: float, out: list[cmd.Command]) -> None:
+        """The agent logged out: ended contacts are released, open ones go back to the
+        front of their lines (in their order) and are routed to whoever can take them.
+
+        A contact handed back enters its queue again (offered once more, its wait starts
+        again, so max wait and the service level count from here), as a transfer would:
+        it was answered once already, and each entry ends answered, abandoned or moved."""
+        back: list[_Call] = []
+        for call in list(agent.contacts.values()):
+            if call.ended_at is not None:
+                self._release(call, "logged_out", now, out)
+                continue
+            self._unhold(agent, call)
+            back.append(call)
+            out.append(cmd.ContactUnassigned(call.call_id, agent.agent_id, call.queue))
+        back.sort(key=self._route_key, reverse=True)  # the best ends up frontmost
+        for call in back:
+            call.state = CallState.WAITING
+            call.agent_id = None
+            call.epoch += 1
+            call.entered_at = now
+            call.max_wait_fired = False
+            first = self._waiting.front(call.queue)
+            own = self._route_key(call)
+            call.front_key = min(own, first[0] - _FRONT_STEP) if first is not None else own
+            self._counters[call.queue].count("offered")
+            self._enter_line(call, now)
+        for call in reversed(back):
+            self._joined(call, out)
+        for call in reversed(back):
+            if call.state is CallState.WAITING:
+                self._route_call(call, now, out)
+
+    def _adopt_contact(
+        self, e: ev.CallAdopted, q: QueueConfig, agent: _Agent, now: float, out: list[cmd.Command]
+    ) -> None:
+        """A chat or email assigned before a restart: held again by its agent, whatever
+        their voice state, even past capacity (refusing it would not take it from them)."""
+        _check_call_fields(e.priority, e.skills, e.tier, e.caller)
+        since = _restored_time(e.since, now, "since")
+        answered = (
+            now if e.answered_at is None else _restored_time(e.answered_at, now, "answered_at")
+        )
+        answered = max(since, answered)
+        call = self._new_call(e, since, adopted=True)
+        self._calls[call.call_id] = call
+        self._counters[q.name].count("offered")
+        self._dirty.add(q.name)
+        call.state = CallState.CONNECTED
+        call.agent_id = agent.agent_id
+        call.offered_at = call.answered_at = answered
+        waited = answered - since
+        self._counters[q.name].record_answer(waited, q.service_level, waited)
+        agent.calls += 1
+        self._hold(agent, call)
+
+    def _digital_waiting(self, queue: str) -> int:
+        by = self._waiting.by_channel(queue)
+        return by["chat"] + by["email"]
+
+    def _refresh_skills(self, agent: _Agent, *, index: bool = True) -> None:
+        """Recompute the agent's channel marks from their load; a ready agent is indexed
+        again under them (unless ``index`` is False: the indexes are being rebuilt)."""
+        skills = agent.base_skills
+        if self._channels_on:
+            skills = dict(skills)
+            capacity = agent.config.capacity
+            contacts = agent.contacts
+            if capacity[_VOICE] >= 1 and (not contacts or agent.config.voice_during_digital):
+                skills[_MARKS[_VOICE]] = 1
+            load = agent.load
+            for channel in DIGITAL_CHANNELS:
+                if load[channel] < capacity[channel]:
+                    skills[_MARKS[channel]] = 1
+        agent.skills = skills
+        if index and agent.state is AgentState.READY:
+            self._ready.remove(agent.entries)
+            self._index_agent(agent)
 
     # ------------------------------------------------------------------ lines & indexes
 
@@ -1269,12 +1507,17 @@ class Acd:
                     levels.append((skill, widened))
         if self.settings.reach:
             levels.append((_reach_mark(call.pbx), 1))  # never widens: a trunk is or is not
+        if self._channels_on:
+            levels.append((_MARKS[call.channel], 1))  # never widens either
         return tuple(sorted(levels))
 
     def _reaches(self, call: _Call, agent: _Agent) -> bool:
-        """Whether ``call``'s PBX can reach ``agent``'s phone (for the sticky offer, which
-        passes by the requirement indexes)."""
-        return not self.settings.reach or _reach_mark(call.pbx) in agent.skills
+        """Whether ``call``'s PBX can reach ``agent``'s phone and the agent has room on
+        its channel (for the sticky offer, which passes by the requirement indexes)."""
+        skills = agent.skills
+        if self._channels_on and _MARKS[call.channel] not in skills:
+            return False
+        return not self.settings.reach or _reach_mark(call.pbx) in skills
 
     def _skills_of(self, config: AgentConfig) -> dict[str, int]:
         """The agent's skills for routing: its own, and a reach mark for its PBX and for
@@ -1302,10 +1545,12 @@ class Acd:
         call.entry = (key, 0.0, call.seq, call.call_id)
         call.since_entry = (call.entered_at, 0.0, call.seq, call.call_id)
         live = call.callback_number is None
-        self._waiting.add(q.name, call.entry, call.since_entry, call.requirement, live)
+        channel = call.channel
+        self._waiting.add(q.name, call.entry, call.since_entry, call.requirement, live, channel)
         if call.sticky_agent is not None and call.sticky_until >= now:
             self._sticky.setdefault(call.sticky_agent, set()).add(call.call_id)
-        if live and q.announce_interval > 0:
+        # a chat is told its place like a caller; an email has no one to tell
+        if live and q.announce_interval > 0 and channel != "email":
             self._schedule(now + q.announce_interval, _ANNOUNCE, call.call_id, call.epoch)
         if live and q.max_wait > 0 and not call.max_wait_fired:
             self._schedule(call.entered_at + q.max_wait, _MAX_WAIT, call.call_id, call.epoch)
@@ -1327,7 +1572,9 @@ class Acd:
         name = call.queue
         if call.entry is not None and call.since_entry is not None:
             live = call.callback_number is None
-            self._waiting.remove(name, call.entry, call.since_entry, call.requirement, live)
+            self._waiting.remove(
+                name, call.entry, call.since_entry, call.requirement, live, call.channel
+            )
             call.entry = None
             call.since_entry = None
         if call.sticky_agent is not None:
@@ -1470,6 +1717,7 @@ class Acd:
             "longest_wait_since": oldest,
             "agents": dict(self._agent_counts[name]),
             "ewt": self._ewt(name, waiting + 1),
+            "waiting_by_channel": dict(self._waiting.by_channel(name)),
         }
         stats.update(self._counters[name].figures())
         return stats
@@ -1520,8 +1768,15 @@ class Acd:
             counts = self._agent_counts[name]
             ready = ready_agents.count(name)
             counters = counters_of[name]
+            by_channel = waiting_calls.by_channel(name)
             # everything the published statistics derive from, cheap to compare
-            signature = (line, tuple(counts.values()), ready, counters.version)
+            signature = (
+                line,
+                tuple(counts.values()),
+                ready,
+                counters.version,
+                tuple(by_channel.values()),
+            )
             if published.get(name) == signature:
                 continue
             published[name] = signature
@@ -1540,6 +1795,7 @@ class Acd:
             stats["longest_wait_since"] = oldest
             stats["agents"] = dict(counts)
             stats["ewt"] = self._ewt(name, waiting + 1)
+            stats["waiting_by_channel"] = dict(by_channel)
             out.append(cmd.QueueStatsChanged(name, stats))
             if interval > 0:
                 published_at[name] = now
@@ -1611,6 +1867,23 @@ class Acd:
 
     def _agent_configs(self) -> tuple[AgentConfig, ...]:
         return tuple(a.config for a in self._agents.values())
+
+
+def _channels_on(queues: Iterable[QueueConfig], agents: Iterable[AgentConfig]) -> bool:
+    """Whether calls must require a channel mark: some queue takes chats or emails, or
+    some agent takes no calls."""
+    return any(q.channels != VOICE_ONLY for q in queues) or any(
+        a.capacity.get(_VOICE, 1) < 1 for a in agents
+    )
+
+
+def _check_takes(queue: QueueConfig, channel: str) -> None:
+    check_channel(channel)
+    if channel not in queue.channels:
+        raise InvalidInput(
+            f"queue {queue.name!r} takes {', '.join(sorted(queue.channels))}, not {channel}",
+            field="channel",
+        )
 
 
 def _check_id(value: str, name: str) -> None:

@@ -32,6 +32,9 @@ class CallQueued:
     #: the PBX the caller is on ("": the first); with ``AcdSettings.reach`` set it is
     #: offered only to agents of the PBXs that one reaches
     pbx: str = ""
+    #: "voice", "chat" or "email" (``routing.acd.model.CHANNELS``); the queue must take
+    #: it. A chat or an email is never rung: it is assigned (``AssignContact``).
+    channel: str = "voice"
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,7 +60,22 @@ class RingNoAnswer:
 
 @dataclass(frozen=True, slots=True)
 class CallEnded:
-    """A connected call hung up; on a call not yet connected it counts as abandoned."""
+    """A connected call hung up; on a call not yet connected it counts as abandoned.
+
+    On an assigned chat or email: the conversation ended; the agent's slot stays held
+    (the contact's wrap-up) until ``ContactClosed`` or the queue's wrap-up limit.
+    """
+
+    call_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class ContactClosed:
+    """The wrap-up of a chat or email was saved: its slot is free (``ContactReleased``).
+
+    On a contact still open it ends it too; on one the engine no longer holds (released
+    at the wrap-up limit or at logout) it changes nothing.
+    """
 
     call_id: str
 
@@ -168,6 +186,9 @@ class CallAdopted:
     tier: str = ""
     caller: str = ""
     pbx: str = ""
+    #: a chat or email is adopted as assigned (connected) whatever the agent's voice
+    #: state, at ``answered_at`` (None: now), even past the agent's capacity
+    channel: str = "voice"
 
 
 Event = (
@@ -176,6 +197,7 @@ Event = (
     | AgentAnswered
     | RingNoAnswer
     | CallEnded
+    | ContactClosed
     | AgentStateRequest
     | WrapUpDone
     | WrapUpDraft

@@ -12,7 +12,7 @@ import heapq
 import math
 from collections.abc import Callable, Iterable, Iterator, Mapping
 
-from routing.acd.model import MAX_SKILL
+from routing.acd.model import CHANNELS, MAX_SKILL
 from routing.acd.sortedlist import Entry, SortedEntries
 
 #: a skill requirement, sorted: ((skill, minimum level), ...)
@@ -110,7 +110,7 @@ class WaitingCalls:
     first and stops at the first group they qualify for, instead of reading every group.
     """
 
-    __slots__ = ("_group_of_head", "_groups", "_heads", "_line", "_live", "_oldest")
+    __slots__ = ("_by_channel", "_group_of_head", "_groups", "_heads", "_line", "_live", "_oldest")
 
     def __init__(self, queues: Iterable[str]) -> None:
         names = list(queues)
@@ -121,9 +121,17 @@ class WaitingCalls:
         #: call id of a group's first entry -> that group's requirement
         self._group_of_head: dict[str, Requirement] = {}
         self._live: dict[str, int] = dict.fromkeys(names, 0)
+        #: queue -> channel -> contacts waiting (callbacks count as voice)
+        self._by_channel: dict[str, dict[str, int]] = {n: dict.fromkeys(CHANNELS, 0) for n in names}
 
     def add(
-        self, queue: str, entry: Entry, since: Entry, requirement: Requirement, live: bool
+        self,
+        queue: str,
+        entry: Entry,
+        since: Entry,
+        requirement: Requirement,
+        live: bool,
+        channel: str = "voice",
     ) -> None:
         """Put a call in line. ``since`` orders by time in queue; ``live`` = not a callback."""
         self._line[queue].add(entry)
@@ -131,9 +139,16 @@ class WaitingCalls:
         self._group(queue, entry, requirement)
         if live:
             self._live[queue] += 1
+        self._by_channel[queue][channel] += 1
 
     def remove(
-        self, queue: str, entry: Entry, since: Entry, requirement: Requirement, live: bool
+        self,
+        queue: str,
+        entry: Entry,
+        since: Entry,
+        requirement: Requirement,
+        live: bool,
+        channel: str = "voice",
     ) -> None:
         """Take a call out of line (arguments as given to ``add``)."""
         self._line[queue].discard(entry)
@@ -141,6 +156,11 @@ class WaitingCalls:
         self._ungroup(queue, entry, requirement)
         if live:
             self._live[queue] -= 1
+        self._by_channel[queue][channel] -= 1
+
+    def by_channel(self, queue: str) -> Mapping[str, int]:
+        """Waiting contacts per channel (the index's own dict: read it, copy to keep it)."""
+        return self._by_channel[queue]
 
     def regroup(self, queue: str, entry: Entry, old: Requirement, new: Requirement) -> None:
         """The call's requirement widened from ``old`` to ``new``."""

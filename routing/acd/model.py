@@ -21,6 +21,15 @@ MAX_SKILL = 5
 #: not-ready reasons the system itself sets (ring unanswered, agent dialling out, agent
 #: given a call by a blind transfer, phone gone during a restart); always accepted, whatever the configured list says
 SYSTEM_REASONS = ("no answer", "outbound", "transfer", "phone offline")
+#: the kinds of contact the ACD routes; a chat or an email is a *digital* contact
+CHANNELS = ("voice", "chat", "email")
+DIGITAL_CHANNELS = ("chat", "email")
+VOICE_ONLY: frozenset[str] = frozenset({"voice"})
+#: an agent's contacts at once per channel unless configured (Amazon Connect's routing
+#: profile: one call, a few chats, a couple of emails)
+DEFAULT_CAPACITY: Mapping[str, int] = {"voice": 1, "chat": 3, "email": 2}
+#: the most contacts of one digital channel an agent may hold (a bound on a typo)
+MAX_CAPACITY = 20
 
 
 class Strategy(enum.Enum):
@@ -64,6 +73,42 @@ def _check_number(value: float, name: str, *, minimum: float = 0.0) -> None:
         raise InvalidInput(f"{name} must be a number, got {value!r}", field=name)
     if value < minimum:
         raise InvalidInput(f"{name} must be at least {minimum:g}, got {value!r}", field=name)
+
+
+def check_channel(channel: str, name: str = "channel") -> None:
+    """Check a channel name is one of :data:`CHANNELS`.
+
+    Raises:
+        InvalidInput: anything else (``field`` is ``name``).
+    """
+    if not isinstance(channel, str) or channel not in CHANNELS:
+        raise InvalidInput(
+            f"{name} must be one of {', '.join(CHANNELS)}, got {channel!r}", field=name
+        )
+
+
+def check_capacity(capacity: Mapping[str, int], name: str = "capacity") -> dict[str, int]:
+    """Check a capacity map and fill the channels it leaves out from the defaults.
+
+    Voice is 0 or 1 (a phone carries one call); chat and email 0 to :data:`MAX_CAPACITY`.
+
+    Raises:
+        InvalidInput: an unknown channel or a bad count (``field`` is ``name``).
+    """
+    if not isinstance(capacity, Mapping):
+        raise InvalidInput(f"{name} must be a mapping of channel to count", field=name)
+    full = dict(DEFAULT_CAPACITY)
+    for channel, count in capacity.items():
+        check_channel(channel, name)
+        if isinstance(count, bool) or not isinstance(count, int) or count < 0:
+            raise InvalidInput(
+                f"{name}.{channel} must be an integer >= 0, got {count!r}", field=name
+            )
+        top = 1 if channel == "voice" else MAX_CAPACITY
+        if count > top:
+            raise InvalidInput(f"{name}.{channel} must be at most {top}, got {count}", field=name)
+        full[channel] = count
+    return full
 
 
 def check_skills(skills: Mapping[str, int], name: str = "skills") -> None:
@@ -149,9 +194,15 @@ class QueueConfig:
     callback_retry: float = 120.0
     #: handle time assumed for wait estimates until real calls have been measured
     default_handle_time: float = 180.0
+    #: the channels this queue takes (a CallQueued of another is InvalidInput)
+    channels: frozenset[str] = VOICE_ONLY
 
     def __post_init__(self) -> None:
         _check_text(self.name, "name")
+        if not isinstance(self.channels, frozenset) or not self.channels:
+            raise InvalidInput("channels must be a non-empty set of channels", field="channels")
+        for channel in sorted(self.channels):
+            check_channel(channel, "channels")
         if not isinstance(self.strategy, Strategy):
             raise InvalidInput("strategy must be a Strategy", field="strategy")
         if not isinstance(self.max_wait_action, MaxWaitAction):
@@ -205,6 +256,10 @@ class AgentConfig:
     """One agent: who, where to ring (a dial string such as ``PJSIP/1001``), what they know.
 
     ``pbx`` names the Asterisk the endpoint is registered on ("": the first PBX).
+    ``capacity`` is how many contacts of each channel the agent holds at once (a
+    channel left out takes :data:`DEFAULT_CAPACITY`'s count; the map is completed at
+    construction); ``voice_during_digital`` whether a call may be offered while they
+    hold a chat or an email.
     """
 
     agent_id: str
@@ -213,6 +268,8 @@ class AgentConfig:
     skills: Mapping[str, int] = field(default_factory=dict)
     queues: tuple[str, ...] = ()
     pbx: str = ""
+    capacity: Mapping[str, int] = field(default_factory=lambda: dict(DEFAULT_CAPACITY))
+    voice_during_digital: bool = False
 
     def __post_init__(self) -> None:
         _check_text(self.agent_id, "id")
@@ -231,6 +288,12 @@ class AgentConfig:
         if len(set(self.queues)) != len(self.queues):
             raise InvalidInput("queues lists a queue twice", field="queues")
         _check_text(self.pbx, "pbx", allow_empty=True)
+        # frozen: completing the map is the one write, here, before anyone reads it
+        object.__setattr__(self, "capacity", check_capacity(self.capacity))
+        if not isinstance(self.voice_during_digital, bool):
+            raise InvalidInput(
+                "voice_during_digital must be true or false", field="voice_during_digital"
+            )
 
 
 @dataclass(frozen=True, slots=True)

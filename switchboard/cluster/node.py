@@ -73,6 +73,12 @@ class ClusterCenter:
     def call(self, call_id: str) -> Message | None:
         return self._reader().call(call_id)  # type: ignore[no-any-return]
 
+    def conversations_of(self, agent_id: str) -> list[Message]:
+        return self._reader().conversations_of(agent_id)  # type: ignore[no-any-return]
+
+    def conversation(self, key: str) -> Message | None:
+        return self._reader().conversation(key)  # type: ignore[no-any-return]
+
     def health(self) -> Message:
         return self._node.health()
 
@@ -121,6 +127,53 @@ class ClusterCenter:
 
     async def spy(self, agent_id: str, mode: str, *, supervisor_agent_id: str) -> None:
         await self._act("spy", agent_id, mode, supervisor_agent_id=supervisor_agent_id)
+
+    async def conversation_reply(self, agent_id: str, key: str, text: str) -> Message:
+        return dict(await self._act("conversation_reply", agent_id, key, text))
+
+    async def conversation_typing(self, agent_id: str, key: str, on: bool) -> None:
+        await self._act("conversation_typing", agent_id, key, "true" if on else "false")
+
+    async def conversation_end(self, agent_id: str, key: str) -> Message:
+        return dict(await self._act("conversation_end", agent_id, key))
+
+    async def conversation_close(self, agent_id: str, key: str) -> Message:
+        return dict(await self._act("conversation_close", agent_id, key))
+
+    async def conversation_messages(self, key: str, after_seq: int = 0) -> list[Message]:
+        return list(await self._act("conversation_messages", key, str(int(after_seq))))
+
+    async def visitor_open(
+        self,
+        channel: str,
+        queue: str,
+        party: Message,
+        subject: str = "",
+        language: str = "",
+        first_message: str | None = None,
+    ) -> Message:
+        # the party as an object of strings: the one argument rpc takes as an object
+        fields = {k: str(party.get(k) or "") for k in ("name", "phone", "email")}
+        return dict(
+            await self._act(
+                "visitor_open",
+                channel,
+                queue,
+                fields,
+                subject,
+                language,  # type: ignore[arg-type]
+                first_message=first_message,
+            )
+        )
+
+    async def visitor_message(self, key: str, text: str) -> Message:
+        return dict(await self._act("visitor_message", key, text))
+
+    async def visitor_typing(self, key: str, on: bool) -> None:
+        await self._act("visitor_typing", key, "true" if on else "false")
+
+    async def visitor_leave(self, key: str) -> Message:
+        return dict(await self._act("visitor_leave", key))
 
     # -- events ---------------------------------------------------------------------------
 

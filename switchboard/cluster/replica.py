@@ -39,6 +39,10 @@ class Replica:
         self.intervals: list[Any] = []
         self.supervisors: dict[str, frozenset[str]] = {}
         self.alerts: dict[str, Message] = {}  # id -> alert, active and recently cleared
+        # chat and email (routing.digital): open ones by key, in the order assigned, and
+        # those closed lately (a console asking right after its close)
+        self.conversations: dict[str, Message] = {}
+        self.closed_conversations: dict[str, Message] = {}
 
     def invalidate(self) -> None:
         """The stream had a gap or a new leader: wait for the next bundle."""
@@ -52,6 +56,8 @@ class Replica:
         self.calls = {c["call_id"]: dict(c) for c in snap.get("calls", [])}
         self.intervals = list(snap.get("intervals", []))
         self.alerts = {a["id"]: dict(a) for a in snap.get("alerts", [])}
+        self.conversations = {c["key"]: dict(c) for c in snap.get("conversations", [])}
+        self.closed_conversations = {}
         self.recent = {}
         self.wrapping = {}
         for agent_id, call in (bundle.get("current") or {}).items():
@@ -83,6 +89,10 @@ class Replica:
             self._ended(message["call_id"], message.get("agent_id"))
         elif kind == "wallboard":
             self.intervals = list(message.get("intervals") or [])
+        elif kind in ("conversation_assigned", "conversation_update"):
+            self._conversation(dict(message["conversation"]), kind == "conversation_assigned")
+        elif kind == "conversation_message":
+            self._conversation_message(message)
         elif kind == "alert":
             alert = dict(message["alert"])
             self.alerts.pop(alert["id"], None)
@@ -90,6 +100,27 @@ class Replica:
             cleared = [k for k, a in self.alerts.items() if a.get("cleared_at") is not None]
             for k in cleared[: max(0, len(cleared) - CLEARED_ALERTS)]:
                 del self.alerts[k]
+
+    def _conversation(self, conv: Message, assigned: bool) -> None:
+        key = conv["key"]
+        if conv.get("state") == "closed":
+            self.conversations.pop(key, None)
+            self.closed_conversations[key] = conv
+            while len(self.closed_conversations) > RECENT_CALLS:
+                self.closed_conversations.pop(next(iter(self.closed_conversations)))
+            return
+        if assigned:
+            self.conversations.pop(key, None)  # to the end: the leader lists by assignment
+        self.conversations[key] = conv
+
+    def _conversation_message(self, message: Mapping[str, Any]) -> None:
+        conv = self.conversations.get(str(message.get("conversation_key")))
+        body = message.get("message") or {}
+        if conv is None or not isinstance(body, Mapping):
+            return
+        conv["last_seq"] = max(int(conv.get("last_seq") or 0), int(body.get("seq") or 0))
+        if body.get("sender") == "agent" and conv.get("first_response_at") is None:
+            conv["first_response_at"] = body.get("at")
 
     def _ended(self, call_id: str, agent_id: str | None, last: Message | None = None) -> None:
         call = self.calls.pop(call_id, None) or last
@@ -112,6 +143,7 @@ class Replica:
             "calls": [dict(c) for c in self.calls.values()],
             "intervals": list(self.intervals),
             "alerts": self._alerts(),
+            "conversations": [dict(c) for c in self.conversations.values()],
         }
 
     def _alerts(self) -> list[Message]:
@@ -139,6 +171,7 @@ class Replica:
             "agents": [dict(agent)],
             "calls": [dict(c) for c in self.calls.values() if c.get("agent_id") == agent_id],
             "intervals": [],
+            "conversations": self.conversations_of(agent_id),
         }
 
     def queues_for_supervisor(self, username: str) -> frozenset[str]:
@@ -161,6 +194,13 @@ class Replica:
     def call(self, call_id: str) -> Message | None:
         call = self.calls.get(call_id)
         return dict(call) if call is not None else None
+
+    def conversations_of(self, agent_id: str) -> list[Message]:
+        return [dict(c) for c in self.conversations.values() if c.get("agent_id") == agent_id]
+
+    def conversation(self, key: str) -> Message | None:
+        conv = self.conversations.get(key) or self.closed_conversations.get(key)
+        return dict(conv) if conv is not None else None
 
 
 def bundle_of(center: Any) -> Message:

@@ -1,0 +1,972 @@
+"""The digital desk: chat and email conversations routed by the same ACD as calls.
+
+Theory of operation. A conversation is a contact: one ``contacts`` row written through
+the center's :class:`routing.contacts.ContactRecorder` with the milestones a call has
+(``arrived`` with its channel, ``queued``, ``offered`` + ``answered`` when the ACD assigns
+it, ``first_response`` at the agent's first reply, ``ended``; the wrap-up by the console),
+each on the contact's own lane, so the history is written the way a call's is and every
+report reads it unchanged. One ACD contact: the desk queues it with
+``CallQueued(channel=...)``; the engine answers ``AssignContact`` (no ring: the agent has
+it at once, up to their capacity), and later ``ContactReleased`` / ``ContactUnassigned``,
+which the center forwards here with every other command about a key the desk owns.
+
+Every method persists before it returns (the history is the record: a restart rebuilds
+the desk from the store with :meth:`DigitalDesk.restore`) and then publishes through the
+center's listeners, so the console hub and the cluster bus carry what happened:
+``conversation_assigned``, ``conversation_update``, ``conversation_message``,
+``conversation_typing``, and ``visitor_event`` for the visitor's side of a chat (never
+sent to a console: the hub drops it). An email reply goes out through
+``transports["email"]`` before it is stored, with what the transport answers (its
+Message-ID) kept in the message's meta; a chat needs no transport, its visitor socket
+follows the ``visitor_event`` messages.
+
+States: ``waiting`` (in line) -> ``active`` (assigned) -> ``ended`` (the customer or the
+agent ended it; the agent's slot is held for the wrap-up) -> ``closed`` (wrap-up saved,
+or the queue's wrap-up limit passed). A customer who leaves while waiting ends it
+``abandoned_queue`` and it is closed at once (there is nobody to wrap it up).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import secrets
+import time
+import uuid
+from collections import OrderedDict
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from config.errors import Conflict, InvalidInput, NotFound, SwitchboardError
+from crm_lookup.conversations import (
+    DIGITAL_CHANNELS,
+    MAX_PAGE,
+    MAX_SUBJECT,
+    clean_body,
+    clean_meta,
+    clean_text,
+)
+from routing.acd import commands as acd_cmd
+from routing.acd import events as acd_ev
+from routing.live import LiveCall, Phase
+
+log = logging.getLogger(__name__)
+
+#: closed conversations kept in memory for a console that asks right after
+RECENT = 500
+
+
+class Transport(Protocol):
+    """How an agent's reply leaves on a channel (email: SMTP, ``routing.mail_outbound``)."""
+
+    async def deliver(
+        self, conversation: dict[str, Any], message: dict[str, Any]
+    ) -> Mapping[str, Any]: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Party:
+    """Who the conversation is with, as they gave it (a chat's pre-chat form, a mail's From)."""
+
+    name: str = ""
+    phone: str = ""
+    email: str = ""
+
+    @classmethod
+    def of(cls, value: Party | Mapping[str, Any] | None) -> Party:
+        """A Party from itself or a mapping, each field checked.
+
+        Raises:
+            InvalidInput: a field too long or with control characters.
+        """
+        if isinstance(value, Party):
+            data: Mapping[str, Any] = {
+                "name": value.name,
+                "phone": value.phone,
+                "email": value.email,
+            }
+        elif value is None:
+            data = {}
+        elif isinstance(value, Mapping):
+            data = value
+        else:
+            raise InvalidInput("party must be an object", field="party")
+        return cls(
+            name=clean_text(str(data.get("name") or ""), "name", 200),
+            phone=clean_text(str(data.get("phone") or ""), "phone", 64),
+            email=clean_text(str(data.get("email") or ""), "email", 254),
+        )
+
+    def to_json(self) -> dict[str, str]:
+        return {"name": self.name, "phone": self.phone, "email": self.email}
+
+
+@dataclass(slots=True)
+class Conversation:
+    """The desk's record of one open conversation; ``call`` is its handle for the
+    contact recorder (the same ``LiveCall`` shape a call has; no Asterisk channel)."""
+
+    key: str
+    channel: str
+    state: str
+    queue: str
+    party: Party
+    call: LiveCall
+    subject: str = ""
+    language: str = ""
+    thread: str = ""
+    priority: int = 0
+    skills: dict[str, int] = field(default_factory=dict)
+    agent_id: str | None = None
+    opened_at: float = 0.0
+    queued_at: float | None = None
+    assigned_at: float | None = None
+    ended_at: float | None = None
+    first_response_at: float | None = None
+    last_seq: int = 0
+    card: dict[str, Any] | None = None
+
+    @property
+    def customer_id(self) -> int | None:
+        value = self.call.customer_id
+        return value if isinstance(value, int) else None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "key": self.key,
+            "channel": self.channel,
+            "state": self.state,
+            "queue": self.queue,
+            "agent_id": self.agent_id,
+            "customer_id": self.customer_id,
+            "contact_id": self.call.contact_id,
+            "party": self.party.to_json(),
+            "subject": self.subject,
+            "language": self.language,
+            "opened_at": self.opened_at,
+            "queued_at": self.queued_at,
+            "assigned_at": self.assigned_at,
+            "ended_at": self.ended_at,
+            "first_response_at": self.first_response_at,
+            "last_seq": self.last_seq,
+            "thread": self.thread,
+        }
+
+
+def _flag(on: bool | str) -> bool:
+    """A typing flag from the console port (the cluster forwards strings)."""
+    if isinstance(on, str):
+        if on not in ("true", "false"):
+            raise InvalidInput("on must be true or false", field="on")
+        return on == "true"
+    return bool(on)
+
+
+class DigitalDesk:
+    """Chat and email conversations on the center's ACD, history and listeners.
+
+    Args:
+        center: the running ``routing.center.CallCenter`` (its ``acd``, ``_execute``,
+            ``_publish``, ``recorder``, ``queues``); the wiring sets ``center.digital``.
+        store: the open ``crm_lookup.store.Store`` (``conversations``, ``customers``).
+        directory: ``crm_lookup.directory.Directory`` (the customer card of the pop).
+        clock: epoch seconds.
+    """
+
+    def __init__(
+        self,
+        center: Any,
+        store: Any,
+        directory: Any,
+        *,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.center = center
+        self.store = store
+        self.directory = directory
+        self.clock = clock
+        #: channel -> how an agent's reply leaves on it (set by the wiring: "email")
+        self.transports: dict[str, Transport] = {}
+        self._open: dict[str, Conversation] = {}
+        self._by_agent: dict[str, dict[str, None]] = {}
+        self._closed: OrderedDict[str, Conversation] = OrderedDict()
+        self._tasks: set[asyncio.Task[Any]] = set()
+
+    # ------------------------------------------------------------------ reads
+
+    def owns(self, key: str | None) -> bool:
+        """Whether ``key`` is a conversation the desk has open (the center forwards its
+        commands here)."""
+        return key is not None and key in self._open
+
+    def conversation(self, key: str) -> dict[str, Any] | None:
+        """An open (or recently closed) conversation's JSON, or None."""
+        conv = self._open.get(key) or self._closed.get(key)
+        return conv.to_json() if conv is not None else None
+
+    def conversations_of(self, agent_id: str) -> list[dict[str, Any]]:
+        """The agent's conversations not closed (active, or ended awaiting the wrap-up),
+        in the order they were assigned."""
+        return [
+            self._open[k].to_json() for k in self._by_agent.get(agent_id, ()) if k in self._open
+        ]
+
+    def open_conversations(self) -> list[dict[str, Any]]:
+        """Every conversation not closed (the supervisors' snapshot)."""
+        return [conv.to_json() for conv in self._open.values()]
+
+    async def messages(
+        self, key: str, after_seq: int = 0, limit: int = MAX_PAGE
+    ) -> list[dict[str, Any]]:
+        """The conversation's messages numbered above ``after_seq`` (from the store: any
+        conversation, open or not).
+
+        Raises:
+            NotFound: no such conversation.
+            InvalidInput: a bad ``after_seq`` or ``limit``.
+        """
+        known = key in self._open or key in self._closed
+        if not known and await self.store.conversations.get(key) is None:
+            raise NotFound(f"no conversation {key[:80]!r}")
+        messages: list[dict[str, Any]] = await self.store.conversations.messages(
+            key, after_seq, limit
+        )
+        return messages
+
+    # ------------------------------------------------------------------ opening
+
+    async def open_conversation(
+        self,
+        channel: str,
+        *,
+        queue: str,
+        party: Party | Mapping[str, Any] | None = None,
+        subject: str = "",
+        language: str = "",
+        priority: int = 0,
+        skills: Mapping[str, int] | None = None,
+        thread: str = "",
+        first_message: str | None = None,
+        meta: Mapping[str, Any] | None = None,
+        visitor_token: str = "",
+    ) -> dict[str, Any]:
+        """Open a chat or an email conversation and queue it in the ACD.
+
+        The customer is found by the party's phone, then e-mail; the contact and the
+        conversation rows (and the first message) are written before it is queued.
+
+        Returns:
+            The conversation JSON (its state ``waiting``, or ``active`` when an agent had
+            room at once).
+
+        Raises:
+            InvalidInput: an unknown channel, a field too long, a bad first message.
+            NotFound: no such queue.
+        """
+        if channel not in DIGITAL_CHANNELS:
+            raise InvalidInput("channel must be chat or email", field="channel")
+        who = Party.of(party)
+        title = clean_text(subject, "subject", MAX_SUBJECT)
+        lang = clean_text(language, "language", 16)
+        continues = clean_text(thread, "thread", 80)
+        if not isinstance(priority, int) or not -1000 <= priority <= 1000:
+            raise InvalidInput("priority must be a whole number -1000..1000", field="priority")
+        wanted = {str(k): int(v) for k, v in (skills or {}).items()}
+        body = clean_body(first_message) if first_message is not None else None
+        meta_text = clean_meta(meta)
+        if queue not in self.center.queues:
+            raise NotFound(f"no queue {queue[:64]!r}")
+        config = self.center.queues[queue]
+        channels = getattr(config, "channels", None)
+        if channels is not None and channel not in channels:
+            raise InvalidInput(f"queue {queue} does not take {channel}", field="queue")
+        customer = await self._find_customer(who)
+        now = self.clock()
+        key = f"{channel}:{uuid.uuid4().hex}"
+        caller = who.phone or (who.email if len(who.email) <= 64 else "")
+        call = LiveCall(
+            call_id=key,
+            channel="",
+            uniqueid="",
+            caller=caller,
+            dialed="",
+            arrived_at=now,
+            phase=Phase.WAITING,
+            language=lang,
+            queue=queue,
+            customer_id=customer.id if customer is not None else None,
+            tier=(customer.tier if customer is not None else "").lower(),
+        )
+        conv = Conversation(
+            key=key,
+            channel=channel,
+            state="waiting",
+            queue=queue,
+            party=who,
+            call=call,
+            subject=title,
+            language=lang,
+            thread=continues,
+            priority=priority,
+            skills=wanted,
+            opened_at=now,
+        )
+        recorder = self.center.recorder
+        recorder.arrived(call, channel=channel)
+        await recorder.settled(key)
+        await self.store.conversations.create(
+            key,
+            channel,
+            queue=queue,
+            party=who.to_json(),
+            subject=title,
+            language=lang,
+            thread=continues,
+            priority=priority,
+            skills=wanted,
+            at=now,
+        )
+        if visitor_token:
+            await self.store.conversations.set_visitor_token(key, visitor_token)
+        if body is not None:
+            conv.last_seq = 1
+            await self.store.conversations.add_message(
+                key, 1, "customer", body, name=who.name, meta=json.loads(meta_text), at=now
+            )
+        self._spawn(self._load_card(conv), f"card-{key}")
+        self._open[key] = conv
+        try:
+            self._enqueue(conv, since=None)
+        except SwitchboardError:
+            # the engine refused it (a full queue, say): no contact is left open
+            conv.state, conv.ended_at = "closed", self.clock()
+            recorder.ended(call, conv.ended_at, "failed")
+            self._persist(conv, state="closed")
+            self._retire(conv)
+            await recorder.settled(key)
+            raise
+        await recorder.settled(key)
+        return conv.to_json()
+
+    async def _find_customer(self, who: Party) -> Any:
+        customers = self.store.customers
+        if who.phone:
+            with contextlib.suppress(InvalidInput):
+                found = await customers.find_by_phone(who.phone)
+                if found is not None:
+                    return found
+        if who.email:
+            return await customers.find_by_email(who.email)
+        return None
+
+    def _enqueue(self, conv: Conversation, *, since: float | None) -> None:
+        """Hand the conversation to the ACD (``since``: a restart keeps its place)."""
+        now = self.clock()
+        conv.state = "waiting"
+        first = conv.queued_at is None  # a restart re-queues without a second milestone
+        conv.queued_at = conv.queued_at or now
+        conv.call.queued_at = conv.queued_at
+        conv.call.phase = Phase.WAITING
+        if first:
+            self.center.recorder.queued(conv.call, now)
+        commands = self.center.acd.handle(
+            acd_ev.CallQueued(
+                conv.key,
+                conv.queue,
+                priority=conv.priority,
+                skills=dict(conv.skills),
+                customer_id=str(conv.customer_id) if conv.customer_id is not None else None,
+                tier=conv.call.tier,
+                caller=conv.call.caller,
+                since=since,
+                channel=conv.channel,
+            ),
+            now,
+        )
+        self._publish_update(conv)
+        self.center._execute(commands)
+
+    async def _load_card(self, conv: Conversation) -> None:
+        try:
+            if conv.customer_id is not None:
+                card = (await self.directory.card(conv.customer_id)).to_json()
+                card["recent_contacts"] = [
+                    c
+                    for c in card.get("recent_contacts", [])
+                    if c.get("id") != conv.call.contact_id
+                ]
+            else:
+                card = _new_party_card(conv.party)
+        except SwitchboardError as exc:
+            log.warning(
+                "card lookup failed", extra={"fields": {"conversation": conv.key, "error": exc}}
+            )
+            card = _new_party_card(conv.party)
+        conv.card = card
+
+    # ------------------------------------------------------------------ messages
+
+    async def customer_message(
+        self, key: str, text: str, *, meta: Mapping[str, Any] | None = None
+    ) -> dict[str, Any]:
+        """A message from the customer (the chat visitor, an email reply).
+
+        Returns:
+            The message JSON as stored.
+
+        Raises:
+            NotFound: no such open conversation.
+            Conflict: it has ended.
+            InvalidInput: a bad body or meta.
+        """
+        conv = self._live(key)
+        if conv.state in ("ended", "closed"):
+            raise Conflict("the conversation has ended")
+        body = clean_body(text)
+        clean_meta(meta)
+        conv.last_seq += 1
+        message: dict[str, Any] = await self.store.conversations.add_message(
+            key,
+            conv.last_seq,
+            "customer",
+            body,
+            name=conv.party.name,
+            meta=meta,
+            at=self.clock(),
+        )
+        self._publish_message(conv, message)
+        return message
+
+    async def agent_message(
+        self, key: str, agent_id: str, text: str, *, meta: Mapping[str, Any] | None = None
+    ) -> dict[str, Any]:
+        """The assigned agent's reply: delivered on the channel's transport (if it has
+        one) and stored; the first one is the contact's first response.
+
+        Raises:
+            NotFound: no such open conversation.
+            Conflict: not this agent's conversation, or it is not active.
+            InvalidInput: a bad body or meta.
+            RemoteError: the transport failed (nothing is stored).
+        """
+        conv = self._live(key)
+        if conv.agent_id != agent_id:
+            raise Conflict("this conversation is not assigned to you")
+        if conv.state != "active":
+            raise Conflict("the conversation is not active")
+        body = clean_body(text)
+        extra = dict(meta or {})
+        clean_meta(extra)
+        now = self.clock()
+        conv.last_seq += 1
+        seq = conv.last_seq
+        name = self._agent_name(agent_id)
+        message = {
+            "conversation": key,
+            "seq": seq,
+            "sender": "agent",
+            "agent_id": agent_id,
+            "name": name,
+            "text": body,
+            "at": now,
+            "meta": extra,
+        }
+        transport = self.transports.get(conv.channel)
+        if transport is not None:
+            try:
+                extra.update(dict(await transport.deliver(conv.to_json(), message)))
+            except BaseException:
+                if conv.last_seq == seq:
+                    conv.last_seq -= 1  # nothing went out: the number is free again
+                raise
+        stored: dict[str, Any] = await self.store.conversations.add_message(
+            key, seq, "agent", body, agent_id=agent_id, name=name, meta=extra, at=now
+        )
+        if conv.first_response_at is None:
+            conv.first_response_at = now
+            self.center.recorder.first_response(conv.call, now)
+            await self.center.recorder.settled(key)
+        self._publish_message(conv, stored)
+        return stored
+
+    def typing(self, key: str, who: str, on: bool | str) -> None:
+        """Someone is typing (``who``: "customer" or the assigned agent's id); not stored.
+
+        Raises:
+            NotFound: no such open conversation.
+            Conflict: an agent who does not have it.
+        """
+        conv = self._live(key)
+        flag = _flag(on)
+        if conv.state != "active" and who != "customer":
+            return
+        if who == "customer":
+            self.center._publish(
+                {
+                    "type": "conversation_typing",
+                    "agent_id": conv.agent_id,
+                    "queue": conv.queue,
+                    "conversation_key": key,
+                    "who": "customer",
+                    "on": flag,
+                }
+            )
+            return
+        if conv.agent_id != who:
+            raise Conflict("this conversation is not assigned to you")
+        self._visitor(conv, {"type": "typing", "on": flag})
+
+    # ------------------------------------------------------------------ ending
+
+    async def end(self, key: str, by: str) -> dict[str, Any]:
+        """The conversation is over (``by``: "customer", the agent's id or "system"). A
+        waiting one is abandoned (and closed); an active one ends into the agent's
+        wrap-up. Ending it again changes nothing.
+
+        Raises:
+            NotFound: no such conversation.
+            Conflict: an agent who does not have it.
+        """
+        conv = self._open.get(key)
+        if conv is None:
+            closed = self._closed.get(key)
+            if closed is not None:
+                return closed.to_json()
+            raise NotFound(f"no open conversation {key[:80]!r}")
+        if by not in ("customer", "system") and conv.agent_id != by:
+            raise Conflict("this conversation is not assigned to you")
+        if conv.state in ("ended", "closed"):
+            return conv.to_json()
+        now = self.clock()
+        conv.ended_at = now
+        conv.call.ended_at = now
+        recorder = self.center.recorder
+        if conv.state == "waiting":
+            conv.state = "closed"
+            conv.call.phase = Phase.ENDED
+            with contextlib.suppress(SwitchboardError):
+                self.center._execute(self.center.acd.handle(acd_ev.CallAbandoned(key), now))
+            recorder.ended(conv.call, now, "abandoned_queue")
+            self._persist(conv, state="closed")
+            await recorder.settled(key)
+            self._retire(conv)
+        else:
+            conv.state = "ended"
+            conv.call.phase = Phase.ENDED
+            with contextlib.suppress(SwitchboardError):
+                self.center._execute(self.center.acd.handle(acd_ev.CallEnded(key), now))
+            recorder.ended(conv.call, now, "answered")
+            self._persist(conv, state="ended")
+            await recorder.settled(key)
+        self._publish_update(conv)
+        self._visitor(conv, {"type": "ended", "by": "customer" if by == "customer" else "agent"})
+        return conv.to_json()
+
+    async def close(self, key: str, agent_id: str) -> dict[str, Any]:
+        """The agent saved the wrap-up: the conversation is closed and its slot freed
+        (ACD ``ContactClosed``). An active one is ended first. Closing it again changes
+        nothing.
+
+        Raises:
+            NotFound: no such conversation.
+            Conflict: not this agent's conversation, or it is still waiting.
+        """
+        conv = self._open.get(key)
+        if conv is None:
+            closed = self._closed.get(key)
+            if closed is not None and closed.agent_id == agent_id:
+                return closed.to_json()
+            if closed is not None:
+                raise Conflict("this conversation is not assigned to you")
+            raise NotFound(f"no open conversation {key[:80]!r}")
+        if conv.agent_id != agent_id:
+            raise Conflict("this conversation is not assigned to you")
+        if conv.state == "waiting":
+            raise Conflict("the conversation is still waiting for an agent")
+        if conv.state == "active":
+            await self.end(key, agent_id)
+        now = self.clock()
+        conv.state = "closed"
+        self._persist(conv, state="closed")
+        await self.center.recorder.settled(key)
+        self._retire(conv)
+        with contextlib.suppress(SwitchboardError):
+            self.center._execute(self.center.acd.handle(acd_ev.ContactClosed(key), now))
+        self._publish_update(conv)
+        self._agent_changed(agent_id)
+        return conv.to_json()
+
+    def _retire(self, conv: Conversation) -> None:
+        self._open.pop(conv.key, None)
+        if conv.agent_id is not None:
+            held = self._by_agent.get(conv.agent_id)
+            if held is not None:
+                held.pop(conv.key, None)
+                if not held:
+                    del self._by_agent[conv.agent_id]
+        self._closed[conv.key] = conv
+        while len(self._closed) > RECENT:
+            self._closed.popitem(last=False)
+
+    # ------------------------------------------------------------------ ACD commands
+
+    def handle(self, command: acd_cmd.Command) -> None:
+        """An ACD command about a conversation (the center forwards it; synchronous)."""
+        if isinstance(command, acd_cmd.AssignContact):
+            self._assign(command)
+        elif isinstance(command, acd_cmd.ContactReleased):
+            self._released(command)
+        elif isinstance(command, acd_cmd.ContactUnassigned):
+            self._unassigned(command)
+        elif isinstance(command, acd_cmd.MaxWaitReached):
+            self._max_wait(command)
+        elif isinstance(command, acd_cmd.CallJoinedQueue):
+            conv = self._open.get(command.call_id)
+            if conv is not None and conv.queue != command.queue:
+                conv.queue = conv.call.queue = command.queue
+                self._persist(conv, queue=command.queue)
+                self._publish_update(conv)
+            if conv is not None:
+                self._position(conv, command.position, command.seconds)
+        elif isinstance(command, acd_cmd.Announce):
+            conv = self._open.get(command.call_id)
+            if conv is not None:
+                self._position(conv, command.position, command.seconds)
+
+    def _position(self, conv: Conversation, position: int, seconds: float) -> None:
+        conv.call.position = position
+        conv.call.estimate = round(seconds, 1)
+        self._visitor(conv, {"type": "queued", "position": position, "estimate": round(seconds, 1)})
+
+    def _assign(self, command: acd_cmd.AssignContact) -> None:
+        conv = self._open.get(command.call_id)
+        if conv is None:
+            log.warning(
+                "assignment of an unknown conversation", extra={"fields": {"key": command.call_id}}
+            )
+            return
+        now = self.clock()
+        conv.state = "active"
+        conv.agent_id = command.agent_id
+        conv.assigned_at = conv.assigned_at or now
+        conv.queue = command.queue or conv.queue
+        call = conv.call
+        call.agent_id, call.queue, call.phase = command.agent_id, conv.queue, Phase.TALKING
+        call.answered_at = conv.assigned_at
+        self._by_agent.setdefault(command.agent_id, {})[conv.key] = None
+        recorder = self.center.recorder
+        recorder.offered(call, now)
+        recorder.answered(call, now)
+        self._persist(conv, state="active", agent_id=command.agent_id, queue=conv.queue)
+        self._agent_changed(command.agent_id)
+        self._spawn(self._announce_assignment(conv, command.agent_id), f"assign-{conv.key}")
+
+    async def _announce_assignment(self, conv: Conversation, agent_id: str) -> None:
+        """Once the assignment is written, pop it on the agent's console (with the card)."""
+        await self.center.recorder.settled(conv.key)
+        if conv.card is None:
+            await self._load_card(conv)
+        if conv.agent_id != agent_id or conv.state == "waiting":
+            return  # taken back meanwhile (the agent logged out)
+        self.center._publish(
+            {
+                "type": "conversation_assigned",
+                "agent_id": agent_id,
+                "queue": conv.queue,
+                "conversation": conv.to_json(),
+                "card": conv.card,
+            }
+        )
+        self._visitor(conv, {"type": "joined", "agent_name": self._agent_name(agent_id)})
+
+    def _released(self, command: acd_cmd.ContactReleased) -> None:
+        conv = self._open.get(command.call_id)
+        if conv is None:
+            return  # closed by the agent already: the engine confirms it
+        now = self.clock()
+        if conv.state == "active":
+            # logged out (or timed out) with the conversation still going: it ends
+            conv.state = "ended"
+            conv.ended_at = conv.call.ended_at = now
+            self.center.recorder.ended(conv.call, now, "answered")
+        conv.state = "closed"
+        self._retire(conv)
+        self._persist(conv, state="closed")
+        self._publish_update(conv)
+        self._agent_changed(command.agent_id)
+        log.info(
+            "conversation released",
+            extra={
+                "fields": {"key": conv.key, "agent": command.agent_id, "reason": command.reason}
+            },
+        )
+
+    def _unassigned(self, command: acd_cmd.ContactUnassigned) -> None:
+        conv = self._open.get(command.call_id)
+        if conv is None:
+            return
+        held = self._by_agent.get(command.agent_id)
+        if held is not None:
+            held.pop(conv.key, None)
+            if not held:
+                del self._by_agent[command.agent_id]
+        conv.state = "waiting"
+        conv.agent_id = None
+        conv.call.agent_id = None
+        conv.call.phase = Phase.WAITING
+        self.center.recorder.note(
+            conv.call, "unassigned", {"agent": command.agent_id}, self.clock()
+        )
+        self._persist(conv, state="waiting", agent_id="")
+        # told to the agent who had it (their console drops it) and the queue's supervisors
+        self._publish_update(conv, agent_id=command.agent_id)
+        self._agent_changed(command.agent_id)
+
+    def _max_wait(self, command: acd_cmd.MaxWaitReached) -> None:
+        conv = self._open.get(command.call_id)
+        if conv is None:
+            return
+        if command.action != "overflow" or not command.target:
+            return  # a chat or an email never hangs up: only overflow applies
+        conv.queue = conv.call.queue = command.target
+        self.center.recorder.note(conv.call, "overflow", {"to": command.target}, self.clock())
+        self._persist(conv, queue=command.target)
+        self._publish_update(conv)
+
+    def _persist(self, conv: Conversation, **changes: Any) -> None:
+        """Write a change of the conversation row on the contact's lane of the recorder:
+        in order with the contact's milestones and with each other, whatever path (an
+        ACD command, a console action) decided it; ``recorder.settled`` waits for it."""
+        repo, key, at = self.store.conversations, conv.key, self.clock()
+        self.center.recorder.contact_write(
+            key, "conversation", lambda: repo.update(key, at=at, **changes)
+        )
+
+    # ------------------------------------------------------------------ restart
+
+    async def restore(self) -> int:
+        """Bring back every conversation not closed (at start-up, before any new one):
+        waiting ones queued again with their original queue time, assigned ones adopted
+        by their agent, ended ones adopted and ended (the wrap-up goes on). Returns how
+        many were restored."""
+        rows = await self.store.conversations.open_ones()
+        now = self.clock()
+        restored = 0
+        waiting: list[Conversation] = []
+        for row in rows:
+            if row["key"] in self._open:
+                continue
+            conv = self._from_row(row)
+            conv.last_seq = max(conv.last_seq, await self.store.conversations.last_seq(conv.key))
+            self._open[conv.key] = conv
+            self._spawn(self._load_card(conv), f"card-{conv.key}")
+            restored += 1
+            if conv.state == "waiting" or conv.agent_id is None:
+                waiting.append(conv)
+                continue
+            try:
+                self.center._execute(
+                    self.center.acd.handle(
+                        acd_ev.CallAdopted(
+                            conv.key,
+                            conv.queue,
+                            conv.agent_id,
+                            since=min(now, conv.queued_at or conv.opened_at),
+                            answered_at=min(now, conv.assigned_at or now),
+                            priority=conv.priority,
+                            skills=dict(conv.skills),
+                            customer_id=str(conv.customer_id)
+                            if conv.customer_id is not None
+                            else None,
+                            tier=conv.call.tier,
+                            caller=conv.call.caller,
+                            channel=conv.channel,
+                        ),
+                        now,
+                    )
+                )
+            except SwitchboardError as exc:
+                log.warning(
+                    "conversation not adopted after the restart; it waits again",
+                    extra={"fields": {"key": conv.key, "agent": conv.agent_id, "error": exc}},
+                )
+                conv.agent_id = conv.call.agent_id = None
+                conv.state = "waiting"
+                self._persist(conv, state="waiting", agent_id="")
+                waiting.append(conv)
+                continue
+            self._by_agent.setdefault(conv.agent_id, {})[conv.key] = None
+            if conv.state == "ended":
+                with contextlib.suppress(SwitchboardError):
+                    self.center._execute(self.center.acd.handle(acd_ev.CallEnded(conv.key), now))
+            self._publish_update(conv)
+        for conv in sorted(waiting, key=lambda c: c.queued_at or c.opened_at):
+            since = min(now, conv.queued_at) if conv.queued_at is not None else None
+            try:
+                self._enqueue(conv, since=since)
+            except SwitchboardError as exc:
+                log.error(
+                    "conversation could not be queued again",
+                    extra={"fields": {"key": conv.key, "queue": conv.queue, "error": exc}},
+                )
+        return restored
+
+    def _from_row(self, row: Mapping[str, Any]) -> Conversation:
+        party = row["party"]
+        queue = row["queue"] or ""
+        call = LiveCall(
+            call_id=row["key"],
+            channel="",
+            uniqueid="",
+            caller=party.get("phone")
+            or (party.get("email") if len(party.get("email", "")) <= 64 else ""),
+            dialed="",
+            arrived_at=row["opened_at"],
+            phase=Phase.WAITING,
+            language=row["language"],
+            queue=queue,
+            agent_id=row["agent_id"],
+            customer_id=row["customer_id"],
+            contact_id=row["contact_id"],
+            queued_at=row["queued_at"],
+            answered_at=row["assigned_at"],
+            adopted=True,
+        )
+        state = row["state"]
+        if state == "active" and row["ended_at"] is not None:
+            state = "ended"  # ended while the row's state write was in flight
+        return Conversation(
+            key=row["key"],
+            channel=row["channel"],
+            state=state,
+            queue=queue,
+            party=Party(party.get("name", ""), party.get("phone", ""), party.get("email", "")),
+            call=call,
+            subject=row["subject"],
+            language=row["language"],
+            thread=row["thread"],
+            priority=int(row.get("priority") or 0),
+            skills=dict(row.get("skills") or {}),
+            agent_id=row["agent_id"],
+            opened_at=row["opened_at"],
+            queued_at=row["queued_at"],
+            assigned_at=row["assigned_at"],
+            ended_at=row["ended_at"],
+            first_response_at=row["first_response_at"],
+            last_seq=int(row["last_seq"]),
+        )
+
+    # ------------------------------------------------------------------ helpers
+
+    def _live(self, key: str) -> Conversation:
+        conv = self._open.get(key)
+        if conv is None:
+            if key in self._closed:
+                raise Conflict("the conversation is closed")
+            raise NotFound(f"no open conversation {str(key)[:80]!r}")
+        return conv
+
+    def _agent_name(self, agent_id: str) -> str:
+        try:
+            return str(self.center.acd.agent_config(agent_id).name)
+        except (NotFound, KeyError, AttributeError):
+            return agent_id
+
+    def _agent_changed(self, agent_id: str) -> None:
+        """The agent's load changed (their voice state did not): their row again."""
+        publish = getattr(self.center, "_publish_agent", None)
+        if publish is not None:
+            with contextlib.suppress(NotFound):
+                publish(agent_id)
+
+    def _publish_update(self, conv: Conversation, *, agent_id: str | None = None) -> None:
+        self.center._publish(
+            {
+                "type": "conversation_update",
+                "agent_id": agent_id if agent_id is not None else conv.agent_id,
+                "queue": conv.queue,
+                "conversation": conv.to_json(),
+            }
+        )
+
+    def _publish_message(self, conv: Conversation, message: dict[str, Any]) -> None:
+        self.center._publish(
+            {
+                "type": "conversation_message",
+                "agent_id": conv.agent_id,
+                "queue": conv.queue,
+                "conversation_key": conv.key,
+                "message": message,
+            }
+        )
+        frame = {
+            "type": "message",
+            "seq": message["seq"],
+            "sender": message["sender"],
+            "name": message["name"],
+            "text": message["text"],
+            "at": message["at"],
+        }
+        client_id = (message.get("meta") or {}).get("client_id")
+        if isinstance(client_id, str):
+            frame["client_id"] = client_id
+        self._visitor(conv, frame)
+
+    def _visitor(self, conv: Conversation, event: dict[str, Any]) -> None:
+        """A frame for the chat visitor's socket (routing.chat_protocol): published for
+        the visitor side only; the console hub never forwards it."""
+        if conv.channel != "chat":
+            return
+        self.center._publish(
+            {"type": "visitor_event", "conversation_key": conv.key, "event": event}
+        )
+
+    def _spawn(self, coro: Awaitable[Any], name: str) -> asyncio.Task[Any]:
+        task: asyncio.Task[Any] = asyncio.ensure_future(coro)
+        task.set_name(name)
+        self._tasks.add(task)
+        task.add_done_callback(self._task_done)
+        return task
+
+    def _task_done(self, task: asyncio.Task[Any]) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.error(
+                "digital desk task failed",
+                exc_info=task.exception(),
+                extra={"fields": {"task": task.get_name()}},
+            )
+
+    async def stop(self) -> None:
+        """Let the background writes finish (the center's stop calls it)."""
+        if self._tasks:
+            await asyncio.wait(set(self._tasks), timeout=3.0)
+
+
+def new_visitor_token() -> str:
+    """A chat visitor's resume token (kept hashed by store.conversations)."""
+    return secrets.token_urlsafe(32)
+
+
+def _new_party_card(party: Party) -> dict[str, Any]:
+    """The card of somebody no customer record knows: what they told us."""
+    return {
+        "customer_id": None,
+        "name": party.name or "New customer",
+        "phone": party.phone,
+        "company": "",
+        "tier": "",
+        "vip": False,
+        "language": "",
+        "email": party.email,
+        "account": "",
+        "tags": [],
+        "notes": "",
+        "open_cases": [],
+        "recent_contacts": [],
+        "new_caller": True,
+        "source": "local",
+    }
