@@ -62,7 +62,7 @@ MailKind = Literal["mail", "bounce", "auto_reply"]
 # threads would otherwise grow the header without bound (RFC 5322 3.6.4 allows trimming).
 MAX_REFERENCES = 20
 # The message body stored for the agent (the conversation store's bound is 64 KiB).
-MAX_TEXT_CHARS = 60_000
+MAX_TEXT_BYTES = 60_000
 
 _ID = re.compile(r"<([^<>\s@]+@[^<>\s@]+)>")
 _REPLY_PREFIX = re.compile(
@@ -138,13 +138,16 @@ class InboundMail:
     reason: str = ""
     # attachments left out for a limit (name, why), for the agent to know
     skipped: tuple[tuple[str, str], ...] = ()
+    # a bounce's: the Message-IDs of the returned message (its headers in the report),
+    # which find the conversation our bounced reply belonged to
+    reported_ids: tuple[str, ...] = ()
 
     @property
     def thread_ids(self) -> tuple[str, ...]:
         """The ids this message answers, nearest first: In-Reply-To, then References
         from the latest back to the root."""
         seen: list[str] = []
-        for mid in (*self.in_reply_to, *reversed(self.references)):
+        for mid in (*self.in_reply_to, *reversed(self.references), *self.reported_ids):
             if mid not in seen and mid != self.message_id:
                 seen.append(mid)
         return tuple(seen)
@@ -222,6 +225,7 @@ def parse_mail(
         kind=kind,
         reason=reason,
         skipped=tuple(walker.skipped),
+        reported_ids=tuple(walker.reported) if kind == "bounce" else (),
     )
 
 
@@ -261,6 +265,7 @@ class _Walker:
         self.report = False
         self.attachments: list[Attachment] = []
         self.skipped: list[tuple[str, str]] = []
+        self.reported: list[str] = []
 
     def walk(self, part: Message, depth: int) -> None:
         self.parts += 1
@@ -281,6 +286,8 @@ class _Walker:
             if isinstance(payload, list):
                 for child in payload:
                     if isinstance(child, Message):
+                        if ctype == "message/rfc822":  # a returned message, whole
+                            self.reported.extend(message_ids(str(child.get("Message-ID") or "")))
                         self.walk(child, depth + 1)
             return
         disposition = (part.get("Content-Disposition") or "").split(";")[0].strip().lower()
@@ -291,6 +298,11 @@ class _Walker:
                 self.text = body
             elif ctype == "text/html" and self.html is None:
                 self.html = body
+            return
+        if ctype == "text/rfc822-headers":
+            found = re.search(r"^message-id:\s*(<[^>\r\n]+>)", _decode_text(part), re.I | re.M)
+            if found:
+                self.reported.extend(message_ids(found.group(1)))
             return
         if ctype.startswith("message/") or ctype.startswith("multipart/"):
             return  # a report's machine part, or an empty container
@@ -394,10 +406,14 @@ def _safe_filename(name: str) -> str:
 
 
 def _bound_text(text: str) -> str:
-    text = text.replace("\r\n", "\n").replace("\r", "\n").replace("\x00", "")
+    """The body as the conversation store takes it: LF line ends, no control characters
+    but tabs and newlines, at most MAX_TEXT_BYTES of UTF-8 (cut on a character)."""
+    text = text.replace("\r\n", "\n").replace("\r", "\n")
+    text = _CONTROL.sub("", text)  # keeps \t and \n
     text = re.sub(r"\n{3,}", "\n\n", text).strip()
-    if len(text) > MAX_TEXT_CHARS:
-        text = text[:MAX_TEXT_CHARS] + "\n[…]"
+    data = text.encode("utf-8")
+    if len(data) > MAX_TEXT_BYTES:
+        text = data[:MAX_TEXT_BYTES].decode("utf-8", errors="ignore") + "\n[…]"
     return text
 
 

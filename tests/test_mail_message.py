@@ -162,6 +162,8 @@ def dsn() -> bytes:
 def test_bounces() -> None:
     report = parse_mail(dsn())
     assert report.kind == "bounce" and report.reason == "delivery status report"
+    assert report.reported_ids == ("<ours@shop.test>",)
+    assert report.thread_ids == ("<ours@shop.test>",)
     assert parse_mail(mail(From="postmaster@example.com")).kind == "bounce"
     assert parse_mail(mail(), envelope_from="").kind == "bounce"
     assert parse_mail(mail(Return_Path="<>")).kind == "bounce"
