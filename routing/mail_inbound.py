@@ -241,8 +241,12 @@ class _Handler:
         if isinstance(raw, str):
             raw = raw.encode("utf-8", "surrogateescape")
         try:
+            # MAIL FROM:<> (the null return path of bounces) arrives as "" or "<>"
+            mail_from = (envelope.mail_from or "").strip()
             await self.intake.accept(
-                raw, envelope_from=envelope.mail_from or "", recipients=list(envelope.rcpt_tos)
+                raw,
+                envelope_from="" if mail_from in ("", "<>") else mail_from,
+                recipients=list(envelope.rcpt_tos),
             )
         except MailRejected as exc:
             if exc.code == 552:
