@@ -48,8 +48,8 @@ def smtp_send(port: int, msg: EmailMessage) -> None:
         client.sendmail("ada@example.com", ["support@shop.test"], msg.as_bytes())
 
 
-async def wait_until(check: Any, timeout: float = 5.0) -> None:
-    for _ in range(int(timeout / 0.02)):
+async def wait_until(check: Any) -> None:
+    for _ in range(250):  # 5 s
         if check():
             return
         await asyncio.sleep(0.02)
