@@ -52,7 +52,8 @@ _SELECT = """
 SELECT v.key, v.channel, v.state, v.queue, v.agent_id, v.priority, v.skills, v.subject,
        v.party_name, v.party_phone, v.party_email, v.language, v.thread, v.last_seq,
        v.created_at, v.updated_at, c.id, c.customer_id, c.arrived_at, c.queued_at,
-       c.answered_at, c.ended_at, c.first_response_at, c.wrapped_at
+       c.answered_at, c.ended_at, c.first_response_at, c.wrapped_at,
+       (SELECT max(m.seq) FROM messages m WHERE m.conversation_key = v.key) AS top_seq
 FROM conversations v JOIN contacts c ON c.key = v.key
 """
 
@@ -149,7 +150,9 @@ def conversation_from_row(row: Any) -> dict[str, Any]:
         "assigned_at": row[20],
         "ended_at": row[21],
         "first_response_at": row[22],
-        "last_seq": int(row[13]),
+        # the column may lag the messages (the desk moves it with the state, not per
+        # message): the highest stored number wins
+        "last_seq": max(int(row[13]), int(row[24] or 0)),
         "thread": row[12],
         "priority": int(row[5]),
         "skills": json.loads(row[6] or "{}"),
@@ -224,9 +227,11 @@ class ConversationRepo:
         state: str | None = None,
         agent_id: str | None = None,
         queue: str | None = None,
+        last_seq: int | None = None,
         at: float | None = None,
     ) -> bool:
-        """Change the state, the agent ("" = none) and/or the queue.
+        """Change the state, the agent ("" = none), the queue and/or the highest message
+        number (never lowered).
 
         Raises:
             InvalidInput: an unknown state.
@@ -239,6 +244,9 @@ class ConversationRepo:
             if value is not None:
                 sets.append(f"{column} = ?")
                 params.append(value)
+        if last_seq is not None:
+            sets.append("last_seq = CASE WHEN last_seq < ? THEN ? ELSE last_seq END")
+            params += [int(last_seq), int(last_seq)]
         changed = await self._store.write(
             f"UPDATE conversations SET {', '.join(sets)} WHERE key = ?", (*params, key)
         )
@@ -275,9 +283,13 @@ class ConversationRepo:
         name: str = "",
         meta: Mapping[str, Any] | None = None,
         at: float | None = None,
+        bump: bool = True,
     ) -> dict[str, Any]:
         """Store message ``seq`` of conversation ``key`` and return it (message JSON).
         The same ``seq`` again keeps the first (a replay writes nothing twice).
+        ``bump=False`` leaves the conversation row's ``last_seq`` (one write, not two:
+        the reads take the highest stored number anyway; the desk moves the column with
+        the conversation's state).
 
         Raises:
             InvalidInput: an unknown sender, a bad body or meta.
@@ -296,10 +308,12 @@ class ConversationRepo:
             await self._store.db.insert_new(MESSAGES, row)
         except ForeignKeyViolation:
             raise NotFound(f"no conversation {key[:64]!r}") from None
-        await self._store.write(
-            "UPDATE conversations SET last_seq = ?, updated_at = ? WHERE key = ? AND last_seq < ?",
-            (int(seq), when, key, int(seq)),
-        )
+        if bump:
+            await self._store.write(
+                "UPDATE conversations SET last_seq = ?, updated_at = ?"
+                " WHERE key = ? AND last_seq < ?",
+                (int(seq), when, key, int(seq)),
+            )
         return {
             "conversation": key,
             "seq": int(seq),

@@ -274,14 +274,19 @@ class DigitalDesk:
         continues = clean_text(thread, "thread", 80)
         if not isinstance(priority, int) or not -1000 <= priority <= 1000:
             raise InvalidInput("priority must be a whole number -1000..1000", field="priority")
-        wanted = {str(k): int(v) for k, v in (skills or {}).items()}
+        try:
+            wanted = {str(k)[:64]: int(v) for k, v in (skills or {}).items()}
+        except (TypeError, ValueError, AttributeError):
+            raise InvalidInput("skills map a skill to a whole level", field="skills") from None
+        if len(wanted) > 32:
+            raise InvalidInput("at most 32 skills", field="skills")
+        if not isinstance(queue, str):
+            raise InvalidInput("queue is required", field="queue")
         body = clean_body(first_message) if first_message is not None else None
         meta_text = clean_meta(meta)
         if queue not in self.center.queues:
             raise NotFound(f"no queue {queue[:64]!r}")
-        config = self.center.queues[queue]
-        channels = getattr(config, "channels", None)
-        if channels is not None and channel not in channels:
+        if channel not in self.center.queues[queue].channels:
             raise InvalidInput(f"queue {queue} does not take {channel}", field="queue")
         customer = await self._find_customer(who)
         now = self.clock()
@@ -436,6 +441,7 @@ class DigitalDesk:
             name=conv.party.name,
             meta=meta,
             at=self.clock(),
+            bump=False,
         )
         self._publish_message(conv, message)
         return message
@@ -483,7 +489,7 @@ class DigitalDesk:
                     conv.last_seq -= 1  # nothing went out: the number is free again
                 raise
         stored: dict[str, Any] = await self.store.conversations.add_message(
-            key, seq, "agent", body, agent_id=agent_id, name=name, meta=extra, at=now
+            key, seq, "agent", body, agent_id=agent_id, name=name, meta=extra, at=now, bump=False
         )
         if conv.first_response_at is None:
             conv.first_response_at = now
@@ -740,9 +746,9 @@ class DigitalDesk:
         """Write a change of the conversation row on the contact's lane of the recorder:
         in order with the contact's milestones and with each other, whatever path (an
         ACD command, a console action) decided it; ``recorder.settled`` waits for it."""
-        repo, key, at = self.store.conversations, conv.key, self.clock()
+        repo, key, at, seq = self.store.conversations, conv.key, self.clock(), conv.last_seq
         self.center.recorder.contact_write(
-            key, "conversation", lambda: repo.update(key, at=at, **changes)
+            key, "conversation", lambda: repo.update(key, at=at, last_seq=seq, **changes)
         )
 
     # ------------------------------------------------------------------ restart

@@ -41,6 +41,7 @@ def cut_down(snap: dict[str, Any], agent_id: str) -> dict[str, Any]:
         "agents": [agent],
         "calls": [c for c in snap["calls"] if c["agent_id"] == agent_id],
         "intervals": [],
+        "conversations": [c for c in snap["conversations"] if c["agent_id"] == agent_id],
     }
 
 

@@ -199,3 +199,17 @@ async def test_a_digital_contact_is_in_the_customer_history(store: Store) -> Non
     await store.contacts.arrived(KEY, "", "", "inbound", 1000.0, ada.id, channel="chat")
     page = await store.contacts.history(ada.id)
     assert [(c.key, c.channel) for c in page.items] == [(KEY, "chat")]
+
+
+async def test_last_seq_is_the_highest_stored_even_when_the_row_lags(store: Store) -> None:
+    await _open_chat(store)
+    for seq in (1, 2, 3):
+        await store.conversations.add_message(KEY, seq, "customer", f"m{seq}", bump=False)
+    row = await store.fetchone("SELECT last_seq FROM conversations WHERE key = ?", (KEY,))
+    assert row is not None and row[0] == 0  # one write per message: the row lags
+    found = await store.conversations.get(KEY)
+    assert found is not None and found["last_seq"] == 3
+    await store.conversations.update(KEY, state="active", last_seq=3)
+    await store.conversations.update(KEY, last_seq=1)  # never lowered
+    row = await store.fetchone("SELECT last_seq FROM conversations WHERE key = ?", (KEY,))
+    assert row is not None and row[0] == 3

@@ -7,6 +7,7 @@ brings every open conversation back."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -515,3 +516,61 @@ async def test_a_conversation_whose_agent_is_gone_after_a_restart_waits_again(
             await runner.cleanup()
     finally:
         await sim.stop()
+
+
+async def test_consoles_get_the_chat_over_the_real_websocket_and_never_the_visitor_side(
+    tmp_path: Path,
+) -> None:
+    """The real hub on the real center: the assigned agent and the supervisors get the
+    conversation_* messages; the agent who does not have it gets none; no console ever
+    gets a visitor_event, though the center publishes one for every frame."""
+    import aiohttp
+
+    from switchboard.demo import seed_users
+    from tests.test_e2e_supervisor_scope import login
+
+    async with running_service(tmp_path, queues_file=queue_file(tmp_path)) as (
+        service,
+        _sim,
+        published,
+        url,
+    ):
+        await seed_users(service.store)  # alice 1001, bruno 1002, sam (supervisor), admin
+        await service.center.set_agent_state("1001", "ready")
+        got: dict[str, list[dict[str, Any]]] = {}
+        async with contextlib.AsyncExitStack() as stack:
+            sockets = {}
+            for name in ("alice", "bruno", "sam", "admin"):
+                http = await stack.enter_async_context(
+                    aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True))
+                )
+                await login(http, url, name)
+                ws = await stack.enter_async_context(
+                    http.ws_connect(url + "/ws", headers={"Origin": url})
+                )
+                assert (await ws.receive_json(timeout=5))["type"] == "snapshot"
+                sockets[name] = ws
+            desk: DigitalDesk = service.center.digital
+            opened = await desk.open_conversation(
+                "chat", queue="web", party={"name": "Ada"}, first_message="Hello"
+            )
+            key = opened["key"]
+            await published.wait_for(lambda m: m["type"] == "conversation_assigned")
+            await desk.agent_message(key, "1001", "Hi <b>Ada</b>")
+            await desk.customer_message(key, "Thanks")
+            await desk.end(key, "customer")
+            assert [m for m in published.messages if m["type"] == "visitor_event"]
+            for name, ws in sockets.items():
+                got[name] = []
+                while True:
+                    try:
+                        got[name].append(await ws.receive_json(timeout=0.5))
+                    except TimeoutError:
+                        break
+        kinds = {name: {m["type"] for m in msgs} for name, msgs in got.items()}
+        for name in ("alice", "sam", "admin"):
+            assert {"conversation_assigned", "conversation_message"} <= kinds[name], name
+        assert not any(k.startswith("conversation") for k in kinds["bruno"])
+        assert not any("visitor_event" in k for k in kinds.values())
+        texts = [m["message"]["text"] for m in got["alice"] if m["type"] == "conversation_message"]
+        assert texts == ["Hi <b>Ada</b>", "Thanks"]  # as typed: the page shows it as text

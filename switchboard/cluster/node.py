@@ -84,7 +84,7 @@ class ClusterCenter:
 
     # -- actions --------------------------------------------------------------------------
 
-    async def _act(self, method: str, *args: str, **kwargs: str | None) -> Any:
+    async def _act(self, method: str, *args: Any, **kwargs: str | None) -> Any:
         local = self._node.local
         if local is not None:
             return await getattr(local, method)(*args, **kwargs)
@@ -161,7 +161,7 @@ class ClusterCenter:
                 queue,
                 fields,
                 subject,
-                language,  # type: ignore[arg-type]
+                language,
                 first_message=first_message,
             )
         )
@@ -420,7 +420,7 @@ class ClusterNode:
     def _new_id(self) -> str:
         return f"{self.name}-{next(self._ids)}"
 
-    async def forward(self, method: str, args: list[str], kwargs: dict[str, str | None]) -> Any:
+    async def forward(self, method: str, args: list[Any], kwargs: dict[str, str | None]) -> Any:
         """Run a console action on the leader and return its result.
 
         Raises:
