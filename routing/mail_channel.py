@@ -30,7 +30,13 @@ class EmailChannel:
         self.sender = MailSender(
             settings, store.mail, history=desk.messages, tls_context=tls_context
         )
-        self.intake = MailIntake(settings, desk, store.mail, attachments_root=attachments_root)
+        self.intake = MailIntake(
+            settings,
+            desk,
+            store.mail,
+            attachments_root=attachments_root,
+            cases=getattr(store, "cases", None),
+        )
         self.listener = (
             SmtpListener(self.intake, host=settings.listen_host, port=settings.listen_port)
             if settings.listen

@@ -82,9 +82,13 @@ class MailIntake:
         mail: Any,
         *,
         attachments_root: Path,
+        cases: Any = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.settings = settings
+        # store.cases: a customer's mail reopens their resolved / pending case (issue 17),
+        # where the case store has customer_replied
+        self.cases = cases if callable(getattr(cases, "customer_replied", None)) else None
         self.desk = desk
         self.mail = mail
         self.attachments_root = attachments_root
@@ -187,6 +191,13 @@ class MailIntake:
                 log.warning(
                     "attachment not kept",
                     extra={"fields": {"message_id": m.message_id, "error": str(exc)}},
+                )
+        if self.cases is not None:
+            try:
+                await self.cases.customer_replied(key)
+            except SwitchboardError as exc:  # the mail is taken; the case can wait
+                log.warning(
+                    "case not reopened", extra={"fields": {"conversation": key, "error": str(exc)}}
                 )
         log.info(
             "mail taken",

@@ -500,3 +500,23 @@ async def test_poller_marks_oversized_seen_without_fetching(
     await ImapPoller(s, MailIntake(s, desk, store.mail, attachments_root=tmp_path)).poll_once()
     assert imap.seen() == [uid] and desk.conversations == {}
     assert not any("BODY.PEEK[]" in c for c in imap.commands)
+
+
+class Cases:
+    def __init__(self) -> None:
+        self.replied: list[str] = []
+
+    async def customer_replied(self, contact_key: str) -> None:
+        self.replied.append(contact_key)
+
+
+async def test_customer_mail_tells_the_case_store_not_auto_replies(
+    store: Store, tmp_path: Path
+) -> None:
+    desk, cases = FakeDesk(), Cases()
+    intake = MailIntake(settings(), desk, store.mail, attachments_root=tmp_path, cases=cases)
+    opened = await intake.accept(customer_mail().as_bytes(), recipients=["support@shop.test"])
+    await intake.accept(
+        customer_mail("away", Message_ID="<a@example.com>", X_Autoreply="yes").as_bytes()
+    )
+    assert opened.result == "opened" and cases.replied == [opened.conversation_key]
