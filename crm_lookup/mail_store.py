@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import json
 import os
 import time
 from collections.abc import Sequence
@@ -26,6 +27,8 @@ from typing import Any, Literal, Protocol
 
 from config.errors import InvalidInput, NotFound
 
+#: ``reason`` of a message claimed and not yet in a conversation
+PENDING = "pending"
 _SELECT = (
     "SELECT message_id, conversation_key, direction, kind, sender, recipient, subject,"
     " in_reply_to, refs, reason, at FROM email_messages"
@@ -104,6 +107,53 @@ class MailStore:
             ),
         )
         return changed > 0
+
+    async def claim(self, entry: MailEntry) -> bool:
+        """Index a message about to be handed to the desk, as ``pending`` (no
+        conversation yet); False when its id is already there. :meth:`settle` completes
+        it, :meth:`release` drops it when the hand-over failed."""
+        return await self.record(
+            MailEntry(
+                entry.message_id,
+                "",
+                entry.direction,
+                kind=entry.kind,
+                sender=entry.sender,
+                recipient=entry.recipient,
+                subject=entry.subject,
+                in_reply_to=entry.in_reply_to,
+                references=entry.references,
+                reason=PENDING,
+                at=entry.at,
+            )
+        )
+
+    async def settle(self, message_id: str, conversation_key: str) -> None:
+        """The pending message is in ``conversation_key``."""
+        await self._store.write(
+            "UPDATE email_messages SET conversation_key = ?, reason = '' WHERE message_id = ?",
+            (conversation_key, message_id),
+        )
+
+    async def release(self, message_id: str) -> None:
+        """The hand-over failed: forget the pending message (it will come again)."""
+        await self._store.write(
+            "DELETE FROM email_messages WHERE message_id = ? AND reason = ?", (message_id, PENDING)
+        )
+
+    async def delivered_to(self, message_id: str, since: float) -> str | None:
+        """The email conversation a message with this Message-ID in its meta was stored
+        in at or after ``since`` — what a pending claim left by a crash is resolved by
+        (rare: a bounded scan of the messages written since the claim)."""
+        needle = '"message_id":' + json.dumps(message_id)
+        pattern = "%" + needle.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        row = await self._store.fetchone(
+            "SELECT conversation_key FROM messages WHERE at >= ? AND sender = 'customer'"
+            " AND conversation_key LIKE 'email:%' AND meta LIKE ? ESCAPE '\\'"
+            " ORDER BY at LIMIT 1",
+            (since, pattern),
+        )
+        return str(row["conversation_key"]) if row is not None else None
 
     async def get(self, message_id: str) -> MailEntry | None:
         row = await self._store.fetchone(_SELECT + " WHERE message_id = ?", (message_id,))

@@ -41,7 +41,7 @@ from aiosmtpd.smtp import SMTP, Envelope, Session
 
 from config.errors import Conflict, InvalidInput, SwitchboardError
 from config.settings import EmailSettings
-from crm_lookup.mail_store import MailEntry
+from crm_lookup.mail_store import PENDING, MailEntry
 from routing.mail_message import InboundMail, MailLimits, MailRejected, parse_mail
 
 log = logging.getLogger(__name__)
@@ -130,9 +130,20 @@ class MailIntake:
             return await self._take(parsed, recipients)
 
     async def _take(self, m: InboundMail, recipients: Sequence[str]) -> Outcome:
-        if await self.mail.get(m.message_id) is not None:
+        known = await self.mail.get(m.message_id)
+        if known is not None and known.reason != PENDING:
             log.info("mail already taken", extra={"fields": {"message_id": m.message_id}})
-            return Outcome("duplicate", m.message_id)
+            return Outcome("duplicate", m.message_id, known.conversation_key)
+        if known is not None:
+            # claimed by an attempt that died before it settled: did the desk get it?
+            delivered = await self.mail.delivered_to(m.message_id, known.at - 5.0)
+            if delivered is not None:
+                await self.mail.settle(m.message_id, delivered)
+                log.info(
+                    "mail already taken (claim settled)",
+                    extra={"fields": {"message_id": m.message_id, "conversation": delivered}},
+                )
+                return Outcome("duplicate", m.message_id, delivered)
         thread = await self.mail.conversation_of(m.thread_ids) or ""
         if m.kind != "mail":
             await self.mail.record(self._entry(m, thread))
@@ -148,6 +159,35 @@ class MailIntake:
                 },
             )
             return Outcome(m.kind, m.message_id, thread)
+        # Claimed before the desk has it, settled after: a crash in between leaves a
+        # pending claim the next delivery of the same message resolves (above), so the
+        # message is neither lost nor taken twice.
+        if known is None:
+            await self.mail.claim(self._entry(m, ""))
+            await self._keep_attachments(m)
+        try:
+            key, result = await self._hand_over(m, thread, recipients)
+        except BaseException:
+            with contextlib.suppress(Exception):
+                await self.mail.release(m.message_id)
+            raise
+        await self.mail.settle(m.message_id, key)
+        if self.cases is not None:
+            try:
+                await self.cases.customer_replied(key)
+            except SwitchboardError as exc:  # the mail is taken; the case can wait
+                log.warning(
+                    "case not reopened", extra={"fields": {"conversation": key, "error": str(exc)}}
+                )
+        log.info(
+            "mail taken",
+            extra={"fields": {"message_id": m.message_id, "result": result, "conversation": key}},
+        )
+        return Outcome(result, m.message_id, key)
+
+    async def _hand_over(
+        self, m: InboundMail, thread: str, recipients: Sequence[str]
+    ) -> tuple[str, Result]:
         text = m.text or "(no text)"
         meta: dict[str, Any] = {"message_id": m.message_id}
         if m.attachments:
@@ -158,25 +198,22 @@ class MailIntake:
         if m.skipped:
             meta["skipped"] = [{"filename": n, "why": w} for n, w in m.skipped]
         current = self.desk.conversation(thread) if thread else None
-        key = ""
-        result: Result = "opened"
         if current is not None and current["state"] in OPEN_STATES:
             with contextlib.suppress(Conflict):  # it ended in the meantime: a new one
                 await self.desk.customer_message(thread, text, meta=meta)
-                key, result = thread, "appended"
-        if not key:
-            queue = self.queue_for(recipients or m.to)
-            opened = await self.desk.open_conversation(
-                "email",
-                queue=queue,
-                party={"name": m.sender_name, "email": m.sender},
-                subject=m.subject[:500],
-                thread=thread,
-                first_message=text,
-                meta=meta,
-            )
-            key = str(opened["key"])
-        await self.mail.record(self._entry(m, key))
+                return thread, "appended"
+        opened = await self.desk.open_conversation(
+            "email",
+            queue=self.queue_for(recipients or m.to),
+            party={"name": m.sender_name, "email": m.sender},
+            subject=m.subject[:500],
+            thread=thread,
+            first_message=text,
+            meta=meta,
+        )
+        return str(opened["key"]), "opened"
+
+    async def _keep_attachments(self, m: InboundMail) -> None:
         for a in m.attachments:
             try:
                 await self.mail.add_attachment(
@@ -192,18 +229,6 @@ class MailIntake:
                     "attachment not kept",
                     extra={"fields": {"message_id": m.message_id, "error": str(exc)}},
                 )
-        if self.cases is not None:
-            try:
-                await self.cases.customer_replied(key)
-            except SwitchboardError as exc:  # the mail is taken; the case can wait
-                log.warning(
-                    "case not reopened", extra={"fields": {"conversation": key, "error": str(exc)}}
-                )
-        log.info(
-            "mail taken",
-            extra={"fields": {"message_id": m.message_id, "result": result, "conversation": key}},
-        )
-        return Outcome(result, m.message_id, key)
 
     def _entry(self, m: InboundMail, key: str) -> MailEntry:
         return MailEntry(

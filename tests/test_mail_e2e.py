@@ -166,5 +166,33 @@ async def test_email_in_agent_reply_threaded_out_and_in_history(tmp_path: Path) 
             )
             assert again["conversation"]["thread"] == key and again["agent_id"] == "1001"
             assert len([m for m in published.messages if m["type"] == "conversation_assigned"]) == 2
+
+            # a crash after the desk stored a message and before the index settled: the
+            # sender (MTA or IMAP re-fetch) delivers it again, and it is taken once
+            store_mail = service.store.mail
+            real_settle = store_mail.settle
+
+            async def dying_settle(message_id: str, key: str) -> None:
+                store_mail.settle = real_settle
+                raise RuntimeError("power cut")
+
+            store_mail.settle = dying_settle
+            crash = mail("New question", "<in-4@example.com>", Subject="Delivery")
+            try:
+                await asyncio.to_thread(smtp_send, listen_port, crash)
+            except smtplib.SMTPDataError as exc:
+                assert exc.smtp_code == 451  # not acknowledged: the MTA keeps it
+            else:
+                raise AssertionError("a failed intake must not be acknowledged")
+            claim = await store_mail.get("<in-4@example.com>")
+            assert claim is not None and claim.reason == "pending"
+            await asyncio.to_thread(smtp_send, listen_port, crash)  # the retry: 250
+            settled = await store_mail.get("<in-4@example.com>")
+            assert settled is not None and settled.reason == "" and settled.conversation_key
+            holding = [c for c in desk.open_conversations() if c["subject"] == "Delivery"]
+            assert [c["key"] for c in holding] == [settled.conversation_key]
+            assert [m["text"] for m in await desk.messages(settled.conversation_key)] == [
+                "New question"
+            ]
     finally:
         controller.stop()

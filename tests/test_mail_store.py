@@ -87,3 +87,25 @@ async def test_attachments_stored_under_dir_with_limit(store: Store, tmp_path: P
     with pytest.raises(NotFound):
         await store.mail.read_attachment(tmp_path, 99999)
     assert len(await store.mail.attachments("<f@x.test>")) == 2
+
+
+async def test_claim_settle_release(store: Store) -> None:
+    entry = MailEntry("<p@x.test>", "", "in", sender="ann@x.test", at=5.0)
+    assert await store.mail.claim(entry) is True
+    assert await store.mail.claim(entry) is False  # one claim per id
+    pending = await store.mail.get("<p@x.test>")
+    assert pending is not None and pending.reason == "pending" and pending.conversation_key == ""
+    assert await store.mail.conversation_of(["<p@x.test>"]) is None
+    await store.mail.release("<p@x.test>")
+    assert await store.mail.get("<p@x.test>") is None
+    await store.mail.claim(entry)
+    await store.mail.settle("<p@x.test>", "email:" + "e" * 32)
+    await store.mail.release("<p@x.test>")  # a settled one is not released
+    settled = await store.mail.get("<p@x.test>")
+    assert (
+        settled is not None
+        and settled.reason == ""
+        and settled.conversation_key == "email:" + "e" * 32
+    )
+    # nothing in the conversation store carries it (delivered_to itself: test_mail_e2e)
+    assert await store.mail.delivered_to("<p@x.test>", 0.0) is None
