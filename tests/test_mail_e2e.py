@@ -196,3 +196,87 @@ async def test_email_in_agent_reply_threaded_out_and_in_history(tmp_path: Path) 
             ]
     finally:
         controller.stop()
+
+
+TWO_AGENTS = """
+queues:
+  web:
+    channels: [email]
+    wrap_up: 30
+agents:
+  - {id: "1001", name: Alice Moreau, endpoint: PJSIP/1001, queues: [web]}
+  - {id: "1002", name: Bruno Keller, endpoint: PJSIP/1002, queues: [web]}
+"""
+
+
+async def test_a_reply_after_the_conversation_closed_goes_to_its_agent_first(
+    tmp_path: Path,
+) -> None:
+    """Sticky by thread, for a sender the CRM does not know (no customer history)."""
+    relay = Relay()
+    relay_port, listen_port = free_port(), free_port()
+    controller = Controller(relay, hostname="127.0.0.1", port=relay_port)
+    controller.start()
+    queues = tmp_path / "queues.yaml"
+    queues.write_text(TWO_AGENTS)
+
+    def tweak(settings: Settings) -> Settings:
+        email = dataclasses.replace(
+            settings.email,
+            enabled=True,
+            from_address="support@shop.test",
+            mailboxes={"support@shop.test": "web"},
+            listen=True,
+            listen_port=listen_port,
+            smtp_host="127.0.0.1",
+            smtp_port=relay_port,
+            smtp_tls="none",
+            attachments_dir=str(tmp_path / "attachments"),
+        )
+        return dataclasses.replace(settings, email=email)
+
+    try:
+        async with running_service(tmp_path, queues_file=queues, tweak=tweak) as (
+            service,
+            _sim,
+            published,
+            _url,
+        ):
+            center = service.center
+            await center.set_agent_state("1002", "ready")
+            await asyncio.to_thread(smtp_send, listen_port, mail("First", "<t-1@example.com>"))
+            pop = await published.wait_for(lambda m: m["type"] == "conversation_assigned")
+            first = pop["conversation"]["key"]
+            assert pop["agent_id"] == "1002" and pop["conversation"]["customer_id"] is None
+            await center.conversation_reply("1002", first, "Answer")
+            await center.conversation_end("1002", first)
+            await center.conversation_close("1002", first)
+            ours = (await service.store.mail.latest(first, direction="out")).message_id
+
+            # Alice ready longest: without stickiness she would be next
+            await center.set_agent_state("1002", "not_ready", "break")
+            await center.set_agent_state("1001", "ready")
+            await asyncio.sleep(0.05)
+            await center.set_agent_state("1002", "ready")
+            again = mail("Follow-up", "<t-2@example.com>", In_Reply_To=ours)
+            await asyncio.to_thread(smtp_send, listen_port, again)
+            entry = await service.store.mail.get("<t-2@example.com>")
+            assert entry is not None and entry.conversation_key not in ("", first)
+            second = entry.conversation_key
+            pop2 = await published.wait_for(
+                lambda m: (
+                    m["type"] == "conversation_assigned" and m["conversation"]["key"] == second
+                )
+            )
+            assert pop2["agent_id"] == "1002" and pop2["conversation"]["thread"] == first
+            # and a third mail, a new thread, goes to Alice as usual
+            await asyncio.to_thread(smtp_send, listen_port, mail("New", "<t-3@example.com>"))
+            pop3 = await published.wait_for(
+                lambda m: (
+                    m["type"] == "conversation_assigned"
+                    and m["conversation"]["key"] not in (first, second)
+                )
+            )
+            assert pop3["agent_id"] == "1001"
+    finally:
+        controller.stop()
