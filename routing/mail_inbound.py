@@ -362,7 +362,8 @@ class ImapPoller:
     ) -> None:
         self.settings = settings
         self.intake = intake
-        self.ssl_context = ssl_context
+        # imaplib's own default checks no certificate: the system's trust store instead
+        self.ssl_context = ssl_context or ssl.create_default_context()
         self._stop = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import re
 import shlex
+import ssl
 from dataclasses import dataclass, field
 
 
@@ -41,8 +42,9 @@ class ImapServer:
     def seen(self) -> list[int]:
         return [m.uid for m in self.mails if "\\Seen" in m.flags]
 
-    async def start(self) -> None:
-        self._server = await asyncio.start_server(self._client, "127.0.0.1", 0)
+    async def start(self, tls: ssl.SSLContext | None = None) -> None:
+        """Listen on a free loopback port; ``tls``: implicit TLS (IMAPS, as port 993)."""
+        self._server = await asyncio.start_server(self._client, "127.0.0.1", 0, ssl=tls)
         self.port = self._server.sockets[0].getsockname()[1]
 
     async def stop(self) -> None:

@@ -11,6 +11,8 @@ import imaplib
 import logging
 import smtplib
 import socket
+import ssl
+import subprocess
 from collections.abc import AsyncIterator, Iterator
 from email import message_from_bytes, policy
 from email.message import EmailMessage
@@ -21,7 +23,7 @@ import pytest
 from aiosmtpd.controller import Controller
 
 from config.errors import Conflict
-from config.settings import EmailSettings
+from config.settings import EmailSettings, load_settings
 from crm_lookup.mail_store import MailEntry
 from crm_lookup.store import Store, open_store
 from routing.mail_inbound import ImapPoller, MailIntake, SmtpListener
@@ -520,3 +522,123 @@ async def test_customer_mail_tells_the_case_store_not_auto_replies(
         customer_mail("away", Message_ID="<a@example.com>", X_Autoreply="yes").as_bytes()
     )
     assert opened.result == "opened" and cases.replied == [opened.conversation_key]
+
+
+# ------------------------------------------------------------------ STARTTLS + AUTH
+
+
+@pytest.fixture
+def tls_files(tmp_path: Path) -> tuple[Path, Path]:
+    """A throw-away self-signed certificate for 127.0.0.1 (Debian's openssl)."""
+    key, cert = tmp_path / "key.pem", tmp_path / "cert.pem"
+    subprocess.run(
+        [
+            "openssl",
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "1",
+            "-keyout",
+            str(key),
+            "-out",
+            str(cert),
+            "-subj",
+            "/CN=127.0.0.1",
+            "-addext",
+            "subjectAltName=IP:127.0.0.1",
+        ],
+        check=True,
+        capture_output=True,
+    )
+    return key, cert
+
+
+async def test_starttls_and_login_with_the_password_from_the_environment(
+    tls_files: tuple[Path, Path], store: Store, caplog: pytest.LogCaptureFixture
+) -> None:
+    from aiosmtpd.smtp import AuthResult, LoginPassword
+
+    key, cert = tls_files
+    server_tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    server_tls.load_cert_chain(cert, key)
+    logins: list[tuple[bytes, bytes]] = []
+
+    def authenticator(
+        server: Any, session: Any, envelope: Any, mechanism: str, data: Any
+    ) -> AuthResult:
+        assert isinstance(data, LoginPassword)
+        logins.append((data.login, data.password))
+        return AuthResult(success=data.password == PASSWORD.encode(), handled=False)
+
+    handler = Relay()
+    port = free_port()
+    controller = Controller(
+        handler,
+        hostname="127.0.0.1",
+        port=port,
+        tls_context=server_tls,
+        require_starttls=True,
+        authenticator=authenticator,
+        auth_required=True,
+    )
+    controller.start()
+    try:
+        env = {"SWITCHBOARD_EMAIL__SMTP_PASSWORD": PASSWORD}
+        loaded = load_settings(environ=env).email
+        relay_settings = dataclasses.replace(
+            settings(smtp_port=port, smtp_tls="starttls", smtp_user="desk@shop.test"),
+            smtp_password=loaded.smtp_password,
+        )
+        client_tls = ssl.create_default_context(cafile=str(cert))
+        sender = MailSender(relay_settings, store.mail, tls_context=client_tls, sleep=no_sleep)
+        conv = {"key": "email:" + "9" * 32, "subject": "Hi", "party": {"email": "ann@example.com"}}
+        with caplog.at_level(logging.DEBUG):
+            await sender.deliver(conv, {"text": "over TLS"})
+        assert logins == [(b"desk@shop.test", PASSWORD.encode())]
+        assert len(handler.received) == 1
+        # a wrong password: a clear, permanent failure that does not echo it
+        wrong = MailSender(
+            dataclasses.replace(relay_settings, smtp_password="not-it"),
+            store.mail,
+            tls_context=client_tls,
+            sleep=no_sleep,
+        )
+        with pytest.raises(MailDeliveryFailed, match="refused our login") as err:
+            await wrong.deliver(conv, {"text": "x"})
+        assert err.value.permanent and "not-it" not in str(err.value)
+        assert PASSWORD not in caplog.text
+    finally:
+        controller.stop()
+
+
+async def test_poller_over_imaps(
+    tls_files: tuple[Path, Path], store: Store, tmp_path: Path
+) -> None:
+    key, cert = tls_files
+    server_tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    server_tls.load_cert_chain(cert, key)
+    server = ImapServer()
+    await server.start(tls=server_tls)
+    try:
+        uid = server.deliver(customer_mail(Message_ID="<tls@example.com>").as_bytes())
+        s = imap_settings(server, imap_tls="tls")
+        desk = FakeDesk()
+        poller = ImapPoller(
+            s,
+            MailIntake(s, desk, store.mail, attachments_root=tmp_path),
+            ssl_context=ssl.create_default_context(cafile=str(cert)),
+        )
+        assert [o.result for o in await poller.poll_once()] == ["opened"]
+        assert server.seen() == [uid]
+        # a server whose certificate we do not trust: no login is sent at all
+        untrusting = ImapPoller(s, MailIntake(s, desk, store.mail, attachments_root=tmp_path))
+        server.deliver(customer_mail(Message_ID="<tls2@example.com>").as_bytes())
+        before = len(server.commands)
+        with pytest.raises(ssl.SSLError):
+            await untrusting.poll_once()
+        assert not any(c.startswith("LOGIN") for c in server.commands[before:])
+    finally:
+        await server.stop()
