@@ -205,7 +205,9 @@ class MailIntake:
         opened = await self.desk.open_conversation(
             "email",
             queue=self.queue_for(recipients or m.to),
-            party={"name": m.sender_name, "email": m.sender},
+            # the desk's bounds (a name of 200, an address of 254 characters): a long
+            # display name is cut, not a reason to refuse the customer's mail
+            party={"name": m.sender_name[:200], "email": m.sender if len(m.sender) <= 254 else ""},
             subject=m.subject[:500],
             thread=thread,
             first_message=text,
@@ -403,9 +405,8 @@ class ImapPoller:
             uids = [u for u in (data[0] or b"").split() if u.isdigit()]
             for uid in uids:
                 outcome = await self._one(conn, uid.decode())
-                if outcome is None:
-                    break  # a temporary failure: the rest waits for the next pass
-                outcomes.append(outcome)
+                if outcome is not None:  # None: left unseen, tried again next pass (one
+                    outcomes.append(outcome)  # message that keeps failing blocks no other)
         finally:
             with contextlib.suppress(Exception):
                 await asyncio.to_thread(conn.logout)

@@ -8,8 +8,11 @@ from email import message_from_bytes, policy
 from email.message import EmailMessage
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from config.errors import InvalidInput
+from crm_lookup.conversations import clean_body
 from routing.mail_message import (
     MailLimits,
     MailRejected,
@@ -286,3 +289,65 @@ def test_transcript_is_auto_generated() -> None:
 
 def test_html_to_text_entities() -> None:
     assert html_to_text("a&lt;b&gt; <b>bold</b><br>next") == "a<b> bold\nnext"
+
+
+# ---------------------------------------------------------------- hostile input
+
+
+_HEADER_NAMES = st.sampled_from(
+    [
+        "From",
+        "To",
+        "Subject",
+        "Message-ID",
+        "In-Reply-To",
+        "References",
+        "Content-Type",
+        "Content-Transfer-Encoding",
+        "Auto-Submitted",
+        "Precedence",
+        "Return-Path",
+        "X-Other",
+    ]
+)
+_VALUES = st.one_of(
+    st.text(max_size=200),
+    st.sampled_from(
+        [
+            'multipart/mixed; boundary="b"',
+            "text/html; charset=bogus",
+            "base64",
+            "quoted-printable",
+            "<a@b>",
+            "=?utf-8?b?////?=",
+            "message/rfc822",
+            "<>",
+        ]
+    ),
+)
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    headers=st.lists(st.tuples(_HEADER_NAMES, _VALUES), max_size=12),
+    body=st.one_of(st.binary(max_size=2000), st.text(max_size=2000).map(str.encode)),
+)
+def test_any_bytes_parse_or_are_refused_cleanly(
+    headers: list[tuple[str, str]], body: bytes
+) -> None:
+    raw = b"".join(
+        f"{n}: {v}".encode("utf-8", "surrogatepass").replace(b"\r", b"").replace(b"\n", b"")
+        + b"\r\n"
+        for n, v in headers
+    )
+    raw = (raw or b"X-Empty: 1\r\n") + b"\r\n" + body
+    try:
+        m = parse_mail(raw, limits=MailLimits(max_parts=20, max_depth=4))
+    except MailRejected:
+        return
+    # what comes out is what the conversation store takes, and one line where it must be
+    if m.text:
+        clean_body(m.text)  # raises InvalidInput on anything the store would refuse
+    assert "\n" not in m.subject and "\r" not in m.subject and len(m.subject) <= 998
+    assert "\n" not in m.sender_name and m.message_id.startswith("<")
+    assert all("/" not in a.filename and "\\" not in a.filename for a in m.attachments)

@@ -108,9 +108,10 @@ class FakeDesk:
         self.messages_of: dict[str, list[dict[str, Any]]] = {}
         self.transports: dict[str, Any] = {}
         self.fail = False
+        self.fail_for: set[str] = set()
 
     async def open_conversation(self, channel: str, **kw: Any) -> dict[str, Any]:
-        if self.fail:
+        if self.fail or kw["first_message"] in self.fail_for:
             from config.errors import RemoteError
 
             raise RemoteError("database down")
@@ -642,3 +643,25 @@ async def test_poller_over_imaps(
         assert not any(c.startswith("LOGIN") for c in server.commands[before:])
     finally:
         await server.stop()
+
+
+async def test_one_failing_message_blocks_no_other(
+    imap: ImapServer, store: Store, tmp_path: Path
+) -> None:
+    desk = FakeDesk()
+    desk.fail_for = {"poison"}
+    bad = imap.deliver(customer_mail("poison", Message_ID="<p@example.com>").as_bytes())
+    long_name = "N" * 300
+    good = imap.deliver(
+        customer_mail(
+            "fine", Message_ID="<g@example.com>", From=f"{long_name} <ann@example.com>"
+        ).as_bytes()
+    )
+    s = imap_settings(imap)
+    outcomes = await ImapPoller(
+        s, MailIntake(s, desk, store.mail, attachments_root=tmp_path)
+    ).poll_once()
+    assert [o.result for o in outcomes] == ["opened"]
+    assert imap.seen() == [good] and bad not in imap.seen()
+    [conv] = desk.conversations.values()
+    assert conv["party"]["name"] == "N" * 200
