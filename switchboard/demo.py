@@ -30,7 +30,13 @@ from crm_lookup.demo import DEMO_CUSTOMERS, seed_demo
 from crm_lookup.store import Store
 from routing.acd.config import load_queue_file
 from routing.center import CallCenter
-from switchboard.demo_channels import SHOWCASE, DemoAgentReplies, DemoChannels, Mailbox
+from switchboard.demo_channels import (
+    SHOWCASE,
+    DemoAgentReplies,
+    DemoChannels,
+    DemoOutbox,
+    Mailbox,
+)
 from switchboard.demo_history import seed_history
 from switchboard.demo_paths import DEFAULT_DATA_DIR, DEMO_DATABASE_FILE
 from switchboard.demo_quality import seed_evaluations
@@ -51,12 +57,48 @@ DEMO_USERS = (
 )
 
 
+DEMO_MAILBOX = "support@demo.switchboard.example"
+
+
+def demo_email(settings: Settings, data_dir: Path, listen_port: int, outbox_port: int) -> Any:
+    """The demo's ``[email]``: the SMTP listener on loopback for ``DEMO_MAILBOX`` (to the
+    support queue), replies through the demo's outbox (``DemoOutbox``, files under
+    ``data_dir/outbox``), attachments with its data."""
+    return dataclasses.replace(
+        settings.email,
+        enabled=True,
+        from_address=DEMO_MAILBOX,
+        from_name="Switchboard demo support",
+        mailboxes={DEMO_MAILBOX: "support"},
+        listen=True,
+        listen_host="127.0.0.1",
+        listen_port=listen_port,
+        imap_host="",
+        smtp_host="127.0.0.1",
+        smtp_port=outbox_port,
+        smtp_tls="none",
+        smtp_user="",
+        smtp_retries=1,
+        attachments_dir=str(data_dir / "attachments"),
+    )
+
+
 def demo_settings(
-    settings: Settings, *, host: str, port: int, data_dir: Path, ami_port: int, secret: str
+    settings: Settings,
+    *,
+    host: str,
+    port: int,
+    data_dir: Path,
+    ami_port: int,
+    secret: str,
+    mail_ports: tuple[int, int] | None = None,
 ) -> Settings:
-    """The user's settings with the demo's own AMI, web address, database and secrets."""
+    """The user's settings with the demo's own AMI, web address, database and secrets;
+    with ``mail_ports`` (the listener's, the outbox's) the demo's email channel."""
     entries = dict(settings.ivr.entries)
     entries.setdefault(DEMO_DID, "demo_line")
+    if mail_ports is not None:
+        settings = dataclasses.replace(settings, email=demo_email(settings, data_dir, *mail_ports))
     return dataclasses.replace(
         settings,
         ami=dataclasses.replace(
@@ -173,9 +215,17 @@ async def run_demo(
     # where the simulator's MixMonitor writes: there from the start, as on a real host
     (data_dir / "recordings").mkdir(exist_ok=True)
     ami_port = await sim.start("127.0.0.1", 0)
+    outbox = DemoOutbox(data_dir / "outbox")
     try:
+        mail_ports = (_free_port(), await outbox.start())
         demo = demo_settings(
-            settings, host=host, port=port, data_dir=data_dir, ami_port=ami_port, secret=secret
+            settings,
+            host=host,
+            port=port,
+            data_dir=data_dir,
+            ami_port=ami_port,
+            secret=secret,
+            mail_ports=mail_ports,
         )
         service = await build_service(demo)
         try:
@@ -229,6 +279,7 @@ async def run_demo(
             replies.stop()
             await channels.stop()
     finally:
+        await outbox.stop()
         await sim.stop()
 
 
@@ -245,12 +296,10 @@ def demo_channels(settings: Settings, center: Any, rng: random.Random, rate: flo
     chat_url = ""
     if chat is not None and getattr(chat, "enabled", False):
         chat_url = settings.http.public_origin.replace("http", "ws", 1) + "/chat/ws"
-    email = getattr(settings, "email", None)
+    email = settings.email
     mailbox = None
-    if email is not None and getattr(email, "listen_port", 0):
-        address = next(iter(getattr(email, "mailboxes", {}) or {}), "")
-        if address:
-            mailbox = Mailbox(email.listen_host, email.listen_port, address)
+    if email.enabled and email.listen and email.mailboxes:
+        mailbox = Mailbox(email.listen_host, email.listen_port, next(iter(email.mailboxes)))
     return DemoChannels(
         center,
         rng,
@@ -262,6 +311,27 @@ def demo_channels(settings: Settings, center: Any, rng: random.Random, rate: flo
         chat_queues=dict(CHAT_TOPICS),
         email_queue="support",
     )
+
+
+def _mail_lines(settings: Settings, database: Path) -> list[str]:
+    email = settings.email
+    if not (email.enabled and email.listen and email.mailboxes):
+        return []
+    address = next(iter(email.mailboxes))
+    return [
+        f"  Email:       mail to {address} by SMTP on {email.listen_host}:{email.listen_port}"
+        " reaches the support queue;",
+        f"               replies are kept in {Path(database).parent / 'outbox'}",
+    ]
+
+
+def _free_port() -> int:
+    """A free loopback port for the demo's SMTP listener (the service binds it)."""
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
 
 
 async def _wait_connected(service: Service) -> None:
@@ -288,6 +358,7 @@ def demo_banner(settings: Settings, database: Path, ami_port: int) -> str:
         f"  PBX simulator AMI on 127.0.0.1:{ami_port} (simulated callers dial {DEMO_DID})",
         f"  Recordings:  {settings.path(settings.recording.dir)} - a contact's page "
         f"({url}/contacts/<id>, linked from the customer's page) plays it",
+        *_mail_lines(settings, database),
         f"  Data: {database}; report on it (another terminal):",
         f"    SWITCHBOARD_DATABASE__PATH={database} switchboard report --from {today} --to {today}",
         "",

@@ -29,6 +29,7 @@ import json
 import logging
 import random
 import smtplib
+import time
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -300,6 +301,53 @@ async def send_email(box: Mailbox, msg: EmailMessage) -> None:
             smtp.send_message(msg)
 
     await asyncio.to_thread(work)
+
+
+class DemoOutbox:
+    """The demo's mail relay: an SMTP server on loopback that keeps what the service
+    sends (the agents' replies, chat transcripts) as ``.eml`` files in ``directory``, the
+    newest ``keep``, so a newcomer can read them. Nothing leaves the machine."""
+
+    def __init__(self, directory: Any, keep: int = 200) -> None:
+        from pathlib import Path
+
+        self.directory = Path(directory)
+        self.keep = keep
+        self.count = 0
+        self._server: asyncio.Server | None = None
+
+    async def start(self, host: str = "127.0.0.1", port: int = 0) -> int:
+        from aiosmtpd.smtp import SMTP
+
+        self.directory.mkdir(parents=True, exist_ok=True)
+        outbox = self
+
+        class Keep:
+            async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+                outbox.count += 1
+                name = f"{int(time.time() * 1000)}-{outbox.count:05d}.eml"
+                data = envelope.original_content or envelope.content
+                await asyncio.to_thread((outbox.directory / name).write_bytes, data)
+                outbox._prune()
+                return "250 2.0.0 kept"
+
+        loop = asyncio.get_running_loop()
+        self._server = await loop.create_server(
+            lambda: SMTP(Keep(), hostname="demo-outbox", data_size_limit=2**22), host, port
+        )
+        return int(self._server.sockets[0].getsockname()[1])
+
+    def _prune(self) -> None:
+        files = sorted(self.directory.glob("*.eml"))
+        for old in files[: max(0, len(files) - self.keep)]:
+            with contextlib.suppress(OSError):
+                old.unlink()
+
+    async def stop(self) -> None:
+        if self._server is not None:
+            self._server.close()
+            await self._server.wait_closed()
+            self._server = None
 
 
 # ------------------------------------------------------------ the simulated agents

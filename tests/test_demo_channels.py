@@ -255,7 +255,8 @@ def test_a_short_demo_run_puts_a_chat_and_an_email_in_the_showcase_history(
             for c in contacts:
                 seen.setdefault(c.get("channel", "voice"), []).append(c)
             answered = [c for c in seen.get("chat", []) if replied(c)]
-            if seen.keys() >= {"voice", "chat", "email"} and answered:
+            mailed = [c for c in seen.get("email", []) if replied(c)]
+            if seen.keys() >= {"voice", "chat", "email"} and answered and mailed:
                 break
             time.sleep(1.0)
         assert seen.keys() >= {"voice", "chat", "email"}, seen.keys()
@@ -265,6 +266,12 @@ def test_a_short_demo_run_puts_a_chat_and_an_email_in_the_showcase_history(
             messages = json.loads(r.read())["transcript"]["messages"]
         assert messages[0]["sender"] == "customer"
         assert any(m["sender"] == "agent" and m["agent_id"] == chat["agent_id"] for m in messages)
+        # the email came in by SMTP and its reply went out through the demo's relay,
+        # threaded on hers: kept in the outbox
+        email = next(c for c in seen["email"] if replied(c))
+        theirs = email["transcript"]["messages"][0]["meta"]["message_id"]
+        kept = [p.read_bytes() for p in (tmp_path / "outbox").glob("*.eml")]
+        assert any(f"In-Reply-To: {theirs}".encode() in k for k in kept), kept[:1]
         code, _out, err = stop(proc, signal.SIGINT)
         assert code == 0, err[-2000:]
         assert "Traceback" not in err
