@@ -51,6 +51,7 @@ from bench import harness
 from bench.figures import Figure, report
 
 HOST = "127.0.0.1"
+SECRET_FOR_PORT = "chat-bench-secret"  # the simulator's AMI secret in --visitor-side port
 PASSWORD = "bench-chat-password"
 QUEUE = "webchat"
 CHILD_TIMEOUT = 300.0
@@ -278,6 +279,105 @@ async def run_visitors(url: str, visitors: int, every: float, budget: float) -> 
         task.cancel()
 
 
+# ------------------------------------------- the visitor side through the port (fallback)
+
+
+async def run_service(tmp: Path, ami_port: int, visitors: int, every: float, budget: float) -> None:
+    """The service in this process, its visitors driven through the console port's
+    visitor methods (``visitor_open``, ``visitor_message``): for a build without the
+    visitor websocket. The agents' side is the same real console websockets."""
+    import dataclasses
+
+    from aiohttp import web
+
+    from config.settings import load_settings
+    from switchboard.service import build_service
+
+    commands = await harness.stdin_reader()
+    base = load_settings(environ={})
+    replace = dataclasses.replace
+    http_port = free_port()
+    settings = replace(
+        base,
+        ami=replace(base.ami, host=HOST, port=ami_port, secret=SECRET_FOR_PORT, auth="md5",
+                    ping_interval=0),
+        http=replace(base.http, host=HOST, port=http_port,
+                     public_origin=f"http://{HOST}:{http_port}"),
+        database=replace(base.database, url="", path=str(tmp / "sb.sqlite3")),
+        security=replace(base.security, session_secret="c" * 32,
+                         login_attempts_per_minute=1_000_000),
+        routing=replace(base.routing, queues_file=str(tmp / "queues.yaml")),
+        recording=replace(base.recording, dir=str(tmp / "recordings"), pbx_dir=""),
+    )  # fmt: skip
+    (tmp / "recordings").mkdir(exist_ok=True)
+    service = await build_service(settings)
+    center = service.center
+    joined: set[str] = set()
+
+    def on_message(message: dict[str, Any]) -> None:
+        event = message.get("event") or {}
+        if message.get("type") == "visitor_event" and event.get("type") == "joined":
+            joined.add(str(message.get("conversation_key")))
+
+    center.subscribe(on_message)
+    runner = web.AppRunner(service.app, access_log=None, handle_signals=False)
+    await runner.setup()
+    sent: dict[str, float] = {}
+    stop = asyncio.Event()
+    try:
+        await web.TCPSite(runner, HOST, http_port, backlog=1024).start()
+        harness.emit({"url": f"http://{HOST}:{http_port}"})
+        keys: list[str] = []
+
+        async def talk(i: int, key: str) -> None:
+            rng = random.Random(i)
+            await asyncio.sleep(rng.uniform(0, every))
+            n = 0
+            while not stop.is_set():
+                token = f"bench {i} {n}"
+                sent[token] = time.monotonic()
+                await center.visitor_message(key, token)
+                n += 1
+                await asyncio.sleep(every)
+
+        talkers: list[asyncio.Future[Any]] = []
+        while True:
+            try:
+                line = await asyncio.wait_for(commands.readline(), budget)
+            except TimeoutError:
+                break
+            word = line.decode().strip()
+            if word == "open":
+                for i in range(visitors):
+                    party = {"name": f"Visitor {i}", "email": f"visitor{i}@bench.example"}
+                    opened = await center.visitor_open("chat", QUEUE, party, "", "en", None)
+                    keys.append(str(opened["key"]))
+                harness.emit({"opened": len(keys)})
+            elif word == "status":
+                harness.emit({"connected": len(keys), "joined": len(joined), "refused": {}})
+            elif word == "go":
+                talkers = [
+                    asyncio.ensure_future(talk(i, k)) for i, k in enumerate(keys) if k in joined
+                ]
+            elif word == "stop":
+                stop.set()
+                for task in talkers:
+                    task.cancel()
+                harness.emit({"sent": sent, "refused": {}})
+            else:
+                break
+    finally:
+        await runner.cleanup()
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind((HOST, 0))
+        return int(s.getsockname()[1])
+
+
 # ----------------------------------------------------------------------------- parent
 
 
@@ -316,35 +416,58 @@ class Child:
             await harness.stop_child(self.proc, 15)
 
 
+def visitor_socket_built() -> bool:
+    """Whether this build serves the visitor websocket (agent_console/chat_visitor.py)."""
+    return (harness.ROOT / "agent_console" / "chat_visitor.py").exists()
+
+
 async def run(opts: argparse.Namespace) -> dict[str, Any]:
     from telephony.simulator import PbxSimulator
     from tests.service_process import SECRET, ServiceProcess
 
+    side = opts.visitor_side
+    if side == "auto":
+        side = "socket" if visitor_socket_built() else "port"
     with tempfile.TemporaryDirectory(prefix="chat-bench-") as name:
         tmp = Path(name)
-        sim = PbxSimulator("switchboard", SECRET, seed=16)
+        sim = PbxSimulator("switchboard", SECRET if side == "socket" else SECRET_FOR_PORT, seed=16)
         ami_port = await sim.start(HOST, 0)
         queues = tmp / "queues.yaml"
         write_queue_file(queues, opts.agents, opts.capacity)
         users = [(f"chat{i}", agent_id(i)) for i in range(opts.agents)]
         await harness.seed_users(tmp / "sb.sqlite3", PASSWORD, users)
-        service = ServiceProcess(tmp, ami_port, queues_file=queues, health_poll=0.05)
-        # the settings file names the service's own origin: rewritten once it is known
-        service.config.write_text(
-            service.config.read_text() + chat_settings(service.url, opts.visitors)
-        )
-        agents = Child("--role", "agents", "--url", service.url, "--agents", str(opts.agents))
-        visitors = Child(
-            "--role", "visitors", "--url", service.url,
-            "--visitors", str(opts.visitors), "--every", str(opts.every),
-        )  # fmt: skip
-        result: dict[str, Any] = {}
+        process: Any = None
+        result: dict[str, Any] = {"side": side}
+        agents = visitors = None
         try:
-            await service.start()
+            if side == "socket":
+                process = ServiceProcess(tmp, ami_port, queues_file=queues, health_poll=0.05)
+                # the settings file names the service's own origin, known only now
+                process.config.write_text(
+                    process.config.read_text() + chat_settings(process.url, opts.visitors)
+                )
+                await process.start()
+                url = process.url
+                visitors = Child(
+                    "--role", "visitors", "--url", url,
+                    "--visitors", str(opts.visitors), "--every", str(opts.every),
+                )  # fmt: skip
+            else:
+                visitors = Child(
+                    "--role", "service", "--tmp", str(tmp), "--ami-port", str(ami_port),
+                    "--visitors", str(opts.visitors), "--every", str(opts.every),
+                )  # fmt: skip
+                await visitors.start()
+                url = (await visitors.read())["url"]
+            agents = Child("--role", "agents", "--url", url, "--agents", str(opts.agents))
             await agents.start()
             result["agents"] = await agents.read(CHILD_TIMEOUT)
-            await visitors.start()
-            await visitors.read()
+            if side == "socket":
+                await visitors.start()
+                await visitors.read()
+            else:
+                visitors.say("open")
+                await visitors.read(CHILD_TIMEOUT)
             busy = min(opts.visitors, opts.agents * opts.capacity)
             status: dict[str, Any] = {}
             deadline = time.monotonic() + 120
@@ -371,12 +494,16 @@ async def run(opts: argparse.Namespace) -> dict[str, Any]:
                 delays=delays,
                 load=load,
                 busy=busy,
+                joined=status.get("joined", 0),
             )
         finally:
-            await visitors.stop()
-            await agents.stop()
-            with contextlib.suppress(Exception):
-                await service.stop()
+            if visitors is not None:
+                await visitors.stop()
+            if agents is not None:
+                await agents.stop()
+            if process is not None:
+                with contextlib.suppress(Exception):
+                    await process.stop()
             await sim.stop()
         return result
 
@@ -390,8 +517,17 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     p.add_argument("--every", type=float, default=3.0, help="seconds between a visitor's messages")
     p.add_argument("--quick", action="store_true", help="50 visitors, 10 agents, 5 s")
     hidden = argparse.SUPPRESS
-    p.add_argument("--role", choices=["agents", "visitors"], help=hidden)
+    p.add_argument(
+        "--visitor-side",
+        choices=["auto", "socket", "port"],
+        default="auto",
+        help="visitors on the visitor websocket (socket), or through the console port in"
+        " the service's process (port: a build without /chat/ws); auto: socket if built",
+    )
+    p.add_argument("--role", choices=["agents", "visitors", "service"], help=hidden)
     p.add_argument("--url", help=hidden)
+    p.add_argument("--tmp", help=hidden)
+    p.add_argument("--ami-port", type=int, help=hidden)
     p.add_argument("--budget", type=float, default=CHILD_TIMEOUT + 600, help=hidden)
     opts = p.parse_args(argv)
     if opts.quick:
@@ -407,6 +543,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     if opts.role == "visitors":
         asyncio.run(run_visitors(opts.url, opts.visitors, opts.every, opts.budget))
         return 0
+    if opts.role == "service":
+        asyncio.run(run_service(Path(opts.tmp), opts.ami_port, opts.visitors, opts.every,
+                                opts.budget))  # fmt: skip
+        return 0
     result = asyncio.run(run(opts))
     delays = result["delays"]
     if not delays:
@@ -418,6 +558,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         f" {opts.capacity} ({result['busy']} chats with an agent), a message every"
         f" {opts.every:g} s each for {opts.seconds:g} s; load {result['load']:.1f}"
     )
+    side = {"socket": "the visitor websocket", "port": "the console port (no /chat/ws)"}
+    print(f"  visitors through {side[result['side']]}; {result['joined']} chats had an agent")
     print(f"  sent {result['sent']}, delivered {result['delivered']}, lost {result['lost']}")
     print(
         f"  visitor -> agent delivery: p50 {p50:.1f} ms, p99 {p99:.1f} ms,"
@@ -427,7 +569,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         [
             Figure(
                 f"chat delivery visitor -> agent p99 ({opts.visitors} visitors,"
-                f" {opts.agents} agents x {opts.capacity})",
+                f" {opts.agents} agents x {opts.capacity}, visitors via {result['side']})",
                 p99,
                 "ms",
                 "< 50 ms",
