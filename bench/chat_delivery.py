@@ -230,8 +230,9 @@ async def run_visitors(url: str, visitors: int, every: float, budget: float) -> 
             n = 0
             while not stop.is_set():
                 token = f"bench {i} {n}"
-                sent[token] = time.monotonic()
+                at = time.monotonic()
                 await ws.send(json.dumps({"type": "message", "text": token, "client_id": token}))
+                sent[token] = at
                 n += 1
                 await asyncio.sleep(every)
 
@@ -335,8 +336,9 @@ async def run_service(tmp: Path, ami_port: int, visitors: int, every: float, bud
             n = 0
             while not stop.is_set():
                 token = f"bench {i} {n}"
-                sent[token] = time.monotonic()
+                at = time.monotonic()
                 await center.visitor_message(key, token)
+                sent[token] = at  # only once it was taken (a send cut off by stop is none)
                 n += 1
                 await asyncio.sleep(every)
 
