@@ -30,12 +30,21 @@ The engine runs with the service's default ``[routing] stats_interval`` (0.25 s:
 queue's statistics at most four times a second; a busy step is 10 ms, so about one event
 in 25 of each queue carries them); ``--stats-interval 0`` publishes after every event.
 
+A third table puts chats and emails through the same engine (issue 16): the busy run
+again, once voice-only and once with every queue taking calls, chats and emails (arrivals
+half calls, 30 % chats, 20 % emails; agents at the default capacity, voice 1, chat 3,
+email 2, no call during chats), side by side in the same process. There a routing
+decision is an agent ready after a call (who may take several chats at once), a digital
+slot freed (``ContactClosed`` after the chat's wrap-up, or its end in "billing") and an
+arrival; the target is the mixed decision p99 within 2x of voice-only.
+
 This is a benchmark, not a test: it prints a table and asserts nothing.
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import math
 import os
 import random
@@ -55,6 +64,7 @@ from config.settings import RoutingSettings
 from routing.acd import Acd, AcdSettings, AgentConfig, AgentState, QueueConfig, Widening
 from routing.acd import commands as cmd
 from routing.acd import events as ev
+from routing.acd.model import CHANNELS
 
 QUEUES = {"sales": "sales", "support": "support", "billing": "billing", "vip": "support"}
 LANGUAGES = ("french", "german", "spanish")
@@ -375,6 +385,93 @@ def run_ready_pool(
     return samples
 
 
+# ---------------------------------------------------------------- mixed channels
+
+READY_AFTER_CALL = "ready after call"
+SLOT_FREED = "slot freed"
+CONTACT_ARRIVES = "contact arrives"
+CHANNEL_DECISIONS = (READY_AFTER_CALL, SLOT_FREED, CONTACT_ARRIVES)
+
+
+def make_contact(i: int, rng: random.Random, mixed: bool) -> ev.CallQueued:
+    """A caller as ``make_call`` makes one; with ``mixed``, a chat or an email half the time."""
+    e = make_call(i, rng)
+    if not mixed:
+        return e
+    roll = rng.random()
+    channel = "voice" if roll < 0.5 else "chat" if roll < 0.8 else "email"
+    return dataclasses.replace(e, channel=channel)
+
+
+def run_channels(
+    n: int, waiting: int, events: int, seed: int, mixed: bool, stats_interval: float
+) -> tuple[Samples, int]:
+    """The busy center with contacts of every channel (``mixed``) or calls only; per
+    decision kind the whole ``handle`` call."""
+    rng = random.Random(seed)
+    agents = make_agents(n, rng)
+    qs = queues()
+    if mixed:
+        qs = [dataclasses.replace(q, channels=frozenset(CHANNELS)) for q in qs]
+    acd = Acd(qs, agents, AcdSettings(stats_interval=stats_interval), now=0)
+    active: list[tuple[str, str, str, str]] = []  # (contact, agent, queue, channel) held
+    now = 0.0
+    clock = time.perf_counter
+    for a in agents:
+        acd.handle(ev.AgentStateRequest(a.agent_id, AgentState.READY), now)
+
+    def collect(out: list[cmd.Command]) -> None:
+        for c in out:
+            if isinstance(c, cmd.RingAgent):
+                acd.handle(ev.AgentAnswered(c.call_id, c.agent_id), now)
+                active.append((c.call_id, c.agent_id, c.queue, "voice"))
+            elif isinstance(c, cmd.AssignContact):
+                active.append((c.call_id, c.agent_id, c.queue, c.channel))
+
+    serial = 0
+    every = max(1, min(64, waiting // 8))
+    while serial < 20 * n + waiting and (serial % every or waiting_total(acd) < waiting):
+        now += 0.001
+        collect(acd.handle(make_contact(serial, rng, mixed), now))
+        serial += 1
+    now += 30.0
+    collect(acd.tick(now))
+    samples: Samples = {k: [] for k in (*CHANNEL_DECISIONS, "tick")}
+
+    def timed(kind: str, event: ev.Event) -> list[cmd.Command]:
+        t0 = clock()
+        out = acd.handle(event, now)
+        samples[kind].append(clock() - t0)
+        return out
+
+    for _ in range(events):
+        now += 0.01
+        i = rng.randrange(len(active))
+        active[i], active[-1] = active[-1], active[i]
+        contact, agent_id, queue, channel = active.pop()
+        held = WRAP_UP[queue] > 0
+        if channel == "voice":
+            if held:
+                acd.handle(ev.CallEnded(contact), now)
+                out = timed(READY_AFTER_CALL, ev.WrapUpDone(agent_id))
+            else:
+                out = timed(READY_AFTER_CALL, ev.CallEnded(contact))
+        elif held:  # the chat ends; its wrap-up holds the slot until it is saved
+            acd.handle(ev.CallEnded(contact), now)
+            out = timed(SLOT_FREED, ev.ContactClosed(contact))
+        else:  # no wrap-up in this queue: the end frees the slot
+            out = timed(SLOT_FREED, ev.CallEnded(contact))
+        collect(out)
+        collect(timed(CONTACT_ARRIVES, make_contact(serial, rng, mixed)))
+        serial += 1
+        t0 = clock()
+        out = acd.tick(now)
+        samples["tick"].append(clock() - t0)
+        collect(out)
+    # voice-only frees no digital slot: leave the kinds that never happened out
+    return {k: v for k, v in samples.items() if v}, waiting_total(acd)
+
+
 T = TypeVar("T")
 
 
@@ -444,6 +541,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         action="store_true",
         help="smoke run: 200 events, 100 and 1,000 agents, 0.4 waiting per agent, 1 round",
     )
+    parser.add_argument(
+        "--channels-only",
+        action="store_true",
+        help="only the voice-only / mixed-channel table (issue 16)",
+    )
     args = parser.parse_args(argv)
     if args.quick:
         args.events, args.sizes, args.waiting, args.rounds = 200, "100,1000", "0.4", 1
@@ -453,34 +555,56 @@ def main(argv: Sequence[str] | None = None) -> int:
     naive_busy: dict[tuple[int, int], tuple[list[float], list[float]]] = {}
     load = os.getloadavg()[0]
 
-    print("Busy center: callers waiting; per step a call ends, its agent is ready, the ring")
-    print("is answered, a caller arrives and the timers due run (routing decisions first)")
-    print(HEAD)
-    print("-" * 118)
+    if not args.channels_only:
+        print("Busy center: callers waiting; per step a call ends, its agent is ready, the ring")
+        print("is answered, a caller arrives and the timers due run (routing decisions first)")
+        print(HEAD)
+        print("-" * 118)
+        for n in sizes:
+            for fraction in fractions:
+                want = max(1, round(fraction * n))
+                ours, waiting = quietest(
+                    partial(run_ours, n, want, args.events, args.seed, args.stats_interval),
+                    args.rounds,
+                )
+                naive = quietest(partial(run_naive, n, want, args.events, args.seed), args.rounds)
+                busy[(n, want)], naive_busy[(n, want)] = ours, naive
+                peers = {READY_AT_HANGUP: naive[0], READY_AFTER_WRAP: naive[0], ARRIVES: naive[1]}
+                for kind in DECISIONS:
+                    whole, choice = ours[kind], ours[f"{kind} choice"]
+                    print(row(n, waiting, kind, whole, choice, peers[kind]))
+                for kind in OTHERS:
+                    print(blank(row(n, waiting, kind, ours[kind], [], [])))
+        print()
+        print("Ready pool: half the agents ready, nobody waiting; every arrival picks an agent")
+        print(HEAD)
+        print("-" * 118)
+        for n in sizes:
+            pool = quietest(
+                partial(run_ready_pool, n, args.events, args.seed, args.stats_interval), args.rounds
+            )
+            print(row(n, 0, ARRIVES, pool["arrive"], pool["arrive_decision"], pool["naive"]))
+        print()
+    print("Channels: the busy center voice-only and with calls, chats and emails (same run)")
+    print(CHANNEL_HEAD)
+    print("-" * 92)
+    channels: dict[int, tuple[Samples, Samples]] = {}
+    mixed_fraction = 0.4 if 0.4 in fractions else fractions[-1]
     for n in sizes:
-        for fraction in fractions:
-            want = max(1, round(fraction * n))
-            ours, waiting = quietest(
-                partial(run_ours, n, want, args.events, args.seed, args.stats_interval),
+        want = max(1, round(mixed_fraction * n))
+        pair = []
+        for mixed in (False, True):
+            samples, waiting = quietest(
+                partial(run_channels, n, want, args.events, args.seed, mixed, args.stats_interval),
                 args.rounds,
             )
-            naive = quietest(partial(run_naive, n, want, args.events, args.seed), args.rounds)
-            busy[(n, want)], naive_busy[(n, want)] = ours, naive
-            peers = {READY_AT_HANGUP: naive[0], READY_AFTER_WRAP: naive[0], ARRIVES: naive[1]}
-            for kind in DECISIONS:
-                whole, choice = ours[kind], ours[f"{kind} choice"]
-                print(row(n, waiting, kind, whole, choice, peers[kind]))
-            for kind in OTHERS:
-                print(blank(row(n, waiting, kind, ours[kind], [], [])))
-    print()
-    print("Ready pool: half the agents ready, nobody waiting; every arrival picks an agent")
-    print(HEAD)
-    print("-" * 118)
-    for n in sizes:
-        pool = quietest(
-            partial(run_ready_pool, n, args.events, args.seed, args.stats_interval), args.rounds
-        )
-        print(row(n, 0, ARRIVES, pool["arrive"], pool["arrive_decision"], pool["naive"]))
+            pair.append(samples)
+            label = "mixed" if mixed else "voice only"
+            for kind in (*CHANNEL_DECISIONS, "tick"):
+                if kind in samples:
+                    print(channel_row(n, waiting, label, kind, samples[kind]))
+        channels[n] = (pair[0], pair[1])
+        print(f"{'':>6} | mixed / voice-only, worst decision p99: {mixed_ratio(*channels[n]):.2f}x")
     print()
     print(
         f"python {sys.version.split()[0]}; {args.events} timed steps per row, quietest of "
@@ -492,8 +616,48 @@ def main(argv: Sequence[str] | None = None) -> int:
         "engine's search for the agent / caller inside it. naive = decision only, by "
         "scanning; the waiting column is the engine's line at the end of the run."
     )
-    report_figures(headline(busy, naive_busy))
+    figures = headline(busy, naive_busy) if busy else []
+    report_figures([*figures, *channel_headline(channels)])
     return 0
+
+
+CHANNEL_HEAD = (
+    f"{'agents':>6} | {'waiting':>7} | {'contacts':<10} | {'event':<16} | "
+    f"{'whole event µs':^13} | {'samples':>7}\n"
+    f"{'':>6} | {'':>7} | {'':<10} | {'':<16} | {'p50':>6} {'p99':>6} | {'':>7}"
+)
+
+
+def channel_row(n: int, waiting: int, label: str, kind: str, whole: list[float]) -> str:
+    return (
+        f"{n:>6} | {waiting:>7} | {label:<10} | {kind:<16} | "
+        f"{pct(whole, 0.5):>6.1f} {pct(whole, 0.99):>6.1f} | {len(whole):>7}"
+    )
+
+
+def worst_decision(samples: Samples) -> float:
+    return max(pct(samples[k], 0.99) for k in CHANNEL_DECISIONS if k in samples)
+
+
+def mixed_ratio(voice: Samples, mixed: Samples) -> float:
+    return worst_decision(mixed) / worst_decision(voice)
+
+
+def channel_headline(channels: dict[int, tuple[Samples, Samples]]) -> list[Figure]:
+    """At the largest size run: the mixed-channel decision p99 against voice-only's."""
+    n = max(channels)
+    voice, mixed = channels[n]
+    ratio = mixed_ratio(voice, mixed)
+    return [
+        Figure(f"mixed-channel decision p99, {n} agents", worst_decision(mixed), "µs"),
+        Figure(
+            f"voice-only decision p99 (same run), {n} agents",
+            worst_decision(voice),
+            "µs",
+            peer=True,
+        ),
+        Figure(f"mixed / voice-only decision p99, {n} agents", ratio, "x", "< 2x", ratio < 2),
+    ]
 
 
 def headline(

@@ -4,6 +4,7 @@ the queue file's keys, and random mixed traffic that never breaks the rules (iss
 
 from __future__ import annotations
 
+import contextlib
 import json
 import random
 from collections.abc import Mapping, Sequence
@@ -317,6 +318,7 @@ def test_logging_out_sends_open_contacts_to_the_front_and_releases_ended_ones() 
     out = acd.handle(ev.AgentStateRequest("a", AgentState.LOGGED_OUT), 20)
     assert of(out, cmd.ContactReleased) == [cmd.ContactReleased("c2", "a", "logged_out", "q")]
     assert [c.call_id for c in of(out, cmd.ContactUnassigned)] == ["c1", "e1", "late"]
+    assert [c.call_id for c in of(out, cmd.CallJoinedQueue)] == ["c1", "e1", "late"]
     assert of(out, cmd.AssignContact) == []  # nobody else is ready
     line = [w["call_id"] for w in acd.snapshot(21)["queues"]["q"]["waiting"]]
     assert line == ["c1", "e1", "late", "later", "latest"]  # back in their order, in front
@@ -662,6 +664,7 @@ def test_random_mixed_traffic_keeps_capacity_and_the_routing_invariant(seed: int
     rng = random.Random(seed)
     acd = Acd(QUEUES, AGENTS, AcdSettings(seed=seed, sticky_offer_seconds=6))
     adopted_over: set[str] = set()  # agents an adoption may have put past capacity
+    published: dict[str, Any] = {}
     now = 0.0
     assignments = refused = 0
     for serial in range(500):
@@ -682,6 +685,8 @@ def test_random_mixed_traffic_keeps_capacity_and_the_routing_invariant(seed: int
             if isinstance(event, ev.CallAdopted):
                 adopted_over.add(event.agent_id)
         snap = acd.snapshot(now)
+        for c in of(out, cmd.QueueStatsChanged):
+            published[c.queue] = c.stats
         for c in of(out, cmd.AssignContact):
             assignments += 1
             # only a ready agent is given one; within the event a call may ring them after
@@ -702,8 +707,148 @@ def test_random_mixed_traffic_keeps_capacity_and_the_routing_invariant(seed: int
                     assert not _eligible(a, waiting, waiting["channel"]), (
                         f"ready {a['name']} could take {waiting['call_id']} in {name}"
                     )
+            stats = q["stats"]
+            assert published[name] == acd.queue_stats(name)  # deltas never stale
+            in_queue = sum(
+                1
+                for c in snap["calls"].values()
+                if c["queue"] == name and c["state"] in ("waiting", "offered", "retry")
+            )
+            assert stats["offered"] == (
+                stats["answered"]
+                + stats["abandoned"]
+                + stats["timed_out"]
+                + stats["overflowed"]
+                + stats["moved_out"]
+                + stats["callbacks"]["failed"]
+                + in_queue
+            ), (name, stats)
             by = q["stats"]["waiting_by_channel"]
             assert sum(by.values()) == q["stats"]["waiting"]
             for channel in CHANNELS:
                 assert by[channel] == sum(1 for w in q["waiting"] if w["channel"] == channel)
     assert assignments > 5 and refused > 0
+
+
+# ---------------------------------------------------------------- against a full scan
+
+
+def _room(agent: Any, channel: str) -> bool:
+    """The capacity rule, recomputed from the agent's own contacts (not the marks)."""
+    capacity = agent.config.capacity
+    if channel == "voice":
+        return capacity["voice"] >= 1 and (not agent.contacts or agent.config.voice_during_digital)
+    held = sum(1 for c in agent.contacts.values() if c.channel == channel)
+    return held < capacity[channel]
+
+
+def _skilled(agent: Any, call: Any) -> bool:
+    skills = agent.config.skills
+    return all(skills.get(s, 0) >= lvl for s, lvl in call.requirement if not s.startswith("\0"))
+
+
+class MixedReferee:
+    """Each of the engine's searches checked against a scan of every call / agent with
+    the capacity rule applied directly: the marks must select exactly the same one."""
+
+    def __init__(self, acd: Acd) -> None:
+        self.acd = acd
+        self.found = 0
+        self._best_call = acd._best_call
+        self._best_agent = acd._best_agent
+        acd._best_call = self.best_call  # type: ignore[method-assign]
+        acd._best_agent = self.best_agent  # type: ignore[method-assign]
+
+    def best_call(self, agent: Any) -> Any:
+        got = self._best_call(agent)
+        candidates = [
+            call
+            for call in self.acd._calls.values()
+            if call.state.value == "waiting"
+            and call.entry is not None
+            and call.queue in agent.config.queues
+            and _skilled(agent, call)
+            and _room(agent, call.channel)
+        ]
+        want = min(candidates, key=lambda c: c.entry, default=None)
+        assert got is want, (agent.agent_id, got, want)
+        self.found += want is not None
+        return got
+
+    def best_agent(self, call: Any) -> Any:
+        got = self._best_agent(call)
+        queue = self.acd._queues[call.queue]
+        candidates = [
+            agent
+            for agent in self.acd._agents.values()
+            if agent.state is AgentState.READY
+            and agent.entries
+            and call.queue in agent.config.queues
+            and _skilled(agent, call)
+            and _room(agent, call.channel)
+        ]
+        want = min(candidates, key=lambda a: self.acd._agent_key(a, queue), default=None)
+        assert got is want, (call.call_id, got, want)
+        self.found += want is not None
+        return got
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_mixed_choices_equal_a_full_scan_with_the_capacity_rule(seed: int) -> None:
+    rng = random.Random(seed)
+    acd = Acd(QUEUES, AGENTS, AcdSettings(seed=seed, sticky_offer_seconds=6))
+    referee = MixedReferee(acd)
+    now = 0.0
+    for serial in range(400):
+        now += rng.choice((0.0, 0.5, 1.0, 3.0, 10.0))
+        if rng.random() < 0.2:
+            acd.tick(now)
+            continue
+        with contextlib.suppress(LocalError):  # a refused event changes nothing
+            acd.handle(_mixed_event(rng, acd.snapshot(now), serial), now)
+        waiting = acd._waiting
+        for channel, by_queue in waiting._heads.items():  # heads filed by their channel
+            for name, heads in by_queue.items():
+                assert all(acd._calls[h[3]].channel == channel for h in heads), (channel, name)
+                groups = waiting._groups[name]
+                firsts = {lst.head() for lst in groups.values()}
+                assert set(heads) <= firsts
+    assert referee.found > 10
+
+
+def test_longest_idle_spreads_chats_over_the_ready_agents() -> None:
+    acd = Acd([queue()], [agent("a"), agent("b"), agent("c")])
+    for i, agent_id in enumerate("abc"):
+        ready(acd, agent_id, i)
+    got = [assigned(acd.handle(chat(f"c{i}"), 10 + i))[0][1] for i in range(6)]
+    assert got == ["a", "b", "c", "a", "b", "c"]
+
+
+def test_a_waiting_chat_is_told_its_place_and_an_email_is_not() -> None:
+    acd = Acd([queue(announce_interval=20)], [agent("a")])
+    acd.handle(chat("c1"), 0)
+    acd.handle(email("e1"), 0)
+    out = acd.tick(20)
+    assert [c.call_id for c in of(out, cmd.Announce)] == ["c1"]
+    assert acd.estimate_call("e1", 20).position == 2
+
+
+def test_a_sticky_chat_skips_its_last_agent_when_they_have_no_room() -> None:
+    acd = Acd(
+        [queue()],
+        [agent("a", capacity={"chat": 1}), agent("b")],
+        AcdSettings(sticky_offer_seconds=10),
+    )
+    ready(acd, "b", 0)
+    ready(acd, "a", 1)
+    acd.handle(chat("c0"), 2)  # longest idle: b
+    acd.handle(chat("c1"), 3)  # a, now full
+    assert assigned(acd.handle(chat("c2", sticky_agent="a"), 4)) == [("c2", "b")]
+
+
+def test_a_reload_cannot_remove_an_agent_who_holds_contacts() -> None:
+    acd = Acd([queue()], [agent("a"), agent("b")])
+    acd.handle(ev.CallAdopted("c1", "q", "a", since=0, channel="chat"), 1)  # a is logged out
+    with pytest.raises(InvalidInput, match="logged in"):
+        acd.handle(ev.QueuesChanged((queue(),), (agent("b"),)), 2)
+    assert acd.snapshot(2)["agents"]["a"]["contacts"] == ["c1"]

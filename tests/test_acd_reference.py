@@ -120,7 +120,8 @@ def _check_heads(acd: Acd) -> None:
     waiting = acd._waiting
     for name, groups in waiting._groups.items():
         firsts = sorted(lst.head() for lst in groups.values())
-        assert list(waiting._heads[name]) == firsts
+        heads = [head for channel in waiting._heads.values() for head in channel[name]]
+        assert sorted(heads) == firsts
         for requirement, lst in groups.items():
             assert waiting._group_of_head[lst.head()[3]] == requirement
 

@@ -20,6 +20,13 @@ the commands out through ``telephony``. What the shell owes the engine:
 * ``AgentStateChanged`` / ``QueueStatsChanged`` → publish to consoles and wallboard
   (never modify a command or its payload dicts: the engine shares them).
 * After an answered call ends, ``CallEnded``; the agent's ``WrapUpDone`` ends wrap-up early.
+* Chats and emails (``CallQueued(channel="chat" | "email")``): ``AssignContact`` → show
+  the contact to the agent (nothing rings; their state stays READY and their
+  ``load`` / ``contacts`` changed: publish the agent again, as on ``ContactReleased``
+  and ``ContactUnassigned``). The conversation's end is ``CallEnded``; its saved wrap-up
+  ``ContactClosed``. ``ContactReleased`` → the slot is free (closed, wrap-up limit,
+  logged out); ``ContactUnassigned`` → the agent logged out before it ended: it waits
+  again (``CallJoinedQueue`` follows) and may be assigned to someone else at once.
 * After a restart of the service: ``CallAdopted`` for each call found ringing or connected
   at an agent's phone, then ``AgentRestored`` for each saved agent state, then
   ``CallQueued(since=...)`` for each caller still in line (its original queue time).

@@ -54,6 +54,27 @@ reach mark of its PBX, which an agent holds for their own PBX and for every PBX 
 to it; the mark never widens. So the router stays global and its indexes answer "can
 this caller reach this agent" as they answer skills.
 
+**Chats and emails** (issue 16) are contacts in the same lines, ordered by the same
+route key, so one global order holds across channels: an agent who can take both gets
+an older chat before a newer call. What an agent can take is their capacity per channel
+(``AgentConfig.capacity``, as Amazon Connect's routing profiles: voice 1, chat 3, email
+2) and ``voice_during_digital``. It is answered as the reach marks are: each channel is
+a pseudo-skill, its *channel mark*, that a ready agent holds while they have room on that
+channel (voice only while they hold no chat or email, unless ``voice_during_digital``),
+and every contact requires its channel's mark. When an agent's load changes their marks
+are recomputed and they are indexed again, so the indexes and ``meets`` need no special
+case. A voice-only center (no queue taking chat or email, every agent taking calls)
+files no marks at all and routes exactly as before. A digital contact is never rung:
+``AssignContact`` connects it at once and the agent stays READY, so one decision may
+hand an agent several (the agent loop runs until nothing fits; their index entries are
+rewritten once, at the end). The agent's "idle since" moves to each assignment, so the
+longest-idle strategy spreads chats over the ready agents. Its end (``CallEnded``)
+leaves the slot held for its wrap-up, until ``ContactClosed`` or the queue's wrap-up
+limit (a timer) releases it (``ContactReleased``) and the agent may take the next. A
+logout hands open contacts back to the front of their lines (``ContactUnassigned``).
+Only ``overflow`` applies to a digital contact at ``max_wait``; ``max_length`` and
+``join_empty`` turn away calls only.
+
 **Statistics** are published as deltas: every change marks its queue dirty; at the end
 of an event a dirty queue whose inputs (sizes, agents by state, counter version) differ
 from what was last published gets one ``QueueStatsChanged`` with the complete figures.
@@ -201,6 +222,13 @@ class _Agent:
     base_skills: Mapping[str, int] = field(default_factory=dict)
     #: the chats and emails the agent holds (open, or ended in their wrap-up), by id
     contacts: dict[str, _Call] = field(default_factory=dict)
+    #: the channels the agent has room on (the marks they hold; voice alone without
+    #: channel marks): the waiting calls' heads walked for them
+    channels: tuple[str, ...] = (_VOICE,)
+    #: ``channels`` and ``base_skills`` when the agent was last indexed (``_reindex``:
+    #: the same lists, so only the keys move)
+    indexed_channels: tuple[str, ...] = ()
+    indexed_base: Mapping[str, int] | None = None
     #: how many of ``contacts`` are of each digital channel
     load: dict[str, int] = field(default_factory=lambda: dict.fromkeys(DIGITAL_CHANNELS, 0))
     #: the agents-by-state counts of each of the agent's queues (set by _reset_indexes)
@@ -1063,7 +1091,8 @@ class Acd:
             )
             if active:
                 raise InvalidInput(
-                    "cannot remove agents who are logged in: " + ", ".join(active),
+                    "cannot remove agents who are logged in or hold chats or emails: "
+                    + ", ".join(active),
                     field="agents",
                 )
         # everything checked; apply
@@ -1152,7 +1181,9 @@ class Acd:
             return
         requirement = self._requirement(call, now)
         if requirement != call.requirement:
-            self._waiting.regroup(call.queue, call.entry, call.requirement, requirement)
+            self._waiting.regroup(
+                call.queue, call.entry, call.requirement, requirement, call.channel
+            )
             call.requirement = requirement
         self._schedule_widen(call, now)
         self._route_call(call, now, out)
@@ -1196,24 +1227,40 @@ class Acd:
             forced_by=forced_by,
             since=since,
         )
-        if call is not None:
-            timeout = self.settings.sticky_offer_seconds if sticky else 0.0
-            self._offer(call, agent, now, out, timeout)
-            if call.channel != _VOICE:  # still ready: room for more, maybe
-                self._route_agent(agent, now, out)
+        if call is None:
+            return
+        if call.channel != _VOICE:  # still ready: room for more, maybe (indexed after)
+            self._assign(call, agent, now, out, index=False)
+            self._route_agent(agent, now, out, stale=True)
+            return
+        timeout = self.settings.sticky_offer_seconds if sticky else 0.0
+        self._offer(call, agent, now, out, timeout)
 
-    def _route_agent(self, agent: _Agent, now: float, out: list[cmd.Command]) -> None:
+    def _route_agent(
+        self, agent: _Agent, now: float, out: list[cmd.Command], *, stale: bool = False
+    ) -> None:
         """An agent became ready (or got room on a channel): give them the best callers
-        across all their queues — one call, or chats and emails up to their capacity."""
+        across all their queues — one call, or chats and emails up to their capacity.
+
+        ``stale``: the agent's ready-index entries predate a change of their marks or key.
+        The loop reads no ready index (only the waiting calls), so the agent is indexed
+        once, at the end, however many chats they took, and not at all if a call rings.
+        """
         while agent.state is AgentState.READY:
             call = self._sticky_call(agent, now)
-            if call is not None:
-                self._offer(call, agent, now, out, self.settings.sticky_offer_seconds)
-                continue
-            call = self._best_call(agent)
+            sticky = call is not None
             if call is None:
-                return
-            self._offer(call, agent, now, out, self._queues[call.queue].ring_timeout)
+                call = self._best_call(agent)
+                if call is None:
+                    break
+            if call.channel != _VOICE:
+                self._assign(call, agent, now, out, index=False)
+                stale = True
+                continue
+            timeout = self.settings.sticky_offer_seconds if sticky else 0.0
+            self._offer(call, agent, now, out, timeout or self._queues[call.queue].ring_timeout)
+        if stale and agent.state is AgentState.READY:
+            self._reindex(agent)
 
     def _best_agent(self, call: _Call) -> _Agent | None:
         requirement = call.requirement
@@ -1224,7 +1271,10 @@ class Acd:
         return agents[agent_id] if agent_id is not None else None
 
     def _best_call(self, agent: _Agent) -> _Call | None:
-        best = self._waiting.best_for(agent.config.queues, agent.meets)
+        channels = agent.channels
+        if not channels:  # no room on any channel: nothing to look at
+            return None
+        best = self._waiting.best_for(agent.config.queues, agent.meets, channels)
         return self._calls[best[3]] if best is not None else None
 
     def _sticky_call(self, agent: _Agent, now: float) -> _Call | None:
@@ -1295,9 +1345,12 @@ class Acd:
 
     # ------------------------------------------------------------------ chats and emails
 
-    def _assign(self, call: _Call, agent: _Agent, now: float, out: list[cmd.Command]) -> None:
+    def _assign(
+        self, call: _Call, agent: _Agent, now: float, out: list[cmd.Command], *, index: bool = True
+    ) -> None:
         """Give a chat or email to a ready agent with room for it: connected at once,
-        nothing rings, the agent stays READY with one slot less on that channel."""
+        nothing rings, the agent stays READY with one slot less on that channel
+        (re-indexed now, or by the caller when ``index`` is False)."""
         call_next(call.state, CallInput.OFFER)
         self._leave_line(call)
         agent_id = agent.agent_id
@@ -1314,18 +1367,21 @@ class Acd:
         self._counters[name].record_answer(waited, q.service_level, predicted)
         agent.calls += 1
         out.append(cmd.CallLeftQueue(call.call_id, name, "answered"))
-        self._hold(agent, call)
+        # "idle since" is since the last contact given: the longest-idle strategy spreads
+        # chats over the ready agents instead of filling the first one up
+        agent.idle_since = now
+        self._hold(agent, call, index=index)  # re-indexed under the new key and marks
         out.append(cmd.AssignContact(call.call_id, agent_id, call.channel, name))
 
-    def _hold(self, agent: _Agent, call: _Call) -> None:
+    def _hold(self, agent: _Agent, call: _Call, *, index: bool = True) -> None:
         agent.contacts[call.call_id] = call
         agent.load[call.channel] += 1
-        self._refresh_skills(agent)
+        self._refresh_skills(agent, index=index)
 
-    def _unhold(self, agent: _Agent, call: _Call) -> None:
+    def _unhold(self, agent: _Agent, call: _Call, *, index: bool = True) -> None:
         if agent.contacts.pop(call.call_id, None) is not None:
             agent.load[call.channel] -= 1
-            self._refresh_skills(agent)
+            self._refresh_skills(agent, index=index)
 
     def _end_contact(self, call: _Call, now: float, out: list[cmd.Command]) -> None:
         """The conversation ended: the contact leaves the live calls but holds its slot
@@ -1369,9 +1425,9 @@ class Acd:
             self._dirty.add(call.queue)
         if agent is None:
             return
-        self._unhold(agent, call)
+        self._unhold(agent, call, index=False)
         out.append(cmd.ContactReleased(call.call_id, agent.agent_id, reason, call.queue))
-        self._route_agent(agent, now, out)
+        self._route_agent(agent, now, out, stale=True)  # re-indexes them
 
     def _drop_contacts(self, agent: _Agent, now: float, out: list[cmd.Command]) -> None:
         """The agent logged out: ended contacts are released, open ones go back to the
@@ -1437,20 +1493,47 @@ class Acd:
         """Recompute the agent's channel marks from their load; a ready agent is indexed
         again under them (unless ``index`` is False: the indexes are being rebuilt)."""
         skills = agent.base_skills
+        channels: tuple[str, ...] = (_VOICE,)
         if self._channels_on:
             skills = dict(skills)
             capacity = agent.config.capacity
             contacts = agent.contacts
+            room = []
             if capacity[_VOICE] >= 1 and (not contacts or agent.config.voice_during_digital):
-                skills[_MARKS[_VOICE]] = 1
+                room.append(_VOICE)
             load = agent.load
             for channel in DIGITAL_CHANNELS:
                 if load[channel] < capacity[channel]:
-                    skills[_MARKS[channel]] = 1
+                    room.append(channel)
+            for channel in room:
+                skills[_MARKS[channel]] = 1
+            channels = tuple(room)
         agent.skills = skills
+        agent.channels = channels
         if index and agent.state is AgentState.READY:
-            self._ready.remove(agent.entries)
-            self._index_agent(agent)
+            self._reindex(agent)
+
+    def _reindex(self, agent: _Agent) -> None:
+        """Index a ready agent again after their load (marks) or key changed.
+
+        With the same marks and skills as when indexed the agent is in the same lists:
+        each entry is only moved to its new key (and left alone if that did not change),
+        which spares re-walking the skills; otherwise out of every list and in again."""
+        entries = agent.entries
+        queues = agent.config.queues
+        per_queue = 1 + len(agent.skills)
+        if (
+            entries
+            and agent.indexed_channels == agent.channels
+            and agent.indexed_base is agent.base_skills
+            and len(entries) == per_queue * len(queues)
+        ):
+            configs = self._queues
+            keys = [self._agent_key(agent, configs[name]) for name in queues]
+            self._ready.rekey(entries, keys, per_queue)
+            return
+        self._ready.remove(entries)
+        self._index_agent(agent)
 
     # ------------------------------------------------------------------ lines & indexes
 
@@ -1485,6 +1568,8 @@ class Acd:
         for name in agent.config.queues:
             key = self._agent_key(agent, self._queues[name])
             self._ready.add(name, key, agent.skills, agent.entries)
+        agent.indexed_channels = agent.channels
+        agent.indexed_base = agent.base_skills
 
     def _unindex_agent(self, agent: _Agent) -> None:
         self._ready.remove(agent.entries)

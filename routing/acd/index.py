@@ -55,6 +55,23 @@ class ReadyAgents:
             handles.append((lst, key))
 
     @staticmethod
+    def rekey(handles: Handles, keys: list[Entry], per_queue: int) -> None:
+        """Move an agent indexed by ``add`` (once per queue, ``per_queue`` lists each, in
+        that order) to new keys in the same lists: ``keys`` has one per queue."""
+        j = 0
+        for key in keys:
+            end = j + per_queue
+            if handles[j][1] == key:  # this queue's key did not change
+                j = end
+                continue
+            while j < end:
+                lst, old = handles[j]
+                lst.discard(old)
+                lst.add(key)
+                handles[j] = (lst, key)
+                j += 1
+
+    @staticmethod
     def remove(handles: Handles) -> None:
         """Take an agent out of every list ``add`` put it in."""
         for lst, key in handles:
@@ -108,6 +125,9 @@ class WaitingCalls:
     agent takes the best first call among the groups whose requirement they meet. The
     groups' first calls are kept in order too (the *heads*), so an agent walks them best
     first and stops at the first group they qualify for, instead of reading every group.
+    The heads are kept per channel (a group's calls are all of one channel: its
+    requirement holds the channel mark), so an agent walks only the channels they have
+    room on: one holding three chats skips every chat group without looking.
     """
 
     __slots__ = ("_by_channel", "_group_of_head", "_groups", "_heads", "_line", "_live", "_oldest")
@@ -117,7 +137,10 @@ class WaitingCalls:
         self._line: dict[str, SortedEntries] = {n: SortedEntries() for n in names}
         self._oldest: dict[str, SortedEntries] = {n: SortedEntries() for n in names}
         self._groups: dict[str, dict[Requirement, SortedEntries]] = {n: {} for n in names}
-        self._heads: dict[str, SortedEntries] = {n: SortedEntries() for n in names}
+        #: channel -> queue -> the groups' first calls
+        self._heads: dict[str, dict[str, SortedEntries]] = {
+            channel: {n: SortedEntries() for n in names} for channel in CHANNELS
+        }
         #: call id of a group's first entry -> that group's requirement
         self._group_of_head: dict[str, Requirement] = {}
         self._live: dict[str, int] = dict.fromkeys(names, 0)
@@ -136,7 +159,7 @@ class WaitingCalls:
         """Put a call in line. ``since`` orders by time in queue; ``live`` = not a callback."""
         self._line[queue].add(entry)
         self._oldest[queue].add(since)
-        self._group(queue, entry, requirement)
+        self._group(queue, entry, requirement, channel)
         if live:
             self._live[queue] += 1
         self._by_channel[queue][channel] += 1
@@ -153,7 +176,7 @@ class WaitingCalls:
         """Take a call out of line (arguments as given to ``add``)."""
         self._line[queue].discard(entry)
         self._oldest[queue].discard(since)
-        self._ungroup(queue, entry, requirement)
+        self._ungroup(queue, entry, requirement, channel)
         if live:
             self._live[queue] -= 1
         self._by_channel[queue][channel] -= 1
@@ -162,25 +185,32 @@ class WaitingCalls:
         """Waiting contacts per channel (the index's own dict: read it, copy to keep it)."""
         return self._by_channel[queue]
 
-    def regroup(self, queue: str, entry: Entry, old: Requirement, new: Requirement) -> None:
+    def regroup(
+        self, queue: str, entry: Entry, old: Requirement, new: Requirement, channel: str = "voice"
+    ) -> None:
         """The call's requirement widened from ``old`` to ``new``."""
-        self._ungroup(queue, entry, old)
-        self._group(queue, entry, new)
+        self._ungroup(queue, entry, old, channel)
+        self._group(queue, entry, new, channel)
 
     def best_for(
-        self, queues: Iterable[str], eligible: Callable[[Requirement], bool]
+        self,
+        queues: Iterable[str],
+        eligible: Callable[[Requirement], bool],
+        channels: Iterable[str] = ("voice",),
     ) -> Entry | None:
-        """The best-keyed call across ``queues`` whose requirement passes ``eligible``."""
+        """The best-keyed call of ``channels`` across ``queues`` whose requirement passes
+        ``eligible``."""
         best: Entry | None = None
         group_of = self._group_of_head
-        heads = self._heads
-        for name in queues:
-            for head in heads[name]:
-                if best is not None and head > best:
-                    break  # every later group of this queue starts behind the best so far
-                if eligible(group_of[head[3]]):
-                    best = head
-                    break
+        for channel in channels:
+            heads = self._heads[channel]
+            for name in queues:
+                for head in heads[name]:
+                    if best is not None and head > best:
+                        break  # every later group of this queue starts behind the best so far
+                    if eligible(group_of[head[3]]):
+                        best = head
+                        break
         return best
 
     def front(self, queue: str) -> Entry | None:
@@ -212,25 +242,25 @@ class WaitingCalls:
         """The line, front first."""
         return iter(self._line[queue])
 
-    def _group(self, queue: str, entry: Entry, requirement: Requirement) -> None:
+    def _group(self, queue: str, entry: Entry, requirement: Requirement, channel: str) -> None:
         groups = self._groups[queue]
         lst = groups.get(requirement)
         if lst is None:
             lst = groups[requirement] = SortedEntries()
             lst.add(entry)
-            self._heads[queue].add(entry)
+            self._heads[channel][queue].add(entry)
             self._group_of_head[entry[3]] = requirement
             return
         head = lst.head()
         lst.add(entry)
         if entry < head:
-            heads = self._heads[queue]
+            heads = self._heads[channel][queue]
             heads.discard(head)
             del self._group_of_head[head[3]]
             heads.add(entry)
             self._group_of_head[entry[3]] = requirement
 
-    def _ungroup(self, queue: str, entry: Entry, requirement: Requirement) -> None:
+    def _ungroup(self, queue: str, entry: Entry, requirement: Requirement, channel: str) -> None:
         groups = self._groups[queue]
         lst = groups.get(requirement)
         if lst is None:
@@ -238,7 +268,7 @@ class WaitingCalls:
         head = lst.head()
         if not lst.discard(entry) or entry != head:
             return
-        heads = self._heads[queue]
+        heads = self._heads[channel][queue]
         heads.discard(entry)
         del self._group_of_head[entry[3]]
         if lst.size:
