@@ -290,6 +290,15 @@ STRINGS: dict[str, tuple[str, str]] = {
         "Время оператора в статусах: готов, не готов (по причинам), вызов, разговор,"
         " поствызывная обработка.",
     ),
+    "report.measure.first_response": ("First response", "Время первого ответа"),
+    "report.definition.first_response": (
+        "Chats and emails only: the mean time from entering the queue to the agent's first"
+        " reply, over the chats and emails that had one. A call's first response is its"
+        " answer (ASA).",
+        "Только чаты и письма: среднее время от постановки в очередь до первого ответа"
+        " оператора — по чатам и письмам, на которые ответили. Для звонка первый ответ —"
+        " это снятие трубки (среднее время ответа).",
+    ),
     "report.measure.in_progress": ("In progress", "В процессе"),
     "report.definition.in_progress": (
         "Calls not ended yet (waiting or talking): left out of every other measure.",
@@ -655,6 +664,12 @@ STRINGS: dict[str, tuple[str, str]] = {
     "reports.by.day": ("Day", "День"),
     "reports.by.interval": ("Interval", "Интервал"),
     "reports.by.disposition": ("Disposition", "Результат"),
+    "reports.by.channel": ("Channel", "Канал"),
+    "reports.channel": ("Channel", "Канал"),
+    "reports.all_channels": ("All channels", "Все каналы"),
+    "reports.channel.voice": ("Calls", "Звонки"),
+    "reports.channel.chat": ("Chats", "Чаты"),
+    "reports.channel.email": ("Emails", "Письма"),
     "reports.interval": ("Interval length", "Длина интервала"),
     "reports.interval_hint": ("when grouped by interval", "при группировке по интервалам"),
     "reports.minutes": ("{count} min", "{count} мин"),
@@ -790,6 +805,7 @@ STRINGS: dict[str, tuple[str, str]] = {
     "reports.filter.agent": ("Agent", "Оператор"),
     "reports.filter.outcome": ("Outcome", "Исход"),
     "reports.filter.disposition": ("Disposition", "Результат"),
+    "reports.filter.channel": ("Channel", "Канал"),
     "reports.filter.customer": ("Customer", "Клиент"),
     # == customer page ====================================================================
     "customer.title": ("Customer", "Клиент"),

@@ -172,8 +172,6 @@ class Conversations:
         return {"conversation": key, "state": "closed"}
 
 
-# -- a digital contact's thread in the history ----------------------------------------
-
 # -- canned responses -----------------------------------------------------------------
 
 

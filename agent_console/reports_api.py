@@ -30,7 +30,13 @@ from agent_console.staffing import queue_targets
 from config.errors import InvalidInput, PermissionDenied
 from crm_lookup import report_export
 from crm_lookup.forecast import forecast_for
-from crm_lookup.report_query import MEASURE_WHERE, ContactQuery, Scope, find_contacts
+from crm_lookup.report_query import (
+    MEASURE_WHERE,
+    ContactQuery,
+    Scope,
+    check_channel,
+    find_contacts,
+)
 from crm_lookup.report_time import moment, zone
 from crm_lookup.reports import REPORT_GROUPINGS, ReportQuery, run_report
 
@@ -77,6 +83,12 @@ def _text(request: web.Request, name: str, limit: int = 64) -> str | None:
     if len(value) > limit or any(ord(c) < 32 for c in value):
         raise InvalidInput(f"{name} must be one line of at most {limit} characters", field=name)
     return value
+
+
+def _channel(request: web.Request) -> str | None:
+    """``channel=voice|chat|email`` or nothing. Raises InvalidInput(field="channel")."""
+    value = _text(request, "channel", 16)
+    return None if value is None else check_channel(value)
 
 
 def _period(request: web.Request, tz: dt.tzinfo) -> tuple[float, float]:
@@ -154,6 +166,7 @@ def report_query(request: web.Request, reader: Reader) -> ReportQuery:
         interval=int(interval),
         queue=queue,
         agent=agent,
+        channel=_channel(request),
         empty=None if not empty_text else empty_text == "1",
         sl_threshold=SL_THRESHOLD,
         short_abandon=settings.routing.short_abandon_seconds,
@@ -211,7 +224,7 @@ async def _report(request: web.Request) -> tuple[ReportQuery, dict[str, Any]]:
 
 @require(Role.AGENT, Role.SUPERVISOR, Role.ADMIN)
 async def reports(request: web.Request) -> web.Response:
-    """``GET /api/reports?by=&from=&to=&tz=&interval=&queue=&agent=&empty=``."""
+    """``GET /api/reports?by=&from=&to=&tz=&interval=&queue=&agent=&channel=&empty=``."""
     _, answer = await _report(request)
     return web.json_response(answer)
 
@@ -235,6 +248,7 @@ def _contact_query(request: web.Request, reader: Reader, tz: dt.tzinfo) -> Conta
         end=end,
         queue=queue,
         agent=agent,
+        channel=_channel(request),
         outcome=_text(request, "outcome"),
         # disposition= (present, empty) is "no disposition"; absent is any
         disposition=request.query.get("disposition") if "disposition" in request.query else None,
@@ -271,7 +285,7 @@ async def _contacts(request: web.Request, limit: int, offset: int) -> tuple[list
 
 @require(Role.AGENT, Role.SUPERVISOR, Role.ADMIN)
 async def report_contacts(request: web.Request) -> web.Response:
-    """``GET /api/reports/contacts?from&to&tz&start&end&queue&agent&outcome&disposition
+    """``GET /api/reports/contacts?from&to&tz&start&end&queue&agent&channel&outcome&disposition
     &customer&measure&limit&offset`` -> ``{"contacts", "total", "limit", "offset"}``."""
     limit = _int(request, "limit", 50, MAX_PAGE) or 1
     offset = _int(request, "offset", 0, 10_000_000)

@@ -87,6 +87,7 @@ BENCHMARKS = (
     Benchmark("recorder", "contact milestones through ContactRecorder, SQLite vs PostgreSQL"),
     Benchmark("screen_pop", "the websocket hub alone, 1,000 agents, 100 pops/s"),
     Benchmark("screen_pop_e2e", "AMI DialBegin to the agent's websocket frame, 1,000 agents"),
+    Benchmark("chat_delivery", "chat message visitor -> agent, 500 visitors, 100 agents x 3"),
     Benchmark("fuzz_ami", "AMI protocol and AGI parser, mutated real frames", _fuzz_figures),
     Benchmark("takeover_soak", "restart soak: SIGKILL under traffic, takeover", _json_line_figures),
     Benchmark("capacity", "end to end: calls/s, screen pop, CPU and memory per call and agent"),

@@ -6,11 +6,14 @@
 The store is filled fast, straight into its tables (``tx.insert_rows``: the rows the
 milestone triggers would have made, not the milestones themselves): N contacts spread
 evenly over 365 days, 4 queues, 100 agents, with waits, talk, hold, wrap-up, outcomes,
-dispositions and transfers; and the agents' state history (about ten changes per agent
-per day). Then, for the last 30 days in Europe/Berlin, each 20 times:
+dispositions and transfers, seven in ten calls, two chats and one email (with the
+agent's first reply); and the agents' state history (about ten changes per agent per
+day). Then, for the last 30 days in Europe/Berlin, each 20 times:
 
 * a month by 15-minute interval for one queue (``crm_lookup.reports.run_report``);
-* a month by agent for all agents (with state time and occupancy).
+* a month by agent for all agents (with state time and occupancy);
+* a month by channel (first response, AHT per channel);
+* a month of chats only by 15-minute interval (``channel=chat``).
 
 Target: p95 under 1 s each. Peer, in the same run: the plain approach the report had
 before (``crm_lookup.reports.build_report``: every contact of the month read into Python
@@ -18,8 +21,8 @@ and grouped there; UTC only, no queue filter, no state time), 5 runs each.
 
 What makes it: the sums are done in the database, one row per group comes back
 (``crm_lookup.report_query``), never one per contact; the month's contacts are found by
-``contacts_queued`` (all agents) or ``contacts_queue_queued`` (one queue, migration 14),
-and the state history by ``agent_state_log_ended`` (migration 12).
+``contacts_queued`` (all agents), ``contacts_queue_queued`` (one queue, migration 14) or
+``contacts_channel_queued`` (one channel, migration 17), and the state history by ``agent_state_log_ended`` (migration 12).
 """
 
 from __future__ import annotations
@@ -64,7 +67,12 @@ CONTACT_COLUMNS = (
     "outcome",
     "disposition",
     "transfers",
+    "channel",
+    "first_response_at",
 )
+CHANNELS = ("voice",) * 7 + ("chat",) * 2 + ("email",)
+#: seconds from the assignment to the first reply, by channel
+FIRST_REPLY = {"chat": (2.0, 60.0), "email": (60.0, 3600.0)}
 STATE_COLUMNS = ("agent_id", "state", "reason", "started_at", "ended_at")
 
 
@@ -78,10 +86,13 @@ def contact_rows(n: int, agents: int, days: int, seed: int = 15) -> list[tuple[o
         outcome = rng.choice(OUTCOMES)
         wait = rng.expovariate(1 / 25)
         agent = f"{1000 + rng.randrange(agents)}"
+        channel = rng.choice(CHANNELS)
         if outcome == "answered":
             talk, hold, wrap = rng.uniform(30, 600), rng.choice((0.0, 0.0, 0.0, 30.0)), 20.0
             answered = queued + wait
             ended = answered + talk + hold
+            reply = FIRST_REPLY.get(channel)
+            first = answered + rng.uniform(*reply) if reply else None
             rows.append(
                 (
                     f"b{i}",
@@ -102,6 +113,8 @@ def contact_rows(n: int, agents: int, days: int, seed: int = 15) -> list[tuple[o
                     outcome,
                     rng.choice(DISPOSITIONS),
                     1 if rng.random() < 0.05 else 0,
+                    channel,
+                    first,
                 )
             )
         else:
@@ -125,6 +138,8 @@ def contact_rows(n: int, agents: int, days: int, seed: int = 15) -> list[tuple[o
                     outcome,
                     "",
                     0,
+                    channel,
+                    None,
                 )
             )
     return rows
@@ -186,6 +201,13 @@ async def measure(path: Path, runs: int, naive_runs: int) -> dict[str, list[floa
     try:
         interval = ReportQuery("interval", start, end, tz=tz, queue="sales", now=END)
         agent = ReportQuery("agent", start, end, tz=tz, now=END)
+        channel = ReportQuery("channel", start, end, tz=tz, now=END)
+        chats = ReportQuery("interval", start, end, tz=tz, channel="chat", now=END)
+        check = await run_report(store, channel)
+        assert [r["key"] for r in check["rows"]] == ["chat", "email", "voice"]
+        assert check["rows"][0]["first_response"] > 0
+        check = await run_report(store, chats)
+        assert check["rows"] and check["totals"]["first_response"] > 0
         check = await run_report(store, interval)
         assert check["rows"] and check["totals"]["offered"] > 0
         check = await run_report(store, agent)
@@ -193,6 +215,8 @@ async def measure(path: Path, runs: int, naive_runs: int) -> dict[str, list[floa
         return {
             "interval": await timed(runs, lambda: run_report(store, interval)),
             "agent": await timed(runs, lambda: run_report(store, agent)),
+            "channel": await timed(runs, lambda: run_report(store, channel)),
+            "chats": await timed(runs, lambda: run_report(store, chats)),
             "naive interval": await timed(
                 naive_runs, lambda: build_report(store, start, end, "interval")
             ),
@@ -245,6 +269,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     labels = {
         "interval": "  month by 15-min interval, one queue",
         "agent": "  month by agent, all agents (+ state time)",
+        "channel": "  month by channel (first response, AHT)",
+        "chats": "  month of chats by 15-min interval",
         "naive interval": "  peer: plain (rows into Python), by interval",
         "naive agent": "  peer: plain (rows into Python), by agent",
     }
@@ -257,6 +283,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
     interval_p95 = pct(times["interval"], 0.95)
     agent_p95 = pct(times["agent"], 0.95)
+    channel_p95 = pct(times["channel"], 0.95)
+    chats_p95 = pct(times["chats"], 0.95)
     report(
         [
             Figure(
@@ -272,6 +300,20 @@ def main(argv: Sequence[str] | None = None) -> int:
                 "ms",
                 "< 1000 ms",
                 agent_p95 < 1.0,
+            ),
+            Figure(
+                f"month by channel ({args.contacts:,} contacts) p95",
+                channel_p95 * 1000,
+                "ms",
+                "< 1000 ms",
+                channel_p95 < 1.0,
+            ),
+            Figure(
+                f"month of chats by interval ({args.contacts:,} contacts) p95",
+                chats_p95 * 1000,
+                "ms",
+                "< 1000 ms",
+                chats_p95 < 1.0,
             ),
             Figure(
                 "peer: plain report by interval p95",

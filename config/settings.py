@@ -278,6 +278,55 @@ class ClusterSettings:
 
 
 @dataclass(frozen=True, slots=True)
+class EmailSettings:
+    """The email channel (docs/EMAIL.md): mail in by the SMTP listener and/or an IMAP
+    mailbox, replies out through an SMTP relay. The passwords come from the environment
+    only (SWITCHBOARD_EMAIL__SMTP_PASSWORD, SWITCHBOARD_EMAIL__IMAP_PASSWORD): a settings
+    file that sets them is refused, and no log line or ``config show`` shows them."""
+
+    enabled: bool = False
+    # Our address (From of replies and transcripts) and the name shown with it.
+    from_address: str = ""
+    from_name: str = ""
+    # The domain of the Message-IDs we create (default: the from_address's domain).
+    domain: str = ""
+    # Mailbox address -> queue: mail to support@ goes to queue "support". An address not
+    # listed is refused by the listener (550); IMAP mail to none of them goes to
+    # default_queue (empty: the first mailbox's queue).
+    mailboxes: dict[str, str] = field(default_factory=dict)
+    default_queue: str = ""
+    # The SMTP listener the service runs (loopback unless you put a relay in front).
+    listen: bool = False
+    listen_host: str = "127.0.0.1"
+    listen_port: int = 2525
+    # An IMAP mailbox polled for UNSEEN mail, marked \Seen once stored.
+    imap_host: str = ""
+    imap_port: int = 993
+    imap_tls: Literal["tls", "starttls", "none"] = "tls"
+    imap_user: str = ""
+    imap_password: str = field(default="", repr=False)
+    imap_mailbox: str = "INBOX"
+    poll_interval: float = 30.0
+    # The relay replies go out through.
+    smtp_host: str = ""
+    smtp_port: int = 587
+    smtp_tls: Literal["starttls", "tls", "none"] = "starttls"
+    smtp_user: str = ""
+    smtp_password: str = field(default="", repr=False)
+    smtp_timeout: float = 30.0
+    # Temporary failures (4xx, no connection) are retried this many times, backing off.
+    smtp_retries: int = 4
+    # Limits on inbound mail: the whole message (bigger is refused with 552), one
+    # attachment, attachments per message; where attachment files are kept.
+    max_message_bytes: int = 10 * 1024 * 1024
+    max_attachment_bytes: int = 8 * 1024 * 1024
+    max_attachments: int = 20
+    attachments_dir: str = "var/attachments"
+    # Quote the customer's last message under an agent's reply.
+    quote_thread: bool = True
+
+
+@dataclass(frozen=True, slots=True)
 class Settings:
     ami: AmiSettings = field(default_factory=AmiSettings)
     http: HttpSettings = field(default_factory=HttpSettings)
@@ -295,6 +344,7 @@ class Settings:
     security: SecuritySettings = field(default_factory=SecuritySettings)
     logging: LoggingSettings = field(default_factory=LoggingSettings)
     cluster: ClusterSettings = field(default_factory=ClusterSettings)
+    email: EmailSettings = field(default_factory=EmailSettings)
     # PBXs beyond the first ([ami]): name -> settings, from [pbx.<name>] tables.
     pbx: dict[str, AmiSettings] = field(default_factory=dict)
 
@@ -438,6 +488,7 @@ def load_settings(
     values: dict[str, dict[str, Any]] = {name: {} for name in sections}
     pbx_values: dict[str, dict[str, Any]] = {}
     pbx_types = _section_types(AmiSettings)
+    file_email: set[str] = set()
     del pbx_types["name"]  # a [pbx.<name>] table is named by its header
 
     if path is not None:
@@ -462,6 +513,8 @@ def load_settings(
             if not isinstance(table, dict):
                 raise ConfigError(source, section, "expected a [section] table")
             _read_table(source, section, table, _section_types(sections[section]), values[section])
+            if section == "email":
+                file_email = set(table)
 
     for name, value in env.items():
         if not name.startswith(ENV_PREFIX) or "__" not in name:
@@ -497,6 +550,7 @@ def load_settings(
     pbx = {name: AmiSettings(**fields, name=name) for name, fields in pbx_values.items()}
     settings = Settings(**built, pbx=pbx)
     _check_pbxs(settings, str(path) if path is not None else "environment")
+    _check_email(settings.email, file_email, str(path) if path is not None else "environment")
     return settings
 
 
@@ -601,6 +655,8 @@ def redacted(settings: Settings) -> dict[str, dict[str, Any]]:
         ("crm", "auth_header"),
         ("http", "ops_token"),
         ("alerts", "webhook_secret"),
+        ("email", "smtp_password"),
+        ("email", "imap_password"),
     )
     for section, key in secrets:
         if out[section][key]:
@@ -612,3 +668,49 @@ def redacted(settings: Settings) -> dict[str, dict[str, Any]]:
         if pbx["secret"]:
             pbx["secret"] = "***"
     return out
+
+
+_ADDRESS = re.compile(r"[^@\s<>,;\"']+@[A-Za-z0-9.-]+\.[A-Za-z0-9-]+")
+_EMAIL_SECRETS = ("smtp_password", "imap_password")
+
+
+def _check_email(email: EmailSettings, in_file: set[str], source: str) -> None:
+    """[email]: secrets only from the environment; when enabled, what it needs to work."""
+    for key in _EMAIL_SECRETS:
+        if key in in_file:
+            raise ConfigError(
+                source,
+                f"email.{key}",
+                f"a secret: set it in the environment ({ENV_PREFIX}EMAIL__{key.upper()}), not in the file",
+            )
+    for key in ("listen_port", "imap_port", "smtp_port"):
+        if not 1 <= getattr(email, key) <= 65535:
+            raise ConfigError(source, f"email.{key}", "a port 1..65535")
+    for key in ("max_message_bytes", "max_attachment_bytes"):
+        if not 1024 <= getattr(email, key) <= 100 * 1024 * 1024:
+            raise ConfigError(source, f"email.{key}", "1024..104857600 bytes")
+    if not 0 <= email.max_attachments <= 100:
+        raise ConfigError(source, "email.max_attachments", "0..100")
+    if not 0 <= email.smtp_retries <= 20:
+        raise ConfigError(source, "email.smtp_retries", "0..20")
+    if not 1.0 <= email.poll_interval <= 3600.0:
+        raise ConfigError(source, "email.poll_interval", "1..3600 seconds")
+    if not 1.0 <= email.smtp_timeout <= 600.0:
+        raise ConfigError(source, "email.smtp_timeout", "1..600 seconds")
+    for address in email.mailboxes:
+        if not _ADDRESS.fullmatch(address):
+            raise ConfigError(source, f"email.mailboxes.{address}", "an email address")
+    if not email.enabled:
+        return
+    if not _ADDRESS.fullmatch(email.from_address):
+        raise ConfigError(source, "email.from_address", "an email address (replies come from it)")
+    if not email.mailboxes:
+        raise ConfigError(source, "email.mailboxes", "at least one address = queue")
+    if not email.smtp_host:
+        raise ConfigError(source, "email.smtp_host", "the relay replies go out through")
+    if not email.listen and not email.imap_host:
+        raise ConfigError(
+            source, "email.listen", "true, or an imap_host to poll (mail must come in)"
+        )
+    if email.imap_host and not email.imap_user:
+        raise ConfigError(source, "email.imap_user", "the IMAP login")

@@ -70,6 +70,7 @@ def report_table(answer: Mapping[str, Any]) -> Table:
 CONTACT_COLUMNS = (
     "contact_id",
     "queued_at",
+    "channel",
     "queue",
     "agent_id",
     "agent_name",
@@ -86,6 +87,7 @@ CONTACT_COLUMNS = (
     "ivr_path",
     "arrived_at",
     "answered_at",
+    "first_response_at",
     "ended_at",
     "wrapped_at",
     "notes",

@@ -20,7 +20,15 @@ Definitions (the catalogue's ``report.definition.<key>`` says the same to users)
 * ``aht`` — average handle time: mean talk + hold + wrap-up of answered contacts, seconds;
 * ``avg_wait`` / ``longest_wait`` — mean / longest wait in the queue of every offered
   contact, answered or not, seconds;
-* ``transfers`` — transfers agents made on these contacts.
+* ``transfers`` — transfers agents made on these contacts;
+* ``first_response`` — chats and emails only: mean seconds from entering the queue to the
+  agent's first reply (``contacts.first_response_at``, migration 15), over the offered
+  chats and emails that had one; a call's first response is its answer, so ``asa``.
+
+By channel (``by=channel`` or ``channel=``) every measure is that channel's: AHT of chats
+is the mean time from assignment to the end of the chat plus its wrap-up (an agent holds
+several at once, so it is not comparable with a call's), of emails from assignment to the
+conversation's end plus wrap-up.
 
 Per agent (rows of ``by=agent``): ``calls`` (answered by the agent), ``talk_seconds``,
 ``hold_seconds``, ``wrapup_seconds`` (of those calls), ``state_seconds`` (time in each
@@ -49,6 +57,7 @@ MEASURES = (
     "transfers",
     "callbacks",
     "other",
+    "first_response",
 )
 #: the extra measures of an agent row
 AGENT_MEASURES = (
@@ -88,6 +97,8 @@ class Sums:
     transfers: int = 0
     in_progress: int = 0
     in_waiting: int = 0
+    first_response_sum: float = 0.0
+    first_response_count: int = 0
 
     def add(self, other: Sums) -> None:
         for f in fields(self):
@@ -138,6 +149,7 @@ def measures(s: Sums) -> dict[str, Any]:
         "transfers": s.transfers,
         "callbacks": s.callbacks,
         "other": s.other,
+        "first_response": _r(_ratio(s.first_response_sum, s.first_response_count)),
     }
 
 

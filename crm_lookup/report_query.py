@@ -3,9 +3,10 @@ contacts behind a number. Portable SQL (crm_lookup.database), one statement each
 
 Theory of operation: the contacts of the period are found by ``queued_at`` (index
 ``contacts_queued``; ``contacts_queue_queued`` / ``contacts_agent_queued`` of migration 14
-when one queue or one agent is asked for) and summed in the database, per group, into
+when one queue or one agent is asked for, ``contacts_channel_queued`` of migration 17 for
+one channel) and summed in the database, per group, into
 the additive figures of :class:`crm_lookup.report_measures.Sums`: only one row per group
-comes back (a queue, an agent, a disposition, or a 15-minute UTC slot that
+comes back (a queue, an agent, a disposition, a channel, or a 15-minute UTC slot that
 :mod:`crm_lookup.report_time` folds into local days and intervals), never a row per
 contact. Agents' state time is the overlap of each row of ``agent_state_log`` with the
 period, summed per agent, state and reason.
@@ -19,7 +20,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from config.errors import InvalidInput
-from crm_lookup.contacts import contact_from_row, select_contact
+from crm_lookup.contacts import CHANNELS, contact_from_row, select_contact
 from crm_lookup.models import Contact
 from crm_lookup.report_measures import Sums
 from crm_lookup.report_time import SLOT
@@ -28,11 +29,19 @@ if TYPE_CHECKING:
     from crm_lookup.database import Dialect
     from crm_lookup.store import Store
 
-GROUP_COLUMNS = {"queue": "queue", "agent": "agent_id", "disposition": "disposition"}
+GROUP_COLUMNS = {
+    "queue": "queue",
+    "agent": "agent_id",
+    "disposition": "disposition",
+    "channel": "channel",
+}
+
 DONE = "ended_at IS NOT NULL"
 ANSWERED = f"{DONE} AND answered_at IS NOT NULL"
 UNANSWERED = f"{DONE} AND answered_at IS NULL"
 HANDLED = f"{ANSWERED} AND talk_seconds IS NOT NULL"
+# a chat's or an email's first agent reply (a call's first response is its answer: ASA)
+RESPONDED = f"{DONE} AND channel <> 'voice' AND first_response_at IS NOT NULL"
 
 
 def _count(cond: str) -> str:
@@ -65,6 +74,8 @@ SUM_COLUMNS = (
     _total(DONE, "transfers"),
     _count("ended_at IS NULL"),
     _count("ended_at IS NULL AND answered_at IS NULL"),
+    _total(RESPONDED, "first_response_at - queued_at"),
+    _count(RESPONDED),
 )
 
 #: the contacts behind each measure (drill-down), ?1 as in SUM_COLUMNS
@@ -79,6 +90,7 @@ MEASURE_WHERE = {
     "callbacks": f"{UNANSWERED} AND outcome = 'callback'",
     "other": f"{UNANSWERED} AND outcome NOT IN ('abandoned_queue', 'callback')",
     "transfers": f"{DONE} AND transfers > 0",
+    "first_response": RESPONDED,
     "in_progress": "ended_at IS NULL",
     "waiting": "ended_at IS NULL AND answered_at IS NULL",
     "talking": "ended_at IS NULL AND answered_at IS NOT NULL",
@@ -103,12 +115,17 @@ def _where(
     scope: Scope,
     queue: str | None,
     agent: str | None,
+    channel: str | None = None,
 ) -> tuple[str, list[Any]]:
     parts = ["queued_at >= ?", "queued_at < ?"]
     params: list[Any] = [start, end]
     if queue:
         parts.append("queue = ?")
         params.append(queue)
+    if channel:
+        check_channel(channel)
+        parts.append("channel = ?")
+        params.append(channel)
     for who in {a for a in (agent, scope.agent) if a}:
         parts.append("agent_id = ?")
         params.append(who)
@@ -116,6 +133,17 @@ def _where(
         parts.append(f"queue IN {dialect.json_values()}")
         params.append(json.dumps(sorted(scope.queues)))
     return " AND ".join(parts), params
+
+
+def check_channel(channel: str) -> str:
+    """``channel`` itself when it is one of :data:`CHANNELS`.
+
+    Raises:
+        InvalidInput(field="channel"): anything else.
+    """
+    if channel not in CHANNELS:
+        raise InvalidInput(f"channel must be one of {', '.join(CHANNELS)}", field="channel")
+    return channel
 
 
 async def quality_by_agent(
@@ -126,12 +154,13 @@ async def quality_by_agent(
     scope: Scope,
     queue: str | None = None,
     agent: str | None = None,
+    channel: str | None = None,
 ) -> dict[str, tuple[int, float | None]]:
     """Per agent: how many of the report's own contacts (the same period, scope and
     filters as :func:`sums_by`) were evaluated, and their mean score (None when none was
     scored). So a supervisor sees only scores of their queues' contacts, and a
     ``queue=`` report only that queue's."""
-    where, params = _where(store.dialect, start, end, scope, queue, agent)
+    where, params = _where(store.dialect, start, end, scope, queue, agent, channel)
     rows = await store.fetchall(
         "SELECT agent_id, count(*), avg(score) FROM evaluations"
         f" WHERE contact_id IN (SELECT id FROM contacts WHERE {where}) GROUP BY agent_id",
@@ -149,18 +178,19 @@ async def sums_by(
     scope: Scope,
     queue: str | None = None,
     agent: str | None = None,
+    channel: str | None = None,
     sl_threshold: float = 20.0,
     short_abandon: float = 5.0,
 ) -> dict[Any, Sums]:
-    """Sums per group of contacts queued in ``[start, end)``: keyed by queue, agent id or
-    disposition, or (``day`` / ``interval``) by 15-minute UTC slot number."""
+    """Sums per group of contacts queued in ``[start, end)``: keyed by queue, agent id,
+    disposition or channel, or (``day`` / ``interval``) by 15-minute UTC slot number."""
     if by in GROUP_COLUMNS:
         group = GROUP_COLUMNS[by]
     elif by in ("day", "interval"):
         group = store.dialect.slot("queued_at", SLOT)
     else:
         raise InvalidInput(f"unknown grouping {by!r}", field="by")
-    where, params = _where(store.dialect, start, end, scope, queue, agent)
+    where, params = _where(store.dialect, start, end, scope, queue, agent, channel)
     sql = f"SELECT {group} AS g, {', '.join(SUM_COLUMNS)} FROM contacts WHERE {where} GROUP BY 1"
     rows = await store.fetchall(sql, [short_abandon, sl_threshold, *params])
     return {row[0]: Sums.from_row(tuple(row)[1:]) for row in rows}
@@ -213,6 +243,7 @@ class ContactQuery:
     end: float
     queue: str | None = None
     agent: str | None = None
+    channel: str | None = None
     outcome: str | None = None
     disposition: str | None = None
     customer_id: int | None = None
@@ -231,7 +262,9 @@ async def find_contacts(
     """
     if not 1 <= limit <= MAX_ROWS or offset < 0:
         raise InvalidInput(f"limit must be 1..{MAX_ROWS} and offset not negative", field="limit")
-    where, params = _where(store.dialect, query.start, query.end, scope, query.queue, query.agent)
+    where, params = _where(
+        store.dialect, query.start, query.end, scope, query.queue, query.agent, query.channel
+    )
     if query.outcome:
         where += " AND outcome = ?"
         params.append(query.outcome)

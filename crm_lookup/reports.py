@@ -1,4 +1,4 @@
-"""Contact-center reports per queue, agent, day, interval or disposition.
+"""Contact-center reports per queue, agent, day, interval, disposition or channel.
 
 Two engines live here. :func:`run_report` is the report of the console, the API and the
 CLI: days and intervals in any time zone, the measures of
@@ -256,7 +256,7 @@ class ReportQuery:
     """What :func:`run_report` reports on.
 
     Args:
-        by: ``queue``, ``agent``, ``day``, ``interval`` or ``disposition``.
+        by: ``queue``, ``agent``, ``day``, ``interval``, ``disposition`` or ``channel``.
         start, end: the period, epoch seconds, ``[start, end)``.
         tz: the zone of days and intervals (and of the ISO times in the answer).
         interval: 15, 30 or 60 minutes, for ``by="interval"``.
@@ -273,6 +273,8 @@ class ReportQuery:
     interval: int = 15
     queue: str | None = None
     agent: str | None = None
+    #: only this channel's contacts (voice, chat, email)
+    channel: str | None = None
     empty: bool | None = None
     sl_threshold: float = 20.0
     short_abandon: float = 5.0
@@ -282,7 +284,7 @@ class ReportQuery:
     now: float | None = None
 
 
-REPORT_GROUPINGS = ("queue", "agent", "day", "interval", "disposition")
+REPORT_GROUPINGS = ("queue", "agent", "day", "interval", "disposition", "channel")
 
 
 async def run_report(store: Store, q: ReportQuery) -> dict[str, Any]:
@@ -301,7 +303,13 @@ async def run_report(store: Store, q: ReportQuery) -> dict[str, Any]:
         agent_measures,
         measures,
     )
-    from crm_lookup.report_query import Scope, quality_by_agent, state_seconds, sums_by
+    from crm_lookup.report_query import (
+        Scope,
+        check_channel,
+        quality_by_agent,
+        state_seconds,
+        sums_by,
+    )
     from crm_lookup.report_time import Buckets, iso
 
     if q.by not in REPORT_GROUPINGS:
@@ -312,6 +320,8 @@ async def run_report(store: Store, q: ReportQuery) -> dict[str, Any]:
         raise InvalidInput("the period must start before it ends", field="from")
     if q.sl_threshold < 0 or q.short_abandon < 0:
         raise InvalidInput("thresholds must not be negative", field="sl_threshold")
+    if q.channel:
+        check_channel(q.channel)
     tz = q.tz or dt.UTC
     scope = q.scope or Scope()
     names = q.agent_names or {}
@@ -328,6 +338,7 @@ async def run_report(store: Store, q: ReportQuery) -> dict[str, Any]:
         scope=scope,
         queue=q.queue,
         agent=q.agent,
+        channel=q.channel,
         sl_threshold=q.sl_threshold,
         short_abandon=q.short_abandon,
     )
@@ -340,6 +351,7 @@ async def run_report(store: Store, q: ReportQuery) -> dict[str, Any]:
             "queue": q.queue,
             "agent": q.agent or scope.agent,
             "disposition": None,
+            "channel": q.channel,
             "from": iso(start, tz),
             "to": iso(end, tz),
             "start": start,
@@ -376,7 +388,7 @@ async def run_report(store: Store, q: ReportQuery) -> dict[str, Any]:
         )
         keys = {k for k in groups if k} | set(states)
         quality = await quality_by_agent(
-            store, q.start, q.end, scope=scope, queue=q.queue, agent=q.agent
+            store, q.start, q.end, scope=scope, queue=q.queue, agent=q.agent, channel=q.channel
         )
         for key in sorted(keys):
             sums = groups.get(key, Sums())

@@ -36,6 +36,7 @@ from crm_lookup.database import (
 from crm_lookup.drafts import DraftRepo
 from crm_lookup.evaluations import EvaluationRepo
 from crm_lookup.knowledge import KnowledgeRepo
+from crm_lookup.mail_store import MailStore
 from crm_lookup.sessions import SessionRepo
 from crm_lookup.users import AuditLog, UserRepo
 
@@ -67,6 +68,7 @@ class Store:
         self.alerts = AlertLog(self)
         self.conversations = ConversationRepo(self)
         self.knowledge = KnowledgeRepo(self)
+        self.mail = MailStore(self)
 
     def transaction(self) -> AbstractAsyncContextManager[Transaction]:
         """``async with store.transaction() as tx:`` — all or nothing, writers serialised."""

@@ -305,6 +305,10 @@ class DigitalDesk:
             customer_id=customer.id if customer is not None else None,
             tier=(customer.tier if customer is not None else "").lower(),
         )
+        # a conversation continuing an earlier one (an email reply after it was closed)
+        # is offered to that conversation's agent first, within the sticky window
+        if continues:
+            call.sticky_agent = await self._thread_agent(continues, now)
         conv = Conversation(
             key=key,
             channel=channel,
@@ -356,6 +360,16 @@ class DigitalDesk:
         await recorder.settled(key)
         return conv.to_json()
 
+    async def _thread_agent(self, thread: str, now: float) -> str | None:
+        prior = await self.store.conversations.get(thread)
+        if prior is None or not prior.get("agent_id"):
+            return None
+        settings = getattr(self.center, "settings", None)
+        hours = settings.routing.sticky_window_hours if settings is not None else 72.0
+        if float(prior.get("updated_at") or 0) < now - hours * 3600:
+            return None
+        return str(prior["agent_id"])
+
     async def _find_customer(self, who: Party) -> Any:
         customers = self.store.customers
         if who.phone:
@@ -388,6 +402,7 @@ class DigitalDesk:
                 caller=conv.call.caller,
                 since=since,
                 channel=conv.channel,
+                sticky_agent=conv.call.sticky_agent,
             ),
             now,
         )

@@ -4,6 +4,8 @@ Demo agents 1001 (alice) and 1002 (bruno) are for people: log in and take calls.
 other agents are simulated: they go ready, answer on their simulated phones, finish
 their wrap-up after a few seconds, and come back from "no answer". Any other not-ready
 (a supervisor forcing one, say) they keep until someone sets them ready, as a person would.
+Chats and emails come too (switchboard.demo_channels): simulated visitors and senders,
+the simulated agents answering theirs; alice and bruno get real ones when ready.
 
 The demo keeps its own database (``--data-dir``, default ``var/demo``), never the
 configured one: its users have a published password. The banner says how to point
@@ -28,6 +30,13 @@ from crm_lookup.demo import DEMO_CUSTOMERS, seed_demo
 from crm_lookup.store import Store
 from routing.acd.config import load_queue_file
 from routing.center import CallCenter
+from switchboard.demo_channels import (
+    SHOWCASE,
+    DemoAgentReplies,
+    DemoChannels,
+    DemoOutbox,
+    Mailbox,
+)
 from switchboard.demo_history import seed_history
 from switchboard.demo_kb import seed_knowledge
 from switchboard.demo_paths import DEFAULT_DATA_DIR, DEMO_DATABASE_FILE
@@ -49,12 +58,48 @@ DEMO_USERS = (
 )
 
 
+DEMO_MAILBOX = "support@demo.switchboard.example"
+
+
+def demo_email(settings: Settings, data_dir: Path, listen_port: int, outbox_port: int) -> Any:
+    """The demo's ``[email]``: the SMTP listener on loopback for ``DEMO_MAILBOX`` (to the
+    support queue), replies through the demo's outbox (``DemoOutbox``, files under
+    ``data_dir/outbox``), attachments with its data."""
+    return dataclasses.replace(
+        settings.email,
+        enabled=True,
+        from_address=DEMO_MAILBOX,
+        from_name="Switchboard demo support",
+        mailboxes={DEMO_MAILBOX: "support"},
+        listen=True,
+        listen_host="127.0.0.1",
+        listen_port=listen_port,
+        imap_host="",
+        smtp_host="127.0.0.1",
+        smtp_port=outbox_port,
+        smtp_tls="none",
+        smtp_user="",
+        smtp_retries=1,
+        attachments_dir=str(data_dir / "attachments"),
+    )
+
+
 def demo_settings(
-    settings: Settings, *, host: str, port: int, data_dir: Path, ami_port: int, secret: str
+    settings: Settings,
+    *,
+    host: str,
+    port: int,
+    data_dir: Path,
+    ami_port: int,
+    secret: str,
+    mail_ports: tuple[int, int] | None = None,
 ) -> Settings:
-    """The user's settings with the demo's own AMI, web address, database and secrets."""
+    """The user's settings with the demo's own AMI, web address, database and secrets;
+    with ``mail_ports`` (the listener's, the outbox's) the demo's email channel."""
     entries = dict(settings.ivr.entries)
     entries.setdefault(DEMO_DID, "demo_line")
+    if mail_ports is not None:
+        settings = dataclasses.replace(settings, email=demo_email(settings, data_dir, *mail_ports))
     return dataclasses.replace(
         settings,
         ami=dataclasses.replace(
@@ -171,9 +216,17 @@ async def run_demo(
     # where the simulator's MixMonitor writes: there from the start, as on a real host
     (data_dir / "recordings").mkdir(exist_ok=True)
     ami_port = await sim.start("127.0.0.1", 0)
+    outbox = DemoOutbox(data_dir / "outbox")
     try:
+        mail_ports = (_free_port(), await outbox.start())
         demo = demo_settings(
-            settings, host=host, port=port, data_dir=data_dir, ami_port=ami_port, secret=secret
+            settings,
+            host=host,
+            port=port,
+            data_dir=data_dir,
+            ami_port=ami_port,
+            secret=secret,
+            mail_ports=mail_ports,
         )
         service = await build_service(demo)
         try:
@@ -201,19 +254,86 @@ async def run_demo(
             service.center, [a.agent_id for a in agents if a.agent_id not in humans], rng
         )
         callers = demo_callers(rng)
+        replies = DemoAgentReplies(
+            service.center,
+            frozenset(a.agent_id for a in agents if a.agent_id not in humans),
+            rng,
+            service.store.contacts.wrapup,
+            names={a.agent_id: a.name for a in agents},
+        )
+        channels = demo_channels(demo, service.center, rng, rate)
 
         async def started() -> None:
             await _wait_connected(service)
             await bots.start()
             sim.start_traffic(rate, callers)
+            replies.start()
+            channels.start()
+            # the showcase customer calls too: her page shows a call, a chat and an email
+            sim.place_call(SHOWCASE.phone, did=DEMO_DID, dtmf=("1",), patience=240.0,
+                           talk_seconds=(20.0, 60.0))  # fmt: skip
             print(demo_banner(demo, demo.path(demo.database.path), ami_port), flush=True)
 
         try:
             await serve(service, on_started=started)
         finally:
             bots.stop()
+            replies.stop()
+            await channels.stop()
     finally:
+        await outbox.stop()
         await sim.stop()
+
+
+#: the demo's chat topics: each to the queue of the same name (config/queues.yaml)
+CHAT_TOPICS = {"sales": "sales", "support": "support", "billing": "billing"}
+
+
+def demo_channels(settings: Settings, center: Any, rng: random.Random, rate: float) -> DemoChannels:
+    """The demo's chats and emails at a gentle rate beside ``rate`` calls a minute: a chat
+    for every eight calls, an email for every twelve. Chats come through the visitor
+    websocket and emails through the SMTP listener where those are on (``[chat]``,
+    ``[email]``), else through the console port's visitor methods."""
+    chat = getattr(settings, "chat", None)
+    chat_url = ""
+    if chat is not None and getattr(chat, "enabled", False):
+        chat_url = settings.http.public_origin.replace("http", "ws", 1) + "/chat/ws"
+    email = settings.email
+    mailbox = None
+    if email.enabled and email.listen and email.mailboxes:
+        mailbox = Mailbox(email.listen_host, email.listen_port, next(iter(email.mailboxes)))
+    return DemoChannels(
+        center,
+        rng,
+        chat_url=chat_url,
+        origin=settings.http.public_origin,
+        mailbox=mailbox,
+        chats_per_minute=rate / 8,
+        emails_per_minute=rate / 12,
+        chat_queues=dict(CHAT_TOPICS),
+        email_queue="support",
+    )
+
+
+def _mail_lines(settings: Settings, database: Path) -> list[str]:
+    email = settings.email
+    if not (email.enabled and email.listen and email.mailboxes):
+        return []
+    address = next(iter(email.mailboxes))
+    return [
+        f"  Email:       mail to {address} by SMTP on {email.listen_host}:{email.listen_port}"
+        " reaches the support queue;",
+        f"               replies are kept in {Path(database).parent / 'outbox'}",
+    ]
+
+
+def _free_port() -> int:
+    """A free loopback port for the demo's SMTP listener (the service binds it)."""
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
 
 
 async def _wait_connected(service: Service) -> None:
@@ -234,12 +354,13 @@ def demo_banner(settings: Settings, database: Path, ami_port: int) -> str:
         f"  Console:     {url}/login",
         f"  Agent page:  {url}/agent      Supervisor wallboard: {url}/supervisor",
         f"  Logins (password '{DEMO_PASSWORD}'):",
-        "    alice, bruno  agents 1001 and 1002 - press Ready to take calls",
+        "    alice, bruno  agents 1001 and 1002 - press Ready to take calls, chats and emails",
         "    sam           supervisor",
         f"    admin         administrator - console users at {url}/admin",
         f"  PBX simulator AMI on 127.0.0.1:{ami_port} (simulated callers dial {DEMO_DID})",
         f"  Recordings:  {settings.path(settings.recording.dir)} - a contact's page "
         f"({url}/contacts/<id>, linked from the customer's page) plays it",
+        *_mail_lines(settings, database),
         f"  Data: {database}; report on it (another terminal):",
         f"    SWITCHBOARD_DATABASE__PATH={database} switchboard report --from {today} --to {today}",
         "",

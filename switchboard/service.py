@@ -38,6 +38,7 @@ from routing.center import CallCenter
 from routing.contacts import ContactRecorder
 from routing.digital import DigitalDesk
 from routing.ivr.script import ScriptLibrary
+from routing.mail_channel import EmailChannel
 from routing.pbx import Pbxs
 from routing.webhook import Webhook
 from switchboard.collector import freeze_start_up_heap
@@ -57,6 +58,8 @@ class Service:
     app: web.Application
     #: every PBX's AMI client by name, the first first
     clients: dict[str, AmiClient]
+    #: the email channel ([email] enabled): listener, IMAP poller, the desk's sender
+    email: EmailChannel | None = None
 
 
 async def open_settings_store(settings: Settings, target: str) -> Store:
@@ -173,7 +176,24 @@ async def build_service(settings: Settings, *, clock: Callable[[], float] = time
     app.cleanup_ctx.append(_center_ctx(service))
     app.cleanup_ctx.append(recordings_ctx(settings.recording, app[RECORDINGS]))
     app.cleanup_ctx.append(_alerting_ctx(service))  # after the center: it stops first
+    if settings.email.enabled:
+        service.email = EmailChannel(
+            settings.email,
+            store,
+            center.digital,
+            attachments_root=settings.path(settings.email.attachments_dir),
+        )
+        app.cleanup_ctx.append(_email_ctx(service.email))  # mail in only once the desk is up
     return service
+
+
+def _email_ctx(channel: EmailChannel) -> Callable[[web.Application], AsyncIterator[None]]:
+    async def ctx(app: web.Application) -> AsyncIterator[None]:
+        await channel.start()
+        yield
+        await channel.stop()
+
+    return ctx
 
 
 def ami_client(pbx: AmiSettings) -> AmiClient:

@@ -52,7 +52,10 @@ def test_a_start_frame() -> None:
         ({"type": "message", "text": "x" * 2001}, "too_long"),
         ({"type": "typing", "on": "yes"}, "bad_field"),
         ({"type": "resume", "conversation": "chat:1", "token": "t", "after_seq": -1}, "bad_field"),
-        ({"type": "resume", "conversation": "chat:1", "token": "t", "after_seq": True}, "bad_field"),
+        (
+            {"type": "resume", "conversation": "chat:1", "token": "t", "after_seq": True},
+            "bad_field",
+        ),
         ({"type": "resume", "token": "t"}, "missing_field"),
         ({"type": "sudo"}, "unknown_type"),
         ({"no": "type"}, "unknown_type"),

@@ -168,6 +168,18 @@ MATRIX: list[tuple[str, str, Any, dict[str, int]]] = [
     ),
     (
         "GET",
+        "/api/reports?from=2026-01-01&by=channel",
+        None,
+        dict(anon=401, alice=403, bob=403, sue=200, root=200),
+    ),
+    (
+        "GET",
+        "/api/reports?from=2026-01-01&by=agent&agent=1001&channel=chat",
+        None,
+        dict(anon=401, alice=200, bob=403, sue=200, root=200),
+    ),
+    (
+        "GET",
         "/api/reports/contacts?from=2026-01-01&to=2026-01-31",
         None,
         dict(anon=401, alice=200, bob=200, sue=200, root=200),

@@ -167,6 +167,9 @@ async def test_a_chunked_body_over_the_limit_is_refused(world: Any) -> None:
         ("sue", "GET", "/api/reports?from=9999-12-31", None),
         ("sue", "GET", "/api/reports?from=2024-01-01&to=9999-12-31", None),
         ("sue", "GET", "/api/reports?from=0001-01-01T00:00:00%2B01:00", None),
+        ("sue", "GET", "/api/reports?by=channel&channel=%C2%B2", None),
+        ("sue", "GET", "/api/reports/contacts?channel=voice%0Aemail", None),
+        ("sue", "GET", "/api/reports/export?by=channel&channel=" + "c" * 5000, None),
         ("alice", "POST", "/api/contacts/%C2%B2/wrapup", {"disposition": "resolved"}),
         (
             "alice",

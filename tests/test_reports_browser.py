@@ -503,3 +503,50 @@ async def test_a_one_queue_interval_report_shows_the_staffing_forecast(
         "Staffing (Erlang C forecast)"
     )
     assert page.errors == []
+
+
+async def test_by_channel_shows_first_response_and_drills_to_the_chats(
+    world: Any, browser: Any
+) -> None:
+    """Issue 16: a chat last Monday beside the calls; grouped by channel the table has a
+    row per channel with the chat's first response, and the number lists that chat."""
+    from playwright.async_api import expect
+
+    log = world.store.contacts
+    key = "chat:" + "f" * 32
+    start = at(world.monday, 10, 12)
+    await log.arrived(key, "", "", at=start, channel="chat")
+    await log.queued(key, "sales", at=start + 1)
+    await log.offered(key, "1001", at=start + 3)
+    await log.answered(key, "1001", at=start + 3)
+    await log.first_response(key, "1001", at=start + 13)  # 12 s after queueing
+    await log.ended(key, at=start + 300)
+    page = await open_reports(browser, world)
+    await show(page, period="last_week", by="channel")
+    rows = page.locator("#report-table tbody tr")
+    await expect(rows.locator("th")).to_have_text(["Chats", "Calls"])
+    chats = rows.filter(has=page.locator("th", has_text="Chats"))
+    await expect(chats.locator('a[data-measure="offered"]')).to_have_text("1")
+    first = chats.locator('a[data-measure="first_response"]')
+    await expect(first).to_have_text(re.compile(r"12"))
+    calls = rows.filter(has=page.locator("th", has_text="Calls"))
+    await expect(calls.locator('a[data-measure="offered"]')).to_have_text("5")
+    assert "First response" in await page.locator("#definitions dt").all_text_contents()
+    # the channel filter narrows the report; it lives in the page's URL
+    await page.select_option("#channel", "chat")
+    await page.select_option("#by", "queue")
+    await page.locator("#report-show").click()
+    await expect(page.locator("#report-table tbody tr th")).to_have_text(["sales"])
+    assert "channel=chat" in page.url
+    await page.select_option("#channel", "")
+    await show(page, period="last_week", by="channel")
+    await page.locator(
+        '#report-table tbody tr:has(th:text("Chats")) a[data-measure="first_response"]'
+    ).click()
+    await page.wait_for_url(re.compile(r"/reports/contacts\?.*channel=chat"), timeout=WAIT_MS)
+    await expect(page.locator(".contact-row")).to_have_count(1, timeout=WAIT_MS)
+    await expect(page.locator('.filter-chip[data-filter="channel"]')).to_have_text(
+        re.compile(r"Channel: Chats")
+    )
+    await assert_accessible(page, "the drill-down of a channel")
+    assert page.errors == []

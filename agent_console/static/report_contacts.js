@@ -9,7 +9,7 @@
   const $ = (id) => document.getElementById(id);
   const setup = JSON.parse($("report-config").textContent);
   const PAGE = 50;
-  const FILTERS = ["from", "to", "start", "end", "queue", "agent", "measure", "outcome", "disposition", "customer"];
+  const FILTERS = ["from", "to", "start", "end", "queue", "agent", "channel", "measure", "outcome", "disposition", "customer"];
   const params = new URLSearchParams(location.search);
   const browserZone = (() => { try { return Intl.DateTimeFormat().resolvedOptions().timeZone || "UTC"; } catch (e) { return "UTC"; } })();
   const tz = params.get("tz") || (params.get("zone") === "browser" ? browserZone : setup.site_zone);
@@ -33,6 +33,7 @@
       case "start": case "end": return zonedText(Number(value));
       case "from": case "to": return zonedText(value);
       case "agent": return agentNames.has(value) ? `${agentNames.get(value)} (${value})` : value;
+      case "channel": return has("reports.channel." + value) ? t("reports.channel." + value) : value;
       case "outcome": return label("outcome", value);
       case "disposition": return value ? label("disposition", value) : t("reports.no_disposition");
       case "measure": return has("report.measure." + value) ? t("report.measure." + value) : value;

@@ -13,10 +13,11 @@ const SBReport = (() => {
   const setup = configNode ? JSON.parse(configNode.textContent) : {};
   const browserZone = (() => { try { return Intl.DateTimeFormat().resolvedOptions().timeZone || "UTC"; } catch (e) { return "UTC"; } })();
   const PERIODS = ["today", "yesterday", "last7", "last_week", "this_month", "custom"];
-  const GROUPS = ["queue", "agent", "day", "interval", "disposition"];
+  const GROUPS = ["queue", "agent", "day", "interval", "disposition", "channel"];
+  const CHANNELS = ["voice", "chat", "email"];
   const COUNTS = new Set(["offered", "answered", "abandoned", "short_abandoned", "transfers", "callbacks", "calls",
     "other", "lost", "evaluations", "contacts"]);
-  const DURATIONS = new Set(["asa", "aht", "avg_wait", "longest_wait", "talk_seconds", "hold_seconds", "wrapup_seconds",
+  const DURATIONS = new Set(["asa", "aht", "first_response", "avg_wait", "longest_wait", "talk_seconds", "hold_seconds", "wrapup_seconds",
     "logged_in_seconds"]);
   const FRACTIONS = new Set(["service_level", "occupancy"]);
   const AGENT_MEASURES = ["calls", "talk_seconds", "hold_seconds", "wrapup_seconds", "logged_in_seconds", "occupancy",
@@ -28,9 +29,10 @@ const SBReport = (() => {
     offered: "offered", answered: "answered", abandoned: "abandoned", short_abandoned: "short_abandoned",
     callbacks: "callbacks", other: "other", transfers: "transfers", calls: "calls",
     service_level: "offered", avg_wait: "offered", longest_wait: "offered", asa: "answered", aht: "answered",
+    first_response: "first_response",
     talk_seconds: "calls", hold_seconds: "calls", wrapup_seconds: "calls", in_progress: "in_progress",
   };
-  const CONTACT_KEYS = ["from", "to", "start", "end", "queue", "agent", "outcome", "disposition", "customer"];
+  const CONTACT_KEYS = ["from", "to", "start", "end", "queue", "agent", "channel", "outcome", "disposition", "customer"];
 
   // -- dates and zones (pure; exported for the tests) ----------------------------------
   function zoned(epoch, zone) {
@@ -84,6 +86,7 @@ const SBReport = (() => {
     q.interval = ["15", "30", "60"].includes(p.get("interval")) ? Number(p.get("interval")) : 30;
     q.queue = setup.mine ? "" : (p.get("queue") || "");
     q.agent = setup.mine ? (setup.agent_id || "") : (p.get("agent") || "");
+    q.channel = CHANNELS.includes(p.get("channel")) ? p.get("channel") : "";
     q.zone = p.get("zone") === "browser" ? "browser" : "site";
     q.tz = q.zone === "browser" ? browserZone : setup.site_zone;
     const [from, to] = periodRange(q.period, todayIn(q.tz), p.get("from"), p.get("to"));
@@ -99,6 +102,7 @@ const SBReport = (() => {
     q.interval = Number($("interval").value);
     q.queue = setup.mine ? "" : $("queue").value;
     q.agent = setup.mine ? (setup.agent_id || "") : $("agent").value;
+    q.channel = $("channel").value;
     q.zone = $("zone-browser").checked ? "browser" : "site";
     q.tz = q.zone === "browser" ? browserZone : setup.site_zone;
     [q.from, q.to] = periodRange(q.period, todayIn(q.tz), $("from").value, $("to").value);
@@ -109,6 +113,7 @@ const SBReport = (() => {
     $("from").value = q.from; $("to").value = q.to;
     if (!setup.mine) { $("by").value = q.by; $("queue").value = q.queue; $("agent").value = q.agent; }
     $("interval").value = String(q.interval);
+    $("channel").value = q.channel;
     $("zone-" + q.zone).checked = true;
   }
   const pageQuery = (q) => {
@@ -116,12 +121,14 @@ const SBReport = (() => {
     if (q.period === "custom") { p.set("from", q.from); p.set("to", q.to); }
     if (q.queue) p.set("queue", q.queue);
     if (q.agent && !setup.mine) p.set("agent", q.agent);
+    if (q.channel) p.set("channel", q.channel);
     return p;
   };
   const apiQuery = (q) => {
     const p = new URLSearchParams({ by: q.by, from: q.from, to: q.to, tz: q.tz, interval: q.interval });
     if (q.queue) p.set("queue", q.queue);
     if (q.agent) p.set("agent", q.agent);
+    if (q.channel) p.set("channel", q.channel);
     return p;
   };
 
@@ -129,7 +136,7 @@ const SBReport = (() => {
   // ``filter`` is the API's; ``start``/``end`` (epoch) win over ``from``/``to`` there.
   function drillHref(q, row, measure) {
     const p = new URLSearchParams();
-    const filter = Object.assign({}, row && row.filter ? row.filter : { queue: q.queue, agent: q.agent, from: q.from, to: q.to });
+    const filter = Object.assign({}, row && row.filter ? row.filter : { queue: q.queue, agent: q.agent, channel: q.channel, from: q.from, to: q.to });
     if (filter.start !== undefined && filter.start !== null && filter.end !== undefined && filter.end !== null) {
       delete filter.from; delete filter.to;
     }
@@ -153,6 +160,7 @@ const SBReport = (() => {
       return multiDay ? `${z.date} ${z.time}` : z.time;
     }
     if (q.by === "agent") return row.label && row.label !== row.key ? row.label : agentNames.get(row.key) || row.key;
+    if (q.by === "channel") return has("reports.channel." + row.key) ? t("reports.channel." + row.key) : row.label || row.key;
     if (q.by === "disposition") return row.key ? (row.label && row.label !== row.key ? row.label : label("disposition", row.key)) : t("reports.no_disposition");
     return row.label || row.key;
   }

@@ -1,4 +1,4 @@
-"""``switchboard report``: queue / agent / day / interval / disposition statistics as a
+"""``switchboard report``: queue / agent / day / interval / disposition / channel statistics as a
 table or CSV, days and intervals in a time zone (crm_lookup.reports.run_report)."""
 
 from __future__ import annotations
@@ -9,6 +9,7 @@ import sys
 from typing import Any
 
 from config.settings import Settings
+from crm_lookup.contacts import CHANNELS
 from crm_lookup.export import spreadsheet_safe
 from crm_lookup.report_time import moment, zone
 from crm_lookup.reports import REPORT_GROUPINGS, ReportQuery, run_report
@@ -28,6 +29,7 @@ COLUMNS: tuple[tuple[str, str], ...] = (
     ("transfers", "transfers"),
     ("callbacks", "callbacks"),
     ("other", "other"),
+    ("first_response", "1st resp. s"),
 )
 AGENT_COLUMNS: tuple[tuple[str, str], ...] = (
     ("calls", "calls"),
@@ -75,6 +77,9 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     )
     parser.add_argument("--queue", default=None, help="only this queue")
     parser.add_argument("--agent", default=None, help="only this agent id")
+    parser.add_argument(
+        "--channel", choices=CHANNELS, default=None, help="only this channel's contacts"
+    )
     parser.add_argument("--format", choices=["table", "csv"], default="table")
     parser.add_argument(
         "--sl",
@@ -157,6 +162,7 @@ def run_report_command(args: argparse.Namespace, settings: Settings) -> int:
         interval=args.interval,
         queue=args.queue,
         agent=args.agent,
+        channel=args.channel,
         empty=True if args.empty else None,
         sl_threshold=args.sl,
         short_abandon=short,

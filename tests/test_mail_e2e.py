@@ -1,0 +1,282 @@
+"""The email channel end to end through a real service (the real desk and ACD, the
+service's SMTP listener, a local relay on 127.0.0.1): mail in -> agent assigned -> agent
+reply -> the customer receives a threaded reply -> the customer's answer joins the same
+conversation -> closed into the customer's history; a later answer continues the thread
+in a new conversation; an auto-reply and a bounce reach no agent."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import smtplib
+from email import message_from_bytes, policy
+from email.message import EmailMessage
+from pathlib import Path
+from typing import Any
+
+from aiosmtpd.controller import Controller
+
+from config.settings import Settings
+from tests.service_harness import running_service
+from tests.test_mail_transport import Relay, free_port
+
+QUEUES = """
+queues:
+  web:
+    channels: [chat, email]
+    wrap_up: 30
+agents:
+  - {id: "1001", name: Alice Moreau, endpoint: PJSIP/1001, queues: [web],
+     capacity: {voice: 1, chat: 2, email: 2}}
+"""
+
+
+def mail(body: str, message_id: str, **headers: str) -> EmailMessage:
+    msg = EmailMessage()
+    msg["From"] = "Ada Lovelace <ada@example.com>"
+    msg["To"] = "support@shop.test"
+    msg["Subject"] = headers.pop("Subject", "Invoice 42")
+    msg["Message-ID"] = message_id
+    for name, value in headers.items():
+        msg[name.replace("_", "-")] = value
+    msg.set_content(body)
+    return msg
+
+
+def smtp_send(port: int, msg: EmailMessage) -> None:
+    with smtplib.SMTP("127.0.0.1", port, timeout=10) as client:
+        client.sendmail("ada@example.com", ["support@shop.test"], msg.as_bytes())
+
+
+async def wait_until(check: Any) -> None:
+    for _ in range(250):  # 5 s
+        if check():
+            return
+        await asyncio.sleep(0.02)
+    raise AssertionError("condition not reached")
+
+
+async def test_email_in_agent_reply_threaded_out_and_in_history(tmp_path: Path) -> None:
+    relay = Relay()
+    relay_port, listen_port = free_port(), free_port()
+    controller = Controller(relay, hostname="127.0.0.1", port=relay_port)
+    controller.start()
+    queues = tmp_path / "queues.yaml"
+    queues.write_text(QUEUES)
+
+    def tweak(settings: Settings) -> Settings:
+        email = dataclasses.replace(
+            settings.email,
+            enabled=True,
+            from_address="support@shop.test",
+            from_name="Shop Support",
+            mailboxes={"support@shop.test": "web"},
+            listen=True,
+            listen_port=listen_port,
+            smtp_host="127.0.0.1",
+            smtp_port=relay_port,
+            smtp_tls="none",
+            attachments_dir=str(tmp_path / "attachments"),
+        )
+        return dataclasses.replace(settings, email=email)
+
+    try:
+        async with running_service(tmp_path, queues_file=queues, tweak=tweak) as (
+            service,
+            _sim,
+            published,
+            _url,
+        ):
+            desk = service.center.digital
+            ada = await service.store.customers.add("Ada Lovelace", email="ada@example.com")
+            await service.center.set_agent_state("1001", "ready")
+
+            await asyncio.to_thread(
+                smtp_send, listen_port, mail("Please resend invoice 42", "<in-1@example.com>")
+            )
+            pop = await published.wait_for(lambda m: m["type"] == "conversation_assigned")
+            conv = pop["conversation"]
+            key = conv["key"]
+            assert key.startswith("email:") and pop["agent_id"] == "1001"
+            assert conv["channel"] == "email" and conv["subject"] == "Invoice 42"
+            assert conv["customer_id"] == ada.id and conv["party"]["email"] == "ada@example.com"
+
+            # the agent answers through the console port, the customer gets a threaded reply
+            reply = await service.center.conversation_reply("1001", key, "Here it is again.")
+            await wait_until(lambda: len(relay.received) == 1)
+            mail_from, rcpts, raw = relay.received[0]
+            assert (mail_from, rcpts) == ("support@shop.test", ["ada@example.com"])
+            out = message_from_bytes(raw, policy=policy.default)
+            assert out["In-Reply-To"] == "<in-1@example.com>"
+            assert out["References"] == "<in-1@example.com>"
+            assert out["Subject"] == "Re: Invoice 42"
+            assert out["Message-ID"] == reply["meta"]["message_id"]
+            assert "> Please resend invoice 42" in out.get_content()
+
+            # her answer to our reply lands in the same conversation
+            ours = out["Message-ID"]
+            answer = mail(
+                "Got it, thanks",
+                "<in-2@example.com>",
+                Subject="Re: Invoice 42",
+                In_Reply_To=ours,
+                References=f"<in-1@example.com> {ours}",
+            )
+            await asyncio.to_thread(smtp_send, listen_port, answer)
+            said = await published.wait_for(
+                lambda m: (
+                    m["type"] == "conversation_message" and m["message"]["text"] == "Got it, thanks"
+                )
+            )
+            assert said["conversation_key"] == key and said["agent_id"] == "1001"
+
+            # an out-of-office and a bounce: kept against the thread, no agent sees them
+            ooo = mail(
+                "I am away",
+                "<ooo@example.com>",
+                Subject="Automatic reply: Invoice 42",
+                Auto_Submitted="auto-replied",
+                In_Reply_To=ours,
+            )
+            await asyncio.to_thread(smtp_send, listen_port, ooo)
+            texts = [m["text"] for m in await desk.messages(key)]
+            assert texts == ["Please resend invoice 42", "Here it is again.", "Got it, thanks"]
+            kept = await service.store.mail.get("<ooo@example.com>")
+            assert kept is not None and kept.kind == "auto_reply" and kept.conversation_key == key
+
+            await service.center.conversation_end("1001", key)
+            await service.center.conversation_close("1001", key)
+            await service.center.recorder.flush()
+            history = await service.store.contacts.history(ada.id)
+            [contact] = [c for c in history.items if c.key == key]
+            assert contact.channel == "email" and contact.agent_id == "1001"
+            assert contact.first_response_at == reply["at"]
+
+            # a later answer in the same thread: a new conversation continuing it
+            later = mail(
+                "One more question",
+                "<in-3@example.com>",
+                Subject="Re: Invoice 42",
+                In_Reply_To="<in-2@example.com>",
+                References=f"<in-1@example.com> {ours} <in-2@example.com>",
+            )
+            await asyncio.to_thread(smtp_send, listen_port, later)
+            again = await published.wait_for(
+                lambda m: m["type"] == "conversation_assigned" and m["conversation"]["key"] != key
+            )
+            assert again["conversation"]["thread"] == key and again["agent_id"] == "1001"
+            assert len([m for m in published.messages if m["type"] == "conversation_assigned"]) == 2
+
+            # a crash after the desk stored a message and before the index settled: the
+            # sender (MTA or IMAP re-fetch) delivers it again, and it is taken once
+            store_mail = service.store.mail
+            real_settle = store_mail.settle
+
+            async def dying_settle(message_id: str, key: str) -> None:
+                store_mail.settle = real_settle
+                raise RuntimeError("power cut")
+
+            store_mail.settle = dying_settle
+            crash = mail("New question", "<in-4@example.com>", Subject="Delivery")
+            try:
+                await asyncio.to_thread(smtp_send, listen_port, crash)
+            except smtplib.SMTPDataError as exc:
+                assert exc.smtp_code == 451  # not acknowledged: the MTA keeps it
+            else:
+                raise AssertionError("a failed intake must not be acknowledged")
+            claim = await store_mail.get("<in-4@example.com>")
+            assert claim is not None and claim.reason == "pending"
+            await asyncio.to_thread(smtp_send, listen_port, crash)  # the retry: 250
+            settled = await store_mail.get("<in-4@example.com>")
+            assert settled is not None and settled.reason == "" and settled.conversation_key
+            holding = [c for c in desk.open_conversations() if c["subject"] == "Delivery"]
+            assert [c["key"] for c in holding] == [settled.conversation_key]
+            assert [m["text"] for m in await desk.messages(settled.conversation_key)] == [
+                "New question"
+            ]
+    finally:
+        controller.stop()
+
+
+TWO_AGENTS = """
+queues:
+  web:
+    channels: [email]
+    wrap_up: 30
+agents:
+  - {id: "1001", name: Alice Moreau, endpoint: PJSIP/1001, queues: [web]}
+  - {id: "1002", name: Bruno Keller, endpoint: PJSIP/1002, queues: [web]}
+"""
+
+
+async def test_a_reply_after_the_conversation_closed_goes_to_its_agent_first(
+    tmp_path: Path,
+) -> None:
+    """Sticky by thread, for a sender the CRM does not know (no customer history)."""
+    relay = Relay()
+    relay_port, listen_port = free_port(), free_port()
+    controller = Controller(relay, hostname="127.0.0.1", port=relay_port)
+    controller.start()
+    queues = tmp_path / "queues.yaml"
+    queues.write_text(TWO_AGENTS)
+
+    def tweak(settings: Settings) -> Settings:
+        email = dataclasses.replace(
+            settings.email,
+            enabled=True,
+            from_address="support@shop.test",
+            mailboxes={"support@shop.test": "web"},
+            listen=True,
+            listen_port=listen_port,
+            smtp_host="127.0.0.1",
+            smtp_port=relay_port,
+            smtp_tls="none",
+            attachments_dir=str(tmp_path / "attachments"),
+        )
+        return dataclasses.replace(settings, email=email)
+
+    try:
+        async with running_service(tmp_path, queues_file=queues, tweak=tweak) as (
+            service,
+            _sim,
+            published,
+            _url,
+        ):
+            center = service.center
+            await center.set_agent_state("1002", "ready")
+            await asyncio.to_thread(smtp_send, listen_port, mail("First", "<t-1@example.com>"))
+            pop = await published.wait_for(lambda m: m["type"] == "conversation_assigned")
+            first = pop["conversation"]["key"]
+            assert pop["agent_id"] == "1002" and pop["conversation"]["customer_id"] is None
+            await center.conversation_reply("1002", first, "Answer")
+            await center.conversation_end("1002", first)
+            await center.conversation_close("1002", first)
+            ours = (await service.store.mail.latest(first, direction="out")).message_id
+
+            # Alice ready longest: without stickiness she would be next
+            await center.set_agent_state("1002", "not_ready", "break")
+            await center.set_agent_state("1001", "ready")
+            await asyncio.sleep(0.05)
+            await center.set_agent_state("1002", "ready")
+            again = mail("Follow-up", "<t-2@example.com>", In_Reply_To=ours)
+            await asyncio.to_thread(smtp_send, listen_port, again)
+            entry = await service.store.mail.get("<t-2@example.com>")
+            assert entry is not None and entry.conversation_key not in ("", first)
+            second = entry.conversation_key
+            pop2 = await published.wait_for(
+                lambda m: (
+                    m["type"] == "conversation_assigned" and m["conversation"]["key"] == second
+                )
+            )
+            assert pop2["agent_id"] == "1002" and pop2["conversation"]["thread"] == first
+            # and a third mail, a new thread, goes to Alice as usual
+            await asyncio.to_thread(smtp_send, listen_port, mail("New", "<t-3@example.com>"))
+            pop3 = await published.wait_for(
+                lambda m: (
+                    m["type"] == "conversation_assigned"
+                    and m["conversation"]["key"] not in (first, second)
+                )
+            )
+            assert pop3["agent_id"] == "1001"
+    finally:
+        controller.stop()

@@ -1,0 +1,269 @@
+"""Reports by channel (issue 16): ``by=channel``, ``channel=``, ``first_response`` and
+AHT per channel, on both engines, from calls, chats and emails written as the milestones
+the recorder and the digital desk write (``arrived`` with its channel, ``first_response``
+for the agent's first reply), so migration 15's triggers build the rows; then the same
+through the API, its exports and the CLI."""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+import pytest
+
+from config.errors import InvalidInput
+from crm_lookup.report_query import ContactQuery, Scope, find_contacts
+from crm_lookup.reports import ReportQuery, run_report
+from crm_lookup.store import Store, open_store
+from switchboard.cli import main
+from tests.console_fakes import World
+
+T0 = 1_796_119_200.0  # 2026-12-01 10:00 UTC
+DAY_START = 1_796_083_200.0  # 2026-12-01 00:00 UTC
+DAY_END = DAY_START + 86400
+
+
+async def contact(
+    s: Store,
+    key: str,
+    channel: str,
+    queue: str,
+    q: float,
+    *,
+    wait: float,
+    agent: str = "",
+    first_reply: float | None = None,
+    handle: float = 0,
+    wrap: float = 0,
+    end: bool = True,
+) -> None:
+    """One contact: queued at ``q``; an agent after ``wait`` s (none: abandoned then); the
+    agent's first reply ``first_reply`` s after queueing; ended ``handle`` s after the
+    answer; wrapped up ``wrap`` s after the end."""
+    log = s.contacts
+    await log.arrived(key, "", "", at=q - 5, channel=channel)
+    await log.queued(key, queue, at=q)
+    if not agent:
+        await log.ended(key, at=q + wait, outcome="abandoned_queue")
+        return
+    await log.offered(key, agent, at=q + wait)
+    await log.answered(key, agent, at=q + wait)
+    if first_reply is not None:
+        await log.first_response(key, agent, at=q + first_reply)
+    if not end:
+        return
+    await log.ended(key, at=q + wait + handle, outcome="answered")
+    if wrap:
+        found = await log.get_by_key(key)
+        await log.wrapup(found.id, "resolved", "", at=q + wait + handle + wrap)
+
+
+async def seed(s: Store) -> None:
+    # calls: answered after 10 and 30 s, handled 100 + 20 and 200 + 0; one abandoned
+    await contact(s, "v1", "voice", "sales", T0, wait=10, agent="1001", handle=100, wrap=20)
+    await contact(s, "v2", "voice", "sales", T0 + 60, wait=30, agent="1002", handle=200)
+    await contact(s, "v3", "voice", "sales", T0 + 120, wait=40)
+    # chats: assigned after 2 and 4 s, first replies 5 and 15 s after queueing;
+    # handled 300 + 10 and 500 + 30; one still open (in progress, in no figure)
+    await contact(
+        s, "chat:" + "a" * 32, "chat", "sales", T0, wait=2, agent="1001",
+        first_reply=5, handle=300, wrap=10,
+    )  # fmt: skip
+    await contact(
+        s, "chat:" + "b" * 32, "chat", "support", T0 + 30, wait=4, agent="1002",
+        first_reply=15, handle=500, wrap=30,
+    )  # fmt: skip
+    await contact(
+        s, "chat:" + "c" * 32, "chat", "support", T0 + 90, wait=1, agent="1002",
+        first_reply=3, end=False,
+    )  # fmt: skip
+    # emails: assigned after 60 s, replied 600 s after queueing, handled 900 + 60; one
+    # assigned and ended (closed as spam) with no reply: no first response
+    await contact(
+        s, "email:" + "d" * 32, "email", "support", T0 + 10, wait=60, agent="1001",
+        first_reply=600, handle=900, wrap=60,
+    )  # fmt: skip
+    await contact(
+        s, "email:" + "e" * 32, "email", "support", T0 + 20, wait=30, agent="1002", handle=40
+    )
+
+
+@pytest.fixture
+async def store(store_url: str) -> AsyncIterator[Store]:
+    s = await open_store(store_url)
+    await seed(s)
+    yield s
+    await s.close()
+
+
+def query(by: str, **kw: Any) -> ReportQuery:
+    return ReportQuery(by=by, start=DAY_START, end=DAY_END, **kw)
+
+
+async def test_contacts_carry_their_channel_and_first_reply(store: Store) -> None:
+    rows = await store.fetchall("SELECT key, channel, first_response_at FROM contacts ORDER BY key")
+    got = {r[0]: (r[1], r[2]) for r in rows}
+    assert got["v1"] == ("voice", None)
+    assert got["chat:" + "a" * 32] == ("chat", T0 + 5)
+    assert got["email:" + "d" * 32] == ("email", T0 + 10 + 600)
+    assert got["email:" + "e" * 32] == ("email", None)
+
+
+async def test_by_channel_gives_each_channel_its_own_figures(store: Store) -> None:
+    answer = await run_report(store, query("channel"))
+    assert answer["by"] == "channel"
+    assert "first_response" in answer["measures"]
+    rows = {r["key"]: r for r in answer["rows"]}
+    assert list(rows) == ["chat", "email", "voice"]
+    voice, chat, email = rows["voice"], rows["chat"], rows["email"]
+    assert (voice["offered"], voice["answered"], voice["abandoned"]) == (3, 2, 1)
+    assert voice["asa"] == 20.0  # (10 + 30) / 2
+    assert voice["aht"] == 160.0  # (120 + 200) / 2
+    assert voice["first_response"] is None  # a call's first response is its answer
+    assert (chat["offered"], chat["answered"]) == (2, 2)  # the open chat is in progress
+    assert chat["asa"] == 3.0
+    assert chat["aht"] == 420.0  # (310 + 530) / 2
+    assert chat["first_response"] == 10.0  # (5 + 15) / 2
+    assert email["offered"] == 2
+    assert email["aht"] == 500.0  # (960 + 40) / 2
+    assert email["first_response"] == 600.0  # only the email that had a reply
+    assert answer["in_progress"]["contacts"] == 1
+    # each row's filter is the drill-down's: that channel
+    assert rows["chat"]["filter"]["channel"] == "chat"
+    # the totals: first response over chats and emails alike
+    assert answer["totals"]["first_response"] == round((5 + 15 + 600) / 3, 2)
+
+
+async def test_a_channel_filter_narrows_every_grouping(store: Store) -> None:
+    by_queue = await run_report(store, query("queue", channel="chat"))
+    rows = {r["key"]: r for r in by_queue["rows"]}
+    assert {k: r["offered"] for k, r in rows.items()} == {"sales": 1, "support": 1}
+    assert rows["support"]["first_response"] == 15.0
+    assert rows["sales"]["filter"]["channel"] == "chat"
+    by_agent = await run_report(store, query("agent", channel="email"))
+    agents = {r["key"]: r for r in by_agent["rows"]}
+    assert agents["1001"]["calls"] == 1 and agents["1001"]["aht"] == 960.0
+    assert agents["1002"]["calls"] == 1 and agents["1002"]["first_response"] is None
+    voice_day = await run_report(store, query("day", channel="voice"))
+    assert voice_day["totals"]["offered"] == 3
+    assert voice_day["in_progress"]["contacts"] == 0  # the open chat is not a call
+
+
+async def test_drill_down_by_channel_and_first_response(store: Store) -> None:
+    replied, total = await find_contacts(
+        store,
+        ContactQuery(start=DAY_START, end=DAY_END, measure="first_response"),
+        Scope(),
+    )
+    assert total == 3
+    assert sorted(c.key for c in replied) == [
+        "chat:" + "a" * 32,
+        "chat:" + "b" * 32,
+        "email:" + "d" * 32,
+    ]
+    emails, total = await find_contacts(
+        store, ContactQuery(start=DAY_START, end=DAY_END, channel="email"), Scope()
+    )
+    assert total == 2 and all(c.key.startswith("email:") for c in emails)
+
+
+async def test_an_unknown_channel_is_refused(store: Store) -> None:
+    with pytest.raises(InvalidInput) as err:
+        await run_report(store, query("queue", channel="fax"))
+    assert err.value.field == "channel"
+    with pytest.raises(InvalidInput):
+        await find_contacts(
+            store, ContactQuery(start=DAY_START, end=DAY_END, channel="sms"), Scope()
+        )
+
+
+# ---------------------------------------------------------------- API, exports, CLI
+
+
+@pytest.fixture
+async def world(tmp_path: Path) -> AsyncIterator[World]:
+    w = await World().start(tmp_path)
+    await seed(w.store)
+    yield w
+    await w.close()
+
+
+Q = "from=2026-12-01&to=2026-12-01&tz=UTC"
+
+
+async def test_api_reports_by_channel_and_filters(world: World) -> None:
+    client = await world.client("root")
+    resp = await client.request("GET", f"/api/reports?{Q}&by=channel")
+    assert resp.status == 200, await resp.text()
+    answer = await resp.json()
+    assert {r["key"]: r["first_response"] for r in answer["rows"]} == {
+        "chat": 10.0,
+        "email": 600.0,
+        "voice": None,
+    }
+    resp = await client.request("GET", f"/api/reports?{Q}&by=queue&channel=chat")
+    assert {r["key"]: r["offered"] for r in (await resp.json())["rows"]} == {
+        "sales": 1,
+        "support": 1,
+    }
+    resp = await client.request(
+        "GET", f"/api/reports/contacts?{Q}&channel=chat&measure=first_response"
+    )
+    listed = await resp.json()
+    assert listed["total"] == 2
+    assert {c["channel"] for c in listed["contacts"]} == {"chat"}
+    assert all(c["first_response_at"].startswith("2026-12-01T10:") for c in listed["contacts"])
+    for bad in ("fax", "x" * 100, "chat\n"):
+        resp = await client.request("GET", f"/api/reports?{Q}&by=queue&channel={quote(bad)}")
+        assert resp.status == 400, bad
+        assert (await resp.json())["field"] == "channel"
+
+
+async def test_exports_carry_the_channel(world: World) -> None:
+    client = await world.client("root")
+    resp = await client.request("GET", f"/api/reports/export?format=csv&{Q}&by=channel")
+    assert resp.status == 200
+    table = list(csv.reader(io.StringIO((await resp.read()).decode("utf-8-sig"))))
+    header = table[0]
+    assert header[0] == "channel" and "first_response" in header
+    chat = next(r for r in table if r[0] == "chat")
+    assert float(chat[header.index("first_response")]) == 10.0
+    resp = await client.request("GET", f"/api/reports/contacts/export?format=csv&{Q}&channel=email")
+    table = list(csv.reader(io.StringIO((await resp.read()).decode("utf-8-sig"))))
+    column = table[0].index("channel")
+    assert [r[column] for r in table[1:]] == ["email", "email"]
+
+
+def test_cli_by_channel(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import asyncio
+
+    path = tmp_path / "cli.sqlite3"
+    monkeypatch.setenv("SWITCHBOARD_DATABASE__PATH", str(path))
+    monkeypatch.delenv("SWITCHBOARD_CONFIG", raising=False)
+
+    async def work() -> None:
+        s = await open_store(path)
+        try:
+            await seed(s)
+        finally:
+            await s.close()
+
+    asyncio.run(work())
+    base = ["report", "--from", "2026-12-01", "--to", "2026-12-01", "--tz", "UTC"]
+    assert main([*base, "--by", "channel"]) == 0
+    out = capsys.readouterr().out
+    assert "1st resp. s" in out
+    lines = {line.split()[0]: line.split() for line in out.splitlines() if line.strip()}
+    assert lines["chat"][-1] == "10.0"
+    assert lines["voice"][-1] == "-"
+    assert main([*base, "--by", "queue", "--channel", "email", "--format", "csv"]) == 0
+    rows = list(csv.reader(io.StringIO(capsys.readouterr().out)))
+    assert rows[0][-1] == "first_response"
+    assert [r[0] for r in rows[1:]] == ["support"]
+    assert rows[1][-1] == "600.0"
