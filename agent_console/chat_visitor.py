@@ -99,6 +99,7 @@ class ChatVisitors:
         self.origins = frozenset({settings.http.public_origin, *chat.allowed_origins})
         self.by_key: dict[str, set[Visitor]] = {}
         self.opening: set[Visitor] = set()
+        self.sockets: set[Visitor] = set()  # every open one, closed at shutdown
         self.schedule = _schedule(settings)
 
     def on_center_message(self, message: dict[str, Any]) -> None:
@@ -230,12 +231,13 @@ async def visitor_socket(request: web.Request) -> web.StreamResponse:
         ws = web.WebSocketResponse(heartbeat=20.0, max_msg_size=visitors.limits.frame_bytes * 4)
         await ws.prepare(request)
         visitor = visitors.new_visitor(ws)
+        visitors.sockets.add(visitor)
         sender = asyncio.ensure_future(_send_loop(visitor))
         try:
             await _read_loop(request, visitors, visitor)
         finally:
+            visitors.sockets.discard(visitor)
             visitors.detach(visitor)
-            visitor.outbox.put_nowait(None) if not visitor.outbox.full() else None
             sender.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await sender
@@ -406,6 +408,14 @@ async def _visitors_ctx(app: web.Application) -> AsyncIterator[None]:
     unsubscribe()
 
 
+async def _close_visitors(app: web.Application) -> None:
+    """Shutdown: every visitor socket closed as going away (the widget resumes on the
+    next start), so no handler holds the server's stop."""
+    for visitor in list(app[CHAT].sockets):
+        with contextlib.suppress(Exception):
+            await visitor.ws.close(code=1001, message=b"server shutting down")
+
+
 def setup(app: web.Application, settings: Settings) -> None:
     """Routes, the visitors' registry and its subscription (one line in the app)."""
     check_chat_settings(settings.chat)
@@ -418,3 +428,4 @@ def setup(app: web.Application, settings: Settings) -> None:
     app.router.add_get("/chat/widget.js", widget_js)
     app.router.add_get("/chat/ws", visitor_socket)
     app.cleanup_ctx.append(_visitors_ctx)
+    app.on_shutdown.append(_close_visitors)
