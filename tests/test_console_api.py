@@ -430,6 +430,10 @@ MATRIX: list[tuple[str, str, Any, dict[str, int]]] = [
         dict(anon=401, alice=403, bob=403, sue=200, root=200),
     ),
     ("GET", "/ws", None, dict(anon=401)),
+    # the chat widget's script and visitor socket are the public's: no session needed,
+    # none used (a plain GET is no websocket upgrade: 400 once the Origin is allowed)
+    ("GET", "/chat/widget.js", None, dict(anon=200, alice=200, bob=200, sue=200, root=200)),
+    ("GET", "/chat/ws", None, dict(anon=400, alice=400, bob=400, sue=400, root=400)),
 ]
 
 
