@@ -1,10 +1,10 @@
 // Switchboard web chat: the widget a company puts on its site with one tag (docs/chat.md)
 //   <script src="https://<the service>/chat/widget.js" async></script>
-// No build step. Everything it shows lives in a shadow root, so the site's styles and
-// scripts neither break it nor read it; every text from a visitor or an agent is written
+// No build step. Everything it shows lives in a shadow root, so the site's styles do not
+// break it; every text from a visitor or an agent is written
 // with textContent, never as HTML. It talks to the service it was loaded from over one
 // websocket and, after a drop, resumes with the chat's token and the last message number
-// it saw (kept in sessionStorage), so nothing said meanwhile is lost.
+// it saw (the token kept in sessionStorage), so nothing said meanwhile is lost.
 (function () {
   "use strict";
   const CONFIG = "__SB_CHAT_CONFIG__";
@@ -32,7 +32,9 @@
 
   // -- the page ---------------------------------------------------------------------------
   const host = el("div", { id: "sb-chat-widget" });
-  const root = host.attachShadow({ mode: "closed" });
+  // open, not closed: a page script can reach into either (it can wrap attachShadow), and an
+  // open root lets assistive and testing tools (axe, Playwright) see the widget
+  const root = host.attachShadow({ mode: "open" });
   const style = el("style");
   style.textContent = `
     :host { all: initial; }
@@ -129,7 +131,9 @@
   let agentName = t("agent");
   const seen = new Set();
   const unsent = new Map(); // client_id -> text, until the service says it is stored
-  let lastSeq = saved.seq || 0;
+  // a fresh page shows the whole thread again (from 0); a reconnect within the page asks
+  // only for what came after the last message it shows
+  let lastSeq = 0;
 
   function save() {
     try { sessionStorage.setItem(STORE_KEY, JSON.stringify(saved)); } catch (e) { /* private mode */ }
@@ -182,7 +186,7 @@
   function onFrame(frame) {
     switch (frame.type) {
       case "started":
-        saved = { conversation: frame.conversation, token: frame.token, seq: 0 };
+        saved = { conversation: frame.conversation, token: frame.token };
         save();
         showChat();
         textIn.focus();
@@ -195,7 +199,6 @@
         if (seen.has(frame.seq)) return;
         seen.add(frame.seq);
         lastSeq = Math.max(lastSeq, frame.seq);
-        saved.seq = lastSeq;
         save();
         if (frame.sender === "customer") line("customer", t("you"), frame.text);
         else if (frame.sender === "agent") { status.textContent = ""; line("agent", frame.name || agentName, frame.text); }
