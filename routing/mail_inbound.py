@@ -165,8 +165,9 @@ class MailIntake:
         if known is None:
             await self.mail.claim(self._entry(m, ""))
             await self._keep_attachments(m)
+        kept = await self.mail.attachments(m.message_id)
         try:
-            key, result = await self._hand_over(m, thread, recipients)
+            key, result = await self._hand_over(m, thread, recipients, kept)
         except BaseException:
             with contextlib.suppress(Exception):
                 await self.mail.release(m.message_id)
@@ -186,15 +187,12 @@ class MailIntake:
         return Outcome(result, m.message_id, key)
 
     async def _hand_over(
-        self, m: InboundMail, thread: str, recipients: Sequence[str]
+        self, m: InboundMail, thread: str, recipients: Sequence[str], kept: Sequence[Any]
     ) -> tuple[str, Result]:
         text = m.text or "(no text)"
         meta: dict[str, Any] = {"message_id": m.message_id}
-        if m.attachments:
-            meta["attachments"] = [
-                {"filename": a.filename, "content_type": a.content_type, "size": a.size}
-                for a in m.attachments
-            ]
+        if kept:  # what the console lists (``store.mail.read_attachment(root, id)``)
+            meta["attachments"] = [a.to_json() for a in kept]
         if m.skipped:
             meta["skipped"] = [{"filename": n, "why": w} for n, w in m.skipped]
         current = self.desk.conversation(thread) if thread else None

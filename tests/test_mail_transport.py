@@ -313,10 +313,16 @@ async def test_listener_opens_then_threads_a_reply(
         and conv["thread"] == ""
         and conv["first_message"] == "Where is my order?"
     )
-    assert conv["meta"]["attachments"] == [
-        {"filename": "receipt.pdf", "content_type": "application/pdf", "size": 8}
-    ]
     [att] = await store.mail.attachments_of(key)
+    assert conv["meta"]["attachments"] == [
+        {
+            "id": att.id,
+            "filename": "receipt.pdf",
+            "content_type": "application/pdf",
+            "size": 8,
+            "sha256": att.sha256,
+        }
+    ]
     assert (tmp_path / "att" / att.path).read_bytes() == b"%PDF-1.4"
 
     # the customer answers our reply: same conversation, while it is open
