@@ -1137,6 +1137,12 @@ STRINGS: dict[str, tuple[str, str]] = {
         "Слишком много сообщений подряд; подождите немного.",
     ),
     "chat.widget.new_chat": ("Start a new chat", "Начать новый чат"),
+    "chat.widget.transcript": ("Email me the transcript", "Прислать переписку на почту"),
+    "chat.widget.transcript_send": ("Send the transcript", "Отправить переписку"),
+    "chat.widget.transcript_sent": (
+        "The transcript is on its way to {email}.",
+        "Переписка отправлена на {email}.",
+    ),
 }
 
 _PLACEHOLDER = re.compile(r"\{([a-z_]+)\}")

@@ -44,6 +44,7 @@ from routing.chat_protocol import (
     ClientPing,
     ClientResume,
     ClientStart,
+    ClientTranscript,
     ClientTyping,
     ConnectionCounter,
     FrameError,
@@ -313,6 +314,16 @@ async def _handle(
     elif isinstance(frame, ClientTyping):
         if visitor.typing.allow(visitors.clock()):
             await center.visitor_typing(visitor.key, frame.on)
+    elif isinstance(frame, ClientTranscript):
+        if not visitor.typing.allow(visitors.clock()):  # a mail each time: not a flood
+            raise FrameError("rate_limited", "too many requests; wait a moment")
+        try:
+            sent = await center.visitor_transcript(visitor.key, frame.email)
+        except Conflict as exc:
+            raise FrameError("no_transcript", str(exc)) from None
+        visitor.push(
+            {"type": "transcript_sent", "email": frame.email, "message_id": sent["message_id"]}
+        )
     elif isinstance(frame, ClientLeave):
         await center.visitor_leave(visitor.key)
 

@@ -312,6 +312,11 @@ class ContactCenter(Protocol):
         """The customer left: a waiting conversation is abandoned, an active one ends."""
         ...
 
+    async def visitor_transcript(self, key: str, email: str) -> Message:
+        """Mail the chat so far to ``email``: ``{"message_id"}``. Raises NotFound,
+        Conflict (no email channel), InvalidInput (a bad address), RemoteError."""
+        ...
+
     def health(self) -> Message:
         """``{"ami": {"connected": bool, ...}, ...}``; ``ami.connected`` decides /healthz."""
         ...

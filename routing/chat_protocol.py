@@ -21,7 +21,7 @@ from typing import Any
 
 from config.errors import InvalidInput
 
-FRAME_TYPES = ("start", "resume", "message", "typing", "leave", "ping")
+FRAME_TYPES = ("start", "resume", "message", "typing", "transcript", "leave", "ping")
 
 
 class FrameError(InvalidInput):
@@ -76,6 +76,13 @@ class ClientTyping:
 
 
 @dataclass(frozen=True, slots=True)
+class ClientTranscript:
+    """Mail me this chat's transcript."""
+
+    email: str
+
+
+@dataclass(frozen=True, slots=True)
 class ClientLeave:
     pass
 
@@ -85,7 +92,15 @@ class ClientPing:
     pass
 
 
-ClientFrame = ClientStart | ClientResume | ClientMessage | ClientTyping | ClientLeave | ClientPing
+ClientFrame = (
+    ClientStart
+    | ClientResume
+    | ClientMessage
+    | ClientTyping
+    | ClientTranscript
+    | ClientLeave
+    | ClientPing
+)
 
 
 def _field(data: Mapping[str, Any], name: str, limit: int, *, required: bool = False) -> str:
@@ -163,6 +178,11 @@ def parse_frame(raw: str | bytes, limits: Limits = Limits()) -> ClientFrame:
         if not isinstance(on, bool):
             raise FrameError("bad_field", "on must be true or false", field="on")
         return ClientTyping(on=on)
+    if kind == "transcript":
+        email = _field(data, "email", short, required=True)
+        if "@" not in email or " " in email:
+            raise FrameError("bad_field", "email must look like name@example.com", field="email")
+        return ClientTranscript(email=email)
     if kind == "leave":
         return ClientLeave()
     return ClientPing()

@@ -547,6 +547,9 @@ class ConsoleOperations:
     async def visitor_leave(self, key: str) -> dict[str, Any]:
         return await self._desk().end(key, "customer")  # type: ignore[no-any-return]
 
+    async def visitor_transcript(self, key: str, email: str) -> dict[str, Any]:
+        return {"message_id": await self._desk().send_transcript(key, email)}
+
     def health(self) -> dict[str, Any]:
         calls: dict[str, int] = {link.name: 0 for link in self.pbxs}
         for call in self.calls.values():

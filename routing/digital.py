@@ -218,6 +218,25 @@ class DigitalDesk:
         """Every conversation not closed (the supervisors' snapshot)."""
         return [conv.to_json() for conv in self._open.values()]
 
+    async def send_transcript(self, key: str, to: str) -> str:
+        """Mail the chat's messages so far to ``to`` (the visitor asked for them) through
+        the email transport; returns the mail's Message-ID.
+
+        Raises:
+            NotFound: no such conversation. Conflict: no email transport is configured
+            (``[email]``). InvalidInput: a bad address. RemoteError: the relay failed.
+        """
+        transport = self.transports.get("email")
+        sender = getattr(transport, "send_transcript", None)
+        if sender is None:
+            raise Conflict("transcripts by email need the email channel ([email])")
+        conversation = self.conversation(key) or await self.store.conversations.get(key)
+        if conversation is None:
+            raise NotFound(f"no conversation {key[:80]!r}")
+        messages = await self.messages(key)
+        message_id: str = await sender(to, conversation, messages)
+        return message_id
+
     async def messages(
         self, key: str, after_seq: int = 0, limit: int = MAX_PAGE
     ) -> list[dict[str, Any]]:

@@ -431,6 +431,11 @@ class FakeCenter:
             self._update_conversation(conv, state="ended", ended_at=self.clock())
         return dict(conv)
 
+    async def visitor_transcript(self, key: str, email: str) -> Message:
+        self._conversation(key)
+        self.actions.append(("visitor_transcript", key, email))
+        return {"message_id": f"<transcript-{len(self.actions)}@fake>"}
+
     def assign_conversation(
         self, key: str, agent_id: str, card: Message | None = None, *, contact_id: int | None = None
     ) -> None:

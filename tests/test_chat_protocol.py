@@ -57,6 +57,8 @@ def test_a_start_frame() -> None:
             "bad_field",
         ),
         ({"type": "resume", "token": "t"}, "missing_field"),
+        ({"type": "transcript", "email": "nobody"}, "bad_field"),
+        ({"type": "transcript"}, "missing_field"),
         ({"type": "sudo"}, "unknown_type"),
         ({"no": "type"}, "unknown_type"),
     ],

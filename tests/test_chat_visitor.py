@@ -233,3 +233,87 @@ async def test_the_widget_script_carries_its_configuration(tmp_path: Path) -> No
         assert config["topics"] == ["web"] and config["maxChars"] == 2000
         assert config["strings"]["ru"]["open"] == "Напишите нам"
         assert config["strings"]["en"]["send"] == "Send"
+
+
+async def test_the_transcript_by_email_on_request(tmp_path: Path) -> None:
+    """After the chat the visitor asks for its transcript: it goes out through the email
+    channel's relay (a real SMTP server on 127.0.0.1) with the whole thread; without an
+    email channel the answer says so."""
+    import asyncio
+    from email import message_from_bytes, policy
+
+    from aiosmtpd.controller import Controller
+
+    from tests.test_mail_transport import Relay, free_port
+
+    relay = Relay()
+    relay_port = free_port()
+    controller = Controller(relay, hostname="127.0.0.1", port=relay_port)
+    controller.start()
+
+    def tweak(settings: Settings) -> Settings:
+        email = dataclasses.replace(
+            settings.email,
+            enabled=True,
+            from_address="support@shop.test",
+            mailboxes={"support@shop.test": "web"},
+            smtp_host="127.0.0.1",
+            smtp_port=relay_port,
+            smtp_tls="none",
+            attachments_dir=str(tmp_path / "attachments"),
+        )
+        return chat_tweak()(dataclasses.replace(settings, email=email))
+
+    try:
+        async with (
+            running_service(tmp_path, queues_file=queue_file(tmp_path), tweak=tweak) as (
+                service,
+                _sim,
+                _published,
+                url,
+            ),
+            aiohttp.ClientSession() as http,
+            http.ws_connect(url + "/chat/ws", origin=SITE) as ws,
+        ):
+            await service.center.set_agent_state("1001", "ready")
+            await ws.send_json(START)
+            key = next(f for f in await frames_until(ws, "joined") if f["type"] == "started")[
+                "conversation"
+            ]
+            await ws.send_json({"type": "message", "text": "Where is my parcel?", "client_id": "c"})
+            await frames_until(ws, "sent")
+            await service.center.conversation_reply("1001", key, "It leaves today.")
+            await service.center.conversation_end("1001", key)
+            await frames_until(ws, "ended")
+            await ws.send_json({"type": "transcript", "email": "not an address"})
+            assert (await frames_until(ws, "error"))[-1]["field"] == "email"
+            await ws.send_json({"type": "transcript", "email": "ada@example.com"})
+            sent = (await frames_until(ws, "transcript_sent"))[-1]
+            assert sent["email"] == "ada@example.com"
+        for _ in range(100):
+            if relay.received:
+                break
+            await asyncio.sleep(0.05)
+        [(_from, to, raw)] = relay.received
+        assert to == ["ada@example.com"]
+        mail = message_from_bytes(raw, policy=policy.default)
+        body = mail.get_body(("plain",)).get_content()  # type: ignore[union-attr]
+        assert "Where is my parcel?" in body and "It leaves today." in body
+        assert mail["Auto-Submitted"] == "auto-generated"
+    finally:
+        controller.stop()
+
+    async with (
+        running_service(tmp_path / "b", queues_file=queue_file(tmp_path), tweak=chat_tweak()) as (
+            service,
+            _sim,
+            _published,
+            url,
+        ),
+        aiohttp.ClientSession() as http,
+        http.ws_connect(url + "/chat/ws", origin=SITE) as ws,
+    ):
+        await ws.send_json(START)
+        await frames_until(ws, "started")
+        await ws.send_json({"type": "transcript", "email": "ada@example.com"})
+        assert (await frames_until(ws, "error"))[-1]["code"] == "no_transcript"

@@ -175,6 +175,9 @@ class ClusterCenter:
     async def visitor_leave(self, key: str) -> Message:
         return dict(await self._act("visitor_leave", key))
 
+    async def visitor_transcript(self, key: str, email: str) -> Message:
+        return dict(await self._act("visitor_transcript", key, email))
+
     # -- events ---------------------------------------------------------------------------
 
     def subscribe(self, listener: Listener) -> Callable[[], None]:

@@ -50,6 +50,7 @@ ACTIONS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "visitor_message": (("key", "text"), ()),
     "visitor_typing": (("key", "on"), ()),
     "visitor_leave": (("key",), ()),
+    "visitor_transcript": (("key", "email"), ()),
 }
 SNAPSHOT = "snapshot"  # answered synchronously with a replica bundle
 MAX_ARG = 1_000

@@ -119,6 +119,17 @@
   const leaveBtn = el("button", { type: "button", class: "secondary" }, t("leave"));
   compose.append(textLabel, textIn, sendBtn, leaveBtn);
   panel.appendChild(compose);
+  // after the chat: its transcript by email, or a new chat
+  const after = el("form", { class: "start", novalidate: "" });
+  after.hidden = true;
+  const mailWrap = el("label", {}, t("transcript"));
+  const mailIn = el("input", { type: "email", name: "transcript", autocomplete: "email", maxlength: "200" });
+  mailWrap.appendChild(mailIn);
+  after.appendChild(mailWrap);
+  after.appendChild(el("button", { type: "submit", class: "primary" }, t("transcript_send")));
+  const newChat = el("button", { type: "button", class: "secondary" }, t("new_chat"));
+  after.appendChild(newChat);
+  panel.appendChild(after);
   root.append(launch, panel);
   (document.body || document.documentElement).appendChild(host);
 
@@ -159,8 +170,9 @@
   }
 
   function connect() {
-    ws = new WebSocket(wsUrl);
-    ws.onopen = () => {
+    const sock = new WebSocket(wsUrl);
+    ws = sock;
+    sock.onopen = () => {
       retry = 0;
       status.textContent = "";
       if (saved.conversation && saved.token) {
@@ -169,12 +181,14 @@
         send(saved.pendingStart);
       }
     };
-    ws.onmessage = (event) => {
+    sock.onmessage = (event) => {
+      if (ws !== sock) return; // an older socket, closed for a new chat
       let frame;
       try { frame = JSON.parse(event.data); } catch (e) { return; }
       onFrame(frame);
     };
-    ws.onclose = () => {
+    sock.onclose = () => {
+      if (ws !== sock) return;
       ws = null;
       if (ended || (!saved.conversation && !saved.pendingStart)) return;
       status.textContent = t("reconnecting");
@@ -225,7 +239,11 @@
         line("system", "", t("ended"));
         saved = {};
         save();
-        if (ws) ws.close(1000);
+        mailIn.value = mailIn.value || emailIn.value;
+        after.hidden = false;
+        break;
+      case "transcript_sent":
+        status.textContent = t("transcript_sent", { email: frame.email });
         break;
       case "offline":
         saved = {};
@@ -311,6 +329,24 @@
     typingTimer = setTimeout(() => { if (typingSent) send({ type: "typing", on: false }); typingSent = false; }, 3000);
   });
   leaveBtn.addEventListener("click", () => { send({ type: "leave" }); });
+  after.addEventListener("submit", (event) => {
+    event.preventDefault();
+    if (mailIn.value.trim()) send({ type: "transcript", email: mailIn.value.trim() });
+  });
+  newChat.addEventListener("click", () => {
+    if (ws) ws.close(1000);
+    ended = false;
+    seen.clear();
+    lastSeq = 0;
+    unsent.clear();
+    thread.textContent = "";
+    status.textContent = "";
+    after.hidden = true;
+    thread.hidden = true;
+    compose.hidden = true;
+    form.hidden = false;
+    nameIn.focus();
+  });
 
   if (saved.conversation) { openPanel(); }
 })();
