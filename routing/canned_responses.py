@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from config.errors import InvalidInput
-from routing.ivr.yamltree import Limits, load_data, read_limited
+from routing.ivr.yamltree import Limits, load_file
 
 __all__ = [
     "CANNED_LIMITS",
@@ -131,21 +131,7 @@ def load_responses(
             message names the file (and line or response) and what is wrong.
     """
     source = str(path)
-    try:
-        raw = read_limited(path, limits)
-    except FileNotFoundError:
-        raise InvalidInput(f"{source}: file not found", field="-") from None
-    except OSError as exc:
-        raise InvalidInput(f"{source}: cannot read ({exc.strerror})", field="-") from None
-    except InvalidInput as exc:
-        raise InvalidInput(f"{source}:{exc.field}: {exc}", field="-") from None
-    try:
-        data = load_data(raw.decode("utf-8"), limits)
-    except UnicodeDecodeError:
-        raise InvalidInput(f"{source}:1: not UTF-8 text", field="-") from None
-    except InvalidInput as exc:
-        raise InvalidInput(f"{source}:{exc.field}: {exc}", field="-") from None
-    return parse_responses(data, source)
+    return parse_responses(load_file(path, limits), source)
 
 
 def parse_responses(data: Any, source: str = "<canned responses>") -> tuple[CannedResponse, ...]:

@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from config.errors import InvalidInput
-from routing.ivr.yamltree import Limits, load_data, read_limited
+from routing.ivr.yamltree import Limits, load_file
 
 __all__ = [
     "FORMS_LIMITS",
@@ -203,21 +203,7 @@ def load_forms(path: str | os.PathLike[str], limits: Limits = FORMS_LIMITS) -> t
             message names the file (and line, form, question) and what is wrong.
     """
     source = str(path)
-    try:
-        raw = read_limited(path, limits)
-    except FileNotFoundError:
-        raise InvalidInput(f"{source}: file not found", field="-") from None
-    except OSError as exc:
-        raise InvalidInput(f"{source}: cannot read ({exc.strerror})", field="-") from None
-    except InvalidInput as exc:
-        raise InvalidInput(f"{source}:{exc.field}: {exc}", field="-") from None
-    try:
-        data = load_data(raw.decode("utf-8"), limits)
-    except UnicodeDecodeError:
-        raise InvalidInput(f"{source}:1: not UTF-8 text", field="-") from None
-    except InvalidInput as exc:
-        raise InvalidInput(f"{source}:{exc.field}: {exc}", field="-") from None
-    return parse_forms(data, source)
+    return parse_forms(load_file(path, limits), source)
 
 
 def parse_forms(data: Any, source: str = "<forms>") -> tuple[Form, ...]:

@@ -58,7 +58,7 @@ from routing.acd.model import (
     Widening,
     WrapUpTimeoutAction,
 )
-from routing.ivr.yamltree import DEFAULT_LIMITS, Limits, load_data, read_limited
+from routing.ivr.yamltree import DEFAULT_LIMITS, Limits, load_file
 from routing.recording import RecordingPolicy, flag
 
 _QUEUE_KEYS = {
@@ -146,21 +146,7 @@ def load_queue_file(
             wrong; the message names the file and the line or the key.
     """
     source = str(path)
-    try:
-        raw = read_limited(path, limits)
-    except FileNotFoundError:
-        raise InvalidInput(f"{source}: file not found", field="-") from None
-    except OSError as exc:
-        raise InvalidInput(f"{source}: cannot read ({exc.strerror})", field="-") from None
-    except InvalidInput as exc:
-        raise InvalidInput(f"{source}:{exc.field}: {exc}", field="-") from None
-    try:
-        data = load_data(raw.decode("utf-8"), limits, cancelled)
-    except UnicodeDecodeError:
-        raise InvalidInput(f"{source}:1: not UTF-8 text", field="-") from None
-    except InvalidInput as exc:
-        raise InvalidInput(f"{source}:{exc.field}: {exc}", field="-") from None
-    return parse_queue_file(data, source)
+    return parse_queue_file(load_file(path, limits, cancelled), source)
 
 
 def parse_queue_file(data: Any, source: str = "<queues>") -> QueueFile:

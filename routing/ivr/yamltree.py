@@ -226,6 +226,35 @@ def load_data(
         loader.dispose()
 
 
+def load_file(
+    path: str | os.PathLike[str],
+    limits: Limits = DEFAULT_LIMITS,
+    cancelled: Callable[[], bool] = _never,
+) -> Any:
+    """A YAML file's plain data within the limits (None for an empty one): what the queue,
+    evaluation-form and canned-response files are read with.
+
+    Raises:
+        InvalidInput: missing, unreadable, too big, not UTF-8 or not YAML; the message
+            names the file and the line (``field`` is "-").
+    """
+    source = str(path)
+    try:
+        raw = read_limited(path, limits)
+    except FileNotFoundError:
+        raise InvalidInput(f"{source}: file not found", field="-") from None
+    except OSError as exc:
+        raise InvalidInput(f"{source}: cannot read ({exc.strerror})", field="-") from None
+    except InvalidInput as exc:
+        raise InvalidInput(f"{source}:{exc.field}: {exc}", field="-") from None
+    try:
+        return load_data(raw.decode("utf-8"), limits, cancelled)
+    except UnicodeDecodeError:
+        raise InvalidInput(f"{source}:1: not UTF-8 text", field="-") from None
+    except InvalidInput as exc:
+        raise InvalidInput(f"{source}:{exc.field}: {exc}", field="-") from None
+
+
 def read_limited(path: str | os.PathLike[str], limits: Limits = DEFAULT_LIMITS) -> bytes:
     """The bytes of a file, reading no more than ``max_bytes`` + 1 of them.
 
