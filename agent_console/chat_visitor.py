@@ -206,6 +206,8 @@ def _widget_config(settings: Settings, visitors: ChatVisitors) -> dict[str, Any]
 
 async def widget_js(request: web.Request) -> web.Response:
     """``GET /chat/widget.js`` (no session: it is loaded by the company's site)."""
+    if not request.app[CHAT].chat.enabled:
+        raise web.HTTPNotFound(text="the chat is not enabled")
     body: str = request.app[CHAT_WIDGET]
     response = web.Response(text=body, content_type="application/javascript")
     response.headers["Cache-Control"] = "public, max-age=300"
