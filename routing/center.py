@@ -62,6 +62,7 @@ from routing.recording import VARIABLE as RECORD_VARIABLE
 from routing.recording import RecordingPolicy, file_name, pbx_path
 from routing.reloader import Reloader
 from routing.resync import Resync, dials_leg
+from routing.tasks import TaskSet
 from routing.waiting import wait_in_queue
 from telephony.agi import AgiDispatcher, AgiSession
 from telephony.ami import Action, AmiClient
@@ -175,7 +176,7 @@ class CallCenter(ConsoleOperations):
         # (pbx, channel name) -> call id: channel names of two Asterisks collide
         self._by_channel: dict[tuple[str, str], str] = {}
         self._listeners: list[Listener] = []
-        self._tasks: set[asyncio.Task[Any]] = set()
+        self._tasks = TaskSet(log, "background task failed")
         self._dispatchers: list[AgiDispatcher] = []
         self._unsubscribes: list[Callable[[], None]] = []
         self._agent_calls: dict[str, str] = {}
@@ -252,20 +253,7 @@ class CallCenter(ConsoleOperations):
         return self.pbxs.home(call.pbx).ami
 
     def _spawn(self, coro: Awaitable[Any], name: str) -> asyncio.Task[Any]:
-        task: asyncio.Task[Any] = asyncio.ensure_future(coro)
-        task.set_name(name)
-        self._tasks.add(task)
-        task.add_done_callback(self._task_done)
-        return task
-
-    def _task_done(self, task: asyncio.Task[Any]) -> None:
-        self._tasks.discard(task)
-        if not task.cancelled() and task.exception() is not None:
-            log.error(
-                "background task failed",
-                exc_info=task.exception(),
-                extra={"fields": {"task": task.get_name()}},
-            )
+        return self._tasks.spawn(coro, name)
 
     async def _tick_loop(self) -> None:
         while True:

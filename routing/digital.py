@@ -52,6 +52,7 @@ from crm_lookup.conversations import (
 from routing.acd import commands as acd_cmd
 from routing.acd import events as acd_ev
 from routing.live import LiveCall, Phase
+from routing.tasks import TaskSet
 
 log = logging.getLogger(__name__)
 
@@ -193,7 +194,7 @@ class DigitalDesk:
         self._open: dict[str, Conversation] = {}
         self._by_agent: dict[str, dict[str, None]] = {}
         self._closed: OrderedDict[str, Conversation] = OrderedDict()
-        self._tasks: set[asyncio.Task[Any]] = set()
+        self._tasks = TaskSet(log, "digital desk task failed")
 
     # ------------------------------------------------------------------ reads
 
@@ -965,20 +966,7 @@ class DigitalDesk:
         )
 
     def _spawn(self, coro: Awaitable[Any], name: str) -> asyncio.Task[Any]:
-        task: asyncio.Task[Any] = asyncio.ensure_future(coro)
-        task.set_name(name)
-        self._tasks.add(task)
-        task.add_done_callback(self._task_done)
-        return task
-
-    def _task_done(self, task: asyncio.Task[Any]) -> None:
-        self._tasks.discard(task)
-        if not task.cancelled() and task.exception() is not None:
-            log.error(
-                "digital desk task failed",
-                exc_info=task.exception(),
-                extra={"fields": {"task": task.get_name()}},
-            )
+        return self._tasks.spawn(coro, name)
 
     async def stop(self) -> None:
         """Let the background writes finish (the center's stop calls it)."""
