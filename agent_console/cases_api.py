@@ -150,9 +150,12 @@ async def list_cases(request: web.Request) -> web.Response:
     queue = q.get("queue") or None
     if queue is not None:
         queue = text({"queue": queue}, "queue", max_len=64)
+    queues = None if scope.queues is None else scope.queues
+    if queue is not None:  # in the query, so the limit counts only this queue's cases
+        queues = frozenset({queue}) if queues is None or queue in queues else frozenset()
     found = await request.app[STORE].cases.search(
         statuses=statuses,
-        queues=None if scope.queues is None else scope.queues,
+        queues=queues,
         mine=user.agent_id if user.role is Role.AGENT else None,
         customer_id=inputs.int_id(customer, "customer id") if customer else None,
         priority=_choice(q, "priority", CASE_PRIORITIES),
@@ -176,6 +179,15 @@ async def create_case(request: web.Request) -> web.Response:
     contact = None
     if contact_id is not None:
         contact = await request.app[CRM].contact(contact_id)  # NotFound
+        # the same rules as linking one later: the user's own contact or their queues',
+        # and the case's customer's
+        if not _may_link(user, contact, scope):
+            raise PermissionDenied("that contact is not yours or in your queues")
+        if customer_id is not None and contact.get("customer_id") not in (
+            None,
+            int(customer_id),
+        ):
+            raise InvalidInput("that contact is another customer's", field="contact_id")
         if customer_id is None:
             if contact.get("customer_id") is None:
                 raise InvalidInput(

@@ -56,6 +56,7 @@ from routing.chat_protocol import (
 )
 from routing.ivr.hours import Schedule
 from routing.ivr.script import ScriptError, load_script
+from routing.tasks import TaskSet
 
 log = logging.getLogger(__name__)
 
@@ -63,6 +64,10 @@ WIDGET = Path(__file__).resolve().parent / "static" / "chat" / "widget.js"
 CONFIG_MARK = '"__SB_CHAT_CONFIG__"'
 SEND_QUEUE = 256  # frames waiting for one visitor; a socket that falls further behind is closed
 TYPING_PER_SECOND = 2.0
+STARTS_PER_MINUTE = 5.0  # chats one address may start (a burst of as many)
+#: a waiting chat whose visitor has had no socket this long is abandoned (a page closed
+#: before an agent came); a chat with an agent stays for the agent to end
+ORPHAN_SECONDS = 120.0
 
 
 @dataclass(eq=False)
@@ -101,6 +106,10 @@ class ChatVisitors:
         self.by_key: dict[str, set[Visitor]] = {}
         self.opening: set[Visitor] = set()
         self.sockets: set[Visitor] = set()  # every open one, closed at shutdown
+        self.starts: dict[str, TokenBucket] = {}  # address -> chats it may start
+        self.center: ContactCenter | None = None  # set when the app starts
+        self.store: Any = None
+        self.tasks = TaskSet(log, "chat visitor task failed")
         self.schedule = _schedule(settings)
 
     def on_center_message(self, message: dict[str, Any]) -> None:
@@ -128,6 +137,28 @@ class ChatVisitors:
             sockets.discard(visitor)
             if not sockets:
                 del self.by_key[visitor.key]
+                self.tasks.spawn(self._orphaned(visitor.key), f"chat-orphan-{visitor.key}")
+
+    async def _orphaned(self, key: str) -> None:
+        await asyncio.sleep(ORPHAN_SECONDS)
+        if key in self.by_key or self.center is None or self.store is None:
+            return  # the visitor came back
+        conversation = await self.store.conversations.get(key)
+        if conversation is not None and conversation.get("state") == "waiting":
+            with contextlib.suppress(SwitchboardError):
+                await self.center.visitor_leave(key)
+
+    def may_start(self, address: str) -> bool:
+        now = self.clock()
+        bucket = self.starts.get(address)
+        if bucket is None:
+            if len(self.starts) >= 10_000:  # bounded: the oldest addresses forgotten
+                for old in list(self.starts)[:5_000]:
+                    del self.starts[old]
+            bucket = self.starts[address] = TokenBucket(
+                STARTS_PER_MINUTE / 60.0, STARTS_PER_MINUTE, at=now
+            )
+        return bucket.allow(now)
 
     def is_open(self, now: float) -> bool:
         return self.schedule is None or self.schedule.is_open(now)
@@ -336,6 +367,8 @@ async def _start(
     if visitor.key or visitor.opening:
         raise FrameError("already_started", "this socket has a chat already")
     chat = visitors.chat
+    if not visitors.may_start(request.remote or "-"):
+        raise FrameError("rate_limited", "too many chats started from here; wait a minute")
     if not visitors.is_open(time.time()):
         strings = catalogue.strings_for(_language(request, frame.language))
         visitor.push(
@@ -416,9 +449,13 @@ def _language(request: web.Request, asked: str) -> str:
 
 
 async def _visitors_ctx(app: web.Application) -> AsyncIterator[None]:
-    unsubscribe = app[CENTER].subscribe(app[CHAT].on_center_message)
+    visitors: ChatVisitors = app[CHAT]
+    visitors.center, visitors.store = app[CENTER], app[STORE]
+    unsubscribe = app[CENTER].subscribe(visitors.on_center_message)
     yield
     unsubscribe()
+    for task in visitors.tasks:
+        task.cancel()
 
 
 async def _close_visitors(app: web.Application) -> None:

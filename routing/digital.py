@@ -194,6 +194,7 @@ class DigitalDesk:
         self._open: dict[str, Conversation] = {}
         self._by_agent: dict[str, dict[str, None]] = {}
         self._closed: OrderedDict[str, Conversation] = OrderedDict()
+        self._transcribed: set[str] = set()  # chats whose transcript was mailed
         self._tasks = TaskSet(log, "digital desk task failed")
 
     # ------------------------------------------------------------------ reads
@@ -234,8 +235,20 @@ class DigitalDesk:
         conversation = self.conversation(key) or await self.store.conversations.get(key)
         if conversation is None:
             raise NotFound(f"no conversation {key[:80]!r}")
+        # An anonymous visitor asks for it: one mail per chat, and to the address given
+        # at the start when there was one, so the service is no one's mail cannon.
+        if key in self._transcribed:
+            raise Conflict("this chat's transcript was sent already")
+        given = str((conversation.get("party") or {}).get("email") or "")
+        if given and given.lower() != to.strip().lower():
+            raise InvalidInput("the transcript goes to the email given at the start", field="email")
+        self._transcribed.add(key)
         messages = await self.messages(key)
-        message_id: str = await sender(to, conversation, messages)
+        try:
+            message_id: str = await sender(given or to, conversation, messages)
+        except BaseException:
+            self._transcribed.discard(key)
+            raise
         return message_id
 
     async def messages(

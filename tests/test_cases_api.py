@@ -163,3 +163,29 @@ async def test_case_routes_roles_scope_and_audit(world: Any) -> None:
     for path in ("/cases", f"/cases/{number}"):
         resp = await alice.request("GET", path)
         assert resp.status == 200 and "cases.js" in await resp.text()
+
+
+async def test_opening_a_case_on_a_contact_checks_it_as_linking_does(world: Any) -> None:
+    """Found in review: opening a case with another queue's (or another customer's)
+    contact showed that contact's caller, agent and disposition on the case."""
+    alice = await world.client("alice")  # agent 1001, queue sales
+    customer = world.ids["customer"]
+    theirs = await make_contact(
+        world.store, "case-open-support", "+15550177301", "support", "1002", at=time.time() - 60
+    )
+    await world.store.contacts.link_customer(theirs, int(customer))
+    resp = await alice.request("POST", "/api/cases", {"contact_id": str(theirs), "subject": "Peek"})
+    assert resp.status == 403
+    other = await world.store.customers.add("Someone Else", ["+15550177399"])
+    mine = await make_contact(
+        world.store, "case-open-other", "+15550177399", "sales", "1001", at=time.time() - 60
+    )
+    await world.store.contacts.link_customer(mine, other.id)
+    resp = await alice.request(
+        "POST",
+        "/api/cases",
+        {"contact_id": str(mine), "customer_id": customer, "subject": "Wrong customer"},
+    )
+    assert (resp.status, (await resp.json())["field"]) == (400, "contact_id")
+    resp = await alice.request("POST", "/api/cases", {"contact_id": str(mine), "subject": "Ok"})
+    assert resp.status == 201 and (await resp.json())["customer_id"] == other.id

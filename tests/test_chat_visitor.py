@@ -317,3 +317,40 @@ async def test_the_transcript_by_email_on_request(tmp_path: Path) -> None:
         await frames_until(ws, "started")
         await ws.send_json({"type": "transcript", "email": "ada@example.com"})
         assert (await frames_until(ws, "error"))[-1]["code"] == "no_transcript"
+
+
+async def test_starts_are_limited_and_a_left_waiting_chat_is_abandoned(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Found in review: connecting and leaving in a loop filled the queue with chats no
+    one would ever read. Starts are limited per address, and a waiting chat whose visitor
+    has had no socket for ORPHAN_SECONDS is abandoned (one with an agent stays)."""
+    import asyncio
+
+    import agent_console.chat_visitor as chat_visitor
+
+    monkeypatch.setattr(chat_visitor, "ORPHAN_SECONDS", 0.2)
+    async with (
+        running_service(tmp_path, queues_file=queue_file(tmp_path), tweak=chat_tweak()) as (
+            service,
+            _sim,
+            _published,
+            url,
+        ),
+        aiohttp.ClientSession() as http,
+    ):
+        keys = []
+        for _ in range(5):  # nobody is ready: each waits
+            async with http.ws_connect(url + "/chat/ws", origin=SITE) as ws:
+                await ws.send_json(START)
+                keys.append((await frames_until(ws, "started"))[-1]["conversation"])
+        async with http.ws_connect(url + "/chat/ws", origin=SITE) as ws:
+            await ws.send_json(START)
+            assert (await frames_until(ws, "error"))[-1]["code"] == "rate_limited"
+        for _ in range(100):
+            states = [(await service.store.conversations.get(k) or {}).get("state") for k in keys]
+            if all(s == "closed" for s in states):
+                break
+            await asyncio.sleep(0.05)
+        assert states == ["closed"] * 5
+        assert service.center.acd.queue_stats("web")["waiting"] == 0

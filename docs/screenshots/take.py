@@ -5,7 +5,9 @@
 It starts the demo on a free port with its simulated callers, signs in in Debian's
 chromium as the demo users and saves, into docs/screenshots/: the agent console with a
 screen pop and then in wrap-up (1366×768, the agent's laptop), the wallboard and its TV
-view (1920×1080, the wall screen), a customer's page and the admin page.
+view (1920×1080, the wall screen), a customer's page and the admin page, an agent with
+chats in tabs beside the phone, and the chat widget on a company's page (another origin,
+allowed through SWITCHBOARD_CHAT__ALLOWED_ORIGINS).
 """
 
 from __future__ import annotations
@@ -31,8 +33,11 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-async def start_demo(port: int, data: Path) -> asyncio.subprocess.Process:
+async def start_demo(port: int, data: Path, site: str) -> asyncio.subprocess.Process:
+    import os
+
     args = ["--port", str(port), "--rate", "20", "--seed", "7", "--data-dir", str(data)]
+    env = {**os.environ, "SWITCHBOARD_CHAT__ALLOWED_ORIGINS": site}
     proc = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
@@ -40,6 +45,7 @@ async def start_demo(port: int, data: Path) -> asyncio.subprocess.Process:
         "demo",
         *args,
         cwd=ROOT,
+        env=env,
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.STDOUT,
     )
@@ -83,13 +89,61 @@ async def contact_page(page: Any, url: str) -> None:
     await page.set_viewport_size(WALL)
 
 
+async def company_site(url: str) -> tuple[Any, str]:
+    """A company's own page, on its own origin, that embeds the widget with one tag."""
+    from aiohttp import web
+
+    page = (
+        '<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Morgan Logistics'
+        '</title></head><body style="font-family:sans-serif;margin:40px"><h1>Morgan '
+        "Logistics</h1><p>Parcels across Europe, tracked to your door.</p>"
+        f'<script src="{url}/chat/widget.js" async></script></body></html>'
+    )
+
+    async def index(_request: Any) -> Any:
+        return web.Response(text=page, content_type="text/html")
+
+    app = web.Application()
+    app.router.add_get("/", index)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    port = free_port()
+    await web.TCPSite(runner, "127.0.0.1", port).start()
+    return runner, f"http://127.0.0.1:{port}"
+
+
+async def chat_shots(browser: Any, agent: Any, site: str) -> None:
+    """The widget in a chat with Alice, and Alice's tabs."""
+    visitor = await (await browser.new_context(viewport=LAPTOP, locale="en-GB")).new_page()
+    await visitor.goto(site + "/")
+    await visitor.get_by_role("button", name="Chat with us").click()
+    await visitor.get_by_label("Your name").fill("Grace Hopper")
+    await visitor.get_by_label("Email").fill("grace@example.com")
+    await visitor.get_by_label("Topic").select_option("support")
+    await visitor.get_by_role("button", name="Start the chat").click()
+    box = visitor.get_by_label("Your message")
+    await box.wait_for(timeout=10_000)
+    await box.fill("Hello! My parcel 4711 says delivered, but it is not here.")
+    await box.press("Enter")
+    with contextlib.suppress(Exception):  # Alice may be busy: the chat then waits
+        panel = agent.locator(".conv-panel:visible textarea")
+        tab = agent.locator("#contact-tabs [role=tab]", has_text="Grace")
+        await tab.click(timeout=60_000)
+        await panel.fill("Sorry to hear that, Grace. Let me check with the driver.")
+        await panel.press("Enter")
+        await visitor.wait_for_timeout(1500)
+        await agent.screenshot(path=str(OUT / "agent-chats.png"))
+    await visitor.screenshot(path=str(OUT / "chat-widget.png"))
+
+
 async def main() -> None:
     from playwright.async_api import async_playwright
 
     port = free_port()
     url = f"http://127.0.0.1:{port}"
+    site_runner, site = await company_site(url)
     with tempfile.TemporaryDirectory() as data:
-        demo = await start_demo(port, Path(data))
+        demo = await start_demo(port, Path(data), site)
         try:
             async with async_playwright() as pw:
                 browser = await pw.chromium.launch(
@@ -112,6 +166,7 @@ async def main() -> None:
                 await agent.screenshot(path=str(OUT / "agent-wrapup.png"))
                 await agent.keyboard.press("Control+Enter")  # save: the contact is complete
                 await agent.wait_for_timeout(1500)
+                await chat_shots(browser, agent, site)
                 await wall.wait_for_timeout(2000)
                 await wall.screenshot(path=str(OUT / "supervisor.png"))
                 await wall.goto(url + "/supervisor?view=tv")
@@ -147,6 +202,7 @@ async def main() -> None:
                 await admin.screenshot(path=str(OUT / "admin.png"))
                 await browser.close()
         finally:
+            await site_runner.cleanup()
             demo.terminate()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(demo.wait(), 10)
