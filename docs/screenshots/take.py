@@ -154,7 +154,9 @@ async def main() -> None:
                 agent = await sign_in(browser, url, "alice", LAPTOP)
                 await agent.wait_for_selector("#conn.on")
                 await agent.keyboard.press("Alt+r")  # Ready
-                await agent.wait_for_selector("#call-state:has-text('Talking')", timeout=120_000)
+                # a chat may come first: the phone's tab says when a call is up
+                await agent.wait_for_selector("#tab-call:has-text('Talking')", timeout=120_000)
+                await agent.keyboard.press("Alt+1")  # the phone's tab
                 await agent.wait_for_timeout(1500)
                 await agent.screenshot(path=str(OUT / "agent.png"))
                 phone = (await agent.text_content("#card-phone")) or ""
