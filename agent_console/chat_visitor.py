@@ -64,7 +64,6 @@ WIDGET = Path(__file__).resolve().parent / "static" / "chat" / "widget.js"
 CONFIG_MARK = '"__SB_CHAT_CONFIG__"'
 SEND_QUEUE = 256  # frames waiting for one visitor; a socket that falls further behind is closed
 TYPING_PER_SECOND = 2.0
-STARTS_PER_MINUTE = 5.0  # chats one address may start (a burst of as many)
 #: a waiting chat whose visitor has had no socket this long is abandoned (a page closed
 #: before an agent came); a chat with an agent stays for the agent to end
 ORPHAN_SECONDS = 120.0
@@ -155,9 +154,8 @@ class ChatVisitors:
             if len(self.starts) >= 10_000:  # bounded: the oldest addresses forgotten
                 for old in list(self.starts)[:5_000]:
                     del self.starts[old]
-            bucket = self.starts[address] = TokenBucket(
-                STARTS_PER_MINUTE / 60.0, STARTS_PER_MINUTE, at=now
-            )
+            per_minute = self.chat.starts_per_minute
+            bucket = self.starts[address] = TokenBucket(per_minute / 60.0, per_minute, at=now)
         return bucket.allow(now)
 
     def is_open(self, now: float) -> bool:
@@ -197,7 +195,13 @@ def _schedule(settings: Settings) -> Schedule | None:
 
 def check_chat_settings(chat: ChatSettings) -> None:
     """Raises ConfigError on a setting the widget could not work with."""
-    for name in ("messages_per_minute", "message_burst", "max_message_chars", "visitors_per_ip"):
+    for name in (
+        "messages_per_minute",
+        "message_burst",
+        "max_message_chars",
+        "visitors_per_ip",
+        "starts_per_minute",
+    ):
         value = getattr(chat, name)
         if value < 1:
             raise ConfigError("settings", f"chat.{name}", "must be at least 1")

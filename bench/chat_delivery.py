@@ -101,6 +101,7 @@ def chat_settings(origin: str, visitors: int) -> str:
         "[chat]\nenabled = true\n"
         f'allowed_origins = ["{origin}"]\n'
         f"visitors_per_ip = {visitors * 2}\n"
+        f"starts_per_minute = {visitors * 2}\n"
         "messages_per_minute = 600\n"
         f'[chat.topics]\nbench = "{QUEUE}"\n'
     )

@@ -161,6 +161,9 @@ class ChatSettings:
     message_burst: int = 10
     max_message_chars: int = 2000
     visitors_per_ip: int = 20
+    # Chats one address may start a minute (a burst of as many): a loop of starts would
+    # fill the queue with chats no one reads.
+    starts_per_minute: int = 5
 
 
 @dataclass(frozen=True, slots=True)

@@ -118,7 +118,7 @@ async def chat_shots(browser: Any, agent: Any, site: str) -> None:
     await visitor.goto(site + "/")
     await visitor.get_by_role("button", name="Chat with us").click()
     await visitor.get_by_label("Your name").fill("Grace Hopper")
-    await visitor.get_by_label("Email").fill("grace@example.com")
+    await visitor.get_by_label("Email", exact=True).fill("grace@example.com")
     await visitor.get_by_label("Topic").select_option("support")
     await visitor.get_by_role("button", name="Start the chat").click()
     box = visitor.get_by_label("Your message")
