@@ -46,7 +46,7 @@
       max-width: calc(100vw - 40px); height: 480px; max-height: calc(100vh - 40px);
       background: #fff; color: #1a1a1a; border: 1px solid #6b6b6b; border-radius: 8px;
       display: flex; flex-direction: column; box-shadow: 0 4px 16px rgba(0,0,0,.3); }
-    .panel[hidden], .launch[hidden], form[hidden], .compose[hidden] { display: none; }
+    [hidden] { display: none !important; }
     header { display: flex; justify-content: space-between; align-items: center;
       background: #0b4f8a; color: #fff; padding: 8px 12px; border-radius: 8px 8px 0 0; }
     header h2 { margin: 0; font-weight: 600; }
@@ -70,8 +70,8 @@
     li.system { background: transparent; color: #4a4a4a; font-style: italic; max-width: 100%; }
     .who { display: block; font-size: 13px; font-weight: 600; color: #3a3a3a; }
     .status { padding: 0 12px; min-height: 1.4em; color: #4a4a4a; font-size: 14px; }
-    .compose { display: flex; gap: 6px; padding: 8px 12px 12px; }
-    .compose textarea { flex: 1; resize: none; height: 3em; }
+    .compose { display: flex; flex-wrap: wrap; gap: 6px; padding: 8px 12px 12px; }
+    .compose textarea { flex: 1 1 100%; resize: none; height: 3.5em; }
     .error { color: #a00000; font-size: 14px; margin: 0; }
   `;
   root.appendChild(style);
