@@ -51,6 +51,7 @@ from routing.chat_protocol import (
     Limits,
     TokenBucket,
     error_frame,
+    message_frame,
     parse_frame,
     serialize,
 )
@@ -429,16 +430,7 @@ async def _resume(
         {"type": "resumed", "conversation": frame.conversation, "state": conversation.get("state")}
     )
     for message in missed:
-        visitor.push(
-            {
-                "type": "message",
-                "seq": message["seq"],
-                "sender": message["sender"],
-                "name": message.get("name", ""),
-                "text": message["text"],
-                "at": message["at"],
-            }
-        )
+        visitor.push(message_frame(message))
     if conversation.get("state") in ("ended", "closed"):
         visitor.push({"type": "ended"})
 

@@ -194,6 +194,23 @@ def serialize(frame: Mapping[str, Any]) -> str:
     return json.dumps(frame, ensure_ascii=True, separators=(",", ":"))
 
 
+def message_frame(message: Mapping[str, Any]) -> dict[str, Any]:
+    """A stored message (``crm_lookup.conversations`` JSON) as the visitor's ``message``
+    frame: live from the desk and replayed on a resume alike."""
+    frame = {
+        "type": "message",
+        "seq": message["seq"],
+        "sender": message["sender"],
+        "name": message.get("name", ""),
+        "text": message["text"],
+        "at": message["at"],
+    }
+    client_id = (message.get("meta") or {}).get("client_id")
+    if isinstance(client_id, str):
+        frame["client_id"] = client_id
+    return frame
+
+
 def error_frame(code: str, message: str, **extra: Any) -> dict[str, Any]:
     return {"type": "error", "code": code, "message": message, **extra}
 

@@ -51,6 +51,7 @@ from crm_lookup.conversations import (
 )
 from routing.acd import commands as acd_cmd
 from routing.acd import events as acd_ev
+from routing.chat_protocol import message_frame
 from routing.live import LiveCall, Phase
 from routing.tasks import TaskSet
 
@@ -956,18 +957,7 @@ class DigitalDesk:
                 "message": message,
             }
         )
-        frame = {
-            "type": "message",
-            "seq": message["seq"],
-            "sender": message["sender"],
-            "name": message["name"],
-            "text": message["text"],
-            "at": message["at"],
-        }
-        client_id = (message.get("meta") or {}).get("client_id")
-        if isinstance(client_id, str):
-            frame["client_id"] = client_id
-        self._visitor(conv, frame)
+        self._visitor(conv, message_frame(message))
 
     def _visitor(self, conv: Conversation, event: dict[str, Any]) -> None:
         """A frame for the chat visitor's socket (routing.chat_protocol): published for
