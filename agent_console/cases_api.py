@@ -10,7 +10,9 @@ session, every write the CSRF token, and every write is audited (``case.create``
   "category"?, "queue"?, "agent_id"?, "notes"?}`` -> 201 the case. A contact whose
   caller is not a customer yet is refused (400, field ``customer_id``) with the reason:
   create the customer first.
-* ``GET /api/cases/{number}`` -> ``{"case", "clock", "timeline", "contacts"}``.
+* ``GET /api/cases/{number}`` -> ``{"case", "timeline", "contacts", "articles"}``: the
+  case carries its ``clock`` and ``business_hours`` (whether the clocks count now), the
+  articles are the knowledge-base uses on its contacts.
 * ``PATCH /api/cases/{number}`` ``{"status"?, "priority"?, "category"?, "queue"?,
   "agent_id"?, "subject"?}``.
 * ``POST /api/cases/{number}/notes`` ``{"text"}``; ``POST /api/cases/{number}/contacts``
@@ -41,7 +43,7 @@ from config.errors import InvalidInput, NotFound, PermissionDenied
 from config.settings import Settings
 from crm_lookup.cases import parse_number
 from crm_lookup.models import CASE_PRIORITIES, Case, CaseStatus
-from routing.sla import CaseTimes, Policy, business_seconds, clocks
+from routing.sla import CaseTimes, Policy, business_seconds, clocks, counting_at
 from routing.sla_config import load_policy
 
 STATUSES = tuple(s.value for s in CaseStatus)
@@ -91,9 +93,19 @@ def clock_of(policy: Policy, case: Case, now: float) -> dict[str, Any]:
 
 
 def case_json(request: web.Request, case: Case) -> dict[str, Any]:
+    policy, now = request.app[SLA_POLICY], time.time()
     data = case.to_json()
-    data["clock"] = clock_of(request.app[SLA_POLICY], case, time.time())
+    data["clock"] = clock_of(policy, case, now)
+    data["business_hours"] = business_hours_json(policy, now)
     return data
+
+
+def business_hours_json(policy: Policy, now: float) -> dict[str, Any]:
+    """Whether the SLA clocks count now (the schedule is open) and, if not, when they
+    resume: ``{"counting", "resumes_at", "timezone"}`` (no schedule: always counting)."""
+    counting, resumes_at = counting_at(policy.schedule, now)
+    zone = policy.schedule.timezone if policy.schedule is not None else None
+    return {"counting": counting, "resumes_at": resumes_at, "timezone": zone}
 
 
 def _scope(request: web.Request) -> Scope:
@@ -260,8 +272,15 @@ async def get_case(request: web.Request) -> web.Response:
         c.setdefault("channel", "voice")
         if c["channel"] is None:
             c["channel"] = "voice"
+    # the knowledge-base articles agents used on the case's contacts (kb_api's "used")
+    articles = await store.knowledge.uses_of_contacts(list(case.contact_ids))
     return web.json_response(
-        {"case": case_json(request, case), "timeline": timeline, "contacts": contacts}
+        {
+            "case": case_json(request, case),
+            "timeline": timeline,
+            "contacts": contacts,
+            "articles": articles,
+        }
     )
 
 

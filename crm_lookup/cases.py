@@ -169,10 +169,12 @@ async def open_case_in(
     queue: str = "",
     agent_id: str | None = None,
     actor: str = "",
+    at: float | None = None,
 ) -> int:
     """Insert a case inside the caller's transaction; returns its id. Opened from a
-    contact, that contact is the first response."""
-    now = time.time()
+    contact, that contact is the first response. ``at``: when (an import or the demo's
+    history; now by default)."""
+    now = time.time() if at is None else at
     if await db.fetchone("SELECT 1 FROM customers WHERE id = ?", (customer_id,)) is None:
         raise NotFound(f"no customer {customer_id}")
     status = _status(status)
@@ -204,7 +206,7 @@ async def open_case_in(
         db, case_id, "created", actor=actor, data={"status": status, "priority": priority}, at=now
     )
     if contact_id is not None:
-        await link_in(db, case_id, contact_id, actor=actor)
+        await link_in(db, case_id, contact_id, actor=actor, at=now)
     return case_id
 
 
@@ -309,10 +311,17 @@ async def update_case_in(
 
 
 async def link_in(
-    db: Transaction, case_id: int, contact_id: int, *, actor: str = "", responds: bool = True
+    db: Transaction,
+    case_id: int,
+    contact_id: int,
+    *,
+    actor: str = "",
+    responds: bool = True,
+    at: float | None = None,
 ) -> bool:
     """Link a contact (any channel) to a case; the first link is the first response
     (``responds``: not the customer's own reply). Returns whether it was new."""
+    now = time.time() if at is None else at
     try:
         changed = await db.execute(
             "INSERT INTO case_contacts(case_id, contact_id) VALUES (?, ?) ON CONFLICT DO NOTHING",
@@ -322,14 +331,7 @@ async def link_in(
         raise NotFound(f"no case {case_id} or no contact {contact_id}") from None
     if not changed:
         return False
-    await event_in(
-        db,
-        case_id,
-        "contact",
-        actor=actor,
-        contact_id=contact_id,
-    )
-    now = time.time()
+    await event_in(db, case_id, "contact", actor=actor, contact_id=contact_id, at=now)
     await db.execute(
         "UPDATE cases SET first_response_at = COALESCE(first_response_at, ?), updated_at = ?"
         " WHERE id = ?",
@@ -412,8 +414,9 @@ class CaseRepo:
         queue: str = "",
         agent_id: str | None = None,
         actor: str = "",
+        at: float | None = None,
     ) -> Case:
-        """Open a case.
+        """Open a case (``at``: when, now by default).
 
         Raises:
             NotFound: no such customer (or contact).
@@ -433,6 +436,7 @@ class CaseRepo:
                 queue=queue,
                 agent_id=agent_id,
                 actor=actor,
+                at=at,
             )
         return await self.get(case_id)
 
@@ -590,6 +594,16 @@ class CaseRepo:
         rows = await self._store.fetchall(
             self._select + " WHERE k.status NOT IN ('resolved', 'closed') ORDER BY k.id LIMIT ?",
             (limit,),
+        )
+        return [case_from_row(r) for r in rows]
+
+    async def settled_since(self, since: float, limit: int = 5000) -> list[Case]:
+        """Cases resolved or closed at or after ``since``: the SLA check reads the ones
+        settled since its last run, whose stopped clocks may still owe a breach flag."""
+        rows = await self._store.fetchall(
+            self._select + " WHERE k.status IN ('resolved', 'closed') AND k.resolved_at >= ?"
+            " ORDER BY k.resolved_at, k.id LIMIT ?",
+            (since, limit),
         )
         return [case_from_row(r) for r in rows]
 

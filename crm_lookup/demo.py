@@ -13,7 +13,6 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
-from crm_lookup.models import CaseChange
 from crm_lookup.store import Store
 
 
@@ -31,6 +30,10 @@ class DemoCustomer:
     case: str = ""
     # (queue, agent, disposition, notes, outcome, days ago)
     history: tuple[tuple[str, str, str, str, str, int], ...] = ()
+    #: the case's priority: its SLA targets in config/sla.yaml
+    case_priority: str = "normal"
+    #: a knowledge-base article the agent used on the case's call (crm_lookup.knowledge)
+    case_article: str = ""
 
 
 DEMO_CUSTOMERS: tuple[DemoCustomer, ...] = (
@@ -46,9 +49,10 @@ DEMO_CUSTOMERS: tuple[DemoCustomer, ...] = (
         "Prefers a callback after 4 pm.",
         "Invoice dispute for March",
         (
-            ("billing", "1001", "follow-up", "Disputes March invoice, sent copy.", "answered", 3),
+            ("billing", "1001", "follow-up", "Disputes March invoice, sent copy.", "answered", 1),
             ("support", "1002", "resolved", "Password reset.", "answered", 20),
         ),
+        case_article="Reading an invoice",
     ),
     DemoCustomer(
         "Ivan Petrov",
@@ -74,7 +78,11 @@ DEMO_CUSTOMERS: tuple[DemoCustomer, ...] = (
         (),
         "",
         "Replacement router",
-        (("support", "1002", "escalated", "Router keeps rebooting.", "answered", 1),),
+        # six days back: past the urgent resolution target on any week, so the SLA check
+        # flags the breach and the cases report (last 7 days) shows it
+        (("support", "1002", "escalated", "Router keeps rebooting.", "answered", 6),),
+        case_priority="urgent",
+        case_article="The router does not connect",
     ),
     DemoCustomer(
         "Olga Smirnova",
@@ -215,18 +223,7 @@ async def seed_demo(store: Store) -> None:
             tags=demo.tags,
             notes=demo.notes,
         )
-        if demo.case:
-            # in the queue of their first call, so its agents and supervisors see it on
-            # /cases with its SLA clock (config/sla.yaml)
-            await store.cases.open(
-                customer.id,
-                demo.case,
-                status="open",
-                due_at=now + 3 * 86400,
-                priority="high",
-                queue=demo.history[0][0] if demo.history else "",
-                actor="demo",
-            )
+        opened = False
         for n, (queue, agent, disposition, notes, outcome, days) in enumerate(demo.history):
             key = f"demo-{index:02d}-{n}"
             start = now - days * 86400 - 3600 * (n + 1)
@@ -240,13 +237,26 @@ async def seed_demo(store: Store) -> None:
                 await log.answered(key, agent, at=start + 24)
                 await log.ended(key, at=start + 24 + 180 + 40 * n, outcome="answered")
                 contact = await log.get_by_key(key)
-                case = None
-                if demo.case and n == 0:
-                    open_cases = await store.cases.open_for_customer(customer.id)
-                    if open_cases:
-                        case = CaseChange(case_id=open_cases[0].id, status="open")
-                await log.wrapup(
-                    contact.id, disposition, notes, case=case, at=start + 24 + 180 + 40 * n + 30
-                )
+                await log.wrapup(contact.id, disposition, notes, at=start + 24 + 180 + 40 * n + 30)
+                if demo.case and not opened:
+                    opened = True
+                    # opened on the customer's latest call, in its queue (so its agents and
+                    # supervisors see it on /cases), its SLA clock counting from then in
+                    # business hours (config/sla.yaml); the call is its first response
+                    await store.cases.open(
+                        customer.id,
+                        demo.case,
+                        status="open",
+                        priority=demo.case_priority,
+                        queue=queue,
+                        contact_id=contact.id,
+                        agent_id=agent,
+                        actor="demo",
+                        at=start + 24 + 120,
+                    )
             else:
                 await log.ended(key, at=start + 70, outcome=outcome)
+        if demo.case and not opened:  # no answered call to open it on: opened now
+            await store.cases.open(
+                customer.id, demo.case, status="open", priority=demo.case_priority, actor="demo"
+            )

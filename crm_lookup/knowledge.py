@@ -54,6 +54,7 @@ MAX_BODY_BYTES = 48 * 1024  # under the console's 64 KiB request cap, with JSON'
 MAX_TAGS = 12
 MAX_TAG = 40
 MAX_LIMIT = 50
+MAX_CONTACTS = 500  # a case's linked contacts asked about at once (a page, not a crawl)
 _TAG = re.compile(r"^[^\W_][\w-]*$")
 # title 10, body 1, tags 5: an article *about* the words outranks one that mentions them
 _BM25 = "bm25(articles_fts, 10.0, 1.0, 5.0)"
@@ -243,14 +244,29 @@ class KnowledgeRepo:
 
     async def uses_of_contact(self, contact_id: int) -> list[dict[str, Any]]:
         """The articles used on a contact, in the order they were used:
-        ``[{"article_id", "title", "username", "at"}]``."""
+        ``[{"article_id", "title", "username", "at", "contact_id"}]``."""
+        return await self.uses_of_contacts([contact_id])
+
+    async def uses_of_contacts(self, contact_ids: Sequence[int]) -> list[dict[str, Any]]:
+        """The articles used on any of ``contact_ids`` (a case's contacts), oldest use
+        first, as :meth:`uses_of_contact` gives them."""
+        ids = sorted(set(contact_ids))[:MAX_CONTACTS]
+        if not ids:
+            return []
         rows = await self._store.fetchall(
-            "SELECT u.article_id, a.title, u.username, u.at FROM article_uses u"
-            " JOIN articles a ON a.id = u.article_id WHERE u.contact_id = ? ORDER BY u.at, u.id",
-            (contact_id,),
+            "SELECT u.article_id, a.title, u.username, u.at, u.contact_id FROM article_uses u"
+            " JOIN articles a ON a.id = u.article_id"
+            f" WHERE u.contact_id IN ({', '.join('?' * len(ids))}) ORDER BY u.at, u.id",
+            ids,
         )
         return [
-            {"article_id": int(r[0]), "title": r[1], "username": r[2], "at": float(r[3])}
+            {
+                "article_id": int(r[0]),
+                "title": r[1],
+                "username": r[2],
+                "at": float(r[3]),
+                "contact_id": int(r[4]),
+            }
             for r in rows
         ]
 
@@ -352,10 +368,15 @@ class KnowledgeRepo:
         return before, await self.get(article_id)
 
     async def record_use(
-        self, article_id: int, *, username: str, contact_id: int | None = None
+        self,
+        article_id: int,
+        *,
+        username: str,
+        contact_id: int | None = None,
+        at: float | None = None,
     ) -> Article:
         """Count one use (an agent inserted the article or marked it used), on
-        ``contact_id`` when there is one.
+        ``contact_id`` when there is one; ``at`` (now by default) for the demo's history.
 
         Raises:
             NotFound: no such article. Conflict: it is retired.
@@ -366,7 +387,7 @@ class KnowledgeRepo:
             await tx.execute(
                 "INSERT INTO article_uses(article_id, contact_id, username, at)"
                 " VALUES (?, ?, ?, ?)",
-                (article_id, contact_id, username, time.time()),
+                (article_id, contact_id, username, time.time() if at is None else at),
             )
         return await self.get(article_id)
 

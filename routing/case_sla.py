@@ -1,8 +1,9 @@
 """The case SLA shell: keeps due times and breach flags, and feeds ``case_sla`` alerts.
 
 Every ``[cases] check_interval`` seconds :class:`CaseSla` reads the open cases
-(``store.cases.open_cases``), runs the pure clock (``routing.sla.clocks``) of each at
-``now``, writes a case's due times and breach flags when they change (a breach flag, once
+(``store.cases.open_cases``) and the ones resolved or closed since the previous check
+(``settled_since``: a case resolved late between two checks still gets its flag), runs
+the pure clock (``routing.sla.clocks``) of each at ``now``, writes a case's due times and breach flags when they change (a breach flag, once
 set, stays: the reports count it), and hands the clocks that are warnings or breached to
 the alerting shell (``Alerting.case_samples``), whose rule ``case_sla`` raises and clears
 the alerts shown on the supervisor console and the wallboard like every other alert. A
@@ -22,6 +23,8 @@ from routing.alerts.rules import CaseSample
 from routing.sla import CaseTimes, Policy, clocks
 
 log = logging.getLogger(__name__)
+
+SETTLED_LOOKBACK = 86400.0  # the first check after a start reads a day of settled cases
 
 
 def _times(case: Any) -> CaseTimes:
@@ -53,6 +56,8 @@ class CaseSla:
         self.interval = interval
         self.clock = clock
         self._task: asyncio.Task[None] | None = None
+        #: when the previous check ran; before the first, a day back (a restart)
+        self._checked_at: float | None = None
 
     def start(self) -> None:
         if self._task is None and self.policy.targets:
@@ -79,7 +84,10 @@ class CaseSla:
     async def check(self) -> list[CaseSample]:
         """One check now: due times and breach flags written, the alert samples set."""
         now = self.clock()
+        since = now - SETTLED_LOOKBACK if self._checked_at is None else self._checked_at
         cases = await self.store.cases.open_cases()
+        # a margin for a resolution stamped just before the previous check read its cases
+        cases += await self.store.cases.settled_since(since - self.interval)
         # a case open for months walks its schedule day by day: off the event loop
         computed = await asyncio.to_thread(self._compute, cases, now)
         samples: list[CaseSample] = []
@@ -115,4 +123,5 @@ class CaseSla:
                     )
         if self.alerting is not None:
             self.alerting.case_samples = tuple(samples)
+        self._checked_at = now
         return samples

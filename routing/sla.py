@@ -163,6 +163,18 @@ def add_business(schedule: Schedule | None, start: float, seconds: float) -> flo
     return None
 
 
+def counting_at(schedule: Schedule | None, now: float) -> tuple[bool, float | None]:
+    """Whether business time passes at ``now`` (the schedule is open) and, when it does not,
+    the instant it next opens: when the running clocks resume (None: open, or not within
+    :data:`MAX_DAYS`)."""
+    if schedule is None:
+        return True, None
+    opens = add_business(schedule, now, 0.0)
+    if opens is not None and opens <= now:
+        return True, None
+    return False, opens
+
+
 def resume(schedule: Schedule | None, times: CaseTimes, now: float) -> CaseTimes:
     """The case leaves pending_customer at ``now``: its pause counts as paused seconds."""
     if times.paused_since is None:

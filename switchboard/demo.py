@@ -36,9 +36,10 @@ from switchboard.demo_channels import (
     DemoChannels,
     DemoOutbox,
     Mailbox,
+    wrapup_on_open_case,
 )
 from switchboard.demo_history import seed_history
-from switchboard.demo_kb import seed_knowledge
+from switchboard.demo_kb import seed_case_articles, seed_knowledge
 from switchboard.demo_paths import DEFAULT_DATA_DIR, DEMO_DATABASE_FILE
 from switchboard.demo_quality import seed_evaluations
 from switchboard.service import Service, build_service, serve
@@ -234,6 +235,8 @@ async def run_demo(
             await seed_users(service.store)
             await seed_evaluations(service.store, demo)
             await seed_knowledge(service.store)  # the knowledge base's articles (once)
+            agents = {agent_id: name for name, _, agent_id in DEMO_USERS if agent_id}
+            await seed_case_articles(service.store, DEMO_CUSTOMERS, agents)
             # five weeks of past contacts and agent states: reports, forecast (once)
             await seed_history(service.store, demo, seed=seed, dialed=DEMO_DID)
         except BaseException:
@@ -258,7 +261,7 @@ async def run_demo(
             service.center,
             frozenset(a.agent_id for a in agents if a.agent_id not in humans),
             rng,
-            service.store.contacts.wrapup,
+            wrapup_on_open_case(service.store),
             names={a.agent_id: a.name for a in agents},
         )
         channels = demo_channels(demo, service.center, rng, rate)

@@ -38,6 +38,7 @@ from email.utils import make_msgid
 from typing import Any, Protocol
 
 from crm_lookup.demo import DEMO_CUSTOMERS, DemoCustomer
+from crm_lookup.models import CaseChange
 
 log = logging.getLogger(__name__)
 
@@ -362,6 +363,23 @@ class _Handled:
     #: a reply is on its way (it answers every customer message before it is sent)
     replying: bool = False
     ending: bool = False
+
+
+def wrapup_on_open_case(store: Any) -> Callable[[int, str, str], Any]:
+    """The simulated agents' wrap-up: a known customer's chat or email is linked to their
+    open case (most pressing first), as an agent answering about it would, so the case's
+    timeline gathers the call, the chat and the email."""
+
+    async def wrapup(contact_id: int, disposition: str, notes: str) -> None:
+        contact = await store.contacts.get(contact_id)
+        case = None
+        if contact.customer_id is not None:
+            open_cases = await store.cases.open_for_customer(contact.customer_id, limit=1)
+            if open_cases:
+                case = CaseChange(case_id=open_cases[0].id, status=open_cases[0].status)
+        await store.contacts.wrapup(contact_id, disposition, notes, case=case)
+
+    return wrapup
 
 
 @dataclass(slots=True)

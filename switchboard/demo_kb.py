@@ -7,6 +7,9 @@ Seeded once: a demo database that already has articles is left as it is.
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
+
+from crm_lookup.demo import DemoCustomer
 from crm_lookup.store import Store
 
 OWNER = "sam"
@@ -130,3 +133,34 @@ async def seed_knowledge(store: Store) -> int:
         for username, helpful in VOTES.get(title, ()):
             await kb.vote(article.id, username=username, helpful=helpful)
     return len(ARTICLES)
+
+
+async def seed_case_articles(
+    store: Store, customers: Iterable[DemoCustomer], usernames: Mapping[str, str]
+) -> int:
+    """The article each demo case's agent used on the call the case was opened on
+    (``DemoCustomer.case_article``), so the case page shows it; ``usernames`` maps an
+    agent id to the user. Once: a contact that already has a use is left. Returns how
+    many uses were added."""
+    added = 0
+    for demo in customers:
+        if not demo.case_article:
+            continue
+        customer = await store.customers.find_by_phone(demo.phone)
+        row = await store.fetchone("SELECT id FROM articles WHERE title = ?", (demo.case_article,))
+        if customer is None or row is None:
+            continue
+        cases = await store.cases.for_customer(customer.id, limit=1)
+        if not cases or not cases[0].contact_ids:
+            continue
+        case, contact_id = cases[0], cases[0].contact_ids[0]
+        if await store.knowledge.uses_of_contact(contact_id):
+            continue
+        await store.knowledge.record_use(
+            int(row[0]),
+            username=usernames.get(case.agent_id or "", OWNER),
+            contact_id=contact_id,
+            at=case.created_at + 45,  # during the call, as the agent opened the case
+        )
+        added += 1
+    return added

@@ -3,6 +3,7 @@ shell (routing.case_sla) over a real store: raised, flags kept, cleared when res
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from crm_lookup.store import open_store
@@ -74,5 +75,26 @@ async def test_the_shell_flags_breaches_and_feeds_alerts(store_url: str) -> None
         assert (await store.cases.get(case.id)).first_response_breached
         rows = await store.cases.report(case.created_at - 1, case.created_at + 60, "queue")
         assert rows[0]["first_response_breaches"] == 1
+    finally:
+        await store.close()
+
+
+async def test_a_case_resolved_late_between_two_checks_is_still_flagged(store_url: str) -> None:
+    """A case resolved after its target but before the next check is no longer open; the
+    check still reads it (resolved since the last check) and flags the breach."""
+    store = await open_store(store_url)
+    try:
+        policy = Policy({"urgent": Target(H, 0.2)}, None)
+        sla = CaseSla(store, policy, _Alerting())
+        ann = await store.customers.add("Ann Late", ["+15550199002"])
+        case = await store.cases.open(ann.id, "Quick fix", priority="urgent")
+        assert await sla.check() == []  # due times written, nothing breached yet
+        await asyncio.sleep(0.3)
+        await store.cases.update(case.id, status="resolved", actor="alice")  # 0.1 s late
+        assert await sla.check() == []  # a stopped clock raises no alert...
+        flagged = await store.cases.get(case.id)
+        assert flagged.resolution_breached and not flagged.first_response_breached
+        rows = await store.cases.report(case.created_at - 1, case.created_at + 60, "queue")
+        assert rows[0]["resolution_breaches"] == 1  # ...but the report counts it
     finally:
         await store.close()

@@ -279,6 +279,31 @@ def test_a_short_demo_run_puts_a_chat_and_an_email_in_the_showcase_history(
         assert theirs in {str(m["In-Reply-To"]).strip() for m in kept}, [
             m["In-Reply-To"] for m in kept
         ]
+        # her case (issue 17): opened on her call, the chat and the email linked to it as
+        # the simulated agents wrapped them up, the article used on the call, the SLA
+        # clock in business hours; another customer's urgent case is past its target
+        # and the cases report counts the breach
+        case: dict[str, Any] = {}
+        deadline = time.monotonic() + 45
+        while time.monotonic() < deadline:
+            with opener.open(f"{url}/api/cases?customer_id={customer}", timeout=5) as r:
+                [mine] = json.loads(r.read())["cases"]
+            with opener.open(f"{url}/api/cases/{mine['number']}", timeout=5) as r:
+                case = json.loads(r.read())
+            with opener.open(f"{url}/api/reports/cases?by=queue", timeout=5) as r:
+                report = {row["queue"]: row for row in json.loads(r.read())["rows"]}
+            channels = {c["channel"] for c in case["contacts"]}
+            breaches = report.get("support", {}).get("resolution_breaches", 0)
+            if channels >= {"voice", "chat", "email"} and breaches:
+                break
+            time.sleep(1.0)
+        assert {c["channel"] for c in case["contacts"]} >= {"voice", "chat", "email"}, case
+        assert [a["title"] for a in case["articles"]] == ["Reading an invoice"]
+        clock = case["case"]["clock"]
+        assert clock["first_response"]["state"] == "met"
+        assert clock["resolution"]["state"] == "running" and clock["resolution"]["target"] > 0
+        assert case["case"]["business_hours"]["timezone"] == "Europe/London"
+        assert report["support"]["resolution_breaches"] >= 1, report
         code, _out, err = stop(proc, signal.SIGINT)
         assert code == 0, err[-2000:]
         assert "Traceback" not in err

@@ -16,6 +16,7 @@ from routing.sla import (
     add_business,
     business_seconds,
     clocks,
+    counting_at,
     resume,
 )
 from routing.sla_config import load_policy
@@ -129,3 +130,14 @@ def test_policy_file_bounded(tmp_path: Path) -> None:
     bad.write_text("#" * 70_000)
     with pytest.raises(ConfigError, match="bytes"):
         load_policy(bad, scripts, scripts / "prompts")
+
+
+def test_whether_the_clock_counts_now_and_when_it_resumes() -> None:
+    # open on a weekday afternoon
+    assert counting_at(OFFICE, at(2026, 11, 30, 14)) == (True, None)
+    # Friday evening: resumes on Monday at 09:00
+    assert counting_at(OFFICE, at(2026, 11, 27, 18)) == (False, at(2026, 11, 30, 9))
+    # Christmas Eve after its short hours: Christmas is a holiday, so the 28th (Monday)
+    assert counting_at(OFFICE, at(2026, 12, 24, 13)) == (False, at(2026, 12, 28, 9))
+    # no schedule: the clock always counts
+    assert counting_at(None, at(2026, 11, 28, 3)) == (True, None)

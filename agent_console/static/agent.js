@@ -259,10 +259,7 @@
     // An unknown caller is first saved as a customer; only then can a case be opened.
     $("new-customer").classList.toggle("hidden", me.customerId !== null || !phone);
     const cases = clear($("card-cases"));
-    for (const k of card.open_cases || []) {
-      cases.append(el("li", { class: "case" }, t("agent.case.line", {
-        id: k.id, subject: k.subject || "", status: SB.label("case", k.status || "open") })));
-    }
+    for (const k of card.open_cases || []) cases.append(SB.caseItem(k));
     if (!cases.firstChild) cases.append(el("li", { class: "muted" }, t("agent.cases.none")));
     renderHistory($("card-history"), card.recent_contacts || []);
     $("card").classList.remove("hidden");
@@ -771,10 +768,11 @@
     tabChanged: () => showWrap(),
   });
   // The knowledge base beside the card (static/kb.js): an inserted article goes to the
-  // reply box listening for it, and counts as used on the contact in hand.
+  // open chat's or email's reply box (conversations.js), else to the clipboard, and counts
+  // as used on the contact in hand: the open tab's conversation, else the call.
   SBKb.attachToggle($("btn-kb"), $("kb-side"), {
     onInsert: SBKb.defaultInsert($("call-status")),
-    contactId: () => (me.call ? me.call.contact_id : null),
+    contactId: () => conversations.activeContactId() ?? (me.call ? me.call.contact_id : null),
   });
   renderTransferOptions();
   enable();

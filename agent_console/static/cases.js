@@ -68,9 +68,20 @@
     link.href = "/customers/" + encodeURIComponent(k.customer_id);
     $("clock-first_response").textContent = clockText(k.clock.first_response);
     $("clock-resolution").textContent = clockText(k.clock.resolution);
+    const hours = k.business_hours || {};
+    $("clock-hours").textContent = !hours.timezone ? t("cases.sla.always")
+      : hours.counting ? t("cases.sla.counting", { zone: hours.timezone })
+        : t("cases.sla.stopped", { zone: hours.timezone, when: hours.resumes_at ? when(hours.resumes_at) : "—" });
     $("case-status-edit").value = k.status;
     $("case-priority-edit").value = k.priority;
     $("case-agent-edit").value = k.agent_id || "";
+    const used = clear($("case-articles"));
+    for (const a of data.articles || []) {
+      used.append(el("li", {},
+        el("a", { href: "/kb?article=" + encodeURIComponent(a.article_id) }, a.title), " ",
+        el("span", { class: "muted" }, t("cases.article.use", { who: a.username, at: when(a.at) }))));
+    }
+    if (!used.firstChild) used.append(el("li", { class: "muted" }, t("cases.articles.none")));
     const contacts = Object.fromEntries((data.contacts || []).map((c) => [String(c.id), c]));
     const list = clear($("case-timeline"));
     for (const e of data.timeline) {

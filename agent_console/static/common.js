@@ -214,5 +214,27 @@ const SB = (() => {
     });
   }
 
-  return { api, el, clear, duration, when, now, connect, send, showError, t, has, label, spell, describeStep, openDialog };
+  // One open case on a customer card (crm_lookup Case.to_json): its number links to the
+  // case page in a new tab (the call's page stays), its status, and its SLA: breached
+  // (flagged, or a due time already past) or when the next target falls due. A paused
+  // clock (pending the customer) shows no due time.
+  function caseItem(k) {
+    const sla = k.sla || {};
+    const dues = [];
+    if (!sla.first_response_at && typeof sla.first_response_due === "number") dues.push(sla.first_response_due);
+    if (typeof sla.resolution_due === "number") dues.push(sla.resolution_due);
+    const paused = k.status === "pending_customer";
+    const next = paused || !dues.length ? null : Math.min(...dues);
+    const breached = Boolean(sla.first_response_breached || sla.resolution_breached || (next !== null && next < now()));
+    const number = k.number || String(k.id);
+    const item = el("li", { class: "case" + (breached ? " sla-breached" : "") },
+      el("a", { href: "/cases/" + encodeURIComponent(number), target: "_blank", rel: "noopener",
+        "aria-label": t("agent.case.open", { number }) }, number),
+      " ", k.subject || "", " — ", label("case", k.status || "open"));
+    if (breached) item.append(" ", el("strong", { class: "sla-flag" }, t("agent.case.sla.breached")));
+    else if (next !== null) item.append(" ", el("span", { class: "muted" }, t("agent.case.sla.due", { due: when(next) })));
+    return item;
+  }
+
+  return { api, el, clear, duration, when, now, connect, send, showError, t, has, label, spell, describeStep, openDialog, caseItem };
 })();

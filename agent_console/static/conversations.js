@@ -283,9 +283,7 @@ function AgentConversations(page) {
     p["card-phone"].textContent = card.phone || party.phone || "—";
     p["card-email"].textContent = card.email || party.email || "—";
     const cases = clear(p["card-cases"]);
-    for (const k of card.open_cases || []) {
-      cases.append(el("li", { class: "case" }, t("agent.case.line", { id: k.id, subject: k.subject || "", status: label("case", k.status || "open") })));
-    }
+    for (const k of card.open_cases || []) cases.append(SB.caseItem(k));
     if (!cases.firstChild) cases.append(el("li", { class: "muted" }, t("agent.cases.none")));
     page.renderHistory(p["card-history"], card.recent_contacts || []);
     p.heading.textContent = partyName(entry);
@@ -527,5 +525,29 @@ function AgentConversations(page) {
     return false;
   }
 
-  return { onMessage, reload, wrapSaved, handleKey, announce, activeKey: () => active };
+  // A knowledge-base article inserted (static/kb.js) while a live chat or email is the
+  // open tab: into its reply box at the cursor, where the agent edits it before sending.
+  document.addEventListener("sb-kb-insert", (ev) => {
+    const entry = active ? tabs.get(active) : null;
+    const box = entry && entry.parts.reply;
+    if (!box || box.disabled) return; // the phone tab: kb.js copies it instead
+    ev.preventDefault();
+    const text = ev.detail.text;
+    const start = box.selectionStart ?? box.value.length;
+    const end = box.selectionEnd ?? start;
+    const before = box.value.slice(0, start);
+    const joined = before && !before.endsWith("\n") ? "\n" + text : text;
+    box.value = before + joined + box.value.slice(end);
+    box.setSelectionRange(start + joined.length, start + joined.length);
+    box.dispatchEvent(new Event("input")); // the customer sees the agent typing
+    box.focus();
+  });
+
+  // The contact the agent is working on in the open tab (an article used counts on it).
+  function activeContactId() {
+    const entry = active ? tabs.get(active) : null;
+    return entry ? entry.conv.contact_id ?? null : null;
+  }
+
+  return { onMessage, reload, wrapSaved, handleKey, announce, activeKey: () => active, activeContactId };
 }

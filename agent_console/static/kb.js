@@ -267,8 +267,11 @@ const SBKb = (() => {
       $("kb-retire").addEventListener("click", () => retire(true));
       $("kb-restore").addEventListener("click", () => retire(false));
     }
-    const q = new URLSearchParams(window.location.search).get("q");
-    if (q) panel.search(q.slice(0, 200));
+    const params = new URLSearchParams(window.location.search);
+    const q = params.get("q");
+    const article = params.get("article"); // a link from a case's "articles used"
+    if (/^[0-9]{1,12}$/.test(article || "")) panel.open(article);
+    else if (q) panel.search(q.slice(0, 200));
   }
 
   page();
