@@ -102,6 +102,32 @@ async def test_two_chats_beside_a_call_by_keyboard(world: Any, browser: Any) -> 
     await expect(ada.locator(".msg.customer").last).to_contain_text("<img src=x", timeout=WAIT_MS)
     assert await ada.locator(".thread img").count() == 0
     await expect(ada.locator(".typing")).to_have_text("")
+
+    # an article from the knowledge base (Alt+K) goes into this chat's reply box, at
+    # the cursor after what the agent typed, and counts as used on the chat's contact
+    article = await world.store.knowledge.add(
+        title="Resending an invoice",
+        body="Invoices are resent from *Billing → Invoices → Email*.",
+        language="en",
+        owner="sue",
+    )
+    await reply.fill("Here is how:")
+    await page.keyboard.press("Alt+k")
+    await page.keyboard.type("resending invoice")
+    hit = page.locator("#kb-side .kb-hit .kb-open").first
+    await expect(hit).to_have_text("Resending an invoice", timeout=WAIT_MS)
+    await hit.click()
+    await page.click("#kb-side .kb-insert")
+    await expect(reply).to_be_focused()
+    await expect(reply).to_have_value(
+        "Here is how:\nInvoices are resent from Billing → Invoices → Email.", timeout=WAIT_MS
+    )
+    used = await world.store.knowledge.uses_of_contact(contact)
+    assert [u["article_id"] for u in used] == [article.id]
+    await reply.fill("")
+    await page.keyboard.press("Alt+k")  # the panel closes
+    await expect(page.locator("#kb-side")).to_be_hidden()
+
     await assert_accessible(page, "agent page, a chat beside a call")
     await screenshots(page, "agent-chats")
 

@@ -189,3 +189,38 @@ async def test_opening_a_case_on_a_contact_checks_it_as_linking_does(world: Any)
     assert (resp.status, (await resp.json())["field"]) == (400, "contact_id")
     resp = await alice.request("POST", "/api/cases", {"contact_id": str(mine), "subject": "Ok"})
     assert resp.status == 201 and (await resp.json())["customer_id"] == other.id
+
+
+async def test_a_case_lists_the_articles_used_on_its_contacts(world: Any) -> None:
+    """The case page's "articles used": the knowledge-base uses on the case's linked
+    contacts (any of them, oldest first), not those on the customer's other contacts."""
+    alice = await world.client("alice")
+    ada = int(world.ids["customer"])
+    linked = await make_contact(
+        world.store, "kb-1", "+15551230001", "sales", "1001", at=time.time() - 90
+    )
+    other = await make_contact(
+        world.store, "kb-2", "+15551230001", "sales", "1001", at=time.time() - 60
+    )
+    kb = world.store.knowledge
+    refund = await kb.add(title="Refunds", body="Refund it.", language="en", owner="sue")
+    fees = await kb.add(title="Late fees", body="Waive once.", language="en", owner="sue")
+    resp = await alice.request(
+        "POST", "/api/cases", {"customer_id": str(ada), "subject": "Refund", "queue": "sales"}
+    )
+    number = (await resp.json())["number"]
+    assert (await (await alice.request("GET", f"/api/cases/{number}")).json())["articles"] == []
+    for article, contact in ((refund, linked), (fees, linked), (refund, other)):
+        resp = await alice.request(
+            "POST", f"/api/kb/articles/{article.id}/used", {"contact_id": str(contact)}
+        )
+        assert resp.status == 200
+    resp = await alice.request("POST", f"/api/cases/{number}/contacts", {"contact_id": str(linked)})
+    assert resp.status == 200, await resp.text()
+    data = await (await alice.request("GET", f"/api/cases/{number}")).json()
+    assert [(a["title"], a["contact_id"], a["username"]) for a in data["articles"]] == [
+        ("Refunds", linked, "alice"),
+        ("Late fees", linked, "alice"),
+    ]
+    assert data["case"]["business_hours"]["timezone"] == "Europe/London"
+    assert isinstance(data["case"]["business_hours"]["counting"], bool)

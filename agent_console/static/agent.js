@@ -772,7 +772,8 @@
   // as used on the contact in hand: the open tab's conversation, else the call.
   SBKb.attachToggle($("btn-kb"), $("kb-side"), {
     onInsert: SBKb.defaultInsert($("call-status")),
-    contactId: () => conversations.activeContactId() ?? (me.call ? me.call.contact_id : null),
+    contactId: () => (conversations.activeKey() ? conversations.activeContactId()
+      : me.call ? me.call.contact_id : null),
   });
   renderTransferOptions();
   enable();

@@ -164,7 +164,11 @@ function AgentConversations(page) {
       const count = cannedChoices(entry).length;
       if (ev.key === "ArrowDown" && count) { ev.preventDefault(); entry.cannedIndex = (entry.cannedIndex + 1) % count; markCanned(entry); }
       else if (ev.key === "ArrowUp" && count) { ev.preventDefault(); entry.cannedIndex = (entry.cannedIndex - 1 + count) % count; markCanned(entry); }
-      else if (ev.key === "Enter") { ev.preventDefault(); useCanned(entry, entry.cannedIndex); }
+      else if (ev.key === "Enter") {
+        // typed ahead of the list's first load: the choice is made once it has come
+        ev.preventDefault();
+        loadCanned().then(() => useCanned(entry, entry.cannedIndex)).catch((e) => { p.error.textContent = e.message; });
+      }
       else if (ev.key === "Escape") { ev.preventDefault(); ev.stopPropagation(); closeCanned(entry, true); }
     });
     p["canned-list"].addEventListener("click", (ev) => {
@@ -191,10 +195,19 @@ function AgentConversations(page) {
 
   function allTabs() { return [$("tab-call"), ...[...tabs.values()].map((e) => e.tab)]; }
 
+  // The knowledge-base panel (agent.html, static/kb.js) goes with the open tab, beside its
+  // card: one panel, moved, so a search in progress and its results stay as they were.
+  function placeKb(entry) {
+    const kb = $("kb-side-panel");
+    const home = entry ? entry.panel : $("panel-call");
+    if (kb && kb.parentNode !== home) home.append(kb);
+  }
+
   // Select a tab (null: the phone tab); ``focus``: where the keyboard goes ("tab", "reply").
   function select(key, focus) {
     const entry = key ? tabs.get(key) : null;
     active = entry ? key : null;
+    placeKb(entry);
     $("panel-call").hidden = Boolean(entry);
     $("tab-call").setAttribute("aria-selected", String(!entry));
     $("tab-call").tabIndex = entry ? -1 : 0;
@@ -234,6 +247,7 @@ function AgentConversations(page) {
     clearTimeout(entry.typingTimer);
     clearTimeout(entry.idleTimer);
     const hadFocus = entry.panel.contains(document.activeElement) || entry.tab === document.activeElement;
+    placeKb(null); // the knowledge-base panel, if it is in this tab, stays on the page
     entry.tab.remove();
     entry.panel.remove();
     tabs.delete(key);
