@@ -257,12 +257,13 @@ async def run_demo(
             service.center, [a.agent_id for a in agents if a.agent_id not in humans], rng
         )
         callers = demo_callers(rng)
+        names = {a.agent_id: a.name for a in agents}
         replies = DemoAgentReplies(
             service.center,
             frozenset(a.agent_id for a in agents if a.agent_id not in humans),
             rng,
-            wrapup_on_open_case(service.store),
-            names={a.agent_id: a.name for a in agents},
+            wrapup_on_open_case(service.store, names),
+            names=names,
         )
         channels = demo_channels(demo, service.center, rng, rate)
 

@@ -31,7 +31,7 @@ import random
 import smtplib
 import time
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from email.message import EmailMessage
 from email.utils import make_msgid
@@ -365,10 +365,13 @@ class _Handled:
     ending: bool = False
 
 
-def wrapup_on_open_case(store: Any) -> Callable[[int, str, str], Any]:
+def wrapup_on_open_case(
+    store: Any, names: Mapping[str, str] | None = None
+) -> Callable[[int, str, str], Any]:
     """The simulated agents' wrap-up: a known customer's chat or email is linked to their
     open case (most pressing first), as an agent answering about it would, so the case's
-    timeline gathers the call, the chat and the email."""
+    timeline gathers the call, the chat and the email; ``names`` (agent id -> name) say
+    who did it on the timeline."""
 
     async def wrapup(contact_id: int, disposition: str, notes: str) -> None:
         contact = await store.contacts.get(contact_id)
@@ -377,7 +380,9 @@ def wrapup_on_open_case(store: Any) -> Callable[[int, str, str], Any]:
             open_cases = await store.cases.open_for_customer(contact.customer_id, limit=1)
             if open_cases:
                 case = CaseChange(case_id=open_cases[0].id, status=open_cases[0].status)
-        await store.contacts.wrapup(contact_id, disposition, notes, case=case)
+        agent = contact.agent_id or ""
+        actor = (names or {}).get(agent, agent)
+        await store.contacts.wrapup(contact_id, disposition, notes, case=case, actor=actor)
 
     return wrapup
 

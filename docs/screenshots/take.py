@@ -6,8 +6,10 @@ It starts the demo on a free port with its simulated callers, signs in in Debian
 chromium as the demo users and saves, into docs/screenshots/: the agent console with a
 screen pop and then in wrap-up (1366×768, the agent's laptop), the wallboard and its TV
 view (1920×1080, the wall screen), a customer's page and the admin page, an agent with
-chats in tabs beside the phone, and the chat widget on a company's page (another origin,
-allowed through SWITCHBOARD_CHAT__ALLOWED_ORIGINS).
+chats in tabs beside the phone, the chat widget on a company's page (another origin,
+allowed through SWITCHBOARD_CHAT__ALLOWED_ORIGINS), the knowledge-base panel beside a
+call, the showcase customer's case (its call, chat and email, its SLA clock, the article
+used) and the cases report with a breach.
 """
 
 from __future__ import annotations
@@ -89,6 +91,50 @@ async def contact_page(page: Any, url: str) -> None:
     await page.set_viewport_size(WALL)
 
 
+async def case_shots(page: Any, url: str) -> None:
+    """The showcase customer's case once her chat and email are linked to it (the demo's
+    agents wrap them up onto it), then the reports page's "Cases and SLA" with the breach
+    of the demo's urgent case."""
+    number = ""
+    for _ in range(60):
+        cases = await page.evaluate(
+            "async () => (await (await fetch('/api/cases?customer_id=1')).json()).cases"
+        )
+        if cases:
+            number = cases[0]["number"]
+            case = await page.evaluate(
+                "async (n) => (await (await fetch('/api/cases/' + n)).json())", number
+            )
+            if {c["channel"] for c in case["contacts"]} >= {"voice", "chat", "email"}:
+                break
+        await page.wait_for_timeout(2000)
+    if not number:
+        return
+    await page.set_viewport_size(LAPTOP)
+    await page.goto(f"{url}/cases/{number}")
+    await page.wait_for_selector("#case-timeline li", timeout=10_000)
+    await page.wait_for_timeout(800)
+    await page.screenshot(path=str(OUT / "case.png"), full_page=True)
+    await page.goto(url + "/reports")
+    await page.wait_for_selector("#case-report-rows tr", timeout=10_000)
+    await page.wait_for_timeout(800)
+    await page.locator("#case-report").screenshot(path=str(OUT / "case-report.png"))
+    await page.set_viewport_size(WALL)
+
+
+async def kb_shot(agent: Any) -> None:
+    """The knowledge-base panel beside the call's card (Alt+K), an article open."""
+    await agent.keyboard.press("Alt+k")
+    await agent.keyboard.type("invoice")
+    with contextlib.suppress(Exception):
+        await agent.wait_for_selector("#kb-side .kb-hit .kb-open", timeout=5_000)
+        await agent.locator("#kb-side .kb-hit .kb-open").first.click()
+        await agent.wait_for_selector("#kb-side .kb-article h3", timeout=5_000)
+    await agent.wait_for_timeout(600)
+    await agent.screenshot(path=str(OUT / "agent-kb.png"))
+    await agent.keyboard.press("Alt+k")  # closed again
+
+
 async def company_site(url: str) -> tuple[Any, str]:
     """A company's own page, on its own origin, that embeds the widget with one tag."""
     from aiohttp import web
@@ -165,6 +211,7 @@ async def main() -> None:
                 await agent.wait_for_timeout(1500)
                 await agent.screenshot(path=str(OUT / "agent.png"))
                 phone = (await agent.text_content("#card-phone")) or ""
+                await kb_shot(agent)
                 await agent.keyboard.press("Alt+e")  # hang up: the wrap-up form
                 await agent.wait_for_selector("#wrapup:not([hidden])", timeout=10_000)
                 await agent.select_option("#disposition", index=1)
@@ -194,6 +241,7 @@ async def main() -> None:
                     await customer.wait_for_timeout(1500)
                     await customer.screenshot(path=str(OUT / "customer.png"))
                 await contact_page(wall, url)
+                await case_shots(wall, url)
                 evaluations = await sign_in(browser, url, "alice", LAPTOP)
                 await evaluations.goto(url + "/evaluations")
                 await evaluations.wait_for_timeout(1500)
