@@ -224,3 +224,53 @@ async def test_a_case_lists_the_articles_used_on_its_contacts(world: Any) -> Non
     ]
     assert data["case"]["business_hours"]["timezone"] == "Europe/London"
     assert isinstance(data["case"]["business_hours"]["counting"], bool)
+
+
+async def _contact_of(world: Any, key: str, channel: str, customer_id: int) -> int:
+    """A contact of ``channel`` handled by alice (1001) in sales, ended: ready to wrap up."""
+    log = world.store.contacts
+    at = time.time() - 120
+    await log.arrived(key, "", "", "inbound", at, customer_id=customer_id, channel=channel)
+    await log.queued(key, "sales", at=at + 1)
+    await log.offered(key, "1001", at=at + 2)
+    await log.answered(key, "1001", at=at + 3)
+    await log.ended(key, at=at + 60)
+    return int((await log.get_by_key(key)).id)
+
+
+async def test_a_case_opened_from_a_chat_gathers_the_email_and_the_call(world: Any) -> None:
+    """Cases from every channel's wrap-up: a chat's wrap-up opens the case, an email's and
+    a call's link to it; the case lists the three contacts, each with its channel, in
+    the order they were linked, and its timeline has an entry for each."""
+    alice = await world.client("alice")
+    ada = int(world.ids["customer"])
+    chat = await _contact_of(world, "chat-case-1", "chat", ada)
+    email = await _contact_of(world, "email-case-1", "email", ada)
+    call = await make_contact(
+        world.store, "call-case-1", "+15551230001", "sales", "1001", at=time.time() - 30
+    )
+    await world.store.contacts.ended("call-case-1", at=time.time() - 5)
+    resp = await alice.request(
+        "POST",
+        f"/api/contacts/{chat}/wrapup",
+        {"disposition": "resolved", "case": {"subject": "Damaged parcel", "status": "open"}},
+    )
+    assert resp.status == 200, await resp.text()
+    [case_id] = (await world.store.contacts.get(chat)).case_ids
+    for contact in (email, call):
+        resp = await alice.request(
+            "POST",
+            f"/api/contacts/{contact}/wrapup",
+            {"disposition": "resolved", "case": {"id": str(case_id), "status": "open"}},
+        )
+        assert resp.status == 200, await resp.text()
+    number = (await world.store.cases.get(case_id)).number
+    data = await (await alice.request("GET", f"/api/cases/{number}")).json()
+    assert [(c["id"], c["channel"]) for c in data["contacts"]] == [
+        (chat, "chat"),
+        (email, "email"),
+        (call, "voice"),
+    ]
+    linked = [e["contact_id"] for e in data["timeline"] if e["kind"] == "contact"]
+    assert linked == [chat, email, call]
+    assert data["case"]["queue"] == "sales" and data["case"]["agent_id"] == "1001"
