@@ -95,10 +95,14 @@ const SB = (() => {
     return (h ? h + ":" : "") + mm + ":" + String(r).padStart(2, "0");
   }
 
+  // Dates in the page's language, in the browser's own variant of it when it has one (an
+  // English page in a British browser: 03/12/2026, 14:05, not 12/3/2026, 2:05 PM).
+  const pageLang = document.documentElement.lang || "";
+  const dateLocale = (navigator.languages || []).find((l) => l.split("-")[0] === pageLang) || pageLang || undefined;
   function when(value) {
     if (value === null || value === undefined || value === "") return "";
     const d = typeof value === "number" ? new Date(value * 1000) : new Date(value);
-    return isNaN(d) ? String(value) : d.toLocaleString(document.documentElement.lang || undefined);
+    return isNaN(d) ? String(value) : d.toLocaleString(dateLocale);
   }
 
   // An error shown where the agent acted: ``where`` is the id of the message slot next to
