@@ -59,6 +59,8 @@ log = logging.getLogger(__name__)
 
 #: closed conversations kept in memory for a console that asks right after
 RECENT = 500
+#: chat widget message ids kept in memory per conversation (older ones: the store)
+CLIENT_IDS = 1000
 
 
 class Transport(Protocol):
@@ -130,6 +132,12 @@ class Conversation:
     first_response_at: float | None = None
     last_seq: int = 0
     card: dict[str, Any] | None = None
+    #: the chat widget's client_id -> the number its message was stored under (a resend
+    #: after a lost ack is answered with it); ``client_ids_whole``: every id of the
+    #: conversation is here (False after a restart or once the oldest were forgotten:
+    #: then the store is asked)
+    client_ids: OrderedDict[str, int] = field(default_factory=OrderedDict)
+    client_ids_whole: bool = True
 
     @property
     def customer_id(self) -> int | None:
@@ -253,10 +261,12 @@ class DigitalDesk:
         return message_id
 
     async def messages(
-        self, key: str, after_seq: int = 0, limit: int = MAX_PAGE
+        self, key: str, after_seq: int = 0, limit: int = MAX_PAGE, *, before_seq: int = 0
     ) -> list[dict[str, Any]]:
-        """The conversation's messages numbered above ``after_seq`` (from the store: any
-        conversation, open or not).
+        """The conversation's messages numbered above ``after_seq``, oldest first (from
+        the store: any conversation, open or not): the first ``limit`` of them, or with
+        ``before_seq`` the newest ``limit`` below that number (a long thread's latest
+        page, and the page before it).
 
         Raises:
             NotFound: no such conversation.
@@ -265,9 +275,11 @@ class DigitalDesk:
         known = key in self._open or key in self._closed
         if not known and await self.store.conversations.get(key) is None:
             raise NotFound(f"no conversation {key[:80]!r}")
-        messages: list[dict[str, Any]] = await self.store.conversations.messages(
-            key, after_seq, limit
-        )
+        repo = self.store.conversations
+        if before_seq:
+            newest: list[dict[str, Any]] = await repo.messages_before(key, before_seq, limit)
+            return [m for m in newest if m["seq"] > after_seq]
+        messages: list[dict[str, Any]] = await repo.messages(key, after_seq, limit)
         return messages
 
     # ------------------------------------------------------------------ opening
@@ -464,9 +476,18 @@ class DigitalDesk:
     # ------------------------------------------------------------------ messages
 
     async def customer_message(
-        self, key: str, text: str, *, meta: Mapping[str, Any] | None = None
+        self,
+        key: str,
+        text: str,
+        *,
+        meta: Mapping[str, Any] | None = None,
+        client_id: str = "",
     ) -> dict[str, Any]:
         """A message from the customer (the chat visitor, an email reply).
+
+        ``client_id`` (the chat widget's id of the message) makes it idempotent: the same
+        id again in the conversation (a resend after the acknowledgement was lost) stores
+        and publishes nothing and returns the first message, with ``"duplicate": True``.
 
         Returns:
             The message JSON as stored.
@@ -474,26 +495,63 @@ class DigitalDesk:
         Raises:
             NotFound: no such open conversation.
             Conflict: it has ended.
-            InvalidInput: a bad body or meta.
+            InvalidInput: a bad body, meta or client_id.
         """
         conv = self._live(key)
         if conv.state in ("ended", "closed"):
             raise Conflict("the conversation has ended")
         body = clean_body(text)
-        clean_meta(meta)
+        cid = clean_text(client_id or "", "client_id", 64)
+        extra = dict(meta or {})
+        if cid:
+            extra["client_id"] = cid
+            first = await self._sent_before(conv, cid)
+            if first is not None:
+                return {**first, "duplicate": True}
+        clean_meta(extra)
         conv.last_seq += 1
-        message: dict[str, Any] = await self.store.conversations.add_message(
-            key,
-            conv.last_seq,
-            "customer",
-            body,
-            name=conv.party.name,
-            meta=meta,
-            at=self.clock(),
-            bump=False,
-        )
+        seq = conv.last_seq
+        if cid:  # before the write: a resend racing it finds the number already taken
+            self._remember_client_id(conv, cid, seq)
+        try:
+            message: dict[str, Any] = await self.store.conversations.add_message(
+                key,
+                seq,
+                "customer",
+                body,
+                name=conv.party.name,
+                meta=extra if (meta is not None or cid) else None,
+                at=self.clock(),
+                bump=False,
+            )
+        except BaseException:
+            if cid and conv.client_ids.get(cid) == seq:
+                del conv.client_ids[cid]  # not stored: a resend must store it
+            raise
         self._publish_message(conv, message)
         return message
+
+    async def _sent_before(self, conv: Conversation, client_id: str) -> dict[str, Any] | None:
+        """The message the widget sent with ``client_id`` already, or None."""
+        seq = conv.client_ids.get(client_id)
+        if seq is None:
+            if conv.client_ids_whole:
+                return None
+            found: dict[str, Any] | None = await self.store.conversations.by_client_id(
+                conv.key, client_id
+            )
+            return found
+        stored = await self.store.conversations.messages(conv.key, seq - 1, 1)
+        if stored and stored[0]["seq"] == seq:
+            return dict(stored[0])
+        # still being written by the first send: its number is all the widget needs
+        return {"conversation": conv.key, "seq": seq, "sender": "customer"}
+
+    def _remember_client_id(self, conv: Conversation, client_id: str, seq: int) -> None:
+        conv.client_ids[client_id] = seq
+        while len(conv.client_ids) > CLIENT_IDS:
+            conv.client_ids.popitem(last=False)
+            conv.client_ids_whole = False  # the forgotten ones are in the store
 
     async def agent_message(
         self, key: str, agent_id: str, text: str, *, meta: Mapping[str, Any] | None = None
@@ -912,6 +970,7 @@ class DigitalDesk:
             ended_at=row["ended_at"],
             first_response_at=row["first_response_at"],
             last_seq=int(row["last_seq"]),
+            client_ids_whole=False,  # sent before the restart: the store knows them
         )
 
     # ------------------------------------------------------------------ helpers

@@ -359,9 +359,14 @@ class FakeCenter:
         self._update_conversation(conv, state="closed", ended_at=ended)
         return dict(conv)
 
-    async def conversation_messages(self, key: str, after_seq: int | str = 0) -> list[Message]:
+    async def conversation_messages(
+        self, key: str, after_seq: int | str = 0, before_seq: int | str = 0
+    ) -> list[Message]:
         self._conversation(key)
-        return [dict(m) for m in self.messages.get(key, []) if m["seq"] > int(after_seq)]
+        found = [dict(m) for m in self.messages.get(key, []) if m["seq"] > int(after_seq)]
+        if int(before_seq or 0):
+            return [m for m in found if m["seq"] < int(before_seq)][-500:]
+        return found[:500]
 
     async def visitor_open(
         self,
@@ -404,7 +409,7 @@ class FakeCenter:
         self._update_conversation(conv)
         return {**conv, "token": f"token-{key}"}
 
-    async def visitor_message(self, key: str, text: str) -> Message:
+    async def visitor_message(self, key: str, text: str, client_id: str = "") -> Message:
         conv = self._conversation(key)
         if conv["state"] in ("ended", "closed"):
             raise Conflict("the conversation has ended")

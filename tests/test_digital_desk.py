@@ -343,6 +343,7 @@ async def test_a_restart_brings_back_waiting_and_assigned_conversations(tmp_path
             for n in range(2)
         ]
         await desk.agent_message(held[0]["key"], "1001", "Hello V0")
+        said = await desk.customer_message(held[0]["key"], "Hi", client_id="w-1")
         await desk.end(held[1]["key"], "customer")  # ended: its wrap-up goes on
         waiting = await desk.open_conversation(
             "chat", queue="web", party={"name": "W"}, first_message="anyone?"
@@ -360,9 +361,12 @@ async def test_a_restart_brings_back_waiting_and_assigned_conversations(tmp_path
             assert set(mine) == {held[0]["key"], held[1]["key"]}
             assert mine[held[0]["key"]]["state"] == "active"
             assert mine[held[1]["key"]]["state"] == "ended"
+            # the widget's resend after the restart is recognised from the store
+            again = await desk.customer_message(held[0]["key"], "Hi", client_id="w-1")
+            assert again["seq"] == said["seq"] == 2 and again["duplicate"] is True
             # the conversation goes on where it was: numbering, first response, agent
             reply = await desk.agent_message(held[0]["key"], "1001", "Still here")
-            assert reply["seq"] == 2
+            assert reply["seq"] == 3
             # closing the ended one frees its slot for the one that waited
             await desk.close(held[1]["key"], "1001")
             await asyncio.sleep(0)
