@@ -35,6 +35,7 @@ from config.settings import Settings
 from routing.canned_responses import CannedResponse, load_responses
 
 KEY = re.compile(r"^(chat|email):[0-9a-f]{32}$")
+NEWEST = 2**31 - 1  # before_seq of a thread's newest page
 REPLY_MAX = 16_000  # characters; a message body is stored up to 64 KiB of UTF-8
 SUBJECT_MAX = 200
 Message = dict[str, Any]
@@ -95,13 +96,25 @@ class Conversations:
             raise PermissionDenied(f"conversation {key} is not in your queues")
         return dict(conv)
 
-    async def detail(self, user: User, key: str, after_seq: int = 0) -> Message:
-        """``{"conversation", "messages", "card"}``: what a tab needs after a reload."""
+    async def detail(
+        self, user: User, key: str, after_seq: int | None = None, before_seq: int | None = None
+    ) -> Message:
+        """``{"conversation", "messages", "more_before", "card"}``: what a tab needs after
+        a reload. With ``after_seq`` the messages after it (oldest first, a catch-up);
+        otherwise the newest page, below ``before_seq`` if given (the agent scrolling
+        back). ``more_before``: earlier messages than the first one returned exist."""
         conv = self.visible(user, key)
-        messages = await self.center.conversation_messages(key, after_seq)
+        if after_seq is not None:
+            messages = list(await self.center.conversation_messages(key, after_seq))
+        else:
+            below = before_seq if before_seq is not None else NEWEST
+            messages = list(await self.center.conversation_messages(key, 0, below))
+        messages = messages[:MESSAGES_LIMIT]
         return {
             "conversation": conv,
-            "messages": list(messages)[-MESSAGES_LIMIT:],
+            "messages": messages,
+            # numbered from 1 without gaps: a first number above 1 has earlier ones
+            "more_before": bool(messages) and int(messages[0]["seq"]) > 1,
             "card": await self.card(conv),
         }
 
@@ -209,11 +222,20 @@ async def list_conversations(request: web.Request) -> web.Response:
 
 @require()
 async def get_conversation(request: web.Request) -> web.Response:
-    """``GET /api/conversations/{key}?after_seq=0`` -> conversation, messages, card."""
-    after = request.query.get("after_seq", "0")
-    after_seq = inputs.whole_number(after, "after_seq")
+    """``GET /api/conversations/{key}[?after_seq=N | ?before_seq=N]`` -> conversation,
+    messages (the newest 500, those below before_seq, or those after after_seq),
+    more_before, card."""
+    after = request.query.get("after_seq")
+    before = request.query.get("before_seq")
+    if after is not None and before is not None:
+        raise InvalidInput("after_seq or before_seq, not both", field="before_seq")
     result = await _conversations(request).detail(
-        user_of(request), request.match_info["key"], after_seq
+        user_of(request),
+        request.match_info["key"],
+        inputs.whole_number(after, "after_seq", maximum=NEWEST) if after is not None else None,
+        inputs.whole_number(before, "before_seq", minimum=1, maximum=NEWEST)
+        if before is not None
+        else None,
     )
     return web.json_response(result)
 

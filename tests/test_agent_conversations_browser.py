@@ -172,3 +172,33 @@ async def test_an_email_in_russian(world: Any, browser: Any) -> None:
     assert ("conversation_reply", "1001", mail["key"], "Done.\nRegards") in center.actions
     await expect(panel.locator(".quoted")).to_contain_text("> Regards")
     assert not page.errors, page.errors
+
+
+async def test_a_long_chat_opens_on_its_newest_messages(world: Any, browser: Any) -> None:
+    """A chat of 1,202 messages: the tab shows the newest page (it used to show the
+    oldest 500, so the agent never saw what the customer just said); "Show earlier
+    messages" reads the pages before it, keeping the agent's place, until the first."""
+    from playwright.async_api import expect
+
+    center = world.center
+    page = await signed_in(browser, world.origin, "alice", password=PASSWORD, viewport=LAPTOP)
+    chat = await center.visitor_open("chat", "sales", {"name": "Ada"}, first_message="line 1")
+    for i in range(2, 1203):
+        await center.visitor_message(chat["key"], f"line {i}")
+    center.assign_conversation(chat["key"], "1001")
+    await page.locator("#contact-tabs [role=tab]").nth(1).click(timeout=WAIT_MS)
+    panel = page.locator(".conv-panel:visible")
+    messages = panel.locator(".msg")
+    await expect(messages).to_have_count(500, timeout=WAIT_MS)
+    await expect(messages.last).to_contain_text("line 1202")
+    await expect(messages.first).to_contain_text("line 703")
+    earlier = panel.get_by_role("button", name="Show earlier messages")
+    await earlier.click()
+    await expect(messages).to_have_count(1000, timeout=WAIT_MS)
+    await expect(messages.first).to_contain_text("line 203")
+    await earlier.click()
+    await expect(messages).to_have_count(1202, timeout=WAIT_MS)
+    await expect(messages.first).to_contain_text("line 1")
+    await expect(earlier).to_be_hidden()
+    await expect(messages.last).to_contain_text("line 1202")
+    assert not page.errors, page.errors

@@ -427,3 +427,9 @@ async def test_a_resume_replays_everything_missed_past_one_page(tmp_path: Path) 
                 got = await frames_until(ws, "message", text="line 1202")
                 texts = [f["text"] for f in got if f["type"] == "message"]
                 assert texts == [f"line {i}" for i in range(1, 1203)]
+        # the agent's view reads the newest page (and the one before) through the port;
+        # the cluster forwards the numbers as text
+        newest = await service.center.conversation_messages(key, 0, 2**31 - 1)
+        assert [m["text"] for m in newest] == [f"line {i}" for i in range(703, 1203)]
+        earlier = await service.center.conversation_messages(key, "0", "703")
+        assert [m["seq"] for m in earlier] == list(range(203, 703))

@@ -69,6 +69,32 @@ async def test_the_assigned_agent_replies_types_ends_and_closes(world: Any) -> N
     assert [m["text"] for m in after["messages"]] == ["Hi Ada,\nhow can I help?"]
 
 
+async def test_a_long_thread_opens_on_its_newest_page_with_the_earlier_ones_on_request(
+    world: Any,
+) -> None:
+    """More than 500 messages: the tab shows the newest 500 (it used to show the oldest),
+    says there are earlier ones, and pages back through them with before_seq."""
+    CHAT_KEY = world.ids["chat"]  # message 1 is "Hello?"
+    for i in range(2, 1203):
+        await world.center.visitor_message(CHAT_KEY, f"m{i}")
+    alice = await world.client("alice")
+    url = f"/api/conversations/{CHAT_KEY}"
+    newest = await (await alice.request("GET", url)).json()
+    assert [m["seq"] for m in newest["messages"]] == list(range(703, 1203))
+    assert newest["more_before"] is True
+    earlier = await (await alice.request("GET", url + "?before_seq=703")).json()
+    assert [m["seq"] for m in earlier["messages"]] == list(range(203, 703))
+    assert earlier["more_before"] is True
+    first = await (await alice.request("GET", url + "?before_seq=203")).json()
+    assert [m["seq"] for m in first["messages"]] == list(range(1, 203))
+    assert first["more_before"] is False
+    # after_seq still reads forward (a reconnect's catch-up)
+    after = await (await alice.request("GET", url + "?after_seq=1200")).json()
+    assert [m["seq"] for m in after["messages"]] == [1201, 1202]
+    resp = await alice.request("GET", url + "?before_seq=-1")
+    assert resp.status == 400 and (await resp.json())["field"] == "before_seq"
+
+
 @pytest.mark.parametrize(
     ("path", "body", "field"),
     [
