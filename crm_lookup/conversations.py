@@ -344,6 +344,31 @@ class ConversationRepo:
         )
         return [message_json(r) for r in rows]
 
+    async def set_meta(self, key: str, seq: int, meta: Mapping[str, Any]) -> bool:
+        """Replace the meta of message ``seq`` (an outbound email's delivery state).
+
+        Raises:
+            InvalidInput: meta not JSON or too large.
+        """
+        changed = await self._store.write(
+            "UPDATE messages SET meta = ? WHERE conversation_key = ? AND seq = ?",
+            (clean_meta(meta), key, int(seq)),
+        )
+        return changed > 0
+
+    async def undelivered(self, limit: int = 1000) -> list[dict[str, Any]]:
+        """Agents' email replies stored and not yet handed to the relay (``meta.delivery``
+        ``queued``: the service stopped between the two), oldest first. A scan of the
+        messages' meta: run once at start."""
+        rows = await self._store.fetchall(
+            "SELECT conversation_key, seq, sender, agent_id, name, body, meta, at FROM messages"
+            " WHERE sender = 'agent' AND conversation_key LIKE 'email:%'"
+            ' AND meta LIKE \'%"delivery":"queued"%\' ORDER BY at, seq LIMIT ?',
+            (max(1, int(limit)),),
+        )
+        found = [message_json(r) for r in rows]
+        return [m for m in found if m["meta"].get("delivery") == "queued"]
+
     async def messages_before(
         self, key: str, before_seq: int, limit: int = MAX_PAGE
     ) -> list[dict[str, Any]]:

@@ -15,10 +15,12 @@ the desk from the store with :meth:`DigitalDesk.restore`) and then publishes thr
 center's listeners, so the console hub and the cluster bus carry what happened:
 ``conversation_assigned``, ``conversation_update``, ``conversation_message``,
 ``conversation_typing``, and ``visitor_event`` for the visitor's side of a chat (never
-sent to a console: the hub drops it). An email reply goes out through
-``transports["email"]`` before it is stored, with what the transport answers (its
-Message-ID) kept in the message's meta; a chat needs no transport, its visitor socket
-follows the ``visitor_event`` messages.
+sent to a console: the hub drops it). An email reply is stored first (``meta.delivery``
+``queued``, with the Message-ID the transport prepared), then goes out through
+``transports["email"]`` and is marked ``sent`` or ``failed``: what the agent wrote
+survives a relay that is down, and a stop between the two is made good at the next
+start (:meth:`DigitalDesk.deliver_queued`). A chat needs no transport, its visitor
+socket follows the ``visitor_event`` messages.
 
 States: ``waiting`` (in line) -> ``active`` (assigned) -> ``ended`` (the customer or the
 agent ended it; the agent's slot is held for the wrap-up) -> ``closed`` (wrap-up saved,
@@ -64,7 +66,12 @@ CLIENT_IDS = 1000
 
 
 class Transport(Protocol):
-    """How an agent's reply leaves on a channel (email: SMTP, ``routing.mail_outbound``)."""
+    """How an agent's reply leaves on a channel (email: SMTP, ``routing.mail_outbound``).
+
+    ``deliver`` gets the message as stored (its meta holds what an optional ``async
+    prepare(conversation, message) -> Mapping`` answered before the store, e.g. the
+    email's Message-ID) and must be idempotent for it: a reply left queued by a crash is
+    delivered again at the next start."""
 
     async def deliver(
         self, conversation: dict[str, Any], message: dict[str, Any]
@@ -204,6 +211,7 @@ class DigitalDesk:
         self._by_agent: dict[str, dict[str, None]] = {}
         self._closed: OrderedDict[str, Conversation] = OrderedDict()
         self._transcribed: set[str] = set()  # chats whose transcript was mailed
+        self._delivering: set[tuple[str, int]] = set()  # replies with their transport now
         self._tasks = TaskSet(log, "digital desk task failed")
 
     # ------------------------------------------------------------------ reads
@@ -556,14 +564,20 @@ class DigitalDesk:
     async def agent_message(
         self, key: str, agent_id: str, text: str, *, meta: Mapping[str, Any] | None = None
     ) -> dict[str, Any]:
-        """The assigned agent's reply: delivered on the channel's transport (if it has
-        one) and stored; the first one is the contact's first response.
+        """The assigned agent's reply: stored, then delivered on the channel's transport
+        (if it has one); the first one delivered is the contact's first response.
+
+        On a channel with a transport the message is stored first with ``meta.delivery``
+        ``"queued"`` (and what the transport's ``prepare`` gave, e.g. the Message-ID),
+        then handed over and marked ``"sent"`` (with what the transport answered) or
+        ``"failed"`` (with ``delivery_error``): nothing the agent wrote is lost when the
+        relay is down, and one left queued by a crash goes out at the next start
+        (:meth:`deliver_queued`).
 
         Raises:
             NotFound: no such open conversation.
             Conflict: not this agent's conversation, or it is not active.
             InvalidInput: a bad body or meta.
-            RemoteError: the transport failed (nothing is stored).
         """
         conv = self._live(key)
         if conv.agent_id != agent_id:
@@ -589,21 +603,89 @@ class DigitalDesk:
         }
         transport = self.transports.get(conv.channel)
         if transport is not None:
+            prepare = getattr(transport, "prepare", None)
             try:
-                extra.update(dict(await transport.deliver(conv.to_json(), message)))
+                if prepare is not None:
+                    extra.update(dict(await prepare(conv.to_json(), message)))
+                extra["delivery"] = "queued"
+                clean_meta(extra)
             except BaseException:
                 if conv.last_seq == seq:
-                    conv.last_seq -= 1  # nothing went out: the number is free again
+                    conv.last_seq -= 1  # nothing stored: the number is free again
                 raise
-        stored: dict[str, Any] = await self.store.conversations.add_message(
-            key, seq, "agent", body, agent_id=agent_id, name=name, meta=extra, at=now, bump=False
-        )
+        try:
+            stored: dict[str, Any] = await self.store.conversations.add_message(
+                key,
+                seq,
+                "agent",
+                body,
+                agent_id=agent_id,
+                name=name,
+                meta=extra,
+                at=now,
+                bump=False,
+            )
+        except BaseException:
+            if conv.last_seq == seq:
+                conv.last_seq -= 1
+            raise
+        if transport is not None:
+            stored = await self._deliver(transport, conv.to_json(), stored)
+            if stored["meta"].get("delivery") != "sent":
+                self._publish_message(conv, stored)  # kept, shown as not sent
+                return stored
         if conv.first_response_at is None:
             conv.first_response_at = now
             self.center.recorder.first_response(conv.call, now)
             await self.center.recorder.settled(key)
         self._publish_message(conv, stored)
         return stored
+
+    async def _deliver(
+        self, transport: Transport, conversation: dict[str, Any], message: dict[str, Any]
+    ) -> dict[str, Any]:
+        """Hand a stored reply to its transport and write the outcome into its meta
+        (``sent`` plus the transport's answer, or ``failed`` plus why)."""
+        mark = (str(message["conversation"]), int(message["seq"]))
+        if mark in self._delivering:
+            return message  # with the transport already (the start's resend meets a reply)
+        self._delivering.add(mark)
+        try:
+            meta = dict(message.get("meta") or {})
+            try:
+                answer = await transport.deliver(conversation, message)
+            except SwitchboardError as exc:
+                meta["delivery"] = "failed"
+                meta["delivery_error"] = str(exc)[:300]
+                log.warning(
+                    "reply not delivered; kept as failed",
+                    extra={"fields": {"key": mark[0], "seq": mark[1], "error": str(exc)[:300]}},
+                )
+            else:
+                meta.update(dict(answer))
+                meta["delivery"] = "sent"
+                meta.pop("delivery_error", None)
+            await self.store.conversations.set_meta(mark[0], mark[1], meta)
+            return {**message, "meta": meta}
+        finally:
+            self._delivering.discard(mark)
+
+    async def deliver_queued(self) -> int:
+        """Send the replies a stop left queued (stored, never handed over, or handed over
+        with no answer written back): each through its channel's transport, which knows
+        one it took already by its Message-ID. Returns how many were tried."""
+        tried = 0
+        for message in await self.store.conversations.undelivered():
+            key = str(message["conversation"])
+            transport = self.transports.get(key.partition(":")[0])
+            conversation = self.conversation(key) or await self.store.conversations.get(key)
+            if transport is None or conversation is None:
+                continue
+            await self._deliver(transport, conversation, message)
+            tried += 1
+        if tried:
+            log.info("queued replies delivered at start", extra={"fields": {"tried": tried}})
+        return tried
 
     def typing(self, key: str, who: str, on: bool | str) -> None:
         """Someone is typing (``who``: "customer" or the assigned agent's id); not stored.

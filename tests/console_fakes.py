@@ -301,7 +301,14 @@ class FakeCenter:
             raise Conflict("this conversation is not assigned to you")
         return conv
 
-    def _add_message(self, conv: Message, sender: str, text: str, agent_id: str | None) -> Message:
+    def _add_message(
+        self,
+        conv: Message,
+        sender: str,
+        text: str,
+        agent_id: str | None,
+        meta: Message | None = None,
+    ) -> Message:
         if not isinstance(text, str) or not text.strip():
             raise InvalidInput("text is required", field="text")
         if len(text.encode()) > 64 * 1024:
@@ -316,7 +323,7 @@ class FakeCenter:
             "name": name,
             "text": text.strip(),
             "at": self.clock(),
-            "meta": {},
+            "meta": dict(meta or {}),
         }
         self.messages.setdefault(conv["key"], []).append(message)
         self._publish(
@@ -337,7 +344,8 @@ class FakeCenter:
         self.actions.append(("conversation_reply", agent_id, key, text))
         if conv["first_response_at"] is None:
             conv["first_response_at"] = self.clock()
-        return self._add_message(conv, "agent", text, agent_id)
+        # reply_meta: what the desk's delivery wrote (a test sets {"delivery": "failed"})
+        return self._add_message(conv, "agent", text, agent_id, getattr(self, "reply_meta", None))
 
     async def conversation_typing(self, agent_id: str, key: str, on: bool) -> None:
         self._mine(agent_id, key)

@@ -171,6 +171,12 @@ async def test_an_email_in_russian(world: Any, browser: Any) -> None:
     await expect(body).to_have_value("", timeout=WAIT_MS)
     assert ("conversation_reply", "1001", mail["key"], "Done.\nRegards") in center.actions
     await expect(panel.locator(".quoted")).to_contain_text("> Regards")
+    # the relay is down: the reply is kept in the thread and says it was not sent
+    center.reply_meta = {"delivery": "failed", "delivery_error": "the relay is down"}
+    await body.fill("Second try")
+    await body.press("Control+Enter")
+    status = panel.locator(".msg.agent", has_text="Second try").locator(".msg-status")
+    await expect(status).to_have_text("Не отправлено: the relay is down", timeout=WAIT_MS)
     assert not page.errors, page.errors
 
 

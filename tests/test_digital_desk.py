@@ -211,7 +211,7 @@ async def test_a_visitor_who_leaves_while_waiting_is_abandoned(tmp_path: Path) -
             await desk.customer_message(opened["key"], "hello?")
 
 
-async def test_an_email_reply_goes_out_through_the_transport_before_it_is_stored(
+async def test_an_email_reply_is_stored_before_the_transport_and_kept_when_it_fails(
     tmp_path: Path,
 ) -> None:
     async with running_service(tmp_path, queues_file=queue_file(tmp_path)) as (
@@ -236,12 +236,24 @@ async def test_an_email_reply_goes_out_through_the_transport_before_it_is_stored
         key = opened["key"]
         assert opened["customer_id"] == ada.id  # found by e-mail, ignoring case
         outbox.fail = True
-        with pytest.raises(Exception, match="relay"):
-            await desk.agent_message(key, "1001", "Attached")
-        assert await desk.messages(key, after_seq=1) == []  # nothing stored, number free
+        failed = await desk.agent_message(key, "1001", "Attached?")
+        # kept, not lost: stored first, then marked with why it did not go out
+        assert failed["seq"] == 2 and failed["meta"] == {
+            "delivery": "failed",
+            "delivery_error": "the relay refused it",
+        }
+        [kept] = await desk.messages(key, after_seq=1)
+        assert (kept["text"], kept["meta"]) == ("Attached?", failed["meta"])
+        assert (desk.conversation(key) or {})["first_response_at"] is None  # nothing reached her
         outbox.fail = False
         reply = await desk.agent_message(key, "1001", "Attached")
-        assert reply["seq"] == 2 and reply["meta"] == {"message_id": "<2@switchboard.test>"}
+        assert reply["seq"] == 3 and reply["meta"] == {
+            "message_id": "<3@switchboard.test>",
+            "delivery": "sent",
+        }
+        assert (await desk.messages(key, after_seq=2))[0]["meta"] == reply["meta"]
+        # the transport was handed the message as stored (queued), not a draft
+        assert outbox.sent[0][1]["meta"] == {"delivery": "queued"}
         conversation, message = outbox.sent[0]
         assert conversation["subject"] == "Invoice 42" and message["text"] == "Attached"
         first = (await desk.messages(key))[0]

@@ -305,6 +305,10 @@ function AgentConversations(page) {
     const item = el("li", { class: "msg " + (m.sender || "customer"), dataset: { seq: String(m.seq) } },
       el("div", { class: "msg-head" }, el("span", { class: "msg-who" }, who), " ", el("time", { class: "muted" }, when(m.at))),
       el("div", { class: "msg-text" }, m.text || ""));
+    // an email reply is stored before it is sent: one the relay did not take says why
+    const delivery = (m.meta || {}).delivery;
+    if (delivery === "failed") item.append(el("p", { class: "msg-status error", role: "status" }, t("agent.conv.not_sent", { reason: m.meta.delivery_error || "" })));
+    else if (delivery === "queued") item.append(el("p", { class: "msg-status muted" }, t("agent.conv.sending")));
     // in seq order whatever order they came in
     const after = [...entry.parts.thread.children].find((li) => Number(li.dataset.seq) > m.seq);
     entry.parts.thread.insertBefore(item, after || null);
