@@ -746,6 +746,7 @@ class World:
         from agent_console.app import init_app
         from agent_console.auth import Passwords
         from config.settings import (
+            EmailSettings,
             HttpSettings,
             IvrSettings,
             RecordingSettings,
@@ -763,6 +764,8 @@ class World:
             # recordings and voicemail under tmp_path (recording_dir: a test's own)
             recording=RecordingSettings(dir=str(recording_dir or tmp_path / "recordings")),
             ivr=IvrSettings(recordings_dir=str(tmp_path / "voicemail")),
+            # the email attachments the conversation tab links (none sent: no relay)
+            email=EmailSettings(attachments_dir=str(tmp_path / "attachments")),
         )
         self.clock = FakeClock()
         # database_url: a store_url fixture's (either backend); else a SQLite file.
@@ -898,7 +901,24 @@ async def seed_conversations(world: World) -> dict[str, str]:
     )
     center.assign_conversation(email["key"], "1001")
     center.conversations[email["key"]]["state"] = "ended"
-    return {"chat": chat["key"], "email": email["key"]}
+    attachment = await add_attachment(world, email["key"], "invoice.pdf", "application/pdf")
+    return {"chat": chat["key"], "email": email["key"], "attachment": str(attachment)}
+
+
+async def add_attachment(
+    world: World, key: str, filename: str, content_type: str, data: bytes = b"%PDF-1.4 x"
+) -> int:
+    """An attachment of a customer's mail in conversation ``key`` (the index row and the
+    file under the settings' attachments_dir); returns its id."""
+    from crm_lookup.mail_store import MailEntry
+
+    message_id = f"<att-{len(filename)}-{abs(hash((key, filename)))}@example.com>"
+    await world.store.mail.record(MailEntry(message_id, key, "in", sender="ada@example.com"))
+    root = world.settings.path(world.settings.email.attachments_dir)
+    kept = await world.store.mail.add_attachment(
+        root, message_id, filename, content_type, data, max_bytes=1 << 20
+    )
+    return kept.id
 
 
 async def seed_history(world: World) -> dict[str, Any]:

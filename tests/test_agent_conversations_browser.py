@@ -10,12 +10,14 @@ Screenshots: tests/artifacts/agent-chats-*.
 
 from __future__ import annotations
 
+import asyncio
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from tests.browser_kit import LAPTOP, assert_accessible, screenshots, signed_in
-from tests.console_fakes import PASSWORD, make_contact
+from tests.console_fakes import PASSWORD, add_attachment, make_contact
 
 pytestmark = pytest.mark.browser
 WAIT_MS = 5000
@@ -153,6 +155,11 @@ async def test_an_email_in_russian(world: Any, browser: Any) -> None:
         subject="Invoice 42",
         first_message="Please resend\nthe invoice.",
     )
+    # the mail came with a file (what the intake writes into the message's meta)
+    file_id = await add_attachment(world, mail["key"], "счёт 42.pdf", "application/pdf")
+    center.messages[mail["key"]][0]["meta"]["attachments"] = [
+        {"id": file_id, "filename": "счёт 42.pdf", "content_type": "application/pdf", "size": 10}
+    ]
     center.assign_conversation(mail["key"], "1001")
     tab = page.locator("#contact-tabs [role=tab]").nth(1)
     await expect(tab).to_contain_text("Письмо · Ada", timeout=WAIT_MS)
@@ -162,6 +169,14 @@ async def test_an_email_in_russian(world: Any, browser: Any) -> None:
     await expect(body).to_be_focused()
     await expect(panel.locator("[data-part=subject-input]")).to_have_value("Re: Invoice 42")
     await expect(panel.locator(".quoted")).to_contain_text("> Please resend\n> the invoice.")
+    link = panel.get_by_role("link", name="счёт 42.pdf")
+    async with page.expect_download() as got:
+        await link.click()
+    download = await got.value
+    assert download.suggested_filename == "счёт 42.pdf"
+    saved = await download.path()
+    assert await asyncio.to_thread(Path(saved).read_bytes) == b"%PDF-1.4 x"
+    await body.focus()
     await page.keyboard.type("Done.")
     await page.keyboard.press("Enter")  # a new line in an email, not a send
     await page.keyboard.type("Regards")

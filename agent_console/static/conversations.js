@@ -305,6 +305,17 @@ function AgentConversations(page) {
     const item = el("li", { class: "msg " + (m.sender || "customer"), dataset: { seq: String(m.seq) } },
       el("div", { class: "msg-head" }, el("span", { class: "msg-who" }, who), " ", el("time", { class: "muted" }, when(m.at))),
       el("div", { class: "msg-text" }, m.text || ""));
+    // an email's attachments: downloads from the console (scope-checked, never shown inline)
+    const files = Array.isArray((m.meta || {}).attachments) ? m.meta.attachments : [];
+    if (files.length) {
+      const list = el("ul", { class: "msg-attachments", "aria-label": t("agent.conv.attachments") });
+      for (const f of files) {
+        const href = path(entry, "attachments/" + encodeURIComponent(String(f.id)));
+        const size = Number(f.size) >= 1024 ? Math.round(Number(f.size) / 1024) + " KB" : (Number(f.size) || 0) + " B";
+        list.append(el("li", {}, el("a", { href, download: String(f.filename || "") }, String(f.filename || f.id)), " ", el("span", { class: "muted" }, "(" + size + ")")));
+      }
+      item.append(list);
+    }
     // an email reply is stored before it is sent: one the relay did not take says why
     const delivery = (m.meta || {}).delivery;
     if (delivery === "failed") item.append(el("p", { class: "msg-status error", role: "status" }, t("agent.conv.not_sent", { reason: m.meta.delivery_error || "" })));
