@@ -15,7 +15,8 @@
 
 Nothing is lost across a reconnect: the widget resumes with the conversation's token
 (stored hashed) and the last message number it saw, and the socket replays every
-message after it from the store before anything new.
+message after it from the store, a page at a time until caught up; a message the widget
+sends again with its ``client_id`` (its ``sent`` was lost) is stored once.
 """
 
 from __future__ import annotations
@@ -64,6 +65,7 @@ log = logging.getLogger(__name__)
 WIDGET = Path(__file__).resolve().parent / "static" / "chat" / "widget.js"
 CONFIG_MARK = '"__SB_CHAT_CONFIG__"'
 SEND_QUEUE = 256  # frames waiting for one visitor; a socket that falls further behind is closed
+REPLAY_PAGE = 500  # messages the port answers at most (conversation_messages)
 TYPING_PER_SECOND = 2.0
 #: a waiting chat whose visitor has had no socket this long is abandoned (a page closed
 #: before an agent came); a chat with an agent stays for the agent to end
@@ -83,6 +85,18 @@ class Visitor:
     outbox: asyncio.Queue[str | None] = field(
         default_factory=lambda: asyncio.Queue(maxsize=SEND_QUEUE)
     )
+
+    async def put(self, frame: dict[str, Any]) -> bool:
+        """Queue ``frame`` waiting for room (a replay: as fast as the visitor reads, never
+        overflowing the queue); False once the socket is closed."""
+        text = serialize(frame)
+        while not self.ws.closed:
+            try:
+                await asyncio.wait_for(self.outbox.put(text), 1.0)
+                return True
+            except TimeoutError:
+                continue
+        return False
 
     def push(self, frame: dict[str, Any]) -> None:
         try:
@@ -347,7 +361,9 @@ async def _handle(
                 )
             )
             return
-        message = await center.visitor_message(visitor.key, frame.text)
+        # the widget's id makes a resend after a lost "sent" idempotent (the first
+        # message's number comes back; nothing is stored or delivered twice)
+        message = await center.visitor_message(visitor.key, frame.text, frame.client_id)
         visitor.push({"type": "sent", "client_id": frame.client_id, "seq": message["seq"]})
     elif isinstance(frame, ClientTyping):
         if visitor.typing.allow(visitors.clock()):
@@ -425,12 +441,20 @@ async def _resume(
     # (the widget keeps one per number), never not at all
     visitors.attach(visitor, frame.conversation)
     center: ContactCenter = request.app[CENTER]
-    missed = await center.conversation_messages(frame.conversation, frame.after_seq)
     visitor.push(
         {"type": "resumed", "conversation": frame.conversation, "state": conversation.get("state")}
     )
-    for message in missed:
-        visitor.push(message_frame(message))
+    # page after page until caught up (a long chat missed from 0 is more than one page),
+    # each frame waiting for room in the send queue rather than overflowing it
+    after = frame.after_seq
+    while True:
+        missed = await center.conversation_messages(frame.conversation, after)
+        for message in missed:
+            if not await visitor.put(message_frame(message)):
+                return
+        if len(missed) < REPLAY_PAGE:
+            break
+        after = int(missed[-1]["seq"])
     if conversation.get("state") in ("ended", "closed"):
         visitor.push({"type": "ended"})
 

@@ -18,9 +18,11 @@ websocket (:data:`WS_ACTIONS`) enforce the same ones.
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Awaitable, Callable
 from typing import Any
+from urllib.parse import quote
 
 from aiohttp import web
 
@@ -28,13 +30,16 @@ from agent_console import inputs
 from agent_console.actions import Console, Params, text
 from agent_console.api import read_json, user_of
 from agent_console.auth import ALL_ROLES, Role, User, require
-from agent_console.keys import CANNED, CONSOLE
+from agent_console.keys import CANNED, CONSOLE, SETTINGS, STORE
 from agent_console.transcripts import MESSAGES_LIMIT
 from config.errors import ConfigError, InvalidInput, NotFound, PermissionDenied
 from config.settings import Settings
 from routing.canned_responses import CannedResponse, load_responses
 
+log = logging.getLogger(__name__)
+
 KEY = re.compile(r"^(chat|email):[0-9a-f]{32}$")
+NEWEST = 2**31 - 1  # before_seq of a thread's newest page
 REPLY_MAX = 16_000  # characters; a message body is stored up to 64 KiB of UTF-8
 SUBJECT_MAX = 200
 Message = dict[str, Any]
@@ -86,6 +91,19 @@ class Conversations:
         conv = self.center.conversation(conversation_key(key))
         if conv is None:
             raise NotFound(f"no conversation {key}")
+        return self._scoped(user, key, conv)
+
+    async def readable(self, user: User, key: str, store: Any) -> Message:
+        """As :meth:`visible`, for a conversation the desk may no longer hold (closed
+        long ago: read from the store, the same rule on its last agent and queue)."""
+        conv = self.center.conversation(conversation_key(key))
+        if conv is None and store is not None:
+            conv = await store.conversations.get(key)
+        if conv is None:
+            raise NotFound(f"no conversation {key}")
+        return self._scoped(user, key, conv)
+
+    def _scoped(self, user: User, key: str, conv: Message) -> Message:
         if user.role is Role.AGENT:
             if not user.agent_id or conv.get("agent_id") != user.agent_id:
                 raise PermissionDenied("agents read only their own conversations")
@@ -95,13 +113,25 @@ class Conversations:
             raise PermissionDenied(f"conversation {key} is not in your queues")
         return dict(conv)
 
-    async def detail(self, user: User, key: str, after_seq: int = 0) -> Message:
-        """``{"conversation", "messages", "card"}``: what a tab needs after a reload."""
+    async def detail(
+        self, user: User, key: str, after_seq: int | None = None, before_seq: int | None = None
+    ) -> Message:
+        """``{"conversation", "messages", "more_before", "card"}``: what a tab needs after
+        a reload. With ``after_seq`` the messages after it (oldest first, a catch-up);
+        otherwise the newest page, below ``before_seq`` if given (the agent scrolling
+        back). ``more_before``: earlier messages than the first one returned exist."""
         conv = self.visible(user, key)
-        messages = await self.center.conversation_messages(key, after_seq)
+        if after_seq is not None:
+            messages = list(await self.center.conversation_messages(key, after_seq))
+        else:
+            below = before_seq if before_seq is not None else NEWEST
+            messages = list(await self.center.conversation_messages(key, 0, below))
+        messages = messages[:MESSAGES_LIMIT]
         return {
             "conversation": conv,
-            "messages": list(messages)[-MESSAGES_LIMIT:],
+            "messages": messages,
+            # numbered from 1 without gaps: a first number above 1 has earlier ones
+            "more_before": bool(messages) and int(messages[0]["seq"]) > 1,
             "card": await self.card(conv),
         }
 
@@ -209,13 +239,98 @@ async def list_conversations(request: web.Request) -> web.Response:
 
 @require()
 async def get_conversation(request: web.Request) -> web.Response:
-    """``GET /api/conversations/{key}?after_seq=0`` -> conversation, messages, card."""
-    after = request.query.get("after_seq", "0")
-    after_seq = inputs.whole_number(after, "after_seq")
+    """``GET /api/conversations/{key}[?after_seq=N | ?before_seq=N]`` -> conversation,
+    messages (the newest 500, those below before_seq, or those after after_seq),
+    more_before, card."""
+    after = request.query.get("after_seq")
+    before = request.query.get("before_seq")
+    if after is not None and before is not None:
+        raise InvalidInput("after_seq or before_seq, not both", field="before_seq")
     result = await _conversations(request).detail(
-        user_of(request), request.match_info["key"], after_seq
+        user_of(request),
+        request.match_info["key"],
+        inputs.whole_number(after, "after_seq", maximum=NEWEST) if after is not None else None,
+        inputs.whole_number(before, "before_seq", minimum=1, maximum=NEWEST)
+        if before is not None
+        else None,
     )
     return web.json_response(result)
+
+
+#: attachment types served as themselves; anything else (HTML, SVG, XML, scripts: what a
+#: browser could run on our origin) is application/octet-stream
+SAFE_TYPES = frozenset(
+    {
+        "application/pdf",
+        "application/zip",
+        "application/gzip",
+        "application/msword",
+        "application/vnd.ms-excel",
+        "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        "application/vnd.openxmlformats-officedocument.presentationml.presentation",
+        "application/vnd.oasis.opendocument.text",
+        "application/vnd.oasis.opendocument.spreadsheet",
+        "image/png",
+        "image/jpeg",
+        "image/gif",
+        "image/webp",
+        "audio/mpeg",
+        "audio/wav",
+        "video/mp4",
+        "text/plain",
+        "text/csv",
+    }
+)
+
+
+def safe_content_type(declared: str) -> str:
+    """The type an attachment is served as: the sender's own only if it is one of
+    :data:`SAFE_TYPES` (text as UTF-8), else application/octet-stream."""
+    kind = declared.split(";", 1)[0].strip().lower()
+    if kind not in SAFE_TYPES:
+        return "application/octet-stream"
+    return f"{kind}; charset=utf-8" if kind.startswith("text/") else kind
+
+
+def content_disposition(filename: str) -> str:
+    """``attachment`` with the name twice (RFC 6266): an ASCII fallback for old clients
+    (anything else, quotes and backslashes as ``_``) and the exact name as ``filename*``
+    (RFC 5987, UTF-8, percent-encoded)."""
+    fallback = (
+        "".join(c if 32 <= ord(c) < 127 and c not in '"\\%<>/;' else "_" for c in filename)
+        or "attachment"
+    )
+    exact = quote(filename, safe="!#$&+-.^_`|~") or "attachment"
+    return f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{exact}"
+
+
+@require()
+async def get_attachment(request: web.Request) -> web.Response:
+    """``GET /api/conversations/{key}/attachments/{id}``: one attachment of an email in
+    the conversation, under the conversation's read scope (an agent: their own; a
+    supervisor: their queues; an admin: all), always downloaded, never rendered."""
+    key = conversation_key(request.match_info["key"])
+    attachment_id = inputs.int_id(request.match_info["id"], "attachment id")
+    store = request.app[STORE]
+    await _conversations(request).readable(user_of(request), key, store)
+    kept = [a for a in await store.mail.attachments_of(key) if a.id == attachment_id]
+    if not kept:
+        raise NotFound(f"no attachment {attachment_id} in this conversation")
+    settings: Settings = request.app[SETTINGS]
+    root = settings.path(settings.email.attachments_dir)
+    try:
+        meta, data = await store.mail.read_attachment(root, attachment_id)
+    except OSError:
+        log.error("attachment file missing", extra={"fields": {"id": attachment_id, "key": key}})
+        raise NotFound(f"attachment {attachment_id} is not on the disk") from None
+    response = web.Response(body=data)
+    # set on the headers, not as content_type=: aiohttp would add its own charset
+    response.headers["Content-Type"] = safe_content_type(meta.content_type)
+    response.headers["Content-Disposition"] = content_disposition(meta.filename)
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers["Cache-Control"] = "private, no-store"
+    return response
 
 
 @require()
@@ -255,6 +370,7 @@ def setup(app: web.Application, settings: Settings) -> None:
     r.add_get("/api/canned-responses", canned_responses)
     r.add_get("/api/conversations", list_conversations)
     r.add_get("/api/conversations/{key}", get_conversation)
+    r.add_get("/api/conversations/{key}/attachments/{id}", get_attachment)
     r.add_post("/api/conversations/{key}/messages", post_message)
     r.add_post("/api/conversations/{key}/typing", post_typing)
     r.add_post("/api/conversations/{key}/end", post_end)

@@ -274,8 +274,12 @@ class ContactCenter(Protocol):
         """
         ...
 
-    async def conversation_messages(self, key: str, after_seq: int = 0) -> list[Message]:
-        """The conversation's messages numbered above ``after_seq`` (at most 500).
+    async def conversation_messages(
+        self, key: str, after_seq: int = 0, before_seq: int = 0
+    ) -> list[Message]:
+        """The conversation's messages numbered above ``after_seq``, oldest first: the
+        first 500 of them, or with ``before_seq`` the newest 500 below that number (a
+        long thread's latest page, then the one before it).
 
         Raises:
             NotFound: no such conversation.
@@ -300,8 +304,11 @@ class ContactCenter(Protocol):
         """
         ...
 
-    async def visitor_message(self, key: str, text: str) -> Message:
-        """The customer's message. Raises NotFound, Conflict (ended), InvalidInput."""
+    async def visitor_message(self, key: str, text: str, client_id: str = "") -> Message:
+        """The customer's message. ``client_id`` (the widget's id of it, ≤ 64) makes it
+        idempotent: the same id again in the conversation stores and delivers nothing and
+        answers the first message (``"duplicate": true``). Raises NotFound, Conflict
+        (ended), InvalidInput."""
         ...
 
     async def visitor_typing(self, key: str, on: bool) -> None:

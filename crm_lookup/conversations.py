@@ -344,6 +344,73 @@ class ConversationRepo:
         )
         return [message_json(r) for r in rows]
 
+    async def set_meta(self, key: str, seq: int, meta: Mapping[str, Any]) -> bool:
+        """Replace the meta of message ``seq`` (an outbound email's delivery state).
+
+        Raises:
+            InvalidInput: meta not JSON or too large.
+        """
+        changed = await self._store.write(
+            "UPDATE messages SET meta = ? WHERE conversation_key = ? AND seq = ?",
+            (clean_meta(meta), key, int(seq)),
+        )
+        return changed > 0
+
+    async def undelivered(self, limit: int = 1000) -> list[dict[str, Any]]:
+        """Agents' email replies stored and not yet handed to the relay (``meta.delivery``
+        ``queued``: the service stopped between the two), oldest first. A scan of the
+        messages' meta: run once at start."""
+        rows = await self._store.fetchall(
+            "SELECT conversation_key, seq, sender, agent_id, name, body, meta, at FROM messages"
+            " WHERE sender = 'agent' AND conversation_key LIKE 'email:%'"
+            ' AND meta LIKE \'%"delivery":"queued"%\' ORDER BY at, seq LIMIT ?',
+            (max(1, int(limit)),),
+        )
+        found = [message_json(r) for r in rows]
+        return [m for m in found if m["meta"].get("delivery") == "queued"]
+
+    async def messages_before(
+        self, key: str, before_seq: int, limit: int = MAX_PAGE
+    ) -> list[dict[str, Any]]:
+        """The newest ``limit`` messages of ``key`` numbered below ``before_seq``, oldest
+        first: a long thread's latest page, then (``before_seq`` its first number) the
+        page before it.
+
+        Raises:
+            InvalidInput: ``limit`` outside 1..500 or a negative ``before_seq``.
+        """
+        if not 1 <= limit <= MAX_PAGE or before_seq < 0:
+            raise InvalidInput(
+                f"limit must be 1..{MAX_PAGE} and before_seq not negative", field="before_seq"
+            )
+        rows = await self._store.fetchall(
+            "SELECT conversation_key, seq, sender, agent_id, name, body, meta, at FROM messages"
+            " WHERE conversation_key = ? AND seq < ? ORDER BY seq DESC LIMIT ?",
+            (key, int(before_seq), int(limit)),
+        )
+        return [message_json(r) for r in reversed(rows)]
+
+    async def by_client_id(self, key: str, client_id: str) -> dict[str, Any] | None:
+        """The customer's message of ``key`` sent with the widget's ``client_id`` (its
+        ``meta.client_id``), or None: what makes a visitor's resend idempotent after a
+        restart, when the desk no longer has the ids in memory. A bounded scan of one
+        conversation's messages (a LIKE on the compact meta JSON, then checked exactly)."""
+        if not client_id:
+            return None
+        needle = '"client_id":' + json.dumps(client_id)
+        pattern = "%" + needle.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        rows = await self._store.fetchall(
+            "SELECT conversation_key, seq, sender, agent_id, name, body, meta, at FROM messages"
+            " WHERE conversation_key = ? AND sender = 'customer' AND meta LIKE ? ESCAPE '\\'"
+            " ORDER BY seq LIMIT 20",
+            (key, pattern),
+        )
+        for row in rows:
+            message = message_json(row)
+            if message["meta"].get("client_id") == client_id:
+                return message
+        return None
+
     async def last_seq(self, key: str) -> int:
         """The highest message number stored for ``key`` (0: none)."""
         row = await self._store.fetchone(

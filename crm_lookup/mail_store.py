@@ -22,6 +22,7 @@ import time
 from collections.abc import Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
+from email.utils import parseaddr
 from pathlib import Path
 from typing import Any, Literal, Protocol
 
@@ -177,6 +178,24 @@ class MailStore:
                 return str(found[mid])
         return None
 
+    async def correspondents(self, conversation_key: str) -> set[str]:
+        """The addresses conversation ``conversation_key`` has corresponded with: the
+        senders of the customer's mail in it and the recipients of ours, lower-cased
+        addr-specs (what a reply naming one of its messages must come from to join it)."""
+        rows = await self._store.fetchall(
+            "SELECT direction, sender, recipient FROM email_messages"
+            " WHERE conversation_key = ? AND kind = 'mail'",
+            (conversation_key,),
+        )
+        found: set[str] = set()
+        for row in rows:
+            value = row["sender"] if row["direction"] == "in" else row["recipient"]
+            for part in str(value or "").split(","):
+                address = addr_spec(part)
+                if address:
+                    found.add(address)
+        return found
+
     async def thread(self, conversation_key: str) -> list[MailEntry]:
         """The conversation's messages in and out, oldest first."""
         rows = await self._store.fetchall(
@@ -258,6 +277,13 @@ class MailStore:
         meta = _attachment(row)
         data = await asyncio.to_thread((root / meta.path).read_bytes)
         return meta, data
+
+
+def addr_spec(value: str) -> str:
+    """The bare address of ``value`` (``Name <a@b>`` or ``a@b``), lower-cased; "" when
+    it holds none."""
+    address = parseaddr(value or "")[1].strip().lower()
+    return address if "@" in address else ""
 
 
 def _write_file(path: Path, data: bytes) -> None:

@@ -507,13 +507,18 @@ class ConsoleOperations:
         return await self._desk().close(key, agent_id)  # type: ignore[no-any-return]
 
     async def conversation_messages(
-        self, key: str, after_seq: int | str = 0
+        self, key: str, after_seq: int | str = 0, before_seq: int | str | None = 0
     ) -> list[dict[str, Any]]:
-        try:
-            after = int(after_seq)
-        except (TypeError, ValueError):
-            raise InvalidInput("after_seq must be a whole number", field="after_seq") from None
-        return await self._desk().messages(key, after)  # type: ignore[no-any-return]
+        numbers = []
+        for name, value in (("after_seq", after_seq), ("before_seq", before_seq or 0)):
+            try:
+                numbers.append(int(value))
+            except (TypeError, ValueError):
+                raise InvalidInput(f"{name} must be a whole number", field=name) from None
+        after, before = numbers
+        return await self._desk().messages(  # type: ignore[no-any-return]
+            key, after, before_seq=before
+        )
 
     async def visitor_open(
         self,
@@ -538,8 +543,10 @@ class ConsoleOperations:
         )
         return {**conversation, "token": token}
 
-    async def visitor_message(self, key: str, text: str) -> dict[str, Any]:
-        return await self._desk().customer_message(key, text)  # type: ignore[no-any-return]
+    async def visitor_message(self, key: str, text: str, client_id: str = "") -> dict[str, Any]:
+        return await self._desk().customer_message(  # type: ignore[no-any-return]
+            key, text, client_id=client_id or ""
+        )
 
     async def visitor_typing(self, key: str, on: bool | str) -> None:
         self._desk().typing(key, "customer", on)

@@ -15,10 +15,12 @@ the desk from the store with :meth:`DigitalDesk.restore`) and then publishes thr
 center's listeners, so the console hub and the cluster bus carry what happened:
 ``conversation_assigned``, ``conversation_update``, ``conversation_message``,
 ``conversation_typing``, and ``visitor_event`` for the visitor's side of a chat (never
-sent to a console: the hub drops it). An email reply goes out through
-``transports["email"]`` before it is stored, with what the transport answers (its
-Message-ID) kept in the message's meta; a chat needs no transport, its visitor socket
-follows the ``visitor_event`` messages.
+sent to a console: the hub drops it). An email reply is stored first (``meta.delivery``
+``queued``, with the Message-ID the transport prepared), then goes out through
+``transports["email"]`` and is marked ``sent`` or ``failed``: what the agent wrote
+survives a relay that is down, and a stop between the two is made good at the next
+start (:meth:`DigitalDesk.deliver_queued`). A chat needs no transport, its visitor
+socket follows the ``visitor_event`` messages.
 
 States: ``waiting`` (in line) -> ``active`` (assigned) -> ``ended`` (the customer or the
 agent ended it; the agent's slot is held for the wrap-up) -> ``closed`` (wrap-up saved,
@@ -59,10 +61,17 @@ log = logging.getLogger(__name__)
 
 #: closed conversations kept in memory for a console that asks right after
 RECENT = 500
+#: chat widget message ids kept in memory per conversation (older ones: the store)
+CLIENT_IDS = 1000
 
 
 class Transport(Protocol):
-    """How an agent's reply leaves on a channel (email: SMTP, ``routing.mail_outbound``)."""
+    """How an agent's reply leaves on a channel (email: SMTP, ``routing.mail_outbound``).
+
+    ``deliver`` gets the message as stored (its meta holds what an optional ``async
+    prepare(conversation, message) -> Mapping`` answered before the store, e.g. the
+    email's Message-ID) and must be idempotent for it: a reply left queued by a crash is
+    delivered again at the next start."""
 
     async def deliver(
         self, conversation: dict[str, Any], message: dict[str, Any]
@@ -130,6 +139,12 @@ class Conversation:
     first_response_at: float | None = None
     last_seq: int = 0
     card: dict[str, Any] | None = None
+    #: the chat widget's client_id -> the number its message was stored under (a resend
+    #: after a lost ack is answered with it); ``client_ids_whole``: every id of the
+    #: conversation is here (False after a restart or once the oldest were forgotten:
+    #: then the store is asked)
+    client_ids: OrderedDict[str, int] = field(default_factory=OrderedDict)
+    client_ids_whole: bool = True
 
     @property
     def customer_id(self) -> int | None:
@@ -196,6 +211,7 @@ class DigitalDesk:
         self._by_agent: dict[str, dict[str, None]] = {}
         self._closed: OrderedDict[str, Conversation] = OrderedDict()
         self._transcribed: set[str] = set()  # chats whose transcript was mailed
+        self._delivering: set[tuple[str, int]] = set()  # replies with their transport now
         self._tasks = TaskSet(log, "digital desk task failed")
 
     # ------------------------------------------------------------------ reads
@@ -253,10 +269,12 @@ class DigitalDesk:
         return message_id
 
     async def messages(
-        self, key: str, after_seq: int = 0, limit: int = MAX_PAGE
+        self, key: str, after_seq: int = 0, limit: int = MAX_PAGE, *, before_seq: int = 0
     ) -> list[dict[str, Any]]:
-        """The conversation's messages numbered above ``after_seq`` (from the store: any
-        conversation, open or not).
+        """The conversation's messages numbered above ``after_seq``, oldest first (from
+        the store: any conversation, open or not): the first ``limit`` of them, or with
+        ``before_seq`` the newest ``limit`` below that number (a long thread's latest
+        page, and the page before it).
 
         Raises:
             NotFound: no such conversation.
@@ -265,9 +283,11 @@ class DigitalDesk:
         known = key in self._open or key in self._closed
         if not known and await self.store.conversations.get(key) is None:
             raise NotFound(f"no conversation {key[:80]!r}")
-        messages: list[dict[str, Any]] = await self.store.conversations.messages(
-            key, after_seq, limit
-        )
+        repo = self.store.conversations
+        if before_seq:
+            newest: list[dict[str, Any]] = await repo.messages_before(key, before_seq, limit)
+            return [m for m in newest if m["seq"] > after_seq]
+        messages: list[dict[str, Any]] = await repo.messages(key, after_seq, limit)
         return messages
 
     # ------------------------------------------------------------------ opening
@@ -464,9 +484,18 @@ class DigitalDesk:
     # ------------------------------------------------------------------ messages
 
     async def customer_message(
-        self, key: str, text: str, *, meta: Mapping[str, Any] | None = None
+        self,
+        key: str,
+        text: str,
+        *,
+        meta: Mapping[str, Any] | None = None,
+        client_id: str = "",
     ) -> dict[str, Any]:
         """A message from the customer (the chat visitor, an email reply).
+
+        ``client_id`` (the chat widget's id of the message) makes it idempotent: the same
+        id again in the conversation (a resend after the acknowledgement was lost) stores
+        and publishes nothing and returns the first message, with ``"duplicate": True``.
 
         Returns:
             The message JSON as stored.
@@ -474,38 +503,81 @@ class DigitalDesk:
         Raises:
             NotFound: no such open conversation.
             Conflict: it has ended.
-            InvalidInput: a bad body or meta.
+            InvalidInput: a bad body, meta or client_id.
         """
         conv = self._live(key)
         if conv.state in ("ended", "closed"):
             raise Conflict("the conversation has ended")
         body = clean_body(text)
-        clean_meta(meta)
+        cid = clean_text(client_id or "", "client_id", 64)
+        extra = dict(meta or {})
+        if cid:
+            extra["client_id"] = cid
+            first = await self._sent_before(conv, cid)
+            if first is not None:
+                return {**first, "duplicate": True}
+        clean_meta(extra)
         conv.last_seq += 1
-        message: dict[str, Any] = await self.store.conversations.add_message(
-            key,
-            conv.last_seq,
-            "customer",
-            body,
-            name=conv.party.name,
-            meta=meta,
-            at=self.clock(),
-            bump=False,
-        )
+        seq = conv.last_seq
+        if cid:  # before the write: a resend racing it finds the number already taken
+            self._remember_client_id(conv, cid, seq)
+        try:
+            message: dict[str, Any] = await self.store.conversations.add_message(
+                key,
+                seq,
+                "customer",
+                body,
+                name=conv.party.name,
+                meta=extra if (meta is not None or cid) else None,
+                at=self.clock(),
+                bump=False,
+            )
+        except BaseException:
+            if cid and conv.client_ids.get(cid) == seq:
+                del conv.client_ids[cid]  # not stored: a resend must store it
+            raise
         self._publish_message(conv, message)
         return message
+
+    async def _sent_before(self, conv: Conversation, client_id: str) -> dict[str, Any] | None:
+        """The message the widget sent with ``client_id`` already, or None."""
+        seq = conv.client_ids.get(client_id)
+        if seq is None:
+            if conv.client_ids_whole:
+                return None
+            found: dict[str, Any] | None = await self.store.conversations.by_client_id(
+                conv.key, client_id
+            )
+            return found
+        stored = await self.store.conversations.messages(conv.key, seq - 1, 1)
+        if stored and stored[0]["seq"] == seq:
+            return dict(stored[0])
+        # still being written by the first send: its number is all the widget needs
+        return {"conversation": conv.key, "seq": seq, "sender": "customer"}
+
+    def _remember_client_id(self, conv: Conversation, client_id: str, seq: int) -> None:
+        conv.client_ids[client_id] = seq
+        while len(conv.client_ids) > CLIENT_IDS:
+            conv.client_ids.popitem(last=False)
+            conv.client_ids_whole = False  # the forgotten ones are in the store
 
     async def agent_message(
         self, key: str, agent_id: str, text: str, *, meta: Mapping[str, Any] | None = None
     ) -> dict[str, Any]:
-        """The assigned agent's reply: delivered on the channel's transport (if it has
-        one) and stored; the first one is the contact's first response.
+        """The assigned agent's reply: stored, then delivered on the channel's transport
+        (if it has one); the first one delivered is the contact's first response.
+
+        On a channel with a transport the message is stored first with ``meta.delivery``
+        ``"queued"`` (and what the transport's ``prepare`` gave, e.g. the Message-ID),
+        then handed over and marked ``"sent"`` (with what the transport answered) or
+        ``"failed"`` (with ``delivery_error``): nothing the agent wrote is lost when the
+        relay is down, and one left queued by a crash goes out at the next start
+        (:meth:`deliver_queued`).
 
         Raises:
             NotFound: no such open conversation.
             Conflict: not this agent's conversation, or it is not active.
             InvalidInput: a bad body or meta.
-            RemoteError: the transport failed (nothing is stored).
         """
         conv = self._live(key)
         if conv.agent_id != agent_id:
@@ -531,21 +603,89 @@ class DigitalDesk:
         }
         transport = self.transports.get(conv.channel)
         if transport is not None:
+            prepare = getattr(transport, "prepare", None)
             try:
-                extra.update(dict(await transport.deliver(conv.to_json(), message)))
+                if prepare is not None:
+                    extra.update(dict(await prepare(conv.to_json(), message)))
+                extra["delivery"] = "queued"
+                clean_meta(extra)
             except BaseException:
                 if conv.last_seq == seq:
-                    conv.last_seq -= 1  # nothing went out: the number is free again
+                    conv.last_seq -= 1  # nothing stored: the number is free again
                 raise
-        stored: dict[str, Any] = await self.store.conversations.add_message(
-            key, seq, "agent", body, agent_id=agent_id, name=name, meta=extra, at=now, bump=False
-        )
+        try:
+            stored: dict[str, Any] = await self.store.conversations.add_message(
+                key,
+                seq,
+                "agent",
+                body,
+                agent_id=agent_id,
+                name=name,
+                meta=extra,
+                at=now,
+                bump=False,
+            )
+        except BaseException:
+            if conv.last_seq == seq:
+                conv.last_seq -= 1
+            raise
+        if transport is not None:
+            stored = await self._deliver(transport, conv.to_json(), stored)
+            if stored["meta"].get("delivery") != "sent":
+                self._publish_message(conv, stored)  # kept, shown as not sent
+                return stored
         if conv.first_response_at is None:
             conv.first_response_at = now
             self.center.recorder.first_response(conv.call, now)
             await self.center.recorder.settled(key)
         self._publish_message(conv, stored)
         return stored
+
+    async def _deliver(
+        self, transport: Transport, conversation: dict[str, Any], message: dict[str, Any]
+    ) -> dict[str, Any]:
+        """Hand a stored reply to its transport and write the outcome into its meta
+        (``sent`` plus the transport's answer, or ``failed`` plus why)."""
+        mark = (str(message["conversation"]), int(message["seq"]))
+        if mark in self._delivering:
+            return message  # with the transport already (the start's resend meets a reply)
+        self._delivering.add(mark)
+        try:
+            meta = dict(message.get("meta") or {})
+            try:
+                answer = await transport.deliver(conversation, message)
+            except SwitchboardError as exc:
+                meta["delivery"] = "failed"
+                meta["delivery_error"] = str(exc)[:300]
+                log.warning(
+                    "reply not delivered; kept as failed",
+                    extra={"fields": {"key": mark[0], "seq": mark[1], "error": str(exc)[:300]}},
+                )
+            else:
+                meta.update(dict(answer))
+                meta["delivery"] = "sent"
+                meta.pop("delivery_error", None)
+            await self.store.conversations.set_meta(mark[0], mark[1], meta)
+            return {**message, "meta": meta}
+        finally:
+            self._delivering.discard(mark)
+
+    async def deliver_queued(self) -> int:
+        """Send the replies a stop left queued (stored, never handed over, or handed over
+        with no answer written back): each through its channel's transport, which knows
+        one it took already by its Message-ID. Returns how many were tried."""
+        tried = 0
+        for message in await self.store.conversations.undelivered():
+            key = str(message["conversation"])
+            transport = self.transports.get(key.partition(":")[0])
+            conversation = self.conversation(key) or await self.store.conversations.get(key)
+            if transport is None or conversation is None:
+                continue
+            await self._deliver(transport, conversation, message)
+            tried += 1
+        if tried:
+            log.info("queued replies delivered at start", extra={"fields": {"tried": tried}})
+        return tried
 
     def typing(self, key: str, who: str, on: bool | str) -> None:
         """Someone is typing (``who``: "customer" or the assigned agent's id); not stored.
@@ -912,6 +1052,7 @@ class DigitalDesk:
             ended_at=row["ended_at"],
             first_response_at=row["first_response_at"],
             last_seq=int(row["last_seq"]),
+            client_ids_whole=False,  # sent before the restart: the store knows them
         )
 
     # ------------------------------------------------------------------ helpers

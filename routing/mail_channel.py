@@ -4,6 +4,8 @@ the desk and stops it before the store closes."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 import ssl
 from pathlib import Path
@@ -27,6 +29,8 @@ class EmailChannel:
         tls_context: ssl.SSLContext | None = None,
     ) -> None:
         self.settings = settings
+        self.desk = desk
+        self._queued: asyncio.Task[int] | None = None
         self.sender = MailSender(
             settings, store.mail, history=desk.messages, tls_context=tls_context
         )
@@ -50,6 +54,12 @@ class EmailChannel:
         desk.transports["email"] = self.sender
 
     async def start(self) -> None:
+        # replies a stop left queued (stored, not yet with the relay) go out now, in the
+        # background: a relay that is down delays no start-up
+        deliver_queued = getattr(self.desk, "deliver_queued", None)
+        if deliver_queued is not None:
+            self._queued = asyncio.ensure_future(deliver_queued())
+            self._queued.add_done_callback(_log_failure)
         if self.listener is not None:
             await self.listener.start()
         if self.poller is not None:
@@ -66,7 +76,19 @@ class EmailChannel:
         )
 
     async def stop(self) -> None:
+        if self._queued is not None and not self._queued.done():
+            self._queued.cancel()  # whatever is left stays queued for the next start
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._queued
         if self.poller is not None:
             await self.poller.stop()
         if self.listener is not None:
             await self.listener.stop()
+
+
+def _log_failure(task: asyncio.Task[int]) -> None:
+    if not task.cancelled() and task.exception() is not None:
+        log.error(
+            "queued replies not delivered at start",
+            extra={"fields": {"error": repr(task.exception())[:300]}},
+        )

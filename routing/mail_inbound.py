@@ -7,7 +7,11 @@ drops a Message-ID it already has (a re-delivery), and then:
 * a bounce or an auto-reply is indexed against the thread it answers (or none) and
   logged — never routed: no agent's email slot for an out-of-office, no reply loop;
 * a reply whose In-Reply-To / References name a message of a conversation still open
-  (waiting or active) is added to that conversation (``desk.customer_message``);
+  (waiting or active) is added to that conversation (``desk.customer_message``) — only
+  when its From address (the addr-spec, ignoring case) is one that conversation is with
+  (its party's, or one it has corresponded with: ``store.mail.correspondents``); a
+  Message-ID is no secret, so anyone else's mail naming it opens a conversation of its
+  own, continuing no thread;
 * anything else opens a new email conversation through the desk in the queue of the
   mailbox it was sent to; when it answers an older, finished conversation it continues
   that thread (``thread=``), and the ACD's sticky routing offers it to the customer's
@@ -41,7 +45,7 @@ from aiosmtpd.smtp import SMTP, Envelope, Session
 
 from config.errors import Conflict, InvalidInput, SwitchboardError
 from config.settings import EmailSettings
-from crm_lookup.mail_store import PENDING, MailEntry
+from crm_lookup.mail_store import PENDING, MailEntry, addr_spec
 from routing.mail_message import InboundMail, MailLimits, MailRejected, parse_mail
 
 log = logging.getLogger(__name__)
@@ -145,6 +149,14 @@ class MailIntake:
                 )
                 return Outcome("duplicate", m.message_id, delivered)
         thread = await self.mail.conversation_of(m.thread_ids) or ""
+        if m.kind == "mail" and thread and not await self._from_its_customer(m, thread):
+            # a Message-ID is no secret (a forward, a CC): naming one proves nothing, so
+            # a stranger's mail neither joins the thread nor continues it
+            log.warning(
+                "mail names a thread it was not part of; opened on its own",
+                extra={"fields": {"message_id": m.message_id, "thread": thread}},
+            )
+            thread = ""
         if m.kind != "mail":
             await self.mail.record(self._entry(m, thread))
             log.info(
@@ -185,6 +197,18 @@ class MailIntake:
             extra={"fields": {"message_id": m.message_id, "result": result, "conversation": key}},
         )
         return Outcome(result, m.message_id, key)
+
+    async def _from_its_customer(self, m: InboundMail, thread: str) -> bool:
+        """Whether ``m`` comes from an address conversation ``thread`` is with: its
+        party's, or one it has corresponded with (addr-specs, ignoring case)."""
+        sender = addr_spec(m.sender)
+        if not sender:
+            return False
+        known = set(await self.mail.correspondents(thread))
+        current = self.desk.conversation(thread)
+        if current is not None:
+            known.add(addr_spec(str((current.get("party") or {}).get("email") or "")))
+        return sender in known
 
     async def _hand_over(
         self, m: InboundMail, thread: str, recipients: Sequence[str], kept: Sequence[Any]

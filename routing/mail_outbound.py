@@ -4,11 +4,14 @@ Theory of operation: :class:`MailSender` is the desk's ``transports["email"]``. 
 reply, :meth:`MailSender.deliver` looks up the conversation's thread in the index
 (``store.mail``): the customer's latest message is the one answered (``In-Reply-To``),
 its chain plus it the ``References``; the pure :func:`routing.mail_message.compose_reply`
-builds the message with a new Message-ID on our domain; the relay takes it; the
-Message-ID goes into the index against the conversation (so the customer's answer to it
-threads back) and is returned for the message's meta. A temporary failure (no
+builds the message under the Message-ID :meth:`MailSender.prepare` gave it (the desk
+stores the reply with it before it is sent); the relay takes it; the Message-ID goes
+into the index against the conversation (so the customer's answer to it threads back)
+and is returned for the message's meta. A reply sent again after a crash keeps its id,
+and one the index already has as sent is not sent twice. A temporary failure (no
 connection, a 4xx reply) is retried with exponential backoff; a permanent one (5xx) fails
-at once with :class:`MailDeliveryFailed` saying which, and the desk stores nothing.
+at once with :class:`MailDeliveryFailed` saying which, and the desk keeps the reply
+marked failed.
 Passwords come from the settings (the environment only); no log line has one, nor a
 message body.
 """
@@ -28,7 +31,12 @@ import aiosmtplib
 from config.errors import ExternalServiceError, InvalidInput
 from config.settings import EmailSettings
 from crm_lookup.mail_store import MailEntry
-from routing.mail_message import QuotedMessage, compose_reply, compose_transcript
+from routing.mail_message import (
+    QuotedMessage,
+    compose_reply,
+    compose_transcript,
+    new_message_id,
+)
 
 log = logging.getLogger(__name__)
 
@@ -76,10 +84,20 @@ class MailSender:
         self.backoff = backoff
         self.domain = mail_domain(settings)
 
+    async def prepare(
+        self, conversation: Mapping[str, Any], message: Mapping[str, Any]
+    ) -> dict[str, Any]:
+        """What the desk stores with a reply before it is sent: its Message-ID, so a
+        send repeated after a crash is the same message (the index and the customer's
+        mail program know it by that id)."""
+        return {"message_id": new_message_id(self.domain)}
+
     async def deliver(
         self, conversation: Mapping[str, Any], message: Mapping[str, Any]
     ) -> dict[str, Any]:
-        """Send an agent's reply in the conversation's thread (the desk's transport).
+        """Send an agent's reply in the conversation's thread (the desk's transport),
+        under the Message-ID in its meta (from :meth:`prepare`; a new one without).
+        Idempotent: a Message-ID already indexed as sent is not sent again.
 
         Returns:
             ``{"message_id": "<...>"}`` for the message's meta.
@@ -92,6 +110,12 @@ class MailSender:
         if not to:
             raise InvalidInput("this conversation has no email address to reply to", field="party")
         key = str(conversation["key"])
+        wanted = str((message.get("meta") or {}).get("message_id") or "")
+        if wanted:
+            known = await self.mail.get(wanted)
+            if known is not None and known.direction == "out":
+                log.info("reply already sent", extra={"fields": {"message_id": wanted}})
+                return {"message_id": wanted}
         parent = await self.mail.latest(key)
         quoted: list[QuotedMessage] = []
         if self.settings.quote_thread and self.history is not None:
@@ -106,6 +130,7 @@ class MailSender:
             in_reply_to=parent.message_id if parent is not None else "",
             references=parent.references if parent is not None else (),
             quoted=quoted,
+            message_id=wanted,
         )
         await self.send(msg)
         message_id = str(msg["Message-ID"])

@@ -196,7 +196,9 @@ class PortLink:
                     self._frames.put_nowait(event)
             self._early = []
         elif kind == "message":
-            await self._port.visitor_message(self._key, str(frame["text"]))
+            await self._port.visitor_message(
+                self._key, str(frame["text"]), str(frame.get("client_id") or "")
+            )
         elif kind == "leave":
             await self._port.visitor_leave(self._key)
 

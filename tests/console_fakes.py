@@ -301,7 +301,14 @@ class FakeCenter:
             raise Conflict("this conversation is not assigned to you")
         return conv
 
-    def _add_message(self, conv: Message, sender: str, text: str, agent_id: str | None) -> Message:
+    def _add_message(
+        self,
+        conv: Message,
+        sender: str,
+        text: str,
+        agent_id: str | None,
+        meta: Message | None = None,
+    ) -> Message:
         if not isinstance(text, str) or not text.strip():
             raise InvalidInput("text is required", field="text")
         if len(text.encode()) > 64 * 1024:
@@ -316,7 +323,7 @@ class FakeCenter:
             "name": name,
             "text": text.strip(),
             "at": self.clock(),
-            "meta": {},
+            "meta": dict(meta or {}),
         }
         self.messages.setdefault(conv["key"], []).append(message)
         self._publish(
@@ -337,7 +344,8 @@ class FakeCenter:
         self.actions.append(("conversation_reply", agent_id, key, text))
         if conv["first_response_at"] is None:
             conv["first_response_at"] = self.clock()
-        return self._add_message(conv, "agent", text, agent_id)
+        # reply_meta: what the desk's delivery wrote (a test sets {"delivery": "failed"})
+        return self._add_message(conv, "agent", text, agent_id, getattr(self, "reply_meta", None))
 
     async def conversation_typing(self, agent_id: str, key: str, on: bool) -> None:
         self._mine(agent_id, key)
@@ -359,9 +367,14 @@ class FakeCenter:
         self._update_conversation(conv, state="closed", ended_at=ended)
         return dict(conv)
 
-    async def conversation_messages(self, key: str, after_seq: int | str = 0) -> list[Message]:
+    async def conversation_messages(
+        self, key: str, after_seq: int | str = 0, before_seq: int | str = 0
+    ) -> list[Message]:
         self._conversation(key)
-        return [dict(m) for m in self.messages.get(key, []) if m["seq"] > int(after_seq)]
+        found = [dict(m) for m in self.messages.get(key, []) if m["seq"] > int(after_seq)]
+        if int(before_seq or 0):
+            return [m for m in found if m["seq"] < int(before_seq)][-500:]
+        return found[:500]
 
     async def visitor_open(
         self,
@@ -404,7 +417,7 @@ class FakeCenter:
         self._update_conversation(conv)
         return {**conv, "token": f"token-{key}"}
 
-    async def visitor_message(self, key: str, text: str) -> Message:
+    async def visitor_message(self, key: str, text: str, client_id: str = "") -> Message:
         conv = self._conversation(key)
         if conv["state"] in ("ended", "closed"):
             raise Conflict("the conversation has ended")
@@ -733,6 +746,7 @@ class World:
         from agent_console.app import init_app
         from agent_console.auth import Passwords
         from config.settings import (
+            EmailSettings,
             HttpSettings,
             IvrSettings,
             RecordingSettings,
@@ -750,6 +764,8 @@ class World:
             # recordings and voicemail under tmp_path (recording_dir: a test's own)
             recording=RecordingSettings(dir=str(recording_dir or tmp_path / "recordings")),
             ivr=IvrSettings(recordings_dir=str(tmp_path / "voicemail")),
+            # the email attachments the conversation tab links (none sent: no relay)
+            email=EmailSettings(attachments_dir=str(tmp_path / "attachments")),
         )
         self.clock = FakeClock()
         # database_url: a store_url fixture's (either backend); else a SQLite file.
@@ -885,7 +901,24 @@ async def seed_conversations(world: World) -> dict[str, str]:
     )
     center.assign_conversation(email["key"], "1001")
     center.conversations[email["key"]]["state"] = "ended"
-    return {"chat": chat["key"], "email": email["key"]}
+    attachment = await add_attachment(world, email["key"], "invoice.pdf", "application/pdf")
+    return {"chat": chat["key"], "email": email["key"], "attachment": str(attachment)}
+
+
+async def add_attachment(
+    world: World, key: str, filename: str, content_type: str, data: bytes = b"%PDF-1.4 x"
+) -> int:
+    """An attachment of a customer's mail in conversation ``key`` (the index row and the
+    file under the settings' attachments_dir); returns its id."""
+    from crm_lookup.mail_store import MailEntry
+
+    message_id = f"<att-{len(filename)}-{abs(hash((key, filename)))}@example.com>"
+    await world.store.mail.record(MailEntry(message_id, key, "in", sender="ada@example.com"))
+    root = world.settings.path(world.settings.email.attachments_dir)
+    kept = await world.store.mail.add_attachment(
+        root, message_id, filename, content_type, data, max_bytes=1 << 20
+    )
+    return kept.id
 
 
 async def seed_history(world: World) -> dict[str, Any]:

@@ -10,12 +10,14 @@ Screenshots: tests/artifacts/agent-chats-*.
 
 from __future__ import annotations
 
+import asyncio
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from tests.browser_kit import LAPTOP, assert_accessible, screenshots, signed_in
-from tests.console_fakes import PASSWORD, make_contact
+from tests.console_fakes import PASSWORD, add_attachment, make_contact
 
 pytestmark = pytest.mark.browser
 WAIT_MS = 5000
@@ -179,6 +181,11 @@ async def test_an_email_in_russian(world: Any, browser: Any) -> None:
         subject="Invoice 42",
         first_message="Please resend\nthe invoice.",
     )
+    # the mail came with a file (what the intake writes into the message's meta)
+    file_id = await add_attachment(world, mail["key"], "счёт 42.pdf", "application/pdf")
+    center.messages[mail["key"]][0]["meta"]["attachments"] = [
+        {"id": file_id, "filename": "счёт 42.pdf", "content_type": "application/pdf", "size": 10}
+    ]
     center.assign_conversation(mail["key"], "1001")
     tab = page.locator("#contact-tabs [role=tab]").nth(1)
     await expect(tab).to_contain_text("Письмо · Ada", timeout=WAIT_MS)
@@ -188,6 +195,14 @@ async def test_an_email_in_russian(world: Any, browser: Any) -> None:
     await expect(body).to_be_focused()
     await expect(panel.locator("[data-part=subject-input]")).to_have_value("Re: Invoice 42")
     await expect(panel.locator(".quoted")).to_contain_text("> Please resend\n> the invoice.")
+    link = panel.get_by_role("link", name="счёт 42.pdf")
+    async with page.expect_download() as got:
+        await link.click()
+    download = await got.value
+    assert download.suggested_filename == "счёт 42.pdf"
+    saved = await download.path()
+    assert await asyncio.to_thread(Path(saved).read_bytes) == b"%PDF-1.4 x"
+    await body.focus()
     await page.keyboard.type("Done.")
     await page.keyboard.press("Enter")  # a new line in an email, not a send
     await page.keyboard.type("Regards")
@@ -197,4 +212,40 @@ async def test_an_email_in_russian(world: Any, browser: Any) -> None:
     await expect(body).to_have_value("", timeout=WAIT_MS)
     assert ("conversation_reply", "1001", mail["key"], "Done.\nRegards") in center.actions
     await expect(panel.locator(".quoted")).to_contain_text("> Regards")
+    # the relay is down: the reply is kept in the thread and says it was not sent
+    center.reply_meta = {"delivery": "failed", "delivery_error": "the relay is down"}
+    await body.fill("Second try")
+    await body.press("Control+Enter")
+    status = panel.locator(".msg.agent", has_text="Second try").locator(".msg-status")
+    await expect(status).to_have_text("Не отправлено: the relay is down", timeout=WAIT_MS)
+    assert not page.errors, page.errors
+
+
+async def test_a_long_chat_opens_on_its_newest_messages(world: Any, browser: Any) -> None:
+    """A chat of 1,202 messages: the tab shows the newest page (it used to show the
+    oldest 500, so the agent never saw what the customer just said); "Show earlier
+    messages" reads the pages before it, keeping the agent's place, until the first."""
+    from playwright.async_api import expect
+
+    center = world.center
+    page = await signed_in(browser, world.origin, "alice", password=PASSWORD, viewport=LAPTOP)
+    chat = await center.visitor_open("chat", "sales", {"name": "Ada"}, first_message="line 1")
+    for i in range(2, 1203):
+        await center.visitor_message(chat["key"], f"line {i}")
+    center.assign_conversation(chat["key"], "1001")
+    await page.locator("#contact-tabs [role=tab]").nth(1).click(timeout=WAIT_MS)
+    panel = page.locator(".conv-panel:visible")
+    messages = panel.locator(".msg")
+    await expect(messages).to_have_count(500, timeout=WAIT_MS)
+    await expect(messages.last).to_contain_text("line 1202")
+    await expect(messages.first).to_contain_text("line 703")
+    earlier = panel.get_by_role("button", name="Show earlier messages")
+    await earlier.click()
+    await expect(messages).to_have_count(1000, timeout=WAIT_MS)
+    await expect(messages.first).to_contain_text("line 203")
+    await earlier.click()
+    await expect(messages).to_have_count(1202, timeout=WAIT_MS)
+    await expect(messages.first).to_contain_text("line 1")
+    await expect(earlier).to_be_hidden()
+    await expect(messages.last).to_contain_text("line 1202")
     assert not page.errors, page.errors

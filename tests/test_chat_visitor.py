@@ -354,3 +354,82 @@ async def test_starts_are_limited_and_a_left_waiting_chat_is_abandoned(
             await asyncio.sleep(0.05)
         assert states == ["closed"] * 5
         assert service.center.acd.queue_stats("web")["waiting"] == 0
+
+
+async def test_a_message_resent_after_its_ack_was_lost_is_stored_and_delivered_once(
+    tmp_path: Path,
+) -> None:
+    """The socket drops after the message went in but before its ``sent`` came back; the
+    widget resends it with the same client_id on the resumed socket. The second send is
+    acknowledged with the first one's number and nothing new is stored or delivered."""
+    async with running_service(tmp_path, queues_file=queue_file(tmp_path), tweak=chat_tweak()) as (
+        service,
+        _sim,
+        published,
+        url,
+    ):
+        await service.center.set_agent_state("1001", "ready")
+        async with aiohttp.ClientSession() as http:
+            async with http.ws_connect(url + "/chat/ws", origin=SITE) as ws:
+                await ws.send_json(START)
+                got = await frames_until(ws, "joined")
+                started = next(f for f in got if f["type"] == "started")
+                key, token = started["conversation"], started["token"]
+                await ws.send_json({"type": "message", "text": "Where is it?", "client_id": "c9"})
+                first = (await frames_until(ws, "sent", client_id="c9"))[-1]["seq"]
+            async with http.ws_connect(url + "/chat/ws", origin=SITE) as ws:
+                await ws.send_json(
+                    {"type": "resume", "conversation": key, "token": token, "after_seq": 0}
+                )
+                await frames_until(ws, "resumed")
+                await ws.send_json({"type": "message", "text": "Where is it?", "client_id": "c9"})
+                again = (await frames_until(ws, "sent", client_id="c9"))[-1]
+                assert again["seq"] == first
+                # a new client_id is a new message, numbered after it
+                await ws.send_json({"type": "message", "text": "Hello?", "client_id": "c10"})
+                assert (await frames_until(ws, "sent", client_id="c10"))[-1]["seq"] == first + 1
+        messages = await service.store.conversations.messages(key, 0, 10)
+        assert [(m["seq"], m["text"]) for m in messages] == [
+            (first, "Where is it?"),
+            (first + 1, "Hello?"),
+        ]
+        assert messages[0]["meta"] == {"client_id": "c9"}
+        to_agent = [
+            m
+            for m in published.messages
+            if m["type"] == "conversation_message" and m["message"]["text"] == "Where is it?"
+        ]
+        assert len(to_agent) == 1
+
+
+async def test_a_resume_replays_everything_missed_past_one_page(tmp_path: Path) -> None:
+    """More than one page (500) of messages missed: the replay goes on page after page
+    until it is caught up, and what was said last arrives (not the oldest 500 only)."""
+    async with running_service(tmp_path, queues_file=queue_file(tmp_path), tweak=chat_tweak()) as (
+        service,
+        _sim,
+        _published,
+        url,
+    ):
+        await service.center.set_agent_state("1001", "ready")
+        async with aiohttp.ClientSession() as http:
+            async with http.ws_connect(url + "/chat/ws", origin=SITE) as ws:
+                await ws.send_json(START)
+                got = await frames_until(ws, "joined")
+                started = next(f for f in got if f["type"] == "started")
+                key, token = started["conversation"], started["token"]
+            for i in range(1, 1203):
+                await service.center.conversation_reply("1001", key, f"line {i}")
+            async with http.ws_connect(url + "/chat/ws", origin=SITE) as ws:
+                await ws.send_json(
+                    {"type": "resume", "conversation": key, "token": token, "after_seq": 0}
+                )
+                got = await frames_until(ws, "message", text="line 1202")
+                texts = [f["text"] for f in got if f["type"] == "message"]
+                assert texts == [f"line {i}" for i in range(1, 1203)]
+        # the agent's view reads the newest page (and the one before) through the port;
+        # the cluster forwards the numbers as text
+        newest = await service.center.conversation_messages(key, 0, 2**31 - 1)
+        assert [m["text"] for m in newest] == [f"line {i}" for i in range(703, 1203)]
+        earlier = await service.center.conversation_messages(key, "0", "703")
+        assert [m["seq"] for m in earlier] == list(range(203, 703))

@@ -123,6 +123,23 @@ async def test_a_visitor_on_the_company_site_chats_with_an_agent(
             await visitor.get_by_label("Your message").fill("Thank you!")
             await visitor.get_by_label("Your message").press("Enter")
             await expect(chat.locator(".thread")).to_contain_text("Thank you!", timeout=WAIT_MS)
+
+            # a message the service never acknowledged (the socket dropped, the page was
+            # reloaded) is sent again with its client_id when the chat resumes; sent twice,
+            # it is stored and shown to Alice once
+            store_key = "sb.chat." + url.removeprefix("http://")
+            for _ in range(2):
+                await visitor.evaluate(
+                    """(key) => { const s = JSON.parse(sessionStorage.getItem(key));
+                    s.unsent = [["c-lost-ack", "Is it refunded?"]];
+                    sessionStorage.setItem(key, JSON.stringify(s)); }""",
+                    store_key,
+                )
+                await visitor.reload()
+                thread = visitor.locator("#sb-chat-widget ol.thread")
+                await expect(thread).to_contain_text("Is it refunded?", timeout=WAIT_MS)
+            await expect(chat.locator(".thread li", has_text="Is it refunded?")).to_have_count(1)
+            await expect(thread.locator("li", has_text="Is it refunded?")).to_have_count(1)
             assert errors == []
         finally:
             await runner.cleanup()
@@ -135,4 +152,5 @@ async def test_a_visitor_on_the_company_site_chats_with_an_agent(
             ("agent", "Sorry about that, Ada <i>checking</i>"),
             ("agent", "Found it: a double charge."),
             ("customer", "Thank you!"),
+            ("customer", "Is it refunded?"),
         ]

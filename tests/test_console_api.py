@@ -352,6 +352,12 @@ MATRIX: list[tuple[str, str, Any, dict[str, int]]] = [
         None,
         dict(anon=401, alice=200, bob=403, sue=403, root=403),
     ),
+    (  # an attachment of alice's email: hers, sue's (sales), root's; not bob's
+        "GET",
+        "/api/conversations/{email}/attachments/{attachment}",
+        None,
+        dict(anon=401, alice=200, bob=403, sue=200, root=200),
+    ),
     ("GET", "/api/canned-responses", None, dict(anon=401, alice=200, bob=200, sue=200, root=200)),
     # the knowledge base: every role searches, reads, votes and uses; supervisors and
     # admins write
@@ -467,7 +473,8 @@ async def test_route_role_matrix(
     client = await world.client(None if role == "anon" else role)
     resp = await client.request(method, path.format(**world.ids), body)
     assert resp.status == status, await resp.text()
-    if path.startswith("/api/") and (status >= 400 or "/export" not in path):
+    downloads = ("/export", "/attachments/")  # files, not JSON, when they succeed
+    if path.startswith("/api/") and (status >= 400 or not any(d in path for d in downloads)):
         data = await resp.json()
         if status >= 400:
             assert data["error"] and data["message"]

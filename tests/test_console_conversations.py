@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from tests.console_fakes import World, seed, seed_conversations
+from tests.console_fakes import World, add_attachment, seed, seed_conversations
 
 
 @pytest.fixture
@@ -67,6 +67,32 @@ async def test_the_assigned_agent_replies_types_ends_and_closes(world: Any) -> N
     ]
     after = await (await alice.request("GET", f"/api/conversations/{CHAT_KEY}?after_seq=1")).json()
     assert [m["text"] for m in after["messages"]] == ["Hi Ada,\nhow can I help?"]
+
+
+async def test_a_long_thread_opens_on_its_newest_page_with_the_earlier_ones_on_request(
+    world: Any,
+) -> None:
+    """More than 500 messages: the tab shows the newest 500 (it used to show the oldest),
+    says there are earlier ones, and pages back through them with before_seq."""
+    CHAT_KEY = world.ids["chat"]  # message 1 is "Hello?"
+    for i in range(2, 1203):
+        await world.center.visitor_message(CHAT_KEY, f"m{i}")
+    alice = await world.client("alice")
+    url = f"/api/conversations/{CHAT_KEY}"
+    newest = await (await alice.request("GET", url)).json()
+    assert [m["seq"] for m in newest["messages"]] == list(range(703, 1203))
+    assert newest["more_before"] is True
+    earlier = await (await alice.request("GET", url + "?before_seq=703")).json()
+    assert [m["seq"] for m in earlier["messages"]] == list(range(203, 703))
+    assert earlier["more_before"] is True
+    first = await (await alice.request("GET", url + "?before_seq=203")).json()
+    assert [m["seq"] for m in first["messages"]] == list(range(1, 203))
+    assert first["more_before"] is False
+    # after_seq still reads forward (a reconnect's catch-up)
+    after = await (await alice.request("GET", url + "?after_seq=1200")).json()
+    assert [m["seq"] for m in after["messages"]] == [1201, 1202]
+    resp = await alice.request("GET", url + "?before_seq=-1")
+    assert resp.status == 400 and (await resp.json())["field"] == "before_seq"
 
 
 @pytest.mark.parametrize(
@@ -191,3 +217,67 @@ async def test_a_chats_wrap_up_does_not_end_a_calls_wrap_up(world: Any) -> None:
     )
     assert resp.status == 200
     assert ("wrapup_done", "1001") in world.center.actions
+
+
+async def test_an_email_attachment_downloads_as_a_file_never_as_a_page(world: Any) -> None:
+    """The bytes as stored, always as an attachment (RFC 6266 filename*), nosniff, and a
+    type the browser will not run: an HTML or SVG attachment is served as
+    application/octet-stream."""
+    EMAIL_KEY = world.ids["email"]
+    alice = await world.client("alice")
+    base = f"/api/conversations/{EMAIL_KEY}/attachments/"
+    resp = await alice.request("GET", base + world.ids["attachment"])
+    assert resp.status == 200
+    assert await resp.read() == b"%PDF-1.4 x"
+    assert resp.headers["Content-Type"] == "application/pdf"
+    assert resp.headers["X-Content-Type-Options"] == "nosniff"
+    assert resp.headers["Content-Disposition"] == (
+        "attachment; filename=\"invoice.pdf\"; filename*=UTF-8''invoice.pdf"
+    )
+    assert "no-store" in resp.headers["Cache-Control"]
+    assert "default-src 'self'" in resp.headers["Content-Security-Policy"]  # the console's
+    page = await add_attachment(
+        world, EMAIL_KEY, 'сч"ёт <1>.html', "text/html", b"<script>alert(1)</script>"
+    )
+    resp = await alice.request("GET", base + str(page))
+    assert resp.status == 200
+    assert resp.headers["Content-Type"] == "application/octet-stream"
+    assert resp.headers["Content-Disposition"] == (
+        'attachment; filename="_____ _1_.html";'
+        " filename*=UTF-8''%D1%81%D1%87%22%D1%91%D1%82%20%3C1%3E.html"
+    )
+    svg = await add_attachment(world, EMAIL_KEY, "logo.svg", "image/svg+xml", b"<svg/>")
+    resp = await alice.request("GET", base + str(svg))
+    assert resp.headers["Content-Type"] == "application/octet-stream"
+    # another conversation's attachment is not reachable through this one
+    other = await add_attachment(world, world.ids["chat"], "x.txt", "text/plain", b"x")
+    resp = await alice.request("GET", base + str(other))
+    assert resp.status == 404
+    for bad in ("0", "x", "99999999999999999999999"):
+        resp = await alice.request("GET", base + bad)
+        assert resp.status in (400, 404), bad
+    # a file lost from the disk: a clear 404, not a 500
+    lost = await add_attachment(world, EMAIL_KEY, "lost.txt", "text/plain", b"gone soon")
+    [row] = [a for a in await world.store.mail.attachments_of(EMAIL_KEY) if a.id == lost]
+    (world.settings.path(world.settings.email.attachments_dir) / row.path).unlink()
+    resp = await alice.request("GET", base + str(lost))
+    assert resp.status == 404 and (await resp.json())["error"] == "not_found"
+
+
+async def test_an_attachment_of_a_closed_conversation_follows_the_same_scope(world: Any) -> None:
+    """A conversation the desk no longer holds is read from the store, with the same
+    rule: the agent who had it, a supervisor of its queue, an admin."""
+    key = "email:" + "f" * 32
+    await world.store.contacts.arrived(key, "", "", "inbound", 10.0, channel="email")
+    await world.store.conversations.create(
+        key, "email", queue="sales", party={"email": "ada@example.com"}, at=10.0
+    )
+    await world.store.conversations.update(key, state="closed", agent_id="1001")
+    att = await add_attachment(world, key, "old.txt", "text/plain", b"old")
+    path = f"/api/conversations/{key}/attachments/{att}"
+    for role, status in (("alice", 200), ("bob", 403), ("sue", 200), ("root", 200)):
+        resp = await (await world.client(role)).request("GET", path)
+        assert resp.status == status, (role, await resp.text())
+    resp = await (await world.client("alice")).request("GET", path)
+    assert resp.headers["Content-Type"].startswith("text/plain")
+    assert await resp.read() == b"old"

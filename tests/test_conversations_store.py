@@ -213,3 +213,38 @@ async def test_last_seq_is_the_highest_stored_even_when_the_row_lags(store: Stor
     await store.conversations.update(KEY, last_seq=1)  # never lowered
     row = await store.fetchone("SELECT last_seq FROM conversations WHERE key = ?", (KEY,))
     assert row is not None and row[0] == 3
+
+
+async def test_a_message_is_found_by_the_widgets_client_id(store: Store) -> None:
+    """What a visitor's resend after a restart is recognised by: the exact id, never a
+    LIKE pattern's near miss (``_`` and ``%`` are literal)."""
+    await _open_chat(store)
+    repo = store.conversations
+    await repo.add_message(KEY, 1, "customer", "one", meta={"client_id": "a_b"})
+    await repo.add_message(KEY, 2, "customer", "two", meta={"client_id": "axb%"})
+    await repo.add_message(KEY, 3, "agent", "three", meta={"client_id": "c"})
+    found = await repo.by_client_id(KEY, "a_b")
+    assert found is not None and found["seq"] == 1
+    assert (await repo.by_client_id(KEY, "axb%") or {}).get("seq") == 2
+    assert await repo.by_client_id(KEY, "a%") is None
+    assert await repo.by_client_id(KEY, "axb_") is None
+    assert await repo.by_client_id(KEY, "c") is None  # an agent's message is not the visitor's
+    assert await repo.by_client_id(KEY, "") is None
+
+
+async def test_the_newest_page_is_read_below_a_number(store: Store) -> None:
+    """A thread longer than a page: the newest messages first, and the page before them."""
+    await _open_chat(store)
+    repo = store.conversations
+    for seq in range(1, 1203):
+        await repo.add_message(KEY, seq, "customer", f"m{seq}", bump=False)
+    newest = await repo.messages_before(KEY, 2**31 - 1)
+    assert [m["seq"] for m in newest] == list(range(703, 1203))
+    earlier = await repo.messages_before(KEY, 703)
+    assert [m["seq"] for m in earlier] == list(range(203, 703))
+    assert [m["seq"] for m in await repo.messages_before(KEY, 203, 500)] == list(range(1, 203))
+    assert await repo.messages_before(KEY, 1) == []
+    with pytest.raises(InvalidInput):
+        await repo.messages_before(KEY, 10, 501)
+    with pytest.raises(InvalidInput):
+        await repo.messages_before(KEY, -1)

@@ -211,7 +211,7 @@ async def test_a_visitor_who_leaves_while_waiting_is_abandoned(tmp_path: Path) -
             await desk.customer_message(opened["key"], "hello?")
 
 
-async def test_an_email_reply_goes_out_through_the_transport_before_it_is_stored(
+async def test_an_email_reply_is_stored_before_the_transport_and_kept_when_it_fails(
     tmp_path: Path,
 ) -> None:
     async with running_service(tmp_path, queues_file=queue_file(tmp_path)) as (
@@ -236,12 +236,24 @@ async def test_an_email_reply_goes_out_through_the_transport_before_it_is_stored
         key = opened["key"]
         assert opened["customer_id"] == ada.id  # found by e-mail, ignoring case
         outbox.fail = True
-        with pytest.raises(Exception, match="relay"):
-            await desk.agent_message(key, "1001", "Attached")
-        assert await desk.messages(key, after_seq=1) == []  # nothing stored, number free
+        failed = await desk.agent_message(key, "1001", "Attached?")
+        # kept, not lost: stored first, then marked with why it did not go out
+        assert failed["seq"] == 2 and failed["meta"] == {
+            "delivery": "failed",
+            "delivery_error": "the relay refused it",
+        }
+        [kept] = await desk.messages(key, after_seq=1)
+        assert (kept["text"], kept["meta"]) == ("Attached?", failed["meta"])
+        assert (desk.conversation(key) or {})["first_response_at"] is None  # nothing reached her
         outbox.fail = False
         reply = await desk.agent_message(key, "1001", "Attached")
-        assert reply["seq"] == 2 and reply["meta"] == {"message_id": "<2@switchboard.test>"}
+        assert reply["seq"] == 3 and reply["meta"] == {
+            "message_id": "<3@switchboard.test>",
+            "delivery": "sent",
+        }
+        assert (await desk.messages(key, after_seq=2))[0]["meta"] == reply["meta"]
+        # the transport was handed the message as stored (queued), not a draft
+        assert outbox.sent[0][1]["meta"] == {"delivery": "queued"}
         conversation, message = outbox.sent[0]
         assert conversation["subject"] == "Invoice 42" and message["text"] == "Attached"
         first = (await desk.messages(key))[0]
@@ -343,6 +355,7 @@ async def test_a_restart_brings_back_waiting_and_assigned_conversations(tmp_path
             for n in range(2)
         ]
         await desk.agent_message(held[0]["key"], "1001", "Hello V0")
+        said = await desk.customer_message(held[0]["key"], "Hi", client_id="w-1")
         await desk.end(held[1]["key"], "customer")  # ended: its wrap-up goes on
         waiting = await desk.open_conversation(
             "chat", queue="web", party={"name": "W"}, first_message="anyone?"
@@ -360,9 +373,12 @@ async def test_a_restart_brings_back_waiting_and_assigned_conversations(tmp_path
             assert set(mine) == {held[0]["key"], held[1]["key"]}
             assert mine[held[0]["key"]]["state"] == "active"
             assert mine[held[1]["key"]]["state"] == "ended"
+            # the widget's resend after the restart is recognised from the store
+            again = await desk.customer_message(held[0]["key"], "Hi", client_id="w-1")
+            assert again["seq"] == said["seq"] == 2 and again["duplicate"] is True
             # the conversation goes on where it was: numbering, first response, agent
             reply = await desk.agent_message(held[0]["key"], "1001", "Still here")
-            assert reply["seq"] == 2
+            assert reply["seq"] == 3
             # closing the ended one frees its slot for the one that waited
             await desk.close(held[1]["key"], "1001")
             await asyncio.sleep(0)

@@ -280,3 +280,106 @@ async def test_a_reply_after_the_conversation_closed_goes_to_its_agent_first(
             assert pop3["agent_id"] == "1001"
     finally:
         controller.stop()
+
+
+async def test_a_reply_is_stored_before_it_is_sent_and_a_queued_one_goes_out_on_start(
+    tmp_path: Path,
+) -> None:
+    """The relay is down: the agent's reply is kept (delivery "failed", with why), not
+    lost. A reply left "queued" by a crash between the store and the relay is sent when
+    the service starts, under the Message-ID it was stored with; one the relay already
+    took (its id in the mail index) is only marked sent; a second start sends nothing."""
+    relay = Relay()
+    relay_port, listen_port = free_port(), free_port()
+    queues = tmp_path / "queues.yaml"
+    queues.write_text(QUEUES)
+
+    def tweak(settings: Settings) -> Settings:
+        email = dataclasses.replace(
+            settings.email,
+            enabled=True,
+            from_address="support@shop.test",
+            mailboxes={"support@shop.test": "web"},
+            listen=True,
+            listen_port=listen_port,
+            smtp_host="127.0.0.1",
+            smtp_port=relay_port,
+            smtp_tls="none",
+            smtp_retries=0,
+            attachments_dir=str(tmp_path / "attachments"),
+        )
+        return dataclasses.replace(settings, email=email)
+
+    # 1. no relay listening: the reply is stored, marked failed, and the agent sees why
+    async with running_service(tmp_path, queues_file=queues, tweak=tweak) as (
+        service,
+        _sim,
+        published,
+        _url,
+    ):
+        await service.center.set_agent_state("1001", "ready")
+        await asyncio.to_thread(smtp_send, listen_port, mail("Invoice please", "<in-1@ex.com>"))
+        pop = await published.wait_for(lambda m: m["type"] == "conversation_assigned")
+        key = pop["conversation"]["key"]
+        reply = await service.center.conversation_reply("1001", key, "Here it is.")
+        assert reply["seq"] == 2 and reply["meta"]["delivery"] == "failed"
+        assert "could not be reached" in reply["meta"]["delivery_error"]
+        assert reply["meta"]["message_id"].endswith("@shop.test>")
+        stored = await service.store.conversations.messages(key, 1, 10)
+        assert [(m["text"], m["meta"]["delivery"]) for m in stored] == [("Here it is.", "failed")]
+        shown = await published.wait_for(
+            lambda m: m["type"] == "conversation_message" and m["message"]["seq"] == 2
+        )
+        assert shown["message"]["meta"]["delivery"] == "failed"
+        # what a crash after the store and before (or during) the send leaves behind
+        repo = service.store.conversations
+        await repo.add_message(
+            key,
+            3,
+            "agent",
+            "Crashed before the relay",
+            agent_id="1001",
+            meta={"delivery": "queued", "message_id": "<q-1@shop.test>"},
+        )
+        await repo.add_message(
+            key,
+            4,
+            "agent",
+            "Crashed after the relay took it",
+            agent_id="1001",
+            meta={"delivery": "queued", "message_id": "<q-2@shop.test>"},
+        )
+        from crm_lookup.mail_store import MailEntry
+
+        await service.store.mail.record(
+            MailEntry("<q-2@shop.test>", key, "out", recipient="ada@example.com")
+        )
+
+    # 2. the relay is back: the start sends the queued one, once
+    controller = Controller(relay, hostname="127.0.0.1", port=relay_port)
+    controller.start()
+    try:
+        for _ in range(2):
+            async with running_service(tmp_path, queues_file=queues, tweak=tweak) as (
+                service,
+                _sim,
+                _published,
+                _url,
+            ):
+                repo = service.store.conversations
+
+                async def delivery(seq: int, repo: Any = repo) -> str:
+                    return str((await repo.messages(key, seq - 1, 1))[0]["meta"]["delivery"])
+
+                for _ in range(250):
+                    if await delivery(3) == "sent" and await delivery(4) == "sent":
+                        break
+                    await asyncio.sleep(0.02)
+                assert [await delivery(s) for s in (2, 3, 4)] == ["failed", "sent", "sent"]
+        assert len(relay.received) == 1
+        out = message_from_bytes(relay.received[0][2], policy=policy.default)
+        assert out["Message-ID"] == "<q-1@shop.test>"
+        assert out["In-Reply-To"] == "<in-1@ex.com>"
+        assert "Crashed before the relay" in out.get_content()
+    finally:
+        controller.stop()

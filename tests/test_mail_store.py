@@ -109,3 +109,21 @@ async def test_claim_settle_release(store: Store) -> None:
     )
     # nothing in the conversation store carries it (delivered_to itself: test_mail_e2e)
     assert await store.mail.delivered_to("<p@x.test>", 0.0) is None
+
+
+async def test_correspondents_are_the_threads_addresses(store: Store) -> None:
+    """What a reply must come from to join a thread: the customer's senders and our
+    recipients, as lower-cased addr-specs; not a bounce's sender, nor another thread's."""
+    one, two = "email:" + "c" * 32, "email:" + "d" * 32
+    await store.mail.record(MailEntry("<1@x.test>", one, "in", sender="ann@x.test", at=1.0))
+    await store.mail.record(
+        MailEntry(
+            "<2@shop.test>", one, "out", sender="support@shop.test", recipient="Ann <ANN@Y.test>"
+        )
+    )
+    await store.mail.record(
+        MailEntry("<3@x.test>", one, "in", kind="bounce", sender="mailer-daemon@x.test")
+    )
+    await store.mail.record(MailEntry("<4@x.test>", two, "in", sender="bo@x.test"))
+    assert await store.mail.correspondents(one) == {"ann@x.test", "ann@y.test"}
+    assert await store.mail.correspondents("email:" + "e" * 32) == set()

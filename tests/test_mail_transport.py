@@ -361,6 +361,66 @@ async def test_listener_opens_then_threads_a_reply(
     assert await store.mail.conversation_of(["<c3@example.com>"]) == new_key
 
 
+async def test_a_reply_joins_a_thread_only_from_its_customers_address(
+    listener: tuple[SmtpListener, FakeDesk], store: Store
+) -> None:
+    """Found in review: a message joined a conversation by In-Reply-To / References
+    alone, so anyone who learned a Message-ID (a forwarded mail, a CC) could write into
+    another customer's thread, and after it closed be routed to their agent with their
+    history. It joins (or continues) a thread only when its From address is the one
+    the conversation has corresponded with (ignoring case; the addr-spec, not the display
+    name); anything else is a conversation of its own."""
+    server, desk = listener
+    await send(server.port, customer_mail())
+    [key] = desk.conversations
+    await store.mail.record(
+        MailEntry("<r1@shop.test>", key, "out", recipient="ann@example.com", at=5.0)
+    )
+    names_it = {"In_Reply_To": "<r1@shop.test>", "References": "<c1@example.com> <r1@shop.test>"}
+    for n, sender in enumerate(
+        ["Mallory <mallory@evil.test>", '"ann@example.com" <mallory@evil.test>'], start=1
+    ):
+        await send(
+            server.port,
+            customer_mail(
+                "Pay to this account", From=sender, Message_ID=f"<m{n}@evil.test>", **names_it
+            ),
+            mail_from="mallory@evil.test",
+        )
+    assert [m["text"] for m in desk.messages_of[key]] == ["Where is my order?"]
+    assert len(desk.conversations) == 3
+    for other in [k for k in desk.conversations if k != key]:
+        conv = desk.conversations[other]
+        assert conv["thread"] == "" and conv["party"]["email"] == "mallory@evil.test"
+    # the customer herself, in capitals, joins
+    await send(
+        server.port,
+        customer_mail(
+            "Still waiting", From="Ann <ANN@Example.COM>", Message_ID="<c2@example.com>", **names_it
+        ),
+    )
+    assert [m["text"] for m in desk.messages_of[key]] == ["Where is my order?", "Still waiting"]
+    # once it is closed, a stranger's answer does not continue it (no sticky agent)
+    desk.conversations[key]["state"] = "closed"
+    await send(
+        server.port,
+        customer_mail(
+            "Me again", From="mallory@evil.test", Message_ID="<m3@evil.test>", **names_it
+        ),
+        mail_from="mallory@evil.test",
+    )
+    newest = list(desk.conversations.values())[-1]
+    assert newest["first_message"] == "Me again" and newest["thread"] == ""
+    await send(
+        server.port,
+        customer_mail(
+            "One more thing", Message_ID="<c3@example.com>", In_Reply_To="<c2@example.com>"
+        ),
+    )
+    newest = list(desk.conversations.values())[-1]
+    assert newest["first_message"] == "One more thing" and newest["thread"] == key
+
+
 async def test_listener_refuses_oversized_and_unknown_recipients(
     listener: tuple[SmtpListener, FakeDesk],
 ) -> None:

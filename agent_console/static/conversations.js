@@ -134,6 +134,10 @@ function AgentConversations(page) {
     parts["reply-label"].textContent = t(email ? "agent.conv.email_body" : "agent.conv.reply");
     parts.hint.textContent = t(email ? "agent.conv.hint_email" : "agent.conv.hint_chat");
     parts.reply.rows = email ? 8 : 3;
+    // a thread longer than a page opens on its newest messages; this reads the page before
+    parts.earlier = el("button", { type: "button", class: "secondary earlier", id: id + "-earlier" }, t("agent.conv.earlier"));
+    parts.earlier.hidden = true;
+    parts["thread-log"].insertBefore(parts.earlier, parts.thread);
     wire(entry);
     $("contact-tabs").append(tab);
     $("conv-panels").append(panel);
@@ -176,6 +180,7 @@ function AgentConversations(page) {
       if (option) useCanned(entry, Number(option.dataset.index));
     });
     p.end.addEventListener("click", () => end(entry));
+    p.earlier.addEventListener("click", () => loadEarlier(entry));
   }
 
   function numberTabs() {
@@ -312,6 +317,21 @@ function AgentConversations(page) {
     const item = el("li", { class: "msg " + (m.sender || "customer"), dataset: { seq: String(m.seq) } },
       el("div", { class: "msg-head" }, el("span", { class: "msg-who" }, who), " ", el("time", { class: "muted" }, when(m.at))),
       el("div", { class: "msg-text" }, m.text || ""));
+    // an email's attachments: downloads from the console (scope-checked, never shown inline)
+    const files = Array.isArray((m.meta || {}).attachments) ? m.meta.attachments : [];
+    if (files.length) {
+      const list = el("ul", { class: "msg-attachments", "aria-label": t("agent.conv.attachments") });
+      for (const f of files) {
+        const href = path(entry, "attachments/" + encodeURIComponent(String(f.id)));
+        const size = Number(f.size) >= 1024 ? Math.round(Number(f.size) / 1024) + " KB" : (Number(f.size) || 0) + " B";
+        list.append(el("li", {}, el("a", { href, download: String(f.filename || "") }, String(f.filename || f.id)), " ", el("span", { class: "muted" }, "(" + size + ")")));
+      }
+      item.append(list);
+    }
+    // an email reply is stored before it is sent: one the relay did not take says why
+    const delivery = (m.meta || {}).delivery;
+    if (delivery === "failed") item.append(el("p", { class: "msg-status error", role: "status" }, t("agent.conv.not_sent", { reason: m.meta.delivery_error || "" })));
+    else if (delivery === "queued") item.append(el("p", { class: "msg-status muted" }, t("agent.conv.sending")));
     // in seq order whatever order they came in
     const after = [...entry.parts.thread.children].find((li) => Number(li.dataset.seq) > m.seq);
     entry.parts.thread.insertBefore(item, after || null);
@@ -439,19 +459,45 @@ function AgentConversations(page) {
     }
   }
 
+  // The newest page of the thread (a long one's earlier pages come on request).
   async function loadDetail(entry) {
     try {
-      const data = await api("GET", path(entry) + "?after_seq=0");
+      const data = await api("GET", path(entry));
       if (!tabs.has(entry.conv.key)) return;
       entry.conv = Object.assign({}, entry.conv, data.conversation);
       if (data.card) entry.card = data.card;
       for (const m of data.messages || []) addMessage(entry, m);
+      const first = (data.messages || [])[0];
+      if (first) entry.firstSeq = Math.min(first.seq, entry.firstSeq || first.seq);
+      // numbered from 1: anything above it has earlier messages (more_before)
+      entry.parts.earlier.hidden = !(data.more_before && entry.firstSeq > 1);
       render(entry);
       renderCard(entry);
       if (active === entry.conv.key) scrollThread(entry);
       if (entry.conv.state === "ended") wrapUp(entry, false);
     } catch (e) {
       entry.parts.error.textContent = e.message;
+    }
+  }
+
+  async function loadEarlier(entry) {
+    const p = entry.parts;
+    p.error.textContent = "";
+    const log = p["thread-log"];
+    const fromBottom = log.scrollHeight - log.scrollTop;
+    p.earlier.disabled = true;
+    try {
+      const data = await api("GET", path(entry) + "?before_seq=" + encodeURIComponent(String(entry.firstSeq)));
+      const got = data.messages || [];
+      for (const m of got) addMessage(entry, m);
+      entry.firstSeq = got.length ? Math.min(entry.firstSeq, got[0].seq) : 1;
+      p.earlier.hidden = !(data.more_before && entry.firstSeq > 1);
+      log.scrollTop = log.scrollHeight - fromBottom; // the agent stays where they were reading
+      if (p.earlier.hidden) log.focus();
+    } catch (e) {
+      p.error.textContent = e.message;
+    } finally {
+      p.earlier.disabled = false;
     }
   }
 

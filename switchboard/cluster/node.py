@@ -140,8 +140,17 @@ class ClusterCenter:
     async def conversation_close(self, agent_id: str, key: str) -> Message:
         return dict(await self._act("conversation_close", agent_id, key))
 
-    async def conversation_messages(self, key: str, after_seq: int = 0) -> list[Message]:
-        return list(await self._act("conversation_messages", key, str(int(after_seq))))
+    async def conversation_messages(
+        self, key: str, after_seq: int = 0, before_seq: int = 0
+    ) -> list[Message]:
+        return list(
+            await self._act(
+                "conversation_messages",
+                key,
+                str(int(after_seq)),
+                before_seq=str(int(before_seq)),
+            )
+        )
 
     async def visitor_open(
         self,
@@ -166,8 +175,8 @@ class ClusterCenter:
             )
         )
 
-    async def visitor_message(self, key: str, text: str) -> Message:
-        return dict(await self._act("visitor_message", key, text))
+    async def visitor_message(self, key: str, text: str, client_id: str = "") -> Message:
+        return dict(await self._act("visitor_message", key, text, client_id=client_id or ""))
 
     async def visitor_typing(self, key: str, on: bool) -> None:
         await self._act("visitor_typing", key, "true" if on else "false")

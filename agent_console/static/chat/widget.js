@@ -141,12 +141,16 @@
   let ended = false;
   let agentName = t("agent");
   const seen = new Set();
-  const unsent = new Map(); // client_id -> text, until the service says it is stored
+  // client_id -> text, until the service says it is stored: kept with the chat in
+  // sessionStorage too, so a reload resends it; the same client_id again is stored once
+  const unsent = new Map((Array.isArray(saved.unsent) ? saved.unsent : [])
+    .filter((pair) => Array.isArray(pair) && typeof pair[0] === "string" && typeof pair[1] === "string"));
   // a fresh page shows the whole thread again (from 0); a reconnect within the page asks
   // only for what came after the last message it shows
   let lastSeq = 0;
 
   function save() {
+    if (saved.conversation) saved.unsent = [...unsent];
     try { sessionStorage.setItem(STORE_KEY, JSON.stringify(saved)); } catch (e) { /* private mode */ }
   }
 
@@ -210,6 +214,8 @@
         for (const [clientId, text] of unsent) send({ type: "message", text, client_id: clientId });
         break;
       case "message":
+        // our own message, stored (its "sent" may have been lost with the socket)
+        if (frame.sender === "customer" && frame.client_id && unsent.delete(frame.client_id)) save();
         if (seen.has(frame.seq)) return;
         seen.add(frame.seq);
         lastSeq = Math.max(lastSeq, frame.seq);
@@ -220,6 +226,7 @@
         break;
       case "sent":
         unsent.delete(frame.client_id);
+        save();
         break;
       case "queued":
         status.textContent = t("queued", { position: frame.position, minutes: Math.max(1, Math.round((frame.estimate || 0) / 60)) });
@@ -234,6 +241,7 @@
         break;
       case "ended":
         ended = true;
+        unsent.clear();
         compose.hidden = true;
         status.textContent = "";
         line("system", "", t("ended"));
@@ -256,6 +264,7 @@
           if (frame.client_id && unsent.has(frame.client_id)) {
             const text = unsent.get(frame.client_id);
             unsent.delete(frame.client_id);
+            save();
             if (!textIn.value) textIn.value = text; // given back to the visitor, not lost
           }
         } else if (frame.code === "bad_token") {
@@ -315,6 +324,7 @@
     if (!text.trim()) return;
     const clientId = Math.random().toString(36).slice(2, 14);
     unsent.set(clientId, text);
+    save();
     textIn.value = "";
     send({ type: "message", text, client_id: clientId });
     if (typingSent) { send({ type: "typing", on: false }); typingSent = false; }
