@@ -47,6 +47,8 @@ from routing.sla import CaseTimes, Policy, business_seconds, clocks, counting_at
 from routing.sla_config import load_policy
 
 STATUSES = tuple(s.value for s in CaseStatus)
+#: a request's business hours, worked out once
+_HOURS: web.RequestKey[dict[str, Any]] = web.RequestKey("cases_business_hours")
 MAX_DAYS = 366
 
 
@@ -96,7 +98,11 @@ def case_json(request: web.Request, case: Case) -> dict[str, Any]:
     policy, now = request.app[SLA_POLICY], time.time()
     data = case.to_json()
     data["clock"] = clock_of(policy, case, now)
-    data["business_hours"] = business_hours_json(policy, now)
+    # the same for every case: once per request (a list has up to 500)
+    hours = request.get(_HOURS)
+    if hours is None:
+        hours = request[_HOURS] = business_hours_json(policy, now)
+    data["business_hours"] = hours
     return data
 
 

@@ -248,9 +248,12 @@ async def set_status_in(
         responded = now
     if status in ("resolved", "closed") and resolved is None:
         resolved = now
+    # leaving a pause moves the resolution target: the stored due time is stale until
+    # the SLA check writes the new one (a card must not call the case breached by it)
+    due_sql = ", resolution_due = NULL" if old in PAUSED and status not in PAUSED else ""
     await db.execute(
         "UPDATE cases SET status = ?, paused_since = ?, paused_seconds = ?,"
-        " first_response_at = ?, resolved_at = ?, updated_at = ? WHERE id = ?",
+        f" first_response_at = ?, resolved_at = ?, updated_at = ?{due_sql} WHERE id = ?",
         (status, paused_since, paused_seconds, responded, resolved, now, case_id),
     )
     await event_in(db, case_id, kind, actor=actor, data={"from": old, "to": status}, at=now)

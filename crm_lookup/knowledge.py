@@ -250,7 +250,7 @@ class KnowledgeRepo:
     async def uses_of_contacts(self, contact_ids: Sequence[int]) -> list[dict[str, Any]]:
         """The articles used on any of ``contact_ids`` (a case's contacts), oldest use
         first, as :meth:`uses_of_contact` gives them."""
-        ids = sorted(set(contact_ids))[:MAX_CONTACTS]
+        ids = sorted(set(contact_ids))[-MAX_CONTACTS:]  # the newest contacts of a long case
         if not ids:
             return []
         rows = await self._store.fetchall(

@@ -24,7 +24,9 @@ from routing.sla import CaseTimes, Policy, clocks
 
 log = logging.getLogger(__name__)
 
-SETTLED_LOOKBACK = 86400.0  # the first check after a start reads a day of settled cases
+# the first check after a start (or a failover) reads a week of settled cases (an index,
+# migration 20): a service down for days still flags the late ones
+SETTLED_LOOKBACK = 7 * 86400.0
 
 
 def _times(case: Any) -> CaseTimes:
@@ -56,7 +58,7 @@ class CaseSla:
         self.interval = interval
         self.clock = clock
         self._task: asyncio.Task[None] | None = None
-        #: when the previous check ran; before the first, a day back (a restart)
+        #: when the previous check ran; before the first, SETTLED_LOOKBACK back
         self._checked_at: float | None = None
 
     def start(self) -> None:

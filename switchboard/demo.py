@@ -235,8 +235,8 @@ async def run_demo(
             await seed_users(service.store)
             await seed_evaluations(service.store, demo)
             await seed_knowledge(service.store)  # the knowledge base's articles (once)
-            agents = {agent_id: name for name, _, agent_id in DEMO_USERS if agent_id}
-            await seed_case_articles(service.store, DEMO_CUSTOMERS, agents)
+            usernames = {agent_id: name for name, _, agent_id in DEMO_USERS if agent_id}
+            await seed_case_articles(service.store, DEMO_CUSTOMERS, usernames)
             # five weeks of past contacts and agent states: reports, forecast (once)
             await seed_history(service.store, demo, seed=seed, dialed=DEMO_DID)
         except BaseException:

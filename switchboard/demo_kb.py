@@ -150,10 +150,16 @@ async def seed_case_articles(
         row = await store.fetchone("SELECT id FROM articles WHERE title = ?", (demo.case_article,))
         if customer is None or row is None:
             continue
-        cases = await store.cases.for_customer(customer.id, limit=1)
-        if not cases or not cases[0].contact_ids:
+        # the seeded case (the oldest of that subject), not one a user opened since
+        seeded = [
+            c
+            for c in await store.cases.for_customer(customer.id)
+            if c.subject == demo.case and c.contact_ids
+        ]
+        if not seeded:
             continue
-        case, contact_id = cases[0], cases[0].contact_ids[0]
+        case = min(seeded, key=lambda c: c.id)
+        contact_id = case.contact_ids[0]
         if await store.knowledge.uses_of_contact(contact_id):
             continue
         await store.knowledge.record_use(

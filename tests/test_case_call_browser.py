@@ -29,6 +29,8 @@ async def world(tmp_path: Path) -> AsyncIterator[Any]:
     w.case = await w.store.cases.open(
         ada, "Refund not received", priority="high", queue="sales", actor="sue"
     )
+    # another queue's case of hers: listed on the card, but not hers to open
+    await w.store.cases.open(ada, "Router swap", queue="support", actor="bob")
     await CaseSla(w.store, w.app[SLA_POLICY]).check()  # its due times, as the service keeps
     w.ids["card"] = await w.app_crm().card_for_phone(w.ids["card"]["phone"])
     w.article = await w.store.knowledge.add(
@@ -62,12 +64,15 @@ async def test_open_the_case_from_the_pop_use_an_article_and_resolve_it(
     world.center.answer("c9")
 
     # the pop: the open case, linked, with when its next SLA target falls due
-    item = alice.locator("#card-cases li.case")
-    await expect(item).to_contain_text("Refund not received", timeout=WAIT_MS)
+    item = alice.locator("#card-cases li.case", has_text="Refund not received")
+    await expect(item).to_have_count(1, timeout=WAIT_MS)
     await expect(item).to_contain_text("due ")
     link = item.locator("a")
     await expect(link).to_have_text("C-000001")
     assert await link.get_attribute("target") == "_blank"
+    other = alice.locator("#card-cases li.case", has_text="Router swap")
+    await expect(other).to_contain_text("C-000002")
+    assert await other.locator("a").count() == 0  # support is not alice's queue
 
     async with alice.context.expect_page() as opened:
         await link.click()
@@ -118,9 +123,10 @@ async def test_open_the_case_from_the_pop_use_an_article_and_resolve_it(
 
     # the article's link opens it on /kb
     await used.locator("a").click()
-    await expect(case_page.locator(".kb-article h3")).to_have_text(
-        "Refunding a card payment", timeout=WAIT_MS
-    )
+    heading = case_page.locator(".kb-article h3")
+    await expect(heading).to_have_text("Refunding a card payment", timeout=WAIT_MS)
+    await case_page.wait_for_timeout(500)  # the page's first search has answered too
+    await expect(heading).to_be_visible()
     case = await world.store.cases.get(world.case.id)
     assert case.status == "resolved" and int(world.ids["contact"]) in case.contact_ids
     assert alice.errors == []

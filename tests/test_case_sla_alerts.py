@@ -3,7 +3,7 @@ shell (routing.case_sla) over a real store: raised, flags kept, cleared when res
 
 from __future__ import annotations
 
-import asyncio
+import time
 from typing import Any
 
 from crm_lookup.store import open_store
@@ -84,17 +84,19 @@ async def test_a_case_resolved_late_between_two_checks_is_still_flagged(store_ur
     check still reads it (resolved since the last check) and flags the breach."""
     store = await open_store(store_url)
     try:
-        policy = Policy({"urgent": Target(H, 0.2)}, None)
-        sla = CaseSla(store, policy, _Alerting())
+        opened_at = time.time() - 100  # its 50 s resolution target ran out 50 s ago
+        now = [opened_at + 1]
+        sla = CaseSla(store, Policy({"urgent": Target(H, 50.0)}, None), _Alerting())
+        sla.clock = lambda: now[0]
         ann = await store.customers.add("Ann Late", ["+15550199002"])
-        case = await store.cases.open(ann.id, "Quick fix", priority="urgent")
-        assert await sla.check() == []  # due times written, nothing breached yet
-        await asyncio.sleep(0.3)
-        await store.cases.update(case.id, status="resolved", actor="alice")  # 0.1 s late
+        case = await store.cases.open(ann.id, "Quick fix", priority="urgent", at=opened_at)
+        assert await sla.check() == []  # a second in: due times written, nothing else
+        await store.cases.update(case.id, status="resolved", actor="alice")  # 50 s late
+        now[0] = time.time()
         assert await sla.check() == []  # a stopped clock raises no alert...
         flagged = await store.cases.get(case.id)
         assert flagged.resolution_breached and not flagged.first_response_breached
-        rows = await store.cases.report(case.created_at - 1, case.created_at + 60, "queue")
+        rows = await store.cases.report(opened_at - 1, opened_at + 60, "queue")
         assert rows[0]["resolution_breaches"] == 1  # ...but the report counts it
     finally:
         await store.close()

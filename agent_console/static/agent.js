@@ -16,7 +16,10 @@
   const me = { agentId: null, agent: null, call: null, card: null, customerId: null };
   const holds = { callId: null, since: null, total: 0 };
   const directory = new Map(); // agent id -> {agent_id, name, state}
-  let queueNames = [];
+  let queueNames = []; // the queues this user sees (the snapshot's)
+  // Whether a case on a card opens for this user: its queue is one of theirs, or it is
+  // assigned to them (cases_api.sees); else its number is plain text, not a dead link.
+  const mayOpenCase = (k) => (k.agent_id && k.agent_id === me.agentId) || (Boolean(k.queue) && queueNames.includes(k.queue));
   let wraps = []; // unsaved wrap-ups: {contactId, name, phone, queue, customerId, cases}
   let shown = null; // the contact id the form shows
   let filling = false; // the form is being filled from a draft: not an edit
@@ -259,7 +262,7 @@
     // An unknown caller is first saved as a customer; only then can a case be opened.
     $("new-customer").classList.toggle("hidden", me.customerId !== null || !phone);
     const cases = clear($("card-cases"));
-    for (const k of card.open_cases || []) cases.append(SB.caseItem(k));
+    for (const k of card.open_cases || []) cases.append(SB.caseItem(k, mayOpenCase));
     if (!cases.firstChild) cases.append(el("li", { class: "muted" }, t("agent.cases.none")));
     renderHistory($("card-history"), card.recent_contacts || []);
     $("card").classList.remove("hidden");
@@ -764,6 +767,7 @@
     myId: () => me.agentId,
     onCall: () => Boolean(me.call && me.call.state !== "ended"),
     wrapPending: (key) => wraps.some((w) => w.conversation === key),
+    mayOpenCase,
     focusWrap: () => { if (shown !== null) $("disposition").focus(); },
     tabChanged: () => showWrap(),
   });

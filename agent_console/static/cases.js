@@ -71,7 +71,7 @@
     const hours = k.business_hours || {};
     $("clock-hours").textContent = !hours.timezone ? t("cases.sla.always")
       : hours.counting ? t("cases.sla.counting", { zone: hours.timezone })
-        : t("cases.sla.stopped", { zone: hours.timezone, when: hours.resumes_at ? when(hours.resumes_at) : "—" });
+        : t("cases.sla.stopped", { zone: hours.timezone, when: hours.resumes_at ? when(hours.resumes_at, hours.timezone) : "—" });
     $("case-status-edit").value = k.status;
     $("case-priority-edit").value = k.priority;
     $("case-agent-edit").value = k.agent_id || "";

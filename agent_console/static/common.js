@@ -99,10 +99,13 @@ const SB = (() => {
   // English page in a British browser: 03/12/2026, 14:05, not 12/3/2026, 2:05 PM).
   const pageLang = document.documentElement.lang || "";
   const dateLocale = (navigator.languages || []).find((l) => l.split("-")[0] === pageLang) || pageLang || undefined;
-  function when(value) {
+  // ``timeZone``: in that zone (a schedule's, named beside it) rather than the browser's.
+  function when(value, timeZone) {
     if (value === null || value === undefined || value === "") return "";
     const d = typeof value === "number" ? new Date(value * 1000) : new Date(value);
-    return isNaN(d) ? String(value) : d.toLocaleString(dateLocale);
+    if (isNaN(d)) return String(value);
+    try { return d.toLocaleString(dateLocale, timeZone ? { timeZone } : undefined); }
+    catch (e) { return d.toLocaleString(dateLocale); } // a zone this browser does not know
   }
 
   // An error shown where the agent acted: ``where`` is the id of the message slot next to
@@ -219,10 +222,11 @@ const SB = (() => {
   }
 
   // One open case on a customer card (crm_lookup Case.to_json): its number links to the
-  // case page in a new tab (the call's page stays), its status, and its SLA: breached
-  // (flagged, or a due time already past) or when the next target falls due. A paused
-  // clock (pending the customer) shows no due time.
-  function caseItem(k) {
+  // case page in a new tab (the call's page stays) when ``mayOpen(k)`` (the case is in
+  // the viewer's scope: the card lists all the customer's open cases), its status, and
+  // its SLA: breached (flagged, or a due time already past) or when the next target
+  // falls due. A paused clock (pending the customer) shows no due time.
+  function caseItem(k, mayOpen) {
     const sla = k.sla || {};
     const dues = [];
     if (!sla.first_response_at && typeof sla.first_response_due === "number") dues.push(sla.first_response_due);
@@ -231,10 +235,12 @@ const SB = (() => {
     const next = paused || !dues.length ? null : Math.min(...dues);
     const breached = Boolean(sla.first_response_breached || sla.resolution_breached || (next !== null && next < now()));
     const number = k.number || String(k.id);
+    const ref = !mayOpen || mayOpen(k)
+      ? el("a", { href: "/cases/" + encodeURIComponent(number), target: "_blank", rel: "noopener",
+        "aria-label": t("agent.case.open", { number }) }, number)
+      : number;
     const item = el("li", { class: "case" + (breached ? " sla-breached" : "") },
-      el("a", { href: "/cases/" + encodeURIComponent(number), target: "_blank", rel: "noopener",
-        "aria-label": t("agent.case.open", { number }) }, number),
-      " ", k.subject || "", " — ", label("case", k.status || "open"));
+      ref, " ", k.subject || "", " — ", label("case", k.status || "open"));
     if (breached) item.append(" ", el("strong", { class: "sla-flag" }, t("agent.case.sla.breached")));
     else if (next !== null) item.append(" ", el("span", { class: "muted" }, t("agent.case.sla.due", { due: when(next) })));
     return item;

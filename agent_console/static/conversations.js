@@ -50,11 +50,28 @@ function AgentConversations(page) {
       queue: entry.conv.queue || "",
     };
   }
-  async function loadCanned() {
-    if (canned) return canned;
-    try { canned = (await api("GET", "/api/canned-responses")).responses || []; }
-    catch (e) { canned = null; throw e; }
-    return canned;
+  let cannedLoading = null; // the request in flight: one, however many ask meanwhile
+  function loadCanned() {
+    if (canned) return Promise.resolve(canned);
+    if (!cannedLoading) {
+      cannedLoading = api("GET", "/api/canned-responses")
+        .then((data) => { canned = data.responses || []; return canned; })
+        .finally(() => { cannedLoading = null; });
+    }
+    return cannedLoading;
+  }
+
+  // Text put into a reply box at the cursor (a canned response, an article), the cursor
+  // after it; ``ownLine`` starts it on a new line after what was typed. The customer
+  // sees the agent typing, as for a keystroke.
+  function insertAtCursor(box, text, ownLine) {
+    const start = box.selectionStart ?? box.value.length;
+    const end = box.selectionEnd ?? start;
+    const before = box.value.slice(0, start);
+    const put = ownLine && before && !before.endsWith("\n") ? "\n" + text : text;
+    box.value = before + put + box.value.slice(end);
+    box.setSelectionRange(start + put.length, start + put.length);
+    box.dispatchEvent(new Event("input"));
   }
 
   function openCanned(entry, query) {
@@ -102,12 +119,8 @@ function AgentConversations(page) {
   function useCanned(entry, index) {
     const choice = cannedChoices(entry)[index];
     if (!choice) return;
-    const box = entry.parts.reply;
-    const text = fill(choice.text, valuesFor(entry));
-    const start = box.selectionStart ?? box.value.length;
-    box.value = box.value.slice(0, start) + text + box.value.slice(box.selectionEnd ?? start);
     closeCanned(entry, true);
-    box.setSelectionRange(start + text.length, start + text.length);
+    insertAtCursor(entry.parts.reply, fill(choice.text, valuesFor(entry)), false);
   }
 
   // ---- a tab -------------------------------------------------------------------------
@@ -171,7 +184,11 @@ function AgentConversations(page) {
       else if (ev.key === "Enter") {
         // typed ahead of the list's first load: the choice is made once it has come
         ev.preventDefault();
-        loadCanned().then(() => useCanned(entry, entry.cannedIndex)).catch((e) => { p.error.textContent = e.message; });
+        loadCanned().then(() => {
+          if (p.canned.classList.contains("hidden")) return; // closed meanwhile
+          if (entry.cannedIndex < 0) renderCanned(entry);
+          useCanned(entry, entry.cannedIndex);
+        }).catch((e) => { p.error.textContent = e.message; });
       }
       else if (ev.key === "Escape") { ev.preventDefault(); ev.stopPropagation(); closeCanned(entry, true); }
     });
@@ -252,7 +269,7 @@ function AgentConversations(page) {
     clearTimeout(entry.typingTimer);
     clearTimeout(entry.idleTimer);
     const hadFocus = entry.panel.contains(document.activeElement) || entry.tab === document.activeElement;
-    placeKb(null); // the knowledge-base panel, if it is in this tab, stays on the page
+    if (entry.panel.contains($("kb-side-panel"))) placeKb(null); // it stays on the page
     entry.tab.remove();
     entry.panel.remove();
     tabs.delete(key);
@@ -302,7 +319,7 @@ function AgentConversations(page) {
     p["card-phone"].textContent = card.phone || party.phone || "—";
     p["card-email"].textContent = card.email || party.email || "—";
     const cases = clear(p["card-cases"]);
-    for (const k of card.open_cases || []) cases.append(SB.caseItem(k));
+    for (const k of card.open_cases || []) cases.append(SB.caseItem(k, page.mayOpenCase));
     if (!cases.firstChild) cases.append(el("li", { class: "muted" }, t("agent.cases.none")));
     page.renderHistory(p["card-history"], card.recent_contacts || []);
     p.heading.textContent = partyName(entry);
@@ -592,14 +609,7 @@ function AgentConversations(page) {
     const box = entry && entry.parts.reply;
     if (!box || box.disabled) return; // the phone tab: kb.js copies it instead
     ev.preventDefault();
-    const text = ev.detail.text;
-    const start = box.selectionStart ?? box.value.length;
-    const end = box.selectionEnd ?? start;
-    const before = box.value.slice(0, start);
-    const joined = before && !before.endsWith("\n") ? "\n" + text : text;
-    box.value = before + joined + box.value.slice(end);
-    box.setSelectionRange(start + joined.length, start + joined.length);
-    box.dispatchEvent(new Event("input")); // the customer sees the agent typing
+    insertAtCursor(box, ev.detail.text, true);
     box.focus();
   });
 

@@ -124,6 +124,7 @@ const SBKb = (() => {
 
     async function openArticle(articleId) {
       error.textContent = "";
+      lastQuery = null; // a search still in flight must not cover the article with its results
       try { renderArticle(await api("GET", "/api/kb/articles/" + encodeURIComponent(articleId))); }
       catch (e) { error.textContent = e.message; }
     }
