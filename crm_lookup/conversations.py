@@ -118,6 +118,13 @@ def clean_meta(meta: Mapping[str, Any] | None) -> str:
     return text
 
 
+def meta_like(name: str, value: str) -> str:
+    """A LIKE pattern (``ESCAPE '\\'``) matching a message's compact meta JSON that holds
+    ``name: value``: a bounded scan's first cut, the caller then checks the parsed meta."""
+    needle = json.dumps(name) + ":" + json.dumps(value)
+    return "%" + needle.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+
+
 def message_json(row: Any, key: str | None = None) -> dict[str, Any]:
     return {
         "conversation": key if key is not None else row[0],
@@ -397,8 +404,7 @@ class ConversationRepo:
         conversation's messages (a LIKE on the compact meta JSON, then checked exactly)."""
         if not client_id:
             return None
-        needle = '"client_id":' + json.dumps(client_id)
-        pattern = "%" + needle.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        pattern = meta_like("client_id", client_id)
         rows = await self._store.fetchall(
             "SELECT conversation_key, seq, sender, agent_id, name, body, meta, at FROM messages"
             " WHERE conversation_key = ? AND sender = 'customer' AND meta LIKE ? ESCAPE '\\'"

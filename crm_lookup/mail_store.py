@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-import json
 import os
 import time
 from collections.abc import Sequence
@@ -27,6 +26,7 @@ from pathlib import Path
 from typing import Any, Literal, Protocol
 
 from config.errors import InvalidInput, NotFound
+from crm_lookup.conversations import meta_like
 
 #: ``reason`` of a message claimed and not yet in a conversation
 PENDING = "pending"
@@ -146,8 +146,7 @@ class MailStore:
         """The email conversation a message with this Message-ID in its meta was stored
         in at or after ``since`` — what a pending claim left by a crash is resolved by
         (rare: a bounded scan of the messages written since the claim)."""
-        needle = '"message_id":' + json.dumps(message_id)
-        pattern = "%" + needle.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        pattern = meta_like("message_id", message_id)
         row = await self._store.fetchone(
             "SELECT conversation_key FROM messages WHERE at >= ? AND sender = 'customer'"
             " AND conversation_key LIKE 'email:%' AND meta LIKE ? ESCAPE '\\'"

@@ -104,3 +104,16 @@ async def fits_without_scrolling(page: Any, selector: str) -> bool:
         and box["x"] >= 0
         and box["x"] + box["width"] <= size["width"]
     )
+
+
+async def insert_article(page: Any, query: str, title: str) -> None:
+    """On the agent page: open the knowledge-base panel (Alt+K), search ``query``, open
+    the first hit (which must be ``title``) and insert it."""
+    from playwright.async_api import expect
+
+    await page.keyboard.press("Alt+k")
+    await page.keyboard.type(query)
+    hit = page.locator("#kb-side .kb-hit .kb-open").first
+    await expect(hit).to_have_text(title, timeout=WAIT_MS)
+    await hit.click()
+    await page.click("#kb-side .kb-insert")

@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from tests.browser_kit import LAPTOP, assert_accessible, screenshots, signed_in
+from tests.browser_kit import LAPTOP, assert_accessible, insert_article, screenshots, signed_in
 from tests.console_fakes import PASSWORD, add_attachment, make_contact
 
 pytestmark = pytest.mark.browser
@@ -114,12 +114,7 @@ async def test_two_chats_beside_a_call_by_keyboard(world: Any, browser: Any) -> 
         owner="sue",
     )
     await reply.fill("Here is how:")
-    await page.keyboard.press("Alt+k")
-    await page.keyboard.type("resending invoice")
-    hit = page.locator("#kb-side .kb-hit .kb-open").first
-    await expect(hit).to_have_text("Resending an invoice", timeout=WAIT_MS)
-    await hit.click()
-    await page.click("#kb-side .kb-insert")
+    await insert_article(page, "resending invoice", "Resending an invoice")
     await expect(reply).to_be_focused()
     await expect(reply).to_have_value(
         "Here is how:\nInvoices are resent from Billing → Invoices → Email.", timeout=WAIT_MS

@@ -15,7 +15,7 @@ import pytest
 
 from agent_console.keys import SLA_POLICY
 from routing.case_sla import CaseSla
-from tests.browser_kit import WAIT_MS, assert_accessible, signed_in
+from tests.browser_kit import WAIT_MS, assert_accessible, insert_article, signed_in
 from tests.console_fakes import PASSWORD, World, seed_history
 
 pytestmark = pytest.mark.browser
@@ -87,12 +87,7 @@ async def test_open_the_case_from_the_pop_use_an_article_and_resolve_it(
 
     # during the call: the knowledge base beside the card, an article inserted
     await alice.bring_to_front()
-    await alice.keyboard.press("Alt+k")
-    await alice.keyboard.type("refund")
-    hit = alice.locator("#kb-side .kb-hit .kb-open").first
-    await expect(hit).to_have_text("Refunding a card payment", timeout=WAIT_MS)
-    await hit.click()
-    await alice.click("#kb-side .kb-insert")
+    await insert_article(alice, "refund", "Refunding a card payment")
     await expect(alice.locator("#kb-side .kb-status")).to_have_text(
         "Inserted “Refunding a card payment”", timeout=WAIT_MS
     )
