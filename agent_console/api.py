@@ -32,6 +32,7 @@ from agent_console.auth import (
     current_session,
     require,
 )
+from agent_console.client_address import client_address
 from agent_console.keys import AUTH, CENTER, CONSOLE, CRM, HUB, METRICS, SESSION, STORE
 from agent_console.metrics import metrics_open, operations_access, public_health
 from agent_console.recording_status import with_recording_status
@@ -205,7 +206,7 @@ async def authenticate(request: web.Request, username: str, password: str) -> Us
     user = User(row.username, Role.parse(row.role), row.agent_id or None)
     await request.app[STORE].users.record_login(row.username)
     await request.app[CRM].audit(
-        user.username, "user.login", user.username, {"ip": request.remote or ""}
+        user.username, "user.login", user.username, {"ip": client_address(request)}
     )
     return user
 

@@ -31,6 +31,7 @@ from agent_console import (
 )
 from agent_console.actions import Console
 from agent_console.auth import Auth, Passwords, security_headers
+from agent_console.client_address import ProxyTrust
 from agent_console.crm import Crm
 from agent_console.keys import (
     AUTH,
@@ -40,6 +41,7 @@ from agent_console.keys import (
     HUB,
     JINJA,
     METRICS,
+    PROXIES,
     SETTINGS,
     STORE,
 )
@@ -106,6 +108,8 @@ def init_app(
     app[CONSOLE] = console
     app[HUB] = hub
     app[METRICS] = metrics
+    # every per-address limit and the login audit key on this (agent_console.client_address)
+    app[PROXIES] = ProxyTrust.parse(settings.chat.trusted_proxies, settings.chat.forwarded_header)
     app[JINJA] = jinja2.Environment(
         loader=jinja2.FileSystemLoader(HERE / "templates"),
         autoescape=jinja2.select_autoescape(["html"]),

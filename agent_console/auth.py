@@ -25,6 +25,7 @@ from typing import Any
 import argon2
 from aiohttp import web
 
+from agent_console.client_address import client_address
 from agent_console.keys import AUTH, SESSION
 from config.errors import InvalidInput, PermissionDenied
 
@@ -554,7 +555,8 @@ class Auth:
         Raises:
             TooManyAttempts: this address is at its limit, or the user's delay runs.
         """
-        return self.guard.admit(f"ip:{request.remote or '-'}", f"user:{username.lower()}")
+        address = client_address(request)  # the forwarded client's behind a trusted proxy
+        return self.guard.admit(f"ip:{address}", f"user:{username.lower()}")
 
 
 def same_token(a: str | None, b: str) -> bool:

@@ -5,7 +5,8 @@
   in, so the company's page needs one ``<script>`` tag and no second request.
 * ``GET /chat/ws``: one anonymous visitor. The ``Origin`` must be the service's own
   public origin or one of ``[chat] allowed_origins`` (else 403 before the upgrade); an
-  address holds at most ``visitors_per_ip`` sockets (else 429); frames are parsed and
+  address (the client's behind a trusted proxy: ``agent_console.client_address``) holds
+  at most ``visitors_per_ip`` sockets (else 429); frames are parsed and
   bounded by ``routing.chat_protocol``; messages are rate-limited per socket. What the
   visitor does goes to the contact center through the console port (``visitor_open``,
   ``visitor_message``, ...), so a cluster standby forwards it to the leader like any
@@ -34,6 +35,7 @@ from typing import Any
 from aiohttp import WSMsgType, web
 
 from agent_console import catalogue
+from agent_console.client_address import client_address
 from agent_console.keys import CENTER, CHAT, CHAT_WIDGET, STORE
 from agent_console.ports import ContactCenter
 from config.errors import ConfigError, Conflict, NotFound, SwitchboardError
@@ -277,7 +279,7 @@ async def visitor_socket(request: web.Request) -> web.StreamResponse:
     origin = request.headers.get("Origin", "")
     if origin not in visitors.origins:
         raise web.HTTPForbidden(text="this site may not open the chat")
-    address = request.remote or "-"
+    address = client_address(request)  # behind a trusted proxy: the forwarded client
     if not visitors.counter.acquire(address):
         raise web.HTTPTooManyRequests(text="too many chats from this address")
     try:
@@ -388,7 +390,7 @@ async def _start(
     if visitor.key or visitor.opening:
         raise FrameError("already_started", "this socket has a chat already")
     chat = visitors.chat
-    if not visitors.may_start(request.remote or "-"):
+    if not visitors.may_start(client_address(request)):
         raise FrameError("rate_limited", "too many chats started from here; wait a minute")
     if not visitors.is_open(time.time()):
         strings = catalogue.strings_for(_language(request, frame.language))

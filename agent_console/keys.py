@@ -12,6 +12,7 @@ from config.settings import Settings
 if TYPE_CHECKING:
     from agent_console.actions import Console
     from agent_console.auth import Auth, Session
+    from agent_console.client_address import ProxyTrust
     from agent_console.contact_api import Playbacks
     from agent_console.crm import Crm
     from agent_console.metrics import Metrics
@@ -47,3 +48,6 @@ SESSION: web.RequestKey[Session | None] = web.RequestKey("session")
 # script with its configuration written in
 CHAT: web.AppKey[Any] = web.AppKey("chat")
 CHAT_WIDGET: web.AppKey[str] = web.AppKey("chat_widget")
+# [chat] trusted_proxies: whose X-Forwarded-For / Forwarded names the client
+# (agent_console.client_address; absent: the peer is the client)
+PROXIES: web.AppKey[ProxyTrust] = web.AppKey("proxies")

@@ -164,6 +164,15 @@ class ChatSettings:
     # Chats one address may start a minute (a burst of as many): a loop of starts would
     # fill the queue with chats no one reads.
     starts_per_minute: int = 5
+    # Reverse proxies (addresses or CIDR networks, IPv4 or IPv6) whose forwarded header
+    # names the client: only a peer in this list is believed, and the client is the
+    # right-most address of forwarded_header that is not itself one of them. Empty (the
+    # default) trusts nobody: the TCP peer is the client. Every per-address limit of the
+    # service reads it (chat sockets and starts, console logins, the login audit).
+    trusted_proxies: list[str] = field(default_factory=list)
+    # The header those proxies write: "x-forwarded-for" or "forwarded" (RFC 7239). Only
+    # that one is read: the other one arrives as the client sent it.
+    forwarded_header: Literal["x-forwarded-for", "forwarded"] = "x-forwarded-for"
 
 
 @dataclass(frozen=True, slots=True)

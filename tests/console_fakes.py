@@ -738,6 +738,7 @@ class World:
         origin_scheme: str = "http",
         database_url: str = "",
         recording_dir: Any = None,
+        trusted_proxies: tuple[str, ...] = (),
     ) -> World:
         import argon2
         from aiohttp import web
@@ -746,6 +747,7 @@ class World:
         from agent_console.app import init_app
         from agent_console.auth import Passwords
         from config.settings import (
+            ChatSettings,
             EmailSettings,
             HttpSettings,
             IvrSettings,
@@ -766,6 +768,8 @@ class World:
             ivr=IvrSettings(recordings_dir=str(tmp_path / "voicemail")),
             # the email attachments the conversation tab links (none sent: no relay)
             email=EmailSettings(attachments_dir=str(tmp_path / "attachments")),
+            # a test behind a reverse proxy (agent_console.client_address)
+            chat=ChatSettings(trusted_proxies=list(trusted_proxies)),
         )
         self.clock = FakeClock()
         # database_url: a store_url fixture's (either backend); else a SQLite file.

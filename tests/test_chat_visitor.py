@@ -433,3 +433,61 @@ async def test_a_resume_replays_everything_missed_past_one_page(tmp_path: Path) 
         assert [m["text"] for m in newest] == [f"line {i}" for i in range(703, 1203)]
         earlier = await service.center.conversation_messages(key, "0", "703")
         assert [m["seq"] for m in earlier] == list(range(203, 703))
+
+
+async def test_behind_a_trusted_proxy_the_limits_key_on_the_forwarded_client(
+    tmp_path: Path,
+) -> None:
+    """Found in the last closing note: behind nginx every visitor was 127.0.0.1, so one
+    busy office (or one attacker) used up the sockets and the starts of everybody. With
+    ``trusted_proxies`` the proxy's X-Forwarded-For names the client; from anyone else
+    the header is ignored."""
+    tweak = chat_tweak(visitors_per_ip=1, starts_per_minute=1, trusted_proxies=["127.0.0.0/8"])
+    async with (
+        running_service(tmp_path, queues_file=queue_file(tmp_path), tweak=tweak) as (
+            _service,
+            _sim,
+            _published,
+            url,
+        ),
+        aiohttp.ClientSession() as http,
+    ):
+
+        def via(client: str) -> dict[str, str]:  # what nginx appends: the client's address
+            return {"X-Forwarded-For": f"6.6.6.6, {client}"}
+
+        async with (
+            http.ws_connect(url + "/chat/ws", origin=SITE, headers=via("203.0.113.1")) as a,
+            http.ws_connect(url + "/chat/ws", origin=SITE, headers=via("2001:db8::1")) as b,
+        ):
+            with pytest.raises(aiohttp.WSServerHandshakeError) as busy:
+                await http.ws_connect(url + "/chat/ws", origin=SITE, headers=via("203.0.113.1"))
+            assert busy.value.status == 429  # one socket per client, not per proxy
+            await a.send_json(START)
+            await frames_until(a, "started")
+            await b.send_json(START)  # another client: a start of its own
+            await frames_until(b, "started")
+        async with http.ws_connect(url + "/chat/ws", origin=SITE, headers=via("203.0.113.1")) as a:
+            await a.send_json(START)
+            assert (await frames_until(a, "error"))[-1]["code"] == "rate_limited"
+
+
+async def test_the_forwarded_header_is_ignored_unless_the_peer_is_a_trusted_proxy(
+    tmp_path: Path,
+) -> None:
+    tweak = chat_tweak(visitors_per_ip=1, trusted_proxies=["192.0.2.0/24"])  # not us
+    async with (
+        running_service(tmp_path, queues_file=queue_file(tmp_path), tweak=tweak) as (
+            _service,
+            _sim,
+            _published,
+            url,
+        ),
+        aiohttp.ClientSession() as http,
+    ):
+        first = {"X-Forwarded-For": "203.0.113.1", "Forwarded": "for=203.0.113.1"}
+        other = {"X-Forwarded-For": "203.0.113.2", "Forwarded": "for=203.0.113.2"}
+        async with http.ws_connect(url + "/chat/ws", origin=SITE, headers=first):
+            with pytest.raises(aiohttp.WSServerHandshakeError) as busy:
+                await http.ws_connect(url + "/chat/ws", origin=SITE, headers=other)
+            assert busy.value.status == 429  # one peer, whatever it claims to forward

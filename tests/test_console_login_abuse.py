@@ -243,3 +243,43 @@ def test_a_spray_over_many_names_and_addresses_stays_bounded(
     assert time.monotonic() - started < 2.0  # O(1) per attempt, not a rebuild each time
     assert len(guard.addresses._hits) <= 1000
     assert len(guard._failures) <= 1000 and len(guard._trusted) <= 1000
+
+
+def via_proxy(client: UserClient, address: str) -> UserClient:
+    """Every request of ``client`` as nginx forwards it for ``address`` (and what the
+    client claimed before it, which must never count)."""
+    client.http.headers["X-Forwarded-For"] = f"6.6.6.6, {address}"
+    return client
+
+
+async def test_behind_a_trusted_proxy_the_login_limit_and_audit_use_the_client(
+    tmp_path: Any,
+) -> None:
+    """Found in the last closing note: behind nginx every login came from 127.0.0.1, so
+    one attacker's guesses locked the whole office out. With ``trusted_proxies`` the
+    per-address limit (and the audit's "ip") is the forwarded client's."""
+    world = await World().start(tmp_path, login_limit=3, trusted_proxies=("127.0.0.0/8",))
+    try:
+        attacker = via_proxy(await world.client(), "203.0.113.66")
+        statuses = [(await attacker.login(f"nobody{n}", "guess")).status for n in range(5)]
+        assert statuses[-1] == 429  # the attacker's address is at its limit
+        sue = via_proxy(await world.client(), "2001:db8::5")
+        assert (await sue.login("sue")).status == 200  # another client behind one proxy
+        entries = await world.store.audit.list(actor="sue")
+        assert [(e.action, e.details.get("ip")) for e in entries] == [
+            ("user.login", "2001:db8::5")
+        ]
+    finally:
+        await world.close()
+
+
+async def test_without_trusted_proxies_a_forwarded_header_changes_nothing(tmp_path: Any) -> None:
+    world = await World().start(tmp_path, login_limit=3)
+    try:
+        attacker = via_proxy(await world.client(), "203.0.113.66")
+        for n in range(4):
+            await attacker.login(f"nobody{n}", "guess")
+        sue = via_proxy(await world.client(), "2001:db8::5")  # a lie: the peer is the key
+        assert (await sue.login("sue")).status == 429
+    finally:
+        await world.close()
