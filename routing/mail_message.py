@@ -41,6 +41,7 @@ from config.errors import InvalidInput
 
 __all__ = [
     "Attachment",
+    "DeliveryStatus",
     "InboundMail",
     "MailKind",
     "MailLimits",
@@ -63,6 +64,10 @@ MailKind = Literal["mail", "bounce", "auto_reply"]
 MAX_REFERENCES = 20
 # The message body stored for the agent (the conversation store's bound is 64 KiB).
 MAX_TEXT_BYTES = 60_000
+# A delivery report's recipient blocks read, and their values' lengths.
+MAX_STATUSES = 10
+MAX_STATUS_TEXT = 300
+_STATUS_CODE = re.compile(r"[245]\.\d{1,3}\.\d{1,3}")
 
 _ID = re.compile(r"<([^<>\s@]+@[^<>\s@]+)>")
 _REPLY_PREFIX = re.compile(
@@ -121,6 +126,24 @@ class Attachment:
 
 
 @dataclass(frozen=True, slots=True)
+class DeliveryStatus:
+    """One recipient's block of a delivery report (RFC 3464 section 2.3), as plain
+    one-line text: the address (``Final-Recipient`` without its ``rfc822;`` type), the
+    ``Action`` (``failed``, ``delayed``, ``delivered``, ``relayed``, ``expanded``), the
+    ``Status`` code (``5.1.1``) and the remote server's ``Diagnostic-Code`` text."""
+
+    recipient: str
+    action: str
+    status: str
+    diagnostic: str
+
+    @property
+    def failed(self) -> bool:
+        """Not delivered for good: ``Action: failed``, or a 5.x.x status without one."""
+        return self.action == "failed" or (not self.action and self.status.startswith("5"))
+
+
+@dataclass(frozen=True, slots=True)
 class InboundMail:
     """One parsed inbound message. Message ids keep their angle brackets (``<a@b>``)."""
 
@@ -141,6 +164,8 @@ class InboundMail:
     # a bounce's: the Message-IDs of the returned message (its headers in the report),
     # which find the conversation our bounced reply belonged to
     reported_ids: tuple[str, ...] = ()
+    # a bounce's per-recipient status blocks (at most MAX_STATUSES)
+    delivery: tuple[DeliveryStatus, ...] = ()
 
     @property
     def thread_ids(self) -> tuple[str, ...]:
@@ -226,6 +251,7 @@ def parse_mail(
         reason=reason,
         skipped=tuple(walker.skipped),
         reported_ids=tuple(walker.reported) if kind == "bounce" else (),
+        delivery=tuple(walker.delivery) if kind == "bounce" else (),
     )
 
 
@@ -266,6 +292,7 @@ class _Walker:
         self.attachments: list[Attachment] = []
         self.skipped: list[tuple[str, str]] = []
         self.reported: list[str] = []
+        self.delivery: list[DeliveryStatus] = []
 
     def walk(self, part: Message, depth: int) -> None:
         self.parts += 1
@@ -281,6 +308,8 @@ class _Walker:
             self.report = True
         if ctype in ("message/delivery-status", "message/global-delivery-status"):
             self.report = True
+            self._statuses(part)
+            return  # its blocks are fields, not parts to show or keep
         if part.is_multipart():
             payload = part.get_payload()
             if isinstance(payload, list):
@@ -307,6 +336,41 @@ class _Walker:
         if ctype.startswith("message/") or ctype.startswith("multipart/"):
             return  # a report's machine part, or an empty container
         self._attachment(part, ctype, filename)
+
+    def _statuses(self, part: Message) -> None:
+        """The recipient blocks of a delivery-status part: the standard parser splits a
+        message/delivery-status into one header block per child; a global one (RFC 6533,
+        UTF-8) stays text, split here on blank lines."""
+        payload = part.get_payload()
+        blocks: list[dict[str, str]] = []
+        if isinstance(payload, list):
+            for child in payload[: MAX_STATUSES + 1]:
+                if isinstance(child, Message):
+                    blocks.append({k.lower(): str(v) for k, v in list(child.items())[:50]})
+                    rest = child.get_payload()
+                    if isinstance(rest, str) and rest.strip():  # a global one: the rest
+                        blocks.extend(_field_blocks(rest))
+        elif isinstance(payload, str):
+            blocks.extend(_field_blocks(payload))
+        for block in blocks:
+            if len(self.delivery) >= MAX_STATUSES:
+                return
+            recipient = block.get("final-recipient") or block.get("original-recipient") or ""
+            if not recipient and "status" not in block:
+                continue  # the per-message block (Reporting-MTA, Arrival-Date)
+            _, _, address = recipient.rpartition(";")
+            code = _STATUS_CODE.search(block.get("status", ""))
+            self.delivery.append(
+                DeliveryStatus(
+                    recipient=_clean_line(address)[:254],
+                    action=_clean_line(block.get("action", "")).lower()[:20],
+                    status=code.group(0) if code else "",
+                    # folded lines and runs of blanks read as one line
+                    diagnostic=" ".join(_clean_line(block.get("diagnostic-code", "")).split())[
+                        :MAX_STATUS_TEXT
+                    ],
+                )
+            )
 
     def _attachment(self, part: Message, ctype: str, filename: str) -> None:
         name = _safe_filename(filename) or "attachment"
@@ -355,6 +419,20 @@ def classify(
     if envelope_from == "":
         return "bounce", "null return path"
     return "mail", ""
+
+
+def _field_blocks(text: str) -> list[dict[str, str]]:
+    """``Name: value`` blocks separated by blank lines (folded lines joined), bounded."""
+    blocks: list[dict[str, str]] = []
+    for chunk in re.split(r"\r?\n[ \t]*\r?\n", text[: 64 * 1024])[: MAX_STATUSES + 1]:
+        fields: dict[str, str] = {}
+        for line in re.sub(r"\r?\n[ \t]+", " ", chunk).splitlines()[:50]:
+            name, sep, value = line.partition(":")
+            if sep:
+                fields.setdefault(name.strip().lower(), value.strip())
+        if fields:
+            blocks.append(fields)
+    return blocks
 
 
 def _header(msg: Message, name: str) -> str:

@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 from config.errors import InvalidInput
 from crm_lookup.conversations import clean_body
 from routing.mail_message import (
+    DeliveryStatus,
     MailLimits,
     MailRejected,
     QuotedMessage,
@@ -160,6 +161,41 @@ def dsn() -> bytes:
         b"Action: failed\r\nStatus: 5.1.1\r\n\r\n"
         b"--B\r\nContent-Type: text/rfc822-headers\r\n\r\nMessage-ID: <ours@shop.test>\r\n--B--\r\n"
     )
+
+
+def test_a_delivery_report_says_who_failed_and_why_as_one_line_text() -> None:
+    """What the agent is shown of a bounce (RFC 3464 recipient blocks), bounded and
+    with no control characters; the human-readable part stays the text."""
+    report = parse_mail(dsn())
+    assert report.delivery == (DeliveryStatus("gone@example.com", "failed", "5.1.1", ""),)
+    assert report.delivery[0].failed and report.text.startswith("Your message could not")
+    noisy = dsn().replace(
+        b"Status: 5.1.1\r\n",
+        b"Status: 5.1.1 (user unknown)\r\nDiagnostic-Code: smtp; 550 5.1.1 <gone@example.com>:\r\n"
+        b" Recipient address rejected\x07 " + b"x" * 2_000 + b"\r\n\r\n"
+        b"Final-Recipient: rfc822; late@example.com\r\nAction: delayed\r\nStatus: 4.4.1\r\n",
+    )
+    gone, late = parse_mail(noisy).delivery
+    assert gone.status == "5.1.1" and gone.diagnostic.startswith(
+        "smtp; 550 5.1.1 <gone@example.com>: Recipient address rejected x"
+    )
+    assert len(gone.diagnostic) == 300 and "\x07" not in gone.diagnostic
+    assert (late.recipient, late.action, late.status, late.failed) == (
+        "late@example.com",
+        "delayed",
+        "4.4.1",
+        False,
+    )
+    many = dsn().replace(
+        b"Action: failed\r\nStatus: 5.1.1\r\n",
+        b"\r\n\r\n".join(
+            b"Final-Recipient: rfc822; r%d@x.test\r\nStatus: 5.0.0" % n for n in range(50)
+        ),
+    )
+    assert len(parse_mail(many).delivery) == 10
+    utf8 = dsn().replace(b"message/delivery-status", b"message/global-delivery-status")
+    assert parse_mail(utf8).delivery == report.delivery
+    assert parse_mail(mail(From="postmaster@example.com")).delivery == ()  # no report part
 
 
 def test_bounces() -> None:
