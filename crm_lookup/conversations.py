@@ -417,6 +417,33 @@ class ConversationRepo:
                 return message
         return None
 
+    async def with_meta(
+        self, key: str, name: str, value: str, *, sender: str = "", limit: int = 20
+    ) -> list[dict[str, Any]]:
+        """Messages of ``key`` (from ``sender`` if given) whose meta holds ``name:
+        value`` at its top or one level down (an agent's reply by its ``message_id``, a
+        bounce's system line by its ``bounce.report_id``), oldest first, at most
+        ``limit``: a bounded LIKE scan of one conversation, then checked exactly."""
+        if not value:
+            return []
+        where = " AND sender = ?" if sender else ""
+        args: tuple[Any, ...] = (key, meta_like(name, value), *((sender,) if sender else ()))
+        rows = await self._store.fetchall(
+            "SELECT conversation_key, seq, sender, agent_id, name, body, meta, at FROM messages"
+            " WHERE conversation_key = ? AND meta LIKE ? ESCAPE '\\'"
+            + where
+            + " ORDER BY seq LIMIT ?",
+            (*args, max(1, min(int(limit), MAX_PAGE))),
+        )
+        found = []
+        for row in rows:
+            message = message_json(row)
+            meta = message["meta"]
+            nested = [v for v in meta.values() if isinstance(v, dict)]
+            if meta.get(name) == value or any(v.get(name) == value for v in nested):
+                found.append(message)
+        return found
+
     async def last_seq(self, key: str) -> int:
         """The highest message number stored for ``key`` (0: none)."""
         row = await self._store.fetchone(

@@ -38,7 +38,7 @@ import secrets
 import time
 import uuid
 from collections import OrderedDict
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -55,6 +55,7 @@ from routing.acd import commands as acd_cmd
 from routing.acd import events as acd_ev
 from routing.chat_protocol import message_frame
 from routing.live import LiveCall, Phase
+from routing.mail_message import DeliveryStatus
 from routing.tasks import TaskSet
 
 log = logging.getLogger(__name__)
@@ -686,6 +687,101 @@ class DigitalDesk:
         if tried:
             log.info("queued replies delivered at start", extra={"fields": {"tried": tried}})
         return tried
+
+    async def delivery_report(
+        self,
+        key: str,
+        *,
+        report_id: str,
+        returned_ids: Sequence[str],
+        delivery: Sequence[DeliveryStatus] = (),
+    ) -> dict[str, Any] | None:
+        """A bounce (RFC 3464 report ``report_id``) of a mail of conversation ``key``,
+        open or closed: a system line in its thread saying which reply did not arrive
+        and why (``meta.bounce``: ``report_id``, ``reply_seq`` — 0 when the returned
+        message is no reply of the thread, ``reply_message_id``, ``recipient``,
+        ``action``, ``status``, ``diagnostic``), and the reply marked
+        ``meta.delivery = "bounced"`` with ``delivery_error``. A report of a delay says
+        so and leaves the reply as it was; one of success (``delivered``, ``relayed``)
+        writes nothing. The same report again writes nothing (returns the first line).
+
+        Returns:
+            The system message, or None for a success report.
+
+        Raises:
+            NotFound: no such conversation.
+        """
+        failed = [d for d in delivery if d.failed]
+        delayed = [d for d in delivery if d.action == "delayed"]
+        if delivery and not failed and not delayed:
+            return None
+        chosen = (failed or delayed)[0] if (failed or delayed) else None
+        repo = self.store.conversations
+        conv = self._open.get(key)
+        row = conv.to_json() if conv is not None else await repo.get(key)
+        if row is None:
+            raise NotFound(f"no conversation {key[:80]!r}")
+        first = await repo.with_meta(key, "report_id", report_id, sender="system", limit=1)
+        if first:
+            return dict(first[0])
+        reply: dict[str, Any] | None = None
+        for message_id in list(returned_ids)[:20]:
+            found = await repo.with_meta(key, "message_id", message_id, sender="agent", limit=1)
+            if found:
+                reply = found[0]
+                break
+        to = (chosen.recipient if chosen else "") or str(
+            (row.get("party") or {}).get("email") or ""
+        )
+        detail = " ".join(x for x in (chosen.status, chosen.diagnostic) if x) if chosen else ""
+        detail = detail or "the mail server gave no reason"
+        what = "Your reply" if reply is not None else "A message"
+        if failed or chosen is None:
+            text = f"{what} to {to or 'the customer'} could not be delivered: {detail}"
+        else:
+            text = f"{what} to {to or 'the customer'} is delayed (the mail server keeps trying): {detail}"
+        meta = {
+            "bounce": {
+                "report_id": report_id,
+                "reply_seq": int(reply["seq"]) if reply is not None else 0,
+                "reply_message_id": str((reply or {}).get("meta", {}).get("message_id") or ""),
+                "recipient": to,
+                "action": "failed" if (failed or chosen is None) else "delayed",
+                "status": chosen.status if chosen else "",
+                "diagnostic": chosen.diagnostic if chosen else "",
+            }
+        }
+        if conv is not None:
+            conv.last_seq += 1
+            seq = conv.last_seq
+        else:  # closed: nothing else writes to it any more
+            seq = await repo.last_seq(key) + 1
+        try:
+            message: dict[str, Any] = await repo.add_message(
+                key, seq, "system", text, meta=meta, at=self.clock(), bump=conv is None
+            )
+        except BaseException:
+            if conv is not None and conv.last_seq == seq:
+                conv.last_seq -= 1
+            raise
+        if reply is not None and meta["bounce"]["action"] == "failed":
+            marked = {**reply["meta"], "delivery": "bounced", "delivery_error": detail[:300]}
+            await repo.set_meta(key, int(reply["seq"]), marked)
+        log.info(
+            "bounce shown in its conversation",
+            extra={"fields": {"key": key, "seq": seq, "reply_seq": meta["bounce"]["reply_seq"]}},
+        )
+        # to the consoles only (never a chat visitor's socket: a transcript's bounce)
+        self.center._publish(
+            {
+                "type": "conversation_message",
+                "agent_id": row.get("agent_id"),
+                "queue": row.get("queue"),
+                "conversation_key": key,
+                "message": message,
+            }
+        )
+        return message
 
     def typing(self, key: str, who: str, on: bool | str) -> None:
         """Someone is typing (``who``: "customer" or the assigned agent's id); not stored.

@@ -5,7 +5,9 @@ conversation. It parses the bytes (bounded: :func:`routing.mail_message.parse_ma
 drops a Message-ID it already has (a re-delivery), and then:
 
 * a bounce or an auto-reply is indexed against the thread it answers (or none) and
-  logged — never routed: no agent's email slot for an out-of-office, no reply loop;
+  logged — never routed: no agent's email slot for an out-of-office, no reply loop; a
+  bounce of a thread's mail is also shown in that conversation as a system line naming
+  the reply that did not arrive and why (``desk.delivery_report``);
 * a reply whose In-Reply-To / References name a message of a conversation still open
   (waiting or active) is added to that conversation (``desk.customer_message``) — only
   when its From address (the addr-spec, ignoring case) is one that conversation is with
@@ -43,7 +45,7 @@ from typing import Any, Literal
 
 from aiosmtpd.smtp import SMTP, Envelope, Session
 
-from config.errors import Conflict, InvalidInput, SwitchboardError
+from config.errors import Conflict, InvalidInput, NotFound, SwitchboardError
 from config.settings import EmailSettings
 from crm_lookup.mail_store import PENDING, MailEntry, addr_spec
 from routing.mail_message import InboundMail, MailLimits, MailRejected, parse_mail
@@ -158,6 +160,8 @@ class MailIntake:
             )
             thread = ""
         if m.kind != "mail":
+            if m.kind == "bounce" and thread:
+                await self._show_bounce(m, thread)
             await self.mail.record(self._entry(m, thread))
             log.info(
                 "mail not routed",
@@ -197,6 +201,23 @@ class MailIntake:
             extra={"fields": {"message_id": m.message_id, "result": result, "conversation": key}},
         )
         return Outcome(result, m.message_id, key)
+
+    async def _show_bounce(self, m: InboundMail, thread: str) -> None:
+        """The bounce as a system line of the thread (``desk.delivery_report``), before
+        it is indexed: a failure here is a 451 and the MTA's retry shows it then (the
+        desk writes one line per report however often it comes)."""
+        report = getattr(self.desk, "delivery_report", None)
+        if report is None:
+            return
+        try:
+            await report(
+                thread, report_id=m.message_id, returned_ids=m.thread_ids, delivery=m.delivery
+            )
+        except NotFound:  # the conversation is gone: the index keeps the bounce
+            log.warning(
+                "bounce names a conversation that is gone",
+                extra={"fields": {"message_id": m.message_id, "conversation": thread}},
+            )
 
     async def _from_its_customer(self, m: InboundMail, thread: str) -> bool:
         """Whether ``m`` comes from an address conversation ``thread`` is with: its

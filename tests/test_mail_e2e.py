@@ -383,3 +383,154 @@ async def test_a_reply_is_stored_before_it_is_sent_and_a_queued_one_goes_out_on_
         assert "Crashed before the relay" in out.get_content()
     finally:
         controller.stop()
+
+
+def bounce_of(ours: str, report_id: str, *, action: str = "failed", status: str = "5.1.1") -> bytes:
+    """A delivery report (RFC 3464) as Postfix sends it, for our reply ``ours``; its
+    diagnostic carries markup, which must stay text."""
+    return (
+        "From: Mail Delivery System <MAILER-DAEMON@mx.example.com>\r\n"
+        "To: support@shop.test\r\nSubject: Undelivered Mail Returned to Sender\r\n"
+        f"Message-ID: {report_id}\r\nMIME-Version: 1.0\r\n"
+        'Content-Type: multipart/report; report-type=delivery-status; boundary="B"\r\n\r\n'
+        "--B\r\nContent-Type: text/plain\r\n\r\nYour message could not be delivered.\r\n"
+        "--B\r\nContent-Type: message/delivery-status\r\n\r\n"
+        "Reporting-MTA: dns; mx.example.com\r\n\r\n"
+        "Final-Recipient: rfc822; ada@example.com\r\n"
+        f"Action: {action}\r\nStatus: {status}\r\n"
+        "Diagnostic-Code: smtp; 550 5.1.1 <ada@example.com>: <b>User unknown</b>\r\n\r\n"
+        "--B\r\nContent-Type: text/rfc822-headers\r\n\r\n"
+        f"Message-ID: {ours}\r\nSubject: Re: Invoice 42\r\n--B--\r\n"
+    ).encode()
+
+
+def smtp_bounce(port: int, raw: bytes) -> None:
+    with smtplib.SMTP("127.0.0.1", port, timeout=10) as client:
+        client.sendmail("", ["support@shop.test"], raw)  # MAIL FROM:<>, as bounces come
+
+
+async def test_a_bounce_shows_in_the_thread_linked_to_the_reply_that_did_not_arrive(
+    tmp_path: Path,
+) -> None:
+    """Found in the last closing note: a bounce was indexed and nobody saw it, so the
+    agent believed the customer had the answer. Now the conversation's thread (the
+    console's API, live to the agent, and the contact page's transcript) carries a system
+    line naming the reply and the reason, and the reply is marked bounced."""
+    import aiohttp
+    import argon2
+
+    from agent_console.auth import Passwords
+    from switchboard.demo import DEMO_PASSWORD
+    from tests.console_fakes import CHEAP_ARGON2
+
+    relay = Relay()
+    relay_port, listen_port = free_port(), free_port()
+    controller = Controller(relay, hostname="127.0.0.1", port=relay_port)
+    controller.start()
+    queues = tmp_path / "queues.yaml"
+    queues.write_text(QUEUES)
+
+    def tweak(settings: Settings) -> Settings:
+        email = dataclasses.replace(
+            settings.email,
+            enabled=True,
+            from_address="support@shop.test",
+            mailboxes={"support@shop.test": "web"},
+            listen=True,
+            listen_port=listen_port,
+            smtp_host="127.0.0.1",
+            smtp_port=relay_port,
+            smtp_tls="none",
+            attachments_dir=str(tmp_path / "attachments"),
+        )
+        return dataclasses.replace(settings, email=email)
+
+    try:
+        async with (
+            running_service(tmp_path, queues_file=queues, tweak=tweak) as (
+                service,
+                _sim,
+                published,
+                url,
+            ),
+            aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as http,
+        ):
+            hasher = Passwords(argon2.PasswordHasher(**CHEAP_ARGON2))
+            await service.store.users.add("root", hasher.hash(DEMO_PASSWORD), "admin")
+            resp = await http.post(
+                url + "/api/login",
+                json={"username": "root", "password": DEMO_PASSWORD},
+                headers={"Origin": url},
+            )
+            assert resp.status == 200, await resp.text()
+            ada = await service.store.customers.add("Ada Lovelace", email="ada@example.com")
+            await service.center.set_agent_state("1001", "ready")
+            await asyncio.to_thread(
+                smtp_send, listen_port, mail("Please resend invoice 42", "<in-1@example.com>")
+            )
+            pop = await published.wait_for(lambda m: m["type"] == "conversation_assigned")
+            key = pop["conversation"]["key"]
+            reply = await service.center.conversation_reply("1001", key, "Here it is again.")
+            await wait_until(lambda: len(relay.received) == 1)
+            ours = reply["meta"]["message_id"]
+
+            await asyncio.to_thread(smtp_bounce, listen_port, bounce_of(ours, "<dsn-1@mx>"))
+            live = await published.wait_for(
+                lambda m: m["type"] == "conversation_message" and m["message"]["sender"] == "system"
+            )
+            assert live["agent_id"] == "1001" and live["conversation_key"] == key
+            expected = (
+                "Your reply to ada@example.com could not be delivered: 5.1.1"
+                " smtp; 550 5.1.1 <ada@example.com>: <b>User unknown</b>"
+            )
+            assert live["message"]["text"] == expected
+            # the same report again (an MTA's retry): nothing twice; and no agent's slot
+            await asyncio.to_thread(smtp_bounce, listen_port, bounce_of(ours, "<dsn-1@mx>"))
+
+            resp = await http.get(f"{url}/api/conversations/{key}")
+            assert resp.status == 200
+            thread = (await resp.json())["messages"]
+            assert [(m["seq"], m["sender"]) for m in thread] == [
+                (1, "customer"),
+                (2, "agent"),
+                (3, "system"),
+            ]
+            assert thread[1]["meta"]["delivery"] == "bounced"
+            assert thread[1]["meta"]["delivery_error"].startswith("5.1.1 smtp; 550")
+            assert thread[2]["text"] == expected
+            assert thread[2]["meta"]["bounce"] == {
+                "report_id": "<dsn-1@mx>",
+                "reply_seq": 2,
+                "reply_message_id": ours,
+                "recipient": "ada@example.com",
+                "action": "failed",
+                "status": "5.1.1",
+                "diagnostic": "smtp; 550 5.1.1 <ada@example.com>: <b>User unknown</b>",
+            }
+            assert [m["type"] for m in published.messages].count("conversation_assigned") == 1
+            indexed = await service.store.mail.get("<dsn-1@mx>")
+            assert indexed is not None and indexed.kind == "bounce"
+            assert indexed.conversation_key == key
+
+            # closed, then a late report (a delay): still shown, the reply left bounced
+            await service.center.conversation_end("1001", key)
+            await service.center.conversation_close("1001", key)
+            await service.center.recorder.flush()
+            delayed = bounce_of(ours, "<dsn-2@mx>", action="delayed", status="4.4.1")
+            await asyncio.to_thread(smtp_bounce, listen_port, delayed)
+            history = await service.store.contacts.history(ada.id)
+            [contact] = [c for c in history.items if c.key == key]
+            resp = await http.get(f"{url}/api/contacts/{contact.id}")
+            assert resp.status == 200, await resp.text()
+            page = (await resp.json())["transcript"]["messages"]
+            assert [(m["seq"], m["sender"]) for m in page] == [
+                (1, "customer"),
+                (2, "agent"),
+                (3, "system"),
+                (4, "system"),
+            ]
+            assert page[3]["text"].startswith("Your reply to ada@example.com is delayed")
+            assert page[3]["meta"]["bounce"]["reply_seq"] == 2
+            assert page[1]["meta"]["delivery"] == "bounced"
+    finally:
+        controller.stop()
