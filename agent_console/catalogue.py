@@ -522,6 +522,29 @@ STRINGS: dict[str, tuple[str, str]] = {
     "agent.conv.attachments": ("Attachments", "Вложения"),
     "agent.conv.not_sent": ("Not sent: {reason}", "Не отправлено: {reason}"),
     "agent.conv.sending": ("Sending…", "Отправляется…"),
+    # a bounce of an email reply (routing.digital.DigitalDesk.delivery_report)
+    "agent.conv.bounce_reply_failed": (
+        "Your reply to {to} could not be delivered: {reason}",
+        "Ваш ответ для {to} не доставлен: {reason}",
+    ),
+    "agent.conv.bounce_reply_delayed": (
+        "Your reply to {to} is delayed (the mail server keeps trying): {reason}",
+        "Доставка вашего ответа для {to} задерживается (почтовый сервер пробует снова): {reason}",
+    ),
+    "agent.conv.bounce_message_failed": (
+        "A message to {to} could not be delivered: {reason}",
+        "Сообщение для {to} не доставлено: {reason}",
+    ),
+    "agent.conv.bounce_message_delayed": (
+        "A message to {to} is delayed (the mail server keeps trying): {reason}",
+        "Доставка сообщения для {to} задерживается (почтовый сервер пробует снова): {reason}",
+    ),
+    "agent.conv.bounce_no_reason": (
+        "the mail server gave no reason",
+        "почтовый сервер не указал причину",
+    ),
+    "agent.conv.bounce_show": ("Show the reply", "Показать ответ"),
+    "agent.conv.bounced": ("Not delivered: {reason}", "Не доставлено: {reason}"),
     "agent.conv.left": ("{name} left the chat.", "{name} покинул(а) чат."),
     "agent.conv.new": ("New {kind} from {name}. {key}", "Новое: {kind}, {name}. {key}"),
     "agent.conv.message": ("New message from {name}.", "Новое сообщение: {name}."),

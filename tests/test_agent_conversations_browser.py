@@ -244,3 +244,53 @@ async def test_a_long_chat_opens_on_its_newest_messages(world: Any, browser: Any
     await expect(earlier).to_be_hidden()
     await expect(messages.last).to_contain_text("line 1202")
     assert not page.errors, page.errors
+
+
+async def test_a_bounce_says_which_reply_did_not_arrive(world: Any, browser: Any) -> None:
+    """A bounce of the agent's reply (the desk's delivery_report: a system message with
+    meta.bounce) reads as one line naming the customer and the reason, as text (the
+    remote server's markup stays markup), links the reply, and the reply says it was
+    not delivered."""
+    from playwright.async_api import expect
+
+    center = world.center
+    page = await signed_in(browser, world.origin, "alice", password=PASSWORD, viewport=LAPTOP)
+    mail = await center.visitor_open(
+        "email",
+        "sales",
+        {"name": "Ada", "email": "ada@example.com"},
+        subject="Invoice 42",
+        first_message="Please resend it.",
+    )
+    center.assign_conversation(mail["key"], "1001")
+    panel = page.locator(".conv-panel:visible")
+    body = panel.locator("textarea")
+    await expect(body).to_be_focused(timeout=WAIT_MS)
+    center.reply_meta = {"delivery": "sent", "message_id": "<r1@shop.test>"}
+    await body.fill("Here it is.")
+    await body.press("Control+Enter")
+    reply = panel.locator(".msg.agent", has_text="Here it is.")
+    await expect(reply).to_be_visible(timeout=WAIT_MS)
+    conv = center._conversation(mail["key"])
+    diagnostic = "smtp; 550 5.1.1 <b>User unknown</b>"
+    bounce = {
+        "report_id": "<dsn@mx>",
+        "reply_seq": 2,
+        "reply_message_id": "<r1@shop.test>",
+        "recipient": "ada@example.com",
+        "action": "failed",
+        "status": "5.1.1",
+        "diagnostic": diagnostic,
+    }
+    center._add_message(conv, "system", "stored text", None, {"bounce": bounce})
+    line = panel.locator(".msg.system.bounce")
+    await expect(line.locator(".msg-text")).to_have_text(
+        f"Your reply to ada@example.com could not be delivered: 5.1.1 {diagnostic}",
+        timeout=WAIT_MS,
+    )
+    assert await line.locator("b").count() == 0  # text, never HTML
+    await expect(reply.locator(".msg-status")).to_have_text(f"Not delivered: 5.1.1 {diagnostic}")
+    await line.get_by_role("button", name="Show the reply").click()
+    await expect(reply).to_be_focused()
+    await assert_accessible(page, "agent page, an email's bounce")
+    assert not page.errors, page.errors

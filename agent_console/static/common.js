@@ -246,5 +246,19 @@ const SB = (() => {
     return item;
   }
 
-  return { api, el, clear, duration, when, now, connect, send, showError, t, has, label, spell, describeStep, openDialog, caseItem };
+  // A message's text as shown: a bounce's system line (its meta.bounce, written by the
+  // desk's delivery_report) in the page's language, else the stored text. Always text:
+  // the callers write it with textContent, so a diagnostic's markup stays markup.
+  function messageText(m) {
+    const b = (m && m.meta && m.meta.bounce) || null;
+    if (!b || m.sender !== "system") return (m && m.text) || "";
+    const reason = [b.status, b.diagnostic].filter(Boolean).join(" ") || t("agent.conv.bounce_no_reason");
+    const delayed = b.action === "delayed";
+    const key = b.reply_seq
+      ? (delayed ? "agent.conv.bounce_reply_delayed" : "agent.conv.bounce_reply_failed")
+      : (delayed ? "agent.conv.bounce_message_delayed" : "agent.conv.bounce_message_failed");
+    return t(key, { to: b.recipient || t("contact.thread.customer"), reason });
+  }
+
+  return { api, el, clear, duration, when, now, connect, send, showError, t, has, label, spell, describeStep, openDialog, caseItem, messageText };
 })();

@@ -2,7 +2,7 @@
 // The contact page: the summary, the timeline in plain words (pauses of the recording as
 // offsets from the answer) and the player when there is a recording this user may play.
 (() => {
-  const { api, el, clear, t, label, when, duration, describeStep, spell, showError } = SB;
+  const { api, el, clear, t, label, when, duration, describeStep, spell, showError, messageText } = SB;
   const $ = (id) => document.getElementById(id);
   const page = $("contact-page");
   if (page.dataset.found !== "true") return;
@@ -122,9 +122,20 @@
   function messageItem(m, c) {
     const who = m.sender === "system" ? t("agent.conv.system")
       : m.name || (m.sender === "agent" ? c.agent_name || m.agent_id || "" : t("contact.thread.customer"));
-    return el("li", { class: "msg " + (m.sender || "customer") },
+    const item = el("li", { class: "msg " + (m.sender || "customer"), id: "msg-" + m.seq, dataset: { seq: String(m.seq) } },
       el("div", { class: "msg-head" }, el("span", { class: "msg-who" }, who), " ", el("time", { class: "muted" }, when(m.at))),
-      el("div", { class: "msg-text" }, m.text || ""));
+      el("div", { class: "msg-text" }, messageText(m)));
+    // a bounce links the reply it is about; that reply says it did not arrive
+    const bounce = m.sender === "system" ? (m.meta || {}).bounce : null;
+    if (bounce && bounce.reply_seq) {
+      item.classList.add("bounce");
+      item.append(el("a", { href: "#msg-" + Number(bounce.reply_seq), class: "msg-bounce-reply" }, t("agent.conv.bounce_show")));
+    }
+    if ((m.meta || {}).delivery === "bounced") {
+      item.append(el("p", { class: "msg-status error msg-bounced" },
+        t("agent.conv.bounced", { reason: m.meta.delivery_error || t("agent.conv.bounce_no_reason") })));
+    }
+    return item;
   }
 
   (async () => {

@@ -16,7 +16,7 @@
 // the live region, and selected only when the agent is idle on the phone tab.
 // eslint-disable-next-line no-unused-vars
 function AgentConversations(page) {
-  const { api, el, clear, duration, when, now, t, label } = SB;
+  const { api, el, clear, duration, when, now, t, label, messageText } = SB;
   const $ = (id) => document.getElementById(id);
   const tabs = new Map(); // key -> {conv, card, tab, panel, parts, seqs, ...}
   let active = null; // the key of the selected conversation tab; null: the phone tab
@@ -333,7 +333,15 @@ function AgentConversations(page) {
     const who = m.sender === "agent" ? (m.name || page.myName()) : m.sender === "system" ? t("agent.conv.system") : (m.name || partyName(entry));
     const item = el("li", { class: "msg " + (m.sender || "customer"), dataset: { seq: String(m.seq) } },
       el("div", { class: "msg-head" }, el("span", { class: "msg-who" }, who), " ", el("time", { class: "muted" }, when(m.at))),
-      el("div", { class: "msg-text" }, m.text || ""));
+      el("div", { class: "msg-text" }, messageText(m)));
+    // a bounce: the line links the reply it is about, and that reply says it did not arrive
+    const bounce = m.sender === "system" ? (m.meta || {}).bounce : null;
+    if (bounce && bounce.reply_seq) {
+      item.classList.add("bounce");
+      item.append(el("button", { type: "button", class: "link msg-bounce-reply",
+        onclick: () => showReply(entry, bounce.reply_seq) }, t("agent.conv.bounce_show")));
+      if (bounce.action !== "delayed") markBounced(entry, bounce.reply_seq, [bounce.status, bounce.diagnostic].filter(Boolean).join(" "));
+    }
     // an email's attachments: downloads from the console (scope-checked, never shown inline)
     const files = Array.isArray((m.meta || {}).attachments) ? m.meta.attachments : [];
     if (files.length) {
@@ -347,7 +355,8 @@ function AgentConversations(page) {
     }
     // an email reply is stored before it is sent: one the relay did not take says why
     const delivery = (m.meta || {}).delivery;
-    if (delivery === "failed") item.append(el("p", { class: "msg-status error", role: "status" }, t("agent.conv.not_sent", { reason: m.meta.delivery_error || "" })));
+    if (delivery === "bounced") item.append(bouncedStatus(m.meta.delivery_error));
+    else if (delivery === "failed") item.append(el("p", { class: "msg-status error", role: "status" }, t("agent.conv.not_sent", { reason: m.meta.delivery_error || "" })));
     else if (delivery === "queued") item.append(el("p", { class: "msg-status muted" }, t("agent.conv.sending")));
     // in seq order whatever order they came in
     const after = [...entry.parts.thread.children].find((li) => Number(li.dataset.seq) > m.seq);
@@ -355,6 +364,29 @@ function AgentConversations(page) {
     if (m.sender === "customer") entry.parts.typing.textContent = "";
     renderQuoted(entry);
     return true;
+  }
+
+  function bouncedStatus(reason) {
+    return el("p", { class: "msg-status error msg-bounced", role: "status" },
+      t("agent.conv.bounced", { reason: reason || t("agent.conv.bounce_no_reason") }));
+  }
+  function replyItem(entry, seq) {
+    return [...entry.parts.thread.children].find((li) => Number(li.dataset.seq) === Number(seq)) || null;
+  }
+  // the reply a bounce names, shown now (a live bounce): its status says it did not arrive
+  function markBounced(entry, seq, reason) {
+    const li = replyItem(entry, seq);
+    if (!li || li.querySelector(".msg-bounced")) return;
+    const old = li.querySelector(".msg-status");
+    if (old) old.remove();
+    li.append(bouncedStatus(reason));
+  }
+  function showReply(entry, seq) {
+    const li = replyItem(entry, seq);
+    if (!li) return;
+    li.tabIndex = -1;
+    li.scrollIntoView({ block: "center" });
+    li.focus();
   }
 
   // An email's thread, quoted as a reply quotes it, read-only under the composer.

@@ -2,7 +2,7 @@
 // The customer page: the card, open cases, likely duplicates (merge with a side-by-side
 // preview), the whole timeline of contacts in plain words, edit, and a search.
 (() => {
-  const { api, el, clear, t, label, when, duration, describeStep, spell, showError, openDialog } = SB;
+  const { api, el, clear, t, label, when, duration, describeStep, spell, showError, openDialog, messageText } = SB;
   const $ = (id) => document.getElementById(id);
   const id = $("customer-page").dataset.customer;
   const base = "/api/customers/" + encodeURIComponent(id);
@@ -85,7 +85,10 @@
       const who = m.sender === "system" ? t("agent.conv.system") : m.name || (m.sender === "agent" ? c.agent_name || "" : t("contact.thread.customer"));
       list.append(el("li", { class: "msg " + (m.sender || "customer") },
         el("div", { class: "msg-head" }, el("span", { class: "msg-who" }, who), " ", el("time", { class: "muted" }, when(m.at))),
-        el("div", { class: "msg-text" }, m.text || "")));
+        el("div", { class: "msg-text" }, messageText(m)),
+        (m.meta || {}).delivery === "bounced"
+          ? el("p", { class: "msg-status error" }, t("agent.conv.bounced", { reason: m.meta.delivery_error || "" }))
+          : null));
     }
     return el("details", { class: "transcript" },
       el("summary", {}, t(conv.channel === "email" ? "contact.thread.email" : "contact.thread.chat")
