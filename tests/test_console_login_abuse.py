@@ -266,9 +266,7 @@ async def test_behind_a_trusted_proxy_the_login_limit_and_audit_use_the_client(
         sue = via_proxy(await world.client(), "2001:db8::5")
         assert (await sue.login("sue")).status == 200  # another client behind one proxy
         entries = await world.store.audit.list(actor="sue")
-        assert [(e.action, e.details.get("ip")) for e in entries] == [
-            ("user.login", "2001:db8::5")
-        ]
+        assert [(e.action, e.details.get("ip")) for e in entries] == [("user.login", "2001:db8::5")]
     finally:
         await world.close()
 

@@ -232,6 +232,25 @@ async def test_a_message_is_found_by_the_widgets_client_id(store: Store) -> None
     assert await repo.by_client_id(KEY, "") is None
 
 
+async def test_messages_are_found_by_a_meta_value_at_the_top_or_one_level_down(
+    store: Store,
+) -> None:
+    """How a bounce finds the reply it is about (``message_id``) and its own earlier line
+    (``bounce.report_id``): exact values only, by sender when asked."""
+    await _open_chat(store)
+    repo = store.conversations
+    await repo.add_message(KEY, 1, "agent", "reply", meta={"message_id": "<r_1@x>"})
+    await repo.add_message(KEY, 2, "customer", "hers", meta={"message_id": "<r_1@x>"})
+    await repo.add_message(KEY, 3, "system", "line", meta={"bounce": {"report_id": "<d%@x>"}})
+    assert [m["seq"] for m in await repo.with_meta(KEY, "message_id", "<r_1@x>")] == [1, 2]
+    found = await repo.with_meta(KEY, "message_id", "<r_1@x>", sender="agent")
+    assert [m["seq"] for m in found] == [1]
+    assert await repo.with_meta(KEY, "message_id", "<r%1@x>") == []  # no LIKE near miss
+    nested = await repo.with_meta(KEY, "report_id", "<d%@x>", sender="system")
+    assert [m["seq"] for m in nested] == [3]
+    assert await repo.with_meta(KEY, "report_id", "", sender="system") == []
+
+
 async def test_the_newest_page_is_read_below_a_number(store: Store) -> None:
     """A thread longer than a page: the newest messages first, and the page before them."""
     await _open_chat(store)
