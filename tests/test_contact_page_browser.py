@@ -165,3 +165,67 @@ async def test_the_contact_page_in_russian(world: Any, browser: Any) -> None:
     )
     await assert_accessible(alice, "the contact page in Russian")
     assert not alice.errors
+
+
+async def test_an_emails_bounce_on_the_contact_page(world: Any, browser: Any) -> None:
+    """The thread of an email whose reply bounced (what the desk's delivery_report
+    stores): the system line in the page's language, as text, linked to the reply, and
+    the reply marked not delivered."""
+    from playwright.async_api import expect
+
+    store = world.store
+    key = "email:" + "b" * 32
+    await store.contacts.arrived(key, "", "", "inbound", 1000.0, channel="email")
+    await store.contacts.queued(key, "sales", at=1001.0)
+    await store.contacts.offered(key, "1001", at=1002.0)
+    await store.contacts.answered(key, "1001", at=1003.0)
+    await store.conversations.create(
+        key,
+        "email",
+        queue="sales",
+        party={"name": "Ada", "email": "ada@example.com"},
+        subject="Invoice 42",
+        at=1000.0,
+    )
+    repo = store.conversations
+    await repo.add_message(key, 1, "customer", "Please resend it.", name="Ada", at=1000.0)
+    diagnostic = "smtp; 550 <b>User unknown</b>"
+    await repo.add_message(
+        key,
+        2,
+        "agent",
+        "Here it is.",
+        agent_id="1001",
+        name="Alice Agent",
+        at=1010.0,
+        meta={
+            "message_id": "<r1@shop>",
+            "delivery": "bounced",
+            "delivery_error": f"5.1.1 {diagnostic}",
+        },
+    )
+    bounce = {
+        "report_id": "<dsn@mx>",
+        "reply_seq": 2,
+        "reply_message_id": "<r1@shop>",
+        "recipient": "ada@example.com",
+        "action": "failed",
+        "status": "5.1.1",
+        "diagnostic": diagnostic,
+    }
+    await repo.add_message(key, 3, "system", "stored", meta={"bounce": bounce}, at=1020.0)
+    contact = await store.contacts.get_by_key(key)
+    page = await signed_in(browser, world.origin, "alice", password=PASSWORD, locale="ru-RU")
+    await page.goto(f"{world.origin}/contacts/{contact.id}")
+    line = page.locator("#contact-messages .msg.system")
+    await expect(line.locator(".msg-text")).to_have_text(
+        f"Ваш ответ для ada@example.com не доставлен: 5.1.1 {diagnostic}", timeout=WAIT_MS
+    )
+    await expect(page.locator("#msg-2 .msg-status")).to_have_text(
+        f"Не доставлено: 5.1.1 {diagnostic}"
+    )
+    assert await page.locator("#contact-messages b").count() == 0
+    await line.get_by_role("link", name="Показать ответ").click()
+    assert page.url.endswith("#msg-2")
+    await assert_accessible(page, "contact page of an email with a bounce, in Russian")
+    assert not page.errors, page.errors
