@@ -213,8 +213,12 @@ STRINGS: dict[str, tuple[str, str]] = {
     # == report measures (crm_lookup.report_measures; the report pages show them) ========
     "report.measure.offered": ("Offered", "Поступило"),
     "report.definition.offered": (
-        "Calls that entered the queue in the period and have ended.",
-        "Звонки, поступившие в очередь за период и завершённые.",
+        "Contacts (calls, chats, emails) that entered the queue in the period and have"
+        " ended. Per agent: those presented to the agent — calls that rang their phone,"
+        " answered or not, and chats and emails assigned to them.",
+        "Обращения (звонки, чаты, письма), поступившие в очередь за период и завершённые."
+        " По оператору: предложенные ему — звонки, поступавшие на его телефон, отвеченные"
+        " или нет, и назначенные ему чаты и письма.",
     ),
     "report.measure.answered": ("Answered", "Отвечено"),
     "report.definition.answered": (
@@ -277,8 +281,8 @@ STRINGS: dict[str, tuple[str, str]] = {
     ),
     "report.measure.calls": ("Calls", "Звонки"),
     "report.definition.calls": (
-        "Calls the agent answered.",
-        "Звонки, на которые ответил оператор.",
+        "Contacts the agent took: calls they answered, chats and emails assigned to them.",
+        "Обращения, принятые оператором: отвеченные звонки, назначенные чаты и письма.",
     ),
     "report.measure.talk_seconds": ("Talk time", "Время разговора"),
     "report.definition.talk_seconds": (

@@ -25,8 +25,7 @@ from aiohttp import web
 
 from agent_console.auth import Role, User, current_session, require
 from agent_console.catalogue import negotiate, translator
-from agent_console.keys import CENTER, SETTINGS, STORE
-from agent_console.staffing import queue_targets
+from agent_console.keys import CENTER, SETTINGS, STAFFING, STORE
 from config.errors import InvalidInput, PermissionDenied
 from crm_lookup import report_export
 from crm_lookup.forecast import forecast_for
@@ -199,7 +198,7 @@ async def enrich(request: web.Request, query: ReportQuery, answer: dict[str, Any
         days.setdefault(dt.datetime.fromtimestamp(row["start"], tz).date(), []).append(row)
     if len(days) > STAFFED_DAYS:
         return
-    targets = await asyncio.to_thread(queue_targets, request.app[SETTINGS])
+    targets = await request.app[STAFFING].targets.get()
     for day, of_day in days.items():
         forecast = await forecast_for(
             request.app[STORE],

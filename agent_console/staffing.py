@@ -31,6 +31,7 @@ import logging
 import math
 import time
 from collections.abc import AsyncIterator, Callable, Mapping
+from pathlib import Path
 from typing import Any
 
 from aiohttp import web
@@ -42,7 +43,7 @@ from config.settings import Settings
 from crm_lookup.forecast import IntervalForecast, QueueTarget, forecast_day
 from crm_lookup.report_time import zone
 from crm_lookup.staffing import agents_needed, check_target
-from routing.acd.config import load_queue_file
+from routing.acd.config import QueueFile, load_queue_file
 
 log = logging.getLogger(__name__)
 
@@ -109,13 +110,68 @@ async def current(request: web.Request) -> web.Response:
 
 
 def queue_targets(settings: Settings) -> dict[str, QueueTarget]:
-    """Each queue's :class:`QueueTarget` from the queue file (blocking file read: call it
-    in a thread). The lead's report wiring may use it for ``forecast_for``.
+    """Each queue's :class:`QueueTarget` read from the queue file now (blocking: call it
+    in a thread). The console keeps them in :class:`QueueTargets` (``STAFFING``'s
+    ``targets``) instead of calling this per request.
 
     Raises:
         InvalidInput: the queue file does not load.
     """
-    loaded = load_queue_file(settings.path(settings.routing.queues_file))
+    return _targets_of(load_queue_file(settings.path(settings.routing.queues_file)))
+
+
+def _signature(path: Path) -> tuple[int, int, int] | None:
+    """What tells one version of a file from the next (None: there is no file)."""
+    try:
+        st = path.stat()
+    except OSError:
+        return None
+    return st.st_ino, st.st_size, st.st_mtime_ns
+
+
+class QueueTargets:
+    """The queue file's targets, parsed once and again only when the file changed.
+
+    The wallboard refreshes every minute and every one-queue interval report asks for the
+    targets: neither re-reads the file. :meth:`refresh` (the board's minute) looks at the
+    file's inode, size and modification time in a worker thread and parses it, in that
+    thread, only when they changed, as ``routing.reloader`` re-reads the same file for
+    the ACD (a console on a cluster replica has no reloader of its own to follow). A
+    version that does not load is logged once and refused; the last good targets keep
+    serving.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._targets: dict[str, QueueTarget] = {}
+        self._seen: tuple[int, int, int] | None = None  # the version last read (or refused)
+        self._loaded = False
+        self._lock = asyncio.Lock()
+
+    async def get(self) -> dict[str, QueueTarget]:
+        """The targets last read; the first call reads them."""
+        if not self._loaded:
+            return await self.refresh()
+        return self._targets
+
+    async def refresh(self) -> dict[str, QueueTarget]:
+        """Read the file again if it changed since the last read (off the event loop)."""
+        async with self._lock:
+            await asyncio.to_thread(self._read_if_changed)
+            return self._targets
+
+    def _read_if_changed(self) -> None:
+        seen = _signature(self.path)
+        if self._loaded and seen == self._seen:
+            return
+        self._loaded, self._seen = True, seen
+        try:
+            self._targets = _targets_of(load_queue_file(self.path))
+        except InvalidInput as exc:  # the reloader reports it too; keep the last good ones
+            log.warning("staffing: the queue file did not load", extra={"fields": {"error": exc}})
+
+
+def _targets_of(loaded: QueueFile) -> dict[str, QueueTarget]:
     out: dict[str, QueueTarget] = {}
     for q in loaded.queues:
         warn = loaded.thresholds.get(q.name, {}).get("service_level", {}).get("warn")
@@ -139,6 +195,9 @@ class StaffingBoard:
         self.app = app
         self.clock = clock
         self._targets = targets
+        settings: Settings = app[SETTINGS]
+        #: the queue file's targets, read once (the reports' staffing column uses them)
+        self.targets = QueueTargets(settings.path(settings.routing.queues_file))
         self.figures: dict[str, dict[str, Any]] | None = None
         self._forecast: dict[str, list[IntervalForecast]] = {}
         self._forecast_key: tuple[Any, ...] | None = None
@@ -149,11 +208,7 @@ class StaffingBoard:
     async def _load_targets(self) -> dict[str, QueueTarget]:
         if self._targets is not None:
             return dict(self._targets())
-        try:
-            return await asyncio.to_thread(queue_targets, self.app[SETTINGS])
-        except InvalidInput as exc:  # the reloader reports it; keep the last good figures
-            log.warning("staffing: the queue file did not load", extra={"fields": {"error": exc}})
-            return {}
+        return await self.targets.refresh()
 
     async def refresh(self) -> dict[str, dict[str, Any]]:
         """Work out every queue's figures for now; publish those that changed."""

@@ -9,7 +9,12 @@ of every measure below and counted apart (``in_progress``).
 
 Definitions (the catalogue's ``report.definition.<key>`` says the same to users):
 
-* ``offered`` — contacts that entered the queue and ended;
+* ``offered`` — contacts that entered the queue and ended; in an agent's row, those of
+  them *presented* to the agent: calls that rang the agent's phone (answered there or
+  not) and chats and emails assigned to them (an assignment is a digital contact's
+  presentation: it is never rung), each once per agent, so agents' rows may add up to
+  more than the total (``report_query.offered_by_agent``; the drill-down of that figure
+  lists the same contacts);
 * ``answered`` — of those, an agent picked up;
 * ``abandoned`` — the caller hung up in the queue after waiting at least the short-abandon
   threshold; ``short_abandoned`` — before it (counted apart, and left out of service level);
@@ -30,7 +35,9 @@ is the mean time from assignment to the end of the chat plus its wrap-up (an age
 several at once, so it is not comparable with a call's), of emails from assignment to the
 conversation's end plus wrap-up.
 
-Per agent (rows of ``by=agent``): ``calls`` (answered by the agent), ``talk_seconds``,
+Per agent (rows of ``by=agent``): ``calls`` (taken by the agent: calls answered, chats
+and emails assigned; every measure but ``offered`` is of the contacts the agent ended
+with), ``talk_seconds``,
 ``hold_seconds``, ``wrapup_seconds`` (of those calls), ``state_seconds`` (time in each
 state in the period, not ready by reason, from the state history), ``logged_in_seconds``
 (every state but logged out) and ``occupancy`` = (on call + wrap-up) ÷ (logged in − not

@@ -14,6 +14,7 @@ period, summed per agent, state and reason.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -96,6 +97,13 @@ MEASURE_WHERE = {
     "talking": "ended_at IS NULL AND answered_at IS NOT NULL",
 }
 _THRESHOLD_MEASURES = {"abandoned", "short_abandoned"}
+# a contact presented to an agent: its phone rang, or the chat or email was assigned
+# (both write an ``offered`` milestone; the UNIQUE (contact_key, kind, ident) index finds
+# a contact's)
+_PRESENTED = (
+    "EXISTS (SELECT 1 FROM contact_events e WHERE e.contact_key = contacts.key"
+    " AND e.kind = 'offered' AND {agent} = ?)"
+)
 MAX_ROWS = 100_000  # one export; a page of the list is at most 200 (the API's bound)
 
 
@@ -116,7 +124,12 @@ def _where(
     queue: str | None,
     agent: str | None,
     channel: str | None = None,
+    *,
+    presented: bool = False,
 ) -> tuple[str, list[Any]]:
+    """The population's WHERE on ``contacts``. ``presented``: an agent named (the
+    filter's or the reader's own) is one the contact was presented to (rang, or was
+    assigned: an ``offered`` milestone), not only the agent who ended with it."""
     parts = ["queued_at >= ?", "queued_at < ?"]
     params: list[Any] = [start, end]
     if queue:
@@ -126,8 +139,12 @@ def _where(
         check_channel(channel)
         parts.append("channel = ?")
         params.append(channel)
-    for who in {a for a in (agent, scope.agent) if a}:
-        parts.append("agent_id = ?")
+    for who in sorted({a for a in (agent, scope.agent) if a}):
+        parts.append(
+            _PRESENTED.format(agent=dialect.json_text("e.data", "agent_id"))
+            if presented
+            else "agent_id = ?"
+        )
         params.append(who)
     if scope.queues is not None:
         parts.append(f"queue IN {dialect.json_values()}")
@@ -194,6 +211,36 @@ async def sums_by(
     sql = f"SELECT {group} AS g, {', '.join(SUM_COLUMNS)} FROM contacts WHERE {where} GROUP BY 1"
     rows = await store.fetchall(sql, [short_abandon, sl_threshold, *params])
     return {row[0]: Sums.from_row(tuple(row)[1:]) for row in rows}
+
+
+async def offered_by_agent(
+    store: Store,
+    start: float,
+    end: float,
+    *,
+    scope: Scope,
+    queue: str | None = None,
+    agent: str | None = None,
+    channel: str | None = None,
+) -> dict[str, int]:
+    """Per agent, the ended contacts of the population (as :func:`sums_by`'s) presented
+    to them: calls that rang their phone, answered there or not, and chats and emails
+    assigned to them, each contact once per agent. ``agent`` / ``scope.agent`` keep
+    that agent's count only."""
+    where, params = _where(
+        store.dialect, start, end, dataclasses.replace(scope, agent=None), queue, None, channel
+    )
+    who = store.dialect.json_text("e.data", "agent_id")
+    for name in sorted({a for a in (agent, scope.agent) if a}):
+        where += f" AND {who} = ?"
+        params.append(name)
+    rows = await store.fetchall(
+        f"SELECT {who}, count(DISTINCT e.contact_key) FROM contact_events e"
+        " JOIN contacts ON contacts.key = e.contact_key"
+        f" WHERE e.kind = 'offered' AND {DONE} AND {where} GROUP BY 1",
+        params,
+    )
+    return {str(r[0]): int(r[1]) for r in rows if r[0]}
 
 
 async def state_seconds(
@@ -263,7 +310,14 @@ async def find_contacts(
     if not 1 <= limit <= MAX_ROWS or offset < 0:
         raise InvalidInput(f"limit must be 1..{MAX_ROWS} and offset not negative", field="limit")
     where, params = _where(
-        store.dialect, query.start, query.end, scope, query.queue, query.agent, query.channel
+        store.dialect,
+        query.start,
+        query.end,
+        scope,
+        query.queue,
+        query.agent,
+        query.channel,
+        presented=query.measure == "offered",
     )
     if query.outcome:
         where += " AND outcome = ?"

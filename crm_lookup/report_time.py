@@ -7,7 +7,11 @@ each UTC slot lies inside exactly one local day and one local 15-, 30- or 60-min
 interval: :class:`Buckets` folds slots into local buckets in Python, with no time-zone
 arithmetic in SQL and the same answer on both engines. A local day is from one local
 midnight to the next, so a DST day has 23 or 25 hours (and 92 or 100 quarter hours);
-the hour repeated in the autumn is two intervals, told apart by their UTC offset.
+the hour repeated in the autumn is two intervals, told apart by their UTC offset. A
+change of offset cuts the interval it falls in: where clocks move by half an hour
+(Australia/Lord_Howe) the repeated half hour is a second, 30-minute row of an hourly
+report, and the hour the spring shortens is a row from its first existing quarter hour;
+every instant of the day is in exactly one row.
 
 A contact is counted in the day and interval it was *queued* in, whole: a call queued at
 23:58 and answered at 00:03 belongs to the day before, its talk and wrap-up too.
@@ -140,13 +144,29 @@ class Buckets:
         offset = local.utcoffset() or dt.timedelta(0)
         wall = at + offset.total_seconds()
         start = wall - wall % self.size - offset.total_seconds()
+        end = start + self.size
+        # A change of offset inside the interval cuts it (a 30-minute shift, as on Lord
+        # Howe, falls inside an hour): the bucket is the part on this side of the change,
+        # so the half hour repeated in the autumn is a second row of its own and the hour
+        # the spring shortens starts when its clock does. Changes are on quarter hours.
+        slot = int(at // SLOT)
+        low = slot
+        while low * SLOT > start and self._offset((low - 1) * SLOT) == offset:
+            low -= 1
+        high = slot + 1
+        while high * SLOT < end and self._offset(high * SLOT) == offset:
+            high += 1
+        start, end = max(start, low * SLOT), min(end, high * SLOT)
         first = dt.datetime.fromtimestamp(start, self.tz)
         return Bucket(
             first.isoformat(timespec="minutes"),
             first.strftime("%Y-%m-%d %H:%M"),
             start,
-            start + self.size,
+            end,
         )
+
+    def _offset(self, at: float) -> dt.timedelta:
+        return dt.datetime.fromtimestamp(at, self.tz).utcoffset() or dt.timedelta(0)
 
     def between(self, start: float, end: float) -> list[Bucket]:
         """Every bucket meeting ``[start, end)``, in order.

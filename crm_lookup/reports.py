@@ -306,6 +306,7 @@ async def run_report(store: Store, q: ReportQuery) -> dict[str, Any]:
     from crm_lookup.report_query import (
         Scope,
         check_channel,
+        offered_by_agent,
         quality_by_agent,
         state_seconds,
         sums_by,
@@ -387,6 +388,12 @@ async def run_report(store: Store, q: ReportQuery) -> dict[str, Any]:
             store, q.start, q.end, now, None if visible is None else sorted(visible)
         )
         keys = {k for k in groups if k} | set(states)
+        offered = await offered_by_agent(
+            store, q.start, q.end, scope=scope, queue=q.queue, agent=q.agent, channel=q.channel
+        )
+        if visible is not None:
+            offered = {k: v for k, v in offered.items() if k in visible}
+        keys |= set(offered)
         quality = await quality_by_agent(
             store, q.start, q.end, scope=scope, queue=q.queue, agent=q.agent, channel=q.channel
         )
@@ -395,6 +402,7 @@ async def run_report(store: Store, q: ReportQuery) -> dict[str, Any]:
             row = {"key": key, "label": names.get(key) or key}
             row.update(measures(sums))
             row.update(agent_measures(sums, states.get(key, {})))
+            row["offered"] = offered.get(key, 0)  # presented to the agent
             row["evaluations"], row["quality_score"] = quality.get(key, (0, None))
             row["filter"] = {**base_filter(q.start, q.end), "agent": key}
             rows.append(row)

@@ -156,8 +156,9 @@ def plan_takeover(
         saved_agents: agents' saved states; empty after an AMI reconnect (the engine
             still has them).
         wrap_up_seconds: queue -> wrap-up time, for an agent whose call ended unseen.
-        offline: agents whose phone is unavailable (not registered) now: they come back
-            not ready, "phone offline", instead of being offered calls they cannot take.
+        offline: agents whose phone is unavailable (not registered) now: those saved
+            ready or in wrap-up come back not ready, "phone offline", instead of being
+            offered calls they cannot take; those saved not ready keep their reason.
         agent_legs: channel -> agent id for agents' legs no endpoint names: the trunk
             channel of a call given to an agent on another PBX (the shell knows it from
             the caller's ``SWITCHBOARD_AGENT``, the trunk dial string it rang).
@@ -217,9 +218,12 @@ def plan_takeover(
         if a.agent_id is not None and (a.contact is None or a.contact.direction == "inbound")
     }
     restore = _restore(saved_agents, busy, wrap_up_seconds or {}, now)
+    # An agent not ready already (lunch, with the soft phone closed) is offered nothing:
+    # the pause, its reason and its start stay. Only an agent who would be offered calls
+    # (ready, or in a wrap-up that ends in ready) is held back as "phone offline".
     restore = [
         SavedAgent(r.agent_id, "not_ready", PHONE_OFFLINE, now)
-        if r.agent_id in offline and r.state != "logged_out"
+        if r.agent_id in offline and r.state in ("ready", "wrap_up")
         else r
         for r in restore
     ]

@@ -238,3 +238,31 @@ async def test_a_restored_wrap_up_keeps_its_end_across_another_restart(tmp_path:
         saved = {s.agent_id: s for s in await service.store.agent_states.all()}
         assert saved["1002"].wrap_up_until == end  # a third start ends it on time too
         assert saved["1005"].since == 1000.0
+
+
+async def test_a_paused_agent_with_an_unplugged_phone_comes_back_paused(tmp_path: Path) -> None:
+    """Through the simulator's AMI socket: DeviceStateList says 1005's phone is offline;
+    1005 was on lunch since 1000.0 and is still on lunch, since 1000.0, after the start."""
+    from crm_lookup.agent_states import SavedAgentState
+    from tests.service_harness import running_service
+
+    store = await open_store(tmp_path / "sb.sqlite3")
+    await store.agent_states.save(SavedAgentState("1005", "not_ready", "lunch", 1000.0))
+    await store.agent_states.save(SavedAgentState("1002", "ready", "", time.time() - 5))
+    await store.close()
+    phones = {
+        "PJSIP/1005": PhoneBehaviour(mode="unavailable"),
+        "PJSIP/1002": PhoneBehaviour(mode="unavailable"),
+    }
+    async with running_service(tmp_path, phones=phones) as (service, _sim, _rec, _url):
+        await until(lambda: service.center.resync.runs, what="first resync")
+        agents = {a["agent_id"]: a for a in service.center.snapshot()["agents"]}
+        assert (agents["1005"]["state"], agents["1005"]["reason"]) == ("not_ready", "lunch")
+        assert agents["1005"]["since"] == 1000.0
+        assert (agents["1002"]["state"], agents["1002"]["reason"]) == (
+            "not_ready",
+            "phone offline",
+        )
+        await service.center.recorder.flush()
+        saved = {s.agent_id: s for s in await service.store.agent_states.all()}
+        assert (saved["1005"].reason, saved["1005"].since) == ("lunch", 1000.0)

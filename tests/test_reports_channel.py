@@ -267,3 +267,63 @@ def test_cli_by_channel(
     assert rows[0][-1] == "first_response"
     assert [r[0] for r in rows[1:]] == ["support"]
     assert rows[1][-1] == "600.0"
+
+
+# ------------------------------------------------- per agent: offered = presented
+
+
+async def rung_twice(s: Store) -> None:
+    """A call that rang 1001 (no answer), then 1002, who took it."""
+    log = s.contacts
+    await log.arrived("v4", "", "", at=T0 + 200, channel="voice")
+    await log.queued("v4", "sales", at=T0 + 205)
+    await log.offered("v4", "1001", at=T0 + 210)
+    await log.offered("v4", "1002", at=T0 + 230)
+    await log.answered("v4", "1002", at=T0 + 233)
+    await log.ended("v4", at=T0 + 300, outcome="answered")
+
+
+async def test_per_agent_offered_is_every_contact_presented_to_the_agent(store: Store) -> None:
+    """Offered, per agent, is what was presented to them: calls that rang their phone
+    (answered there or not) and chats and emails assigned to them (an assignment is the
+    digital presentation); ``calls`` is what they took. The open chat is in progress."""
+    await rung_twice(store)
+    answer = await run_report(store, query("agent"))
+    rows = {r["key"]: r for r in answer["rows"]}
+    # 1001: v1, chat a, email d, and v4 which rang them; 1002: v2, chat b, email e, v4
+    assert (rows["1001"]["offered"], rows["1001"]["calls"]) == (4, 3)
+    assert (rows["1002"]["offered"], rows["1002"]["calls"]) == (4, 4)
+    assert answer["totals"]["offered"] == 8  # each contact once: 4 calls, 2 chats, 2 emails
+    voice = await run_report(store, query("agent", channel="voice"))
+    assert {r["key"]: r["offered"] for r in voice["rows"]} == {"1001": 2, "1002": 2}
+    own = await run_report(store, query("agent", scope=Scope(agent="1001")))
+    assert [(r["key"], r["offered"]) for r in own["rows"]] == [("1001", 4)]
+    # the drill-down behind the figure lists the same contacts
+    listed, total = await find_contacts(
+        store,
+        ContactQuery(start=DAY_START, end=DAY_END, agent="1001", measure="offered"),
+        Scope(),
+    )
+    assert total == 4
+    assert sorted(c.key for c in listed) == sorted(
+        ["v1", "v4", "chat:" + "a" * 32, "email:" + "d" * 32]
+    )
+    _mine, total = await find_contacts(
+        store, ContactQuery(start=DAY_START, end=DAY_END, measure="offered"), Scope(agent="1001")
+    )
+    assert total == 4
+
+
+async def test_the_agent_csv_and_the_definition_say_the_same(world: World) -> None:
+    from agent_console.catalogue import STRINGS
+
+    await rung_twice(world.store)
+    client = await world.client("root")
+    resp = await client.request("GET", f"/api/reports/export?format=csv&{Q}&by=agent")
+    assert resp.status == 200
+    table = list(csv.reader(io.StringIO((await resp.read()).decode("utf-8-sig"))))
+    header = table[0]
+    offered = {r[0]: int(r[header.index("offered")]) for r in table[1:]}
+    assert (offered["1001"], offered["1002"], offered["total"]) == (4, 4, 8)
+    english = STRINGS["report.definition.offered"][0]
+    assert "presented" in english and "assigned" in english and "Calls that" not in english

@@ -5,6 +5,7 @@ worked out by hand from a fixed set of contacts around New York's autumn DST cha
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 from collections.abc import AsyncIterator
 from zoneinfo import ZoneInfo
 
@@ -269,5 +270,68 @@ async def test_the_contact_recorder_writes_the_state_history(store_url: str) -> 
         (row,) = answer["rows"]
         assert row["logged_in_seconds"] == 900.0
         assert row["state_seconds"]["not_ready"] == {"lunch": 600.0}
+    finally:
+        await s.close()
+
+
+# ------------------------------------------------- a 30-minute DST shift: Lord Howe
+
+LORD_HOWE = ZoneInfo("Australia/Lord_Howe")  # +10:30, summer time +11:00
+#: 2026-04-05 02:00 +11:00 goes back to 01:30 +10:30 (01:30-02:00 happens twice);
+#: 2026-10-04 02:00 +10:30 goes on to 02:30 +11:00 (02:00-02:30 never happens)
+LORD_HOWE_CHANGES = ("2026-04-05", "2026-10-04")
+
+
+@pytest.mark.parametrize("day", LORD_HOWE_CHANGES)
+@pytest.mark.parametrize("minutes", [15, 30, 60])
+def test_lord_howe_buckets_tile_the_change_day_once(day: str, minutes: int) -> None:
+    start = moment(day, "from", LORD_HOWE)
+    end = moment(day, "to", LORD_HOWE, end_of_day=True)
+    buckets = Buckets("interval", LORD_HOWE, minutes).between(start, end)
+    assert buckets[0].start == start and buckets[-1].end == end
+    for before, after in itertools.pairwise(buckets):
+        assert before.end == after.start, (before, after)  # no overlap, no gap
+    assert len({b.key for b in buckets}) == len(buckets)
+    for b in buckets:  # every quarter hour of a bucket lies in it
+        for slot in range(int(b.start // 900), int(b.end // 900)):
+            assert Buckets("interval", LORD_HOWE, minutes).of_slot(slot) == b
+
+
+async def test_lord_howe_change_days_count_each_contact_once(store_url: str) -> None:
+    s = await open_store(store_url)
+    try:
+        placed: list[float] = []
+        for day in LORD_HOWE_CHANGES:
+            start = moment(day, "from", LORD_HOWE)
+            end = moment(day, "to", LORD_HOWE, end_of_day=True)
+            for n, t in enumerate(range(int(start) + 60, int(end), 900)):
+                key = f"lh-{day}-{n}"
+                await s.contacts.queued(key, "sales", at=t)
+                await s.contacts.ended(key, at=t + 30, outcome="abandoned_queue")
+                placed.append(t)
+        for day in LORD_HOWE_CHANGES:
+            start = moment(day, "from", LORD_HOWE)
+            end = moment(day, "to", LORD_HOWE, end_of_day=True)
+            mine = [t for t in placed if start <= t < end]
+            for minutes in (15, 30, 60):
+                answer = await run_report(
+                    s,
+                    ReportQuery("interval", start, end, tz=LORD_HOWE, interval=minutes, empty=True),
+                )
+                rows = answer["rows"]
+                assert sum(r["offered"] for r in rows) == answer["totals"]["offered"] == len(mine)
+                for before, after in itertools.pairwise(rows):
+                    assert before["end"] == after["start"], (minutes, before["key"], after["key"])
+                for r in rows:
+                    inside = sum(1 for t in mine if r["start"] <= t < r["end"])
+                    assert r["offered"] == inside, (minutes, r["key"])
+                keys = [r["key"] for r in rows]
+                assert len(set(keys)) == len(keys)
+                if day == "2026-04-05" and minutes == 30:
+                    labels = [r["label"] for r in rows]
+                    assert labels.count("2026-04-05 01:30") == 2  # the half hour, twice
+                    assert "2026-04-05T01:30+11:00" in keys and "2026-04-05T01:30+10:30" in keys
+                if day == "2026-10-04":
+                    assert not any(r["label"].startswith("2026-10-04 02:00") for r in rows)
     finally:
         await s.close()

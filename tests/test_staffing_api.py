@@ -235,3 +235,78 @@ async def test_agents_signing_in_are_counted_without_waiting_for_the_minute(
     fig = (await _next_staffing(ws, "sales", wait=3))["staffing"]
     assert fig["logged_in"] == 1 and fig["interval_start"] == start
     await ws.close()
+
+
+# -- the queue file's targets: read once, again only when it changed --------------------
+
+
+async def test_the_queue_file_is_read_once_not_per_request_and_off_the_loop(
+    world: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every wallboard refresh and every one-queue interval report used to re-read and
+    re-parse the queue file; now the file is parsed once (in a worker thread) and the
+    figures stay the same."""
+    import threading
+
+    import agent_console.staffing as staffing
+
+    start, fixed = await seed_last_week(world)
+    board = world.app[STAFFING]
+    board.clock = lambda: fixed
+    await board.refresh()  # the start-up read may have run already: count from here
+    parsed: list[bool] = []
+    real = staffing.load_queue_file
+
+    def counting(path: Any) -> Any:
+        parsed.append(threading.current_thread() is not threading.main_thread())
+        return real(path)
+
+    monkeypatch.setattr(staffing, "load_queue_file", counting)
+    for _ in range(3):
+        figures = await board.refresh()
+    assert figures["sales"]["agents_needed"] == agents_needed(40, 180, 900, 0.8, 20).agents
+    sue = await _user(world, "sue")
+    day = time.strftime("%Y-%m-%d", time.gmtime(start - 7 * 86400))  # the history's day
+    for _ in range(3):
+        resp = await sue.request(
+            "GET", f"/api/reports?from={day}&to={day}&tz=UTC&by=interval&queue=sales"
+        )
+        assert resp.status == 200, await resp.text()
+        assert any(row["staffing"] for row in (await resp.json())["rows"])
+    assert parsed == []
+
+
+async def test_queue_targets_are_read_again_only_when_the_file_changes(
+    tmp_path: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import os
+    import shutil
+    from pathlib import Path
+
+    import agent_console.staffing as staffing
+
+    path = tmp_path / "queues.yaml"
+    shutil.copy(Path(__file__).parents[1] / "config" / "queues.yaml", path)
+    parsed: list[Path] = []
+    real = staffing.load_queue_file
+    monkeypatch.setattr(staffing, "load_queue_file", lambda p: parsed.append(p) or real(p))
+    targets = staffing.QueueTargets(path)
+    first = await targets.get()
+    assert first["sales"].target == 0.8 and first["sales"].within == 20
+    assert await targets.get() == first and await targets.refresh() == first
+    assert len(parsed) == 1
+    text = path.read_text()
+    sales = "\n      service_level: {warn: 0.8, bad: 0.6}"  # the first queue, sales
+    assert text.count(sales) == 1
+    path.write_text(text.replace(sales, "\n      service_level: {warn: 0.9, bad: 0.6}"))
+    os.utime(path, ns=(1, 1))  # a different modification time, whatever the clock
+    changed = await targets.refresh()
+    assert changed["sales"].target == 0.9 and len(parsed) == 2
+    await targets.refresh()
+    assert len(parsed) == 2
+    # a broken version is refused once; the last good targets keep serving
+    path.write_text("queues: [")
+    os.utime(path, ns=(2, 2))
+    assert (await targets.refresh())["sales"].target == 0.9
+    await targets.refresh()
+    assert len(parsed) == 3

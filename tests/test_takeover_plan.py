@@ -199,3 +199,20 @@ def test_a_trunk_leg_named_by_the_shell_is_the_agents_leg() -> None:
     assert [(a.resume, a.agent_id, a.agent_channel) for a in named.adopt] == [
         (Resume.TALKING, "2001", trunk_leg.channel)
     ]
+
+
+def test_a_paused_agent_whose_phone_is_offline_keeps_the_pause_and_its_reason() -> None:
+    """Agents unplug their soft phone at lunch: the takeover must not turn "lunch" into
+    "phone offline" (and restart its clock); only an agent who would be offered calls
+    (ready) is held back as not ready, "phone offline"."""
+    saved = [
+        SavedAgent("1001", "not_ready", "lunch", NOW - 600),
+        SavedAgent("1002", "ready", "", NOW - 300),
+        SavedAgent("1003", "not_ready", "", NOW - 120),
+    ]
+    result = plan([], [], saved_agents=saved, offline={"1001", "1002", "1003"})
+    assert [(r.agent_id, r.state, r.reason, r.since) for r in result.restore] == [
+        ("1001", "not_ready", "lunch", NOW - 600),
+        ("1002", "not_ready", "phone offline", NOW),
+        ("1003", "not_ready", "", NOW - 120),
+    ]
