@@ -63,6 +63,10 @@ class LiveCall:
     #: the bare file name of the current agent leg's recording ("" = not recorded)
     recording_file: str = ""
     recording_paused: bool = False
+    #: the channel that MixMonitor runs on (the one to mute or stop): the caller's for an
+    #: inbound call and after a transfer to an agent; for a click-to-dial or a callback
+    #: the agent's originated leg, which runs ``switchboard-outbound``
+    recording_channel: str = ""
 
     @property
     def recording_on(self) -> bool:
