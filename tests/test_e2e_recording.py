@@ -518,3 +518,31 @@ async def test_a_transfer_to_a_number_clears_the_variable_first(tmp_path: Path) 
         length = wav_seconds(folder / first)
         await asyncio.sleep(0.5)
         assert wav_seconds(folder / first) == length
+
+
+async def test_the_console_dials_for_a_queue_over_http(tmp_path: Path) -> None:
+    async with running_service(tmp_path, phones=PHONES) as (service, _sim, rec, url):
+        await seed_users(service.store)
+        await service.center.set_agent_state("1001", "not_ready", "break")
+        async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as http:
+            headers = await login(http, url, "alice")  # agent 1001
+            body: dict[str, Any]
+            for body, status in (
+                ({"number": "+15550002222", "queue": "nosuch"}, 404),
+                ({"number": "+15550002222", "queue": "billing"}, 400),  # not alice's
+                ({"number": "+15550002222", "queue": ["sales"]}, 400),
+                ({"number": "+15550002222", "queue": "s" * 65}, 400),
+            ):
+                resp = await http.post(f"{url}/api/dial", json=body, headers=headers)
+                assert resp.status == status, (body, await resp.text())
+            assert not service.center.calls  # nothing was dialled
+            resp = await http.post(
+                f"{url}/api/dial",
+                json={"number": "+15550002222", "queue": "sales"},
+                headers=headers,
+            )
+            assert resp.status == 200, await resp.text()
+            call_id = (await resp.json())["call_id"]
+        await rec.wait_for(talking(call_id), 20)
+        assert service.center.call(call_id)["recording"]["on"] is True
+        assert (await contact_for(service, call_id)).recording
