@@ -930,7 +930,7 @@ class CallCenter(ConsoleOperations):
             if call.recording_file:
                 # MixMonitor (started by switchboard-connect, or switchboard-outbound on
                 # the agent's leg of a callback or click-to-dial) records from this bridge
-                self.recorder.recording(call, call.recording_file, now)
+                self.recorder.recording(call, call.recording_file, now, agent_id)
             self._publish_call(call)
         else:
             data = {"agent": agent_id, "status": event.dial_status}
@@ -947,7 +947,7 @@ class CallCenter(ConsoleOperations):
         if event.channel != call.channel or event.dial_status != ANSWERED:
             return
         if call.recording_file:
-            self.recorder.recording(call, call.recording_file, self.clock())
+            self.recorder.recording(call, call.recording_file, self.clock(), call.recording_agent)
 
     def _hangup(self, pbx: str, event: Hangup) -> None:
         call = self._call_on(pbx, event.channel)

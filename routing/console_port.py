@@ -309,6 +309,7 @@ class ConsoleOperations:
             # switchboard-transfer records the caller's channel into it; the history links
             # it when the agent answers (Center._transfer_answered)
             call.recording_file, call.recording_channel = segment, call.channel
+            call.recording_agent = target
         if kind == "agent":
             # Outside the queues the ACD would not know the target is busy with this caller.
             self._execute(

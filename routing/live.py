@@ -67,6 +67,9 @@ class LiveCall:
     #: inbound call and after a transfer to an agent; for a click-to-dial or a callback
     #: the agent's originated leg, which runs ``switchboard-outbound``
     recording_channel: str = ""
+    #: the agent whose part ``recording_file`` records (after a blind transfer to an
+    #: agent the call has no ``agent_id`` of the service's, but its part is theirs)
+    recording_agent: str = ""
 
     @property
     def recording_on(self) -> bool:

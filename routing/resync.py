@@ -264,7 +264,7 @@ class Resync:
             center._execute(center.acd.handle(acd_ev.AgentAnswered(call.call_id, agent_id), now))
             center.recorder.answered(call, now)
             if call.direction == "inbound" and call.recording_file:  # as _dial_end would
-                center.recorder.recording(call, call.recording_file, now)
+                center.recorder.recording(call, call.recording_file, now, call.agent_id or "")
             center._publish_call(call)
         elif caller.application.lower() != "dial":
             # The ring ended unanswered while we were away and the caller is back in
@@ -531,7 +531,7 @@ class Resync:
             center.recorder.answered(call, call.answered_at or center.clock())
             if inbound and call.recording_file:  # written with the answer, so missed with it
                 center.recorder.recording(
-                    call, call.recording_file, call.answered_at or center.clock()
+                    call, call.recording_file, call.answered_at or center.clock(), agent_id
                 )
         center._publish_call(call)
 

@@ -478,6 +478,10 @@ async def test_a_blind_transfer_to_an_agent_records_their_part_in_its_own_file(
                 break
             await asyncio.sleep(0.05)
         assert await recording_refs(service, call_id) == [first, second]
+        contact = await contact_for(service, call_id)
+        timeline = await service.store.contacts.timeline(contact.id)
+        agents = [e.data.get("agent_id") for e in timeline if e.kind == "recording"]
+        assert agents == ["1001", "1003"]  # whose part each file is
         assert (await contact_for(service, call_id)).recording == second
         await asyncio.sleep(0.5)
         await service.ami.send(Action("Hangup", {"Channel": caller, "Cause": "16"}))
