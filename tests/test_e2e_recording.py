@@ -550,3 +550,44 @@ async def test_the_console_dials_for_a_queue_over_http(tmp_path: Path) -> None:
         await rec.wait_for(talking(call_id), 20)
         assert service.center.call(call_id)["recording"]["on"] is True
         assert (await contact_for(service, call_id)).recording
+
+
+async def test_a_recorded_click_to_dial_taken_over_after_a_restart_stays_recorded(
+    tmp_path: Path,
+) -> None:
+    from telephony.simulator import PbxSimulator
+    from tests.service_harness import SECRET, harness_settings, started_service
+    from tests.test_e2e_takeover import until
+
+    sim = PbxSimulator("switchboard", SECRET, time_scale=0.05, seed=7)
+    port = await sim.start("127.0.0.1", 0)
+    sim.add_phone("PJSIP/1001", PhoneBehaviour(answer_after=0.2))
+    queues = queue_file_with(tmp_path, "1001", record=True)
+    settings = harness_settings(tmp_path, port, 0, queues)
+    try:
+        first, runner, rec = await started_service(settings)
+        try:
+            await first.center.set_agent_state("1001", "not_ready", "break")
+            call_id = await first.center.dial("1001", "+15550002222")
+            await rec.wait_for(talking(call_id), 20)
+            name = first.center.calls[call_id].recording_file
+            assert name
+            await first.center.recorder.flush()
+        finally:
+            await runner.cleanup()
+        second, runner, rec = await started_service(settings)
+        try:
+            await until(lambda: second.center.resync.runs > 0)
+            await until(lambda: second.center.call(call_id) is not None)
+            adopted = second.center.calls[call_id]
+            assert adopted.recording_file == name  # read from the agent's leg
+            assert second.center.call(call_id)["recording"] == {"on": True, "paused": False}
+            sent = spy_actions(second)
+            await second.center.recording_pause("1001", call_id, True)
+            assert [(a.name, a.fields["Channel"]) for a in sent] == [
+                ("MixMonitorMute", adopted.agent_channel)
+            ]
+        finally:
+            await runner.cleanup()
+    finally:
+        await sim.stop()
