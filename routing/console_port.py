@@ -280,7 +280,8 @@ class ConsoleOperations:
                     f"{link.name} has no trunk to",
                     field="target",
                 )
-            if self.recording_policy.records(call.queue, target, call.record_choice):
+            rule_queue = call.queue or call.dialed_for
+            if self.recording_policy.records(rule_queue, target, call.record_choice):
                 segment = file_name(call.call_id, target, self.clock())
             await self._setvar(call, "SWITCHBOARD_AGENT", dial)
             await self._setvar(call, RECORD_VARIABLE, self._record_target(segment))
@@ -439,6 +440,7 @@ class ConsoleOperations:
             agent_id=agent_id,
             customer_id=customer_id,
             pbx=link.name,
+            dialed_for=queue,
         )
         # Recorded by the rule of a call of that queue answered by this agent (without a
         # queue: the agent's own record key only). The queue is on the timeline, not in

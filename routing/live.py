@@ -70,6 +70,9 @@ class LiveCall:
     #: the agent whose part ``recording_file`` records (after a blind transfer to an
     #: agent the call has no ``agent_id`` of the service's, but its part is theirs)
     recording_agent: str = ""
+    #: the queue a click-to-dial was placed for (its recording rule; not ``queue``: the
+    #: call never waited in it)
+    dialed_for: str | None = None
 
     @property
     def recording_on(self) -> bool:

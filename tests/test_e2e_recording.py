@@ -591,3 +591,37 @@ async def test_a_recorded_click_to_dial_taken_over_after_a_restart_stays_recorde
             await runner.cleanup()
     finally:
         await sim.stop()
+
+
+async def test_a_recorded_click_to_dial_transferred_to_an_agent_gets_a_second_part(
+    tmp_path: Path,
+) -> None:
+    queues = queue_file_with(tmp_path, "1001", record=True)
+    phones = {**PHONES, "PJSIP/1003": PhoneBehaviour(answer_after=0.2)}
+    async with running_service(tmp_path, phones=phones, queues_file=queues) as running:
+        service, _sim, rec, _url = running
+        await service.center.set_agent_state("1001", "not_ready", "break")
+        call_id = await service.center.dial("1001", "+15550002222", queue="support")
+        await rec.wait_for(talking(call_id), 20)
+        first = service.center.calls[call_id].recording_file
+        await asyncio.sleep(0.5)
+        await service.center.set_agent_state("1003", "ready")
+        await service.center.transfer(call_id, "agent", "1003")  # support records
+        call = service.center.calls[call_id]
+        second = call.recording_file
+        assert second != first and re.search(r"-1003-\d{13}\.wav$", second)
+        customer = call.channel
+        folder = tmp_path / "recordings"
+        # the agent's leg (and its MixMonitor) went with the first agent's part
+        await eventually(lambda: (folder / first).exists())
+        assert has_sound(folder / first)
+        for _ in range(100):
+            if len(await recording_refs(service, call_id)) == 2:
+                break
+            await asyncio.sleep(0.05)
+        assert await recording_refs(service, call_id) == [first, second]
+        await asyncio.sleep(0.5)
+        await service.ami.send(Action("Hangup", {"Channel": customer, "Cause": "16"}))
+        await rec.wait_for(is_type("call_ended", call_id=call_id))
+        await eventually(lambda: (folder / second).exists())
+        assert has_sound(folder / second)
