@@ -298,13 +298,20 @@ class ConsoleOperations:
             await self._setvar(call, RECORD_VARIABLE, "")
         else:
             raise InvalidInput(f"unknown transfer kind {kind!r}", field="kind")
-        self.recorder.note(call, "transfer", {"kind": kind, "target": target}, self.clock())
-        await self.ami_of(call).send(
-            Action(
-                "Redirect",
-                {"Channel": call.channel, "Context": context, "Exten": exten, "Priority": "1"},
+        try:
+            await self.ami_of(call).send(
+                Action(
+                    "Redirect",
+                    {"Channel": call.channel, "Context": context, "Exten": exten, "Priority": "1"},
+                )
             )
-        )
+        except (RemoteError, TimeoutError):
+            if kind == "agent":
+                # The caller still talks to this agent, recorded into this agent's file:
+                # the variables say so again (a restart's takeover reads them back).
+                await self._restore_ring_variables(call)
+            raise
+        self.recorder.note(call, "transfer", {"kind": kind, "target": target}, self.clock())
         self._end_agent_part(call, requeued=kind == "queue")
         if segment:
             # switchboard-transfer records the caller's channel into it; the history links
@@ -344,6 +351,19 @@ class ConsoleOperations:
         call.recording_paused = False
         call.phase = Phase.WAITING if requeued else Phase.TRANSFERRED
         self._publish_call(call)
+
+    async def _restore_ring_variables(self, call: LiveCall) -> None:
+        """Best effort: SWITCHBOARD_AGENT / SWITCHBOARD_RECORD as the ring set them."""
+        own = call.recording_channel in ("", call.channel)  # else on the agent's leg
+        target = self._record_target(call.recording_file) if own else ""
+        try:
+            await self._setvar(call, "SWITCHBOARD_AGENT", call.ring_endpoint)
+            await self._setvar(call, RECORD_VARIABLE, target)
+        except (RemoteError, TimeoutError) as exc:
+            log.warning(
+                "could not restore the call's variables after a refused transfer",
+                extra={"fields": {"call": call.call_id, "error": exc}},
+            )
 
     async def _setvar(self, call: LiveCall, name: str, value: str) -> None:
         await self.ami_of(call).send(

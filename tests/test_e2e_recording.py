@@ -625,3 +625,30 @@ async def test_a_recorded_click_to_dial_transferred_to_an_agent_gets_a_second_pa
         await rec.wait_for(is_type("call_ended", call_id=call_id))
         await eventually(lambda: (folder / second).exists())
         assert has_sound(folder / second)
+
+
+async def test_a_transfer_asterisk_refuses_leaves_the_recording_as_it_was(tmp_path: Path) -> None:
+    phones = {**PHONES, "PJSIP/1003": PhoneBehaviour(answer_after=0.2)}
+    async with running_service(tmp_path, phones=phones) as (service, sim, rec, _url):
+        call_id = await connected_call(service, sim, rec, "1001", SALES)
+        call = service.center.calls[call_id]
+        first, before = call.recording_file, record_var(sim, service, call_id)
+        agent_before = sim.channels[call.channel].variables.get("SWITCHBOARD_AGENT")
+        real = service.ami.send
+
+        async def refuse_redirect(action: Action, *args: Any, **kwargs: Any) -> Any:
+            if action.name == "Redirect":
+                raise ActionFailed("Redirect failed")
+            return await real(action, *args, **kwargs)
+
+        service.ami.send = refuse_redirect
+        await service.center.set_agent_state("1003", "ready")
+        with pytest.raises(ActionFailed):
+            await service.center.transfer(call_id, "agent", "1003")
+        service.ami.send = real
+        # the caller still talks to 1001, recorded into the first file; a restart's
+        # takeover reads these variables back
+        assert call.recording_file == first and call.agent_id == "1001"
+        assert record_var(sim, service, call_id) == before
+        assert sim.channels[call.channel].variables.get("SWITCHBOARD_AGENT") == agent_before
+        assert service.center.call(call_id)["recording"] == {"on": True, "paused": False}
