@@ -257,6 +257,7 @@ class ConsoleOperations:
         if call.phase not in (Phase.TALKING, Phase.HELD):
             raise IllegalTransition(call.phase.value, "transfer the call")
         segment = ""  # the file of the part after a transfer to an agent ("" = none)
+        variables: list[tuple[str, str]] = []  # Setvar'd on the caller before the Redirect
         if kind == "queue":
             self.acd.estimate(target, self.clock())  # NotFound for an unknown queue
             # The agent is done with this caller: the call ends for the ACD (wrap-up),
@@ -283,8 +284,10 @@ class ConsoleOperations:
             rule_queue = call.queue or call.dialed_for
             if self.recording_policy.records(rule_queue, target, call.record_choice):
                 segment = file_name(call.call_id, target, self.clock())
-            await self._setvar(call, "SWITCHBOARD_AGENT", dial)
-            await self._setvar(call, RECORD_VARIABLE, self._record_target(segment))
+            variables = [
+                ("SWITCHBOARD_AGENT", dial),
+                (RECORD_VARIABLE, self._record_target(segment)),
+            ]
             context, exten = "switchboard-transfer", "s"
         elif kind == "number":
             exten = dialable(target)
@@ -295,10 +298,12 @@ class ConsoleOperations:
                 await self._stop_recording(call)
             # switchboard-outbound records what SWITCHBOARD_RECORD names (a click-to-dial's
             # file): emptied, so the outside call never restarts the agent's file.
-            await self._setvar(call, RECORD_VARIABLE, "")
+            variables = [(RECORD_VARIABLE, "")]
         else:
             raise InvalidInput(f"unknown transfer kind {kind!r}", field="kind")
         try:
+            for name, value in variables:
+                await self._setvar(call, name, value)
             await self.ami_of(call).send(
                 Action(
                     "Redirect",
