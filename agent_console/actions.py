@@ -341,13 +341,16 @@ class Console:
         return {"call_id": call_id, "op": op}
 
     async def dial(self, user: User, params: Params) -> Message:
-        """``{"number", "customer_id"?}``: ring the user's own phone, then the number."""
+        """``{"number", "customer_id"?, "queue"?}``: ring the user's own phone, then the
+        number; ``queue``, the queue dialled for, decides the recording with the agent's
+        own rule."""
         num = number(params)
         customer_id = text(params, "customer_id", required=False) or None
+        queue = text(params, "queue", required=False, max_len=64) or None
         if not user.agent_id:
             raise PermissionDenied("this user has no agent id (no phone to dial from)")
         self._agent(user.agent_id)
-        call_id = await self.center.dial(user.agent_id, num, customer_id=customer_id)
+        call_id = await self.center.dial(user.agent_id, num, customer_id=customer_id, queue=queue)
         return {"call_id": call_id, "number": num}
 
     async def create_customer(self, user: User, params: Params) -> Message:

@@ -1047,6 +1047,10 @@ STRINGS: dict[str, tuple[str, str]] = {
     "contact.unknown_number": ("an unknown number", "неизвестного номера"),
     "contact.recording": ("Recording", "Запись"),
     "contact.recording_of": ("Recording of contact {id}", "Запись обращения {id}"),
+    "contact.recording_part": (
+        "Part {part}: {agent}, from {time}",
+        "Часть {part}: {agent}, с {time}",
+    ),
     "contact.recording_missing": (
         "The recording is missing: it was deleted after the retention period or cannot be reached.",
         "Запись отсутствует: удалена по сроку хранения или недоступна.",
@@ -1066,6 +1070,11 @@ STRINGS: dict[str, tuple[str, str]] = {
     "contact.event.held": ("Put on hold", "Поставлен на удержание"),
     "contact.event.unheld": ("Back from hold", "Снят с удержания"),
     "contact.event.recording": ("Recording started", "Запись начата"),
+    "contact.event.recording_by": (
+        "Recording of {agent}'s part started",
+        "Начата запись разговора с оператором {agent}",
+    ),
+    "contact.event.dialed_for": ("Dialled for queue {queue}", "Звонок для очереди {queue}"),
     "contact.event.paused": (
         "Recording paused at {offset} by {agent}",
         "Запись приостановлена на {offset}: {agent}",

@@ -6,15 +6,20 @@ Routes (registered by :func:`setup`, one line in ``agent_console.app``):
   with qa's evaluation partial beside the player.
 * ``GET /api/contacts/{id}`` — the contact (``agent_name``), its ``events`` (kind, at,
   data; oldest first), ``agent_names`` (id -> name of the agents its events name),
-  ``recording: {"status", "may_play"}`` and ``can_evaluate``. Any
-  signed-in user, like the customer page's history.
-* ``GET /api/contacts/{id}/recording`` — the audio, through ``web.FileResponse`` (HTTP
+  ``recording: {"status", "may_play"}`` (the latest recording), ``recordings`` (every
+  part, oldest first: ``{"part", "at", "agent_id", "status", "may_play"}``; a call is
+  recorded in parts when a blind transfer hands it to another agent, one file per
+  agent) and ``can_evaluate``. Any signed-in user, like the customer page's history.
+* ``GET /api/contacts/{id}/recording[?part=N]`` — the audio (the latest, or part N
+  counted from 1), through ``web.FileResponse`` (HTTP
   Range: 206 + Content-Range, 416, If-Range), ``Accept-Ranges: bytes``, the type by the
   file's suffix, ``Cache-Control: no-store``. Who may play: an admin; the agent who took
-  the contact; a supervisor of its queue (``QueueFile.supervisors``). Else 403; no
-  recording or no file: 404 with a JSON message. Audited ``recording.play``: every
+  the contact; a supervisor of its queue (``QueueFile.supervisors``); for a part, also
+  the agent whose part it is. Else 403; no
+  recording, no such part or no file: 404 with a JSON message; a part that is not a
+  whole number from 1: 400. Audited ``recording.play``: every
   request counts, the player's range requests of one listening (a user's requests for
-  one contact within 10 minutes) are one entry (:class:`Playbacks`).
+  one contact's recording within 10 minutes) are one entry (:class:`Playbacks`).
 
 The recording reference itself (a file name, or a voicemail's path on the host) never
 leaves the server: the JSON says only the status.
@@ -61,15 +66,36 @@ def setup(app: web.Application, settings: Settings) -> None:
     r.add_get("/api/contacts/{id}/recording", recording)
 
 
-def may_play(request: web.Request, user: User, contact: Mapping[str, Any]) -> bool:
-    """An admin; the agent who took the contact; a supervisor of its queue."""
+def may_play(
+    request: web.Request, user: User, contact: Mapping[str, Any], part_agent: str = ""
+) -> bool:
+    """An admin; the agent who took the contact; a supervisor of its queue; for one part
+    of a recording, also the agent whose part it is (``part_agent``)."""
     if user.role is Role.ADMIN:
         return True
-    if user.agent_id and contact.get("agent_id") == user.agent_id:
+    if user.agent_id and user.agent_id in (contact.get("agent_id"), part_agent or None):
         return True
     if user.role is Role.SUPERVISOR:
         return request.app[CONSOLE].scope(user).sees_queue(contact.get("queue") or None)
     return False
+
+
+#: more parts than any call has (a part per blind transfer to an agent)
+MAX_PARTS = 1000
+
+
+def _latest_agent(ref: str, parts: list[tuple[str, float, str]]) -> str:
+    """The agent whose part the contact's latest recording (its column) is, if any."""
+    return parts[-1][2] if parts and parts[-1][0] == ref else ""
+
+
+def _parts(events: Any) -> list[tuple[str, float, str]]:
+    """Every recording of a contact, oldest first: (reference, at, agent id)."""
+    return [
+        (str(e.data.get("ref") or ""), float(e.at), str(e.data.get("agent_id") or ""))
+        for e in events
+        if e.kind == "recording" and e.data.get("ref")
+    ]
 
 
 async def _contact(request: web.Request) -> dict[str, Any]:
@@ -98,7 +124,20 @@ async def contact(request: web.Request) -> web.Response:
     body["events"] = [_event_json(e) for e in events]
     agent_ids = {str(e["data"].get(k) or "") for e in body["events"] for k in ("agent_id", "agent")}
     body["agent_names"] = request.app[CONSOLE].agent_names(agent_ids - {""})
-    body["recording"] = {"status": status.value, "may_play": may_play(request, user, found)}
+    parts = _parts(events)
+    latest = may_play(request, user, found, _latest_agent(ref, parts))
+    body["recording"] = {"status": status.value, "may_play": latest}
+    statuses = await asyncio.to_thread(request.app[RECORDINGS].statuses, [p[0] for p in parts])
+    body["recordings"] = [
+        {
+            "part": n,
+            "at": at,
+            "agent_id": agent or None,
+            "status": part_status.value,
+            "may_play": may_play(request, user, found, agent),
+        }
+        for n, ((_ref, at, agent), part_status) in enumerate(zip(parts, statuses, strict=True), 1)
+    ]
     body["can_evaluate"] = may_evaluate(request, user, found) and bool(found.get("agent_id"))
     if str(found.get("channel") or "voice") != "voice":
         # a chat or an email: its thread (the contact's key is the conversation's)
@@ -131,16 +170,30 @@ class Playbacks:
 
 @require()
 async def recording(request: web.Request) -> web.StreamResponse:
-    """``GET /api/contacts/{id}/recording`` -> the audio (200, or 206 for a Range)."""
+    """``GET /api/contacts/{id}/recording[?part=N]`` -> the audio (200, or 206 for a
+    Range): the latest recording, or part N (from 1) of a call recorded in parts."""
     user = user_of(request)
     found = await _contact(request)
-    if not may_play(request, user, found):
+    raw_part = request.query.get("part")
+    part = (
+        None
+        if raw_part is None
+        else inputs.whole_number(raw_part, "part", minimum=1, maximum=MAX_PARTS)
+    )
+    ref = str(found.get("recording") or "")
+    parts = _parts(await request.app[STORE].contacts.timeline(int(found["id"])))
+    if part is None:
+        part_agent = _latest_agent(ref, parts)
+    elif part > len(parts):
+        raise NotFound(f"contact {found['id']} has no recording part {part}")
+    else:
+        ref, _at, part_agent = parts[part - 1]
+    if not may_play(request, user, found, part_agent):
         raise PermissionDenied(
-            "only the agent who took this contact, a supervisor of its queue or an admin "
-            "may play its recording"
+            "only the agent who took this contact (or the part), a supervisor of its queue "
+            "or an admin may play its recording"
         )
     files = request.app[RECORDINGS]
-    ref = str(found.get("recording") or "")
     if not ref:
         raise NotFound(f"contact {found['id']} was not recorded")
     path = await asyncio.to_thread(files.resolve, ref)
@@ -149,10 +202,12 @@ async def recording(request: web.Request) -> web.StreamResponse:
             f"the recording of contact {found['id']} is missing: deleted by retention, "
             "moved, or the recordings directory is not reachable from this server"
         )
-    if request.app[PLAYBACKS].is_new(user.username, str(found["id"]), time.monotonic()):
-        await request.app[CRM].audit(
-            user.username, "recording.play", str(found["id"]), {"range": "Range" in request.headers}
-        )
+    listened = str(found["id"]) if part is None else f"{found['id']}#{part}"
+    if request.app[PLAYBACKS].is_new(user.username, listened, time.monotonic()):
+        details: dict[str, Any] = {"range": "Range" in request.headers}
+        if part is not None:
+            details["part"] = part
+        await request.app[CRM].audit(user.username, "recording.play", str(found["id"]), details)
     return web.FileResponse(
         path,
         headers={

@@ -199,11 +199,21 @@ class ContactCenter(Protocol):
         """
         ...
 
-    async def dial(self, agent_id: str, number: str, *, customer_id: str | None = None) -> str:
+    async def dial(
+        self,
+        agent_id: str,
+        number: str,
+        *,
+        customer_id: str | None = None,
+        queue: str | None = None,
+    ) -> str:
         """Click-to-dial: ring the agent's phone, then call ``number``. Returns the call id.
+        Recorded by the agent's own ``record`` key, else by ``queue``'s (the queue the
+        agent dials for, noted on the contact's timeline), else not.
 
         Raises:
-            NotFound: no such agent.
+            NotFound: no such agent, or no such queue.
+            InvalidInput: ``queue`` is not one of the agent's queues.
             IllegalTransition: the agent is busy.
             RemoteError: the Originate failed.
         """

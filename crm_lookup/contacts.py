@@ -236,10 +236,16 @@ class ContactLog:
         when = timestamp(at)
         return await self._event(key, "unheld", f"{when:.3f}", when, {})
 
-    async def recording(self, key: str, ref: str, at: When = None) -> bool:
-        """Where the call's recording is (a file name or URL, not its content)."""
+    async def recording(self, key: str, ref: str, at: When = None, agent_id: str = "") -> bool:
+        """Where the call's recording is (a file name or URL, not its content); the
+        column holds the latest, the timeline every one: a call recorded in several
+        parts (an agent's, then after a blind transfer another agent's) has one
+        ``recording`` event per part, ``agent_id`` the agent whose part it is."""
         ref_text = _clean(ref, "recording", 500)
-        return await self._event(key, "recording", ref_text, timestamp(at), {"ref": ref_text})
+        data = {"ref": ref_text}
+        if agent_id:
+            data["agent_id"] = _clean(agent_id, "agent_id", 64)
+        return await self._event(key, "recording", ref_text, timestamp(at), data)
 
     async def note(
         self, key: str, kind: str, data: Mapping[str, Any] | None = None, at: When = None

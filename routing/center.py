@@ -602,6 +602,7 @@ class CallCenter(ConsoleOperations):
         # a value left from an earlier ring must never linger (always set, maybe empty).
         call.recording_paused = False
         call.recording_file = ""
+        call.recording_channel = call.channel
         if self.recording_policy.records(call.queue, command.agent_id, call.record_choice):
             call.recording_file = file_name(call.call_id, command.agent_id, self.clock())
         self._agent_calls[command.agent_id] = call.call_id
@@ -733,6 +734,10 @@ class CallCenter(ConsoleOperations):
                 booked.verified,
                 booked.queued_at,
             )
+            call.record_choice = booked.record_choice  # the caller's consent still holds
+        # Recorded by the same rule as a call of that queue answered by this agent.
+        if self.recording_policy.records(call.queue, command.agent_id, call.record_choice):
+            call.recording_file = file_name(call.call_id, command.agent_id, now)
         self.calls[call.call_id] = call
         self._agent_calls[command.agent_id] = call.call_id
         self._screen_pop(call)
@@ -783,8 +788,13 @@ class CallCenter(ConsoleOperations):
                         "Async": "true",
                         "Timeout": str(int(ring_timeout * 1000)),
                         "CallerID": f"Switchboard <{number}>",
-                        # read back by the resync after a restart (routing.takeover)
-                        "Variable": [f"SWITCHBOARD_CALL={local_id}"],
+                        # read back by the resync after a restart (routing.takeover); the
+                        # recording's file for switchboard-outbound's MixMonitor (on the
+                        # agent's leg: the AMI MixMonitor action would need "system")
+                        "Variable": [
+                            f"SWITCHBOARD_CALL={local_id}",
+                            f"{RECORD_VARIABLE}={self._record_target(call.recording_file)}",
+                        ],
                     },
                     action_id=action_id,
                 )
@@ -886,6 +896,9 @@ class CallCenter(ConsoleOperations):
 
     def _dial_end(self, pbx: str, event: DialEnd) -> None:
         call = self._call_on(pbx, event.channel)
+        if call is not None and call.phase is Phase.TRANSFERRED:
+            self._transfer_answered(call, event)
+            return
         if call is None or call.phase is not Phase.RINGING or call.agent_id is None:
             return
         if call.direction == "inbound" and (
@@ -914,9 +927,10 @@ class CallCenter(ConsoleOperations):
             if call.direction == "inbound":
                 self._execute(self.acd.handle(acd_ev.AgentAnswered(call.call_id, agent_id), now))
             self.recorder.answered(call, now)
-            if call.direction == "inbound" and call.recording_file:
-                # MixMonitor (started by switchboard-connect) records from this bridge on
-                self.recorder.recording(call, call.recording_file, now)
+            if call.recording_file:
+                # MixMonitor (started by switchboard-connect, or switchboard-outbound on
+                # the agent's leg of a callback or click-to-dial) records from this bridge
+                self.recorder.recording(call, call.recording_file, now, agent_id)
             self._publish_call(call)
         else:
             data = {"agent": agent_id, "status": event.dial_status}
@@ -924,6 +938,16 @@ class CallCenter(ConsoleOperations):
             if call.agent_channel:
                 self._by_channel.pop((pbx, call.agent_channel), None)
             self._ring_failed(call, agent_id)
+
+    def _transfer_answered(self, call: LiveCall, event: DialEnd) -> None:
+        """The caller's Dial of ``switchboard-transfer`` (or ``switchboard-outbound``) has
+        ended: answered by the agent the call was sent to, their own recording (started
+        there) joins the contact's. Linked only at the answer, as at a ring: a transfer
+        nobody took leaves an empty file that the history never names."""
+        if event.channel != call.channel or event.dial_status != ANSWERED:
+            return
+        if call.recording_file:
+            self.recorder.recording(call, call.recording_file, self.clock(), call.recording_agent)
 
     def _hangup(self, pbx: str, event: Hangup) -> None:
         call = self._call_on(pbx, event.channel)
@@ -1000,6 +1024,7 @@ class CallCenter(ConsoleOperations):
         if event.success:
             # The agent answered; their leg now dials the customer (see _dial_begin).
             call.channel = call.agent_channel = event.channel
+            call.recording_channel = event.channel  # switchboard-outbound's MixMonitor
             self._by_channel[pbx, event.channel] = call.call_id
             self._publish_call(call)
             return

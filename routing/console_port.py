@@ -31,6 +31,8 @@ from routing.digital import new_visitor_token
 from routing.ivr_ports import dialable
 from routing.live import LiveCall, Phase
 from routing.pbx import Pbxs
+from routing.recording import VARIABLE as RECORD_VARIABLE
+from routing.recording import RecordingPolicy, file_name
 from routing.reloader import Reloader
 from telephony.ami import Action, AmiClient
 
@@ -61,6 +63,8 @@ class ConsoleOperations:
     pbxs: Pbxs
     alerting: Any
     digital: Any
+    recording_policy: RecordingPolicy
+    _record_target: Callable[[str], str]
 
     # ------------------------------------------------------------------ JSON shapes
 
@@ -252,6 +256,8 @@ class ConsoleOperations:
         call = self._connected(call_id)
         if call.phase not in (Phase.TALKING, Phase.HELD):
             raise IllegalTransition(call.phase.value, "transfer the call")
+        segment = ""  # the file of the part after a transfer to an agent ("" = none)
+        variables: list[tuple[str, str]] = []  # Setvar'd on the caller before the Redirect
         if kind == "queue":
             self.acd.estimate(target, self.clock())  # NotFound for an unknown queue
             # The agent is done with this caller: the call ends for the ACD (wrap-up),
@@ -261,9 +267,11 @@ class ConsoleOperations:
         elif kind == "agent":
             if self.acd.agent_state(target) is not AgentState.READY:
                 raise InvalidInput(f"agent {target} is not ready", field="target")
-            # A blind transfer to the agent's own phone, outside the ACD's queues: on the
-            # caller's PBX ``switchboard-agents`` dials ``PJSIP/<exten>``; an agent of
-            # another PBX is dialled through the trunk by ``switchboard-transfer``.
+            # A blind transfer to the agent's own phone, outside the ACD's queues:
+            # ``switchboard-transfer`` dials ``SWITCHBOARD_AGENT`` (the phone, or for an
+            # agent of another PBX the trunk's dial string). It also stops the first
+            # agent's recording and starts the second agent's own file when
+            # ``SWITCHBOARD_RECORD`` names one: one recording per agent segment.
             endpoint = self.acd.agent_config(target).endpoint
             link = self.pbxs.home(call.pbx)
             dial = link.settings.trunk_dial(self._agent_pbx(target), endpoint)
@@ -273,16 +281,14 @@ class ConsoleOperations:
                     f"{link.name} has no trunk to",
                     field="target",
                 )
-            if dial == endpoint:
-                context, exten = "switchboard-agents", dialable(endpoint.rsplit("/", 1)[-1])
-            else:
-                await self.ami_of(call).send(
-                    Action(
-                        "Setvar",
-                        {"Channel": call.channel, "Variable": "SWITCHBOARD_AGENT", "Value": dial},
-                    )
-                )
-                context, exten = "switchboard-transfer", "s"
+            rule_queue = call.queue or call.dialed_for
+            if self.recording_policy.records(rule_queue, target, call.record_choice):
+                segment = file_name(call.call_id, target, self.clock())
+            variables = [
+                ("SWITCHBOARD_AGENT", dial),
+                (RECORD_VARIABLE, self._record_target(segment)),
+            ]
+            context, exten = "switchboard-transfer", "s"
         elif kind == "number":
             exten = dialable(target)
             context = self.pbxs.home(call.pbx).settings.outbound_context
@@ -290,16 +296,33 @@ class ConsoleOperations:
                 # The agent's part is over and the caller leaves the service's hands: stop
                 # recording before the Redirect, so the outside call is never in the file.
                 await self._stop_recording(call)
+            # switchboard-outbound records what SWITCHBOARD_RECORD names (a click-to-dial's
+            # file): emptied, so the outside call never restarts the agent's file.
+            variables = [(RECORD_VARIABLE, "")]
         else:
             raise InvalidInput(f"unknown transfer kind {kind!r}", field="kind")
-        self.recorder.note(call, "transfer", {"kind": kind, "target": target}, self.clock())
-        await self.ami_of(call).send(
-            Action(
-                "Redirect",
-                {"Channel": call.channel, "Context": context, "Exten": exten, "Priority": "1"},
+        try:
+            for name, value in variables:
+                await self._setvar(call, name, value)
+            await self.ami_of(call).send(
+                Action(
+                    "Redirect",
+                    {"Channel": call.channel, "Context": context, "Exten": exten, "Priority": "1"},
+                )
             )
-        )
+        except (RemoteError, TimeoutError):
+            if kind == "agent":
+                # The caller still talks to this agent, recorded into this agent's file:
+                # the variables say so again (a restart's takeover reads them back).
+                await self._restore_ring_variables(call)
+            raise
+        self.recorder.note(call, "transfer", {"kind": kind, "target": target}, self.clock())
         self._end_agent_part(call, requeued=kind == "queue")
+        if segment:
+            # switchboard-transfer records the caller's channel into it; the history links
+            # it when the agent answers (Center._transfer_answered)
+            call.recording_file, call.recording_channel = segment, call.channel
+            call.recording_agent = target
         if kind == "agent":
             # Outside the queues the ACD would not know the target is busy with this caller.
             self._execute(
@@ -334,9 +357,28 @@ class ConsoleOperations:
         call.phase = Phase.WAITING if requeued else Phase.TRANSFERRED
         self._publish_call(call)
 
-    async def _stop_recording(self, call: LiveCall) -> None:
+    async def _restore_ring_variables(self, call: LiveCall) -> None:
+        """Best effort: SWITCHBOARD_AGENT / SWITCHBOARD_RECORD as the ring set them."""
+        own = call.recording_channel in ("", call.channel)  # else on the agent's leg
+        target = self._record_target(call.recording_file) if own else ""
         try:
-            await self.ami_of(call).send(Action("StopMixMonitor", {"Channel": call.channel}))
+            await self._setvar(call, "SWITCHBOARD_AGENT", call.ring_endpoint)
+            await self._setvar(call, RECORD_VARIABLE, target)
+        except (RemoteError, TimeoutError) as exc:
+            log.warning(
+                "could not restore the call's variables after a refused transfer",
+                extra={"fields": {"call": call.call_id, "error": exc}},
+            )
+
+    async def _setvar(self, call: LiveCall, name: str, value: str) -> None:
+        await self.ami_of(call).send(
+            Action("Setvar", {"Channel": call.channel, "Variable": name, "Value": value})
+        )
+
+    async def _stop_recording(self, call: LiveCall) -> None:
+        channel = call.recording_channel or call.channel
+        try:
+            await self.ami_of(call).send(Action("StopMixMonitor", {"Channel": channel}))
         except (RemoteError, TimeoutError) as exc:
             # Not worth failing the transfer for: the recording then ends at the hangup.
             log.warning(
@@ -360,10 +402,11 @@ class ConsoleOperations:
             raise Conflict(f"call {call_id} is not being recorded")
         if call.recording_paused == paused:
             return  # already so: a double click sends nothing
+        channel = call.recording_channel or call.channel  # an adopted call: the caller's
         await self.ami_of(call).send(
             Action(
                 "MixMonitorMute",
-                {"Channel": call.channel, "Direction": "both", "State": "1" if paused else "0"},
+                {"Channel": channel, "Direction": "both", "State": "1" if paused else "0"},
             )
         )
         call.recording_paused = paused
@@ -375,11 +418,24 @@ class ConsoleOperations:
         call = self._connected(call_id)
         await self.ami_of(call).send(Action("Hangup", {"Channel": call.channel, "Cause": "16"}))
 
-    async def dial(self, agent_id: str, number: str, *, customer_id: str | None = None) -> str:
+    async def dial(
+        self,
+        agent_id: str,
+        number: str,
+        *,
+        customer_id: str | None = None,
+        queue: str | None = None,
+    ) -> str:
         state = self.acd.agent_state(agent_id)
         if state in (AgentState.RINGING, AgentState.ON_CALL, AgentState.LOGGED_OUT):
             raise IllegalTransition(state.value, "dial out")
         exten = dialable(number)
+        if queue is not None:
+            self.acd.estimate(queue, self.clock())  # NotFound for an unknown queue
+            if queue not in self.acd.agent_config(agent_id).queues:
+                raise InvalidInput(
+                    f"agent {agent_id} does not take calls of queue {queue}", field="queue"
+                )
         if (
             state is not AgentState.NOT_READY
             or self.acd.agent_snapshot(agent_id, self.clock())["reason"] != "outbound"
@@ -409,10 +465,18 @@ class ConsoleOperations:
             agent_id=agent_id,
             customer_id=customer_id,
             pbx=link.name,
+            dialed_for=queue,
         )
+        # Recorded by the rule of a call of that queue answered by this agent (without a
+        # queue: the agent's own record key only). The queue is on the timeline, not in
+        # the contact's queue column: the queue reports count calls that entered one.
+        if self.recording_policy.records(queue, agent_id):
+            call.recording_file = file_name(call_id, agent_id, now)
         self.calls[call_id] = call
         self._agent_calls[agent_id] = call_id
         self.recorder.arrived(call)
+        if queue is not None:
+            self.recorder.note(call, "dialed_for", {"queue": queue}, now)
         try:
             await self._originate(call, endpoint, exten)
         except (RemoteError, TimeoutError):

@@ -406,9 +406,11 @@ class ContactRecorder:
         key = call.call_id
         self._for_contact(key, "unheld", lambda: self.contacts.unheld(key, at))
 
-    def recording(self, call: LiveCall, ref: str, at: float) -> None:
+    def recording(self, call: LiveCall, ref: str, at: float, agent_id: str = "") -> None:
+        """A recording of the call (``agent_id``: the agent whose part it records; none
+        for a voicemail)."""
         key = call.call_id
-        self._for_contact(key, "recording", lambda: self.contacts.recording(key, ref, at))
+        self._for_contact(key, "recording", lambda: self.contacts.recording(key, ref, at, agent_id))
 
     def lost(self, key: str, at: float) -> None:
         """A contact left open by a stopped service whose call was gone when it came back."""

@@ -63,6 +63,16 @@ class LiveCall:
     #: the bare file name of the current agent leg's recording ("" = not recorded)
     recording_file: str = ""
     recording_paused: bool = False
+    #: the channel that MixMonitor runs on (the one to mute or stop): the caller's for an
+    #: inbound call and after a transfer to an agent; for a click-to-dial or a callback
+    #: the agent's originated leg, which runs ``switchboard-outbound``
+    recording_channel: str = ""
+    #: the agent whose part ``recording_file`` records (after a blind transfer to an
+    #: agent the call has no ``agent_id`` of the service's, but its part is theirs)
+    recording_agent: str = ""
+    #: the queue a click-to-dial was placed for (its recording rule; not ``queue``: the
+    #: call never waited in it)
+    dialed_for: str | None = None
 
     @property
     def recording_on(self) -> bool:

@@ -264,7 +264,7 @@ class Resync:
             center._execute(center.acd.handle(acd_ev.AgentAnswered(call.call_id, agent_id), now))
             center.recorder.answered(call, now)
             if call.direction == "inbound" and call.recording_file:  # as _dial_end would
-                center.recorder.recording(call, call.recording_file, now)
+                center.recorder.recording(call, call.recording_file, now, call.agent_id or "")
             center._publish_call(call)
         elif caller.application.lower() != "dial":
             # The ring ended unanswered while we were away and the caller is back in
@@ -493,8 +493,15 @@ class Resync:
         # A ring or conversation recorded before the restart goes on being recorded (the
         # MixMonitor is on the caller's channel, not in this process): its file is the
         # variable's last part. Whether it was paused cannot be read back over AMI; it is
-        # taken as not paused, and a pause from the console mutes it again.
-        call.recording_file = view.variables.get("SWITCHBOARD_RECORD", "").rsplit("/", 1)[-1]
+        # taken as not paused, and a pause from the console mutes it again. A click-to-dial's
+        # or a callback's MixMonitor is on the agent's leg (switchboard-outbound).
+        target = adopt.agent_record
+        if target is None:
+            target = view.variables.get("SWITCHBOARD_RECORD", "")
+        else:
+            call.recording_channel = adopt.agent_channel or ""
+        call.recording_file = target.rsplit("/", 1)[-1]
+        call.recording_agent = agent_id
         call.agent_channel = adopt.agent_channel
         if adopt.agent_channel:
             center._by_channel[call.pbx, adopt.agent_channel] = call.call_id
@@ -529,9 +536,9 @@ class Resync:
             )
         if contact is None or contact.answered_at is None:
             center.recorder.answered(call, call.answered_at or center.clock())
-            if inbound and call.recording_file:  # written with the answer, so missed with it
+            if call.recording_file:  # written with the answer, so missed with it
                 center.recorder.recording(
-                    call, call.recording_file, call.answered_at or center.clock()
+                    call, call.recording_file, call.answered_at or center.clock(), agent_id
                 )
         center._publish_call(call)
 

@@ -112,6 +112,9 @@ class Adopt:
     agent_id: str | None = None
     agent_channel: str | None = None
     answered_at: float | None = None
+    #: a click-to-dial's or a callback's ``SWITCHBOARD_RECORD`` as the agent's leg has it
+    #: (switchboard-outbound's MixMonitor runs there); None: read the caller's ``channel``
+    agent_record: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -316,6 +319,7 @@ def _outbound(
         agent_id=contact.agent_id,
         agent_channel=agent_leg.channel,
         answered_at=contact.answered_at or contact.arrived_at,
+        agent_record=agent_leg.variables.get("SWITCHBOARD_RECORD", ""),
     )
 
 

@@ -247,14 +247,29 @@ class FakeCenter:
         self.actions.append(("recording_pause", agent_id, call_id, paused))
         self._update_call(call_id, recording={"on": True, "paused": paused})
 
-    async def dial(self, agent_id: str, number: str, *, customer_id: str | None = None) -> str:
+    async def dial(
+        self,
+        agent_id: str,
+        number: str,
+        *,
+        customer_id: str | None = None,
+        queue: str | None = None,
+    ) -> str:
         agent = self._agent(agent_id)
         if agent["state"] in ("ringing", "on_call"):
             raise IllegalTransition(agent["state"], "dial")
+        if queue is not None and queue not in agent.get("queues", ()):
+            raise InvalidInput(
+                f"agent {agent_id} does not take calls of queue {queue}", field="queue"
+            )
         if self.dial_gate is not None:
             await self.dial_gate.wait()
         self._maybe_fail("dial")
-        self.actions.append(("dial", agent_id, number, customer_id))
+        self.actions.append(
+            ("dial", agent_id, number, customer_id)
+            if queue is None
+            else ("dial", agent_id, number, customer_id, queue)
+        )
         return f"out-{len(self.actions)}"
 
     async def move_call(self, call_id: str, queue: str) -> None:

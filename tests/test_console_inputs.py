@@ -270,6 +270,7 @@ HOSTILE_QUERY = (
 )
 QUERY_NAMES = ("limit", "offset", "from", "to", "by", "interval", "phone", "q", "lang")
 QUERY_NAMES += ("status", "priority", "customer_id", "breached", "queue")  # /api/cases
+QUERY_NAMES += ("part",)  # /api/contacts/{id}/recording
 # JSON values for one field of an otherwise valid body (json.dumps escapes the surrogates).
 HOSTILE_VALUES: tuple[Any, ...] = (
     "²",
@@ -292,7 +293,8 @@ HOSTILE_BODIES = (
     b"null",
     b'{"x": NaN}',
 )
-EXTRA_FIELDS = ("case", "contact_id", "retired")  # optional fields the matrix's bodies leave out
+# optional fields the matrix's bodies leave out (queue: /api/dial's queue dialled for)
+EXTRA_FIELDS = ("case", "contact_id", "retired", "queue")
 
 
 async def baselines(world: Any) -> dict[tuple[str, str], tuple[str, Any, str, dict[str, str]]]:

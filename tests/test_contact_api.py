@@ -211,3 +211,54 @@ async def test_the_customer_history_says_each_recording_status(world: Any) -> No
         await alice.request("GET", f"/api/customers/{world.ids['customer']}/contacts")
     ).json()
     assert {c["key"]: c["recording_status"] for c in page["contacts"]}["live-1"] == "missing"
+
+
+PART_2 = "live-1-1002-1700000100000.wav"
+
+
+async def test_a_call_recorded_in_parts_lists_and_serves_each(world: Any) -> None:
+    """A blind transfer to agent 1002 (bob): the second agent's part is a file of its own
+    on the same contact, listed with the first, playable by bob as well."""
+    contact = await world.store.contacts.get(int(world.ids["contact"]))
+    (world.recordings / PART_2).write_bytes(wav_bytes(seconds=0.5))
+    at = (contact.answered_at or 0) + 60
+    await world.store.contacts.recording("live-1", PART_2, at, "1002")
+    base = f"/api/contacts/{world.ids['contact']}"
+
+    alice = await world.client("alice")
+    data = await (await alice.request("GET", base)).json()
+    assert [(p["part"], p["agent_id"], p["status"], p["may_play"]) for p in data["recordings"]] == [
+        (1, None, "available", True),
+        (2, "1002", "available", True),
+    ]
+    assert data["recordings"][1]["at"] == at
+    assert data["agent_names"]["1002"] == "Bob Agent"
+    assert PART_2 not in await (await alice.request("GET", base)).text()
+    first = await alice.request("GET", base + "/recording?part=1")
+    assert (first.status, await first.read()) == (200, world.audio)
+    second = await (await alice.request("GET", base + "/recording?part=2")).read()
+    assert second == (world.recordings / PART_2).read_bytes()
+    latest = await (await alice.request("GET", base + "/recording")).read()
+    assert latest == second  # the contact's column: the latest part
+
+    # bob took only the second part: that one is his to play, the first is not
+    bob = await world.client("bob")
+    data = await (await bob.request("GET", base)).json()
+    assert [p["may_play"] for p in data["recordings"]] == [False, True]
+    assert data["recording"]["may_play"] is True  # the latest is his part
+    assert (await bob.request("GET", base + "/recording?part=1")).status == 403
+    assert (await bob.request("GET", base + "/recording?part=2")).status == 200
+    assert (await bob.request("GET", base + "/recording")).status == 200
+
+    for bad, status in (("0", 400), ("-1", 400), ("x", 400), ("²", 400), ("1001", 400), ("3", 404)):
+        resp = await alice.request("GET", base + f"/recording?part={bad}")
+        assert resp.status == status, (bad, await resp.text())
+        assert (await resp.json())["error"]
+    entries = [e for e in await world.store.audit.list() if e.action == "recording.play"]
+    assert {(e.actor, e.details.get("part")) for e in entries} == {
+        ("alice", 1),
+        ("alice", 2),
+        ("alice", None),
+        ("bob", 2),
+        ("bob", None),
+    }

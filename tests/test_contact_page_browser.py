@@ -167,6 +167,7 @@ async def test_the_contact_page_in_russian(world: Any, browser: Any) -> None:
     assert not alice.errors
 
 
+<<<<<<< HEAD
 async def test_an_emails_bounce_on_the_contact_page(world: Any, browser: Any) -> None:
     """The thread of an email whose reply bounced (what the desk's delivery_report
     stores): the system line in the page's language, as text, linked to the reply, and
@@ -229,3 +230,45 @@ async def test_an_emails_bounce_on_the_contact_page(world: Any, browser: Any) ->
     assert page.url.endswith("#msg-2")
     await assert_accessible(page, "contact page of an email with a bounce, in Russian")
     assert not page.errors, page.errors
+=======
+async def test_a_call_recorded_in_parts_has_a_player_per_part(world: Any, browser: Any) -> None:
+    """After a blind transfer to bob (1002) his part is a file of its own: the page lists
+    both parts, each with its agent; bob plays his part only."""
+    from playwright.async_api import expect
+
+    from tests.test_contact_api import PART_2
+
+    contact = world.ids["contact"]
+    answered = (await world.store.contacts.get(int(contact))).answered_at
+    (world.recordings / PART_2).write_bytes(wav_bytes(seconds=1.0))
+    await world.store.contacts.recording("live-1", PART_2, answered + 60, "1002")
+    alice = await signed_in(browser, world.origin, "alice", password=PASSWORD)
+    await alice.goto(f"{world.origin}/contacts/{contact}")
+    parts = alice.locator("#recording-parts .recording-part")
+    await expect(parts).to_have_count(2, timeout=WAIT_MS)
+    labels = await alice.locator(".recording-part-label").all_inner_texts()
+    assert labels[0].startswith("Part 1: an agent, from ")  # recorded before parts had agents
+    assert labels[1].startswith("Part 2: Bob Agent, from ")
+    second = alice.locator("#recording-audio-2")
+    await expect(second).to_have_attribute("src", f"/api/contacts/{contact}/recording?part=2")
+    assert await second.get_attribute("aria-labelledby") == "recording-part-2-label"
+    await alice.wait_for_function(
+        "() => { const a = document.getElementById('recording-audio-2');"
+        " return a && isFinite(a.duration) && a.duration > 0.9; }",
+        timeout=WAIT_MS,
+    )
+    assert abs(await second.evaluate("a => a.duration") - 1.0) < 0.05
+    words = await alice.locator("#contact-events .event-words").all_inner_texts()
+    assert "Recording of Bob Agent's part started" in words
+    await assert_accessible(alice, "the contact page, a call recorded in parts")
+    await screenshots(alice, "contact-page-parts")
+    assert not alice.errors
+
+    bob = await signed_in(browser, world.origin, "bob", password=PASSWORD)
+    await bob.goto(f"{world.origin}/contacts/{contact}")
+    await expect(bob.locator("#recording-audio-2")).to_be_attached(timeout=WAIT_MS)
+    first = bob.locator('.recording-part[data-part="1"]')
+    await expect(first).to_contain_text("Only the agent who took this call")
+    assert await first.locator("audio").count() == 0
+    assert not bob.errors
+>>>>>>> recording

@@ -8,6 +8,8 @@ Linkedid and, once answered, the same ``BridgeId``.
 
 from __future__ import annotations
 
+import dataclasses
+
 from routing.takeover import (
     ChannelView,
     OpenContact,
@@ -216,3 +218,23 @@ def test_a_paused_agent_whose_phone_is_offline_keeps_the_pause_and_its_reason() 
         ("1002", "not_ready", "phone offline", NOW),
         ("1003", "not_ready", "", NOW - 120),
     ]
+
+
+def test_an_outbound_calls_recording_is_read_from_the_agents_leg() -> None:
+    # switchboard-outbound's MixMonitor runs on the agent's leg, whose Originate set the file
+    agent_leg = ChannelView(
+        "PJSIP/1001-0000001a",
+        "5.26",
+        "5.26",
+        context="switchboard-outbound",
+        application="Dial",
+        bridge_id="f29",
+        variables={"SWITCHBOARD_CALL": "out-1001-1", "SWITCHBOARD_RECORD": "/rec/out-1.wav"},
+    )
+    customer = ChannelView("PJSIP/trunk-0000001b", "5.27", "5.26", bridge_id="f29")
+    out = OpenContact("out-1001-1", direction="outbound", agent_id="1001", arrived_at=NOW - 9)
+    (adopt,) = plan([agent_leg, customer], [out]).adopt
+    assert adopt.agent_record == "/rec/out-1.wav"
+    unrecorded = dataclasses.replace(agent_leg, variables={"SWITCHBOARD_CALL": "out-1001-1"})
+    (adopt,) = plan([unrecorded, customer], [out]).adopt
+    assert adopt.agent_record == ""

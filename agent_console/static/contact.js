@@ -64,7 +64,9 @@
       case "answered": return t("contact.event.answered", { agent: agent(d.agent_id) });
       case "held": return t("contact.event.held");
       case "unheld": return t("contact.event.unheld");
-      case "recording": return t("contact.event.recording");
+      case "recording":
+        return d.agent_id ? t("contact.event.recording_by", { agent: agent(d.agent_id) }) : t("contact.event.recording");
+      case "note:dialed_for": return t("contact.event.dialed_for", { queue: d.queue || "—" });
       case "note:recording_paused": return t("contact.event.paused", { offset: offset(), agent: agent(d.agent_id) });
       case "note:recording_resumed": return t("contact.event.resumed", { offset: offset(), agent: agent(d.agent_id) });
       case "note:ring_no_answer": return t("contact.event.no_answer", { agent: agent(d.agent || d.agent_id) });
@@ -96,6 +98,12 @@
     const rec = c.recording || {};
     const section = slot.closest("section");
     section.hidden = rec.status === "none";
+    const parts = c.recordings || [];
+    if (parts.length > 1) {
+      // Recorded in parts (a blind transfer to another agent): one player per agent's part.
+      slot.append(partList(parts, c.agent_names || {}));
+      return;
+    }
     if (rec.status === "missing") {
       slot.append(el("p", { class: "recording-missing", id: "recording-missing" }, t("contact.recording_missing")));
     } else if (rec.status === "available" && rec.may_play) {
@@ -104,6 +112,27 @@
     } else if (rec.status === "available") {
       slot.append(el("p", { class: "muted" }, t("contact.recording_not_yours")));
     }
+  }
+
+  function partList(parts, names) {
+    const list = el("ol", { class: "recording-parts", id: "recording-parts" });
+    for (const p of parts) {
+      const who = p.agent_id ? names[p.agent_id] || p.agent_id : t("contact.someone");
+      const labelId = "recording-part-" + p.part + "-label";
+      const item = el("li", { class: "recording-part", dataset: { part: String(p.part) } },
+        el("p", { class: "recording-part-label", id: labelId },
+          t("contact.recording_part", { part: p.part, agent: who, time: when(p.at) })));
+      if (p.status === "missing") {
+        item.append(el("p", { class: "recording-missing" }, t("contact.recording_missing")));
+      } else if (p.may_play) {
+        item.append(el("audio", { controls: "", preload: "metadata", id: "recording-audio-" + p.part,
+          src: base + "/recording?part=" + p.part, "aria-labelledby": labelId }));
+      } else {
+        item.append(el("p", { class: "muted" }, t("contact.recording_not_yours")));
+      }
+      list.append(item);
+    }
+    return list;
   }
 
   // A chat's or an email's thread: every message as text (nothing a customer sent is HTML).

@@ -119,8 +119,15 @@ class ClusterCenter:
     async def ack_alert(self, alert_id: str, username: str) -> Message:
         return dict(await self._act("ack_alert", alert_id, username))
 
-    async def dial(self, agent_id: str, number: str, *, customer_id: str | None = None) -> str:
-        return str(await self._act("dial", agent_id, number, customer_id=customer_id))
+    async def dial(
+        self,
+        agent_id: str,
+        number: str,
+        *,
+        customer_id: str | None = None,
+        queue: str | None = None,
+    ) -> str:
+        return str(await self._act("dial", agent_id, number, customer_id=customer_id, queue=queue))
 
     async def move_call(self, call_id: str, queue: str) -> None:
         await self._act("move_call", call_id, queue)

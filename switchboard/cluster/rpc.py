@@ -36,7 +36,7 @@ ACTIONS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "transfer": (("call_id", "kind", "target"), ()),
     "hangup": (("call_id",), ()),
     "recording_pause": (("agent_id", "call_id", "paused"), ()),
-    "dial": (("agent_id", "number"), ("customer_id",)),
+    "dial": (("agent_id", "number"), ("customer_id", "queue")),
     "move_call": (("call_id", "queue"), ()),
     "spy": (("agent_id", "mode"), ("supervisor_agent_id",)),
     "ack_alert": (("alert_id", "username"), ()),

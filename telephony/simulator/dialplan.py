@@ -59,6 +59,8 @@ CONTEXTS: dict[str, dict[str, list[Step]]] = {
     "switchboard-outbound": {
         "_X.": [
             ("NoOp", "Outbound call to ${EXTEN}"),
+            ("StopMixMonitor", ""),
+            ("ExecIf", '$["${SWITCHBOARD_RECORD}" != ""]?MixMonitor(${SWITCHBOARD_RECORD},b)'),
             ("Dial", "PJSIP/${EXTEN}@trunk,60"),
             ("Hangup", ""),
         ],
@@ -66,15 +68,18 @@ CONTEXTS: dict[str, dict[str, list[Step]]] = {
     "switchboard-agents": {
         "_1XXX": [("Dial", "PJSIP/${EXTEN},30"), ("Hangup", "")],
     },
-    # Several PBXs (optional in extensions.conf): a blind transfer to an agent of another
-    # PBX, through the trunk; and what arrives from another PBX's trunk.
+    # A blind transfer to an agent (of this PBX, or of another through the trunk): the
+    # first agent's recording stops, the second agent's own file starts.
     "switchboard-transfer": {
         "s": [
             ("NoOp", "Transfer ${CHANNEL} to ${SWITCHBOARD_AGENT}"),
+            ("StopMixMonitor", ""),
+            ("ExecIf", '$["${SWITCHBOARD_RECORD}" != ""]?MixMonitor(${SWITCHBOARD_RECORD},b)'),
             ("Dial", "${SWITCHBOARD_AGENT},30"),
             ("Hangup", ""),
         ],
     },
+    # Several PBXs (optional in extensions.conf): what arrives from another PBX's trunk.
     "switchboard-from-pbx": {
         "_XXXX": [
             ("NoOp", "From another PBX to ${EXTEN}"),
