@@ -167,7 +167,6 @@ async def test_the_contact_page_in_russian(world: Any, browser: Any) -> None:
     assert not alice.errors
 
 
-<<<<<<< HEAD
 async def test_an_emails_bounce_on_the_contact_page(world: Any, browser: Any) -> None:
     """The thread of an email whose reply bounced (what the desk's delivery_report
     stores): the system line in the page's language, as text, linked to the reply, and
@@ -230,7 +229,8 @@ async def test_an_emails_bounce_on_the_contact_page(world: Any, browser: Any) ->
     assert page.url.endswith("#msg-2")
     await assert_accessible(page, "contact page of an email with a bounce, in Russian")
     assert not page.errors, page.errors
-=======
+
+
 async def test_a_call_recorded_in_parts_has_a_player_per_part(world: Any, browser: Any) -> None:
     """After a blind transfer to bob (1002) his part is a file of its own: the page lists
     both parts, each with its agent; bob plays his part only."""
@@ -271,4 +271,3 @@ async def test_a_call_recorded_in_parts_has_a_player_per_part(world: Any, browse
     await expect(first).to_contain_text("Only the agent who took this call")
     assert await first.locator("audio").count() == 0
     assert not bob.errors
->>>>>>> recording
