@@ -42,20 +42,31 @@ MAX_TRUSTED = 256  # entries in [chat] trusted_proxies
 UNKNOWN = "-"  # no usable peer address (a Unix socket)
 
 
+def _port(text: str) -> bool:
+    """A port as a header may carry it: 1 to 5 digits, at most 65535."""
+    return text.isdigit() and len(text) <= 5 and 0 < int(text) <= 65535
+
+
 def parse_address(text: str) -> IPAddress | None:
     """One address as a header carries it: ``1.2.3.4``, ``1.2.3.4:80``, ``2001:db8::1``,
-    ``[2001:db8::1]`` or ``[2001:db8::1]:80`` (quotes already removed); None for
-    anything else (``unknown``, ``_hidden``, garbage)."""
+    ``[2001:db8::1]`` or ``[2001:db8::1]:80`` (a ``Forwarded`` value already unquoted);
+    None for anything else (``unknown``, ``_hidden``, a quote, a port that is no number,
+    an IPv6 zone, garbage): what a client wrote must never pass for an address."""
     text = text.strip()
-    if not text or len(text) > 64:
+    if not text or len(text) > 64 or '"' in text or "%" in text:
         return None
     if text.startswith("["):
         end = text.find("]")
-        if end == -1 or (end + 1 < len(text) and not text[end + 1 :].startswith(":")):
+        if end == -1:
+            return None
+        rest = text[end + 1 :]
+        if rest and not (rest.startswith(":") and _port(rest[1:])):
             return None
         text = text[1:end]
     elif text.count(":") == 1:  # IPv4 with a port (an IPv6 address has two colons or more)
-        text = text.partition(":")[0]
+        text, _, port = text.partition(":")
+        if not _port(port):
+            return None
     try:
         found = ipaddress.ip_address(text)
     except ValueError:
@@ -65,34 +76,16 @@ def parse_address(text: str) -> IPAddress | None:
     return found
 
 
-def _split_outside_quotes(text: str, sep: str) -> list[str]:
-    parts: list[str] = []
-    current: list[str] = []
-    quoted = escaped = False
-    for ch in text:
-        if escaped:
-            escaped = False
-        elif ch == "\\" and quoted:
-            escaped = True
-        elif ch == '"':
-            quoted = not quoted
-        elif ch == sep and not quoted:
-            parts.append("".join(current))
-            current = []
-            continue
-        current.append(ch)
-    parts.append("".join(current))
-    return parts
-
-
 def forwarded_for(element: str) -> str:
-    """The ``for=`` value of one ``Forwarded`` element (unquoted), or "" if it has none."""
-    for pair in _split_outside_quotes(element, ";"):
+    """The ``for=`` value of one ``Forwarded`` element (unquoted), or "" if it has none.
+    Split on plain ``;``: an address holds none, and a quote the client left open must
+    not swallow what the proxies appended after it."""
+    for pair in element.split(";"):
         name, sep, value = pair.partition("=")
         if sep and name.strip().lower() == "for":
             value = value.strip()
             if len(value) >= 2 and value[0] == value[-1] == '"':
-                value = value[1:-1].replace('\\"', '"').replace("\\\\", "\\")
+                value = value[1:-1]
             return value
     return ""
 
@@ -151,7 +144,9 @@ class ProxyTrust:
         truncated = len(joined) > MAX_HEADER_CHARS
         if truncated:
             joined = joined[-MAX_HEADER_CHARS:]
-        entries = _split_outside_quotes(joined, ",")
+        # plain commas, quotes or not: no address holds one, and a quote the client left
+        # open must not glue its text to the address the proxy appended
+        entries = joined.split(",")
         if truncated:
             entries = entries[1:]  # the first one is cut: not an entry
         for entry in reversed(entries[-MAX_HOPS:]):

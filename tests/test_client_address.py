@@ -93,3 +93,20 @@ def test_bad_trusted_proxies_are_a_config_error_naming_the_key(tmp_path: object)
     assert "chat.forwarded_header" in str(header.value)
     loaded = load_settings(environ={"SWITCHBOARD_CHAT__TRUSTED_PROXIES": "127.0.0.1, ::1/128"})
     assert loaded.chat.trusted_proxies == ["127.0.0.1", "::1/128"]
+
+
+def test_a_client_cannot_pick_its_address_with_quotes_ports_or_zones() -> None:
+    """What a client writes is left of what nginx appends (``$proxy_add_x_forwarded_for``):
+    a quote, a bogus port or an IPv6 zone must not glue it to the real address or pass
+    for an address of its own. The walk ends at the real client or, on text that is no
+    address, at the last proxy, never at the client's choice."""
+    for forged in ('6.6.6.6:"', '[6.6.6.6]:"', "6.6.6.6:x", "[2001:db8::6]:x", '"'):
+        got = PROXY.client("127.0.0.1", [forged + ", 203.0.113.9"])
+        assert got == "203.0.113.9", (forged, got)
+    # split header lines (HAProxy adds its own line): the same
+    assert PROXY.client("127.0.0.1", ['6.6.6.6:"', "203.0.113.9"]) == "203.0.113.9"
+    assert PROXY.client("127.0.0.1", ['"']) == "127.0.0.1"
+    for text in ("6.6.6.6:", "6.6.6.6:99999", "[2001:db8::1]:", "fe80::1%eth0", '"6.6.6.6"'):
+        assert parse_address(text) is None, text
+    forwarded = ProxyTrust.parse(["127.0.0.1"], "forwarded")
+    assert forwarded.client("127.0.0.1", ['for=6.6.6.6:", for=203.0.113.9']) == "203.0.113.9"
