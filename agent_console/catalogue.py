@@ -214,12 +214,17 @@ STRINGS: dict[str, tuple[str, str]] = {
     "report.measure.offered": ("Offered", "Поступило"),
     "report.definition.offered": (
         "Contacts (calls, chats, emails) that entered the queue in the period and have"
-        " ended. Per agent: those presented to the agent — calls that rang their phone,"
-        " answered or not, and chats and emails assigned to them.",
-        "Обращения (звонки, чаты, письма), поступившие в очередь за период и завершённые."
-        " По оператору: предложенные ему — звонки, поступавшие на его телефон, отвеченные"
-        " или нет, и назначенные ему чаты и письма.",
+        " ended; for one agent's figures, those the agent ended with. In a row of the"
+        " report by agent: those presented to the agent — calls that rang their phone,"
+        " answered or not, and chats and emails assigned to them; the total stays the"
+        " contacts of the period, each once, so it is not the sum of the agents' rows.",
+        "Обращения (звонки, чаты, письма), поступившие в очередь за период и завершённые;"
+        " в показателях одного оператора — те, что завершились у него. В строке отчёта по"
+        " операторам: предложенные оператору — звонки, поступавшие на его телефон,"
+        " отвеченные или нет, и назначенные ему чаты и письма; итог остаётся числом"
+        " обращений за период, каждое один раз, поэтому он не равен сумме строк операторов.",
     ),
+    "report.measure.presented": ("Presented to the agent", "Предложено оператору"),
     "report.measure.answered": ("Answered", "Отвечено"),
     "report.definition.answered": (
         "Offered calls an agent picked up.",
@@ -239,8 +244,12 @@ STRINGS: dict[str, tuple[str, str]] = {
     ),
     "report.measure.service_level": ("Service level", "Уровень обслуживания"),
     "report.definition.service_level": (
-        "Calls answered within the threshold divided by offered calls less short abandons.",
-        "Звонки, отвеченные в пределах порога, делённые на поступившие без коротких сбросов.",
+        "Calls answered within the threshold divided by offered calls less short abandons."
+        " In a row of the report by agent the base is the contacts the agent ended with,"
+        " not the contacts presented to them.",
+        "Звонки, отвеченные в пределах порога, делённые на поступившие без коротких сбросов."
+        " В строке отчёта по операторам база — обращения, завершившиеся у оператора,"
+        " а не предложенные ему.",
     ),
     "report.measure.asa": ("ASA", "Среднее время ответа"),
     "report.definition.asa": (

@@ -9,18 +9,23 @@ of every measure below and counted apart (``in_progress``).
 
 Definitions (the catalogue's ``report.definition.<key>`` says the same to users):
 
-* ``offered`` — contacts that entered the queue and ended; in an agent's row, those of
-  them *presented* to the agent: calls that rang the agent's phone (answered there or
+* ``offered`` — contacts that entered the queue and ended (with an agent filter or an
+  agent reader: those the agent ended with); in an agent's row only (``by=agent``), those
+  of them *presented* to the agent: calls that rang the agent's phone (answered there or
   not) and chats and emails assigned to them (an assignment is a digital contact's
-  presentation: it is never rung), each once per agent, so agents' rows may add up to
-  more than the total (``report_query.offered_by_agent``; the drill-down of that figure
-  lists the same contacts);
+  presentation: it is never rung), each once per agent (``report_query.offered_by_agent``;
+  the row's drill-down, measure ``presented``, lists the same contacts). Totals, the
+  agent report's too, keep the first definition, so agents' rows are not summed into
+  them: a contact presented to two agents is in both rows, one presented to none in
+  neither;
 * ``answered`` — of those, an agent picked up;
 * ``abandoned`` — the caller hung up in the queue after waiting at least the short-abandon
   threshold; ``short_abandoned`` — before it (counted apart, and left out of service level);
 * ``callbacks`` — the caller left the queue asking to be called back;
 * ``other`` — ended any other way (voicemail, overflow, failed, lost in an outage);
 * ``service_level`` — answered within the threshold ÷ (offered − short abandoned), 0..1;
+  in an agent's row of the contacts the agent ended with (its base is not the row's
+  presented ``offered``);
 * ``asa`` — average speed of answer: mean wait of answered contacts, seconds;
 * ``aht`` — average handle time: mean talk + hold + wrap-up of answered contacts, seconds;
 * ``avg_wait`` / ``longest_wait`` — mean / longest wait in the queue of every offered

@@ -79,9 +79,12 @@ SUM_COLUMNS = (
     _count(RESPONDED),
 )
 
-#: the contacts behind each measure (drill-down), ?1 as in SUM_COLUMNS
+#: the contacts behind each measure (drill-down), ?1 as in SUM_COLUMNS; ``presented`` is
+#: an agent row's ``offered`` (the row's ``drill`` names it): the ended contacts presented
+#: to the agent named, where every other measure counts the contacts the agent ended with
 MEASURE_WHERE = {
     "offered": DONE,
+    "presented": DONE,
     "answered": ANSWERED,
     "calls": ANSWERED,
     "abandoned": f"{UNANSWERED} AND outcome = 'abandoned_queue' AND coalesce(wait_seconds, 0) >= ?",
@@ -127,9 +130,10 @@ def _where(
     *,
     presented: bool = False,
 ) -> tuple[str, list[Any]]:
-    """The population's WHERE on ``contacts``. ``presented``: an agent named (the
-    filter's or the reader's own) is one the contact was presented to (rang, or was
-    assigned: an ``offered`` milestone), not only the agent who ended with it."""
+    """The population's WHERE on ``contacts``. An agent named (the filter's or the
+    reader's own) is the agent the contact ended with (``agent_id``); ``presented``
+    (only an agent row's offered, measure ``presented``): one it was presented to (rang,
+    or was assigned: an ``offered`` milestone), not only the agent who ended with it."""
     parts = ["queued_at >= ?", "queued_at < ?"]
     params: list[Any] = [start, end]
     if queue:
@@ -305,10 +309,15 @@ async def find_contacts(
     many match in all.
 
     Raises:
-        InvalidInput: an unknown measure, limit outside 1..MAX_ROWS, negative offset.
+        InvalidInput: an unknown measure, limit outside 1..MAX_ROWS, negative offset;
+            (field ``agent``) measure ``presented`` with no agent named nor an agent
+            reader.
     """
     if not 1 <= limit <= MAX_ROWS or offset < 0:
         raise InvalidInput(f"limit must be 1..{MAX_ROWS} and offset not negative", field="limit")
+    presented = query.measure == "presented"
+    if presented and not (query.agent or scope.agent):
+        raise InvalidInput("measure presented needs an agent", field="agent")
     where, params = _where(
         store.dialect,
         query.start,
@@ -317,7 +326,7 @@ async def find_contacts(
         query.queue,
         query.agent,
         query.channel,
-        presented=query.measure == "offered",
+        presented=presented,
     )
     if query.outcome:
         where += " AND outcome = ?"

@@ -402,7 +402,10 @@ async def run_report(store: Store, q: ReportQuery) -> dict[str, Any]:
             row = {"key": key, "label": names.get(key) or key}
             row.update(measures(sums))
             row.update(agent_measures(sums, states.get(key, {})))
-            row["offered"] = offered.get(key, 0)  # presented to the agent
+            # offered: presented to the agent, and so is its drill-down; every other
+            # figure (service level's base too) is of the contacts the agent ended with
+            row["offered"] = offered.get(key, 0)
+            row["drill"] = {"offered": "presented"}
             row["evaluations"], row["quality_score"] = quality.get(key, (0, None))
             row["filter"] = {**base_filter(q.start, q.end), "agent": key}
             rows.append(row)

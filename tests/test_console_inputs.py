@@ -169,6 +169,8 @@ async def test_a_chunked_body_over_the_limit_is_refused(world: Any) -> None:
         ("sue", "GET", "/api/reports?from=0001-01-01T00:00:00%2B01:00", None),
         ("sue", "GET", "/api/reports?by=channel&channel=%C2%B2", None),
         ("sue", "GET", "/api/reports/contacts?channel=voice%0Aemail", None),
+        ("sue", "GET", "/api/reports/contacts?measure=presented", None),
+        ("sue", "GET", "/api/reports/contacts/export?format=csv&measure=presented", None),
         ("sue", "GET", "/api/reports/export?by=channel&channel=" + "c" * 5000, None),
         ("alice", "POST", "/api/contacts/%C2%B2/wrapup", {"disposition": "resolved"}),
         (

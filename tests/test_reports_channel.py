@@ -298,10 +298,11 @@ async def test_per_agent_offered_is_every_contact_presented_to_the_agent(store: 
     assert {r["key"]: r["offered"] for r in voice["rows"]} == {"1001": 2, "1002": 2}
     own = await run_report(store, query("agent", scope=Scope(agent="1001")))
     assert [(r["key"], r["offered"]) for r in own["rows"]] == [("1001", 4)]
-    # the drill-down behind the figure lists the same contacts
+    # the drill-down behind the figure (the row's ``drill``) lists the same contacts
+    assert rows["1001"]["drill"] == {"offered": "presented"}
     listed, total = await find_contacts(
         store,
-        ContactQuery(start=DAY_START, end=DAY_END, agent="1001", measure="offered"),
+        ContactQuery(start=DAY_START, end=DAY_END, agent="1001", measure="presented"),
         Scope(),
     )
     assert total == 4
@@ -309,9 +310,72 @@ async def test_per_agent_offered_is_every_contact_presented_to_the_agent(store: 
         ["v1", "v4", "chat:" + "a" * 32, "email:" + "d" * 32]
     )
     _mine, total = await find_contacts(
-        store, ContactQuery(start=DAY_START, end=DAY_END, measure="offered"), Scope(agent="1001")
+        store, ContactQuery(start=DAY_START, end=DAY_END, measure="presented"), Scope(agent="1001")
     )
     assert total == 4
+
+
+async def drilled(store: Store, row: dict[str, Any] | None, scope: Scope, measure: str) -> int:
+    """How many contacts the drill-down of ``measure`` on ``row`` (None: the totals, the
+    whole query) lists, built as the console builds it (reports.js ``drillHref``)."""
+    f = row["filter"] if row else {}
+    measure = (row or {}).get("drill", {}).get(measure, measure)
+    found = ContactQuery(
+        start=f.get("start", DAY_START),
+        end=f.get("end", DAY_END),
+        queue=f.get("queue"),
+        agent=f.get("agent"),
+        channel=f.get("channel"),
+        measure=measure,
+    )
+    return (await find_contacts(store, found, scope))[1]
+
+
+@pytest.mark.parametrize("reader", [Scope(agent="1001"), Scope()])
+async def test_every_offered_figure_equals_its_drill_down(store: Store, reader: Scope) -> None:
+    """An agent reading their day report saw offered 3 and a drill-down of 4 (the
+    "presented" rule leaked into every drill-down); now only an agent row's offered is
+    the contacts presented to the agent, and every other figure and every total keeps
+    the population's definition, each equal to the list behind it."""
+    await rung_twice(store)
+    for by in ("day", "agent", "queue", "channel"):
+        answer = await run_report(store, query(by, scope=reader))
+        for row in answer["rows"]:
+            for measure in ("offered", "answered", "service_level"):
+                base = {"service_level": "offered"}.get(measure, measure)
+                want = row[measure] if measure != "service_level" else None
+                got = await drilled(store, row, reader, base)
+                if want is not None:
+                    assert got == want, (by, row["key"], measure)
+        assert await drilled(store, None, reader, "offered") == answer["totals"]["offered"], by
+    own = await run_report(store, query("day", scope=Scope(agent="1001")))
+    assert own["totals"]["offered"] == 3  # v1, chat a, email d: ended with 1001
+    mine = await run_report(store, query("agent", scope=Scope(agent="1001")))
+    assert mine["rows"][0]["offered"] == 4  # and v4, which rang 1001
+    assert mine["totals"]["offered"] == 3  # the population's, as the day report's
+
+
+async def test_an_agent_row_service_level_is_of_the_contacts_the_agent_ended_with(
+    store: Store,
+) -> None:
+    """The agent row's offered is what was presented to them, but its service level's
+    base is the contacts they ended with (less short abandons): v4 rang 1001 and was
+    answered by 1002, so it is in 1001's offered and not in 1001's service level."""
+    await rung_twice(store)
+    rows = {r["key"]: r for r in (await run_report(store, query("agent")))["rows"]}
+    one = rows["1001"]
+    # v1 answered in 10 s, chat a in 2 s, email d in 60 s (over the 20 s threshold)
+    assert one["offered"] == 4 and one["service_level"] == round(2 / 3, 4)
+    assert await drilled(store, one, Scope(), "offered") == 4
+    assert await drilled(store, {**one, "drill": {}}, Scope(), "offered") == 3
+
+
+async def test_presented_needs_an_agent(store: Store) -> None:
+    with pytest.raises(InvalidInput) as info:
+        await find_contacts(
+            store, ContactQuery(start=DAY_START, end=DAY_END, measure="presented"), Scope()
+        )
+    assert info.value.field == "agent"
 
 
 async def test_the_agent_csv_and_the_definition_say_the_same(world: World) -> None:
@@ -327,3 +391,17 @@ async def test_the_agent_csv_and_the_definition_say_the_same(world: World) -> No
     assert (offered["1001"], offered["1002"], offered["total"]) == (4, 4, 8)
     english = STRINGS["report.definition.offered"][0]
     assert "presented" in english and "assigned" in english and "Calls that" not in english
+    assert "not the sum of the agents' rows" in english
+    russian = STRINGS["report.definition.offered"][1]
+    assert "не равен сумме строк операторов" in russian
+    level = STRINGS["report.definition.service_level"]
+    assert "the contacts the agent ended with" in level[0]
+    assert "завершившиеся у оператора" in level[1]
+    # the drill-down of an agent row's offered, through the API, and without an agent
+    resp = await client.request("GET", f"/api/reports?{Q}&by=agent")
+    row = {r["key"]: r for r in (await resp.json())["rows"]}["1001"]
+    assert row["drill"] == {"offered": "presented"}
+    resp = await client.request("GET", f"/api/reports/contacts?{Q}&agent=1001&measure=presented")
+    assert (resp.status, (await resp.json())["total"]) == (200, row["offered"])
+    resp = await client.request("GET", f"/api/reports/contacts?{Q}&measure=presented")
+    assert resp.status == 400 and (await resp.json())["field"] == "agent"

@@ -208,6 +208,37 @@ async def test_agents_calls_state_time_and_occupancy(store: Store) -> None:
     assert own["totals"]["offered"] == 1
 
 
+async def test_an_agent_reader_s_figures_equal_their_drill_downs(store: Store) -> None:
+    """c9 rang 1002, then 1001, and ended as a callback: it was presented to 1002 but
+    1001 ended with it. For 1002 reading, the day report and its drill-down say 1 (c5),
+    the agent row and its drill-down (``presented``) 2, the agent report's total 1."""
+    log = store.contacts
+    await log.arrived("c9", "+15550001111", "100", at=NOV1_0900 + 1790)
+    await log.queued("c9", "support", at=NOV1_0900 + 1800)
+    await log.offered("c9", "1002", at=NOV1_0900 + 1805)
+    await log.offered("c9", "1001", at=NOV1_0900 + 1830)
+    await log.ended("c9", at=NOV1_0900 + 1850, outcome="callback")
+    me = Scope(agent="1002")
+
+    async def listed(measure: str, **kw: object) -> list[str]:
+        found, total = await find_contacts(
+            store,
+            ContactQuery(NOV1, NOV2, measure=measure, **kw),  # type: ignore[arg-type]
+            me,
+        )
+        assert total == len(found)
+        return [c.key for c in found]
+
+    day = await run_report(store, q("day", NOV1, NOV2, scope=me))
+    assert [r["offered"] for r in day["rows"]] == [1] and day["totals"]["offered"] == 1
+    assert await listed("offered") == ["c5"]
+    agent = await run_report(store, q("agent", NOV1, NOV2, scope=me))
+    (row,) = agent["rows"]
+    assert (row["offered"], row["drill"]["offered"]) == (2, "presented")
+    assert await listed("presented", agent="1002") == ["c5", "c9"]
+    assert agent["totals"]["offered"] == 1
+
+
 async def test_drill_down_gives_the_contacts_behind_a_number(store: Store) -> None:
     async def keys(**kw: object) -> list[str]:
         found, total = await find_contacts(store, ContactQuery(NOV1, NOV2, **kw), Scope())  # type: ignore[arg-type]

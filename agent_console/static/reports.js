@@ -133,7 +133,8 @@ const SBReport = (() => {
   };
 
   // The drill-down of ``measure`` on ``row`` (or the totals: the whole query). A row's
-  // ``filter`` is the API's; ``start``/``end`` (epoch) win over ``from``/``to`` there.
+  // ``filter`` is the API's, its ``drill`` the measure to list for a figure where it is
+  // not DRILL's; ``start``/``end`` (epoch) win over ``from``/``to`` there.
   function drillHref(q, row, measure) {
     const p = new URLSearchParams();
     const filter = Object.assign({}, row && row.filter ? row.filter : { queue: q.queue, agent: q.agent, channel: q.channel, from: q.from, to: q.to });
@@ -146,7 +147,9 @@ const SBReport = (() => {
       if ((v !== null && v !== undefined && v !== "") || (key === "disposition" && v === "" && row && q.by === "disposition")) p.set(key, String(v));
     }
     if (!p.has("from") && !p.has("start")) { p.set("from", q.from); p.set("to", q.to); }
-    if (DRILL[measure]) p.set("measure", DRILL[measure]);
+    // a row may name its own list for a figure: an agent row's offered is ``presented``
+    const drill = (row && row.drill && row.drill[measure]) || DRILL[measure];
+    if (drill) p.set("measure", drill);
     p.set("tz", q.tz);
     p.set("zone", q.zone);
     return "/reports/contacts?" + p.toString();
