@@ -24,7 +24,7 @@ import hashlib
 import hmac
 import json
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from config.errors import InvalidInput, NotFound
@@ -362,6 +362,45 @@ class ConversationRepo:
             (clean_meta(meta), key, int(seq)),
         )
         return changed > 0
+
+    async def update_meta(
+        self, key: str, seq: int, changes: Mapping[str, Any], *, drop: Sequence[str] = ()
+    ) -> dict[str, Any] | None:
+        """Merge ``changes`` into the meta of message ``seq`` (and remove the ``drop``
+        keys) as it is stored now, in one transaction: what a writer copied earlier is
+        never written back over what another wrote since. A reply's ``delivery`` once
+        ``"bounced"`` stays so (with its ``delivery_error``): the relay's late "sent"
+        does not undo a report that came first. Returns the meta as stored, or None when
+        there is no such message.
+
+        Raises:
+            InvalidInput: the merged meta not JSON or too large.
+        """
+        async with self._store.transaction() as db:
+            row = await db.fetchone(
+                "SELECT meta FROM messages WHERE conversation_key = ? AND seq = ?",
+                (key, int(seq)),
+            )
+            if row is None:
+                return None
+            try:
+                meta = json.loads(row[0] or "{}")
+            except ValueError:
+                meta = {}
+            if not isinstance(meta, dict):
+                meta = {}
+            bounced = meta.get("delivery") == "bounced"
+            kept = {k: meta[k] for k in ("delivery", "delivery_error") if k in meta}
+            for name in drop:
+                meta.pop(name, None)
+            meta.update(changes)
+            if bounced:
+                meta.update(kept)
+            await db.execute(
+                "UPDATE messages SET meta = ? WHERE conversation_key = ? AND seq = ?",
+                (clean_meta(meta), key, int(seq)),
+            )
+            return dict(meta)
 
     async def undelivered(self, limit: int = 1000) -> list[dict[str, Any]]:
         """Agents' email replies stored and not yet handed to the relay (``meta.delivery``

@@ -51,6 +51,7 @@ from crm_lookup.conversations import (
     clean_meta,
     clean_text,
 )
+from crm_lookup.mail_store import addr_spec
 from routing.acd import commands as acd_cmd
 from routing.acd import events as acd_ev
 from routing.chat_protocol import message_frame
@@ -652,21 +653,28 @@ class DigitalDesk:
             return message  # with the transport already (the start's resend meets a reply)
         self._delivering.add(mark)
         try:
-            meta = dict(message.get("meta") or {})
+            drop: tuple[str, ...] = ()
             try:
                 answer = await transport.deliver(conversation, message)
             except SwitchboardError as exc:
-                meta["delivery"] = "failed"
-                meta["delivery_error"] = str(exc)[:300]
+                changes: dict[str, Any] = {
+                    "delivery": "failed",
+                    "delivery_error": str(exc)[:300],
+                }
                 log.warning(
                     "reply not delivered; kept as failed",
                     extra={"fields": {"key": mark[0], "seq": mark[1], "error": str(exc)[:300]}},
                 )
             else:
-                meta.update(dict(answer))
-                meta["delivery"] = "sent"
-                meta.pop("delivery_error", None)
-            await self.store.conversations.set_meta(mark[0], mark[1], meta)
+                changes = {**dict(answer), "delivery": "sent"}
+                drop = ("delivery_error",)
+            # merged into the meta as stored now, not the copy taken before the relay
+            # call: a bounce shown meanwhile (delivery_report) stays "bounced"
+            meta = await self.store.conversations.update_meta(mark[0], mark[1], changes, drop=drop)
+            if meta is None:  # the message is gone (a purge): what it would have been
+                meta = {**dict(message.get("meta") or {}), **changes}
+                for name in drop:
+                    meta.pop(name, None)
             return {**message, "meta": meta}
         finally:
             self._delivering.discard(mark)
@@ -693,29 +701,29 @@ class DigitalDesk:
         key: str,
         *,
         report_id: str,
-        returned_ids: Sequence[str],
+        reported_ids: Sequence[str],
+        recipient: str,
         delivery: Sequence[DeliveryStatus] = (),
     ) -> dict[str, Any] | None:
-        """A bounce (RFC 3464 report ``report_id``) of a mail of conversation ``key``,
-        open or closed: a system line in its thread saying which reply did not arrive
-        and why (``meta.bounce``: ``report_id``, ``reply_seq`` — 0 when the returned
-        message is no reply of the thread, ``reply_message_id``, ``recipient``,
-        ``action``, ``status``, ``diagnostic``), and the reply marked
-        ``meta.delivery = "bounced"`` with ``delivery_error``. A report of a delay says
-        so and leaves the reply as it was; one of success (``delivered``, ``relayed``)
-        writes nothing. The same report again writes nothing (returns the first line).
+        """A bounce (RFC 3464 report ``report_id``) of an agent's reply in conversation
+        ``key``, open or closed: a system line in its thread saying that the reply did
+        not arrive and why (``meta.bounce``: ``report_id``, ``reply_seq``,
+        ``reply_message_id``, ``recipient``, ``action``, ``status``, ``diagnostic``), and
+        the reply marked ``meta.delivery = "bounced"`` with ``delivery_error``.
 
-        Returns:
-            The system message, or None for a success report.
+        Only a report of one of the thread's replies counts: ``reported_ids`` (the
+        report's own account of the returned message, never the bounce's threading
+        headers) must name an agent's message of ``key`` by its Message-ID, and a
+        recipient block must be the reply's To (``recipient``, the address it was sent
+        to; addr-specs, ignoring case). ``Action: failed`` of it marks the reply;
+        ``delayed`` writes a line saying so and leaves the reply as it was. Anything
+        else — no such reply, no status, only another recipient (a CC) failed, a success
+        — writes nothing and returns None. The same report again writes nothing (returns
+        the first line).
 
         Raises:
             NotFound: no such conversation.
         """
-        failed = [d for d in delivery if d.failed]
-        delayed = [d for d in delivery if d.action == "delayed"]
-        if delivery and not failed and not delayed:
-            return None
-        chosen = (failed or delayed)[0] if (failed or delayed) else None
         repo = self.store.conversations
         conv = self._open.get(key)
         row = conv.to_json() if conv is not None else await repo.get(key)
@@ -725,30 +733,41 @@ class DigitalDesk:
         if first:
             return dict(first[0])
         reply: dict[str, Any] | None = None
-        for message_id in list(returned_ids)[:20]:
+        for message_id in list(reported_ids)[:20]:
             found = await repo.with_meta(key, "message_id", message_id, sender="agent", limit=1)
             if found:
                 reply = found[0]
                 break
-        to = (chosen.recipient if chosen else "") or str(
-            (row.get("party") or {}).get("email") or ""
+        to = addr_spec(recipient or str((row.get("party") or {}).get("email") or ""))
+        mine = [d for d in delivery if to and addr_spec(d.recipient) == to]
+        chosen = next((d for d in mine if d.action == "failed"), None) or next(
+            (d for d in mine if d.action == "delayed"), None
         )
-        detail = " ".join(x for x in (chosen.status, chosen.diagnostic) if x) if chosen else ""
+        if reply is None or chosen is None:
+            log.info(
+                "delivery report of no reply's recipient: not shown",
+                extra={
+                    "fields": {"key": key, "report_id": report_id[:200], "reply": reply is not None}
+                },
+            )
+            return None
+        failed = chosen.action == "failed"
+        detail = " ".join(x for x in (chosen.status, chosen.diagnostic) if x)
         detail = detail or "the mail server gave no reason"
-        what = "Your reply" if reply is not None else "A message"
-        if failed or chosen is None:
-            text = f"{what} to {to or 'the customer'} could not be delivered: {detail}"
+        shown = chosen.recipient or to
+        if failed:
+            text = f"Your reply to {shown} could not be delivered: {detail}"
         else:
-            text = f"{what} to {to or 'the customer'} is delayed (the mail server keeps trying): {detail}"
+            text = f"Your reply to {shown} is delayed (the mail server keeps trying): {detail}"
         meta = {
             "bounce": {
                 "report_id": report_id,
-                "reply_seq": int(reply["seq"]) if reply is not None else 0,
-                "reply_message_id": str((reply or {}).get("meta", {}).get("message_id") or ""),
-                "recipient": to,
-                "action": "failed" if (failed or chosen is None) else "delayed",
-                "status": chosen.status if chosen else "",
-                "diagnostic": chosen.diagnostic if chosen else "",
+                "reply_seq": int(reply["seq"]),
+                "reply_message_id": str(reply.get("meta", {}).get("message_id") or ""),
+                "recipient": shown,
+                "action": chosen.action,
+                "status": chosen.status,
+                "diagnostic": chosen.diagnostic,
             }
         }
         if conv is not None:
@@ -764,9 +783,10 @@ class DigitalDesk:
             if conv is not None and conv.last_seq == seq:
                 conv.last_seq -= 1
             raise
-        if reply is not None and meta["bounce"]["action"] == "failed":
-            marked = {**reply["meta"], "delivery": "bounced", "delivery_error": detail[:300]}
-            await repo.set_meta(key, int(reply["seq"]), marked)
+        if failed:  # merged into the reply's meta as stored now (a send may be writing)
+            await repo.update_meta(
+                key, int(reply["seq"]), {"delivery": "bounced", "delivery_error": detail[:300]}
+            )
         log.info(
             "bounce shown in its conversation",
             extra={"fields": {"key": key, "seq": seq, "reply_seq": meta["bounce"]["reply_seq"]}},

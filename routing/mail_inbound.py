@@ -4,10 +4,14 @@ Theory of operation: :class:`MailIntake` is the one place a message becomes a
 conversation. It parses the bytes (bounded: :func:`routing.mail_message.parse_mail`),
 drops a Message-ID it already has (a re-delivery), and then:
 
-* a bounce or an auto-reply is indexed against the thread it answers (or none) and
-  logged — never routed: no agent's email slot for an out-of-office, no reply loop; a
-  bounce of a thread's mail is also shown in that conversation as a system line naming
-  the reply that did not arrive and why (``desk.delivery_report``);
+* a bounce or an auto-reply is indexed and logged — never routed: no agent's email slot
+  for an out-of-office, no reply loop. An auto-reply is indexed against the thread it
+  answers. A bounce's own threading headers are anyone's to write, so it is indexed
+  against a conversation only when it came with the null return path and its report
+  (``reported_ids``) names a message we sent; then it is also shown in that conversation
+  as a system line naming the reply that did not arrive and why, when the desk finds the
+  agent's reply and the report's failed (or delayed) recipient is the reply's To
+  (``desk.delivery_report``);
 * a reply whose In-Reply-To / References name a message of a conversation still open
   (waiting or active) is added to that conversation (``desk.customer_message``) — only
   when its From address (the addr-spec, ignoring case) is one that conversation is with
@@ -150,7 +154,9 @@ class MailIntake:
                     extra={"fields": {"message_id": m.message_id, "conversation": delivered}},
                 )
                 return Outcome("duplicate", m.message_id, delivered)
-        thread = await self.mail.conversation_of(m.thread_ids) or ""
+        # a bounce's own threading headers are the forger's to choose: its conversation is
+        # only ever the one of a reply of ours its report names (_show_bounce)
+        thread = "" if m.kind == "bounce" else await self.mail.conversation_of(m.thread_ids) or ""
         if m.kind == "mail" and thread and not await self._from_its_customer(m, thread):
             # a Message-ID is no secret (a forward, a CC): naming one proves nothing, so
             # a stranger's mail neither joins the thread nor continues it
@@ -160,8 +166,8 @@ class MailIntake:
             )
             thread = ""
         if m.kind != "mail":
-            if m.kind == "bounce" and thread:
-                await self._show_bounce(m, thread)
+            if m.kind == "bounce":
+                thread = await self._show_bounce(m)
             await self.mail.record(self._entry(m, thread))
             log.info(
                 "mail not routed",
@@ -202,22 +208,55 @@ class MailIntake:
         )
         return Outcome(result, m.message_id, key)
 
-    async def _show_bounce(self, m: InboundMail, thread: str) -> None:
-        """The bounce as a system line of the thread (``desk.delivery_report``), before
-        it is indexed: a failure here is a 451 and the MTA's retry shows it then (the
-        desk writes one line per report however often it comes)."""
-        report = getattr(self.desk, "delivery_report", None)
-        if report is None:
-            return
-        try:
-            await report(
-                thread, report_id=m.message_id, returned_ids=m.thread_ids, delivery=m.delivery
-            )
-        except NotFound:  # the conversation is gone: the index keeps the bounce
-            log.warning(
-                "bounce names a conversation that is gone",
-                extra={"fields": {"message_id": m.message_id, "conversation": thread}},
-            )
+    async def _show_bounce(self, m: InboundMail) -> str:
+        """The conversation of the reply a bounce reports, or "" when it is no report of
+        a message of ours (then it is indexed against no thread and shown nowhere).
+
+        A bounce's own threading headers are the sender's to choose: only a report sent
+        with the null return path (SMTP ``MAIL FROM:<>``, from IMAP ``Return-Path: <>``)
+        counts, and only for a Message-ID its report names (``reported_ids``) that is a
+        message we sent. It is shown in that thread as a system line
+        (``desk.delivery_report``, which further requires an agent's reply with that id
+        and a reported recipient that is its To) before it is indexed: a failure here is
+        a 451 and the MTA's retry shows it then (the desk writes one line per report
+        however often it comes)."""
+        if not m.null_sender:
+            self._not_ours(m, "no null return path")
+            return ""
+        for mid in m.reported_ids[:20]:
+            sent = await self.mail.get(mid)
+            if sent is None or sent.direction != "out" or not sent.conversation_key:
+                continue
+            report = getattr(self.desk, "delivery_report", None)
+            if report is None or not m.delivery:
+                return sent.conversation_key
+            try:
+                await report(
+                    sent.conversation_key,
+                    report_id=m.message_id,
+                    reported_ids=(mid,),
+                    recipient=sent.recipient,
+                    delivery=m.delivery,
+                )
+            except NotFound:  # the conversation is gone: the index keeps the bounce
+                log.warning(
+                    "bounce names a conversation that is gone",
+                    extra={
+                        "fields": {
+                            "message_id": m.message_id,
+                            "conversation": sent.conversation_key,
+                        }
+                    },
+                )
+            return sent.conversation_key
+        self._not_ours(m, "its report names no message we sent")
+        return ""
+
+    def _not_ours(self, m: InboundMail, why: str) -> None:
+        log.warning(
+            "bounce is no report of a message of ours; shown nowhere",
+            extra={"fields": {"message_id": m.message_id, "why": why}},
+        )
 
     async def _from_its_customer(self, m: InboundMail, thread: str) -> bool:
         """Whether ``m`` comes from an address conversation ``thread`` is with: its

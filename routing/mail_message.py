@@ -161,11 +161,15 @@ class InboundMail:
     reason: str = ""
     # attachments left out for a limit (name, why), for the agent to know
     skipped: tuple[tuple[str, str], ...] = ()
-    # a bounce's: the Message-IDs of the returned message (its headers in the report),
-    # which find the conversation our bounced reply belonged to
+    # a bounce's: the Message-IDs of the returned message as its report gives them (the
+    # returned message or headers, an Original-Message-ID), the only ids that find our
+    # bounced reply (never the bounce's own In-Reply-To / References)
     reported_ids: tuple[str, ...] = ()
     # a bounce's per-recipient status blocks (at most MAX_STATUSES)
     delivery: tuple[DeliveryStatus, ...] = ()
+    # sent with the null return path (SMTP MAIL FROM:<>, or from IMAP a Return-Path <>),
+    # as every real delivery report is (RFC 5321 4.5.5)
+    null_sender: bool = False
 
     @property
     def thread_ids(self) -> tuple[str, ...]:
@@ -252,6 +256,7 @@ def parse_mail(
         skipped=tuple(walker.skipped),
         reported_ids=tuple(walker.reported) if kind == "bounce" else (),
         delivery=tuple(walker.delivery) if kind == "bounce" else (),
+        null_sender=envelope_from == "",
     )
 
 
@@ -357,7 +362,10 @@ class _Walker:
                 return
             recipient = block.get("final-recipient") or block.get("original-recipient") or ""
             if not recipient and "status" not in block:
-                continue  # the per-message block (Reporting-MTA, Arrival-Date)
+                # the per-message block (Reporting-MTA, Arrival-Date); some MTAs name the
+                # returned message there
+                self.reported.extend(message_ids(block.get("original-message-id", ""))[:5])
+                continue
             _, _, address = recipient.rpartition(";")
             code = _STATUS_CODE.search(block.get("status", ""))
             self.delivery.append(

@@ -267,3 +267,24 @@ async def test_the_newest_page_is_read_below_a_number(store: Store) -> None:
         await repo.messages_before(KEY, 10, 501)
     with pytest.raises(InvalidInput):
         await repo.messages_before(KEY, -1)
+
+
+async def test_update_meta_merges_into_the_stored_meta_and_never_undoes_a_bounce(
+    store: Store,
+) -> None:
+    """On both engines: a reply's delivery written after the relay call merges into the
+    meta as stored now; a bounce written meanwhile stays."""
+    await _open_chat(store)
+    meta = {"message_id": "<r@shop.test>", "delivery": "queued"}
+    await store.conversations.add_message(KEY, 1, "agent", "hi", agent_id="1001", meta=meta)
+    bounced = {"delivery": "bounced", "delivery_error": "5.1.1 gone"}
+    assert await store.conversations.update_meta(KEY, 1, bounced) == {**meta, **bounced}
+    after = await store.conversations.update_meta(
+        KEY, 1, {"delivery": "sent", "relay": "mx"}, drop=("delivery_error",)
+    )
+    assert after == {"message_id": "<r@shop.test>", "relay": "mx", **bounced}
+    [stored] = await store.conversations.messages(KEY)
+    assert stored["meta"] == after
+    assert await store.conversations.update_meta(KEY, 9, {"delivery": "sent"}) is None
+    with pytest.raises(InvalidInput):
+        await store.conversations.update_meta(KEY, 1, {"big": "x" * 20_000})

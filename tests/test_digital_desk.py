@@ -590,3 +590,60 @@ async def test_consoles_get_the_chat_over_the_real_websocket_and_never_the_visit
         assert not any("visitor_event" in k for k in kinds.values())
         texts = [m["message"]["text"] for m in got["alice"] if m["type"] == "conversation_message"]
         assert texts == ["Hi <b>Ada</b>", "Thanks"]  # as typed: the page shows it as text
+
+
+async def test_a_bounce_while_the_relay_call_runs_is_not_overwritten_by_sent(
+    tmp_path: Path,
+) -> None:
+    """Found in review: sending copied the reply's meta before the relay call and wrote
+    it back with "sent" after, so a report that arrived in between (a fast bounce) was
+    overwritten and the agent was told the customer had the answer."""
+    from routing.mail_message import DeliveryStatus
+
+    async with running_service(tmp_path, queues_file=queue_file(tmp_path)) as (
+        service,
+        _sim,
+        _published,
+        _url,
+    ):
+        desk: DigitalDesk = service.center.digital
+
+        class FastBounce:
+            async def prepare(
+                self, conversation: dict[str, Any], message: dict[str, Any]
+            ) -> Mapping[str, Any]:
+                return {"message_id": "<r-1@shop.test>"}
+
+            async def deliver(
+                self, conversation: dict[str, Any], message: dict[str, Any]
+            ) -> Mapping[str, Any]:
+                line = await desk.delivery_report(
+                    conversation["key"],
+                    report_id="<dsn-1@mx>",
+                    reported_ids=("<r-1@shop.test>",),
+                    recipient="ada@example.com",
+                    delivery=(DeliveryStatus("ADA@example.com", "failed", "5.1.1", "gone"),),
+                )
+                assert line is not None
+                return {"message_id": "<r-1@shop.test>", "relay": "mx"}
+
+        desk.transports["email"] = FastBounce()
+        await service.center.set_agent_state("1001", "ready")
+        opened = await desk.open_conversation(
+            "email",
+            queue="web",
+            party={"name": "Ada", "email": "ada@example.com"},
+            subject="Invoice 42",
+            first_message="Please resend invoice 42",
+        )
+        key = opened["key"]
+        reply = await desk.agent_message(key, "1001", "Attached")
+        assert reply["meta"]["delivery"] == "bounced"
+        [stored] = [m for m in await desk.messages(key) if m["seq"] == reply["seq"]]
+        assert stored["meta"] == {
+            "message_id": "<r-1@shop.test>",
+            "relay": "mx",  # the transport's answer is still kept
+            "delivery": "bounced",
+            "delivery_error": "5.1.1 gone",
+        }
+        assert (desk.conversation(key) or {})["first_response_at"] is None

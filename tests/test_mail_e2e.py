@@ -534,3 +534,152 @@ async def test_a_bounce_shows_in_the_thread_linked_to_the_reply_that_did_not_arr
             assert page[1]["meta"]["delivery"] == "bounced"
     finally:
         controller.stop()
+
+
+def report(
+    report_id: str,
+    *,
+    returned: str = "",
+    recipient: str = "ada@example.com",
+    action: str = "failed",
+    status_part: bool = True,
+    sender: str = "MAILER-DAEMON@mx.example.com",
+    in_reply_to: str = "",
+    text: str = "Your message could not be delivered.",
+) -> bytes:
+    """A delivery report with every part a forger could choose."""
+    threading = (
+        f"In-Reply-To: {in_reply_to}\r\nReferences: {in_reply_to}\r\n" if in_reply_to else ""
+    )
+    status = (
+        "--B\r\nContent-Type: message/delivery-status\r\n\r\n"
+        "Reporting-MTA: dns; mx.example.com\r\n\r\n"
+        f"Final-Recipient: rfc822; {recipient}\r\nAction: {action}\r\nStatus: 5.1.1\r\n\r\n"
+        if status_part
+        else ""
+    )
+    headers = (
+        f"--B\r\nContent-Type: text/rfc822-headers\r\n\r\nMessage-ID: {returned}\r\n"
+        if returned
+        else ""
+    )
+    return (
+        f"From: {sender}\r\nTo: support@shop.test\r\nSubject: Undelivered Mail\r\n"
+        f"Message-ID: {report_id}\r\n{threading}MIME-Version: 1.0\r\n"
+        'Content-Type: multipart/report; report-type=delivery-status; boundary="B"\r\n\r\n'
+        f"--B\r\nContent-Type: text/plain\r\n\r\n{text}\r\n{status}{headers}--B--\r\n"
+    ).encode()
+
+
+def smtp_from(port: int, mail_from: str, raw: bytes) -> None:
+    with smtplib.SMTP("127.0.0.1", port, timeout=10) as client:
+        client.sendmail(mail_from, ["support@shop.test"], raw)
+
+
+async def test_a_bounce_marks_a_reply_only_from_a_real_report_of_it(tmp_path: Path) -> None:
+    """Found in review: a "bounce" (any mail from mailer-daemon@, with a null return path
+    or a report part) found its thread from its own In-Reply-To with no other check, so
+    anyone who knew a reply's Message-ID could put their own words in the thread as a
+    system line and mark the agent's reply undelivered; and a report with no status, or
+    one where only a CC failed, marked it failed too. Now only a report sent with the null
+    return path, naming one of our sent replies in its report, with a failed recipient
+    that is the reply's To, is shown and marks it."""
+    relay = Relay()
+    relay_port, listen_port = free_port(), free_port()
+    controller = Controller(relay, hostname="127.0.0.1", port=relay_port)
+    controller.start()
+    queues = tmp_path / "queues.yaml"
+    queues.write_text(QUEUES)
+
+    def tweak(settings: Settings) -> Settings:
+        email = dataclasses.replace(
+            settings.email,
+            enabled=True,
+            from_address="support@shop.test",
+            mailboxes={"support@shop.test": "web"},
+            listen=True,
+            listen_port=listen_port,
+            smtp_host="127.0.0.1",
+            smtp_port=relay_port,
+            smtp_tls="none",
+            attachments_dir=str(tmp_path / "attachments"),
+        )
+        return dataclasses.replace(settings, email=email)
+
+    try:
+        async with running_service(tmp_path, queues_file=queues, tweak=tweak) as (
+            service,
+            _sim,
+            published,
+            _url,
+        ):
+            desk = service.center.digital
+            await service.center.set_agent_state("1001", "ready")
+            await asyncio.to_thread(
+                smtp_send, listen_port, mail("Please resend invoice 42", "<in-1@example.com>")
+            )
+            pop = await published.wait_for(lambda m: m["type"] == "conversation_assigned")
+            key = pop["conversation"]["key"]
+            reply = await service.center.conversation_reply("1001", key, "Here it is again.")
+            await wait_until(lambda: len(relay.received) == 1)
+            ours = reply["meta"]["message_id"]
+            lie = "Your reply could not be delivered: call +1 900 555 0100 to fix it"
+
+            forged = [
+                # mailer-daemon@ in From, a real-looking report, but a sender's envelope
+                ("mallory@evil.test", report("<f-1@evil>", returned=ours, text=lie)),
+                # null return path, no report of ours: only its own In-Reply-To names it
+                ("", report("<f-2@evil>", in_reply_to=ours, text=lie)),
+                # null return path, the report names the customer's message, not ours
+                ("", report("<f-3@evil>", returned="<in-1@example.com>", in_reply_to=ours)),
+                # a report with no status block at all
+                ("", report("<f-4@evil>", returned=ours, status_part=False)),
+                # only a CC'd address failed, not the reply's To
+                ("", report("<f-5@evil>", returned=ours, recipient="boss@example.com")),
+                # delivered is no failure
+                ("", report("<f-6@evil>", returned=ours, action="delivered")),
+                # a mailer-daemon@ mail with no report part (no null return path either)
+                ("mallory@evil.test", mail(lie, "<f-7@evil>", In_Reply_To=ours)),
+            ]
+            for mail_from, raw in forged:
+                data = raw if isinstance(raw, bytes) else raw.as_bytes()
+                if not isinstance(raw, bytes):
+                    data = data.replace(b"ada@example.com", b"MAILER-DAEMON@mx.example.com", 1)
+                await asyncio.to_thread(smtp_from, listen_port, mail_from, data)
+            await service.center.recorder.flush()
+            thread = await desk.messages(key)
+            assert [(m["seq"], m["sender"]) for m in thread] == [(1, "customer"), (2, "agent")]
+            assert thread[1]["meta"]["delivery"] == "sent"
+            assert not [
+                m
+                for m in published.messages
+                if m["type"] == "conversation_message" and m["message"]["sender"] == "system"
+            ]
+            for n in (1, 2, 3, 7):  # no report of ours: against no thread
+                kept = await service.store.mail.get(f"<f-{n}@evil>")
+                assert kept is not None and kept.conversation_key == "", n
+            for n in (4, 5, 6):  # reports of our reply, just no failure of its To
+                kept = await service.store.mail.get(f"<f-{n}@evil>")
+                assert kept is not None and kept.conversation_key == key, n
+            assert [m["type"] for m in published.messages].count("conversation_assigned") == 1
+
+            # a delay of the To, under the same rules: a line, the reply left sent
+            delayed = report("<d-1@mx>", returned=ours, action="delayed")
+            await asyncio.to_thread(smtp_from, listen_port, "", delayed)
+            # the real report: shown, and the reply marked bounced
+            await asyncio.to_thread(smtp_from, listen_port, "", report("<r-1@mx>", returned=ours))
+            thread = await desk.messages(key)
+            assert [(m["seq"], m["sender"]) for m in thread] == [
+                (1, "customer"),
+                (2, "agent"),
+                (3, "system"),
+                (4, "system"),
+            ]
+            assert thread[2]["meta"]["bounce"]["action"] == "delayed"
+            assert thread[3]["meta"]["bounce"]["action"] == "failed"
+            assert thread[3]["meta"]["bounce"]["reply_seq"] == 2
+            assert thread[1]["meta"]["delivery"] == "bounced"
+            kept = await service.store.mail.get("<r-1@mx>")
+            assert kept is not None and kept.conversation_key == key
+    finally:
+        controller.stop()

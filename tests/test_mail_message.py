@@ -387,3 +387,30 @@ def test_any_bytes_parse_or_are_refused_cleanly(
     assert "\n" not in m.subject and "\r" not in m.subject and len(m.subject) <= 998
     assert "\n" not in m.sender_name and m.message_id.startswith("<")
     assert all("/" not in a.filename and "\\" not in a.filename for a in m.attachments)
+
+
+def test_a_bounce_knows_whether_it_came_with_the_null_return_path() -> None:
+    """What a report of ours must come with (RFC 5321 4.5.5: MAIL FROM:<>): over SMTP
+    the envelope's, from IMAP the Return-Path header; anything else is no proof."""
+    assert parse_mail(dsn(), envelope_from="").null_sender
+    assert not parse_mail(dsn(), envelope_from="mallory@evil.test").null_sender
+    assert not parse_mail(dsn()).null_sender  # IMAP, no Return-Path
+    imap = b"Return-Path: <>\r\n" + dsn()
+    assert parse_mail(imap).null_sender
+    # over SMTP the envelope decides, a Return-Path header in the bytes does not
+    assert not parse_mail(imap, envelope_from="mallory@evil.test").null_sender
+
+
+def test_a_bounce_names_the_returned_message_only_from_its_report() -> None:
+    """The reported ids come from the report (the returned headers or message, or the
+    per-message Original-Message-ID), never from the bounce's own threading headers."""
+    forged = dsn().replace(
+        b"Message-ID: <dsn1@mx.example.com>\r\n",
+        b"Message-ID: <dsn1@mx.example.com>\r\nIn-Reply-To: <theirs@shop.test>\r\n",
+    )
+    assert parse_mail(forged).reported_ids == ("<ours@shop.test>",)
+    original = dsn().replace(
+        b"Reporting-MTA: dns; mx.example.com\r\n",
+        b"Reporting-MTA: dns; mx.example.com\r\nOriginal-Message-ID: <first@shop.test>\r\n",
+    )
+    assert parse_mail(original).reported_ids == ("<first@shop.test>", "<ours@shop.test>")
