@@ -351,18 +351,6 @@ class ConversationRepo:
         )
         return [message_json(r) for r in rows]
 
-    async def set_meta(self, key: str, seq: int, meta: Mapping[str, Any]) -> bool:
-        """Replace the meta of message ``seq`` (an outbound email's delivery state).
-
-        Raises:
-            InvalidInput: meta not JSON or too large.
-        """
-        changed = await self._store.write(
-            "UPDATE messages SET meta = ? WHERE conversation_key = ? AND seq = ?",
-            (clean_meta(meta), key, int(seq)),
-        )
-        return changed > 0
-
     async def update_meta(
         self, key: str, seq: int, changes: Mapping[str, Any], *, drop: Sequence[str] = ()
     ) -> dict[str, Any] | None:
