@@ -47,6 +47,8 @@ MESSAGES = Table(
     ("conversation_key", "seq", "sender", "agent_id", "name", "body", "meta", "at"),
     ("conversation_key", "seq"),
 )
+#: a message row as :func:`message_json` reads it
+_MESSAGES = f"SELECT {', '.join(MESSAGES.columns)} FROM messages"
 
 _SELECT = """
 SELECT v.key, v.channel, v.state, v.queue, v.agent_id, v.priority, v.skills, v.subject,
@@ -345,8 +347,7 @@ class ConversationRepo:
                 f"limit must be 1..{MAX_PAGE} and after_seq not negative", field="limit"
             )
         rows = await self._store.fetchall(
-            "SELECT conversation_key, seq, sender, agent_id, name, body, meta, at FROM messages"
-            " WHERE conversation_key = ? AND seq > ? ORDER BY seq LIMIT ?",
+            _MESSAGES + " WHERE conversation_key = ? AND seq > ? ORDER BY seq LIMIT ?",
             (key, int(after_seq), int(limit)),
         )
         return [message_json(r) for r in rows]
@@ -395,8 +396,7 @@ class ConversationRepo:
         ``queued``: the service stopped between the two), oldest first. A scan of the
         messages' meta: run once at start."""
         rows = await self._store.fetchall(
-            "SELECT conversation_key, seq, sender, agent_id, name, body, meta, at FROM messages"
-            " WHERE sender = 'agent' AND conversation_key LIKE 'email:%'"
+            _MESSAGES + " WHERE sender = 'agent' AND conversation_key LIKE 'email:%'"
             ' AND meta LIKE \'%"delivery":"queued"%\' ORDER BY at, seq LIMIT ?',
             (max(1, int(limit)),),
         )
@@ -418,8 +418,7 @@ class ConversationRepo:
                 f"limit must be 1..{MAX_PAGE} and before_seq not negative", field="before_seq"
             )
         rows = await self._store.fetchall(
-            "SELECT conversation_key, seq, sender, agent_id, name, body, meta, at FROM messages"
-            " WHERE conversation_key = ? AND seq < ? ORDER BY seq DESC LIMIT ?",
+            _MESSAGES + " WHERE conversation_key = ? AND seq < ? ORDER BY seq DESC LIMIT ?",
             (key, int(before_seq), int(limit)),
         )
         return [message_json(r) for r in reversed(rows)]
@@ -427,22 +426,9 @@ class ConversationRepo:
     async def by_client_id(self, key: str, client_id: str) -> dict[str, Any] | None:
         """The customer's message of ``key`` sent with the widget's ``client_id`` (its
         ``meta.client_id``), or None: what makes a visitor's resend idempotent after a
-        restart, when the desk no longer has the ids in memory. A bounded scan of one
-        conversation's messages (a LIKE on the compact meta JSON, then checked exactly)."""
-        if not client_id:
-            return None
-        pattern = meta_like("client_id", client_id)
-        rows = await self._store.fetchall(
-            "SELECT conversation_key, seq, sender, agent_id, name, body, meta, at FROM messages"
-            " WHERE conversation_key = ? AND sender = 'customer' AND meta LIKE ? ESCAPE '\\'"
-            " ORDER BY seq LIMIT 20",
-            (key, pattern),
-        )
-        for row in rows:
-            message = message_json(row)
-            if message["meta"].get("client_id") == client_id:
-                return message
-        return None
+        restart, when the desk no longer has the ids in memory."""
+        found = await self.with_meta(key, "client_id", client_id, sender="customer")
+        return found[0] if found else None
 
     async def with_meta(
         self, key: str, name: str, value: str, *, sender: str = "", limit: int = 20
@@ -456,8 +442,8 @@ class ConversationRepo:
         where = " AND sender = ?" if sender else ""
         args: tuple[Any, ...] = (key, meta_like(name, value), *((sender,) if sender else ()))
         rows = await self._store.fetchall(
-            "SELECT conversation_key, seq, sender, agent_id, name, body, meta, at FROM messages"
-            " WHERE conversation_key = ? AND meta LIKE ? ESCAPE '\\'"
+            _MESSAGES
+            + " WHERE conversation_key = ? AND meta LIKE ? ESCAPE '\\'"
             + where
             + " ORDER BY seq LIMIT ?",
             (*args, max(1, min(int(limit), MAX_PAGE))),
