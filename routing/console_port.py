@@ -431,7 +431,7 @@ class ConsoleOperations:
             raise IllegalTransition(state.value, "dial out")
         exten = dialable(number)
         if queue is not None:
-            self.acd.estimate(queue, self.clock())  # NotFound for an unknown queue
+            self.acd.queue_config(queue)  # NotFound for an unknown queue
             if queue not in self.acd.agent_config(agent_id).queues:
                 raise InvalidInput(
                     f"agent {agent_id} does not take calls of queue {queue}", field="queue"
